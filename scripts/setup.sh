@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# lrx setup: idempotent, cached outside the repo.
+#
+#   scripts/setup.sh            Python venv with torch 2.11.0 (its libtorch is what lrx links,
+#                               CPU and CUDA alike) and the test references (numpy, scipy, sklearn, ...)
+#
+# Cache: $LRX_CACHE (default ~/.cache/lrx). Prints `export` lines to stdout
+# when called with --print-env, so callers can `eval "$(scripts/setup.sh --print-env)"`.
+set -euo pipefail
+TORCH_VERSION=2.11.0
+CACHE="${LRX_CACHE:-$HOME/.cache/lrx}"
+PRINT_ENV=0
+for a in "$@"; do
+  case "$a" in
+    --print-env) PRINT_ENV=1 ;;
+    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+log() { echo "[setup] $*" >&2; }
+mkdir -p "$CACHE"
+
+VENV="$CACHE/venv"
+PY="$VENV/bin/python"
+if [ ! -x "$PY" ]; then
+  log "creating Python venv at $VENV"
+  python3 -m venv "$VENV"
+fi
+REQS="numpy==2.3.5 scipy==1.16.3 scikit-learn==1.7.2 pyarrow==22.0.0 polars==1.35.2"
+STAMP="$VENV/.lrx-reqs"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$REQS" ]; then
+  log "installing Python test references: $REQS"
+  "$PY" -m pip install -q --disable-pip-version-check $REQS >&2
+  echo "$REQS" > "$STAMP"
+fi
+
+STAMP2="$VENV/.lrx-torch"
+if [ "$(cat "$STAMP2" 2>/dev/null)" != "$TORCH_VERSION" ]; then
+  log "installing torch==$TORCH_VERSION from PyPI (about 4.6 GB with its CUDA wheels, once; cached in $VENV)"
+  "$PY" -m pip install -q --disable-pip-version-check "torch==$TORCH_VERSION" >&2
+  echo "$TORCH_VERSION" > "$STAMP2"
+fi
+# The wheel's package directory has the include/ + lib/ layout torch-sys expects.
+LIBTORCH_DIR="$VENV/lib/python3.11/site-packages/torch"
+[ -d "$LIBTORCH_DIR/lib" ] || LIBTORCH_DIR="$("$PY" -c 'import torch, os; print(os.path.dirname(torch.__file__))')"
+
+if [ "$PRINT_ENV" = 1 ]; then
+  echo "export LIBTORCH='$LIBTORCH_DIR'"
+  echo "export LRX_PYTHON='$PY'"
+  echo "export LIBTORCH_BYPASS_VERSION_CHECK=1"
+else
+  log "libtorch: $LIBTORCH_DIR"
+  log "python:   $PY"
+fi

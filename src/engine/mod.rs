@@ -1,0 +1,1 @@
+//! Training engine on libtorch (method.md §6–§7).

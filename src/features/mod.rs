@@ -1,0 +1,1 @@
+//! Parquet storage of observations and runs (design.md, storage).
