@@ -1,1 +1,7 @@
 //! Observables at checkpoints (method.md §1, §5): measures, functions, statistics, realism.
+//!
+//! The engine's learnable layers implement [`ObservableLayer`]; observation code never needs to
+//! know the architecture.
+
+pub mod layer;
+pub use layer::{JacobianVia, ObservableLayer};
