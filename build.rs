@@ -15,7 +15,12 @@ fn main() {
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     if lib.join("libtorch_cuda.so").exists() {
         let search = format!("-L{}", lib.display());
-        for a in ["-Wl,--no-as-needed", &search, "-ltorch_cuda", "-Wl,--as-needed"] {
+        for a in [
+            "-Wl,--no-as-needed",
+            &search,
+            "-ltorch_cuda",
+            "-Wl,--as-needed",
+        ] {
             println!("cargo:rustc-link-arg={a}");
         }
     }

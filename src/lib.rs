@@ -1,12 +1,16 @@
-//! lrx: virtual experiments on learning rules.
-//!
-//! See `docs/architecture.md` for the pipeline: parse → check → plan → train/observe →
-//! features (Parquet) → classify → report.
+#![doc = include_str!("../docs/architecture.md")]
 
-pub mod value;
-
+pub mod check;
 pub mod classify;
+pub mod cli;
+pub mod diag;
 pub mod features;
+pub mod plan;
+pub mod registry;
+pub mod source;
+pub mod stdlib;
+pub mod syntax;
+pub mod value;
 
 #[cfg(feature = "torch")]
 pub mod engine;

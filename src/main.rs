@@ -1,3 +1,4 @@
+//! The `lrx` binary: everything is in `lrx::cli`.
 fn main() {
-    std::process::exit(0);
+    std::process::exit(lrx::cli::main(std::env::args_os()));
 }

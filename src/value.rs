@@ -86,7 +86,10 @@ pub struct Call {
 
 impl Call {
     pub fn new(name: impl Into<String>) -> Self {
-        Call { name: name.into(), params: BTreeMap::new() }
+        Call {
+            name: name.into(),
+            params: BTreeMap::new(),
+        }
     }
     /// Builder used by tests and code that constructs calls directly.
     pub fn with(mut self, key: &str, v: Value) -> Self {

@@ -1,0 +1,1641 @@
+//! Blocks of the main file → [`ir::Study`]: `study`, `train` (sweeps, expanded here), `observe`,
+//! `realism`, `classify`, `report`. Every key is checked against the block's list of keys.
+
+use super::eval::{Bindings, Eval, FACTORS};
+use super::ir::{self, Named, Observable};
+use super::val::{Obj, SVal, Val};
+use crate::diag::{Diag, codes, did_you_mean, suggest};
+use crate::registry::schema::Ty;
+use crate::registry::{self, Kind};
+use crate::source::{Span, Spanned};
+use crate::syntax::ast::{Block, Entry, Expr};
+use crate::value::{Call, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+const BLOCKS: &[&str] = &[
+    "study",
+    "train",
+    "observe",
+    "observables",
+    "realism",
+    "classify",
+    "report",
+];
+const STUDY_KEYS: &[&str] = &[
+    "output",
+    "seed",
+    "description",
+    "device",
+    "cpu_gflops",
+    "gpu_gflops",
+];
+const TRAIN_KEYS: &[&str] = &[
+    "task",
+    "arch",
+    "rule",
+    "lr",
+    "batch",
+    "epochs",
+    "checkpoint",
+    "weight_decay",
+    "schedule",
+    "model_seed",
+    "data_seed",
+    "budget",
+];
+const TRAIN_REQUIRED: &[&str] = &["task", "arch", "rule", "lr", "batch", "epochs"];
+const OBSERVE_KEYS: &[&str] = &[
+    "stimuli",
+    "batch",
+    "quantile",
+    "skew",
+    "kurtosis",
+    "jacobian_via",
+    "drop_nonfinite",
+];
+const REALISM_KEYS: &[&str] = &["noise", "units", "seeds"];
+const CLASSIFY_KEYS: &[&str] = &[
+    "targets", "measures", "models", "splits", "cv", "holdout", "portions", "average", "zscore",
+    "seed", "realism",
+];
+const REPORT_KEYS: &[&str] = &["format", "title"];
+
+/// Settings of a non-sweep block: key → (value, span of the entry, written with `in`).
+struct Settings {
+    values: BTreeMap<String, (SVal, Span, bool)>,
+    nested: Vec<Block>,
+    filters: Vec<Expr>,
+}
+
+impl Eval<'_> {
+    /// Evaluates the entries of a simple block, checking keys.
+    fn settings(
+        &mut self,
+        b: &Block,
+        module: usize,
+        keys: &[&str],
+        nested_ok: &[&str],
+        filter_ok: bool,
+    ) -> Settings {
+        let mut out = Settings {
+            values: BTreeMap::new(),
+            nested: Vec::new(),
+            filters: Vec::new(),
+        };
+        let mut first: BTreeMap<String, Span> = BTreeMap::new();
+        for e in &b.entries {
+            match e {
+                Entry::Nested(n) => {
+                    if nested_ok.contains(&n.kind.node.as_str())
+                        || (nested_ok.contains(&"*measure")
+                            && registry::measure(&n.kind.node).is_some())
+                    {
+                        out.nested.push(n.clone());
+                    } else {
+                        let mut allowed: Vec<&str> = nested_ok
+                            .iter()
+                            .copied()
+                            .filter(|s| !s.starts_with('*'))
+                            .collect();
+                        if nested_ok.contains(&"*measure") {
+                            allowed.extend(["weight", "act", "gradavg"]);
+                        }
+                        self.err(
+                            Diag::error(
+                                codes::UNKNOWN_KEY,
+                                format!("unknown block `{}` in `{}`", n.kind.node, b.kind.node),
+                            )
+                            .at(n.kind.span, "not allowed here")
+                            .help(if allowed.is_empty() {
+                                format!("`{}` has no nested blocks", b.kind.node)
+                            } else {
+                                suggest(&n.kind.node, &allowed)
+                            }),
+                        );
+                    }
+                }
+                Entry::Filter { condition, span } => {
+                    if filter_ok {
+                        out.filters.push(condition.clone());
+                    } else {
+                        self.err(
+                            Diag::error(
+                                codes::UNKNOWN_KEY,
+                                format!("`where` is not allowed in `{}`", b.kind.node),
+                            )
+                            .at(*span, "not allowed here"),
+                        );
+                    }
+                }
+                Entry::Setting {
+                    targets,
+                    value,
+                    span,
+                }
+                | Entry::Axis {
+                    targets,
+                    values: value,
+                    span,
+                } => {
+                    let is_axis = matches!(e, Entry::Axis { .. });
+                    if targets.len() != 1 {
+                        self.err(
+                            Diag::error(
+                                codes::UNKNOWN_KEY,
+                                format!("several keys at once are only allowed in `train`"),
+                            )
+                            .at(*span, "here"),
+                        );
+                        continue;
+                    }
+                    let key = &targets[0];
+                    if !self.known_key(key, keys, &b.kind.node) {
+                        continue;
+                    }
+                    if let Some(f) = first.get(&key.node) {
+                        self.err(
+                            Diag::error(codes::DUPLICATE, format!("`{}` is set twice", key.node))
+                                .at(key.span, "set again here")
+                                .related(*f, "first set here"),
+                        );
+                        continue;
+                    }
+                    first.insert(key.node.clone(), key.span);
+                    if let Some(v) = self.eval(value, module, &Vec::new()) {
+                        out.values.insert(key.node.clone(), (v, *span, is_axis));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn known_key(&mut self, key: &Spanned<String>, keys: &[&str], block: &str) -> bool {
+        if keys.contains(&key.node.as_str()) {
+            return true;
+        }
+        let help = match did_you_mean(&key.node, keys.iter().copied()) {
+            Some(c) => format!("did you mean `{c}`?"),
+            None => format!("`{block}` takes: {}", keys.join(", ")),
+        };
+        self.err(
+            Diag::error(
+                codes::UNKNOWN_KEY,
+                format!("unknown key `{}` in `{block}`", key.node),
+            )
+            .at(key.span, "unknown key")
+            .help(help),
+        );
+        false
+    }
+
+    fn scalar(&mut self, s: &Settings, key: &str) -> Option<SVal> {
+        let (v, span, axis) = s.values.get(key)?;
+        if *axis {
+            self.err(
+                Diag::error(codes::AXIS_NOT_ALLOWED, format!("`{key}` takes one value"))
+                    .at(*span, "`in` is not allowed here")
+                    .help(format!("write `{key} = value`")),
+            );
+            return None;
+        }
+        Some(v.clone())
+    }
+
+    fn typed(&mut self, s: &Settings, key: &str, ty: Ty) -> Option<Value> {
+        let v = if ty.is_list() {
+            s.values.get(key).map(|x| x.0.clone())
+        } else {
+            self.scalar(s, key)
+        }?;
+        self.coerce(&v, &ty, key)
+    }
+
+    fn str_or(&mut self, s: &Settings, key: &str, default: &str) -> String {
+        match self.typed(s, key, Ty::Str) {
+            Some(Value::Str(x)) => x,
+            _ => default.to_string(),
+        }
+    }
+
+    /// Checks the main module's blocks and builds the study.
+    pub fn study(&mut self, module: usize) -> Option<ir::Study> {
+        // Check every definition of the study file, used or not.
+        let names: Vec<(String, Span)> = self.modules[module]
+            .defs
+            .values()
+            .map(|d| (d.name.node.clone(), d.name.span))
+            .collect();
+        for (n, span) in names {
+            let _ = self.path(&[n], span, module, &Vec::new());
+        }
+        let blocks = std::mem::take(&mut self.modules[module].blocks);
+        let mut by_kind: BTreeMap<String, Vec<&Block>> = BTreeMap::new();
+        for b in &blocks {
+            if !BLOCKS.contains(&b.kind.node.as_str()) {
+                let mut kws: Vec<&str> = BLOCKS.to_vec();
+                kws.extend(Kind::ALL.iter().map(|k| k.keyword()));
+                self.err(
+                    Diag::error(
+                        codes::UNKNOWN_KIND,
+                        format!("unknown block `{}`", b.kind.node),
+                    )
+                    .at(b.kind.span, "not a block kind")
+                    .help(suggest(&b.kind.node, &kws)),
+                );
+                continue;
+            }
+            by_kind.entry(b.kind.node.clone()).or_default().push(b);
+        }
+        for (k, bs) in &by_kind {
+            if k != "train" && bs.len() > 1 {
+                self.err(
+                    Diag::error(codes::DUPLICATE, format!("more than one `{k}` block"))
+                        .at(bs[1].kind.span, "second block")
+                        .related(bs[0].kind.span, "first block")
+                        .help("merge them into one"),
+                );
+            }
+        }
+        let file_start = Span::new(
+            self.modules[module]
+                .source
+                .unwrap_or(crate::source::SourceId(0)),
+            0,
+            0,
+        );
+
+        // study
+        let (name, output, seed, description, device, cpu_gflops, gpu_gflops) =
+            match by_kind.get("study").and_then(|v| v.first()) {
+                None => {
+                    self.err(
+                        Diag::error(codes::MISSING_BLOCK, "the spec has no `study` block")
+                            .at(file_start, "missing `study`")
+                            .help("add `study my_study { output = \"runs/my_study\" }`"),
+                    );
+                    (
+                        "study".to_string(),
+                        "runs/study".to_string(),
+                        0,
+                        String::new(),
+                        "auto".to_string(),
+                        20.0,
+                        10_000.0,
+                    )
+                }
+                Some(b) => {
+                    let name = match &b.head {
+                        Some(h) if h.node.len() == 1 => h.node[0].clone(),
+                        _ => {
+                            self.err(
+                                Diag::error(codes::MISSING_KEY, "the study needs a name")
+                                    .at(b.kind.span, "no name")
+                                    .help("write `study my_study { ... }`"),
+                            );
+                            "study".into()
+                        }
+                    };
+                    let s = self.settings(b, module, STUDY_KEYS, &[], false);
+                    let output = self.str_or(&s, "output", &format!("runs/{name}"));
+                    let seed = self
+                        .typed(
+                            &s,
+                            "seed",
+                            Ty::Int {
+                                min: 0,
+                                max: i64::MAX,
+                            },
+                        )
+                        .and_then(|v| v.as_i64())
+                        .unwrap_or(0);
+                    let description = self.str_or(&s, "description", "");
+                    let device = match self.scalar(&s, "device") {
+                        None => "auto".to_string(),
+                        Some(v) => self.device(&v).unwrap_or_else(|| "auto".into()),
+                    };
+                    let cpu = self
+                        .typed(
+                            &s,
+                            "cpu_gflops",
+                            Ty::Float {
+                                min: 1e-3,
+                                max: 1e9,
+                            },
+                        )
+                        .and_then(|v| v.as_f64())
+                        .unwrap_or(20.0);
+                    let gpu = self
+                        .typed(
+                            &s,
+                            "gpu_gflops",
+                            Ty::Float {
+                                min: 1e-3,
+                                max: 1e9,
+                            },
+                        )
+                        .and_then(|v| v.as_f64())
+                        .unwrap_or(10_000.0);
+                    (name, output, seed as u64, description, device, cpu, gpu)
+                }
+            };
+
+        // train
+        let mut sweeps = Vec::new();
+        match by_kind.get("train") {
+            None => self.err(
+                Diag::error(codes::MISSING_BLOCK, "the spec has no `train` block")
+                    .at(file_start, "missing `train`")
+                    .help("add `train { task = ..., arch = ..., rule in [...], lr = ..., batch = ..., epochs = ... }`"),
+            ),
+            Some(bs) => {
+                let mut names: BTreeMap<String, Span> = BTreeMap::new();
+                for (i, b) in bs.iter().enumerate() {
+                    let sname = b.head.as_ref().map_or_else(|| if bs.len() == 1 { "train".to_string() } else { format!("train{}", i + 1) }, |h| h.node.join("."));
+                    if let Some(f) = names.get(&sname) {
+                        self.err(Diag::error(codes::DUPLICATE, format!("two `train` blocks named `{sname}`")).at(b.kind.span, "second").related(*f, "first"));
+                    }
+                    names.insert(sname.clone(), b.kind.span);
+                    if let Some(sw) = self.sweep(b, module, sname) {
+                        sweeps.push(sw);
+                    }
+                }
+            }
+        }
+        let points: Vec<&ir::Point> = sweeps.iter().flat_map(|s| s.points.iter()).collect();
+
+        // observe
+        let observe = self.observe(
+            by_kind.get("observe").and_then(|v| v.first()).copied(),
+            module,
+        );
+
+        // realism
+        let realism = by_kind
+            .get("realism")
+            .and_then(|v| v.first())
+            .and_then(|b| self.realism(b, module, &points));
+
+        // classify
+        let classify = by_kind
+            .get("classify")
+            .and_then(|v| v.first())
+            .and_then(|b| self.classify(b, module, &points, observe.as_ref(), realism.is_some()));
+
+        // report
+        let report = match by_kind.get("report").and_then(|v| v.first()) {
+            None => ir::Report {
+                formats: vec!["html".into(), "markdown".into()],
+                title: name.clone(),
+            },
+            Some(b) => {
+                let s = self.settings(b, module, REPORT_KEYS, &[], false);
+                let formats = match self.typed(&s, "format", Ty::EnumList(registry::REPORT_FORMATS))
+                {
+                    Some(Value::List(l)) => l
+                        .iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect(),
+                    _ => vec!["html".into(), "markdown".into()],
+                };
+                let title = self.str_or(&s, "title", &name);
+                ir::Report { formats, title }
+            }
+        };
+
+        let observe = observe?;
+        Some(ir::Study {
+            name,
+            description,
+            output,
+            seed,
+            device,
+            cpu_gflops,
+            gpu_gflops,
+            sweeps,
+            observe,
+            realism,
+            classify,
+            report,
+            spec_hash: String::new(),
+        })
+    }
+
+    fn device(&mut self, v: &SVal) -> Option<String> {
+        let s = match &v.v {
+            Val::Sym(s) | Val::Str(s) => s.clone(),
+            o => return self.type_err_pub(v.span, "`cpu`, `cuda`, `cuda:N` or `auto`", o),
+        };
+        let ok = matches!(s.as_str(), "cpu" | "cuda" | "auto")
+            || s.strip_prefix("cuda:")
+                .is_some_and(|n| n.parse::<u32>().is_ok());
+        if !ok {
+            self.err(
+                Diag::error(codes::DEVICE, format!("unknown device `{s}`"))
+                    .at(v.span, "not a device")
+                    .help(format!(
+                        "{}; `\"cuda:1\"` picks a GPU",
+                        suggest(&s, registry::DEVICES)
+                    )),
+            );
+            return None;
+        }
+        Some(s)
+    }
+
+    pub fn type_err_pub<T>(&mut self, span: Span, expected: &str, found: &Val) -> Option<T> {
+        self.err(
+            Diag::error(
+                codes::TYPE_MISMATCH,
+                format!("expected {expected}, found {}", found.describe()),
+            )
+            .at(span, format!("expected {expected}")),
+        );
+        None
+    }
+
+    // --------------------------------------------------------------------------------------
+    // train
+
+    fn sweep(&mut self, b: &Block, module: usize, name: String) -> Option<ir::Sweep> {
+        struct AxisDef {
+            targets: Vec<Spanned<String>>,
+            expr: Expr,
+            span: Span,
+        }
+        let mut axes: Vec<AxisDef> = Vec::new();
+        let mut settings: Vec<(Spanned<String>, Expr)> = Vec::new();
+        let mut filters = Vec::new();
+        let mut first: BTreeMap<String, Span> = BTreeMap::new();
+        let mut ok = true;
+        for e in &b.entries {
+            match e {
+                Entry::Nested(n) => {
+                    self.err(Diag::error(codes::UNKNOWN_KEY, format!("unknown block `{}` in `train`", n.kind.node)).at(n.kind.span, "not allowed here").help("`train` holds settings (`key = value`), axes (`key in [...]`) and `where` filters"));
+                    ok = false;
+                }
+                Entry::Filter { condition, .. } => filters.push(condition.clone()),
+                Entry::Setting {
+                    targets,
+                    value,
+                    span,
+                }
+                | Entry::Axis {
+                    targets,
+                    values: value,
+                    span,
+                } => {
+                    let is_axis = matches!(e, Entry::Axis { .. });
+                    let mut entry_ok = true;
+                    for t in targets {
+                        if !self.known_key(t, TRAIN_KEYS, "train") {
+                            entry_ok = false;
+                            continue;
+                        }
+                        if let Some(f) = first.get(&t.node) {
+                            self.err(
+                                Diag::error(codes::DUPLICATE, format!("`{}` is set twice", t.node))
+                                    .at(t.span, "set again here")
+                                    .related(*f, "first set here"),
+                            );
+                            entry_ok = false;
+                            continue;
+                        }
+                        first.insert(t.node.clone(), t.span);
+                    }
+                    // An unknown or repeated key is reported; the rest of the block is still
+                    // checked and expanded so every other error is found too.
+                    if !entry_ok {
+                        continue;
+                    }
+                    if is_axis {
+                        if targets.iter().any(|t| t.node == "budget") {
+                            self.err(
+                                Diag::error(codes::AXIS_NOT_ALLOWED, "`budget` takes one value")
+                                    .at(*span, "not a sweep axis")
+                                    .help("write `budget = 2 cpu_hours`"),
+                            );
+                            ok = false;
+                            continue;
+                        }
+                        axes.push(AxisDef {
+                            targets: targets.clone(),
+                            expr: value.clone(),
+                            span: *span,
+                        });
+                    } else if targets.len() != 1 {
+                        self.err(
+                            Diag::error(
+                                codes::AXIS_NOT_ALLOWED,
+                                "several keys can only be set together by an axis",
+                            )
+                            .at(*span, "here")
+                            .help("write `(a, b) in zip([...], [...])`"),
+                        );
+                        ok = false;
+                    } else {
+                        settings.push((targets[0].clone(), value.clone()));
+                    }
+                }
+            }
+        }
+        for req in TRAIN_REQUIRED {
+            if !first.contains_key(*req) {
+                let example = match *req {
+                    "task" => "task = my_task",
+                    "arch" => "arch in [knet4, knet5]",
+                    "rule" => "rule in [sgdm, adam, fa, ia]",
+                    "lr" => "lr = 0.01",
+                    "batch" => "batch in [32, 64]",
+                    _ => "epochs = 10",
+                };
+                self.err(
+                    Diag::error(codes::MISSING_KEY, format!("`train` needs `{req}`"))
+                        .at(b.kind.span, format!("`{req}` is missing"))
+                        .help(format!("add e.g. `{example}`")),
+                );
+                ok = false;
+            }
+        }
+        if !ok {
+            // Cannot expand: still check the axis values on their own.
+            for a in &axes {
+                let _ = self.eval(&a.expr, module, &Vec::new());
+            }
+            return None;
+        }
+        // Budget is evaluated once.
+        let mut budget = None;
+        if let Some(pos) = settings.iter().position(|(k, _)| k.node == "budget") {
+            let (_, e) = settings.remove(pos);
+            if let Some(v) = self.eval(&e, module, &Vec::new()) {
+                match &v.v {
+                    Val::Num {
+                        v: h,
+                        unit: Some(u),
+                        ..
+                    } if u == "cpu_hours" || u == "gpu_hours" => {
+                        if *h <= 0.0 {
+                            self.err(
+                                Diag::error(codes::OUT_OF_RANGE, "the budget must be positive")
+                                    .at(v.span, "here"),
+                            );
+                        } else {
+                            budget = Some(ir::Budget {
+                                hours: *h,
+                                gpu: u == "gpu_hours",
+                                origin: Some(v.span),
+                            });
+                        }
+                    }
+                    _ => {
+                        self.err(
+                            Diag::error(
+                                codes::BAD_UNIT,
+                                "a budget is written in `cpu_hours` or `gpu_hours`",
+                            )
+                            .at(v.span, "expected e.g. `2 cpu_hours`")
+                            .help("write `budget = 2 cpu_hours`"),
+                        );
+                    }
+                }
+            }
+        }
+        // Expand the product of axes, depth first in declaration order.
+        let mut points = Vec::new();
+        let mut bindings: Bindings = Vec::new();
+        let mut empty_reported = false;
+        let before = self.diags.0.len();
+        self.expand(
+            &axes
+                .iter()
+                .map(|a| (a.targets.clone(), a.expr.clone(), a.span))
+                .collect::<Vec<_>>(),
+            0,
+            module,
+            &mut bindings,
+            &settings,
+            &filters,
+            &mut points,
+            &mut empty_reported,
+        );
+        if points.is_empty() && self.diags.0.len() == before {
+            let d = Diag::error(
+                codes::EMPTY_SWEEP,
+                format!("the sweep `{name}` has no runs"),
+            )
+            .at(b.kind.span, "no run survives");
+            let d = if filters.is_empty() {
+                d
+            } else {
+                d.help("every point was removed by the `where` filter")
+            };
+            self.err(d);
+            return None;
+        }
+        Some(ir::Sweep {
+            name,
+            points,
+            budget,
+            origin: Some(b.kind.span),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn expand(
+        &mut self,
+        axes: &[(Vec<Spanned<String>>, Expr, Span)],
+        i: usize,
+        module: usize,
+        bindings: &mut Bindings,
+        settings: &[(Spanned<String>, Expr)],
+        filters: &[Expr],
+        out: &mut Vec<ir::Point>,
+        empty_reported: &mut bool,
+    ) {
+        if i == axes.len() {
+            let mut vars = bindings.clone();
+            let mut ok = true;
+            for (k, e) in settings {
+                match self.eval(e, module, &vars) {
+                    Some(v) => vars.push((k.node.clone(), v)),
+                    None => ok = false,
+                }
+            }
+            if !ok {
+                return;
+            }
+            let Some(point) = self.point(&vars) else {
+                return;
+            };
+            // Filters see the resolved point (objects with labels, numbers).
+            let fvars = point_vars(&point, vars.first().map(|v| v.1.span));
+            for f in filters {
+                match self.eval(f, module, &fvars) {
+                    Some(SVal {
+                        v: Val::Bool(true), ..
+                    }) => {}
+                    Some(SVal {
+                        v: Val::Bool(false),
+                        ..
+                    }) => return,
+                    Some(o) => {
+                        self.type_err_pub::<()>(o.span, "a condition (`true` or `false`)", &o.v);
+                        return;
+                    }
+                    None => return,
+                }
+            }
+            out.push(point);
+            return;
+        }
+        let (targets, expr, span) = &axes[i];
+        let Some(v) = self.eval(expr, module, bindings) else {
+            // Still check this and the remaining axes so their errors are reported in the
+            // same pass.
+            for (t, e, _) in &axes[i..] {
+                self.probe_axis(t, e, module, bindings);
+            }
+            return;
+        };
+        let items = match v.v {
+            Val::List(items) => items,
+            other => {
+                self.err(
+                    Diag::error(
+                        codes::TYPE_MISMATCH,
+                        format!("a sweep axis needs a list, found {}", other.describe()),
+                    )
+                    .at(v.span, "expected a list `[...]`")
+                    .help(format!(
+                        "write `{} = ...` for a single value, or `{} in [a, b]`",
+                        targets[0].node, targets[0].node
+                    )),
+                );
+                return;
+            }
+        };
+        if items.is_empty() {
+            if !*empty_reported {
+                *empty_reported = true;
+                self.err(
+                    Diag::error(codes::EMPTY_SWEEP, "this axis has no values")
+                        .at(*span, "empty list")
+                        .help("give at least one value"),
+                );
+            }
+            return;
+        }
+        for item in items {
+            let n = bindings.len();
+            if targets.len() == 1 {
+                bindings.push((targets[0].node.clone(), item));
+            } else {
+                match item.v {
+                    Val::Tuple(parts) if parts.len() == targets.len() => {
+                        for (t, p) in targets.iter().zip(parts) {
+                            bindings.push((t.node.clone(), p));
+                        }
+                    }
+                    other => {
+                        self.err(
+                            Diag::error(
+                                codes::TYPE_MISMATCH,
+                                format!(
+                                    "expected tuples of {} values, found {}",
+                                    targets.len(),
+                                    other.describe()
+                                ),
+                            )
+                            .at(
+                                item.span,
+                                format!(
+                                    "expected ({})",
+                                    targets
+                                        .iter()
+                                        .map(|t| t.node.as_str())
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ),
+                            ),
+                        );
+                        return;
+                    }
+                }
+            }
+            self.expand(
+                axes,
+                i + 1,
+                module,
+                bindings,
+                settings,
+                filters,
+                out,
+                empty_reported,
+            );
+            bindings.truncate(n);
+        }
+    }
+
+    /// Evaluates an axis for its errors only: the list and, for object keys, each item.
+    fn probe_axis(
+        &mut self,
+        targets: &[Spanned<String>],
+        e: &Expr,
+        module: usize,
+        bindings: &Bindings,
+    ) {
+        let items = match &e.kind {
+            // A literal list: each item on its own, so one bad item does not hide the others.
+            crate::syntax::ast::ExprKind::List { items } => items
+                .iter()
+                .filter_map(|i| self.eval(i, module, bindings))
+                .collect(),
+            _ => match self.eval(e, module, bindings) {
+                Some(SVal {
+                    v: Val::List(items),
+                    ..
+                }) => items,
+                _ => return,
+            },
+        };
+        for item in items {
+            let parts = match (&item.v, targets.len()) {
+                (Val::Tuple(p), n) if n > 1 => p.clone(),
+                _ => vec![item.clone()],
+            };
+            for (t, p) in targets.iter().zip(parts) {
+                let kind = match t.node.as_str() {
+                    "task" => Kind::Task,
+                    "arch" => Kind::Arch,
+                    "rule" => Kind::Rule,
+                    "schedule" => Kind::Schedule,
+                    _ => continue,
+                };
+                let _ = self.to_obj(p, kind);
+            }
+        }
+    }
+
+    fn get<'a>(vars: &'a Bindings, k: &str) -> Option<&'a SVal> {
+        vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v)
+    }
+
+    fn named(&mut self, vars: &Bindings, key: &str, kind: Kind) -> Option<(Obj, Span)> {
+        let v = Self::get(vars, key)?.clone();
+        let span = v.span;
+        self.to_obj(v, kind).map(|o| (o, span))
+    }
+
+    /// Builds one concrete training point from the bound keys.
+    fn point(&mut self, vars: &Bindings) -> Option<ir::Point> {
+        let task = self.named(vars, "task", Kind::Task);
+        let arch = self.named(vars, "arch", Kind::Arch);
+        let rule = self.named(vars, "rule", Kind::Rule);
+        let num = |s: &mut Self, k: &str, ty: Ty| -> Option<Option<Value>> {
+            match Self::get(vars, k) {
+                None => Some(None),
+                Some(v) => {
+                    let v = v.clone();
+                    s.coerce(&v, &ty, k).map(Some)
+                }
+            }
+        };
+        let lr = num(self, "lr", Ty::Float { min: 0.0, max: 1e6 });
+        let batch = num(
+            self,
+            "batch",
+            Ty::Int {
+                min: 1,
+                max: 1 << 24,
+            },
+        );
+        let epochs = num(self, "epochs", Ty::Epochs);
+        let wd = num(self, "weight_decay", Ty::Float { min: 0.0, max: 1e3 });
+        let ms = num(
+            self,
+            "model_seed",
+            Ty::Int {
+                min: 0,
+                max: i64::MAX,
+            },
+        );
+        let ds = num(
+            self,
+            "data_seed",
+            Ty::Int {
+                min: 0,
+                max: i64::MAX,
+            },
+        );
+        let schedule = match Self::get(vars, "schedule") {
+            None => Some(Obj {
+                builtin: registry::builtin("constant")?,
+                label: "constant".into(),
+                params: BTreeMap::new(),
+                explicit: BTreeSet::new(),
+            }),
+            Some(v) => {
+                let v = v.clone();
+                self.to_obj(v, Kind::Schedule)
+            }
+        };
+        let ((task, tspan), (mut arch, aspan), (rule, rspan)) = (task?, arch?, rule?);
+        let (lr, batch, epochs) = (lr??.as_f64()?, batch??.as_i64()?, epochs??.as_i64()?);
+        if lr <= 0.0 {
+            let s = Self::get(vars, "lr").map(|v| v.span)?;
+            self.err(
+                Diag::error(codes::OUT_OF_RANGE, "the learning rate must be positive")
+                    .at(s, "here"),
+            );
+            return None;
+        }
+        if epochs < 1 {
+            let s = Self::get(vars, "epochs").map(|v| v.span)?;
+            self.err(Diag::error(codes::OUT_OF_RANGE, "train for at least 1 epoch").at(s, "here"));
+            return None;
+        }
+        let weight_decay = wd?.and_then(|v| v.as_f64()).unwrap_or(0.0);
+        let model_seed = ms?.and_then(|v| v.as_i64()).unwrap_or(0);
+        let data_seed = ds?.and_then(|v| v.as_i64()).unwrap_or(0);
+        let schedule = schedule?;
+        // Checkpoints.
+        let checkpoints = match Self::get(vars, "checkpoint").cloned() {
+            None => (0..=epochs).collect(),
+            Some(SVal {
+                v: Val::Every(k), ..
+            }) => (0..=epochs).step_by(k as usize).collect(),
+            Some(v) => {
+                match self.coerce(
+                    &v,
+                    &Ty::IntList {
+                        min: 0,
+                        max: i64::MAX,
+                    },
+                    "checkpoint",
+                ) {
+                    Some(Value::List(l)) => {
+                        let mut c: Vec<i64> = l.iter().filter_map(Value::as_i64).collect();
+                        c.sort_unstable();
+                        c.dedup();
+                        if let Some(bad) = c.iter().find(|&&e| e > epochs) {
+                            self.err(Diag::error(codes::OUT_OF_RANGE, format!("checkpoint at epoch {bad} is after the last epoch ({epochs})")).at(v.span, "here"));
+                            return None;
+                        }
+                        c
+                    }
+                    _ => return None,
+                }
+            }
+        };
+        // Architecture inputs come from the task.
+        let (size, channels, classes) = match task.builtin.name {
+            "cifar10" => (32, 3, 10),
+            _ => (
+                task.params
+                    .get("size")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(32),
+                task.params
+                    .get("channels")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(3),
+                task.params
+                    .get("classes")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(10),
+            ),
+        };
+        arch.params.insert("input_size".into(), Value::Int(size));
+        arch.params
+            .insert("in_channels".into(), Value::Int(channels));
+        arch.params.insert("classes".into(), Value::Int(classes));
+        if arch.builtin.name == "alexnet" && size < 67 {
+            self.err(
+                Diag::error(
+                    codes::OUT_OF_RANGE,
+                    format!(
+                        "AlexNet needs inputs of at least 67 pixels; the task `{}` has {size}",
+                        task.label
+                    ),
+                )
+                .at(aspan, "too small an input for this architecture")
+                .related(tspan, "the task"),
+            );
+            return None;
+        }
+        let named = |o: Obj, s: Span| Named {
+            label: o.label.clone(),
+            call: Call {
+                name: o.builtin.name.into(),
+                params: o.params,
+            },
+            origin: Some(s),
+        };
+        Some(ir::Point {
+            task: named(task, tspan),
+            arch: named(arch, aspan),
+            rule: named(rule, rspan),
+            lr,
+            batch,
+            epochs,
+            checkpoints,
+            weight_decay,
+            schedule: Call {
+                name: schedule.builtin.name.into(),
+                params: schedule.params,
+            },
+            model_seed,
+            data_seed,
+        })
+    }
+
+    // --------------------------------------------------------------------------------------
+    // observe
+
+    fn observe(&mut self, b: Option<&Block>, module: usize) -> Option<ir::Observe> {
+        let mut obs: Vec<Observable> = Vec::new();
+        let mut o = ir::Observe {
+            observables: Vec::new(),
+            stimuli: 0,
+            batch: 256,
+            conventions: ir::Conventions {
+                quantile: "tf_nearest".into(),
+                skew: "pearson2".into(),
+                kurtosis: "pearson".into(),
+            },
+            jacobian_via: "auto".into(),
+            drop_nonfinite: true,
+        };
+        let Some(b) = b else {
+            o.observables = all_candidates();
+            return Some(o);
+        };
+        let mut ok = true;
+        if let Some(h) = &b.head {
+            match self.path(&h.node, h.span, module, &Vec::new()) {
+                Some(SVal {
+                    v: Val::Observables(l),
+                    ..
+                }) => obs.extend(l),
+                Some(other) => {
+                    self.type_err_pub::<()>(h.span, "an `observables` set", &other.v);
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        let s = self.settings(b, module, OBSERVE_KEYS, &["*measure"], false);
+        for n in &s.nested {
+            match self.measure_block(n, module) {
+                Some(l) => obs.extend(l),
+                None => ok = false,
+            }
+        }
+        if b.head.is_none() && s.nested.is_empty() {
+            obs = all_candidates();
+        }
+        let mut seen = BTreeSet::new();
+        obs.retain(|x| seen.insert(x.clone()));
+        o.observables = obs;
+        if let Some(v) = self.scalar(&s, "stimuli") {
+            match v.v {
+                Val::Stimuli(n) => o.stimuli = n,
+                _ => match self.int(&v, 1, i64::MAX) {
+                    Some(n) => o.stimuli = n,
+                    None => ok = false,
+                },
+            }
+        }
+        if let Some(Value::Int(n)) = self.typed(
+            &s,
+            "batch",
+            Ty::Int {
+                min: 1,
+                max: 1 << 20,
+            },
+        ) {
+            o.batch = n;
+        }
+        for (key, vals) in [
+            ("quantile", registry::QUANTILE_CONVENTIONS),
+            ("skew", registry::SKEW_CONVENTIONS),
+            ("kurtosis", registry::KURTOSIS_CONVENTIONS),
+            ("jacobian_via", registry::JACOBIAN_VIA),
+        ] {
+            if let Some(Value::Str(x)) = self.typed(&s, key, Ty::Enum(vals)) {
+                match key {
+                    "quantile" => o.conventions.quantile = x,
+                    "skew" => o.conventions.skew = x,
+                    "kurtosis" => o.conventions.kurtosis = x,
+                    _ => o.jacobian_via = x,
+                }
+            }
+        }
+        if let Some(Value::Bool(x)) = self.typed(&s, "drop_nonfinite", Ty::Bool) {
+            o.drop_nonfinite = x;
+        }
+        if o.observables.is_empty() {
+            self.err(Diag::error(codes::EMPTY_SWEEP, "no observables to record").at(b.kind.span, "empty").help("name an observables set (`observe paper.candidates { }`) or add measure blocks"));
+            ok = false;
+        }
+        ok.then_some(o)
+    }
+
+    // --------------------------------------------------------------------------------------
+    // realism
+
+    fn realism(&mut self, b: &Block, module: usize, points: &[&ir::Point]) -> Option<ir::Realism> {
+        let s = self.settings(b, module, REALISM_KEYS, &[], true);
+        let sigmas = match self.scalar(&s, "noise") {
+            None => vec![0.0],
+            Some(v) => {
+                let obj = self.to_obj(v, Kind::Noise)?;
+                obj.params
+                    .get("sigma")
+                    .and_then(Value::as_list)
+                    .map(|l| l.iter().filter_map(Value::as_f64).collect())
+                    .unwrap_or_default()
+            }
+        };
+        let fractions: Vec<f64> = match s.values.get("units").map(|x| x.0.clone()) {
+            None => vec![1.0],
+            Some(v) => match self.list_of(&v, &Ty::Fraction, "units")? {
+                l => l.iter().filter_map(Value::as_f64).collect(),
+            },
+        };
+        if let Some((v, _, _)) = s.values.get("units") {
+            if fractions.contains(&0.0) {
+                self.err(
+                    Diag::error(codes::OUT_OF_RANGE, "a unit fraction of 0 keeps no units")
+                        .at(v.span, "here")
+                        .help("fractions must be > 0; ceil(ρ·n) keeps at least one unit"),
+                );
+                return None;
+            }
+        }
+        let mut seeds = Vec::new();
+        match s.values.get("seeds").map(|x| x.0.clone()) {
+            None => seeds = vec![1; fractions.len()],
+            Some(v) => match &v.v {
+                Val::Num { .. } => {
+                    let n = self.int(&v, 1, 1000)?;
+                    seeds = vec![n; fractions.len()];
+                }
+                Val::Map(entries) => {
+                    for f in &fractions {
+                        let key = Val::Num {
+                            v: *f,
+                            int: false,
+                            unit: None,
+                        };
+                        let hit = entries
+                            .iter()
+                            .find(|(k, _)| match &k.v {
+                                Val::Num { v, unit, .. } => {
+                                    let kv = if unit.as_deref() == Some("%") {
+                                        v / 100.0
+                                    } else {
+                                        *v
+                                    };
+                                    (kv - f).abs() <= 1e-12 * f.abs().max(1e-300)
+                                }
+                                _ => false,
+                            })
+                            .or_else(|| entries.iter().find(|(k, _)| k.v == Val::Sym("_".into())));
+                        let _ = key;
+                        match hit {
+                            Some((_, n)) => seeds.push(self.int(n, 1, 1000)?),
+                            None => {
+                                self.err(
+                                    Diag::error(
+                                        codes::TABLE_MISSING_KEY,
+                                        format!("no seed count for the unit fraction {f}"),
+                                    )
+                                    .at(v.span, "here")
+                                    .help("add an entry for it or a fallback `_: 2`"),
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                }
+                o => {
+                    return self.type_err_pub(
+                        v.span,
+                        "a number of seeds, or a table `{fraction: seeds, _: n}`",
+                        o,
+                    );
+                }
+            },
+        }
+        let mut runs = Vec::new();
+        for (i, p) in points.iter().enumerate() {
+            let vars = point_vars(p, None);
+            let mut keep = true;
+            for f in &s.filters {
+                match self.eval(f, module, &vars) {
+                    Some(SVal {
+                        v: Val::Bool(b), ..
+                    }) => keep &= b,
+                    Some(o) => {
+                        self.type_err_pub::<()>(o.span, "a condition", &o.v);
+                        return None;
+                    }
+                    None => return None,
+                }
+            }
+            if keep {
+                runs.push(i);
+            }
+        }
+        if runs.is_empty() && !points.is_empty() {
+            self.err(
+                Diag::error(codes::EMPTY_SWEEP, "the realism grid applies to no run")
+                    .at(b.kind.span, "no run matches its `where`"),
+            );
+            return None;
+        }
+        Some(ir::Realism {
+            sigmas,
+            fractions,
+            seeds,
+            runs,
+        })
+    }
+
+    fn list_of(&mut self, v: &SVal, item: &Ty, what: &str) -> Option<Vec<Value>> {
+        let ty = match item {
+            Ty::Fraction => {
+                let items = match &v.v {
+                    Val::List(l) => l.clone(),
+                    _ => vec![v.clone()],
+                };
+                let mut out = Vec::new();
+                for i in &items {
+                    out.push(self.coerce(i, item, what)?);
+                }
+                return Some(out);
+            }
+            t => *t,
+        };
+        match self.coerce(v, &ty, what)? {
+            Value::List(l) => Some(l),
+            x => Some(vec![x]),
+        }
+    }
+
+    // --------------------------------------------------------------------------------------
+    // classify
+
+    fn classify(
+        &mut self,
+        b: &Block,
+        module: usize,
+        points: &[&ir::Point],
+        observe: Option<&ir::Observe>,
+        has_realism: bool,
+    ) -> Option<ir::Classify> {
+        let s = self.settings(b, module, CLASSIFY_KEYS, &["trajectory"], false);
+        let mut ok = true;
+        // targets
+        let mut targets = Vec::new();
+        match s.values.get("targets").map(|x| x.0.clone()) {
+            None => targets.push(ir::Target::All {
+                factor: "rule".into(),
+            }),
+            Some(v) => {
+                let items = match &v.v {
+                    Val::List(l) => l.clone(),
+                    _ => vec![v.clone()],
+                };
+                for i in items {
+                    match &i.v {
+                        Val::Pairs(f) => targets.push(ir::Target::Pairs { factor: f.clone() }),
+                        _ => match self.factor_name(&i) {
+                            Some(f) => targets.push(ir::Target::All { factor: f }),
+                            None => ok = false,
+                        },
+                    }
+                }
+            }
+        }
+        // measures
+        let measures: Vec<String> = match s.values.get("measures").map(|x| x.0.clone()) {
+            None => vec!["all".into()],
+            Some(v) => {
+                let items = match &v.v {
+                    Val::List(l) => l.clone(),
+                    _ => vec![v.clone()],
+                };
+                let mut out = Vec::new();
+                for i in items {
+                    let name = match &i.v {
+                        Val::Sym(x) | Val::Str(x) => x.clone(),
+                        o => {
+                            self.type_err_pub::<()>(i.span, "a measure subset", o);
+                            ok = false;
+                            continue;
+                        }
+                    };
+                    match (name.as_str(), registry::measure(&name)) {
+                        ("all", _) => out.push("all".to_string()),
+                        (_, Some(m)) => out.push(m.to_string()),
+                        _ => {
+                            self.err(
+                                Diag::error(
+                                    codes::UNKNOWN_NAME,
+                                    format!("unknown measure subset `{name}`"),
+                                )
+                                .at(i.span, "not a measure")
+                                .help(suggest(
+                                    &name,
+                                    &[
+                                        "weight",
+                                        "act",
+                                        "gradavg",
+                                        "all",
+                                        "activation",
+                                        "activity_change",
+                                    ],
+                                )),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                out
+            }
+        };
+        // models
+        let mut models = Vec::new();
+        match s.values.get("models").map(|x| x.0.clone()) {
+            None => {
+                for n in ["random_forest", "linear_svm"] {
+                    if let Some(o) =
+                        self.to_obj(SVal::new(Val::Sym(n.into()), b.kind.span), Kind::Classifier)
+                    {
+                        models.push(Named {
+                            label: o.label.clone(),
+                            call: Call {
+                                name: n.into(),
+                                params: o.params,
+                            },
+                            origin: Some(b.kind.span),
+                        });
+                    }
+                }
+            }
+            Some(v) => {
+                let items = match &v.v {
+                    Val::List(l) => l.clone(),
+                    _ => vec![v.clone()],
+                };
+                for i in items {
+                    let span = i.span;
+                    match self.to_obj(i, Kind::Classifier) {
+                        Some(o) => models.push(Named {
+                            label: o.label.clone(),
+                            call: Call {
+                                name: o.builtin.name.into(),
+                                params: o.params,
+                            },
+                            origin: Some(span),
+                        }),
+                        None => ok = false,
+                    }
+                }
+            }
+        }
+        let obj_or = |s2: &mut Self, key: &str, default: &str, kind: Kind| -> Option<Call> {
+            let v = s2
+                .scalar(&s, key)
+                .unwrap_or_else(|| SVal::new(Val::Sym(default.into()), b.kind.span));
+            s2.to_obj(v, kind).map(|o| Call {
+                name: o.builtin.name.into(),
+                params: o.params,
+            })
+        };
+        let splits = obj_or(self, "splits", "balanced", Kind::Split);
+        let cv = obj_or(self, "cv", "stratified_kfold", Kind::Cv);
+        // holdouts
+        let mut holdouts = Vec::new();
+        if let Some((v, _, _)) = s.values.get("holdout").cloned() {
+            let items = match &v.v {
+                Val::List(l) => l.clone(),
+                _ => vec![v.clone()],
+            };
+            for i in items {
+                let h = match &i.v {
+                    Val::Composite(n, fs) => Some(ir::Holdout {
+                        name: format!("{n}({})", fs.join(",")),
+                        factors: fs.clone(),
+                    }),
+                    _ => self.factor_name(&i).map(|f| ir::Holdout {
+                        name: f.clone(),
+                        factors: vec![f],
+                    }),
+                };
+                let Some(h) = h else {
+                    ok = false;
+                    continue;
+                };
+                // The holdout must vary in the sweep.
+                let distinct: BTreeSet<Vec<String>> = points
+                    .iter()
+                    .map(|p| {
+                        let f = p.factors();
+                        h.factors
+                            .iter()
+                            .map(|k| f.get(k.as_str()).cloned().unwrap_or_default())
+                            .collect()
+                    })
+                    .collect();
+                if distinct.len() < 2 && !points.is_empty() {
+                    self.err(
+                        Diag::error(
+                            codes::HOLDOUT_NOT_VARIED,
+                            format!(
+                                "cannot hold out `{}`: the sweep has only one value of it",
+                                h.name
+                            ),
+                        )
+                        .at(i.span, "this factor does not vary")
+                        .help(format!(
+                            "sweep it (`{} in [...]`) or remove this holdout",
+                            h.factors[0]
+                        )),
+                    );
+                    ok = false;
+                    continue;
+                }
+                holdouts.push(h);
+            }
+        }
+        // trajectory
+        let t_min = points
+            .iter()
+            .map(|p| p.checkpoints.len() as i64)
+            .min()
+            .unwrap_or(0);
+        let mut trajectory = None;
+        for n in &s.nested {
+            let ts = self.settings(n, module, &["period", "samples"], &[], false);
+            let periods: Vec<i64> = match self.typed(
+                &ts,
+                "period",
+                Ty::IntList {
+                    min: 1,
+                    max: 1_000_000,
+                },
+            ) {
+                Some(Value::List(l)) => l.iter().filter_map(Value::as_i64).collect(),
+                _ => vec![1],
+            };
+            let samples: Vec<i64> = match self.typed(
+                &ts,
+                "samples",
+                Ty::IntList {
+                    min: 1,
+                    max: 1_000_000,
+                },
+            ) {
+                Some(Value::List(l)) => l.iter().filter_map(Value::as_i64).collect(),
+                _ => {
+                    self.err(
+                        Diag::error(codes::MISSING_KEY, "`trajectory` needs `samples`")
+                            .at(n.kind.span, "here")
+                            .help("write `samples in [2, 4, 6]`"),
+                    );
+                    ok = false;
+                    vec![]
+                }
+            };
+            let max_fit = periods
+                .iter()
+                .map(|p| (t_min - 1) / p + 1)
+                .max()
+                .unwrap_or(0);
+            if let Some(bad) = samples.iter().find(|&&n| n > max_fit) {
+                let span = ts.values.get("samples").map_or(n.kind.span, |x| x.1);
+                self.err(
+                    Diag::error(codes::GRID_CANNOT_FIT, format!("{bad} samples do not fit in {t_min} checkpoints at any of the periods"))
+                        .at(span, "too many samples")
+                        .help(format!("at most {max_fit} samples fit; record more checkpoints or ask for fewer samples")),
+                );
+                ok = false;
+            }
+            trajectory = Some(ir::Trajectory { periods, samples });
+        }
+        let portions: Vec<String> =
+            match self.typed(&s, "portions", Ty::EnumList(registry::PORTIONS)) {
+                Some(Value::List(l)) => l
+                    .iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect(),
+                _ => vec![],
+            };
+        for p in &portions {
+            let need = if p == "thirds" { 3 } else { 7 };
+            if t_min < need {
+                let span = s.values.get("portions").map_or(b.kind.span, |x| x.1);
+                self.err(
+                    Diag::error(
+                        codes::GRID_CANNOT_FIT,
+                        format!(
+                            "`{p}` needs at least {need} checkpoints; the sweep records {t_min}"
+                        ),
+                    )
+                    .at(span, "too few checkpoints"),
+                );
+                ok = false;
+            }
+        }
+        let boolean = |s2: &mut Self, k: &str, d: bool| match s2.typed(&s, k, Ty::Bool) {
+            Some(Value::Bool(x)) => x,
+            _ => d,
+        };
+        let average = boolean(self, "average", false);
+        let zscore = boolean(self, "zscore", false);
+        let realism = boolean(self, "realism", has_realism);
+        if realism && !has_realism {
+            let span = s.values.get("realism").map_or(b.kind.span, |x| x.1);
+            self.err(
+                Diag::error(
+                    codes::MISSING_BLOCK,
+                    "`realism = true` needs a `realism` block",
+                )
+                .at(span, "here")
+                .help("add `realism { noise = awgn(sigma in [0, 1]) units in [10%, 100%] }`"),
+            );
+            ok = false;
+        }
+        let seed = match self.typed(
+            &s,
+            "seed",
+            Ty::Int {
+                min: 0,
+                max: i64::MAX,
+            },
+        ) {
+            Some(Value::Int(x)) => x,
+            _ => 0,
+        };
+        // PCA grids that cannot fit (method.md §3.2: failed fits are skipped, so some
+        // components above the feature count are fine; none fitting is an error).
+        if let Some(obs) = observe {
+            for m in &models {
+                if m.call.name != "linear_svm" {
+                    continue;
+                }
+                let pcas: Vec<Option<i64>> = m
+                    .call
+                    .get("pca")
+                    .and_then(Value::as_list)
+                    .map(|l| l.iter().map(Value::as_i64).collect())
+                    .unwrap_or_default();
+                if pcas.iter().any(Option::is_none) {
+                    continue;
+                }
+                for meas in &measures {
+                    let k = obs
+                        .observables
+                        .iter()
+                        .filter(|o| meas == "all" || &o.measure == meas)
+                        .count() as i64;
+                    let features = k * t_min;
+                    if pcas.iter().all(|p| p.is_some_and(|c| c > features)) {
+                        self.err(
+                            Diag::error(codes::GRID_CANNOT_FIT, format!("no PCA setting of `{}` fits the `{meas}` features ({features} columns)", m.label))
+                                .at(m.origin.unwrap_or(b.kind.span), "every `pca` value exceeds the feature count")
+                                .help(format!("add `none` or a value ≤ {features} to `pca`")),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        Some(ir::Classify {
+            targets,
+            measures,
+            models,
+            splits: splits?,
+            cv: cv?,
+            holdouts,
+            trajectory,
+            portions,
+            average,
+            zscore,
+            seed,
+            realism,
+        })
+    }
+}
+
+/// The 45 candidate observables of method.md §1.4 (3 functions × 7 statistics for weight and
+/// act, 3 for gradavg).
+pub fn all_candidates() -> Vec<Observable> {
+    let mut out = Vec::new();
+    for m in ["weight", "act"] {
+        for f in registry::FUNCTIONS {
+            for s in registry::STATISTICS {
+                out.push(Observable {
+                    measure: m.into(),
+                    function: (*f).into(),
+                    statistic: (*s).into(),
+                });
+            }
+        }
+    }
+    for f in registry::FUNCTIONS {
+        out.push(Observable {
+            measure: "gradavg".into(),
+            function: (*f).into(),
+            statistic: "id".into(),
+        });
+    }
+    out
+}
+
+/// Variables a `where` filter sees for a point: the factors as values.
+fn point_vars(p: &ir::Point, span: Option<Span>) -> Bindings {
+    let span = span.unwrap_or(Span::new(crate::source::SourceId(0), 0, 0));
+    let obj = |n: &Named| {
+        let b = registry::builtin(&n.call.name).expect("resolved builtin");
+        Val::Obj(Box::new(Obj {
+            builtin: b,
+            label: n.label.clone(),
+            params: n.call.params.clone(),
+            explicit: BTreeSet::new(),
+        }))
+    };
+    let num = |x: f64, int: bool| Val::Num {
+        v: x,
+        int,
+        unit: None,
+    };
+    let _ = FACTORS;
+    vec![
+        ("task".into(), SVal::new(obj(&p.task), span)),
+        ("arch".into(), SVal::new(obj(&p.arch), span)),
+        ("rule".into(), SVal::new(obj(&p.rule), span)),
+        ("lr".into(), SVal::new(num(p.lr, false), span)),
+        ("batch".into(), SVal::new(num(p.batch as f64, true), span)),
+        ("epochs".into(), SVal::new(num(p.epochs as f64, true), span)),
+        (
+            "weight_decay".into(),
+            SVal::new(num(p.weight_decay, false), span),
+        ),
+        (
+            "model_seed".into(),
+            SVal::new(num(p.model_seed as f64, true), span),
+        ),
+        (
+            "data_seed".into(),
+            SVal::new(num(p.data_seed as f64, true), span),
+        ),
+    ]
+}

@@ -1,0 +1,454 @@
+//! The command line. `main.rs` only calls [`main`]; every subcommand lives here and writes
+//! through [`Out`], so tests can capture output.
+
+mod doc;
+
+use crate::check::{self, ir};
+use crate::diag::{self, Diag, Diags};
+use crate::plan::{self, Plan};
+use crate::source::SourceMap;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// lrx: virtual experiments on learning rules.
+#[derive(Debug, Parser)]
+#[command(name = "lrx", version, about, long_about = None, disable_help_subcommand = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// How diagnostics are printed.
+    #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+    /// Colour in diagnostics: auto (on a terminal), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Emit {
+    Ast,
+    Ir,
+    Plan,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check a spec; exit 0 when it is valid, 1 with every error otherwise.
+    Check { spec: PathBuf },
+    /// Expand a spec into its plan: runs, examples, features, classifier fits, cost, disk.
+    Plan {
+        spec: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Print a stage's output instead of the summary (for debugging).
+        #[arg(long, value_enum)]
+        emit: Option<Emit>,
+    },
+    /// Show what a run id is made of (the resolved fields hashed into it).
+    Why { spec: PathBuf, run_id: String },
+    /// Print the reference of every builtin (Markdown).
+    Doc {
+        /// Document the builtins and the stdlib modules.
+        #[arg(long, default_value_t = true)]
+        stdlib: bool,
+    },
+}
+
+/// Where output goes (stdout/stderr in the binary, buffers in tests).
+pub struct Out<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    pub color: bool,
+}
+
+/// Runs the CLI; returns the process exit code (0 ok, 1 user error, 2 usage/bug).
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::IsTerminal::is_terminal(&stderr),
+    };
+    let mut o = stdout.lock();
+    let mut e = stderr.lock();
+    let mut out = Out {
+        out: &mut o,
+        err: &mut e,
+        color,
+    };
+    run(&cli, &mut out)
+}
+
+/// Runs a parsed command.
+pub fn run(cli: &Cli, out: &mut Out) -> i32 {
+    let r = match &cli.command {
+        Command::Check { spec } => cmd_check(cli, spec, out),
+        Command::Plan { spec, format, emit } => cmd_plan(cli, spec, *format, *emit, out),
+        Command::Why { spec, run_id } => cmd_why(cli, spec, run_id, out),
+        Command::Doc { .. } => {
+            let _ = write!(out.out, "{}", doc::builtins_markdown());
+            Ok(())
+        }
+    };
+    match r {
+        Ok(()) => 0,
+        Err(code) => code,
+    }
+}
+
+/// Prints diagnostics in the chosen format.
+pub fn report(cli: &Cli, diags: &[Diag], sources: &SourceMap, out: &mut Out) {
+    match cli.message_format {
+        MessageFormat::Json => {
+            let _ = writeln!(out.err, "{}", diag::render_json(diags, sources));
+        }
+        MessageFormat::Human => {
+            let _ = write!(
+                out.err,
+                "{}",
+                diag::render_text(diags, sources, out.color, 100)
+            );
+            let n = diags.iter().filter(|d| d.is_error()).count();
+            if n > 0 {
+                let _ = writeln!(
+                    out.err,
+                    "error: {n} error{} found",
+                    if n == 1 { "" } else { "s" }
+                );
+            }
+        }
+    }
+}
+
+/// Parse, check and plan a spec, printing diagnostics; `Err(1)` when it is invalid.
+pub fn load(
+    cli: &Cli,
+    spec: &std::path::Path,
+    out: &mut Out,
+) -> Result<(SourceMap, ir::Study, Plan), i32> {
+    let mut sources = SourceMap::new();
+    let checked = check::check_path(spec, &mut sources);
+    let study = match checked {
+        Ok(w) => {
+            if !w.warnings.is_empty() {
+                report(cli, &w.warnings, &sources, out);
+            }
+            w.value
+        }
+        Err(d) => {
+            report(cli, &d.0, &sources, out);
+            return Err(1);
+        }
+    };
+    match plan::plan(&study) {
+        Ok(p) => Ok((sources, study, p)),
+        Err(d) => {
+            report(cli, &d.0, &sources, out);
+            Err(1)
+        }
+    }
+}
+
+fn cmd_check(cli: &Cli, spec: &std::path::Path, out: &mut Out) -> Result<(), i32> {
+    let (_, study, plan) = load(cli, spec, out)?;
+    let _ = writeln!(
+        out.err,
+        "ok: study `{}` is valid: {} training runs, {} examples",
+        study.name, plan.summary.training_runs, plan.summary.examples
+    );
+    Ok(())
+}
+
+fn cmd_plan(
+    cli: &Cli,
+    spec: &std::path::Path,
+    format: Format,
+    emit: Option<Emit>,
+    out: &mut Out,
+) -> Result<(), i32> {
+    if emit == Some(Emit::Ast) {
+        let mut sources = SourceMap::new();
+        let id = sources.load(spec).map_err(|e| {
+            let d = Diag::error(
+                diag::codes::IO_READ,
+                format!("cannot read `{}`: {e}", spec.display()),
+            );
+            report(cli, &[d], &sources, out);
+            1
+        })?;
+        let text = sources.get(id).text.clone();
+        return match crate::syntax::parse(id, &text) {
+            Ok(ast) => {
+                let _ = writeln!(
+                    out.out,
+                    "{}",
+                    serde_json::to_string_pretty(&ast).unwrap_or_default()
+                );
+                Ok(())
+            }
+            Err(d) => {
+                report(cli, &[d], &sources, out);
+                Err(1)
+            }
+        };
+    }
+    let (_, study, plan) = load(cli, spec, out)?;
+    match emit {
+        Some(Emit::Ir) => {
+            let _ = writeln!(
+                out.out,
+                "{}",
+                serde_json::to_string_pretty(&study).unwrap_or_default()
+            );
+        }
+        Some(Emit::Plan) => {
+            let _ = writeln!(
+                out.out,
+                "{}",
+                serde_json::to_string_pretty(&plan).unwrap_or_default()
+            );
+        }
+        _ => match format {
+            Format::Json => {
+                let _ = writeln!(
+                    out.out,
+                    "{}",
+                    serde_json::to_string_pretty(&plan.summary).unwrap_or_default()
+                );
+            }
+            Format::Text => {
+                let _ = write!(out.out, "{}", summary_text(&study, &plan));
+            }
+        },
+    }
+    Ok(())
+}
+
+fn cmd_why(cli: &Cli, spec: &std::path::Path, run_id: &str, out: &mut Out) -> Result<(), i32> {
+    let (_, _, plan) = load(cli, spec, out)?;
+    let matches: Vec<_> = plan
+        .runs
+        .iter()
+        .filter(|r| r.id.starts_with(run_id))
+        .collect();
+    match matches.as_slice() {
+        [r] => {
+            let _ = writeln!(
+                out.out,
+                "run {} of study `{}` (sweep `{}`)",
+                r.id, r.study, r.sweep
+            );
+            let _ = writeln!(
+                out.out,
+                "the id is the first 16 hex digits of SHA-256 over this canonical JSON"
+            );
+            let _ = writeln!(
+                out.out,
+                "(data locations `path`/`val_path` and labels are not part of it):"
+            );
+            let _ = writeln!(
+                out.out,
+                "{}",
+                serde_json::to_string_pretty(&r.identity_json()).unwrap_or_default()
+            );
+            Ok(())
+        }
+        [] => {
+            let _ = writeln!(
+                out.err,
+                "error[lrx::why::unknown_run]: no run of `{}` has an id starting with `{run_id}`",
+                spec.display()
+            );
+            let _ = writeln!(
+                out.err,
+                "  help: `lrx plan {} --emit plan` lists the run ids",
+                spec.display()
+            );
+            Err(1)
+        }
+        many => {
+            let _ = writeln!(
+                out.err,
+                "error[lrx::why::ambiguous]: {} runs have ids starting with `{run_id}`; give more digits",
+                many.len()
+            );
+            Err(1)
+        }
+    }
+}
+
+fn human_bytes(b: f64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut x = b;
+    let mut i = 0;
+    while x >= 1000.0 && i < units.len() - 1 {
+        x /= 1000.0;
+        i += 1;
+    }
+    format!("{x:.1} {}", units[i])
+}
+
+fn human_count<K: std::fmt::Display>(m: &std::collections::BTreeMap<K, usize>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The text printed by `lrx plan`.
+pub fn summary_text(study: &ir::Study, plan: &Plan) -> String {
+    let s = &plan.summary;
+    let mut t = String::new();
+    let line = |t: &mut String, k: &str, v: String| t.push_str(&format!("  {k:<22}{v}\n"));
+    t.push_str(&format!(
+        "study `{}` (spec {}, plan {})\n",
+        plan.study, plan.spec_hash, s.plan_hash
+    ));
+    line(
+        &mut t,
+        "training runs",
+        format!("{}  ({})", s.training_runs, human_count(&s.runs_per_rule)),
+    );
+    if s.duplicates_removed > 0 {
+        line(
+            &mut t,
+            "duplicates removed",
+            s.duplicates_removed.to_string(),
+        );
+    }
+    line(
+        &mut t,
+        "examples (net×layer)",
+        format!(
+            "{}  (per class: {})",
+            s.examples,
+            human_count(&s.examples_per_class)
+        ),
+    );
+    let (a, b) = s.checkpoints_per_run;
+    line(
+        &mut t,
+        "checkpoints per run",
+        if a == b {
+            a.to_string()
+        } else {
+            format!("{a}–{b}")
+        },
+    );
+    line(
+        &mut t,
+        "observables",
+        format!(
+            "{} per layer (before the non-finite drop rule)",
+            s.observables
+        ),
+    );
+    line(
+        &mut t,
+        "feature columns",
+        s.feature_columns
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    if s.realism_conditions > 0 {
+        line(
+            &mut t,
+            "realism",
+            format!(
+                "{} conditions (σ × units × seeds) on {} runs",
+                s.realism_conditions, s.realism_runs
+            ),
+        );
+    }
+    if study.classify.is_some() {
+        line(
+            &mut t,
+            "classifier",
+            format!(
+                "{} evaluations, {} model fits",
+                s.classifier_evaluations, s.classifier_fits
+            ),
+        );
+    }
+    line(
+        &mut t,
+        "estimated cost",
+        format!(
+            "{:.2} cpu_hours at {} GFLOP/s per process, or {:.2} gpu_hours at {} GFLOP/s ({:.3e} FLOPs)",
+            s.cost.cpu_hours,
+            study.cpu_gflops,
+            s.cost.gpu_hours,
+            study.gpu_gflops,
+            s.cost.train_flops + s.cost.observe_flops
+        ),
+    );
+    line(&mut t, "disk for features", human_bytes(s.disk_bytes));
+    line(
+        &mut t,
+        "slurm array chunks",
+        format!(
+            "{} (at most {} tasks per array)",
+            s.slurm_array_chunks,
+            plan::DEFAULT_MAX_ARRAY
+        ),
+    );
+    t
+}
+
+/// Convenience for tests: run with arguments and capture (exit code, stdout, stderr).
+pub fn run_captured(args: &[&str]) -> (i32, String, String) {
+    let mut o = Vec::new();
+    let mut e = Vec::new();
+    let code = match Cli::try_parse_from(std::iter::once("lrx").chain(args.iter().copied())) {
+        Ok(cli) => {
+            let mut out = Out {
+                out: &mut o,
+                err: &mut e,
+                color: false,
+            };
+            run(&cli, &mut out)
+        }
+        Err(err) => {
+            let _ = write!(e, "{err}");
+            2
+        }
+    };
+    (
+        code,
+        String::from_utf8_lossy(&o).into_owned(),
+        String::from_utf8_lossy(&e).into_owned(),
+    )
+}
+
+#[allow(dead_code)]
+fn unused(_: Diags) {}

@@ -1,0 +1,76 @@
+//! Cost and disk model for `lrx plan` and budgets. Training FLOPs = 3 × forward FLOPs
+//! (forward + backward) × training examples × epochs × a rule factor; observation FLOPs per
+//! checkpoint = 3 × forward × stimuli × (1 + realism conditions). Hours follow from the
+//! study's `cpu_gflops`/`gpu_gflops` calibration (defaults: 20 GFLOP/s per CPU process,
+//! 10 TFLOP/s per GPU). It is an estimate for planning, not a promise.
+
+use super::RunSpec;
+use crate::registry::arch;
+use serde::Serialize;
+
+/// Estimated cost of runs.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Cost {
+    pub train_flops: f64,
+    pub observe_flops: f64,
+    pub cpu_hours: f64,
+    pub gpu_hours: f64,
+}
+
+impl Cost {
+    pub fn add(&mut self, o: &Cost) {
+        self.train_flops += o.train_flops;
+        self.observe_flops += o.observe_flops;
+        self.cpu_hours += o.cpu_hours;
+        self.gpu_hours += o.gpu_hours;
+    }
+}
+
+/// Training and validation set sizes the model assumes for a task.
+pub fn task_sizes(task: &crate::value::Call) -> (f64, f64) {
+    let get = |k: &str, d: f64| task.i64(k).filter(|&n| n > 0).map_or(d, |n| n as f64);
+    match task.name.as_str() {
+        "synthetic_images" => (get("train", 5000.0), get("val", 1000.0)),
+        "cifar10" => (get("train", 50_000.0), get("val", 10_000.0)),
+        // An image folder's size is unknown until it is read: assume ImageNet's.
+        _ => (1_281_167.0, 50_000.0),
+    }
+}
+
+/// Relative step cost of a learning rule (forward weights plus backward weights and their
+/// alignment losses).
+pub fn rule_factor(rule: &str) -> f64 {
+    match rule {
+        "sgdm" | "adam" => 1.0,
+        "fa" => 1.35,
+        _ => 1.7,
+    }
+}
+
+pub fn run_cost(study: &crate::check::ir::Study, r: &RunSpec) -> Cost {
+    let contrastive = arch::is_contrastive(&r.task.call);
+    let fwd = arch::forward_flops(&r.arch.call, contrastive);
+    let (train_n, val_n) = task_sizes(&r.task.call);
+    let views = if contrastive { 2.0 } else { 1.0 };
+    let train = 3.0 * fwd * train_n * views * r.epochs as f64 * rule_factor(&r.rule.call.name);
+    let stimuli = if r.observe.stimuli > 0 {
+        (r.observe.stimuli as f64).min(val_n)
+    } else {
+        val_n
+    };
+    let observe = 3.0 * fwd * stimuli * r.checkpoints.len() as f64 * (1.0 + r.realism.len() as f64);
+    let total = train + observe;
+    Cost {
+        train_flops: train,
+        observe_flops: observe,
+        cpu_hours: total / (study.cpu_gflops * 1e9) / 3600.0,
+        gpu_hours: total / (study.gpu_gflops * 1e9) / 3600.0,
+    }
+}
+
+/// Bytes of the feature table of one run (about 12 bytes a row after Zstd and dictionary
+/// encoding of the repeated strings).
+pub fn run_disk_bytes(r: &RunSpec) -> f64 {
+    let rows_per_layer_ckpt = r.observe.observables.len() as f64 * (1.0 + r.realism.len() as f64);
+    12.0 * rows_per_layer_ckpt * r.layers.len() as f64 * r.checkpoints.len() as f64
+}

@@ -1,0 +1,254 @@
+//! PLAN stage: checked study → concrete [`RunSpec`]s with stable ids, plus counts, a cost
+//! estimate and a disk estimate. Pure: no disk, no devices.
+
+pub mod cost;
+mod run_spec;
+
+pub use run_spec::{RunSpec, canonical_json, run_id};
+
+use crate::check::ir::{self, Study};
+use crate::diag::{Diag, Diags, codes};
+use crate::registry::arch;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Version of the feature schema; part of every run id, so a change of what runs compute
+/// invalidates old results instead of mixing them.
+pub const FEATURE_SCHEMA_VERSION: u32 = 1;
+
+/// Slurm's default MaxArraySize is 1001 (indices 0..=1000).
+pub const DEFAULT_MAX_ARRAY: usize = 1000;
+
+/// The expanded plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub study: String,
+    pub spec_hash: String,
+    pub lrx_version: String,
+    pub schema_version: u32,
+    pub runs: Vec<RunSpec>,
+    pub summary: Summary,
+}
+
+/// Counts and estimates printed by `lrx plan`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub training_runs: usize,
+    pub runs_per_rule: BTreeMap<String, usize>,
+    pub examples: usize,
+    pub examples_per_class: BTreeMap<String, usize>,
+    pub checkpoints_per_run: (usize, usize),
+    pub observables: usize,
+    pub feature_columns: BTreeMap<String, usize>,
+    pub realism_conditions: usize,
+    pub realism_runs: usize,
+    pub classifier_evaluations: usize,
+    pub classifier_fits: usize,
+    pub cost: cost::Cost,
+    pub disk_bytes: f64,
+    pub slurm_array_chunks: usize,
+    pub duplicates_removed: usize,
+    /// Hash of the sorted run ids: two plans with the same value run the same study.
+    pub plan_hash: String,
+}
+
+/// Expands the study. Errors: a sweep over its budget.
+pub fn plan(study: &Study) -> Result<Plan, Diags> {
+    let shared = run_spec::Shared::new(study);
+    let mut runs = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut duplicates = 0;
+    let realism_runs: BTreeSet<usize> = study
+        .realism
+        .as_ref()
+        .map(|r| r.runs.iter().copied().collect())
+        .unwrap_or_default();
+    let mut diags = Diags::default();
+    let mut index = 0usize;
+    for sweep in &study.sweeps {
+        let mut sweep_cost = cost::Cost::default();
+        for p in &sweep.points {
+            let with_realism = realism_runs.contains(&index);
+            index += 1;
+            let r = RunSpec::new(study, &sweep.name, p, &shared, with_realism);
+            if !seen.insert(r.id.clone()) {
+                duplicates += 1;
+                continue;
+            }
+            sweep_cost.add(&cost::run_cost(study, &r));
+            runs.push(r);
+        }
+        if let Some(b) = sweep.budget {
+            let est = if b.gpu {
+                sweep_cost.gpu_hours
+            } else {
+                sweep_cost.cpu_hours
+            };
+            if est > b.hours {
+                let unit = if b.gpu { "gpu_hours" } else { "cpu_hours" };
+                let mut d = Diag::error(
+                    codes::OVER_BUDGET,
+                    format!("the sweep `{}` is estimated at {est:.2} {unit}, over its budget of {} {unit}", sweep.name, ir::fmt_num(b.hours)),
+                )
+                .help(format!(
+                    "{} runs; shrink the sweep (fewer epochs, seeds or a smaller `width`) or raise the budget; the estimate assumes {} GFLOP/s per {} (set `{}` in `study` to calibrate)",
+                    sweep.points.len(),
+                    if b.gpu { study.gpu_gflops } else { study.cpu_gflops },
+                    if b.gpu { "GPU" } else { "CPU process" },
+                    if b.gpu { "gpu_gflops" } else { "cpu_gflops" },
+                ));
+                if let Some(s) = b.origin {
+                    d = d.at(s, format!("estimate: {est:.2} {unit}"));
+                }
+                diags.push(d);
+            }
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let summary = summarize(study, &runs, duplicates);
+    Ok(Plan {
+        study: study.name.clone(),
+        spec_hash: study.spec_hash.clone(),
+        lrx_version: env!("CARGO_PKG_VERSION").to_string(),
+        schema_version: FEATURE_SCHEMA_VERSION,
+        runs,
+        summary,
+    })
+}
+
+fn summarize(study: &Study, runs: &[RunSpec], duplicates: usize) -> Summary {
+    let mut runs_per_rule = BTreeMap::new();
+    let mut examples_per_class = BTreeMap::new();
+    let mut examples = 0;
+    let mut cmin = usize::MAX;
+    let mut cmax = 0;
+    let mut total = cost::Cost::default();
+    let mut disk = 0.0;
+    for r in runs {
+        *runs_per_rule.entry(r.rule.label.clone()).or_insert(0) += 1;
+        let n = r.layers.len();
+        examples += n;
+        *examples_per_class.entry(r.rule.label.clone()).or_insert(0) += n;
+        cmin = cmin.min(r.checkpoints.len());
+        cmax = cmax.max(r.checkpoints.len());
+        total.add(&cost::run_cost(study, r));
+        disk += cost::run_disk_bytes(r);
+    }
+    if runs.is_empty() {
+        cmin = 0;
+    }
+    let k_all = study.observe.observables.len();
+    let mut feature_columns = BTreeMap::new();
+    for m in ["weight", "act", "gradavg", "all"] {
+        let k = study
+            .observe
+            .observables
+            .iter()
+            .filter(|o| m == "all" || o.measure == m)
+            .count();
+        if k > 0 {
+            feature_columns.insert(m.to_string(), 3 + k * cmin);
+        }
+    }
+    let realism_conditions = study.realism.as_ref().map_or(0, |r| r.conditions().len());
+    let (evals, fits) = classifier_counts(study, runs, cmin);
+    let mut ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    let plan_hash = {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for id in &ids {
+            h.update(id.as_bytes());
+            h.update(b"\n");
+        }
+        crate::check::hex(&h.finalize())[..16].to_string()
+    };
+    Summary {
+        training_runs: runs.len(),
+        runs_per_rule,
+        examples,
+        examples_per_class,
+        checkpoints_per_run: (cmin, cmax),
+        observables: k_all,
+        feature_columns,
+        realism_conditions,
+        realism_runs: runs.iter().filter(|r| !r.realism.is_empty()).count(),
+        classifier_evaluations: evals,
+        classifier_fits: fits,
+        cost: total,
+        disk_bytes: disk,
+        slurm_array_chunks: runs.len().div_ceil(DEFAULT_MAX_ARRAY),
+        duplicates_removed: duplicates,
+        plan_hash,
+    }
+}
+
+/// Number of (split, setting) evaluations and of model fits the classifier stage will make.
+fn classifier_counts(study: &Study, runs: &[RunSpec], t: usize) -> (usize, usize) {
+    let Some(c) = &study.classify else {
+        return (0, 0);
+    };
+    let n_splits = c.splits.i64("n").unwrap_or(10) as usize;
+    let k = c.cv.i64("k").unwrap_or(5) as usize;
+    let mut tasks = 0;
+    for tg in &c.targets {
+        let factor = match tg {
+            ir::Target::All { factor } | ir::Target::Pairs { factor } => factor,
+        };
+        let n: BTreeSet<String> = runs.iter().map(|r| r.factor(factor)).collect();
+        tasks += match tg {
+            ir::Target::All { .. } => 1,
+            ir::Target::Pairs { .. } => n.len() * n.len().saturating_sub(1) / 2,
+        };
+    }
+    let mut per_measure = n_splits;
+    for h in &c.holdouts {
+        let vals: BTreeSet<Vec<String>> = runs
+            .iter()
+            .map(|r| h.factors.iter().map(|f| r.factor(f)).collect())
+            .collect();
+        per_measure += vals.len();
+    }
+    if let Some(tr) = &c.trajectory {
+        for p in &tr.periods {
+            for s in &tr.samples {
+                if ((s - 1) * p + 1) as usize <= t {
+                    per_measure += n_splits;
+                }
+            }
+        }
+    }
+    for p in &c.portions {
+        let n = if p == "thirds" { 3 } else { 7 };
+        per_measure += n * n * n_splits;
+    }
+    if c.average {
+        per_measure += n_splits;
+    }
+    let mut evals = tasks * c.measures.len() * per_measure;
+    if c.realism {
+        if let Some(r) = &study.realism {
+            evals += tasks * c.measures.len() * r.conditions().len() * n_splits;
+        }
+    }
+    let grid: usize = c
+        .models
+        .iter()
+        .map(|m| {
+            m.call
+                .params
+                .values()
+                .filter_map(|v| v.as_list().map(<[_]>::len))
+                .product::<usize>()
+                .max(1)
+        })
+        .sum();
+    (evals, evals * (grid * k + c.models.len()))
+}
+
+/// Layer names, positions and sizes of a run's network.
+pub fn run_layers(r: &ir::Point) -> Vec<arch::LayerInfo> {
+    arch::layers(&r.arch.call, arch::is_contrastive(&r.task.call))
+}

@@ -1,0 +1,221 @@
+//! [`RunSpec`]: one fully concrete training run, and its id.
+
+use super::FEATURE_SCHEMA_VERSION;
+use crate::check::ir::{self, Named, Observe, Point, Study};
+use crate::value::{Call, Value};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Parameters that say where data lives, not what it is: excluded from run ids so the same
+/// study has the same ids in every lab.
+pub const LOCATION_PARAMS: &[&str] = &["path", "val_path"];
+
+/// A realism condition (method.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct Condition {
+    pub sigma: f64,
+    pub fraction: f64,
+    pub seed: i64,
+}
+
+/// Layer name and position group, for the runs table and the features.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Layer {
+    pub name: String,
+    pub position: String,
+}
+
+/// A fully concrete training run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSpec {
+    pub id: String,
+    pub study: String,
+    pub sweep: String,
+    pub task: Named,
+    pub arch: Named,
+    pub rule: Named,
+    pub lr: f64,
+    pub batch: i64,
+    pub epochs: i64,
+    pub checkpoints: Vec<i64>,
+    pub weight_decay: f64,
+    pub schedule: Call,
+    pub model_seed: i64,
+    pub data_seed: i64,
+    pub observe: Observe,
+    /// Realism conditions observed for this run (empty: plain observables only).
+    pub realism: Vec<Condition>,
+    pub layers: Vec<Layer>,
+}
+
+/// Parts of the id shared by every run (hashed once: a 100,000-run plan must stay fast).
+pub(super) struct Shared {
+    observe_hash: String,
+    realism_hash: String,
+    conditions: Vec<Condition>,
+}
+
+impl Shared {
+    pub(super) fn new(study: &Study) -> Self {
+        let conditions: Vec<Condition> = study
+            .realism
+            .as_ref()
+            .map(|r| {
+                r.conditions()
+                    .into_iter()
+                    .map(|(sigma, fraction, seed)| Condition {
+                        sigma,
+                        fraction,
+                        seed,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let h = |v: serde_json::Value| hash_hex(canonical_json(&v).as_bytes());
+        Shared {
+            observe_hash: h(serde_json::to_value(&study.observe).unwrap_or_default()),
+            realism_hash: h(serde_json::to_value(&conditions).unwrap_or_default()),
+            conditions,
+        }
+    }
+}
+
+fn hash_hex(b: &[u8]) -> String {
+    crate::check::hex(&Sha256::digest(b))
+}
+
+/// The identity-bearing content of a call: name and parameters, minus data locations.
+fn identity(c: &Call) -> serde_json::Value {
+    let params: serde_json::Map<String, serde_json::Value> = c
+        .params
+        .iter()
+        .filter(|(k, _)| !LOCATION_PARAMS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), value_json(v)))
+        .collect();
+    serde_json::json!({ "name": c.name, "params": params })
+}
+
+fn value_json(v: &Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+impl RunSpec {
+    pub(super) fn new(
+        study: &Study,
+        sweep: &str,
+        p: &Point,
+        shared: &Shared,
+        with_realism: bool,
+    ) -> Self {
+        let layers = super::run_layers(p)
+            .into_iter()
+            .map(|l| Layer {
+                name: l.name,
+                position: l.position.as_str().to_string(),
+            })
+            .collect();
+        let realism = if with_realism {
+            shared.conditions.clone()
+        } else {
+            Vec::new()
+        };
+        let body = serde_json::json!({
+            "schema_version": FEATURE_SCHEMA_VERSION,
+            "task": identity(&p.task.call),
+            "arch": identity(&p.arch.call),
+            "rule": identity(&p.rule.call),
+            "lr": p.lr,
+            "batch": p.batch,
+            "epochs": p.epochs,
+            "checkpoints": p.checkpoints,
+            "weight_decay": p.weight_decay,
+            "schedule": identity(&p.schedule),
+            "model_seed": p.model_seed,
+            "data_seed": p.data_seed,
+            "observe": shared.observe_hash,
+            "realism": if with_realism { shared.realism_hash.as_str() } else { "" },
+        });
+        let id = run_id(&body);
+        RunSpec {
+            id,
+            study: study.name.clone(),
+            sweep: sweep.to_string(),
+            task: p.task.clone(),
+            arch: p.arch.clone(),
+            rule: p.rule.clone(),
+            lr: p.lr,
+            batch: p.batch,
+            epochs: p.epochs,
+            checkpoints: p.checkpoints.clone(),
+            weight_decay: p.weight_decay,
+            schedule: p.schedule.clone(),
+            model_seed: p.model_seed,
+            data_seed: p.data_seed,
+            observe: study.observe.clone(),
+            realism,
+            layers,
+        }
+    }
+
+    /// The identity document of this run (what `lrx why` prints).
+    pub fn identity_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "schema_version": FEATURE_SCHEMA_VERSION,
+            "task": identity(&self.task.call),
+            "arch": identity(&self.arch.call),
+            "rule": identity(&self.rule.call),
+            "lr": self.lr,
+            "batch": self.batch,
+            "epochs": self.epochs,
+            "checkpoints": self.checkpoints,
+            "weight_decay": self.weight_decay,
+            "schedule": identity(&self.schedule),
+            "model_seed": self.model_seed,
+            "data_seed": self.data_seed,
+            "observe": serde_json::to_value(&self.observe).unwrap_or_default(),
+            "realism": serde_json::to_value(&self.realism).unwrap_or_default(),
+        })
+    }
+
+    /// A run factor as a string (`rule`, `arch`, `batch`, ...).
+    pub fn factor(&self, name: &str) -> String {
+        match name {
+            "task" => self.task.label.clone(),
+            "arch" => self.arch.label.clone(),
+            "rule" => self.rule.label.clone(),
+            "lr" => ir::fmt_num(self.lr),
+            "batch" => self.batch.to_string(),
+            "epochs" => self.epochs.to_string(),
+            "weight_decay" => ir::fmt_num(self.weight_decay),
+            "model_seed" => self.model_seed.to_string(),
+            "data_seed" => self.data_seed.to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// JSON with object keys sorted recursively and no whitespace: the same document gives the
+/// same bytes on every machine, whatever order fields were written in.
+pub fn canonical_json(v: &serde_json::Value) -> String {
+    fn canon(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = serde_json::Map::new();
+                for k in keys {
+                    out.insert(k.clone(), canon(&m[k]));
+                }
+                serde_json::Value::Object(out)
+            }
+            serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(canon).collect()),
+            x => x.clone(),
+        }
+    }
+    serde_json::to_string(&canon(v)).unwrap_or_default()
+}
+
+/// A run id: the first 16 hex digits of SHA-256 over the canonical JSON.
+pub fn run_id(body: &serde_json::Value) -> String {
+    hash_hex(canonical_json(body).as_bytes())[..16].to_string()
+}

@@ -1,0 +1,314 @@
+//! Architecture facts the planner needs without libtorch: canonical layer names (method.md §7),
+//! layer-position groups (§1.5) and a FLOP model for the cost estimate. The engine builds the
+//! same layers with libtorch and must agree on names (a test in the engine checks it).
+
+use crate::value::Call;
+
+/// Layer-position group of method.md §1.5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Position {
+    Early,
+    Middle,
+    Deep,
+}
+
+impl Position {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Position::Early => "early",
+            Position::Middle => "middle",
+            Position::Deep => "deep",
+        }
+    }
+    pub fn index(self) -> u8 {
+        self as u8
+    }
+}
+
+/// A learnable layer as the planner sees it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LayerInfo {
+    pub name: String,
+    pub position: Position,
+    /// Forward multiply-adds ×2 for one example.
+    pub flops: f64,
+    /// Number of forward-kernel elements.
+    pub weights: u64,
+    /// Output units per example (for activation cost and subsampling counts).
+    pub units: u64,
+}
+
+/// Channel count under a width multiplier (at least 1).
+pub fn scaled(n: i64, width: f64) -> i64 {
+    ((n as f64 * width).round() as i64).max(1)
+}
+
+struct Acc {
+    layers: Vec<(String, f64, u64, u64)>,
+}
+
+impl Acc {
+    fn conv(&mut self, name: String, k: i64, cin: i64, cout: i64, hout: i64, wout: i64) {
+        let w = (k * k * cin * cout) as u64;
+        let units = (hout * wout * cout) as u64;
+        self.layers
+            .push((name, 2.0 * w as f64 * (hout * wout) as f64, w, units));
+    }
+    fn dense(&mut self, name: String, din: i64, dout: i64) {
+        let w = (din * dout) as u64;
+        self.layers.push((name, 2.0 * w as f64, w, dout as u64));
+    }
+}
+
+fn same(h: i64, stride: i64) -> i64 {
+    (h + stride - 1) / stride
+}
+
+/// Whether a task objective is contrastive (SimCLR head instead of the classifier).
+pub fn is_contrastive(task: &Call) -> bool {
+    task.str("objective") == Some("contrastive")
+}
+
+/// The canonical learnable layers of an architecture, in forward order, with their position
+/// groups. `arch` must be a resolved call with `input_size`, `in_channels` and `classes` filled.
+pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
+    let width = arch.f64("width").unwrap_or(1.0);
+    let size = arch.i64("input_size").unwrap_or(32);
+    let cin = arch.i64("in_channels").unwrap_or(3);
+    let classes = arch.i64("classes").unwrap_or(10);
+    let mut a = Acc { layers: Vec::new() };
+    let c = |n: i64| scaled(n, width);
+    let feature_dim: i64;
+    match arch.name.as_str() {
+        "knet4" | "knet5" => {
+            let mut h = size;
+            a.conv("conv1".into(), 5, cin, c(32), h, h);
+            h = same(h, 2);
+            a.conv("conv2".into(), 5, c(32), c(32), h, h);
+            h = same(h, 2);
+            a.conv("conv3".into(), 5, c(32), c(64), h, h);
+            h = same(h, 2);
+            let mut ch = c(64);
+            let mut n = 4;
+            if arch.name == "knet5" {
+                a.conv("conv4".into(), 5, c(64), c(128), h, h);
+                h = same(h, 2);
+                ch = c(128);
+                n = 5;
+            }
+            feature_dim = h * h * ch;
+            if !contrastive {
+                a.dense(format!("fc{n}"), feature_dim, classes);
+            }
+        }
+        "alexnet" => {
+            let mut h = (size - 11) / 4 + 1;
+            a.conv("conv1".into(), 11, cin, c(96), h, h);
+            h = same(h, 2);
+            a.conv("conv2".into(), 5, c(96), c(256), h, h);
+            h = same(h, 2);
+            a.conv("conv3".into(), 3, c(256), c(384), h, h);
+            a.conv("conv4".into(), 4, c(384), c(384), h, h);
+            a.conv("conv5".into(), 3, c(384), c(256), h, h);
+            h = same(h, 2);
+            let flat = h * h * c(256);
+            a.dense("fc6".into(), flat, c(4096));
+            a.dense("fc7".into(), c(4096), c(4096));
+            feature_dim = c(4096);
+            if !contrastive {
+                a.dense("fc8".into(), c(4096), classes);
+            }
+        }
+        "resnet18" | "resnet34" => {
+            let v2 = arch.i64("version") == Some(2);
+            let blocks: [i64; 4] = if arch.name == "resnet18" {
+                [2, 2, 2, 2]
+            } else {
+                [3, 4, 6, 3]
+            };
+            let tag = if v2 { "layer" } else { "group" };
+            let mut h = same(size, 2);
+            a.conv("conv0".into(), 7, cin, c(64), h, h);
+            h = same(h, 2);
+            let mut ch = c(64);
+            for (g, (&nb, filters)) in blocks.iter().zip([64, 128, 256, 512]).enumerate() {
+                let stride = if g == 0 { 1 } else { 2 };
+                let out = c(filters);
+                for b in 0..nb {
+                    let hin = h;
+                    let s = if b == 0 { stride } else { 1 };
+                    let hout = same(hin, s);
+                    if b == 0 {
+                        a.conv(
+                            format!("block_{tag}{}_{b}/conv0", g + 1),
+                            1,
+                            ch,
+                            out,
+                            hout,
+                            hout,
+                        );
+                    }
+                    a.conv(
+                        format!("block_{tag}{}_{b}/conv1", g + 1),
+                        3,
+                        ch,
+                        out,
+                        hout,
+                        hout,
+                    );
+                    a.conv(
+                        format!("block_{tag}{}_{b}/conv2", g + 1),
+                        3,
+                        out,
+                        out,
+                        hout,
+                        hout,
+                    );
+                    h = hout;
+                    ch = out;
+                }
+            }
+            feature_dim = ch;
+            if !contrastive {
+                a.dense("dense".into(), ch, classes);
+            }
+        }
+        "mlp" => {
+            let hidden: Vec<i64> = arch
+                .get("hidden")
+                .and_then(|v| v.as_list())
+                .map(|l| l.iter().filter_map(|x| x.as_i64()).collect())
+                .unwrap_or_else(|| vec![256, 128]);
+            let mut din = size * size * cin;
+            for (i, hdim) in hidden.iter().enumerate() {
+                let hd = c(*hdim);
+                a.dense(format!("fc{}", i + 1), din, hd);
+                din = hd;
+            }
+            feature_dim = din;
+            if !contrastive {
+                a.dense(format!("fc{}", hidden.len() + 1), din, classes);
+            }
+        }
+        _ => feature_dim = 0,
+    }
+    // Position groups (method.md §1.5) are computed on the supervised list (with the final
+    // classifier layer) even for SimCLR, whose head layers are always deep.
+    let full_len = if contrastive {
+        a.layers.len() + 1
+    } else {
+        a.layers.len()
+    };
+    let g = full_len / 3;
+    let mut out: Vec<LayerInfo> = a
+        .layers
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, flops, weights, units))| LayerInfo {
+            name,
+            position: if i < g {
+                Position::Early
+            } else if i < 2 * g {
+                Position::Middle
+            } else {
+                Position::Deep
+            },
+            flops,
+            weights,
+            units,
+        })
+        .collect();
+    if contrastive {
+        let d = feature_dim;
+        for (name, dout) in [("head_contrastive/nl_0", d), ("head_contrastive/nl_1", 128)] {
+            let din = if name.ends_with("nl_0") { d } else { d };
+            out.push(LayerInfo {
+                name: name.into(),
+                position: Position::Deep,
+                flops: 2.0 * (din * dout) as f64,
+                weights: (din * dout) as u64,
+                units: dout as u64,
+            });
+        }
+    }
+    out
+}
+
+/// Forward FLOPs of one example through the whole network.
+pub fn forward_flops(arch: &Call, contrastive: bool) -> f64 {
+    layers(arch, contrastive).iter().map(|l| l.flops).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    fn arch(name: &str, version: i64) -> Call {
+        Call::new(name)
+            .with("width", Value::Float(1.0))
+            .with("input_size", Value::Int(224))
+            .with("in_channels", Value::Int(3))
+            .with("classes", Value::Int(1000))
+            .with("version", Value::Int(version))
+    }
+
+    #[test]
+    fn layer_counts_match_method() {
+        let n = |name, v, c| layers(&arch(name, v), c).len();
+        assert_eq!(n("knet4", 1, false), 4);
+        assert_eq!(n("knet5", 1, false), 5);
+        assert_eq!(n("alexnet", 1, false), 8);
+        assert_eq!(n("resnet18", 1, false), 22);
+        assert_eq!(n("resnet34", 2, false), 38);
+        assert_eq!(n("resnet18", 1, true), 23);
+        assert_eq!(n("alexnet", 1, true), 9);
+    }
+
+    #[test]
+    fn position_groups_match_method() {
+        let pos = |name, v| {
+            let l = layers(&arch(name, v), false);
+            [Position::Early, Position::Middle, Position::Deep]
+                .map(|p| l.iter().filter(|x| x.position == p).count())
+        };
+        assert_eq!(pos("knet4", 1), [1, 1, 2]);
+        assert_eq!(pos("knet5", 1), [1, 1, 3]);
+        assert_eq!(pos("alexnet", 1), [2, 2, 4]);
+        assert_eq!(pos("resnet18", 1), [7, 7, 8]);
+        assert_eq!(pos("resnet34", 1), [12, 12, 14]);
+    }
+
+    #[test]
+    fn resnet_names() {
+        let v1: Vec<String> = layers(&arch("resnet18", 1), false)
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        assert_eq!(v1[0], "conv0");
+        assert_eq!(v1[1], "block_group1_0/conv0");
+        assert_eq!(v1[4], "block_group1_1/conv1");
+        assert_eq!(v1[21], "dense");
+        let v2 = layers(&arch("resnet34", 2), false);
+        assert_eq!(v2[1].name, "block_layer1_0/conv0");
+        let c = layers(&arch("resnet18", 1), true);
+        assert_eq!(
+            c.last().map(|l| l.name.as_str()),
+            Some("head_contrastive/nl_1")
+        );
+        assert_eq!(c.last().map(|l| l.position), Some(Position::Deep));
+    }
+
+    #[test]
+    fn knet_flops_by_hand() {
+        // conv1 of KNet4 at 32x32x3: 5*5*3*32 weights, 32*32 outputs.
+        let a = arch("knet4", 1)
+            .with("input_size", Value::Int(32))
+            .with("classes", Value::Int(10));
+        let l = layers(&a, false);
+        assert_eq!(l[0].weights, 2400);
+        assert_eq!(l[0].flops, 2.0 * 2400.0 * 1024.0);
+        assert_eq!(l[3].weights, 4 * 4 * 64 * 10);
+    }
+}

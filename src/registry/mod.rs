@@ -1,0 +1,859 @@
+//! The registry of builtins: every task, architecture, learning rule, schedule, noise model,
+//! classifier, split and cross-validation scheme a spec can name, each with a typed parameter
+//! schema, plus the fixed vocabularies (measures, functions, statistics, conventions).
+//! The checker resolves names here; `lrx doc --stdlib` renders it (docs/reference/builtins.md).
+
+pub mod arch;
+pub mod schema;
+
+use schema::{COUNT, NONNEG};
+use schema::{Default as D, POS, Param, Ty, UNIT, p, pu};
+
+/// What a builtin produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Task,
+    Arch,
+    Rule,
+    Schedule,
+    Noise,
+    Classifier,
+    Split,
+    Cv,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Task => "task",
+            Kind::Arch => "architecture",
+            Kind::Rule => "learning rule",
+            Kind::Schedule => "learning-rate schedule",
+            Kind::Noise => "noise model",
+            Kind::Classifier => "classifier",
+            Kind::Split => "split scheme",
+            Kind::Cv => "cross-validation scheme",
+        }
+    }
+    /// The keyword used for definitions of this kind (`task x = ...`).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Kind::Task => "task",
+            Kind::Arch => "arch",
+            Kind::Rule => "rule",
+            Kind::Schedule => "schedule",
+            Kind::Noise => "noise",
+            Kind::Classifier => "classifier",
+            Kind::Split => "split",
+            Kind::Cv => "cv",
+        }
+    }
+    pub const ALL: [Kind; 8] = [
+        Kind::Task,
+        Kind::Arch,
+        Kind::Rule,
+        Kind::Schedule,
+        Kind::Noise,
+        Kind::Classifier,
+        Kind::Split,
+        Kind::Cv,
+    ];
+}
+
+/// One builtin.
+#[derive(Debug)]
+pub struct Builtin {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Family used in tables (`arch.family`): `knet`, `alexnet`, `resnet`, `mlp`; for rules,
+    /// `backprop` or `alignment` (rules with backward weights B).
+    pub family: &'static str,
+    pub doc: &'static str,
+    /// Parameter groups (shared groups are listed once in the source).
+    pub params: &'static [&'static [Param]],
+}
+
+impl Builtin {
+    pub fn params(&self) -> impl Iterator<Item = &'static Param> {
+        self.params.iter().flat_map(|g| g.iter())
+    }
+    pub fn param(&self, name: &str) -> Option<&'static Param> {
+        self.params().find(|p| p.name == name)
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Tasks
+
+const OBJECTIVES: &[&str] = &["supervised", "contrastive"];
+
+const TASK_COMMON: &[Param] = &[
+    p(
+        "objective",
+        Ty::Enum(OBJECTIVES),
+        D::S("supervised"),
+        "supervised cross-entropy, or SimCLR-style contrastive learning (two augmented views, NT-Xent)",
+    ),
+    p(
+        "temperature",
+        Ty::Float {
+            min: 1e-6,
+            max: 100.0,
+        },
+        D::F(1.0),
+        "NT-Xent temperature for the contrastive objective (UNCERTAIN in the paper; the authors' code default is 1.0)",
+    ),
+    p(
+        "flip",
+        Ty::Bool,
+        D::B(true),
+        "random horizontal flips during training",
+    ),
+    pu(
+        "shift",
+        Ty::Int { min: 0, max: 64 },
+        D::I(4),
+        "pixels",
+        "random translation (pad and crop) during training (UNCERTAIN for CIFAR: the paper's shift range is not given)",
+    ),
+    p(
+        "color",
+        UNIT,
+        D::F(0.5),
+        "colour-jitter strength of the contrastive views",
+    ),
+    p(
+        "blur",
+        Ty::Bool,
+        D::B(true),
+        "random Gaussian blur of the contrastive views (training only)",
+    ),
+];
+
+const SYNTHETIC: &[Param] = &[
+    pu(
+        "size",
+        Ty::Int { min: 8, max: 512 },
+        D::I(32),
+        "pixels",
+        "image height and width",
+    ),
+    p(
+        "channels",
+        Ty::Int { min: 1, max: 4 },
+        D::I(3),
+        "image channels",
+    ),
+    p(
+        "classes",
+        Ty::Int { min: 2, max: 1000 },
+        D::I(10),
+        "number of classes",
+    ),
+    p("train", COUNT, D::I(5000), "training images"),
+    p(
+        "val",
+        COUNT,
+        D::I(1000),
+        "validation images (observation stimuli come from these)",
+    ),
+    p(
+        "seed",
+        NONNEG,
+        D::I(0),
+        "seed of the generated data set (separate from model and data-order seeds)",
+    ),
+    p(
+        "noise",
+        Ty::Float {
+            min: 0.0,
+            max: 10.0,
+        },
+        D::F(0.3),
+        "pixel noise standard deviation",
+    ),
+];
+
+const CIFAR: &[Param] = &[
+    p(
+        "path",
+        Ty::Str,
+        D::Required,
+        "directory with data_batch_1.bin … data_batch_5.bin and test_batch.bin",
+    ),
+    p(
+        "train",
+        NONNEG,
+        D::I(0),
+        "use only the first N training images (0 = all 50,000)",
+    ),
+    p(
+        "val",
+        NONNEG,
+        D::I(0),
+        "use only the first N test images as validation (0 = all 10,000)",
+    ),
+];
+
+const FOLDER: &[Param] = &[
+    p(
+        "path",
+        Ty::Str,
+        D::Required,
+        "training directory with one sub-directory of images per class",
+    ),
+    p(
+        "val_path",
+        Ty::Str,
+        D::S(""),
+        "validation directory of the same layout (empty: hold out `val_fraction` of `path`)",
+    ),
+    p(
+        "val_fraction",
+        Ty::Fraction,
+        D::F(0.1),
+        "fraction of `path` held out for validation when `val_path` is empty",
+    ),
+    pu(
+        "size",
+        Ty::Int { min: 8, max: 1024 },
+        D::I(224),
+        "pixels",
+        "images are resized to size × size",
+    ),
+    p(
+        "channels",
+        Ty::Int { min: 1, max: 4 },
+        D::I(3),
+        "1 = grayscale, 3 = RGB",
+    ),
+    p(
+        "classes",
+        NONNEG,
+        D::I(0),
+        "number of classes (0 = the number of class directories); fixes the output layer for the plan",
+    ),
+];
+
+// ------------------------------------------------------------------------------------------
+// Architectures
+
+const ARCH_COMMON: &[Param] = &[
+    p(
+        "width",
+        Ty::Float {
+            min: 0.01,
+            max: 16.0,
+        },
+        D::F(1.0),
+        "multiplier on every channel and hidden-unit count (1 = the paper's size)",
+    ),
+    pu(
+        "input_size",
+        Ty::Int { min: 1, max: 4096 },
+        D::FromTask,
+        "pixels",
+        "set from the task",
+    ),
+    p(
+        "in_channels",
+        Ty::Int { min: 1, max: 64 },
+        D::FromTask,
+        "set from the task",
+    ),
+    p("classes", COUNT, D::FromTask, "set from the task"),
+];
+const LRN: &[Param] = &[p(
+    "lrn",
+    Ty::Bool,
+    D::B(false),
+    "local response normalisation variant (method.md §7)",
+)];
+const ALEX: &[Param] = &[p(
+    "dropout",
+    Ty::Float {
+        min: 0.0,
+        max: 0.99,
+    },
+    D::F(0.5),
+    "dropout on fc6 and fc7 during training",
+)];
+const RESNET: &[Param] = &[p(
+    "version",
+    Ty::Int { min: 1, max: 2 },
+    D::I(1),
+    "1 = original (post-activation), 2 = pre-activation",
+)];
+const MLP: &[Param] = &[p(
+    "hidden",
+    Ty::IntList {
+        min: 1,
+        max: 1 << 20,
+    },
+    D::IL(&[256, 128]),
+    "hidden layer sizes (before the width multiplier)",
+)];
+
+// ------------------------------------------------------------------------------------------
+// Learning rules (method.md §6)
+
+const OPTIMIZERS: &[&str] = &["sgdm", "adam"];
+const SGDM: &[Param] = &[
+    p(
+        "momentum",
+        Ty::Float {
+            min: 0.0,
+            max: 0.9999,
+        },
+        D::F(0.9),
+        "momentum",
+    ),
+    p(
+        "nesterov",
+        Ty::Bool,
+        D::B(true),
+        "Nesterov momentum (TF `use_nesterov=True`)",
+    ),
+];
+const ADAM: &[Param] = &[
+    p(
+        "beta1",
+        Ty::Float {
+            min: 0.0,
+            max: 0.9999,
+        },
+        D::F(0.9),
+        "Adam β1",
+    ),
+    p(
+        "beta2",
+        Ty::Float {
+            min: 0.0,
+            max: 0.999999,
+        },
+        D::F(0.999),
+        "Adam β2",
+    ),
+    p(
+        "eps",
+        Ty::Float { min: 0.0, max: 1.0 },
+        D::F(1e-8),
+        "Adam ε",
+    ),
+];
+const ALIGN_RATE: &[Param] = &[p(
+    "alignment_rate",
+    POS,
+    D::F(1.0),
+    "weight of the alignment loss Σ R_l in the total loss",
+)];
+const FA: &[Param] = &[p(
+    "optimizer",
+    Ty::Enum(OPTIMIZERS),
+    D::S("adam"),
+    "optimizer of the pseudogradient (the paper: Adam)",
+)];
+const IA: &[Param] = &[
+    p(
+        "optimizer",
+        Ty::Enum(OPTIMIZERS),
+        D::S("sgdm"),
+        "optimizer (the paper: SGDM, Nesterov)",
+    ),
+    p(
+        "alpha",
+        POS,
+        D::F(2e-3),
+        "weight of the amp term (UNCERTAIN: the paper's TPE values are not public)",
+    ),
+    p("beta", POS, D::F(1e-3), "weight of the null term"),
+    p("gamma", POS, D::F(1e-3), "weight of the decay term"),
+    p(
+        "reconstruction_amp",
+        Ty::Bool,
+        D::B(false),
+        "amp(x, R_f) instead of amp(P_f, P_b)",
+    ),
+    p(
+        "reconstruction_reversal",
+        Ty::Bool,
+        D::B(false),
+        "null(0, R_b) instead of null(R_f, 0)",
+    ),
+    p(
+        "use_sparse",
+        Ty::Bool,
+        D::B(false),
+        "sparse instead of decay",
+    ),
+    p(
+        "batch_center_backward_input",
+        Ty::Bool,
+        D::B(false),
+        "subtract the batch mean of x before the backward projection",
+    ),
+];
+const SYM: &[Param] = &[
+    p("optimizer", Ty::Enum(OPTIMIZERS), D::S("sgdm"), "optimizer"),
+    p("alpha", POS, D::F(1e-3), "weight of the decay term"),
+    p("beta", POS, D::F(2e-3), "weight of the self term"),
+];
+const ACT: &[Param] = &[
+    p("optimizer", Ty::Enum(OPTIMIZERS), D::S("sgdm"), "optimizer"),
+    p("alpha", POS, D::F(1e-3), "weight of the sparse term"),
+    p("beta", POS, D::F(2e-3), "weight of the amp term"),
+];
+const MIRROR: &[Param] = &[
+    p("optimizer", Ty::Enum(OPTIMIZERS), D::S("sgdm"), "optimizer"),
+    p("alpha", POS, D::F(1e-3), "weight of the decay term"),
+    p("beta", POS, D::F(1e-3), "weight of the amp term"),
+];
+const KP: &[Param] = &[
+    p("optimizer", Ty::Enum(OPTIMIZERS), D::S("sgdm"), "optimizer"),
+    p("alpha", POS, D::F(1e-3), "weight of the decay term"),
+];
+
+// ------------------------------------------------------------------------------------------
+// Schedules, noise, classifiers, splits
+
+const WARMUP: &[Param] = &[
+    pu(
+        "warmup",
+        Ty::Epochs,
+        D::I(6),
+        "epochs",
+        "linear warm-up from 0 over this many epochs",
+    ),
+    pu(
+        "milestones",
+        Ty::IntList {
+            min: 0,
+            max: 1_000_000,
+        },
+        D::IL(&[30, 60, 80]),
+        "epochs",
+        "epochs at which the rate is multiplied by `gamma`",
+    ),
+    p(
+        "gamma",
+        Ty::Float { min: 0.0, max: 1.0 },
+        D::F(0.1),
+        "multiplier at each milestone",
+    ),
+];
+const AWGN: &[Param] = &[p(
+    "sigma",
+    Ty::FloatList {
+        min: 0.0,
+        max: f64::INFINITY,
+    },
+    D::FL(&[0.0]),
+    "noise standard deviations, in the tensor's own units (a grid)",
+)];
+
+const MAX_FEATURES: &[&str] = &["sqrt", "log2", "all"];
+const RF: &[Param] = &[
+    p(
+        "trees",
+        Ty::IntList {
+            min: 1,
+            max: 100_000,
+        },
+        D::IL(&[20, 50, 100, 500, 1000]),
+        "numbers of trees (grid)",
+    ),
+    p(
+        "max_features",
+        Ty::EnumList(MAX_FEATURES),
+        D::SL(&["sqrt", "log2", "all"]),
+        "features tried per split (grid)",
+    ),
+];
+const SVM: &[Param] = &[
+    p(
+        "C",
+        Ty::FloatList {
+            min: 1e-12,
+            max: f64::INFINITY,
+        },
+        D::FL(&[1.0, 50.0, 500.0, 5e3, 5e4, 5e5, 5e6]),
+        "inverse regularisation strengths (grid)",
+    ),
+    p(
+        "pca",
+        Ty::OptIntList,
+        D::OIL(&[-1, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 600]),
+        "PCA components before the SVM, `none` for no PCA (grid)",
+    ),
+    p("tol", POS, D::F(1e-4), "stopping tolerance (liblinear)"),
+    p("max_iter", COUNT, D::I(1000), "maximum passes (liblinear)"),
+];
+const POOLS: &[&str] = &["none", "max", "mean"];
+const CONV1D: &[Param] = &[
+    p(
+        "kernel",
+        Ty::IntList {
+            min: 1,
+            max: 10_000,
+        },
+        D::IL(&[1, 2, 6, 11, 21]),
+        "kernel sizes over time (grid)",
+    ),
+    p(
+        "stride",
+        Ty::IntList {
+            min: 1,
+            max: 10_000,
+        },
+        D::IL(&[1, 2, 4]),
+        "strides (grid)",
+    ),
+    p(
+        "filters",
+        Ty::IntList {
+            min: 1,
+            max: 100_000,
+        },
+        D::IL(&[20, 40]),
+        "filters (grid)",
+    ),
+    p(
+        "pool",
+        Ty::EnumList(POOLS),
+        D::SL(&["none", "max", "mean"]),
+        "pooling over time (grid)",
+    ),
+    p(
+        "weight_decay",
+        Ty::FloatList {
+            min: 0.0,
+            max: f64::INFINITY,
+        },
+        D::FL(&[1e-4, 0.0]),
+        "L2 penalty (grid)",
+    ),
+    p(
+        "lr",
+        Ty::FloatList {
+            min: 0.0,
+            max: f64::INFINITY,
+        },
+        D::FL(&[1e-3, 1e-4]),
+        "Adam learning rates (grid)",
+    ),
+    p(
+        "batch",
+        Ty::IntList {
+            min: 1,
+            max: 1 << 20,
+        },
+        D::IL(&[512, 1024]),
+        "batch sizes (grid)",
+    ),
+    pu(
+        "epochs",
+        Ty::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        D::I(400),
+        "epochs",
+        "training epochs",
+    ),
+];
+const BALANCED: &[Param] = &[
+    p("n", COUNT, D::I(10), "number of outer splits"),
+    p("test", Ty::Fraction, D::F(0.25), "test fraction per class"),
+];
+const KFOLD: &[Param] = &[p(
+    "k",
+    Ty::Int { min: 2, max: 100 },
+    D::I(5),
+    "folds (no shuffle, as scikit-learn's default)",
+)];
+
+macro_rules! b {
+    ($name:expr, $kind:ident, $family:expr, $doc:expr, [$($g:expr),*]) => {
+        Builtin { name: $name, kind: Kind::$kind, family: $family, doc: $doc, params: &[$($g),*] }
+    };
+}
+
+/// Every builtin, grouped by kind in documentation order.
+pub static BUILTINS: &[Builtin] = &[
+    b!(
+        "synthetic_images",
+        Task,
+        "synthetic",
+        "procedural image classification (shapes, textures, positions, noise), generated from a seed: the embedded default, no download",
+        [SYNTHETIC, TASK_COMMON]
+    ),
+    b!(
+        "cifar10",
+        Task,
+        "cifar10",
+        "CIFAR-10 in its binary format, read from `path` (32×32×3, 10 classes)",
+        [CIFAR, TASK_COMMON]
+    ),
+    b!(
+        "image_folder",
+        Task,
+        "image_folder",
+        "images in one directory per class (ImageNet layout), read from `path`",
+        [FOLDER, TASK_COMMON]
+    ),
+    b!(
+        "knet4",
+        Arch,
+        "knet",
+        "KNet4: conv1–conv3 (5×5) and fc4, CIFAR-sized (method.md §7)",
+        [LRN, ARCH_COMMON]
+    ),
+    b!(
+        "knet5",
+        Arch,
+        "knet",
+        "KNet5: KNet4 with conv4 (128 filters) before the classifier",
+        [LRN, ARCH_COMMON]
+    ),
+    b!(
+        "alexnet",
+        Arch,
+        "alexnet",
+        "AlexNet: conv1–conv5, fc6–fc8",
+        [LRN, ALEX, ARCH_COMMON]
+    ),
+    b!(
+        "resnet18",
+        Arch,
+        "resnet",
+        "ResNet-18 (v1 or v2), 22 learnable layers",
+        [RESNET, ARCH_COMMON]
+    ),
+    b!(
+        "resnet34",
+        Arch,
+        "resnet",
+        "ResNet-34 (v1 or v2), 38 learnable layers",
+        [RESNET, ARCH_COMMON]
+    ),
+    b!(
+        "mlp",
+        Arch,
+        "mlp",
+        "a multilayer perceptron on flattened inputs",
+        [MLP, ARCH_COMMON]
+    ),
+    b!(
+        "sgdm",
+        Rule,
+        "backprop",
+        "backpropagation with SGD and Nesterov momentum",
+        [SGDM]
+    ),
+    b!(
+        "adam",
+        Rule,
+        "backprop",
+        "backpropagation with Adam",
+        [ADAM]
+    ),
+    b!(
+        "fa",
+        Rule,
+        "alignment",
+        "feedback alignment: dx = dy·B with B random and fixed",
+        [FA, SGDM, ADAM]
+    ),
+    b!(
+        "ia",
+        Rule,
+        "alignment",
+        "information alignment: B trained by α·amp + β·null + γ·decay",
+        [IA, SGDM, ADAM, ALIGN_RATE]
+    ),
+    b!(
+        "symmetric",
+        Rule,
+        "alignment",
+        "symmetric alignment: B trained by α·decay + β·self",
+        [SYM, SGDM, ADAM, ALIGN_RATE]
+    ),
+    b!(
+        "activation",
+        Rule,
+        "alignment",
+        "activation alignment: B trained by α·sparse + β·amp",
+        [ACT, SGDM, ADAM, ALIGN_RATE]
+    ),
+    b!(
+        "weight_mirror",
+        Rule,
+        "alignment",
+        "weight mirror: B trained by α·decay + β·amp",
+        [MIRROR, SGDM, ADAM, ALIGN_RATE]
+    ),
+    b!(
+        "kolen_pollack",
+        Rule,
+        "alignment",
+        "Kolen-Pollack: B receives W's gradient (tied), plus α·decay",
+        [KP, SGDM, ADAM, ALIGN_RATE]
+    ),
+    b!(
+        "constant",
+        Schedule,
+        "schedule",
+        "a constant learning rate",
+        []
+    ),
+    b!(
+        "warmup_steps",
+        Schedule,
+        "schedule",
+        "linear warm-up, then step decay at milestones (the paper's ImageNet schedule)",
+        [WARMUP]
+    ),
+    b!(
+        "awgn",
+        Noise,
+        "noise",
+        "additive white Gaussian noise, applied before unit subsampling (method.md §5)",
+        [AWGN]
+    ),
+    b!(
+        "random_forest",
+        Classifier,
+        "classifier",
+        "random forest (gini, bootstrap, per-split feature sampling)",
+        [RF]
+    ),
+    b!(
+        "linear_svm",
+        Classifier,
+        "classifier",
+        "one-vs-rest linear SVM (squared hinge, L2), optionally after PCA",
+        [SVM]
+    ),
+    b!(
+        "conv1d",
+        Classifier,
+        "classifier",
+        "one 1-D convolution over time, then a linear read-out (method.md §3.4)",
+        [CONV1D]
+    ),
+    b!(
+        "balanced",
+        Split,
+        "split",
+        "category-balanced random train/test splits",
+        [BALANCED]
+    ),
+    b!(
+        "stratified_kfold",
+        Cv,
+        "cv",
+        "stratified k-fold cross-validation on the training part",
+        [KFOLD]
+    ),
+];
+
+/// Looks up a builtin by name.
+pub fn builtin(name: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.name == name)
+}
+
+/// Names of every builtin of a kind.
+pub fn names_of(kind: Kind) -> Vec<&'static str> {
+    BUILTINS
+        .iter()
+        .filter(|b| b.kind == kind)
+        .map(|b| b.name)
+        .collect()
+}
+
+// ------------------------------------------------------------------------------------------
+// Vocabularies of the observables (method.md §1)
+
+/// Measures, with accepted aliases.
+pub const MEASURES: &[&str] = &["weight", "act", "gradavg"];
+pub const MEASURE_ALIASES: &[(&str, &str)] = &[
+    ("activation", "act"),
+    ("activity_change", "gradavg"),
+    ("weights", "weight"),
+];
+pub const FUNCTIONS: &[&str] = &["raw", "abs", "sq"];
+pub const STATISTICS: &[&str] = &[
+    "norm",
+    "mean",
+    "median",
+    "thirdquartile",
+    "var",
+    "skew",
+    "kurtosis",
+];
+/// The only statistic of `gradavg` (one value per stimulus).
+pub const GRADAVG_STATISTICS: &[&str] = &["id"];
+pub const QUANTILE_CONVENTIONS: &[&str] = &["tf_nearest", "linear"];
+pub const SKEW_CONVENTIONS: &[&str] = &["pearson2", "fisher"];
+pub const KURTOSIS_CONVENTIONS: &[&str] = &["pearson", "excess"];
+pub const JACOBIAN_VIA: &[&str] = &["auto", "forward", "backward"];
+pub const DEVICES: &[&str] = &["cpu", "cuda", "auto"];
+pub const MEASURE_SUBSETS: &[&str] = &["weight", "act", "gradavg", "all"];
+pub const PORTIONS: &[&str] = &["thirds", "sevenths"];
+pub const REPORT_FORMATS: &[&str] = &["html", "markdown"];
+
+/// Canonical measure name for a name or alias.
+pub fn measure(name: &str) -> Option<&'static str> {
+    MEASURES.iter().find(|m| **m == name).copied().or_else(|| {
+        MEASURE_ALIASES
+            .iter()
+            .find(|(a, _)| *a == name)
+            .map(|(_, m)| *m)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_params_too() {
+        let mut seen = std::collections::BTreeSet::new();
+        for b in BUILTINS {
+            assert!(seen.insert(b.name), "duplicate builtin {}", b.name);
+            let mut ps = std::collections::BTreeSet::new();
+            for p in b.params() {
+                assert!(ps.insert(p.name), "duplicate param {}.{}", b.name, p.name);
+                assert!(!p.doc.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_have_their_types() {
+        for b in BUILTINS {
+            for p in b.params() {
+                if let Some(v) = p.default.to_value() {
+                    let ok = match p.ty {
+                        Ty::Bool => v.as_bool().is_some(),
+                        Ty::Int { min, max } => v.as_i64().is_some_and(|i| i >= min && i <= max),
+                        Ty::Float { min, max } => v.as_f64().is_some_and(|f| f >= min && f <= max),
+                        Ty::Fraction => v.as_f64().is_some_and(|f| (0.0..=1.0).contains(&f)),
+                        Ty::Epochs => v.as_i64().is_some(),
+                        Ty::Str => v.as_str().is_some(),
+                        Ty::Enum(vals) => v.as_str().is_some_and(|s| vals.contains(&s)),
+                        _ => v.as_list().is_some(),
+                    };
+                    assert!(
+                        ok,
+                        "{}.{} default {v} is not {}",
+                        b.name,
+                        p.name,
+                        p.ty.describe()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Parameter schemas: the typed description of every builtin's parameters (name, type, range,
+//! unit, default, one-line doc). The checker binds call arguments against these; `lrx doc`
+//! renders them.
+
+use crate::value::Value;
+
+/// The type of a parameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ty {
+    Bool,
+    /// An integer in `[min, max]`.
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// A float in `[min, max]`.
+    Float {
+        min: f64,
+        max: f64,
+    },
+    /// A fraction in `[0, 1]`; `25%` is accepted and means 0.25.
+    Fraction,
+    /// A whole number of epochs; `5 epochs` or `5`.
+    Epochs,
+    /// A string (a path, an environment-variable-derived path, a label).
+    Str,
+    /// One of a fixed set of names, written bare: `optimizer = adam`.
+    Enum(&'static [&'static str]),
+    /// A list of integers in `[min, max]`.
+    IntList {
+        min: i64,
+        max: i64,
+    },
+    /// A list of floats in `[min, max]`.
+    FloatList {
+        min: f64,
+        max: f64,
+    },
+    /// A list of names from a fixed set.
+    EnumList(&'static [&'static str]),
+    /// A list whose items are `none` or an integer ≥ 1 (PCA components).
+    OptIntList,
+}
+
+impl Ty {
+    /// Short human description for messages and docs.
+    pub fn describe(&self) -> String {
+        match self {
+            Ty::Bool => "`true` or `false`".into(),
+            Ty::Int { min, max } if *max == i64::MAX => format!("an integer ≥ {min}"),
+            Ty::Int { min, max } => format!("an integer in [{min}, {max}]"),
+            Ty::Float { min, max } if max.is_infinite() => format!("a number ≥ {min}"),
+            Ty::Float { min, max } => format!("a number in [{min}, {max}]"),
+            Ty::Fraction => "a fraction in [0, 1] or a percentage".into(),
+            Ty::Epochs => "a number of epochs".into(),
+            Ty::Str => "a string".into(),
+            Ty::Enum(v) => format!("one of {}", names(v)),
+            Ty::IntList { .. } => "a list of integers".into(),
+            Ty::FloatList { .. } => "a list of numbers".into(),
+            Ty::EnumList(v) => format!("a list of {}", names(v)),
+            Ty::OptIntList => "a list of `none` or integers".into(),
+        }
+    }
+    /// Whether the parameter is a grid (a list); a single value is accepted and wrapped.
+    pub fn is_list(&self) -> bool {
+        matches!(
+            self,
+            Ty::IntList { .. } | Ty::FloatList { .. } | Ty::EnumList(_) | Ty::OptIntList
+        )
+    }
+}
+
+fn names(v: &[&str]) -> String {
+    v.iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A default value (const-friendly).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Default {
+    /// The parameter must be given.
+    Required,
+    /// Filled in by the plan from the task (input size, channels, classes).
+    FromTask,
+    B(bool),
+    I(i64),
+    F(f64),
+    S(&'static str),
+    IL(&'static [i64]),
+    FL(&'static [f64]),
+    SL(&'static [&'static str]),
+    /// For `OptIntList`: `None` items are written as -1 here.
+    OIL(&'static [i64]),
+}
+
+impl Default {
+    pub fn to_value(self) -> Option<Value> {
+        Some(match self {
+            Default::Required | Default::FromTask => return None,
+            Default::B(b) => Value::Bool(b),
+            Default::I(i) => Value::Int(i),
+            Default::F(f) => Value::Float(f),
+            Default::S(s) => Value::Str(s.into()),
+            Default::IL(l) => Value::List(l.iter().map(|i| Value::Int(*i)).collect()),
+            Default::FL(l) => Value::List(l.iter().map(|f| Value::Float(*f)).collect()),
+            Default::SL(l) => Value::List(l.iter().map(|s| Value::Str((*s).into())).collect()),
+            Default::OIL(l) => Value::List(
+                l.iter()
+                    .map(|i| {
+                        if *i < 0 {
+                            Value::Str("none".into())
+                        } else {
+                            Value::Int(*i)
+                        }
+                    })
+                    .collect(),
+            ),
+        })
+    }
+    pub fn describe(self) -> String {
+        match self {
+            Default::Required => "required".into(),
+            Default::FromTask => "from the task".into(),
+            d => d.to_value().map(|v| format!("`{v}`")).unwrap_or_default(),
+        }
+    }
+}
+
+/// One parameter of a builtin.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub default: Default,
+    pub unit: Option<&'static str>,
+    pub doc: &'static str,
+}
+
+/// Constructor shorthand used by the registry tables.
+pub const fn p(name: &'static str, ty: Ty, default: Default, doc: &'static str) -> Param {
+    Param {
+        name,
+        ty,
+        default,
+        unit: None,
+        doc,
+    }
+}
+
+/// Constructor with a unit (for docs and messages).
+pub const fn pu(
+    name: &'static str,
+    ty: Ty,
+    default: Default,
+    unit: &'static str,
+    doc: &'static str,
+) -> Param {
+    Param {
+        name,
+        ty,
+        default,
+        unit: Some(unit),
+        doc,
+    }
+}
+
+pub const POS: Ty = Ty::Float {
+    min: 0.0,
+    max: f64::INFINITY,
+};
+pub const UNIT: Ty = Ty::Float { min: 0.0, max: 1.0 };
+pub const COUNT: Ty = Ty::Int {
+    min: 1,
+    max: i64::MAX,
+};
+pub const NONNEG: Ty = Ty::Int {
+    min: 0,
+    max: i64::MAX,
+};

@@ -1,0 +1,6 @@
+//! PARSE stage: `.lrx` text → syntax tree ([`ast`]).
+
+pub mod ast;
+mod parser;
+
+pub use parser::parse;
