@@ -1482,7 +1482,22 @@ impl<'s> Eval<'s> {
                         explicit: BTreeSet::new(),
                     })
                 }
-                _ => {
+                Some(b) => {
+                    self.err(
+                        Diag::error(
+                            codes::TYPE_MISMATCH,
+                            format!("`{s}` is {}, not {}", a(b.kind.name()), a(kind.name())),
+                        )
+                        .at(v.span, format!("expected {}", a(kind.name())))
+                        .help(format!(
+                            "{} builtins: {}",
+                            kind.name(),
+                            registry::names_of(kind).join(", ")
+                        )),
+                    );
+                    None
+                }
+                None => {
                     let names = registry::names_of(kind);
                     self.err(
                         Diag::error(
@@ -1674,5 +1689,14 @@ fn key_display(v: &Val) -> String {
                 .join(", ")
         ),
         other => other.key().unwrap_or_else(|| other.describe()),
+    }
+}
+
+/// "a rule", "an architecture".
+pub fn a(noun: &str) -> String {
+    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {noun}")
+    } else {
+        format!("a {noun}")
     }
 }

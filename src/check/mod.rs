@@ -40,7 +40,9 @@ pub fn check_source(id: SourceId, sources: &mut SourceMap) -> Result<Warned<ir::
     let mut stack = vec![(id, None::<Span>)];
     let main = ev.load(id, crate::stdlib::get, &mut stack, true);
     let study = main.and_then(|m| ev.study(m));
-    let diags = std::mem::take(&mut ev.diags);
+    let mut diags = std::mem::take(&mut ev.diags);
+    // Report in file order.
+    diags.0.sort_by_key(|d| d.span.map(|s| (s.source, s.start)));
     let n_files = ev.modules.len();
     let _ = n_files;
     if diags.has_errors() {

@@ -605,6 +605,7 @@ impl Eval<'_> {
         let mut points = Vec::new();
         let mut bindings: Bindings = Vec::new();
         let mut empty_reported = false;
+        let mut failed = 0usize;
         let before = self.diags.0.len();
         self.expand(
             &axes
@@ -618,8 +619,9 @@ impl Eval<'_> {
             &filters,
             &mut points,
             &mut empty_reported,
+            &mut failed,
         );
-        if points.is_empty() && self.diags.0.len() == before {
+        if points.is_empty() && self.diags.0.len() == before && failed == 0 {
             let d = Diag::error(
                 codes::EMPTY_SWEEP,
                 format!("the sweep `{name}` has no runs"),
@@ -652,6 +654,7 @@ impl Eval<'_> {
         filters: &[Expr],
         out: &mut Vec<ir::Point>,
         empty_reported: &mut bool,
+        failed: &mut usize,
     ) {
         if i == axes.len() {
             let mut vars = bindings.clone();
@@ -663,9 +666,22 @@ impl Eval<'_> {
                 }
             }
             if !ok {
+                // Report errors of the settings that did evaluate (e.g. a wrong kind).
+                for (k, v) in vars.iter().skip(bindings.len()) {
+                    let kind = match k.as_str() {
+                        "task" => Kind::Task,
+                        "arch" => Kind::Arch,
+                        "rule" => Kind::Rule,
+                        "schedule" => Kind::Schedule,
+                        _ => continue,
+                    };
+                    let _ = self.to_obj(v.clone(), kind);
+                }
+                *failed += 1;
                 return;
             }
             let Some(point) = self.point(&vars) else {
+                *failed += 1;
                 return;
             };
             // Filters see the resolved point (objects with labels, numbers).
@@ -716,6 +732,7 @@ impl Eval<'_> {
             }
         };
         if items.is_empty() {
+            *failed += 1;
             if !*empty_reported {
                 *empty_reported = true;
                 self.err(
@@ -772,6 +789,7 @@ impl Eval<'_> {
                 filters,
                 out,
                 empty_reported,
+                failed,
             );
             bindings.truncate(n);
         }

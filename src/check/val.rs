@@ -101,8 +101,8 @@ impl Val {
     }
 
     /// Whether two values are equal for `==`, `in` and table lookups. Objects match by label
-    /// or, failing that, by builtin name, so `paper.lr[rule]` finds `sgdm` for an inline
-    /// `sgdm(momentum = 0.5)`.
+    /// or, for a call with arguments, by the name it was called as, so `paper.lr[rule]` finds
+    /// `sgdm` for an inline `sgdm(momentum = 0.5)`.
     pub fn matches(&self, other: &Val) -> bool {
         match (self, other) {
             (Val::Num { v: a, .. }, Val::Num { v: b, .. }) => a == b,
@@ -111,7 +111,9 @@ impl Val {
             }
             (Val::Obj(a), Val::Obj(b)) => a.label == b.label,
             (Val::Obj(o), v) | (v, Val::Obj(o)) => {
-                v.key().is_some_and(|k| k == o.label || k == o.builtin.name)
+                // An inline call `knet4_lrn(width = 0.5)` also matches its base name.
+                let base = o.label.split('(').next().unwrap_or(&o.label);
+                v.key().is_some_and(|k| k == o.label || k == base)
             }
             (a, b) => match (a.key(), b.key()) {
                 (Some(x), Some(y)) => x == y,

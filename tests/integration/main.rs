@@ -1,0 +1,23 @@
+//! One integration test binary, one module per area.
+
+mod cases;
+mod cli;
+mod docs;
+mod fuzz;
+mod specs;
+
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn lrx_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "lrx"))
+        .collect();
+    v.sort();
+    v
+}
