@@ -1436,13 +1436,13 @@ impl<'s> Eval<'s> {
                     Diag::error(
                         codes::TYPE_MISMATCH,
                         format!(
-                            "expected a {}, found the {} `{}`",
-                            kind.name(),
+                            "expected {}, found the {} `{}`",
+                            a(kind.name()),
                             o.builtin.kind.name(),
                             o.label
                         ),
                     )
-                    .at(v.span, format!("not a {}", kind.name()))
+                    .at(v.span, format!("not {}", a(kind.name())))
                     .help(format!(
                         "{} builtins: {}",
                         kind.name(),
@@ -1504,7 +1504,7 @@ impl<'s> Eval<'s> {
                             codes::UNKNOWN_BUILTIN,
                             format!("unknown {} `{s}`", kind.name()),
                         )
-                        .at(v.span, format!("not a {}", kind.name()))
+                        .at(v.span, format!("not {}", a(kind.name())))
                         .help(suggest(&s, &names)),
                     );
                     None
