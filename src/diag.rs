@@ -258,7 +258,7 @@ pub fn did_you_mean<'a>(
 }
 
 /// "did you mean `x`?" or "expected one of: `a`, `b`, `c`".
-pub fn suggest<'a>(name: &str, candidates: &[&'a str]) -> String {
+pub fn suggest(name: &str, candidates: &[&str]) -> String {
     match did_you_mean(name, candidates.iter().copied()) {
         Some(c) => format!("did you mean `{c}`?"),
         None => one_of(candidates),

@@ -374,7 +374,7 @@ impl<'s> Eval<'s> {
         let obj = self.to_obj(v, k)?;
         let mut o = obj;
         o.label = name.node.clone();
-        Some(SVal::new(Val::Obj(Box::new(o)), name.span))
+        Some(SVal::new(Val::Obj(std::rc::Rc::new(o)), name.span))
     }
 
     /// Resolves a path: sweep variable, definition, import, literal or bare name.
@@ -443,7 +443,7 @@ impl<'s> Eval<'s> {
                             .help(match did_you_mean(head, names.iter().copied()) {
                                 Some(c) => format!("did you mean `{c}`?"),
                                 None => {
-                                    format!("define it, or `import` the module that defines it")
+                                    "define it, or `import` the module that defines it".to_string()
                                 }
                             }),
                     );
@@ -954,7 +954,7 @@ impl<'s> Eval<'s> {
             shown.sort();
             obj.label = format!("{label_base}({})", shown.join(","));
         }
-        Some(SVal::new(Val::Obj(Box::new(obj)), span))
+        Some(SVal::new(Val::Obj(std::rc::Rc::new(obj)), span))
     }
 
     fn helper(
@@ -1430,7 +1430,7 @@ impl<'s> Eval<'s> {
     /// default parameters).
     pub fn to_obj(&mut self, v: SVal, kind: Kind) -> Option<Obj> {
         match v.v {
-            Val::Obj(o) if o.builtin.kind == kind => Some(*o),
+            Val::Obj(o) if o.builtin.kind == kind => Some(std::rc::Rc::unwrap_or_clone(o)),
             Val::Obj(o) => {
                 self.err(
                     Diag::error(

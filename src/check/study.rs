@@ -142,7 +142,7 @@ impl Eval<'_> {
                         self.err(
                             Diag::error(
                                 codes::UNKNOWN_KEY,
-                                format!("several keys at once are only allowed in `train`"),
+                                "several keys at once are only allowed in `train`".to_string(),
                             )
                             .at(*span, "here"),
                         );
@@ -685,7 +685,11 @@ impl Eval<'_> {
                 return;
             };
             // Filters see the resolved point (objects with labels, numbers).
-            let fvars = point_vars(&point, vars.first().map(|v| v.1.span));
+            let fvars = if filters.is_empty() {
+                Vec::new()
+            } else {
+                point_vars(&point, vars.first().map(|v| v.1.span))
+            };
             for f in filters {
                 match self.eval(f, module, &fvars) {
                     Some(SVal {
@@ -1118,9 +1122,11 @@ impl Eval<'_> {
         };
         let fractions: Vec<f64> = match s.values.get("units").map(|x| x.0.clone()) {
             None => vec![1.0],
-            Some(v) => match self.list_of(&v, &Ty::Fraction, "units")? {
-                l => l.iter().filter_map(Value::as_f64).collect(),
-            },
+            Some(v) => self
+                .list_of(&v, &Ty::Fraction, "units")?
+                .iter()
+                .filter_map(Value::as_f64)
+                .collect(),
         };
         if let Some((v, _, _)) = s.values.get("units") {
             if fractions.contains(&0.0) {
@@ -1623,7 +1629,7 @@ fn point_vars(p: &ir::Point, span: Option<Span>) -> Bindings {
     let span = span.unwrap_or(Span::new(crate::source::SourceId(0), 0, 0));
     let obj = |n: &Named| {
         let b = registry::builtin(&n.call.name).expect("resolved builtin");
-        Val::Obj(Box::new(Obj {
+        Val::Obj(std::rc::Rc::new(Obj {
             builtin: b,
             label: n.label.clone(),
             params: n.call.params.clone(),

@@ -39,7 +39,7 @@ pub enum Val {
     List(Vec<SVal>),
     Tuple(Vec<SVal>),
     Map(Vec<(SVal, SVal)>),
-    Obj(Box<Obj>),
+    Obj(std::rc::Rc<Obj>),
     /// `every(k epochs)`.
     Every(i64),
     /// `val(n)`: the first n validation stimuli (0 = all).

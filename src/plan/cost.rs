@@ -49,7 +49,19 @@ pub fn rule_factor(rule: &str) -> f64 {
 
 pub fn run_cost(study: &crate::check::ir::Study, r: &RunSpec) -> Cost {
     let contrastive = arch::is_contrastive(&r.task.call);
-    let fwd = arch::forward_flops(&r.arch.call, contrastive);
+    // Forward FLOPs per (architecture, objective), computed once per thread.
+    thread_local! {
+        static FLOPS: std::cell::RefCell<std::collections::HashMap<String, f64>> = Default::default();
+    }
+    let key = format!(
+        "{contrastive}{}",
+        serde_json::to_string(&r.arch.call).unwrap_or_default()
+    );
+    let fwd = FLOPS.with(|m| {
+        *m.borrow_mut()
+            .entry(key)
+            .or_insert_with(|| arch::forward_flops(&r.arch.call, contrastive))
+    });
     let (train_n, val_n) = task_sizes(&r.task.call);
     let views = if contrastive { 2.0 } else { 1.0 };
     let train = 3.0 * fwd * train_n * views * r.epochs as f64 * rule_factor(&r.rule.call.name);

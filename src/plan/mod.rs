@@ -65,6 +65,7 @@ pub fn plan(study: &Study) -> Result<Plan, Diags> {
         .unwrap_or_default();
     let mut diags = Diags::default();
     let mut index = 0usize;
+    let mut costs = Vec::new();
     for sweep in &study.sweeps {
         let mut sweep_cost = cost::Cost::default();
         for p in &sweep.points {
@@ -75,7 +76,9 @@ pub fn plan(study: &Study) -> Result<Plan, Diags> {
                 duplicates += 1;
                 continue;
             }
-            sweep_cost.add(&cost::run_cost(study, &r));
+            let c = cost::run_cost(study, &r);
+            sweep_cost.add(&c);
+            costs.push(c);
             runs.push(r);
         }
         if let Some(b) = sweep.budget {
@@ -107,7 +110,7 @@ pub fn plan(study: &Study) -> Result<Plan, Diags> {
     if diags.has_errors() {
         return Err(diags);
     }
-    let summary = summarize(study, &runs, duplicates);
+    let summary = summarize(study, &runs, &costs, duplicates);
     Ok(Plan {
         study: study.name.clone(),
         spec_hash: study.spec_hash.clone(),
@@ -118,7 +121,7 @@ pub fn plan(study: &Study) -> Result<Plan, Diags> {
     })
 }
 
-fn summarize(study: &Study, runs: &[RunSpec], duplicates: usize) -> Summary {
+fn summarize(study: &Study, runs: &[RunSpec], costs: &[cost::Cost], duplicates: usize) -> Summary {
     let mut runs_per_rule = BTreeMap::new();
     let mut examples_per_class = BTreeMap::new();
     let mut examples = 0;
@@ -126,14 +129,14 @@ fn summarize(study: &Study, runs: &[RunSpec], duplicates: usize) -> Summary {
     let mut cmax = 0;
     let mut total = cost::Cost::default();
     let mut disk = 0.0;
-    for r in runs {
+    for (r, c) in runs.iter().zip(costs) {
         *runs_per_rule.entry(r.rule.label.clone()).or_insert(0) += 1;
         let n = r.layers.len();
         examples += n;
         *examples_per_class.entry(r.rule.label.clone()).or_insert(0) += n;
         cmin = cmin.min(r.checkpoints.len());
         cmax = cmax.max(r.checkpoints.len());
-        total.add(&cost::run_cost(study, r));
+        total.add(c);
         disk += cost::run_disk_bytes(r);
     }
     if runs.is_empty() {

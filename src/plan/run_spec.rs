@@ -5,6 +5,7 @@ use crate::check::ir::{self, Named, Observe, Point, Study};
 use crate::value::{Call, Value};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// Parameters that say where data lives, not what it is: excluded from run ids so the same
 /// study has the same ids in every lab.
@@ -42,17 +43,74 @@ pub struct RunSpec {
     pub schedule: Call,
     pub model_seed: i64,
     pub data_seed: i64,
-    pub observe: Observe,
+    /// Shared by every run of the study (an `Arc`: a 100,000-run plan must not copy it).
+    pub observe: Arc<Observe>,
     /// Realism conditions observed for this run (empty: plain observables only).
-    pub realism: Vec<Condition>,
-    pub layers: Vec<Layer>,
+    pub realism: Arc<Vec<Condition>>,
+    pub layers: Arc<Vec<Layer>>,
+}
+
+/// The identity of a run: the fields hashed into its id. Fields are declared in sorted order
+/// and maps are `BTreeMap`s, so the JSON serde writes is canonical by construction.
+#[derive(Serialize)]
+struct Identity<'a> {
+    arch: CallId<'a>,
+    batch: i64,
+    checkpoints: &'a [i64],
+    data_seed: i64,
+    epochs: i64,
+    lr: f64,
+    model_seed: i64,
+    observe: &'a str,
+    realism: &'a str,
+    rule: CallId<'a>,
+    schedule: CallId<'a>,
+    schema_version: u32,
+    task: CallId<'a>,
+    weight_decay: f64,
+}
+
+/// A call minus its data-location parameters.
+#[derive(Serialize)]
+struct CallId<'a> {
+    name: &'a str,
+    params: std::collections::BTreeMap<&'a str, &'a Value>,
+}
+
+fn call_id(c: &Call) -> CallId<'_> {
+    CallId {
+        name: &c.name,
+        params: c
+            .params
+            .iter()
+            .filter(|(k, _)| !LOCATION_PARAMS.contains(&k.as_str()))
+            .map(|(k, v)| (k.as_str(), v))
+            .collect(),
+    }
+}
+
+/// Writes serde output straight into the hasher.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.update(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Parts of the id shared by every run (hashed once: a 100,000-run plan must stay fast).
 pub(super) struct Shared {
     observe_hash: String,
     realism_hash: String,
-    conditions: Vec<Condition>,
+    observe: Arc<Observe>,
+    conditions: Arc<Vec<Condition>>,
+    no_conditions: Arc<Vec<Condition>>,
+    /// Layers per (architecture call, contrastive), computed once.
+    layers: std::cell::RefCell<std::collections::HashMap<String, Arc<Vec<Layer>>>>,
 }
 
 impl Shared {
@@ -75,7 +133,10 @@ impl Shared {
         Shared {
             observe_hash: h(serde_json::to_value(&study.observe).unwrap_or_default()),
             realism_hash: h(serde_json::to_value(&conditions).unwrap_or_default()),
-            conditions,
+            observe: Arc::new(study.observe.clone()),
+            conditions: Arc::new(conditions),
+            no_conditions: Arc::new(Vec::new()),
+            layers: Default::default(),
         }
     }
 }
@@ -107,35 +168,56 @@ impl RunSpec {
         shared: &Shared,
         with_realism: bool,
     ) -> Self {
-        let layers = super::run_layers(p)
-            .into_iter()
-            .map(|l| Layer {
-                name: l.name,
-                position: l.position.as_str().to_string(),
+        let contrastive = crate::registry::arch::is_contrastive(&p.task.call);
+        let key = format!(
+            "{}{}",
+            contrastive,
+            serde_json::to_string(&p.arch.call).unwrap_or_default()
+        );
+        let layers = shared
+            .layers
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(
+                    super::run_layers(p)
+                        .into_iter()
+                        .map(|l| Layer {
+                            name: l.name,
+                            position: l.position.as_str().to_string(),
+                        })
+                        .collect(),
+                )
             })
-            .collect();
+            .clone();
         let realism = if with_realism {
             shared.conditions.clone()
         } else {
-            Vec::new()
+            shared.no_conditions.clone()
         };
-        let body = serde_json::json!({
-            "schema_version": FEATURE_SCHEMA_VERSION,
-            "task": identity(&p.task.call),
-            "arch": identity(&p.arch.call),
-            "rule": identity(&p.rule.call),
-            "lr": p.lr,
-            "batch": p.batch,
-            "epochs": p.epochs,
-            "checkpoints": p.checkpoints,
-            "weight_decay": p.weight_decay,
-            "schedule": identity(&p.schedule),
-            "model_seed": p.model_seed,
-            "data_seed": p.data_seed,
-            "observe": shared.observe_hash,
-            "realism": if with_realism { shared.realism_hash.as_str() } else { "" },
-        });
-        let id = run_id(&body);
+        let ident = Identity {
+            arch: call_id(&p.arch.call),
+            batch: p.batch,
+            checkpoints: &p.checkpoints,
+            data_seed: p.data_seed,
+            epochs: p.epochs,
+            lr: p.lr,
+            model_seed: p.model_seed,
+            observe: &shared.observe_hash,
+            realism: if with_realism {
+                &shared.realism_hash
+            } else {
+                ""
+            },
+            rule: call_id(&p.rule.call),
+            schedule: call_id(&p.schedule),
+            schema_version: FEATURE_SCHEMA_VERSION,
+            task: call_id(&p.task.call),
+            weight_decay: p.weight_decay,
+        };
+        let mut w = HashWriter(Sha256::new());
+        serde_json::to_writer(&mut w, &ident).expect("serialising to a hasher cannot fail");
+        let id = crate::check::hex(&w.0.finalize())[..16].to_string();
         RunSpec {
             id,
             study: study.name.clone(),
@@ -151,10 +233,24 @@ impl RunSpec {
             schedule: p.schedule.clone(),
             model_seed: p.model_seed,
             data_seed: p.data_seed,
-            observe: study.observe.clone(),
+            observe: shared.observe.clone(),
             realism,
             layers,
         }
+    }
+
+    /// The id recomputed from [`Self::identity_json`] (with the observables and realism
+    /// settings hashed as in the plan); equals `self.id`.
+    pub fn recompute_id(&self) -> String {
+        let mut v = self.identity_json();
+        let h = |x: &serde_json::Value| hash_hex(canonical_json(x).as_bytes());
+        v["observe"] = serde_json::Value::String(h(&v["observe"]));
+        v["realism"] = if self.realism.is_empty() {
+            serde_json::Value::String(String::new())
+        } else {
+            serde_json::Value::String(h(&v["realism"]))
+        };
+        run_id(&v)
     }
 
     /// The identity document of this run (what `lrx why` prints).
@@ -172,8 +268,8 @@ impl RunSpec {
             "schedule": identity(&self.schedule),
             "model_seed": self.model_seed,
             "data_seed": self.data_seed,
-            "observe": serde_json::to_value(&self.observe).unwrap_or_default(),
-            "realism": serde_json::to_value(&self.realism).unwrap_or_default(),
+            "observe": serde_json::to_value(&*self.observe).unwrap_or_default(),
+            "realism": serde_json::to_value(&*self.realism).unwrap_or_default(),
         })
     }
 

@@ -222,7 +222,8 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
     if contrastive {
         let d = feature_dim;
         for (name, dout) in [("head_contrastive/nl_0", d), ("head_contrastive/nl_1", 128)] {
-            let din = if name.ends_with("nl_0") { d } else { d };
+            // nl_0: d → d; nl_1: d → 128 (method.md §7).
+            let din = d;
             out.push(LayerInfo {
                 name: name.into(),
                 position: Position::Deep,

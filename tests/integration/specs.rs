@@ -120,3 +120,15 @@ fn a_changed_field_changes_only_the_affected_ids() {
         "every run trains for another number of epochs"
     );
 }
+
+#[test]
+fn run_id_is_the_hash_of_the_identity_document() {
+    let (_, plan) = plan_of(&crate::root().join("specs/mini.lrx"));
+    for r in &plan.runs {
+        assert_eq!(
+            r.recompute_id(),
+            r.id,
+            "`lrx why` must show exactly what is hashed"
+        );
+    }
+}

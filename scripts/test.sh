@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Sets everything up (idempotent, cached in ~/.cache/lrx) and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(scripts/setup.sh --print-env)"
+cargo test --all-targets 2>&1
