@@ -76,9 +76,26 @@ impl std::fmt::Display for Value {
     }
 }
 
+// Values are finite after checking, so bitwise float equality is a true equivalence and
+// `Value`/`Call` can key the plan's caches.
+impl Eq for Value {}
+
+impl std::hash::Hash for Value {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::mem::discriminant(self).hash(h);
+        match self {
+            Value::Bool(b) => b.hash(h),
+            Value::Int(i) => i.hash(h),
+            Value::Float(f) => f.to_bits().hash(h),
+            Value::Str(s) => s.hash(h),
+            Value::List(l) => l.hash(h),
+        }
+    }
+}
+
 /// A resolved builtin call: the builtin's registry name and every parameter, defaults included.
 /// `BTreeMap` keeps the parameter order canonical, which the run id hash relies on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Call {
     pub name: String,
     pub params: BTreeMap<String, Value>,

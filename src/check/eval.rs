@@ -86,6 +86,8 @@ pub struct Eval<'s> {
     /// Errors already reported (code, span): a sweep evaluates one expression per point, and a
     /// bad expression must be reported once, not once per point.
     reported: HashSet<(&'static str, usize, usize, u32)>,
+    /// Calls shared between sweep points (see `study::Interned`).
+    pub(crate) interned: HashMap<(usize, usize), super::study::Interned>,
 }
 
 pub type Stdlib = fn(&str) -> Option<&'static str>;
@@ -99,6 +101,7 @@ impl<'s> Eval<'s> {
             memo: HashMap::new(),
             in_progress: HashSet::new(),
             reported: HashSet::new(),
+            interned: HashMap::new(),
         }
     }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Named {
     pub label: String,
-    pub call: Call,
+    pub call: std::sync::Arc<Call>,
     #[serde(skip)]
     pub origin: Option<Span>,
 }

@@ -4,7 +4,7 @@
 
 pub mod eval;
 pub mod ir;
-mod study;
+pub mod study;
 pub mod val;
 
 pub use study::all_candidates;
@@ -107,5 +107,11 @@ fn sources_get(sources: &SourceMap, id: SourceId) -> Option<&crate::source::Sour
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }

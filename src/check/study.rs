@@ -11,6 +11,16 @@ use crate::source::{Span, Spanned};
 use crate::syntax::ast::{Block, Entry, Expr};
 use crate::value::{Call, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// A resolved call shared by every point that uses the same object (keyed by the object's
+/// address, which `_pins` keeps alive so it cannot be reused).
+pub struct Interned {
+    label: String,
+    call: std::sync::Arc<Call>,
+    span: Option<Span>,
+    _pins: [Option<Rc<Obj>>; 2],
+}
 
 const BLOCKS: &[&str] = &[
     "study",
@@ -851,9 +861,45 @@ impl Eval<'_> {
 
     /// Builds one concrete training point from the bound keys.
     fn point(&mut self, vars: &Bindings) -> Option<ir::Point> {
-        let task = self.named(vars, "task", Kind::Task);
-        let arch = self.named(vars, "arch", Kind::Arch);
-        let rule = self.named(vars, "rule", Kind::Rule);
+        // The same task, architecture and rule objects recur in many points: their resolved
+        // calls are built once and shared (a 100,000-run sweep must stay fast).
+        let rc = |k: &str| match Self::get(vars, k).map(|v| &v.v) {
+            Some(Val::Obj(o)) => Some(o.clone()),
+            _ => None,
+        };
+        let (rt, ra, rr) = (rc("task"), rc("arch"), rc("rule"));
+        let key = |a: &Option<Rc<Obj>>, b: &Option<Rc<Obj>>| {
+            (
+                a.as_ref().map_or(0, |x| Rc::as_ptr(x) as usize),
+                b.as_ref().map_or(0, |x| Rc::as_ptr(x) as usize),
+            )
+        };
+        let cached = match (&rt, &ra, &rr) {
+            (Some(_), Some(_), Some(_)) => {
+                let get = |k| {
+                    self.interned
+                        .get(&k)
+                        .map(|e: &Interned| (e.label.clone(), e.call.clone(), e.span))
+                };
+                match (
+                    get(key(&rt, &None)),
+                    get(key(&ra, &rt)),
+                    get(key(&rr, &None)),
+                ) {
+                    (Some(t), Some(a), Some(r)) => Some((t, a, r)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let objs = if cached.is_none() {
+            let task = self.named(vars, "task", Kind::Task);
+            let arch = self.named(vars, "arch", Kind::Arch);
+            let rule = self.named(vars, "rule", Kind::Rule);
+            Some((task, arch, rule))
+        } else {
+            None
+        };
         let num = |s: &mut Self, k: &str, ty: Ty| -> Option<Option<Value>> {
             match Self::get(vars, k) {
                 None => Some(None),
@@ -902,7 +948,6 @@ impl Eval<'_> {
                 self.to_obj(v, Kind::Schedule)
             }
         };
-        let ((task, tspan), (mut arch, aspan), (rule, rspan)) = (task?, arch?, rule?);
         let (lr, batch, epochs) = (lr??.as_f64()?, batch??.as_i64()?, epochs??.as_i64()?);
         if lr <= 0.0 {
             let s = Self::get(vars, "lr").map(|v| v.span)?;
@@ -950,30 +995,51 @@ impl Eval<'_> {
                 }
             }
         };
-        // Architecture inputs come from the task.
-        let (size, channels, classes) = match task.builtin.name {
-            "cifar10" => (32, 3, 10),
-            _ => (
-                task.params
-                    .get("size")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(32),
-                task.params
-                    .get("channels")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(3),
-                task.params
-                    .get("classes")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(10),
+        let (task, arch, rule) = match cached {
+            Some((t, a, r)) => (
+                Named {
+                    label: t.0,
+                    call: t.1,
+                    origin: t.2,
+                },
+                Named {
+                    label: a.0,
+                    call: a.1,
+                    origin: a.2,
+                },
+                Named {
+                    label: r.0,
+                    call: r.1,
+                    origin: r.2,
+                },
             ),
-        };
-        arch.params.insert("input_size".into(), Value::Int(size));
-        arch.params
-            .insert("in_channels".into(), Value::Int(channels));
-        arch.params.insert("classes".into(), Value::Int(classes));
-        if arch.builtin.name == "alexnet" && size < 67 {
-            self.err(
+            None => {
+                let (task, arch, rule) = objs?;
+                let ((task, tspan), (mut arch, aspan), (rule, rspan)) = (task?, arch?, rule?);
+                // Architecture inputs come from the task.
+                let (size, channels, classes) = match task.builtin.name {
+                    "cifar10" => (32, 3, 10),
+                    _ => (
+                        task.params
+                            .get("size")
+                            .and_then(Value::as_i64)
+                            .unwrap_or(32),
+                        task.params
+                            .get("channels")
+                            .and_then(Value::as_i64)
+                            .unwrap_or(3),
+                        task.params
+                            .get("classes")
+                            .and_then(Value::as_i64)
+                            .unwrap_or(10),
+                    ),
+                };
+                arch.params.insert("input_size".into(), Value::Int(size));
+                arch.params
+                    .insert("in_channels".into(), Value::Int(channels));
+                arch.params.insert("classes".into(), Value::Int(classes));
+                if arch.builtin.name == "alexnet" && size < 67 {
+                    self.err(
                 Diag::error(
                     codes::OUT_OF_RANGE,
                     format!(
@@ -984,20 +1050,41 @@ impl Eval<'_> {
                 .at(aspan, "too small an input for this architecture")
                 .related(tspan, "the task"),
             );
-            return None;
-        }
-        let named = |o: Obj, s: Span| Named {
-            label: o.label.clone(),
-            call: Call {
-                name: o.builtin.name.into(),
-                params: o.params,
-            },
-            origin: Some(s),
+                    return None;
+                }
+                let named = |o: Obj, s: Span| Named {
+                    label: o.label.clone(),
+                    call: std::sync::Arc::new(Call {
+                        name: o.builtin.name.into(),
+                        params: o.params,
+                    }),
+                    origin: Some(s),
+                };
+                let (t, a, r) = (named(task, tspan), named(arch, aspan), named(rule, rspan));
+                for (k, n, pins) in [
+                    (key(&rt, &None), &t, [rt.clone(), None]),
+                    (key(&ra, &rt), &a, [ra.clone(), rt.clone()]),
+                    (key(&rr, &None), &r, [rr.clone(), None]),
+                ] {
+                    if pins[0].is_some() {
+                        self.interned.insert(
+                            k,
+                            Interned {
+                                label: n.label.clone(),
+                                call: n.call.clone(),
+                                span: n.origin,
+                                _pins: pins,
+                            },
+                        );
+                    }
+                }
+                (t, a, r)
+            }
         };
         Some(ir::Point {
-            task: named(task, tspan),
-            arch: named(arch, aspan),
-            rule: named(rule, rspan),
+            task,
+            arch,
+            rule,
             lr,
             batch,
             epochs,
@@ -1341,10 +1428,10 @@ impl Eval<'_> {
                     {
                         models.push(Named {
                             label: o.label.clone(),
-                            call: Call {
+                            call: std::sync::Arc::new(Call {
                                 name: n.into(),
                                 params: o.params,
-                            },
+                            }),
                             origin: Some(b.kind.span),
                         });
                     }
@@ -1360,10 +1447,10 @@ impl Eval<'_> {
                     match self.to_obj(i, Kind::Classifier) {
                         Some(o) => models.push(Named {
                             label: o.label.clone(),
-                            call: Call {
+                            call: std::sync::Arc::new(Call {
                                 name: o.builtin.name.into(),
                                 params: o.params,
-                            },
+                            }),
                             origin: Some(span),
                         }),
                         None => ok = false,

@@ -51,16 +51,18 @@ pub fn run_cost(study: &crate::check::ir::Study, r: &RunSpec) -> Cost {
     let contrastive = arch::is_contrastive(&r.task.call);
     // Forward FLOPs per (architecture, objective), computed once per thread.
     thread_local! {
-        static FLOPS: std::cell::RefCell<std::collections::HashMap<String, f64>> = Default::default();
+        static FLOPS: std::cell::RefCell<[std::collections::HashMap<crate::value::Call, f64>; 2]> =
+            Default::default();
     }
-    let key = format!(
-        "{contrastive}{}",
-        serde_json::to_string(&r.arch.call).unwrap_or_default()
-    );
-    let fwd = FLOPS.with(|m| {
-        *m.borrow_mut()
-            .entry(key)
-            .or_insert_with(|| arch::forward_flops(&r.arch.call, contrastive))
+    let cached = FLOPS.with(|m| {
+        m.borrow()[usize::from(contrastive)]
+            .get(&r.arch.call)
+            .copied()
+    });
+    let fwd = cached.unwrap_or_else(|| {
+        let f = arch::forward_flops(&r.arch.call, contrastive);
+        FLOPS.with(|m| m.borrow_mut()[usize::from(contrastive)].insert((*r.arch.call).clone(), f));
+        f
     });
     let (train_n, val_n) = task_sizes(&r.task.call);
     let views = if contrastive { 2.0 } else { 1.0 };

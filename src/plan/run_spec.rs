@@ -50,11 +50,9 @@ pub struct RunSpec {
     pub layers: Arc<Vec<Layer>>,
 }
 
-/// The identity of a run: the fields hashed into its id. Fields are declared in sorted order
-/// and maps are `BTreeMap`s, so the JSON serde writes is canonical by construction.
-#[derive(Serialize)]
+/// The identity of a run: the fields hashed into its id, in sorted order.
 struct Identity<'a> {
-    arch: CallId<'a>,
+    arch: &'a str,
     batch: i64,
     checkpoints: &'a [i64],
     data_seed: i64,
@@ -63,11 +61,58 @@ struct Identity<'a> {
     model_seed: i64,
     observe: &'a str,
     realism: &'a str,
-    rule: CallId<'a>,
-    schedule: CallId<'a>,
+    rule: &'a str,
+    schedule: &'a str,
     schema_version: u32,
-    task: CallId<'a>,
+    task: &'a str,
     weight_decay: f64,
+}
+
+impl Identity<'_> {
+    /// SHA-256 over a length-prefixed binary encoding of the fields in declaration order
+    /// (strings as bytes, integers as i64 and floats as IEEE bits, little endian); the first 16
+    /// hex digits. Calls, observables and realism settings enter as the SHA-256 of their
+    /// canonical JSON (what `lrx why` prints), so the id is a function of that document.
+    fn id(&self) -> String {
+        let mut h = Sha256::new();
+        let key = |h: &mut Sha256, k: &str| {
+            h.update(k.as_bytes());
+            h.update([0u8]);
+        };
+        // Sub-digests enter with their first 16 hex digits (64 bits each).
+        let s = |h: &mut Sha256, k: &str, v: &str| {
+            let v = &v[..v.len().min(16)];
+            key(h, k);
+            h.update((v.len() as u64).to_le_bytes());
+            h.update(v.as_bytes());
+        };
+        s(&mut h, "arch", self.arch);
+        h.update(b"batch\0");
+        h.update(self.batch.to_le_bytes());
+        h.update(b"checkpoints\0");
+        h.update((self.checkpoints.len() as u64).to_le_bytes());
+        for c in self.checkpoints {
+            h.update(c.to_le_bytes());
+        }
+        h.update(b"data_seed\0");
+        h.update(self.data_seed.to_le_bytes());
+        h.update(b"epochs\0");
+        h.update(self.epochs.to_le_bytes());
+        h.update(b"lr\0");
+        h.update(self.lr.to_bits().to_le_bytes());
+        h.update(b"model_seed\0");
+        h.update(self.model_seed.to_le_bytes());
+        s(&mut h, "observe", self.observe);
+        s(&mut h, "realism", self.realism);
+        s(&mut h, "rule", self.rule);
+        s(&mut h, "schedule", self.schedule);
+        h.update(b"schema_version\0");
+        h.update(u64::from(self.schema_version).to_le_bytes());
+        s(&mut h, "task", self.task);
+        h.update(b"weight_decay\0");
+        h.update(self.weight_decay.to_bits().to_le_bytes());
+        crate::check::hex(&h.finalize())[..16].to_string()
+    }
 }
 
 /// A call minus its data-location parameters.
@@ -110,7 +155,11 @@ pub(super) struct Shared {
     conditions: Arc<Vec<Condition>>,
     no_conditions: Arc<Vec<Condition>>,
     /// Layers per (architecture call, contrastive), computed once.
-    layers: std::cell::RefCell<std::collections::HashMap<String, Arc<Vec<Layer>>>>,
+    layers: std::cell::RefCell<[std::collections::HashMap<Call, Arc<Vec<Layer>>>; 2]>,
+    /// Digest of each distinct call's identity, computed once.
+    digests: std::cell::RefCell<std::collections::HashMap<Call, Arc<str>>>,
+    /// The same, by the address of a shared call (points share their calls' `Arc`s).
+    by_ptr: std::cell::RefCell<std::collections::HashMap<usize, Arc<str>>>,
 }
 
 impl Shared {
@@ -137,7 +186,30 @@ impl Shared {
             conditions: Arc::new(conditions),
             no_conditions: Arc::new(Vec::new()),
             layers: Default::default(),
+            digests: Default::default(),
+            by_ptr: Default::default(),
         }
+    }
+
+    fn digest_arc(&self, c: &Arc<Call>) -> Arc<str> {
+        let k = Arc::as_ptr(c) as usize;
+        if let Some(d) = self.by_ptr.borrow().get(&k) {
+            return d.clone();
+        }
+        let d = self.digest(c);
+        self.by_ptr.borrow_mut().insert(k, d.clone());
+        d
+    }
+
+    fn digest(&self, c: &Call) -> Arc<str> {
+        if let Some(d) = self.digests.borrow().get(c) {
+            return d.clone();
+        }
+        let mut w = HashWriter(Sha256::new());
+        serde_json::to_writer(&mut w, &call_id(c)).expect("serialising to a hasher cannot fail");
+        let d: Arc<str> = crate::check::hex(&w.0.finalize()).into();
+        self.digests.borrow_mut().insert(c.clone(), d.clone());
+        d
     }
 }
 
@@ -169,17 +241,13 @@ impl RunSpec {
         with_realism: bool,
     ) -> Self {
         let contrastive = crate::registry::arch::is_contrastive(&p.task.call);
-        let key = format!(
-            "{}{}",
-            contrastive,
-            serde_json::to_string(&p.arch.call).unwrap_or_default()
-        );
-        let layers = shared
-            .layers
-            .borrow_mut()
-            .entry(key)
-            .or_insert_with(|| {
-                Arc::new(
+        let cached = shared.layers.borrow()[usize::from(contrastive)]
+            .get(&p.arch.call)
+            .cloned();
+        let layers = match cached {
+            Some(l) => l,
+            None => {
+                let l: Arc<Vec<Layer>> = Arc::new(
                     super::run_layers(p)
                         .into_iter()
                         .map(|l| Layer {
@@ -187,16 +255,25 @@ impl RunSpec {
                             position: l.position.as_str().to_string(),
                         })
                         .collect(),
-                )
-            })
-            .clone();
+                );
+                shared.layers.borrow_mut()[usize::from(contrastive)]
+                    .insert((*p.arch.call).clone(), l.clone());
+                l
+            }
+        };
+        let (dt, da, dr, ds) = (
+            shared.digest_arc(&p.task.call),
+            shared.digest_arc(&p.arch.call),
+            shared.digest_arc(&p.rule.call),
+            shared.digest(&p.schedule),
+        );
         let realism = if with_realism {
             shared.conditions.clone()
         } else {
             shared.no_conditions.clone()
         };
         let ident = Identity {
-            arch: call_id(&p.arch.call),
+            arch: &da,
             batch: p.batch,
             checkpoints: &p.checkpoints,
             data_seed: p.data_seed,
@@ -209,15 +286,13 @@ impl RunSpec {
             } else {
                 ""
             },
-            rule: call_id(&p.rule.call),
-            schedule: call_id(&p.schedule),
+            rule: &dr,
+            schedule: &ds,
             schema_version: FEATURE_SCHEMA_VERSION,
-            task: call_id(&p.task.call),
+            task: &dt,
             weight_decay: p.weight_decay,
         };
-        let mut w = HashWriter(Sha256::new());
-        serde_json::to_writer(&mut w, &ident).expect("serialising to a hasher cannot fail");
-        let id = crate::check::hex(&w.0.finalize())[..16].to_string();
+        let id = ident.id();
         RunSpec {
             id,
             study: study.name.clone(),
@@ -242,15 +317,37 @@ impl RunSpec {
     /// The id recomputed from [`Self::identity_json`] (with the observables and realism
     /// settings hashed as in the plan); equals `self.id`.
     pub fn recompute_id(&self) -> String {
-        let mut v = self.identity_json();
+        let v = self.identity_json();
         let h = |x: &serde_json::Value| hash_hex(canonical_json(x).as_bytes());
-        v["observe"] = serde_json::Value::String(h(&v["observe"]));
-        v["realism"] = if self.realism.is_empty() {
-            serde_json::Value::String(String::new())
+        let (dt, da, dr, ds) = (
+            h(&v["task"]),
+            h(&v["arch"]),
+            h(&v["rule"]),
+            h(&v["schedule"]),
+        );
+        let observe = h(&v["observe"]);
+        let realism = if self.realism.is_empty() {
+            String::new()
         } else {
-            serde_json::Value::String(h(&v["realism"]))
+            h(&v["realism"])
         };
-        run_id(&v)
+        Identity {
+            arch: &da,
+            batch: self.batch,
+            checkpoints: &self.checkpoints,
+            data_seed: self.data_seed,
+            epochs: self.epochs,
+            lr: self.lr,
+            model_seed: self.model_seed,
+            observe: &observe,
+            realism: &realism,
+            rule: &dr,
+            schedule: &ds,
+            schema_version: FEATURE_SCHEMA_VERSION,
+            task: &dt,
+            weight_decay: self.weight_decay,
+        }
+        .id()
     }
 
     /// The identity document of this run (what `lrx why` prints).
