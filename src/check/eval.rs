@@ -1277,7 +1277,8 @@ impl<'s> Eval<'s> {
                 codes::OUT_OF_RANGE,
                 format!("{found} is out of range: expected {expected}"),
             )
-            .at(span, "out of range"),
+            .at(span, "out of range")
+            .help(format!("use {expected}; `lrx doc` lists every parameter's range")),
         );
     }
 
