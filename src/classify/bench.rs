@@ -15,11 +15,25 @@ use super::svm::{LinearSvc, SvcParams};
 #[test]
 #[ignore = "benchmark: run through scripts/bench-classify"]
 fn bench_classify() {
-    let dir = PathBuf::from(std::env::var("LRX_BENCH_DIR").expect("LRX_BENCH_DIR (see scripts/bench-classify)"));
+    let dir = PathBuf::from(
+        std::env::var("LRX_BENCH_DIR").expect("LRX_BENCH_DIR (see scripts/bench-classify)"),
+    );
     let x = read_f64_2d(&dir.join("x.npy")).unwrap();
-    let y: Vec<usize> = read_i64_1d(&dir.join("y.npy")).unwrap().iter().map(|&v| v as usize).collect();
-    let tr: Vec<usize> = read_i64_1d(&dir.join("train.npy")).unwrap().iter().map(|&v| v as usize).collect();
-    let te: Vec<usize> = read_i64_1d(&dir.join("test.npy")).unwrap().iter().map(|&v| v as usize).collect();
+    let y: Vec<usize> = read_i64_1d(&dir.join("y.npy"))
+        .unwrap()
+        .iter()
+        .map(|&v| v as usize)
+        .collect();
+    let tr: Vec<usize> = read_i64_1d(&dir.join("train.npy"))
+        .unwrap()
+        .iter()
+        .map(|&v| v as usize)
+        .collect();
+    let te: Vec<usize> = read_i64_1d(&dir.join("test.npy"))
+        .unwrap()
+        .iter()
+        .map(|&v| v as usize)
+        .collect();
     let sk: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("sklearn.json")).unwrap()).unwrap();
     let f = |k: &str| sk[k].as_f64().unwrap_or(f64::NAN);
@@ -36,8 +50,17 @@ fn bench_classify() {
     );
 
     let t0 = Instant::now();
-    let rf = RandomForest::fit(xtr.view(), &ytr, 4, &ForestParams { n_trees: 100, seed: 0, ..Default::default() })
-        .unwrap();
+    let rf = RandomForest::fit(
+        xtr.view(),
+        &ytr,
+        4,
+        &ForestParams {
+            n_trees: 100,
+            seed: 0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let rf_acc = accuracy(&yte, &rf.predict(xte.view()).unwrap()).unwrap();
     let rf_t = t0.elapsed().as_secs_f64();
 
@@ -59,12 +82,36 @@ fn bench_classify() {
     println!("\n| method | lrx s | sklearn s | lrx/sklearn | lrx acc | sklearn acc |");
     println!("|---|---|---|---|---|---|");
     let row = |n: &str, t: f64, st: f64, a: f64, sa: f64| {
-        println!("| {n} | {t:.2} | {st:.2} | {:.2} | {a:.4} | {sa:.4} |", t / st);
+        println!(
+            "| {n} | {t:.2} | {st:.2} | {:.2} | {a:.4} | {sa:.4} |",
+            t / st
+        );
     };
-    row("RF 100 trees sqrt, fit+predict", rf_t, f("rf_time"), rf_acc, f("rf_acc"));
-    row("StandardScaler+LinearSVC C=1", std_t, f("svc_std_time"), std_acc, f("svc_std_acc"));
-    row("LinearSVC C=1 on raw features", raw_t, f("svc_raw_time"), raw_acc, f("svc_raw_acc"));
-    println!("(lrx LinearSVC passes: standardized {std_iter:?}, raw {:?})", svc.n_iter);
+    row(
+        "RF 100 trees sqrt, fit+predict",
+        rf_t,
+        f("rf_time"),
+        rf_acc,
+        f("rf_acc"),
+    );
+    row(
+        "StandardScaler+LinearSVC C=1",
+        std_t,
+        f("svc_std_time"),
+        std_acc,
+        f("svc_std_acc"),
+    );
+    row(
+        "LinearSVC C=1 on raw features",
+        raw_t,
+        f("svc_raw_time"),
+        raw_acc,
+        f("svc_raw_acc"),
+    );
+    println!(
+        "(lrx LinearSVC passes: standardized {std_iter:?}, raw {:?})",
+        svc.n_iter
+    );
 
     // paper RF grid estimate: 15 settings × 5 folds (fold = 4/5 of train) + the final refit
     let nf = tr.len() * 4 / 5;
@@ -74,12 +121,24 @@ fn bench_classify() {
     let mut est = 0.0;
     let mut sk_est = 0.0;
     println!("\nper-tree fit time on one CV fold ({nf} rows):");
-    for (mf, key, nt) in
-        [(MaxFeatures::Sqrt, "sqrt", 20), (MaxFeatures::Log2, "log2", 20), (MaxFeatures::All, "None", 4)]
-    {
+    for (mf, key, nt) in [
+        (MaxFeatures::Sqrt, "sqrt", 20),
+        (MaxFeatures::Log2, "log2", 20),
+        (MaxFeatures::All, "None", 4),
+    ] {
         let t0 = Instant::now();
-        RandomForest::fit(fx, fy, 4, &ForestParams { n_trees: nt, max_features: mf, seed: 1, ..Default::default() })
-            .unwrap();
+        RandomForest::fit(
+            fx,
+            fy,
+            4,
+            &ForestParams {
+                n_trees: nt,
+                max_features: mf,
+                seed: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let per = t0.elapsed().as_secs_f64() / nt as f64;
         let sper = sk["per_tree_fold_fit"][key].as_f64().unwrap_or(f64::NAN);
         println!("  max_features {key}: lrx {per:.3} s/tree, sklearn {sper:.3} s/tree");

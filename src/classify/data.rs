@@ -42,7 +42,13 @@ impl FeatureTable {
         label: Vec<String>,
         factors: BTreeMap<String, Vec<String>>,
     ) -> Result<Self> {
-        let t = FeatureTable { stats, x, position, label, factors };
+        let t = FeatureTable {
+            stats,
+            x,
+            position,
+            label,
+            factors,
+        };
         t.validate()?;
         Ok(t)
     }
@@ -52,7 +58,10 @@ impl FeatureTable {
         let (n, t, k) = self.x.dim();
         let bad = |m: String| Err(ClassifyError::InvalidTable(m));
         if self.stats.len() != k {
-            return bad(format!("{} statistic names but x has K = {k}", self.stats.len()));
+            return bad(format!(
+                "{} statistic names but x has K = {k}",
+                self.stats.len()
+            ));
         }
         let unique: BTreeSet<&String> = self.stats.iter().collect();
         if unique.len() != k {
@@ -62,17 +71,30 @@ impl FeatureTable {
             return bad("x has no checkpoints (T = 0)".into());
         }
         if self.position.len() != n {
-            return bad(format!("{} positions for N = {n} examples", self.position.len()));
+            return bad(format!(
+                "{} positions for N = {n} examples",
+                self.position.len()
+            ));
         }
-        if let Some(i) = self.position.iter().position(|&p| p as usize >= N_POSITIONS) {
-            return bad(format!("position {} of example {i} is not 0, 1 or 2", self.position[i]));
+        if let Some(i) = self
+            .position
+            .iter()
+            .position(|&p| p as usize >= N_POSITIONS)
+        {
+            return bad(format!(
+                "position {} of example {i} is not 0, 1 or 2",
+                self.position[i]
+            ));
         }
         if self.label.len() != n {
             return bad(format!("{} labels for N = {n} examples", self.label.len()));
         }
         for (name, v) in &self.factors {
             if v.len() != n {
-                return bad(format!("factor `{name}` has {} values for N = {n} examples", v.len()));
+                return bad(format!(
+                    "factor `{name}` has {} values for N = {n} examples",
+                    v.len()
+                ));
             }
         }
         Ok(())
@@ -110,9 +132,17 @@ impl FeatureTable {
         if parts.is_empty() {
             return Err(param("parts", "a combined factor needs at least one part"));
         }
-        let cols: Vec<&[String]> = parts.iter().map(|p| self.factor(p)).collect::<Result<_>>()?;
+        let cols: Vec<&[String]> = parts
+            .iter()
+            .map(|p| self.factor(p))
+            .collect::<Result<_>>()?;
         let v = (0..self.n_examples())
-            .map(|i| cols.iter().map(|c| c[i].as_str()).collect::<Vec<_>>().join("|"))
+            .map(|i| {
+                cols.iter()
+                    .map(|c| c[i].as_str())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
             .collect();
         self.factors.insert(name.to_string(), v);
         Ok(())
@@ -145,8 +175,9 @@ impl FeatureTable {
                 return Err(ClassifyError::UnknownClass(c.clone(), have.join(", ")));
             }
         }
-        let rows: Vec<usize> =
-            (0..self.n_examples()).filter(|&i| keep.contains(&self.label[i])).collect();
+        let rows: Vec<usize> = (0..self.n_examples())
+            .filter(|&i| keep.contains(&self.label[i]))
+            .collect();
         self.select_rows(&rows)
     }
 
@@ -155,9 +186,10 @@ impl FeatureTable {
         self.label
             .iter()
             .map(|l| {
-                classes.iter().position(|c| c == l).ok_or_else(|| {
-                    ClassifyError::UnknownClass(l.clone(), classes.join(", "))
-                })
+                classes
+                    .iter()
+                    .position(|c| c == l)
+                    .ok_or_else(|| ClassifyError::UnknownClass(l.clone(), classes.join(", ")))
             })
             .collect()
     }
@@ -212,18 +244,31 @@ pub fn select_stats(table: &FeatureTable, subset: &MeasureSubset) -> Result<Stat
             .iter()
             .map(|n| {
                 table.stats.iter().position(|s| s == n).ok_or_else(|| {
-                    param("measure", format!("statistic `{n}` is not in the feature table"))
+                    param(
+                        "measure",
+                        format!("statistic `{n}` is not in the feature table"),
+                    )
                 })
             })
             .collect::<Result<_>>()?,
         _ => {
             let p = subset.prefix().unwrap_or_default();
-            (0..table.stats.len()).filter(|&k| table.stats[k].starts_with(p)).collect()
+            (0..table.stats.len())
+                .filter(|&k| table.stats[k].starts_with(p))
+                .collect()
         }
     };
-    let mut sel = StatSelection { stats: vec![], index: vec![], dropped: vec![] };
+    let mut sel = StatSelection {
+        stats: vec![],
+        index: vec![],
+        dropped: vec![],
+    };
     for k in candidates {
-        let finite = table.x.index_axis(ndarray::Axis(2), k).iter().all(|v| v.is_finite());
+        let finite = table
+            .x
+            .index_axis(ndarray::Axis(2), k)
+            .iter()
+            .all(|v| v.is_finite());
         if finite {
             sel.stats.push(table.stats[k].clone());
             sel.index.push(k);
@@ -234,11 +279,17 @@ pub fn select_stats(table: &FeatureTable, subset: &MeasureSubset) -> Result<Stat
     if sel.index.is_empty() {
         return Err(param(
             "measure",
-            format!("no finite statistic left for subset {subset:?} (dropped: {:?})", sel.dropped),
+            format!(
+                "no finite statistic left for subset {subset:?} (dropped: {:?})",
+                sel.dropped
+            ),
         ));
     }
     Ok(sel)
 }
+
+/// Column time labels and, for per-example selections, each example's indices.
+type ResolvedTimes = (Vec<usize>, Option<Vec<Vec<usize>>>);
 
 /// Which checkpoints enter the features.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -256,13 +307,16 @@ pub enum TimeSelection {
 
 impl TimeSelection {
     /// Resolves to per-example index lists (checked against T and N) and whether they are shared.
-    fn resolve(&self, n: usize, t: usize) -> Result<(Vec<usize>, Option<Vec<Vec<usize>>>)> {
+    fn resolve(&self, n: usize, t: usize) -> Result<ResolvedTimes> {
         let check = |idx: &[usize], what: &str| -> Result<()> {
             if idx.is_empty() {
                 return Err(param("time", format!("{what}: empty time selection")));
             }
             if let Some(&b) = idx.iter().find(|&&i| i >= t) {
-                return Err(param("time", format!("{what}: index {b} out of range (T = {t})")));
+                return Err(param(
+                    "time",
+                    format!("{what}: index {b} out of range (T = {t})"),
+                ));
             }
             Ok(())
         };
@@ -314,7 +368,10 @@ pub struct FlatFeatures {
 
 fn onehot_groups() -> Vec<FeatureGroup> {
     (0..N_POSITIONS)
-        .map(|j| FeatureGroup { name: POSITION_NAMES[j].to_string(), columns: vec![j] })
+        .map(|j| FeatureGroup {
+            name: POSITION_NAMES[j].to_string(),
+            columns: vec![j],
+        })
         .collect()
 }
 
@@ -343,7 +400,11 @@ pub fn flat_features(
     let mut groups = onehot_groups();
     for (kk, s) in sel.stats.iter().enumerate() {
         for &tj in cols_t.iter() {
-            names.push(if per.is_some() { format!("{s}@s{tj}") } else { format!("{s}@{tj}") });
+            names.push(if per.is_some() {
+                format!("{s}@s{tj}")
+            } else {
+                format!("{s}@{tj}")
+            });
         }
         groups.push(FeatureGroup {
             name: s.clone(),
@@ -377,7 +438,9 @@ pub fn average_features(
             x[[i, j]] = full.x[[i, j]];
         }
         for kk in 0..k {
-            let s: f64 = (0..tt).map(|j| full.x[[i, N_POSITIONS + kk * tt + j]]).sum();
+            let s: f64 = (0..tt)
+                .map(|j| full.x[[i, N_POSITIONS + kk * tt + j]])
+                .sum();
             x[[i, N_POSITIONS + kk]] = s / tt as f64;
         }
     }
@@ -385,7 +448,10 @@ pub fn average_features(
     let mut groups = onehot_groups();
     for (kk, s) in sel.stats.iter().enumerate() {
         names.push(format!("{s}@mean"));
-        groups.push(FeatureGroup { name: s.clone(), columns: vec![N_POSITIONS + kk] });
+        groups.push(FeatureGroup {
+            name: s.clone(),
+            columns: vec![N_POSITIONS + kk],
+        });
     }
     Ok(FlatFeatures {
         x,
@@ -482,12 +548,30 @@ mod tests {
 
     fn paper_like(n: usize) -> FeatureTable {
         let names: Vec<String> = [
-            "weightabs_mean", "weightabs_median", "weightabs_norm", "weightabs_thirdquartile",
-            "weightabs_var", "weightraw_mean", "weightraw_median", "weightraw_norm",
-            "weightraw_thirdquartile", "weightraw_var", "weightsq_mean", "weightsq_median",
-            "weightsq_thirdquartile", "actabs_mean", "actabs_median", "actabs_norm",
-            "actabs_thirdquartile", "actraw_mean", "actraw_median", "actraw_norm",
-            "actraw_thirdquartile", "gradavgabs_id", "gradavgraw_id", "gradavgsq_id",
+            "weightabs_mean",
+            "weightabs_median",
+            "weightabs_norm",
+            "weightabs_thirdquartile",
+            "weightabs_var",
+            "weightraw_mean",
+            "weightraw_median",
+            "weightraw_norm",
+            "weightraw_thirdquartile",
+            "weightraw_var",
+            "weightsq_mean",
+            "weightsq_median",
+            "weightsq_thirdquartile",
+            "actabs_mean",
+            "actabs_median",
+            "actabs_norm",
+            "actabs_thirdquartile",
+            "actraw_mean",
+            "actraw_median",
+            "actraw_norm",
+            "actraw_thirdquartile",
+            "gradavgabs_id",
+            "gradavgraw_id",
+            "gradavgsq_id",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -510,7 +594,10 @@ mod tests {
         let f = flat_features(&t, &sel, &TimeSelection::All).unwrap();
         assert_eq!(f.x.dim(), (5, 507));
         assert_eq!(f.feature_names.len(), 507);
-        assert_eq!(&f.feature_names[..4], &["grp_id0", "grp_id1", "grp_id2", "weightabs_mean@0"]);
+        assert_eq!(
+            &f.feature_names[..4],
+            &["grp_id0", "grp_id1", "grp_id2", "weightabs_mean@0"]
+        );
         for i in 0..5 {
             for j in 0..3 {
                 assert_eq!(f.x[[i, j]], if j == i % 3 { 1.0 } else { 0.0 });
@@ -588,7 +675,11 @@ mod tests {
 
     #[test]
     fn zscore_uses_train_rows_and_floors_std() {
-        let x = ndarray::array![[1.0, 0.0, 5.0, 3.0], [0.0, 1.0, 7.0, 3.0], [0.0, 0.0, 9.0, 3.0]];
+        let x = ndarray::array![
+            [1.0, 0.0, 5.0, 3.0],
+            [0.0, 1.0, 7.0, 3.0],
+            [0.0, 0.0, 9.0, 3.0]
+        ];
         let z = ZScore::fit(x.slice(ndarray::s![..2, ..]), 2).unwrap();
         assert_eq!(z.mean[2], 6.0);
         assert_eq!(z.std[2], 1.0);
@@ -605,7 +696,10 @@ mod tests {
         let t = paper_like(3);
         let mut bad = t.clone();
         bad.position[1] = 3;
-        assert!(matches!(bad.validate(), Err(ClassifyError::InvalidTable(_))));
+        assert!(matches!(
+            bad.validate(),
+            Err(ClassifyError::InvalidTable(_))
+        ));
         let mut bad = t.clone();
         bad.label.pop();
         assert!(bad.validate().is_err());

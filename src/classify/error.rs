@@ -13,10 +13,19 @@ pub enum ClassifyError {
     InvalidParam { name: String, reason: String },
     /// Not enough examples of some class for the requested split.
     #[error("not enough examples for class `{class}` in {pool}: need {needed}, have {available}")]
-    NotEnoughExamples { class: String, pool: String, needed: usize, available: usize },
+    NotEnoughExamples {
+        class: String,
+        pool: String,
+        needed: usize,
+        available: usize,
+    },
     /// A holdout that would leak the held-out value into training, or has nothing to hold out.
     #[error("holdout on factor `{factor}` = `{value}`: {reason}")]
-    Holdout { factor: String, value: String, reason: String },
+    Holdout {
+        factor: String,
+        value: String,
+        reason: String,
+    },
     /// A factor name that the table does not have.
     #[error("unknown factor `{0}` (the table has: {1})")]
     UnknownFactor(String, String),
@@ -25,7 +34,11 @@ pub enum ClassifyError {
     UnknownClass(String, String),
     /// Input data with inconsistent dimensions for an estimator.
     #[error("shape mismatch in {context}: expected {expected}, got {got}")]
-    Shape { context: String, expected: String, got: String },
+    Shape {
+        context: String,
+        expected: String,
+        got: String,
+    },
     /// Non-finite values given to an estimator.
     #[error("non-finite value in {0}")]
     NonFinite(String),
@@ -44,5 +57,8 @@ pub enum ClassifyError {
 pub type Result<T> = std::result::Result<T, ClassifyError>;
 
 pub(crate) fn param(name: &str, reason: impl Into<String>) -> ClassifyError {
-    ClassifyError::InvalidParam { name: name.to_string(), reason: reason.into() }
+    ClassifyError::InvalidParam {
+        name: name.to_string(),
+        reason: reason.into(),
+    }
 }

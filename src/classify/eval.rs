@@ -76,7 +76,11 @@ pub enum SplitScheme {
         test_filter: Vec<FactorFilter>,
     },
     /// Train on `factor` ≠ `value`, test on `factor` = `value` (method.md §4).
-    Holdout { factor: String, value: String, n_splits: usize },
+    Holdout {
+        factor: String,
+        value: String,
+        n_splits: usize,
+    },
 }
 
 impl Default for SplitScheme {
@@ -219,12 +223,22 @@ pub fn make_splits(
     seed: u64,
 ) -> Result<Vec<Split>> {
     match scheme {
-        SplitScheme::Balanced { n_splits, n_test, n_train, train_filter, test_filter } => {
+        SplitScheme::Balanced {
+            n_splits,
+            n_test,
+            n_train,
+            train_filter,
+            test_filter,
+        } => {
             let tr = filters_mask(table, train_filter)?;
             let te = filters_mask(table, test_filter)?;
             balanced_splits(y, classes, *n_splits, *n_test, *n_train, &tr, &te, seed)
         }
-        SplitScheme::Holdout { factor, value, n_splits } => {
+        SplitScheme::Holdout {
+            factor,
+            value,
+            n_splits,
+        } => {
             let all = vec![true; y.len()];
             holdout_splits(table, y, classes, factor, value, *n_splits, &all, seed)
         }
@@ -264,7 +278,11 @@ pub fn evaluate(table: &FeatureTable, cfg: &EvalConfig) -> Result<EvalResult> {
             if fb.x.ncols() != fa.x.ncols() {
                 return Err(param(
                     "test_time",
-                    format!("{} test columns vs {} train columns", fb.x.ncols(), fa.x.ncols()),
+                    format!(
+                        "{} test columns vs {} train columns",
+                        fb.x.ncols(),
+                        fa.x.ncols()
+                    ),
                 ));
             }
             Some(fb)
@@ -285,7 +303,15 @@ pub fn evaluate(table: &FeatureTable, cfg: &EvalConfig) -> Result<EvalResult> {
             z.transform(&mut xtr)?;
             z.transform(&mut xte)?;
         }
-        let gs = grid_search(xtr.view(), &ytr, k, fa.n_onehot, &grid, cfg.cv_folds, fit_seed)?;
+        let gs = grid_search(
+            xtr.view(),
+            &ytr,
+            k,
+            fa.n_onehot,
+            &grid,
+            cfg.cv_folds,
+            fit_seed,
+        )?;
         let model = gs.best.fit(xtr.view(), &ytr, k, fa.n_onehot, fit_seed)?;
         let ptr = model.predict(xtr.view())?;
         let pte = model.predict(xte.view())?;
@@ -349,8 +375,13 @@ pub fn summarize(results: &[SplitResult], k: usize, n_groups: usize) -> Summary 
     }
     let accs: Vec<f64> = results.iter().map(|r| r.test_accuracy).collect();
     let per_class = |f: &dyn Fn(&[Vec<f64>]) -> Vec<f64>| -> Vec<MeanSem> {
-        let vals: Vec<Vec<f64>> = results.iter().map(|r| f(&to_f64(&r.test_confusion))).collect();
-        (0..k).map(|c| mean_sem(&vals.iter().map(|v| v[c]).collect::<Vec<_>>())).collect()
+        let vals: Vec<Vec<f64>> = results
+            .iter()
+            .map(|r| f(&to_f64(&r.test_confusion)))
+            .collect();
+        (0..k)
+            .map(|c| mean_sem(&vals.iter().map(|v| v[c]).collect::<Vec<_>>()))
+            .collect()
     };
     let gini = if results.iter().all(|r| r.tree_group_importances.is_some()) && !results.is_empty()
     {
@@ -406,8 +437,14 @@ mod tests {
 
     fn small_rf() -> Vec<ModelSpec> {
         vec![
-            ModelSpec::RandomForest { n_trees: 8, max_features: MaxFeatures::Sqrt },
-            ModelSpec::RandomForest { n_trees: 8, max_features: MaxFeatures::All },
+            ModelSpec::RandomForest {
+                n_trees: 8,
+                max_features: MaxFeatures::Sqrt,
+            },
+            ModelSpec::RandomForest {
+                n_trees: 8,
+                max_features: MaxFeatures::All,
+            },
         ]
     }
 
@@ -437,7 +474,10 @@ mod tests {
             assert_eq!(s.test_confusion.iter().flatten().sum::<u64>(), 60);
             let tg = s.tree_group_importances.as_ref().unwrap();
             assert_eq!(tg.len(), 8);
-            assert!(tg.iter().all(|row| (row.iter().sum::<f64>() - 1.0).abs() < 1e-9));
+            assert!(
+                tg.iter()
+                    .all(|row| (row.iter().sum::<f64>() - 1.0).abs() < 1e-9)
+            );
             assert_eq!(s.cv_scores.len(), 2);
         }
         let sm = &r.summary;
@@ -450,7 +490,11 @@ mod tests {
         let j = serde_json::to_string(&r).unwrap();
         let back: EvalResult = serde_json::from_str(&j).unwrap();
         assert_eq!(back.splits[0].test_confusion, r.splits[0].test_confusion);
-        assert_eq!(evaluate(&t, &cfg).unwrap(), r, "deterministic from the seed");
+        assert_eq!(
+            evaluate(&t, &cfg).unwrap(),
+            r,
+            "deterministic from the seed"
+        );
         let cj = serde_json::to_string(&cfg).unwrap();
         assert_eq!(serde_json::from_str::<EvalConfig>(&cj).unwrap(), cfg);
         let partial: EvalConfig = serde_json::from_str(r#"{"classifier":"linear_svm"}"#).unwrap();
@@ -462,7 +506,11 @@ mod tests {
         let t = synthetic_table(36, 9, 4);
         let base = EvalConfig {
             grid: Some(small_rf()),
-            split: SplitScheme::Holdout { factor: "arch".into(), value: "b".into(), n_splits: 1 },
+            split: SplitScheme::Holdout {
+                factor: "arch".into(),
+                value: "b".into(),
+                n_splits: 1,
+            },
             measure: MeasureSubset::Weight,
             ..Default::default()
         };
@@ -473,8 +521,14 @@ mod tests {
             classes: Some(vec!["feedback".into(), "information".into()]),
             classifier: Classifier::LinearSvm,
             grid: Some(vec![
-                ModelSpec::LinearSvm { c: 1.0, pca_components: None },
-                ModelSpec::LinearSvm { c: 50.0, pca_components: Some(4) },
+                ModelSpec::LinearSvm {
+                    c: 1.0,
+                    pca_components: None,
+                },
+                ModelSpec::LinearSvm {
+                    c: 50.0,
+                    pca_components: Some(4),
+                },
             ]),
             zscore: true,
             layout: FeatureLayout::TrajectoryAverage,
@@ -495,18 +549,35 @@ mod tests {
         assert_eq!(r.splits.len(), 10);
         assert_eq!(r.feature_names.len(), 3 + 3 * 3);
         let sub = EvalConfig {
-            time: TimeSpec::Subsample { stride: 2, n: 3, seed: 1 },
+            time: TimeSpec::Subsample {
+                stride: 2,
+                n: 3,
+                seed: 1,
+            },
             split: SplitScheme::default(),
             grid: Some(small_rf()[..1].to_vec()),
             ..base.clone()
         };
         assert_eq!(evaluate(&t, &sub).unwrap().feature_names.len(), 3 + 3 * 3);
-        let bad = EvalConfig { test_time: Some(TimeSpec::Indices(vec![1])), ..cross };
-        assert!(matches!(evaluate(&t, &bad), Err(ClassifyError::InvalidParam { .. })));
         let bad = EvalConfig {
-            split: SplitScheme::Holdout { factor: "nope".into(), value: "b".into(), n_splits: 1 },
+            test_time: Some(TimeSpec::Indices(vec![1])),
+            ..cross
+        };
+        assert!(matches!(
+            evaluate(&t, &bad),
+            Err(ClassifyError::InvalidParam { .. })
+        ));
+        let bad = EvalConfig {
+            split: SplitScheme::Holdout {
+                factor: "nope".into(),
+                value: "b".into(),
+                n_splits: 1,
+            },
             ..base
         };
-        assert!(matches!(evaluate(&t, &bad), Err(ClassifyError::UnknownFactor(..))));
+        assert!(matches!(
+            evaluate(&t, &bad),
+            Err(ClassifyError::UnknownFactor(..))
+        ));
     }
 }

@@ -45,7 +45,10 @@ impl MaxFeatures {
             MaxFeatures::Count(c) => c,
         };
         if m == 0 || m > p {
-            return Err(param("max_features", format!("{m} features per split with p = {p}")));
+            return Err(param(
+                "max_features",
+                format!("{m} features per split with p = {p}"),
+            ));
         }
         Ok(m)
     }
@@ -152,12 +155,23 @@ pub struct RandomForest {
     importances: Vec<f64>,
 }
 
-pub(crate) fn check_xy(x: &ArrayView2<f64>, y: &[usize], n_classes: usize, who: &str) -> Result<()> {
+pub(crate) fn check_xy(
+    x: &ArrayView2<f64>,
+    y: &[usize],
+    n_classes: usize,
+    who: &str,
+) -> Result<()> {
     if x.nrows() == 0 {
-        return Err(ClassifyError::Fit { model: who.into(), reason: "no training rows".into() });
+        return Err(ClassifyError::Fit {
+            model: who.into(),
+            reason: "no training rows".into(),
+        });
     }
     if x.ncols() == 0 {
-        return Err(ClassifyError::Fit { model: who.into(), reason: "no features".into() });
+        return Err(ClassifyError::Fit {
+            model: who.into(),
+            reason: "no features".into(),
+        });
     }
     if y.len() != x.nrows() {
         return Err(ClassifyError::Shape {
@@ -167,7 +181,10 @@ pub(crate) fn check_xy(x: &ArrayView2<f64>, y: &[usize], n_classes: usize, who: 
         });
     }
     if let Some(&c) = y.iter().find(|&&c| c >= n_classes) {
-        return Err(param("labels", format!("class {c} ≥ n_classes {n_classes} in {who}")));
+        return Err(param(
+            "labels",
+            format!("class {c} ≥ n_classes {n_classes} in {who}"),
+        ));
     }
     if x.iter().any(|v| !v.is_finite()) {
         return Err(ClassifyError::NonFinite(format!("{who} training data")));
@@ -179,12 +196,20 @@ pub(crate) fn check_xy(x: &ArrayView2<f64>, y: &[usize], n_classes: usize, who: 
 #[inline]
 fn f32_key(v: f32) -> u32 {
     let b = v.to_bits();
-    if b & 0x8000_0000 != 0 { !b } else { b | 0x8000_0000 }
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
 }
 
 #[inline]
 fn key_f32(k: u32) -> f32 {
-    f32::from_bits(if k & 0x8000_0000 != 0 { k & 0x7fff_ffff } else { !k })
+    f32::from_bits(if k & 0x8000_0000 != 0 {
+        k & 0x7fff_ffff
+    } else {
+        !k
+    })
 }
 
 struct Builder<'a> {
@@ -224,7 +249,9 @@ impl Builder<'_> {
         } else {
             weight.iter_mut().for_each(|w| *w = 1.0);
         }
-        let mut samples: Vec<u32> = (0..n as u32).filter(|&i| weight[i as usize] > 0.0).collect();
+        let mut samples: Vec<u32> = (0..n as u32)
+            .filter(|&i| weight[i as usize] > 0.0)
+            .collect();
         let m_all = samples.len();
         let mut keys: Vec<u64> = vec![0; m_all];
         let mut ly: Vec<u8> = vec![0; m_all];
@@ -239,7 +266,12 @@ impl Builder<'_> {
         let mut w_root = 0.0;
         // (start, end, depth, slot)
         let mut stack: Vec<(usize, usize, usize, usize)> = vec![(0, m_all, 0, 0)];
-        nodes.push(Node { feature: LEAF, left: 0, right: 0, threshold: 0.0 });
+        nodes.push(Node {
+            feature: LEAF,
+            left: 0,
+            right: 0,
+            threshold: 0.0,
+        });
         while let Some((start, end, depth, slot)) = stack.pop() {
             let m = end - start;
             counts.iter_mut().for_each(|c| *c = 0.0);
@@ -272,7 +304,12 @@ impl Builder<'_> {
                 None => {
                     let off = values.len();
                     values.extend(counts.iter().map(|c| c / wt));
-                    nodes[slot] = Node { feature: LEAF, left: off as u32, right: 0, threshold: 0.0 };
+                    nodes[slot] = Node {
+                        feature: LEAF,
+                        left: off as u32,
+                        right: 0,
+                        threshold: 0.0,
+                    };
                 }
                 Some(b) => {
                     // partition samples[start..end] by the threshold
@@ -298,8 +335,18 @@ impl Builder<'_> {
                     imp[b.feature] +=
                         wt * impurity - wl * Self::gini(&lc, wl) - wr * Self::gini(&rc, wr);
                     let l = nodes.len();
-                    nodes.push(Node { feature: LEAF, left: 0, right: 0, threshold: 0.0 });
-                    nodes.push(Node { feature: LEAF, left: 0, right: 0, threshold: 0.0 });
+                    nodes.push(Node {
+                        feature: LEAF,
+                        left: 0,
+                        right: 0,
+                        threshold: 0.0,
+                    });
+                    nodes.push(Node {
+                        feature: LEAF,
+                        left: 0,
+                        right: 0,
+                        threshold: 0.0,
+                    });
                     nodes[slot] = Node {
                         feature: b.feature as u32,
                         left: l as u32,
@@ -318,7 +365,14 @@ impl Builder<'_> {
         if s > 0.0 {
             imp.iter_mut().for_each(|v| *v /= s);
         }
-        (Tree { nodes, values, n_classes: k }, imp)
+        (
+            Tree {
+                nodes,
+                values,
+                n_classes: k,
+            },
+            imp,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -376,7 +430,12 @@ impl Builder<'_> {
                         if thr == v_next || !thr.is_finite() {
                             thr = v_cur;
                         }
-                        best = Some(Best { proxy, feature: f, pos: j + 1, threshold: thr });
+                        best = Some(Best {
+                            proxy,
+                            feature: f,
+                            pos: j + 1,
+                            threshold: thr,
+                        });
                     }
                 }
                 v_cur = v_next;
@@ -425,15 +484,23 @@ impl RandomForest {
         };
         let mut master = ChaCha8Rng::seed_from_u64(params.seed);
         let seeds: Vec<u64> = (0..params.n_trees).map(|_| master.random()).collect();
-        let fitted: Vec<(Tree, Vec<f64>)> =
-            seeds.par_iter().map(|&s| b.build(s, params.bootstrap)).collect();
+        let fitted: Vec<(Tree, Vec<f64>)> = seeds
+            .par_iter()
+            .map(|&s| b.build(s, params.bootstrap))
+            .collect();
         let mut trees = Vec::with_capacity(fitted.len());
         let mut importances = Vec::with_capacity(fitted.len() * p);
         for (t, imp) in fitted {
             trees.push(t);
             importances.extend(imp);
         }
-        Ok(RandomForest { params: params.clone(), n_features: p, n_classes, trees, importances })
+        Ok(RandomForest {
+            params: params.clone(),
+            n_features: p,
+            n_classes,
+            trees,
+            importances,
+        })
     }
 
     /// The fitted trees.
@@ -444,8 +511,11 @@ impl RandomForest {
     /// Per-tree normalized Gini importances [n_trees, n_features]; each row sums to 1 (or is all
     /// zero for a single-leaf tree).
     pub fn tree_importances(&self) -> Array2<f64> {
-        Array2::from_shape_vec((self.trees.len(), self.n_features), self.importances.clone())
-            .expect("importance shape")
+        Array2::from_shape_vec(
+            (self.trees.len(), self.n_features),
+            self.importances.clone(),
+        )
+        .expect("importance shape")
     }
 
     /// scikit-learn's `feature_importances_`: the mean of the per-tree rows over trees that split.
@@ -473,7 +543,9 @@ impl RandomForest {
             });
         }
         if x.iter().any(|v| !v.is_finite()) {
-            return Err(ClassifyError::NonFinite("RandomForest prediction data".into()));
+            return Err(ClassifyError::NonFinite(
+                "RandomForest prediction data".into(),
+            ));
         }
         Ok(())
     }
@@ -501,7 +573,11 @@ impl RandomForest {
     /// Class index of the highest mean probability (ties → the first).
     pub fn predict(&self, x: ArrayView2<f64>) -> Result<Vec<usize>> {
         let pr = self.predict_proba(x)?;
-        Ok(pr.rows().into_iter().map(|r| argmax(r.as_slice().unwrap_or(&r.to_vec()))).collect())
+        Ok(pr
+            .rows()
+            .into_iter()
+            .map(|r| argmax(r.as_slice().unwrap_or(&r.to_vec())))
+            .collect())
     }
 }
 
@@ -533,7 +609,11 @@ mod tests {
     #[test]
     fn fits_seeded_with_normalized_tree_importances() {
         let (x, y) = synthetic(300, 12, 3, 5);
-        let p = ForestParams { n_trees: 12, seed: 4, ..Default::default() };
+        let p = ForestParams {
+            n_trees: 12,
+            seed: 4,
+            ..Default::default()
+        };
         let f = RandomForest::fit(x.view(), &y, 3, &p).unwrap();
         let imp = f.tree_importances();
         assert_eq!(imp.dim(), (12, 12));
@@ -549,7 +629,16 @@ mod tests {
         assert!(acc > 0.97, "train accuracy {acc}");
         let g = RandomForest::fit(x.view(), &y, 3, &p).unwrap();
         assert_eq!(f, g);
-        let h = RandomForest::fit(x.view(), &y, 3, &ForestParams { seed: 5, ..p.clone() }).unwrap();
+        let h = RandomForest::fit(
+            x.view(),
+            &y,
+            3,
+            &ForestParams {
+                seed: 5,
+                ..p.clone()
+            },
+        )
+        .unwrap();
         assert_ne!(f.tree_importances(), h.tree_importances());
         let pr = f.predict_proba(x.view()).unwrap();
         assert!(pr.rows().into_iter().all(|r| (r.sum() - 1.0).abs() < 1e-9));
@@ -563,7 +652,9 @@ mod tests {
             1 => ((i * 7) % 11) as f64,
             _ => 1.0,
         });
-        let y: Vec<usize> = (0..40).map(|i| usize::from(i as f64 / 40.0 > 0.5)).collect();
+        let y: Vec<usize> = (0..40)
+            .map(|i| usize::from(i as f64 / 40.0 > 0.5))
+            .collect();
         let p = ForestParams {
             n_trees: 1,
             max_features: MaxFeatures::All,
@@ -576,14 +667,23 @@ mod tests {
         assert_eq!(imp.row(0).to_vec(), vec![1.0, 0.0, 0.0]);
         let t = ndarray::array![[0.49, 0.0, 1.0], [0.52, 3.0, 1.0]];
         assert_eq!(f.predict(t.view()).unwrap(), vec![0, 1]);
-        let depth1 = ForestParams { max_depth: Some(1), ..p };
-        assert_eq!(RandomForest::fit(x.view(), &y, 2, &depth1).unwrap().trees()[0].n_nodes(), 3);
+        let depth1 = ForestParams {
+            max_depth: Some(1),
+            ..p
+        };
+        assert_eq!(
+            RandomForest::fit(x.view(), &y, 2, &depth1).unwrap().trees()[0].n_nodes(),
+            3
+        );
     }
 
     #[test]
     fn invalid_inputs_give_errors() {
         let (x, y) = synthetic(20, 4, 2, 1);
-        let bad = ForestParams { n_trees: 0, ..Default::default() };
+        let bad = ForestParams {
+            n_trees: 0,
+            ..Default::default()
+        };
         assert!(matches!(
             RandomForest::fit(x.view(), &y, 2, &bad),
             Err(ClassifyError::InvalidParam { .. })

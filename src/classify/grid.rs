@@ -17,7 +17,10 @@ use super::svm::{LinearSvc, SvcParams};
 #[serde(tag = "model", rename_all = "snake_case")]
 pub enum ModelSpec {
     /// `RandomForestClassifier(n_estimators, max_features)`, other settings at their defaults.
-    RandomForest { n_trees: usize, max_features: MaxFeatures },
+    RandomForest {
+        n_trees: usize,
+        max_features: MaxFeatures,
+    },
     /// `LinearSVC(C)`, optionally after `PCA(n_components)` fitted on the continuous columns
     /// only, the one-hot prepended after the projection (method.md §2).
     LinearSvm {
@@ -40,7 +43,10 @@ pub fn rf_paper_grid() -> Vec<ModelSpec> {
     let mut g = Vec::new();
     for mf in [MaxFeatures::Sqrt, MaxFeatures::Log2, MaxFeatures::All] {
         for n in RF_TREES_GRID {
-            g.push(ModelSpec::RandomForest { n_trees: n, max_features: mf });
+            g.push(ModelSpec::RandomForest {
+                n_trees: n,
+                max_features: mf,
+            });
         }
     }
     g
@@ -48,31 +54,52 @@ pub fn rf_paper_grid() -> Vec<ModelSpec> {
 
 /// The 84 linear-SVM configurations: 7 without PCA, then 11 PCA sizes × 7 C values.
 pub fn svm_paper_grid() -> Vec<ModelSpec> {
-    let mut g: Vec<ModelSpec> =
-        SVM_C_GRID.iter().map(|&c| ModelSpec::LinearSvm { c, pca_components: None }).collect();
+    let mut g: Vec<ModelSpec> = SVM_C_GRID
+        .iter()
+        .map(|&c| ModelSpec::LinearSvm {
+            c,
+            pca_components: None,
+        })
+        .collect();
     for k in PCA_GRID {
         for c in SVM_C_GRID {
-            g.push(ModelSpec::LinearSvm { c, pca_components: Some(k) });
+            g.push(ModelSpec::LinearSvm {
+                c,
+                pca_components: Some(k),
+            });
         }
     }
     g
 }
 
-/// A fitted model of any kind.
+/// A fitted model of any kind (few exist at a time, so the variant size difference is harmless).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case")]
 pub enum FittedModel {
     RandomForest(RandomForest),
-    LinearSvm { pca: Option<Pca>, svc: LinearSvc, n_onehot: usize },
+    LinearSvm {
+        pca: Option<Pca>,
+        svc: LinearSvc,
+        n_onehot: usize,
+    },
 }
 
 fn project(pca: &Pca, x: ArrayView2<f64>, n_onehot: usize) -> Result<Array2<f64>> {
     if n_onehot > x.ncols() {
-        return Err(param("n_onehot", format!("{n_onehot} > {} columns", x.ncols())));
+        return Err(param(
+            "n_onehot",
+            format!("{n_onehot} > {} columns", x.ncols()),
+        ));
     }
     let z = pca.transform(x.slice(s![.., n_onehot..]))?;
-    concatenate(Axis(1), &[x.slice(s![.., ..n_onehot]), z.view()])
-        .map_err(|e| ClassifyError::Shape { context: "PCA concat".into(), expected: "".into(), got: e.to_string() })
+    concatenate(Axis(1), &[x.slice(s![.., ..n_onehot]), z.view()]).map_err(|e| {
+        ClassifyError::Shape {
+            context: "PCA concat".into(),
+            expected: "".into(),
+            got: e.to_string(),
+        }
+    })
 }
 
 impl FittedModel {
@@ -81,9 +108,11 @@ impl FittedModel {
         match self {
             FittedModel::RandomForest(f) => f.predict(x),
             FittedModel::LinearSvm { pca: None, svc, .. } => svc.predict(x),
-            FittedModel::LinearSvm { pca: Some(p), svc, n_onehot } => {
-                svc.predict(project(p, x, *n_onehot)?.view())
-            }
+            FittedModel::LinearSvm {
+                pca: Some(p),
+                svc,
+                n_onehot,
+            } => svc.predict(project(p, x, *n_onehot)?.view()),
         }
     }
 
@@ -100,7 +129,10 @@ impl ModelSpec {
     /// Checks the spec's parameters.
     pub fn validate(&self) -> Result<()> {
         match self {
-            ModelSpec::RandomForest { n_trees, max_features } => ForestParams {
+            ModelSpec::RandomForest {
+                n_trees,
+                max_features,
+            } => ForestParams {
                 n_trees: *n_trees,
                 max_features: *max_features,
                 ..Default::default()
@@ -138,17 +170,26 @@ impl ModelSpec {
         full_pca: Option<&Result<Pca>>,
     ) -> Result<FittedModel> {
         match self {
-            ModelSpec::RandomForest { n_trees, max_features } => {
+            ModelSpec::RandomForest {
+                n_trees,
+                max_features,
+            } => {
                 let p = ForestParams {
                     n_trees: *n_trees,
                     max_features: *max_features,
                     seed,
                     ..Default::default()
                 };
-                Ok(FittedModel::RandomForest(RandomForest::fit(x, y, n_classes, &p)?))
+                Ok(FittedModel::RandomForest(RandomForest::fit(
+                    x, y, n_classes, &p,
+                )?))
             }
             ModelSpec::LinearSvm { c, pca_components } => {
-                let sp = SvcParams { c: *c, seed, ..Default::default() };
+                let sp = SvcParams {
+                    c: *c,
+                    seed,
+                    ..Default::default()
+                };
                 match pca_components {
                     None => Ok(FittedModel::LinearSvm {
                         pca: None,
@@ -166,13 +207,27 @@ impl ModelSpec {
                         };
                         let z = project(&pca, x, n_onehot)?;
                         let svc = LinearSvc::fit(z.view(), y, n_classes, &sp)?;
-                        Ok(FittedModel::LinearSvm { pca: Some(pca), svc, n_onehot })
+                        Ok(FittedModel::LinearSvm {
+                            pca: Some(pca),
+                            svc,
+                            n_onehot,
+                        })
                     }
                 }
             }
         }
     }
 }
+
+/// One CV fold: train rows and labels, validation rows and labels, and (when the grid has PCA
+/// points) the full PCA of the fold's training rows, or its fit error.
+type FoldData = (
+    Array2<f64>,
+    Vec<usize>,
+    Array2<f64>,
+    Vec<usize>,
+    Option<Result<Pca>>,
+);
 
 /// Outcome of a grid search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -221,8 +276,16 @@ pub fn grid_search(
         });
     }
     let folds = stratified_kfold(y, n_folds)?;
-    let any_pca = grid.iter().any(|g| matches!(g, ModelSpec::LinearSvm { pca_components: Some(_), .. }));
-    let fold_data: Vec<(Array2<f64>, Vec<usize>, Array2<f64>, Vec<usize>, Option<Result<Pca>>)> = folds
+    let any_pca = grid.iter().any(|g| {
+        matches!(
+            g,
+            ModelSpec::LinearSvm {
+                pca_components: Some(_),
+                ..
+            }
+        )
+    });
+    let fold_data: Vec<FoldData> = folds
         .par_iter()
         .map(|(tr, te)| {
             let xtr = x.select(Axis(0), tr);
@@ -237,8 +300,9 @@ pub fn grid_search(
             (xtr, ytr, xte, yte, pca)
         })
         .collect();
-    let tasks: Vec<(usize, usize)> =
-        (0..grid.len()).flat_map(|g| (0..folds.len()).map(move |f| (g, f))).collect();
+    let tasks: Vec<(usize, usize)> = (0..grid.len())
+        .flat_map(|g| (0..folds.len()).map(move |f| (g, f)))
+        .collect();
     let scores: Vec<Option<f64>> = tasks
         .par_iter()
         .map(|&(g, f)| {
@@ -250,9 +314,15 @@ pub fn grid_search(
     let mut cv_scores = Vec::with_capacity(grid.len());
     let mut folds_ok = Vec::with_capacity(grid.len());
     for g in 0..grid.len() {
-        let ok: Vec<f64> = (0..folds.len()).filter_map(|f| scores[g * folds.len() + f]).collect();
+        let ok: Vec<f64> = (0..folds.len())
+            .filter_map(|f| scores[g * folds.len() + f])
+            .collect();
         folds_ok.push(ok.len());
-        cv_scores.push(if ok.is_empty() { None } else { Some(ok.iter().sum::<f64>() / ok.len() as f64) });
+        cv_scores.push(if ok.is_empty() {
+            None
+        } else {
+            Some(ok.iter().sum::<f64>() / ok.len() as f64)
+        });
     }
     let mut best: Option<usize> = None;
     for (g, s) in cv_scores.iter().enumerate() {
@@ -262,8 +332,14 @@ pub fn grid_search(
             }
         }
     }
-    let b = best.ok_or_else(|| ClassifyError::NoValidGridPoint(format!("{} grid points", grid.len())))?;
-    Ok(GridSearchResult { best_index: b, best: grid[b].clone(), cv_scores, folds_ok })
+    let b =
+        best.ok_or_else(|| ClassifyError::NoValidGridPoint(format!("{} grid points", grid.len())))?;
+    Ok(GridSearchResult {
+        best_index: b,
+        best: grid[b].clone(),
+        cv_scores,
+        folds_ok,
+    })
 }
 
 #[cfg(test)]
@@ -276,7 +352,18 @@ mod tests {
         assert_eq!(rf_paper_grid().len(), 15);
         let s = svm_paper_grid();
         assert_eq!(s.len(), 84);
-        assert_eq!(s.iter().filter(|g| matches!(g, ModelSpec::LinearSvm { pca_components: None, .. })).count(), 7);
+        assert_eq!(
+            s.iter()
+                .filter(|g| matches!(
+                    g,
+                    ModelSpec::LinearSvm {
+                        pca_components: None,
+                        ..
+                    }
+                ))
+                .count(),
+            7
+        );
         let j = serde_json::to_string(&s[10]).unwrap();
         assert_eq!(serde_json::from_str::<ModelSpec>(&j).unwrap(), s[10]);
     }
@@ -286,20 +373,42 @@ mod tests {
         let (x0, y) = synthetic(200, 6, 2, 8);
         let x = x0.mapv(|v| v.signum() * v.abs().powf(0.25));
         let grid = vec![
-            ModelSpec::LinearSvm { c: 1.0, pca_components: Some(50) }, // > 6 features: fails
-            ModelSpec::RandomForest { n_trees: 1, max_features: MaxFeatures::Count(1) },
-            ModelSpec::RandomForest { n_trees: 30, max_features: MaxFeatures::Sqrt },
-            ModelSpec::LinearSvm { c: 1.0, pca_components: Some(3) },
+            ModelSpec::LinearSvm {
+                c: 1.0,
+                pca_components: Some(50),
+            }, // > 6 features: fails
+            ModelSpec::RandomForest {
+                n_trees: 1,
+                max_features: MaxFeatures::Count(1),
+            },
+            ModelSpec::RandomForest {
+                n_trees: 30,
+                max_features: MaxFeatures::Sqrt,
+            },
+            ModelSpec::LinearSvm {
+                c: 1.0,
+                pca_components: Some(3),
+            },
         ];
         let r = grid_search(x.view(), &y, 2, 0, &grid, 5, 1).unwrap();
         assert_eq!(r.cv_scores[0], None);
         assert_eq!(r.folds_ok, vec![0, 5, 5, 5]);
-        let best = r.cv_scores.iter().flatten().cloned().fold(f64::MIN, f64::max);
+        let best = r
+            .cv_scores
+            .iter()
+            .flatten()
+            .cloned()
+            .fold(f64::MIN, f64::max);
         assert_eq!(r.cv_scores[r.best_index], Some(best));
         assert!(r.cv_scores[2].unwrap() > r.cv_scores[1].unwrap());
         // ties go to the first
         let same = vec![grid[2].clone(), grid[2].clone()];
-        assert_eq!(grid_search(x.view(), &y, 2, 0, &same, 5, 1).unwrap().best_index, 0);
+        assert_eq!(
+            grid_search(x.view(), &y, 2, 0, &same, 5, 1)
+                .unwrap()
+                .best_index,
+            0
+        );
         let none = vec![grid[0].clone(), grid[0].clone()];
         assert!(matches!(
             grid_search(x.view(), &y, 2, 0, &none, 5, 1),
@@ -317,15 +426,28 @@ mod tests {
                 xo[[i, 3 + j]] = x[[i, j]];
             }
         }
-        let m = ModelSpec::LinearSvm { c: 1.0, pca_components: Some(5) }
-            .fit(xo.view(), &y, 2, 3, 0)
-            .unwrap();
-        let FittedModel::LinearSvm { pca: Some(p), svc, .. } = &m else { panic!() };
+        let m = ModelSpec::LinearSvm {
+            c: 1.0,
+            pca_components: Some(5),
+        }
+        .fit(xo.view(), &y, 2, 3, 0)
+        .unwrap();
+        let FittedModel::LinearSvm {
+            pca: Some(p), svc, ..
+        } = &m
+        else {
+            panic!()
+        };
         assert_eq!(p.mean.len(), 5);
         assert_eq!(svc.coef.ncols(), 3 + 5);
-        assert!(ModelSpec::LinearSvm { c: 1.0, pca_components: Some(6) }
+        assert!(
+            ModelSpec::LinearSvm {
+                c: 1.0,
+                pca_components: Some(6)
+            }
             .fit(xo.view(), &y, 2, 3, 0)
-            .is_err());
+            .is_err()
+        );
         assert_eq!(m.predict(xo.view()).unwrap().len(), 120);
     }
 }

@@ -24,7 +24,11 @@ pub fn accuracy(y_true: &[usize], y_pred: &[usize]) -> Result<f64> {
 }
 
 /// Confusion matrix [n_classes, n_classes]: rows actual, columns predicted.
-pub fn confusion_matrix(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<Vec<Vec<u64>>> {
+pub fn confusion_matrix(
+    y_true: &[usize],
+    y_pred: &[usize],
+    n_classes: usize,
+) -> Result<Vec<Vec<u64>>> {
     if y_true.len() != y_pred.len() {
         return Err(ClassifyError::Shape {
             context: "confusion_matrix".into(),
@@ -35,7 +39,10 @@ pub fn confusion_matrix(y_true: &[usize], y_pred: &[usize], n_classes: usize) ->
     let mut m = vec![vec![0u64; n_classes]; n_classes];
     for (&a, &p) in y_true.iter().zip(y_pred) {
         if a >= n_classes || p >= n_classes {
-            return Err(param("labels", format!("class index ≥ n_classes {n_classes}")));
+            return Err(param(
+                "labels",
+                format!("class index ≥ n_classes {n_classes}"),
+            ));
         }
         m[a][p] += 1;
     }
@@ -54,7 +61,11 @@ pub struct MeanSem {
 pub fn mean_sem(v: &[f64]) -> MeanSem {
     let n = v.len();
     if n == 0 {
-        return MeanSem { mean: 0.0, sem: 0.0, n };
+        return MeanSem {
+            mean: 0.0,
+            sem: 0.0,
+            n,
+        };
     }
     let m = v.iter().sum::<f64>() / n as f64;
     let sem = if n < 2 {
@@ -97,20 +108,29 @@ pub fn rates(cm: &[Vec<f64>]) -> Vec<(f64, f64)> {
 
 /// Per-class balanced accuracy (TPR + TNR) / 2.
 pub fn balanced_accuracy_per_class(cm: &[Vec<f64>]) -> Vec<f64> {
-    rates(cm).into_iter().map(|(tpr, fpr)| (tpr + 1.0 - fpr) / 2.0).collect()
+    rates(cm)
+        .into_iter()
+        .map(|(tpr, fpr)| (tpr + 1.0 - fpr) / 2.0)
+        .collect()
 }
 
 /// Per-class d′ = Φ⁻¹(TPR) − Φ⁻¹(FPR), each Φ⁻¹ term clipped to ±5.
 pub fn dprime_per_class(cm: &[Vec<f64>]) -> Vec<f64> {
     let z = |p: f64| norm_ppf(p).clamp(-5.0, 5.0);
-    rates(cm).into_iter().map(|(tpr, fpr)| z(tpr) - z(fpr)).collect()
+    rates(cm)
+        .into_iter()
+        .map(|(tpr, fpr)| z(tpr) - z(fpr))
+        .collect()
 }
 
 /// Converts an integer confusion matrix to f64.
 pub fn to_f64(cm: &[Vec<u64>]) -> Vec<Vec<f64>> {
-    cm.iter().map(|r| r.iter().map(|&v| v as f64).collect()).collect()
+    cm.iter()
+        .map(|r| r.iter().map(|&v| v as f64).collect())
+        .collect()
 }
 
+#[allow(clippy::excessive_precision)] // AS241 coefficients as published
 /// The standard normal quantile Φ⁻¹(p) (Wichura's AS241, about 1e-16 relative); ±∞ at 0 and 1.
 pub fn norm_ppf(p: f64) -> f64 {
     if p.is_nan() {
@@ -207,7 +227,10 @@ pub fn group_importances(imp: ArrayView2<f64>, groups: &[FeatureGroup]) -> Resul
     let mut out = Array2::<f64>::zeros((imp.nrows(), groups.len()));
     for (g, grp) in groups.iter().enumerate() {
         if let Some(&c) = grp.columns.iter().find(|&&c| c >= p) {
-            return Err(param("groups", format!("column {c} of `{}` ≥ {p} features", grp.name)));
+            return Err(param(
+                "groups",
+                format!("column {c} of `{}` ≥ {p} features", grp.name),
+            ));
         }
         for (r, row) in imp.rows().into_iter().enumerate() {
             out[[r, g]] = grp.columns.iter().map(|&c| row[c]).sum();
@@ -280,7 +303,11 @@ mod tests {
     #[test]
     fn balanced_accuracy_and_dprime_by_hand() {
         // rows actual, cols predicted
-        let cm = vec![vec![8.0, 2.0, 0.0], vec![1.0, 6.0, 3.0], vec![0.0, 0.0, 10.0]];
+        let cm = vec![
+            vec![8.0, 2.0, 0.0],
+            vec![1.0, 6.0, 3.0],
+            vec![0.0, 0.0, 10.0],
+        ];
         let r = rates(&cm);
         // class 0: TPR 0.8, FPR 1/20; class 1: TPR 0.6, FPR 2/20; class 2: TPR 1, FPR 3/20
         assert!((r[0].0 - 0.8).abs() < 1e-12 && (r[0].1 - 0.05).abs() < 1e-12);
@@ -292,18 +319,24 @@ mod tests {
         // scipy: norm.ppf(0.8) - norm.ppf(0.05) = 0.8416212335729143 + 1.6448536269514729
         assert!((d[0] - 2.486_474_860_524_387).abs() < 1e-12, "{}", d[0]);
         // TPR = 1 → Φ⁻¹ clipped at +5; FPR 0.15 → −1.0364333894937898
-        assert!((d[2] - (5.0 + 1.036_433_389_493_789_8)).abs() < 1e-12, "{}", d[2]);
+        assert!(
+            (d[2] - (5.0 + 1.036_433_389_493_789_8)).abs() < 1e-12,
+            "{}",
+            d[2]
+        );
         let perfect = vec![vec![5.0, 0.0], vec![0.0, 5.0]];
         assert_eq!(dprime_per_class(&perfect), vec![10.0, 10.0]);
     }
 
     #[test]
     fn norm_ppf_matches_scipy() {
-        let ps: Vec<f64> = [1e-300, 1e-20, 1e-8, 0.001, 0.02425, 0.1, 0.3, 0.5, 0.6, 0.9, 0.975]
-            .iter()
-            .copied()
-            .chain([0.999, 1.0 - 1e-12])
-            .collect();
+        let ps: Vec<f64> = [
+            1e-300, 1e-20, 1e-8, 0.001, 0.02425, 0.1, 0.3, 0.5, 0.6, 0.9, 0.975,
+        ]
+        .iter()
+        .copied()
+        .chain([0.999, 1.0 - 1e-12])
+        .collect();
         assert_eq!(norm_ppf(0.0), f64::NEG_INFINITY);
         assert_eq!(norm_ppf(1.0), f64::INFINITY);
         assert!((norm_ppf(0.975) - 1.959_963_984_540_054).abs() < 1e-14);
@@ -317,7 +350,10 @@ mod tests {
         let want: Vec<f64> = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         for (p, w) in ps.iter().zip(want) {
             let g = norm_ppf(*p);
-            assert!((g - w).abs() <= 1e-12 * w.abs().max(1.0), "p={p}: {g} vs scipy {w}");
+            assert!(
+                (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                "p={p}: {g} vs scipy {w}"
+            );
         }
     }
 
@@ -325,8 +361,14 @@ mod tests {
     fn group_and_permutation_importance() {
         let imp = ndarray::array![[0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.25, 0.25]];
         let groups = vec![
-            FeatureGroup { name: "a".into(), columns: vec![0] },
-            FeatureGroup { name: "b".into(), columns: vec![1, 2, 3] },
+            FeatureGroup {
+                name: "a".into(),
+                columns: vec![0],
+            },
+            FeatureGroup {
+                name: "b".into(),
+                columns: vec![1, 2, 3],
+            },
         ];
         let g = group_importances(imp.view(), &groups).unwrap();
         assert!((g[[0, 1]] - 0.9).abs() < 1e-12 && (g[[1, 0]] - 0.25).abs() < 1e-12);
@@ -334,7 +376,10 @@ mod tests {
         let x = ndarray::Array2::from_shape_fn((200, 4), |(i, j)| ((i * (j + 3)) % 17) as f64);
         let y: Vec<usize> = (0..200).map(|i| usize::from(x[[i, 0]] > 8.0)).collect();
         let pred = |z: ArrayView2<f64>| -> Result<Vec<usize>> {
-            Ok(z.rows().into_iter().map(|r| usize::from(r[0] > 8.0)).collect())
+            Ok(z.rows()
+                .into_iter()
+                .map(|r| usize::from(r[0] > 8.0))
+                .collect())
         };
         let pi = permutation_importance(&pred, x.view(), &y, &groups, 3, 0).unwrap();
         assert!(pi[0] > 0.3, "{pi:?}");

@@ -30,6 +30,6 @@ pub use grid::{FittedModel, ModelSpec, grid_search};
 pub use pca::Pca;
 pub use svm::{LinearSvc, SvcParams};
 #[cfg(test)]
-mod sklearn_tests;
-#[cfg(test)]
 mod bench;
+#[cfg(test)]
+mod sklearn_tests;

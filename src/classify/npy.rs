@@ -9,13 +9,23 @@ use ndarray::{Array2, ArrayView2};
 use super::error::{ClassifyError, Result};
 
 fn io_err(path: &Path, e: impl ToString) -> ClassifyError {
-    ClassifyError::Io { path: path.display().to_string(), reason: e.to_string() }
+    ClassifyError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
 }
 
 fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Result<()> {
     let shape_s = match shape {
         [n] => format!("({n},)"),
-        _ => format!("({})", shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let mut header =
         format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_s}, }}");
@@ -52,12 +62,17 @@ fn read_npy(path: &Path) -> Result<(String, Vec<usize>, Vec<u8>)> {
     }
     let (hlen, off) = match buf[6] {
         1 => (u16::from_le_bytes([buf[8], buf[9]]) as usize, 10),
-        2 | 3 => (u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize, 12),
+        2 | 3 => (
+            u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize,
+            12,
+        ),
         v => return Err(io_err(path, format!("unsupported npy version {v}"))),
     };
     let header = std::str::from_utf8(&buf[off..off + hlen]).map_err(|e| io_err(path, e))?;
     let get = |key: &str| -> Result<&str> {
-        let i = header.find(key).ok_or_else(|| io_err(path, format!("no {key} in header")))?;
+        let i = header
+            .find(key)
+            .ok_or_else(|| io_err(path, format!("no {key} in header")))?;
         Ok(&header[i + key.len()..])
     };
     let descr = get("'descr':")?.trim_start().trim_start_matches('\'');
@@ -87,8 +102,10 @@ pub fn read_f64_2d(path: &Path) -> Result<Array2<f64>> {
         [r] => (r, 1),
         _ => return Err(io_err(path, format!("shape {shape:?} is not 1-D or 2-D"))),
     };
-    let v: Vec<f64> =
-        data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes"))).collect();
+    let v: Vec<f64> = data
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect();
     Array2::from_shape_vec((r, c), v).map_err(|e| io_err(path, e))
 }
 
@@ -96,7 +113,13 @@ pub fn read_f64_2d(path: &Path) -> Result<Array2<f64>> {
 pub fn read_i64_1d(path: &Path) -> Result<Vec<i64>> {
     let (descr, shape, data) = read_npy(path)?;
     if descr != "<i8" || shape.len() != 1 {
-        return Err(io_err(path, format!("dtype {descr} shape {shape:?}, expected 1-D <i8")));
+        return Err(io_err(
+            path,
+            format!("dtype {descr} shape {shape:?}, expected 1-D <i8"),
+        ));
     }
-    Ok(data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes"))).collect())
+    Ok(data
+        .chunks_exact(8)
+        .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect())
 }

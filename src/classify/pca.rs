@@ -27,7 +27,10 @@ pub struct Pca {
 }
 
 fn fit_err(reason: String) -> ClassifyError {
-    ClassifyError::Fit { model: "PCA".into(), reason }
+    ClassifyError::Fit {
+        model: "PCA".into(),
+        reason,
+    }
 }
 
 impl Pca {
@@ -48,7 +51,9 @@ impl Pca {
     pub fn fit_full(x: ArrayView2<f64>) -> Result<Pca> {
         let (n, p) = x.dim();
         if n < 2 || p == 0 {
-            return Err(fit_err(format!("needs ≥ 2 samples and ≥ 1 feature, got {n} × {p}")));
+            return Err(fit_err(format!(
+                "needs ≥ 2 samples and ≥ 1 feature, got {n} × {p}"
+            )));
         }
         if x.iter().any(|v| !v.is_finite()) {
             return Err(ClassifyError::NonFinite("PCA training data".into()));
@@ -72,7 +77,10 @@ impl Pca {
             }
             ev.push(vals[o].max(0.0));
         }
-        let ratio = ev.iter().map(|e| if total > 0.0 { e / total } else { 0.0 }).collect();
+        let ratio = ev
+            .iter()
+            .map(|e| if total > 0.0 { e / total } else { 0.0 })
+            .collect();
         Ok(Pca {
             mean,
             components,
@@ -334,8 +342,15 @@ mod tests {
         for i in 0..n {
             let v = ndarray::ArrayView1::from(&vecs[i * n..(i + 1) * n]);
             let av = a.dot(&v);
-            let r: f64 = (&av - &(&v * vals[i])).iter().map(|x| x * x).sum::<f64>().sqrt();
-            assert!(r < 1e-10 * vals.iter().cloned().fold(0.0, f64::max), "residual {r}");
+            let r: f64 = (&av - &(&v * vals[i]))
+                .iter()
+                .map(|x| x * x)
+                .sum::<f64>()
+                .sqrt();
+            assert!(
+                r < 1e-10 * vals.iter().cloned().fold(0.0, f64::max),
+                "residual {r}"
+            );
             assert!((v.dot(&v) - 1.0).abs() < 1e-12);
         }
     }
@@ -349,7 +364,10 @@ mod tests {
         let full = Pca::fit_full(x.view()).unwrap();
         assert!((full.explained_variance_ratio.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         assert!(full.explained_variance.windows(2).all(|w| w[0] >= w[1]));
-        assert!(matches!(Pca::fit(x.view(), 9), Err(ClassifyError::Fit { .. })));
+        assert!(matches!(
+            Pca::fit(x.view(), 9),
+            Err(ClassifyError::Fit { .. })
+        ));
         assert!(Pca::fit(x.slice(ndarray::s![..5, ..]), 6).is_err());
         assert!(Pca::fit(x.view(), 0).is_err());
         // the projection is uncorrelated with the given variances

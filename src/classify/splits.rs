@@ -49,7 +49,9 @@ impl FactorFilter {
     /// Whether each example passes.
     pub fn mask(&self, table: &FeatureTable) -> Result<Vec<bool>> {
         let f = table.factor(&self.factor)?;
-        Ok(f.iter().map(|v| self.values.contains(v) != self.exclude).collect())
+        Ok(f.iter()
+            .map(|v| self.values.contains(v) != self.exclude)
+            .collect())
     }
 }
 
@@ -79,7 +81,10 @@ fn check_inputs(y: &[usize], n_classes: usize, masks: &[&[bool]]) -> Result<()> 
         return Err(param("classes", "no classes"));
     }
     if let Some(&c) = y.iter().find(|&&c| c >= n_classes) {
-        return Err(param("labels", format!("class index {c} ≥ n_classes {n_classes}")));
+        return Err(param(
+            "labels",
+            format!("class index {c} ≥ n_classes {n_classes}"),
+        ));
     }
     for m in masks {
         if m.len() != y.len() {
@@ -116,9 +121,15 @@ pub fn balanced_splits(
     let test_pools = per_class_pools(y, k, test_ok);
     let train_pools = per_class_pools(y, k, train_ok);
     let nt = n_test.resolve(test_pools.iter().map(Vec::len).min().unwrap_or(0), "n_test")?;
-    let nr = n_train.resolve(train_pools.iter().map(Vec::len).min().unwrap_or(0), "n_train")?;
+    let nr = n_train.resolve(
+        train_pools.iter().map(Vec::len).min().unwrap_or(0),
+        "n_train",
+    )?;
     if nt == 0 || nr == 0 {
-        return Err(param("split sizes", format!("n_test = {nt}, n_train = {nr}: both must be ≥ 1")));
+        return Err(param(
+            "split sizes",
+            format!("n_test = {nt}, n_train = {nr}: both must be ≥ 1"),
+        ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut out = Vec::with_capacity(n_splits);
@@ -197,7 +208,10 @@ pub fn holdout_splits(
     let train_pools = per_class_pools(y, k, &train_ok);
     for c in 0..k {
         if test_pools[c].is_empty() {
-            return Err(herr(format!("no example of class `{}` has this value", class_names[c])));
+            return Err(herr(format!(
+                "no example of class `{}` has this value",
+                class_names[c]
+            )));
         }
         if train_pools[c].is_empty() {
             return Err(herr(format!(
@@ -224,7 +238,9 @@ pub fn holdout_splits(
         let test = draw(&test_pools, nt);
         let train = draw(&train_pools, nr);
         if let Some(&i) = train.iter().find(|&&i| f[i] == value) {
-            return Err(herr(format!("example {i} with the held-out value is in training")));
+            return Err(herr(format!(
+                "example {i} with the held-out value is in training"
+            )));
         }
         out.push(Split { train, test });
     }
@@ -243,10 +259,16 @@ pub fn factor_values(table: &FeatureTable, factor: &str) -> Result<Vec<String>> 
 /// the folds in order. Returns (train, test) positions into `y`, both sorted.
 pub fn stratified_kfold(y: &[usize], n_splits: usize) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
     if n_splits < 2 {
-        return Err(param("n_splits", format!("{n_splits}: StratifiedKFold needs at least 2")));
+        return Err(param(
+            "n_splits",
+            format!("{n_splits}: StratifiedKFold needs at least 2"),
+        ));
     }
     if y.len() < n_splits {
-        return Err(param("n_splits", format!("{n_splits} folds for {} examples", y.len())));
+        return Err(param(
+            "n_splits",
+            format!("{n_splits} folds for {} examples", y.len()),
+        ));
     }
     // encode classes by first appearance
     let mut order: Vec<usize> = Vec::new();
@@ -316,7 +338,10 @@ pub fn subsample_trajectories(
     if span >= t {
         return Err(param(
             "subsample",
-            format!("{n} samples with stride {stride} span {} checkpoints > T = {t}", span + 1),
+            format!(
+                "{n} samples with stride {stride} span {} checkpoints > T = {t}",
+                span + 1
+            ),
         ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -361,10 +386,19 @@ mod tests {
     fn balanced_splits_are_balanced_disjoint_and_seeded() {
         let y: Vec<usize> = (0..400).map(|i| (i * 7 + i / 13) % 4).collect();
         let ok = vec![true; y.len()];
-        let counts: Vec<usize> = (0..4).map(|c| y.iter().filter(|&&v| v == c).count()).collect();
+        let counts: Vec<usize> = (0..4)
+            .map(|c| y.iter().filter(|&&v| v == c).count())
+            .collect();
         let m = *counts.iter().min().unwrap();
         let s = balanced_splits(
-            &y, &names(4), 10, SplitSize::Fraction(0.25), SplitSize::Fraction(0.75), &ok, &ok, 3,
+            &y,
+            &names(4),
+            10,
+            SplitSize::Fraction(0.25),
+            SplitSize::Fraction(0.75),
+            &ok,
+            &ok,
+            3,
         )
         .unwrap();
         assert_eq!(s.len(), 10);
@@ -380,17 +414,38 @@ mod tests {
         }
         assert_ne!(s[0], s[1]);
         let again = balanced_splits(
-            &y, &names(4), 10, SplitSize::Fraction(0.25), SplitSize::Fraction(0.75), &ok, &ok, 3,
+            &y,
+            &names(4),
+            10,
+            SplitSize::Fraction(0.25),
+            SplitSize::Fraction(0.75),
+            &ok,
+            &ok,
+            3,
         )
         .unwrap();
         assert_eq!(s, again);
         let other = balanced_splits(
-            &y, &names(4), 10, SplitSize::Fraction(0.25), SplitSize::Fraction(0.75), &ok, &ok, 4,
+            &y,
+            &names(4),
+            10,
+            SplitSize::Fraction(0.25),
+            SplitSize::Fraction(0.75),
+            &ok,
+            &ok,
+            4,
         )
         .unwrap();
         assert_ne!(s, other);
         let err = balanced_splits(
-            &y, &names(4), 1, SplitSize::Count(60), SplitSize::Count(60), &ok, &ok, 0,
+            &y,
+            &names(4),
+            1,
+            SplitSize::Count(60),
+            SplitSize::Count(60),
+            &ok,
+            &ok,
+            0,
         );
         assert!(matches!(err, Err(ClassifyError::NotEnoughExamples { .. })));
     }
@@ -402,24 +457,47 @@ mod tests {
         let y = t.class_indices(&classes).unwrap();
         let tr = filters_mask(
             &t,
-            &[FactorFilter { factor: "task".into(), values: vec!["t1".into()], exclude: false }],
+            &[FactorFilter {
+                factor: "task".into(),
+                values: vec!["t1".into()],
+                exclude: false,
+            }],
         )
         .unwrap();
         let te = filters_mask(
             &t,
-            &[FactorFilter { factor: "task".into(), values: vec!["t1".into()], exclude: true }],
+            &[FactorFilter {
+                factor: "task".into(),
+                values: vec!["t1".into()],
+                exclude: true,
+            }],
         )
         .unwrap();
-        let s =
-            balanced_splits(&y, &classes, 2, SplitSize::Count(5), SplitSize::Count(8), &tr, &te, 1)
-                .unwrap();
+        let s = balanced_splits(
+            &y,
+            &classes,
+            2,
+            SplitSize::Count(5),
+            SplitSize::Count(8),
+            &tr,
+            &te,
+            1,
+        )
+        .unwrap();
         let task = t.factor("task").unwrap();
         for sp in s {
             assert!(sp.train.iter().all(|&i| task[i] == "t1"));
             assert!(sp.test.iter().all(|&i| task[i] == "t2"));
         }
-        let bad = FactorFilter { factor: "nope".into(), values: vec![], exclude: false };
-        assert!(matches!(filters_mask(&t, &[bad]), Err(ClassifyError::UnknownFactor(..))));
+        let bad = FactorFilter {
+            factor: "nope".into(),
+            values: vec![],
+            exclude: false,
+        };
+        assert!(matches!(
+            filters_mask(&t, &[bad]),
+            Err(ClassifyError::UnknownFactor(..))
+        ));
     }
 
     #[test]
@@ -434,11 +512,13 @@ mod tests {
             for sp in &s {
                 assert!(sp.train.iter().all(|&i| arch[i] != v));
                 assert!(sp.test.iter().all(|&i| arch[i] == v));
-                let tc: Vec<usize> =
-                    (0..4).map(|c| sp.test.iter().filter(|&&i| y[i] == c).count()).collect();
+                let tc: Vec<usize> = (0..4)
+                    .map(|c| sp.test.iter().filter(|&&i| y[i] == c).count())
+                    .collect();
                 assert!(tc.iter().all(|&c| c == tc[0] && c > 0));
-                let rc: Vec<usize> =
-                    (0..4).map(|c| sp.train.iter().filter(|&&i| y[i] == c).count()).collect();
+                let rc: Vec<usize> = (0..4)
+                    .map(|c| sp.train.iter().filter(|&&i| y[i] == c).count())
+                    .collect();
                 assert!(rc.iter().all(|&c| c == rc[0] && c > 0));
             }
         }
@@ -480,7 +560,10 @@ mod tests {
             let out = dir.path().join(format!("f{ci}.json"));
             let yi: Vec<i64> = y.iter().map(|&v| v as i64).collect();
             crate::classify::npy::write_i64_1d(&yp, &yi).unwrap();
-            run_ref(&py, &["kfold", yp.to_str().unwrap(), "5", out.to_str().unwrap()]);
+            run_ref(
+                &py,
+                &["kfold", yp.to_str().unwrap(), "5", out.to_str().unwrap()],
+            );
             let want: Vec<(Vec<usize>, Vec<usize>)> =
                 serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
             assert_eq!(stratified_kfold(y, 5).unwrap(), want, "case {ci}");
@@ -499,14 +582,24 @@ mod tests {
             assert!(r.windows(2).all(|w| w[1] - w[0] == 3));
             assert!(*r.last().unwrap() <= 20);
         }
-        assert_eq!(subsample_trajectories(500, 21, 3, 7, 9).unwrap(), TimeSelection::PerExample(v));
+        assert_eq!(
+            subsample_trajectories(500, 21, 3, 7, 9).unwrap(),
+            TimeSelection::PerExample(v)
+        );
         assert!(subsample_trajectories(5, 21, 5, 6, 0).is_err());
         let TimeSelection::PerExample(d) = subsample_trajectories(3, 21, 1, 21, 0).unwrap() else {
             panic!()
         };
         assert!(d.iter().all(|r| *r == (0..21).collect::<Vec<_>>()));
         let th = portions(21, 3).unwrap();
-        assert_eq!(th, vec![(0..7).collect::<Vec<_>>(), (7..14).collect(), (14..21).collect()]);
+        assert_eq!(
+            th,
+            vec![
+                (0..7).collect::<Vec<_>>(),
+                (7..14).collect(),
+                (14..21).collect()
+            ]
+        );
         let sv = portions(21, 7).unwrap();
         assert!(sv.iter().all(|p| p.len() == 3));
         assert_eq!(sv[6], vec![18, 19, 20]);

@@ -36,7 +36,11 @@ pub fn python() -> Option<String> {
 /// Runs `tests/python/classify_ref.py` with the arguments; panics with its stderr on failure.
 pub fn run_ref(py: &str, args: &[&str]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/classify_ref.py");
-    let out = Command::new(py).arg(&script).args(args).output().expect("run python");
+    let out = Command::new(py)
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("run python");
     assert!(
         out.status.success(),
         "{} {:?} failed:\n{}",
@@ -53,10 +57,15 @@ pub fn synthetic(n: usize, p: usize, k: usize, seed: u64) -> (Array2<f64>, Vec<u
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let dim = 6;
     let normal = |r: &mut ChaCha8Rng| -> f64 { r.sample(StandardNormal) };
-    let mu: Vec<Vec<f64>> =
-        (0..k).map(|_| (0..dim).map(|_| 0.9 * normal(&mut rng)).collect()).collect();
-    let a: Vec<Vec<f64>> = (0..p).map(|_| (0..dim).map(|_| normal(&mut rng)).collect()).collect();
-    let scale: Vec<f64> = (0..p).map(|_| 10f64.powf(rng.random_range(-3.0..3.0))).collect();
+    let mu: Vec<Vec<f64>> = (0..k)
+        .map(|_| (0..dim).map(|_| 0.9 * normal(&mut rng)).collect())
+        .collect();
+    let a: Vec<Vec<f64>> = (0..p)
+        .map(|_| (0..dim).map(|_| normal(&mut rng)).collect())
+        .collect();
+    let scale: Vec<f64> = (0..p)
+        .map(|_| 10f64.powf(rng.random_range(-3.0..3.0)))
+        .collect();
     let mut x = Array2::<f64>::zeros((n, p));
     let mut y = Vec::with_capacity(n);
     for i in 0..n {
@@ -114,6 +123,12 @@ pub fn synthetic_table(n_per: usize, t: usize, seed: u64) -> FeatureTable {
     factors.insert("arch".to_string(), arch);
     factors.insert("task".to_string(), task);
     factors.insert("batch".to_string(), batch);
-    FeatureTable::new(stats.iter().map(|s| s.to_string()).collect(), x, position, label, factors)
-        .expect("valid synthetic table")
+    FeatureTable::new(
+        stats.iter().map(|s| s.to_string()).collect(),
+        x,
+        position,
+        label,
+        factors,
+    )
+    .expect("valid synthetic table")
 }

@@ -14,6 +14,9 @@ import numpy as np
 
 warnings.filterwarnings("ignore")
 
+# C of the LinearSVC comparison (src/classify/sklearn_tests.rs uses the same value)
+SVC_C = 0.05
+
 
 def kfold(y_path, n_splits, out):
     from sklearn.model_selection import StratifiedKFold
@@ -27,9 +30,12 @@ def kfold(y_path, n_splits, out):
 
 
 def models(xtr, ytr, xte, yte, seeds, out):
+    """RandomForestClassifier(100) on the raw features (seeds 0..SEEDS-1); LinearSVC(C=SVC_C) and
+    make_pipeline(PCA(20), LinearSVC(C=SVC_C)) after StandardScaler fitted on the training rows."""
     from sklearn.decomposition import PCA
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
     xtr, ytr, xte, yte = (np.load(p) for p in (xtr, ytr, xte, yte))
@@ -37,10 +43,13 @@ def models(xtr, ytr, xte, yte, seeds, out):
     for s in range(int(seeds)):
         rf = RandomForestClassifier(n_estimators=100, random_state=s, n_jobs=-1).fit(xtr, ytr)
         res["rf"].append(float((rf.predict(xte) == yte).mean()))
-        svc = LinearSVC(C=1.0, random_state=s, dual=True).fit(xtr, ytr)
-        res["svc"].append(float((svc.predict(xte) == yte).mean()))
-        ps = make_pipeline(PCA(20), LinearSVC(C=1.0, random_state=s, dual=True)).fit(xtr, ytr)
-        res["pca_svc"].append(float((ps.predict(xte) == yte).mean()))
+    sc = StandardScaler().fit(xtr)
+    ztr, zte = sc.transform(xtr), sc.transform(xte)
+    svc = LinearSVC(C=SVC_C, random_state=0, dual=True).fit(ztr, ytr)
+    res["svc"].append(float((svc.predict(zte) == yte).mean()))
+    res["svc_n_iter"] = int(svc.n_iter_)
+    ps = make_pipeline(PCA(20), LinearSVC(C=SVC_C, random_state=0, dual=True)).fit(ztr, ytr)
+    res["pca_svc"].append(float((ps.predict(zte) == yte).mean()))
     json.dump(res, open(out, "w"))
 
 
