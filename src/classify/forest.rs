@@ -1,0 +1,713 @@
+//! Random forest classifier (Breiman; scikit-learn `RandomForestClassifier` semantics).
+//!
+//! Why not linfa: linfa-ensemble 0.8 draws one feature subset per *tree* (bagging, not Breiman's
+//! per-split sampling; −22 accuracy points on our workload), fits trees sequentially and is
+//! unseeded by default; linfa-trees has no `max_features`, scans all rows per node with hash maps
+//! and ignores splits between values closer than 1e-5 (see shared/linfa.md: 227 s vs 24 s for
+//! scikit-learn). This one follows scikit-learn: Gini, bootstrap, unlimited depth, features drawn
+//! per split without replacement until `max_features` non-constant ones were seen, split
+//! thresholds at midpoints with scikit-learn's 1e-7 feature threshold, data as f32, trees fitted
+//! in parallel with rayon, each from its own seed.
+
+use ndarray::{Array2, ArrayView2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ClassifyError, Result, param};
+
+/// Values closer than this are not split apart (scikit-learn's `FEATURE_THRESHOLD`).
+const FEATURE_THRESHOLD: f64 = 1e-7;
+const LEAF: u32 = u32::MAX;
+
+/// How many features each split considers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxFeatures {
+    /// max(1, ⌊√p⌋)
+    Sqrt,
+    /// max(1, ⌊log2 p⌋)
+    Log2,
+    /// all p features (`None` in scikit-learn)
+    All,
+    /// a fixed count (1 ≤ c ≤ p)
+    Count(usize),
+}
+
+impl MaxFeatures {
+    /// The number of features per split for p features.
+    pub fn resolve(&self, p: usize) -> Result<usize> {
+        let m = match *self {
+            MaxFeatures::Sqrt => ((p as f64).sqrt() as usize).max(1),
+            MaxFeatures::Log2 => ((p as f64).log2() as usize).max(1),
+            MaxFeatures::All => p,
+            MaxFeatures::Count(c) => c,
+        };
+        if m == 0 || m > p {
+            return Err(param(
+                "max_features",
+                format!("{m} features per split with p = {p}"),
+            ));
+        }
+        Ok(m)
+    }
+}
+
+/// Parameters of [`RandomForest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForestParams {
+    pub n_trees: usize,
+    pub max_features: MaxFeatures,
+    /// Bootstrap resampling of the rows of every tree (scikit-learn default: true).
+    #[serde(default = "default_true")]
+    pub bootstrap: bool,
+    /// Maximum depth; `None` grows until leaves are pure.
+    #[serde(default)]
+    pub max_depth: Option<usize>,
+    /// Master seed; tree i uses the i-th draw of a ChaCha8 stream seeded with it.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for ForestParams {
+    fn default() -> Self {
+        ForestParams {
+            n_trees: 100,
+            max_features: MaxFeatures::Sqrt,
+            bootstrap: true,
+            max_depth: None,
+            seed: 0,
+        }
+    }
+}
+
+impl ForestParams {
+    /// Checks the parameters (n_trees ≥ 1, max_depth ≥ 1, a valid fixed count).
+    pub fn validate(&self) -> Result<()> {
+        if self.n_trees == 0 {
+            return Err(param("n_trees", "must be at least 1"));
+        }
+        if self.max_depth == Some(0) {
+            return Err(param("max_depth", "must be at least 1 (or None)"));
+        }
+        if self.max_features == MaxFeatures::Count(0) {
+            return Err(param("max_features", "count must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Node {
+    /// split feature, or LEAF
+    feature: u32,
+    /// left child, or for a leaf the offset of its class distribution
+    left: u32,
+    right: u32,
+    threshold: f64,
+}
+
+/// One fitted decision tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    nodes: Vec<Node>,
+    /// normalized class distributions of the leaves, n_classes per leaf
+    values: Vec<f64>,
+    n_classes: usize,
+}
+
+impl Tree {
+    /// Number of nodes.
+    pub fn n_nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn leaf_of(&self, row: &[f32]) -> &[f64] {
+        let mut i = 0usize;
+        loop {
+            let nd = &self.nodes[i];
+            if nd.feature == LEAF {
+                let o = nd.left as usize;
+                return &self.values[o..o + self.n_classes];
+            }
+            i = if (row[nd.feature as usize] as f64) <= nd.threshold {
+                nd.left as usize
+            } else {
+                nd.right as usize
+            };
+        }
+    }
+}
+
+/// A fitted random forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomForest {
+    pub params: ForestParams,
+    pub n_features: usize,
+    pub n_classes: usize,
+    trees: Vec<Tree>,
+    /// per-tree normalized Gini importances, n_trees × n_features, row-major
+    importances: Vec<f64>,
+}
+
+pub(crate) fn check_xy(
+    x: &ArrayView2<f64>,
+    y: &[usize],
+    n_classes: usize,
+    who: &str,
+) -> Result<()> {
+    if x.nrows() == 0 {
+        return Err(ClassifyError::Fit {
+            model: who.into(),
+            reason: "no training rows".into(),
+        });
+    }
+    if x.ncols() == 0 {
+        return Err(ClassifyError::Fit {
+            model: who.into(),
+            reason: "no features".into(),
+        });
+    }
+    if y.len() != x.nrows() {
+        return Err(ClassifyError::Shape {
+            context: format!("{who} fit"),
+            expected: format!("{} labels", x.nrows()),
+            got: format!("{}", y.len()),
+        });
+    }
+    if let Some(&c) = y.iter().find(|&&c| c >= n_classes) {
+        return Err(param(
+            "labels",
+            format!("class {c} ≥ n_classes {n_classes} in {who}"),
+        ));
+    }
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(ClassifyError::NonFinite(format!("{who} training data")));
+    }
+    Ok(())
+}
+
+/// Order-preserving map from f32 to u32.
+#[inline]
+fn f32_key(v: f32) -> u32 {
+    let b = v.to_bits();
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+#[inline]
+fn key_f32(k: u32) -> f32 {
+    f32::from_bits(if k & 0x8000_0000 != 0 {
+        k & 0x7fff_ffff
+    } else {
+        !k
+    })
+}
+
+struct Builder<'a> {
+    /// column-major f32 data, n rows per column
+    cols: &'a [f32],
+    n: usize,
+    p: usize,
+    y: &'a [usize],
+    k: usize,
+    mtry: usize,
+    max_depth: usize,
+}
+
+struct Best {
+    proxy: f64,
+    feature: usize,
+    pos: usize,
+    threshold: f64,
+}
+
+impl Builder<'_> {
+    fn gini(counts: &[f64], w: f64) -> f64 {
+        if w <= 0.0 {
+            return 0.0;
+        }
+        1.0 - counts.iter().map(|c| (c / w) * (c / w)).sum::<f64>()
+    }
+
+    fn build(&self, seed: u64, bootstrap: bool) -> (Tree, Vec<f64>) {
+        let (n, k) = (self.n, self.k);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut weight = vec![0.0f64; n];
+        if bootstrap {
+            for _ in 0..n {
+                weight[rng.random_range(0..n)] += 1.0;
+            }
+        } else {
+            weight.iter_mut().for_each(|w| *w = 1.0);
+        }
+        let mut samples: Vec<u32> = (0..n as u32)
+            .filter(|&i| weight[i as usize] > 0.0)
+            .collect();
+        let m_all = samples.len();
+        let mut keys: Vec<u64> = vec![0; m_all];
+        let mut ly: Vec<u8> = vec![0; m_all];
+        let mut lw: Vec<f64> = vec![0.0; m_all];
+        let mut feats: Vec<usize> = (0..self.p).collect();
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut values: Vec<f64> = Vec::new();
+        let mut imp = vec![0.0f64; self.p];
+        let mut counts = vec![0.0f64; k];
+        let mut left = vec![0.0f64; k];
+        let mut lc = vec![0.0f64; k];
+        let mut w_root = 0.0;
+        // (start, end, depth, slot)
+        let mut stack: Vec<(usize, usize, usize, usize)> = vec![(0, m_all, 0, 0)];
+        nodes.push(Node {
+            feature: LEAF,
+            left: 0,
+            right: 0,
+            threshold: 0.0,
+        });
+        while let Some((start, end, depth, slot)) = stack.pop() {
+            let m = end - start;
+            counts.iter_mut().for_each(|c| *c = 0.0);
+            for j in 0..m {
+                let s = samples[start + j] as usize;
+                ly[j] = self.y[s] as u8;
+                lw[j] = weight[s];
+                counts[self.y[s]] += weight[s];
+            }
+            let wt: f64 = counts.iter().sum();
+            if slot == 0 {
+                w_root = wt;
+            }
+            let impurity = Self::gini(&counts, wt);
+            let mut best: Option<Best> = None;
+            if m >= 2 && impurity > f64::EPSILON && depth < self.max_depth {
+                best = self.find_split(
+                    &samples[start..end],
+                    &mut keys[..m],
+                    &ly[..m],
+                    &lw[..m],
+                    &counts,
+                    wt,
+                    &mut feats,
+                    &mut left,
+                    &mut rng,
+                );
+            }
+            match best {
+                None => {
+                    let off = values.len();
+                    values.extend(counts.iter().map(|c| c / wt));
+                    nodes[slot] = Node {
+                        feature: LEAF,
+                        left: off as u32,
+                        right: 0,
+                        threshold: 0.0,
+                    };
+                }
+                Some(b) => {
+                    // partition samples[start..end] by the threshold
+                    let col = &self.cols[b.feature * n..(b.feature + 1) * n];
+                    let seg = &mut samples[start..end];
+                    let (mut i, mut j) = (0usize, m);
+                    while i < j {
+                        if (col[seg[i] as usize] as f64) <= b.threshold {
+                            i += 1;
+                        } else {
+                            j -= 1;
+                            seg.swap(i, j);
+                        }
+                    }
+                    debug_assert_eq!(i, b.pos);
+                    lc.iter_mut().for_each(|c| *c = 0.0);
+                    for &s in &seg[..i] {
+                        lc[self.y[s as usize]] += weight[s as usize];
+                    }
+                    let wl: f64 = lc.iter().sum();
+                    let rc: Vec<f64> = counts.iter().zip(&lc).map(|(a, b)| a - b).collect();
+                    let wr = wt - wl;
+                    imp[b.feature] +=
+                        wt * impurity - wl * Self::gini(&lc, wl) - wr * Self::gini(&rc, wr);
+                    let l = nodes.len();
+                    nodes.push(Node {
+                        feature: LEAF,
+                        left: 0,
+                        right: 0,
+                        threshold: 0.0,
+                    });
+                    nodes.push(Node {
+                        feature: LEAF,
+                        left: 0,
+                        right: 0,
+                        threshold: 0.0,
+                    });
+                    nodes[slot] = Node {
+                        feature: b.feature as u32,
+                        left: l as u32,
+                        right: l as u32 + 1,
+                        threshold: b.threshold,
+                    };
+                    stack.push((start + i, end, depth + 1, l + 1));
+                    stack.push((start, start + i, depth + 1, l));
+                }
+            }
+        }
+        if w_root > 0.0 {
+            imp.iter_mut().for_each(|v| *v /= w_root);
+        }
+        let s: f64 = imp.iter().sum();
+        if s > 0.0 {
+            imp.iter_mut().for_each(|v| *v /= s);
+        }
+        (
+            Tree {
+                nodes,
+                values,
+                n_classes: k,
+            },
+            imp,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn find_split(
+        &self,
+        seg: &[u32],
+        keys: &mut [u64],
+        ly: &[u8],
+        lw: &[f64],
+        counts: &[f64],
+        wt: f64,
+        feats: &mut [usize],
+        left: &mut [f64],
+        rng: &mut ChaCha8Rng,
+    ) -> Option<Best> {
+        let (n, p, m) = (self.n, self.p, seg.len());
+        let tot2: f64 = counts.iter().map(|c| c * c).sum();
+        let mut best: Option<Best> = None;
+        let mut found = 0usize;
+        let mut f_i = 0usize;
+        while f_i < p && found < self.mtry {
+            let r = rng.random_range(f_i..p);
+            feats.swap(f_i, r);
+            let f = feats[f_i];
+            f_i += 1;
+            let col = &self.cols[f * n..(f + 1) * n];
+            for (j, (kk, &s)) in keys.iter_mut().zip(seg).enumerate() {
+                *kk = ((f32_key(col[s as usize]) as u64) << 32) | j as u64;
+            }
+            keys.sort_unstable();
+            let vmin = key_f32((keys[0] >> 32) as u32) as f64;
+            let vmax = key_f32((keys[m - 1] >> 32) as u32) as f64;
+            if vmax <= vmin + FEATURE_THRESHOLD {
+                continue; // constant in this node: does not count towards max_features
+            }
+            found += 1;
+            left.iter_mut().for_each(|c| *c = 0.0);
+            let (mut wl, mut l2, mut r2) = (0.0f64, 0.0f64, tot2);
+            let mut v_cur = vmin;
+            for j in 0..m - 1 {
+                let idx = (keys[j] & 0xffff_ffff) as usize;
+                let c = ly[idx] as usize;
+                let w = lw[idx];
+                let rc = counts[c] - left[c];
+                l2 += (2.0 * left[c] + w) * w;
+                r2 += (-2.0 * rc + w) * w;
+                left[c] += w;
+                wl += w;
+                let v_next = key_f32((keys[j + 1] >> 32) as u32) as f64;
+                if v_next > v_cur + FEATURE_THRESHOLD {
+                    let wr = wt - wl;
+                    let proxy = l2 / wl + r2 / wr;
+                    if best.as_ref().is_none_or(|b| proxy > b.proxy) {
+                        let mut thr = v_cur / 2.0 + v_next / 2.0;
+                        if thr == v_next || !thr.is_finite() {
+                            thr = v_cur;
+                        }
+                        best = Some(Best {
+                            proxy,
+                            feature: f,
+                            pos: j + 1,
+                            threshold: thr,
+                        });
+                    }
+                }
+                v_cur = v_next;
+            }
+        }
+        best
+    }
+}
+
+pub(crate) fn to_f32_rows(x: &ArrayView2<f64>) -> Vec<f32> {
+    x.iter().map(|&v| v as f32).collect::<Vec<f32>>()
+}
+
+impl RandomForest {
+    /// Fits on rows `x` (n × p) with class indices `y` < `n_classes`.
+    pub fn fit(
+        x: ArrayView2<f64>,
+        y: &[usize],
+        n_classes: usize,
+        params: &ForestParams,
+    ) -> Result<RandomForest> {
+        params.validate()?;
+        check_xy(&x, y, n_classes, "RandomForest")?;
+        if n_classes > 256 {
+            return Err(param("n_classes", "at most 256 classes"));
+        }
+        let (n, p) = x.dim();
+        if n > u32::MAX as usize {
+            return Err(param("x", "too many rows"));
+        }
+        let mtry = params.max_features.resolve(p)?;
+        let mut cols = vec![0f32; n * p];
+        for (i, row) in x.rows().into_iter().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                cols[j * n + i] = v as f32;
+            }
+        }
+        let b = Builder {
+            cols: &cols,
+            n,
+            p,
+            y,
+            k: n_classes,
+            mtry,
+            max_depth: params.max_depth.unwrap_or(usize::MAX),
+        };
+        let mut master = ChaCha8Rng::seed_from_u64(params.seed);
+        let seeds: Vec<u64> = (0..params.n_trees).map(|_| master.random()).collect();
+        let fitted: Vec<(Tree, Vec<f64>)> = seeds
+            .par_iter()
+            .map(|&s| b.build(s, params.bootstrap))
+            .collect();
+        let mut trees = Vec::with_capacity(fitted.len());
+        let mut importances = Vec::with_capacity(fitted.len() * p);
+        for (t, imp) in fitted {
+            trees.push(t);
+            importances.extend(imp);
+        }
+        Ok(RandomForest {
+            params: params.clone(),
+            n_features: p,
+            n_classes,
+            trees,
+            importances,
+        })
+    }
+
+    /// The fitted trees.
+    pub fn trees(&self) -> &[Tree] {
+        &self.trees
+    }
+
+    /// Per-tree normalized Gini importances [n_trees, n_features]; each row sums to 1 (or is all
+    /// zero for a single-leaf tree).
+    pub fn tree_importances(&self) -> Array2<f64> {
+        Array2::from_shape_vec(
+            (self.trees.len(), self.n_features),
+            self.importances.clone(),
+        )
+        .expect("importance shape")
+    }
+
+    /// scikit-learn's `feature_importances_`: the mean of the per-tree rows over trees that split.
+    pub fn feature_importances(&self) -> Vec<f64> {
+        let mut out = vec![0.0; self.n_features];
+        let mut nt = 0usize;
+        for row in self.importances.chunks(self.n_features) {
+            if row.iter().any(|&v| v > 0.0) {
+                nt += 1;
+                out.iter_mut().zip(row).for_each(|(o, v)| *o += v);
+            }
+        }
+        if nt > 0 {
+            out.iter_mut().for_each(|o| *o /= nt as f64);
+        }
+        out
+    }
+
+    fn check_x(&self, x: &ArrayView2<f64>) -> Result<()> {
+        if x.ncols() != self.n_features {
+            return Err(ClassifyError::Shape {
+                context: "RandomForest predict".into(),
+                expected: format!("{} features", self.n_features),
+                got: format!("{}", x.ncols()),
+            });
+        }
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(ClassifyError::NonFinite(
+                "RandomForest prediction data".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Mean over trees of the leaf class distributions, [n, n_classes].
+    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        self.check_x(&x)?;
+        let (n, p) = x.dim();
+        let rows = to_f32_rows(&x);
+        let k = self.n_classes;
+        let mut out = vec![0.0f64; n * k];
+        out.par_chunks_mut(k).enumerate().for_each(|(i, o)| {
+            let row = &rows[i * p..(i + 1) * p];
+            for t in &self.trees {
+                for (a, b) in o.iter_mut().zip(t.leaf_of(row)) {
+                    *a += b;
+                }
+            }
+            let nt = self.trees.len() as f64;
+            o.iter_mut().for_each(|a| *a /= nt);
+        });
+        Ok(Array2::from_shape_vec((n, k), out).expect("proba shape"))
+    }
+
+    /// Class index of the highest mean probability (ties → the first).
+    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Vec<usize>> {
+        let pr = self.predict_proba(x)?;
+        Ok(pr
+            .rows()
+            .into_iter()
+            .map(|r| argmax(r.as_slice().unwrap_or(&r.to_vec())))
+            .collect())
+    }
+}
+
+/// Index of the maximum (ties → first; NaN never wins).
+pub(crate) fn argmax(v: &[f64]) -> usize {
+    let mut b = 0;
+    for (i, &a) in v.iter().enumerate() {
+        if a > v[b] {
+            b = i;
+        }
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::testutil::synthetic;
+
+    #[test]
+    fn max_features_resolve_like_sklearn() {
+        assert_eq!(MaxFeatures::Sqrt.resolve(507).unwrap(), 22);
+        assert_eq!(MaxFeatures::Log2.resolve(507).unwrap(), 8);
+        assert_eq!(MaxFeatures::All.resolve(507).unwrap(), 507);
+        assert_eq!(MaxFeatures::Sqrt.resolve(1).unwrap(), 1);
+        assert!(MaxFeatures::Count(600).resolve(507).is_err());
+    }
+
+    #[test]
+    fn fits_seeded_with_normalized_tree_importances() {
+        let (x, y) = synthetic(300, 12, 3, 5);
+        let p = ForestParams {
+            n_trees: 12,
+            seed: 4,
+            ..Default::default()
+        };
+        let f = RandomForest::fit(x.view(), &y, 3, &p).unwrap();
+        let imp = f.tree_importances();
+        assert_eq!(imp.dim(), (12, 12));
+        for r in imp.rows() {
+            assert!((r.sum() - 1.0).abs() < 1e-9);
+            assert!(r.iter().all(|&v| v >= 0.0));
+        }
+        let fi = f.feature_importances();
+        assert!((fi.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        // unlimited depth on distinct rows: (almost) perfect on the training data
+        let pred = f.predict(x.view()).unwrap();
+        let acc = pred.iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / 300.0;
+        assert!(acc > 0.97, "train accuracy {acc}");
+        let g = RandomForest::fit(x.view(), &y, 3, &p).unwrap();
+        assert_eq!(f, g);
+        let h = RandomForest::fit(
+            x.view(),
+            &y,
+            3,
+            &ForestParams {
+                seed: 5,
+                ..p.clone()
+            },
+        )
+        .unwrap();
+        assert_ne!(f.tree_importances(), h.tree_importances());
+        let pr = f.predict_proba(x.view()).unwrap();
+        assert!(pr.rows().into_iter().all(|r| (r.sum() - 1.0).abs() < 1e-9));
+    }
+
+    #[test]
+    fn single_tree_without_bootstrap_separates_a_threshold() {
+        // class 1 iff x0 > 0.5; x1 is noise, x2 constant
+        let x = ndarray::Array2::from_shape_fn((40, 3), |(i, j)| match j {
+            0 => i as f64 / 40.0,
+            1 => ((i * 7) % 11) as f64,
+            _ => 1.0,
+        });
+        let y: Vec<usize> = (0..40)
+            .map(|i| usize::from(i as f64 / 40.0 > 0.5))
+            .collect();
+        let p = ForestParams {
+            n_trees: 1,
+            max_features: MaxFeatures::All,
+            bootstrap: false,
+            ..Default::default()
+        };
+        let f = RandomForest::fit(x.view(), &y, 2, &p).unwrap();
+        assert_eq!(f.trees()[0].n_nodes(), 3);
+        let imp = f.tree_importances();
+        assert_eq!(imp.row(0).to_vec(), vec![1.0, 0.0, 0.0]);
+        let t = ndarray::array![[0.49, 0.0, 1.0], [0.52, 3.0, 1.0]];
+        assert_eq!(f.predict(t.view()).unwrap(), vec![0, 1]);
+        let depth1 = ForestParams {
+            max_depth: Some(1),
+            ..p
+        };
+        assert_eq!(
+            RandomForest::fit(x.view(), &y, 2, &depth1).unwrap().trees()[0].n_nodes(),
+            3
+        );
+    }
+
+    #[test]
+    fn invalid_inputs_give_errors() {
+        let (x, y) = synthetic(20, 4, 2, 1);
+        let bad = ForestParams {
+            n_trees: 0,
+            ..Default::default()
+        };
+        assert!(matches!(
+            RandomForest::fit(x.view(), &y, 2, &bad),
+            Err(ClassifyError::InvalidParam { .. })
+        ));
+        assert!(RandomForest::fit(x.view(), &y[..10], 2, &ForestParams::default()).is_err());
+        assert!(RandomForest::fit(x.view(), &y, 1, &ForestParams::default()).is_err());
+        let mut xn = x.clone();
+        xn[[0, 0]] = f64::NAN;
+        assert!(matches!(
+            RandomForest::fit(xn.view(), &y, 2, &ForestParams::default()),
+            Err(ClassifyError::NonFinite(_))
+        ));
+        let f = RandomForest::fit(x.view(), &y, 2, &ForestParams::default()).unwrap();
+        assert!(f.predict(x.slice(ndarray::s![.., ..3])).is_err());
+    }
+
+    #[test]
+    fn f32_keys_preserve_order() {
+        let v = [-3.5f32, -1e-30, -0.0, 0.0, 1e-30, 2.0, f32::MAX];
+        for w in v.windows(2) {
+            assert!(f32_key(w[0]) <= f32_key(w[1]));
+        }
+        for &a in &v {
+            assert_eq!(key_f32(f32_key(a)).to_bits(), a.to_bits());
+        }
+    }
+}
