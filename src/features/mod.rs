@@ -12,11 +12,11 @@ pub mod reader;
 pub mod schema;
 pub mod writer;
 
+pub use observable::Function;
 pub use observable::{
     KurtosisConvention, LayerPosition, Measure, ObservableId, Precision, QuantileConvention,
     SkewConvention, StatConventions, Statistic,
 };
-pub use observable::Function;
 pub use reader::{Condition, FeatureTable, ReadError, load_features};
 pub use schema::{ObservationRow, RunRecord, SCHEMA_VERSION};
 pub use writer::{FileMetadata, WriteError, feature_path, write_features, write_runs};

@@ -94,8 +94,16 @@ macro_rules! named_enum {
     };
 }
 
-named_enum!(Measure, "measure", [(Weight, "weight"), (Act, "act"), (Gradavg, "gradavg")]);
-named_enum!(Function, "function", [(Raw, "raw"), (Abs, "abs"), (Sq, "sq")]);
+named_enum!(
+    Measure,
+    "measure",
+    [(Weight, "weight"), (Act, "act"), (Gradavg, "gradavg")]
+);
+named_enum!(
+    Function,
+    "function",
+    [(Raw, "raw"), (Abs, "abs"), (Sq, "sq")]
+);
 named_enum!(
     Statistic,
     "statistic",
@@ -110,7 +118,11 @@ named_enum!(
         (Id, "id"),
     ]
 );
-named_enum!(LayerPosition, "layer position", [(Early, "early"), (Middle, "middle"), (Deep, "deep")]);
+named_enum!(
+    LayerPosition,
+    "layer position",
+    [(Early, "early"), (Middle, "middle"), (Deep, "deep")]
+);
 
 impl Statistic {
     /// The seven statistics of weight and act, in config order (method.md §1.2).
@@ -144,7 +156,9 @@ impl LayerPosition {
     }
     /// Position of each layer of a canonical layer list of length `n_layers`.
     pub fn group(n_layers: usize) -> Vec<LayerPosition> {
-        (0..n_layers).map(|i| LayerPosition::of(i, n_layers)).collect()
+        (0..n_layers)
+            .map(|i| LayerPosition::of(i, n_layers))
+            .collect()
     }
     /// Index in the one-hot `[early, middle, deep]`.
     pub fn one_hot_index(self) -> usize {
@@ -184,7 +198,11 @@ impl ObservableId {
         function: Function,
         statistic: Statistic,
     ) -> Result<Self, ObservableError> {
-        let id = ObservableId { measure, function, statistic };
+        let id = ObservableId {
+            measure,
+            function,
+            statistic,
+        };
         match (measure, statistic) {
             (Measure::Gradavg, Statistic::Id) => Ok(id),
             (Measure::Gradavg, _) => Err(ObservableError::GradavgStatistic(id.name())),
@@ -198,7 +216,9 @@ impl ObservableId {
     }
     /// Parse `weightabs_median` and the like.
     pub fn parse(name: &str) -> Result<Self, ObservableError> {
-        let malformed = || ObservableError::Malformed { name: name.to_string() };
+        let malformed = || ObservableError::Malformed {
+            name: name.to_string(),
+        };
         let (head, stat) = name.split_once('_').ok_or_else(malformed)?;
         let measure = Measure::ALL
             .iter()
@@ -217,7 +237,11 @@ impl ObservableId {
         for measure in [Measure::Weight, Measure::Act] {
             for function in Function::CONFIG_ORDER {
                 for statistic in Statistic::TENSOR_STATS {
-                    out.push(ObservableId { measure, function, statistic });
+                    out.push(ObservableId {
+                        measure,
+                        function,
+                        statistic,
+                    });
                 }
             }
         }
@@ -359,7 +383,10 @@ mod tests {
             ObservableId::parse("gradavgabs_mean"),
             Err(ObservableError::GradavgStatistic(_))
         ));
-        assert!(matches!(ObservableId::parse("weightraw_id"), Err(ObservableError::IdOnTensor(_))));
+        assert!(matches!(
+            ObservableId::parse("weightraw_id"),
+            Err(ObservableError::IdOnTensor(_))
+        ));
         assert!(ObservableId::parse("weightcube_mean").is_err());
         assert!(ObservableId::parse("weightraw").is_err());
         let e = ObservableId::parse("actraw_meen").unwrap_err().to_string();
@@ -371,7 +398,10 @@ mod tests {
         use LayerPosition::*;
         // method.md §1.5 groups
         assert_eq!(LayerPosition::group(4), vec![Early, Middle, Deep, Deep]);
-        assert_eq!(LayerPosition::group(5), vec![Early, Middle, Deep, Deep, Deep]);
+        assert_eq!(
+            LayerPosition::group(5),
+            vec![Early, Middle, Deep, Deep, Deep]
+        );
         assert_eq!(
             LayerPosition::group(8),
             vec![Early, Early, Middle, Middle, Deep, Deep, Deep, Deep]

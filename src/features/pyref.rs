@@ -19,7 +19,9 @@ pub(crate) fn python_or_skip(test: &str) -> Option<String> {
 
 /// Path of a script in `tests/python/`.
 pub(crate) fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name)
 }
 
 /// Run `python script args...`, panicking with the interpreter's stderr on failure; returns

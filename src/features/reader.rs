@@ -13,7 +13,8 @@ use crate::features::schema::{FactorValue, PLAIN_SEED, RunRecord, SCHEMA_VERSION
 use crate::features::writer::{decode_partition_value, runs_path};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
-    LargeStringArray, RecordBatch, StringArray, StringViewArray, cast::AsArray,
+    LargeStringArray, RecordBatch, StringArray, StringViewArray,
+    cast::AsArray,
     types::{Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type},
 };
 use arrow_schema::DataType;
@@ -31,16 +32,22 @@ pub enum Condition {
     /// No noise, no subsampling (`realism_seed = -1`).
     Plain,
     /// One realism condition, matched exactly.
-    Realism { sigma: f64, fraction: f64, seed: i64 },
+    Realism {
+        sigma: f64,
+        fraction: f64,
+        seed: i64,
+    },
 }
 
 impl Condition {
     fn matches(&self, sigma: f64, fraction: f64, seed: i64) -> bool {
         match *self {
             Condition::Plain => seed == PLAIN_SEED,
-            Condition::Realism { sigma: s, fraction: f, seed: k } => {
-                seed == k && sigma == s && fraction == f
-            }
+            Condition::Realism {
+                sigma: s,
+                fraction: f,
+                seed: k,
+            } => seed == k && sigma == s && fraction == f,
         }
     }
 }
@@ -69,11 +76,26 @@ pub enum ReadError {
     #[error("`{path}`: column `{column}` is missing")]
     MissingColumn { path: PathBuf, column: String },
     #[error("`{path}`: column `{column}` has type {found}, expected {expected}")]
-    ColumnType { path: PathBuf, column: String, found: DataType, expected: &'static str },
+    ColumnType {
+        path: PathBuf,
+        column: String,
+        found: DataType,
+        expected: &'static str,
+    },
     #[error("`{path}`: column `{column}` has a null at row {row}")]
-    Null { path: PathBuf, column: String, row: usize },
-    #[error("`{path}` was written with feature schema version {found}; this lrx reads version {expected}")]
-    SchemaVersion { path: PathBuf, found: String, expected: u32 },
+    Null {
+        path: PathBuf,
+        column: String,
+        row: usize,
+    },
+    #[error(
+        "`{path}` was written with feature schema version {found}; this lrx reads version {expected}"
+    )]
+    SchemaVersion {
+        path: PathBuf,
+        found: String,
+        expected: u32,
+    },
     #[error("`{path}`: {message}")]
     Inconsistent { path: PathBuf, message: String },
     #[error("no feature files (`features/**/*.parquet`) under {dirs}")]
@@ -84,19 +106,53 @@ pub enum ReadError {
         "run `{run}` (`{path}`), layer `{layer}`: checkpoint at epoch {epoch} is missing \
          (other examples have it)"
     )]
-    MissingCheckpoint { path: PathBuf, run: String, layer: String, epoch: i64 },
-    #[error("run `{run}` (`{path}`), layer `{layer}`, epoch {epoch}: observable `{observable}` is missing")]
-    MissingObservable { path: PathBuf, run: String, layer: String, epoch: i64, observable: String },
-    #[error("run `{run}` (`{path}`), layer `{layer}`, epoch {epoch}: observable `{observable}` appears twice")]
-    Duplicate { path: PathBuf, run: String, layer: String, epoch: i64, observable: String },
+    MissingCheckpoint {
+        path: PathBuf,
+        run: String,
+        layer: String,
+        epoch: i64,
+    },
+    #[error(
+        "run `{run}` (`{path}`), layer `{layer}`, epoch {epoch}: observable `{observable}` is missing"
+    )]
+    MissingObservable {
+        path: PathBuf,
+        run: String,
+        layer: String,
+        epoch: i64,
+        observable: String,
+    },
+    #[error(
+        "run `{run}` (`{path}`), layer `{layer}`, epoch {epoch}: observable `{observable}` appears twice"
+    )]
+    Duplicate {
+        path: PathBuf,
+        run: String,
+        layer: String,
+        epoch: i64,
+        observable: String,
+    },
     #[error("run `{run}` has feature files `{first}` and `{second}`")]
-    RunInTwoFiles { run: String, first: PathBuf, second: PathBuf },
+    RunInTwoFiles {
+        run: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
     #[error("`{path}` is missing: it holds the factors of the runs whose features are in `{dir}`")]
     MissingRunsTable { path: PathBuf, dir: PathBuf },
     #[error("run `{run}` (`{path}`) is not in the runs table `{runs}`")]
-    RunNotInRunsTable { run: String, path: PathBuf, runs: PathBuf },
+    RunNotInRunsTable {
+        run: String,
+        path: PathBuf,
+        runs: PathBuf,
+    },
     #[error("run `{run}`: rule `{partition}` in its path `{path}` but `{table}` in the runs table")]
-    RuleMismatch { run: String, path: PathBuf, partition: String, table: String },
+    RuleMismatch {
+        run: String,
+        path: PathBuf,
+        partition: String,
+        table: String,
+    },
 }
 
 /// The pivoted feature table: one example per (run, layer), sorted by (run_id, layer_index).
@@ -132,7 +188,10 @@ pub fn feature_files(study_dir: &Path) -> Result<Vec<PathBuf>, ReadError> {
     }
     let mut stack = vec![root];
     while let Some(dir) = stack.pop() {
-        let io = |source| ReadError::Io { path: dir.clone(), source };
+        let io = |source| ReadError::Io {
+            path: dir.clone(),
+            source,
+        };
         for entry in std::fs::read_dir(&dir).map_err(io)? {
             let entry = entry.map_err(io)?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -153,7 +212,11 @@ pub fn feature_files(study_dir: &Path) -> Result<Vec<PathBuf>, ReadError> {
 
 /// A decoded string column (lrx writes Utf8; other writers may use large/view/dictionary strings).
 fn strings(col: &ArrayRef, path: &Path, column: &str) -> Result<Vec<String>, ReadError> {
-    let null = |row| ReadError::Null { path: path.to_path_buf(), column: column.into(), row };
+    let null = |row| ReadError::Null {
+        path: path.to_path_buf(),
+        column: column.into(),
+        row,
+    };
     let get = |i: usize, v: Option<&str>| v.map(str::to_string).ok_or_else(|| null(i));
     macro_rules! collect {
         ($arr:expr) => {
@@ -177,7 +240,10 @@ fn strings(col: &ArrayRef, path: &Path, column: &str) -> Result<Vec<String>, Rea
                     return Err(ReadError::ColumnType {
                         path: path.to_path_buf(),
                         column: column.into(),
-                        found: DataType::Dictionary(Box::new(other.clone()), Box::new(DataType::Utf8)),
+                        found: DataType::Dictionary(
+                            Box::new(other.clone()),
+                            Box::new(DataType::Utf8),
+                        ),
                         expected: "string",
                     });
                 }
@@ -205,13 +271,20 @@ fn dict_parts<K: arrow_array::types::ArrowDictionaryKeyType>(
     col: &ArrayRef,
 ) -> (Vec<Option<usize>>, ArrayRef) {
     let d = col.as_dictionary::<K>();
-    let keys = d.keys().iter().map(|k| k.map(arrow_buffer_native_usize)).collect();
+    let keys = d
+        .keys()
+        .iter()
+        .map(|k| k.map(arrow_buffer_native_usize))
+        .collect();
     (keys, d.values().clone())
 }
 
-
 fn ints(col: &ArrayRef, path: &Path, column: &str) -> Result<Vec<i64>, ReadError> {
-    let null = |row| ReadError::Null { path: path.to_path_buf(), column: column.into(), row };
+    let null = |row| ReadError::Null {
+        path: path.to_path_buf(),
+        column: column.into(),
+        row,
+    };
     match col.data_type() {
         DataType::Int64 => col
             .as_any()
@@ -239,7 +312,11 @@ fn ints(col: &ArrayRef, path: &Path, column: &str) -> Result<Vec<i64>, ReadError
 }
 
 fn floats(col: &ArrayRef, path: &Path, column: &str) -> Result<Vec<f64>, ReadError> {
-    let null = |row| ReadError::Null { path: path.to_path_buf(), column: column.into(), row };
+    let null = |row| ReadError::Null {
+        path: path.to_path_buf(),
+        column: column.into(),
+        row,
+    };
     match col.data_type() {
         DataType::Float64 => col
             .as_any()
@@ -268,26 +345,42 @@ fn floats(col: &ArrayRef, path: &Path, column: &str) -> Result<Vec<f64>, ReadErr
 
 fn column<'a>(b: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a ArrayRef, ReadError> {
     b.column_by_name(name)
-        .ok_or_else(|| ReadError::MissingColumn { path: path.to_path_buf(), column: name.into() })
+        .ok_or_else(|| ReadError::MissingColumn {
+            path: path.to_path_buf(),
+            column: name.into(),
+        })
 }
 
 /// A Parquet file's batches and key-value metadata.
-pub fn read_parquet(path: &Path) -> Result<(Vec<RecordBatch>, BTreeMap<String, String>), ReadError> {
-    let file = File::open(path).map_err(|source| ReadError::Io { path: path.into(), source })?;
-    let pq = |source| ReadError::Parquet { path: path.into(), source };
+pub fn read_parquet(
+    path: &Path,
+) -> Result<(Vec<RecordBatch>, BTreeMap<String, String>), ReadError> {
+    let file = File::open(path).map_err(|source| ReadError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let pq = |source| ReadError::Parquet {
+        path: path.into(),
+        source,
+    };
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
     let kv: BTreeMap<String, String> = builder
         .metadata()
         .file_metadata()
         .key_value_metadata()
         .map(|kvs| {
-            kvs.iter().filter_map(|k| k.value.clone().map(|v| (k.key.clone(), v))).collect()
+            kvs.iter()
+                .filter_map(|k| k.value.clone().map(|v| (k.key.clone(), v)))
+                .collect()
         })
         .unwrap_or_default();
     let reader = builder.build().map_err(pq)?;
     let batches = reader
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| ReadError::Arrow { path: path.into(), source })?;
+        .map_err(|source| ReadError::Arrow {
+            path: path.into(),
+            source,
+        })?;
     Ok((batches, kv))
 }
 
@@ -322,8 +415,15 @@ pub struct FileRows {
 pub fn read_observations(path: &Path, condition: &Condition) -> Result<FileRows, ReadError> {
     let (batches, kv) = read_parquet(path)?;
     check_schema_version(path, &kv)?;
-    let mut out = FileRows { metadata: kv, ..Default::default() };
-    let mut run: Option<String> = out.metadata.get("run_id").filter(|s| !s.is_empty()).cloned();
+    let mut out = FileRows {
+        metadata: kv,
+        ..Default::default()
+    };
+    let mut run: Option<String> = out
+        .metadata
+        .get("run_id")
+        .filter(|s| !s.is_empty())
+        .cloned();
     for b in &batches {
         let run_ids = strings(column(b, "run_id", path)?, path, "run_id")?;
         let sigma = floats(column(b, "noise_sigma", path)?, path, "noise_sigma")?;
@@ -391,20 +491,20 @@ pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>, ReadError> {
                     .iter()
                     .map(|v| v.map(FactorValue::Bool))
                     .collect(),
-                DataType::Int64 | DataType::Int32 => {
-                    (0..col.len())
-                        .map(|i| {
-                            (!col.is_null(i)).then(|| {
-                                let one = col.slice(i, 1);
-                                FactorValue::Int(ints(&one, path, &name).expect("typed")[0])
-                            })
+                DataType::Int64 | DataType::Int32 => (0..col.len())
+                    .map(|i| {
+                        (!col.is_null(i)).then(|| {
+                            let one = col.slice(i, 1);
+                            FactorValue::Int(ints(&one, path, &name).expect("typed")[0])
                         })
-                        .collect()
-                }
+                    })
+                    .collect(),
                 DataType::Float64 | DataType::Float32 => (0..col.len())
                     .map(|i| {
                         (!col.is_null(i)).then(|| {
-                            FactorValue::Float(floats(&col.slice(i, 1), path, &name).expect("typed")[0])
+                            FactorValue::Float(
+                                floats(&col.slice(i, 1), path, &name).expect("typed")[0],
+                            )
                         })
                     })
                     .collect(),
@@ -413,7 +513,8 @@ pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>, ReadError> {
                         if col.is_null(i) {
                             Ok(None)
                         } else {
-                            strings(&col.slice(i, 1), path, &name).map(|v| Some(FactorValue::Str(v[0].clone())))
+                            strings(&col.slice(i, 1), path, &name)
+                                .map(|v| Some(FactorValue::Str(v[0].clone())))
                         }
                     })
                     .collect::<Result<_, _>>()?,
@@ -442,7 +543,11 @@ pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>, ReadError> {
 fn partition_rule(path: &Path) -> Option<String> {
     path.ancestors()
         .filter_map(|p| p.file_name())
-        .find_map(|n| n.to_str()?.strip_prefix("rule=").map(decode_partition_value))
+        .find_map(|n| {
+            n.to_str()?
+                .strip_prefix("rule=")
+                .map(decode_partition_value)
+        })
 }
 
 struct Example {
@@ -464,7 +569,10 @@ pub fn load_features<P: AsRef<Path>>(
     observables: Option<&[String]>,
 ) -> Result<FeatureTable, ReadError> {
     let dir_list = || {
-        dirs.iter().map(|d| format!("`{}`", d.as_ref().display())).collect::<Vec<_>>().join(", ")
+        dirs.iter()
+            .map(|d| format!("`{}`", d.as_ref().display()))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let mut examples: BTreeMap<(String, i32), Example> = BTreeMap::new();
     let mut run_file: BTreeMap<String, PathBuf> = BTreeMap::new();
@@ -480,15 +588,24 @@ pub fn load_features<P: AsRef<Path>>(
         n_files += files.len();
         let rp = runs_path(dir);
         if !rp.exists() {
-            return Err(ReadError::MissingRunsTable { path: rp, dir: dir.into() });
+            return Err(ReadError::MissingRunsTable {
+                path: rp,
+                dir: dir.into(),
+            });
         }
-        let runs: BTreeMap<String, RunRecord> =
-            read_runs(&rp)?.into_iter().map(|r| (r.run_id.clone(), r)).collect();
+        let runs: BTreeMap<String, RunRecord> = read_runs(&rp)?
+            .into_iter()
+            .map(|r| (r.run_id.clone(), r))
+            .collect();
         for path in files {
             let rows = read_observations(&path, condition)?;
             let run = rows.run_id.clone();
             if let Some(first) = run_file.insert(run.clone(), path.clone()) {
-                return Err(ReadError::RunInTwoFiles { run, first, second: path });
+                return Err(ReadError::RunInTwoFiles {
+                    run,
+                    first,
+                    second: path,
+                });
             }
             let rec = runs.get(&run).ok_or_else(|| ReadError::RunNotInRunsTable {
                 run: run.clone(),
@@ -509,18 +626,22 @@ pub fn load_features<P: AsRef<Path>>(
             for i in 0..rows.value.len() {
                 let li = rows.layer_index[i] as i32;
                 let position: LayerPosition =
-                    rows.layer_position[i].parse().map_err(|e| ReadError::Inconsistent {
-                        path: path.clone(),
-                        message: format!("{e}"),
-                    })?;
-                let ex = examples.entry((run.clone(), li)).or_insert_with(|| Example {
-                    run: run.clone(),
-                    layer: rows.layer[i].clone(),
-                    layer_index: li,
-                    position,
-                    file: path.clone(),
-                    values: BTreeMap::new(),
-                });
+                    rows.layer_position[i]
+                        .parse()
+                        .map_err(|e| ReadError::Inconsistent {
+                            path: path.clone(),
+                            message: format!("{e}"),
+                        })?;
+                let ex = examples
+                    .entry((run.clone(), li))
+                    .or_insert_with(|| Example {
+                        run: run.clone(),
+                        layer: rows.layer[i].clone(),
+                        layer_index: li,
+                        position,
+                        file: path.clone(),
+                        values: BTreeMap::new(),
+                    });
                 if ex.layer != rows.layer[i] || ex.position != position {
                     return Err(ReadError::Inconsistent {
                         path: path.clone(),
@@ -550,13 +671,19 @@ pub fn load_features<P: AsRef<Path>>(
         return Err(ReadError::NoFiles { dirs: dir_list() });
     }
     if examples.is_empty() {
-        return Err(ReadError::NoRows { condition: *condition, dirs: dir_list() });
+        return Err(ReadError::NoRows {
+            condition: *condition,
+            dirs: dir_list(),
+        });
     }
     let obs: Vec<String> = match observables {
         Some(o) => o.to_vec(),
         None => order,
     };
-    let mut epochs: Vec<i64> = examples.values().flat_map(|e| e.values.keys().map(|k| k.0)).collect();
+    let mut epochs: Vec<i64> = examples
+        .values()
+        .flat_map(|e| e.values.keys().map(|k| k.0))
+        .collect();
     epochs.sort_unstable();
     epochs.dedup();
     let (n, t, k) = (examples.len(), epochs.len(), obs.len());
@@ -591,12 +718,14 @@ pub fn load_features<P: AsRef<Path>>(
                 });
             }
             for (ki, o) in obs.iter().enumerate() {
-                let v = ex.values.get(&(ep, o.clone())).ok_or_else(|| ReadError::MissingObservable {
-                    path: ex.file.clone(),
-                    run: ex.run.clone(),
-                    layer: ex.layer.clone(),
-                    epoch: ep,
-                    observable: o.clone(),
+                let v = ex.values.get(&(ep, o.clone())).ok_or_else(|| {
+                    ReadError::MissingObservable {
+                        path: ex.file.clone(),
+                        run: ex.run.clone(),
+                        layer: ex.layer.clone(),
+                        epoch: ep,
+                        observable: o.clone(),
+                    }
                 })?;
                 x[[ni, ti, ki]] = *v;
             }
@@ -616,7 +745,6 @@ pub fn load_features<P: AsRef<Path>>(
     table.x = x;
     Ok(table)
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -147,7 +147,9 @@ pub const RUNS_FIXED_COLUMNS: [&str; 3] = ["run_id", "rule", "status"];
 /// A runs table whose factor columns cannot be reconciled.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RunsSchemaError {
-    #[error("factor column `{column}` has type {first} in run `{first_run}` but {other} in run `{other_run}`")]
+    #[error(
+        "factor column `{column}` has type {first} in run `{first_run}` but {other} in run `{other_run}`"
+    )]
     TypeConflict {
         column: String,
         first: DataType,
@@ -167,7 +169,10 @@ pub fn runs_schema(runs: &[RunRecord]) -> Result<Schema, RunsSchemaError> {
     for r in runs {
         for (name, v) in &r.factors {
             if RUNS_FIXED_COLUMNS.contains(&name.as_str()) {
-                return Err(RunsSchemaError::Reserved { run: r.run_id.clone(), column: name.clone() });
+                return Err(RunsSchemaError::Reserved {
+                    run: r.run_id.clone(),
+                    column: name.clone(),
+                });
             }
             let t = v.data_type();
             match cols.get_mut(name) {
@@ -196,8 +201,10 @@ pub fn runs_schema(runs: &[RunRecord]) -> Result<Schema, RunsSchemaError> {
             }
         }
     }
-    let mut fields: Vec<Field> =
-        RUNS_FIXED_COLUMNS.iter().map(|n| Field::new(*n, DataType::Utf8, false)).collect();
+    let mut fields: Vec<Field> = RUNS_FIXED_COLUMNS
+        .iter()
+        .map(|n| Field::new(*n, DataType::Utf8, false))
+        .collect();
     for (name, (t, _, count)) in cols {
         fields.push(Field::new(name, t, count < runs.len()));
     }
@@ -228,8 +235,18 @@ mod tests {
             status: "done".into(),
             factors: f.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         };
-        let a = mk("a", vec![("task", "cifar10".into()), ("batch", 128i64.into())]);
-        let b = mk("b", vec![("task", "cifar10".into()), ("batch", 256.5.into()), ("x", true.into())]);
+        let a = mk(
+            "a",
+            vec![("task", "cifar10".into()), ("batch", 128i64.into())],
+        );
+        let b = mk(
+            "b",
+            vec![
+                ("task", "cifar10".into()),
+                ("batch", 256.5.into()),
+                ("x", true.into()),
+            ],
+        );
         let s = runs_schema(&[a.clone(), b]).unwrap();
         let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(names, ["run_id", "rule", "status", "task", "batch", "x"]);
@@ -237,8 +254,14 @@ mod tests {
         assert!(s.field(5).is_nullable() && !s.field(3).is_nullable());
         let c = mk("c", vec![("task", 3i64.into())]);
         let e = runs_schema(&[a.clone(), c]).unwrap_err().to_string();
-        assert!(e.contains("`task`") && e.contains("`a`") && e.contains("`c`"), "{e}");
+        assert!(
+            e.contains("`task`") && e.contains("`a`") && e.contains("`c`"),
+            "{e}"
+        );
         let d = mk("d", vec![("rule", "x".into())]);
-        assert!(matches!(runs_schema(&[d]), Err(RunsSchemaError::Reserved { .. })));
+        assert!(matches!(
+            runs_schema(&[d]),
+            Err(RunsSchemaError::Reserved { .. })
+        ));
     }
 }

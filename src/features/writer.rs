@@ -10,8 +10,8 @@
 //! `spec_hash`, `run_id`, `libtorch_version`, `device` (plus `table`).
 
 use crate::features::schema::{
-    ObservationRow, RunRecord, RunsSchemaError, SCHEMA_VERSION, FactorValue, observations_schema_ref,
-    runs_schema,
+    FactorValue, ObservationRow, RunRecord, RunsSchemaError, SCHEMA_VERSION,
+    observations_schema_ref, runs_schema,
 };
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
@@ -152,7 +152,9 @@ pub fn runs_path(study_dir: &Path) -> PathBuf {
 
 fn properties(kv: Vec<KeyValue>) -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(ZSTD_LEVEL).expect("valid level"),
+        ))
         .set_dictionary_enabled(true)
         .set_max_row_group_size(ROW_GROUP_ROWS)
         .set_created_by(format!("lrx {}", env!("CARGO_PKG_VERSION")))
@@ -170,10 +172,16 @@ pub fn write_parquet_atomic(
     batches: &[RecordBatch],
     kv: Vec<KeyValue>,
 ) -> Result<(), WriteError> {
-    let io = |source| WriteError::Io { path: path.to_path_buf(), source };
+    let io = |source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
-    let fname = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let fname = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(
         ".{fname}.tmp-{}-{}",
         std::process::id(),
@@ -181,7 +189,10 @@ pub fn write_parquet_atomic(
     ));
     let result = (|| {
         let file = File::create(&tmp).map_err(io)?;
-        let pq = |source| WriteError::Parquet { path: path.to_path_buf(), source };
+        let pq = |source| WriteError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut w = ArrowWriter::try_new(file, schema, Some(properties(kv))).map_err(pq)?;
         for b in batches {
             w.write(b).map_err(pq)?;
@@ -213,22 +224,34 @@ pub fn observation_batches(
         };
         let cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec![run_id; chunk.len()])),
-            Arc::new(chunk.iter().map(|r| r.epoch).collect::<Int64Array>()),
+            Arc::new(Int64Array::from_iter_values(chunk.iter().map(|r| r.epoch))),
             s(&|r| r.layer.clone()),
-            Arc::new(chunk.iter().map(|r| r.layer_index).collect::<Int32Array>()),
+            Arc::new(Int32Array::from_iter_values(
+                chunk.iter().map(|r| r.layer_index),
+            )),
             s(&|r| r.layer_position.as_str().to_string()),
             s(&|r| r.observable.measure.as_str().to_string()),
             s(&|r| r.observable.function.as_str().to_string()),
             s(&|r| r.observable.statistic.as_str().to_string()),
             s(&|r| r.observable.name()),
-            Arc::new(chunk.iter().map(|r| r.noise_sigma).collect::<Float64Array>()),
-            Arc::new(chunk.iter().map(|r| r.unit_fraction).collect::<Float64Array>()),
-            Arc::new(chunk.iter().map(|r| r.realism_seed).collect::<Int64Array>()),
-            Arc::new(chunk.iter().map(|r| r.value).collect::<Float64Array>()),
+            Arc::new(Float64Array::from_iter_values(
+                chunk.iter().map(|r| r.noise_sigma),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                chunk.iter().map(|r| r.unit_fraction),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                chunk.iter().map(|r| r.realism_seed),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                chunk.iter().map(|r| r.value),
+            )),
         ];
         out.push(
-            RecordBatch::try_new(schema.clone(), cols)
-                .map_err(|source| WriteError::Arrow { path: path.to_path_buf(), source })?,
+            RecordBatch::try_new(schema.clone(), cols).map_err(|source| WriteError::Arrow {
+                path: path.to_path_buf(),
+                source,
+            })?,
         );
     }
     if out.is_empty() {
@@ -244,7 +267,12 @@ pub fn write_observations(
     rows: &[ObservationRow],
 ) -> Result<(), WriteError> {
     let batches = observation_batches(&meta.run_id, rows, path)?;
-    write_parquet_atomic(path, observations_schema_ref(), &batches, meta.key_values("observations"))
+    write_parquet_atomic(
+        path,
+        observations_schema_ref(),
+        &batches,
+        meta.key_values("observations"),
+    )
 }
 
 /// Write one run's observations to `<study>/features/rule=<rule>/run=<id>/part-0.parquet`
@@ -256,10 +284,16 @@ pub fn write_features(
     rows: &[ObservationRow],
 ) -> Result<PathBuf, WriteError> {
     if rule.is_empty() {
-        return Err(WriteError::EmptyName { what: "rule", value: rule.to_string() });
+        return Err(WriteError::EmptyName {
+            what: "rule",
+            value: rule.to_string(),
+        });
     }
     if meta.run_id.is_empty() {
-        return Err(WriteError::EmptyName { what: "run id", value: meta.run_id.clone() });
+        return Err(WriteError::EmptyName {
+            what: "run id",
+            value: meta.run_id.clone(),
+        });
     }
     let path = feature_path(study_dir, rule, &meta.run_id);
     write_observations(&path, meta, rows)?;
@@ -276,16 +310,31 @@ pub fn write_runs(
     let path = runs_path(study_dir);
     let schema = Arc::new(runs_schema(runs)?);
     let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(runs.iter().map(|r| Some(r.run_id.as_str())).collect::<StringArray>()),
-        Arc::new(runs.iter().map(|r| Some(r.rule.as_str())).collect::<StringArray>()),
-        Arc::new(runs.iter().map(|r| Some(r.status.as_str())).collect::<StringArray>()),
+        Arc::new(
+            runs.iter()
+                .map(|r| Some(r.run_id.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            runs.iter()
+                .map(|r| Some(r.rule.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            runs.iter()
+                .map(|r| Some(r.status.as_str()))
+                .collect::<StringArray>(),
+        ),
     ];
     for field in schema.fields().iter().skip(3) {
-        let get = |r: &RunRecord| r.factors.get(field.name());
+        let name = field.name();
+        fn get<'r>(r: &'r RunRecord, name: &str) -> Option<&'r FactorValue> {
+            r.factors.get(name)
+        }
         let col: ArrayRef = match field.data_type() {
             DataType::Utf8 => Arc::new(
                 runs.iter()
-                    .map(|r| match get(r) {
+                    .map(|r| match get(r, name) {
                         Some(FactorValue::Str(s)) => Some(s.clone()),
                         _ => None,
                     })
@@ -293,7 +342,7 @@ pub fn write_runs(
             ),
             DataType::Int64 => Arc::new(
                 runs.iter()
-                    .map(|r| match get(r) {
+                    .map(|r| match get(r, name) {
                         Some(FactorValue::Int(i)) => Some(*i),
                         _ => None,
                     })
@@ -301,7 +350,7 @@ pub fn write_runs(
             ),
             DataType::Float64 => Arc::new(
                 runs.iter()
-                    .map(|r| match get(r) {
+                    .map(|r| match get(r, name) {
                         Some(FactorValue::Int(i)) => Some(*i as f64),
                         Some(FactorValue::Float(x)) => Some(*x),
                         _ => None,
@@ -310,7 +359,7 @@ pub fn write_runs(
             ),
             DataType::Boolean => Arc::new(
                 runs.iter()
-                    .map(|r| match get(r) {
+                    .map(|r| match get(r, name) {
                         Some(FactorValue::Bool(b)) => Some(*b),
                         _ => None,
                     })
@@ -320,8 +369,10 @@ pub fn write_runs(
         };
         cols.push(col);
     }
-    let batch = RecordBatch::try_new(schema.clone(), cols)
-        .map_err(|source| WriteError::Arrow { path: path.clone(), source })?;
+    let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|source| WriteError::Arrow {
+        path: path.clone(),
+        source,
+    })?;
     let mut m = meta.clone();
     m.run_id = String::new();
     write_parquet_atomic(&path, schema, &[batch], m.key_values("runs"))?;

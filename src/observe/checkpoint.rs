@@ -81,7 +81,11 @@ pub enum ObserveError {
     #[error(transparent)]
     Realism(#[from] RealismError),
     #[error("layer {index} is `{got}`, but the observer was created with `{expected}` there")]
-    LayerMismatch { index: usize, expected: String, got: String },
+    LayerMismatch {
+        index: usize,
+        expected: String,
+        got: String,
+    },
     #[error("layer index {index} is out of range: the observer has {n} layers")]
     LayerIndex { index: usize, n: usize },
     #[error("a batch has {got} layer inputs, expected one per layer ({expected})")]
@@ -91,11 +95,21 @@ pub enum ObserveError {
     #[error("layer `{layer}` saw no stimuli: act and gradavg need at least one batch")]
     NoStimuli { layer: String },
     #[error("layer `{layer}`: {what} has shape {shape:?}, expected a batch axis of size {batch}")]
-    Shape { layer: String, what: &'static str, shape: Vec<i64>, batch: i64 },
+    Shape {
+        layer: String,
+        what: &'static str,
+        shape: Vec<i64>,
+        batch: i64,
+    },
     #[error(
         "layer `{layer}`: the {what} has {got} units in this batch but {expected} in an earlier one"
     )]
-    UnitCount { layer: String, what: &'static str, expected: i64, got: i64 },
+    UnitCount {
+        layer: String,
+        what: &'static str,
+        expected: i64,
+        got: i64,
+    },
 }
 
 /// A measurement condition: plain, or one realism condition of the grid.
@@ -172,12 +186,23 @@ fn requests(cfg: &ObserveConfig, m: Measure) -> Vec<(Function, Statistic)> {
     out
 }
 
-fn torch_err(layer: &str, what: &'static str) -> impl FnOnce(tch::TchError) -> ObserveError + '_ {
-    move |source| ObserveError::Torch { layer: layer.to_string(), what, source }
+fn torch_err<'a>(
+    layer: &'a str,
+    what: &'static str,
+) -> impl FnOnce(tch::TchError) -> ObserveError + 'a {
+    move |source| ObserveError::Torch {
+        layer: layer.to_string(),
+        what,
+        source,
+    }
 }
 
 fn stats_err(layer: &str, measure: Measure) -> impl FnOnce(StatsError) -> ObserveError + '_ {
-    move |source| ObserveError::Stats { layer: layer.to_string(), measure, source }
+    move |source| ObserveError::Stats {
+        layer: layer.to_string(),
+        measure,
+        source,
+    }
 }
 
 fn add_into(slot: &mut Option<Tensor>, v: Tensor) {
@@ -202,7 +227,10 @@ impl CheckpointObserver {
         }
         let positions = match positions {
             Some(p) if p.len() != layers.len() => {
-                return Err(ObserveError::Positions { n: p.len(), layers: layers.len() });
+                return Err(ObserveError::Positions {
+                    n: p.len(),
+                    layers: layers.len(),
+                });
             }
             Some(p) => p.to_vec(),
             None => LayerPosition::group(layers.len()),
@@ -217,11 +245,16 @@ impl CheckpointObserver {
         for c in &cfg.realism {
             c.validate()?;
             if conds.contains(&Cond::Real(*c)) {
-                return Err(ObserveError::Config(format!("realism condition {c:?} is listed twice")));
+                return Err(ObserveError::Config(format!(
+                    "realism condition {c:?} is listed twice"
+                )));
             }
             conds.push(Cond::Real(*c));
             let ci = conds.len() - 1;
-            match groups.iter_mut().find(|g| g.fraction == c.fraction && g.seed == c.seed) {
+            match groups
+                .iter_mut()
+                .find(|g| g.fraction == c.fraction && g.seed == c.seed)
+            {
                 Some(g) => g.members.push((ci, c.sigma)),
                 None => groups.push(Group {
                     fraction: c.fraction,
@@ -263,7 +296,10 @@ impl CheckpointObserver {
         Ok(obs)
     }
 
-    fn weight_statistics(&self, layer: &dyn ObservableLayer) -> Result<Vec<Vec<f64>>, ObserveError> {
+    fn weight_statistics(
+        &self,
+        layer: &dyn ObservableLayer,
+    ) -> Result<Vec<Vec<f64>>, ObserveError> {
         let name = layer.name();
         let mut out: Vec<Vec<f64>> = vec![Vec::new(); self.conds.len()];
         if self.weight_req.is_empty() {
@@ -317,7 +353,10 @@ impl CheckpointObserver {
         let st = self
             .layers
             .get_mut(layer_index)
-            .ok_or(ObserveError::LayerIndex { index: layer_index, n: n_layers })?;
+            .ok_or(ObserveError::LayerIndex {
+                index: layer_index,
+                n: n_layers,
+            })?;
         if st.name != layer.name() {
             return Err(ObserveError::LayerMismatch {
                 index: layer_index,
@@ -350,7 +389,12 @@ impl CheckpointObserver {
         };
         let ys = y.size();
         if ys.len() < 2 || ys[0] != b {
-            return Err(ObserveError::Shape { layer: name, what: "output", shape: ys, batch: b });
+            return Err(ObserveError::Shape {
+                layer: name,
+                what: "output",
+                shape: ys,
+                batch: b,
+            });
         }
         let y_flat = y.flatten(1, -1);
         let n_out = y_flat.size()[1];
@@ -365,12 +409,16 @@ impl CheckpointObserver {
             if let Some(p) = self.plain {
                 let s = row_statistics(&yd, &self.act_req, &conv)
                     .map_err(stats_err(&name, Measure::Act))?;
-                add_into(&mut st.act_sum[p], s.sum_dim_intlist(0, false, None));
+                add_into(
+                    &mut st.act_sum[p],
+                    s.sum_dim_intlist(0, false, None::<Kind>),
+                );
             }
             for (gi, g) in self.groups.iter().enumerate() {
                 let kept = st.act_kept[gi].get_or_insert_with(|| {
                     let key = stream_key(g.seed, &name, Measure::Act, Purpose::Units);
-                    let idx = kept_units(key, n_out as usize, units_kept(n_out as usize, g.fraction));
+                    let idx =
+                        kept_units(key, n_out as usize, units_kept(n_out as usize, g.fraction));
                     let t = index_tensor(&idx, device);
                     Kept { idx, t }
                 });
@@ -389,7 +437,10 @@ impl CheckpointObserver {
                     };
                     let s = row_statistics(&v, &self.act_req, &conv)
                         .map_err(stats_err(&name, Measure::Act))?;
-                    add_into(&mut st.act_sum[ci], s.sum_dim_intlist(0, false, None));
+                    add_into(
+                        &mut st.act_sum[ci],
+                        s.sum_dim_intlist(0, false, None::<Kind>),
+                    );
                 }
             }
         }
@@ -401,8 +452,10 @@ impl CheckpointObserver {
             let jacobian = |out: Option<&Tensor>| -> Result<Tensor, ObserveError> {
                 tch::with_grad(|| {
                     let target = match out {
-                        None => y_flat.f_sum(None),
-                        Some(idx) => y_flat.f_index_select(1, idx).and_then(|t| t.f_sum(None)),
+                        None => y_flat.f_sum(None::<Kind>),
+                        Some(idx) => y_flat
+                            .f_index_select(1, idx)
+                            .and_then(|t| t.f_sum(None::<Kind>)),
                     }
                     .map_err(torch_err(&name, "summing the outputs for gradavg"))?;
                     let g = Tensor::f_run_backward(&[target], &[&xi], true, false)
@@ -416,12 +469,12 @@ impl CheckpointObserver {
             let grad_stats = |g: &Tensor| -> Result<Tensor, ObserveError> {
                 let s = row_statistics(&g.unsqueeze(1), &self.grad_req, &conv)
                     .map_err(stats_err(&name, Measure::Gradavg))?;
-                Ok(s.sum_dim_intlist(0, false, None))
+                Ok(s.sum_dim_intlist(0, false, None::<Kind>))
             };
             let mut full_j: Option<Tensor> = None;
             if let Some(p) = self.plain {
                 let j = jacobian(None)?;
-                let g = j.sum_dim_intlist(1, false, None) / n_out as f64;
+                let g = j.sum_dim_intlist(1, false, None::<Kind>) / n_out as f64;
                 add_into(&mut st.grad_sum[p], grad_stats(&g)?);
                 full_j = Some(j);
             }
@@ -429,7 +482,8 @@ impl CheckpointObserver {
                 let out_kept = st.out_kept[gi].get_or_insert_with(|| {
                     // method.md §5: the output subset uses seed+1.
                     let key = stream_key(g.seed + 1, &name, Measure::Gradavg, Purpose::Units);
-                    let idx = kept_units(key, n_out as usize, units_kept(n_out as usize, g.fraction));
+                    let idx =
+                        kept_units(key, n_out as usize, units_kept(n_out as usize, g.fraction));
                     let t = index_tensor(&idx, device);
                     Kept { idx, t }
                 });
@@ -453,14 +507,20 @@ impl CheckpointObserver {
                     .map_err(torch_err(&name, "subsampling the input gradient"))?;
                 let noise = g.members.iter().any(|(_, s)| *s > 0.0).then(|| {
                     let key = stream_key(g.seed, &name, Measure::Gradavg, Purpose::Noise);
-                    standard_normal_tensor(key, offset..offset + b as u64, &in_kept.idx, kind, device)
+                    standard_normal_tensor(
+                        key,
+                        offset..offset + b as u64,
+                        &in_kept.idx,
+                        kind,
+                        device,
+                    )
                 });
                 for &(ci, sigma) in &g.members {
                     let v = match &noise {
                         Some(z) if sigma > 0.0 => &jk + z * sigma,
                         _ => jk.shallow_clone(),
                     };
-                    let gb = v.sum_dim_intlist(1, false, None) / n_sel as f64;
+                    let gb = v.sum_dim_intlist(1, false, None::<Kind>) / n_sel as f64;
                     add_into(&mut st.grad_sum[ci], grad_stats(&gb)?);
                 }
             }
@@ -476,7 +536,9 @@ impl CheckpointObserver {
         for st in &self.layers {
             let needs_stimuli = !self.act_req.is_empty() || !self.grad_req.is_empty();
             if needs_stimuli && st.n_stimuli == 0 {
-                return Err(ObserveError::NoStimuli { layer: st.name.clone() });
+                return Err(ObserveError::NoStimuli {
+                    layer: st.name.clone(),
+                });
             }
             let n = st.n_stimuli as f64;
             for (ci, cond) in self.conds.iter().enumerate() {
@@ -533,7 +595,12 @@ fn check_units(
             Ok(())
         }
         Some(e) if e == n => Ok(()),
-        Some(e) => Err(ObserveError::UnitCount { layer: layer.to_string(), what, expected: e, got: n }),
+        Some(e) => Err(ObserveError::UnitCount {
+            layer: layer.to_string(),
+            what,
+            expected: e,
+            got: n,
+        }),
     }
 }
 
@@ -553,7 +620,10 @@ where
     let mut obs = CheckpointObserver::new(layers, positions, epoch, cfg.clone())?;
     for inputs in batches {
         if inputs.len() != layers.len() {
-            return Err(ObserveError::BatchArity { expected: layers.len(), got: inputs.len() });
+            return Err(ObserveError::BatchArity {
+                expected: layers.len(),
+                got: inputs.len(),
+            });
         }
         for (i, (layer, x)) in layers.iter().zip(&inputs).enumerate() {
             obs.observe_batch(i, *layer, x.borrow())?;
@@ -561,7 +631,6 @@ where
     }
     obs.finish()
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -45,7 +45,11 @@ pub enum RealismError {
 
 impl RealismCondition {
     pub fn new(sigma: f64, fraction: f64, seed: u64) -> Result<Self, RealismError> {
-        let c = RealismCondition { sigma, fraction, seed };
+        let c = RealismCondition {
+            sigma,
+            fraction,
+            seed,
+        };
         c.validate()?;
         Ok(c)
     }
@@ -80,7 +84,11 @@ impl RealismCondition {
         for sigma in [0.0, 0.5, 1.0, 5.0, 10.0] {
             for (fraction, seeds) in fractions {
                 for seed in 0..seeds {
-                    out.push(RealismCondition { sigma, fraction, seed });
+                    out.push(RealismCondition {
+                        sigma,
+                        fraction,
+                        seed,
+                    });
                 }
             }
         }
@@ -94,7 +102,11 @@ impl RealismCondition {
 pub fn units_kept(n: usize, fraction: f64) -> usize {
     let p = fraction * n as f64;
     let r = p.round();
-    let k = if (p - r).abs() <= 1e-9 * p.max(1.0) { r } else { p.ceil() };
+    let k = if (p - r).abs() <= 1e-9 * p.max(1.0) {
+        r
+    } else {
+        p.ceil()
+    };
     (k as usize).clamp(1, n.max(1))
 }
 
@@ -165,33 +177,39 @@ pub fn standard_normal_at(key: [u8; 32], rows: std::ops::Range<u64>, units: &[i6
         return out;
     }
     let base = ChaCha8Rng::from_seed(key);
-    out.par_chunks_mut(n_units).enumerate().for_each(|(ri, row_out)| {
-        let row = rows.start + ri as u64;
-        row_out.par_chunks_mut(CHUNK).zip(units.par_chunks(CHUNK)).for_each(|(o, us)| {
-            let mut rng = base.clone();
-            rng.set_stream(row);
-            let mut pair = u64::MAX;
-            let (mut c, mut s) = (0.0, 0.0);
-            for (slot, &u) in o.iter_mut().zip(us) {
-                let p = (u as u64) / 2;
-                if p != pair {
-                    let pos = 4 * p as u128;
-                    if rng.get_word_pos() != pos {
-                        rng.set_word_pos(pos);
+    out.par_chunks_mut(n_units)
+        .enumerate()
+        .for_each(|(ri, row_out)| {
+            let row = rows.start + ri as u64;
+            row_out
+                .par_chunks_mut(CHUNK)
+                .zip(units.par_chunks(CHUNK))
+                .for_each(|(o, us)| {
+                    let mut rng = base.clone();
+                    rng.set_stream(row);
+                    let mut pair = u64::MAX;
+                    let (mut c, mut s) = (0.0, 0.0);
+                    for (slot, &u) in o.iter_mut().zip(us) {
+                        let p = (u as u64) / 2;
+                        if p != pair {
+                            let pos = 4 * p as u128;
+                            if rng.get_word_pos() != pos {
+                                rng.set_word_pos(pos);
+                            }
+                            // Box–Muller on two 53-bit uniforms, u1 ∈ (0, 1].
+                            let u1 =
+                                ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
+                            let u2 = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+                            let r = (-2.0 * u1.ln()).sqrt();
+                            let (sn, cs) = (std::f64::consts::TAU * u2).sin_cos();
+                            c = r * cs;
+                            s = r * sn;
+                            pair = p;
+                        }
+                        *slot = if u % 2 == 0 { c } else { s };
                     }
-                    // Box–Muller on two 53-bit uniforms, u1 ∈ (0, 1].
-                    let u1 = ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
-                    let u2 = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-                    let r = (-2.0 * u1.ln()).sqrt();
-                    let (sn, cs) = (std::f64::consts::TAU * u2).sin_cos();
-                    c = r * cs;
-                    s = r * sn;
-                    pair = p;
-                }
-                *slot = if u % 2 == 0 { c } else { s };
-            }
+                });
         });
-    });
     out
 }
 
@@ -205,7 +223,10 @@ pub fn standard_normal_tensor(
 ) -> Tensor {
     let n_rows = (rows.end - rows.start) as i64;
     let v = standard_normal_at(key, rows, units);
-    Tensor::from_slice(&v).reshape([n_rows, units.len() as i64]).to_kind(kind).to_device(device)
+    Tensor::from_slice(&v)
+        .reshape([n_rows, units.len() as i64])
+        .to_kind(kind)
+        .to_device(device)
 }
 
 /// Kept unit indices as an int64 tensor on `device`.
@@ -267,7 +288,10 @@ mod tests {
         let n = full.len() as f64;
         let mean = full.iter().sum::<f64>() / n;
         let var = full.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-        assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.01, "mean {mean} var {var}");
+        assert!(
+            mean.abs() < 0.01 && (var - 1.0).abs() < 0.01,
+            "mean {mean} var {var}"
+        );
         // Subsets and row windows see exactly the same values.
         let sub: Vec<i64> = vec![1, 2, 7, 40_000, 99_999];
         let part = standard_normal_at(key, 1..3, &sub);
@@ -278,7 +302,11 @@ mod tests {
         }
         // Rows are different streams.
         assert_ne!(full[..100], full[100_000..100_100]);
-        let other = standard_normal_at(stream_key(4, "fc", Measure::Act, Purpose::Noise), 0..1, &sub);
+        let other = standard_normal_at(
+            stream_key(4, "fc", Measure::Act, Purpose::Noise),
+            0..1,
+            &sub,
+        );
         assert_ne!(other, standard_normal_at(key, 0..1, &sub));
     }
 

@@ -90,7 +90,7 @@ impl FunctionCache {
     }
     fn mean(&mut self) -> Tensor {
         if self.mean.is_none() {
-            self.mean = Some(self.z.mean_dim(1, false, None));
+            self.mean = Some(self.z.mean_dim(1, false, None::<Kind>));
         }
         self.mean.as_ref().unwrap().shallow_clone()
     }
@@ -110,7 +110,7 @@ impl FunctionCache {
     }
     fn var(&mut self) -> Tensor {
         if self.var.is_none() {
-            self.var = Some(self.centred_sq().mean_dim(1, false, None));
+            self.var = Some(self.centred_sq().mean_dim(1, false, None::<Kind>));
         }
         self.var.as_ref().unwrap().shallow_clone()
     }
@@ -140,7 +140,11 @@ impl FunctionCache {
                 } else {
                     let b = self.kth(lo + 1);
                     let diff = &b - &a;
-                    if t < 0.5 { a + diff * t } else { b - diff * (1.0 - t) }
+                    if t < 0.5 {
+                        a + diff * t
+                    } else {
+                        b - diff * (1.0 - t)
+                    }
                 }
             }
         };
@@ -157,7 +161,9 @@ impl FunctionCache {
 
     fn statistic(&mut self, s: Statistic) -> Result<Tensor, StatsError> {
         Ok(match s {
-            Statistic::Norm => (&self.z * &self.z).sum_dim_intlist(1, false, None).sqrt(),
+            Statistic::Norm => (&self.z * &self.z)
+                .sum_dim_intlist(1, false, None::<Kind>)
+                .sqrt(),
             Statistic::Mean => self.mean(),
             Statistic::Median => self.median(),
             Statistic::ThirdQuartile => self.quantile(75.0),
@@ -165,13 +171,13 @@ impl FunctionCache {
             Statistic::Skew => match self.conv.skew {
                 SkewConvention::Pearson2 => (self.mean() - self.median()) * 3.0 / self.var().sqrt(),
                 SkewConvention::Fisher => {
-                    let m3 = (self.centred_sq() * self.centred()).mean_dim(1, false, None);
+                    let m3 = (self.centred_sq() * self.centred()).mean_dim(1, false, None::<Kind>);
                     m3 / self.var().pow_tensor_scalar(1.5)
                 }
             },
             Statistic::Kurtosis => {
                 let d2 = self.centred_sq();
-                let m4 = (&d2 * &d2).mean_dim(1, false, None);
+                let m4 = (&d2 * &d2).mean_dim(1, false, None::<Kind>);
                 let v = self.var();
                 let k = m4 / (&v * &v);
                 match self.conv.kurtosis {
@@ -221,7 +227,10 @@ pub fn row_statistics(
             }
         }
     }
-    let cols: Vec<Tensor> = cols.into_iter().map(|c| c.expect("every request computed")).collect();
+    let cols: Vec<Tensor> = cols
+        .into_iter()
+        .map(|c| c.expect("every request computed"))
+        .collect();
     if cols.is_empty() {
         return Ok(Tensor::zeros([size[0], 0], (Kind::Double, x.device())));
     }
@@ -252,7 +261,10 @@ pub fn statistic(
 
 /// Copy a 1-D float tensor to a host vector of f64.
 pub fn to_host(t: &Tensor) -> Result<Vec<f64>, tch::TchError> {
-    let t = t.f_to_kind(Kind::Double)?.f_to_device(tch::Device::Cpu)?.f_contiguous()?;
+    let t = t
+        .f_to_kind(Kind::Double)?
+        .f_to_device(tch::Device::Cpu)?
+        .f_contiguous()?;
     Vec::<f64>::try_from(&t)
 }
 

@@ -96,8 +96,11 @@ fn network(seed: u64, n: i64) -> (Vec<TestLayer>, Vec<Tensor>) {
         conv(&mut rng, "conv_fa", 2, 3, true, true),
         conv(&mut rng, "conv_lin", 3, 2, false, false),
     ];
-    let inputs =
-        vec![randn(&mut rng, &[n, 12], 1.0), randn(&mut rng, &[n, 2, 5, 5], 1.0), randn(&mut rng, &[n, 3, 4, 4], 1.0)];
+    let inputs = vec![
+        randn(&mut rng, &[n, 12], 1.0),
+        randn(&mut rng, &[n, 2, 5, 5], 1.0),
+        randn(&mut rng, &[n, 3, 4, 4], 1.0),
+    ];
     (layers, inputs)
 }
 
@@ -115,7 +118,12 @@ fn observe(
     let n = inputs[0].size()[0];
     let batches: Vec<Vec<Tensor>> = (0..n)
         .step_by(batch as usize)
-        .map(|s| inputs.iter().map(|x| x.narrow(0, s, batch.min(n - s))).collect())
+        .map(|s| {
+            inputs
+                .iter()
+                .map(|x| x.narrow(0, s, batch.min(n - s)))
+                .collect()
+        })
         .collect();
     observe_checkpoint(&dyn_layers(layers), None, 5, batches, cfg).unwrap()
 }
@@ -131,7 +139,11 @@ fn value(rows: &[ObservationRow], layer: &str, obs: &str, seed: i64, sigma: f64,
                 && r.unit_fraction == frac
         })
         .collect();
-    assert_eq!(hits.len(), 1, "{layer} {obs} seed {seed} σ {sigma} ρ {frac}");
+    assert_eq!(
+        hits.len(),
+        1,
+        "{layer} {obs} seed {seed} σ {sigma} ρ {frac}"
+    );
     hits[0].value
 }
 
@@ -143,7 +155,10 @@ fn plain(rows: &[ObservationRow], layer: &str, obs: &str) -> f64 {
 fn rows_cover_every_layer_condition_and_observable() {
     let (layers, inputs) = network(1, 6);
     let cfg = ObserveConfig {
-        realism: vec![RealismCondition::new(0.5, 0.5, 0).unwrap(), RealismCondition::new(0.0, 0.25, 1).unwrap()],
+        realism: vec![
+            RealismCondition::new(0.5, 0.5, 0).unwrap(),
+            RealismCondition::new(0.0, 0.25, 1).unwrap(),
+        ],
         ..ObserveConfig::default()
     };
     let rows = observe(&layers, &inputs, 4, &cfg);
@@ -153,12 +168,29 @@ fn rows_cover_every_layer_condition_and_observable() {
         .iter()
         .map(|l| rows.iter().find(|r| r.layer == *l).unwrap().layer_position)
         .collect();
-    assert_eq!(pos, [LayerPosition::Early, LayerPosition::Middle, LayerPosition::Deep]);
+    assert_eq!(
+        pos,
+        [
+            LayerPosition::Early,
+            LayerPosition::Middle,
+            LayerPosition::Deep
+        ]
+    );
     // The first rows: layer fc, plain condition, candidates in config order.
     let names: Vec<String> = rows[..45].iter().map(|r| r.observable.name()).collect();
-    let want: Vec<String> = ObservableId::candidates().iter().map(|o| o.name()).collect();
+    let want: Vec<String> = ObservableId::candidates()
+        .iter()
+        .map(|o| o.name())
+        .collect();
     assert_eq!(names, want);
-    assert_eq!((rows[0].realism_seed, rows[0].noise_sigma, rows[0].unit_fraction), (-1, 0.0, 1.0));
+    assert_eq!(
+        (
+            rows[0].realism_seed,
+            rows[0].noise_sigma,
+            rows[0].unit_fraction
+        ),
+        (-1, 0.0, 1.0)
+    );
 }
 
 #[test]
@@ -170,10 +202,20 @@ fn weight_identities_and_plain_norm_is_frobenius() {
         let abs = plain(&rows, &l.name, "weightabs_norm");
         let sqm = plain(&rows, &l.name, "weightsq_mean");
         let n = l.w.numel() as f64;
-        let frob = l.w.detach().to_kind(Kind::Double).square().sum(None).sqrt().double_value(&[]);
+        let frob =
+            l.w.detach()
+                .to_kind(Kind::Double)
+                .square()
+                .sum(None)
+                .sqrt()
+                .double_value(&[]);
         assert_eq!(raw, abs, "{}: raw_norm == abs_norm", l.name);
         assert!((raw - frob).abs() <= 1e-12 * frob, "{}: Frobenius", l.name);
-        assert!((sqm - raw * raw / n).abs() <= 1e-12 * sqm, "{}: sq_mean = raw_norm²/n", l.name);
+        assert!(
+            (sqm - raw * raw / n).abs() <= 1e-12 * sqm,
+            "{}: sq_mean = raw_norm²/n",
+            l.name
+        );
         // act raw_norm == abs_norm holds per stimulus too.
         let a = plain(&rows, &l.name, "actraw_norm");
         let b = plain(&rows, &l.name, "actabs_norm");
@@ -192,7 +234,10 @@ fn act_is_the_mean_of_per_stimulus_statistics_and_batch_invariant() {
     let split = observe(&layers, &inputs, 2, &cfg);
     let single = observe(&layers, &inputs, 1, &cfg);
     for (a, (b, c)) in one.iter().zip(split.iter().zip(&single)) {
-        assert_eq!((&a.layer, a.observable, a.realism_seed), (&b.layer, b.observable, b.realism_seed));
+        assert_eq!(
+            (&a.layer, a.observable, a.realism_seed),
+            (&b.layer, b.observable, b.realism_seed)
+        );
         for v in [b.value, c.value] {
             assert!(
                 pyref::close(a.value, v, 1e-12),
@@ -209,13 +254,23 @@ fn act_is_the_mean_of_per_stimulus_statistics_and_batch_invariant() {
     let conv = StatConventions::default();
     for (l, x) in layers.iter().zip(&inputs) {
         let y = tch::no_grad(|| l.forward_layer(x, JacobianVia::Forward));
-        for o in ObservableId::candidates().iter().filter(|o| o.measure == Measure::Act) {
+        for o in ObservableId::candidates()
+            .iter()
+            .filter(|o| o.measure == Measure::Act)
+        {
             let per: Vec<f64> = (0..6)
-                .map(|b| super::super::stats::statistic(&y.get(b), o.function, o.statistic, &conv).unwrap())
+                .map(|b| {
+                    super::super::stats::statistic(&y.get(b), o.function, o.statistic, &conv)
+                        .unwrap()
+                })
                 .collect();
             let want = per.iter().sum::<f64>() / 6.0;
             let got = plain(&one, &l.name, &o.name());
-            assert!(pyref::close(got, want, 1e-12), "{} {o}: {got} vs {want}", l.name);
+            assert!(
+                pyref::close(got, want, 1e-12),
+                "{} {o}: {got} vs {want}",
+                l.name
+            );
         }
     }
 }
@@ -224,14 +279,23 @@ fn act_is_the_mean_of_per_stimulus_statistics_and_batch_invariant() {
 fn full_fraction_without_noise_equals_plain() {
     let (layers, inputs) = network(4, 5);
     let cfg = ObserveConfig {
-        realism: vec![RealismCondition::new(0.0, 1.0, 0).unwrap(), RealismCondition::new(0.0, 1.0, 7).unwrap()],
+        realism: vec![
+            RealismCondition::new(0.0, 1.0, 0).unwrap(),
+            RealismCondition::new(0.0, 1.0, 7).unwrap(),
+        ],
         ..ObserveConfig::default()
     };
     let rows = observe(&layers, &inputs, 2, &cfg);
     let mut n = 0;
     for r in rows.iter().filter(|r| r.realism_seed >= 0) {
         let p = plain(&rows, &r.layer, &r.observable.name());
-        assert!(pyref::close(r.value, p, 1e-12), "{} {}: {} vs plain {p}", r.layer, r.observable, r.value);
+        assert!(
+            pyref::close(r.value, p, 1e-12),
+            "{} {}: {} vs plain {p}",
+            r.layer,
+            r.observable,
+            r.value
+        );
         n += 1;
     }
     assert_eq!(n, 2 * 3 * 45);
@@ -253,9 +317,21 @@ fn seeds_are_deterministic_and_distinct() {
     assert_eq!(va, vb, "same seed → bit-identical features");
     for m in ["weightraw_mean", "actraw_mean", "gradavgraw_id"] {
         for l in &layers {
-            let x = a.iter().find(|r| r.layer == l.name && r.observable.name() == m).unwrap().value;
-            let y = c.iter().find(|r| r.layer == l.name && r.observable.name() == m).unwrap().value;
-            assert_ne!(x, y, "{} {m}: different seeds give different features", l.name);
+            let x = a
+                .iter()
+                .find(|r| r.layer == l.name && r.observable.name() == m)
+                .unwrap()
+                .value;
+            let y = c
+                .iter()
+                .find(|r| r.layer == l.name && r.observable.name() == m)
+                .unwrap()
+                .value;
+            assert_ne!(
+                x, y,
+                "{} {m}: different seeds give different features",
+                l.name
+            );
         }
     }
 }
@@ -264,7 +340,10 @@ fn seeds_are_deterministic_and_distinct() {
 fn observation_leaves_libtorch_rng_and_grads_untouched() {
     let (layers, inputs) = network(6, 4);
     let cfg = ObserveConfig {
-        realism: RealismCondition::paper_grid().into_iter().filter(|c| c.fraction >= 0.5).collect(),
+        realism: RealismCondition::paper_grid()
+            .into_iter()
+            .filter(|c| c.fraction >= 0.5)
+            .collect(),
         ..ObserveConfig::default()
     };
     tch::manual_seed(11);
@@ -282,15 +361,31 @@ fn observation_leaves_libtorch_rng_and_grads_untouched() {
 #[test]
 fn jacobian_via_switch() {
     let (layers, inputs) = network(7, 3);
-    let fwd = ObserveConfig { jacobian_via: JacobianVia::Forward, ..ObserveConfig::default() };
-    let bwd = ObserveConfig { jacobian_via: JacobianVia::Backward, ..ObserveConfig::default() };
+    let fwd = ObserveConfig {
+        jacobian_via: JacobianVia::Forward,
+        ..ObserveConfig::default()
+    };
+    let bwd = ObserveConfig {
+        jacobian_via: JacobianVia::Backward,
+        ..ObserveConfig::default()
+    };
     let a = observe(&layers, &inputs, 3, &fwd);
     let b = observe(&layers, &inputs, 3, &bwd);
     for (x, y) in a.iter().zip(&b) {
         if x.layer == "conv_fa" && x.observable.measure == Measure::Gradavg {
-            assert_ne!(x.value, y.value, "{}: B path differs from Wᵀ path", x.observable);
+            assert_ne!(
+                x.value, y.value,
+                "{}: B path differs from Wᵀ path",
+                x.observable
+            );
         } else {
-            assert_eq!(x.value.to_bits(), y.value.to_bits(), "{} {}", x.layer, x.observable);
+            assert_eq!(
+                x.value.to_bits(),
+                y.value.to_bits(),
+                "{} {}",
+                x.layer,
+                x.observable
+            );
         }
     }
 }
@@ -300,13 +395,26 @@ fn errors_are_clear() {
     let (layers, inputs) = network(8, 2);
     let dl = dyn_layers(&layers);
     let cfg = ObserveConfig::default();
-    let e = observe_checkpoint(&dl, None, 0, vec![vec![inputs[0].shallow_clone()]], &cfg).unwrap_err();
-    assert!(matches!(e, ObserveError::BatchArity { expected: 3, got: 1 }), "{e}");
+    let e =
+        observe_checkpoint(&dl, None, 0, vec![vec![inputs[0].shallow_clone()]], &cfg).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ObserveError::BatchArity {
+                expected: 3,
+                got: 1
+            }
+        ),
+        "{e}"
+    );
     let e = observe_checkpoint(&dl, None, 0, Vec::<Vec<Tensor>>::new(), &cfg).unwrap_err();
     assert!(e.to_string().contains("`fc` saw no stimuli"), "{e}");
     let mut obs = CheckpointObserver::new(&dl, None, 0, cfg.clone()).unwrap();
     let e = obs.observe_batch(0, dl[1], &inputs[1]).unwrap_err();
-    assert!(e.to_string().contains("`conv_fa`") && e.to_string().contains("`fc`"), "{e}");
+    assert!(
+        e.to_string().contains("`conv_fa`") && e.to_string().contains("`fc`"),
+        "{e}"
+    );
     let e = obs.observe_batch(5, dl[1], &inputs[1]).unwrap_err();
     assert!(matches!(e, ObserveError::LayerIndex { index: 5, n: 3 }));
     let dup = ObserveConfig {
@@ -314,7 +422,9 @@ fn errors_are_clear() {
         ..ObserveConfig::default()
     };
     assert!(CheckpointObserver::new(&dl, None, 0, dup).is_err());
-    let e = CheckpointObserver::new(&dl, Some(&[LayerPosition::Deep]), 0, cfg).err().unwrap();
+    let e = CheckpointObserver::new(&dl, Some(&[LayerPosition::Deep]), 0, cfg)
+        .err()
+        .unwrap();
     assert!(matches!(e, ObserveError::Positions { n: 1, layers: 3 }));
 }
 
@@ -328,9 +438,14 @@ fn bits_of(t: &Tensor) -> Vec<u64> {
 /// linear conv layer.
 #[test]
 fn gradavg_matches_pytorch_autograd() {
-    let Some(py) = pyref::python_or_skip("gradavg_matches_pytorch_autograd") else { return };
+    let Some(py) = pyref::python_or_skip("gradavg_matches_pytorch_autograd") else {
+        return;
+    };
     let (layers, inputs) = network(9, 5);
-    let conditions = [RealismCondition::new(0.0, 0.5, 2).unwrap(), RealismCondition::new(2.0, 0.3, 4).unwrap()];
+    let conditions = [
+        RealismCondition::new(0.0, 0.5, 2).unwrap(),
+        RealismCondition::new(2.0, 0.3, 4).unwrap(),
+    ];
     for via in [JacobianVia::Backward, JacobianVia::Forward] {
         let cfg = ObserveConfig {
             realism: conditions.to_vec(),
@@ -381,10 +496,25 @@ fn gradavg_matches_pytorch_autograd() {
             serde_json::from_str(&std::fs::read_to_string(&outp).unwrap()).unwrap();
         for l in &layers {
             let check = |g: Vec<f64>, seed: i64, sigma: f64, frac: f64| {
-                assert!(g.iter().any(|v| *v != 0.0), "{}: reference g_b all zero", l.name);
-                for (f, name) in [(|v: f64| v, "raw"), (|v: f64| v.abs(), "abs"), (|v: f64| v * v, "sq")] {
+                assert!(
+                    g.iter().any(|v| *v != 0.0),
+                    "{}: reference g_b all zero",
+                    l.name
+                );
+                for (f, name) in [
+                    (f64::abs as fn(f64) -> f64, "abs"),
+                    (|v: f64| v, "raw"),
+                    (|v: f64| v * v, "sq"),
+                ] {
                     let want = g.iter().map(|v| f(*v)).sum::<f64>() / g.len() as f64;
-                    let got = value(&rows, &l.name, &format!("gradavg{name}_id"), seed, sigma, frac);
+                    let got = value(
+                        &rows,
+                        &l.name,
+                        &format!("gradavg{name}_id"),
+                        seed,
+                        sigma,
+                        frac,
+                    );
                     assert!(
                         pyref::close(got, want, 1e-10),
                         "{} via {via:?} seed {seed} σ {sigma} ρ {frac} gradavg{name}_id: lrx {got} vs torch {want}",
@@ -392,9 +522,19 @@ fn gradavg_matches_pytorch_autograd() {
                     );
                 }
             };
-            check(pyref::from_bits(&reference[&l.name]["g"]), PLAIN_SEED, 0.0, 1.0);
+            check(
+                pyref::from_bits(&reference[&l.name]["g"]),
+                PLAIN_SEED,
+                0.0,
+                1.0,
+            );
             for (ci, c) in conditions.iter().enumerate() {
-                check(pyref::from_bits(&reference[&l.name]["realism"][ci]), c.seed as i64, c.sigma, c.fraction);
+                check(
+                    pyref::from_bits(&reference[&l.name]["realism"][ci]),
+                    c.seed as i64,
+                    c.sigma,
+                    c.fraction,
+                );
             }
         }
     }
@@ -406,30 +546,60 @@ fn gradavg_matches_pytorch_autograd() {
 fn realism_weight_and_act_follow_the_procedure() {
     let (layers, inputs) = network(10, 4);
     let c = RealismCondition::new(0.7, 0.4, 5).unwrap();
-    let cfg = ObserveConfig { realism: vec![c], ..ObserveConfig::default() };
+    let cfg = ObserveConfig {
+        realism: vec![c],
+        ..ObserveConfig::default()
+    };
     let rows = observe(&layers, &inputs, 3, &cfg);
     let conv = StatConventions::default();
     for (l, x) in layers.iter().zip(&inputs) {
         // weight
         let flat = l.w.detach().to_kind(Kind::Double).reshape([1, -1]);
         let n = flat.size()[1] as usize;
-        let idx = kept_units(stream_key(5, &l.name, Measure::Weight, Purpose::Units), n, units_kept(n, 0.4));
-        let noise = standard_normal_at(stream_key(5, &l.name, Measure::Weight, Purpose::Noise), 0..1, &idx);
-        let sub = flat.index_select(1, &Tensor::from_slice(&idx)) + Tensor::from_slice(&noise).view([1, -1]) * 0.7;
-        let want = super::super::stats::statistic(&sub, Function::Abs, Statistic::Median, &conv).unwrap();
+        let idx = kept_units(
+            stream_key(5, &l.name, Measure::Weight, Purpose::Units),
+            n,
+            units_kept(n, 0.4),
+        );
+        let noise = standard_normal_at(
+            stream_key(5, &l.name, Measure::Weight, Purpose::Noise),
+            0..1,
+            &idx,
+        );
+        let sub = flat.index_select(1, &Tensor::from_slice(&idx))
+            + Tensor::from_slice(&noise).view([1, -1]) * 0.7;
+        let want =
+            super::super::stats::statistic(&sub, Function::Abs, Statistic::Median, &conv).unwrap();
         assert_eq!(value(&rows, &l.name, "weightabs_median", 5, 0.7, 0.4), want);
         // act
-        let y = tch::no_grad(|| l.forward_layer(x, JacobianVia::Backward)).flatten(1, -1).to_kind(Kind::Double);
+        let y = tch::no_grad(|| l.forward_layer(x, JacobianVia::Backward))
+            .flatten(1, -1)
+            .to_kind(Kind::Double);
         let u = y.size()[1] as usize;
-        let idx = kept_units(stream_key(5, &l.name, Measure::Act, Purpose::Units), u, units_kept(u, 0.4));
-        let noise = standard_normal_at(stream_key(5, &l.name, Measure::Act, Purpose::Noise), 0..4, &idx);
+        let idx = kept_units(
+            stream_key(5, &l.name, Measure::Act, Purpose::Units),
+            u,
+            units_kept(u, 0.4),
+        );
+        let noise = standard_normal_at(
+            stream_key(5, &l.name, Measure::Act, Purpose::Noise),
+            0..4,
+            &idx,
+        );
         let sub = y.index_select(1, &Tensor::from_slice(&idx))
             + Tensor::from_slice(&noise).view([4, -1]) * 0.7;
         let per: Vec<f64> = (0..4)
-            .map(|b| super::super::stats::statistic(&sub.get(b), Function::Raw, Statistic::Norm, &conv).unwrap())
+            .map(|b| {
+                super::super::stats::statistic(&sub.get(b), Function::Raw, Statistic::Norm, &conv)
+                    .unwrap()
+            })
             .collect();
         let want = per.iter().sum::<f64>() / 4.0;
         let got = value(&rows, &l.name, "actraw_norm", 5, 0.7, 0.4);
-        assert!(pyref::close(got, want, 1e-12), "{}: {got} vs {want}", l.name);
+        assert!(
+            pyref::close(got, want, 1e-12),
+            "{}: {got} vs {want}",
+            l.name
+        );
     }
 }

@@ -30,11 +30,38 @@ fn row_values(x: &Tensor, requests: &[(Function, Statistic)], conv: &StatConvent
 /// (z, mean, var, median, Q3, skew, kurtosis, norm).
 #[allow(clippy::type_complexity)]
 const VECTORS: [(&[f64], f64, f64, f64, f64, f64, f64, f64); 5] = [
-    (&[1., 2., 3., 4.], 2.5, 1.25, 2., 3., 1.341641, 1.64, 5.477226),
-    (&[1., 2., 3., 4., 5., 6.], 3.5, 2.916667, 4., 5., -0.878310, 1.731429, 9.539392),
+    (
+        &[1., 2., 3., 4.],
+        2.5,
+        1.25,
+        2.,
+        3.,
+        1.341641,
+        1.64,
+        5.477226,
+    ),
+    (
+        &[1., 2., 3., 4., 5., 6.],
+        3.5,
+        2.916667,
+        4.,
+        5.,
+        -0.878310,
+        1.731429,
+        9.539392,
+    ),
     (&[1., 2., 3., 4., 5.], 3., 2., 3., 4., 0., 1.7, 7.416198),
     (&[0., 0., 0., 4.], 1., 3., 0., 0., 1.732051, 2.333333, 4.),
-    (&[3., -1., 2., -4., 0.5], 0.1, 6.04, 0.5, 2., -0.488273, 2.016501, 5.5),
+    (
+        &[3., -1., 2., -4., 0.5],
+        0.1,
+        6.04,
+        0.5,
+        2.,
+        -0.488273,
+        2.016501,
+        5.5,
+    ),
 ];
 
 #[test]
@@ -73,18 +100,29 @@ fn tf_nearest_index_rule() {
 fn identities_and_f32_precision() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let v: Vec<f64> = (0..5000).map(|_| rng.random::<f64>() * 4.0 - 2.0).collect();
-    let w = Tensor::from_slice(&v).reshape([50, 10, 10]).to_kind(Kind::Float);
+    let w = Tensor::from_slice(&v)
+        .reshape([50, 10, 10])
+        .to_kind(Kind::Float);
     let conv = StatConventions::default();
     let raw = statistic(&w, Function::Raw, Statistic::Norm, &conv).unwrap();
     let abs = statistic(&w, Function::Abs, Statistic::Norm, &conv).unwrap();
     let sqm = statistic(&w, Function::Sq, Statistic::Mean, &conv).unwrap();
     assert_eq!(raw, abs, "raw_norm == abs_norm");
-    assert!((sqm - raw * raw / 5000.0).abs() <= 1e-12 * sqm, "sq_mean = raw_norm²/n");
-    let f32conv = StatConventions { precision: Precision::F32, ..conv };
+    assert!(
+        (sqm - raw * raw / 5000.0).abs() <= 1e-12 * sqm,
+        "sq_mean = raw_norm²/n"
+    );
+    let f32conv = StatConventions {
+        precision: Precision::F32,
+        ..conv
+    };
     let a = tensor_statistics(&w, &all_requests(), &conv).unwrap();
     let b = tensor_statistics(&w, &all_requests(), &f32conv).unwrap();
     for (x, y) in a.iter().zip(&b) {
-        assert!((x - y).abs() <= 1e-4 * x.abs().max(1e-3), "f32 {y} vs f64 {x}");
+        assert!(
+            (x - y).abs() <= 1e-4 * x.abs().max(1e-3),
+            "f32 {y} vs f64 {x}"
+        );
     }
 }
 
@@ -92,13 +130,28 @@ fn identities_and_f32_precision() {
 fn id_statistic_and_errors() {
     let conv = StatConventions::default();
     let g = Tensor::from_slice(&[1.5f64, -2.0, 3.0]).reshape([3, 1]);
-    let v = row_values(&g, &[(Function::Raw, Statistic::Id), (Function::Sq, Statistic::Id)], &conv);
+    let v = row_values(
+        &g,
+        &[
+            (Function::Raw, Statistic::Id),
+            (Function::Sq, Statistic::Id),
+        ],
+        &conv,
+    );
     assert_eq!(v, vec![1.5, 2.25, -2.0, 4.0, 3.0, 9.0]);
     let e = row_statistics(&t64(&[1., 2.], 1), &[(Function::Raw, Statistic::Id)], &conv);
     assert!(matches!(e, Err(StatsError::IdNeedsScalar(2))));
-    let e = row_statistics(&Tensor::zeros([2, 0], (Kind::Double, tch::Device::Cpu)), &[], &conv);
+    let e = row_statistics(
+        &Tensor::zeros([2, 0], (Kind::Double, tch::Device::Cpu)),
+        &[],
+        &conv,
+    );
     assert!(matches!(e, Err(StatsError::Empty(_))));
-    let e = row_statistics(&Tensor::zeros([2], (Kind::Double, tch::Device::Cpu)), &[], &conv);
+    let e = row_statistics(
+        &Tensor::zeros([2], (Kind::Double, tch::Device::Cpu)),
+        &[],
+        &conv,
+    );
     assert!(matches!(e, Err(StatsError::Shape(_))), "{e:?}");
 }
 
@@ -106,9 +159,12 @@ fn conventions() -> Vec<StatConventions> {
     use KurtosisConvention::*;
     use QuantileConvention::*;
     use SkewConvention::*;
-    [(TfNearest, Pearson2, Pearson), (Linear, Fisher, Excess), (TfNearest, Fisher, Pearson), (
-        Linear, Pearson2, Excess,
-    )]
+    [
+        (TfNearest, Pearson2, Pearson),
+        (Linear, Fisher, Excess),
+        (TfNearest, Fisher, Pearson),
+        (Linear, Pearson2, Excess),
+    ]
     .into_iter()
     .map(|(quantile, skew, kurtosis)| StatConventions {
         quantile,
@@ -148,11 +204,18 @@ fn cases() -> Vec<(String, i64, Vec<f64>)> {
         ("huge".to_string(), 2, normal(2 * 301, 1e60)),
         ("tiny".to_string(), 2, normal(2 * 301, 1e-60)),
         ("f32_range".to_string(), 1, normal(999, 3e30)),
-        ("nan".to_string(), 2, vec![1.0, f64::NAN, 3.0, 2.0, 0.5, -1.0, 2.0, 7.0]),
+        (
+            "nan".to_string(),
+            2,
+            vec![1.0, f64::NAN, 3.0, 2.0, 0.5, -1.0, 2.0, 7.0],
+        ),
         ("inf".to_string(), 1, vec![1.0, f64::INFINITY, 3.0, 2.0]),
         ("neg_inf".to_string(), 1, vec![1.0, f64::NEG_INFINITY, 3.0]),
     ];
-    let ties: Vec<f64> = normal(2 * 500, 1.0).iter().map(|x| (x * 1.5).round()).collect();
+    let ties: Vec<f64> = normal(2 * 500, 1.0)
+        .iter()
+        .map(|x| (x * 1.5).round())
+        .collect();
     cases.push(("ties".to_string(), 2, ties));
     for n in [3usize, 4, 5, 6, 7, 8, 9] {
         cases.push((format!("small{n}"), 1, normal(n, 1.0)));
@@ -162,7 +225,9 @@ fn cases() -> Vec<(String, i64, Vec<f64>)> {
 
 #[test]
 fn statistics_match_numpy_scipy() {
-    let Some(py) = pyref::python_or_skip("statistics_match_numpy_scipy") else { return };
+    let Some(py) = pyref::python_or_skip("statistics_match_numpy_scipy") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let cases = cases();
     let convs = conventions();
@@ -217,7 +282,10 @@ fn time<F: FnMut() -> f64>(mut f: F) -> f64 {
 #[test]
 #[ignore]
 fn bench_statistics_10m() {
-    let n: i64 = std::env::var("LRX_BENCH_N").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
+    let n: i64 = std::env::var("LRX_BENCH_N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000_000);
     let device = match std::env::var("LRX_BENCH_DEVICE").as_deref() {
         Ok("cuda") => tch::Device::Cuda(0),
         _ => tch::Device::Cpu,
@@ -227,8 +295,10 @@ fn bench_statistics_10m() {
         // The benchmark script writes the same values numpy uses.
         Some(p) => {
             let bytes = std::fs::read(&p).unwrap();
-            let v: Vec<f64> =
-                bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+            let v: Vec<f64> = bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                .collect();
             Tensor::from_slice(&v)
         }
         None => {
@@ -253,7 +323,11 @@ fn bench_statistics_10m() {
             precision: Precision::F64,
         },
     ));
-    println!("{{\"threads\": {}, \"n\": {}}}", tch::get_num_threads(), x.numel());
+    println!(
+        "{{\"threads\": {}, \"n\": {}}}",
+        tch::get_num_threads(),
+        x.numel()
+    );
     for (cname, conv) in &convs {
         for s in STATS {
             let secs = time(|| {
