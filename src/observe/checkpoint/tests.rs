@@ -378,6 +378,10 @@ fn jacobian_via_switch() {
                 "{}: B path differs from Wᵀ path",
                 x.observable
             );
+        } else if x.layer == "conv_fa" && x.observable.measure == Measure::Act {
+            // The detach trick's output op(x,W) + op(x,B) − op(x,B) equals op(x,W) up to
+            // rounding.
+            assert!(pyref::close(x.value, y.value, 1e-12), "{}", x.observable);
         } else {
             assert_eq!(
                 x.value.to_bits(),
