@@ -5,3 +5,10 @@
 
 pub mod layer;
 pub use layer::{JacobianVia, ObservableLayer};
+
+pub mod checkpoint;
+pub mod realism;
+pub mod stats;
+
+pub use checkpoint::{CheckpointObserver, ObserveConfig, ObserveError, observe_checkpoint};
+pub use realism::RealismCondition;

@@ -1,0 +1,750 @@
+//! Read feature files and pivot them into the classifier's `[N, T, K]` arrays.
+//!
+//! A study directory holds `features/rule=<r>/run=<id>/part-*.parquet` and `runs.parquet`
+//! (docs/storage.md). [`load_features`] reads every feature file under one or several study
+//! directories, keeps the rows of one realism [`Condition`], and returns a [`FeatureTable`]:
+//! one example per (run, layer), `x[n, t, k]` = observable k at checkpoint t, with the run's
+//! factors joined from `runs.parquet`. Missing checkpoints or observables, duplicated rows, and
+//! files that disagree with their metadata, their partition path or the runs table are errors
+//! naming the file and the run.
+
+use crate::features::observable::LayerPosition;
+use crate::features::schema::{FactorValue, PLAIN_SEED, RunRecord, SCHEMA_VERSION};
+use crate::features::writer::{decode_partition_value, runs_path};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
+    LargeStringArray, RecordBatch, StringArray, StringViewArray,
+    cast::AsArray,
+    types::{Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type},
+};
+use arrow_schema::DataType;
+use indexmap::IndexMap;
+use ndarray::Array3;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Which measurement condition to load.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// No noise, no subsampling (`realism_seed = -1`).
+    Plain,
+    /// One realism condition, matched exactly.
+    Realism {
+        sigma: f64,
+        fraction: f64,
+        seed: i64,
+    },
+}
+
+impl Condition {
+    fn matches(&self, sigma: f64, fraction: f64, seed: i64) -> bool {
+        match *self {
+            Condition::Plain => seed == PLAIN_SEED,
+            Condition::Realism {
+                sigma: s,
+                fraction: f,
+                seed: k,
+            } => seed == k && sigma == s && fraction == f,
+        }
+    }
+}
+
+/// Errors while reading, naming the file (and run, where known).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot decode Parquet file `{path}`: {source}")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("cannot decode Arrow data in `{path}`: {source}")]
+    Arrow {
+        path: PathBuf,
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    #[error("`{path}`: column `{column}` is missing")]
+    MissingColumn { path: PathBuf, column: String },
+    #[error("`{path}`: column `{column}` has type {found}, expected {expected}")]
+    ColumnType {
+        path: PathBuf,
+        column: String,
+        found: DataType,
+        expected: &'static str,
+    },
+    #[error("`{path}`: column `{column}` has a null at row {row}")]
+    Null {
+        path: PathBuf,
+        column: String,
+        row: usize,
+    },
+    #[error(
+        "`{path}` was written with feature schema version {found}; this lrx reads version {expected}"
+    )]
+    SchemaVersion {
+        path: PathBuf,
+        found: String,
+        expected: u32,
+    },
+    #[error("`{path}`: {message}")]
+    Inconsistent { path: PathBuf, message: String },
+    #[error("no feature files (`features/**/*.parquet`) under {dirs}")]
+    NoFiles { dirs: String },
+    #[error("no rows for condition {condition:?} in the feature files under {dirs}")]
+    NoRows { condition: Condition, dirs: String },
+    #[error(
+        "run `{run}` (`{path}`), layer `{layer}`: checkpoint at epoch {epoch} is missing \
+         (other examples have it)"
+    )]
+    MissingCheckpoint {
+        path: PathBuf,
+        run: String,
+        layer: String,
+        epoch: i64,
+    },
+    #[error(
+        "run `{run}` (`{path}`), layer `{layer}`, epoch {epoch}: observable `{observable}` is missing"
+    )]
+    MissingObservable {
+        path: PathBuf,
+        run: String,
+        layer: String,
+        epoch: i64,
+        observable: String,
+    },
+    #[error(
+        "run `{run}` (`{path}`), layer `{layer}`, epoch {epoch}: observable `{observable}` appears twice"
+    )]
+    Duplicate {
+        path: PathBuf,
+        run: String,
+        layer: String,
+        epoch: i64,
+        observable: String,
+    },
+    #[error("run `{run}` has feature files `{first}` and `{second}`")]
+    RunInTwoFiles {
+        run: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("`{path}` is missing: it holds the factors of the runs whose features are in `{dir}`")]
+    MissingRunsTable { path: PathBuf, dir: PathBuf },
+    #[error("run `{run}` (`{path}`) is not in the runs table `{runs}`")]
+    RunNotInRunsTable {
+        run: String,
+        path: PathBuf,
+        runs: PathBuf,
+    },
+    #[error("run `{run}`: rule `{partition}` in its path `{path}` but `{table}` in the runs table")]
+    RuleMismatch {
+        run: String,
+        path: PathBuf,
+        partition: String,
+        table: String,
+    },
+}
+
+/// The pivoted feature table: one example per (run, layer), sorted by (run_id, layer_index).
+#[derive(Debug, Clone)]
+pub struct FeatureTable {
+    /// `[N examples, T checkpoints, K observables]`.
+    pub x: Array3<f64>,
+    /// K observable names, in the requested order (or the first file's order).
+    pub observables: Vec<String>,
+    /// T epochs, ascending.
+    pub epochs: Vec<i64>,
+    pub run_ids: Vec<String>,
+    /// Learning rule of each example's run (the label).
+    pub rules: Vec<String>,
+    pub status: Vec<String>,
+    pub layers: Vec<String>,
+    pub layer_index: Vec<i32>,
+    pub positions: Vec<LayerPosition>,
+    /// Run factors joined from `runs.parquet`: column → one value per example (`None` where the
+    /// run lacks that factor).
+    pub factors: IndexMap<String, Vec<Option<FactorValue>>>,
+    /// The feature file of each example's run.
+    pub files: Vec<PathBuf>,
+}
+
+/// Feature files under a study directory: `features/**/*.parquet`, hidden (`.`/`_`) names
+/// skipped, sorted.
+pub fn feature_files(study_dir: &Path) -> Result<Vec<PathBuf>, ReadError> {
+    let mut out = Vec::new();
+    let root = study_dir.join("features");
+    if !root.exists() {
+        return Ok(out);
+    }
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        let io = |source| ReadError::Io {
+            path: dir.clone(),
+            source,
+        };
+        for entry in std::fs::read_dir(&dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            let p = entry.path();
+            if entry.file_type().map_err(io)?.is_dir() {
+                stack.push(p);
+            } else if name.ends_with(".parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A decoded string column (lrx writes Utf8; other writers may use large/view/dictionary strings).
+fn strings(col: &ArrayRef, path: &Path, column: &str) -> Result<Vec<String>, ReadError> {
+    let null = |row| ReadError::Null {
+        path: path.to_path_buf(),
+        column: column.into(),
+        row,
+    };
+    let get = |i: usize, v: Option<&str>| v.map(str::to_string).ok_or_else(|| null(i));
+    macro_rules! collect {
+        ($arr:expr) => {
+            $arr.iter().enumerate().map(|(i, v)| get(i, v)).collect()
+        };
+    }
+    match col.data_type() {
+        DataType::Utf8 => collect!(col.as_any().downcast_ref::<StringArray>().unwrap()),
+        DataType::LargeUtf8 => collect!(col.as_any().downcast_ref::<LargeStringArray>().unwrap()),
+        DataType::Utf8View => collect!(col.as_any().downcast_ref::<StringViewArray>().unwrap()),
+        DataType::Dictionary(k, _) => {
+            let (keys, values): (Vec<Option<usize>>, ArrayRef) = match k.as_ref() {
+                DataType::Int8 => dict_parts::<Int8Type>(col),
+                DataType::Int16 => dict_parts::<Int16Type>(col),
+                DataType::Int32 => dict_parts::<Int32Type>(col),
+                DataType::Int64 => dict_parts::<Int64Type>(col),
+                DataType::UInt8 => dict_parts::<UInt8Type>(col),
+                DataType::UInt16 => dict_parts::<UInt16Type>(col),
+                DataType::UInt32 => dict_parts::<UInt32Type>(col),
+                other => {
+                    return Err(ReadError::ColumnType {
+                        path: path.to_path_buf(),
+                        column: column.into(),
+                        found: DataType::Dictionary(
+                            Box::new(other.clone()),
+                            Box::new(DataType::Utf8),
+                        ),
+                        expected: "string",
+                    });
+                }
+            };
+            let vals = strings(&values, path, column)?;
+            keys.into_iter()
+                .enumerate()
+                .map(|(i, k)| k.map(|k| vals[k].clone()).ok_or_else(|| null(i)))
+                .collect()
+        }
+        other => Err(ReadError::ColumnType {
+            path: path.to_path_buf(),
+            column: column.into(),
+            found: other.clone(),
+            expected: "string",
+        }),
+    }
+}
+
+fn arrow_buffer_native_usize<T: arrow_array::ArrowNativeTypeOp>(k: T) -> usize {
+    k.as_usize()
+}
+
+fn dict_parts<K: arrow_array::types::ArrowDictionaryKeyType>(
+    col: &ArrayRef,
+) -> (Vec<Option<usize>>, ArrayRef) {
+    let d = col.as_dictionary::<K>();
+    let keys = d
+        .keys()
+        .iter()
+        .map(|k| k.map(arrow_buffer_native_usize))
+        .collect();
+    (keys, d.values().clone())
+}
+
+fn ints(col: &ArrayRef, path: &Path, column: &str) -> Result<Vec<i64>, ReadError> {
+    let null = |row| ReadError::Null {
+        path: path.to_path_buf(),
+        column: column.into(),
+        row,
+    };
+    match col.data_type() {
+        DataType::Int64 => col
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.ok_or_else(|| null(i)))
+            .collect(),
+        DataType::Int32 => col
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.map(i64::from).ok_or_else(|| null(i)))
+            .collect(),
+        other => Err(ReadError::ColumnType {
+            path: path.to_path_buf(),
+            column: column.into(),
+            found: other.clone(),
+            expected: "int32 or int64",
+        }),
+    }
+}
+
+fn floats(col: &ArrayRef, path: &Path, column: &str) -> Result<Vec<f64>, ReadError> {
+    let null = |row| ReadError::Null {
+        path: path.to_path_buf(),
+        column: column.into(),
+        row,
+    };
+    match col.data_type() {
+        DataType::Float64 => col
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.ok_or_else(|| null(i)))
+            .collect(),
+        DataType::Float32 => col
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.map(f64::from).ok_or_else(|| null(i)))
+            .collect(),
+        other => Err(ReadError::ColumnType {
+            path: path.to_path_buf(),
+            column: column.into(),
+            found: other.clone(),
+            expected: "float64",
+        }),
+    }
+}
+
+fn column<'a>(b: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a ArrayRef, ReadError> {
+    b.column_by_name(name)
+        .ok_or_else(|| ReadError::MissingColumn {
+            path: path.to_path_buf(),
+            column: name.into(),
+        })
+}
+
+/// A Parquet file's batches and key-value metadata.
+pub fn read_parquet(
+    path: &Path,
+) -> Result<(Vec<RecordBatch>, BTreeMap<String, String>), ReadError> {
+    let file = File::open(path).map_err(|source| ReadError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let pq = |source| ReadError::Parquet {
+        path: path.into(),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    let kv: BTreeMap<String, String> = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kvs| {
+            kvs.iter()
+                .filter_map(|k| k.value.clone().map(|v| (k.key.clone(), v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let reader = builder.build().map_err(pq)?;
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| ReadError::Arrow {
+            path: path.into(),
+            source,
+        })?;
+    Ok((batches, kv))
+}
+
+fn check_schema_version(path: &Path, kv: &BTreeMap<String, String>) -> Result<(), ReadError> {
+    match kv.get("schema_version") {
+        Some(v) if v == &SCHEMA_VERSION.to_string() => Ok(()),
+        Some(v) => Err(ReadError::SchemaVersion {
+            path: path.into(),
+            found: v.clone(),
+            expected: SCHEMA_VERSION,
+        }),
+        // Files written by other tools may lack lrx metadata; their columns are still checked.
+        None => Ok(()),
+    }
+}
+
+/// Rows of one observations file, already filtered to one condition.
+#[derive(Debug, Clone, Default)]
+pub struct FileRows {
+    pub run_id: String,
+    pub epoch: Vec<i64>,
+    pub layer: Vec<String>,
+    pub layer_index: Vec<i64>,
+    pub layer_position: Vec<String>,
+    pub observable: Vec<String>,
+    pub value: Vec<f64>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Read one observations file, keeping the rows of `condition`. The file must hold exactly one
+/// run (its metadata `run_id`, when present, must match).
+pub fn read_observations(path: &Path, condition: &Condition) -> Result<FileRows, ReadError> {
+    let (batches, kv) = read_parquet(path)?;
+    check_schema_version(path, &kv)?;
+    let mut out = FileRows {
+        metadata: kv,
+        ..Default::default()
+    };
+    let mut run: Option<String> = out
+        .metadata
+        .get("run_id")
+        .filter(|s| !s.is_empty())
+        .cloned();
+    for b in &batches {
+        let run_ids = strings(column(b, "run_id", path)?, path, "run_id")?;
+        let sigma = floats(column(b, "noise_sigma", path)?, path, "noise_sigma")?;
+        let frac = floats(column(b, "unit_fraction", path)?, path, "unit_fraction")?;
+        let seed = ints(column(b, "realism_seed", path)?, path, "realism_seed")?;
+        let epoch = ints(column(b, "epoch", path)?, path, "epoch")?;
+        let layer = strings(column(b, "layer", path)?, path, "layer")?;
+        let li = ints(column(b, "layer_index", path)?, path, "layer_index")?;
+        let pos = strings(column(b, "layer_position", path)?, path, "layer_position")?;
+        let obs = strings(column(b, "observable", path)?, path, "observable")?;
+        let value = floats(column(b, "value", path)?, path, "value")?;
+        for i in 0..b.num_rows() {
+            match &run {
+                None => run = Some(run_ids[i].clone()),
+                Some(r) if *r != run_ids[i] => {
+                    return Err(ReadError::Inconsistent {
+                        path: path.into(),
+                        message: format!(
+                            "row {i} has run_id `{}` but the file belongs to run `{r}`",
+                            run_ids[i]
+                        ),
+                    });
+                }
+                _ => {}
+            }
+            if !condition.matches(sigma[i], frac[i], seed[i]) {
+                continue;
+            }
+            out.epoch.push(epoch[i]);
+            out.layer.push(layer[i].clone());
+            out.layer_index.push(li[i]);
+            out.layer_position.push(pos[i].clone());
+            out.observable.push(obs[i].clone());
+            out.value.push(value[i]);
+        }
+    }
+    out.run_id = run.ok_or_else(|| ReadError::Inconsistent {
+        path: path.into(),
+        message: "the file has no rows and no run_id metadata".into(),
+    })?;
+    Ok(out)
+}
+
+/// Read a runs table.
+pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>, ReadError> {
+    let (batches, kv) = read_parquet(path)?;
+    check_schema_version(path, &kv)?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let ids = strings(column(b, "run_id", path)?, path, "run_id")?;
+        let rules = strings(column(b, "rule", path)?, path, "rule")?;
+        let status = strings(column(b, "status", path)?, path, "status")?;
+        let mut factor_cols: Vec<(String, Vec<Option<FactorValue>>)> = Vec::new();
+        for (fi, field) in b.schema().fields().iter().enumerate() {
+            if ["run_id", "rule", "status"].contains(&field.name().as_str()) {
+                continue;
+            }
+            let col = b.column(fi);
+            let name = field.name().clone();
+            let vals: Vec<Option<FactorValue>> = match col.data_type() {
+                DataType::Boolean => col
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.map(FactorValue::Bool))
+                    .collect(),
+                DataType::Int64 | DataType::Int32 => (0..col.len())
+                    .map(|i| {
+                        (!col.is_null(i)).then(|| {
+                            let one = col.slice(i, 1);
+                            FactorValue::Int(ints(&one, path, &name).expect("typed")[0])
+                        })
+                    })
+                    .collect(),
+                DataType::Float64 | DataType::Float32 => (0..col.len())
+                    .map(|i| {
+                        (!col.is_null(i)).then(|| {
+                            FactorValue::Float(
+                                floats(&col.slice(i, 1), path, &name).expect("typed")[0],
+                            )
+                        })
+                    })
+                    .collect(),
+                _ => (0..col.len())
+                    .map(|i| {
+                        if col.is_null(i) {
+                            Ok(None)
+                        } else {
+                            strings(&col.slice(i, 1), path, &name)
+                                .map(|v| Some(FactorValue::Str(v[0].clone())))
+                        }
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
+            factor_cols.push((name, vals));
+        }
+        for i in 0..b.num_rows() {
+            let mut factors = IndexMap::new();
+            for (name, vals) in &factor_cols {
+                if let Some(v) = &vals[i] {
+                    factors.insert(name.clone(), v.clone());
+                }
+            }
+            out.push(RunRecord {
+                run_id: ids[i].clone(),
+                rule: rules[i].clone(),
+                status: status[i].clone(),
+                factors,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The `rule=<r>` partition of a feature file path, if any.
+fn partition_rule(path: &Path) -> Option<String> {
+    path.ancestors()
+        .filter_map(|p| p.file_name())
+        .find_map(|n| {
+            n.to_str()?
+                .strip_prefix("rule=")
+                .map(decode_partition_value)
+        })
+}
+
+struct Example {
+    run: String,
+    layer: String,
+    layer_index: i32,
+    position: LayerPosition,
+    file: PathBuf,
+    /// (epoch, observable) → value
+    values: BTreeMap<(i64, String), f64>,
+}
+
+/// Read every feature file under `dirs` for one `condition` and pivot to a [`FeatureTable`].
+/// `observables`: the K observables in order (default: every observable present, in the order of
+/// first appearance in the first file). Runs' factors come from each dir's `runs.parquet`.
+pub fn load_features<P: AsRef<Path>>(
+    dirs: &[P],
+    condition: &Condition,
+    observables: Option<&[String]>,
+) -> Result<FeatureTable, ReadError> {
+    let dir_list = || {
+        dirs.iter()
+            .map(|d| format!("`{}`", d.as_ref().display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut examples: BTreeMap<(String, i32), Example> = BTreeMap::new();
+    let mut run_file: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut run_info: BTreeMap<String, RunRecord> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut n_files = 0;
+    for dir in dirs {
+        let dir = dir.as_ref();
+        let files = feature_files(dir)?;
+        if files.is_empty() {
+            continue;
+        }
+        n_files += files.len();
+        let rp = runs_path(dir);
+        if !rp.exists() {
+            return Err(ReadError::MissingRunsTable {
+                path: rp,
+                dir: dir.into(),
+            });
+        }
+        let runs: BTreeMap<String, RunRecord> = read_runs(&rp)?
+            .into_iter()
+            .map(|r| (r.run_id.clone(), r))
+            .collect();
+        for path in files {
+            let rows = read_observations(&path, condition)?;
+            let run = rows.run_id.clone();
+            if let Some(first) = run_file.insert(run.clone(), path.clone()) {
+                return Err(ReadError::RunInTwoFiles {
+                    run,
+                    first,
+                    second: path,
+                });
+            }
+            let rec = runs.get(&run).ok_or_else(|| ReadError::RunNotInRunsTable {
+                run: run.clone(),
+                path: path.clone(),
+                runs: rp.clone(),
+            })?;
+            if let Some(r) = partition_rule(&path)
+                && r != rec.rule
+            {
+                return Err(ReadError::RuleMismatch {
+                    run,
+                    path,
+                    partition: r,
+                    table: rec.rule.clone(),
+                });
+            }
+            run_info.insert(run.clone(), rec.clone());
+            for i in 0..rows.value.len() {
+                let li = rows.layer_index[i] as i32;
+                let position: LayerPosition =
+                    rows.layer_position[i]
+                        .parse()
+                        .map_err(|e| ReadError::Inconsistent {
+                            path: path.clone(),
+                            message: format!("{e}"),
+                        })?;
+                let ex = examples
+                    .entry((run.clone(), li))
+                    .or_insert_with(|| Example {
+                        run: run.clone(),
+                        layer: rows.layer[i].clone(),
+                        layer_index: li,
+                        position,
+                        file: path.clone(),
+                        values: BTreeMap::new(),
+                    });
+                if ex.layer != rows.layer[i] || ex.position != position {
+                    return Err(ReadError::Inconsistent {
+                        path: path.clone(),
+                        message: format!(
+                            "run `{run}`: layer index {li} is `{}` ({}) in one row and `{}` ({}) in another",
+                            ex.layer, ex.position, rows.layer[i], position
+                        ),
+                    });
+                }
+                let key = (rows.epoch[i], rows.observable[i].clone());
+                if ex.values.insert(key, rows.value[i]).is_some() {
+                    return Err(ReadError::Duplicate {
+                        path: path.clone(),
+                        run: run.clone(),
+                        layer: ex.layer.clone(),
+                        epoch: rows.epoch[i],
+                        observable: rows.observable[i].clone(),
+                    });
+                }
+                if observables.is_none() && !order.contains(&rows.observable[i]) {
+                    order.push(rows.observable[i].clone());
+                }
+            }
+        }
+    }
+    if n_files == 0 {
+        return Err(ReadError::NoFiles { dirs: dir_list() });
+    }
+    if examples.is_empty() {
+        return Err(ReadError::NoRows {
+            condition: *condition,
+            dirs: dir_list(),
+        });
+    }
+    let obs: Vec<String> = match observables {
+        Some(o) => o.to_vec(),
+        None => order,
+    };
+    let mut epochs: Vec<i64> = examples
+        .values()
+        .flat_map(|e| e.values.keys().map(|k| k.0))
+        .collect();
+    epochs.sort_unstable();
+    epochs.dedup();
+    let (n, t, k) = (examples.len(), epochs.len(), obs.len());
+    let mut x = Array3::<f64>::zeros((n, t, k));
+    let mut table = FeatureTable {
+        x: Array3::zeros((0, 0, 0)),
+        observables: obs.clone(),
+        epochs: epochs.clone(),
+        run_ids: Vec::with_capacity(n),
+        rules: Vec::with_capacity(n),
+        status: Vec::with_capacity(n),
+        layers: Vec::with_capacity(n),
+        layer_index: Vec::with_capacity(n),
+        positions: Vec::with_capacity(n),
+        factors: IndexMap::new(),
+        files: Vec::with_capacity(n),
+    };
+    for rec in run_info.values() {
+        for name in rec.factors.keys() {
+            table.factors.entry(name.clone()).or_default();
+        }
+    }
+    for (ni, ex) in examples.values().enumerate() {
+        let epochs_here: std::collections::BTreeSet<i64> = ex.values.keys().map(|k| k.0).collect();
+        for (ti, &ep) in epochs.iter().enumerate() {
+            if !epochs_here.contains(&ep) {
+                return Err(ReadError::MissingCheckpoint {
+                    path: ex.file.clone(),
+                    run: ex.run.clone(),
+                    layer: ex.layer.clone(),
+                    epoch: ep,
+                });
+            }
+            for (ki, o) in obs.iter().enumerate() {
+                let v = ex.values.get(&(ep, o.clone())).ok_or_else(|| {
+                    ReadError::MissingObservable {
+                        path: ex.file.clone(),
+                        run: ex.run.clone(),
+                        layer: ex.layer.clone(),
+                        epoch: ep,
+                        observable: o.clone(),
+                    }
+                })?;
+                x[[ni, ti, ki]] = *v;
+            }
+        }
+        let rec = &run_info[&ex.run];
+        table.run_ids.push(ex.run.clone());
+        table.rules.push(rec.rule.clone());
+        table.status.push(rec.status.clone());
+        table.layers.push(ex.layer.clone());
+        table.layer_index.push(ex.layer_index);
+        table.positions.push(ex.position);
+        table.files.push(ex.file.clone());
+        for (name, col) in table.factors.iter_mut() {
+            col.push(rec.factors.get(name).cloned());
+        }
+    }
+    table.x = x;
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,267 @@
+//! The Arrow schemas of lrx's Parquet tables (docs/storage.md).
+//!
+//! - Observations: a tidy long table, one row per (run, epoch, layer, observable, realism
+//!   condition), built by [`observations_schema`].
+//! - Runs: one row per run with every factor as a column, built by [`runs_schema`].
+
+use crate::features::observable::{LayerPosition, ObservableId};
+use arrow_schema::{DataType, Field, Schema};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Version of the feature schema; bump on any change to column names, types or meaning.
+/// Part of every file's metadata (`schema_version`) and of run ids.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `realism_seed` of the plain condition (no noise, no subsampling). Plain rows also carry
+/// `noise_sigma = 0` and `unit_fraction = 1`.
+pub const PLAIN_SEED: i64 = -1;
+
+/// Column names of the observations table, in order.
+pub const OBSERVATION_COLUMNS: [&str; 13] = [
+    "run_id",
+    "epoch",
+    "layer",
+    "layer_index",
+    "layer_position",
+    "measure",
+    "function",
+    "statistic",
+    "observable",
+    "noise_sigma",
+    "unit_fraction",
+    "realism_seed",
+    "value",
+];
+
+/// The observations schema. Strings are Utf8 in Arrow and dictionary-encoded in Parquet
+/// (readers see plain strings); nothing is nullable.
+pub fn observations_schema() -> Schema {
+    use DataType::*;
+    let f = |name: &str, t: DataType| Field::new(name, t, false);
+    Schema::new(vec![
+        f("run_id", Utf8),
+        f("epoch", Int64),
+        f("layer", Utf8),
+        f("layer_index", Int32),
+        f("layer_position", Utf8),
+        f("measure", Utf8),
+        f("function", Utf8),
+        f("statistic", Utf8),
+        f("observable", Utf8),
+        f("noise_sigma", Float64),
+        f("unit_fraction", Float64),
+        f("realism_seed", Int64),
+        f("value", Float64),
+    ])
+}
+
+/// One observation (a row of the tidy table without its `run_id`, which is per file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservationRow {
+    pub epoch: i64,
+    pub layer: String,
+    pub layer_index: i32,
+    pub layer_position: LayerPosition,
+    pub observable: ObservableId,
+    pub noise_sigma: f64,
+    pub unit_fraction: f64,
+    /// [`PLAIN_SEED`] (−1) for the plain condition.
+    pub realism_seed: i64,
+    pub value: f64,
+}
+
+/// A value of a run factor column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FactorValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl FactorValue {
+    pub fn data_type(&self) -> DataType {
+        match self {
+            FactorValue::Bool(_) => DataType::Boolean,
+            FactorValue::Int(_) => DataType::Int64,
+            FactorValue::Float(_) => DataType::Float64,
+            FactorValue::Str(_) => DataType::Utf8,
+        }
+    }
+}
+
+impl std::fmt::Display for FactorValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FactorValue::Bool(b) => write!(f, "{b}"),
+            FactorValue::Int(i) => write!(f, "{i}"),
+            FactorValue::Float(x) => write!(f, "{x}"),
+            FactorValue::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<&str> for FactorValue {
+    fn from(s: &str) -> Self {
+        FactorValue::Str(s.to_string())
+    }
+}
+impl From<String> for FactorValue {
+    fn from(s: String) -> Self {
+        FactorValue::Str(s)
+    }
+}
+impl From<i64> for FactorValue {
+    fn from(i: i64) -> Self {
+        FactorValue::Int(i)
+    }
+}
+impl From<f64> for FactorValue {
+    fn from(x: f64) -> Self {
+        FactorValue::Float(x)
+    }
+}
+impl From<bool> for FactorValue {
+    fn from(b: bool) -> Self {
+        FactorValue::Bool(b)
+    }
+}
+
+/// One row of the runs table: the run id, its learning rule (also the `rule=` partition of its
+/// feature file), its status (`done`, `diverged`, `failed`, ...), and every factor in order
+/// (task, arch, batch size, seeds, ...). Factor names must not be `run_id`, `rule` or `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub rule: String,
+    pub status: String,
+    pub factors: IndexMap<String, FactorValue>,
+}
+
+/// Fixed leading columns of the runs table.
+pub const RUNS_FIXED_COLUMNS: [&str; 3] = ["run_id", "rule", "status"];
+
+/// A runs table whose factor columns cannot be reconciled.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunsSchemaError {
+    #[error(
+        "factor column `{column}` has type {first} in run `{first_run}` but {other} in run `{other_run}`"
+    )]
+    TypeConflict {
+        column: String,
+        first: DataType,
+        first_run: String,
+        other: DataType,
+        other_run: String,
+    },
+    #[error("run `{run}` uses the reserved column name `{column}` as a factor")]
+    Reserved { run: String, column: String },
+}
+
+/// The runs schema: `run_id, rule, status` then the union of factor columns in order of first
+/// appearance. A column absent from some run is nullable; an Int column that meets Float values
+/// becomes Float64. Other type conflicts are errors.
+pub fn runs_schema(runs: &[RunRecord]) -> Result<Schema, RunsSchemaError> {
+    let mut cols: IndexMap<String, (DataType, String, usize)> = IndexMap::new();
+    for r in runs {
+        for (name, v) in &r.factors {
+            if RUNS_FIXED_COLUMNS.contains(&name.as_str()) {
+                return Err(RunsSchemaError::Reserved {
+                    run: r.run_id.clone(),
+                    column: name.clone(),
+                });
+            }
+            let t = v.data_type();
+            match cols.get_mut(name) {
+                None => {
+                    cols.insert(name.clone(), (t, r.run_id.clone(), 1));
+                }
+                Some((first, first_run, count)) => {
+                    *count += 1;
+                    if *first == t {
+                        continue;
+                    }
+                    match (&*first, &t) {
+                        (DataType::Int64, DataType::Float64) => *first = DataType::Float64,
+                        (DataType::Float64, DataType::Int64) => {}
+                        _ => {
+                            return Err(RunsSchemaError::TypeConflict {
+                                column: name.clone(),
+                                first: first.clone(),
+                                first_run: first_run.clone(),
+                                other: t,
+                                other_run: r.run_id.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut fields: Vec<Field> = RUNS_FIXED_COLUMNS
+        .iter()
+        .map(|n| Field::new(*n, DataType::Utf8, false))
+        .collect();
+    for (name, (t, _, count)) in cols {
+        fields.push(Field::new(name, t, count < runs.len()));
+    }
+    Ok(Schema::new(fields))
+}
+
+/// Shared pointer form used by arrow writers.
+pub fn observations_schema_ref() -> Arc<Schema> {
+    Arc::new(observations_schema())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observation_columns_match_schema() {
+        let s = observations_schema();
+        let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, OBSERVATION_COLUMNS);
+    }
+
+    #[test]
+    fn runs_schema_union_and_conflicts() {
+        let mk = |id: &str, f: Vec<(&str, FactorValue)>| RunRecord {
+            run_id: id.into(),
+            rule: "sgdm".into(),
+            status: "done".into(),
+            factors: f.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        };
+        let a = mk(
+            "a",
+            vec![("task", "cifar10".into()), ("batch", 128i64.into())],
+        );
+        let b = mk(
+            "b",
+            vec![
+                ("task", "cifar10".into()),
+                ("batch", 256.5.into()),
+                ("x", true.into()),
+            ],
+        );
+        let s = runs_schema(&[a.clone(), b]).unwrap();
+        let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["run_id", "rule", "status", "task", "batch", "x"]);
+        assert_eq!(s.field(4).data_type(), &DataType::Float64);
+        assert!(s.field(5).is_nullable() && !s.field(3).is_nullable());
+        let c = mk("c", vec![("task", 3i64.into())]);
+        let e = runs_schema(&[a.clone(), c]).unwrap_err().to_string();
+        assert!(
+            e.contains("`task`") && e.contains("`a`") && e.contains("`c`"),
+            "{e}"
+        );
+        let d = mk("d", vec![("rule", "x".into())]);
+        assert!(matches!(
+            runs_schema(&[d]),
+            Err(RunsSchemaError::Reserved { .. })
+        ));
+    }
+}

@@ -1,0 +1,380 @@
+//! Atomic Parquet writers for the observation and runs tables (docs/storage.md).
+//!
+//! Every file is written to a hidden temporary file in its final directory
+//! (`.part-0.parquet.tmp-<pid>-<n>`), fsynced, renamed into place and the directory fsynced, so
+//! a crash leaves either the previous file or the complete new one, never half a file. Hidden
+//! files are ignored by pyarrow/polars datasets and by [`super::reader`].
+//!
+//! Zstd compression, dictionary-encoded columns (all string columns repeat heavily), row groups
+//! of at most [`ROW_GROUP_ROWS`] rows, and key-value metadata: `schema_version`, `lrx_version`,
+//! `spec_hash`, `run_id`, `libtorch_version`, `device` (plus `table`).
+
+use crate::features::schema::{
+    FactorValue, ObservationRow, RunRecord, RunsSchemaError, SCHEMA_VERSION,
+    observations_schema_ref, runs_schema,
+};
+use arrow_array::{
+    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow_schema::{DataType, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Maximum rows per Parquet row group (bounded memory for writers and readers).
+pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Zstd level: a good ratio at a negligible cost next to training.
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// Errors while writing, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("cannot write `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot encode `{path}` as Parquet: {source}")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("cannot build the Arrow batch for `{path}`: {source}")]
+    Arrow {
+        path: PathBuf,
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    #[error(transparent)]
+    RunsSchema(#[from] RunsSchemaError),
+    #[error("empty {what}: `{value}` cannot name a partition directory")]
+    EmptyName { what: &'static str, value: String },
+}
+
+/// Provenance written into every feature file's key-value metadata.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileMetadata {
+    pub run_id: String,
+    pub spec_hash: String,
+    pub libtorch_version: String,
+    pub device: String,
+    /// Defaults to this crate's version.
+    pub lrx_version: String,
+}
+
+impl FileMetadata {
+    pub fn new(
+        run_id: impl Into<String>,
+        spec_hash: impl Into<String>,
+        libtorch_version: impl Into<String>,
+        device: impl Into<String>,
+    ) -> Self {
+        FileMetadata {
+            run_id: run_id.into(),
+            spec_hash: spec_hash.into(),
+            libtorch_version: libtorch_version.into(),
+            device: device.into(),
+            lrx_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    fn key_values(&self, table: &str) -> Vec<KeyValue> {
+        [
+            ("schema_version", SCHEMA_VERSION.to_string()),
+            ("table", table.to_string()),
+            ("lrx_version", self.lrx_version.clone()),
+            ("spec_hash", self.spec_hash.clone()),
+            ("run_id", self.run_id.clone()),
+            ("libtorch_version", self.libtorch_version.clone()),
+            ("device", self.device.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| KeyValue::new(k.to_string(), v))
+        .collect()
+    }
+}
+
+/// Hive partition value encoding: bytes outside `[A-Za-z0-9._-]` become `%XX` (pyarrow and polars
+/// URI-decode partition values).
+pub fn encode_partition_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Inverse of [`encode_partition_value`] (invalid escapes are kept literally).
+pub fn decode_partition_value(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `<study>/features/rule=<rule>/run=<run_id>/part-0.parquet`.
+pub fn feature_path(study_dir: &Path, rule: &str, run_id: &str) -> PathBuf {
+    study_dir
+        .join("features")
+        .join(format!("rule={}", encode_partition_value(rule)))
+        .join(format!("run={}", encode_partition_value(run_id)))
+        .join("part-0.parquet")
+}
+
+/// `<study>/runs.parquet`.
+pub fn runs_path(study_dir: &Path) -> PathBuf {
+    study_dir.join("runs.parquet")
+}
+
+fn properties(kv: Vec<KeyValue>) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(ZSTD_LEVEL).expect("valid level"),
+        ))
+        .set_dictionary_enabled(true)
+        .set_max_row_group_size(ROW_GROUP_ROWS)
+        .set_created_by(format!("lrx {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(kv))
+        .build()
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Write `batches` to `path` atomically (temp file in the same directory, fsync, rename, fsync
+/// of the directory).
+pub fn write_parquet_atomic(
+    path: &Path,
+    schema: Arc<Schema>,
+    batches: &[RecordBatch],
+    kv: Vec<KeyValue>,
+) -> Result<(), WriteError> {
+    let io = |source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let fname = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{fname}.tmp-{}-{}",
+        std::process::id(),
+        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let file = File::create(&tmp).map_err(io)?;
+        let pq = |source| WriteError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut w = ArrowWriter::try_new(file, schema, Some(properties(kv))).map_err(pq)?;
+        for b in batches {
+            w.write(b).map_err(pq)?;
+        }
+        let file = w.into_inner().map_err(pq)?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        std::fs::rename(&tmp, path).map_err(io)?;
+        // Persist the rename itself.
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Arrow record batches (of at most [`ROW_GROUP_ROWS`] rows) of observation rows.
+pub fn observation_batches(
+    run_id: &str,
+    rows: &[ObservationRow],
+    path: &Path,
+) -> Result<Vec<RecordBatch>, WriteError> {
+    let schema = observations_schema_ref();
+    let mut out = Vec::new();
+    for chunk in rows.chunks(ROW_GROUP_ROWS) {
+        let s = |f: &dyn Fn(&ObservationRow) -> String| -> ArrayRef {
+            Arc::new(chunk.iter().map(|r| Some(f(r))).collect::<StringArray>())
+        };
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![run_id; chunk.len()])),
+            Arc::new(Int64Array::from_iter_values(chunk.iter().map(|r| r.epoch))),
+            s(&|r| r.layer.clone()),
+            Arc::new(Int32Array::from_iter_values(
+                chunk.iter().map(|r| r.layer_index),
+            )),
+            s(&|r| r.layer_position.as_str().to_string()),
+            s(&|r| r.observable.measure.as_str().to_string()),
+            s(&|r| r.observable.function.as_str().to_string()),
+            s(&|r| r.observable.statistic.as_str().to_string()),
+            s(&|r| r.observable.name()),
+            Arc::new(Float64Array::from_iter_values(
+                chunk.iter().map(|r| r.noise_sigma),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                chunk.iter().map(|r| r.unit_fraction),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                chunk.iter().map(|r| r.realism_seed),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                chunk.iter().map(|r| r.value),
+            )),
+        ];
+        out.push(
+            RecordBatch::try_new(schema.clone(), cols).map_err(|source| WriteError::Arrow {
+                path: path.to_path_buf(),
+                source,
+            })?,
+        );
+    }
+    if out.is_empty() {
+        out.push(RecordBatch::new_empty(schema));
+    }
+    Ok(out)
+}
+
+/// Write one run's observations (all checkpoints) to `path`, atomically.
+pub fn write_observations(
+    path: &Path,
+    meta: &FileMetadata,
+    rows: &[ObservationRow],
+) -> Result<(), WriteError> {
+    let batches = observation_batches(&meta.run_id, rows, path)?;
+    write_parquet_atomic(
+        path,
+        observations_schema_ref(),
+        &batches,
+        meta.key_values("observations"),
+    )
+}
+
+/// Write one run's observations to `<study>/features/rule=<rule>/run=<id>/part-0.parquet`
+/// (replacing any previous file atomically). Returns the path.
+pub fn write_features(
+    study_dir: &Path,
+    rule: &str,
+    meta: &FileMetadata,
+    rows: &[ObservationRow],
+) -> Result<PathBuf, WriteError> {
+    if rule.is_empty() {
+        return Err(WriteError::EmptyName {
+            what: "rule",
+            value: rule.to_string(),
+        });
+    }
+    if meta.run_id.is_empty() {
+        return Err(WriteError::EmptyName {
+            what: "run id",
+            value: meta.run_id.clone(),
+        });
+    }
+    let path = feature_path(study_dir, rule, &meta.run_id);
+    write_observations(&path, meta, rows)?;
+    Ok(path)
+}
+
+/// Write the runs table to `<study>/runs.parquet` atomically: `run_id, rule, status`, then one
+/// column per factor (see [`runs_schema`]). `meta.run_id` is ignored (written empty).
+pub fn write_runs(
+    study_dir: &Path,
+    runs: &[RunRecord],
+    meta: &FileMetadata,
+) -> Result<PathBuf, WriteError> {
+    let path = runs_path(study_dir);
+    let schema = Arc::new(runs_schema(runs)?);
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(
+            runs.iter()
+                .map(|r| Some(r.run_id.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            runs.iter()
+                .map(|r| Some(r.rule.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            runs.iter()
+                .map(|r| Some(r.status.as_str()))
+                .collect::<StringArray>(),
+        ),
+    ];
+    for field in schema.fields().iter().skip(3) {
+        let name = field.name();
+        fn get<'r>(r: &'r RunRecord, name: &str) -> Option<&'r FactorValue> {
+            r.factors.get(name)
+        }
+        let col: ArrayRef = match field.data_type() {
+            DataType::Utf8 => Arc::new(
+                runs.iter()
+                    .map(|r| match get(r, name) {
+                        Some(FactorValue::Str(s)) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect::<StringArray>(),
+            ),
+            DataType::Int64 => Arc::new(
+                runs.iter()
+                    .map(|r| match get(r, name) {
+                        Some(FactorValue::Int(i)) => Some(*i),
+                        _ => None,
+                    })
+                    .collect::<Int64Array>(),
+            ),
+            DataType::Float64 => Arc::new(
+                runs.iter()
+                    .map(|r| match get(r, name) {
+                        Some(FactorValue::Int(i)) => Some(*i as f64),
+                        Some(FactorValue::Float(x)) => Some(*x),
+                        _ => None,
+                    })
+                    .collect::<Float64Array>(),
+            ),
+            DataType::Boolean => Arc::new(
+                runs.iter()
+                    .map(|r| match get(r, name) {
+                        Some(FactorValue::Bool(b)) => Some(*b),
+                        _ => None,
+                    })
+                    .collect::<BooleanArray>(),
+            ),
+            other => unreachable!("runs_schema only builds factor types, not {other}"),
+        };
+        cols.push(col);
+    }
+    let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|source| WriteError::Arrow {
+        path: path.clone(),
+        source,
+    })?;
+    let mut m = meta.clone();
+    m.run_id = String::new();
+    write_parquet_atomic(&path, schema, &[batch], m.key_values("runs"))?;
+    Ok(path)
+}
