@@ -1278,7 +1278,9 @@ impl<'s> Eval<'s> {
                 format!("{found} is out of range: expected {expected}"),
             )
             .at(span, "out of range")
-            .help(format!("use {expected}; `lrx doc` lists every parameter's range")),
+            .help(format!(
+                "use {expected}; `lrx doc` lists every parameter's range"
+            )),
         );
     }
 
