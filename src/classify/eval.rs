@@ -435,6 +435,21 @@ mod tests {
     use crate::classify::forest::MaxFeatures;
     use crate::classify::testutil::synthetic_table;
 
+    fn three_splits() -> SplitScheme {
+        match SplitScheme::default() {
+            SplitScheme::Balanced {
+                n_test, n_train, ..
+            } => SplitScheme::Balanced {
+                n_splits: 3,
+                n_test,
+                n_train,
+                train_filter: vec![],
+                test_filter: vec![],
+            },
+            other => other,
+        }
+    }
+
     fn small_rf() -> Vec<ModelSpec> {
         vec![
             ModelSpec::RandomForest {
@@ -541,12 +556,12 @@ mod tests {
         let cross = EvalConfig {
             time: TimeSpec::Indices(vec![0, 1, 2]),
             test_time: Some(TimeSpec::Indices(vec![6, 7, 8])),
-            split: SplitScheme::default(),
+            split: three_splits(),
             grid: Some(small_rf()[..1].to_vec()),
             ..base.clone()
         };
         let r = evaluate(&t, &cross).unwrap();
-        assert_eq!(r.splits.len(), 10);
+        assert_eq!(r.splits.len(), 3);
         assert_eq!(r.feature_names.len(), 3 + 3 * 3);
         let sub = EvalConfig {
             time: TimeSpec::Subsample {
@@ -554,7 +569,7 @@ mod tests {
                 n: 3,
                 seed: 1,
             },
-            split: SplitScheme::default(),
+            split: three_splits(),
             grid: Some(small_rf()[..1].to_vec()),
             ..base.clone()
         };
