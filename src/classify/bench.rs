@@ -155,3 +155,32 @@ fn bench_classify() {
         est / sk_est
     );
 }
+
+/// Presorted vs per-node sorting for max_features = all on the benchmark data (same trees).
+#[test]
+#[ignore = "benchmark: LRX_BENCH_DIR=... cargo test --release -- --ignored bench_presort"]
+fn bench_presort() {
+    let dir = PathBuf::from(std::env::var("LRX_BENCH_DIR").expect("LRX_BENCH_DIR"));
+    let x = read_f64_2d(&dir.join("x.npy")).unwrap();
+    let y: Vec<usize> = read_i64_1d(&dir.join("y.npy"))
+        .unwrap()
+        .iter()
+        .map(|&v| v as usize)
+        .collect();
+    let nf = 12000;
+    let fx = x.slice(s![..nf, ..]);
+    let p = ForestParams {
+        n_trees: 2,
+        max_features: MaxFeatures::All,
+        seed: 1,
+        ..Default::default()
+    };
+    for presort in [true, false, true, false] {
+        let t0 = Instant::now();
+        RandomForest::fit_impl(fx, &y[..nf], 4, &p, Some(presort)).unwrap();
+        println!(
+            "presort {presort}: {:.3} s/tree",
+            t0.elapsed().as_secs_f64() / 2.0
+        );
+    }
+}

@@ -362,6 +362,31 @@ pub fn evaluate(table: &FeatureTable, cfg: &EvalConfig) -> Result<EvalResult> {
     })
 }
 
+/// Runs [`evaluate`] once per value of `factor` (sorted), holding that value out each time
+/// (method.md §4: architecture, curriculum, task holdouts); `base.split` is replaced by a
+/// [`SplitScheme::Holdout`] with `n_splits`. Returns (value, result) pairs.
+pub fn evaluate_holdouts(
+    table: &FeatureTable,
+    base: &EvalConfig,
+    factor: &str,
+    n_splits: usize,
+) -> Result<Vec<(String, EvalResult)>> {
+    super::splits::factor_values(table, factor)?
+        .into_iter()
+        .map(|v| {
+            let cfg = EvalConfig {
+                split: SplitScheme::Holdout {
+                    factor: factor.to_string(),
+                    value: v.clone(),
+                    n_splits,
+                },
+                ..base.clone()
+            };
+            evaluate(table, &cfg).map(|r| (v, r))
+        })
+        .collect()
+}
+
 /// Summaries over split results (method.md §3.5).
 pub fn summarize(results: &[SplitResult], k: usize, n_groups: usize) -> Summary {
     let ns = results.len().max(1) as f64;
@@ -435,6 +460,21 @@ mod tests {
     use crate::classify::forest::MaxFeatures;
     use crate::classify::testutil::synthetic_table;
 
+    fn three_splits() -> SplitScheme {
+        match SplitScheme::default() {
+            SplitScheme::Balanced {
+                n_test, n_train, ..
+            } => SplitScheme::Balanced {
+                n_splits: 3,
+                n_test,
+                n_train,
+                train_filter: vec![],
+                test_filter: vec![],
+            },
+            other => other,
+        }
+    }
+
     fn small_rf() -> Vec<ModelSpec> {
         vec![
             ModelSpec::RandomForest {
@@ -502,6 +542,29 @@ mod tests {
     }
 
     #[test]
+    fn holdouts_over_all_values_of_a_combined_factor() {
+        let mut t = synthetic_table(36, 4, 5);
+        t.add_combined_factor("curriculum", &["batch", "task"])
+            .unwrap();
+        assert_eq!(t.factor("curriculum").unwrap()[0], "128|t1");
+        assert!(t.add_combined_factor("x", &["nope"]).is_err());
+        let base = EvalConfig {
+            grid: Some(small_rf()[..1].to_vec()),
+            ..Default::default()
+        };
+        let r = evaluate_holdouts(&t, &base, "curriculum", 1).unwrap();
+        let values: Vec<&str> = r.iter().map(|(v, _)| v.as_str()).collect();
+        assert_eq!(values, vec!["128|t1", "128|t2", "256|t1", "256|t2"]);
+        let cur = t.factor("curriculum").unwrap();
+        for (v, res) in &r {
+            assert_eq!(res.splits.len(), 1);
+            let n_held = cur.iter().filter(|c| *c == v).count();
+            assert_eq!(res.splits[0].n_test, n_held);
+            assert_eq!(res.splits[0].n_train, t.n_examples() - n_held);
+        }
+    }
+
+    #[test]
     fn evaluate_variants_holdout_pairwise_portions_svm() {
         let t = synthetic_table(36, 9, 4);
         let base = EvalConfig {
@@ -541,12 +604,12 @@ mod tests {
         let cross = EvalConfig {
             time: TimeSpec::Indices(vec![0, 1, 2]),
             test_time: Some(TimeSpec::Indices(vec![6, 7, 8])),
-            split: SplitScheme::default(),
+            split: three_splits(),
             grid: Some(small_rf()[..1].to_vec()),
             ..base.clone()
         };
         let r = evaluate(&t, &cross).unwrap();
-        assert_eq!(r.splits.len(), 10);
+        assert_eq!(r.splits.len(), 3);
         assert_eq!(r.feature_names.len(), 3 + 3 * 3);
         let sub = EvalConfig {
             time: TimeSpec::Subsample {
@@ -554,7 +617,7 @@ mod tests {
                 n: 3,
                 seed: 1,
             },
-            split: SplitScheme::default(),
+            split: three_splits(),
             grid: Some(small_rf()[..1].to_vec()),
             ..base.clone()
         };

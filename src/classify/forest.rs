@@ -221,6 +221,10 @@ struct Builder<'a> {
     k: usize,
     mtry: usize,
     max_depth: usize,
+    /// Keep every feature's sample order presorted and partition it at each split (O(p·m) per
+    /// node) instead of sorting the drawn features per node (O(mtry·m·log m)); worth it when
+    /// mtry is a large part of p (max_features = all). Both give identical trees.
+    presort: bool,
 }
 
 struct Best {
@@ -254,8 +258,23 @@ impl Builder<'_> {
             .collect();
         let m_all = samples.len();
         let mut keys: Vec<u64> = vec![0; m_all];
-        let mut ly: Vec<u8> = vec![0; m_all];
-        let mut lw: Vec<f64> = vec![0.0; m_all];
+        // presorted mode: per feature, the node's rows ordered by (value, row)
+        let mut sorted: Vec<u32> = Vec::new();
+        let mut flag: Vec<bool> = Vec::new();
+        let mut tmp: Vec<u32> = Vec::new();
+        if self.presort {
+            sorted.reserve_exact(self.p * m_all);
+            for f in 0..self.p {
+                let col = &self.cols[f * n..(f + 1) * n];
+                for (kk, &r) in keys.iter_mut().zip(&samples) {
+                    *kk = ((f32_key(col[r as usize]) as u64) << 32) | r as u64;
+                }
+                keys.sort_unstable();
+                sorted.extend(keys.iter().map(|&kk| (kk & 0xffff_ffff) as u32));
+            }
+            flag = vec![false; n];
+            tmp = vec![0; m_all];
+        }
         let mut feats: Vec<usize> = (0..self.p).collect();
         let mut nodes: Vec<Node> = Vec::new();
         let mut values: Vec<f64> = Vec::new();
@@ -275,11 +294,8 @@ impl Builder<'_> {
         while let Some((start, end, depth, slot)) = stack.pop() {
             let m = end - start;
             counts.iter_mut().for_each(|c| *c = 0.0);
-            for j in 0..m {
-                let s = samples[start + j] as usize;
-                ly[j] = self.y[s] as u8;
-                lw[j] = weight[s];
-                counts[self.y[s]] += weight[s];
+            for &s in &samples[start..end] {
+                counts[self.y[s as usize]] += weight[s as usize];
             }
             let wt: f64 = counts.iter().sum();
             if slot == 0 {
@@ -288,11 +304,12 @@ impl Builder<'_> {
             let impurity = Self::gini(&counts, wt);
             let mut best: Option<Best> = None;
             if m >= 2 && impurity > f64::EPSILON && depth < self.max_depth {
+                let pre = self.presort.then_some((sorted.as_slice(), m_all, start));
                 best = self.find_split(
                     &samples[start..end],
+                    pre,
                     &mut keys[..m],
-                    &ly[..m],
-                    &lw[..m],
+                    &weight,
                     &counts,
                     wt,
                     &mut feats,
@@ -325,6 +342,30 @@ impl Builder<'_> {
                         }
                     }
                     debug_assert_eq!(i, b.pos);
+                    if self.presort {
+                        for &r in &seg[..i] {
+                            flag[r as usize] = true;
+                        }
+                        for &r in &seg[i..] {
+                            flag[r as usize] = false;
+                        }
+                        for f in 0..self.p {
+                            let part = &mut sorted[f * m_all + start..f * m_all + end];
+                            // stable partition: lefts compacted in place, rights via tmp
+                            let (mut a, mut z) = (0usize, 0usize);
+                            for q in 0..part.len() {
+                                let r = part[q];
+                                if flag[r as usize] {
+                                    part[a] = r;
+                                    a += 1;
+                                } else {
+                                    tmp[z] = r;
+                                    z += 1;
+                                }
+                            }
+                            part[a..].copy_from_slice(&tmp[..z]);
+                        }
+                    }
                     lc.iter_mut().for_each(|c| *c = 0.0);
                     for &s in &seg[..i] {
                         lc[self.y[s as usize]] += weight[s as usize];
@@ -379,9 +420,9 @@ impl Builder<'_> {
     fn find_split(
         &self,
         seg: &[u32],
+        pre: Option<(&[u32], usize, usize)>,
         keys: &mut [u64],
-        ly: &[u8],
-        lw: &[f64],
+        weight: &[f64],
         counts: &[f64],
         wt: f64,
         feats: &mut [usize],
@@ -399,10 +440,21 @@ impl Builder<'_> {
             let f = feats[f_i];
             f_i += 1;
             let col = &self.cols[f * n..(f + 1) * n];
-            for (j, (kk, &s)) in keys.iter_mut().zip(seg).enumerate() {
-                *kk = ((f32_key(col[s as usize]) as u64) << 32) | j as u64;
+            // keys = (value, row), ascending: presorted, or gathered and sorted here
+            match pre {
+                Some((sorted, m_all, start)) => {
+                    let rows = &sorted[f * m_all + start..f * m_all + start + m];
+                    for (kk, &r) in keys.iter_mut().zip(rows) {
+                        *kk = ((f32_key(col[r as usize]) as u64) << 32) | r as u64;
+                    }
+                }
+                None => {
+                    for (kk, &r) in keys.iter_mut().zip(seg) {
+                        *kk = ((f32_key(col[r as usize]) as u64) << 32) | r as u64;
+                    }
+                    keys.sort_unstable();
+                }
             }
-            keys.sort_unstable();
             let vmin = key_f32((keys[0] >> 32) as u32) as f64;
             let vmax = key_f32((keys[m - 1] >> 32) as u32) as f64;
             if vmax <= vmin + FEATURE_THRESHOLD {
@@ -413,9 +465,9 @@ impl Builder<'_> {
             let (mut wl, mut l2, mut r2) = (0.0f64, 0.0f64, tot2);
             let mut v_cur = vmin;
             for j in 0..m - 1 {
-                let idx = (keys[j] & 0xffff_ffff) as usize;
-                let c = ly[idx] as usize;
-                let w = lw[idx];
+                let row = (keys[j] & 0xffff_ffff) as usize;
+                let c = self.y[row];
+                let w = weight[row];
                 let rc = counts[c] - left[c];
                 l2 += (2.0 * left[c] + w) * w;
                 r2 += (-2.0 * rc + w) * w;
@@ -457,6 +509,17 @@ impl RandomForest {
         n_classes: usize,
         params: &ForestParams,
     ) -> Result<RandomForest> {
+        Self::fit_impl(x, y, n_classes, params, None)
+    }
+
+    /// `presort`: None = automatic (presorted when max_features ≥ p/4), or forced either way.
+    pub(crate) fn fit_impl(
+        x: ArrayView2<f64>,
+        y: &[usize],
+        n_classes: usize,
+        params: &ForestParams,
+        presort: Option<bool>,
+    ) -> Result<RandomForest> {
         params.validate()?;
         check_xy(&x, y, n_classes, "RandomForest")?;
         if n_classes > 256 {
@@ -481,6 +544,10 @@ impl RandomForest {
             k: n_classes,
             mtry,
             max_depth: params.max_depth.unwrap_or(usize::MAX),
+            presort: match presort {
+                Some(v) => v,
+                None => mtry * 4 >= p,
+            },
         };
         let mut master = ChaCha8Rng::seed_from_u64(params.seed);
         let seeds: Vec<u64> = (0..params.n_trees).map(|_| master.random()).collect();
@@ -573,11 +640,7 @@ impl RandomForest {
     /// Class index of the highest mean probability (ties → the first).
     pub fn predict(&self, x: ArrayView2<f64>) -> Result<Vec<usize>> {
         let pr = self.predict_proba(x)?;
-        Ok(pr
-            .rows()
-            .into_iter()
-            .map(|r| argmax(r.as_slice().unwrap_or(&r.to_vec())))
-            .collect())
+        Ok(pr.rows().into_iter().map(|r| argmax(&r.to_vec())).collect())
     }
 }
 
@@ -698,6 +761,24 @@ mod tests {
         ));
         let f = RandomForest::fit(x.view(), &y, 2, &ForestParams::default()).unwrap();
         assert!(f.predict(x.slice(ndarray::s![.., ..3])).is_err());
+    }
+
+    #[test]
+    fn presorted_and_per_node_sorting_grow_identical_trees() {
+        let (x, y) = synthetic(250, 9, 3, 6);
+        // duplicated values exercise ties
+        let x = x.mapv(|v| (v * 3.0).round() / 3.0);
+        for mf in [MaxFeatures::All, MaxFeatures::Count(3), MaxFeatures::Sqrt] {
+            let p = ForestParams {
+                n_trees: 6,
+                max_features: mf,
+                seed: 2,
+                ..Default::default()
+            };
+            let a = RandomForest::fit_impl(x.view(), &y, 3, &p, Some(true)).unwrap();
+            let b = RandomForest::fit_impl(x.view(), &y, 3, &p, Some(false)).unwrap();
+            assert_eq!(a, b, "{mf:?}");
+        }
     }
 
     #[test]

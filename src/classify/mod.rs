@@ -24,7 +24,7 @@ mod testutil;
 
 pub use data::{FeatureTable, MeasureSubset, TimeSelection};
 pub use error::{ClassifyError, Result};
-pub use eval::{EvalConfig, EvalResult, evaluate};
+pub use eval::{EvalConfig, EvalResult, evaluate, evaluate_holdouts};
 pub use forest::{ForestParams, MaxFeatures, RandomForest};
 pub use grid::{FittedModel, ModelSpec, grid_search};
 pub use pca::Pca;
