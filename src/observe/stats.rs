@@ -161,9 +161,8 @@ impl FunctionCache {
 
     fn statistic(&mut self, s: Statistic) -> Result<Tensor, StatsError> {
         Ok(match s {
-            Statistic::Norm => (&self.z * &self.z)
-                .sum_dim_intlist(1, false, None::<Kind>)
-                .sqrt(),
+            // at::norm's fused kernel: no z² temporary.
+            Statistic::Norm => self.z.f_norm_scalaropt_dim(2.0, [1i64], false)?,
             Statistic::Mean => self.mean(),
             Statistic::Median => self.median(),
             Statistic::ThirdQuartile => self.quantile(75.0),
