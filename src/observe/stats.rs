@@ -19,7 +19,8 @@ use crate::features::observable::{
     Function, KurtosisConvention, Precision, QuantileConvention, SkewConvention, StatConventions,
     Statistic,
 };
-use tch::{Kind, Tensor};
+use rayon::prelude::*;
+use tch::{Device, Kind, Tensor};
 
 /// A statistic kernel that cannot run on the given tensor.
 #[derive(Debug, thiserror::Error)]
@@ -59,30 +60,96 @@ pub fn tf_nearest_ascending_index(n: i64, q: f64) -> i64 {
     n - 1 - idx
 }
 
+/// Ascending ranks (0-based) whose order statistics the `q`-th percentile needs.
+fn quantile_ranks(n: i64, q: f64, conv: QuantileConvention) -> Vec<i64> {
+    match conv {
+        QuantileConvention::TfNearest => vec![tf_nearest_ascending_index(n, q)],
+        QuantileConvention::Linear => {
+            let pos = (n - 1) as f64 * (q / 100.0);
+            let lo = pos.floor() as i64;
+            if pos - lo as f64 == 0.0 || lo + 1 >= n {
+                vec![lo]
+            } else {
+                vec![lo, lo + 1]
+            }
+        }
+    }
+}
+
+/// Order statistics of every row of `z` (`[R, U]`) at the ascending, distinct 0-based `ranks`:
+/// `[R, ranks.len()]`, NaN for rows containing a NaN.
+///
+/// On the CPU the row is copied once and the ranks are selected from the largest down with
+/// `select_nth_unstable` (introselect), each on the prefix left of the previous one: O(U) per row,
+/// rows in parallel, no index bookkeeping. On accelerators, `kthvalue` (radix select).
+pub fn order_statistics(z: &Tensor, ranks: &[i64]) -> Result<Tensor, StatsError> {
+    let size = z.size();
+    let (r, u) = (size[0], size[1]);
+    let kk = ranks.len();
+    debug_assert!(ranks.windows(2).all(|w| w[0] < w[1]) && ranks.iter().all(|&k| k < u));
+    if z.device() == Device::Cpu {
+        let flat = z.f_to_kind(Kind::Double)?.f_contiguous()?.f_view([-1])?;
+        let mut v = Vec::<f64>::try_from(&flat)?;
+        let mut out = vec![0.0f64; r as usize * kk];
+        v.par_chunks_mut(u as usize)
+            .zip(out.par_chunks_mut(kk.max(1)))
+            .for_each(|(row, o)| {
+                if row.iter().any(|x| x.is_nan()) {
+                    o.fill(f64::NAN);
+                    return;
+                }
+                let mut end = row.len();
+                for (j, &k) in ranks.iter().enumerate().rev() {
+                    let (_, v, _) = row[..end].select_nth_unstable_by(k as usize, f64::total_cmp);
+                    o[j] = *v;
+                    // Everything left of rank k is ≤ it: the smaller ranks are in that prefix.
+                    end = k as usize;
+                }
+            });
+        Ok(Tensor::from_slice(&out)
+            .f_view([r, kk as i64])?
+            .f_to_kind(z.kind())?)
+    } else {
+        let cols: Vec<Tensor> = ranks
+            .iter()
+            .map(|&k| z.f_kthvalue(k + 1, 1, false).map(|t| t.0))
+            .collect::<Result<_, _>>()?;
+        let nan = z.f_isnan()?.f_any_dim(1, true)?;
+        Ok(Tensor::f_stack(&cols, 1)?.f_masked_fill(&nan, f64::NAN)?)
+    }
+}
+
 /// Per-function cache of the intermediate reductions, so that e.g. var, skew and kurtosis share
-/// the centred tensor, and skew reuses the median.
+/// the centred tensor, skew reuses the median, and all quantiles come from one selection.
 struct FunctionCache {
     z: Tensor,
     n: i64,
     conv: StatConventions,
-    nan_rows: Option<Tensor>,
+    /// Every rank the requested quantiles need, ascending.
+    ranks: Vec<i64>,
+    order: Option<Tensor>,
     mean: Option<Tensor>,
-    centred_sq: Option<Tensor>,
     centred: Option<Tensor>,
     var: Option<Tensor>,
     median: Option<Tensor>,
 }
 
 impl FunctionCache {
-    fn new(z: Tensor, conv: StatConventions) -> Self {
+    fn new(z: Tensor, conv: StatConventions, quantiles: &[f64]) -> Self {
         let n = z.size()[1];
+        let mut ranks: Vec<i64> = quantiles
+            .iter()
+            .flat_map(|q| quantile_ranks(n, *q, conv.quantile))
+            .collect();
+        ranks.sort_unstable();
+        ranks.dedup();
         FunctionCache {
             z,
             n,
             conv,
-            nan_rows: None,
+            ranks,
+            order: None,
             mean: None,
-            centred_sq: None,
             centred: None,
             var: None,
             median: None,
@@ -101,44 +168,43 @@ impl FunctionCache {
         }
         self.centred.as_ref().unwrap().shallow_clone()
     }
-    fn centred_sq(&mut self) -> Tensor {
-        if self.centred_sq.is_none() {
-            let d = self.centred();
-            self.centred_sq = Some(&d * &d);
-        }
-        self.centred_sq.as_ref().unwrap().shallow_clone()
+    /// (1/n) Σ |z − mean|^p through the fused norm kernel (no temporary of z's size).
+    fn abs_moment(&mut self, p: f64) -> Result<Tensor, StatsError> {
+        let norm = self.centred().f_norm_scalaropt_dim(p, [1i64], false)?;
+        Ok(norm.pow_tensor_scalar(p) / self.n as f64)
     }
-    fn var(&mut self) -> Tensor {
+    fn var(&mut self) -> Result<Tensor, StatsError> {
         if self.var.is_none() {
-            self.var = Some(self.centred_sq().mean_dim(1, false, None::<Kind>));
+            self.var = Some(self.abs_moment(2.0)?);
         }
-        self.var.as_ref().unwrap().shallow_clone()
+        Ok(self.var.as_ref().unwrap().shallow_clone())
     }
-    fn nan_rows(&mut self) -> Tensor {
-        if self.nan_rows.is_none() {
-            self.nan_rows = Some(self.z.isnan().any_dim(1, false));
+    /// The order statistic of ascending rank `k` (one of `self.ranks`) of every row.
+    fn order_stat(&mut self, k: i64) -> Result<Tensor, StatsError> {
+        if self.order.is_none() {
+            self.order = Some(order_statistics(&self.z, &self.ranks)?);
         }
-        self.nan_rows.as_ref().unwrap().shallow_clone()
+        let j = self
+            .ranks
+            .binary_search(&k)
+            .expect("rank planned when the cache was built");
+        Ok(self.order.as_ref().unwrap().select(1, j as i64))
     }
-    /// k-th smallest value (0-based) of each row.
-    fn kth(&self, k: i64) -> Tensor {
-        self.z.kthvalue(k + 1, 1, false).0
-    }
-    fn quantile(&mut self, q: f64) -> Tensor {
+    fn quantile(&mut self, q: f64) -> Result<Tensor, StatsError> {
         let n = self.n;
-        let v = match self.conv.quantile {
-            QuantileConvention::TfNearest => self.kth(tf_nearest_ascending_index(n, q)),
+        Ok(match self.conv.quantile {
+            QuantileConvention::TfNearest => self.order_stat(tf_nearest_ascending_index(n, q))?,
             QuantileConvention::Linear => {
                 // numpy 'linear': virtual index (n−1)·q, lerp between its neighbours, with numpy's
                 // two-sided lerp formula (exact at both ends).
                 let pos = (n - 1) as f64 * (q / 100.0);
                 let lo = pos.floor() as i64;
                 let t = pos - lo as f64;
-                let a = self.kth(lo);
+                let a = self.order_stat(lo)?;
                 if t == 0.0 || lo + 1 >= n {
                     a
                 } else {
-                    let b = self.kth(lo + 1);
+                    let b = self.order_stat(lo + 1)?;
                     let diff = &b - &a;
                     if t < 0.5 {
                         a + diff * t
@@ -147,38 +213,38 @@ impl FunctionCache {
                     }
                 }
             }
-        };
-        // kthvalue's NaN ordering is an implementation detail: a row with a NaN has NaN quantiles,
-        // as numpy's percentile gives.
-        v.masked_fill(&self.nan_rows(), f64::NAN)
+        })
     }
-    fn median(&mut self) -> Tensor {
+    fn median(&mut self) -> Result<Tensor, StatsError> {
         if self.median.is_none() {
-            self.median = Some(self.quantile(50.0));
+            self.median = Some(self.quantile(50.0)?);
         }
-        self.median.as_ref().unwrap().shallow_clone()
+        Ok(self.median.as_ref().unwrap().shallow_clone())
     }
 
     fn statistic(&mut self, s: Statistic) -> Result<Tensor, StatsError> {
         Ok(match s {
-            Statistic::Norm => (&self.z * &self.z)
-                .sum_dim_intlist(1, false, None::<Kind>)
-                .sqrt(),
+            // at::norm's fused kernel: no z² temporary.
+            Statistic::Norm => self.z.f_norm_scalaropt_dim(2.0, [1i64], false)?,
             Statistic::Mean => self.mean(),
-            Statistic::Median => self.median(),
-            Statistic::ThirdQuartile => self.quantile(75.0),
-            Statistic::Var => self.var(),
+            Statistic::Median => self.median()?,
+            Statistic::ThirdQuartile => self.quantile(75.0)?,
+            Statistic::Var => self.var()?,
             Statistic::Skew => match self.conv.skew {
-                SkewConvention::Pearson2 => (self.mean() - self.median()) * 3.0 / self.var().sqrt(),
+                SkewConvention::Pearson2 => {
+                    (self.mean() - self.median()?) * 3.0 / self.var()?.sqrt()
+                }
                 SkewConvention::Fisher => {
-                    let m3 = (self.centred_sq() * self.centred()).mean_dim(1, false, None::<Kind>);
-                    m3 / self.var().pow_tensor_scalar(1.5)
+                    let m3 = self
+                        .centred()
+                        .pow_tensor_scalar(3)
+                        .mean_dim(1, false, None::<Kind>);
+                    m3 / self.var()?.pow_tensor_scalar(1.5)
                 }
             },
             Statistic::Kurtosis => {
-                let d2 = self.centred_sq();
-                let m4 = (&d2 * &d2).mean_dim(1, false, None::<Kind>);
-                let v = self.var();
+                let m4 = self.abs_moment(4.0)?;
+                let v = self.var()?;
                 let k = m4 / (&v * &v);
                 match self.conv.kurtosis {
                     KurtosisConvention::Pearson => k,
@@ -220,7 +286,17 @@ pub fn row_statistics(
         }
     }
     for f in functions {
-        let mut cache = FunctionCache::new(apply_function(&base, f), *conv);
+        let wants = |s: Statistic| requests.iter().any(|r| *r == (f, s));
+        let mut quantiles = Vec::new();
+        if wants(Statistic::Median)
+            || (wants(Statistic::Skew) && conv.skew == SkewConvention::Pearson2)
+        {
+            quantiles.push(50.0);
+        }
+        if wants(Statistic::ThirdQuartile) {
+            quantiles.push(75.0);
+        }
+        let mut cache = FunctionCache::new(apply_function(&base, f), *conv, &quantiles);
         for (k, (rf, s)) in requests.iter().enumerate() {
             if *rf == f {
                 cols[k] = Some(cache.statistic(*s)?.to_kind(Kind::Double));
