@@ -323,11 +323,18 @@ fn bench_statistics_10m() {
             precision: Precision::F64,
         },
     ));
-    if let Some(t) = std::env::var("LRX_BENCH_THREADS").ok().and_then(|s| s.parse().ok()) {
+    if let Some(t) = std::env::var("LRX_BENCH_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         tch::set_num_threads(t);
     }
     // On its own line: libtest prints the test name before it.
-    println!("\n{{\"threads\": {}, \"n\": {}}}", tch::get_num_threads(), x.numel());
+    println!(
+        "\n{{\"threads\": {}, \"n\": {}}}",
+        tch::get_num_threads(),
+        x.numel()
+    );
     for (cname, conv) in &convs {
         for s in STATS {
             let secs = time(|| {
