@@ -286,7 +286,7 @@ pub fn row_statistics(
         }
     }
     for f in functions {
-        let wants = |s: Statistic| requests.iter().any(|r| *r == (f, s));
+        let wants = |s: Statistic| requests.contains(&(f, s));
         let mut quantiles = Vec::new();
         if wants(Statistic::Median)
             || (wants(Statistic::Skew) && conv.skew == SkewConvention::Pearson2)
