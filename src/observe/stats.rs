@@ -175,7 +175,12 @@ impl FunctionCache {
     }
     fn var(&mut self) -> Result<Tensor, StatsError> {
         if self.var.is_none() {
-            self.var = Some(self.abs_moment(2.0)?);
+            // Population variance; libtorch's fused single-pass (Welford) reduction, except when
+            // the centred tensor exists anyway (skew, kurtosis): then its norm, with no new pass.
+            self.var = Some(match &self.centred {
+                Some(_) => self.abs_moment(2.0)?,
+                None => self.z.f_var_correction(1i64, 0i64, false)?,
+            });
         }
         Ok(self.var.as_ref().unwrap().shallow_clone())
     }
