@@ -76,6 +76,18 @@ fn quantile_ranks(n: i64, q: f64, conv: QuantileConvention) -> Vec<i64> {
     }
 }
 
+/// Totally ordered integer key of a float: the bit transform of `f64::total_cmp`
+/// (−NaN < −inf < … < −0 < +0 < … < +inf < +NaN).
+fn sort_key(x: f64) -> i64 {
+    let b = x.to_bits() as i64;
+    b ^ ((((b >> 63) as u64) >> 1) as i64)
+}
+
+/// Inverse of [`sort_key`] (the transform is an involution on the bits).
+fn from_sort_key(k: i64) -> f64 {
+    f64::from_bits((k ^ ((((k >> 63) as u64) >> 1) as i64)) as u64)
+}
+
 /// Order statistics of every row of `z` (`[R, U]`) at the ascending, distinct 0-based `ranks`:
 /// `[R, ranks.len()]`, NaN for rows containing a NaN.
 ///
@@ -89,19 +101,29 @@ pub fn order_statistics(z: &Tensor, ranks: &[i64]) -> Result<Tensor, StatsError>
     debug_assert!(ranks.windows(2).all(|w| w[0] < w[1]) && ranks.iter().all(|&k| k < u));
     if z.device() == Device::Cpu {
         let flat = z.f_to_kind(Kind::Double)?.f_contiguous()?.f_view([-1])?;
-        let mut v = Vec::<f64>::try_from(&flat)?;
+        // Sortable integer keys (the bit transform of `f64::total_cmp`, an involution): selection
+        // then runs on native integer comparisons. In-place collect reuses the buffer.
+        let mut keys: Vec<i64> = Vec::<f64>::try_from(&flat)?
+            .into_iter()
+            .map(sort_key)
+            .collect();
+        let (lo_inf, hi_inf) = (sort_key(f64::NEG_INFINITY), sort_key(f64::INFINITY));
         let mut out = vec![0.0f64; r as usize * kk];
-        v.par_chunks_mut(u as usize)
+        keys.par_chunks_mut(u as usize)
             .zip(out.par_chunks_mut(kk.max(1)))
             .for_each(|(row, o)| {
-                if row.iter().any(|x| x.is_nan()) {
+                // NaNs (either sign) are exactly the keys outside [key(−inf), key(+inf)].
+                if row
+                    .iter()
+                    .fold(false, |acc, &k| acc | (k < lo_inf) | (k > hi_inf))
+                {
                     o.fill(f64::NAN);
                     return;
                 }
                 let mut end = row.len();
                 for (j, &k) in ranks.iter().enumerate().rev() {
-                    let (_, v, _) = row[..end].select_nth_unstable_by(k as usize, f64::total_cmp);
-                    o[j] = *v;
+                    let (_, v, _) = row[..end].select_nth_unstable(k as usize);
+                    o[j] = from_sort_key(*v);
                     // Everything left of rank k is ≤ it: the smaller ranks are in that prefix.
                     end = k as usize;
                 }

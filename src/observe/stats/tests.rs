@@ -86,6 +86,30 @@ fn method_test_vectors() {
 }
 
 #[test]
+fn sort_keys_order_like_total_cmp() {
+    let v = [
+        f64::NEG_INFINITY,
+        -1e300,
+        -1.0,
+        -1e-310,
+        -0.0,
+        0.0,
+        1e-310,
+        2.5,
+        1e300,
+        f64::INFINITY,
+    ];
+    for w in v.windows(2) {
+        assert!(sort_key(w[0]) < sort_key(w[1]), "{} < {}", w[0], w[1]);
+    }
+    for x in v {
+        assert_eq!(from_sort_key(sort_key(x)).to_bits(), x.to_bits());
+    }
+    assert!(sort_key(f64::NAN) > sort_key(f64::INFINITY));
+    assert!(sort_key(-f64::NAN) < sort_key(f64::NEG_INFINITY));
+}
+
+#[test]
 fn tf_nearest_index_rule() {
     // n=4 median is the lower middle, n=6 the upper middle (method.md §1.2).
     assert_eq!(tf_nearest_ascending_index(4, 50.0), 1);
@@ -323,11 +347,18 @@ fn bench_statistics_10m() {
             precision: Precision::F64,
         },
     ));
-    if let Some(t) = std::env::var("LRX_BENCH_THREADS").ok().and_then(|s| s.parse().ok()) {
+    if let Some(t) = std::env::var("LRX_BENCH_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         tch::set_num_threads(t);
     }
     // On its own line: libtest prints the test name before it.
-    println!("\n{{\"threads\": {}, \"n\": {}}}", tch::get_num_threads(), x.numel());
+    println!(
+        "\n{{\"threads\": {}, \"n\": {}}}",
+        tch::get_num_threads(),
+        x.numel()
+    );
     for (cname, conv) in &convs {
         for s in STATS {
             let secs = time(|| {
