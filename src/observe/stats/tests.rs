@@ -110,6 +110,37 @@ fn sort_keys_order_like_total_cmp() {
 }
 
 #[test]
+fn sampled_selection_matches_full_selection() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let n = 200_003usize;
+    let rows: Vec<Vec<i64>> = vec![
+        (0..n)
+            .map(|_| sort_key(rng.random::<f64>() - 0.5))
+            .collect(),
+        (0..n as i64).map(|i| sort_key(i as f64)).collect(), // sorted: strided sample is exact
+        (0..n)
+            .map(|_| sort_key((rng.random::<f64>() * 3.0).floor()))
+            .collect(), // heavy ties
+        (0..n as i64)
+            .map(|i| sort_key(((i * 7919) % 1000) as f64))
+            .collect(), // periodic
+    ];
+    for (ri, row) in rows.iter().enumerate() {
+        for k in [0usize, 1, n / 4, n / 2, 3 * n / 4, n - 2, n - 1] {
+            let mut sorted = row.clone();
+            sorted.sort_unstable();
+            let want = from_sort_key(sorted[k]);
+            let mut o = [0.0];
+            select_ranks(&mut row.clone(), &[k as i64], &mut o);
+            assert_eq!(o[0], want, "row {ri} rank {k}");
+            if let Some(v) = select_sampled(row, k) {
+                assert_eq!(from_sort_key(v), want, "row {ri} rank {k} (sampled)");
+            }
+        }
+    }
+}
+
+#[test]
 fn tf_nearest_index_rule() {
     // n=4 median is the lower middle, n=6 the upper middle (method.md §1.2).
     assert_eq!(tf_nearest_ascending_index(4, 50.0), 1);
@@ -236,6 +267,10 @@ fn cases() -> Vec<(String, i64, Vec<f64>)> {
         ("inf".to_string(), 1, vec![1.0, f64::INFINITY, 3.0, 2.0]),
         ("neg_inf".to_string(), 1, vec![1.0, f64::NEG_INFINITY, 3.0]),
     ];
+    // Rows long enough for the sampled selection path.
+    cases.push(("large_row".to_string(), 1, normal(100_003, 1.0)));
+    let big_ties: Vec<f64> = normal(2 * 70_000, 1.0).iter().map(|x| (x * 2.0).round()).collect();
+    cases.push(("large_ties".to_string(), 2, big_ties));
     let ties: Vec<f64> = normal(2 * 500, 1.0)
         .iter()
         .map(|x| (x * 1.5).round())
@@ -327,7 +362,7 @@ fn bench_statistics_10m() {
         }
         None => {
             let mut rng = ChaCha8Rng::seed_from_u64(1);
-            let v: Vec<f64> = (0..n).map(|_| rng.random::<f64>() - 0.3).collect();
+            let v: Vec<f64> = (0..n).map(|_| rng.random::<f64>() - 0.3).collect(); // uniform
             Tensor::from_slice(&v)
         }
     }
@@ -375,4 +410,36 @@ fn bench_statistics_10m() {
         });
         println!("{{\"conv\": \"{cname}\", \"stat\": \"all21\", \"seconds\": {secs:.6}}}");
     }
+}
+
+/// Phase timings of the CPU selection path (diagnostics for `scripts/bench-observe`).
+#[test]
+#[ignore]
+fn bench_selection_phases() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let v: Vec<f64> = (0..10_000_000).map(|_| rng.random::<f64>() - 0.3).collect();
+    let x = Tensor::from_slice(&v);
+    let t = Instant::now();
+    let c = Vec::<f64>::try_from(&x).unwrap();
+    let t_copy = t.elapsed();
+    let t = Instant::now();
+    let mut keys: Vec<i64> = c.into_iter().map(sort_key).collect();
+    let t_key = t.elapsed();
+    let t = Instant::now();
+    let nan = keys.iter().fold(false, |a, &k| a | (k > i64::MAX - 5));
+    let t_nan = t.elapsed();
+    let t = Instant::now();
+    let (_, m, _) = keys.select_nth_unstable(5_000_000);
+    let m = *m;
+    let t_sel = t.elapsed();
+    let mut w = v.clone();
+    let t = Instant::now();
+    let (_, m2, _) = w.select_nth_unstable_by(5_000_000, f64::total_cmp);
+    let m2 = *m2;
+    let t_self = t.elapsed();
+    println!(
+        "\ncopy {t_copy:?} key {t_key:?} nan {t_nan:?} ({nan}) select_i64 {t_sel:?} select_f64 {t_self:?} {} {}",
+        from_sort_key(m),
+        m2
+    );
 }
