@@ -100,17 +100,8 @@ fn key_bits(b: i64) -> i64 {
 /// Rows at least this long use sampled selection.
 const SAMPLED_SELECTION_MIN: usize = 1 << 16;
 
-/// Order statistics of one row of keys at ascending `ranks` into `o` (NaN if the row has one).
+/// Order statistics of one row of keys (without NaN) at ascending `ranks` into `o`.
 fn select_ranks(row: &mut [i64], ranks: &[i64], o: &mut [f64]) {
-    let (lo_inf, hi_inf) = (sort_key(f64::NEG_INFINITY), sort_key(f64::INFINITY));
-    // NaNs (either sign) are exactly the keys outside [key(−inf), key(+inf)].
-    if row
-        .iter()
-        .fold(false, |acc, &k| acc | (k < lo_inf) | (k > hi_inf))
-    {
-        o.fill(f64::NAN);
-        return;
-    }
     if row.len() >= SAMPLED_SELECTION_MIN {
         let mut missing = false;
         for (j, &k) in ranks.iter().enumerate() {
@@ -147,14 +138,33 @@ fn select_sampled(row: &[i64], k: usize) -> Option<i64> {
     let c = (p * s as f64) as usize;
     let lo = if c > d { sample[c - d] } else { i64::MIN };
     let hi = if c + d < s { sample[c + d] } else { i64::MAX };
+    // One branch-free pass per chunk (the comparisons are unpredictable on real data), chunks
+    // in parallel; a chunk whose bracket holds more than twice the expected count gives up.
+    let expected = (2 * d + 2) * step;
+    let parts: Vec<Option<(usize, Vec<i64>)>> = row
+        .par_chunks(1 << 20)
+        .map(|chunk| {
+            let cap = (expected as f64 * 2.0 * chunk.len() as f64 / n as f64) as usize + 1024;
+            let mut buf = vec![0i64; cap];
+            let (mut below, mut len) = (0usize, 0usize);
+            for &x in chunk {
+                below += (x < lo) as usize;
+                buf[len] = x;
+                len += ((x >= lo) & (x <= hi)) as usize;
+                if len == cap {
+                    return None;
+                }
+            }
+            buf.truncate(len);
+            Some((below, buf))
+        })
+        .collect();
     let mut below = 0usize;
-    let mut inside: Vec<i64> = Vec::with_capacity(4 * d * step + 16);
-    for &x in row {
-        if x < lo {
-            below += 1;
-        } else if x <= hi {
-            inside.push(x);
-        }
+    let mut inside: Vec<i64> = Vec::with_capacity(2 * expected);
+    for p in parts {
+        let (b, v) = p?;
+        below += b;
+        inside.extend_from_slice(&v);
     }
     if below <= k && k < below + inside.len() {
         let (_, v, _) = inside.select_nth_unstable(k - below);
@@ -190,11 +200,27 @@ pub fn order_statistics(z: &Tensor, ranks: &[i64]) -> Result<Tensor, StatsError>
             let keys = &mut keys[..n];
             bits.f_copy_data(keys, n)?;
             // Sortable integer keys (the bit transform of `f64::total_cmp`): selection then runs
-            // on native integer comparisons.
-            keys.par_iter_mut().for_each(|k| *k = key_bits(*k));
+            // on native integer comparisons. NaNs (either sign) are exactly the keys outside
+            // [key(−inf), key(+inf)]; detected in the same parallel pass.
+            let (lo_inf, hi_inf) = (sort_key(f64::NEG_INFINITY), sort_key(f64::INFINITY));
             keys.par_chunks_mut(u as usize)
                 .zip(out.par_chunks_mut(kk.max(1)))
-                .for_each(|(row, o)| select_ranks(row, ranks, o));
+                .for_each(|(row, o)| {
+                    let nan = row
+                        .par_chunks_mut(1 << 18)
+                        .map(|c| {
+                            c.iter_mut().fold(false, |acc, k| {
+                                *k = key_bits(*k);
+                                acc | (*k < lo_inf) | (*k > hi_inf)
+                            })
+                        })
+                        .reduce(|| false, |a, b| a | b);
+                    if nan {
+                        o.fill(f64::NAN);
+                    } else {
+                        select_ranks(row, ranks, o);
+                    }
+                });
             Ok(())
         })?;
         Ok(Tensor::from_slice(&out)

@@ -269,7 +269,10 @@ fn cases() -> Vec<(String, i64, Vec<f64>)> {
     ];
     // Rows long enough for the sampled selection path.
     cases.push(("large_row".to_string(), 1, normal(100_003, 1.0)));
-    let big_ties: Vec<f64> = normal(2 * 70_000, 1.0).iter().map(|x| (x * 2.0).round()).collect();
+    let big_ties: Vec<f64> = normal(2 * 70_000, 1.0)
+        .iter()
+        .map(|x| (x * 2.0).round())
+        .collect();
     cases.push(("large_ties".to_string(), 2, big_ties));
     let ties: Vec<f64> = normal(2 * 500, 1.0)
         .iter()
@@ -419,27 +422,36 @@ fn bench_selection_phases() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let v: Vec<f64> = (0..10_000_000).map(|_| rng.random::<f64>() - 0.3).collect();
     let x = Tensor::from_slice(&v);
-    let t = Instant::now();
-    let c = Vec::<f64>::try_from(&x).unwrap();
-    let t_copy = t.elapsed();
-    let t = Instant::now();
-    let mut keys: Vec<i64> = c.into_iter().map(sort_key).collect();
-    let t_key = t.elapsed();
-    let t = Instant::now();
-    let nan = keys.iter().fold(false, |a, &k| a | (k > i64::MAX - 5));
-    let t_nan = t.elapsed();
-    let t = Instant::now();
-    let (_, m, _) = keys.select_nth_unstable(5_000_000);
-    let m = *m;
-    let t_sel = t.elapsed();
-    let mut w = v.clone();
-    let t = Instant::now();
-    let (_, m2, _) = w.select_nth_unstable_by(5_000_000, f64::total_cmp);
-    let m2 = *m2;
-    let t_self = t.elapsed();
-    println!(
-        "\ncopy {t_copy:?} key {t_key:?} nan {t_nan:?} ({nan}) select_i64 {t_sel:?} select_f64 {t_self:?} {} {}",
-        from_sort_key(m),
-        m2
-    );
+    let mut keys = vec![0i64; v.len()];
+    for _ in 0..3 {
+        let t = Instant::now();
+        let bits = x.view_dtype(Kind::Int64);
+        bits.copy_data(&mut keys, v.len());
+        let t_copy = t.elapsed();
+        let t = Instant::now();
+        keys.par_iter_mut().for_each(|k| *k = key_bits(*k));
+        let t_key = t.elapsed();
+        let t = Instant::now();
+        let nan = keys.iter().fold(false, |a, &k| a | (k > i64::MAX - 5));
+        let t_nan = t.elapsed();
+        let t = Instant::now();
+        let m = select_sampled(&keys, 5_000_000);
+        let t_sel = t.elapsed();
+        let t = Instant::now();
+        let _ = tensor_statistics(
+            &x,
+            &[(Function::Raw, Statistic::Median)],
+            &Default::default(),
+        );
+        let t_stat = t.elapsed();
+        println!("statistic(median) {t_stat:?}");
+        let t = Instant::now();
+        let o = order_statistics(&x.view([1, -1]), &[5_000_000]).unwrap();
+        let t_all = t.elapsed();
+        println!(
+            "\ncopy {t_copy:?} key {t_key:?} nan {t_nan:?} ({nan}) sampled {t_sel:?} {:?} order_statistics {t_all:?} {}",
+            m.map(from_sort_key),
+            o.double_value(&[0, 0])
+        );
+    }
 }
