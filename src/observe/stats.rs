@@ -346,8 +346,11 @@ impl FunctionCache {
 
     fn statistic(&mut self, s: Statistic) -> Result<Tensor, StatsError> {
         Ok(match s {
-            // at::norm's fused kernel: no z² temporary.
-            Statistic::Norm => self.z.f_norm_scalaropt_dim(2.0, [1i64], false)?,
+            // sqrt(Σ z²) as a batched BLAS dot product per row (as numpy's norm): no z² temporary.
+            Statistic::Norm => {
+                let r = self.z.size()[0];
+                self.z.unsqueeze(1).f_bmm(&self.z.unsqueeze(2))?.f_view([r])?.sqrt()
+            }
             Statistic::Mean => self.mean(),
             Statistic::Median => self.median()?,
             Statistic::ThirdQuartile => self.quantile(75.0)?,
