@@ -76,6 +76,104 @@ fn quantile_ranks(n: i64, q: f64, conv: QuantileConvention) -> Vec<i64> {
     }
 }
 
+/// Totally ordered integer key of a float: the bit transform of `f64::total_cmp`
+/// (−NaN < −inf < … < −0 < +0 < … < +inf < +NaN).
+fn sort_key(x: f64) -> i64 {
+    key_bits(x.to_bits() as i64)
+}
+
+/// Inverse of [`sort_key`] (the transform is an involution on the bits).
+fn from_sort_key(k: i64) -> f64 {
+    f64::from_bits(key_bits(k) as u64)
+}
+
+thread_local! {
+    /// Reused host buffer of the CPU selection: a fresh allocation of a 10⁷-element tensor costs
+    /// more in page faults than the selection itself. Holds the largest tensor selected so far.
+    static SCRATCH: std::cell::RefCell<Vec<i64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn key_bits(b: i64) -> i64 {
+    b ^ ((((b >> 63) as u64) >> 1) as i64)
+}
+
+/// Rows at least this long use sampled selection.
+const SAMPLED_SELECTION_MIN: usize = 1 << 16;
+
+/// Order statistics of one row of keys (without NaN) at ascending `ranks` into `o`.
+fn select_ranks(row: &mut [i64], ranks: &[i64], o: &mut [f64]) {
+    if row.len() >= SAMPLED_SELECTION_MIN {
+        let mut missing = false;
+        for (j, &k) in ranks.iter().enumerate() {
+            match select_sampled(row, k as usize) {
+                Some(v) => o[j] = from_sort_key(v),
+                None => missing = true,
+            }
+        }
+        if !missing {
+            return;
+        }
+    }
+    let mut end = row.len();
+    for (j, &k) in ranks.iter().enumerate().rev() {
+        let (_, v, _) = row[..end].select_nth_unstable(k as usize);
+        o[j] = from_sort_key(*v);
+        // Everything left of rank k is ≤ it: the smaller ranks are in that prefix.
+        end = k as usize;
+    }
+}
+
+/// Floyd–Rivest-style selection of rank `k` without modifying `row`: bracket the rank with two
+/// order statistics of a strided sample (±4 standard deviations of the sample rank), count the
+/// keys below the bracket and collect those inside it in one pass, and select within the
+/// bracket. `None` when the bracket misses the rank (then the caller selects on the full row).
+fn select_sampled(row: &[i64], k: usize) -> Option<i64> {
+    let n = row.len();
+    let s = (n / 256).clamp(1024, 1 << 16).min(n);
+    let step = n / s;
+    let mut sample: Vec<i64> = (0..s).map(|i| row[i * step]).collect();
+    sample.sort_unstable();
+    let p = k as f64 / n as f64;
+    let d = (4.0 * (s as f64 * p * (1.0 - p)).sqrt()) as usize + 8;
+    let c = (p * s as f64) as usize;
+    let lo = if c > d { sample[c - d] } else { i64::MIN };
+    let hi = if c + d < s { sample[c + d] } else { i64::MAX };
+    // One branch-free pass per chunk (the comparisons are unpredictable on real data), chunks
+    // in parallel; a chunk whose bracket holds more than twice the expected count gives up.
+    let expected = (2 * d + 2) * step;
+    let parts: Vec<Option<(usize, Vec<i64>)>> = row
+        .par_chunks(1 << 20)
+        .map(|chunk| {
+            let cap = (expected as f64 * 2.0 * chunk.len() as f64 / n as f64) as usize + 1024;
+            let mut buf = vec![0i64; cap];
+            let (mut below, mut len) = (0usize, 0usize);
+            for &x in chunk {
+                below += (x < lo) as usize;
+                buf[len] = x;
+                len += ((x >= lo) & (x <= hi)) as usize;
+                if len == cap {
+                    return None;
+                }
+            }
+            buf.truncate(len);
+            Some((below, buf))
+        })
+        .collect();
+    let mut below = 0usize;
+    let mut inside: Vec<i64> = Vec::with_capacity(2 * expected);
+    for p in parts {
+        let (b, v) = p?;
+        below += b;
+        inside.extend_from_slice(&v);
+    }
+    if below <= k && k < below + inside.len() {
+        let (_, v, _) = inside.select_nth_unstable(k - below);
+        Some(*v)
+    } else {
+        None
+    }
+}
+
 /// Order statistics of every row of `z` (`[R, U]`) at the ascending, distinct 0-based `ranks`:
 /// `[R, ranks.len()]`, NaN for rows containing a NaN.
 ///
@@ -88,24 +186,43 @@ pub fn order_statistics(z: &Tensor, ranks: &[i64]) -> Result<Tensor, StatsError>
     let kk = ranks.len();
     debug_assert!(ranks.windows(2).all(|w| w[0] < w[1]) && ranks.iter().all(|&k| k < u));
     if z.device() == Device::Cpu {
-        let flat = z.f_to_kind(Kind::Double)?.f_contiguous()?.f_view([-1])?;
-        let mut v = Vec::<f64>::try_from(&flat)?;
+        let n = (r * u) as usize;
+        let bits = z
+            .f_to_kind(Kind::Double)?
+            .f_contiguous()?
+            .f_view([-1])?
+            .f_view_dtype(Kind::Int64)?;
         let mut out = vec![0.0f64; r as usize * kk];
-        v.par_chunks_mut(u as usize)
-            .zip(out.par_chunks_mut(kk.max(1)))
-            .for_each(|(row, o)| {
-                if row.iter().any(|x| x.is_nan()) {
-                    o.fill(f64::NAN);
-                    return;
-                }
-                let mut end = row.len();
-                for (j, &k) in ranks.iter().enumerate().rev() {
-                    let (_, v, _) = row[..end].select_nth_unstable_by(k as usize, f64::total_cmp);
-                    o[j] = *v;
-                    // Everything left of rank k is ≤ it: the smaller ranks are in that prefix.
-                    end = k as usize;
-                }
-            });
+        SCRATCH.with_borrow_mut(|keys| -> Result<(), StatsError> {
+            if keys.len() < n {
+                keys.resize(n, 0);
+            }
+            let keys = &mut keys[..n];
+            bits.f_copy_data(keys, n)?;
+            // Sortable integer keys (the bit transform of `f64::total_cmp`): selection then runs
+            // on native integer comparisons. NaNs (either sign) are exactly the keys outside
+            // [key(−inf), key(+inf)]; detected in the same parallel pass.
+            let (lo_inf, hi_inf) = (sort_key(f64::NEG_INFINITY), sort_key(f64::INFINITY));
+            keys.par_chunks_mut(u as usize)
+                .zip(out.par_chunks_mut(kk.max(1)))
+                .for_each(|(row, o)| {
+                    let nan = row
+                        .par_chunks_mut(1 << 18)
+                        .map(|c| {
+                            c.iter_mut().fold(false, |acc, k| {
+                                *k = key_bits(*k);
+                                acc | (*k < lo_inf) | (*k > hi_inf)
+                            })
+                        })
+                        .reduce(|| false, |a, b| a | b);
+                    if nan {
+                        o.fill(f64::NAN);
+                    } else {
+                        select_ranks(row, ranks, o);
+                    }
+                });
+            Ok(())
+        })?;
         Ok(Tensor::from_slice(&out)
             .f_view([r, kk as i64])?
             .f_to_kind(z.kind())?)
@@ -175,7 +292,12 @@ impl FunctionCache {
     }
     fn var(&mut self) -> Result<Tensor, StatsError> {
         if self.var.is_none() {
-            self.var = Some(self.abs_moment(2.0)?);
+            // Population variance; libtorch's fused single-pass (Welford) reduction, except when
+            // the centred tensor exists anyway (skew, kurtosis): then its norm, with no new pass.
+            self.var = Some(match &self.centred {
+                Some(_) => self.abs_moment(2.0)?,
+                None => self.z.f_var_correction(1i64, 0i64, false)?,
+            });
         }
         Ok(self.var.as_ref().unwrap().shallow_clone())
     }
@@ -224,8 +346,11 @@ impl FunctionCache {
 
     fn statistic(&mut self, s: Statistic) -> Result<Tensor, StatsError> {
         Ok(match s {
-            // at::norm's fused kernel: no z² temporary.
-            Statistic::Norm => self.z.f_norm_scalaropt_dim(2.0, [1i64], false)?,
+            // sqrt(Σ z²) as a batched BLAS dot product per row (as numpy's norm): no z² temporary.
+            Statistic::Norm => {
+                let r = self.z.size()[0];
+                self.z.unsqueeze(1).f_bmm(&self.z.unsqueeze(2))?.f_view([r])?.sqrt()
+            }
             Statistic::Mean => self.mean(),
             Statistic::Median => self.median()?,
             Statistic::ThirdQuartile => self.quantile(75.0)?,

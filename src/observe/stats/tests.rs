@@ -86,6 +86,61 @@ fn method_test_vectors() {
 }
 
 #[test]
+fn sort_keys_order_like_total_cmp() {
+    let v = [
+        f64::NEG_INFINITY,
+        -1e300,
+        -1.0,
+        -1e-310,
+        -0.0,
+        0.0,
+        1e-310,
+        2.5,
+        1e300,
+        f64::INFINITY,
+    ];
+    for w in v.windows(2) {
+        assert!(sort_key(w[0]) < sort_key(w[1]), "{} < {}", w[0], w[1]);
+    }
+    for x in v {
+        assert_eq!(from_sort_key(sort_key(x)).to_bits(), x.to_bits());
+    }
+    assert!(sort_key(f64::NAN) > sort_key(f64::INFINITY));
+    assert!(sort_key(-f64::NAN) < sort_key(f64::NEG_INFINITY));
+}
+
+#[test]
+fn sampled_selection_matches_full_selection() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let n = 200_003usize;
+    let rows: Vec<Vec<i64>> = vec![
+        (0..n)
+            .map(|_| sort_key(rng.random::<f64>() - 0.5))
+            .collect(),
+        (0..n as i64).map(|i| sort_key(i as f64)).collect(), // sorted: strided sample is exact
+        (0..n)
+            .map(|_| sort_key((rng.random::<f64>() * 3.0).floor()))
+            .collect(), // heavy ties
+        (0..n as i64)
+            .map(|i| sort_key(((i * 7919) % 1000) as f64))
+            .collect(), // periodic
+    ];
+    for (ri, row) in rows.iter().enumerate() {
+        for k in [0usize, 1, n / 4, n / 2, 3 * n / 4, n - 2, n - 1] {
+            let mut sorted = row.clone();
+            sorted.sort_unstable();
+            let want = from_sort_key(sorted[k]);
+            let mut o = [0.0];
+            select_ranks(&mut row.clone(), &[k as i64], &mut o);
+            assert_eq!(o[0], want, "row {ri} rank {k}");
+            if let Some(v) = select_sampled(row, k) {
+                assert_eq!(from_sort_key(v), want, "row {ri} rank {k} (sampled)");
+            }
+        }
+    }
+}
+
+#[test]
 fn tf_nearest_index_rule() {
     // n=4 median is the lower middle, n=6 the upper middle (method.md §1.2).
     assert_eq!(tf_nearest_ascending_index(4, 50.0), 1);
@@ -212,6 +267,13 @@ fn cases() -> Vec<(String, i64, Vec<f64>)> {
         ("inf".to_string(), 1, vec![1.0, f64::INFINITY, 3.0, 2.0]),
         ("neg_inf".to_string(), 1, vec![1.0, f64::NEG_INFINITY, 3.0]),
     ];
+    // Rows long enough for the sampled selection path.
+    cases.push(("large_row".to_string(), 1, normal(100_003, 1.0)));
+    let big_ties: Vec<f64> = normal(2 * 70_000, 1.0)
+        .iter()
+        .map(|x| (x * 2.0).round())
+        .collect();
+    cases.push(("large_ties".to_string(), 2, big_ties));
     let ties: Vec<f64> = normal(2 * 500, 1.0)
         .iter()
         .map(|x| (x * 1.5).round())
@@ -303,7 +365,7 @@ fn bench_statistics_10m() {
         }
         None => {
             let mut rng = ChaCha8Rng::seed_from_u64(1);
-            let v: Vec<f64> = (0..n).map(|_| rng.random::<f64>() - 0.3).collect();
+            let v: Vec<f64> = (0..n).map(|_| rng.random::<f64>() - 0.3).collect(); // uniform
             Tensor::from_slice(&v)
         }
     }
@@ -350,5 +412,46 @@ fn bench_statistics_10m() {
             v[0]
         });
         println!("{{\"conv\": \"{cname}\", \"stat\": \"all21\", \"seconds\": {secs:.6}}}");
+    }
+}
+
+/// Phase timings of the CPU selection path (diagnostics for `scripts/bench-observe`).
+#[test]
+#[ignore]
+fn bench_selection_phases() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let v: Vec<f64> = (0..10_000_000).map(|_| rng.random::<f64>() - 0.3).collect();
+    let x = Tensor::from_slice(&v);
+    let mut keys = vec![0i64; v.len()];
+    for _ in 0..3 {
+        let t = Instant::now();
+        let bits = x.view_dtype(Kind::Int64);
+        bits.copy_data(&mut keys, v.len());
+        let t_copy = t.elapsed();
+        let t = Instant::now();
+        keys.par_iter_mut().for_each(|k| *k = key_bits(*k));
+        let t_key = t.elapsed();
+        let t = Instant::now();
+        let nan = keys.iter().fold(false, |a, &k| a | (k > i64::MAX - 5));
+        let t_nan = t.elapsed();
+        let t = Instant::now();
+        let m = select_sampled(&keys, 5_000_000);
+        let t_sel = t.elapsed();
+        let t = Instant::now();
+        let _ = tensor_statistics(
+            &x,
+            &[(Function::Raw, Statistic::Median)],
+            &Default::default(),
+        );
+        let t_stat = t.elapsed();
+        println!("statistic(median) {t_stat:?}");
+        let t = Instant::now();
+        let o = order_statistics(&x.view([1, -1]), &[5_000_000]).unwrap();
+        let t_all = t.elapsed();
+        println!(
+            "\ncopy {t_copy:?} key {t_key:?} nan {t_nan:?} ({nan}) sampled {t_sel:?} {:?} order_statistics {t_all:?} {}",
+            m.map(from_sort_key),
+            o.double_value(&[0, 0])
+        );
     }
 }
