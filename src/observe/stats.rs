@@ -349,7 +349,11 @@ impl FunctionCache {
             // sqrt(Σ z²) as a batched BLAS dot product per row (as numpy's norm): no z² temporary.
             Statistic::Norm => {
                 let r = self.z.size()[0];
-                self.z.unsqueeze(1).f_bmm(&self.z.unsqueeze(2))?.f_view([r])?.sqrt()
+                self.z
+                    .unsqueeze(1)
+                    .f_bmm(&self.z.unsqueeze(2))?
+                    .f_view([r])?
+                    .sqrt()
             }
             Statistic::Mean => self.mean(),
             Statistic::Median => self.median()?,
