@@ -390,7 +390,16 @@ impl Eval<'_> {
         let classify = by_kind
             .get("classify")
             .and_then(|v| v.first())
-            .and_then(|b| self.classify(b, module, &points, observe.as_ref(), realism.is_some()));
+            .and_then(|b| {
+                self.classify(
+                    b,
+                    module,
+                    &points,
+                    observe.as_ref(),
+                    realism.is_some(),
+                    seed,
+                )
+            });
 
         // report
         let report = match by_kind.get("report").and_then(|v| v.first()) {
@@ -1346,6 +1355,7 @@ impl Eval<'_> {
         points: &[&ir::Point],
         observe: Option<&ir::Observe>,
         has_realism: bool,
+        study_seed: u64,
     ) -> Option<ir::Classify> {
         let s = self.settings(b, module, CLASSIFY_KEYS, &["trajectory"], false);
         let mut ok = true;
@@ -1630,7 +1640,8 @@ impl Eval<'_> {
             },
         ) {
             Some(Value::Int(x)) => x,
-            _ => 0,
+            // Defaults to the study's seed, so `study { seed = ... }` moves the splits.
+            _ => study_seed as i64,
         };
         // PCA grids that cannot fit (method.md §3.2: failed fits are skipped, so some
         // components above the feature count are fine; none fitting is an error).
