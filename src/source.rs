@@ -99,10 +99,15 @@ impl SourceMap {
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
+    /// The file whose path is `path` (compared after canonicalisation).
     pub fn find_path(&self, path: &Path) -> Option<SourceId> {
         self.files
             .iter()
-            .position(|f| f.path.as_deref() == Some(path))
+            .position(|f| {
+                f.path
+                    .as_deref()
+                    .is_some_and(|p| p == path || p.canonicalize().ok().as_deref() == Some(path))
+            })
             .map(|i| SourceId(i as u32))
     }
     pub fn find_name(&self, name: &str) -> Option<SourceId> {

@@ -258,7 +258,9 @@ impl<'s> Eval<'s> {
                 let full = base.join(p);
                 let canon = full.canonicalize().unwrap_or(full.clone());
                 match std::fs::read_to_string(&canon) {
-                    Ok(t) => (full.display().to_string(), Some(canon), t),
+                    // Named as written (relative stays relative, so messages do not depend
+                    // on where the repository lives); cycles compare canonical paths.
+                    Ok(t) => (full.display().to_string(), Some(full.clone()), t),
                     Err(e) => {
                         self.err(
                             Diag::error(
@@ -275,7 +277,9 @@ impl<'s> Eval<'s> {
         };
         // Cycle: the same file is already on the import stack.
         let existing = match &path {
-            Some(p) => self.sources.find_path(p),
+            Some(p) => self
+                .sources
+                .find_path(&p.canonicalize().unwrap_or(p.clone())),
             None => self.sources.find_name(&name),
         };
         if let Some(id) = existing {

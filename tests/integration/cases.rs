@@ -47,7 +47,10 @@ fn check_cases_report_exactly_the_annotated_errors() {
         let want = expected(&text, &name);
         assert!(!want.is_empty(), "{name} has no //~ ERROR annotation");
         let mut sources = SourceMap::new();
-        let got_diags = match lrx::check::check_path(&f, &mut sources) {
+        // Relative to the package root (cargo's working directory for tests), so rendered
+        // paths and their line wrapping do not depend on where the repository lives.
+        let rel = f.strip_prefix(crate::root()).unwrap_or(&f).to_path_buf();
+        let got_diags = match lrx::check::check_path(&rel, &mut sources) {
             Ok(w) => match lrx::plan::plan(&w.value) {
                 Ok(_) => vec![],
                 Err(d) => d.0,
