@@ -1,1 +1,27 @@
-//! Training engine on libtorch (method.md §6–§7).
+//! Training engine on libtorch (method.md §6–§7): layers with forward and backward weights,
+//! architectures, learning rules, optimizers, tasks and the checkpointed training loop.
+//!
+//! `names` and `params` have no libtorch dependency (the planner and checker can use them).
+
+pub mod error;
+pub mod layers;
+pub mod models;
+pub mod names;
+pub mod optim;
+pub mod params;
+pub mod rules;
+
+pub use error::{EngineError, Result};
+pub use models::{Model, Pass};
+pub use names::{Group, layer_count, layer_groups, layer_names};
+pub use params::{complete, defaults};
+pub use rules::{LearningRule, Rule, build_rule};
+
+pub mod bench;
+pub mod data;
+pub mod train;
+
+pub use data::{Augment, Task};
+pub use train::{
+    EpochRecord, Progress, Schedule, TrainJob, TrainOutcome, TrainSettings, Trainer, parse_device, train,
+};

@@ -1,0 +1,572 @@
+//! Tasks (datasets) and the augmentations of the objectives (method.md §7).
+//!
+//! Images are kept as u8 [N, C, H, W] on the CPU; a batch is gathered, moved to the device,
+//! scaled to [0, 1], augmented, then normalised with the training set's per-channel mean/std.
+//! All augmentation randomness comes from a ChaCha generator the training loop seeds from
+//! (data seed, epoch), never from global state.
+
+use super::error::{CallExt, EngineError, Result};
+use crate::value::Call;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
+
+/// A labelled image dataset with a train and a validation split.
+pub struct Task {
+    pub name: String,
+    pub train_x: Tensor,
+    pub train_y: Tensor,
+    pub val_x: Tensor,
+    pub val_y: Tensor,
+    pub classes: i64,
+    pub channels: i64,
+    pub size: i64,
+    mean: Vec<f64>,
+    std: Vec<f64>,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Task({}: {} train, {} val, {} classes, {}×{}×{})", self.name, self.n_train(), self.n_val(), self.classes, self.channels, self.size, self.size)
+    }
+}
+
+pub const TASKS: &str = "synthetic_images, cifar10, image_folder";
+
+impl Task {
+    /// Build a task from its call (see `params::defaults` for every parameter).
+    pub fn from_call(call: &Call) -> Result<Task> {
+        let call = &super::params::complete(call);
+        let (tx, ty, vx, vy, classes) = match call.name.as_str() {
+            "synthetic_images" => synthetic(call)?,
+            "cifar10" => cifar10(call)?,
+            "image_folder" => image_folder(call)?,
+            o => return Err(EngineError::Unknown { family: "task", name: o.into(), known: TASKS }),
+        };
+        let sz = tx.size();
+        if sz[0] == 0 {
+            return Err(EngineError::Invalid(format!("task `{}` has no training images", call.name)));
+        }
+        // Per-channel mean / std of the training images in [0, 1].
+        let f = tx.to_kind(Kind::Float) / 255.0;
+        let mean_t = f.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float);
+        let std_t = f.std_dim([0i64, 2, 3].as_slice(), false, false);
+        let mean: Vec<f64> = (0..sz[1]).map(|c| mean_t.double_value(&[c])).collect();
+        let std: Vec<f64> = (0..sz[1]).map(|c| std_t.double_value(&[c]).max(1e-3)).collect();
+        Ok(Task {
+            name: call.name.clone(),
+            train_x: tx,
+            train_y: ty,
+            val_x: vx,
+            val_y: vy,
+            classes,
+            channels: sz[1],
+            size: sz[2],
+            mean,
+            std,
+        })
+    }
+
+    pub fn n_train(&self) -> i64 {
+        self.train_x.size()[0]
+    }
+    pub fn n_val(&self) -> i64 {
+        self.val_x.size()[0]
+    }
+
+    /// Complete an architecture call with this task's `input_size`, `in_channels`, `classes`
+    /// (what the checker does).
+    pub fn fill_arch(&self, arch: &Call) -> Call {
+        use crate::value::Value;
+        let mut a = super::params::complete(arch);
+        a.params.insert("input_size".into(), Value::Int(self.size));
+        a.params.insert("in_channels".into(), Value::Int(self.channels));
+        a.params.insert("classes".into(), Value::Int(self.classes));
+        a
+    }
+
+    /// u8 images → float in [0, 1] on `device`.
+    pub fn to_unit(x: &Tensor, device: Device) -> Tensor {
+        x.to_device(device).to_kind(Kind::Float) / 255.0
+    }
+
+    /// [0, 1] images → normalised network input.
+    pub fn normalize(&self, x: &Tensor) -> Tensor {
+        let d = x.device();
+        let m = Tensor::from_slice(&self.mean).to_kind(Kind::Float).to_device(d).view([1, -1, 1, 1]);
+        let s = Tensor::from_slice(&self.std).to_kind(Kind::Float).to_device(d).view([1, -1, 1, 1]);
+        (x - m) / s
+    }
+
+    /// The first `n` validation images, preprocessed (no augmentation), and their labels:
+    /// the observation stimuli.
+    pub fn val_batch(&self, n: i64, device: Device) -> (Tensor, Tensor) {
+        let n = n.min(self.n_val());
+        let x = self.normalize(&Self::to_unit(&self.val_x.narrow(0, 0, n), device));
+        (x, self.val_y.narrow(0, 0, n).to_device(device))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Augmentation
+
+/// Augmentations of an objective: flip/shift for both; colour, grayscale and blur for the
+/// contrastive views.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Augment {
+    pub flip: bool,
+    pub shift: i64,
+    pub color: f64,
+    pub grayscale: f64,
+    pub blur: f64,
+    pub blur_sigma: f64,
+}
+
+impl Augment {
+    pub fn from_objective(obj: &Call) -> Result<Augment> {
+        let obj = &super::params::complete(obj);
+        let shift = obj.req_i64("shift")?;
+        if shift < 0 {
+            return Err(obj.bad("shift", "must be ≥ 0"));
+        }
+        let contrastive = obj.name == "contrastive";
+        let g = |p: &str| if contrastive { obj.req_f64(p) } else { Ok(0.0) };
+        let a = Augment {
+            flip: obj.req_bool("flip")?,
+            shift,
+            color: g("color")?,
+            grayscale: g("grayscale")?,
+            blur: g("blur")?,
+            blur_sigma: if contrastive { obj.req_f64("blur_sigma")? } else { 1.0 },
+        };
+        for (p, v) in [("grayscale", a.grayscale), ("blur", a.blur)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(obj.bad(p, "is a probability and must be in [0, 1]"));
+            }
+        }
+        Ok(a)
+    }
+
+    /// Augment a batch of [0, 1] images [B, C, H, W] (on any device) with randomness from `rng`.
+    pub fn apply(&self, x: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
+        let sz = x.size();
+        let (b, c, h, w) = (sz[0], sz[1], sz[2], sz[3]);
+        let dev = x.device();
+        let mut x = x.shallow_clone();
+        let ftensor = |v: Vec<f32>, shape: &[i64]| Tensor::from_slice(&v).to_device(dev).view(shape);
+        if self.flip {
+            let m: Vec<f32> = (0..b).map(|_| if rng.random::<bool>() { 1.0 } else { 0.0 }).collect();
+            let m = ftensor(m, &[b, 1, 1, 1]);
+            x = &x.flip([3]) * &m + &x * (1.0 - &m);
+        }
+        if self.shift > 0 {
+            // Keras-style shift with "nearest" fill: replicate-pad, then crop at a random offset.
+            let s = self.shift;
+            let dy: Vec<i64> = (0..b).map(|_| rng.random_range(0..=2 * s)).collect();
+            let dx: Vec<i64> = (0..b).map(|_| rng.random_range(0..=2 * s)).collect();
+            let p = x.replication_pad2d([s, s, s, s]);
+            let ar = |n: i64| Tensor::arange(n, (Kind::Int64, dev));
+            let rows = (Tensor::from_slice(&dy).to_device(dev).view([b, 1, 1, 1]) + ar(h).view([1, 1, h, 1]))
+                .expand([b, c, h, w + 2 * s], false);
+            let p = p.gather(2, &rows, false);
+            let cols = (Tensor::from_slice(&dx).to_device(dev).view([b, 1, 1, 1]) + ar(w).view([1, 1, 1, w]))
+                .expand([b, c, h, w], false);
+            x = p.gather(3, &cols, false);
+        }
+        if self.color > 0.0 {
+            let s = self.color;
+            let mut u = |_: i64| (1.0 + s * (2.0 * rng.random::<f64>() - 1.0)) as f32;
+            let bri: Vec<f32> = (0..b).map(&mut u).collect();
+            let con: Vec<f32> = (0..b).map(&mut u).collect();
+            let sat: Vec<f32> = (0..b).map(&mut u).collect();
+            x = &x * ftensor(bri, &[b, 1, 1, 1]);
+            let mean = x.mean_dim([1i64, 2, 3].as_slice(), true, Kind::Float);
+            x = (&x - &mean) * ftensor(con, &[b, 1, 1, 1]) + &mean;
+            if c == 3 {
+                let gray = x.mean_dim([1i64].as_slice(), true, Kind::Float);
+                x = (&x - &gray) * ftensor(sat, &[b, 1, 1, 1]) + &gray;
+            }
+            x = x.clamp(0.0, 1.0);
+        }
+        if self.grayscale > 0.0 && c == 3 {
+            let m: Vec<f32> = (0..b).map(|_| f32::from(rng.random::<f64>() < self.grayscale)).collect();
+            let m = ftensor(m, &[b, 1, 1, 1]);
+            let gray = x.mean_dim([1i64].as_slice(), true, Kind::Float).expand_as(&x);
+            x = &gray * &m + &x * (1.0 - &m);
+        }
+        if self.blur > 0.0 {
+            let m: Vec<f32> = (0..b).map(|_| f32::from(rng.random::<f64>() < self.blur)).collect();
+            let m = ftensor(m, &[b, 1, 1, 1]);
+            let sig = self.blur_sigma.max(1e-3);
+            let r = (2.0 * sig).ceil() as i64;
+            let k: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f64 / (2.0 * sig * sig)).exp() as f32).collect();
+            let kt = Tensor::from_slice(&k).to_device(dev);
+            let kt = &kt / kt.sum(Kind::Float);
+            let n = 2 * r + 1;
+            let kh = kt.view([1, 1, n, 1]).repeat([c, 1, 1, 1]);
+            let kw = kt.view([1, 1, 1, n]).repeat([c, 1, 1, 1]);
+            let bl = x
+                .replication_pad2d([r, r, r, r])
+                .conv2d(&kh, None::<Tensor>, [1, 1], [0, 0], [1, 1], c)
+                .conv2d(&kw, None::<Tensor>, [1, 1], [0, 0], [1, 1], c);
+            x = &bl * &m + &x * (1.0 - &m);
+        }
+        x
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic images
+
+type Split = (Tensor, Tensor, Tensor, Tensor, i64);
+
+const N_SHAPES: i64 = 5;
+const N_TEXTURES: i64 = 3;
+
+fn in_shape(shape: i64, u: f64, v: f64) -> bool {
+    match shape {
+        0 => u * u + v * v <= 1.0,
+        1 => u.abs().max(v.abs()) <= 0.8,
+        2 => v >= -0.5 && 3f64.sqrt() * u.abs() <= 1.0 - v,
+        3 => (u.abs() <= 0.3 && v.abs() <= 1.0) || (v.abs() <= 0.3 && u.abs() <= 1.0),
+        _ => {
+            let r = (u * u + v * v).sqrt();
+            (0.55..=1.0).contains(&r)
+        }
+    }
+}
+
+/// Draw one synthetic image of class `k` into `out` ([C, S, S] u8).
+fn draw_synthetic(k: i64, s: usize, c: usize, noise: f64, rng: &mut ChaCha8Rng, out: &mut [u8]) {
+    let shape = k % N_SHAPES;
+    let texture = (k / N_SHAPES) % N_TEXTURES;
+    let sf = s as f64;
+    let cx = sf * rng.random_range(0.3..0.7);
+    let cy = sf * rng.random_range(0.3..0.7);
+    let rad = sf * rng.random_range(0.17..0.32);
+    let theta = rng.random_range(0.0..std::f64::consts::TAU);
+    let (ct, st) = (theta.cos(), theta.sin());
+    let bg: Vec<f64> = (0..c).map(|_| rng.random_range(0.0..0.55)).collect();
+    let fg: Vec<f64> = bg.iter().map(|b| (b + rng.random_range(0.2..0.6)).min(1.0)).collect();
+    // low-frequency background gradient (clutter)
+    let (gx, gy) = (rng.random_range(-0.2..0.2), rng.random_range(-0.2..0.2));
+    let period = rng.random_range(0.35..0.6);
+    let phase = rng.random_range(0.0..1.0);
+    let normal = rand_distr::Normal::new(0.0, noise.max(0.0)).expect("noise std");
+    for yy in 0..s {
+        for xx in 0..s {
+            let (px, py) = (xx as f64 + 0.5 - cx, yy as f64 + 0.5 - cy);
+            let (u, v) = ((ct * px + st * py) / rad, (-st * px + ct * py) / rad);
+            let inside = in_shape(shape, u, v);
+            let t = match texture {
+                0 => 1.0,
+                1 => {
+                    if ((u / period + phase).floor() as i64) % 2 == 0 { 1.0 } else { 0.3 }
+                }
+                _ => {
+                    let a = (u / period + phase).floor() as i64 + (v / period + phase).floor() as i64;
+                    if a.rem_euclid(2) == 0 { 1.0 } else { 0.3 }
+                }
+            };
+            let grad = gx * (xx as f64 / sf - 0.5) + gy * (yy as f64 / sf - 0.5);
+            for ch in 0..c {
+                let base = bg[ch] + grad;
+                let val = if inside { base + t * (fg[ch] - bg[ch]) } else { base };
+                let val = val + rng.sample(normal);
+                out[(ch * s + yy) * s + xx] = (val.clamp(0.0, 1.0) * 255.0).round() as u8;
+            }
+        }
+    }
+}
+
+fn synthetic(call: &Call) -> Result<Split> {
+    let s = call.req_pos_i64("size")?;
+    let c = call.req_pos_i64("channels")?;
+    let k = call.req_pos_i64("classes")?;
+    let ntr = call.req_pos_i64("train")?;
+    let nva = call.req_pos_i64("val")?;
+    let seed = call.req_i64("seed")? as u64;
+    let noise = call.req_f64("noise")?;
+    if s < 8 {
+        return Err(call.bad("size", "must be at least 8"));
+    }
+    if k > N_SHAPES * N_TEXTURES {
+        return Err(call.bad("classes", &format!("at most {} (5 shapes × 3 textures)", N_SHAPES * N_TEXTURES)));
+    }
+    if noise < 0.0 {
+        return Err(call.bad("noise", "must be ≥ 0"));
+    }
+    let make = |n: i64, stream: u64| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(stream);
+        let per = (c * s * s) as usize;
+        let mut buf = vec![0u8; n as usize * per];
+        let mut labels = Vec::with_capacity(n as usize);
+        for i in 0..n as usize {
+            let lab = rng.random_range(0..k);
+            labels.push(lab);
+            draw_synthetic(lab, s as usize, c as usize, noise, &mut rng, &mut buf[i * per..(i + 1) * per]);
+        }
+        (Tensor::from_slice(&buf).view([n, c, s, s]), Tensor::from_slice(&labels))
+    };
+    let (tx, ty) = make(ntr, 1);
+    let (vx, vy) = make(nva, 2);
+    Ok((tx, ty, vx, vy, k))
+}
+
+// ---------------------------------------------------------------------------------------------
+// CIFAR-10 binary
+
+fn read_cifar_file(path: &Path) -> Result<(Vec<u8>, Vec<i64>)> {
+    let bytes = std::fs::read(path).map_err(|e| EngineError::io("reading CIFAR-10 file", path, e))?;
+    const REC: usize = 3073;
+    if bytes.is_empty() || bytes.len() % REC != 0 {
+        return Err(EngineError::Data {
+            task: "cifar10".into(),
+            path: path.into(),
+            msg: format!("size {} is not a positive multiple of 3073 (1 label byte + 3072 pixels)", bytes.len()),
+        });
+    }
+    let n = bytes.len() / REC;
+    let mut x = Vec::with_capacity(n * 3072);
+    let mut y = Vec::with_capacity(n);
+    for r in bytes.chunks_exact(REC) {
+        if r[0] > 9 {
+            return Err(EngineError::Data { task: "cifar10".into(), path: path.into(), msg: format!("label byte {} > 9", r[0]) });
+        }
+        y.push(r[0] as i64);
+        x.extend_from_slice(&r[1..]);
+    }
+    Ok((x, y))
+}
+
+fn cifar10(call: &Call) -> Result<Split> {
+    let dir = PathBuf::from(call.req_str("path")?);
+    let load = |files: &[String]| -> Result<(Tensor, Tensor)> {
+        let (mut xs, mut ys) = (vec![], vec![]);
+        for f in files {
+            let (x, y) = read_cifar_file(&dir.join(f))?;
+            xs.extend(x);
+            ys.extend(y);
+        }
+        let n = ys.len() as i64;
+        Ok((Tensor::from_slice(&xs).view([n, 3, 32, 32]), Tensor::from_slice(&ys)))
+    };
+    let train: Vec<String> = (1..=5).map(|i| format!("data_batch_{i}.bin")).collect();
+    let missing: Vec<&String> = train.iter().filter(|f| !dir.join(f).is_file()).collect();
+    if !missing.is_empty() || !dir.join("test_batch.bin").is_file() {
+        return Err(EngineError::Data {
+            task: "cifar10".into(),
+            path: dir.clone(),
+            msg: "expected data_batch_1.bin … data_batch_5.bin and test_batch.bin (the CIFAR-10 binary version)".into(),
+        });
+    }
+    let (tx, ty) = load(&train)?;
+    let (vx, vy) = load(&["test_batch.bin".to_string()])?;
+    Ok((tx, ty, vx, vy, 10))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image folder
+
+fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing image folder", dir, e))?;
+    let mut v = vec![];
+    for e in rd {
+        let e = e.map_err(|e| EngineError::io("listing image folder", dir, e))?;
+        if e.path().is_dir() {
+            v.push((e.file_name().to_string_lossy().into_owned(), e.path()));
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing class folder", dir, e))?;
+    let mut v = vec![];
+    for e in rd {
+        let p = e.map_err(|e| EngineError::io("listing class folder", dir, e))?.path();
+        let ext = p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+        if matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg")) {
+            v.push(p);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn load_image(p: &Path, size: u32, channels: i64, out: &mut Vec<u8>) -> Result<()> {
+    let img = image::open(p).map_err(|e| EngineError::Data { task: "image_folder".into(), path: p.into(), msg: e.to_string() })?;
+    let img = img.resize_exact(size, size, image::imageops::FilterType::Triangle);
+    let (raw, c) = if channels == 1 { (img.to_luma8().into_raw(), 1) } else { (img.to_rgb8().into_raw(), 3) };
+    let n = (size * size) as usize;
+    for ch in 0..c {
+        out.extend((0..n).map(|i| raw[i * c + ch]));
+    }
+    Ok(())
+}
+
+fn image_folder(call: &Call) -> Result<Split> {
+    let dir = PathBuf::from(call.req_str("path")?);
+    let size = call.req_pos_i64("size")?;
+    let channels = call.req_pos_i64("channels")?;
+    if channels != 1 && channels != 3 {
+        return Err(call.bad("channels", "must be 1 or 3"));
+    }
+    let frac = call.req_f64("val_fraction")?;
+    let seed = call.req_i64("seed")? as u64;
+    let data_err = |msg: String| EngineError::Data { task: "image_folder".into(), path: dir.clone(), msg };
+    // Either train/ and val/ folders with the same class folders, or class folders split by
+    // val_fraction (deterministic from seed).
+    let (tr_list, va_list, classes): (Vec<(PathBuf, i64)>, Vec<(PathBuf, i64)>, Vec<String>) =
+        if dir.join("train").is_dir() && dir.join("val").is_dir() {
+            let tc = class_dirs(&dir.join("train"))?;
+            let vc = class_dirs(&dir.join("val"))?;
+            let names: Vec<String> = tc.iter().map(|(n, _)| n.clone()).collect();
+            let (mut tr, mut va) = (vec![], vec![]);
+            for (i, (_, p)) in tc.iter().enumerate() {
+                tr.extend(image_files(p)?.into_iter().map(|f| (f, i as i64)));
+            }
+            for (n, p) in &vc {
+                let i = names.iter().position(|x| x == n).ok_or_else(|| data_err(format!("val class `{n}` is not a train class")))?;
+                va.extend(image_files(p)?.into_iter().map(|f| (f, i as i64)));
+            }
+            (tr, va, names)
+        } else {
+            if !(0.0..1.0).contains(&frac) {
+                return Err(call.bad("val_fraction", "must be in [0, 1)"));
+            }
+            let cd = class_dirs(&dir)?;
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (mut tr, mut va) = (vec![], vec![]);
+            for (i, (_, p)) in cd.iter().enumerate() {
+                let mut files = image_files(p)?;
+                // deterministic shuffle
+                for j in (1..files.len()).rev() {
+                    files.swap(j, rng.random_range(0..=j));
+                }
+                let nv = (files.len() as f64 * frac).round() as usize;
+                for (j, f) in files.into_iter().enumerate() {
+                    if j < nv { va.push((f, i as i64)) } else { tr.push((f, i as i64)) }
+                }
+            }
+            (tr, va, cd.into_iter().map(|(n, _)| n).collect())
+        };
+    if classes.len() < 2 {
+        return Err(data_err("needs at least two class folders".into()));
+    }
+    if tr_list.is_empty() {
+        return Err(data_err("no .png/.jpg images found".into()));
+    }
+    let load = |list: &[(PathBuf, i64)]| -> Result<(Tensor, Tensor)> {
+        let mut buf = Vec::with_capacity(list.len() * (channels * size * size) as usize);
+        for (p, _) in list {
+            load_image(p, size as u32, channels, &mut buf)?;
+        }
+        let y: Vec<i64> = list.iter().map(|(_, l)| *l).collect();
+        Ok((Tensor::from_slice(&buf).view([list.len() as i64, channels, size, size]), Tensor::from_slice(&y)))
+    };
+    let (tx, ty) = load(&tr_list)?;
+    let (vx, vy) = if va_list.is_empty() {
+        (tx.narrow(0, 0, 0), ty.narrow(0, 0, 0))
+    } else {
+        load(&va_list)?
+    };
+    Ok((tx, ty, vx, vy, classes.len() as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    #[test]
+    fn synthetic_is_deterministic_and_balanced() {
+        let c = Call::new("synthetic_images").with("train", Value::Int(300)).with("val", Value::Int(50));
+        let a = Task::from_call(&c).unwrap();
+        let b = Task::from_call(&c).unwrap();
+        assert!(a.train_x.equal(&b.train_x) && a.val_y.equal(&b.val_y));
+        assert_eq!(a.train_x.size(), vec![300, 3, 32, 32]);
+        let d = Task::from_call(&c.clone().with("seed", Value::Int(1))).unwrap();
+        assert!(!a.train_x.equal(&d.train_x));
+        let counts = a.train_y.bincount(None::<Tensor>, 10);
+        assert!(counts.min().int64_value(&[]) > 10);
+        assert!(Task::from_call(&c.clone().with("classes", Value::Int(99))).is_err());
+    }
+
+    #[test]
+    fn cifar_binary_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = |n: usize, lab0: u8| {
+            let mut v = vec![];
+            for i in 0..n {
+                v.push((lab0 as usize + i) as u8 % 10);
+                v.extend((0..3072).map(|j| ((i * 7 + j) % 256) as u8));
+            }
+            v
+        };
+        for i in 1..=5 {
+            std::fs::write(dir.path().join(format!("data_batch_{i}.bin")), rec(3, i as u8)).unwrap();
+        }
+        std::fs::write(dir.path().join("test_batch.bin"), rec(2, 0)).unwrap();
+        let call = Call::new("cifar10").with("path", Value::Str(dir.path().to_string_lossy().into()));
+        let t = Task::from_call(&call).unwrap();
+        assert_eq!(t.train_x.size(), vec![15, 3, 32, 32]);
+        assert_eq!(t.val_y.size(), vec![2]);
+        assert_eq!(t.train_y.int64_value(&[0]), 1);
+        // pixel j of record i is (i*7+j)%256; channel-major layout
+        assert_eq!(t.train_x.int64_value(&[1, 0, 0, 5]), 12);
+        assert_eq!(t.train_x.int64_value(&[1, 1, 0, 0]), ((7 + 1024) % 256) as i64);
+        std::fs::write(dir.path().join("test_batch.bin"), vec![0u8; 100]).unwrap();
+        assert!(Task::from_call(&call).unwrap_err().to_string().contains("3073"));
+        std::fs::remove_file(dir.path().join("data_batch_3.bin")).unwrap();
+        assert!(Task::from_call(&call).unwrap_err().to_string().contains("data_batch_1.bin"));
+    }
+
+    #[test]
+    fn image_folder_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        for (ci, cls) in ["cat", "dog"].iter().enumerate() {
+            let d = dir.path().join(cls);
+            std::fs::create_dir_all(&d).unwrap();
+            for i in 0..5u8 {
+                let img = image::RgbImage::from_pixel(10, 8, image::Rgb([ci as u8 * 200, i * 10, 7]));
+                img.save(d.join(format!("{i}.png"))).unwrap();
+            }
+        }
+        let call = Call::new("image_folder")
+            .with("path", Value::Str(dir.path().to_string_lossy().into()))
+            .with("size", Value::Int(6))
+            .with("val_fraction", Value::Float(0.2));
+        let t = Task::from_call(&call).unwrap();
+        assert_eq!(t.classes, 2);
+        assert_eq!(t.train_x.size(), vec![8, 3, 6, 6]);
+        assert_eq!(t.n_val(), 2);
+        // class 1 ("dog") images have red 200
+        let i = (0..8).find(|&i| t.train_y.int64_value(&[i]) == 1).unwrap();
+        assert_eq!(t.train_x.int64_value(&[i, 0, 3, 3]), 200);
+        assert_eq!(t.train_x.int64_value(&[i, 2, 3, 3]), 7);
+    }
+
+    #[test]
+    fn augment_shapes_and_determinism() {
+        let x = Tensor::rand([4, 3, 8, 8], (Kind::Float, Device::Cpu));
+        let a = Augment::from_objective(&Call::new("contrastive").with("blur", Value::Float(1.0))).unwrap();
+        let y1 = a.apply(&x, &mut ChaCha8Rng::seed_from_u64(5));
+        let y2 = a.apply(&x, &mut ChaCha8Rng::seed_from_u64(5));
+        assert!(y1.equal(&y2));
+        assert_eq!(y1.size(), x.size());
+        // pure shift: every output pixel is an input pixel of the same row/col neighbourhood
+        let s = Augment { flip: false, shift: 2, color: 0.0, grayscale: 0.0, blur: 0.0, blur_sigma: 1.0 };
+        let y = s.apply(&x, &mut ChaCha8Rng::seed_from_u64(1));
+        let e = Tensor::arange(64, (Kind::Float, Device::Cpu)).view([1, 1, 8, 8]);
+        let ys = s.apply(&e, &mut ChaCha8Rng::seed_from_u64(3));
+        let d = &ys - &e;
+        // a shift by (dy, dx) adds a constant 8·dy + dx in the interior
+        let centre = d.narrow(2, 2, 4).narrow(3, 2, 4);
+        assert_eq!(centre.max().double_value(&[]), centre.min().double_value(&[]));
+        assert_eq!(y.size(), x.size());
+    }
+}

@@ -1,0 +1,445 @@
+//! Learnable layers with forward weights W and backward weights B (method.md §6), BN, and the
+//! TF-style pooling / LRN / padding helpers the architectures need (method.md §7).
+//!
+//! Layouts: dense W is [in, out] and B is [out, in]; conv W and B are both
+//! [out, in, kh, kw] (PyTorch layout). With B present, the training forward uses the detach trick
+//! `op(x.detach(), W) + op(x, B.detach()) − op(x, B.detach()).detach()`, whose value is op(x, W)
+//! and whose gradients are dW = the true local gradient, dx = dy·B (conv: conv_transpose with B)
+//! and dB = 0 (toolchain.md; verified in the tests below).
+
+use crate::observe::{JacobianVia, ObservableLayer};
+use tch::{Kind, Tensor};
+
+/// What a parameter tensor is; decides weight decay (kernels and biases only, method.md §6–§7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Kernel,
+    Bias,
+    Backward,
+    BnScale,
+    BnShift,
+    /// Non-trainable state (BN running statistics).
+    Buffer,
+}
+
+/// A named parameter or buffer. The tensor is shared (shallow clone) with the layer that uses it.
+pub struct Param {
+    pub name: String,
+    pub tensor: Tensor,
+    pub role: Role,
+}
+
+impl Param {
+    pub fn trainable(&self) -> bool {
+        self.role != Role::Buffer
+    }
+    pub fn weight_decayed(&self) -> bool {
+        matches!(self.role, Role::Kernel | Role::Bias)
+    }
+}
+
+/// Weight initialisers of method.md §7 (all zero-mean).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    Normal(f64),
+    TruncNormal(f64),
+    GlorotUniform,
+    /// TF `variance_scaling_initializer()` (scale 1, fan_in, truncated normal).
+    VarianceScaling,
+    Const(f64),
+}
+
+/// TF truncated normal: N(0, std²) resampled outside ±2 std.
+pub fn trunc_normal(shape: &[i64], std: f64) -> Tensor {
+    let mut t = Tensor::randn(shape, (Kind::Float, tch::Device::Cpu)) * std;
+    loop {
+        let mask = t.abs().gt(2.0 * std);
+        if mask.sum(Kind::Int64).int64_value(&[]) == 0 {
+            return t;
+        }
+        let fresh = Tensor::randn(shape, (Kind::Float, tch::Device::Cpu)) * std;
+        t = fresh.where_self(&mask, &t);
+    }
+}
+
+impl Init {
+    /// Draw a tensor of `shape` on the CPU from the global (seeded) torch generator.
+    /// `fans` = (fan_in, fan_out).
+    pub fn draw(self, shape: &[i64], fans: (i64, i64)) -> Tensor {
+        let cpu = (Kind::Float, tch::Device::Cpu);
+        match self {
+            Init::Normal(std) => Tensor::randn(shape, cpu) * std,
+            Init::TruncNormal(std) => trunc_normal(shape, std),
+            Init::GlorotUniform => {
+                let lim = (6.0 / (fans.0 + fans.1) as f64).sqrt();
+                Tensor::rand(shape, cpu) * (2.0 * lim) - lim
+            }
+            Init::VarianceScaling => {
+                // TF 1.x: stddev = sqrt(scale / fan_in) / .87962566103423978 (truncation correction).
+                let std = (1.0 / fans.0 as f64).sqrt() / 0.879_625_661_034_239_8;
+                trunc_normal(shape, std)
+            }
+            Init::Const(c) => Tensor::full(shape, c, cpu),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    None,
+    Relu,
+}
+
+impl Act {
+    pub fn apply(self, x: Tensor) -> Tensor {
+        match self {
+            Act::None => x,
+            Act::Relu => x.relu(),
+        }
+    }
+}
+
+/// Convolution padding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    /// TF SAME (asymmetric when needed: the extra row/column goes after).
+    Same,
+    Valid,
+    /// ResNet "fixed padding": pad (k−1)//2 before and the rest after, then VALID, when stride > 1;
+    /// SAME otherwise.
+    Fixed,
+}
+
+/// TF SAME padding (before, after) along one axis.
+pub fn same_pads(n: i64, k: i64, s: i64) -> (i64, i64) {
+    let out = (n + s - 1) / s;
+    let total = ((out - 1) * s + k - n).max(0);
+    (total / 2, total - total / 2)
+}
+
+/// Output size along one axis.
+pub fn out_size(n: i64, k: i64, s: i64, p: Padding) -> i64 {
+    match p {
+        Padding::Same => (n + s - 1) / s,
+        Padding::Valid => (n - k + s) / s,
+        Padding::Fixed if s > 1 => (n + k - 1 - k + s) / s,
+        Padding::Fixed => n,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerKind {
+    Dense,
+    Conv { stride: i64, padding: Padding },
+}
+
+/// A learnable Dense or Conv2D layer with optional backward weights B.
+pub struct AlignedLayer {
+    pub name: String,
+    pub kind: LayerKind,
+    pub w: Tensor,
+    pub bwd: Option<Tensor>,
+    pub bias: Option<Tensor>,
+    pub act: Act,
+}
+
+impl AlignedLayer {
+    pub fn has_backward(&self) -> bool {
+        self.bwd.is_some()
+    }
+    pub fn kernel_size(&self) -> i64 {
+        match self.kind {
+            LayerKind::Dense => 1,
+            LayerKind::Conv { .. } => self.w.size()[2],
+        }
+    }
+
+    /// Pad a conv input as the layer's padding mode asks; returns the padded input and the
+    /// symmetric padding still to pass to conv2d.
+    pub fn pad_input(&self, x: &Tensor) -> (Tensor, [i64; 2]) {
+        let sz = x.size();
+        let (ph, pw) = self.pads(sz[2], sz[3]);
+        if ph.0 == ph.1 && pw.0 == pw.1 {
+            (x.shallow_clone(), [ph.0, pw.0])
+        } else {
+            (x.constant_pad_nd([pw.0, pw.1, ph.0, ph.1]), [0, 0])
+        }
+    }
+
+    /// (before, after) padding along height and width for an input of h × w (zero for dense).
+    pub fn pads(&self, h: i64, w: i64) -> ((i64, i64), (i64, i64)) {
+        let LayerKind::Conv { stride, padding } = self.kind else {
+            return ((0, 0), (0, 0));
+        };
+        let (kh, kw) = (self.w.size()[2], self.w.size()[3]);
+        match padding {
+            Padding::Valid => ((0, 0), (0, 0)),
+            Padding::Same => (same_pads(h, kh, stride), same_pads(w, kw, stride)),
+            Padding::Fixed if stride > 1 => {
+                let f = |k: i64| ((k - 1) / 2, (k - 1) - (k - 1) / 2);
+                (f(kh), f(kw))
+            }
+            Padding::Fixed => (same_pads(h, kh, 1), same_pads(w, kw, 1)),
+        }
+    }
+
+    fn stride(&self) -> i64 {
+        match self.kind {
+            LayerKind::Conv { stride, .. } => stride,
+            LayerKind::Dense => 1,
+        }
+    }
+
+    /// op(x, W) without bias. `x` is the unpadded layer input.
+    pub fn op_forward(&self, x: &Tensor, w: &Tensor) -> Tensor {
+        match self.kind {
+            LayerKind::Dense => x.matmul(w),
+            LayerKind::Conv { stride, .. } => {
+                let (xp, pad) = self.pad_input(x);
+                xp.conv2d(w, None::<Tensor>, [stride, stride], pad, [1, 1], 1)
+            }
+        }
+    }
+
+    /// The backward projection op: dense x·Bᵀ (B is [out, in]); conv conv(x, B).
+    pub fn op_backward(&self, x: &Tensor, b: &Tensor) -> Tensor {
+        match self.kind {
+            LayerKind::Dense => x.matmul(&b.tr()),
+            LayerKind::Conv { .. } => self.op_forward(x, b),
+        }
+    }
+
+    /// Transposed op: the reconstruction of an output-space tensor `p` back to the input space
+    /// of shape `x_shape`, through a kernel `k` in W's layout (dense: p·kᵀ; conv:
+    /// conv_transpose(p, k), cropped to x's unpadded region).
+    pub fn op_transpose(&self, p: &Tensor, k: &Tensor, x_shape: &[i64]) -> Tensor {
+        match self.kind {
+            LayerKind::Dense => p.matmul(&k.tr()),
+            LayerKind::Conv { stride, .. } => {
+                // Reconstruct in the padded input space, then crop to x.
+                let (ph, pw) = self.pads(x_shape[2], x_shape[3]);
+                let hp = x_shape[2] + ph.0 + ph.1;
+                let wp = x_shape[3] + pw.0 + pw.1;
+                let (kh, kw) = (k.size()[2], k.size()[3]);
+                let ps = p.size();
+                let oh = hp - ((ps[2] - 1) * stride + kh);
+                let ow = wp - ((ps[3] - 1) * stride + kw);
+                let r = p.conv_transpose2d(k, None::<Tensor>, [stride, stride], [0, 0], [oh, ow], 1, [1, 1]);
+                r.narrow(2, ph.0, x_shape[2]).narrow(3, pw.0, x_shape[3])
+            }
+        }
+    }
+
+    /// Pre-activation output op(x, W) + bias. With `via_backward` and B present (and x needing a
+    /// gradient), the value is the same but dx flows through B and W gets its local gradient.
+    pub fn pre_activation(&self, x: &Tensor, via_backward: bool) -> Tensor {
+        let y = match (&self.bwd, via_backward && x.requires_grad()) {
+            (Some(b), true) => {
+                let xd = x.detach();
+                let yb = self.op_backward(x, &b.detach());
+                self.op_forward(&xd, &self.w) + (&yb - yb.detach())
+            }
+            _ => self.op_forward(x, &self.w),
+        };
+        match &self.bias {
+            None => y,
+            Some(bias) => match self.kind {
+                LayerKind::Dense => y + bias,
+                LayerKind::Conv { .. } => y + bias.view([1, -1, 1, 1]),
+            },
+        }
+    }
+
+    /// The layer's output activation(op(x, W) + bias), as in training.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        self.act.apply(self.pre_activation(x, true))
+    }
+
+    /// Stride accessor for the alignment losses.
+    pub fn conv_stride(&self) -> i64 {
+        self.stride()
+    }
+}
+
+impl ObservableLayer for AlignedLayer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kernel(&self) -> Tensor {
+        self.w.detach()
+    }
+    fn forward_layer(&self, x: &Tensor, via: JacobianVia) -> Tensor {
+        self.act.apply(self.pre_activation(x, via == JacobianVia::Backward))
+    }
+}
+
+/// Batch normalisation (TF semantics: `decay` d ↔ PyTorch momentum 1 − d).
+pub struct BatchNorm {
+    pub gamma: Option<Tensor>,
+    pub beta: Option<Tensor>,
+    pub running_mean: Tensor,
+    pub running_var: Tensor,
+    pub momentum: f64,
+    pub eps: f64,
+}
+
+impl BatchNorm {
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        x.batch_norm(
+            self.gamma.as_ref(),
+            self.beta.as_ref(),
+            Some(&self.running_mean),
+            Some(&self.running_var),
+            train,
+            self.momentum,
+            self.eps,
+            true,
+        )
+    }
+}
+
+/// Max pool with TF SAME padding (padding never wins the max).
+pub fn max_pool_same(x: &Tensor, k: i64, s: i64) -> Tensor {
+    let sz = x.size();
+    let (ph, pw) = (same_pads(sz[2], k, s), same_pads(sz[3], k, s));
+    let xp = if ph == (0, 0) && pw == (0, 0) {
+        x.shallow_clone()
+    } else {
+        x.pad([pw.0, pw.1, ph.0, ph.1], "constant", Some(f64::NEG_INFINITY))
+    };
+    xp.max_pool2d([k, k], [s, s], [0, 0], [1, 1], false)
+}
+
+/// Average pool with TF SAME padding (padded cells are not counted).
+pub fn avg_pool_same(x: &Tensor, k: i64, s: i64) -> Tensor {
+    let sz = x.size();
+    let (ph, pw) = (same_pads(sz[2], k, s), same_pads(sz[3], k, s));
+    if ph == (0, 0) && pw == (0, 0) {
+        return x.avg_pool2d([k, k], [s, s], [0, 0], false, true, None::<i64>);
+    }
+    let pads = [pw.0, pw.1, ph.0, ph.1];
+    let num = x.constant_pad_nd(pads).avg_pool2d([k, k], [s, s], [0, 0], false, true, None::<i64>);
+    let ones = Tensor::ones([1, 1, sz[2], sz[3]], (x.kind(), x.device()));
+    let den = ones.constant_pad_nd(pads).avg_pool2d([k, k], [s, s], [0, 0], false, true, None::<i64>);
+    num / den
+}
+
+/// TF across-channel LRN: x / (bias + α·Σ_{|c'−c|≤r} x_{c'}²)^β (α not divided by the window).
+pub fn lrn(x: &Tensor, depth_radius: i64, bias: f64, alpha: f64, beta: f64) -> Tensor {
+    let sq = x.square().unsqueeze(1); // [N,1,C,H,W]
+    let win = 2 * depth_radius + 1;
+    let summed = sq
+        .constant_pad_nd([0, 0, 0, 0, depth_radius, depth_radius])
+        .avg_pool3d([win, 1, 1], [1, 1, 1], [0, 0, 0], false, true, None::<i64>)
+        .squeeze_dim(1)
+        * (win as f64);
+    x / (summed * alpha + bias).pow_tensor_scalar(beta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    fn dense(bwd: bool) -> AlignedLayer {
+        tch::manual_seed(3);
+        let w = Tensor::randn([5, 4], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+        let b = Tensor::randn([4, 5], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+        let bias = Tensor::randn([4], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+        AlignedLayer {
+            name: "fc".into(),
+            kind: LayerKind::Dense,
+            w,
+            bwd: bwd.then_some(b),
+            bias: Some(bias),
+            act: Act::Relu,
+        }
+    }
+
+    fn conv(stride: i64, padding: Padding, k: i64) -> AlignedLayer {
+        tch::manual_seed(4);
+        let w = Tensor::randn([6, 3, k, k], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+        let b = Tensor::randn([6, 3, k, k], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+        let bias = Tensor::randn([6], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+        AlignedLayer {
+            name: "conv".into(),
+            kind: LayerKind::Conv { stride, padding },
+            w,
+            bwd: Some(b),
+            bias: Some(bias),
+            act: Act::None,
+        }
+    }
+
+    fn maxdiff(a: &Tensor, b: &Tensor) -> f64 {
+        (a - b).abs().max().double_value(&[])
+    }
+
+    #[test]
+    fn fa_dense_gradients() {
+        let l = dense(true);
+        let x = Tensor::randn([7, 5], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+        let dy = Tensor::randn([7, 4], (Kind::Double, Device::Cpu));
+        let y = l.forward(&x);
+        // value identical to the plain forward
+        let y0 = (x.matmul(&l.w) + l.bias.as_ref().unwrap()).relu();
+        assert!(maxdiff(&y, &y0) < 1e-12);
+        (&y * &dy).sum(Kind::Double).backward();
+        let pre = x.matmul(&l.w) + l.bias.as_ref().unwrap();
+        let g = &dy * pre.gt(0.0).to_kind(Kind::Double); // dy through the ReLU
+        let b = l.bwd.as_ref().unwrap();
+        assert!(maxdiff(&x.grad(), &g.matmul(b)) < 1e-12, "dx = dy·B");
+        assert!(maxdiff(&l.w.grad(), &x.tr().matmul(&g)) < 1e-12, "dW = xᵀ dy");
+        assert!(!b.grad().defined() || b.grad().abs().sum(Kind::Double).double_value(&[]) == 0.0);
+        // without B: ordinary backprop dx = dy·Wᵀ
+        let l2 = dense(false);
+        let x2 = x.detach().set_requires_grad(true);
+        (l2.forward(&x2) * &dy).sum(Kind::Double).backward();
+        assert!(maxdiff(&x2.grad(), &g.matmul(&l2.w.tr())) < 1e-12);
+    }
+
+    #[test]
+    fn fa_conv_gradients() {
+        for (stride, pad, k) in [(1, Padding::Same, 5), (2, Padding::Same, 3), (2, Padding::Fixed, 3), (4, Padding::Valid, 5), (1, Padding::Same, 4)] {
+            let l = conv(stride, pad, k);
+            let x = Tensor::randn([2, 3, 11, 11], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+            let y = l.forward(&x);
+            let dy = Tensor::randn(y.size(), (Kind::Double, Device::Cpu));
+            (&y * &dy).sum(Kind::Double).backward();
+            // explicit: value and dW from a plain conv; dx from the transposed conv with B
+            let xr = x.detach().set_requires_grad(true);
+            let wr = l.w.detach().set_requires_grad(true);
+            let br = l.bwd.as_ref().unwrap().detach().set_requires_grad(true);
+            let y0 = l.op_forward(&xr, &wr) + l.bias.as_ref().unwrap().detach().view([1, -1, 1, 1]);
+            assert!(maxdiff(&y, &y0) < 1e-12);
+            (&y0 * &dy).sum(Kind::Double).backward();
+            assert!(maxdiff(&l.w.grad(), &wr.grad()) < 1e-10, "dW local gradient");
+            // dx via B: the transposed conv of dy with B, written out explicitly
+            let dx = l.op_transpose(&dy, &br.detach(), &x.size());
+            assert!(maxdiff(&x.grad(), &dx) < 1e-10, "dx = conv_transpose(dy, B) {stride} {pad:?} {k}");
+            assert!(maxdiff(&x.grad(), &xr.grad()) > 1e-3, "dx must differ from dy·W");
+            let bg = l.bwd.as_ref().unwrap().grad();
+            assert!(!bg.defined() || bg.abs().sum(Kind::Double).double_value(&[]) == 0.0);
+        }
+    }
+
+    #[test]
+    fn same_pool_and_lrn() {
+        assert_eq!(same_pads(32, 3, 2), (0, 1));
+        assert_eq!(same_pads(32, 4, 1), (1, 2));
+        let x = Tensor::arange(16, (Kind::Float, Device::Cpu)).view([1, 1, 4, 4]) - 20.0;
+        let m = max_pool_same(&x, 3, 2);
+        assert_eq!(m.size(), vec![1, 1, 2, 2]);
+        // bottom-right window covers rows 2..3, cols 2..3 only (pad never wins even if values < 0)
+        assert_eq!(m.double_value(&[0, 0, 1, 1]), 15.0 - 20.0);
+        let a = avg_pool_same(&x, 3, 2);
+        // bottom-right window: cells (2,2),(2,3),(3,2),(3,3) = 10,11,14,15 mean 12.5
+        assert!((a.double_value(&[0, 0, 1, 1]) - (12.5 - 20.0)).abs() < 1e-6);
+        let y = Tensor::ones([1, 8, 2, 2], (Kind::Float, Device::Cpu)) * 2.0;
+        let r = lrn(&y, 3, 1.0, 0.5, 0.75);
+        // channel 0 window = channels 0..3 → 4 terms of 4 → 16·0.5 + 1 = 9
+        assert!((r.double_value(&[0, 0, 0, 0]) - 2.0 / 9f64.powf(0.75)).abs() < 1e-5);
+        // channel 4 window = channels 1..7 → 7 terms of 4 → 14 + 1 = 15
+        assert!((r.double_value(&[0, 4, 0, 0]) - 2.0 / 15f64.powf(0.75)).abs() < 1e-5);
+    }
+}

@@ -1,0 +1,191 @@
+//! Builtin schemas of the engine: every parameter of every builtin call with its default
+//! (documented in `docs/engine.md`). No libtorch dependency, so the language checker can use it.
+//!
+//! `defaults(name)` returns a complete [`Call`]; [`complete`] fills the parameters a partial call
+//! leaves out (what tests and direct callers use).
+
+use crate::value::{Call, Value};
+
+fn f(x: f64) -> Value {
+    Value::Float(x)
+}
+fn i(x: i64) -> Value {
+    Value::Int(x)
+}
+fn b(x: bool) -> Value {
+    Value::Bool(x)
+}
+fn s(x: &str) -> Value {
+    Value::Str(x.to_string())
+}
+
+/// Which family a builtin belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Arch,
+    Rule,
+    Task,
+    Objective,
+    Train,
+}
+
+/// All builtin names the engine implements, with their family.
+pub const BUILTINS: &[(&str, Kind)] = &[
+    ("knet4", Kind::Arch),
+    ("knet5", Kind::Arch),
+    ("alexnet", Kind::Arch),
+    ("resnet18", Kind::Arch),
+    ("resnet34", Kind::Arch),
+    ("mlp", Kind::Arch),
+    ("sgdm", Kind::Rule),
+    ("adam", Kind::Rule),
+    ("fa", Kind::Rule),
+    ("ia", Kind::Rule),
+    ("symmetric", Kind::Rule),
+    ("activation", Kind::Rule),
+    ("weight_mirror", Kind::Rule),
+    ("kolen_pollack", Kind::Rule),
+    ("synthetic_images", Kind::Task),
+    ("cifar10", Kind::Task),
+    ("image_folder", Kind::Task),
+    ("supervised", Kind::Objective),
+    ("contrastive", Kind::Objective),
+    ("train", Kind::Train),
+];
+
+/// Family of a builtin name.
+pub fn kind_of(name: &str) -> Option<Kind> {
+    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+}
+
+fn arch_common(c: Call, input_size: i64) -> Call {
+    c.with("width", f(1.0))
+        .with("input_size", i(input_size))
+        .with("in_channels", i(3))
+        .with("classes", i(10))
+}
+
+/// Inner-optimizer parameters carried by every rule (the ones of the unused optimizer are
+/// ignored), so every rule call is complete whatever `optimizer` names.
+fn optimizer_params(c: Call, optimizer: &str) -> Call {
+    c.with("optimizer", s(optimizer))
+        .with("momentum", f(0.9))
+        .with("nesterov", b(true))
+        .with("beta1", f(0.9))
+        .with("beta2", f(0.999))
+        .with("eps", f(1e-8))
+}
+
+/// The complete default call of a builtin, or `None` for an unknown name.
+pub fn defaults(name: &str) -> Option<Call> {
+    let c = Call::new(name);
+    Some(match name {
+        "knet4" | "knet5" => arch_common(c, 32).with("lrn", b(false)),
+        "alexnet" => arch_common(c, 224).with("lrn", b(false)).with("dropout", f(0.5)),
+        "resnet18" | "resnet34" => arch_common(c, 224).with("version", i(1)),
+        "mlp" => arch_common(c, 32).with("hidden", Value::List(vec![i(256), i(256)])),
+        "sgdm" => c.with("momentum", f(0.9)).with("nesterov", b(true)),
+        "adam" => c.with("beta1", f(0.9)).with("beta2", f(0.999)).with("eps", f(1e-8)),
+        "fa" => optimizer_params(c, "adam"),
+        "ia" => optimizer_params(c, "sgdm")
+            .with("alpha", f(2e-3))
+            .with("beta", f(1e-3))
+            .with("gamma", f(1e-3))
+            .with("reconstruction_amp", b(false))
+            .with("reconstruction_reversal", b(false))
+            .with("use_sparse", b(false))
+            .with("batch_center_backward_input", b(false))
+            .with("alignment_rate", f(1.0)),
+        "symmetric" => optimizer_params(c, "sgdm")
+            .with("alpha", f(1e-3))
+            .with("beta", f(2e-3))
+            .with("alignment_rate", f(1.0)),
+        "activation" => optimizer_params(c, "sgdm")
+            .with("alpha", f(1e-3))
+            .with("beta", f(2e-3))
+            .with("batch_center_backward_input", b(false))
+            .with("alignment_rate", f(1.0)),
+        "weight_mirror" => optimizer_params(c, "sgdm")
+            .with("alpha", f(1e-3))
+            .with("beta", f(1e-3))
+            .with("input_noise", s("none"))
+            .with("input_stddev", f(1.0))
+            .with("alignment_rate", f(1.0)),
+        "kolen_pollack" => optimizer_params(c, "sgdm")
+            .with("alpha", f(1e-3))
+            .with("alignment_rate", f(1.0)),
+        "synthetic_images" => c
+            .with("size", i(32))
+            .with("channels", i(3))
+            .with("classes", i(10))
+            .with("train", i(10000))
+            .with("val", i(2000))
+            .with("seed", i(0))
+            .with("noise", f(0.25)),
+        "cifar10" => c.with("path", s("data/cifar-10-batches-bin")),
+        "image_folder" => c
+            .with("path", s("data/images"))
+            .with("size", i(64))
+            .with("channels", i(3))
+            .with("val_fraction", f(0.1))
+            .with("seed", i(0)),
+        "supervised" => c.with("flip", b(true)).with("shift", i(4)),
+        "contrastive" => c
+            .with("temperature", f(1.0))
+            .with("flip", b(true))
+            .with("shift", i(4))
+            .with("color", f(0.4))
+            .with("grayscale", f(0.2))
+            .with("blur", f(0.5))
+            .with("blur_sigma", f(1.0))
+            .with("head_dim", i(128)),
+        "train" => c
+            .with("epochs", i(100))
+            .with("batch", i(256))
+            .with("lr", f(0.01))
+            .with("scale_lr", b(true))
+            .with("lr_base_batch", i(256))
+            .with("schedule", s("constant"))
+            .with("warmup_epochs", f(6.0))
+            .with("milestones", Value::List(vec![i(30), i(60), i(80)]))
+            .with("gamma", f(0.1))
+            .with("weight_decay", f(1e-5))
+            .with("checkpoints", Value::List((0..=20).map(|e| i(5 * e)).collect()))
+            .with("model_seed", i(0))
+            .with("data_seed", i(0))
+            .with("eval_every", i(1))
+            .with("keep_checkpoints", b(false)),
+        _ => return None,
+    })
+}
+
+/// Fill every parameter `call` leaves out with its default. Unknown names are returned as-is
+/// (the builders report them).
+pub fn complete(call: &Call) -> Call {
+    let mut d = match defaults(&call.name) {
+        Some(d) => d,
+        None => return call.clone(),
+    };
+    for (k, v) in &call.params {
+        d.params.insert(k.clone(), v.clone());
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_has_defaults() {
+        for (n, _) in BUILTINS {
+            let d = defaults(n).unwrap();
+            assert_eq!(&d.name, n);
+        }
+        assert!(defaults("nope").is_none());
+        let c = complete(&Call::new("ia").with("alpha", f(0.5)));
+        assert_eq!(c.f64("alpha"), Some(0.5));
+        assert_eq!(c.f64("beta"), Some(1e-3));
+        assert_eq!(c.str("optimizer"), Some("sgdm"));
+    }
+}

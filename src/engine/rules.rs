@@ -1,0 +1,378 @@
+//! Learning rules (method.md §6): the optimizer, whether layers own backward weights B, the
+//! per-layer alignment loss R_l (trains only B), and Kolen-Pollack's tied gradient.
+
+use super::error::{CallExt, EngineError, Result};
+use super::layers::{AlignedLayer, LayerKind};
+use super::optim::OptSpec;
+use crate::value::Call;
+use tch::Tensor;
+
+/// Alignment-loss configuration per rule (method.md §6 table).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Alignment {
+    /// Backprop rules (sgdm, adam): no B at all.
+    None,
+    /// Feedback alignment: B random and fixed, R ≡ 0.
+    Feedback,
+    /// IA: α·amp + β·null + γ·decay (or sparse), with the variant flags.
+    Information {
+        alpha: f64,
+        beta: f64,
+        gamma: f64,
+        reconstruction_amp: bool,
+        reconstruction_reversal: bool,
+        use_sparse: bool,
+        batch_center: bool,
+    },
+    /// α·decay + β·self.
+    Symmetric { alpha: f64, beta: f64 },
+    /// α·sparse + β·amp.
+    Activation { alpha: f64, beta: f64, batch_center: bool },
+    /// α·decay + β·amp, optionally on noise inputs.
+    Mirror { alpha: f64, beta: f64, noise: InputNoise, stddev: f64 },
+    /// α·decay plus the tied gradient dB = dWᵀ.
+    KolenPollack { alpha: f64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputNoise {
+    None,
+    Normal,
+    Uniform,
+}
+
+/// A learning rule as the training loop sees it.
+pub trait LearningRule: Send + Sync {
+    /// The rule's call name (`sgdm`, `fa`, ...).
+    fn name(&self) -> &str;
+    /// The optimizer that minimises the total loss.
+    fn optimizer(&self) -> OptSpec;
+    /// Whether every learnable layer owns backward weights B (dx = dy·B).
+    fn has_backward_weights(&self) -> bool;
+    /// Multiplier of Σ_l R_l in the total loss.
+    fn alignment_rate(&self) -> f64;
+    /// R_l for one layer given its input `x` (already stop-gradient). `None` when the rule has no
+    /// alignment loss. Only B receives a gradient from it.
+    fn alignment_loss(&self, layer: &AlignedLayer, x: &Tensor) -> Option<Tensor>;
+    /// Kolen-Pollack: B also receives W's task gradient (transposed to B's layout).
+    fn tied_backward_gradient(&self) -> bool;
+}
+
+/// The one implementation of [`LearningRule`], configured from a rule call.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub optimizer: OptSpec,
+    pub alignment: Alignment,
+    pub alignment_rate: f64,
+}
+
+pub const RULES: &str = "sgdm, adam, fa, ia, symmetric, activation, weight_mirror, kolen_pollack";
+
+/// Build a rule from its (complete) call; see `params::defaults` for every parameter.
+pub fn build_rule(call: &Call) -> Result<Rule> {
+    let call = &super::params::complete(call);
+    let opt = || OptSpec::from_call(call, call.req_str("optimizer")?);
+    let rate = || call.req_f64("alignment_rate");
+    let (optimizer, alignment, alignment_rate) = match call.name.as_str() {
+        "sgdm" => (OptSpec::from_call(call, "sgdm")?, Alignment::None, 0.0),
+        "adam" => (OptSpec::from_call(call, "adam")?, Alignment::None, 0.0),
+        "fa" => (opt()?, Alignment::Feedback, 0.0),
+        "ia" => (
+            opt()?,
+            Alignment::Information {
+                alpha: call.req_f64("alpha")?,
+                beta: call.req_f64("beta")?,
+                gamma: call.req_f64("gamma")?,
+                reconstruction_amp: call.req_bool("reconstruction_amp")?,
+                reconstruction_reversal: call.req_bool("reconstruction_reversal")?,
+                use_sparse: call.req_bool("use_sparse")?,
+                batch_center: call.req_bool("batch_center_backward_input")?,
+            },
+            rate()?,
+        ),
+        "symmetric" => (
+            opt()?,
+            Alignment::Symmetric { alpha: call.req_f64("alpha")?, beta: call.req_f64("beta")? },
+            rate()?,
+        ),
+        "activation" => (
+            opt()?,
+            Alignment::Activation {
+                alpha: call.req_f64("alpha")?,
+                beta: call.req_f64("beta")?,
+                batch_center: call.req_bool("batch_center_backward_input")?,
+            },
+            rate()?,
+        ),
+        "weight_mirror" => {
+            let noise = match call.req_str("input_noise")? {
+                "none" => InputNoise::None,
+                "normal" => InputNoise::Normal,
+                "uniform" => InputNoise::Uniform,
+                o => {
+                    return Err(EngineError::param(
+                        &call.name,
+                        "input_noise",
+                        format!("must be \"none\", \"normal\" or \"uniform\", got \"{o}\""),
+                    ));
+                }
+            };
+            (
+                opt()?,
+                Alignment::Mirror {
+                    alpha: call.req_f64("alpha")?,
+                    beta: call.req_f64("beta")?,
+                    noise,
+                    stddev: call.req_f64("input_stddev")?,
+                },
+                rate()?,
+            )
+        }
+        "kolen_pollack" => (opt()?, Alignment::KolenPollack { alpha: call.req_f64("alpha")? }, rate()?),
+        other => return Err(EngineError::Unknown { family: "learning rule", name: other.into(), known: RULES }),
+    };
+    Ok(Rule { name: call.name.clone(), optimizer, alignment, alignment_rate })
+}
+
+/// Σ_units mean_batch(a ⊙ b).
+fn sum_mean(a: &Tensor, b: &Tensor) -> Tensor {
+    let n = a.size()[0] as f64;
+    (a * b).sum(a.kind()) / n
+}
+
+/// The projections and reconstructions of method.md §6 for one layer.
+pub struct Primitives<'a> {
+    layer: &'a AlignedLayer,
+    x: Tensor,
+    xb: Tensor,
+    w: Tensor,
+    b: Tensor,
+    /// B in W's layout (dense: Bᵀ).
+    b_wl: Tensor,
+}
+
+impl<'a> Primitives<'a> {
+    pub fn new(layer: &'a AlignedLayer, x: &Tensor, batch_center: bool) -> Self {
+        let b = layer.bwd.as_ref().expect("alignment loss on a layer without B").shallow_clone();
+        let b_wl = match layer.kind {
+            LayerKind::Dense => b.tr(),
+            LayerKind::Conv { .. } => b.shallow_clone(),
+        };
+        let x = x.detach();
+        let xb = if batch_center { &x - x.mean_dim(0, true, x.kind()) } else { x.shallow_clone() };
+        Primitives { layer, x, xb, w: layer.w.detach(), b, b_wl }
+    }
+    /// P_f = op(x, W) (no bias).
+    pub fn p_f(&self) -> Tensor {
+        self.layer.op_forward(&self.x, &self.w)
+    }
+    /// P_b = op(x_b, B) (dense x_b·Bᵀ).
+    pub fn p_b(&self) -> Tensor {
+        self.layer.op_backward(&self.xb, &self.b)
+    }
+    /// R_f = P_f·B (conv: conv_transpose(P_f, B)).
+    pub fn r_f(&self, p_f: &Tensor) -> Tensor {
+        self.layer.op_transpose(p_f, &self.b_wl, &self.x.size())
+    }
+    /// R_b = P_b·Wᵀ (conv: conv_transpose(P_b, W)).
+    pub fn r_b(&self, p_b: &Tensor) -> Tensor {
+        self.layer.op_transpose(p_b, &self.w, &self.x.size())
+    }
+    /// decay = ‖W‖² + ‖B‖².
+    pub fn decay(&self) -> Tensor {
+        self.w.square().sum(self.w.kind()) + self.b.square().sum(self.b.kind())
+    }
+    /// self = −Σ W ⊙ B.
+    pub fn self_(&self) -> Tensor {
+        -(&self.w * &self.b_wl).sum(self.w.kind())
+    }
+    /// amp(a, b) = −Σ_units mean_batch(a ⊙ b).
+    pub fn amp(a: &Tensor, b: &Tensor) -> Tensor {
+        -sum_mean(a, b)
+    }
+    /// sparse = Σ mean(P_f²) + Σ mean(P_b²).
+    pub fn sparse(p_f: &Tensor, p_b: &Tensor) -> Tensor {
+        sum_mean(p_f, p_f) + sum_mean(p_b, p_b)
+    }
+    /// Σ mean(r²) (one half of null).
+    pub fn null_one(r: &Tensor) -> Tensor {
+        sum_mean(r, r)
+    }
+    pub fn input(&self) -> &Tensor {
+        &self.x
+    }
+}
+
+impl LearningRule for Rule {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn optimizer(&self) -> OptSpec {
+        self.optimizer
+    }
+    fn has_backward_weights(&self) -> bool {
+        !matches!(self.alignment, Alignment::None)
+    }
+    fn alignment_rate(&self) -> f64 {
+        self.alignment_rate
+    }
+    fn tied_backward_gradient(&self) -> bool {
+        matches!(self.alignment, Alignment::KolenPollack { .. })
+    }
+    fn alignment_loss(&self, layer: &AlignedLayer, x: &Tensor) -> Option<Tensor> {
+        type P<'a> = Primitives<'a>;
+        Some(match &self.alignment {
+            Alignment::None | Alignment::Feedback => return None,
+            Alignment::Information {
+                alpha,
+                beta,
+                gamma,
+                reconstruction_amp,
+                reconstruction_reversal,
+                use_sparse,
+                batch_center,
+            } => {
+                let pr = P::new(layer, x, *batch_center);
+                let pf = pr.p_f();
+                let pb = pr.p_b();
+                let (amp, null) = if *reconstruction_reversal {
+                    let rb = pr.r_b(&pb);
+                    let amp = if *reconstruction_amp { P::amp(pr.input(), &rb) } else { P::amp(&pf, &pb) };
+                    (amp, P::null_one(&rb))
+                } else {
+                    let rf = pr.r_f(&pf);
+                    let amp = if *reconstruction_amp { P::amp(pr.input(), &rf) } else { P::amp(&pf, &pb) };
+                    (amp, P::null_one(&rf))
+                };
+                let reg = if *use_sparse { P::sparse(&pf, &pb) } else { pr.decay() };
+                amp * *alpha + null * *beta + reg * *gamma
+            }
+            Alignment::Symmetric { alpha, beta } => {
+                let pr = P::new(layer, x, false);
+                pr.decay() * *alpha + pr.self_() * *beta
+            }
+            Alignment::Activation { alpha, beta, batch_center } => {
+                let pr = P::new(layer, x, *batch_center);
+                let (pf, pb) = (pr.p_f(), pr.p_b());
+                P::sparse(&pf, &pb) * *alpha + P::amp(&pf, &pb) * *beta
+            }
+            Alignment::Mirror { alpha, beta, noise, stddev } => {
+                let xin = match noise {
+                    InputNoise::None => x.detach(),
+                    InputNoise::Normal => x.randn_like() * *stddev,
+                    InputNoise::Uniform => (x.rand_like() * 2.0 - 1.0) * *stddev,
+                };
+                let pr = P::new(layer, &xin, false);
+                let (pf, pb) = (pr.p_f(), pr.p_b());
+                pr.decay() * *alpha + P::amp(&pf, &pb) * *beta
+            }
+            Alignment::KolenPollack { alpha } => P::new(layer, x, false).decay() * *alpha,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::layers::{Act, Padding};
+    use crate::value::Value;
+    use tch::{Device, Kind};
+
+    fn layer(conv: bool) -> AlignedLayer {
+        tch::manual_seed(11);
+        let o = (Kind::Double, Device::Cpu);
+        let (w, b, kind) = if conv {
+            (
+                Tensor::randn([4, 3, 3, 3], o),
+                Tensor::randn([4, 3, 3, 3], o),
+                LayerKind::Conv { stride: 2, padding: Padding::Same },
+            )
+        } else {
+            (Tensor::randn([5, 4], o), Tensor::randn([4, 5], o), LayerKind::Dense)
+        };
+        AlignedLayer {
+            name: "l".into(),
+            kind,
+            w: w.set_requires_grad(true),
+            bwd: Some(b.set_requires_grad(true)),
+            bias: Some(Tensor::randn([4], o).set_requires_grad(true)),
+            act: Act::Relu,
+        }
+    }
+
+    fn rules() -> Vec<Call> {
+        let mut v: Vec<Call> = ["ia", "symmetric", "activation", "weight_mirror", "kolen_pollack"]
+            .iter()
+            .map(|n| Call::new(*n))
+            .collect();
+        for flags in [
+            ("reconstruction_amp", true, "reconstruction_reversal", false),
+            ("reconstruction_amp", true, "reconstruction_reversal", true),
+            ("use_sparse", true, "batch_center_backward_input", true),
+            ("reconstruction_reversal", true, "use_sparse", false),
+        ] {
+            v.push(Call::new("ia").with(flags.0, Value::Bool(flags.1)).with(flags.2, Value::Bool(flags.3)));
+        }
+        v.push(Call::new("activation").with("batch_center_backward_input", Value::Bool(true)));
+        // Larger coefficients make the finite-difference check sharper.
+        v.into_iter()
+            .map(|c| c.with("alpha", Value::Float(0.7)).with("beta", Value::Float(0.3)))
+            .collect()
+    }
+
+    /// Gradient of each alignment loss w.r.t. B equals central finite differences; W, bias and
+    /// x receive no gradient.
+    #[test]
+    fn alignment_gradients_match_finite_differences() {
+        for conv in [false, true] {
+            for call in rules() {
+                let rule = build_rule(&call).unwrap();
+                let l = layer(conv);
+                let x = if conv {
+                    Tensor::randn([3, 3, 7, 7], (Kind::Double, Device::Cpu))
+                } else {
+                    Tensor::randn([6, 5], (Kind::Double, Device::Cpu))
+                };
+                let r = rule.alignment_loss(&l, &x).unwrap();
+                r.backward();
+                let g = l.bwd.as_ref().unwrap().grad();
+                assert!(!l.w.grad().defined(), "{} W must not get a gradient", call.name);
+                let b = l.bwd.as_ref().unwrap();
+                let flat = b.detach().view([-1]);
+                let n = flat.size()[0];
+                let h = 1e-6;
+                let gflat = g.view([-1]);
+                let mut worst: f64 = 0.0;
+                for i in 0..n {
+                    let v0 = flat.double_value(&[i]);
+                    let eval = |v: f64| {
+                        tch::no_grad(|| {
+                            let _ = flat.get(i).fill_(v);
+                            rule.alignment_loss(&l, &x).unwrap().double_value(&[])
+                        })
+                    };
+                    let fd = (eval(v0 + h) - eval(v0 - h)) / (2.0 * h);
+                    let _ = tch::no_grad(|| flat.get(i).fill_(v0));
+                    let an = gflat.double_value(&[i]);
+                    worst = worst.max((fd - an).abs() / (1.0 + an.abs()));
+                }
+                assert!(worst < 1e-6, "{:?} conv={conv}: worst rel err {worst}", call);
+                assert!(g.abs().sum(Kind::Double).double_value(&[]) > 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn rule_flags() {
+        let fa = build_rule(&Call::new("fa")).unwrap();
+        assert!(fa.has_backward_weights());
+        assert_eq!(fa.optimizer, OptSpec::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+        assert!(fa.alignment_loss(&layer(false), &Tensor::zeros([2, 5], (Kind::Double, Device::Cpu))).is_none());
+        assert!(!build_rule(&Call::new("sgdm")).unwrap().has_backward_weights());
+        assert!(build_rule(&Call::new("kolen_pollack")).unwrap().tied_backward_gradient());
+        assert!(build_rule(&Call::new("hebb")).is_err());
+        let bad = Call::new("ia").with("optimizer", Value::Str("rmsprop".into()));
+        assert!(build_rule(&bad).unwrap_err().to_string().contains("optimizer"));
+    }
+}

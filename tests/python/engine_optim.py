@@ -1,0 +1,30 @@
+"""Reference for lrx's manual optimizers: torch.optim.SGD(nesterov) and torch.optim.Adam.
+
+Usage: engine_optim.py DIR OPT LR WD STEPS
+Reads DIR/{W0,b0,X,Y}.npy, minimises mean cross-entropy(X·W + b, Y) for STEPS steps with
+weight decay WD (torch's `weight_decay`, i.e. gradient + WD·p), writes DIR/{W,b}_torch.npy.
+"""
+import sys
+
+import numpy as np
+import torch
+
+d, opt, lr, wd, steps = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+torch.set_num_threads(1)
+W = torch.tensor(np.load(f"{d}/W0.npy"), requires_grad=True)
+b = torch.tensor(np.load(f"{d}/b0.npy"), requires_grad=True)
+X = torch.tensor(np.load(f"{d}/X.npy"))
+Y = torch.tensor(np.load(f"{d}/Y.npy")).long()
+if opt == "sgdm":
+    o = torch.optim.SGD([W, b], lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
+elif opt == "adam":
+    o = torch.optim.Adam([W, b], lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd)
+else:
+    raise SystemExit(f"unknown optimizer {opt}")
+for _ in range(steps):
+    o.zero_grad()
+    loss = torch.nn.functional.cross_entropy(X @ W + b, Y)
+    loss.backward()
+    o.step()
+np.save(f"{d}/W_torch.npy", W.detach().numpy())
+np.save(f"{d}/b_torch.npy", b.detach().numpy())
