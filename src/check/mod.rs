@@ -84,7 +84,7 @@ pub fn check_module(id: SourceId, sources: &mut SourceMap) -> Result<(), Diags> 
     }
 }
 
-/// Hash of the spec text and everything it imports (in load order).
+/// Hash of the spec text and everything it imports (in load order), with their file names.
 fn spec_hash(sources: &SourceMap, main: SourceId) -> String {
     let mut h = Sha256::new();
     let mut i = main.0;
@@ -93,7 +93,13 @@ fn spec_hash(sources: &SourceMap, main: SourceId) -> String {
         let Some(f) = sources_get(sources, id) else {
             break;
         };
-        h.update(f.name.as_bytes());
+        // Only the last path component: the same spec has the same hash wherever it lives and
+        // however it was named on the command line.
+        let name = std::path::Path::new(&f.name)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        h.update(name.as_bytes());
         h.update([0]);
         h.update(f.text.as_bytes());
         h.update([0]);

@@ -2,6 +2,7 @@
 //! through [`Out`], so tests can capture output.
 
 mod doc;
+mod run;
 
 use crate::check::{self, ir};
 use crate::diag::{self, Diag, Diags};
@@ -66,6 +67,16 @@ pub enum Command {
     },
     /// Show what a run id is made of (the resolved fields hashed into it).
     Why { spec: PathBuf, run_id: String },
+    /// Run a study end to end: train and observe every run not yet finished, write the
+    /// features, classify, report. Resumable: run the same command again after a crash.
+    Run(run::RunArgs),
+    /// Train and observe one run of a manifest (what `lrx run` and Slurm array tasks start).
+    RunTask(run::RunTaskArgs),
+    /// Show finished / diverged / failed / pending runs of a study, per factor.
+    Status {
+        /// A spec (its `output` directory) or a study directory.
+        target: PathBuf,
+    },
     /// Print the reference of every builtin (Markdown).
     Doc {
         /// Document the builtins and the stdlib modules.
@@ -113,6 +124,9 @@ pub fn run(cli: &Cli, out: &mut Out) -> i32 {
         Command::Check { spec } => cmd_check(cli, spec, out),
         Command::Plan { spec, format, emit } => cmd_plan(cli, spec, *format, *emit, out),
         Command::Why { spec, run_id } => cmd_why(cli, spec, run_id, out),
+        Command::Run(a) => run::cmd_run(cli, a, out),
+        Command::RunTask(a) => run::cmd_run_task(cli, a, out),
+        Command::Status { target } => run::cmd_status(cli, target, out),
         Command::Doc { .. } => {
             let _ = write!(out.out, "{}", doc::builtins_markdown());
             Ok(())

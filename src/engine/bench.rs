@@ -12,7 +12,10 @@ mod tests {
     use tch::Device;
 
     fn env_i64(k: &str, d: i64) -> i64 {
-        std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
     }
 
     #[test]
@@ -42,7 +45,10 @@ mod tests {
                     rule: Call::new(rule),
                     task: Call::new("synthetic_images"),
                     objective: Call::new("supervised"),
-                    settings: TrainSettings::from_call(&Call::new("train").with("batch", Value::Int(batch))).unwrap(),
+                    settings: TrainSettings::from_call(
+                        &Call::new("train").with("batch", Value::Int(batch)),
+                    )
+                    .unwrap(),
                 };
                 let mut tr = Trainer::with_task(&job, task(), Device::Cpu).unwrap();
                 let (x, y) = {

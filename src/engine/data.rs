@@ -28,7 +28,17 @@ pub struct Task {
 
 impl std::fmt::Debug for Task {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Task({}: {} train, {} val, {} classes, {}×{}×{})", self.name, self.n_train(), self.n_val(), self.classes, self.channels, self.size, self.size)
+        write!(
+            f,
+            "Task({}: {} train, {} val, {} classes, {}×{}×{})",
+            self.name,
+            self.n_train(),
+            self.n_val(),
+            self.classes,
+            self.channels,
+            self.size,
+            self.size
+        )
     }
 }
 
@@ -42,18 +52,29 @@ impl Task {
             "synthetic_images" => synthetic(call)?,
             "cifar10" => cifar10(call)?,
             "image_folder" => image_folder(call)?,
-            o => return Err(EngineError::Unknown { family: "task", name: o.into(), known: TASKS }),
+            o => {
+                return Err(EngineError::Unknown {
+                    family: "task",
+                    name: o.into(),
+                    known: TASKS,
+                });
+            }
         };
         let sz = tx.size();
         if sz[0] == 0 {
-            return Err(EngineError::Invalid(format!("task `{}` has no training images", call.name)));
+            return Err(EngineError::Invalid(format!(
+                "task `{}` has no training images",
+                call.name
+            )));
         }
         // Per-channel mean / std of the training images in [0, 1].
         let f = tx.to_kind(Kind::Float) / 255.0;
         let mean_t = f.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float);
         let std_t = f.std_dim([0i64, 2, 3].as_slice(), false, false);
         let mean: Vec<f64> = (0..sz[1]).map(|c| mean_t.double_value(&[c])).collect();
-        let std: Vec<f64> = (0..sz[1]).map(|c| std_t.double_value(&[c]).max(1e-3)).collect();
+        let std: Vec<f64> = (0..sz[1])
+            .map(|c| std_t.double_value(&[c]).max(1e-3))
+            .collect();
         Ok(Task {
             name: call.name.clone(),
             train_x: tx,
@@ -81,7 +102,8 @@ impl Task {
         use crate::value::Value;
         let mut a = super::params::complete(arch);
         a.params.insert("input_size".into(), Value::Int(self.size));
-        a.params.insert("in_channels".into(), Value::Int(self.channels));
+        a.params
+            .insert("in_channels".into(), Value::Int(self.channels));
         a.params.insert("classes".into(), Value::Int(self.classes));
         a
     }
@@ -94,8 +116,14 @@ impl Task {
     /// [0, 1] images → normalised network input.
     pub fn normalize(&self, x: &Tensor) -> Tensor {
         let d = x.device();
-        let m = Tensor::from_slice(&self.mean).to_kind(Kind::Float).to_device(d).view([1, -1, 1, 1]);
-        let s = Tensor::from_slice(&self.std).to_kind(Kind::Float).to_device(d).view([1, -1, 1, 1]);
+        let m = Tensor::from_slice(&self.mean)
+            .to_kind(Kind::Float)
+            .to_device(d)
+            .view([1, -1, 1, 1]);
+        let s = Tensor::from_slice(&self.std)
+            .to_kind(Kind::Float)
+            .to_device(d)
+            .view([1, -1, 1, 1]);
         (x - m) / s
     }
 
@@ -138,7 +166,11 @@ impl Augment {
             color: g("color")?,
             grayscale: g("grayscale")?,
             blur: g("blur")?,
-            blur_sigma: if contrastive { obj.req_f64("blur_sigma")? } else { 1.0 },
+            blur_sigma: if contrastive {
+                obj.req_f64("blur_sigma")?
+            } else {
+                1.0
+            },
         };
         for (p, v) in [("grayscale", a.grayscale), ("blur", a.blur)] {
             if !(0.0..=1.0).contains(&v) {
@@ -154,9 +186,12 @@ impl Augment {
         let (b, c, h, w) = (sz[0], sz[1], sz[2], sz[3]);
         let dev = x.device();
         let mut x = x.shallow_clone();
-        let ftensor = |v: Vec<f32>, shape: &[i64]| Tensor::from_slice(&v).to_device(dev).view(shape);
+        let ftensor =
+            |v: Vec<f32>, shape: &[i64]| Tensor::from_slice(&v).to_device(dev).view(shape);
         if self.flip {
-            let m: Vec<f32> = (0..b).map(|_| if rng.random::<bool>() { 1.0 } else { 0.0 }).collect();
+            let m: Vec<f32> = (0..b)
+                .map(|_| if rng.random::<bool>() { 1.0 } else { 0.0 })
+                .collect();
             let m = ftensor(m, &[b, 1, 1, 1]);
             x = &x.flip([3]) * &m + &x * (1.0 - &m);
         }
@@ -167,11 +202,13 @@ impl Augment {
             let dx: Vec<i64> = (0..b).map(|_| rng.random_range(0..=2 * s)).collect();
             let p = x.replication_pad2d([s, s, s, s]);
             let ar = |n: i64| Tensor::arange(n, (Kind::Int64, dev));
-            let rows = (Tensor::from_slice(&dy).to_device(dev).view([b, 1, 1, 1]) + ar(h).view([1, 1, h, 1]))
-                .expand([b, c, h, w + 2 * s], false);
+            let rows = (Tensor::from_slice(&dy).to_device(dev).view([b, 1, 1, 1])
+                + ar(h).view([1, 1, h, 1]))
+            .expand([b, c, h, w + 2 * s], false);
             let p = p.gather(2, &rows, false);
-            let cols = (Tensor::from_slice(&dx).to_device(dev).view([b, 1, 1, 1]) + ar(w).view([1, 1, 1, w]))
-                .expand([b, c, h, w], false);
+            let cols = (Tensor::from_slice(&dx).to_device(dev).view([b, 1, 1, 1])
+                + ar(w).view([1, 1, 1, w]))
+            .expand([b, c, h, w], false);
             x = p.gather(3, &cols, false);
         }
         if self.color > 0.0 {
@@ -190,17 +227,25 @@ impl Augment {
             x = x.clamp(0.0, 1.0);
         }
         if self.grayscale > 0.0 && c == 3 {
-            let m: Vec<f32> = (0..b).map(|_| f32::from(rng.random::<f64>() < self.grayscale)).collect();
+            let m: Vec<f32> = (0..b)
+                .map(|_| f32::from(rng.random::<f64>() < self.grayscale))
+                .collect();
             let m = ftensor(m, &[b, 1, 1, 1]);
-            let gray = x.mean_dim([1i64].as_slice(), true, Kind::Float).expand_as(&x);
+            let gray = x
+                .mean_dim([1i64].as_slice(), true, Kind::Float)
+                .expand_as(&x);
             x = &gray * &m + &x * (1.0 - &m);
         }
         if self.blur > 0.0 {
-            let m: Vec<f32> = (0..b).map(|_| f32::from(rng.random::<f64>() < self.blur)).collect();
+            let m: Vec<f32> = (0..b)
+                .map(|_| f32::from(rng.random::<f64>() < self.blur))
+                .collect();
             let m = ftensor(m, &[b, 1, 1, 1]);
             let sig = self.blur_sigma.max(1e-3);
             let r = (2.0 * sig).ceil() as i64;
-            let k: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f64 / (2.0 * sig * sig)).exp() as f32).collect();
+            let k: Vec<f32> = (-r..=r)
+                .map(|i| (-(i * i) as f64 / (2.0 * sig * sig)).exp() as f32)
+                .collect();
             let kt = Tensor::from_slice(&k).to_device(dev);
             let kt = &kt / kt.sum(Kind::Float);
             let n = 2 * r + 1;
@@ -248,7 +293,10 @@ fn draw_synthetic(k: i64, s: usize, c: usize, noise: f64, rng: &mut ChaCha8Rng, 
     let theta = rng.random_range(0.0..std::f64::consts::TAU);
     let (ct, st) = (theta.cos(), theta.sin());
     let bg: Vec<f64> = (0..c).map(|_| rng.random_range(0.0..0.55)).collect();
-    let fg: Vec<f64> = bg.iter().map(|b| (b + rng.random_range(0.2..0.6)).min(1.0)).collect();
+    let fg: Vec<f64> = bg
+        .iter()
+        .map(|b| (b + rng.random_range(0.2..0.6)).min(1.0))
+        .collect();
     // low-frequency background gradient (clutter)
     let (gx, gy) = (rng.random_range(-0.2..0.2), rng.random_range(-0.2..0.2));
     let period = rng.random_range(0.35..0.6);
@@ -262,17 +310,26 @@ fn draw_synthetic(k: i64, s: usize, c: usize, noise: f64, rng: &mut ChaCha8Rng, 
             let t = match texture {
                 0 => 1.0,
                 1 => {
-                    if ((u / period + phase).floor() as i64) % 2 == 0 { 1.0 } else { 0.3 }
+                    if ((u / period + phase).floor() as i64) % 2 == 0 {
+                        1.0
+                    } else {
+                        0.3
+                    }
                 }
                 _ => {
-                    let a = (u / period + phase).floor() as i64 + (v / period + phase).floor() as i64;
+                    let a =
+                        (u / period + phase).floor() as i64 + (v / period + phase).floor() as i64;
                     if a.rem_euclid(2) == 0 { 1.0 } else { 0.3 }
                 }
             };
             let grad = gx * (xx as f64 / sf - 0.5) + gy * (yy as f64 / sf - 0.5);
             for ch in 0..c {
                 let base = bg[ch] + grad;
-                let val = if inside { base + t * (fg[ch] - bg[ch]) } else { base };
+                let val = if inside {
+                    base + t * (fg[ch] - bg[ch])
+                } else {
+                    base
+                };
                 let val = val + rng.sample(normal);
                 out[(ch * s + yy) * s + xx] = (val.clamp(0.0, 1.0) * 255.0).round() as u8;
             }
@@ -292,7 +349,10 @@ fn synthetic(call: &Call) -> Result<Split> {
         return Err(call.bad("size", "must be at least 8"));
     }
     if k > N_SHAPES * N_TEXTURES {
-        return Err(call.bad("classes", &format!("at most {} (5 shapes × 3 textures)", N_SHAPES * N_TEXTURES)));
+        return Err(call.bad(
+            "classes",
+            &format!("at most {} (5 shapes × 3 textures)", N_SHAPES * N_TEXTURES),
+        ));
     }
     if noise < 0.0 {
         return Err(call.bad("noise", "must be ≥ 0"));
@@ -306,9 +366,19 @@ fn synthetic(call: &Call) -> Result<Split> {
         for i in 0..n as usize {
             let lab = rng.random_range(0..k);
             labels.push(lab);
-            draw_synthetic(lab, s as usize, c as usize, noise, &mut rng, &mut buf[i * per..(i + 1) * per]);
+            draw_synthetic(
+                lab,
+                s as usize,
+                c as usize,
+                noise,
+                &mut rng,
+                &mut buf[i * per..(i + 1) * per],
+            );
         }
-        (Tensor::from_slice(&buf).view([n, c, s, s]), Tensor::from_slice(&labels))
+        (
+            Tensor::from_slice(&buf).view([n, c, s, s]),
+            Tensor::from_slice(&labels),
+        )
     };
     let (tx, ty) = make(ntr, 1);
     let (vx, vy) = make(nva, 2);
@@ -319,13 +389,17 @@ fn synthetic(call: &Call) -> Result<Split> {
 // CIFAR-10 binary
 
 fn read_cifar_file(path: &Path) -> Result<(Vec<u8>, Vec<i64>)> {
-    let bytes = std::fs::read(path).map_err(|e| EngineError::io("reading CIFAR-10 file", path, e))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| EngineError::io("reading CIFAR-10 file", path, e))?;
     const REC: usize = 3073;
     if bytes.is_empty() || bytes.len() % REC != 0 {
         return Err(EngineError::Data {
             task: "cifar10".into(),
             path: path.into(),
-            msg: format!("size {} is not a positive multiple of 3073 (1 label byte + 3072 pixels)", bytes.len()),
+            msg: format!(
+                "size {} is not a positive multiple of 3073 (1 label byte + 3072 pixels)",
+                bytes.len()
+            ),
         });
     }
     let n = bytes.len() / REC;
@@ -333,7 +407,11 @@ fn read_cifar_file(path: &Path) -> Result<(Vec<u8>, Vec<i64>)> {
     let mut y = Vec::with_capacity(n);
     for r in bytes.chunks_exact(REC) {
         if r[0] > 9 {
-            return Err(EngineError::Data { task: "cifar10".into(), path: path.into(), msg: format!("label byte {} > 9", r[0]) });
+            return Err(EngineError::Data {
+                task: "cifar10".into(),
+                path: path.into(),
+                msg: format!("label byte {} > 9", r[0]),
+            });
         }
         y.push(r[0] as i64);
         x.extend_from_slice(&r[1..]);
@@ -351,7 +429,10 @@ fn cifar10(call: &Call) -> Result<Split> {
             ys.extend(y);
         }
         let n = ys.len() as i64;
-        Ok((Tensor::from_slice(&xs).view([n, 3, 32, 32]), Tensor::from_slice(&ys)))
+        Ok((
+            Tensor::from_slice(&xs).view([n, 3, 32, 32]),
+            Tensor::from_slice(&ys),
+        ))
     };
     let train: Vec<String> = (1..=5).map(|i| format!("data_batch_{i}.bin")).collect();
     let missing: Vec<&String> = train.iter().filter(|f| !dir.join(f).is_file()).collect();
@@ -387,8 +468,13 @@ fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing class folder", dir, e))?;
     let mut v = vec![];
     for e in rd {
-        let p = e.map_err(|e| EngineError::io("listing class folder", dir, e))?.path();
-        let ext = p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+        let p = e
+            .map_err(|e| EngineError::io("listing class folder", dir, e))?
+            .path();
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
         if matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg")) {
             v.push(p);
         }
@@ -398,9 +484,17 @@ fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn load_image(p: &Path, size: u32, channels: i64, out: &mut Vec<u8>) -> Result<()> {
-    let img = image::open(p).map_err(|e| EngineError::Data { task: "image_folder".into(), path: p.into(), msg: e.to_string() })?;
+    let img = image::open(p).map_err(|e| EngineError::Data {
+        task: "image_folder".into(),
+        path: p.into(),
+        msg: e.to_string(),
+    })?;
     let img = img.resize_exact(size, size, image::imageops::FilterType::Triangle);
-    let (raw, c) = if channels == 1 { (img.to_luma8().into_raw(), 1) } else { (img.to_rgb8().into_raw(), 3) };
+    let (raw, c) = if channels == 1 {
+        (img.to_luma8().into_raw(), 1)
+    } else {
+        (img.to_rgb8().into_raw(), 3)
+    };
     let n = (size * size) as usize;
     for ch in 0..c {
         out.extend((0..n).map(|i| raw[i * c + ch]));
@@ -417,7 +511,11 @@ fn image_folder(call: &Call) -> Result<Split> {
     }
     let frac = call.req_f64("val_fraction")?;
     let seed = call.req_i64("seed")? as u64;
-    let data_err = |msg: String| EngineError::Data { task: "image_folder".into(), path: dir.clone(), msg };
+    let data_err = |msg: String| EngineError::Data {
+        task: "image_folder".into(),
+        path: dir.clone(),
+        msg,
+    };
     // Either train/ and val/ folders with the same class folders, or class folders split by
     // val_fraction (deterministic from seed).
     let (tr_list, va_list, classes): (Vec<(PathBuf, i64)>, Vec<(PathBuf, i64)>, Vec<String>) =
@@ -430,7 +528,10 @@ fn image_folder(call: &Call) -> Result<Split> {
                 tr.extend(image_files(p)?.into_iter().map(|f| (f, i as i64)));
             }
             for (n, p) in &vc {
-                let i = names.iter().position(|x| x == n).ok_or_else(|| data_err(format!("val class `{n}` is not a train class")))?;
+                let i = names
+                    .iter()
+                    .position(|x| x == n)
+                    .ok_or_else(|| data_err(format!("val class `{n}` is not a train class")))?;
                 va.extend(image_files(p)?.into_iter().map(|f| (f, i as i64)));
             }
             (tr, va, names)
@@ -449,7 +550,11 @@ fn image_folder(call: &Call) -> Result<Split> {
                 }
                 let nv = (files.len() as f64 * frac).round() as usize;
                 for (j, f) in files.into_iter().enumerate() {
-                    if j < nv { va.push((f, i as i64)) } else { tr.push((f, i as i64)) }
+                    if j < nv {
+                        va.push((f, i as i64))
+                    } else {
+                        tr.push((f, i as i64))
+                    }
                 }
             }
             (tr, va, cd.into_iter().map(|(n, _)| n).collect())
@@ -466,7 +571,10 @@ fn image_folder(call: &Call) -> Result<Split> {
             load_image(p, size as u32, channels, &mut buf)?;
         }
         let y: Vec<i64> = list.iter().map(|(_, l)| *l).collect();
-        Ok((Tensor::from_slice(&buf).view([list.len() as i64, channels, size, size]), Tensor::from_slice(&y)))
+        Ok((
+            Tensor::from_slice(&buf).view([list.len() as i64, channels, size, size]),
+            Tensor::from_slice(&y),
+        ))
     };
     let (tx, ty) = load(&tr_list)?;
     let (vx, vy) = if va_list.is_empty() {
@@ -484,7 +592,9 @@ mod tests {
 
     #[test]
     fn synthetic_is_deterministic_and_balanced() {
-        let c = Call::new("synthetic_images").with("train", Value::Int(300)).with("val", Value::Int(50));
+        let c = Call::new("synthetic_images")
+            .with("train", Value::Int(300))
+            .with("val", Value::Int(50));
         let a = Task::from_call(&c).unwrap();
         let b = Task::from_call(&c).unwrap();
         assert!(a.train_x.equal(&b.train_x) && a.val_y.equal(&b.val_y));
@@ -508,21 +618,39 @@ mod tests {
             v
         };
         for i in 1..=5 {
-            std::fs::write(dir.path().join(format!("data_batch_{i}.bin")), rec(3, i as u8)).unwrap();
+            std::fs::write(
+                dir.path().join(format!("data_batch_{i}.bin")),
+                rec(3, i as u8),
+            )
+            .unwrap();
         }
         std::fs::write(dir.path().join("test_batch.bin"), rec(2, 0)).unwrap();
-        let call = Call::new("cifar10").with("path", Value::Str(dir.path().to_string_lossy().into()));
+        let call =
+            Call::new("cifar10").with("path", Value::Str(dir.path().to_string_lossy().into()));
         let t = Task::from_call(&call).unwrap();
         assert_eq!(t.train_x.size(), vec![15, 3, 32, 32]);
         assert_eq!(t.val_y.size(), vec![2]);
         assert_eq!(t.train_y.int64_value(&[0]), 1);
         // pixel j of record i is (i*7+j)%256; channel-major layout
         assert_eq!(t.train_x.int64_value(&[1, 0, 0, 5]), 12);
-        assert_eq!(t.train_x.int64_value(&[1, 1, 0, 0]), ((7 + 1024) % 256) as i64);
+        assert_eq!(
+            t.train_x.int64_value(&[1, 1, 0, 0]),
+            ((7 + 1024) % 256) as i64
+        );
         std::fs::write(dir.path().join("test_batch.bin"), vec![0u8; 100]).unwrap();
-        assert!(Task::from_call(&call).unwrap_err().to_string().contains("3073"));
+        assert!(
+            Task::from_call(&call)
+                .unwrap_err()
+                .to_string()
+                .contains("3073")
+        );
         std::fs::remove_file(dir.path().join("data_batch_3.bin")).unwrap();
-        assert!(Task::from_call(&call).unwrap_err().to_string().contains("data_batch_1.bin"));
+        assert!(
+            Task::from_call(&call)
+                .unwrap_err()
+                .to_string()
+                .contains("data_batch_1.bin")
+        );
     }
 
     #[test]
@@ -532,7 +660,8 @@ mod tests {
             let d = dir.path().join(cls);
             std::fs::create_dir_all(&d).unwrap();
             for i in 0..5u8 {
-                let img = image::RgbImage::from_pixel(10, 8, image::Rgb([ci as u8 * 200, i * 10, 7]));
+                let img =
+                    image::RgbImage::from_pixel(10, 8, image::Rgb([ci as u8 * 200, i * 10, 7]));
                 img.save(d.join(format!("{i}.png"))).unwrap();
             }
         }
@@ -553,20 +682,31 @@ mod tests {
     #[test]
     fn augment_shapes_and_determinism() {
         let x = Tensor::rand([4, 3, 8, 8], (Kind::Float, Device::Cpu));
-        let a = Augment::from_objective(&Call::new("contrastive").with("blur", Value::Float(1.0))).unwrap();
+        let a = Augment::from_objective(&Call::new("contrastive").with("blur", Value::Float(1.0)))
+            .unwrap();
         let y1 = a.apply(&x, &mut ChaCha8Rng::seed_from_u64(5));
         let y2 = a.apply(&x, &mut ChaCha8Rng::seed_from_u64(5));
         assert!(y1.equal(&y2));
         assert_eq!(y1.size(), x.size());
         // pure shift: every output pixel is an input pixel of the same row/col neighbourhood
-        let s = Augment { flip: false, shift: 2, color: 0.0, grayscale: 0.0, blur: 0.0, blur_sigma: 1.0 };
+        let s = Augment {
+            flip: false,
+            shift: 2,
+            color: 0.0,
+            grayscale: 0.0,
+            blur: 0.0,
+            blur_sigma: 1.0,
+        };
         let y = s.apply(&x, &mut ChaCha8Rng::seed_from_u64(1));
         let e = Tensor::arange(64, (Kind::Float, Device::Cpu)).view([1, 1, 8, 8]);
         let ys = s.apply(&e, &mut ChaCha8Rng::seed_from_u64(3));
         let d = &ys - &e;
         // a shift by (dy, dx) adds a constant 8·dy + dx in the interior
         let centre = d.narrow(2, 2, 4).narrow(3, 2, 4);
-        assert_eq!(centre.max().double_value(&[]), centre.min().double_value(&[]));
+        assert_eq!(
+            centre.max().double_value(&[]),
+            centre.min().double_value(&[])
+        );
         assert_eq!(y.size(), x.size());
     }
 }

@@ -47,6 +47,8 @@ pub enum Init {
     /// TF `variance_scaling_initializer()` (scale 1, fan_in, truncated normal).
     VarianceScaling,
     Const(f64),
+    /// N(0, scale / fan_in) (He et al. 2015 with scale 2 for ReLU layers).
+    FanIn(f64),
 }
 
 /// TF truncated normal: N(0, std²) resampled outside ±2 std.
@@ -80,6 +82,7 @@ impl Init {
                 trunc_normal(shape, std)
             }
             Init::Const(c) => Tensor::full(shape, c, cpu),
+            Init::FanIn(scale) => Tensor::randn(shape, cpu) * (scale / fans.0 as f64).sqrt(),
         }
     }
 }
@@ -224,7 +227,15 @@ impl AlignedLayer {
                 let ps = p.size();
                 let oh = hp - ((ps[2] - 1) * stride + kh);
                 let ow = wp - ((ps[3] - 1) * stride + kw);
-                let r = p.conv_transpose2d(k, None::<Tensor>, [stride, stride], [0, 0], [oh, ow], 1, [1, 1]);
+                let r = p.conv_transpose2d(
+                    k,
+                    None::<Tensor>,
+                    [stride, stride],
+                    [0, 0],
+                    [oh, ow],
+                    1,
+                    [1, 1],
+                );
                 r.narrow(2, ph.0, x_shape[2]).narrow(3, pw.0, x_shape[3])
             }
         }
@@ -269,7 +280,8 @@ impl ObservableLayer for AlignedLayer {
         self.w.detach()
     }
     fn forward_layer(&self, x: &Tensor, via: JacobianVia) -> Tensor {
-        self.act.apply(self.pre_activation(x, via == JacobianVia::Backward))
+        self.act
+            .apply(self.pre_activation(x, via == JacobianVia::Backward))
     }
 }
 
@@ -305,7 +317,11 @@ pub fn max_pool_same(x: &Tensor, k: i64, s: i64) -> Tensor {
     let xp = if ph == (0, 0) && pw == (0, 0) {
         x.shallow_clone()
     } else {
-        x.pad([pw.0, pw.1, ph.0, ph.1], "constant", Some(f64::NEG_INFINITY))
+        x.pad(
+            [pw.0, pw.1, ph.0, ph.1],
+            "constant",
+            Some(f64::NEG_INFINITY),
+        )
     };
     xp.max_pool2d([k, k], [s, s], [0, 0], [1, 1], false)
 }
@@ -318,9 +334,13 @@ pub fn avg_pool_same(x: &Tensor, k: i64, s: i64) -> Tensor {
         return x.avg_pool2d([k, k], [s, s], [0, 0], false, true, None::<i64>);
     }
     let pads = [pw.0, pw.1, ph.0, ph.1];
-    let num = x.constant_pad_nd(pads).avg_pool2d([k, k], [s, s], [0, 0], false, true, None::<i64>);
+    let num = x
+        .constant_pad_nd(pads)
+        .avg_pool2d([k, k], [s, s], [0, 0], false, true, None::<i64>);
     let ones = Tensor::ones([1, 1, sz[2], sz[3]], (x.kind(), x.device()));
-    let den = ones.constant_pad_nd(pads).avg_pool2d([k, k], [s, s], [0, 0], false, true, None::<i64>);
+    let den =
+        ones.constant_pad_nd(pads)
+            .avg_pool2d([k, k], [s, s], [0, 0], false, true, None::<i64>);
     num / den
 }
 
@@ -389,7 +409,10 @@ mod tests {
         let g = &dy * pre.gt(0.0).to_kind(Kind::Double); // dy through the ReLU
         let b = l.bwd.as_ref().unwrap();
         assert!(maxdiff(&x.grad(), &g.matmul(b)) < 1e-12, "dx = dy·B");
-        assert!(maxdiff(&l.w.grad(), &x.tr().matmul(&g)) < 1e-12, "dW = xᵀ dy");
+        assert!(
+            maxdiff(&l.w.grad(), &x.tr().matmul(&g)) < 1e-12,
+            "dW = xᵀ dy"
+        );
         assert!(!b.grad().defined() || b.grad().abs().sum(Kind::Double).double_value(&[]) == 0.0);
         // without B: ordinary backprop dx = dy·Wᵀ
         let l2 = dense(false);
@@ -400,9 +423,16 @@ mod tests {
 
     #[test]
     fn fa_conv_gradients() {
-        for (stride, pad, k) in [(1, Padding::Same, 5), (2, Padding::Same, 3), (2, Padding::Fixed, 3), (4, Padding::Valid, 5), (1, Padding::Same, 4)] {
+        for (stride, pad, k) in [
+            (1, Padding::Same, 5),
+            (2, Padding::Same, 3),
+            (2, Padding::Fixed, 3),
+            (4, Padding::Valid, 5),
+            (1, Padding::Same, 4),
+        ] {
             let l = conv(stride, pad, k);
-            let x = Tensor::randn([2, 3, 11, 11], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+            let x =
+                Tensor::randn([2, 3, 11, 11], (Kind::Double, Device::Cpu)).set_requires_grad(true);
             let y = l.forward(&x);
             let dy = Tensor::randn(y.size(), (Kind::Double, Device::Cpu));
             (&y * &dy).sum(Kind::Double).backward();
@@ -413,11 +443,20 @@ mod tests {
             let y0 = l.op_forward(&xr, &wr) + l.bias.as_ref().unwrap().detach().view([1, -1, 1, 1]);
             assert!(maxdiff(&y, &y0) < 1e-12);
             (&y0 * &dy).sum(Kind::Double).backward();
-            assert!(maxdiff(&l.w.grad(), &wr.grad()) < 1e-10, "dW local gradient");
+            assert!(
+                maxdiff(&l.w.grad(), &wr.grad()) < 1e-10,
+                "dW local gradient"
+            );
             // dx via B: the transposed conv of dy with B, written out explicitly
             let dx = l.op_transpose(&dy, &br.detach(), &x.size());
-            assert!(maxdiff(&x.grad(), &dx) < 1e-10, "dx = conv_transpose(dy, B) {stride} {pad:?} {k}");
-            assert!(maxdiff(&x.grad(), &xr.grad()) > 1e-3, "dx must differ from dy·W");
+            assert!(
+                maxdiff(&x.grad(), &dx) < 1e-10,
+                "dx = conv_transpose(dy, B) {stride} {pad:?} {k}"
+            );
+            assert!(
+                maxdiff(&x.grad(), &xr.grad()) > 1e-3,
+                "dx must differ from dy·W"
+            );
             let bg = l.bwd.as_ref().unwrap().grad();
             assert!(!bg.defined() || bg.abs().sum(Kind::Double).double_value(&[]) == 0.0);
         }

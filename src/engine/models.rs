@@ -47,23 +47,71 @@ struct Builder {
 }
 
 impl Builder {
-    fn add(&mut self, name: &str, kind: LayerKind, shape: Vec<i64>, fans: (i64, i64), init: Init, bias: Option<f64>, act: Act) {
+    fn add(
+        &mut self,
+        name: &str,
+        kind: LayerKind,
+        shape: Vec<i64>,
+        fans: (i64, i64),
+        init: Init,
+        bias: Option<f64>,
+        act: Act,
+    ) {
         let w = init.draw(&shape, fans);
-        let out = if kind == LayerKind::Dense { shape[1] } else { shape[0] };
+        let out = if kind == LayerKind::Dense {
+            shape[1]
+        } else {
+            shape[0]
+        };
         let bias = bias.map(|b| Init::Const(b).draw(&[out], (1, 1)));
         if self.backward {
-            let bshape = if kind == LayerKind::Dense { vec![shape[1], shape[0]] } else { shape.clone() };
-            self.pending_b.push(Pending { layer: self.layers.len(), shape: bshape, init, fans });
+            let bshape = if kind == LayerKind::Dense {
+                vec![shape[1], shape[0]]
+            } else {
+                shape.clone()
+            };
+            self.pending_b.push(Pending {
+                layer: self.layers.len(),
+                shape: bshape,
+                init,
+                fans,
+            });
         }
-        self.layers.push(AlignedLayer { name: name.to_string(), kind, w, bwd: None, bias, act });
+        self.layers.push(AlignedLayer {
+            name: name.to_string(),
+            kind,
+            w,
+            bwd: None,
+            bias,
+            act,
+        });
     }
     fn dense(&mut self, name: &str, i: i64, o: i64, init: Init, bias: Option<f64>, act: Act) {
         self.add(name, LayerKind::Dense, vec![i, o], (i, o), init, bias, act);
     }
     #[allow(clippy::too_many_arguments)]
-    fn conv(&mut self, name: &str, cin: i64, cout: i64, k: i64, stride: i64, padding: Padding, init: Init, bias: Option<f64>, act: Act) {
+    fn conv(
+        &mut self,
+        name: &str,
+        cin: i64,
+        cout: i64,
+        k: i64,
+        stride: i64,
+        padding: Padding,
+        init: Init,
+        bias: Option<f64>,
+        act: Act,
+    ) {
         let kind = LayerKind::Conv { stride, padding };
-        self.add(name, kind, vec![cout, cin, k, k], (cin * k * k, cout * k * k), init, bias, act);
+        self.add(
+            name,
+            kind,
+            vec![cout, cin, k, k],
+            (cin * k * k, cout * k * k),
+            init,
+            bias,
+            act,
+        );
     }
     fn bn(&mut self, name: &str, c: i64, gamma0: f64, center: bool, decay: f64) {
         let cpu = (Kind::Float, Device::Cpu);
@@ -94,7 +142,13 @@ impl Model {
     /// call's `head_dim` sets the SimCLR output width). Parameters are drawn on the CPU from
     /// `model_seed` (W and biases first, then every B from a derived seed, so W is the same for
     /// every rule) and moved to `device`.
-    pub fn new(arch: &Call, objective: &Call, backward: bool, model_seed: u64, device: Device) -> Result<Model> {
+    pub fn new(
+        arch: &Call,
+        objective: &Call,
+        backward: bool,
+        model_seed: u64,
+        device: Device,
+    ) -> Result<Model> {
         let arch = &super::params::complete(arch);
         let objective = &super::params::complete(objective);
         let contrastive = names::is_contrastive(&objective.name)?;
@@ -107,22 +161,34 @@ impl Model {
         let classes = arch.req_pos_i64("classes")?;
         let c = |n: i64| scaled(n, width);
         tch::manual_seed(model_seed as i64);
-        let mut b = Builder { layers: vec![], bn_names: vec![], bns: vec![], backward, pending_b: vec![] };
+        let mut b = Builder {
+            layers: vec![],
+            bn_names: vec![],
+            bns: vec![],
+            backward,
+            pending_b: vec![],
+        };
         let (spec, feat) = match arch.name.as_str() {
             "knet4" | "knet5" => {
                 let conv4 = arch.name == "knet5";
                 let lrn = arch.req_bool("lrn")?;
                 let sp = Padding::Same;
-                b.conv("conv1", cin, c(32), 5, 1, sp, Init::Normal(1e-4), Some(0.0), Act::None);
-                b.conv("conv2", c(32), c(32), 5, 1, sp, Init::Normal(0.01), Some(0.0), Act::Relu);
-                b.conv("conv3", c(32), c(64), 5, 1, sp, Init::Normal(0.01), Some(0.0), Act::Relu);
+                let he = knet_he(arch)?;
+                let (i1, i2) = if he {
+                    (Init::FanIn(1.0), Init::FanIn(2.0))
+                } else {
+                    (Init::Normal(1e-4), Init::Normal(0.01))
+                };
+                b.conv("conv1", cin, c(32), 5, 1, sp, i1, Some(0.0), Act::None);
+                b.conv("conv2", c(32), c(32), 5, 1, sp, i2, Some(0.0), Act::Relu);
+                b.conv("conv3", c(32), c(64), 5, 1, sp, i2, Some(0.0), Act::Relu);
                 let mut s = size;
                 for _ in 0..3 {
                     s = out_size(s, 3, 2, sp);
                 }
                 let mut ch = c(64);
                 if conv4 {
-                    b.conv("conv4", c(64), c(128), 5, 1, sp, Init::Normal(0.01), Some(0.0), Act::Relu);
+                    b.conv("conv4", c(64), c(128), 5, 1, sp, i2, Some(0.0), Act::Relu);
                     s = out_size(s, 3, 2, sp);
                     ch = c(128);
                 }
@@ -135,10 +201,23 @@ impl Model {
                     return Err(arch.bad("dropout", "must be in [0, 1)"));
                 }
                 if size < 11 {
-                    return Err(arch.bad("input_size", "must be at least 11 for AlexNet's 11×11 stride-4 conv1"));
+                    return Err(arch.bad(
+                        "input_size",
+                        "must be at least 11 for AlexNet's 11×11 stride-4 conv1",
+                    ));
                 }
                 let (sp, g) = (Padding::Same, Init::GlorotUniform);
-                b.conv("conv1", cin, c(96), 11, 4, Padding::Valid, g, Some(0.0), Act::Relu);
+                b.conv(
+                    "conv1",
+                    cin,
+                    c(96),
+                    11,
+                    4,
+                    Padding::Valid,
+                    g,
+                    Some(0.0),
+                    Act::Relu,
+                );
                 b.conv("conv2", c(96), c(256), 5, 1, sp, g, Some(0.0), Act::Relu);
                 b.conv("conv3", c(256), c(384), 3, 1, sp, g, Some(0.0), Act::Relu);
                 b.conv("conv4", c(384), c(384), 4, 1, sp, g, Some(0.0), Act::Relu);
@@ -159,7 +238,11 @@ impl Model {
                 if version != 1 && version != 2 {
                     return Err(arch.bad("version", &format!("must be 1 or 2, got {version}")));
                 }
-                let (word, decay) = if version == 1 { ("group", 0.9) } else { ("layer", 0.997) };
+                let (word, decay) = if version == 1 {
+                    ("group", 0.9)
+                } else {
+                    ("layer", 0.997)
+                };
                 let (vs, fx, no) = (Init::VarianceScaling, Padding::Fixed, Act::None);
                 b.conv("conv0", cin, c(64), 7, 2, fx, vs, None, no);
                 if version == 1 {
@@ -176,14 +259,44 @@ impl Model {
                             b.bn(&format!("{pre}/preact_bn"), ch, 1.0, true, decay);
                         }
                         if blk == 0 {
-                            b.conv(&format!("{pre}/conv0"), ch, filters, 1, st, fx, vs, None, no);
+                            b.conv(
+                                &format!("{pre}/conv0"),
+                                ch,
+                                filters,
+                                1,
+                                st,
+                                fx,
+                                vs,
+                                None,
+                                no,
+                            );
                             if version == 1 {
                                 b.bn(&format!("{pre}/conv0/bn"), filters, 1.0, true, decay);
                             }
                         }
-                        b.conv(&format!("{pre}/conv1"), ch, filters, 3, st, fx, vs, None, no);
+                        b.conv(
+                            &format!("{pre}/conv1"),
+                            ch,
+                            filters,
+                            3,
+                            st,
+                            fx,
+                            vs,
+                            None,
+                            no,
+                        );
                         b.bn(&format!("{pre}/conv1/bn"), filters, 1.0, true, decay);
-                        b.conv(&format!("{pre}/conv2"), filters, filters, 3, 1, fx, vs, None, no);
+                        b.conv(
+                            &format!("{pre}/conv2"),
+                            filters,
+                            filters,
+                            3,
+                            1,
+                            fx,
+                            vs,
+                            None,
+                            no,
+                        );
                         if version == 1 {
                             b.bn(&format!("{pre}/conv2/bn"), filters, 0.0, true, decay);
                         }
@@ -200,15 +313,30 @@ impl Model {
                 let mut d = cin * size * size;
                 for (i, h) in hidden.iter().enumerate() {
                     let h = c(*h);
-                    b.dense(&format!("fc{}", i + 1), d, h, Init::GlorotUniform, Some(0.0), Act::Relu);
+                    b.dense(
+                        &format!("fc{}", i + 1),
+                        d,
+                        h,
+                        Init::GlorotUniform,
+                        Some(0.0),
+                        Act::Relu,
+                    );
                     d = h;
                 }
-                (Spec::Mlp { hidden: hidden.len() }, d)
+                (
+                    Spec::Mlp {
+                        hidden: hidden.len(),
+                    },
+                    d,
+                )
             }
             other => return Err(names::NamesError::UnknownArch(other.to_string()).into()),
         };
         if feat <= 0 {
-            return Err(arch.bad("input_size", &format!("{size} is too small for {}", arch.name)));
+            return Err(arch.bad(
+                "input_size",
+                &format!("{size} is too small for {}", arch.name),
+            ));
         }
         // The final layer(s).
         if contrastive {
@@ -223,6 +351,7 @@ impl Model {
             let init = match &spec {
                 Spec::AlexNet { .. } => Init::TruncNormal(0.01),
                 Spec::ResNet { version: 2, .. } | Spec::Mlp { .. } => Init::GlorotUniform,
+                Spec::KNet { .. } if knet_he(arch)? => Init::FanIn(1.0),
                 _ => Init::Normal(0.01),
             };
             b.dense(&last, feat, classes, init, Some(0.0), Act::None);
@@ -236,26 +365,54 @@ impl Model {
         let got: Vec<String> = b.layers.iter().map(|l| l.name.clone()).collect();
         debug_assert_eq!(expected, got, "builder order must match names.rs");
         if expected != got {
-            return Err(EngineError::Invalid(format!("internal: layer order {got:?} differs from {expected:?}")));
+            return Err(EngineError::Invalid(format!(
+                "internal: layer order {got:?} differs from {expected:?}"
+            )));
         }
-        Ok(Self::finish(arch.name.clone(), spec, b, contrastive, device, [cin, size, size]))
+        Ok(Self::finish(
+            arch.name.clone(),
+            spec,
+            b,
+            contrastive,
+            device,
+            [cin, size, size],
+        ))
     }
 
-    fn finish(arch: String, spec: Spec, b: Builder, contrastive: bool, device: Device, in_shape: [i64; 3]) -> Model {
+    fn finish(
+        arch: String,
+        spec: Spec,
+        b: Builder,
+        contrastive: bool,
+        device: Device,
+        in_shape: [i64; 3],
+    ) -> Model {
         let mv = |t: &Tensor, grad: bool| t.to_device(device).detach().set_requires_grad(grad);
         let mut params = vec![];
         let mut layers = b.layers;
         for l in &mut layers {
             l.w = mv(&l.w, true);
-            params.push(Param { name: format!("{}/kernel", l.name), tensor: l.w.shallow_clone(), role: Role::Kernel });
+            params.push(Param {
+                name: format!("{}/kernel", l.name),
+                tensor: l.w.shallow_clone(),
+                role: Role::Kernel,
+            });
             if let Some(t) = &l.bwd {
                 let t = mv(t, true);
-                params.push(Param { name: format!("{}/backward", l.name), tensor: t.shallow_clone(), role: Role::Backward });
+                params.push(Param {
+                    name: format!("{}/backward", l.name),
+                    tensor: t.shallow_clone(),
+                    role: Role::Backward,
+                });
                 l.bwd = Some(t);
             }
             if let Some(t) = &l.bias {
                 let t = mv(t, true);
-                params.push(Param { name: format!("{}/bias", l.name), tensor: t.shallow_clone(), role: Role::Bias });
+                params.push(Param {
+                    name: format!("{}/bias", l.name),
+                    tensor: t.shallow_clone(),
+                    role: Role::Bias,
+                });
                 l.bias = Some(t);
             }
         }
@@ -263,20 +420,45 @@ impl Model {
         for (bn, name) in bns.iter_mut().zip(&b.bn_names) {
             if let Some(t) = &bn.gamma {
                 let t = mv(t, true);
-                params.push(Param { name: format!("{name}/gamma"), tensor: t.shallow_clone(), role: Role::BnScale });
+                params.push(Param {
+                    name: format!("{name}/gamma"),
+                    tensor: t.shallow_clone(),
+                    role: Role::BnScale,
+                });
                 bn.gamma = Some(t);
             }
             if let Some(t) = &bn.beta {
                 let t = mv(t, true);
-                params.push(Param { name: format!("{name}/beta"), tensor: t.shallow_clone(), role: Role::BnShift });
+                params.push(Param {
+                    name: format!("{name}/beta"),
+                    tensor: t.shallow_clone(),
+                    role: Role::BnShift,
+                });
                 bn.beta = Some(t);
             }
             bn.running_mean = mv(&bn.running_mean, false);
             bn.running_var = mv(&bn.running_var, false);
-            params.push(Param { name: format!("{name}/running_mean"), tensor: bn.running_mean.shallow_clone(), role: Role::Buffer });
-            params.push(Param { name: format!("{name}/running_var"), tensor: bn.running_var.shallow_clone(), role: Role::Buffer });
+            params.push(Param {
+                name: format!("{name}/running_mean"),
+                tensor: bn.running_mean.shallow_clone(),
+                role: Role::Buffer,
+            });
+            params.push(Param {
+                name: format!("{name}/running_var"),
+                tensor: bn.running_var.shallow_clone(),
+                role: Role::Buffer,
+            });
         }
-        Model { arch, spec, layers, bns, params, contrastive, device, in_shape }
+        Model {
+            arch,
+            spec,
+            layers,
+            bns,
+            params,
+            contrastive,
+            device,
+            in_shape,
+        }
     }
 
     pub fn device(&self) -> Device {
@@ -300,7 +482,10 @@ impl Model {
     }
     /// The learnable layers as the observables see them, in canonical order.
     pub fn layers(&self) -> Vec<&dyn ObservableLayer> {
-        self.layers.iter().map(|l| l as &dyn ObservableLayer).collect()
+        self.layers
+            .iter()
+            .map(|l| l as &dyn ObservableLayer)
+            .collect()
     }
     /// Canonical layer names in forward order (equal to `names::layer_names`).
     pub fn layer_names(&self) -> Vec<String> {
@@ -313,7 +498,13 @@ impl Model {
     pub fn observe_inputs(&self, x: &Tensor) -> Vec<(usize, Tensor)> {
         let mut rec = vec![];
         tch::no_grad(|| {
-            let _ = self.forward(x, &mut Pass { train: false, record: Some(&mut rec) });
+            let _ = self.forward(
+                x,
+                &mut Pass {
+                    train: false,
+                    record: Some(&mut rec),
+                },
+            );
         });
         rec
     }
@@ -339,7 +530,10 @@ impl Model {
             self.bns[bi - 1].forward(x, train)
         };
         let feat = match &self.spec {
-            Spec::KNet { conv4, lrn: use_lrn } => {
+            Spec::KNet {
+                conv4,
+                lrn: use_lrn,
+            } => {
                 let mut h = max_pool_same(&lay(x, pass), 3, 2);
                 if *use_lrn {
                     h = lrn(&h.relu(), 3, 1.0, 5e-5, 0.75);
@@ -354,7 +548,10 @@ impl Model {
                 }
                 h.flatten(1, -1)
             }
-            Spec::AlexNet { lrn: use_lrn, dropout } => {
+            Spec::AlexNet {
+                lrn: use_lrn,
+                dropout,
+            } => {
                 let mut h = lay(x, pass);
                 if *use_lrn {
                     h = lrn(&h, 5, 1.0, 1e-4, 0.75);
@@ -381,13 +578,21 @@ impl Model {
                 for &nb in blocks.iter() {
                     for blk in 0..nb {
                         if v1 {
-                            let short = if blk == 0 { bn(&lay(&h, pass)) } else { h.shallow_clone() };
+                            let short = if blk == 0 {
+                                bn(&lay(&h, pass))
+                            } else {
+                                h.shallow_clone()
+                            };
                             let mut r = bn(&lay(&h, pass)).relu();
                             r = bn(&lay(&r, pass));
                             h = (r + short).relu();
                         } else {
                             let pre = bn(&h).relu();
-                            let short = if blk == 0 { lay(&pre, pass) } else { h.shallow_clone() };
+                            let short = if blk == 0 {
+                                lay(&pre, pass)
+                            } else {
+                                h.shallow_clone()
+                            };
                             let mut r = bn(&lay(&pre, pass)).relu();
                             r = lay(&r, pass);
                             h = r + short;
@@ -417,13 +622,18 @@ impl Model {
 
     /// All parameters and buffers as named tensors (for checkpoints).
     pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
-        self.params.iter().map(|p| (p.name.clone(), p.tensor.shallow_clone())).collect()
+        self.params
+            .iter()
+            .map(|p| (p.name.clone(), p.tensor.shallow_clone()))
+            .collect()
     }
 
     /// Copy saved values into the model's tensors (names must match exactly).
     pub fn load_named(&self, named: &std::collections::BTreeMap<String, Tensor>) -> Result<()> {
         for p in &self.params {
-            let src = named.get(&p.name).ok_or_else(|| EngineError::Invalid(format!("checkpoint lacks parameter `{}`", p.name)))?;
+            let src = named.get(&p.name).ok_or_else(|| {
+                EngineError::Invalid(format!("checkpoint lacks parameter `{}`", p.name))
+            })?;
             if src.size() != p.tensor.size() {
                 return Err(EngineError::Invalid(format!(
                     "checkpoint parameter `{}` has shape {:?}, model has {:?}",
@@ -438,13 +648,24 @@ impl Model {
     }
 }
 
+/// KNet's `init` parameter: `paper` (method.md §7) or `he` (fan-in scaled, for short trainings).
+fn knet_he(arch: &Call) -> Result<bool> {
+    match arch.str("init").unwrap_or("paper") {
+        "paper" => Ok(false),
+        "he" => Ok(true),
+        o => Err(arch.bad("init", &format!("must be \"paper\" or \"he\", got \"{o}\""))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::value::Value;
 
     fn build(arch: Call, obj: &str, size: i64) -> Model {
-        let arch = arch.with("input_size", Value::Int(size)).with("width", Value::Float(0.25));
+        let arch = arch
+            .with("input_size", Value::Int(size))
+            .with("width", Value::Float(0.25));
         Model::new(&arch, &Call::new(obj), true, 0, Device::Cpu).unwrap()
     }
 
@@ -465,7 +686,13 @@ mod tests {
                 let extra = usize::from(obj == "contrastive");
                 assert_eq!(m.layers().len(), n + extra, "{} {obj}", a.name);
                 let x = Tensor::randn([3, 3, size, size], (Kind::Float, Device::Cpu));
-                let y = m.forward(&x, &mut Pass { train: true, record: None });
+                let y = m.forward(
+                    &x,
+                    &mut Pass {
+                        train: true,
+                        record: None,
+                    },
+                );
                 let width = if obj == "supervised" { 10 } else { 128 };
                 assert_eq!(y.size(), vec![3, width], "{}", a.name);
                 let ins = m.observe_inputs(&x);
@@ -491,7 +718,10 @@ mod tests {
         assert!(k(&m1, 1).equal(&k(&m2, 1)), "W independent of having B");
         assert!(!k(&m1, 1).equal(&k(&m3, 1)));
         let l = &m2.aligned_layers()[1];
-        assert!(!l.w.equal(l.bwd.as_ref().unwrap()), "B drawn independently of W");
+        assert!(
+            !l.w.equal(l.bwd.as_ref().unwrap()),
+            "B drawn independently of W"
+        );
         // init scales (method.md §7)
         let std = |t: &Tensor| f64::try_from(t.std(true)).unwrap();
         assert!((std(&k(&m1, 0)) - 1e-4).abs() < 2e-5);
@@ -502,11 +732,29 @@ mod tests {
     #[test]
     fn bad_calls_are_reported() {
         let s = Call::new("supervised");
-        let e = Model::new(&Call::new("vgg"), &s, false, 0, Device::Cpu).err().unwrap();
+        let e = Model::new(&Call::new("vgg"), &s, false, 0, Device::Cpu)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("vgg"));
-        let e = Model::new(&Call::new("resnet18").with("version", Value::Int(3)), &s, false, 0, Device::Cpu).err().unwrap();
+        let e = Model::new(
+            &Call::new("resnet18").with("version", Value::Int(3)),
+            &s,
+            false,
+            0,
+            Device::Cpu,
+        )
+        .err()
+        .unwrap();
         assert!(e.to_string().contains("version"));
-        let e = Model::new(&Call::new("alexnet").with("input_size", Value::Int(8)), &s, false, 0, Device::Cpu).err().unwrap();
+        let e = Model::new(
+            &Call::new("alexnet").with("input_size", Value::Int(8)),
+            &s,
+            false,
+            0,
+            Device::Cpu,
+        )
+        .err()
+        .unwrap();
         assert!(e.to_string().contains("input_size"));
     }
 }

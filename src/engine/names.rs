@@ -12,7 +12,11 @@ pub enum NamesError {
     #[error("unknown architecture `{0}` (known: knet4, knet5, alexnet, resnet18, resnet34, mlp)")]
     UnknownArch(String),
     #[error("architecture `{arch}`: parameter `{param}` {msg}")]
-    BadParam { arch: String, param: String, msg: String },
+    BadParam {
+        arch: String,
+        param: String,
+        msg: String,
+    },
     #[error("unknown objective `{0}` (known: supervised, contrastive)")]
     UnknownObjective(String),
 }
@@ -72,7 +76,9 @@ pub fn mlp_hidden(arch: &Call) -> Result<Vec<i64>, NamesError> {
     match arch.get("hidden") {
         None => Ok(vec![256, 256]),
         Some(v) => {
-            let l = v.as_list().ok_or_else(|| bad("must be a list of positive integers"))?;
+            let l = v
+                .as_list()
+                .ok_or_else(|| bad("must be a list of positive integers"))?;
             l.iter()
                 .map(|x| match x.as_i64() {
                     Some(n) if n > 0 => Ok(n),
@@ -98,10 +104,16 @@ pub fn base_layer_names(arch: &Call) -> Result<Vec<String>, NamesError> {
     Ok(match arch.name.as_str() {
         "knet4" => s(&["conv1", "conv2", "conv3", "fc4"]),
         "knet5" => s(&["conv1", "conv2", "conv3", "conv4", "fc5"]),
-        "alexnet" => s(&["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]),
+        "alexnet" => s(&[
+            "conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8",
+        ]),
         "resnet18" | "resnet34" => {
             let blocks = resnet_blocks(&arch.name).expect("resnet");
-            let word = if resnet_version(arch)? == 1 { "group" } else { "layer" };
+            let word = if resnet_version(arch)? == 1 {
+                "group"
+            } else {
+                "layer"
+            };
             let mut v = vec!["conv0".to_string()];
             for (g, &nb) in blocks.iter().enumerate() {
                 for b in 0..nb {
@@ -153,11 +165,18 @@ pub fn layer_groups(arch: &Call, objective: &str) -> Result<Vec<(String, Group)>
             Group::Deep
         }
     };
-    let mut out: Vec<(String, Group)> =
-        full.iter().enumerate().map(|(i, n)| (n.clone(), grp(i))).collect();
+    let mut out: Vec<(String, Group)> = full
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.clone(), grp(i)))
+        .collect();
     if is_contrastive(objective)? {
         out.pop();
-        out.extend(CONTRASTIVE_HEAD.iter().map(|s| (s.to_string(), Group::Deep)));
+        out.extend(
+            CONTRASTIVE_HEAD
+                .iter()
+                .map(|s| (s.to_string(), Group::Deep)),
+        );
     }
     Ok(out)
 }
@@ -178,8 +197,20 @@ mod tests {
         assert_eq!(count(Call::new("alexnet"), "supervised"), 8);
         assert_eq!(count(Call::new("resnet18"), "supervised"), 22);
         assert_eq!(count(Call::new("resnet34"), "supervised"), 38);
-        assert_eq!(count(Call::new("resnet18").with("version", Value::Int(2)), "supervised"), 22);
-        for (a, n) in [("knet4", 4), ("knet5", 5), ("alexnet", 8), ("resnet18", 22), ("resnet34", 38)] {
+        assert_eq!(
+            count(
+                Call::new("resnet18").with("version", Value::Int(2)),
+                "supervised"
+            ),
+            22
+        );
+        for (a, n) in [
+            ("knet4", 4),
+            ("knet5", 5),
+            ("alexnet", 8),
+            ("resnet18", 22),
+            ("resnet34", 38),
+        ] {
             assert_eq!(count(Call::new(a), "contrastive"), n + 1, "{a}");
         }
         let mlp = Call::new("mlp").with("hidden", Value::List(vec![Value::Int(8); 3]));
@@ -190,7 +221,9 @@ mod tests {
     fn groups_match_method() {
         let gs = |a: &str, o: &str| -> Vec<usize> {
             let g = layer_groups(&Call::new(a), o).unwrap();
-            (0..3).map(|k| g.iter().filter(|(_, x)| x.index() == k).count()).collect()
+            (0..3)
+                .map(|k| g.iter().filter(|(_, x)| x.index() == k).count())
+                .collect()
         };
         assert_eq!(gs("knet4", "supervised"), vec![1, 1, 2]);
         assert_eq!(gs("knet5", "supervised"), vec![1, 1, 3]);
@@ -211,7 +244,11 @@ mod tests {
         assert_eq!(n[1], "block_group1_0/conv0");
         assert_eq!(n[4], "block_group1_1/conv1");
         assert_eq!(n[21], "dense");
-        let n2 = layer_names(&Call::new("resnet34").with("version", Value::Int(2)), "supervised").unwrap();
+        let n2 = layer_names(
+            &Call::new("resnet34").with("version", Value::Int(2)),
+            "supervised",
+        )
+        .unwrap();
         assert_eq!(n2[1], "block_layer1_0/conv0");
         assert!(layer_names(&Call::new("vgg"), "supervised").is_err());
         assert!(layer_names(&Call::new("knet4"), "rl").is_err());

@@ -33,7 +33,11 @@ impl OptSpec {
                 beta2: call.req_f64("beta2")?,
                 eps: call.req_f64("eps")?,
             }),
-            o => Err(EngineError::param(&call.name, "optimizer", format!("must be \"sgdm\" or \"adam\", got \"{o}\""))),
+            o => Err(EngineError::param(
+                &call.name,
+                "optimizer",
+                format!("must be \"sgdm\" or \"adam\", got \"{o}\""),
+            )),
         }
     }
 }
@@ -52,7 +56,10 @@ pub struct Optimizer {
 
 impl Optimizer {
     pub fn new(spec: OptSpec) -> Self {
-        Optimizer { spec, state: BTreeMap::new() }
+        Optimizer {
+            spec,
+            state: BTreeMap::new(),
+        }
     }
 
     /// One update. `params[i]` is updated in place with gradient `grads[i]` (skipped if `None`).
@@ -63,25 +70,37 @@ impl Optimizer {
                 let mut p = p.shallow_clone();
                 match self.spec {
                     OptSpec::Sgdm { momentum, nesterov } => {
-                        let slot = self.state.entry(name.to_string()).or_insert_with(|| Slot::Sgd {
-                            buf: Tensor::new(),
-                        });
-                        let Slot::Sgd { buf } = slot else { unreachable!("sgd slot") };
+                        let slot = self
+                            .state
+                            .entry(name.to_string())
+                            .or_insert_with(|| Slot::Sgd { buf: Tensor::new() });
+                        let Slot::Sgd { buf } = slot else {
+                            unreachable!("sgd slot")
+                        };
                         if !buf.defined() {
                             *buf = g.detach().copy();
                         } else {
                             let _ = buf.g_mul_scalar_(momentum).g_add_(g);
                         }
-                        let d = if nesterov { g + &*buf * momentum } else { buf.shallow_clone() };
+                        let d = if nesterov {
+                            g + &*buf * momentum
+                        } else {
+                            buf.shallow_clone()
+                        };
                         let _ = p.g_add_(&(d * (-lr)));
                     }
                     OptSpec::Adam { beta1, beta2, eps } => {
-                        let slot = self.state.entry(name.to_string()).or_insert_with(|| Slot::Adam {
-                            m: g.zeros_like(),
-                            v: g.zeros_like(),
-                            step: 0,
-                        });
-                        let Slot::Adam { m, v, step } = slot else { unreachable!("adam slot") };
+                        let slot =
+                            self.state
+                                .entry(name.to_string())
+                                .or_insert_with(|| Slot::Adam {
+                                    m: g.zeros_like(),
+                                    v: g.zeros_like(),
+                                    step: 0,
+                                });
+                        let Slot::Adam { m, v, step } = slot else {
+                            unreachable!("adam slot")
+                        };
                         *step += 1;
                         let _ = m.lerp_(g, 1.0 - beta1);
                         let _ = v.g_mul_scalar_(beta2).addcmul_(g, &(g * (1.0 - beta2)));
@@ -101,7 +120,9 @@ impl Optimizer {
         let mut out = vec![];
         for (name, s) in &self.state {
             match s {
-                Slot::Sgd { buf } => out.push((format!("opt/{name}/momentum_buffer"), buf.shallow_clone())),
+                Slot::Sgd { buf } => {
+                    out.push((format!("opt/{name}/momentum_buffer"), buf.shallow_clone()))
+                }
                 Slot::Adam { m, v, step } => {
                     out.push((format!("opt/{name}/exp_avg"), m.shallow_clone()));
                     out.push((format!("opt/{name}/exp_avg_sq"), v.shallow_clone()));
@@ -113,30 +134,48 @@ impl Optimizer {
     }
 
     /// Restore the state written by [`Optimizer::state_tensors`] (tensors moved to `device`).
-    pub fn load_state(&mut self, named: &BTreeMap<String, Tensor>, device: tch::Device) -> Result<()> {
+    pub fn load_state(
+        &mut self,
+        named: &BTreeMap<String, Tensor>,
+        device: tch::Device,
+    ) -> Result<()> {
         self.state.clear();
         for (k, t) in named {
-            let Some(rest) = k.strip_prefix("opt/") else { continue };
-            let (pname, slot) = rest.rsplit_once('/').ok_or_else(|| EngineError::Invalid(format!("bad optimizer state key `{k}`")))?;
+            let Some(rest) = k.strip_prefix("opt/") else {
+                continue;
+            };
+            let (pname, slot) = rest
+                .rsplit_once('/')
+                .ok_or_else(|| EngineError::Invalid(format!("bad optimizer state key `{k}`")))?;
             let t = t.to_device(device);
             match (self.spec, slot) {
                 (OptSpec::Sgdm { .. }, "momentum_buffer") => {
                     self.state.insert(pname.to_string(), Slot::Sgd { buf: t });
                 }
                 (OptSpec::Adam { .. }, "exp_avg" | "exp_avg_sq" | "step") => {
-                    let e = self.state.entry(pname.to_string()).or_insert_with(|| Slot::Adam {
-                        m: Tensor::new(),
-                        v: Tensor::new(),
-                        step: 0,
-                    });
-                    let Slot::Adam { m, v, step } = e else { unreachable!("adam slot") };
+                    let e = self
+                        .state
+                        .entry(pname.to_string())
+                        .or_insert_with(|| Slot::Adam {
+                            m: Tensor::new(),
+                            v: Tensor::new(),
+                            step: 0,
+                        });
+                    let Slot::Adam { m, v, step } = e else {
+                        unreachable!("adam slot")
+                    };
                     match slot {
                         "exp_avg" => *m = t,
                         "exp_avg_sq" => *v = t,
                         _ => *step = t.to_kind(Kind::Int64).int64_value(&[]),
                     }
                 }
-                _ => return Err(EngineError::Invalid(format!("optimizer state `{k}` does not fit optimizer {:?}", self.spec))),
+                _ => {
+                    return Err(EngineError::Invalid(format!(
+                        "optimizer state `{k}` does not fit optimizer {:?}",
+                        self.spec
+                    )));
+                }
             }
         }
         Ok(())
@@ -156,8 +195,23 @@ mod tests {
     #[test]
     fn optimizers_match_torch() {
         for (name, spec, lr) in [
-            ("sgdm", OptSpec::Sgdm { momentum: 0.9, nesterov: true }, 0.3),
-            ("adam", OptSpec::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }, 0.05),
+            (
+                "sgdm",
+                OptSpec::Sgdm {
+                    momentum: 0.9,
+                    nesterov: true,
+                },
+                0.3,
+            ),
+            (
+                "adam",
+                OptSpec::Adam {
+                    beta1: 0.9,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                },
+                0.05,
+            ),
         ] {
             let dir = tempfile::tempdir().unwrap();
             let d = dir.path();
@@ -177,22 +231,39 @@ mod tests {
             for _ in 0..10 {
                 let loss = (x.matmul(&w) + &b).cross_entropy_for_logits(&y);
                 loss.backward();
-                let grads: Vec<Option<Tensor>> =
-                    tch::no_grad(|| [&w, &b].iter().map(|p| Some(p.grad().copy() + *p * wd)).collect());
+                let grads: Vec<Option<Tensor>> = tch::no_grad(|| {
+                    [&w, &b]
+                        .iter()
+                        .map(|p| Some(p.grad().copy() + *p * wd))
+                        .collect()
+                });
                 opt.step(&[("W", &w), ("b", &b)], &grads, lr);
                 for p in [&w, &b] {
                     let _ = p.grad().zero_();
                 }
             }
             let st = std::process::Command::new(python())
-                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/engine_optim.py"))
-                .args([d.to_str().unwrap(), name, &lr.to_string(), &wd.to_string(), "10"])
+                .arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/python/engine_optim.py"
+                ))
+                .args([
+                    d.to_str().unwrap(),
+                    name,
+                    &lr.to_string(),
+                    &wd.to_string(),
+                    "10",
+                ])
                 .status()
                 .expect("run python reference (set LRX_PYTHON)");
             assert!(st.success(), "python reference failed");
             let wt = Tensor::read_npy(d.join("W_torch.npy")).unwrap();
             let bt = Tensor::read_npy(d.join("b_torch.npy")).unwrap();
-            let e = (&w - &wt).abs().max().double_value(&[]).max((&b - &bt).abs().max().double_value(&[]));
+            let e = (&w - &wt)
+                .abs()
+                .max()
+                .double_value(&[])
+                .max((&b - &bt).abs().max().double_value(&[]));
             let moved = (&w - &w0).abs().max().double_value(&[]);
             assert!(moved > 0.05, "{name}: parameters barely moved ({moved})");
             assert!(e < 1e-5, "{name}: max abs difference to torch.optim {e}");

@@ -80,12 +80,19 @@ fn optimizer_params(c: Call, optimizer: &str) -> Call {
 pub fn defaults(name: &str) -> Option<Call> {
     let c = Call::new(name);
     Some(match name {
-        "knet4" | "knet5" => arch_common(c, 32).with("lrn", b(false)),
-        "alexnet" => arch_common(c, 224).with("lrn", b(false)).with("dropout", f(0.5)),
+        "knet4" | "knet5" => arch_common(c, 32)
+            .with("lrn", b(false))
+            .with("init", s("paper")),
+        "alexnet" => arch_common(c, 224)
+            .with("lrn", b(false))
+            .with("dropout", f(0.5)),
         "resnet18" | "resnet34" => arch_common(c, 224).with("version", i(1)),
         "mlp" => arch_common(c, 32).with("hidden", Value::List(vec![i(256), i(256)])),
         "sgdm" => c.with("momentum", f(0.9)).with("nesterov", b(true)),
-        "adam" => c.with("beta1", f(0.9)).with("beta2", f(0.999)).with("eps", f(1e-8)),
+        "adam" => c
+            .with("beta1", f(0.9))
+            .with("beta2", f(0.999))
+            .with("eps", f(1e-8)),
         "fa" => optimizer_params(c, "adam"),
         "ia" => optimizer_params(c, "sgdm")
             .with("alpha", f(2e-3))
@@ -150,7 +157,10 @@ pub fn defaults(name: &str) -> Option<Call> {
             .with("milestones", Value::List(vec![i(30), i(60), i(80)]))
             .with("gamma", f(0.1))
             .with("weight_decay", f(1e-5))
-            .with("checkpoints", Value::List((0..=20).map(|e| i(5 * e)).collect()))
+            .with(
+                "checkpoints",
+                Value::List((0..=20).map(|e| i(5 * e)).collect()),
+            )
             .with("model_seed", i(0))
             .with("data_seed", i(0))
             .with("eval_every", i(1))

@@ -27,9 +27,18 @@ pub enum Alignment {
     /// α·decay + β·self.
     Symmetric { alpha: f64, beta: f64 },
     /// α·sparse + β·amp.
-    Activation { alpha: f64, beta: f64, batch_center: bool },
+    Activation {
+        alpha: f64,
+        beta: f64,
+        batch_center: bool,
+    },
     /// α·decay + β·amp, optionally on noise inputs.
-    Mirror { alpha: f64, beta: f64, noise: InputNoise, stddev: f64 },
+    Mirror {
+        alpha: f64,
+        beta: f64,
+        noise: InputNoise,
+        stddev: f64,
+    },
     /// α·decay plus the tied gradient dB = dWᵀ.
     KolenPollack { alpha: f64 },
 }
@@ -93,7 +102,10 @@ pub fn build_rule(call: &Call) -> Result<Rule> {
         ),
         "symmetric" => (
             opt()?,
-            Alignment::Symmetric { alpha: call.req_f64("alpha")?, beta: call.req_f64("beta")? },
+            Alignment::Symmetric {
+                alpha: call.req_f64("alpha")?,
+                beta: call.req_f64("beta")?,
+            },
             rate()?,
         ),
         "activation" => (
@@ -129,10 +141,27 @@ pub fn build_rule(call: &Call) -> Result<Rule> {
                 rate()?,
             )
         }
-        "kolen_pollack" => (opt()?, Alignment::KolenPollack { alpha: call.req_f64("alpha")? }, rate()?),
-        other => return Err(EngineError::Unknown { family: "learning rule", name: other.into(), known: RULES }),
+        "kolen_pollack" => (
+            opt()?,
+            Alignment::KolenPollack {
+                alpha: call.req_f64("alpha")?,
+            },
+            rate()?,
+        ),
+        other => {
+            return Err(EngineError::Unknown {
+                family: "learning rule",
+                name: other.into(),
+                known: RULES,
+            });
+        }
     };
-    Ok(Rule { name: call.name.clone(), optimizer, alignment, alignment_rate })
+    Ok(Rule {
+        name: call.name.clone(),
+        optimizer,
+        alignment,
+        alignment_rate,
+    })
 }
 
 /// Σ_units mean_batch(a ⊙ b).
@@ -154,14 +183,29 @@ pub struct Primitives<'a> {
 
 impl<'a> Primitives<'a> {
     pub fn new(layer: &'a AlignedLayer, x: &Tensor, batch_center: bool) -> Self {
-        let b = layer.bwd.as_ref().expect("alignment loss on a layer without B").shallow_clone();
+        let b = layer
+            .bwd
+            .as_ref()
+            .expect("alignment loss on a layer without B")
+            .shallow_clone();
         let b_wl = match layer.kind {
             LayerKind::Dense => b.tr(),
             LayerKind::Conv { .. } => b.shallow_clone(),
         };
         let x = x.detach();
-        let xb = if batch_center { &x - x.mean_dim(0, true, x.kind()) } else { x.shallow_clone() };
-        Primitives { layer, x, xb, w: layer.w.detach(), b, b_wl }
+        let xb = if batch_center {
+            &x - x.mean_dim(0, true, x.kind())
+        } else {
+            x.shallow_clone()
+        };
+        Primitives {
+            layer,
+            x,
+            xb,
+            w: layer.w.detach(),
+            b,
+            b_wl,
+        }
     }
     /// P_f = op(x, W) (no bias).
     pub fn p_f(&self) -> Tensor {
@@ -238,26 +282,47 @@ impl LearningRule for Rule {
                 let pb = pr.p_b();
                 let (amp, null) = if *reconstruction_reversal {
                     let rb = pr.r_b(&pb);
-                    let amp = if *reconstruction_amp { P::amp(pr.input(), &rb) } else { P::amp(&pf, &pb) };
+                    let amp = if *reconstruction_amp {
+                        P::amp(pr.input(), &rb)
+                    } else {
+                        P::amp(&pf, &pb)
+                    };
                     (amp, P::null_one(&rb))
                 } else {
                     let rf = pr.r_f(&pf);
-                    let amp = if *reconstruction_amp { P::amp(pr.input(), &rf) } else { P::amp(&pf, &pb) };
+                    let amp = if *reconstruction_amp {
+                        P::amp(pr.input(), &rf)
+                    } else {
+                        P::amp(&pf, &pb)
+                    };
                     (amp, P::null_one(&rf))
                 };
-                let reg = if *use_sparse { P::sparse(&pf, &pb) } else { pr.decay() };
+                let reg = if *use_sparse {
+                    P::sparse(&pf, &pb)
+                } else {
+                    pr.decay()
+                };
                 amp * *alpha + null * *beta + reg * *gamma
             }
             Alignment::Symmetric { alpha, beta } => {
                 let pr = P::new(layer, x, false);
                 pr.decay() * *alpha + pr.self_() * *beta
             }
-            Alignment::Activation { alpha, beta, batch_center } => {
+            Alignment::Activation {
+                alpha,
+                beta,
+                batch_center,
+            } => {
                 let pr = P::new(layer, x, *batch_center);
                 let (pf, pb) = (pr.p_f(), pr.p_b());
                 P::sparse(&pf, &pb) * *alpha + P::amp(&pf, &pb) * *beta
             }
-            Alignment::Mirror { alpha, beta, noise, stddev } => {
+            Alignment::Mirror {
+                alpha,
+                beta,
+                noise,
+                stddev,
+            } => {
                 let xin = match noise {
                     InputNoise::None => x.detach(),
                     InputNoise::Normal => x.randn_like() * *stddev,
@@ -286,10 +351,17 @@ mod tests {
             (
                 Tensor::randn([4, 3, 3, 3], o),
                 Tensor::randn([4, 3, 3, 3], o),
-                LayerKind::Conv { stride: 2, padding: Padding::Same },
+                LayerKind::Conv {
+                    stride: 2,
+                    padding: Padding::Same,
+                },
             )
         } else {
-            (Tensor::randn([5, 4], o), Tensor::randn([4, 5], o), LayerKind::Dense)
+            (
+                Tensor::randn([5, 4], o),
+                Tensor::randn([4, 5], o),
+                LayerKind::Dense,
+            )
         };
         AlignedLayer {
             name: "l".into(),
@@ -302,22 +374,35 @@ mod tests {
     }
 
     fn rules() -> Vec<Call> {
-        let mut v: Vec<Call> = ["ia", "symmetric", "activation", "weight_mirror", "kolen_pollack"]
-            .iter()
-            .map(|n| Call::new(*n))
-            .collect();
+        let mut v: Vec<Call> = [
+            "ia",
+            "symmetric",
+            "activation",
+            "weight_mirror",
+            "kolen_pollack",
+        ]
+        .iter()
+        .map(|n| Call::new(*n))
+        .collect();
         for flags in [
             ("reconstruction_amp", true, "reconstruction_reversal", false),
             ("reconstruction_amp", true, "reconstruction_reversal", true),
             ("use_sparse", true, "batch_center_backward_input", true),
             ("reconstruction_reversal", true, "use_sparse", false),
         ] {
-            v.push(Call::new("ia").with(flags.0, Value::Bool(flags.1)).with(flags.2, Value::Bool(flags.3)));
+            v.push(
+                Call::new("ia")
+                    .with(flags.0, Value::Bool(flags.1))
+                    .with(flags.2, Value::Bool(flags.3)),
+            );
         }
         v.push(Call::new("activation").with("batch_center_backward_input", Value::Bool(true)));
         // Larger coefficients make the finite-difference check sharper.
         v.into_iter()
-            .map(|c| c.with("alpha", Value::Float(0.7)).with("beta", Value::Float(0.3)))
+            .map(|c| {
+                c.with("alpha", Value::Float(0.7))
+                    .with("beta", Value::Float(0.3))
+            })
             .collect()
     }
 
@@ -337,7 +422,11 @@ mod tests {
                 let r = rule.alignment_loss(&l, &x).unwrap();
                 r.backward();
                 let g = l.bwd.as_ref().unwrap().grad();
-                assert!(!l.w.grad().defined(), "{} W must not get a gradient", call.name);
+                assert!(
+                    !l.w.grad().defined(),
+                    "{} W must not get a gradient",
+                    call.name
+                );
                 let b = l.bwd.as_ref().unwrap();
                 let flat = b.detach().view([-1]);
                 let n = flat.size()[0];
@@ -357,7 +446,11 @@ mod tests {
                     let an = gflat.double_value(&[i]);
                     worst = worst.max((fd - an).abs() / (1.0 + an.abs()));
                 }
-                assert!(worst < 1e-6, "{:?} conv={conv}: worst rel err {worst}", call);
+                assert!(
+                    worst < 1e-6,
+                    "{:?} conv={conv}: worst rel err {worst}",
+                    call
+                );
                 assert!(g.abs().sum(Kind::Double).double_value(&[]) > 0.0);
             }
         }
@@ -367,12 +460,38 @@ mod tests {
     fn rule_flags() {
         let fa = build_rule(&Call::new("fa")).unwrap();
         assert!(fa.has_backward_weights());
-        assert_eq!(fa.optimizer, OptSpec::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 });
-        assert!(fa.alignment_loss(&layer(false), &Tensor::zeros([2, 5], (Kind::Double, Device::Cpu))).is_none());
-        assert!(!build_rule(&Call::new("sgdm")).unwrap().has_backward_weights());
-        assert!(build_rule(&Call::new("kolen_pollack")).unwrap().tied_backward_gradient());
+        assert_eq!(
+            fa.optimizer,
+            OptSpec::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8
+            }
+        );
+        assert!(
+            fa.alignment_loss(
+                &layer(false),
+                &Tensor::zeros([2, 5], (Kind::Double, Device::Cpu))
+            )
+            .is_none()
+        );
+        assert!(
+            !build_rule(&Call::new("sgdm"))
+                .unwrap()
+                .has_backward_weights()
+        );
+        assert!(
+            build_rule(&Call::new("kolen_pollack"))
+                .unwrap()
+                .tied_backward_gradient()
+        );
         assert!(build_rule(&Call::new("hebb")).is_err());
         let bad = Call::new("ia").with("optimizer", Value::Str("rmsprop".into()));
-        assert!(build_rule(&bad).unwrap_err().to_string().contains("optimizer"));
+        assert!(
+            build_rule(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("optimizer")
+        );
     }
 }

@@ -270,6 +270,13 @@ const LRN: &[Param] = &[p(
     D::B(false),
     "local response normalisation variant (method.md §7)",
 )];
+const KNET_INITS: &[&str] = &["paper", "he"];
+const KNET_INIT: &[Param] = &[p(
+    "init",
+    Ty::Enum(KNET_INITS),
+    D::S("paper"),
+    "weight initialisation: `paper` = method.md §7 (conv1 N(0, 1e-4²), the rest N(0, 0.01²); SGD needs hundreds of epochs to leave the initial plateau), `he` = N(0, 2/fan_in) for ReLU layers and N(0, 1/fan_in) for conv1 and the classifier (learns in a few epochs: laptop-scale studies)",
+)];
 const ALEX: &[Param] = &[p(
     "dropout",
     Ty::Float {
@@ -607,14 +614,14 @@ pub static BUILTINS: &[Builtin] = &[
         Arch,
         "knet",
         "KNet4: conv1–conv3 (5×5) and fc4, CIFAR-sized (method.md §7)",
-        [LRN, ARCH_COMMON]
+        [LRN, KNET_INIT, ARCH_COMMON]
     ),
     b!(
         "knet5",
         Arch,
         "knet",
         "KNet5: KNet4 with conv4 (128 filters) before the classifier",
-        [LRN, ARCH_COMMON]
+        [LRN, KNET_INIT, ARCH_COMMON]
     ),
     b!(
         "alexnet",

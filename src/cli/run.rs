@@ -1,0 +1,315 @@
+//! `lrx run`, `lrx run-task`, `lrx status`.
+
+use super::{Cli, Out, load};
+use crate::run::orchestrate::{self, LogMode, RunOptions};
+use crate::run::{Manifest, status_table};
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Progress bars on a terminal, one line per event otherwise.
+    Human,
+    /// One JSON object per event on stdout.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    pub spec: PathBuf,
+    /// Show what would be trained, then stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Runs trained at once (each in its own process). Default: the number of CPU cores on
+    /// `cpu`, 1 on a GPU.
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Device: cpu, cuda, cuda:N or auto (overrides the spec's `device`).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Only runs matching `factor=value` (rule, arch, task, batch, lr, model_seed, data_seed,
+    /// ...) or a run-id prefix; repeat to combine.
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Study directory (overrides the spec's `output`).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// libtorch threads per run (default 1 on CPU, so features do not depend on --jobs).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// No progress output.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// Train and observe only: skip the classifier stage and the report.
+    #[arg(long)]
+    pub no_classify: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunTaskArgs {
+    /// The study's manifest.json (written by `lrx run` / `lrx submit`).
+    pub manifest: PathBuf,
+    /// The run id (or a unique prefix).
+    #[arg(long, conflicts_with = "index")]
+    pub run: Option<String>,
+    /// The run's index in the manifest (a Slurm array index plus offset).
+    #[arg(long)]
+    pub index: Option<usize>,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+fn fail(out: &mut Out, msg: impl std::fmt::Display) -> i32 {
+    let _ = writeln!(out.err, "error: {msg}");
+    1
+}
+
+/// SIGINT / SIGTERM raise the returned flag (once per process).
+fn stop_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let _ = ctrlc::set_handler(move || s.store(true, std::sync::atomic::Ordering::SeqCst));
+    stop
+}
+
+#[cfg(not(feature = "torch"))]
+pub fn cmd_run(_: &Cli, _: &RunArgs, out: &mut Out) -> Result<(), i32> {
+    Err(fail(
+        out,
+        "this lrx was built without libtorch (feature `torch`): it cannot train",
+    ))
+}
+
+#[cfg(not(feature = "torch"))]
+pub fn cmd_run_task(_: &Cli, _: &RunTaskArgs, out: &mut Out) -> Result<(), i32> {
+    Err(fail(
+        out,
+        "this lrx was built without libtorch (feature `torch`): it cannot train",
+    ))
+}
+
+#[cfg(feature = "torch")]
+pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
+    let (_, study, plan) = load(cli, &a.spec, out)?;
+    let output = a
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&study.output));
+    let device = a.device.clone().unwrap_or_else(|| study.device.clone());
+    let dev = crate::engine::parse_device(&device).map_err(|e| fail(out, e))?;
+    orchestrate::check_filters(&a.only).map_err(|e| fail(out, e))?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let jobs = a
+        .jobs
+        .unwrap_or(if dev == tch::Device::Cpu { cores } else { 1 });
+    if jobs == 0 {
+        return Err(fail(out, "--jobs must be at least 1"));
+    }
+    let log = if a.quiet {
+        LogMode::Quiet
+    } else if a.log_format == LogFormat::Json {
+        LogMode::Json
+    } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        LogMode::Bars
+    } else {
+        LogMode::Lines
+    };
+    let opts = RunOptions {
+        jobs,
+        device: Some(device.clone()),
+        only: a.only.clone(),
+        output: output.clone(),
+        dry_run: a.dry_run,
+        log,
+        threads: a.threads,
+    };
+    if !a.dry_run {
+        orchestrate::write_study_files(&output, &a.spec, &study, &plan)
+            .map_err(|e| fail(out, e))?;
+    }
+    let stop = stop_flag();
+    let sum =
+        orchestrate::train_all(&plan, &device, &opts, stop, out.err).map_err(|e| fail(out, e))?;
+    if a.dry_run {
+        return Ok(());
+    }
+    let table = orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail(out, e))?;
+    let say = |out: &mut Out, s: String| {
+        if log != LogMode::Quiet {
+            let _ = writeln!(out.err, "{s}");
+        }
+    };
+    say(
+        out,
+        format!(
+            "training: {} trained, {} diverged, {} failed, {} already finished ({:.1} s); runs table {}",
+            sum.done,
+            sum.diverged,
+            sum.failed.len(),
+            sum.already_finished,
+            sum.seconds,
+            table.display()
+        ),
+    );
+    if sum.interrupted {
+        let _ = writeln!(
+            out.err,
+            "interrupted: finished runs are kept and unfinished ones resume from their last checkpoint; run the same command again to continue"
+        );
+        return Err(130);
+    }
+    if !sum.failed.is_empty() {
+        for (id, msg) in &sum.failed {
+            let _ = writeln!(out.err, "error: run {id} failed: {msg}");
+        }
+        let _ = writeln!(
+            out.err,
+            "error: {} run(s) failed (status in {}/runs/<id>/status.json, stderr.log beside it); finished runs are kept, rerun to retry the failed ones",
+            sum.failed.len(),
+            output.display()
+        );
+        return Err(1);
+    }
+    if a.no_classify || !a.only.is_empty() {
+        return Ok(());
+    }
+    post_training(cli, &study, &output, log, out)
+}
+
+/// The stages after training: features are already on disk; classify, then report.
+#[cfg(feature = "torch")]
+fn post_training(
+    _cli: &Cli,
+    _study: &crate::check::ir::Study,
+    _output: &Path,
+    _log: LogMode,
+    _out: &mut Out,
+) -> Result<(), i32> {
+    Ok(())
+}
+
+#[cfg(feature = "torch")]
+pub fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32> {
+    use crate::run::task::{TaskOptions, execute};
+    // Die with the parent: a killed `lrx run` must not leave trainings behind (SIGTERM lets
+    // this process stop cleanly; its checkpoints stay).
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
+    let study_dir = a
+        .manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let m = Manifest::read(&study_dir).map_err(|e| fail(out, e))?;
+    let (_, _, plan) = load(cli, &m.spec_path, out)?;
+    if plan.spec_hash != m.spec_hash {
+        return Err(fail(
+            out,
+            format!(
+                "the spec {} changed since {} was written (hash {} → {}); run `lrx run` again to rewrite the manifest",
+                m.spec_path.display(),
+                a.manifest.display(),
+                m.spec_hash,
+                plan.spec_hash
+            ),
+        ));
+    }
+    let id = match (&a.run, a.index) {
+        (Some(r), _) => {
+            let hits: Vec<&String> = m
+                .run_ids
+                .iter()
+                .filter(|x| x.starts_with(r.as_str()))
+                .collect();
+            match hits.as_slice() {
+                [one] => (*one).clone(),
+                [] => {
+                    return Err(fail(
+                        out,
+                        format!("no run `{r}` in {}", a.manifest.display()),
+                    ));
+                }
+                _ => return Err(fail(out, format!("run id prefix `{r}` is ambiguous"))),
+            }
+        }
+        (None, Some(i)) => m.run_ids.get(i).cloned().ok_or_else(|| {
+            fail(
+                out,
+                format!(
+                    "--index {i} is out of range: the manifest has {} runs",
+                    m.run_ids.len()
+                ),
+            )
+        })?,
+        (None, None) => return Err(fail(out, "give --run <id> or --index <n>")),
+    };
+    let run = plan.runs.iter().find(|r| r.id == id).ok_or_else(|| {
+        fail(
+            out,
+            format!("run {id} is not in the plan of {}", m.spec_path.display()),
+        )
+    })?;
+    let device = crate::engine::parse_device(&a.device).map_err(|e| fail(out, e))?;
+    tch::set_num_threads(a.threads.max(1) as i32);
+    let device_name = match device {
+        tch::Device::Cuda(i) => format!("cuda:{i}"),
+        _ => "cpu".to_string(),
+    };
+    let stop = stop_flag();
+    let mut emit = |e: &crate::run::Event| {
+        let mut so = std::io::stdout().lock();
+        let _ = writeln!(so, "{}", serde_json::to_string(e).unwrap_or_default());
+        let _ = so.flush();
+    };
+    let st = execute(
+        &study_dir,
+        &m.spec_hash,
+        run,
+        TaskOptions {
+            device,
+            device_name,
+            stop,
+            emit: &mut emit,
+        },
+    );
+    match st.status.as_str() {
+        "done" | "diverged" => Ok(()),
+        "interrupted" => Err(130),
+        _ => {
+            let _ = writeln!(
+                out.err,
+                "error: run {id} failed: {}",
+                st.error.unwrap_or_default()
+            );
+            Err(1)
+        }
+    }
+}
+
+pub fn cmd_status(cli: &Cli, target: &Path, out: &mut Out) -> Result<(), i32> {
+    let dir = if target.is_dir() {
+        target.to_path_buf()
+    } else {
+        let (_, study, _) = load(cli, target, out)?;
+        PathBuf::from(study.output)
+    };
+    let m = Manifest::read(&dir).map_err(|e| {
+        fail(
+            out,
+            format!(
+                "{e} (has `lrx run` started this study in {}?)",
+                dir.display()
+            ),
+        )
+    })?;
+    let _ = write!(out.out, "{}", status_table(&dir, &m));
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! `lrx run`: the study end to end (check → plan → train and observe → features → classify →
+//! report), resumable by run id.
+//!
+//! Layout of a study directory (see docs/storage.md):
+//!
+//! ```text
+//! <output>/
+//!   manifest.json                  the plan: spec path and hash, every run (RunSpec JSON)
+//!   study.json                     the checked study (ir::Study), for `lrx classify <dir>`
+//!   runs/<id>/spec.json            the RunSpec of the run
+//!   runs/<id>/status.json          done | diverged | failed | interrupted, history, timings
+//!   runs/<id>/checkpoints/         model + optimizer state (latest only), for resume
+//!   runs/<id>/obs/epoch_NNNN.json  observations of each finished checkpoint
+//!   features/rule=<r>/run=<id>/part-0.parquet
+//!   runs.parquet
+//!   results/                       classifier results and the report
+//! ```
+//!
+//! Each run is trained by a child process (`lrx run-task`), so runs are isolated (libtorch's
+//! global generator, memory, a crash) and `--jobs N` runs N at once; children report progress as
+//! JSON lines on stdout ([`Event`]). The same command is what a Slurm array task runs.
+
+pub mod orchestrate;
+#[cfg(feature = "torch")]
+pub mod task;
+
+use crate::features::schema::{FactorValue, RunRecord};
+use crate::plan::{Plan, RunSpec};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Version of the study-directory layout (manifest, status files).
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// The libtorch this binary links (`unknown` without the torch feature).
+pub fn libtorch_version() -> &'static str {
+    option_env!("LRX_LIBTORCH_VERSION").unwrap_or("unknown")
+}
+
+pub fn run_dir(study: &Path, id: &str) -> PathBuf {
+    study.join("runs").join(id)
+}
+pub fn status_path(study: &Path, id: &str) -> PathBuf {
+    run_dir(study, id).join("status.json")
+}
+pub fn manifest_path(study: &Path) -> PathBuf {
+    study.join("manifest.json")
+}
+pub fn study_json_path(study: &Path) -> PathBuf {
+    study.join("study.json")
+}
+
+/// One epoch of training, as the engine records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: u32,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub alignment_loss: f64,
+    pub val_loss: Option<f64>,
+    pub val_acc: Option<f64>,
+    pub seconds: f64,
+}
+
+/// `runs/<id>/status.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStatus {
+    pub run_id: String,
+    /// `done`, `diverged`, `failed` or `interrupted`.
+    pub status: String,
+    pub rule: String,
+    pub device: String,
+    pub libtorch_version: String,
+    pub lrx_version: String,
+    /// Wall time of the last attempt, seconds.
+    pub seconds: f64,
+    pub error: Option<String>,
+    pub diverged_epoch: Option<u32>,
+    pub resumed_from: Option<u32>,
+    pub history: Vec<EpochLog>,
+}
+
+impl RunStatus {
+    /// Finished: nothing left to do for this run (done with its features, or diverged).
+    pub fn finished(&self) -> bool {
+        self.status == "done" || self.status == "diverged"
+    }
+}
+
+/// Reads a run's status file (None when absent or unreadable: the run is then redone).
+pub fn read_status(study: &Path, id: &str) -> Option<RunStatus> {
+    let bytes = std::fs::read(status_path(study, id)).ok()?;
+    let s: RunStatus = serde_json::from_slice(&bytes).ok()?;
+    (s.run_id == id).then_some(s)
+}
+
+/// A run is finished when its status says so, carries its id, and (when done) its feature file
+/// exists.
+pub fn is_finished(study: &Path, run: &RunSpec) -> bool {
+    match read_status(study, &run.id) {
+        Some(s) if s.status == "done" => {
+            crate::features::writer::feature_path(study, &run.rule.label, &run.id).is_file()
+        }
+        Some(s) => s.finished(),
+        None => false,
+    }
+}
+
+/// Writes `bytes` to `path` atomically (temp file in the same directory + rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// `manifest.json`: what `lrx run-task` and `lrx status` read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub layout_version: u32,
+    pub study: String,
+    pub spec_hash: String,
+    /// Absolute path of the spec (children re-check it and verify the hash).
+    pub spec_path: PathBuf,
+    /// The study directory the runs write to.
+    pub output: PathBuf,
+    pub lrx_version: String,
+    pub libtorch_version: String,
+    /// Run ids in plan order (`--index N` refers to this list).
+    pub run_ids: Vec<String>,
+    /// Every run as `lrx plan --emit plan` prints it.
+    pub runs: Vec<serde_json::Value>,
+}
+
+impl Manifest {
+    pub fn new(plan: &Plan, spec: &Path, output: &Path) -> Manifest {
+        Manifest {
+            layout_version: LAYOUT_VERSION,
+            study: plan.study.clone(),
+            spec_hash: plan.spec_hash.clone(),
+            spec_path: std::fs::canonicalize(spec).unwrap_or_else(|_| spec.to_path_buf()),
+            output: output.to_path_buf(),
+            lrx_version: env!("CARGO_PKG_VERSION").to_string(),
+            libtorch_version: libtorch_version().to_string(),
+            run_ids: plan.runs.iter().map(|r| r.id.clone()).collect(),
+            runs: plan
+                .runs
+                .iter()
+                .map(|r| serde_json::to_value(r).unwrap_or_default())
+                .collect(),
+        }
+    }
+
+    pub fn read(study: &Path) -> Result<Manifest, String> {
+        let p = manifest_path(study);
+        let bytes = std::fs::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{} is not a manifest: {e}", p.display()))
+    }
+}
+
+/// The factor columns of a run in the runs table (and the holdout factors of the classifier).
+pub fn run_factors(r: &RunSpec) -> indexmap::IndexMap<String, FactorValue> {
+    let mut f = indexmap::IndexMap::new();
+    f.insert("sweep".into(), FactorValue::Str(r.sweep.clone()));
+    f.insert("task".into(), FactorValue::Str(r.task.label.clone()));
+    f.insert("arch".into(), FactorValue::Str(r.arch.label.clone()));
+    f.insert("batch".into(), FactorValue::Int(r.batch));
+    f.insert("lr".into(), FactorValue::Float(r.lr));
+    f.insert("epochs".into(), FactorValue::Int(r.epochs));
+    f.insert("weight_decay".into(), FactorValue::Float(r.weight_decay));
+    f.insert("model_seed".into(), FactorValue::Int(r.model_seed));
+    f.insert("data_seed".into(), FactorValue::Int(r.data_seed));
+    f
+}
+
+/// The runs table rows of a plan, with each run's current status (`pending` when not started).
+pub fn run_records(study: &Path, plan: &Plan) -> Vec<RunRecord> {
+    plan.runs
+        .iter()
+        .map(|r| RunRecord {
+            run_id: r.id.clone(),
+            rule: r.rule.label.clone(),
+            status: read_status(study, &r.id)
+                .map(|s| s.status)
+                .unwrap_or_else(|| "pending".into()),
+            factors: run_factors(r),
+        })
+        .collect()
+}
+
+/// A child's progress message (one JSON object per stdout line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Start {
+        run: String,
+        epochs: u32,
+        resumed_from: Option<u32>,
+    },
+    Step {
+        run: String,
+        epoch: u32,
+        step: i64,
+        steps: i64,
+    },
+    Epoch {
+        run: String,
+        epoch: u32,
+        epochs: u32,
+        train_loss: f64,
+        val_acc: Option<f64>,
+        seconds: f64,
+    },
+    Checkpoint {
+        run: String,
+        epoch: u32,
+    },
+    End {
+        run: String,
+        status: String,
+        error: Option<String>,
+        seconds: f64,
+    },
+}
+
+/// Counts of run states, overall and per factor value (`lrx status`).
+pub fn status_table(study: &Path, manifest: &Manifest) -> String {
+    use std::collections::BTreeMap;
+    const STATES: [&str; 6] = [
+        "done",
+        "diverged",
+        "failed",
+        "interrupted",
+        "started",
+        "pending",
+    ];
+    let mut per: BTreeMap<(String, String), BTreeMap<&str, usize>> = BTreeMap::new();
+    let mut total: BTreeMap<&str, usize> = BTreeMap::new();
+    for (id, run) in manifest.run_ids.iter().zip(&manifest.runs) {
+        let st = match read_status(study, id) {
+            Some(s) => STATES
+                .iter()
+                .copied()
+                .find(|x| *x == s.status)
+                .unwrap_or("failed"),
+            None if run_dir(study, id).join("checkpoints").is_dir() => "started",
+            None => "pending",
+        };
+        *total.entry(st).or_default() += 1;
+        for factor in ["rule", "arch", "task", "batch"] {
+            let v = match factor {
+                "rule" | "arch" | "task" => {
+                    run[factor]["label"].as_str().unwrap_or("?").to_string()
+                }
+                _ => run[factor].to_string(),
+            };
+            *per.entry((factor.to_string(), v))
+                .or_default()
+                .entry(st)
+                .or_default() += 1;
+        }
+    }
+    let mut s = format!(
+        "study `{}`: {} runs in {}\n",
+        manifest.study,
+        manifest.run_ids.len(),
+        study.display()
+    );
+    let counts = |m: &BTreeMap<&str, usize>| {
+        STATES
+            .iter()
+            .map(|k| format!("{:>12}", m.get(k).copied().unwrap_or(0)))
+            .collect::<String>()
+    };
+    s.push_str(&format!(
+        "{:<32}{}\n",
+        "",
+        STATES
+            .iter()
+            .map(|k| format!("{k:>12}"))
+            .collect::<String>()
+    ));
+    s.push_str(&format!("{:<32}{}\n", "all", counts(&total)));
+    for ((f, v), m) in &per {
+        let label = format!("{f}={v}");
+        let label: String = label.chars().take(31).collect();
+        s.push_str(&format!("{label:<32}{}\n", counts(m)));
+    }
+    s
+}

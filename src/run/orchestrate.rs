@@ -1,0 +1,371 @@
+//! The parent side of `lrx run`: pick the runs still to do, start `lrx run-task` children
+//! (`--jobs` at once), show their progress, stop cleanly on SIGINT/SIGTERM, and write the runs
+//! table.
+
+use super::{Event, Manifest, is_finished, read_status, run_dir, run_records};
+use crate::check::ir;
+use crate::features::writer::{FileMetadata, write_runs};
+use crate::plan::{Plan, RunSpec};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogMode {
+    /// indicatif bars (on a terminal).
+    Bars,
+    /// One line per event.
+    Lines,
+    /// JSON lines on stdout, for tools.
+    Json,
+    Quiet,
+}
+
+/// Options of `lrx run` that concern training.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub jobs: usize,
+    /// Overrides the study's device.
+    pub device: Option<String>,
+    /// Keep only runs matching every `factor=value` (or a run-id prefix).
+    pub only: Vec<String>,
+    pub output: PathBuf,
+    pub dry_run: bool,
+    pub log: LogMode,
+    /// libtorch intra-op threads per child (0: 1 on CPU, so features do not depend on --jobs).
+    pub threads: usize,
+}
+
+/// What happened to the training stage.
+#[derive(Debug, Default)]
+pub struct TrainSummary {
+    pub selected: usize,
+    pub already_finished: usize,
+    pub done: usize,
+    pub diverged: usize,
+    pub failed: Vec<(String, String)>,
+    pub interrupted: bool,
+    pub seconds: f64,
+}
+
+/// The factor values a `--only` filter can name.
+fn matches(run: &RunSpec, filters: &[String]) -> bool {
+    let f = super::run_factors(run);
+    filters.iter().all(|flt| match flt.split_once('=') {
+        Some((k, v)) if k == "rule" => run.rule.label == v || run.rule.call.name == v,
+        Some((k, v)) if k == "arch" => run.arch.label == v || run.arch.call.name == v,
+        Some((k, v)) if k == "task" => run.task.label == v || run.task.call.name == v,
+        Some((k, v)) => f.get(k).is_some_and(|x| x.to_string() == v),
+        None => run.id.starts_with(flt.as_str()),
+    })
+}
+
+/// Checks `--only` filters name known factors.
+pub fn check_filters(filters: &[String]) -> Result<(), String> {
+    const KNOWN: [&str; 10] = [
+        "rule",
+        "arch",
+        "task",
+        "sweep",
+        "batch",
+        "lr",
+        "epochs",
+        "weight_decay",
+        "model_seed",
+        "data_seed",
+    ];
+    for f in filters {
+        if let Some((k, _)) = f.split_once('=')
+            && !KNOWN.contains(&k)
+        {
+            return Err(format!(
+                "--only `{f}`: unknown factor `{k}` (known: {})",
+                KNOWN.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `manifest.json` and `study.json` into the study directory.
+pub fn write_study_files(
+    dir: &Path,
+    spec: &Path,
+    study: &ir::Study,
+    plan: &Plan,
+) -> Result<(), String> {
+    let m = Manifest::new(plan, spec, dir);
+    let io = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
+    let mp = super::manifest_path(dir);
+    super::write_atomic(&mp, &serde_json::to_vec_pretty(&m).unwrap_or_default())
+        .map_err(|e| io(&mp, e))?;
+    let sp = super::study_json_path(dir);
+    super::write_atomic(&sp, &serde_json::to_vec_pretty(study).unwrap_or_default())
+        .map_err(|e| io(&sp, e))
+}
+
+/// Writes `runs.parquet` with every run's current status.
+pub fn write_runs_table(dir: &Path, plan: &Plan, device: &str) -> Result<PathBuf, String> {
+    let recs = run_records(dir, plan);
+    let meta = FileMetadata::new(
+        "",
+        plan.spec_hash.clone(),
+        super::libtorch_version(),
+        device,
+    );
+    write_runs(dir, &recs, &meta).map_err(|e| format!("writing the runs table: {e}"))
+}
+
+fn describe(r: &RunSpec) -> String {
+    format!(
+        "{} {} {} batch {} seeds {}/{}",
+        &r.id[..8.min(r.id.len())],
+        r.rule.label,
+        r.arch.label,
+        r.batch,
+        r.model_seed,
+        r.data_seed
+    )
+}
+
+struct Running {
+    child: Child,
+    run: usize,
+    bar: Option<ProgressBar>,
+}
+
+/// Train and observe every selected run not yet finished.
+pub fn train_all(
+    plan: &Plan,
+    device: &str,
+    opts: &RunOptions,
+    stop: Arc<AtomicBool>,
+    err: &mut dyn Write,
+) -> Result<TrainSummary, String> {
+    let t0 = std::time::Instant::now();
+    let dir = &opts.output;
+    let selected: Vec<usize> = (0..plan.runs.len())
+        .filter(|&i| matches(&plan.runs[i], &opts.only))
+        .collect();
+    let todo: Vec<usize> = selected
+        .iter()
+        .copied()
+        .filter(|&i| !is_finished(dir, &plan.runs[i]))
+        .collect();
+    let mut sum = TrainSummary {
+        selected: selected.len(),
+        already_finished: selected.len() - todo.len(),
+        ..Default::default()
+    };
+    let log = opts.log;
+    let line = |err: &mut dyn Write, s: &str| {
+        if matches!(log, LogMode::Lines | LogMode::Bars) {
+            let _ = writeln!(err, "{s}");
+        }
+    };
+    line(
+        err,
+        &format!(
+            "lrx: {} runs selected, {} already finished, {} to train on {device} with {} job(s) → {}",
+            sum.selected,
+            sum.already_finished,
+            todo.len(),
+            opts.jobs,
+            dir.display()
+        ),
+    );
+    if opts.dry_run {
+        for &i in &todo {
+            let r = &plan.runs[i];
+            let resume = run_dir(dir, &r.id).join("checkpoints").is_dir();
+            let _ = writeln!(
+                err,
+                "  would train {}{}",
+                describe(r),
+                if resume { " (resume)" } else { "" }
+            );
+        }
+        return Ok(sum);
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the lrx binary: {e}"))?;
+    let manifest = super::manifest_path(dir);
+    let threads = if opts.threads > 0 { opts.threads } else { 1 };
+    let (tx, rx) = mpsc::channel::<(usize, Option<Event>)>();
+    let multi = (log == LogMode::Bars).then(MultiProgress::new);
+    let total_bar = multi.as_ref().map(|m| {
+        let b = m.add(ProgressBar::new(todo.len() as u64));
+        b.set_style(
+            ProgressStyle::with_template(
+                "runs  [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut queue: std::collections::VecDeque<usize> = todo.iter().copied().collect();
+    let mut running: BTreeMap<usize, Running> = BTreeMap::new();
+    let mut finished = 0usize;
+    let mut slot = 0usize;
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        while !stopping && running.len() < opts.jobs.max(1) {
+            let Some(i) = queue.pop_front() else { break };
+            let r = &plan.runs[i];
+            std::fs::create_dir_all(run_dir(dir, &r.id))
+                .map_err(|e| format!("cannot create {}: {e}", run_dir(dir, &r.id).display()))?;
+            let stderr_path = run_dir(dir, &r.id).join("stderr.log");
+            let stderr = std::fs::File::create(&stderr_path)
+                .map_err(|e| format!("cannot create {}: {e}", stderr_path.display()))?;
+            let mut child = Command::new(&exe)
+                .arg("run-task")
+                .arg(&manifest)
+                .args(["--run", &r.id, "--device", device])
+                .args(["--threads", &threads.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::from(stderr))
+                .spawn()
+                .map_err(|e| format!("cannot start `{} run-task`: {e}", exe.display()))?;
+            let out = child.stdout.take().expect("piped");
+            slot += 1;
+            let key = slot;
+            let txc = tx.clone();
+            std::thread::spawn(move || {
+                for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    if let Ok(ev) = serde_json::from_str::<Event>(&l) {
+                        let _ = txc.send((key, Some(ev)));
+                    }
+                }
+                let _ = txc.send((key, None));
+            });
+            let bar = multi.as_ref().map(|m| {
+                let b = m.add(ProgressBar::new(r.epochs.max(1) as u64));
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "  {prefix:.bold} {bar:20} epoch {pos}/{len} {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                b.set_prefix(describe(r));
+                b
+            });
+            line(err, &format!("start {}", describe(r)));
+            running.insert(key, Running { child, run: i, bar });
+        }
+        if running.is_empty() {
+            break;
+        }
+        let (key, ev) = match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(x) => x,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if stop.load(Ordering::SeqCst) {
+                    for r in running.values() {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(r.child.id() as i32),
+                            nix::sys::signal::Signal::SIGINT,
+                        );
+                    }
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let Some(rn) = running.get_mut(&key) else {
+            continue;
+        };
+        let r = &plan.runs[rn.run];
+        if log == LogMode::Json
+            && let Some(e) = &ev
+        {
+            println!("{}", serde_json::to_string(e).unwrap_or_default());
+        }
+        match ev {
+            Some(Event::Epoch {
+                epoch,
+                epochs,
+                train_loss,
+                val_acc,
+                ..
+            }) => {
+                let acc = val_acc
+                    .map(|a| format!(" val acc {a:.3}"))
+                    .unwrap_or_default();
+                if let Some(b) = &rn.bar {
+                    b.set_position(u64::from(epoch));
+                    b.set_message(format!("loss {train_loss:.4}{acc}"));
+                }
+                if log == LogMode::Lines {
+                    line(
+                        err,
+                        &format!(
+                            "  {} epoch {epoch}/{epochs} loss {train_loss:.4}{acc}",
+                            &r.id[..8]
+                        ),
+                    );
+                }
+            }
+            Some(_) => {}
+            None => {
+                // The child closed its stdout: wait for it and read its status file.
+                let mut rn = running.remove(&key).expect("present");
+                let code = rn.child.wait().map(|s| s.code()).unwrap_or(None);
+                if let Some(b) = rn.bar.take() {
+                    b.finish_and_clear();
+                }
+                finished += 1;
+                let st = read_status(dir, &r.id);
+                let (state, msg) = match (&st, code) {
+                    (Some(s), _) => (s.status.clone(), s.error.clone().unwrap_or_default()),
+                    (None, c) => (
+                        "failed".to_string(),
+                        format!(
+                            "the run-task process ended (exit {c:?}) without a status file; see {}",
+                            run_dir(dir, &r.id).join("stderr.log").display()
+                        ),
+                    ),
+                };
+                match state.as_str() {
+                    "done" => sum.done += 1,
+                    "diverged" => sum.diverged += 1,
+                    "interrupted" => sum.interrupted = true,
+                    _ => sum.failed.push((r.id.clone(), msg.clone())),
+                }
+                let secs = st.as_ref().map(|s| s.seconds).unwrap_or(0.0);
+                let note = if msg.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {msg}")
+                };
+                let text = format!("{state:>8} {} ({secs:.1} s){note}", describe(r));
+                match &multi {
+                    Some(m) => {
+                        let _ = m.println(text);
+                    }
+                    None => line(err, &text),
+                }
+                if let Some(b) = &total_bar {
+                    b.set_position(finished as u64);
+                    b.set_message(format!(
+                        "{} done, {} diverged, {} failed",
+                        sum.done,
+                        sum.diverged,
+                        sum.failed.len()
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(b) = total_bar {
+        b.finish_and_clear();
+    }
+    if stop.load(Ordering::SeqCst) {
+        sum.interrupted = true;
+    }
+    sum.seconds = t0.elapsed().as_secs_f64();
+    Ok(sum)
+}

@@ -1,0 +1,350 @@
+//! One run: RunSpec → engine job, training with observation at every checkpoint, features.
+//! What `lrx run-task` executes (in a child of `lrx run`, or a Slurm array task).
+
+use super::{EpochLog, Event, RunStatus, run_dir, write_atomic};
+use crate::engine::train::{Schedule, TrainJob, TrainOutcome, TrainSettings, Trainer, train_with};
+use crate::engine::{LearningRule, Model, Progress, Task};
+use crate::features::observable::{
+    KurtosisConvention, LayerPosition, ObservableId, QuantileConvention, SkewConvention,
+    StatConventions,
+};
+use crate::features::schema::ObservationRow;
+use crate::features::writer::{FileMetadata, write_features};
+use crate::observe::{JacobianVia, ObserveConfig, RealismCondition, observe_checkpoint};
+use crate::plan::RunSpec;
+use crate::value::{Call, Value};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use tch::{Device, Tensor};
+
+/// The engine job of a run. The task call carries the objective and augmentation parameters in
+/// the language; the engine takes them as a separate objective call.
+pub fn job_of(run: &RunSpec) -> Result<TrainJob, String> {
+    let t = &run.task.call;
+    let objective_name = t.str("objective").unwrap_or("supervised");
+    let mut objective = Call::new(objective_name);
+    for k in ["flip", "shift", "temperature", "color"] {
+        if let Some(v) = t.get(k) {
+            objective = objective.with(k, v.clone());
+        }
+    }
+    if let Some(b) = t.bool("blur") {
+        // The language's `blur` switches the contrastive blur on (probability 0.5, SimCLR's).
+        objective = objective.with("blur", Value::Float(if b { 0.5 } else { 0.0 }));
+    }
+    if objective_name == "supervised" {
+        objective.params.remove("temperature");
+        objective.params.remove("color");
+        objective.params.remove("blur");
+    }
+    let mut task = Call::new(&t.name);
+    for (k, v) in &t.params {
+        if !["objective", "flip", "shift", "temperature", "color", "blur"].contains(&k.as_str()) {
+            task.params.insert(k.clone(), v.clone());
+        }
+    }
+    let schedule = match run.schedule.name.as_str() {
+        "constant" => Schedule::Constant,
+        "warmup_steps" => Schedule::WarmupSteps {
+            warmup_epochs: run.schedule.f64("warmup").unwrap_or(0.0),
+            milestones: run
+                .schedule
+                .get("milestones")
+                .and_then(|v| v.as_list())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|v| v.as_i64())
+                        .map(|x| x as u32)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            gamma: run.schedule.f64("gamma").unwrap_or(0.1),
+        },
+        o => return Err(format!("schedule `{o}` is not implemented by the engine")),
+    };
+    let settings = TrainSettings {
+        epochs: u32::try_from(run.epochs).map_err(|_| "epochs out of range")?,
+        batch: run.batch,
+        lr: run.lr,
+        scale_lr: false,
+        lr_base_batch: run.batch,
+        schedule,
+        weight_decay: run.weight_decay,
+        checkpoints: run.checkpoints.iter().map(|&c| c as u32).collect(),
+        model_seed: run.model_seed as u64,
+        data_seed: run.data_seed as u64,
+        eval_every: 1,
+        keep_checkpoints: false,
+    };
+    Ok(TrainJob {
+        arch: run.arch.call.as_ref().clone(),
+        rule: run.rule.call.as_ref().clone(),
+        task,
+        objective,
+        settings,
+    })
+}
+
+/// The observer configuration of a run (its observables, conventions and realism grid).
+pub fn observe_config(run: &RunSpec, has_backward: bool) -> Result<ObserveConfig, String> {
+    let o = &run.observe;
+    let observables = o
+        .observables
+        .iter()
+        .map(|x| ObservableId::parse(&x.name()).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let conventions = StatConventions {
+        quantile: match o.conventions.quantile.as_str() {
+            "linear" => QuantileConvention::Linear,
+            _ => QuantileConvention::TfNearest,
+        },
+        skew: match o.conventions.skew.as_str() {
+            "fisher" => SkewConvention::Fisher,
+            _ => SkewConvention::Pearson2,
+        },
+        kurtosis: match o.conventions.kurtosis.as_str() {
+            "excess" => KurtosisConvention::Excess,
+            _ => KurtosisConvention::Pearson,
+        },
+        ..Default::default()
+    };
+    let jacobian_via = match o.jacobian_via.as_str() {
+        "forward" => JacobianVia::Forward,
+        "backward" => JacobianVia::Backward,
+        _ if has_backward => JacobianVia::Backward,
+        _ => JacobianVia::Forward,
+    };
+    let realism = run
+        .realism
+        .iter()
+        .map(|c| RealismCondition {
+            sigma: c.sigma,
+            fraction: c.fraction,
+            seed: c.seed as u64,
+        })
+        .collect();
+    Ok(ObserveConfig {
+        observables,
+        conventions,
+        realism,
+        include_plain: true,
+        jacobian_via,
+    })
+}
+
+fn position(p: &str) -> LayerPosition {
+    match p {
+        "early" => LayerPosition::Early,
+        "middle" => LayerPosition::Middle,
+        _ => LayerPosition::Deep,
+    }
+}
+
+/// Observe a model at a checkpoint on the first `stimuli` validation images, in batches.
+pub fn observe_model(
+    model: &Model,
+    task: &Task,
+    run: &RunSpec,
+    cfg: &ObserveConfig,
+    epoch: u32,
+) -> anyhow::Result<Vec<ObservationRow>> {
+    let names = model.layer_names();
+    let want: Vec<&str> = run.layers.iter().map(|l| l.name.as_str()).collect();
+    if names != want {
+        anyhow::bail!(
+            "internal: the engine's layers {names:?} differ from the plan's {want:?} (a bug in lrx)"
+        );
+    }
+    let positions: Vec<LayerPosition> = run.layers.iter().map(|l| position(&l.position)).collect();
+    let n = if run.observe.stimuli > 0 {
+        run.observe.stimuli.min(task.n_val())
+    } else {
+        task.n_val()
+    };
+    if n == 0 {
+        anyhow::bail!(
+            "task `{}` has no validation images to observe",
+            run.task.label
+        );
+    }
+    let (x, _) = task.val_batch(n, model.device());
+    let bs = run.observe.batch.max(1);
+    let layers = model.layers();
+    let mut batches: Vec<Vec<Tensor>> = vec![];
+    let mut i = 0;
+    while i < n {
+        let m = bs.min(n - i);
+        let mut inputs = model.observe_inputs(&x.narrow(0, i, m));
+        inputs.sort_by_key(|(k, _)| *k);
+        batches.push(inputs.into_iter().map(|(_, t)| t).collect());
+        i += m;
+    }
+    Ok(observe_checkpoint(
+        &layers,
+        Some(&positions),
+        i64::from(epoch),
+        batches,
+        cfg,
+    )?)
+}
+
+fn obs_path(dir: &Path, epoch: u32) -> std::path::PathBuf {
+    dir.join("obs").join(format!("epoch_{epoch:04}.json"))
+}
+
+/// Options of one run.
+pub struct TaskOptions<'a> {
+    pub device: Device,
+    pub device_name: String,
+    pub stop: Arc<AtomicBool>,
+    pub emit: &'a mut dyn FnMut(&Event),
+}
+
+/// Train, observe and write one run; returns its final status (also written to status.json).
+pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) -> RunStatus {
+    let t0 = std::time::Instant::now();
+    let dir = run_dir(study, &run.id);
+    let emit = opts.emit;
+    let mut status = RunStatus {
+        run_id: run.id.clone(),
+        status: "failed".into(),
+        rule: run.rule.label.clone(),
+        device: opts.device_name.clone(),
+        libtorch_version: super::libtorch_version().into(),
+        lrx_version: env!("CARGO_PKG_VERSION").into(),
+        seconds: 0.0,
+        error: None,
+        diverged_epoch: None,
+        resumed_from: None,
+        history: vec![],
+    };
+    let result = (|| -> anyhow::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        write_atomic(
+            &dir.join("spec.json"),
+            &serde_json::to_vec_pretty(run).unwrap_or_default(),
+        )?;
+        let job = job_of(run).map_err(anyhow::Error::msg)?;
+        let mut trainer = Trainer::new(&job, opts.device)
+            .map_err(|e| anyhow::anyhow!("building run `{}` ({}): {e}", run.id, run.task.label))?;
+        trainer.stop = Some(opts.stop.clone());
+        let has_b = trainer.rule.has_backward_weights();
+        let cfg = observe_config(run, has_b).map_err(anyhow::Error::msg)?;
+        let epochs = job.settings.epochs;
+        let id = run.id.clone();
+        emit(&Event::Start {
+            run: id.clone(),
+            epochs,
+            resumed_from: None,
+        });
+        let ckpt_dir = dir.join("checkpoints");
+        let mut observer = |epoch: u32, model: &Model, task: &Task| -> anyhow::Result<()> {
+            let rows = observe_model(model, task, run, &cfg, epoch)?;
+            write_atomic(&obs_path(&dir, epoch), &serde_json::to_vec(&rows)?)?;
+            Ok(())
+        };
+        let mut progress = |p: Progress| {
+            let ev = match p {
+                Progress::Step { epoch, step, steps } => Event::Step {
+                    run: id.clone(),
+                    epoch: epoch + 1,
+                    step,
+                    steps,
+                },
+                Progress::Epoch(r) => Event::Epoch {
+                    run: id.clone(),
+                    epoch: r.epoch,
+                    epochs,
+                    train_loss: r.train_loss,
+                    val_acc: r.val_acc,
+                    seconds: r.seconds,
+                },
+                Progress::Checkpoint { epoch, .. } => Event::Checkpoint {
+                    run: id.clone(),
+                    epoch,
+                },
+            };
+            emit(&ev);
+        };
+        let outcome = train_with(trainer, &job, &ckpt_dir, &mut observer, &mut progress)?;
+        status.history = outcome
+            .history()
+            .iter()
+            .map(|r| EpochLog {
+                epoch: r.epoch,
+                lr: r.lr,
+                train_loss: r.train_loss,
+                train_acc: r.train_acc,
+                alignment_loss: r.alignment_loss,
+                val_loss: r.val_loss,
+                val_acc: r.val_acc,
+                seconds: r.seconds,
+            })
+            .collect();
+        match outcome {
+            TrainOutcome::Completed { resumed_from, .. } => {
+                status.resumed_from = resumed_from;
+                let mut rows = vec![];
+                for &e in &job.settings.checkpoints {
+                    let p = obs_path(&dir, e);
+                    let bytes = std::fs::read(&p).map_err(|err| {
+                        anyhow::anyhow!(
+                            "observations of epoch {e} missing ({}): {err}",
+                            p.display()
+                        )
+                    })?;
+                    let mut r: Vec<ObservationRow> = serde_json::from_slice(&bytes)?;
+                    rows.append(&mut r);
+                }
+                let meta = FileMetadata::new(
+                    run.id.clone(),
+                    spec_hash,
+                    super::libtorch_version(),
+                    opts.device_name.clone(),
+                );
+                write_features(study, &run.rule.label, &meta, &rows)?;
+                status.status = "done".into();
+                // The checkpoint is only needed to resume; the features are written.
+                let _ = std::fs::remove_dir_all(&ckpt_dir);
+            }
+            TrainOutcome::Diverged {
+                epoch,
+                resumed_from,
+                ..
+            } => {
+                status.resumed_from = resumed_from;
+                status.status = "diverged".into();
+                status.diverged_epoch = Some(epoch);
+                status.error = Some(format!(
+                    "the loss became non-finite in epoch {epoch} (learning rate {}); the run is recorded as diverged and left out of the features",
+                    run.lr
+                ));
+            }
+            TrainOutcome::Interrupted { resumed_from, .. } => {
+                status.resumed_from = resumed_from;
+                status.status = "interrupted".into();
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        status.status = "failed".into();
+        status.error = Some(format!("{e:#}"));
+    }
+    status.seconds = t0.elapsed().as_secs_f64();
+    if let Err(e) = write_atomic(
+        &super::status_path(study, &run.id),
+        &serde_json::to_vec_pretty(&status).unwrap_or_default(),
+    ) {
+        status.status = "failed".into();
+        status.error = Some(format!("cannot write the status file: {e}"));
+    }
+    emit(&Event::End {
+        run: run.id.clone(),
+        status: status.status.clone(),
+        error: status.error.clone(),
+        seconds: status.seconds,
+    });
+    status
+}
