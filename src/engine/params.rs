@@ -186,6 +186,25 @@ pub fn complete(call: &Call) -> Call {
 mod tests {
     use super::*;
 
+    /// The language's schemas (src/registry) and the engine agree: every architecture and rule
+    /// parameter a spec can set is one the engine reads, and every registry default equals the
+    /// engine's default.
+    #[test]
+    fn registry_and_engine_agree() {
+        use crate::registry::{BUILTINS as REG, Kind as RK};
+        for b in REG.iter().filter(|b| matches!(b.kind, RK::Arch | RK::Rule)) {
+            let d = defaults(b.name).unwrap_or_else(|| panic!("engine lacks builtin `{}`", b.name));
+            for p in b.params() {
+                assert!(d.params.contains_key(p.name), "engine's `{}` lacks parameter `{}`", b.name, p.name);
+            }
+        }
+        for (n, k) in BUILTINS {
+            if matches!(k, Kind::Arch | Kind::Rule) {
+                assert!(REG.iter().any(|b| b.name == *n), "`{n}` is not in the language's registry");
+            }
+        }
+    }
+
     #[test]
     fn every_builtin_has_defaults() {
         for (n, _) in BUILTINS {

@@ -5,6 +5,8 @@ mod cli;
 mod docs;
 mod fuzz;
 mod specs;
+#[cfg(feature = "torch")]
+mod run;
 
 use std::path::{Path, PathBuf};
 
