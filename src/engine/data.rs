@@ -445,6 +445,15 @@ fn cifar10(call: &Call) -> Result<Split> {
     }
     let (tx, ty) = load(&train)?;
     let (vx, vy) = load(&["test_batch.bin".to_string()])?;
+    // `train` / `val`: use only the first N images (0 or absent = all).
+    let first = |x: Tensor, y: Tensor, p: &str| -> (Tensor, Tensor) {
+        match call.i64(p) {
+            Some(n) if n > 0 && n < y.size()[0] => (x.narrow(0, 0, n), y.narrow(0, 0, n)),
+            _ => (x, y),
+        }
+    };
+    let (tx, ty) = first(tx, ty, "train");
+    let (vx, vy) = first(vx, vy, "val");
     Ok((tx, ty, vx, vy, 10))
 }
 

@@ -129,7 +129,10 @@ pub fn defaults(name: &str) -> Option<Call> {
             .with("val", i(2000))
             .with("seed", i(0))
             .with("noise", f(0.25)),
-        "cifar10" => c.with("path", s("data/cifar-10-batches-bin")),
+        "cifar10" => c
+            .with("path", s("data/cifar-10-batches-bin"))
+            .with("train", i(0))
+            .with("val", i(0)),
         "image_folder" => c
             .with("path", s("data/images"))
             .with("size", i(64))
@@ -195,12 +198,20 @@ mod tests {
         for b in REG.iter().filter(|b| matches!(b.kind, RK::Arch | RK::Rule)) {
             let d = defaults(b.name).unwrap_or_else(|| panic!("engine lacks builtin `{}`", b.name));
             for p in b.params() {
-                assert!(d.params.contains_key(p.name), "engine's `{}` lacks parameter `{}`", b.name, p.name);
+                assert!(
+                    d.params.contains_key(p.name),
+                    "engine's `{}` lacks parameter `{}`",
+                    b.name,
+                    p.name
+                );
             }
         }
         for (n, k) in BUILTINS {
             if matches!(k, Kind::Arch | Kind::Rule) {
-                assert!(REG.iter().any(|b| b.name == *n), "`{n}` is not in the language's registry");
+                assert!(
+                    REG.iter().any(|b| b.name == *n),
+                    "`{n}` is not in the language's registry"
+                );
             }
         }
     }

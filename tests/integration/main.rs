@@ -4,9 +4,9 @@ mod cases;
 mod cli;
 mod docs;
 mod fuzz;
-mod specs;
 #[cfg(feature = "torch")]
 mod run;
+mod specs;
 
 use std::path::{Path, PathBuf};
 

@@ -107,24 +107,37 @@ fn killed_runs_resume_to_identical_features() {
         statuses(out).iter().any(|s| s.contains("\"done\""))
             && std::fs::read_dir(out.join("runs"))
                 .map(|rd| {
-                    rd.filter_map(|e| e.ok())
-                        .any(|e| e.path().join("obs/epoch_0001.json").exists() && !e.path().join("status.json").exists())
+                    rd.filter_map(|e| e.ok()).any(|e| {
+                        e.path().join("obs/epoch_0001.json").exists()
+                            && !e.path().join("status.json").exists()
+                    })
                 })
                 .unwrap_or(false)
     });
-    let done_before = statuses(&b).iter().filter(|s| s.contains("\"done\"")).count();
-    assert!((1..4).contains(&done_before), "{done_before} runs done at the kill");
+    let done_before = statuses(&b)
+        .iter()
+        .filter(|s| s.contains("\"done\""))
+        .count();
+    assert!(
+        (1..4).contains(&done_before),
+        "{done_before} runs done at the kill"
+    );
     // SIGINT: stops cleanly with exit code 130.
     let code = interrupt(&spec, &b, "-INT", |out| {
-        statuses(out).iter().filter(|s| s.contains("\"done\"")).count() > done_before
+        statuses(out)
+            .iter()
+            .filter(|s| s.contains("\"done\""))
+            .count()
+            > done_before
     });
     assert_eq!(code, Some(130), "SIGINT must end `lrx run` with 130");
     let resumed = run_to_end(&spec, &b);
     assert!(resumed.contains("already finished"), "{resumed}");
     // Some run resumed from a checkpoint rather than starting over.
     assert!(
-        statuses(&b).iter().any(|s| s.contains("\"resumed_from\": ")
-            && !s.contains("\"resumed_from\": null")),
+        statuses(&b)
+            .iter()
+            .any(|s| s.contains("\"resumed_from\": ") && !s.contains("\"resumed_from\": null")),
         "no run resumed from a checkpoint"
     );
 
@@ -135,6 +148,9 @@ fn killed_runs_resume_to_identical_features() {
     assert_eq!(fa.epochs, fb.epochs);
     assert_eq!(fa.x.shape(), fb.x.shape());
     for (x, y) in fa.x.iter().zip(fb.x.iter()) {
-        assert!(x.to_bits() == y.to_bits(), "features differ after resume: {x} vs {y}");
+        assert!(
+            x.to_bits() == y.to_bits(),
+            "features differ after resume: {x} vs {y}"
+        );
     }
 }
