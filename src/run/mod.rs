@@ -50,13 +50,21 @@ pub fn study_json_path(study: &Path) -> PathBuf {
     study.join("study.json")
 }
 
-/// One epoch of training, as the engine records it.
+/// JSON has no NaN: serde_json writes non-finite numbers as `null`; read them back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// One epoch of training, as the engine records it (non-finite values are `null` in JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochLog {
     pub epoch: u32,
     pub lr: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_loss: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_acc: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub alignment_loss: f64,
     pub val_loss: Option<f64>,
     pub val_acc: Option<f64>,
@@ -74,6 +82,7 @@ pub struct RunStatus {
     pub libtorch_version: String,
     pub lrx_version: String,
     /// Wall time of the last attempt, seconds.
+    #[serde(deserialize_with = "nan_if_null")]
     pub seconds: f64,
     pub error: Option<String>,
     pub diverged_epoch: Option<u32>,
@@ -292,4 +301,46 @@ pub fn status_table(study: &Path, manifest: &Manifest) -> String {
         s.push_str(&format!("{label:<32}{}\n", counts(m)));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A diverged run's history holds non-finite losses; its status file must read back.
+    #[test]
+    fn status_with_non_finite_values_round_trips() {
+        let st = RunStatus {
+            run_id: "abc".into(),
+            status: "diverged".into(),
+            rule: "ia".into(),
+            device: "cpu".into(),
+            libtorch_version: "x".into(),
+            lrx_version: "y".into(),
+            seconds: 1.0,
+            error: None,
+            diverged_epoch: Some(2),
+            resumed_from: None,
+            history: vec![EpochLog {
+                epoch: 1,
+                lr: 0.1,
+                train_loss: f64::NAN,
+                train_acc: f64::INFINITY,
+                alignment_loss: 0.0,
+                val_loss: Some(f64::NAN),
+                val_acc: None,
+                seconds: 0.5,
+            }],
+        };
+        let d = tempfile::tempdir().unwrap();
+        write_atomic(
+            &status_path(d.path(), "abc"),
+            &serde_json::to_vec(&st).unwrap(),
+        )
+        .unwrap();
+        let back = read_status(d.path(), "abc").expect("readable");
+        assert_eq!(back.status, "diverged");
+        assert!(back.history[0].train_loss.is_nan());
+        assert!(read_status(d.path(), "abd").is_none());
+    }
 }
