@@ -56,7 +56,7 @@ mod tests {
                     (tr.task.normalize(&xu), tr.task.train_y.shallow_clone())
                 };
                 for _ in 0..3 {
-                    tr.step(&x, &y, 1e-3);
+                    let _ = tr.step(&x, &y, 1e-3);
                 }
                 let t0 = std::time::Instant::now();
                 for _ in 0..steps {
