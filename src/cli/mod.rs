@@ -1,6 +1,7 @@
 //! The command line. `main.rs` only calls [`main`]; every subcommand lives here and writes
 //! through [`Out`], so tests can capture output.
 
+mod classify;
 mod doc;
 
 use crate::check::{self, ir};
@@ -66,6 +67,18 @@ pub enum Command {
     },
     /// Show what a run id is made of (the resolved fields hashed into it).
     Why { spec: PathBuf, run_id: String },
+    /// Run the classifier stage of a trained study: every evaluation of the `classify` block,
+    /// results under `<output>/results/`.
+    Classify {
+        /// A spec (its `output` directory is the study) or a study directory with `study.json`.
+        target: PathBuf,
+        /// The study directory (overrides the spec's `output`).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Print only the results table.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Print the reference of every builtin (Markdown).
     Doc {
         /// Document the builtins and the stdlib modules.
@@ -113,6 +126,11 @@ pub fn run(cli: &Cli, out: &mut Out) -> i32 {
         Command::Check { spec } => cmd_check(cli, spec, out),
         Command::Plan { spec, format, emit } => cmd_plan(cli, spec, *format, *emit, out),
         Command::Why { spec, run_id } => cmd_why(cli, spec, run_id, out),
+        Command::Classify {
+            target,
+            output,
+            quiet,
+        } => classify::cmd_classify(cli, target, output.as_deref(), *quiet, out),
         Command::Doc { .. } => {
             let _ = write!(out.out, "{}", doc::builtins_markdown());
             Ok(())
