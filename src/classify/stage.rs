@@ -40,7 +40,7 @@ pub enum StageError {
         .0.display()
     )]
     NoFeatures(PathBuf),
-    #[error("cannot read `{}`: {message}", path.display())]
+    #[error("cannot read `{}`: {message}", .path.display())]
     Study { path: PathBuf, message: String },
     #[error("classify setting `{setting}`: {message}")]
     Setting { setting: String, message: String },
@@ -52,7 +52,7 @@ pub enum StageError {
         #[source]
         source: ClassifyError,
     },
-    #[error("cannot write `{}`: {source}", path.display())]
+    #[error("cannot write `{}`: {source}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -203,8 +203,8 @@ fn list(v: Option<&Value>) -> Vec<Value> {
 }
 
 /// The grid of a `random_forest` or `linear_svm` model (spec order: outer parameter first as
-/// in the paper grids: max_features × trees, pca × C). `Ok(None)` for a model this build cannot
-/// run (with the reason).
+/// in the paper grids: max_features × trees, pca × C). `Err(reason)` for a model this build
+/// cannot run.
 pub fn model_grid(
     m: &ir::Named,
 ) -> std::result::Result<(Classifier, Vec<ModelSpec>), String> {
@@ -406,7 +406,20 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
     for name in &c.portions {
         let n = if name == "thirds" { 3 } else { 7 };
         match portions(shape.n_times, n) {
-            Ok(parts) => {
+            Ok(mut parts) => {
+                // Cross-portion tests need equal widths: when T does not divide evenly, every
+                // portion keeps its first m checkpoints (m = the shortest portion), aligned by
+                // position within the window (method.md §4).
+                let m = parts.iter().map(Vec::len).min().unwrap_or(0);
+                if parts.iter().any(|p| p.len() != m) {
+                    notes.push(format!(
+                        "portions `{name}`: {} checkpoints do not divide into {n} equal portions; each keeps its first {m}",
+                        shape.n_times
+                    ));
+                    for p in &mut parts {
+                        p.truncate(m);
+                    }
+                }
                 for (a, pa) in parts.iter().enumerate() {
                     for (b, pb) in parts.iter().enumerate() {
                         variants.push(Variant {
@@ -426,11 +439,12 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
         }
     }
     // Targets: (target string, factor, classes restriction, id part, realism too).
-    let mut targets: Vec<(String, String, Option<Vec<String>>, String, bool)> = Vec::new();
+    struct Tgt(String, String, Option<Vec<String>>, String, bool);
+    let mut targets: Vec<Tgt> = Vec::new();
     for t in &c.targets {
         match t {
             ir::Target::All { factor } => {
-                targets.push((factor.clone(), factor.clone(), None, factor.clone(), true))
+                targets.push(Tgt(factor.clone(), factor.clone(), None, factor.clone(), true))
             }
             ir::Target::Pairs { factor } => {
                 let vals = shape.values.get(factor).cloned().unwrap_or_default();
@@ -446,7 +460,7 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
                         } else {
                             format!("pair-{factor}-{a}-{b}")
                         };
-                        targets.push((
+                        targets.push(Tgt(
                             t,
                             factor.clone(),
                             Some(vec![a.clone(), b.clone()]),
@@ -459,8 +473,7 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
         }
     }
     let mut out = Vec::new();
-    let mut push = |spec: EvalSpec, out: &mut Vec<EvalSpec>| out.push(spec);
-    for (target, factor, classes, tid, with_realism) in &targets {
+    for Tgt(target, factor, classes, tid, with_realism) in &targets {
         if let Some(h) = c
             .holdouts
             .iter()
@@ -496,7 +509,7 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
                     if v.holdout_factors.iter().any(|f| f == factor) {
                         continue;
                     }
-                    push(
+                    out.push(
                         EvalSpec {
                             id: format!("{tid}.{meas}.{mid}.{}", v.sid),
                             target: target.clone(),
@@ -519,12 +532,11 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
                             realism: None,
                             config: cfg(v),
                         },
-                        &mut out,
                     );
                 }
                 if *with_realism && c.realism {
                     for &(sigma, fraction, rseed) in &shape.realism {
-                        push(
+                        out.push(
                             EvalSpec {
                                 id: format!(
                                     "{tid}.{meas}.{mid}.realism-s{sigma}-f{fraction}-r{rseed}"
@@ -546,7 +558,6 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
                                 }),
                                 config: cfg(&base(String::new(), balanced.clone())),
                             },
-                            &mut out,
                         );
                     }
                 }
@@ -778,7 +789,7 @@ fn prepare_holdouts(table: &mut FeatureTable, c: &ir::Classify) -> Result<()> {
         // One value per run.
         let runs = table.factors["run_id"].clone();
         let vals = &table.factors[&name];
-        let mut of_run: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut of_run: BTreeMap<&String, &String> = BTreeMap::new();
         for (r, v) in runs.iter().zip(vals) {
             if let Some(prev) = of_run.insert(r, v) {
                 if prev != v {
@@ -798,7 +809,7 @@ fn prepare_holdouts(table: &mut FeatureTable, c: &ir::Classify) -> Result<()> {
 /// Checks an evaluation's outer splits before fitting: they exist (enough examples per class)
 /// and, for a holdout, no run is on both sides and the held-out value is never trained on.
 fn precheck(table: &FeatureTable, spec: &EvalSpec) -> Result<()> {
-    let err = |source| StageError::Eval {
+    let err = |source: ClassifyError| StageError::Eval {
         id: spec.id.clone(),
         source,
     };
@@ -819,16 +830,21 @@ fn precheck(table: &FeatureTable, spec: &EvalSpec) -> Result<()> {
     }
     let y = t.class_indices(&classes).map_err(err)?;
     let splits = make_splits(t, &y, &classes, &spec.config.split, spec.config.seed).map_err(err)?;
+    // Balanced splits sample (network, layer) examples, so a network's layers may be on both
+    // sides (method.md §3.1); a holdout must keep whole networks apart.
+    let Some(h) = &spec.holdout else {
+        return Ok(());
+    };
     let runs = t.factor("run_id").map_err(err)?;
     for sp in &splits {
         let train: BTreeSet<&String> = sp.train.iter().map(|&i| &runs[i]).collect();
         if let Some(r) = sp.test.iter().map(|&i| &runs[i]).find(|r| train.contains(r)) {
             return Err(StageError::Leak {
-                holdout: spec.id.clone(),
-                message: format!("run `{r}` is on both sides of a split"),
+                holdout: h.factor.clone(),
+                message: format!("run `{r}` is on both sides of the split of `{}`", spec.id),
             });
         }
-        if let Some(h) = &spec.holdout {
+        {
             let f = t.factor(&h.factor).map_err(err)?;
             if sp.train.iter().any(|&i| f[i] == h.value) || sp.test.iter().any(|&i| f[i] != h.value)
             {
@@ -957,7 +973,7 @@ pub fn classify_study_with(
             fraction,
             seed,
         };
-        let rt = features::load_features(&[study_dir], &cond, Some(&observables))?;
+        let rt = features::load_features(&[study_dir], &cond, Some(observables.as_slice()))?;
         let t = to_classify_table(&rt).map_err(|source| StageError::Eval {
             id: format!("realism σ={sigma} ρ={fraction} seed={seed}"),
             source,
@@ -1101,7 +1117,7 @@ pub fn classify_study_with(
 /// `results/summary.parquet`: one row per evaluation with the scalar columns of
 /// `evaluations.json` (nested objects flattened: `holdout_factor`, `trajectory_period`, …).
 pub fn write_summary_parquet(path: &Path, ev: &Evaluations) -> Result<()> {
-    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
     use arrow_schema::{DataType, Field, Schema};
     let e = &ev.evaluations;
     let s = |f: &dyn Fn(&Entry) -> Option<String>| -> ArrayRef {

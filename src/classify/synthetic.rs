@@ -113,10 +113,11 @@ pub fn write_synthetic_study(
                 }
                 for &(sigma, fraction, seed) in &conditions {
                     for (k, o) in obs.iter().enumerate() {
-                        let extra: f64 = if seed == PLAIN_SEED {
+                        let extra = if seed == PLAIN_SEED {
                             0.0
                         } else {
-                            sigma * StandardNormal.sample(&mut rr) as f64
+                            let z: f64 = StandardNormal.sample(&mut rr);
+                            sigma * z
                         };
                         rows.push(ObservationRow {
                             epoch,

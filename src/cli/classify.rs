@@ -3,7 +3,6 @@
 use super::{Cli, Out, load};
 use crate::check::ir;
 use crate::classify::stage::{self, StageEvent, StageOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub(super) fn cmd_classify(
