@@ -67,7 +67,7 @@ fn synth(dir: &Path, plan: &crate::plan::Plan, shuffle: bool) {
         plan,
         &SyntheticStudy {
             observables: OBS.iter().map(|s| s.to_string()).collect(),
-            signal: 1.0,
+            signal: 2.0,
             shuffle_labels: shuffle,
             seed: 7,
         },
