@@ -6,7 +6,11 @@ use lrx::cli::run_captured;
 fn spec(output: &str) -> String {
     format!(
         r#"import paper
-study synth_cli {{ output = "{output}" seed = 5 device = cpu }}
+study synth_cli {{
+  output = "{output}"
+  seed   = 5
+  device = cpu
+}}
 task shapes = synthetic_images(size = 8, channels = 1, classes = 2, train = 64, val = 32, seed = 0)
 train {{
   task       = shapes
