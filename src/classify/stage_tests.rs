@@ -325,3 +325,77 @@ fn errors_name_the_file_or_setting() {
     let e = classify_study_with(tmp.path(), &c3, &opts(), &mut |_| {}).unwrap_err();
     assert!(matches!(e, StageError::Eval { .. }), "{e}");
 }
+
+/// One evaluation against scikit-learn: Python reads the same Parquet files independently
+/// (pyarrow), builds the flat matrix, and fits LinearSVC(C) on the stage's first split. The
+/// matrices must be equal and the test accuracies within 2 points (liblinear's coordinate order
+/// is not reproduced, so exact equality is not expected when the solver stops early).
+#[test]
+fn one_evaluation_matches_sklearn() {
+    use crate::classify::data::{TimeSelection, flat_features, select_stats};
+    use crate::classify::npy::{read_f64_2d, write_i64_1d};
+    use crate::classify::testutil::{python, run_ref};
+    let Some(py) = python() else { return };
+    let (study, plan) = checked(
+        r#"classify {
+  targets = [rule]
+  measures in [all]
+  models  = [linear_svm(C in [0.1], pca in [none])]
+  splits  = balanced(1, test = 25%)
+  cv      = stratified_kfold(3)
+  realism = false
+}"#,
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    synth(&dir, &plan, false);
+    let out = classify_study_with(&dir, study.classify.as_ref().unwrap(), &opts(), &mut |_| {})
+        .unwrap();
+    let e = &out.evaluations.evaluations[0];
+    let r: EvalResult = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("results").join(&e.result_file)).unwrap(),
+    )
+    .unwrap();
+    let ft = features::load_features(&[&dir], &features::Condition::Plain, None).unwrap();
+    let table = to_classify_table(&ft).unwrap();
+    let classes = table.classes();
+    let y = table.class_indices(&classes).unwrap();
+    let sp = make_splits(&table, &y, &classes, &r.config.split, r.config.seed)
+        .unwrap()
+        .remove(0);
+    let ours = flat_features(
+        &table,
+        &select_stats(&table, &MeasureSubset::All).unwrap(),
+        &TimeSelection::All,
+    )
+    .unwrap();
+    let f = |n: &str| tmp.path().join(n);
+    let idx = |v: &[usize]| v.iter().map(|&i| i as i64).collect::<Vec<_>>();
+    write_i64_1d(&f("tr.npy"), &idx(&sp.train)).unwrap();
+    write_i64_1d(&f("te.npy"), &idx(&sp.test)).unwrap();
+    std::fs::write(f("stats.json"), serde_json::to_string(&table.stats).unwrap()).unwrap();
+    let s = |p: std::path::PathBuf| p.display().to_string();
+    run_ref(
+        &py,
+        &[
+            "stage",
+            &s(dir.clone()),
+            &s(f("stats.json")),
+            &s(f("tr.npy")),
+            &s(f("te.npy")),
+            "0.1",
+            &s(f("out.json")),
+            &s(f("x.npy")),
+        ],
+    );
+    let x = read_f64_2d(&f("x.npy")).unwrap();
+    assert_eq!(x.dim(), ours.x.dim());
+    let diff = (&x - &ours.x).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(diff < 1e-12, "feature matrices differ by {diff}");
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f("out.json")).unwrap()).unwrap();
+    let sk = want["accuracy"].as_f64().unwrap();
+    let mine = r.splits[0].test_accuracy;
+    eprintln!("lrx {mine:.4} sklearn {sk:.4} (sklearn n_iter {})", want["n_iter"]);
+    assert!((mine - sk).abs() <= 0.02, "lrx {mine} vs scikit-learn {sk}");
+}
