@@ -20,8 +20,8 @@ pub mod npy;
 pub mod pca;
 pub mod splits;
 pub mod stage;
-pub mod synthetic;
 pub mod svm;
+pub mod synthetic;
 
 #[cfg(test)]
 mod testutil;

@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::data::{FeatureTable, MeasureSubset};
 use super::error::ClassifyError;
 use super::eval::{
-    Classifier, EvalConfig, EvalResult, FeatureLayout, SplitScheme, TimeSpec, evaluate,
-    make_splits,
+    Classifier, EvalConfig, EvalResult, FeatureLayout, SplitScheme, TimeSpec, evaluate, make_splits,
 };
 use super::forest::MaxFeatures;
 use super::grid::ModelSpec;
@@ -88,14 +87,20 @@ pub fn to_classify_table(
     for (k, v) in &ft.factors {
         factors.entry(k.clone()).or_insert_with(|| {
             v.iter()
-                .map(|x| x.as_ref().map_or_else(|| "none".into(), ToString::to_string))
+                .map(|x| {
+                    x.as_ref()
+                        .map_or_else(|| "none".into(), ToString::to_string)
+                })
                 .collect()
         });
     }
     FeatureTable::new(
         ft.observables.clone(),
         ft.x.clone(),
-        ft.positions.iter().map(|p| p.one_hot_index() as u8).collect(),
+        ft.positions
+            .iter()
+            .map(|p| p.one_hot_index() as u8)
+            .collect(),
         ft.rules.clone(),
         factors,
     )
@@ -205,9 +210,7 @@ fn list(v: Option<&Value>) -> Vec<Value> {
 /// The grid of a `random_forest` or `linear_svm` model (spec order: outer parameter first as
 /// in the paper grids: max_features × trees, pca × C). `Err(reason)` for a model this build
 /// cannot run.
-pub fn model_grid(
-    m: &ir::Named,
-) -> std::result::Result<(Classifier, Vec<ModelSpec>), String> {
+pub fn model_grid(m: &ir::Named) -> std::result::Result<(Classifier, Vec<ModelSpec>), String> {
     match m.call.name.as_str() {
         "random_forest" => {
             let trees = list(m.call.get("trees"));
@@ -443,9 +446,13 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
     let mut targets: Vec<Tgt> = Vec::new();
     for t in &c.targets {
         match t {
-            ir::Target::All { factor } => {
-                targets.push(Tgt(factor.clone(), factor.clone(), None, factor.clone(), true))
-            }
+            ir::Target::All { factor } => targets.push(Tgt(
+                factor.clone(),
+                factor.clone(),
+                None,
+                factor.clone(),
+                true,
+            )),
             ir::Target::Pairs { factor } => {
                 let vals = shape.values.get(factor).cloned().unwrap_or_default();
                 for (i, a) in vals.iter().enumerate() {
@@ -509,56 +516,50 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
                     if v.holdout_factors.iter().any(|f| f == factor) {
                         continue;
                     }
-                    out.push(
-                        EvalSpec {
-                            id: format!("{tid}.{meas}.{mid}.{}", v.sid),
+                    out.push(EvalSpec {
+                        id: format!("{tid}.{meas}.{mid}.{}", v.sid),
+                        target: target.clone(),
+                        target_factor: factor.clone(),
+                        measure: meas.clone(),
+                        classifier: m.call.name.clone(),
+                        model: m.label.clone(),
+                        split: if v.holdout.is_some() {
+                            "holdout".into()
+                        } else {
+                            "balanced".into()
+                        },
+                        holdout: v.holdout.clone(),
+                        trajectory: v.trajectory,
+                        layout: match v.layout {
+                            FeatureLayout::Flat => "flat".into(),
+                            FeatureLayout::TrajectoryAverage => "trajectory_average".into(),
+                        },
+                        portion: v.portion.clone(),
+                        realism: None,
+                        config: cfg(v),
+                    });
+                }
+                if *with_realism && c.realism {
+                    for &(sigma, fraction, rseed) in &shape.realism {
+                        out.push(EvalSpec {
+                            id: format!("{tid}.{meas}.{mid}.realism-s{sigma}-f{fraction}-r{rseed}"),
                             target: target.clone(),
                             target_factor: factor.clone(),
                             measure: meas.clone(),
                             classifier: m.call.name.clone(),
                             model: m.label.clone(),
-                            split: if v.holdout.is_some() {
-                                "holdout".into()
-                            } else {
-                                "balanced".into()
-                            },
-                            holdout: v.holdout.clone(),
-                            trajectory: v.trajectory,
-                            layout: match v.layout {
-                                FeatureLayout::Flat => "flat".into(),
-                                FeatureLayout::TrajectoryAverage => "trajectory_average".into(),
-                            },
-                            portion: v.portion.clone(),
-                            realism: None,
-                            config: cfg(v),
-                        },
-                    );
-                }
-                if *with_realism && c.realism {
-                    for &(sigma, fraction, rseed) in &shape.realism {
-                        out.push(
-                            EvalSpec {
-                                id: format!(
-                                    "{tid}.{meas}.{mid}.realism-s{sigma}-f{fraction}-r{rseed}"
-                                ),
-                                target: target.clone(),
-                                target_factor: factor.clone(),
-                                measure: meas.clone(),
-                                classifier: m.call.name.clone(),
-                                model: m.label.clone(),
-                                split: "balanced".into(),
-                                holdout: None,
-                                trajectory: None,
-                                layout: "flat".into(),
-                                portion: None,
-                                realism: Some(RealismRef {
-                                    sigma,
-                                    fraction,
-                                    seed: rseed,
-                                }),
-                                config: cfg(&base(String::new(), balanced.clone())),
-                            },
-                        );
+                            split: "balanced".into(),
+                            holdout: None,
+                            trajectory: None,
+                            layout: "flat".into(),
+                            portion: None,
+                            realism: Some(RealismRef {
+                                sigma,
+                                fraction,
+                                seed: rseed,
+                            }),
+                            config: cfg(&base(String::new(), balanced.clone())),
+                        });
                     }
                 }
             }
@@ -583,9 +584,7 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
 /// point) plus the refit.
 pub fn fits_of(spec: &EvalSpec) -> usize {
     let n_splits = match &spec.config.split {
-        SplitScheme::Balanced { n_splits, .. } | SplitScheme::Holdout { n_splits, .. } => {
-            *n_splits
-        }
+        SplitScheme::Balanced { n_splits, .. } | SplitScheme::Holdout { n_splits, .. } => *n_splits,
     };
     let g = spec.config.grid.as_ref().map_or(1, Vec::len);
     let cv = if g > 1 { g * spec.config.cv_folds } else { 0 };
@@ -722,9 +721,11 @@ pub fn realism_conditions(study_dir: &Path) -> Result<Vec<(f64, f64, i64)>> {
         let (batches, _) = features::reader::read_parquet(&path)?;
         for b in &batches {
             let col = |n: &str| b.column_by_name(n).cloned();
-            let (Some(s), Some(f), Some(k)) =
-                (col("noise_sigma"), col("unit_fraction"), col("realism_seed"))
-            else {
+            let (Some(s), Some(f), Some(k)) = (
+                col("noise_sigma"),
+                col("unit_fraction"),
+                col("realism_seed"),
+            ) else {
                 continue;
             };
             let (Some(s), Some(f), Some(k)) = (
@@ -838,7 +839,12 @@ fn precheck(table: &FeatureTable, spec: &EvalSpec) -> Result<()> {
     let runs = t.factor("run_id").map_err(err)?;
     for sp in &splits {
         let train: BTreeSet<&String> = sp.train.iter().map(|&i| &runs[i]).collect();
-        if let Some(r) = sp.test.iter().map(|&i| &runs[i]).find(|r| train.contains(r)) {
+        if let Some(r) = sp
+            .test
+            .iter()
+            .map(|&i| &runs[i])
+            .find(|r| train.contains(r))
+        {
             return Err(StageError::Leak {
                 holdout: h.factor.clone(),
                 message: format!("run `{r}` is on both sides of the split of `{}`", spec.id),
@@ -1023,11 +1029,9 @@ pub fn classify_study_with(
                 })
                 .collect()
         });
-        let mut done = 0;
-        for (id, accuracy) in rx {
-            done += 1;
+        for (i, (id, accuracy)) in rx.into_iter().enumerate() {
             on_event(StageEvent::Finished {
-                done,
+                done: i + 1,
                 total,
                 id,
                 accuracy,

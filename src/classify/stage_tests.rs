@@ -52,10 +52,7 @@ pub(super) fn checked(classify: &str) -> (ir::Study, crate::plan::Plan) {
     let mut sources = SourceMap::new();
     let study = match crate::check::check_path(&p, &mut sources) {
         Ok(w) => w.value,
-        Err(d) => panic!(
-            "{}",
-            crate::diag::render_text(&d.0, &sources, false, 100)
-        ),
+        Err(d) => panic!("{}", crate::diag::render_text(&d.0, &sources, false, 100)),
     };
     let plan = crate::plan::plan(&study).unwrap();
     (study, plan)
@@ -118,7 +115,11 @@ fn stage_runs_every_evaluation_of_the_spec() {
         "{:?}",
         ev.notes
     );
-    assert!(events.iter().any(|e| matches!(e, StageEvent::Loaded { .. })));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, StageEvent::Loaded { .. }))
+    );
     let finished = events
         .iter()
         .filter(|e| matches!(e, StageEvent::Finished { .. }))
@@ -150,9 +151,10 @@ fn stage_runs_every_evaluation_of_the_spec() {
     let ids: BTreeSet<&str> = ev.evaluations.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids.len(), ev.evaluations.len());
     for e in &ev.evaluations {
-        let r: EvalResult =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("results").join(&e.result_file)).unwrap())
-                .unwrap();
+        let r: EvalResult = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("results").join(&e.result_file)).unwrap(),
+        )
+        .unwrap();
         // serde_json parses floats to within an ulp.
         assert!((r.summary.accuracy.mean - e.accuracy.mean).abs() < 1e-12);
     }
@@ -162,7 +164,10 @@ fn stage_runs_every_evaluation_of_the_spec() {
         ev.evaluations
             .iter()
             .find(|e| {
-                e.measure == m && e.classifier == cl && e.split == "balanced" && e.layout == "flat"
+                e.measure == m
+                    && e.classifier == cl
+                    && e.split == "balanced"
+                    && e.layout == "flat"
                     && e.trajectory.is_none()
                     && e.realism.is_none()
             })
@@ -173,11 +178,19 @@ fn stage_runs_every_evaluation_of_the_spec() {
     for cl in ["random_forest", "linear_svm"] {
         assert!(acc("all", cl) > 0.7, "{cl} all {}", acc("all", cl));
         assert!(acc("weight", cl) > 0.7, "{cl} weight {}", acc("weight", cl));
-        assert!(acc("gradavg", cl) < 0.5, "{cl} gradavg {}", acc("gradavg", cl));
+        assert!(
+            acc("gradavg", cl) < 0.5,
+            "{cl} gradavg {}",
+            acc("gradavg", cl)
+        );
     }
     assert_eq!(ev.evaluations[0].chance, 0.25);
     // Realism entries: the condition's classes only (fa, ia).
-    let re: Vec<_> = ev.evaluations.iter().filter(|e| e.realism.is_some()).collect();
+    let re: Vec<_> = ev
+        .evaluations
+        .iter()
+        .filter(|e| e.realism.is_some())
+        .collect();
     assert_eq!(re.len(), 6);
     for e in &re {
         assert_eq!(e.classes, vec!["fa".to_string(), "ia".to_string()]);
@@ -238,9 +251,13 @@ fn shuffled_labels_are_at_chance() {
     );
     let tmp = tempfile::tempdir().unwrap();
     synth(tmp.path(), &plan, true);
-    let out =
-        classify_study_with(tmp.path(), study.classify.as_ref().unwrap(), &opts(), &mut |_| {})
-            .unwrap();
+    let out = classify_study_with(
+        tmp.path(),
+        study.classify.as_ref().unwrap(),
+        &opts(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(out.evaluations.evaluations.len(), 1);
     let a = out.evaluations.evaluations[0].accuracy.mean;
     assert!(a < 0.45, "accuracy {a} on shuffled labels");
@@ -278,7 +295,11 @@ fn spec_expansion_pairs_conv1d_and_portions() {
     // (1 + 6 pairs) × 2 measures × 1 model × (balanced + 3 × 3 portions) + realism 1 × 2 × 1.
     assert_eq!(specs.len(), 7 * 2 * 10 + 2);
     assert_eq!(specs.len(), plan.summary.classifier_evaluations);
-    assert!(notes.iter().any(|n| n.contains("conv1d") && n.contains("not implemented")));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("conv1d") && n.contains("not implemented"))
+    );
     let pair = specs
         .iter()
         .find(|s| s.target == "pair:adam-fa")
@@ -286,13 +307,20 @@ fn spec_expansion_pairs_conv1d_and_portions() {
     assert_eq!(pair.config.classes, Some(vec!["adam".into(), "fa".into()]));
     let cross = specs
         .iter()
-        .find(|s| s.portion.as_ref().is_some_and(|p| p.train == 0 && p.test == 2))
+        .find(|s| {
+            s.portion
+                .as_ref()
+                .is_some_and(|p| p.train == 0 && p.test == 2)
+        })
         .unwrap();
     assert_eq!(cross.config.time, TimeSpec::Indices(vec![0]));
     assert_eq!(cross.config.test_time, Some(TimeSpec::Indices(vec![4])));
     assert_eq!(pair.config.grid.as_ref().unwrap().len(), 4);
     assert_eq!(fits_of(pair), 4 * (4 * 3 + 1));
-    assert!(specs.iter().all(|s| s.id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))));
+    assert!(specs.iter().all(|s| {
+        s.id.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    }));
 }
 
 #[test]
@@ -349,8 +377,8 @@ fn one_evaluation_matches_sklearn() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("s");
     synth(&dir, &plan, false);
-    let out = classify_study_with(&dir, study.classify.as_ref().unwrap(), &opts(), &mut |_| {})
-        .unwrap();
+    let out =
+        classify_study_with(&dir, study.classify.as_ref().unwrap(), &opts(), &mut |_| {}).unwrap();
     let e = &out.evaluations.evaluations[0];
     let r: EvalResult = serde_json::from_str(
         &std::fs::read_to_string(dir.join("results").join(&e.result_file)).unwrap(),
@@ -373,7 +401,11 @@ fn one_evaluation_matches_sklearn() {
     let idx = |v: &[usize]| v.iter().map(|&i| i as i64).collect::<Vec<_>>();
     write_i64_1d(&f("tr.npy"), &idx(&sp.train)).unwrap();
     write_i64_1d(&f("te.npy"), &idx(&sp.test)).unwrap();
-    std::fs::write(f("stats.json"), serde_json::to_string(&table.stats).unwrap()).unwrap();
+    std::fs::write(
+        f("stats.json"),
+        serde_json::to_string(&table.stats).unwrap(),
+    )
+    .unwrap();
     let s = |p: std::path::PathBuf| p.display().to_string();
     run_ref(
         &py,
@@ -396,6 +428,9 @@ fn one_evaluation_matches_sklearn() {
         serde_json::from_str(&std::fs::read_to_string(f("out.json")).unwrap()).unwrap();
     let sk = want["accuracy"].as_f64().unwrap();
     let mine = r.splits[0].test_accuracy;
-    eprintln!("lrx {mine:.4} sklearn {sk:.4} (sklearn n_iter {})", want["n_iter"]);
+    eprintln!(
+        "lrx {mine:.4} sklearn {sk:.4} (sklearn n_iter {})",
+        want["n_iter"]
+    );
     assert!((mine - sk).abs() <= 0.02, "lrx {mine} vs scikit-learn {sk}");
 }

@@ -99,7 +99,8 @@ pub fn write_synthetic_study(
                 let mut clean = Vec::with_capacity(obs.len());
                 for (k, o) in obs.iter().enumerate() {
                     // Rule effect: a fixed direction per (rule, observable), growing with time.
-                    let mut re = stream(opts.seed, &["effect", &signal_rule.to_string(), &names[k]]);
+                    let mut re =
+                        stream(opts.seed, &["effect", &signal_rule.to_string(), &names[k]]);
                     let effect: f64 = re.random_range(-1.0..1.0);
                     let carries = o.measure != crate::features::Measure::Gradavg;
                     let mean = if carries {

@@ -142,7 +142,10 @@ pub fn summary_table(ev: &stage::Evaluations) -> String {
         s.push('\n');
     }
     if let Some(e) = main.first() {
-        s += &format!("(chance {:.3}; mean ± s.e.m. over outer splits)\n", e.chance);
+        s += &format!(
+            "(chance {:.3}; mean ± s.e.m. over outer splits)\n",
+            e.chance
+        );
     }
     s
 }

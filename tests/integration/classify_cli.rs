@@ -47,7 +47,10 @@ fn classify_cli_on_a_synthetic_study() {
     // Before any features: a clear error naming the directory.
     let (code, _, err) = run_captured(&["classify", &sp]);
     assert_eq!(code, 1);
-    assert!(err.contains("no feature files") && err.contains("features"), "{err}");
+    assert!(
+        err.contains("no feature files") && err.contains("features"),
+        "{err}"
+    );
     // The plan's count.
     let (code, out, err) = run_captured(&["plan", &sp, "--format", "json"]);
     assert_eq!(code, 0, "{err}");
@@ -57,17 +60,33 @@ fn classify_cli_on_a_synthetic_study() {
     assert_eq!(expected, 7 * 2 * 2 * 3);
     // Synthetic features + runs.parquet + study.json, as `lrx run` leaves them.
     let mut sources = lrx::source::SourceMap::new();
-    let study = lrx::check::check_path(&spec_path, &mut sources).ok().unwrap().value;
+    let study = lrx::check::check_path(&spec_path, &mut sources)
+        .ok()
+        .unwrap()
+        .value;
     let plan = lrx::plan::plan(&study).ok().unwrap();
-    write_synthetic_study(&dir, &plan, &SyntheticStudy {
-        observables: ["weightabs_median", "weightraw_mean", "actabs_mean", "gradavgraw_id"]
+    write_synthetic_study(
+        &dir,
+        &plan,
+        &SyntheticStudy {
+            observables: [
+                "weightabs_median",
+                "weightraw_mean",
+                "actabs_mean",
+                "gradavgraw_id",
+            ]
             .iter()
             .map(|s| s.to_string())
             .collect(),
-        ..SyntheticStudy::default()
-    })
+            ..SyntheticStudy::default()
+        },
+    )
     .unwrap();
-    std::fs::write(dir.join("study.json"), serde_json::to_string(&study).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("study.json"),
+        serde_json::to_string(&study).unwrap(),
+    )
+    .unwrap();
     let (code, out, err) = run_captured(&["classify", &sp]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("rule · random_forest"), "{out}");
@@ -83,7 +102,10 @@ fn classify_cli_on_a_synthetic_study() {
     assert_eq!(code, 0, "{err}");
     assert!(err.is_empty(), "{err}");
     assert_eq!(out, out2);
-    assert_eq!(first, std::fs::read(dir.join("results/evaluations.json")).unwrap());
+    assert_eq!(
+        first,
+        std::fs::read(dir.join("results/evaluations.json")).unwrap()
+    );
     // A directory without study.json.
     let (code, _, err) = run_captured(&["classify", &tmp.path().display().to_string()]);
     assert_eq!(code, 1);
