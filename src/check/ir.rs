@@ -4,12 +4,12 @@
 
 use crate::source::Span;
 use crate::value::{Call, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A resolved builtin instance with the label it is known by (the definition name, e.g.
 /// `knet4_lrn`, or for an inline call the builtin name plus its explicit arguments).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Named {
     pub label: String,
     pub call: std::sync::Arc<Call>,
@@ -18,7 +18,7 @@ pub struct Named {
 }
 
 /// A checked study.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Study {
     pub name: String,
     pub description: String,
@@ -40,7 +40,7 @@ pub struct Study {
 }
 
 /// One `train` block, expanded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sweep {
     pub name: String,
     pub points: Vec<Point>,
@@ -50,7 +50,7 @@ pub struct Sweep {
 }
 
 /// A budget: `2 cpu_hours` or `100 gpu_hours`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Budget {
     pub hours: f64,
     pub gpu: bool,
@@ -59,7 +59,7 @@ pub struct Budget {
 }
 
 /// One training run as the sweep defines it (before observables are attached).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     pub task: Named,
     pub arch: Named,
@@ -101,7 +101,7 @@ pub fn fmt_num(x: f64) -> String {
 }
 
 /// Conventions for statistics (method.md §1.2).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conventions {
     pub quantile: String,
     pub skew: String,
@@ -109,7 +109,7 @@ pub struct Conventions {
 }
 
 /// One observable: `{measure}{function}_{statistic}`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Observable {
     pub measure: String,
     pub function: String,
@@ -123,7 +123,7 @@ impl Observable {
 }
 
 /// The `observe` block.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observe {
     pub observables: Vec<Observable>,
     /// Number of validation stimuli (0 = all).
@@ -136,7 +136,7 @@ pub struct Observe {
 }
 
 /// The `realism` block (method.md §5).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Realism {
     pub sigmas: Vec<f64>,
     pub fractions: Vec<f64>,
@@ -162,7 +162,7 @@ impl Realism {
 }
 
 /// A classification target: 4-way over a factor, or every pair of its values.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
     All { factor: String },
@@ -170,21 +170,21 @@ pub enum Target {
 }
 
 /// A holdout: one factor, or a composite of factors (`curriculum(batch, data_seed)`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Holdout {
     pub name: String,
     pub factors: Vec<String>,
 }
 
 /// Trajectory subsampling grid (method.md §4).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trajectory {
     pub periods: Vec<i64>,
     pub samples: Vec<i64>,
 }
 
 /// The `classify` block.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Classify {
     pub targets: Vec<Target>,
     pub measures: Vec<String>,
@@ -202,7 +202,7 @@ pub struct Classify {
 }
 
 /// The `report` block.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub formats: Vec<String>,
     pub title: String,

@@ -11,6 +11,7 @@ use ndarray::{Array2, Array3, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ClassifyError, Result, param};
+use crate::features::{Measure, ObservableId};
 
 /// Number of layer-position one-hot columns (early, middle, deep).
 pub const N_POSITIONS: usize = 3;
@@ -199,11 +200,11 @@ impl FeatureTable {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum MeasureSubset {
-    /// Statistics whose name starts with `weight`.
+    /// Observables of measure `weight`.
     Weight,
-    /// Statistics whose name starts with `act`.
+    /// Observables of measure `act`.
     Act,
-    /// Statistics whose name starts with `gradavg`.
+    /// Observables of measure `gradavg`.
     Grad,
     /// Every statistic.
     #[default]
@@ -213,11 +214,13 @@ pub enum MeasureSubset {
 }
 
 impl MeasureSubset {
-    fn prefix(&self) -> Option<&'static str> {
+    /// The observable measure of the subset (names parsed by [`ObservableId::parse`], the one
+    /// parser of observable names; a name that does not parse belongs to no measure).
+    fn measure(&self) -> Option<Measure> {
         match self {
-            MeasureSubset::Weight => Some("weight"),
-            MeasureSubset::Act => Some("act"),
-            MeasureSubset::Grad => Some("gradavg"),
+            MeasureSubset::Weight => Some(Measure::Weight),
+            MeasureSubset::Act => Some(Measure::Act),
+            MeasureSubset::Grad => Some(Measure::Gradavg),
             _ => None,
         }
     }
@@ -252,9 +255,11 @@ pub fn select_stats(table: &FeatureTable, subset: &MeasureSubset) -> Result<Stat
             })
             .collect::<Result<_>>()?,
         _ => {
-            let p = subset.prefix().unwrap_or_default();
+            let m = subset.measure();
             (0..table.stats.len())
-                .filter(|&k| table.stats[k].starts_with(p))
+                .filter(|&k| {
+                    ObservableId::parse(&table.stats[k]).is_ok_and(|o| Some(o.measure) == m)
+                })
                 .collect()
         }
     };

@@ -7,6 +7,8 @@
 //! - [`forest`], [`svm`], [`pca`]: hand-written estimators (see each file for why not linfa).
 //! - [`grid`]: model specs, the paper grids and the grid search.
 //! - [`metrics`], [`eval`]: metrics and the [`evaluate`] driver.
+//! - [`stage`]: the study-level stage (`lrx classify`): Parquet features → every evaluation of
+//!   the spec's `classify` block → `results/`.
 
 pub mod data;
 pub mod error;
@@ -17,7 +19,9 @@ pub mod metrics;
 pub mod npy;
 pub mod pca;
 pub mod splits;
+pub mod stage;
 pub mod svm;
+pub mod synthetic;
 
 #[cfg(test)]
 mod testutil;

@@ -1,6 +1,7 @@
 //! The command line. `main.rs` only calls [`main`]; every subcommand lives here and writes
 //! through [`Out`], so tests can capture output.
 
+mod classify;
 mod doc;
 mod run;
 
@@ -77,6 +78,18 @@ pub enum Command {
         /// A spec (its `output` directory) or a study directory.
         target: PathBuf,
     },
+    /// Run the classifier stage of a trained study: every evaluation of the `classify` block,
+    /// results under `<output>/results/`.
+    Classify {
+        /// A spec (its `output` directory is the study) or a study directory with `study.json`.
+        target: PathBuf,
+        /// The study directory (overrides the spec's `output`).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Print only the results table.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Print the reference of every builtin (Markdown).
     Doc {
         /// Document the builtins and the stdlib modules.
@@ -127,6 +140,11 @@ pub fn run(cli: &Cli, out: &mut Out) -> i32 {
         Command::Run(a) => run::cmd_run(cli, a, out),
         Command::RunTask(a) => run::cmd_run_task(cli, a, out),
         Command::Status { target } => run::cmd_status(cli, target, out),
+        Command::Classify {
+            target,
+            output,
+            quiet,
+        } => classify::cmd_classify(cli, target, output.as_deref(), *quiet, out),
         Command::Doc { .. } => {
             let _ = write!(out.out, "{}", doc::builtins_markdown());
             Ok(())

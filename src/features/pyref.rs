@@ -47,6 +47,8 @@ pub(crate) fn run(python: &str, script_name: &str, args: &[&Path]) -> String {
 }
 
 /// Encode f64 values as their IEEE bits, so JSON carries them exactly (NaN and inf included).
+/// (Used by the `observe` tests, which need libtorch.)
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
 pub(crate) fn to_bits(v: &[f64]) -> Vec<u64> {
     v.iter().map(|x| x.to_bits()).collect()
 }

@@ -188,67 +188,45 @@ fn summarize(study: &Study, runs: &[RunSpec], costs: &[cost::Cost], duplicates: 
     }
 }
 
-/// Number of (split, setting) evaluations and of model fits the classifier stage will make.
+/// Number of classifier evaluations (entries of `results/evaluations.json`: a classifier ×
+/// target × measure × split scheme or setting, each over its outer splits) and of model fits
+/// the classifier stage will make. The list comes from [`crate::classify::stage::evaluation_specs`],
+/// the function the stage runs, so the two agree.
 fn classifier_counts(study: &Study, runs: &[RunSpec], t: usize) -> (usize, usize) {
+    use crate::classify::stage;
     let Some(c) = &study.classify else {
         return (0, 0);
     };
-    let n_splits = c.splits.i64("n").unwrap_or(10) as usize;
-    let k = c.cv.i64("k").unwrap_or(5) as usize;
-    let mut tasks = 0;
+    let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut distinct = |key: String, f: &dyn Fn(&RunSpec) -> String| {
+        let v: BTreeSet<String> = runs.iter().map(f).collect();
+        values.insert(key, v.into_iter().collect());
+    };
     for tg in &c.targets {
-        let factor = match tg {
-            ir::Target::All { factor } | ir::Target::Pairs { factor } => factor,
-        };
-        let n: BTreeSet<String> = runs.iter().map(|r| r.factor(factor)).collect();
-        tasks += match tg {
-            ir::Target::All { .. } => 1,
-            ir::Target::Pairs { .. } => n.len() * n.len().saturating_sub(1) / 2,
-        };
+        let (ir::Target::All { factor } | ir::Target::Pairs { factor }) = tg;
+        distinct(factor.clone(), &|r| r.factor(factor));
     }
-    let mut per_measure = n_splits;
     for h in &c.holdouts {
-        let vals: BTreeSet<Vec<String>> = runs
-            .iter()
-            .map(|r| h.factors.iter().map(|f| r.factor(f)).collect())
-            .collect();
-        per_measure += vals.len();
+        // Composite values are joined with `|`, as `FeatureTable::add_combined_factor` does.
+        distinct(stage::holdout_factor(h), &|r| {
+            h.factors
+                .iter()
+                .map(|f| r.factor(f))
+                .collect::<Vec<_>>()
+                .join("|")
+        });
     }
-    if let Some(tr) = &c.trajectory {
-        for p in &tr.periods {
-            for s in &tr.samples {
-                if ((s - 1) * p + 1) as usize <= t {
-                    per_measure += n_splits;
-                }
-            }
-        }
-    }
-    for p in &c.portions {
-        let n = if p == "thirds" { 3 } else { 7 };
-        per_measure += n * n * n_splits;
-    }
-    if c.average {
-        per_measure += n_splits;
-    }
-    let mut evals = tasks * c.measures.len() * per_measure;
-    if c.realism {
-        if let Some(r) = &study.realism {
-            evals += tasks * c.measures.len() * r.conditions().len() * n_splits;
-        }
-    }
-    let grid: usize = c
-        .models
-        .iter()
-        .map(|m| {
-            m.call
-                .params
-                .values()
-                .filter_map(|v| v.as_list().map(<[_]>::len))
-                .product::<usize>()
-                .max(1)
-        })
-        .sum();
-    (evals, evals * (grid * k + c.models.len()))
+    let realism = match (&study.realism, c.realism) {
+        (Some(r), true) => r.conditions(),
+        _ => vec![],
+    };
+    let shape = stage::StudyShape {
+        values,
+        n_times: t,
+        realism,
+    };
+    let (specs, _) = stage::evaluation_specs(c, &shape);
+    (specs.len(), specs.iter().map(stage::fits_of).sum())
 }
 
 /// Layer names, positions and sizes of a run's network.

@@ -1,6 +1,7 @@
 //! One integration test binary, one module per area.
 
 mod cases;
+mod classify_cli;
 mod cli;
 mod docs;
 mod fuzz;

@@ -5,6 +5,9 @@ Usage: classify_ref.py COMMAND ARGS... ; data come in as .npy files, results go 
   models  XTR YTR XTE YTE SEEDS OUT.json   test accuracies of RF / LinearSVC / PCA+LinearSVC
   pca     X.npy K OUT.json                 PCA(K, svd_solver='full') explained variance (+ratio)
   ppf     P.npy OUT.json                   scipy.stats.norm.ppf
+  stage   STUDY STATS.json TRAIN TEST C OUT.json X.npy
+          independent pyarrow read of a study's plain features → flat [one-hot | stat-major]
+          matrix (examples sorted by run_id, layer_index), LinearSVC(C) on the given split
 """
 import json
 import sys
@@ -74,5 +77,50 @@ def ppf(p_path, out):
     json.dump(norm.ppf(np.load(p_path)[:, 0]).tolist(), open(out, "w"))
 
 
+def stage(study, stats_path, train, test, c, out, x_out):
+    import glob
+    import os
+
+    import pyarrow.parquet as pq
+    from sklearn.svm import LinearSVC
+
+    stats = json.load(open(stats_path))
+    rows = []
+    for f in sorted(glob.glob(os.path.join(study, "features", "**", "*.parquet"), recursive=True)):
+        if os.path.basename(f).startswith((".", "_")):
+            continue
+        rows.append(pq.read_table(f).to_pydict())
+    runs = pq.read_table(os.path.join(study, "runs.parquet")).to_pydict()
+    rule_of = dict(zip(runs["run_id"], runs["rule"]))
+    vals, pos, epochs = {}, {}, set()
+    for d in rows:
+        for i in range(len(d["value"])):
+            if d["realism_seed"][i] != -1:
+                continue
+            ex = (d["run_id"][i], d["layer_index"][i])
+            vals[(ex, d["observable"][i], d["epoch"][i])] = d["value"][i]
+            pos[ex] = d["layer_position"][i]
+            epochs.add(d["epoch"][i])
+    examples = sorted(pos)
+    epochs = sorted(epochs)
+    t = len(epochs)
+    x = np.zeros((len(examples), 3 + len(stats) * t))
+    for n, ex in enumerate(examples):
+        x[n, ["early", "middle", "deep"].index(pos[ex])] = 1.0
+        for k, s in enumerate(stats):
+            for j, e in enumerate(epochs):
+                x[n, 3 + k * t + j] = vals[(ex, s, e)]
+    labels = [rule_of[ex[0]] for ex in examples]
+    classes = sorted(set(labels))
+    y = np.array([classes.index(l) for l in labels])
+    tr, te = np.load(train), np.load(test)
+    svc = LinearSVC(C=float(c), random_state=0, dual=True).fit(x[tr], y[tr])
+    acc = float((svc.predict(x[te]) == y[te]).mean())
+    np.save(x_out, x)
+    json.dump({"accuracy": acc, "n_iter": int(svc.n_iter_), "classes": classes}, open(out, "w"))
+
+
 if __name__ == "__main__":
-    {"kfold": kfold, "models": models, "pca": pca, "ppf": ppf}[sys.argv[1]](*sys.argv[2:])
+    {"kfold": kfold, "models": models, "pca": pca, "ppf": ppf, "stage": stage}[sys.argv[1]](
+        *sys.argv[2:]
+    )

@@ -1,0 +1,1231 @@
+//! The classifier stage at study level (method.md §2–§5): reads a study's feature files and runs
+//! table, expands the spec's `classify` block into evaluations, runs them and writes
+//! `results/evaluations.json`, `results/eval/<id>.json` and `results/summary.parquet`.
+//!
+//! - [`to_classify_table`]: the Parquet reader's table → the classifier's [`FeatureTable`].
+//! - [`evaluation_specs`]: `ir::Classify` × the study's shape → the list of evaluations (the plan
+//!   counts them with the same function, so `lrx plan` and the stage agree).
+//! - [`classify_study`]: load, run, write.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::data::{FeatureTable, MeasureSubset};
+use super::error::ClassifyError;
+use super::eval::{
+    Classifier, EvalConfig, EvalResult, FeatureLayout, SplitScheme, TimeSpec, evaluate, make_splits,
+};
+use super::forest::MaxFeatures;
+use super::grid::ModelSpec;
+use super::splits::{SplitSize, factor_values, portions};
+use crate::check::ir;
+use crate::features;
+use crate::value::Value;
+
+/// Version of the `results/` files.
+pub const RESULTS_SCHEMA_VERSION: u32 = 1;
+
+/// Errors of the stage, each naming the file or the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error(transparent)]
+    Read(#[from] features::ReadError),
+    #[error(
+        "no feature files under `{}`: train the study first (`lrx run`) or point at the study directory",
+        .0.display()
+    )]
+    NoFeatures(PathBuf),
+    #[error("cannot read `{}`: {message}", .path.display())]
+    Study { path: PathBuf, message: String },
+    #[error("classify setting `{setting}`: {message}")]
+    Setting { setting: String, message: String },
+    #[error("holdout `{holdout}` leaks: {message}")]
+    Leak { holdout: String, message: String },
+    #[error("evaluation `{id}`: {source}")]
+    Eval {
+        id: String,
+        #[source]
+        source: ClassifyError,
+    },
+    #[error("cannot write `{}`: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Write(#[from] features::WriteError),
+}
+
+type Result<T> = std::result::Result<T, StageError>;
+
+// ------------------------------------------------------------------------------------------
+// Table conversion
+
+/// Converts the reader's table into the classifier's: label = rule, positions from the layer
+/// position, factors as strings: `run_id`, `layer`, `layer_position`, `rule`, `status` and every
+/// column of `runs.parquet` (a run lacking a factor gets `none`).
+pub fn to_classify_table(
+    ft: &features::FeatureTable,
+) -> std::result::Result<FeatureTable, ClassifyError> {
+    let mut factors: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    factors.insert("run_id".into(), ft.run_ids.clone());
+    factors.insert("layer".into(), ft.layers.clone());
+    factors.insert(
+        "layer_position".into(),
+        ft.positions
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect(),
+    );
+    factors.insert("rule".into(), ft.rules.clone());
+    factors.insert("status".into(), ft.status.clone());
+    for (k, v) in &ft.factors {
+        factors.entry(k.clone()).or_insert_with(|| {
+            v.iter()
+                .map(|x| {
+                    x.as_ref()
+                        .map_or_else(|| "none".into(), ToString::to_string)
+                })
+                .collect()
+        });
+    }
+    FeatureTable::new(
+        ft.observables.clone(),
+        ft.x.clone(),
+        ft.positions
+            .iter()
+            .map(|p| p.one_hot_index() as u8)
+            .collect(),
+        ft.rules.clone(),
+        factors,
+    )
+}
+
+/// Factors that vary within a run (a holdout on them would put one network on both sides).
+const PER_EXAMPLE_FACTORS: [&str; 2] = ["layer", "layer_position"];
+
+/// The name of the table factor a holdout uses (a composite gets its own combined factor).
+pub fn holdout_factor(h: &ir::Holdout) -> String {
+    if h.factors.len() == 1 {
+        h.factors[0].clone()
+    } else {
+        h.name.clone()
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The list of evaluations
+
+/// What the evaluation list depends on besides the spec: the values of the factors (for targets
+/// and holdouts), the number of checkpoints and the realism conditions.
+#[derive(Debug, Clone, Default)]
+pub struct StudyShape {
+    /// Sorted distinct values of each target factor and of each holdout (keyed by the holdout's
+    /// table factor: the factor itself, or the composite's name with values joined by `|`).
+    pub values: BTreeMap<String, Vec<String>>,
+    /// Checkpoints per example (T).
+    pub n_times: usize,
+    /// Realism conditions (σ, ρ, seed) present.
+    pub realism: Vec<(f64, f64, i64)>,
+}
+
+/// `"holdout": {"factor": .., "value": ..}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HoldoutRef {
+    pub factor: String,
+    pub value: String,
+}
+
+/// `"trajectory": {"period": .., "samples": ..}`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrajectoryRef {
+    pub period: usize,
+    pub samples: usize,
+}
+
+/// `"portion": {"name": "thirds", "train": a, "test": b}` (0-based portion indices).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortionRef {
+    pub name: String,
+    pub train: usize,
+    pub test: usize,
+}
+
+/// `"realism": {"sigma": .., "fraction": .., "seed": ..}`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RealismRef {
+    pub sigma: f64,
+    pub fraction: f64,
+    pub seed: i64,
+}
+
+/// One evaluation of the stage (a classifier × setting, all its outer splits).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalSpec {
+    pub id: String,
+    /// `rule` (all classes of the factor) or `pair:adam-sgdm` (`pair(<factor>):a-b` for a factor
+    /// other than `rule`).
+    pub target: String,
+    /// The factor whose values are the classes.
+    pub target_factor: String,
+    pub measure: String,
+    /// `random_forest` | `linear_svm`.
+    pub classifier: String,
+    /// The model's label in the spec.
+    pub model: String,
+    /// `balanced` | `holdout`.
+    pub split: String,
+    pub holdout: Option<HoldoutRef>,
+    pub trajectory: Option<TrajectoryRef>,
+    /// `flat` | `trajectory_average`.
+    pub layout: String,
+    pub portion: Option<PortionRef>,
+    pub realism: Option<RealismRef>,
+    pub config: EvalConfig,
+}
+
+fn measure_subset(m: &str) -> Option<MeasureSubset> {
+    Some(match m {
+        "weight" => MeasureSubset::Weight,
+        "act" => MeasureSubset::Act,
+        "gradavg" => MeasureSubset::Grad,
+        "all" => MeasureSubset::All,
+        _ => return None,
+    })
+}
+
+fn list(v: Option<&Value>) -> Vec<Value> {
+    match v {
+        Some(Value::List(l)) => l.clone(),
+        Some(x) => vec![x.clone()],
+        None => vec![],
+    }
+}
+
+/// The grid of a `random_forest` or `linear_svm` model (spec order: outer parameter first as
+/// in the paper grids: max_features × trees, pca × C). `Err(reason)` for a model this build
+/// cannot run.
+pub fn model_grid(m: &ir::Named) -> std::result::Result<(Classifier, Vec<ModelSpec>), String> {
+    match m.call.name.as_str() {
+        "random_forest" => {
+            let trees = list(m.call.get("trees"));
+            let mfs = list(m.call.get("max_features"));
+            let mut g = Vec::new();
+            for mf in &mfs {
+                let max_features = match mf.as_str() {
+                    Some("sqrt") => MaxFeatures::Sqrt,
+                    Some("log2") => MaxFeatures::Log2,
+                    Some("all") => MaxFeatures::All,
+                    _ => return Err(format!("`{}`: unknown max_features {mf:?}", m.label)),
+                };
+                for t in &trees {
+                    let n_trees = t
+                        .as_i64()
+                        .filter(|&n| n >= 1)
+                        .ok_or_else(|| format!("`{}`: bad trees {t:?}", m.label))?;
+                    g.push(ModelSpec::RandomForest {
+                        n_trees: n_trees as usize,
+                        max_features,
+                    });
+                }
+            }
+            Ok((Classifier::RandomForest, g))
+        }
+        "linear_svm" => {
+            let cs = list(m.call.get("C"));
+            let pcas = list(m.call.get("pca"));
+            let pcas = if pcas.is_empty() {
+                vec![Value::Str("none".into())]
+            } else {
+                pcas
+            };
+            let mut g = Vec::new();
+            for p in &pcas {
+                let pca_components = match p {
+                    Value::Str(s) if s == "none" => None,
+                    v => Some(
+                        v.as_i64()
+                            .filter(|&n| n >= 1)
+                            .ok_or_else(|| format!("`{}`: bad pca {v:?}", m.label))?
+                            as usize,
+                    ),
+                };
+                for c in &cs {
+                    let c = c
+                        .as_f64()
+                        .filter(|c| *c > 0.0)
+                        .ok_or_else(|| format!("`{}`: bad C {c:?}", m.label))?;
+                    g.push(ModelSpec::LinearSvm { c, pca_components });
+                }
+            }
+            Ok((Classifier::LinearSvm, g))
+        }
+        other => Err(format!(
+            "`{}`: the `{other}` classifier is not implemented in this build (it needs libtorch); its evaluations are skipped",
+            m.label
+        )),
+    }
+}
+
+/// Replaces every byte outside `[A-Za-z0-9._-]` by `_` (ids are file names).
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Expands a `classify` block over a study's shape: targets × measures × models × split schemes
+/// (balanced; each holdout value; each fitting trajectory setting; the trajectory average; each
+/// portion pair) plus, for the 4-way targets, each realism condition with balanced splits.
+/// Returns the evaluations (ids unique and stable) and notes on what was skipped.
+pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>, Vec<String>) {
+    let mut notes = Vec::new();
+    let n_splits = c.splits.i64("n").unwrap_or(10).max(1) as usize;
+    let test = c.splits.f64("test").unwrap_or(0.25);
+    let balanced = SplitScheme::Balanced {
+        n_splits,
+        n_test: SplitSize::Fraction(test),
+        n_train: SplitSize::Fraction(1.0 - test),
+        train_filter: vec![],
+        test_filter: vec![],
+    };
+    let cv_folds = c.cv.i64("k").unwrap_or(5).max(2) as usize;
+    let seed = c.seed.max(0) as u64;
+    // Models this build can run, with their ids.
+    let mut models = Vec::new();
+    let mut per_builtin: BTreeMap<&str, usize> = BTreeMap::new();
+    for m in &c.models {
+        *per_builtin.entry(m.call.name.as_str()).or_default() += 1;
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for m in &c.models {
+        let name = m.call.name.as_str();
+        let k = seen.entry(name).or_default();
+        *k += 1;
+        let mid = if per_builtin[name] > 1 {
+            format!("{name}-{k}")
+        } else {
+            name.to_string()
+        };
+        match model_grid(m) {
+            Ok((cl, g)) if !g.is_empty() => models.push((m, cl, g, mid)),
+            Ok(_) => notes.push(format!("`{}`: empty grid; skipped", m.label)),
+            Err(e) => notes.push(e),
+        }
+    }
+    // Split-scheme variants.
+    struct Variant {
+        sid: String,
+        split: SplitScheme,
+        holdout: Option<HoldoutRef>,
+        holdout_factors: Vec<String>,
+        trajectory: Option<TrajectoryRef>,
+        layout: FeatureLayout,
+        portion: Option<PortionRef>,
+        time: TimeSpec,
+        test_time: Option<TimeSpec>,
+        permutation_repeats: usize,
+    }
+    let base = |sid: String, split: SplitScheme| Variant {
+        sid,
+        split,
+        holdout: None,
+        holdout_factors: vec![],
+        trajectory: None,
+        layout: FeatureLayout::Flat,
+        portion: None,
+        time: TimeSpec::All,
+        test_time: None,
+        permutation_repeats: 0,
+    };
+    let mut variants = vec![Variant {
+        permutation_repeats: 5,
+        ..base("balanced".into(), balanced.clone())
+    }];
+    for h in &c.holdouts {
+        let f = holdout_factor(h);
+        for v in shape.values.get(&f).map(Vec::as_slice).unwrap_or(&[]) {
+            variants.push(Variant {
+                holdout: Some(HoldoutRef {
+                    factor: f.clone(),
+                    value: v.clone(),
+                }),
+                holdout_factors: h.factors.clone(),
+                ..base(
+                    format!("holdout-{}-{v}", h.name),
+                    // One split per held-out value (method.md §4: train on ≠ v, test on = v).
+                    SplitScheme::Holdout {
+                        factor: f.clone(),
+                        value: v.clone(),
+                        n_splits: 1,
+                    },
+                )
+            });
+        }
+    }
+    if let Some(tr) = &c.trajectory {
+        for &p in &tr.periods {
+            for &s in &tr.samples {
+                let (p, s) = (p.max(1) as usize, s.max(1) as usize);
+                if (s - 1) * p + 1 > shape.n_times {
+                    notes.push(format!(
+                        "trajectory period {p}, {s} samples: does not fit in {} checkpoints; skipped",
+                        shape.n_times
+                    ));
+                    continue;
+                }
+                variants.push(Variant {
+                    trajectory: Some(TrajectoryRef {
+                        period: p,
+                        samples: s,
+                    }),
+                    time: TimeSpec::Subsample {
+                        stride: p,
+                        n: s,
+                        seed,
+                    },
+                    ..base(format!("traj-p{p}-n{s}"), balanced.clone())
+                });
+            }
+        }
+    }
+    if c.average {
+        variants.push(Variant {
+            layout: FeatureLayout::TrajectoryAverage,
+            ..base("average".into(), balanced.clone())
+        });
+    }
+    for name in &c.portions {
+        let n = if name == "thirds" { 3 } else { 7 };
+        match portions(shape.n_times, n) {
+            Ok(mut parts) => {
+                // Cross-portion tests need equal widths: when T does not divide evenly, every
+                // portion keeps its first m checkpoints (m = the shortest portion), aligned by
+                // position within the window (method.md §4).
+                let m = parts.iter().map(Vec::len).min().unwrap_or(0);
+                if parts.iter().any(|p| p.len() != m) {
+                    notes.push(format!(
+                        "portions `{name}`: {} checkpoints do not divide into {n} equal portions; each keeps its first {m}",
+                        shape.n_times
+                    ));
+                    for p in &mut parts {
+                        p.truncate(m);
+                    }
+                }
+                for (a, pa) in parts.iter().enumerate() {
+                    for (b, pb) in parts.iter().enumerate() {
+                        variants.push(Variant {
+                            portion: Some(PortionRef {
+                                name: name.clone(),
+                                train: a,
+                                test: b,
+                            }),
+                            time: TimeSpec::Indices(pa.clone()),
+                            test_time: (a != b).then(|| TimeSpec::Indices(pb.clone())),
+                            ..base(format!("{name}-{a}-{b}"), balanced.clone())
+                        });
+                    }
+                }
+            }
+            Err(e) => notes.push(format!("portions `{name}`: {e}; skipped")),
+        }
+    }
+    // Targets: (target string, factor, classes restriction, id part, realism too).
+    struct Tgt(String, String, Option<Vec<String>>, String, bool);
+    let mut targets: Vec<Tgt> = Vec::new();
+    for t in &c.targets {
+        match t {
+            ir::Target::All { factor } => targets.push(Tgt(
+                factor.clone(),
+                factor.clone(),
+                None,
+                factor.clone(),
+                true,
+            )),
+            ir::Target::Pairs { factor } => {
+                let vals = shape.values.get(factor).cloned().unwrap_or_default();
+                for (i, a) in vals.iter().enumerate() {
+                    for b in &vals[i + 1..] {
+                        let t = if factor == "rule" {
+                            format!("pair:{a}-{b}")
+                        } else {
+                            format!("pair({factor}):{a}-{b}")
+                        };
+                        let idp = if factor == "rule" {
+                            format!("pair-{a}-{b}")
+                        } else {
+                            format!("pair-{factor}-{a}-{b}")
+                        };
+                        targets.push(Tgt(
+                            t,
+                            factor.clone(),
+                            Some(vec![a.clone(), b.clone()]),
+                            idp,
+                            false,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for Tgt(target, factor, classes, tid, with_realism) in &targets {
+        if let Some(h) = c
+            .holdouts
+            .iter()
+            .find(|h| h.factors.iter().any(|f| f == factor))
+        {
+            notes.push(format!(
+                "target `{target}`: holdout `{}` holds out the target factor itself; its holdout evaluations are skipped",
+                h.name
+            ));
+        }
+        for meas in &c.measures {
+            let Some(subset) = measure_subset(meas) else {
+                notes.push(format!("unknown measure `{meas}`; skipped"));
+                continue;
+            };
+            for (m, cl, grid, mid) in &models {
+                let cfg = |v: &Variant| EvalConfig {
+                    classifier: *cl,
+                    grid: Some(grid.clone()),
+                    measure: subset.clone(),
+                    layout: v.layout,
+                    time: v.time.clone(),
+                    test_time: v.test_time.clone(),
+                    classes: classes.clone(),
+                    split: v.split.clone(),
+                    cv_folds,
+                    zscore: c.zscore,
+                    seed,
+                    permutation_repeats: v.permutation_repeats,
+                    keep_tree_importances: true,
+                };
+                for v in &variants {
+                    if v.holdout_factors.iter().any(|f| f == factor) {
+                        continue;
+                    }
+                    out.push(EvalSpec {
+                        id: format!("{tid}.{meas}.{mid}.{}", v.sid),
+                        target: target.clone(),
+                        target_factor: factor.clone(),
+                        measure: meas.clone(),
+                        classifier: m.call.name.clone(),
+                        model: m.label.clone(),
+                        split: if v.holdout.is_some() {
+                            "holdout".into()
+                        } else {
+                            "balanced".into()
+                        },
+                        holdout: v.holdout.clone(),
+                        trajectory: v.trajectory,
+                        layout: match v.layout {
+                            FeatureLayout::Flat => "flat".into(),
+                            FeatureLayout::TrajectoryAverage => "trajectory_average".into(),
+                        },
+                        portion: v.portion.clone(),
+                        realism: None,
+                        config: cfg(v),
+                    });
+                }
+                if *with_realism && c.realism {
+                    for &(sigma, fraction, rseed) in &shape.realism {
+                        out.push(EvalSpec {
+                            id: format!("{tid}.{meas}.{mid}.realism-s{sigma}-f{fraction}-r{rseed}"),
+                            target: target.clone(),
+                            target_factor: factor.clone(),
+                            measure: meas.clone(),
+                            classifier: m.call.name.clone(),
+                            model: m.label.clone(),
+                            split: "balanced".into(),
+                            holdout: None,
+                            trajectory: None,
+                            layout: "flat".into(),
+                            portion: None,
+                            realism: Some(RealismRef {
+                                sigma,
+                                fraction,
+                                seed: rseed,
+                            }),
+                            config: cfg(&base(String::new(), balanced.clone())),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    // Unique, file-safe ids.
+    let mut used = BTreeSet::new();
+    for s in &mut out {
+        let b = sanitize(&s.id);
+        let mut id = b.clone();
+        let mut k = 2;
+        while !used.insert(id.clone()) {
+            id = format!("{b}-{k}");
+            k += 1;
+        }
+        s.id = id;
+    }
+    (out, notes)
+}
+
+/// Model fits of an evaluation: per outer split, the grid × CV folds (skipped for a single grid
+/// point) plus the refit.
+pub fn fits_of(spec: &EvalSpec) -> usize {
+    let n_splits = match &spec.config.split {
+        SplitScheme::Balanced { n_splits, .. } | SplitScheme::Holdout { n_splits, .. } => *n_splits,
+    };
+    let g = spec.config.grid.as_ref().map_or(1, Vec::len);
+    let cv = if g > 1 { g * spec.config.cv_folds } else { 0 };
+    n_splits * (cv + 1)
+}
+
+// ------------------------------------------------------------------------------------------
+// Running
+
+/// Progress of [`classify_study`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum StageEvent {
+    /// The plain features are loaded.
+    Loaded {
+        examples: usize,
+        checkpoints: usize,
+        observables: usize,
+        evaluations: usize,
+    },
+    /// Something of the spec is not evaluated (with why).
+    Note(String),
+    /// One evaluation finished (`done` of `total`, in completion order).
+    Finished {
+        done: usize,
+        total: usize,
+        id: String,
+        accuracy: f64,
+    },
+    /// A results file was written.
+    Wrote(PathBuf),
+}
+
+/// Provenance recorded in `evaluations.json`.
+#[derive(Debug, Clone, Default)]
+pub struct StageOptions {
+    pub study: String,
+    pub spec_hash: String,
+}
+
+/// The accuracy of one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Accuracy {
+    pub mean: f64,
+    pub sem: f64,
+}
+
+/// One entry of `results/evaluations.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    pub target: String,
+    pub classes: Vec<String>,
+    pub measure: String,
+    pub classifier: String,
+    pub model: String,
+    pub split: String,
+    pub holdout: Option<HoldoutRef>,
+    pub trajectory: Option<TrajectoryRef>,
+    pub layout: String,
+    pub portion: Option<PortionRef>,
+    pub realism: Option<RealismRef>,
+    pub accuracy: Accuracy,
+    /// Trace/total of the split-averaged confusion matrix.
+    pub mean_accuracy: f64,
+    pub chance: f64,
+    pub n_splits: usize,
+    pub n_train: usize,
+    pub n_test: usize,
+    pub dropped_stats: Vec<String>,
+    pub result_file: String,
+}
+
+/// `results/evaluations.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluations {
+    pub schema_version: u32,
+    pub study: String,
+    pub spec_hash: String,
+    /// `"<measure>:<statistic>"` for every statistic dropped by the non-finite rule.
+    pub dropped_stats: Vec<String>,
+    pub notes: Vec<String>,
+    pub evaluations: Vec<Entry>,
+}
+
+/// What [`classify_study`] did.
+#[derive(Debug, Clone)]
+pub struct StageOutcome {
+    pub results_dir: PathBuf,
+    pub evaluations: Evaluations,
+    pub files: Vec<PathBuf>,
+}
+
+/// Reads `<dir>/study.json` (written by `lrx run`), if present.
+pub fn read_study_json(dir: &Path) -> Result<ir::Study> {
+    let path = dir.join("study.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| StageError::Study {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| StageError::Study {
+        path,
+        message: e.to_string(),
+    })
+}
+
+/// Runs the classifier stage of a study directory (provenance from `<dir>/study.json` when it
+/// exists, else the directory name). See [`classify_study_with`].
+pub fn classify_study(
+    study_dir: &Path,
+    classify: &ir::Classify,
+    on_event: &mut dyn FnMut(StageEvent),
+) -> Result<StageOutcome> {
+    let opts = match read_study_json(study_dir) {
+        Ok(s) => StageOptions {
+            study: s.name,
+            spec_hash: s.spec_hash,
+        },
+        Err(_) => StageOptions {
+            study: study_dir
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            spec_hash: String::new(),
+        },
+    };
+    classify_study_with(study_dir, classify, &opts, on_event)
+}
+
+/// Distinct realism conditions (σ, ρ, seed ≠ −1) in a study's feature files, sorted.
+pub fn realism_conditions(study_dir: &Path) -> Result<Vec<(f64, f64, i64)>> {
+    use arrow_array::{Float64Array, Int64Array};
+    let mut set: BTreeSet<(u64, u64, i64)> = BTreeSet::new();
+    for path in features::reader::feature_files(study_dir)? {
+        let (batches, _) = features::reader::read_parquet(&path)?;
+        for b in &batches {
+            let col = |n: &str| b.column_by_name(n).cloned();
+            let (Some(s), Some(f), Some(k)) = (
+                col("noise_sigma"),
+                col("unit_fraction"),
+                col("realism_seed"),
+            ) else {
+                continue;
+            };
+            let (Some(s), Some(f), Some(k)) = (
+                s.as_any().downcast_ref::<Float64Array>(),
+                f.as_any().downcast_ref::<Float64Array>(),
+                k.as_any().downcast_ref::<Int64Array>(),
+            ) else {
+                continue;
+            };
+            for i in 0..b.num_rows() {
+                if k.value(i) != features::schema::PLAIN_SEED {
+                    set.insert((s.value(i).to_bits(), f.value(i).to_bits(), k.value(i)));
+                }
+            }
+        }
+    }
+    let mut v: Vec<(f64, f64, i64)> = set
+        .into_iter()
+        .map(|(s, f, k)| (f64::from_bits(s), f64::from_bits(f), k))
+        .collect();
+    v.sort_by(|a, b| {
+        a.0.total_cmp(&b.0)
+            .then(b.1.total_cmp(&a.1))
+            .then(a.2.cmp(&b.2))
+    });
+    Ok(v)
+}
+
+/// Adds the composite holdout factors and checks that every holdout is a run-level factor of
+/// the table (one value per run) and not a layer-level one.
+fn prepare_holdouts(table: &mut FeatureTable, c: &ir::Classify) -> Result<()> {
+    for h in &c.holdouts {
+        for f in &h.factors {
+            if PER_EXAMPLE_FACTORS.contains(&f.as_str()) {
+                return Err(StageError::Leak {
+                    holdout: h.name.clone(),
+                    message: format!(
+                        "`{f}` varies within a run, so one network's layers would be on both sides of the split"
+                    ),
+                });
+            }
+            if !table.factors.contains_key(f) {
+                return Err(StageError::Setting {
+                    setting: format!("holdout {}", h.name),
+                    message: format!(
+                        "factor `{f}` is not a column of runs.parquet (have: {})",
+                        table.factors.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
+        }
+        let name = holdout_factor(h);
+        if h.factors.len() > 1 && !table.factors.contains_key(&name) {
+            let parts: Vec<&str> = h.factors.iter().map(String::as_str).collect();
+            table
+                .add_combined_factor(&name, &parts)
+                .map_err(|e| StageError::Setting {
+                    setting: format!("holdout {}", h.name),
+                    message: e.to_string(),
+                })?;
+        }
+        // One value per run.
+        let runs = table.factors["run_id"].clone();
+        let vals = &table.factors[&name];
+        let mut of_run: BTreeMap<&String, &String> = BTreeMap::new();
+        for (r, v) in runs.iter().zip(vals) {
+            if let Some(prev) = of_run.insert(r, v) {
+                if prev != v {
+                    return Err(StageError::Leak {
+                        holdout: h.name.clone(),
+                        message: format!(
+                            "run `{r}` has examples with values `{prev}` and `{v}`, so it would be on both sides"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks an evaluation's outer splits before fitting: they exist (enough examples per class)
+/// and, for a holdout, no run is on both sides and the held-out value is never trained on.
+fn precheck(table: &FeatureTable, spec: &EvalSpec) -> Result<()> {
+    let err = |source: ClassifyError| StageError::Eval {
+        id: spec.id.clone(),
+        source,
+    };
+    let restricted;
+    let t = match &spec.config.classes {
+        Some(c) => {
+            restricted = table.restrict_classes(c).map_err(err)?;
+            &restricted
+        }
+        None => table,
+    };
+    let classes = t.classes();
+    if classes.len() < 2 {
+        return Err(err(ClassifyError::InvalidTable(format!(
+            "need at least two classes of `{}`, found {classes:?}",
+            spec.target_factor
+        ))));
+    }
+    let y = t.class_indices(&classes).map_err(err)?;
+    let splits = make_splits(t, &y, &classes, &spec.config.split, spec.config.seed).map_err(err)?;
+    // Balanced splits sample (network, layer) examples, so a network's layers may be on both
+    // sides (method.md §3.1); a holdout must keep whole networks apart.
+    let Some(h) = &spec.holdout else {
+        return Ok(());
+    };
+    let runs = t.factor("run_id").map_err(err)?;
+    for sp in &splits {
+        let train: BTreeSet<&String> = sp.train.iter().map(|&i| &runs[i]).collect();
+        if let Some(r) = sp
+            .test
+            .iter()
+            .map(|&i| &runs[i])
+            .find(|r| train.contains(r))
+        {
+            return Err(StageError::Leak {
+                holdout: h.factor.clone(),
+                message: format!("run `{r}` is on both sides of the split of `{}`", spec.id),
+            });
+        }
+        {
+            let f = t.factor(&h.factor).map_err(err)?;
+            if sp.train.iter().any(|&i| f[i] == h.value) || sp.test.iter().any(|&i| f[i] != h.value)
+            {
+                return Err(StageError::Leak {
+                    holdout: h.factor.clone(),
+                    message: format!("value `{}` is not confined to the test side", h.value),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A table with `factor` as the label.
+fn relabel(table: &FeatureTable, factor: &str) -> Result<FeatureTable> {
+    let mut t = table.clone();
+    if factor != "rule" {
+        t.label = table
+            .factor(factor)
+            .map_err(|e| StageError::Setting {
+                setting: format!("targets {factor}"),
+                message: e.to_string(),
+            })?
+            .to_vec();
+    }
+    Ok(t)
+}
+
+fn shape_of(table: &FeatureTable, c: &ir::Classify, realism: Vec<(f64, f64, i64)>) -> StudyShape {
+    let mut values = BTreeMap::new();
+    for t in &c.targets {
+        let (ir::Target::All { factor } | ir::Target::Pairs { factor }) = t;
+        if let Ok(v) = factor_values(table, factor) {
+            values.insert(factor.clone(), v);
+        }
+    }
+    for h in &c.holdouts {
+        let f = holdout_factor(h);
+        if let Ok(v) = factor_values(table, &f) {
+            values.insert(f, v);
+        }
+    }
+    StudyShape {
+        values,
+        n_times: table.n_times(),
+        realism,
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let io = |source| StageError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let r = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r.map_err(io)
+}
+
+fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    let mut s = serde_json::to_vec_pretty(v).unwrap_or_default();
+    s.push(b'\n');
+    s
+}
+
+/// Loads the plain features of `study_dir`, runs every evaluation of `classify` and writes
+/// `results/evaluations.json`, `results/eval/<id>.json` and `results/summary.parquet`
+/// (each atomically; eval files of ids no longer listed are removed).
+pub fn classify_study_with(
+    study_dir: &Path,
+    classify: &ir::Classify,
+    opts: &StageOptions,
+    on_event: &mut dyn FnMut(StageEvent),
+) -> Result<StageOutcome> {
+    if features::reader::feature_files(study_dir)?.is_empty() {
+        return Err(StageError::NoFeatures(study_dir.join("features")));
+    }
+    let ft = features::load_features(&[study_dir], &features::Condition::Plain, None)?;
+    if ft.run_ids.is_empty() {
+        return Err(StageError::NoFeatures(study_dir.join("features")));
+    }
+    let observables = ft.observables.clone();
+    let mut plain = to_classify_table(&ft).map_err(|source| StageError::Eval {
+        id: "feature table".into(),
+        source,
+    })?;
+    drop(ft);
+    prepare_holdouts(&mut plain, classify)?;
+    let realism = if classify.realism {
+        realism_conditions(study_dir)?
+    } else {
+        vec![]
+    };
+    let shape = shape_of(&plain, classify, realism.clone());
+    let (specs, notes) = evaluation_specs(classify, &shape);
+    on_event(StageEvent::Loaded {
+        examples: plain.n_examples(),
+        checkpoints: plain.n_times(),
+        observables: plain.stats.len(),
+        evaluations: specs.len(),
+    });
+    for n in &notes {
+        on_event(StageEvent::Note(n.clone()));
+    }
+    // Tables: (target factor, realism condition) → table.
+    let mut tables: BTreeMap<(String, Option<usize>), Arc<FeatureTable>> = BTreeMap::new();
+    let mut realism_tables: BTreeMap<usize, FeatureTable> = BTreeMap::new();
+    for (ri, &(sigma, fraction, seed)) in realism.iter().enumerate() {
+        let cond = features::Condition::Realism {
+            sigma,
+            fraction,
+            seed,
+        };
+        let rt = features::load_features(&[study_dir], &cond, Some(observables.as_slice()))?;
+        let t = to_classify_table(&rt).map_err(|source| StageError::Eval {
+            id: format!("realism σ={sigma} ρ={fraction} seed={seed}"),
+            source,
+        })?;
+        realism_tables.insert(ri, t);
+    }
+    let mut spec_table = Vec::with_capacity(specs.len());
+    for s in &specs {
+        let ri = s.realism.map(|r| {
+            realism
+                .iter()
+                .position(|&(a, b, k)| a == r.sigma && b == r.fraction && k == r.seed)
+                .unwrap_or(0)
+        });
+        let key = (s.target_factor.clone(), ri);
+        if !tables.contains_key(&key) {
+            let src = match ri {
+                Some(i) => &realism_tables[&i],
+                None => &plain,
+            };
+            tables.insert(key.clone(), Arc::new(relabel(src, &s.target_factor)?));
+        }
+        spec_table.push(tables[&key].clone());
+    }
+    drop(realism_tables);
+    // Check every split before any fit.
+    for (s, t) in specs.iter().zip(&spec_table) {
+        precheck(t, s)?;
+    }
+    // Run (in parallel; progress through a channel to the caller's thread).
+    let total = specs.len();
+    let (tx, rx) = std::sync::mpsc::channel::<(String, f64)>();
+    let results: Vec<std::result::Result<EvalResult, StageError>> = std::thread::scope(|sc| {
+        let h = sc.spawn(|| {
+            let tx = tx;
+            specs
+                .par_iter()
+                .zip(spec_table.par_iter())
+                .map(|(s, t)| {
+                    let r = evaluate(t, &s.config).map_err(|source| StageError::Eval {
+                        id: s.id.clone(),
+                        source,
+                    });
+                    let acc = r.as_ref().map_or(f64::NAN, |r| r.summary.accuracy.mean);
+                    let _ = tx.send((s.id.clone(), acc));
+                    r
+                })
+                .collect()
+        });
+        for (i, (id, accuracy)) in rx.into_iter().enumerate() {
+            on_event(StageEvent::Finished {
+                done: i + 1,
+                total,
+                id,
+                accuracy,
+            });
+        }
+        h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+    });
+    let mut results = results.into_iter().collect::<Result<Vec<_>>>()?;
+    // Write.
+    let rdir = study_dir.join("results");
+    let edir = rdir.join("eval");
+    let mut files = Vec::new();
+    let mut entries = Vec::with_capacity(total);
+    let mut dropped: BTreeSet<String> = BTreeSet::new();
+    for (s, r) in specs.iter().zip(results.iter_mut()) {
+        // Per-tree importances are summarised in `summary.gini_importance`; the raw
+        // [n_trees, groups] arrays would make the files megabytes each.
+        for sp in &mut r.splits {
+            sp.tree_group_importances = None;
+        }
+        for d in &r.dropped_stats {
+            dropped.insert(format!("{}:{d}", s.measure));
+        }
+        let rel = format!("eval/{}.json", s.id);
+        let path = rdir.join(&rel);
+        write_atomic(&path, &to_json(r))?;
+        files.push(path);
+        entries.push(Entry {
+            id: s.id.clone(),
+            target: s.target.clone(),
+            classes: r.classes.clone(),
+            measure: s.measure.clone(),
+            classifier: s.classifier.clone(),
+            model: s.model.clone(),
+            split: s.split.clone(),
+            holdout: s.holdout.clone(),
+            trajectory: s.trajectory,
+            layout: s.layout.clone(),
+            portion: s.portion.clone(),
+            realism: s.realism,
+            accuracy: Accuracy {
+                mean: r.summary.accuracy.mean,
+                sem: r.summary.accuracy.sem,
+            },
+            mean_accuracy: r.summary.mean_accuracy,
+            chance: r.summary.chance,
+            n_splits: r.splits.len(),
+            n_train: r.splits.first().map_or(0, |x| x.n_train),
+            n_test: r.splits.first().map_or(0, |x| x.n_test),
+            dropped_stats: r.dropped_stats.clone(),
+            result_file: rel,
+        });
+    }
+    // Remove eval files of ids no longer listed.
+    let keep: BTreeSet<String> = specs.iter().map(|s| format!("{}.json", s.id)).collect();
+    if let Ok(rd) = std::fs::read_dir(&edir) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.ends_with(".json") && !n.starts_with('.') && !keep.contains(&n) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let evaluations = Evaluations {
+        schema_version: RESULTS_SCHEMA_VERSION,
+        study: opts.study.clone(),
+        spec_hash: opts.spec_hash.clone(),
+        dropped_stats: dropped.into_iter().collect(),
+        notes,
+        evaluations: entries,
+    };
+    let sp = rdir.join("summary.parquet");
+    write_summary_parquet(&sp, &evaluations)?;
+    let ej = rdir.join("evaluations.json");
+    write_atomic(&ej, &to_json(&evaluations))?;
+    on_event(StageEvent::Wrote(ej.clone()));
+    on_event(StageEvent::Wrote(sp.clone()));
+    files.push(sp);
+    files.push(ej);
+    Ok(StageOutcome {
+        results_dir: rdir,
+        evaluations,
+        files,
+    })
+}
+
+/// `results/summary.parquet`: one row per evaluation with the scalar columns of
+/// `evaluations.json` (nested objects flattened: `holdout_factor`, `trajectory_period`, …).
+pub fn write_summary_parquet(path: &Path, ev: &Evaluations) -> Result<()> {
+    use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    let e = &ev.evaluations;
+    let s = |f: &dyn Fn(&Entry) -> Option<String>| -> ArrayRef {
+        Arc::new(e.iter().map(f).collect::<StringArray>())
+    };
+    let i = |f: &dyn Fn(&Entry) -> Option<i64>| -> ArrayRef {
+        Arc::new(e.iter().map(f).collect::<Int64Array>())
+    };
+    let x = |f: &dyn Fn(&Entry) -> Option<f64>| -> ArrayRef {
+        Arc::new(e.iter().map(f).collect::<Float64Array>())
+    };
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("id", s(&|r| Some(r.id.clone()))),
+        ("target", s(&|r| Some(r.target.clone()))),
+        ("classes", s(&|r| Some(r.classes.join(",")))),
+        ("measure", s(&|r| Some(r.measure.clone()))),
+        ("classifier", s(&|r| Some(r.classifier.clone()))),
+        ("model", s(&|r| Some(r.model.clone()))),
+        ("split", s(&|r| Some(r.split.clone()))),
+        (
+            "holdout_factor",
+            s(&|r| r.holdout.as_ref().map(|h| h.factor.clone())),
+        ),
+        (
+            "holdout_value",
+            s(&|r| r.holdout.as_ref().map(|h| h.value.clone())),
+        ),
+        (
+            "trajectory_period",
+            i(&|r| r.trajectory.map(|t| t.period as i64)),
+        ),
+        (
+            "trajectory_samples",
+            i(&|r| r.trajectory.map(|t| t.samples as i64)),
+        ),
+        ("layout", s(&|r| Some(r.layout.clone()))),
+        (
+            "portion",
+            s(&|r| r.portion.as_ref().map(|p| p.name.clone())),
+        ),
+        (
+            "portion_train",
+            i(&|r| r.portion.as_ref().map(|p| p.train as i64)),
+        ),
+        (
+            "portion_test",
+            i(&|r| r.portion.as_ref().map(|p| p.test as i64)),
+        ),
+        ("realism_sigma", x(&|r| r.realism.map(|p| p.sigma))),
+        ("realism_fraction", x(&|r| r.realism.map(|p| p.fraction))),
+        ("realism_seed", i(&|r| r.realism.map(|p| p.seed))),
+        ("accuracy_mean", x(&|r| Some(r.accuracy.mean))),
+        ("accuracy_sem", x(&|r| Some(r.accuracy.sem))),
+        ("mean_accuracy", x(&|r| Some(r.mean_accuracy))),
+        ("chance", x(&|r| Some(r.chance))),
+        ("n_splits", i(&|r| Some(r.n_splits as i64))),
+        ("n_train", i(&|r| Some(r.n_train as i64))),
+        ("n_test", i(&|r| Some(r.n_test as i64))),
+        ("result_file", s(&|r| Some(r.result_file.clone()))),
+    ];
+    let fields: Vec<Field> = cols
+        .iter()
+        .map(|(n, a)| {
+            let nullable = a.null_count() > 0
+                || matches!(
+                    *n,
+                    "holdout_factor"
+                        | "holdout_value"
+                        | "trajectory_period"
+                        | "trajectory_samples"
+                        | "portion"
+                        | "portion_train"
+                        | "portion_test"
+                        | "realism_sigma"
+                        | "realism_fraction"
+                        | "realism_seed"
+                );
+            let dt: DataType = a.data_type().clone();
+            Field::new(*n, dt, nullable)
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), cols.into_iter().map(|(_, a)| a).collect())
+        .map_err(|e| StageError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let kv = vec![
+        parquet::file::metadata::KeyValue::new(
+            "schema_version".into(),
+            RESULTS_SCHEMA_VERSION.to_string(),
+        ),
+        parquet::file::metadata::KeyValue::new("table".into(), "classify_summary".to_string()),
+        parquet::file::metadata::KeyValue::new("study".into(), ev.study.clone()),
+        parquet::file::metadata::KeyValue::new("spec_hash".into(), ev.spec_hash.clone()),
+        parquet::file::metadata::KeyValue::new(
+            "lrx_version".into(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ];
+    features::writer::write_parquet_atomic(path, schema, &[batch], kv)?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "stage_tests.rs"]
+mod tests;
