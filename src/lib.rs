@@ -7,6 +7,7 @@ pub mod diag;
 pub mod features;
 pub mod plan;
 pub mod registry;
+pub mod report;
 pub mod source;
 pub mod stdlib;
 pub mod syntax;
