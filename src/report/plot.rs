@@ -9,6 +9,7 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::sync::OnceLock;
 
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -165,6 +166,7 @@ impl Plot for Bars {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .light_line_style(WHITE)
             .x_labels(n)
             .x_label_formatter(&xf)
             .y_label_formatter(&yf)
@@ -280,6 +282,7 @@ impl Plot for HBars {
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(WHITE)
             .y_labels(n)
             .y_label_formatter(&yf)
             .x_desc(&self.x_label)
@@ -506,17 +509,28 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> D
         .x_label_area_size(38)
         .y_label_area_size(54)
         .build_cartesian_2d((x0 - pad)..(x1 + pad), y0..y1)?;
+    // Integer x (epochs, sample counts): integer ticks only.
+    let integer_x = pts().all(|&(x, _, _)| (x - x.round()).abs() < 1e-9);
+    let x_ticks = if integer_x {
+        ((x1 - x0).round() as usize + 1).clamp(2, 11)
+    } else {
+        8
+    };
+    let xf = move |x: &f64| {
+        if (x - x.round()).abs() < 1e-9 {
+            format!("{x:.0}")
+        } else if integer_x {
+            String::new()
+        } else {
+            format!("{x:.1}")
+        }
+    };
     chart
         .configure_mesh()
-        .x_labels(8)
+        .light_line_style(WHITE)
+        .x_labels(x_ticks)
         .y_labels(6)
-        .x_label_formatter(&|x: &f64| {
-            if (x - x.round()).abs() < 1e-9 {
-                format!("{x:.0}")
-            } else {
-                format!("{x:.1}")
-            }
-        })
+        .x_label_formatter(&xf)
         .y_label_formatter(&|y: &f64| format!("{y:.2}"))
         .x_desc(&p.x_label)
         .y_desc(&p.y_label)

@@ -88,16 +88,6 @@ fn sorted_measures<'a>(it: impl Iterator<Item = &'a EvalEntry>) -> Vec<String> {
     v
 }
 
-fn sorted_classifiers<'a>(it: impl Iterator<Item = &'a EvalEntry>) -> Vec<String> {
-    let mut v: Vec<String> = it
-        .map(|e| e.classifier.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    v.sort_by_key(|c| classifier_rank(c));
-    v
-}
-
 fn entries(inp: &StudyInputs) -> &[EvalEntry] {
     inp.evaluations
         .as_ref()

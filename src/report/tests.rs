@@ -46,7 +46,11 @@ fn read(p: &Path) -> String {
 #[test]
 fn full_study_report_has_every_section_and_image() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("demo");
+    // LRX_REPORT_KEEP=<dir>: write the demo study there (to look at the report).
+    let dir = match std::env::var_os("LRX_REPORT_KEEP") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => tmp.path().join("demo"),
+    };
     write_demo_study(&dir);
     let files = write_report(&dir).expect("report");
     assert!(files.missing.is_empty(), "missing: {:?}", files.missing);
@@ -107,7 +111,7 @@ fn full_study_report_has_every_section_and_image() {
         "0123456789abcdef",
         "2.11.0",
         "cpu (8 runs)",
-        "done 6, diverged 1, failed 1",
+        "diverged 1, done 6, failed 1",
         "planned but not recorded",
         "out of memory (fixture)",
         "diverged at epoch",
