@@ -26,9 +26,14 @@ fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("LRX_CHROMIUM") {
         return Some(PathBuf::from(p));
     }
-    let found = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
-        .iter()
-        .find_map(|n| on_path(n));
+    let found = [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .find_map(|n| on_path(n));
     assert!(
         found.is_some(),
         "headless Chromium is needed to check that the HTML report renders: install it \
@@ -58,7 +63,11 @@ fn run(browser: &Path, args: &[&str], limit: Duration) -> String {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "{} exited with {status}", browser.display());
+            assert!(
+                status.success(),
+                "{} exited with {status}",
+                browser.display()
+            );
             break;
         }
         if start.elapsed() > limit {
@@ -73,9 +82,12 @@ fn run(browser: &Path, args: &[&str], limit: Duration) -> String {
 
 /// Reads `data-check="..."` (HTML-escaped JSON) from the dumped DOM.
 fn probe_result(dom: &str) -> serde_json::Value {
-    let i = dom
-        .find("data-check=\"")
-        .unwrap_or_else(|| panic!("the probe did not run; DOM starts with:\n{}", &dom[..dom.len().min(500)]));
+    let i = dom.find("data-check=\"").unwrap_or_else(|| {
+        panic!(
+            "the probe did not run; DOM starts with:\n{}",
+            &dom[..dom.len().min(500)]
+        )
+    });
     let rest = &dom[i + 12..];
     let j = rest.find('"').expect("closing quote");
     let json = rest[..j]
@@ -92,7 +104,7 @@ window.addEventListener('load', () => {
     const s = f.querySelector('svg');
     if (!s) return {id: f.id, svg: false};
     const r = s.getBoundingClientRect();
-    const texts = [...s.querySelectorAll('text')];
+    const texts = [...s.querySelectorAll('text')].filter(t => t.textContent.trim().length > 0);
     const shown = texts.filter(t => t.getBBox().width > 0).length;
     return {id: f.id, svg: true, w: r.width, h: r.height, texts: texts.length, shown};
   });
@@ -119,13 +131,21 @@ fn html_report_renders_in_headless_chromium() {
     // The report itself, as the browser parses it: same figures, same sections.
     let url = format!("file://{}", html_path.display());
     let dom = run(&browser, &["--dump-dom", &url], Duration::from_secs(120));
-    assert_eq!(dom.matches("<svg").count(), n_svg, "inline SVGs after parsing");
+    assert_eq!(
+        dom.matches("<svg").count(),
+        n_svg,
+        "inline SVGs after parsing"
+    );
     assert_eq!(dom.matches("<figure").count(), n_svg);
 
     // A copy with a probe script: every figure's SVG is laid out and its text is drawn, and no
     // resource (image, font, style sheet) is fetched.
     let probe_path = html_path.with_file_name("probe.html");
-    std::fs::write(&probe_path, html.replace("</body>", &format!("{PROBE}</body>"))).unwrap();
+    std::fs::write(
+        &probe_path,
+        html.replace("</body>", &format!("{PROBE}</body>")),
+    )
+    .unwrap();
     let url = format!("file://{}", probe_path.display());
     let dom = run(
         &browser,
@@ -139,7 +159,10 @@ fn html_report_renders_in_headless_chromium() {
     assert_eq!(figs.len(), n_svg, "{r}");
     for f in figs {
         assert_eq!(f["svg"], true, "{f}");
-        assert!(f["w"].as_f64().unwrap() > 100.0 && f["h"].as_f64().unwrap() > 100.0, "{f}");
+        assert!(
+            f["w"].as_f64().unwrap() > 100.0 && f["h"].as_f64().unwrap() > 100.0,
+            "{f}"
+        );
         let texts = f["texts"].as_u64().unwrap();
         assert!(texts > 0, "figure without text: {f}");
         assert_eq!(f["shown"].as_u64(), Some(texts), "text not rendered: {f}");
@@ -158,5 +181,9 @@ fn html_report_renders_in_headless_chromium() {
     );
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "screenshot is a PNG");
-    assert!(png.len() > 20_000, "screenshot looks blank ({} bytes)", png.len());
+    assert!(
+        png.len() > 20_000,
+        "screenshot looks blank ({} bytes)",
+        png.len()
+    );
 }

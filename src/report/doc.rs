@@ -145,7 +145,8 @@ fn inline_svg(svg: &str) -> String {
     } else {
         s
     };
-    s.trim().replacen("<svg ", "<svg class=\"plot\" role=\"img\" ", 1)
+    s.trim()
+        .replacen("<svg ", "<svg class=\"plot\" role=\"img\" ", 1)
 }
 
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1180px;\
@@ -245,7 +246,12 @@ impl Doc {
             m.push_str(&format!("{}\n\n", inline_md(s)));
         }
         for (i, s) in self.sections.iter().enumerate() {
-            m.push_str(&format!("{}. [{}](#{})\n", i + 1, inline_md(&s.title), s.id));
+            m.push_str(&format!(
+                "{}. [{}](#{})\n",
+                i + 1,
+                inline_md(&s.title),
+                s.id
+            ));
         }
         m.push('\n');
         for s in &self.sections {

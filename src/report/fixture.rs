@@ -74,7 +74,11 @@ fn table(n_per: usize, seed: u64) -> FeatureTable {
     .expect("valid synthetic table")
 }
 
-fn config(classifier: Classifier, measure: MeasureSubset, classes: Option<Vec<String>>) -> EvalConfig {
+fn config(
+    classifier: Classifier,
+    measure: MeasureSubset,
+    classes: Option<Vec<String>>,
+) -> EvalConfig {
     let grid = match classifier {
         Classifier::RandomForest => vec![ModelSpec::RandomForest {
             n_trees: 6,
@@ -236,7 +240,13 @@ pub fn write_demo_study(dir: &Path) {
         &config(Classifier::RandomForest, MeasureSubset::All, Some(pair)),
     )
     .expect("evaluate pair");
-    let mut e = entry("pair-adam-sgdm-all-rf", "pair:adam-sgdm", &["adam", "sgdm"], "all", "random_forest");
+    let mut e = entry(
+        "pair-adam-sgdm-all-rf",
+        "pair:adam-sgdm",
+        &["adam", "sgdm"],
+        "all",
+        "random_forest",
+    );
     e["accuracy"] = json!({"mean": r.summary.accuracy.mean, "sem": r.summary.accuracy.sem});
     e["chance"] = json!(0.5);
     e["result_file"] = json!("eval/pair-adam-sgdm-all-rf.json");
@@ -259,7 +269,13 @@ pub fn write_demo_study(dir: &Path) {
         ("information", "sgdm"),
     ] {
         let (m, s) = plausible(0.8);
-        let mut e = entry(&format!("pair-{a}-{b}-all-rf"), &format!("pair:{a}-{b}"), &[a, b], "all", "random_forest");
+        let mut e = entry(
+            &format!("pair-{a}-{b}-all-rf"),
+            &format!("pair:{a}-{b}"),
+            &[a, b],
+            "all",
+            "random_forest",
+        );
         e["accuracy"] = json!({"mean": m, "sem": s});
         e["chance"] = json!(0.5);
         evals.push(e);
@@ -267,7 +283,13 @@ pub fn write_demo_study(dir: &Path) {
     for value in ["knet4", "knet4_lrn"] {
         for m in ["weight", "all"] {
             let (acc, s) = plausible(0.6);
-            let mut e = entry(&format!("holdout-arch-{value}-{m}-rf"), "rule", &RULES, m, "random_forest");
+            let mut e = entry(
+                &format!("holdout-arch-{value}-{m}-rf"),
+                "rule",
+                &RULES,
+                m,
+                "random_forest",
+            );
             e["split"] = json!("holdout");
             e["holdout"] = json!({"factor": "arch", "value": value});
             e["accuracy"] = json!({"mean": acc, "sem": s});
@@ -278,7 +300,13 @@ pub fn write_demo_study(dir: &Path) {
     for period in [1, 2] {
         for samples in [2, 3] {
             let (acc, s) = plausible(0.5 + 0.08 * samples as f64);
-            let mut e = entry(&format!("traj-p{period}-n{samples}-all-rf"), "rule", &RULES, "all", "random_forest");
+            let mut e = entry(
+                &format!("traj-p{period}-n{samples}-all-rf"),
+                "rule",
+                &RULES,
+                "all",
+                "random_forest",
+            );
             e["trajectory"] = json!({"period": period, "samples": samples});
             e["accuracy"] = json!({"mean": acc, "sem": s});
             e["chance"] = json!(0.25);
@@ -288,7 +316,13 @@ pub fn write_demo_study(dir: &Path) {
     for sigma in [0.0, 0.5, 1.0] {
         for fraction in [1.0, 0.5] {
             let (acc, s) = plausible(0.85 - 0.2 * sigma - 0.1 * (1.0 - fraction));
-            let mut e = entry(&format!("realism-s{sigma}-f{fraction}-all-rf"), "rule", &RULES, "all", "random_forest");
+            let mut e = entry(
+                &format!("realism-s{sigma}-f{fraction}-all-rf"),
+                "rule",
+                &RULES,
+                "all",
+                "random_forest",
+            );
             e["realism"] = json!({"sigma": sigma, "fraction": fraction});
             e["accuracy"] = json!({"mean": acc, "sem": s});
             e["chance"] = json!(0.25);
@@ -296,7 +330,13 @@ pub fn write_demo_study(dir: &Path) {
         }
     }
     let (acc, s) = plausible(0.55);
-    let mut e = entry("rule-all-rf-average", "rule", &RULES, "all", "random_forest");
+    let mut e = entry(
+        "rule-all-rf-average",
+        "rule",
+        &RULES,
+        "all",
+        "random_forest",
+    );
     e["layout"] = json!("trajectory_average");
     e["accuracy"] = json!({"mean": acc, "sem": s});
     e["chance"] = json!(0.25);

@@ -18,9 +18,8 @@ const FAMILY: &str = "sans-serif";
 /// Registers the embedded font once (idempotent, thread-safe).
 fn register_font() -> Result<(), String> {
     static DONE: OnceLock<bool> = OnceLock::new();
-    let ok = *DONE.get_or_init(|| {
-        plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok()
-    });
+    let ok = *DONE
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
     if ok {
         Ok(())
     } else {
@@ -296,9 +295,8 @@ impl Plot for HBars {
         }))?;
         chart.draw_series(self.values.iter().enumerate().filter_map(|(i, &(m, s))| {
             let y = (n - 1 - i) as f64;
-            (m.is_finite() && s.is_finite() && s > 0.0).then(|| {
-                ErrorBar::new_horizontal(y, m - s, m, m + s, BLACK.stroke_width(1), 6)
-            })
+            (m.is_finite() && s.is_finite() && s > 0.0)
+                .then(|| ErrorBar::new_horizontal(y, m - s, m, m + s, BLACK.stroke_width(1), 6))
         }))?;
         Ok(())
     }
@@ -321,7 +319,11 @@ pub struct Heatmap {
 
 /// Blues colour map: t ∈ [0, 1] → light to dark blue.
 fn blues(t: f64) -> RGBColor {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let a = (247.0, 251.0, 255.0);
     let b = (8.0, 48.0, 107.0);
     let l = |x: f64, y: f64| (x + (y - x) * t).round() as u8;
@@ -485,13 +487,11 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> D
     let (y0, y1) = match p.y_range {
         Some(r) => r,
         None => {
-            let (mut a, mut b) = pts().fold(
-                (f64::INFINITY, f64::NEG_INFINITY),
-                |(a, b), &(_, y, s)| {
+            let (mut a, mut b) =
+                pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(_, y, s)| {
                     let s = s.filter(|s| s.is_finite()).unwrap_or(0.0);
                     (a.min(y - s), b.max(y + s))
-                },
-            );
+                });
             if let Some(h) = p.hline {
                 a = a.min(h);
                 b = b.max(h);
@@ -500,7 +500,10 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> D
                 (a, b) = (0.0, 1.0);
             }
             let d = (b - a).max(1e-9);
-            ((a - 0.06 * d).min(if a >= 0.0 { 0.0 } else { a }), b + 0.12 * d)
+            (
+                (a - 0.06 * d).min(if a >= 0.0 { 0.0 } else { a }),
+                b + 0.12 * d,
+            )
         }
     };
     let mut chart = ChartBuilder::on(area)
@@ -558,7 +561,14 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> D
         )?;
         chart.draw_series(good.iter().filter_map(|&(x, y, s)| {
             let s = s.filter(|s| s.is_finite() && *s > 0.0)?;
-            Some(ErrorBar::new_vertical(x, y - s, y, y + s, c.stroke_width(1), 6))
+            Some(ErrorBar::new_vertical(
+                x,
+                y - s,
+                y,
+                y + s,
+                c.stroke_width(1),
+                6,
+            ))
         }))?;
     }
     if let Some(h) = p.hline {

@@ -118,8 +118,7 @@ fn best_per_measure(inp: &StudyInputs) -> Vec<&EvalEntry> {
 }
 
 fn chance_of<'a>(es: impl Iterator<Item = &'a EvalEntry>) -> Option<f64> {
-    es.map(|e| e.chance)
-        .find(|c| c.is_finite() && *c > 0.0)
+    es.map(|e| e.chance).find(|c| c.is_finite() && *c > 0.0)
 }
 
 fn no_results(reads: &str) -> Block {
@@ -429,9 +428,7 @@ pub fn confusion(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportErro
             .iter()
             .map(|r| {
                 let t: f64 = r.iter().sum();
-                r.iter()
-                    .map(|v| (t > 0.0).then(|| v / t))
-                    .collect()
+                r.iter().map(|v| (t > 0.0).then(|| v / t)).collect()
             })
             .collect();
         let hm = Heatmap {
@@ -477,7 +474,13 @@ pub fn confusion(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportErro
             .map(|(i, c)| {
                 let mut row = vec![c.clone()];
                 row.extend(norm[i].iter().map(|v| v.map(f3).unwrap_or("–".into())));
-                row.push(f.summary.balanced_accuracy.get(i).map(ms).unwrap_or("–".into()));
+                row.push(
+                    f.summary
+                        .balanced_accuracy
+                        .get(i)
+                        .map(ms)
+                        .unwrap_or("–".into()),
+                );
                 row.push(f.summary.dprime.get(i).map(ms).unwrap_or("–".into()));
                 row
             })
@@ -488,7 +491,7 @@ pub fn confusion(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportErro
 }
 
 /// The random-forest entry whose importances are shown: measure `all` if present, else the best.
-fn importance_source<'a>(inp: &'a StudyInputs) -> Option<(&'a EvalEntry, &'a EvalFile)> {
+fn importance_source(inp: &StudyInputs) -> Option<(&EvalEntry, &EvalFile)> {
     let mut cands: Vec<(&EvalEntry, &EvalFile)> = main_entries(inp)
         .into_iter()
         .filter_map(|e| {
@@ -544,10 +547,7 @@ pub fn importance(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportErr
         ),
         x_label: "mean decrease in impurity (sum over checkpoints)".into(),
         labels: order.iter().map(|&i| group_label(&f.groups[i])).collect(),
-        values: order
-            .iter()
-            .map(|&i| (gini[i].mean, gini[i].sem))
-            .collect(),
+        values: order.iter().map(|&i| (gini[i].mean, gini[i].sem)).collect(),
     };
     let r = render("importance", &hb)?;
     s.blocks.push(Block::Para(format!(
@@ -686,7 +686,9 @@ pub fn holdout(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError>
         let r = render(&format!("holdout-{factor}"), &bars)?;
         s.blocks.push(doc.figure(
             &format!("holdout-{factor}"),
-            format!("Holdout over `{factor}`: accuracy per held-out value vs the balanced baseline."),
+            format!(
+                "Holdout over `{factor}`: accuracy per held-out value vs the balanced baseline."
+            ),
             r,
         ));
         for (c, m) in &keys {
@@ -875,7 +877,10 @@ pub fn realism(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError>
             .copied()
             .filter(|e| &e.classifier == c && &e.measure == m)
             .collect();
-        let mut sigmas: Vec<f64> = ke.iter().filter_map(|e| e.realism.map(|r| r.sigma)).collect();
+        let mut sigmas: Vec<f64> = ke
+            .iter()
+            .filter_map(|e| e.realism.map(|r| r.sigma))
+            .collect();
         sigmas.sort_by(f64::total_cmp);
         sigmas.dedup();
         let mut fracs: Vec<f64> = ke
@@ -885,10 +890,9 @@ pub fn realism(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError>
         fracs.sort_by(|a, b| b.total_cmp(a));
         fracs.dedup();
         let find = |sg: f64, fr: f64| {
-            ke.iter().copied().find(|e| {
-                e.realism
-                    .is_some_and(|r| r.sigma == sg && r.fraction == fr)
-            })
+            ke.iter()
+                .copied()
+                .find(|e| e.realism.is_some_and(|r| r.sigma == sg && r.fraction == fr))
         };
         let values = sigmas
             .iter()
@@ -1218,14 +1222,21 @@ pub fn provenance(inp: &StudyInputs) -> Section {
             },
         );
     }
-    add("report written by", format!("lrx {}", env!("CARGO_PKG_VERSION")));
+    add(
+        "report written by",
+        format!("lrx {}", env!("CARGO_PKG_VERSION")),
+    );
     let mut torch: BTreeSet<String> = inp
         .statuses
         .iter()
         .filter_map(|s| s.libtorch_version.clone())
         .filter(|v| !v.is_empty())
         .collect();
-    if let Some(m) = inp.manifest.as_ref().filter(|m| !m.libtorch_version.is_empty()) {
+    if let Some(m) = inp
+        .manifest
+        .as_ref()
+        .filter(|m| !m.libtorch_version.is_empty())
+    {
         torch.insert(m.libtorch_version.clone());
     }
     add(
@@ -1341,7 +1352,8 @@ pub fn provenance(inp: &StudyInputs) -> Section {
                 e.4.push(t);
             }
         }
-        s.blocks.push(Block::Para("Runs and wall time per learning rule:".into()));
+        s.blocks
+            .push(Block::Para("Runs and wall time per learning rule:".into()));
         s.blocks.push(Block::Table(Table {
             header: vec![
                 "rule".into(),
@@ -1363,7 +1375,11 @@ pub fn provenance(inp: &StudyInputs) -> Section {
                         v.to_string(),
                         f.to_string(),
                         o.to_string(),
-                        if t.is_empty() { "–".into() } else { secs(total) },
+                        if t.is_empty() {
+                            "–".into()
+                        } else {
+                            secs(total)
+                        },
                         if t.is_empty() {
                             "–".into()
                         } else {
@@ -1485,7 +1501,8 @@ pub fn provenance(inp: &StudyInputs) -> Section {
             )
         }));
         if !ev.notes.is_empty() {
-            s.blocks.push(Block::Para("Notes of the classifier stage:".into()));
+            s.blocks
+                .push(Block::Para("Notes of the classifier stage:".into()));
             s.blocks.push(Block::List(ev.notes.clone()));
         }
     } else {
@@ -1531,8 +1548,9 @@ pub fn all_evaluations(inp: &StudyInputs) -> Section {
         return s;
     };
     if ev.evaluations.is_empty() {
-        s.blocks
-            .push(Block::Note("`results/evaluations.json` lists no evaluation.".into()));
+        s.blocks.push(Block::Note(
+            "`results/evaluations.json` lists no evaluation.".into(),
+        ));
         return s;
     }
     if ev.evaluations.len() > MAX_ROWS {

@@ -22,7 +22,14 @@ pub fn external_references(html: &str) -> Vec<String> {
     let lower = html.to_ascii_lowercase();
     let mut bad = Vec::new();
     for pat in [
-        "src=", "<link", "<script", "@import", "url(", "<iframe", "<object", "<embed",
+        "src=",
+        "<link",
+        "<script",
+        "@import",
+        "url(",
+        "<iframe",
+        "<object",
+        "<embed",
         "xlink:href",
     ] {
         if lower.contains(pat) {
@@ -61,8 +68,14 @@ fn full_study_report_has_every_section_and_image() {
     let html = read(&html_path);
     let md = read(&md_path);
     for id in SECTIONS {
-        assert!(html.contains(&format!("<section id=\"{id}\">")), "html lacks {id}");
-        assert!(md.contains(&format!("<a id=\"{id}\"></a>")), "md lacks {id}");
+        assert!(
+            html.contains(&format!("<section id=\"{id}\">")),
+            "html lacks {id}"
+        );
+        assert!(
+            md.contains(&format!("<a id=\"{id}\"></a>")),
+            "md lacks {id}"
+        );
     }
     // Expected figures: accuracy, 1 pairwise (all), 4 confusion, importance, holdout-arch,
     // trajectory, realism (all, rf), training.
@@ -83,19 +96,21 @@ fn full_study_report_has_every_section_and_image() {
     assert_eq!(svgs, expected.len(), "inline svg count");
     assert_eq!(files.plots.len(), 2 * expected.len());
     for name in expected {
-        assert!(html.contains(&format!("id=\"fig-{name}\"")), "html figure {name}");
-        assert!(md.contains(&format!("](plots/{name}.png)")), "md figure {name}");
+        assert!(
+            html.contains(&format!("id=\"fig-{name}\"")),
+            "html figure {name}"
+        );
+        assert!(
+            md.contains(&format!("](plots/{name}.png)")),
+            "md figure {name}"
+        );
         let png = dir.join("results/plots").join(format!("{name}.png"));
         let bytes = std::fs::read(&png).unwrap();
         let img = image::load_from_memory(&bytes)
             .unwrap_or_else(|e| panic!("{} does not decode: {e}", png.display()));
         assert!(img.width() >= 300 && img.height() >= 200);
         // Not blank: some pixels are dark (axes, text, bars).
-        let dark = img
-            .to_luma8()
-            .pixels()
-            .filter(|p| p.0[0] < 100)
-            .count();
+        let dark = img.to_luma8().pixels().filter(|p| p.0[0] < 100).count();
         assert!(dark > 500, "{name}.png looks blank ({dark} dark pixels)");
         let svg = read(&dir.join("results/plots").join(format!("{name}.svg")));
         assert!(svg.trim_start().starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
@@ -178,7 +193,10 @@ fn partial_inputs_degrade_per_section() {
     assert!(files.markdown.is_none() && files.plots.is_empty());
     let html = read(files.html.as_ref().unwrap());
     assert!(html.contains("No classifier results yet"));
-    assert!(html.contains("id=\"fig-training\""), "training curves still drawn");
+    assert!(
+        html.contains("id=\"fig-training\""),
+        "training curves still drawn"
+    );
     assert_eq!(html.matches("<svg ").count(), 1);
 
     // Results index present but a listed result file missing: the section notes it.
@@ -201,7 +219,10 @@ fn bad_files_are_errors_naming_the_file() {
     std::fs::write(dir.join("manifest.json"), "{ not json").unwrap();
     let e = write_report(dir).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("manifest.json") && msg.contains("not valid JSON"), "{msg}");
+    assert!(
+        msg.contains("manifest.json") && msg.contains("not valid JSON"),
+        "{msg}"
+    );
     assert_eq!(e.code(), "bad_json");
 
     std::fs::remove_file(dir.join("manifest.json")).unwrap();
@@ -264,7 +285,10 @@ fn cli_report_subcommand() {
     let d = dir.to_str().unwrap();
     let (code, _out, err) = crate::cli::run_captured(&["report", d]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("report.html") && err.contains("report.md"), "{err}");
+    assert!(
+        err.contains("report.html") && err.contains("report.md"),
+        "{err}"
+    );
     assert!(err.contains("missing"), "{err}");
     let (code, _, err) = crate::cli::run_captured(&["report", &format!("{d}/nope")]);
     assert_eq!(code, 1);
