@@ -32,13 +32,18 @@ pub struct Manifest {
     pub spec_path: String,
     pub lrx_version: String,
     pub libtorch_version: String,
-    /// RunSpec JSON; only `id` (and for display `rule.label`) is used.
+    /// Run ids in plan order (when present; else the ids of `runs`).
+    pub run_ids: Vec<String>,
+    /// RunSpec JSON; only `id` is used.
     pub runs: Vec<serde_json::Value>,
 }
 
 impl Manifest {
     /// The planned run ids.
     pub fn run_ids(&self) -> Vec<String> {
+        if !self.run_ids.is_empty() {
+            return self.run_ids.clone();
+        }
         self.runs
             .iter()
             .filter_map(|r| r.get("id").and_then(|v| v.as_str()).map(str::to_string))
@@ -69,9 +74,11 @@ pub struct RunStatus {
     pub rule: String,
     pub device: Option<String>,
     pub libtorch_version: Option<String>,
+    pub lrx_version: Option<String>,
     pub seconds: Option<f64>,
     pub error: Option<String>,
     pub diverged_epoch: Option<u32>,
+    pub resumed_from: Option<u32>,
     pub history: Vec<Epoch>,
 }
 

@@ -433,6 +433,8 @@ pub struct Panel {
     pub y_range: Option<(f64, f64)>,
     /// Dashed horizontal reference (chance).
     pub hline: Option<f64>,
+    /// Hide y tick labels above this value (the space above is for the legend).
+    pub hide_above: Option<f64>,
 }
 
 /// Line panels in a grid (training curves, trajectory subsampling).
@@ -500,10 +502,8 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> D
                 (a, b) = (0.0, 1.0);
             }
             let d = (b - a).max(1e-9);
-            (
-                (a - 0.06 * d).min(if a >= 0.0 { 0.0 } else { a }),
-                b + 0.12 * d,
-            )
+            // Room above the data for the legend.
+            (a - 0.06 * d, b + 0.5 * d)
         }
     };
     let mut chart = ChartBuilder::on(area)
@@ -534,7 +534,10 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> D
         .x_labels(x_ticks)
         .y_labels(6)
         .x_label_formatter(&xf)
-        .y_label_formatter(&|y: &f64| format!("{y:.2}"))
+        .y_label_formatter(&|y: &f64| match p.hide_above {
+            Some(h) if *y > h + 1e-9 => String::new(),
+            _ => format!("{y:.2}"),
+        })
         .x_desc(&p.x_label)
         .y_desc(&p.y_label)
         .label_style((FAMILY, 11))

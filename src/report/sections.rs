@@ -807,8 +807,9 @@ pub fn trajectory(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportErr
             x_label: "samples per trajectory".into(),
             y_label: "test accuracy".into(),
             lines,
-            y_range: Some((0.0, 1.05)),
+            y_range: Some((0.0, 1.45)),
             hline: chance,
+            hide_above: Some(1.0),
         });
     }
     let cols = if panels.len() > 4 { 4 } else { panels.len() };
@@ -1056,12 +1057,9 @@ pub fn training(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError
             x_label: "epoch".into(),
             y_label: ylab.into(),
             lines,
-            y_range: if title.contains("accuracy") {
-                Some((0.0, 1.05))
-            } else {
-                None
-            },
+            y_range: title.contains("accuracy").then_some((0.0, 1.45)),
             hline: None,
+            hide_above: title.contains("accuracy").then_some(1.0),
         });
     }
     if !panels.is_empty() {
@@ -1209,19 +1207,26 @@ pub fn provenance(inp: &StudyInputs) -> Section {
                 .join(", ")
         },
     );
-    if let Some(m) = &inp.manifest {
-        if !m.spec_path.is_empty() {
-            add("spec file", format!("`{}`", m.spec_path));
-        }
-        add(
-            "lrx version",
-            if m.lrx_version.is_empty() {
-                "–".into()
-            } else {
-                m.lrx_version.clone()
-            },
-        );
+    if let Some(m) = inp.manifest.as_ref().filter(|m| !m.spec_path.is_empty()) {
+        add("spec file", format!("`{}`", m.spec_path));
     }
+    let mut lrx: BTreeSet<String> = inp
+        .statuses
+        .iter()
+        .filter_map(|s| s.lrx_version.clone())
+        .filter(|v| !v.is_empty())
+        .collect();
+    if let Some(m) = inp.manifest.as_ref().filter(|m| !m.lrx_version.is_empty()) {
+        lrx.insert(m.lrx_version.clone());
+    }
+    add(
+        "lrx version (runs)",
+        if lrx.is_empty() {
+            "–".into()
+        } else {
+            lrx.into_iter().collect::<Vec<_>>().join(", ")
+        },
+    );
     add(
         "report written by",
         format!("lrx {}", env!("CARGO_PKG_VERSION")),
