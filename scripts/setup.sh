@@ -2,7 +2,8 @@
 # lrx setup: idempotent, cached outside the repo.
 #
 #   scripts/setup.sh            Python venv with torch 2.11.0 (its libtorch is what lrx links,
-#                               CPU and CUDA alike) and the test references (numpy, scipy, sklearn, ...)
+#                               CPU and CUDA alike) and the test references (numpy, scipy, sklearn, ...);
+#                               headless chromium through apt when missing (report test; optional)
 #
 # Cache: $LRX_CACHE (default ~/.cache/lrx). Prints `export` lines to stdout
 # when called with --print-env, so callers can `eval "$(scripts/setup.sh --print-env)"`.
@@ -43,6 +44,21 @@ fi
 # The wheel's package directory has the include/ + lib/ layout torch-sys expects.
 LIBTORCH_DIR="$VENV/lib/python3.11/site-packages/torch"
 [ -d "$LIBTORCH_DIR/lib" ] || LIBTORCH_DIR="$("$PY" -c 'import torch, os; print(os.path.dirname(torch.__file__))')"
+
+# Optional: headless Chromium for the HTML report's browser test (tests/report_browser.rs).
+# Skipped when it is already there, when LRX_SKIP_BROWSER=1, or without apt-get; a failed
+# install is reported, not fatal (the test then says how to skip it).
+if [ "${LRX_SKIP_BROWSER:-0}" != 1 ] && ! command -v chromium >/dev/null 2>&1 \
+   && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+  log "installing chromium (headless browser for the HTML report test)"
+  if ! { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2 \
+         || { $SUDO apt-get update -q >&2 \
+              && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2; }; }; then
+    log "could not install chromium: the report browser test fails unless LRX_SKIP_BROWSER=1"
+  fi
+fi
 
 if [ "$PRINT_ENV" = 1 ]; then
   echo "export LIBTORCH='$LIBTORCH_DIR'"

@@ -8,6 +8,7 @@ pub mod features;
 pub mod plan;
 pub mod registry;
 pub mod run;
+pub mod report;
 pub mod source;
 pub mod stdlib;
 pub mod syntax;

@@ -90,6 +90,8 @@ pub enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Write the study's report: `results/report.html` (self-contained) and `results/report.md`.
+    Report { study_dir: PathBuf },
     /// Print the reference of every builtin (Markdown).
     Doc {
         /// Document the builtins and the stdlib modules.
@@ -145,6 +147,7 @@ pub fn run(cli: &Cli, out: &mut Out) -> i32 {
             output,
             quiet,
         } => classify::cmd_classify(cli, target, output.as_deref(), *quiet, out),
+        Command::Report { study_dir } => cmd_report(study_dir, out),
         Command::Doc { .. } => {
             let _ = write!(out.out, "{}", doc::builtins_markdown());
             Ok(())
@@ -332,6 +335,27 @@ fn cmd_why(cli: &Cli, spec: &std::path::Path, run_id: &str, out: &mut Out) -> Re
                 "error[lrx::why::ambiguous]: {} runs have ids starting with `{run_id}`; give more digits",
                 many.len()
             );
+            Err(1)
+        }
+    }
+}
+
+fn cmd_report(study_dir: &std::path::Path, out: &mut Out) -> Result<(), i32> {
+    match crate::report::write_report(study_dir) {
+        Ok(files) => {
+            for m in &files.missing {
+                let _ = writeln!(out.err, "note: missing {m}");
+            }
+            for p in files.html.iter().chain(files.markdown.iter()) {
+                let _ = writeln!(out.err, "wrote {}", p.display());
+            }
+            if !files.plots.is_empty() {
+                let _ = writeln!(out.err, "wrote {} plot files", files.plots.len());
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let _ = writeln!(out.err, "error[lrx::report::{}]: {e}", e.code());
             Err(1)
         }
     }

@@ -1,0 +1,202 @@
+//! The report stage: reads a study directory and writes `results/report.html` (self-contained:
+//! every plot inline as SVG) and `results/report.md` (plots as PNG and SVG files in
+//! `results/plots/`). No libtorch. See `docs/report.md` for what each section shows.
+//!
+//! - [`inputs`]: tolerant readers of `study.json`, `manifest.json`, `runs.parquet`,
+//!   `runs/<id>/status.json`, `results/evaluations.json` and `results/eval/<id>.json`.
+//! - [`sections`]: the sections (tables and figures) built from them.
+//! - [`plot`]: the figures (plotters; SVG and PNG; embedded DejaVu Sans font).
+//! - [`doc`]: the document model and its HTML and Markdown renderers.
+//!
+//! Missing inputs give a report that says what is missing; a file that exists but cannot be
+//! parsed is a [`ReportError`] naming it.
+
+pub mod doc;
+#[doc(hidden)]
+pub mod fixture;
+pub mod inputs;
+pub mod plot;
+pub mod sections;
+
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use doc::Doc;
+pub use inputs::{StudyInputs, load};
+
+/// What went wrong, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("`{path}` is not a study directory (it does not exist or is not a directory)")]
+    NotADirectory { path: PathBuf },
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not valid JSON for {what}: {source}")]
+    Json {
+        path: PathBuf,
+        what: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("`{path}`: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot read the runs table `{path}`: {source}")]
+    Parquet {
+        path: PathBuf,
+        source: Box<crate::features::ReadError>,
+    },
+    #[error("cannot draw the figure `{name}`: {message}")]
+    Plot { name: String, message: String },
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ReportError {
+    /// A stable code for the CLI (`error[lrx::report::<code>]`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReportError::NotADirectory { .. } => "not_a_directory",
+            ReportError::Read { .. } => "read",
+            ReportError::Json { .. } | ReportError::Invalid { .. } => "bad_json",
+            ReportError::Parquet { .. } => "bad_parquet",
+            ReportError::Plot { .. } => "plot",
+            ReportError::Write { .. } => "write",
+        }
+    }
+}
+
+/// The files [`write_report`] wrote, and what it found missing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportFiles {
+    /// `results/report.html` (when the study's `report.formats` has `html`).
+    pub html: Option<PathBuf>,
+    /// `results/report.md` (when `report.formats` has `markdown`).
+    pub markdown: Option<PathBuf>,
+    /// `results/plots/<name>.png` and `.svg` (with the Markdown report).
+    pub plots: Vec<PathBuf>,
+    /// Missing inputs, in words (the report says the same).
+    pub missing: Vec<String>,
+}
+
+impl ReportFiles {
+    /// Every path written.
+    pub fn all(&self) -> Vec<&Path> {
+        self.html
+            .iter()
+            .chain(self.markdown.iter())
+            .map(|p| p.as_path())
+            .chain(self.plots.iter().map(|p| p.as_path()))
+            .collect()
+    }
+}
+
+/// Builds the report document of a study directory (no files written).
+pub fn build(inp: &StudyInputs) -> Result<Doc, ReportError> {
+    let mut doc = Doc {
+        title: inp.title(),
+        ..Default::default()
+    };
+    let name = inp.study_name();
+    let hash = inp
+        .study_str("spec_hash")
+        .map(str::to_string)
+        .or_else(|| inp.manifest.as_ref().map(|m| m.spec_hash.clone()))
+        .filter(|h| !h.is_empty());
+    doc.subtitle = Some(format!(
+        "Learning-rule identification report for study `{}`{}, from `{}`.",
+        name.as_deref().unwrap_or("?"),
+        hash.map(|h| format!(" (spec `{h}`)")).unwrap_or_default(),
+        inp.dir.display()
+    ));
+    let mut secs = vec![sections::overview(inp)];
+    secs.push(sections::accuracy(&mut doc, inp)?);
+    secs.push(sections::pairwise(&mut doc, inp)?);
+    secs.push(sections::confusion(&mut doc, inp)?);
+    secs.push(sections::importance(&mut doc, inp)?);
+    secs.push(sections::holdout(&mut doc, inp)?);
+    secs.push(sections::trajectory(&mut doc, inp)?);
+    secs.push(sections::realism(&mut doc, inp)?);
+    secs.push(sections::training(&mut doc, inp)?);
+    secs.push(sections::provenance(inp));
+    secs.push(sections::all_evaluations(inp));
+    doc.sections = secs;
+    Ok(doc)
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to `path` atomically: a hidden temporary file in the same directory, fsync,
+/// rename over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let err = |source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let fname = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{fname}.tmp-{}-{}",
+        std::process::id(),
+        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let r = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r.map_err(err)
+}
+
+/// Reads `study_dir` and writes its report under `study_dir/results/`: `report.html` and/or
+/// `report.md` (per `report.formats` of `study.json`; both when unset) and, with the Markdown
+/// report, the figures as `results/plots/<name>.png` and `.svg`.
+pub fn write_report(study_dir: &Path) -> Result<ReportFiles, ReportError> {
+    let inp = inputs::load(study_dir)?;
+    let doc = build(&inp)?;
+    let results = study_dir.join("results");
+    let formats = inp.formats();
+    let want = |f: &[&str]| formats.iter().any(|x| f.contains(&x.as_str()));
+    let mut files = ReportFiles {
+        missing: inp.missing.clone(),
+        ..Default::default()
+    };
+    if want(&["markdown", "md"]) {
+        let plots = results.join("plots");
+        for f in &doc.figures {
+            let png = plots.join(format!("{}.png", f.name));
+            write_atomic(&png, &f.rendered.png)?;
+            files.plots.push(png);
+            let svg = plots.join(format!("{}.svg", f.name));
+            write_atomic(&svg, f.rendered.svg.as_bytes())?;
+            files.plots.push(svg);
+        }
+        let md = results.join("report.md");
+        write_atomic(&md, doc.to_markdown("plots").as_bytes())?;
+        files.markdown = Some(md);
+    }
+    if want(&["html"]) || files.markdown.is_none() {
+        let html = results.join("report.html");
+        write_atomic(&html, doc.to_html().as_bytes())?;
+        files.html = Some(html);
+    }
+    Ok(files)
+}
