@@ -30,6 +30,21 @@ pub(super) fn cmd_classify(
         let d = output.map_or_else(|| PathBuf::from(&s.output), Path::to_path_buf);
         (s, d)
     };
+    run_stage(&study, &dir, quiet, out)
+}
+
+/// The classifier stage of `study` on the study directory `dir`, with progress on stderr and the
+/// results table on stdout (also what `lrx run` calls after training).
+pub(super) fn run_stage(
+    study: &ir::Study,
+    dir: &Path,
+    quiet: bool,
+    out: &mut Out,
+) -> Result<(), i32> {
+    let fail = |out: &mut Out, msg: String| {
+        let _ = writeln!(out.err, "error: {msg}");
+        1
+    };
     let Some(classify) = &study.classify else {
         return Err(fail(
             out,
@@ -74,7 +89,7 @@ pub(super) fn cmd_classify(
             StageEvent::Wrote(_) => {}
         }
     };
-    let outcome = stage::classify_study_with(&dir, classify, &opts, &mut on_event)
+    let outcome = stage::classify_study_with(dir, classify, &opts, &mut on_event)
         .map_err(|e| fail(out, e.to_string()))?;
     let _ = write!(out.out, "{}", summary_table(&outcome.evaluations));
     let _ = writeln!(

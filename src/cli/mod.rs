@@ -340,7 +340,7 @@ fn cmd_why(cli: &Cli, spec: &std::path::Path, run_id: &str, out: &mut Out) -> Re
     }
 }
 
-fn cmd_report(study_dir: &std::path::Path, out: &mut Out) -> Result<(), i32> {
+pub(crate) fn cmd_report(study_dir: &std::path::Path, out: &mut Out) -> Result<(), i32> {
     match crate::report::write_report(study_dir) {
         Ok(files) => {
             for m in &files.missing {

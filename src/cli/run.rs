@@ -189,12 +189,24 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
 #[cfg(feature = "torch")]
 fn post_training(
     _cli: &Cli,
-    _study: &crate::check::ir::Study,
-    _output: &Path,
-    _log: LogMode,
-    _out: &mut Out,
+    study: &crate::check::ir::Study,
+    output: &Path,
+    log: LogMode,
+    out: &mut Out,
 ) -> Result<(), i32> {
-    Ok(())
+    let quiet = matches!(log, LogMode::Quiet | LogMode::Json);
+    let t0 = std::time::Instant::now();
+    if study.classify.is_some() {
+        super::classify::run_stage(study, output, quiet, out)?;
+        if !quiet {
+            let _ = writeln!(
+                out.err,
+                "classification took {:.1} s",
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
+    super::cmd_report(output, out)
 }
 
 #[cfg(feature = "torch")]
