@@ -45,9 +45,17 @@ pub enum StageError {
     Setting { setting: String, message: String },
     #[error("holdout `{holdout}` leaks: {message}")]
     Leak { holdout: String, message: String },
-    #[error("evaluation `{id}`: {source}")]
+    #[error("evaluation `{id}` ({setting}): {source}")]
     Eval {
         id: String,
+        /// The spec setting it comes from.
+        setting: String,
+        #[source]
+        source: ClassifyError,
+    },
+    #[error("{what}: {source}")]
+    Table {
+        what: String,
         #[source]
         source: ClassifyError,
     },
@@ -807,11 +815,38 @@ fn prepare_holdouts(table: &mut FeatureTable, c: &ir::Classify) -> Result<()> {
     Ok(())
 }
 
+/// The setting of the spec an evaluation comes from (for error messages).
+fn setting_of(spec: &EvalSpec) -> String {
+    let setting = match (&spec.holdout, &spec.realism, &spec.config.split) {
+        (Some(h), _, _) => format!("classify `holdout` {} = {}", h.factor, h.value),
+        (_, Some(r), SplitScheme::Balanced { n_splits, .. }) => format!(
+            "realism σ = {}, ρ = {}, seed {}: classify `splits` ({n_splits} balanced splits)",
+            r.sigma, r.fraction, r.seed
+        ),
+        (
+            _,
+            _,
+            SplitScheme::Balanced {
+                n_splits, n_test, ..
+            },
+        ) => {
+            let test = match n_test {
+                SplitSize::Fraction(f) => format!("{}%", f * 100.0),
+                SplitSize::Count(n) => n.to_string(),
+            };
+            format!("classify `splits` = balanced({n_splits}, test = {test})")
+        }
+        _ => "classify".to_string(),
+    };
+    format!("{setting}, target `{}`", spec.target)
+}
+
 /// Checks an evaluation's outer splits before fitting: they exist (enough examples per class)
 /// and, for a holdout, no run is on both sides and the held-out value is never trained on.
 fn precheck(table: &FeatureTable, spec: &EvalSpec) -> Result<()> {
     let err = |source: ClassifyError| StageError::Eval {
         id: spec.id.clone(),
+        setting: setting_of(spec),
         source,
     };
     let restricted;
@@ -948,8 +983,8 @@ pub fn classify_study_with(
         return Err(StageError::NoFeatures(study_dir.join("features")));
     }
     let observables = ft.observables.clone();
-    let mut plain = to_classify_table(&ft).map_err(|source| StageError::Eval {
-        id: "feature table".into(),
+    let mut plain = to_classify_table(&ft).map_err(|source| StageError::Table {
+        what: format!("the feature table of `{}`", study_dir.display()),
         source,
     })?;
     drop(ft);
@@ -980,8 +1015,8 @@ pub fn classify_study_with(
             seed,
         };
         let rt = features::load_features(&[study_dir], &cond, Some(observables.as_slice()))?;
-        let t = to_classify_table(&rt).map_err(|source| StageError::Eval {
-            id: format!("realism σ={sigma} ρ={fraction} seed={seed}"),
+        let t = to_classify_table(&rt).map_err(|source| StageError::Table {
+            what: format!("the realism condition σ = {sigma}, ρ = {fraction}, seed {seed}"),
             source,
         })?;
         realism_tables.insert(ri, t);
@@ -1021,6 +1056,7 @@ pub fn classify_study_with(
                 .map(|(s, t)| {
                     let r = evaluate(t, &s.config).map_err(|source| StageError::Eval {
                         id: s.id.clone(),
+                        setting: setting_of(s),
                         source,
                     });
                     let acc = r.as_ref().map_or(f64::NAN, |r| r.summary.accuracy.mean);

@@ -352,6 +352,12 @@ fn errors_name_the_file_or_setting() {
     c3.splits.params.insert("test".into(), Value::Float(0.999));
     let e = classify_study_with(tmp.path(), &c3, &opts(), &mut |_| {}).unwrap_err();
     assert!(matches!(e, StageError::Eval { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("classify `splits` = balanced(3, test = 99.9"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("n_train = 0"), "{e}");
 }
 
 /// One evaluation against scikit-learn: Python reads the same Parquet files independently
