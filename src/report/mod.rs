@@ -168,7 +168,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 
 /// Reads `study_dir` and writes its report under `study_dir/results/`: `report.html` and/or
 /// `report.md` (per `report.formats` of `study.json`; both when unset) and, with the Markdown
-/// report, the figures as `results/plots/<name>.png` and `.svg`.
+/// report, the figures as `results/plots/<name>.png` and `.svg` (PNG/SVG files there that the
+/// new report does not have are removed).
 pub fn write_report(study_dir: &Path) -> Result<ReportFiles, ReportError> {
     let inp = inputs::load(study_dir)?;
     let doc = build(&inp)?;
@@ -188,6 +189,19 @@ pub fn write_report(study_dir: &Path) -> Result<ReportFiles, ReportError> {
             let svg = plots.join(format!("{}.svg", f.name));
             write_atomic(&svg, f.rendered.svg.as_bytes())?;
             files.plots.push(svg);
+        }
+        // Figures of an earlier report that this one no longer has.
+        if let Ok(rd) = std::fs::read_dir(&plots) {
+            for e in rd.flatten() {
+                let p = e.path();
+                let ours = p.extension().is_some_and(|x| x == "png" || x == "svg");
+                if ours && p.is_file() && !files.plots.contains(&p) {
+                    std::fs::remove_file(&p).map_err(|source| ReportError::Write {
+                        path: p.clone(),
+                        source,
+                    })?;
+                }
+            }
         }
         let md = results.join("report.md");
         write_atomic(&md, doc.to_markdown("plots").as_bytes())?;

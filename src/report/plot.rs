@@ -148,12 +148,17 @@ impl Plot for Bars {
         let n = self.categories.len().max(1);
         let m = self.series.len().max(1);
         let top = self.y_top;
+        // Room above the bars for the legend (one row per series and the reference line).
+        let entries = self.series.len() + usize::from(self.hline.is_some());
+        let y_axis_max = self
+            .y_axis_max
+            .max(self.y_top * (1.14 + 0.075 * entries as f64));
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FAMILY, 18))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(56)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..self.y_axis_max)?;
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..y_axis_max)?;
         let xf = category(&self.categories, 26);
         let yf = |y: &f64| {
             if *y > top + 1e-9 {
@@ -214,7 +219,7 @@ impl Plot for Bars {
                     let y = mean + if sem.is_finite() { sem.max(0.0) } else { 0.0 };
                     Some(Text::new(
                         format!("{mean:.2}"),
-                        (x0(i) + width * 0.5, y + self.y_axis_max * 0.035),
+                        (x0(i) + width * 0.5, y + y_axis_max * 0.035),
                         (FAMILY, 10)
                             .into_font()
                             .color(&BLACK)

@@ -147,9 +147,12 @@ fn full_study_report_has_every_section_and_image() {
             assert!(!n.starts_with('.'), "temporary file left: {n}");
         }
     }
-    // Rewriting replaces the files.
+    // Rewriting replaces the files and removes figures the new report no longer has.
+    let stale = dir.join("results/plots/old-figure.png");
+    std::fs::write(&stale, b"x").unwrap();
     let again = write_report(&dir).unwrap();
     assert_eq!(again.all().len(), files.all().len());
+    assert!(!stale.exists(), "stale figure removed");
 }
 
 #[test]
