@@ -1040,10 +1040,31 @@ pub fn classify_study_with(
         spec_table.push(tables[&key].clone());
     }
     drop(realism_tables);
-    // Check every split before any fit.
-    for (s, t) in specs.iter().zip(&spec_table) {
-        precheck(t, s)?;
+    // Check every split before any fit. A holdout value that leaves a class without test or
+    // training examples (e.g. every IA run of that curriculum diverged) cannot be evaluated: it is
+    // skipped with a note; leaks and other errors stop the stage.
+    let mut kept_specs = Vec::with_capacity(specs.len());
+    let mut kept_tables = Vec::with_capacity(specs.len());
+    let mut notes = notes;
+    for (s, t) in specs.into_iter().zip(spec_table) {
+        match precheck(&t, &s) {
+            Ok(()) => {
+                kept_specs.push(s);
+                kept_tables.push(t);
+            }
+            Err(StageError::Eval {
+                id,
+                source: source @ ClassifyError::Holdout { .. },
+                ..
+            }) => {
+                let n = format!("skipped `{id}`: {source}");
+                on_event(StageEvent::Note(n.clone()));
+                notes.push(n);
+            }
+            Err(e) => return Err(e),
+        }
     }
+    let (specs, spec_table) = (kept_specs, kept_tables);
     // Run (in parallel; progress through a channel to the caller's thread).
     let total = specs.len();
     let (tx, rx) = std::sync::mpsc::channel::<(String, f64)>();
