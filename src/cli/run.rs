@@ -1,4 +1,6 @@
 //! `lrx run`, `lrx run-task`, `lrx status`.
+// Without libtorch only `lrx status` is live here; the training commands print an error.
+#![cfg_attr(not(feature = "torch"), allow(unused_imports, dead_code))]
 
 use super::{Cli, Out, load};
 use crate::run::orchestrate::{self, LogMode, RunOptions};

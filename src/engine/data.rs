@@ -527,7 +527,8 @@ fn image_folder(call: &Call) -> Result<Split> {
     };
     // Either train/ and val/ folders with the same class folders, or class folders split by
     // val_fraction (deterministic from seed).
-    let (tr_list, va_list, classes): (Vec<(PathBuf, i64)>, Vec<(PathBuf, i64)>, Vec<String>) =
+    type Listing = (Vec<(PathBuf, i64)>, Vec<(PathBuf, i64)>, Vec<String>);
+    let (tr_list, va_list, classes): Listing =
         if dir.join("train").is_dir() && dir.join("val").is_dir() {
             let tc = class_dirs(&dir.join("train"))?;
             let vc = class_dirs(&dir.join("val"))?;
@@ -618,7 +619,7 @@ mod tests {
     #[test]
     fn cifar_binary_reader() {
         let dir = tempfile::tempdir().unwrap();
-        let mut rec = |n: usize, lab0: u8| {
+        let rec = |n: usize, lab0: u8| {
             let mut v = vec![];
             for i in 0..n {
                 v.push((lab0 as usize + i) as u8 % 10);

@@ -47,6 +47,7 @@ struct Builder {
 }
 
 impl Builder {
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
         name: &str,

@@ -369,7 +369,7 @@ impl Trainer {
                 .rule
                 .alignment_loss(&self.model.aligned_layers()[*i], xin)
             {
-                align = align + r;
+                align += r;
             }
         }
         let total = if wants_align {

@@ -58,9 +58,9 @@ pub struct TrainSummary {
 fn matches(run: &RunSpec, filters: &[String]) -> bool {
     let f = super::run_factors(run);
     filters.iter().all(|flt| match flt.split_once('=') {
-        Some((k, v)) if k == "rule" => run.rule.label == v || run.rule.call.name == v,
-        Some((k, v)) if k == "arch" => run.arch.label == v || run.arch.call.name == v,
-        Some((k, v)) if k == "task" => run.task.label == v || run.task.call.name == v,
+        Some(("rule", v)) => run.rule.label == v || run.rule.call.name == v,
+        Some(("arch", v)) => run.arch.label == v || run.arch.call.name == v,
+        Some(("task", v)) => run.task.label == v || run.task.call.name == v,
         Some((k, v)) => f.get(k).is_some_and(|x| x.to_string() == v),
         None => run.id.starts_with(flt.as_str()),
     })
