@@ -73,6 +73,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Train and observe one run of a manifest (what `lrx run` and Slurm array tasks start).
     RunTask(run::RunTaskArgs),
+    /// Rerun (or re-plan) a shared study and compare run ids and features with its results.
+    Reproduce(run::ReproduceArgs),
     /// Show finished / diverged / failed / pending runs of a study, per factor.
     Status {
         /// A spec (its `output` directory) or a study directory.
@@ -141,6 +143,7 @@ pub fn run(cli: &Cli, out: &mut Out) -> i32 {
         Command::Why { spec, run_id } => cmd_why(cli, spec, run_id, out),
         Command::Run(a) => run::cmd_run(cli, a, out),
         Command::RunTask(a) => run::cmd_run_task(cli, a, out),
+        Command::Reproduce(a) => run::cmd_reproduce(cli, a, out),
         Command::Status { target } => run::cmd_status(cli, target, out),
         Command::Classify {
             target,

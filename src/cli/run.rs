@@ -327,3 +327,150 @@ pub fn cmd_status(cli: &Cli, target: &Path, out: &mut Out) -> Result<(), i32> {
     let _ = write!(out.out, "{}", status_table(&dir, &m));
     Ok(())
 }
+
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    pub spec: PathBuf,
+    /// The shared study directory (with its manifest.json and features).
+    #[arg(long)]
+    pub against: PathBuf,
+    /// Only compare the plans (run ids, spec hash); train nothing.
+    #[arg(long)]
+    pub plan_only: bool,
+    /// Where to rerun the study (default: `<against>-reproduced`).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Largest accepted |difference| / max(1, |value|) between features (default: 0 on CPU,
+    /// 1e-4 on a GPU).
+    #[arg(long)]
+    pub tolerance: Option<f64>,
+    #[arg(long)]
+    pub device: Option<String>,
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
+/// Compares two feature tables of the same runs: (values compared, differing beyond `tol`,
+/// largest relative difference).
+pub fn compare_features(
+    a: &crate::features::reader::FeatureTable,
+    b: &crate::features::reader::FeatureTable,
+    tol: f64,
+) -> Result<(usize, usize, f64), String> {
+    if a.run_ids != b.run_ids || a.layers != b.layers {
+        return Err("the two studies do not hold the same (run, layer) examples".into());
+    }
+    if a.observables != b.observables || a.epochs != b.epochs {
+        return Err("the two studies do not hold the same observables and checkpoints".into());
+    }
+    let (mut n, mut bad, mut worst) = (0usize, 0usize, 0f64);
+    for (x, y) in a.x.iter().zip(b.x.iter()) {
+        n += 1;
+        let d = if x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()) {
+            0.0
+        } else {
+            (x - y).abs() / x.abs().max(1.0)
+        };
+        let d = if d.is_nan() { f64::INFINITY } else { d };
+        worst = worst.max(d);
+        if d > tol {
+            bad += 1;
+        }
+    }
+    Ok((n, bad, worst))
+}
+
+#[cfg(not(feature = "torch"))]
+pub fn cmd_reproduce(_: &Cli, _: &ReproduceArgs, out: &mut Out) -> Result<(), i32> {
+    Err(fail(
+        out,
+        "this lrx was built without libtorch (feature `torch`): it cannot train",
+    ))
+}
+
+#[cfg(feature = "torch")]
+pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), i32> {
+    use crate::features::reader::{Condition, load_features};
+    let (_, study, plan) = load(cli, &a.spec, out)?;
+    let theirs = Manifest::read(&a.against).map_err(|e| fail(out, e))?;
+    let mine: Vec<&String> = plan.runs.iter().map(|r| &r.id).collect();
+    let missing: Vec<&String> = theirs
+        .run_ids
+        .iter()
+        .filter(|i| !mine.contains(i))
+        .collect();
+    let extra: Vec<&&String> = mine
+        .iter()
+        .filter(|i| !theirs.run_ids.contains(i))
+        .collect();
+    let _ = writeln!(
+        out.out,
+        "plan: {} runs here, {} in {}; spec hash {} here, {} there",
+        mine.len(),
+        theirs.run_ids.len(),
+        a.against.display(),
+        plan.spec_hash,
+        theirs.spec_hash
+    );
+    if !missing.is_empty() || !extra.is_empty() {
+        let _ = writeln!(
+            out.out,
+            "run ids differ: {} only there, {} only here (first: {:?} / {:?}); `lrx why` shows what an id is made of",
+            missing.len(),
+            extra.len(),
+            missing.first(),
+            extra.first()
+        );
+        return Err(1);
+    }
+    let _ = writeln!(out.out, "run ids: identical ({} runs)", mine.len());
+    if a.plan_only {
+        return Ok(());
+    }
+    let device = a.device.clone().unwrap_or_else(|| study.device.clone());
+    let dev = crate::engine::parse_device(&device).map_err(|e| fail(out, e))?;
+    let tol = a
+        .tolerance
+        .unwrap_or(if dev == tch::Device::Cpu { 0.0 } else { 1e-4 });
+    let output = a.output.clone().unwrap_or_else(|| {
+        let mut p = a.against.clone().into_os_string();
+        p.push("-reproduced");
+        PathBuf::from(p)
+    });
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let opts = RunOptions {
+        jobs: a
+            .jobs
+            .unwrap_or(if dev == tch::Device::Cpu { cores } else { 1 }),
+        device: Some(device.clone()),
+        only: vec![],
+        output: output.clone(),
+        dry_run: false,
+        log: LogMode::Lines,
+        threads: 0,
+    };
+    orchestrate::write_study_files(&output, &a.spec, &study, &plan).map_err(|e| fail(out, e))?;
+    let sum = orchestrate::train_all(&plan, &device, &opts, stop_flag(), out.err)
+        .map_err(|e| fail(out, e))?;
+    if sum.interrupted || !sum.failed.is_empty() {
+        return Err(fail(
+            out,
+            "the rerun did not finish; run the same command again to resume it",
+        ));
+    }
+    let fa = load_features(&[&a.against], &Condition::Plain, None).map_err(|e| fail(out, e))?;
+    let fb = load_features(&[&output], &Condition::Plain, None).map_err(|e| fail(out, e))?;
+    let (n, bad, worst) = compare_features(&fa, &fb, tol).map_err(|e| fail(out, e))?;
+    let _ = writeln!(
+        out.out,
+        "features: {n} values compared, {bad} differ by more than {tol:e} (largest relative difference {worst:e}); rerun in {}",
+        output.display()
+    );
+    if bad > 0 {
+        return Err(1);
+    }
+    let _ = writeln!(out.out, "reproduced");
+    Ok(())
+}

@@ -847,7 +847,7 @@ mod tests {
     #[test]
     fn resume_is_bit_identical() {
         for rule in ["ia", "kolen_pollack"] {
-            let j = job(rule, 3, 0.05);
+            let j = job(rule, 3, 0.005);
             let a = tempfile::tempdir().unwrap();
             let mut final_a = vec![];
             let mut seen_a = vec![];

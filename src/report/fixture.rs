@@ -39,8 +39,8 @@ fn table(n_per: usize, seed: u64) -> FeatureTable {
         "weightraw_var",
         "actabs_norm",
         "actraw_mean",
-        "gradavgabs_median",
-        "gradavgsq_mean",
+        "gradavgabs_id",
+        "gradavgsq_id",
     ];
     let (t, k) = (5, stats.len());
     let n = n_per * RULES.len();
