@@ -454,6 +454,7 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
     orchestrate::write_study_files(&output, &a.spec, &study, &plan).map_err(|e| fail(out, e))?;
     let sum = orchestrate::train_all(&plan, &device, &opts, stop_flag(), out.err)
         .map_err(|e| fail(out, e))?;
+    orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail(out, e))?;
     if sum.interrupted || !sum.failed.is_empty() {
         return Err(fail(
             out,

@@ -602,6 +602,7 @@ mod tests {
 
     #[test]
     fn synthetic_is_deterministic_and_balanced() {
+        let _rng = crate::engine::test_rng_lock();
         let c = Call::new("synthetic_images")
             .with("train", Value::Int(300))
             .with("val", Value::Int(50));
@@ -618,6 +619,7 @@ mod tests {
 
     #[test]
     fn cifar_binary_reader() {
+        let _rng = crate::engine::test_rng_lock();
         let dir = tempfile::tempdir().unwrap();
         let rec = |n: usize, lab0: u8| {
             let mut v = vec![];
@@ -665,6 +667,7 @@ mod tests {
 
     #[test]
     fn image_folder_reader() {
+        let _rng = crate::engine::test_rng_lock();
         let dir = tempfile::tempdir().unwrap();
         for (ci, cls) in ["cat", "dog"].iter().enumerate() {
             let d = dir.path().join(cls);
@@ -691,6 +694,7 @@ mod tests {
 
     #[test]
     fn augment_shapes_and_determinism() {
+        let _rng = crate::engine::test_rng_lock();
         let x = Tensor::rand([4, 3, 8, 8], (Kind::Float, Device::Cpu));
         let a = Augment::from_objective(&Call::new("contrastive").with("blur", Value::Float(1.0)))
             .unwrap();

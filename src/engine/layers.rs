@@ -397,6 +397,7 @@ mod tests {
 
     #[test]
     fn fa_dense_gradients() {
+        let _rng = crate::engine::test_rng_lock();
         let l = dense(true);
         let x = Tensor::randn([7, 5], (Kind::Double, Device::Cpu)).set_requires_grad(true);
         let dy = Tensor::randn([7, 4], (Kind::Double, Device::Cpu));
@@ -423,6 +424,7 @@ mod tests {
 
     #[test]
     fn fa_conv_gradients() {
+        let _rng = crate::engine::test_rng_lock();
         for (stride, pad, k) in [
             (1, Padding::Same, 5),
             (2, Padding::Same, 3),
@@ -464,6 +466,7 @@ mod tests {
 
     #[test]
     fn same_pool_and_lrn() {
+        let _rng = crate::engine::test_rng_lock();
         assert_eq!(same_pads(32, 3, 2), (0, 1));
         assert_eq!(same_pads(32, 4, 1), (1, 2));
         let x = Tensor::arange(16, (Kind::Float, Device::Cpu)).view([1, 1, 4, 4]) - 20.0;

@@ -18,6 +18,14 @@ pub use params::{complete, defaults};
 pub use rules::{LearningRule, Rule, build_rule};
 
 pub mod bench;
+
+/// Tests that seed or draw from libtorch's global generator hold this lock, so parallel tests
+/// do not interleave their draws (libtorch has one global CPU generator per process).
+#[cfg(test)]
+pub(crate) fn test_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 pub mod data;
 pub mod train;
 

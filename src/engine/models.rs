@@ -672,6 +672,7 @@ mod tests {
 
     #[test]
     fn all_architectures_build_and_run() {
+        let _rng = crate::engine::test_rng_lock();
         for (a, size, n) in [
             (Call::new("knet4"), 32, 4),
             (Call::new("knet5").with("lrn", Value::Bool(true)), 32, 5),
@@ -710,6 +711,7 @@ mod tests {
 
     #[test]
     fn seeds_and_rules_share_forward_weights() {
+        let _rng = crate::engine::test_rng_lock();
         let a = Call::new("knet4").with("width", Value::Float(0.25));
         let s = Call::new("supervised");
         let m1 = Model::new(&a, &s, false, 7, Device::Cpu).unwrap();
@@ -732,6 +734,7 @@ mod tests {
 
     #[test]
     fn bad_calls_are_reported() {
+        let _rng = crate::engine::test_rng_lock();
         let s = Call::new("supervised");
         let e = Model::new(&Call::new("vgg"), &s, false, 0, Device::Cpu)
             .err()

@@ -192,6 +192,7 @@ mod tests {
 
     #[test]
     fn counts_match_method() {
+        let _rng = crate::engine::test_rng_lock();
         assert_eq!(count(Call::new("knet4"), "supervised"), 4);
         assert_eq!(count(Call::new("knet5"), "supervised"), 5);
         assert_eq!(count(Call::new("alexnet"), "supervised"), 8);
@@ -219,6 +220,7 @@ mod tests {
 
     #[test]
     fn groups_match_method() {
+        let _rng = crate::engine::test_rng_lock();
         let gs = |a: &str, o: &str| -> Vec<usize> {
             let g = layer_groups(&Call::new(a), o).unwrap();
             (0..3)
@@ -239,6 +241,7 @@ mod tests {
 
     #[test]
     fn resnet_names() {
+        let _rng = crate::engine::test_rng_lock();
         let n = layer_names(&Call::new("resnet18"), "supervised").unwrap();
         assert_eq!(n[0], "conv0");
         assert_eq!(n[1], "block_group1_0/conv0");

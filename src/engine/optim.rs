@@ -194,6 +194,7 @@ mod tests {
     /// 10 steps of our SGDM / Adam equal torch.optim's from the same weights and data.
     #[test]
     fn optimizers_match_torch() {
+        let _rng = crate::engine::test_rng_lock();
         for (name, spec, lr) in [
             (
                 "sgdm",

@@ -194,6 +194,7 @@ mod tests {
     /// engine's default.
     #[test]
     fn registry_and_engine_agree() {
+        let _rng = crate::engine::test_rng_lock();
         use crate::registry::{BUILTINS as REG, Kind as RK};
         for b in REG.iter().filter(|b| matches!(b.kind, RK::Arch | RK::Rule)) {
             let d = defaults(b.name).unwrap_or_else(|| panic!("engine lacks builtin `{}`", b.name));
@@ -218,6 +219,7 @@ mod tests {
 
     #[test]
     fn every_builtin_has_defaults() {
+        let _rng = crate::engine::test_rng_lock();
         for (n, _) in BUILTINS {
             let d = defaults(n).unwrap();
             assert_eq!(&d.name, n);

@@ -410,6 +410,7 @@ mod tests {
     /// x receive no gradient.
     #[test]
     fn alignment_gradients_match_finite_differences() {
+        let _rng = crate::engine::test_rng_lock();
         for conv in [false, true] {
             for call in rules() {
                 let rule = build_rule(&call).unwrap();
@@ -458,6 +459,7 @@ mod tests {
 
     #[test]
     fn rule_flags() {
+        let _rng = crate::engine::test_rng_lock();
         let fa = build_rule(&Call::new("fa")).unwrap();
         assert!(fa.has_backward_weights());
         assert_eq!(

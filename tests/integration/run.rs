@@ -153,4 +153,39 @@ fn killed_runs_resume_to_identical_features() {
             "features differ after resume: {x} vs {y}"
         );
     }
+
+    // `lrx reproduce`: the same spec re-plans to the same ids and retrains to identical features.
+    let o = lrx()
+        .args(["reproduce"])
+        .arg(&spec)
+        .arg("--against")
+        .arg(&a)
+        .arg("--plan-only")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && text.contains("run ids: identical (4 runs)"),
+        "{text}"
+    );
+    let c = d.path().join("c");
+    let o = lrx()
+        .args(["reproduce"])
+        .arg(&spec)
+        .arg("--against")
+        .arg(&a)
+        .arg("-o")
+        .arg(&c)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains(" 0 differ") && text.contains("reproduced"),
+        "{text}"
+    );
 }

@@ -153,6 +153,7 @@ fn plain(rows: &[ObservationRow], layer: &str, obs: &str) -> f64 {
 
 #[test]
 fn rows_cover_every_layer_condition_and_observable() {
+    let _rng = crate::engine::test_rng_lock();
     let (layers, inputs) = network(1, 6);
     let cfg = ObserveConfig {
         realism: vec![
@@ -195,6 +196,7 @@ fn rows_cover_every_layer_condition_and_observable() {
 
 #[test]
 fn weight_identities_and_plain_norm_is_frobenius() {
+    let _rng = crate::engine::test_rng_lock();
     let (layers, inputs) = network(2, 3);
     let rows = observe(&layers, &inputs, 3, &ObserveConfig::default());
     for l in &layers {
@@ -225,6 +227,7 @@ fn weight_identities_and_plain_norm_is_frobenius() {
 
 #[test]
 fn act_is_the_mean_of_per_stimulus_statistics_and_batch_invariant() {
+    let _rng = crate::engine::test_rng_lock();
     let (layers, inputs) = network(3, 6);
     let cfg = ObserveConfig {
         realism: vec![RealismCondition::new(1.0, 0.5, 3).unwrap()],
@@ -277,6 +280,7 @@ fn act_is_the_mean_of_per_stimulus_statistics_and_batch_invariant() {
 
 #[test]
 fn full_fraction_without_noise_equals_plain() {
+    let _rng = crate::engine::test_rng_lock();
     let (layers, inputs) = network(4, 5);
     let cfg = ObserveConfig {
         realism: vec![
@@ -303,6 +307,7 @@ fn full_fraction_without_noise_equals_plain() {
 
 #[test]
 fn seeds_are_deterministic_and_distinct() {
+    let _rng = crate::engine::test_rng_lock();
     let (layers, inputs) = network(5, 4);
     let mk = |seed| ObserveConfig {
         realism: vec![RealismCondition::new(0.5, 0.5, seed).unwrap()],
@@ -338,6 +343,7 @@ fn seeds_are_deterministic_and_distinct() {
 
 #[test]
 fn observation_leaves_libtorch_rng_and_grads_untouched() {
+    let _rng = crate::engine::test_rng_lock();
     let (layers, inputs) = network(6, 4);
     let cfg = ObserveConfig {
         realism: RealismCondition::paper_grid()
@@ -360,6 +366,7 @@ fn observation_leaves_libtorch_rng_and_grads_untouched() {
 
 #[test]
 fn jacobian_via_switch() {
+    let _rng = crate::engine::test_rng_lock();
     let (layers, inputs) = network(7, 3);
     let fwd = ObserveConfig {
         jacobian_via: JacobianVia::Forward,
@@ -396,6 +403,7 @@ fn jacobian_via_switch() {
 
 #[test]
 fn errors_are_clear() {
+    let _rng = crate::engine::test_rng_lock();
     let (layers, inputs) = network(8, 2);
     let dl = dyn_layers(&layers);
     let cfg = ObserveConfig::default();
@@ -442,6 +450,7 @@ fn bits_of(t: &Tensor) -> Vec<u64> {
 /// linear conv layer.
 #[test]
 fn gradavg_matches_pytorch_autograd() {
+    let _rng = crate::engine::test_rng_lock();
     let Some(py) = pyref::python_or_skip("gradavg_matches_pytorch_autograd") else {
         return;
     };
@@ -548,6 +557,7 @@ fn gradavg_matches_pytorch_autograd() {
 /// building blocks: noise at the kept units, then statistics over the kept units.
 #[test]
 fn realism_weight_and_act_follow_the_procedure() {
+    let _rng = crate::engine::test_rng_lock();
     let (layers, inputs) = network(10, 4);
     let c = RealismCondition::new(0.7, 0.4, 5).unwrap();
     let cfg = ObserveConfig {
