@@ -685,9 +685,7 @@ struct ObservedMarker {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| EngineError::io("writing", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| EngineError::io("renaming", &tmp, e))
+    crate::run::write_atomic(path, bytes).map_err(|e| EngineError::io("writing", path, e))
 }
 
 /// A stable key of the job (checkpoints refuse to resume a different job).
