@@ -189,6 +189,34 @@ pub fn observe_model(
     )?)
 }
 
+/// A checkpoint's observations as JSON. JSON has no NaN or ±inf (serde_json writes them as
+/// `null`), and non-finite observables must reach the features as they are (method.md §1.4's drop
+/// rule is applied later), so every value is also kept as its IEEE-754 bits.
+pub fn encode_observations(rows: &[ObservationRow]) -> serde_json::Result<Vec<u8>> {
+    let bits: Vec<u64> = rows.iter().map(|r| r.value.to_bits()).collect();
+    let clean: Vec<ObservationRow> = rows
+        .iter()
+        .map(|r| ObservationRow {
+            value: 0.0,
+            ..r.clone()
+        })
+        .collect();
+    serde_json::to_vec(&(clean, bits))
+}
+
+/// Inverse of [`encode_observations`].
+pub fn decode_observations(bytes: &[u8]) -> Result<Vec<ObservationRow>, String> {
+    let (mut rows, bits): (Vec<ObservationRow>, Vec<u64>) =
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    if rows.len() != bits.len() {
+        return Err(format!("{} rows but {} values", rows.len(), bits.len()));
+    }
+    for (r, b) in rows.iter_mut().zip(bits) {
+        r.value = f64::from_bits(b);
+    }
+    Ok(rows)
+}
+
 fn obs_path(dir: &Path, epoch: u32) -> std::path::PathBuf {
     dir.join("obs").join(format!("epoch_{epoch:04}.json"))
 }
@@ -241,7 +269,7 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
         let ckpt_dir = dir.join("checkpoints");
         let mut observer = |epoch: u32, model: &Model, task: &Task| -> anyhow::Result<()> {
             let rows = observe_model(model, task, run, &cfg, epoch)?;
-            write_atomic(&obs_path(&dir, epoch), &serde_json::to_vec(&rows)?)?;
+            write_atomic(&obs_path(&dir, epoch), &encode_observations(&rows)?)?;
             Ok(())
         };
         let mut progress = |p: Progress| {
@@ -294,7 +322,9 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
                             p.display()
                         )
                     })?;
-                    let mut r: Vec<ObservationRow> = serde_json::from_slice(&bytes)?;
+                    let mut r = decode_observations(&bytes).map_err(|err| {
+                        anyhow::anyhow!("observations of epoch {e} ({}) are unreadable: {err}; remove {} to retrain this run", p.display(), dir.display())
+                    })?;
                     rows.append(&mut r);
                 }
                 let meta = FileMetadata::new(
@@ -347,4 +377,38 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
         seconds: status.seconds,
     });
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::observable::{LayerPosition, ObservableId};
+
+    /// Non-finite observables survive the per-checkpoint files bit for bit (a realism condition
+    /// can make a statistic NaN or infinite; the features must store it as it is).
+    #[test]
+    fn observation_files_keep_non_finite_values() {
+        let row = |v: f64| ObservationRow {
+            epoch: 3,
+            layer: "conv1".into(),
+            layer_index: 0,
+            layer_position: LayerPosition::Early,
+            observable: ObservableId::parse("actraw_kurtosis").unwrap(),
+            noise_sigma: 0.5,
+            unit_fraction: 0.25,
+            realism_seed: 1,
+            value: v,
+        };
+        let rows: Vec<ObservationRow> =
+            [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 1.5e-300]
+                .into_iter()
+                .map(row)
+                .collect();
+        let back = decode_observations(&encode_observations(&rows).unwrap()).unwrap();
+        assert_eq!(back.len(), rows.len());
+        for (a, b) in rows.iter().zip(&back) {
+            assert_eq!(a.value.to_bits(), b.value.to_bits());
+            assert_eq!(a.observable, b.observable);
+        }
+    }
 }
