@@ -127,7 +127,6 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
     };
     let opts = RunOptions {
         jobs,
-        device: Some(device.clone()),
         only: a.only.clone(),
         output: output.clone(),
         dry_run: a.dry_run,
@@ -444,7 +443,6 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
         jobs: a
             .jobs
             .unwrap_or(if dev == tch::Device::Cpu { cores } else { 1 }),
-        device: Some(device.clone()),
         only: vec![],
         output: output.clone(),
         dry_run: false,

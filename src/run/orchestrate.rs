@@ -31,8 +31,6 @@ pub enum LogMode {
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub jobs: usize,
-    /// Overrides the study's device.
-    pub device: Option<String>,
     /// Keep only runs matching every `factor=value` (or a run-id prefix).
     pub only: Vec<String>,
     pub output: PathBuf,
