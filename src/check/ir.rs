@@ -199,6 +199,10 @@ pub struct Classify {
     pub seed: i64,
     /// Also classify under every realism condition.
     pub realism: bool,
+    /// Classifier builtins that run the analyses beyond the main setting (holdouts, trajectory
+    /// subsampling, the trajectory average, portions, realism); `None` = every model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis_models: Option<Vec<String>>,
 }
 
 /// The `report` block.

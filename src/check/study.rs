@@ -65,8 +65,18 @@ const OBSERVE_KEYS: &[&str] = &[
 ];
 const REALISM_KEYS: &[&str] = &["noise", "units", "seeds"];
 const CLASSIFY_KEYS: &[&str] = &[
-    "targets", "measures", "models", "splits", "cv", "holdout", "portions", "average", "zscore",
-    "seed", "realism",
+    "targets",
+    "measures",
+    "models",
+    "splits",
+    "cv",
+    "holdout",
+    "portions",
+    "average",
+    "zscore",
+    "seed",
+    "realism",
+    "analysis_models",
 ];
 const REPORT_KEYS: &[&str] = &["format", "title"];
 
@@ -1677,10 +1687,49 @@ impl Eval<'_> {
                 }
             }
         }
+        // analysis_models: names of classifier builtins among `models`.
+        let analysis_models = match s.values.get("analysis_models").map(|x| x.0.clone()) {
+            None => None,
+            Some(v) => {
+                let items = match &v.v {
+                    Val::List(l) => l.clone(),
+                    _ => vec![v.clone()],
+                };
+                let used: Vec<String> = models.iter().map(|m| m.call.name.clone()).collect();
+                let mut out = Vec::new();
+                for i in items {
+                    let name = match &i.v {
+                        Val::Sym(x) | Val::Str(x) => x.clone(),
+                        Val::Obj(o) => o.builtin.name.to_string(),
+                        o => {
+                            self.type_err_pub::<()>(i.span, "a classifier name", o);
+                            ok = false;
+                            continue;
+                        }
+                    };
+                    if used.contains(&name) {
+                        out.push(name);
+                    } else {
+                        let cands: Vec<&str> = used.iter().map(String::as_str).collect();
+                        self.err(
+                            Diag::error(
+                                codes::UNKNOWN_NAME,
+                                format!("`{name}` is not one of this block's `models`"),
+                            )
+                            .at(i.span, "not in `models`")
+                            .help(suggest(&name, &cands)),
+                        );
+                        ok = false;
+                    }
+                }
+                Some(out)
+            }
+        };
         if !ok {
             return None;
         }
         Some(ir::Classify {
+            analysis_models,
             targets,
             measures,
             models,

@@ -26,6 +26,7 @@ use super::splits::{
 pub enum Classifier {
     RandomForest,
     LinearSvm,
+    Conv1d,
 }
 
 /// Flat trajectories, or the trajectory-average control (Fig. S2b).
@@ -148,6 +149,10 @@ impl EvalConfig {
         self.grid.clone().unwrap_or_else(|| match self.classifier {
             Classifier::RandomForest => rf_paper_grid(),
             Classifier::LinearSvm => svm_paper_grid(),
+            Classifier::Conv1d => super::conv1d::paper_grid()
+                .into_iter()
+                .map(ModelSpec::Conv1d)
+                .collect(),
         })
     }
 }
@@ -289,7 +294,14 @@ pub fn evaluate(table: &FeatureTable, cfg: &EvalConfig) -> Result<EvalResult> {
         }
         None => None,
     };
-    let grid = cfg.effective_grid();
+    let mut grid = cfg.effective_grid();
+    // The Conv1D reads the flat columns as [channels, time]: tell it the time length.
+    let n_times = (fa.x.ncols() - fa.n_onehot) / fa.stats.len().max(1);
+    for g in &mut grid {
+        if let ModelSpec::Conv1d(p) = g {
+            p.n_times = n_times;
+        }
+    }
     let splits = make_splits(table, &y, &classes, &cfg.split, cfg.seed)?;
     let mut results = Vec::with_capacity(splits.len());
     for (si, sp) in splits.iter().enumerate() {

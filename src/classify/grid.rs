@@ -5,6 +5,7 @@ use ndarray::{Array2, ArrayView2, Axis, concatenate, s};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::conv1d::{self, Conv1dNet, Conv1dParams};
 use super::error::{ClassifyError, Result, param};
 use super::forest::{ForestParams, MaxFeatures, RandomForest};
 use super::metrics::accuracy;
@@ -28,6 +29,8 @@ pub enum ModelSpec {
         #[serde(default)]
         pca_components: Option<usize>,
     },
+    /// The Conv1D of method.md §3.4 over the checkpoints (libtorch).
+    Conv1d(Conv1dParams),
 }
 
 /// The paper's C grid.
@@ -83,6 +86,7 @@ pub enum FittedModel {
         svc: LinearSvc,
         n_onehot: usize,
     },
+    Conv1d(Conv1dNet),
 }
 
 fn project(pca: &Pca, x: ArrayView2<f64>, n_onehot: usize) -> Result<Array2<f64>> {
@@ -113,6 +117,7 @@ impl FittedModel {
                 svc,
                 n_onehot,
             } => svc.predict(project(p, x, *n_onehot)?.view()),
+            FittedModel::Conv1d(net) => conv1d::predict(net, x),
         }
     }
 
@@ -145,6 +150,7 @@ impl ModelSpec {
                 }
                 Ok(())
             }
+            ModelSpec::Conv1d(p) => p.validate(),
         }
     }
 
@@ -215,6 +221,9 @@ impl ModelSpec {
                     }
                 }
             }
+            ModelSpec::Conv1d(p) => Ok(FittedModel::Conv1d(conv1d::fit(
+                x, y, n_classes, n_onehot, p, seed,
+            )?)),
         }
     }
 }

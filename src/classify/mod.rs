@@ -5,11 +5,13 @@
 //! - [`splits`]: category-balanced splits, holdouts, scikit-learn `StratifiedKFold`, trajectory
 //!   subsampling and consecutive portions.
 //! - [`forest`], [`svm`], [`pca`]: hand-written estimators (see each file for why not linfa).
+//! - [`conv1d`]: the Conv1D classifier (libtorch; an error without the `torch` feature).
 //! - [`grid`]: model specs, the paper grids and the grid search.
 //! - [`metrics`], [`eval`]: metrics and the [`evaluate`] driver.
 //! - [`stage`]: the study-level stage (`lrx classify`): Parquet features → every evaluation of
 //!   the spec's `classify` block → `results/`.
 
+pub mod conv1d;
 pub mod data;
 pub mod error;
 pub mod eval;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::conv1d::{Conv1dParams, Pool};
 use super::data::{FeatureTable, MeasureSubset};
 use super::error::ClassifyError;
 use super::eval::{
@@ -273,8 +274,82 @@ pub fn model_grid(m: &ir::Named) -> std::result::Result<(Classifier, Vec<ModelSp
             }
             Ok((Classifier::LinearSvm, g))
         }
+        "conv1d" => {
+            if !cfg!(feature = "torch") {
+                return Err(format!(
+                    "`{}`: this lrx was built without libtorch (`--no-default-features`), so the Conv1D evaluations are skipped",
+                    m.label
+                ));
+            }
+            let ints = |k: &str| -> std::result::Result<Vec<usize>, String> {
+                list(m.call.get(k))
+                    .iter()
+                    .map(|v| {
+                        v.as_i64()
+                            .filter(|&n| n >= 1)
+                            .map(|n| n as usize)
+                            .ok_or_else(|| format!("`{}`: bad {k} {v:?}", m.label))
+                    })
+                    .collect()
+            };
+            let floats = |k: &str| -> std::result::Result<Vec<f64>, String> {
+                list(m.call.get(k))
+                    .iter()
+                    .map(|v| {
+                        v.as_f64()
+                            .filter(|f| *f >= 0.0)
+                            .ok_or_else(|| format!("`{}`: bad {k} {v:?}", m.label))
+                    })
+                    .collect()
+            };
+            let pools = list(m.call.get("pool"))
+                .iter()
+                .map(|v| match v.as_str() {
+                    Some("none") => Ok(Pool::None),
+                    Some("max") => Ok(Pool::Max),
+                    Some("mean") => Ok(Pool::Mean),
+                    _ => Err(format!("`{}`: unknown pool {v:?}", m.label)),
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let epochs = m
+                .call
+                .get("epochs")
+                .and_then(Value::as_i64)
+                .filter(|&n| n >= 1)
+                .unwrap_or(400) as usize;
+            let (kernels, strides, filters) = (ints("kernel")?, ints("stride")?, ints("filters")?);
+            let (wds, lrs, batches) = (floats("weight_decay")?, floats("lr")?, ints("batch")?);
+            // The paper's order (method.md §3.3): kernel × stride × filters × pool × wd × lr × batch.
+            let mut g = Vec::new();
+            for &kernel in &kernels {
+                for &stride in &strides {
+                    for &f in &filters {
+                        for &pool in &pools {
+                            for &weight_decay in &wds {
+                                for &lr in &lrs {
+                                    for &batch in &batches {
+                                        g.push(ModelSpec::Conv1d(Conv1dParams {
+                                            kernel,
+                                            stride,
+                                            filters: f,
+                                            pool,
+                                            weight_decay,
+                                            lr,
+                                            batch,
+                                            epochs,
+                                            n_times: 0,
+                                        }));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Ok((Classifier::Conv1d, g))
+        }
         other => Err(format!(
-            "`{}`: the `{other}` classifier is not implemented in this build (it needs libtorch); its evaluations are skipped",
+            "`{}`: the `{other}` classifier is not known to this build; its evaluations are skipped",
             m.label
         )),
     }
@@ -520,8 +595,21 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
                     permutation_repeats: v.permutation_repeats,
                     keep_tree_importances: true,
                 };
+                // Models outside `analysis_models` run the main setting only.
+                let in_analyses = c
+                    .analysis_models
+                    .as_ref()
+                    .is_none_or(|a| a.iter().any(|n| *n == m.call.name));
                 for v in &variants {
                     if v.holdout_factors.iter().any(|f| f == factor) {
+                        continue;
+                    }
+                    if !in_analyses && v.sid != "balanced" {
+                        continue;
+                    }
+                    // Pairwise targets are the paper's confusion analysis (Fig. S1): main
+                    // setting only.
+                    if classes.is_some() && v.sid != "balanced" {
                         continue;
                     }
                     out.push(EvalSpec {
@@ -547,7 +635,7 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
                         config: cfg(v),
                     });
                 }
-                if *with_realism && c.realism {
+                if *with_realism && c.realism && in_analyses {
                     for &(sigma, fraction, rseed) in &shape.realism {
                         out.push(EvalSpec {
                             id: format!("{tid}.{meas}.{mid}.realism-s{sigma}-f{fraction}-r{rseed}"),
@@ -960,6 +1048,73 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     r.map_err(io)
 }
 
+/// SHA-256 of a classifier table's contents (statistics, trajectories, positions, labels,
+/// factors): part of the resume key of every evaluation on it.
+fn table_digest(t: &FeatureTable) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let field = |h: &mut Sha256, s: &str| {
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    for s in &t.stats {
+        field(&mut h, s);
+    }
+    h.update(
+        t.x.shape()
+            .iter()
+            .flat_map(|d| (*d as u64).to_le_bytes())
+            .collect::<Vec<u8>>(),
+    );
+    for v in t.x.iter() {
+        h.update(v.to_bits().to_le_bytes());
+    }
+    h.update(&t.position);
+    for l in &t.label {
+        field(&mut h, l);
+    }
+    for (k, vs) in &t.factors {
+        field(&mut h, k);
+        for v in vs {
+            field(&mut h, v);
+        }
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// The resume key of an evaluation: its id, its table's digest and its configuration.
+fn cache_key(s: &EvalSpec, table_digest: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(RESULTS_SCHEMA_VERSION.to_le_bytes());
+    h.update(s.id.as_bytes());
+    h.update([0]);
+    h.update(table_digest.as_bytes());
+    h.update([0]);
+    h.update(serde_json::to_vec(&s.config).unwrap_or_default());
+    format!("{:x}", h.finalize())
+}
+
+/// The result of an earlier stage for this evaluation, if its key file matches and its JSON
+/// reads back (anything else means: compute it again).
+fn read_cached(edir: &Path, id: &str, key: &str) -> Option<EvalResult> {
+    let k = std::fs::read_to_string(edir.join(format!("{id}.key"))).ok()?;
+    if k.trim() != key {
+        return None;
+    }
+    let text = std::fs::read(edir.join(format!("{id}.json"))).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Writes `eval/<id>.json`, then its key file (a crash in between leaves a stale key that does
+/// not match, or no key: either way the evaluation is recomputed).
+fn write_cached(edir: &Path, id: &str, key: &str, r: &EvalResult) -> Result<()> {
+    let kpath = edir.join(format!("{id}.key"));
+    let _ = std::fs::remove_file(&kpath);
+    write_atomic(&edir.join(format!("{id}.json")), &to_json(r))?;
+    write_atomic(&kpath, format!("{key}\n").as_bytes())
+}
+
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     let mut s = serde_json::to_vec_pretty(v).unwrap_or_default();
     s.push(b'\n');
@@ -1065,7 +1220,38 @@ pub fn classify_study_with(
         }
     }
     let (specs, spec_table) = (kept_specs, kept_tables);
-    // Run (in parallel; progress through a channel to the caller's thread).
+    let rdir = study_dir.join("results");
+    let edir = rdir.join("eval");
+    // Resume: an evaluation whose `eval/<id>.json` was written by an earlier (possibly
+    // interrupted) stage for the same configuration and the same feature table is read back
+    // instead of refitted. The key covers the id, the table's contents and the configuration.
+    let mut digests: BTreeMap<*const FeatureTable, String> = BTreeMap::new();
+    let keys: Vec<String> = specs
+        .iter()
+        .zip(&spec_table)
+        .map(|(s, t)| {
+            let d = digests
+                .entry(Arc::as_ptr(t))
+                .or_insert_with(|| table_digest(t))
+                .clone();
+            cache_key(s, &d)
+        })
+        .collect();
+    let cached: Vec<Option<EvalResult>> = specs
+        .iter()
+        .zip(&keys)
+        .map(|(s, k)| read_cached(&edir, &s.id, k))
+        .collect();
+    let n_cached = cached.iter().filter(|c| c.is_some()).count();
+    if n_cached > 0 {
+        on_event(StageEvent::Note(format!(
+            "{n_cached} of {} evaluations reused from an earlier run of the stage (results/eval/)",
+            specs.len()
+        )));
+    }
+    // Run (in parallel; progress through a channel to the caller's thread). Each result is
+    // written as soon as it is computed, so an interrupted stage loses only the evaluations in
+    // flight.
     let total = specs.len();
     let (tx, rx) = std::sync::mpsc::channel::<(String, f64)>();
     let results: Vec<std::result::Result<EvalResult, StageError>> = std::thread::scope(|sc| {
@@ -1074,12 +1260,27 @@ pub fn classify_study_with(
             specs
                 .par_iter()
                 .zip(spec_table.par_iter())
-                .map(|(s, t)| {
-                    let r = evaluate(t, &s.config).map_err(|source| StageError::Eval {
-                        id: s.id.clone(),
-                        setting: setting_of(s),
-                        source,
-                    });
+                .zip(cached.into_par_iter().zip(keys.par_iter()))
+                .map(|((s, t), (c, key))| {
+                    let r = match c {
+                        Some(r) => Ok(r),
+                        None => evaluate(t, &s.config)
+                            .map_err(|source| StageError::Eval {
+                                id: s.id.clone(),
+                                setting: setting_of(s),
+                                source,
+                            })
+                            .and_then(|mut r| {
+                                // Per-tree importances are summarised in
+                                // `summary.gini_importance`; the raw [n_trees, groups] arrays
+                                // would make the files megabytes each.
+                                for sp in &mut r.splits {
+                                    sp.tree_group_importances = None;
+                                }
+                                write_cached(&edir, &s.id, key, &r)?;
+                                Ok(r)
+                            }),
+                    };
                     let acc = r.as_ref().map_or(f64::NAN, |r| r.summary.accuracy.mean);
                     let _ = tx.send((s.id.clone(), acc));
                     r
@@ -1096,26 +1297,17 @@ pub fn classify_study_with(
         }
         h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
     });
-    let mut results = results.into_iter().collect::<Result<Vec<_>>>()?;
+    let results = results.into_iter().collect::<Result<Vec<_>>>()?;
     // Write.
-    let rdir = study_dir.join("results");
-    let edir = rdir.join("eval");
     let mut files = Vec::new();
     let mut entries = Vec::with_capacity(total);
     let mut dropped: BTreeSet<String> = BTreeSet::new();
-    for (s, r) in specs.iter().zip(results.iter_mut()) {
-        // Per-tree importances are summarised in `summary.gini_importance`; the raw
-        // [n_trees, groups] arrays would make the files megabytes each.
-        for sp in &mut r.splits {
-            sp.tree_group_importances = None;
-        }
+    for (s, r) in specs.iter().zip(results.iter()) {
         for d in &r.dropped_stats {
             dropped.insert(format!("{}:{d}", s.measure));
         }
         let rel = format!("eval/{}.json", s.id);
-        let path = rdir.join(&rel);
-        write_atomic(&path, &to_json(r))?;
-        files.push(path);
+        files.push(rdir.join(&rel));
         entries.push(Entry {
             id: s.id.clone(),
             target: s.target.clone(),
@@ -1143,11 +1335,17 @@ pub fn classify_study_with(
         });
     }
     // Remove eval files of ids no longer listed.
-    let keep: BTreeSet<String> = specs.iter().map(|s| format!("{}.json", s.id)).collect();
+    let keep: BTreeSet<String> = specs
+        .iter()
+        .flat_map(|s| [format!("{}.json", s.id), format!("{}.key", s.id)])
+        .collect();
     if let Ok(rd) = std::fs::read_dir(&edir) {
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
-            if n.ends_with(".json") && !n.starts_with('.') && !keep.contains(&n) {
+            if (n.ends_with(".json") || n.ends_with(".key"))
+                && !n.starts_with('.')
+                && !keep.contains(&n)
+            {
                 let _ = std::fs::remove_file(e.path());
             }
         }

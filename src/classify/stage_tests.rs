@@ -275,6 +275,7 @@ fn spec_expansion_pairs_conv1d_and_portions() {
   splits   = balanced(4, test = 25%)
   cv       = stratified_kfold(3)
   portions in [thirds]
+  analysis_models = [random_forest]
 }"#,
     );
     let c = study.classify.unwrap();
@@ -292,13 +293,32 @@ fn spec_expansion_pairs_conv1d_and_portions() {
         realism: vec![(0.5, 1.0, 0)],
     };
     let (specs, notes) = evaluation_specs(&c, &shape);
-    // (1 + 6 pairs) × 2 measures × 1 model × (balanced + 3 × 3 portions) + realism 1 × 2 × 1.
-    assert_eq!(specs.len(), 7 * 2 * 10 + 2);
+    // Random forest (in `analysis_models`): the 4-way target × (balanced + 3 × 3 portions +
+    // 1 realism condition) and 6 pairs at the main setting, × 2 measures. The Conv1D (not in
+    // `analysis_models`): main setting only, 4-way + 6 pairs, × 2 measures.
+    let rf = (10 + 1 + 6) * 2;
+    let conv = (1 + 6) * 2;
+    if cfg!(feature = "torch") {
+        assert_eq!(specs.len(), rf + conv, "{notes:?}");
+        assert!(notes.is_empty(), "{notes:?}");
+        let conv_specs: Vec<_> = specs.iter().filter(|s| s.classifier == "conv1d").collect();
+        assert_eq!(conv_specs.len(), conv);
+        assert!(conv_specs.iter().all(|s| s.id.ends_with(".balanced")));
+    } else {
+        assert_eq!(specs.len(), rf);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("conv1d") && n.contains("without libtorch"))
+        );
+    }
     assert_eq!(specs.len(), plan.summary.classifier_evaluations);
+    // Pairwise targets: main setting only.
     assert!(
-        notes
+        specs
             .iter()
-            .any(|n| n.contains("conv1d") && n.contains("not implemented"))
+            .filter(|s| s.target.starts_with("pair"))
+            .all(|s| s.id.ends_with(".balanced"))
     );
     let pair = specs
         .iter()

@@ -88,6 +88,17 @@ fn config(
             c: 1.0,
             pca_components: None,
         }],
+        Classifier::Conv1d => vec![ModelSpec::Conv1d(crate::classify::conv1d::Conv1dParams {
+            kernel: 2,
+            stride: 1,
+            filters: 4,
+            pool: crate::classify::conv1d::Pool::Max,
+            weight_decay: 0.0,
+            lr: 1e-3,
+            batch: 16,
+            epochs: 5,
+            n_times: 0,
+        })],
     };
     EvalConfig {
         classifier,
@@ -119,6 +130,7 @@ fn clf_name(c: Classifier) -> &'static str {
     match c {
         Classifier::RandomForest => "random_forest",
         Classifier::LinearSvm => "linear_svm",
+        Classifier::Conv1d => "conv1d",
     }
 }
 
