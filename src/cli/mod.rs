@@ -4,6 +4,7 @@
 mod classify;
 mod doc;
 mod run;
+mod submit;
 
 use crate::check::{self, ir};
 use crate::diag::{self, Diag, Diags};
@@ -71,6 +72,9 @@ pub enum Command {
     /// Run a study end to end: train and observe every run not yet finished, write the
     /// features, classify, report. Resumable: run the same command again after a crash.
     Run(run::RunArgs),
+    /// Submit the study to Slurm: job arrays of `lrx run-task`, then a final job that
+    /// classifies and reports (docs/slurm.md).
+    Submit(submit::SubmitArgs),
     /// Train and observe one run of a manifest (what `lrx run` and Slurm array tasks start).
     RunTask(run::RunTaskArgs),
     /// Rerun (or re-plan) a shared study and compare run ids and features with its results.
@@ -143,6 +147,7 @@ pub fn run(cli: &Cli, out: &mut Out) -> i32 {
         Command::Why { spec, run_id } => cmd_why(cli, spec, run_id, out),
         Command::Run(a) => run::cmd_run(cli, a, out),
         Command::RunTask(a) => run::cmd_run_task(cli, a, out),
+        Command::Submit(a) => submit::cmd_submit(cli, a, out),
         Command::Reproduce(a) => run::cmd_reproduce(cli, a, out),
         Command::Status { target } => run::cmd_status(cli, target, out),
         Command::Classify {

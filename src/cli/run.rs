@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// Train and observe only: skip the classifier stage and the report.
     #[arg(long)]
     pub no_classify: bool,
+    /// Train nothing: assemble the runs table, classify and report what is finished (the
+    /// final job of `lrx submit` runs this).
+    #[arg(long, conflicts_with_all = ["no_classify", "dry_run"])]
+    pub no_train: bool,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +140,36 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
     if !a.dry_run {
         orchestrate::write_study_files(&output, &a.spec, &study, &plan)
             .map_err(|e| fail(out, e))?;
+    }
+    if a.no_train {
+        let missing: Vec<&str> = plan
+            .runs
+            .iter()
+            .filter(|r| !crate::run::is_finished(&output, r))
+            .map(|r| r.id.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let _ = writeln!(
+                out.err,
+                "warning: {} of {} runs are not finished and are left out (`lrx status {}`): {}{}",
+                missing.len(),
+                plan.runs.len(),
+                output.display(),
+                missing
+                    .iter()
+                    .take(5)
+                    .map(|s| &s[..12.min(s.len())])
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if missing.len() > 5 { ", …" } else { "" }
+            );
+        }
+        let table =
+            orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail(out, e))?;
+        if log != LogMode::Quiet {
+            let _ = writeln!(out.err, "runs table {}", table.display());
+        }
+        return post_training(cli, &study, &output, log, out);
     }
     let stop = stop_flag();
     let sum =
@@ -324,6 +358,14 @@ pub fn cmd_status(cli: &Cli, target: &Path, out: &mut Out) -> Result<(), i32> {
         )
     })?;
     let _ = write!(out.out, "{}", status_table(&dir, &m));
+    match super::submit::slurm_status(&dir, &m.run_ids) {
+        Ok(s) => {
+            let _ = write!(out.out, "{s}");
+        }
+        Err(e) => {
+            let _ = writeln!(out.err, "note: {e}");
+        }
+    }
     Ok(())
 }
 

@@ -21,6 +21,7 @@
 //! JSON lines on stdout ([`Event`]). The same command is what a Slurm array task runs.
 
 pub mod orchestrate;
+pub mod slurm;
 #[cfg(feature = "torch")]
 pub mod task;
 
