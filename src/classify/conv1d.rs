@@ -339,7 +339,7 @@ mod imp {
                         + b1.square().sum(Kind::Float)
                         + w2.square().sum(Kind::Float)
                         + b2.square().sum(Kind::Float);
-                    loss = loss + l2 * (0.5 * p.weight_decay);
+                    loss += l2 * (0.5 * p.weight_decay);
                 }
                 let lv = loss.double_value(&[]);
                 if !lv.is_finite() {
