@@ -142,8 +142,8 @@ pub struct Trace {
     pub batches: Vec<Vec<usize>>,
 }
 
-/// Shape of the input: (channels, time steps, statistics).
-pub(crate) fn layout(p: usize, n_onehot: usize, n_times: usize) -> Result<(usize, usize)> {
+/// Shape of the input: (channels, statistics) for `p` flat columns over `n_times` steps.
+pub fn layout(p: usize, n_onehot: usize, n_times: usize) -> Result<(usize, usize)> {
     if n_times == 0 {
         return Err(param("n_times", "the number of time steps is not set"));
     }
@@ -159,7 +159,7 @@ pub(crate) fn layout(p: usize, n_onehot: usize, n_times: usize) -> Result<(usize
 }
 
 /// Flat rows `[one-hot | K·T]` (statistic-major) → `[N, C, T]` f32, one-hot repeated over time.
-pub(crate) fn to_channels(
+pub fn to_channels(
     x: ndarray::ArrayView2<f64>,
     n_onehot: usize,
     n_times: usize,
