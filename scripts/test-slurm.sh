@@ -2,6 +2,7 @@
 # Integration test of `lrx submit --slurm` against a real Slurm (Debian's packages), started on
 # loopback in a temporary directory and torn down on exit (recipe: docs/slurm.md, "Testing").
 #
+#  0. `--dry-run` submits nothing; a refused sbatch ends with sbatch's own message;
 #  1. chunking: MaxArraySize = 3 splits the 8 runs of tests/slurm/study.lrx into 3 arrays that
 #     together cover every manifest index exactly once;
 #  2. the features and classifier results of the Slurm study equal those of a local `lrx run`;
@@ -122,6 +123,13 @@ job_ids() { grep -oE 'submitted (array|final) job [0-9]+' "$1" | awk '{print $4}
 "$LRX" submit --slurm "$W/study.lrx" -o "$W/dry" --cpus-per-task 1 --dry-run > "$W/dry.out"
 [ "$(grep -c '^#SBATCH --array=' "$W/dry.out")" = 3 ] || fail "dry run: expected 3 array scripts"
 [ -z "$(timeout 5 squeue -h)" ] || fail "the dry run submitted jobs"
+
+# sbatch's refusal is reported with its own message, and nothing is recorded.
+if "$LRX" submit --slurm "$W/study.lrx" -o "$W/refused" --cpus-per-task 1 --partition nope 2> "$W/refused.err"; then
+  fail "a submission to a missing partition succeeded"
+fi
+grep -q 'invalid partition' "$W/refused.err" || { cat "$W/refused.err"; fail "sbatch's message is not shown"; }
+[ ! -f "$W/refused/slurm/jobs.json" ] || fail "a refused submission was recorded"
 
 # 1 + 2: submit, wait, check chunking and compare with the local study.
 "$LRX" submit --slurm "$W/study.lrx" -o "$W/slurm" --cpus-per-task 1 --max-running 8 2> "$W/submit.err"

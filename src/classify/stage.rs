@@ -718,6 +718,9 @@ pub enum StageEvent {
 pub struct StageOptions {
     pub study: String,
     pub spec_hash: String,
+    /// More study directories whose features join the study's own (e.g. another lab's runs of
+    /// the same design); results are written under the study directory only.
+    pub extra_dirs: Vec<PathBuf>,
 }
 
 /// The accuracy of one entry.
@@ -797,6 +800,7 @@ pub fn classify_study(
         Ok(s) => StageOptions {
             study: s.name,
             spec_hash: s.spec_hash,
+            extra_dirs: vec![],
         },
         Err(_) => StageOptions {
             study: study_dir
@@ -804,6 +808,7 @@ pub fn classify_study(
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             spec_hash: String::new(),
+            extra_dirs: vec![],
         },
     };
     classify_study_with(study_dir, classify, &opts, on_event)
@@ -1130,10 +1135,15 @@ pub fn classify_study_with(
     opts: &StageOptions,
     on_event: &mut dyn FnMut(StageEvent),
 ) -> Result<StageOutcome> {
-    if features::reader::feature_files(study_dir)?.is_empty() {
-        return Err(StageError::NoFeatures(study_dir.join("features")));
+    let dirs: Vec<&Path> = std::iter::once(study_dir)
+        .chain(opts.extra_dirs.iter().map(PathBuf::as_path))
+        .collect();
+    for d in &dirs {
+        if features::reader::feature_files(d)?.is_empty() {
+            return Err(StageError::NoFeatures(d.join("features")));
+        }
     }
-    let ft = features::load_features(&[study_dir], &features::Condition::Plain, None)?;
+    let ft = features::load_features(&dirs, &features::Condition::Plain, None)?;
     if ft.run_ids.is_empty() {
         return Err(StageError::NoFeatures(study_dir.join("features")));
     }
@@ -1145,7 +1155,20 @@ pub fn classify_study_with(
     drop(ft);
     prepare_holdouts(&mut plain, classify)?;
     let realism = if classify.realism {
-        realism_conditions(study_dir)?
+        let mut all = Vec::new();
+        for d in &dirs {
+            for c in realism_conditions(d)? {
+                if !all.contains(&c) {
+                    all.push(c);
+                }
+            }
+        }
+        all.sort_by(|a, b| {
+            a.0.total_cmp(&b.0)
+                .then(b.1.total_cmp(&a.1))
+                .then(a.2.cmp(&b.2))
+        });
+        all
     } else {
         vec![]
     };
@@ -1169,7 +1192,7 @@ pub fn classify_study_with(
             fraction,
             seed,
         };
-        let rt = features::load_features(&[study_dir], &cond, Some(observables.as_slice()))?;
+        let rt = features::load_features(&dirs, &cond, Some(observables.as_slice()))?;
         let t = to_classify_table(&rt).map_err(|source| StageError::Table {
             what: format!("the realism condition σ = {sigma}, ρ = {fraction}, seed {seed}"),
             source,

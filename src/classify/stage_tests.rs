@@ -89,6 +89,7 @@ fn opts() -> StageOptions {
     StageOptions {
         study: "synth".into(),
         spec_hash: "h".into(),
+        extra_dirs: vec![],
     }
 }
 
@@ -259,6 +260,58 @@ fn stage_runs_every_evaluation_of_the_spec() {
         before
     );
     assert_ne!(std::fs::read_to_string(&key2).unwrap(), "stale\n");
+}
+
+/// Features of several study directories are classified together (results in the first).
+#[test]
+fn several_study_directories_at_once() {
+    let (study, plan) = checked(MAIN);
+    let c = study.classify.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let mut pa = plan.clone();
+    let mut pb = plan.clone();
+    pa.runs.retain(|r| r.model_seed == 0);
+    pb.runs.retain(|r| r.model_seed != 0);
+    assert!(!pa.runs.is_empty() && !pb.runs.is_empty());
+    synth(&a, &pa, false);
+    synth(&b, &pb, false);
+    let mut loaded = 0;
+    let o = StageOptions {
+        extra_dirs: vec![b.clone()],
+        ..opts()
+    };
+    let out = classify_study_with(&a, &c, &o, &mut |e| {
+        if let StageEvent::Loaded { examples, .. } = e {
+            loaded = examples;
+        }
+    })
+    .unwrap();
+    let one = crate::features::load_features(&[&a], &crate::features::Condition::Plain, None)
+        .unwrap()
+        .run_ids
+        .len();
+    assert!(loaded > 0);
+    assert_eq!(
+        out.evaluations.evaluations.len(),
+        plan.summary.classifier_evaluations
+    );
+    assert!(a.join("results/evaluations.json").is_file());
+    assert!(!b.join("results").exists());
+    // Every (run, layer) example of both directories is classified.
+    let both = crate::features::load_features(&[&a, &b], &crate::features::Condition::Plain, None)
+        .unwrap()
+        .run_ids
+        .len();
+    assert_eq!(loaded, both);
+    assert!(one < both);
+    // The same directory twice is refused (a run in two files).
+    let dup = StageOptions {
+        extra_dirs: vec![a.clone()],
+        ..opts()
+    };
+    let e = classify_study_with(&a, &c, &dup, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("has feature files"), "{e}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub(super) fn cmd_classify(
     cli: &Cli,
     target: &Path,
     output: Option<&Path>,
+    extra: &[PathBuf],
     quiet: bool,
     out: &mut Out,
 ) -> Result<(), i32> {
@@ -30,7 +31,7 @@ pub(super) fn cmd_classify(
         let d = output.map_or_else(|| PathBuf::from(&s.output), Path::to_path_buf);
         (s, d)
     };
-    run_stage(&study, &dir, quiet, out)
+    run_stage(&study, &dir, extra, quiet, out)
 }
 
 /// The classifier stage of `study` on the study directory `dir`, with progress on stderr and the
@@ -38,6 +39,7 @@ pub(super) fn cmd_classify(
 pub(super) fn run_stage(
     study: &ir::Study,
     dir: &Path,
+    extra: &[PathBuf],
     quiet: bool,
     out: &mut Out,
 ) -> Result<(), i32> {
@@ -57,6 +59,7 @@ pub(super) fn run_stage(
     let opts = StageOptions {
         study: study.name.clone(),
         spec_hash: study.spec_hash.clone(),
+        extra_dirs: extra.to_vec(),
     };
     let err = &mut *out.err;
     let mut on_event = |e: StageEvent| {

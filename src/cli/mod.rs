@@ -92,6 +92,10 @@ pub enum Command {
         /// The study directory (overrides the spec's `output`).
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Also read the features of this study directory (repeatable): runs of the same design
+        /// trained elsewhere join the study's own; results go to the study directory.
+        #[arg(long = "features")]
+        features: Vec<PathBuf>,
         /// Print only the results table.
         #[arg(long)]
         quiet: bool,
@@ -153,8 +157,9 @@ pub fn run(cli: &Cli, out: &mut Out) -> i32 {
         Command::Classify {
             target,
             output,
+            features,
             quiet,
-        } => classify::cmd_classify(cli, target, output.as_deref(), *quiet, out),
+        } => classify::cmd_classify(cli, target, output.as_deref(), features, *quiet, out),
         Command::Report { study_dir } => cmd_report(study_dir, out),
         Command::Doc { .. } => {
             let _ = write!(out.out, "{}", doc::builtins_markdown());

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Prints the tables of docs/validation.md from a study's classifier results.
+
+Usage: scripts/validation-tables.py runs/mini     (the study directory of `lrx run specs/mini.lrx`)
+
+Reads results/evaluations.json and, for the confusion matrices, results/eval/<id>.json. Only the
+Python standard library is needed. Every number is mean ± s.e.m. over the outer splits (holdout
+and realism rows: mean over held-out values / realism seeds of the per-evaluation means).
+"""
+import json
+import pathlib
+import statistics
+import sys
+from collections import defaultdict
+
+MEASURES = ["weight", "act", "gradavg", "all"]
+CLFS = ["random_forest", "linear_svm", "conv1d"]
+SHORT = {"random_forest": "RF", "linear_svm": "SVM", "conv1d": "Conv1D"}
+
+
+def fmt(a):
+    return f"{a['mean']:.3f} ± {a['sem']:.3f}"
+
+
+def main():
+    d = pathlib.Path(sys.argv[1])
+    ev = json.load(open(d / "results" / "evaluations.json"))
+    es = ev["evaluations"]
+
+    def pick(**kw):
+        out = []
+        for e in es:
+            if all(e.get(k) == v for k, v in kw.items()):
+                out.append(e)
+        return out
+
+    def main_acc(target, clf, meas):
+        r = [
+            e
+            for e in pick(target=target, classifier=clf, measure=meas, split="balanced", layout="flat")
+            if e["trajectory"] is None and e["portion"] is None and e["realism"] is None
+        ]
+        return r[0] if r else None
+
+    print(f"study `{ev['study']}` (spec {ev['spec_hash']}), {len(es)} evaluations\n")
+    print("### 1. 4-way accuracy (chance 0.25), balanced 75/25 splits\n")
+    print("| classifier | " + " | ".join(MEASURES) + " |")
+    print("|---" * (len(MEASURES) + 1) + "|")
+    for c in CLFS:
+        row = [main_acc("rule", c, m) for m in MEASURES]
+        if any(row):
+            print(f"| {SHORT[c]} | " + " | ".join(fmt(r["accuracy"]) if r else "–" for r in row) + " |")
+
+    print("\n### 2. Confusions\n")
+    print("Pairwise accuracy (chance 0.5), balanced splits:\n")
+    pairs = sorted({e["target"] for e in es if e["target"].startswith("pair:")})
+    print("| classifier | measure | " + " | ".join(p[5:] for p in pairs) + " |")
+    print("|---|---" + "|---" * len(pairs) + "|")
+    for c in CLFS:
+        for m in MEASURES:
+            row = [main_acc(p, c, m) for p in pairs]
+            if any(row):
+                print(f"| {SHORT[c]} | {m} | " + " | ".join(f"{r['accuracy']['mean']:.3f}" if r else "–" for r in row) + " |")
+    print("\nShare of the 4-way test errors (split-averaged confusion matrix) that are Adam↔SGDM or FA↔IA:\n")
+    print("| classifier | measure | errors / test examples | Adam↔SGDM | FA↔IA | other |")
+    print("|---|---|---|---|---|---|")
+    for c in CLFS:
+        for m in MEASURES:
+            e = main_acc("rule", c, m)
+            if not e:
+                continue
+            r = json.load(open(d / "results" / e["result_file"]))
+            cls = r["classes"]
+            cm = r["summary"]["confusion_mean"]
+            tot = sum(map(sum, cm))
+            err = tot - sum(cm[i][i] for i in range(len(cls)))
+            def conf(a, b):
+                i, j = cls.index(a), cls.index(b)
+                return cm[i][j] + cm[j][i]
+            a_s = conf("adam", "sgdm") if {"adam", "sgdm"} <= set(cls) else 0
+            f_i = conf("fa", "ia") if {"fa", "ia"} <= set(cls) else 0
+            share = lambda v: f"{v / err:.2f}" if err > 0 else "–"
+            print(f"| {SHORT[c]} | {m} | {err:.1f} / {tot:.0f} | {share(a_s)} | {share(f_i)} | {share(err - a_s - f_i)} |")
+
+    print("\n### 3. Trajectory average vs the full trajectory (4-way)\n")
+    print("| classifier | measure | full trajectory | trajectory average |")
+    print("|---|---|---|---|")
+    for c in CLFS:
+        for m in MEASURES:
+            full = main_acc("rule", c, m)
+            avg = pick(target="rule", classifier=c, measure=m, layout="trajectory_average")
+            if full and avg:
+                print(f"| {SHORT[c]} | {m} | {fmt(full['accuracy'])} | {fmt(avg[0]['accuracy'])} |")
+
+    print("\n### 4. Holdouts (4-way; mean over held-out values, min–max in brackets)\n")
+    factors = sorted({e["holdout"]["factor"] for e in es if e["holdout"]})
+    print("| classifier | measure | 75/25 | " + " | ".join(factors) + " |")
+    print("|---|---|---" + "|---" * len(factors) + "|")
+    for c in CLFS:
+        for m in MEASURES:
+            full = main_acc("rule", c, m)
+            cells = []
+            for f in factors:
+                v = [e["accuracy"]["mean"] for e in pick(target="rule", classifier=c, measure=m, split="holdout") if e["holdout"]["factor"] == f]
+                cells.append(f"{statistics.mean(v):.3f} [{min(v):.2f}–{max(v):.2f}]" if v else "–")
+            if full and any(x != "–" for x in cells):
+                print(f"| {SHORT[c]} | {m} | {full['accuracy']['mean']:.3f} | " + " | ".join(cells) + " |")
+
+    print("\n### 5. Trajectory subsampling: period × samples (4-way)\n")
+    traj = defaultdict(dict)
+    for e in es:
+        if e["target"] == "rule" and e["trajectory"]:
+            t = e["trajectory"]
+            traj[(e["classifier"], e["measure"])][(t["samples"], t["period"])] = e["accuracy"]["mean"]
+    if traj:
+        keys = sorted({k for v in traj.values() for k in v})
+        print("| classifier | measure | " + " | ".join(f"n={n}, p={p}" for n, p in keys) + " |")
+        print("|---|---" + "|---" * len(keys) + "|")
+        for c in CLFS:
+            for m in MEASURES:
+                v = traj.get((c, m))
+                if v:
+                    print(f"| {SHORT[c]} | {m} | " + " | ".join(f"{v[k]:.3f}" if k in v else "–" for k in keys) + " |")
+
+    print("\n### 6. Consecutive thirds: train on portion a, test on portion b (4-way)\n")
+    por = defaultdict(dict)
+    for e in es:
+        if e["target"] == "rule" and e["portion"]:
+            p = e["portion"]
+            por[(e["classifier"], e["measure"])][(p["train"], p["test"])] = e["accuracy"]["mean"]
+    if por:
+        keys = sorted({k for v in por.values() for k in v})
+        print("| classifier | measure | " + " | ".join(f"{a}→{b}" for a, b in keys) + " |")
+        print("|---|---" + "|---" * len(keys) + "|")
+        for c in CLFS:
+            for m in MEASURES:
+                v = por.get((c, m))
+                if v:
+                    print(f"| {SHORT[c]} | {m} | " + " | ".join(f"{v[k]:.3f}" if k in v else "–" for k in keys) + " |")
+
+    print("\n### 7. Noise σ × unit fraction ρ (FA vs IA, chance 0.5; mean over realism seeds)\n")
+    rea = defaultdict(lambda: defaultdict(list))
+    for e in es:
+        if e["realism"]:
+            r = e["realism"]
+            rea[(e["classifier"], e["measure"])][(r["sigma"], r["fraction"])].append(e["accuracy"]["mean"])
+    if rea:
+        sig = sorted({k[0] for v in rea.values() for k in v})
+        fr = sorted({k[1] for v in rea.values() for k in v})
+        for c in CLFS:
+            for m in MEASURES:
+                v = rea.get((c, m))
+                if not v:
+                    continue
+                print(f"{SHORT[c]}, {m}:\n")
+                print("| σ \\ ρ | " + " | ".join(f"{f:g}" for f in fr) + " |")
+                print("|---" * (len(fr) + 1) + "|")
+                for s in sig:
+                    print(f"| {s:g} | " + " | ".join(f"{statistics.mean(v[(s, f)]):.3f}" if (s, f) in v else "–" for f in fr) + " |")
+                print()
+        print("Mean accuracy over the whole σ × ρ grid, and at the noisiest, sparsest corner:\n")
+        print("| classifier | measure | grid mean | σ = max, ρ = min |")
+        print("|---|---|---|---|")
+        for c in CLFS:
+            for m in MEASURES:
+                v = rea.get((c, m))
+                if v:
+                    allv = [x for xs in v.values() for x in xs]
+                    corner = v.get((max(sig), min(fr)), [])
+                    print(f"| {SHORT[c]} | {m} | {statistics.mean(allv):.3f} | {statistics.mean(corner):.3f} |" if corner else f"| {SHORT[c]} | {m} | {statistics.mean(allv):.3f} | – |")
+
+    if ev.get("notes"):
+        print("\nNotes of the stage:\n")
+        for n in ev["notes"]:
+            print(f"- {n}")
+
+
+if __name__ == "__main__":
+    main()
