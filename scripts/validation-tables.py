@@ -169,6 +169,20 @@ def main():
                     corner = v.get((max(sig), min(fr)), [])
                     print(f"| {SHORT[c]} | {m} | {statistics.mean(allv):.3f} | {statistics.mean(corner):.3f} |" if corner else f"| {SHORT[c]} | {m} | {statistics.mean(allv):.3f} | – |")
 
+    print("\n### 8. Gini importance (RF, 4-way, balanced splits; mean over trees × splits)\n")
+    for m in MEASURES:
+        e = main_acc("rule", "random_forest", m)
+        if not e:
+            continue
+        r = json.load(open(d / "results" / e["result_file"]))
+        g = r["summary"].get("gini_importance")
+        if not g:
+            continue
+        ranked = sorted(zip(r["groups"], g), key=lambda t: -t[1]["mean"])
+        top = ", ".join(f"{n} {v['mean']:.3f}" for n, v in ranked[:5])
+        onehot = [(i, n) for i, (n, _) in enumerate(ranked) if n.startswith("grp_id")]
+        print(f"- {m}: top 5: {top}; layer-position one-hot ranks {', '.join(str(i + 1) for i, _ in onehot)} of {len(ranked)}")
+
     if ev.get("notes"):
         print("\nNotes of the stage:\n")
         for n in ev["notes"]:
