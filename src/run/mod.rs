@@ -89,6 +89,17 @@ pub struct RunStatus {
     pub diverged_epoch: Option<u32>,
     pub resumed_from: Option<u32>,
     pub history: Vec<EpochLog>,
+    /// Wall time of each observation (all observables and realism conditions of a checkpoint,
+    /// written to `obs/`) made by the process that finished the run.
+    #[serde(default)]
+    pub observe_seconds: Vec<ObserveLog>,
+}
+
+/// The cost of observing one checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ObserveLog {
+    pub epoch: u32,
+    pub seconds: f64,
 }
 
 impl RunStatus {
@@ -351,6 +362,10 @@ mod tests {
                 alignment_loss: 0.0,
                 val_loss: Some(f64::NAN),
                 val_acc: None,
+                seconds: 0.5,
+            }],
+            observe_seconds: vec![ObserveLog {
+                epoch: 2,
                 seconds: 0.5,
             }],
         };

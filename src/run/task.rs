@@ -1,7 +1,7 @@
 //! One run: RunSpec → engine job, training with observation at every checkpoint, features.
 //! What `lrx run-task` executes (in a child of `lrx run`, or a Slurm array task).
 
-use super::{EpochLog, Event, RunStatus, run_dir, write_atomic};
+use super::{EpochLog, Event, ObserveLog, RunStatus, run_dir, write_atomic};
 use crate::engine::train::{Schedule, TrainJob, TrainOutcome, TrainSettings, Trainer, train_with};
 use crate::engine::{LearningRule, Model, Progress, Task};
 use crate::features::observable::{
@@ -246,6 +246,7 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
         diverged_epoch: None,
         resumed_from: None,
         history: vec![],
+        observe_seconds: vec![],
     };
     let result = (|| -> anyhow::Result<()> {
         std::fs::create_dir_all(&dir)?;
@@ -267,9 +268,15 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
             resumed_from: None,
         });
         let ckpt_dir = dir.join("checkpoints");
+        let mut observe_times = Vec::new();
         let mut observer = |epoch: u32, model: &Model, task: &Task| -> anyhow::Result<()> {
+            let t = std::time::Instant::now();
             let rows = observe_model(model, task, run, &cfg, epoch)?;
             write_atomic(&obs_path(&dir, epoch), &encode_observations(&rows)?)?;
+            observe_times.push(ObserveLog {
+                epoch,
+                seconds: t.elapsed().as_secs_f64(),
+            });
             Ok(())
         };
         let mut progress = |p: Progress| {
@@ -296,6 +303,7 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
             emit(&ev);
         };
         let outcome = train_with(trainer, &job, &ckpt_dir, &mut observer, &mut progress)?;
+        status.observe_seconds = observe_times;
         status.history = outcome
             .history()
             .iter()
