@@ -576,19 +576,16 @@ mod tests {
                     .view(),
             )
             .unwrap();
-            for (name, v) in ["w1", "b1", "w2", "b2"].iter().zip(&tr.init) {
-                let a = Array2::from_shape_vec((1, v.len()), v.iter().map(|&a| a as f64).collect())
-                    .unwrap();
-                write_f64_2d(&f(&format!("init_{name}.npy")), a.view()).unwrap();
-            }
-            for (name, v) in ["w1", "b1", "w2", "b2"]
-                .iter()
-                .zip([&net.w1, &net.b1, &net.w2, &net.b2])
-            {
-                let a = Array2::from_shape_vec((1, v.len()), v.iter().map(|&a| a as f64).collect())
-                    .unwrap();
-                write_f64_2d(&f(&format!("final_{name}.npy")), a.view()).unwrap();
-            }
+            let save = |prefix: &str, vs: [&Vec<f32>; 4]| {
+                for (name, v) in ["w1", "b1", "w2", "b2"].iter().zip(vs) {
+                    let a =
+                        Array2::from_shape_vec((1, v.len()), v.iter().map(|&a| a as f64).collect())
+                            .unwrap();
+                    write_f64_2d(&f(&format!("{prefix}_{name}.npy")), a.view()).unwrap();
+                }
+            };
+            save("init", [&tr.init[0], &tr.init[1], &tr.init[2], &tr.init[3]]);
+            save("final", [&net.w1, &net.b1, &net.w2, &net.b2]);
             let script =
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/conv1d_ref.py");
             let pool_s = format!("{pool:?}").to_lowercase();
@@ -623,6 +620,7 @@ mod tests {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
+            eprint!("{pool_s}: {}", String::from_utf8_lossy(&out.stdout));
         }
     }
 }
