@@ -372,7 +372,12 @@ impl FunctionCache {
                 }
             },
             Statistic::Kurtosis => {
-                let m4 = self.abs_moment(4.0)?;
+                // Σ (z − mean)⁴ as the row-wise dot product of the squared centred values (BLAS),
+                // not a norm with p = 4: libtorch's generic-p norm calls pow() per element.
+                let c = self.centred();
+                let sq = &c * &c;
+                let r = sq.size()[0];
+                let m4 = sq.unsqueeze(1).f_bmm(&sq.unsqueeze(2))?.f_view([r])? / self.n as f64;
                 let v = self.var()?;
                 let k = m4 / (&v * &v);
                 match self.conv.kurtosis {
@@ -426,6 +431,13 @@ pub fn row_statistics(
             quantiles.push(75.0);
         }
         let mut cache = FunctionCache::new(apply_function(&base, f), *conv, &quantiles);
+        // Kurtosis (and Fisher's skew) need the centred values: make them first, so the variance
+        // comes from them too instead of a separate Welford pass.
+        if wants(Statistic::Kurtosis)
+            || (wants(Statistic::Skew) && conv.skew == SkewConvention::Fisher)
+        {
+            let _ = cache.centred();
+        }
         for (k, (rf, s)) in requests.iter().enumerate() {
             if *rf == f {
                 cols[k] = Some(cache.statistic(*s)?.to_kind(Kind::Double));
