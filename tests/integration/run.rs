@@ -31,6 +31,13 @@ train {
 observe paper.candidates {
   stimuli = val(32)
 }
+
+realism {
+  noise = awgn(sigma in [0, 1])
+  units in [100%, 50%]
+  seeds = { _: 1 }
+  where rule in [fa, ia]
+}
 "#;
 
 fn lrx() -> Command {
@@ -153,6 +160,76 @@ fn killed_runs_resume_to_identical_features() {
             "features differ after resume: {x} vs {y}"
         );
     }
+
+    // Measurement realism through a real run (method.md §5): only the `where` runs carry it;
+    // σ = 0 with every unit equals the plain statistics (up to summation order), and σ = 1 on
+    // half the units moves the weight statistics.
+    let conds = lrx::classify::stage::realism_conditions(&a).unwrap();
+    assert_eq!(
+        conds,
+        vec![(0.0, 1.0, 0), (0.0, 0.5, 0), (1.0, 1.0, 0), (1.0, 0.5, 0)]
+    );
+    let identity = load_features(
+        &[&a],
+        &Condition::Realism {
+            sigma: 0.0,
+            fraction: 1.0,
+            seed: 0,
+        },
+        Some(&fa.observables),
+    )
+    .unwrap();
+    // (The IA run of this spec may diverge at its rate: diverged runs have no features.)
+    assert!(!identity.rules.is_empty());
+    assert!(
+        identity.rules.iter().all(|r| r == "fa" || r == "ia"),
+        "realism only on the `where` runs: {:?}",
+        identity.rules
+    );
+    let index = |t: &lrx::features::reader::FeatureTable, i: usize| {
+        (t.run_ids[i].clone(), t.layer_index[i])
+    };
+    let plain_row: std::collections::HashMap<_, usize> =
+        (0..fa.run_ids.len()).map(|i| (index(&fa, i), i)).collect();
+    let mut compared = 0;
+    for i in 0..identity.run_ids.len() {
+        let j = plain_row[&index(&identity, i)];
+        for (x, y) in identity
+            .x
+            .index_axis(ndarray::Axis(0), i)
+            .iter()
+            .zip(fa.x.index_axis(ndarray::Axis(0), j).iter())
+        {
+            assert!(
+                (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-9 * y.abs().max(1e-12),
+                "σ = 0, ρ = 1 differs from the plain features: {x} vs {y}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 0);
+    let noisy = load_features(
+        &[&a],
+        &Condition::Realism {
+            sigma: 1.0,
+            fraction: 0.5,
+            seed: 0,
+        },
+        Some(&fa.observables),
+    )
+    .unwrap();
+    let k = fa
+        .observables
+        .iter()
+        .position(|o| o == "weightraw_norm")
+        .expect("weightraw_norm observed");
+    let i = 0;
+    let j = plain_row[&index(&noisy, i)];
+    assert_ne!(
+        noisy.x[[i, 1, k]].to_bits(),
+        fa.x[[j, 1, k]].to_bits(),
+        "noise and subsampling must change the weight norm"
+    );
 
     // `lrx reproduce`: the same spec re-plans to the same ids and retrains to identical features.
     let o = lrx()
