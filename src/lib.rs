@@ -1,6 +1,7 @@
 #![doc = include_str!("../docs/architecture.md")]
 
 pub mod check;
+pub mod cochlea;
 pub mod classify;
 pub mod cli;
 pub mod diag;

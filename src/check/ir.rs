@@ -106,6 +106,18 @@ pub struct Conventions {
     pub quantile: String,
     pub skew: String,
     pub kurtosis: String,
+    /// `float64` (default) or `float32`: the type statistics are reduced in. Left out of the
+    /// serialised form (and so of run ids) at its default.
+    #[serde(default = "float64", skip_serializing_if = "is_float64")]
+    pub precision: String,
+}
+
+fn float64() -> String {
+    "float64".into()
+}
+
+fn is_float64(s: &str) -> bool {
+    s == "float64"
 }
 
 /// One observable: `{measure}{function}_{statistic}`.

@@ -56,6 +56,7 @@ const TRAIN_KEYS: &[&str] = &[
 const TRAIN_REQUIRED: &[&str] = &["task", "arch", "rule", "lr", "batch", "epochs"];
 const OBSERVE_KEYS: &[&str] = &[
     "stimuli",
+    "precision",
     "batch",
     "quantile",
     "skew",
@@ -1036,8 +1037,36 @@ impl Eval<'_> {
                 let (task, arch, rule) = objs?;
                 let ((task, tspan), (mut arch, aspan), (rule, rspan)) = (task?, arch?, rule?);
                 // Architecture inputs come from the task.
+                let audio = matches!(task.builtin.name, "synthetic_audio" | "audio_folder");
                 let (size, channels, classes) = match task.builtin.name {
                     "cifar10" => (32, 3, 10),
+                    _ if audio => {
+                        let call = crate::value::Call {
+                            name: task.builtin.name.to_string(),
+                            params: task.params.clone(),
+                        };
+                        let p = crate::cochlea::CochleaParams::from_call(&call);
+                        if let Some((param, msg)) = p.problems().into_iter().next() {
+                            self.err(
+                                Diag::error(
+                                    codes::OUT_OF_RANGE,
+                                    format!(
+                                        "the task `{}` has a bad cochleagram `{param}`: {msg}",
+                                        task.label
+                                    ),
+                                )
+                                .at(tspan, "this task"),
+                            );
+                            return None;
+                        }
+                        arch.params
+                            .insert("input_width".into(), Value::Int(p.frames() as i64));
+                        (
+                            p.n_filters() as i64,
+                            1,
+                            call.i64("classes").unwrap_or(10),
+                        )
+                    }
                     _ => (
                         task.params
                             .get("size")
@@ -1057,7 +1086,13 @@ impl Eval<'_> {
                 arch.params
                     .insert("in_channels".into(), Value::Int(channels));
                 arch.params.insert("classes".into(), Value::Int(classes));
-                if arch.builtin.name == "alexnet" && size < 67 {
+                let min_side = arch
+                    .params
+                    .get("input_width")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(size)
+                    .min(size);
+                if arch.builtin.name == "alexnet" && min_side < 67 {
                     self.err(
                 Diag::error(
                     codes::OUT_OF_RANGE,
@@ -1131,6 +1166,7 @@ impl Eval<'_> {
                 quantile: "tf_nearest".into(),
                 skew: "pearson2".into(),
                 kurtosis: "pearson".into(),
+                precision: "float64".into(),
             },
             jacobian_via: "auto".into(),
             drop_nonfinite: true,
@@ -1190,12 +1226,14 @@ impl Eval<'_> {
             ("skew", registry::SKEW_CONVENTIONS),
             ("kurtosis", registry::KURTOSIS_CONVENTIONS),
             ("jacobian_via", registry::JACOBIAN_VIA),
+            ("precision", registry::PRECISIONS),
         ] {
             if let Some(Value::Str(x)) = self.typed(&s, key, Ty::Enum(vals)) {
                 match key {
                     "quantile" => o.conventions.quantile = x,
                     "skew" => o.conventions.skew = x,
                     "kurtosis" => o.conventions.kurtosis = x,
+                    "precision" => o.conventions.precision = x,
                     _ => o.jacobian_via = x,
                 }
             }

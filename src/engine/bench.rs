@@ -52,7 +52,7 @@ mod tests {
                 };
                 let mut tr = Trainer::with_task(&job, task(), Device::Cpu).unwrap();
                 let (x, y) = {
-                    let xu = Task::to_unit(&tr.task.train_x, Device::Cpu);
+                    let xu = tr.task.inputs(&tr.task.train_x, Device::Cpu);
                     (tr.task.normalize(&xu), tr.task.train_y.shallow_clone())
                 };
                 for _ in 0..3 {

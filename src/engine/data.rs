@@ -21,9 +21,20 @@ pub struct Task {
     pub val_y: Tensor,
     pub classes: i64,
     pub channels: i64,
-    pub size: i64,
+    /// Input height and width of the networks (equal for images; filters × frames for audio).
+    pub height: i64,
+    pub width: i64,
+    /// How stored examples become network inputs.
+    front: Front,
     mean: Vec<f64>,
     std: Vec<f64>,
+}
+
+/// Stored examples: u8 images [N, C, H, W], or f32 waveforms [N, samples] that the cochleagram
+/// turns into [N, 1, filters, frames] on the device.
+enum Front {
+    Images,
+    Audio(Box<super::audio::Cochleagram>),
 }
 
 impl std::fmt::Debug for Task {
@@ -36,18 +47,21 @@ impl std::fmt::Debug for Task {
             self.n_val(),
             self.classes,
             self.channels,
-            self.size,
-            self.size
+            self.height,
+            self.width
         )
     }
 }
 
-pub const TASKS: &str = "synthetic_images, cifar10, image_folder";
+pub const TASKS: &str = "synthetic_images, cifar10, image_folder, synthetic_audio, audio_folder";
 
 impl Task {
     /// Build a task from its call (see `params::defaults` for every parameter).
     pub fn from_call(call: &Call) -> Result<Task> {
         let call = &super::params::complete(call);
+        if matches!(call.name.as_str(), "synthetic_audio" | "audio_folder") {
+            return Self::audio(call);
+        }
         let (tx, ty, vx, vy, classes) = match call.name.as_str() {
             "synthetic_images" => synthetic(call)?,
             "cifar10" => cifar10(call)?,
@@ -83,10 +97,73 @@ impl Task {
             val_y: vy,
             classes,
             channels: sz[1],
-            size: sz[2],
+            height: sz[2],
+            width: sz[3],
+            front: Front::Images,
             mean,
             std,
         })
+    }
+
+    /// An audio task: waveforms, the cochleagram front end (built for the CPU; the trainer
+    /// moves it to its device) and the per-channel statistics of the training cochleagrams.
+    fn audio(call: &Call) -> Result<Task> {
+        let p = crate::cochlea::CochleaParams::from_call(call);
+        if let Some((param, msg)) = p.problems().into_iter().next() {
+            return Err(call.bad(param, &msg));
+        }
+        let (tx, ty, vx, vy, classes) = match call.name.as_str() {
+            "synthetic_audio" => super::audio::synthetic(call, &p)?,
+            _ => super::audio::folder(call, &p)?,
+        };
+        if tx.size()[0] == 0 {
+            return Err(EngineError::Invalid(format!(
+                "task `{}` has no training clips",
+                call.name
+            )));
+        }
+        let coch = super::audio::Cochleagram::new(&p, Device::Cpu);
+        let (height, width) = coch.shape();
+        // Normalisation statistics from (at most) the first 512 training clips.
+        let n = tx.size()[0].min(512);
+        let c = coch.apply_chunked(&tx.narrow(0, 0, n), 32);
+        let mean = vec![c.mean(Kind::Float).double_value(&[])];
+        let std = vec![c.std(false).double_value(&[]).max(1e-6)];
+        Ok(Task {
+            name: call.name.clone(),
+            train_x: tx,
+            train_y: ty,
+            val_x: vx,
+            val_y: vy,
+            classes,
+            channels: 1,
+            height,
+            width,
+            front: Front::Audio(Box::new(coch)),
+            mean,
+            std,
+        })
+    }
+
+    /// Whether examples are audio clips (no image flips; see `Augment`).
+    pub fn is_audio(&self) -> bool {
+        matches!(self.front, Front::Audio(_))
+    }
+
+    /// Move the front end's constants to `device` (call once before training there).
+    pub fn to_device(&mut self, device: Device) {
+        if let Front::Audio(c) = &mut self.front {
+            **c = c.to_device(device);
+        }
+    }
+
+    /// Stored examples (a batch of `train_x` or `val_x` rows) → un-normalised network inputs
+    /// on `device`: images in [0, 1], or cochleagrams.
+    pub fn inputs(&self, x: &Tensor, device: Device) -> Tensor {
+        match &self.front {
+            Front::Images => Self::to_unit(x, device),
+            Front::Audio(c) => c.apply(&x.to_device(device)).to_device(device),
+        }
     }
 
     pub fn n_train(&self) -> i64 {
@@ -101,7 +178,10 @@ impl Task {
     pub fn fill_arch(&self, arch: &Call) -> Call {
         use crate::value::Value;
         let mut a = super::params::complete(arch);
-        a.params.insert("input_size".into(), Value::Int(self.size));
+        a.params.insert("input_size".into(), Value::Int(self.height));
+        if self.width != self.height {
+            a.params.insert("input_width".into(), Value::Int(self.width));
+        }
         a.params
             .insert("in_channels".into(), Value::Int(self.channels));
         a.params.insert("classes".into(), Value::Int(self.classes));
@@ -131,7 +211,7 @@ impl Task {
     /// the observation stimuli.
     pub fn val_batch(&self, n: i64, device: Device) -> (Tensor, Tensor) {
         let n = n.min(self.n_val());
-        let x = self.normalize(&Self::to_unit(&self.val_x.narrow(0, 0, n), device));
+        let x = self.normalize(&self.inputs(&self.val_x.narrow(0, 0, n), device));
         (x, self.val_y.narrow(0, 0, n).to_device(device))
     }
 }
@@ -528,10 +608,17 @@ fn image_folder(call: &Call) -> Result<Split> {
     // Either train/ and val/ folders with the same class folders, or class folders split by
     // val_fraction (deterministic from seed).
     type Listing = (Vec<(PathBuf, i64)>, Vec<(PathBuf, i64)>, Vec<String>);
+    // `val_path` (the language's parameter) names the validation folder explicitly.
+    let val_path = call.str("val_path").unwrap_or("");
+    let (train_dir, val_dir) = if !val_path.is_empty() {
+        (dir.clone(), PathBuf::from(val_path))
+    } else {
+        (dir.join("train"), dir.join("val"))
+    };
     let (tr_list, va_list, classes): Listing =
-        if dir.join("train").is_dir() && dir.join("val").is_dir() {
-            let tc = class_dirs(&dir.join("train"))?;
-            let vc = class_dirs(&dir.join("val"))?;
+        if !val_path.is_empty() || (train_dir.is_dir() && val_dir.is_dir()) {
+            let tc = class_dirs(&train_dir)?;
+            let vc = class_dirs(&val_dir)?;
             let names: Vec<String> = tc.iter().map(|(n, _)| n.clone()).collect();
             let (mut tr, mut va) = (vec![], vec![]);
             for (i, (_, p)) in tc.iter().enumerate() {
@@ -690,6 +777,21 @@ mod tests {
         let i = (0..8).find(|&i| t.train_y.int64_value(&[i]) == 1).unwrap();
         assert_eq!(t.train_x.int64_value(&[i, 0, 3, 3]), 200);
         assert_eq!(t.train_x.int64_value(&[i, 2, 3, 3]), 7);
+        // An explicit `val_path` with the same class folders: all of `path` trains.
+        let val = tempfile::tempdir().unwrap();
+        let d = val.path().join("dog");
+        std::fs::create_dir_all(&d).unwrap();
+        image::RgbImage::from_pixel(6, 6, image::Rgb([1, 2, 3]))
+            .save(d.join("v.png"))
+            .unwrap();
+        let t = Task::from_call(
+            &call
+                .clone()
+                .with("val_path", Value::Str(val.path().to_string_lossy().into())),
+        )
+        .unwrap();
+        assert_eq!((t.n_train(), t.n_val()), (10, 1));
+        assert_eq!(t.val_y.int64_value(&[0]), 1);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::layers::{
     max_pool_same, out_size,
 };
 use super::names;
+use super::rules::BackwardInit;
 use crate::observe::ObservableLayer;
 use crate::value::Call;
 use tch::{Device, Kind, Tensor};
@@ -150,6 +151,25 @@ impl Model {
         model_seed: u64,
         device: Device,
     ) -> Result<Model> {
+        Self::with_backward_init(
+            arch,
+            objective,
+            backward,
+            BackwardInit::Independent,
+            model_seed,
+            device,
+        )
+    }
+
+    /// [`Model::new`] with the initialisation of B chosen (rules with backward weights).
+    pub fn with_backward_init(
+        arch: &Call,
+        objective: &Call,
+        backward: bool,
+        self_init: BackwardInit,
+        model_seed: u64,
+        device: Device,
+    ) -> Result<Model> {
         let arch = &super::params::complete(arch);
         let objective = &super::params::complete(objective);
         let contrastive = names::is_contrastive(&objective.name)?;
@@ -158,6 +178,11 @@ impl Model {
             return Err(arch.bad("width", "must be positive"));
         }
         let size = arch.req_pos_i64("input_size")?;
+        // Non-square inputs (audio cochleagrams, frequency × time) carry `input_width`.
+        let size_w = arch.i64("input_width").unwrap_or(size);
+        if size_w <= 0 {
+            return Err(arch.bad("input_width", "must be positive"));
+        }
         let cin = arch.req_pos_i64("in_channels")?;
         let classes = arch.req_pos_i64("classes")?;
         let c = |n: i64| scaled(n, width);
@@ -183,17 +208,17 @@ impl Model {
                 b.conv("conv1", cin, c(32), 5, 1, sp, i1, Some(0.0), Act::None);
                 b.conv("conv2", c(32), c(32), 5, 1, sp, i2, Some(0.0), Act::Relu);
                 b.conv("conv3", c(32), c(64), 5, 1, sp, i2, Some(0.0), Act::Relu);
-                let mut s = size;
+                let (mut s, mut sw) = (size, size_w);
                 for _ in 0..3 {
-                    s = out_size(s, 3, 2, sp);
+                    (s, sw) = (out_size(s, 3, 2, sp), out_size(sw, 3, 2, sp));
                 }
                 let mut ch = c(64);
                 if conv4 {
                     b.conv("conv4", c(64), c(128), 5, 1, sp, i2, Some(0.0), Act::Relu);
-                    s = out_size(s, 3, 2, sp);
+                    (s, sw) = (out_size(s, 3, 2, sp), out_size(sw, 3, 2, sp));
                     ch = c(128);
                 }
-                (Spec::KNet { conv4, lrn }, ch * s * s)
+                (Spec::KNet { conv4, lrn }, ch * s * sw)
             }
             "alexnet" => {
                 let lrn = arch.req_bool("lrn")?;
@@ -201,7 +226,7 @@ impl Model {
                 if !(0.0..1.0).contains(&dropout) {
                     return Err(arch.bad("dropout", "must be in [0, 1)"));
                 }
-                if size < 11 {
+                if size.min(size_w) < 11 {
                     return Err(arch.bad(
                         "input_size",
                         "must be at least 11 for AlexNet's 11×11 stride-4 conv1",
@@ -224,10 +249,11 @@ impl Model {
                 b.conv("conv4", c(384), c(384), 4, 1, sp, g, Some(0.0), Act::Relu);
                 b.conv("conv5", c(384), c(256), 3, 1, sp, g, Some(0.0), Act::Relu);
                 let mut s = out_size(size, 11, 4, Padding::Valid);
+                let mut sw = out_size(size_w, 11, 4, Padding::Valid);
                 for _ in 0..3 {
-                    s = out_size(s, 3, 2, sp);
+                    (s, sw) = (out_size(s, 3, 2, sp), out_size(sw, 3, 2, sp));
                 }
-                let flat = c(256) * s * s;
+                let flat = c(256) * s * sw;
                 let t = Init::TruncNormal(0.01);
                 b.dense("fc6", flat, c(4096), t, Some(0.1), Act::Relu);
                 b.dense("fc7", c(4096), c(4096), t, Some(0.1), Act::Relu);
@@ -311,7 +337,7 @@ impl Model {
             }
             "mlp" => {
                 let hidden = names::mlp_hidden(arch)?;
-                let mut d = cin * size * size;
+                let mut d = cin * size * size_w;
                 for (i, h) in hidden.iter().enumerate() {
                     let h = c(*h);
                     b.dense(
@@ -357,10 +383,15 @@ impl Model {
             };
             b.dense(&last, feat, classes, init, Some(0.0), Act::None);
         }
-        // Backward weights: same initialiser as W, drawn independently after all W.
+        // Backward weights: same initialiser as W, drawn independently after all W; or W's own
+        // draws (the paper code's seeding quirk, method.md §6).
         tch::manual_seed((model_seed ^ 0x5eed_b0c4_u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as i64);
         for p in std::mem::take(&mut b.pending_b) {
-            b.layers[p.layer].bwd = Some(p.init.draw(&p.shape, p.fans));
+            let bw = match self_init {
+                BackwardInit::Independent => p.init.draw(&p.shape, p.fans),
+                BackwardInit::SameDraws => b.layers[p.layer].w.reshape(&p.shape).copy(),
+            };
+            b.layers[p.layer].bwd = Some(bw);
         }
         let expected = names::layer_names(arch, &objective.name)?;
         let got: Vec<String> = b.layers.iter().map(|l| l.name.clone()).collect();
@@ -376,7 +407,7 @@ impl Model {
             b,
             contrastive,
             device,
-            [cin, size, size],
+            [cin, size, size_w],
         ))
     }
 
@@ -730,6 +761,43 @@ mod tests {
         assert!((std(&k(&m1, 0)) - 1e-4).abs() < 2e-5);
         assert!((std(&k(&m1, 1)) - 1e-2).abs() < 2e-3);
         assert_eq!(m1.aligned_layers()[0].act, Act::None);
+        // The paper code's seeding quirk: conv B = W, dense B = W's draws in B's shape.
+        let q = Model::with_backward_init(&a, &s, true, BackwardInit::SameDraws, 7, Device::Cpu)
+            .unwrap();
+        let ql = q.aligned_layers();
+        assert!(ql[1].w.equal(ql[1].bwd.as_ref().unwrap()));
+        let (w, bw) = (&ql[3].w, ql[3].bwd.as_ref().unwrap());
+        assert_eq!(bw.size(), vec![w.size()[1], w.size()[0]]);
+        assert!(w.reshape([-1]).equal(&bw.reshape([-1])));
+        assert!(k(&q, 1).equal(&k(&m2, 1)), "W unchanged by the option");
+    }
+
+    #[test]
+    fn non_square_inputs() {
+        let _rng = crate::engine::test_rng_lock();
+        let s = Call::new("supervised");
+        for name in ["knet4", "knet5", "alexnet", "resnet18", "mlp"] {
+            let (h, w) = if name == "alexnet" { (75, 120) } else { (25, 40) };
+            let a = Call::new(name)
+                .with("width", Value::Float(0.125))
+                .with("input_size", Value::Int(h))
+                .with("input_width", Value::Int(w))
+                .with("in_channels", Value::Int(1))
+                .with("classes", Value::Int(7));
+            let m = Model::new(&a, &s, true, 0, Device::Cpu).unwrap();
+            let x = Tensor::randn([2, 1, h, w], (Kind::Float, Device::Cpu));
+            let y = m.forward(
+                &x,
+                &mut Pass {
+                    train: false,
+                    record: None,
+                },
+            );
+            assert_eq!(y.size(), vec![2, 7], "{name}");
+            // The planner's layer model agrees on the units of every layer.
+            let plan = crate::registry::arch::layers(&a, false);
+            assert_eq!(plan.len(), m.layers().len(), "{name}");
+        }
     }
 
     #[test]

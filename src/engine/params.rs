@@ -48,6 +48,8 @@ pub const BUILTINS: &[(&str, Kind)] = &[
     ("synthetic_images", Kind::Task),
     ("cifar10", Kind::Task),
     ("image_folder", Kind::Task),
+    ("synthetic_audio", Kind::Task),
+    ("audio_folder", Kind::Task),
     ("supervised", Kind::Objective),
     ("contrastive", Kind::Objective),
     ("train", Kind::Train),
@@ -74,6 +76,21 @@ fn optimizer_params(c: Call, optimizer: &str) -> Call {
         .with("beta1", f(0.9))
         .with("beta2", f(0.999))
         .with("eps", f(1e-8))
+        .with("backward_init", s("independent"))
+}
+
+/// Cochleagram parameters of the audio tasks (method.md §7: the paper's values).
+fn cochlea(c: Call, duration: f64) -> Call {
+    let d = crate::cochlea::CochleaParams::default();
+    c.with("sample_rate", f(d.sample_rate))
+        .with("duration", f(duration))
+        .with("filters", i(d.filters as i64))
+        .with("low_hz", f(d.low_hz))
+        .with("high_hz", f(d.high_hz))
+        .with("sample_factor", i(d.sample_factor as i64))
+        .with("env_rate", f(d.env_rate))
+        .with("power", f(d.power))
+        .with("envelope", s("exact"))
 }
 
 /// The complete default call of a builtin, or `None` for an unknown name.
@@ -135,8 +152,20 @@ pub fn defaults(name: &str) -> Option<Call> {
             .with("val", i(0)),
         "image_folder" => c
             .with("path", s("data/images"))
+            .with("val_path", s(""))
             .with("size", i(64))
             .with("channels", i(3))
+            .with("val_fraction", f(0.1))
+            .with("seed", i(0)),
+        "synthetic_audio" => cochlea(c, 0.5)
+            .with("classes", i(10))
+            .with("train", i(2000))
+            .with("val", i(400))
+            .with("seed", i(0))
+            .with("noise", f(0.3)),
+        "audio_folder" => cochlea(c, 2.0)
+            .with("path", s("data/audio"))
+            .with("val_path", s(""))
             .with("val_fraction", f(0.1))
             .with("seed", i(0)),
         "supervised" => c.with("flip", b(true)).with("shift", i(4)),

@@ -65,6 +65,20 @@ pub trait LearningRule: Send + Sync {
     fn alignment_loss(&self, layer: &AlignedLayer, x: &Tensor) -> Option<Tensor>;
     /// Kolen-Pollack: B also receives W's task gradient (transposed to B's layout).
     fn tied_backward_gradient(&self) -> bool;
+    /// How B is initialised (rules with backward weights).
+    fn backward_init(&self) -> BackwardInit {
+        BackwardInit::Independent
+    }
+}
+
+/// Initial backward weights (method.md §6, "seeding quirk").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackwardInit {
+    /// B drawn from W's initialiser, independently of W (the default).
+    Independent,
+    /// B takes W's own draws, as the paper's code did with a seeded initialiser object: conv
+    /// B = W; dense B = W's draws in B's shape.
+    SameDraws,
 }
 
 /// The one implementation of [`LearningRule`], configured from a rule call.
@@ -74,6 +88,7 @@ pub struct Rule {
     pub optimizer: OptSpec,
     pub alignment: Alignment,
     pub alignment_rate: f64,
+    pub backward_init: BackwardInit,
 }
 
 pub const RULES: &str = "sgdm, adam, fa, ia, symmetric, activation, weight_mirror, kolen_pollack";
@@ -156,11 +171,23 @@ pub fn build_rule(call: &Call) -> Result<Rule> {
             });
         }
     };
+    let backward_init = match call.str("backward_init") {
+        None | Some("independent") => BackwardInit::Independent,
+        Some("same_draws") => BackwardInit::SameDraws,
+        Some(o) => {
+            return Err(EngineError::param(
+                &call.name,
+                "backward_init",
+                format!("must be \"independent\" or \"same_draws\", got \"{o}\""),
+            ));
+        }
+    };
     Ok(Rule {
         name: call.name.clone(),
         optimizer,
         alignment,
         alignment_rate,
+        backward_init,
     })
 }
 
@@ -263,6 +290,9 @@ impl LearningRule for Rule {
     }
     fn tied_backward_gradient(&self) -> bool {
         matches!(self.alignment, Alignment::KolenPollack { .. })
+    }
+    fn backward_init(&self) -> BackwardInit {
+        self.backward_init
     }
     fn alignment_loss(&self, layer: &AlignedLayer, x: &Tensor) -> Option<Tensor> {
         type P<'a> = Primitives<'a>;

@@ -305,14 +305,16 @@ impl Trainer {
         Self::with_task(job, task, device)
     }
 
-    pub fn with_task(job: &TrainJob, task: Task, device: Device) -> Result<Trainer> {
+    pub fn with_task(job: &TrainJob, mut task: Task, device: Device) -> Result<Trainer> {
+        task.to_device(device);
         let rule = build_rule(&job.rule)?;
         let objective = super::params::complete(&job.objective);
         let arch = task.fill_arch(&job.arch);
-        let model = Model::new(
+        let model = Model::with_backward_init(
             &arch,
             &objective,
             rule.has_backward_weights(),
+            rule.backward_init(),
             job.settings.model_seed,
             device,
         )?;
@@ -326,7 +328,11 @@ impl Trainer {
             }
             _ => None,
         };
-        let aug = Augment::from_objective(&objective)?;
+        let mut aug = Augment::from_objective(&objective)?;
+        if task.is_audio() {
+            // A flipped cochleagram is a time-reversed sound: not a label-preserving view.
+            aug.flip = false;
+        }
         let opt = Optimizer::new(rule.optimizer());
         Ok(Trainer {
             model,
@@ -473,7 +479,9 @@ impl Trainer {
         let mut lr = 0.0;
         for s in 0..steps {
             let idx = Tensor::from_slice(&perm[(s * bs) as usize..((s + 1) * bs) as usize]);
-            let xu = Task::to_unit(&self.task.train_x.index_select(0, &idx), self.device);
+            let xu = self
+                .task
+                .inputs(&self.task.train_x.index_select(0, &idx), self.device);
             let y = self
                 .task
                 .train_y
@@ -548,7 +556,7 @@ impl Trainer {
             let mut i = 0;
             while i < n {
                 let m = bs.min(n - i);
-                let xu = Task::to_unit(&self.task.val_x.narrow(0, i, m), self.device);
+                let xu = self.task.inputs(&self.task.val_x.narrow(0, i, m), self.device);
                 let y = self.task.val_y.narrow(0, i, m).to_device(self.device);
                 match self.temperature {
                     None => {

@@ -32,6 +32,9 @@ pub fn task_sizes(task: &crate::value::Call) -> (f64, f64) {
     match task.name.as_str() {
         "synthetic_images" => (get("train", 5000.0), get("val", 1000.0)),
         "cifar10" => (get("train", 50_000.0), get("val", 10_000.0)),
+        "synthetic_audio" => (get("train", 2000.0), get("val", 400.0)),
+        // An audio folder's size is unknown until it is read: assume WSN's (method.md §7).
+        "audio_folder" => (5_810_600.0, 369_864.0),
         // An image folder's size is unknown until it is read: assume ImageNet's.
         _ => (1_281_167.0, 50_000.0),
     }
@@ -65,14 +68,33 @@ pub fn run_cost(study: &crate::check::ir::Study, r: &RunSpec) -> Cost {
         f
     });
     let (train_n, val_n) = task_sizes(&r.task.call);
+    // Audio tasks compute a cochleagram per example on the device.
+    let front = if matches!(r.task.call.name.as_str(), "synthetic_audio" | "audio_folder") {
+        thread_local! {
+            static FRONT: std::cell::RefCell<std::collections::HashMap<crate::value::Call, f64>> =
+                Default::default();
+        }
+        FRONT.with(|m| {
+            *m.borrow_mut()
+                .entry((*r.task.call).clone())
+                .or_insert_with(|| crate::cochlea::CochleaParams::from_call(&r.task.call).flops())
+        })
+    } else {
+        0.0
+    };
     let views = if contrastive { 2.0 } else { 1.0 };
-    let train = 3.0 * fwd * train_n * views * r.epochs as f64 * rule_factor(&r.rule.call.name);
+    let train = (3.0 * fwd * rule_factor(&r.rule.call.name) + front)
+        * train_n
+        * views
+        * r.epochs as f64;
     let stimuli = if r.observe.stimuli > 0 {
         (r.observe.stimuli as f64).min(val_n)
     } else {
         val_n
     };
-    let observe = 3.0 * fwd * stimuli * r.checkpoints.len() as f64 * (1.0 + r.realism.len() as f64);
+    let observe = (3.0 * fwd * (1.0 + r.realism.len() as f64) + front)
+        * stimuli
+        * r.checkpoints.len() as f64;
     let total = train + observe;
     Cost {
         train_flops: train,

@@ -11,6 +11,19 @@ use std::sync::Arc;
 /// study has the same ids in every lab.
 pub const LOCATION_PARAMS: &[&str] = &["path", "val_path"];
 
+/// Parameters added after run ids were first published, with the default that reproduces the
+/// earlier behaviour: left out of the id at that default, so existing studies keep their ids
+/// (and resume) when lrx gains an option.
+pub const LATER_PARAMS: &[(&str, &str)] = &[("backward_init", "independent")];
+
+/// Whether a parameter takes part in run ids.
+fn in_id(k: &str, v: &Value) -> bool {
+    !LOCATION_PARAMS.contains(&k)
+        && !LATER_PARAMS
+            .iter()
+            .any(|(p, d)| *p == k && v.as_str() == Some(d))
+}
+
 /// A realism condition (method.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Condition {
@@ -128,7 +141,7 @@ fn call_id(c: &Call) -> CallId<'_> {
         params: c
             .params
             .iter()
-            .filter(|(k, _)| !LOCATION_PARAMS.contains(&k.as_str()))
+            .filter(|(k, v)| in_id(k, v))
             .map(|(k, v)| (k.as_str(), v))
             .collect(),
     }
@@ -222,7 +235,7 @@ fn identity(c: &Call) -> serde_json::Value {
     let params: serde_json::Map<String, serde_json::Value> = c
         .params
         .iter()
-        .filter(|(k, _)| !LOCATION_PARAMS.contains(&k.as_str()))
+        .filter(|(k, v)| in_id(k, v))
         .map(|(k, v)| (k.clone(), value_json(v)))
         .collect();
     serde_json::json!({ "name": c.name, "params": params })

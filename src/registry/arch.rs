@@ -75,6 +75,8 @@ pub fn is_contrastive(task: &Call) -> bool {
 pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
     let width = arch.f64("width").unwrap_or(1.0);
     let size = arch.i64("input_size").unwrap_or(32);
+    // Non-square inputs (audio cochleagrams: frequency × time) carry `input_width`.
+    let size_w = arch.i64("input_width").unwrap_or(size);
     let cin = arch.i64("in_channels").unwrap_or(3);
     let classes = arch.i64("classes").unwrap_or(10);
     let mut a = Acc { layers: Vec::new() };
@@ -82,37 +84,37 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
     let feature_dim: i64;
     match arch.name.as_str() {
         "knet4" | "knet5" => {
-            let mut h = size;
-            a.conv("conv1".into(), 5, cin, c(32), h, h);
-            h = same(h, 2);
-            a.conv("conv2".into(), 5, c(32), c(32), h, h);
-            h = same(h, 2);
-            a.conv("conv3".into(), 5, c(32), c(64), h, h);
-            h = same(h, 2);
+            let (mut h, mut w) = (size, size_w);
+            a.conv("conv1".into(), 5, cin, c(32), h, w);
+            (h, w) = (same(h, 2), same(w, 2));
+            a.conv("conv2".into(), 5, c(32), c(32), h, w);
+            (h, w) = (same(h, 2), same(w, 2));
+            a.conv("conv3".into(), 5, c(32), c(64), h, w);
+            (h, w) = (same(h, 2), same(w, 2));
             let mut ch = c(64);
             let mut n = 4;
             if arch.name == "knet5" {
-                a.conv("conv4".into(), 5, c(64), c(128), h, h);
-                h = same(h, 2);
+                a.conv("conv4".into(), 5, c(64), c(128), h, w);
+                (h, w) = (same(h, 2), same(w, 2));
                 ch = c(128);
                 n = 5;
             }
-            feature_dim = h * h * ch;
+            feature_dim = h * w * ch;
             if !contrastive {
                 a.dense(format!("fc{n}"), feature_dim, classes);
             }
         }
         "alexnet" => {
-            let mut h = (size - 11) / 4 + 1;
-            a.conv("conv1".into(), 11, cin, c(96), h, h);
-            h = same(h, 2);
-            a.conv("conv2".into(), 5, c(96), c(256), h, h);
-            h = same(h, 2);
-            a.conv("conv3".into(), 3, c(256), c(384), h, h);
-            a.conv("conv4".into(), 4, c(384), c(384), h, h);
-            a.conv("conv5".into(), 3, c(384), c(256), h, h);
-            h = same(h, 2);
-            let flat = h * h * c(256);
+            let (mut h, mut w) = ((size - 11) / 4 + 1, (size_w - 11) / 4 + 1);
+            a.conv("conv1".into(), 11, cin, c(96), h, w);
+            (h, w) = (same(h, 2), same(w, 2));
+            a.conv("conv2".into(), 5, c(96), c(256), h, w);
+            (h, w) = (same(h, 2), same(w, 2));
+            a.conv("conv3".into(), 3, c(256), c(384), h, w);
+            a.conv("conv4".into(), 4, c(384), c(384), h, w);
+            a.conv("conv5".into(), 3, c(384), c(256), h, w);
+            (h, w) = (same(h, 2), same(w, 2));
+            let flat = h * w * c(256);
             a.dense("fc6".into(), flat, c(4096));
             a.dense("fc7".into(), c(4096), c(4096));
             feature_dim = c(4096);
@@ -128,17 +130,16 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
                 [3, 4, 6, 3]
             };
             let tag = if v2 { "layer" } else { "group" };
-            let mut h = same(size, 2);
-            a.conv("conv0".into(), 7, cin, c(64), h, h);
-            h = same(h, 2);
+            let (mut h, mut w) = (same(size, 2), same(size_w, 2));
+            a.conv("conv0".into(), 7, cin, c(64), h, w);
+            (h, w) = (same(h, 2), same(w, 2));
             let mut ch = c(64);
             for (g, (&nb, filters)) in blocks.iter().zip([64, 128, 256, 512]).enumerate() {
                 let stride = if g == 0 { 1 } else { 2 };
                 let out = c(filters);
                 for b in 0..nb {
-                    let hin = h;
                     let s = if b == 0 { stride } else { 1 };
-                    let hout = same(hin, s);
+                    let (hout, wout) = (same(h, s), same(w, s));
                     if b == 0 {
                         a.conv(
                             format!("block_{tag}{}_{b}/conv0", g + 1),
@@ -146,7 +147,7 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
                             ch,
                             out,
                             hout,
-                            hout,
+                            wout,
                         );
                     }
                     a.conv(
@@ -155,7 +156,7 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
                         ch,
                         out,
                         hout,
-                        hout,
+                        wout,
                     );
                     a.conv(
                         format!("block_{tag}{}_{b}/conv2", g + 1),
@@ -163,9 +164,9 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
                         out,
                         out,
                         hout,
-                        hout,
+                        wout,
                     );
-                    h = hout;
+                    (h, w) = (hout, wout);
                     ch = out;
                 }
             }
@@ -180,7 +181,7 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
                 .and_then(|v| v.as_list())
                 .map(|l| l.iter().filter_map(|x| x.as_i64()).collect())
                 .unwrap_or_else(|| vec![256, 128]);
-            let mut din = size * size * cin;
+            let mut din = size * size_w * cin;
             for (i, hdim) in hidden.iter().enumerate() {
                 let hd = c(*hdim);
                 a.dense(format!("fc{}", i + 1), din, hd);

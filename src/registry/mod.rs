@@ -236,6 +236,162 @@ const FOLDER: &[Param] = &[
     ),
 ];
 
+/// Cochleagram front end of the audio tasks (method.md §7; docs/audio.md).
+const COCHLEA: &[Param] = &[
+    pu(
+        "sample_rate",
+        Ty::Float {
+            min: 1000.0,
+            max: 192_000.0,
+        },
+        D::F(20_000.0),
+        "Hz",
+        "waveform sampling rate; clips at other rates are resampled to it (Fourier method)",
+    ),
+    pu(
+        "filters",
+        Ty::Int { min: 1, max: 512 },
+        D::I(50),
+        "filters",
+        "ERB-spaced half-cosine filters at sample factor 1 (the cochleagram has sample_factor·(filters+1)−1 rows: 203 for the paper)",
+    ),
+    pu(
+        "low_hz",
+        Ty::Float {
+            min: 1.0,
+            max: 96_000.0,
+        },
+        D::F(20.0),
+        "Hz",
+        "lowest filter edge",
+    ),
+    pu(
+        "high_hz",
+        Ty::Float {
+            min: 1.0,
+            max: 96_000.0,
+        },
+        D::F(8000.0),
+        "Hz",
+        "highest filter edge (at most sample_rate / 2)",
+    ),
+    p(
+        "sample_factor",
+        Ty::Int { min: 1, max: 16 },
+        D::I(4),
+        "filter overcomplete factor (filters per ERB band)",
+    ),
+    pu(
+        "env_rate",
+        Ty::Float {
+            min: 1.0,
+            max: 192_000.0,
+        },
+        D::F(200.0),
+        "Hz",
+        "envelope sampling rate: the cochleagram has duration·env_rate columns",
+    ),
+    p(
+        "power",
+        Ty::Float {
+            min: 1e-3,
+            max: 10.0,
+        },
+        D::F(0.3),
+        "compression exponent applied to the clipped envelopes",
+    ),
+    p(
+        "envelope",
+        Ty::Enum(crate::cochlea::Envelope::NAMES),
+        D::S("exact"),
+        "sub-band envelopes at the full sampling rate (`exact`, as pycochleagram), or `fast`: each band at 8× its width, within 2 % of exact (docs/audio.md)",
+    ),
+];
+
+const SYNTH_AUDIO: &[Param] = &[
+    pu(
+        "duration",
+        Ty::Float {
+            min: 0.01,
+            max: 60.0,
+        },
+        D::F(0.5),
+        "s",
+        "clip length",
+    ),
+    p(
+        "classes",
+        Ty::Int { min: 2, max: 18 },
+        D::I(10),
+        "number of classes (6 vowels × 3 temporal patterns at most)",
+    ),
+    p("train", COUNT, D::I(2000), "training clips"),
+    p(
+        "val",
+        COUNT,
+        D::I(400),
+        "validation clips (observation stimuli come from these)",
+    ),
+    p(
+        "seed",
+        NONNEG,
+        D::I(0),
+        "seed of the generated data set (separate from model and data-order seeds)",
+    ),
+    p(
+        "noise",
+        Ty::Float {
+            min: 0.0,
+            max: 10.0,
+        },
+        D::F(0.3),
+        "white-noise standard deviation relative to the clip's RMS",
+    ),
+];
+
+const AUDIO_FOLDER: &[Param] = &[
+    p(
+        "path",
+        Ty::Str,
+        D::Required,
+        "training directory with one sub-directory of .wav files per class",
+    ),
+    p(
+        "val_path",
+        Ty::Str,
+        D::S(""),
+        "validation directory of the same layout (empty: hold out `val_fraction` of `path`)",
+    ),
+    p(
+        "val_fraction",
+        Ty::Fraction,
+        D::F(0.1),
+        "fraction of `path` held out for validation when `val_path` is empty",
+    ),
+    pu(
+        "duration",
+        Ty::Float {
+            min: 0.01,
+            max: 60.0,
+        },
+        D::F(2.0),
+        "s",
+        "clip length: longer files are cut to their first `duration` seconds, shorter ones zero-padded",
+    ),
+    p(
+        "classes",
+        NONNEG,
+        D::I(0),
+        "number of classes (0 = the number of class directories); fixes the output layer for the plan",
+    ),
+    p(
+        "seed",
+        NONNEG,
+        D::I(0),
+        "seed of the validation hold-out",
+    ),
+];
+
 // ------------------------------------------------------------------------------------------
 // Architectures
 
@@ -354,6 +510,12 @@ const ALIGN_RATE: &[Param] = &[p(
     POS,
     D::F(1.0),
     "weight of the alignment loss Σ R_l in the total loss",
+)];
+const BACKWARD_INIT: &[Param] = &[p(
+    "backward_init",
+    Ty::Enum(&["independent", "same_draws"]),
+    D::S("independent"),
+    "initial backward weights B: drawn independently of W from the same initialiser, or `same_draws`, the paper code's seeding quirk (method.md §6: conv B = W, dense B = W's draws reshaped)",
 )];
 const FA: &[Param] = &[p(
     "optimizer",
@@ -610,6 +772,20 @@ pub static BUILTINS: &[Builtin] = &[
         [FOLDER, TASK_COMMON]
     ),
     b!(
+        "synthetic_audio",
+        Task,
+        "synthetic_audio",
+        "procedural word-like sounds (vowel formants × temporal pattern, random pitch, timing and noise) as cochleagrams: the embedded audio default, no download; image flips are not applied to audio",
+        [SYNTH_AUDIO, COCHLEA, TASK_COMMON]
+    ),
+    b!(
+        "audio_folder",
+        Task,
+        "audio_folder",
+        "WAV files in one directory per class (the paper's WSN layout), read from `path`, as cochleagrams; image flips are not applied to audio",
+        [AUDIO_FOLDER, COCHLEA, TASK_COMMON]
+    ),
+    b!(
         "knet4",
         Arch,
         "knet",
@@ -670,42 +846,42 @@ pub static BUILTINS: &[Builtin] = &[
         Rule,
         "alignment",
         "feedback alignment: dx = dy·B with B random and fixed",
-        [FA, SGDM, ADAM]
+        [FA, SGDM, ADAM, BACKWARD_INIT]
     ),
     b!(
         "ia",
         Rule,
         "alignment",
         "information alignment: B trained by α·amp + β·null + γ·decay",
-        [IA, SGDM, ADAM, ALIGN_RATE]
+        [IA, SGDM, ADAM, ALIGN_RATE, BACKWARD_INIT]
     ),
     b!(
         "symmetric",
         Rule,
         "alignment",
         "symmetric alignment: B trained by α·decay + β·self",
-        [SYM, SGDM, ADAM, ALIGN_RATE]
+        [SYM, SGDM, ADAM, ALIGN_RATE, BACKWARD_INIT]
     ),
     b!(
         "activation",
         Rule,
         "alignment",
         "activation alignment: B trained by α·sparse + β·amp",
-        [ACT, SGDM, ADAM, ALIGN_RATE]
+        [ACT, SGDM, ADAM, ALIGN_RATE, BACKWARD_INIT]
     ),
     b!(
         "weight_mirror",
         Rule,
         "alignment",
         "weight mirror: B trained by α·decay + β·amp",
-        [MIRROR, SGDM, ADAM, ALIGN_RATE]
+        [MIRROR, SGDM, ADAM, ALIGN_RATE, BACKWARD_INIT]
     ),
     b!(
         "kolen_pollack",
         Rule,
         "alignment",
         "Kolen-Pollack: B receives W's gradient (tied), plus α·decay",
-        [KP, SGDM, ADAM, ALIGN_RATE]
+        [KP, SGDM, ADAM, ALIGN_RATE, BACKWARD_INIT]
     ),
     b!(
         "constant",
@@ -805,6 +981,8 @@ pub const QUANTILE_CONVENTIONS: &[&str] = &["tf_nearest", "linear"];
 pub const SKEW_CONVENTIONS: &[&str] = &["pearson2", "fisher"];
 pub const KURTOSIS_CONVENTIONS: &[&str] = &["pearson", "excess"];
 pub const JACOBIAN_VIA: &[&str] = &["auto", "forward", "backward"];
+/// Floating-point type of the statistics (`observe { precision = ... }`).
+pub const PRECISIONS: &[&str] = &["float64", "float32"];
 pub const DEVICES: &[&str] = &["cpu", "cuda", "auto"];
 pub const MEASURE_SUBSETS: &[&str] = &["weight", "act", "gradavg", "all"];
 pub const PORTIONS: &[&str] = &["thirds", "sevenths"];

@@ -5,8 +5,8 @@ use super::{EpochLog, Event, ObserveLog, RunStatus, run_dir, write_atomic};
 use crate::engine::train::{Schedule, TrainJob, TrainOutcome, TrainSettings, Trainer, train_with};
 use crate::engine::{LearningRule, Model, Progress, Task};
 use crate::features::observable::{
-    KurtosisConvention, LayerPosition, ObservableId, QuantileConvention, SkewConvention,
-    StatConventions,
+    KurtosisConvention, LayerPosition, ObservableId, Precision, QuantileConvention,
+    SkewConvention, StatConventions,
 };
 use crate::features::schema::ObservationRow;
 use crate::features::writer::{FileMetadata, write_features};
@@ -107,7 +107,10 @@ pub fn observe_config(run: &RunSpec, has_backward: bool) -> Result<ObserveConfig
             "excess" => KurtosisConvention::Excess,
             _ => KurtosisConvention::Pearson,
         },
-        ..Default::default()
+        precision: match o.conventions.precision.as_str() {
+            "float32" => Precision::F32,
+            _ => Precision::F64,
+        },
     };
     let jacobian_via = match o.jacobian_via.as_str() {
         "forward" => JacobianVia::Forward,

@@ -266,3 +266,69 @@ fn killed_runs_resume_to_identical_features() {
         "{text}"
     );
 }
+
+/// An audio study end to end: the checker sizes the networks from the cochleagram (rows ×
+/// frames, non-square), every run trains on cochleagrams computed from the synthetic clips,
+/// and the features carry the layers of the same networks as for images.
+#[test]
+fn audio_study_end_to_end() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = d.path().join("audio.lrx");
+    std::fs::write(
+        &spec,
+        r#"
+import paper
+
+study audio {
+  output = "out"
+  seed   = 1
+  device = cpu
+}
+
+task words = synthetic_audio(classes = 6, train = 96, val = 32, duration = 0.2,
+                             sample_rate = 16000, filters = 12, sample_factor = 2, high_hz = 6000)
+
+train {
+  task       = words
+  arch       = paper.knet4(width = 0.25, init = he)
+  rule       in [paper.sgdm, paper.fa]
+  lr         = paper.lr_cifar[rule]
+  batch      = 32
+  epochs     = 2
+  checkpoint = every(1 epochs)
+  weight_decay = paper.wd_cifar[rule]
+}
+
+observe paper.candidates { stimuli = val(16) }
+"#,
+    )
+    .unwrap();
+    let plan = lrx().arg("plan").arg(&spec).output().unwrap();
+    let text = String::from_utf8_lossy(&plan.stdout).into_owned()
+        + &String::from_utf8_lossy(&plan.stderr);
+    assert!(plan.status.success(), "{text}");
+    let out = d.path().join("out");
+    run_to_end(&spec, &out);
+    let s = statuses(&out);
+    assert_eq!(s.len(), 2);
+    assert!(s.iter().all(|x| x.contains("\"done\"")), "{s:?}");
+    let f = load_features(&[&out], &Condition::Plain, None).unwrap();
+    assert_eq!(f.epochs, vec![0, 1, 2]);
+    assert_eq!(f.x.shape()[0], 8, "2 runs × 4 layers");
+    assert!(f.layers.iter().any(|l| l == "fc4"));
+    // The first layer's weights: 5×5 kernels on 1 input channel, 8 filters.
+    let k = f.observables.iter().position(|o| o == "weightraw_norm").unwrap();
+    assert!(f.x[[0, 0, k]].is_finite());
+    // A bad cochleagram is a check error that names the parameter.
+    let bad = d.path().join("bad.lrx");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&spec)
+            .unwrap()
+            .replace("high_hz = 6000", "high_hz = 9000"),
+    )
+    .unwrap();
+    let o = lrx().arg("check").arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("high_hz") && err.contains("Nyquist"), "{err}");
+}

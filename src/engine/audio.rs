@@ -1,0 +1,463 @@
+//! Audio tasks (method.md §7, "WSN"): the cochleagram front end on the training device, a
+//! procedural synthetic audio task (the embedded default) and WAV folders.
+//!
+//! Waveforms are kept as f32 [N, samples] on the CPU; a batch is moved to the device and turned
+//! into a [B, 1, filters, frames] cochleagram there (`Cochleagram::apply`), then goes through the
+//! same normalisation and networks as images. The filterbank and parameters live in
+//! `crate::cochlea` (no libtorch); docs/audio.md describes the algorithm.
+
+use super::error::{CallExt, EngineError, Result};
+use crate::cochlea::CochleaParams;
+use crate::value::Call;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
+
+/// One filter, ready for a device: its first rFFT bin, its gains (×2 off DC and Nyquist: the
+/// analytic signal), and the length its envelope is computed at.
+struct DeviceFilter {
+    first: i64,
+    gains: Tensor,
+    len: i64,
+}
+
+/// The cochleagram front end for clips of one length, with its filterbank on one device.
+pub struct Cochleagram {
+    pub params: CochleaParams,
+    samples: i64,
+    frames: i64,
+    filters: Vec<DeviceFilter>,
+    device: Device,
+}
+
+impl Cochleagram {
+    pub fn new(params: &CochleaParams, device: Device) -> Cochleagram {
+        let s = params.samples();
+        let filters = params
+            .filterbank()
+            .iter()
+            .map(|f| {
+                let g: Vec<f32> = f
+                    .gains
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &g)| {
+                        let k = f.first + j;
+                        let w = if k == 0 || (s % 2 == 0 && k == s / 2) {
+                            1.0
+                        } else {
+                            2.0
+                        };
+                        (g * w) as f32
+                    })
+                    .collect();
+                DeviceFilter {
+                    first: f.first as i64,
+                    gains: Tensor::from_slice(&g).to_device(device),
+                    len: params.envelope_len(f) as i64,
+                }
+            })
+            .collect();
+        Cochleagram {
+            params: params.clone(),
+            samples: s as i64,
+            frames: params.frames() as i64,
+            filters,
+            device,
+        }
+    }
+
+    /// Output height (filters) and width (frames).
+    pub fn shape(&self) -> (i64, i64) {
+        (self.filters.len() as i64, self.frames)
+    }
+
+    /// The same front end on another device.
+    pub fn to_device(&self, device: Device) -> Cochleagram {
+        if device == self.device {
+            Cochleagram::new(&self.params, device)
+        } else {
+            Cochleagram {
+                params: self.params.clone(),
+                samples: self.samples,
+                frames: self.frames,
+                filters: self
+                    .filters
+                    .iter()
+                    .map(|f| DeviceFilter {
+                        first: f.first,
+                        gains: f.gains.to_device(device),
+                        len: f.len,
+                    })
+                    .collect(),
+                device,
+            }
+        }
+    }
+
+    /// Waveforms [B, samples] (any float kind, any device) → cochleagrams [B, 1, F, T] (f32) on
+    /// this front end's device. No gradient flows through it.
+    pub fn apply(&self, wav: &Tensor) -> Tensor {
+        let _g = tch::no_grad_guard();
+        let wav = wav.to_device(self.device).to_kind(Kind::Float);
+        assert_eq!(
+            wav.size()[1],
+            self.samples,
+            "cochleagram expects clips of {} samples",
+            self.samples
+        );
+        let spec = wav.fft_rfft(None, -1, "backward");
+        let s = self.samples as f64;
+        let rows: Vec<Tensor> = self
+            .filters
+            .iter()
+            .map(|f| {
+                let w = f.gains.size()[0];
+                // The band, shifted down to bin 0 (demodulation leaves the envelope unchanged),
+                // zero-padded to the envelope length: the analytic signal at len samples.
+                let band = spec.narrow(1, f.first, w) * &f.gains;
+                let z = band.fft_ifft(Some(f.len), -1, "backward");
+                let env = z.abs() * (f.len as f64 / s);
+                resample(&env, self.frames)
+            })
+            .collect();
+        Tensor::stack(&rows, 1)
+            .clamp_min(0.0)
+            .pow_tensor_scalar(self.params.power)
+            .unsqueeze(1)
+    }
+
+    /// Cochleagrams of many clips in chunks (bounded memory), on the CPU.
+    pub fn apply_chunked(&self, wav: &Tensor, chunk: i64) -> Tensor {
+        let n = wav.size()[0];
+        let parts: Vec<Tensor> = (0..n)
+            .step_by(chunk.max(1) as usize)
+            .map(|i| {
+                self.apply(&wav.narrow(0, i, chunk.min(n - i)))
+                    .to_device(Device::Cpu)
+            })
+            .collect();
+        Tensor::cat(&parts, 0)
+    }
+}
+
+/// Fourier resampling of real signals along the last axis to `num` samples, as
+/// `scipy.signal.resample` does (the unpaired bin at m/2 of an even m = min(num, n) is doubled
+/// when down-sampling and halved when up-sampling).
+pub fn resample(x: &Tensor, num: i64) -> Tensor {
+    let n = *x.size().last().expect("1-D at least");
+    if n == num {
+        return x.shallow_clone();
+    }
+    let m = num.min(n);
+    let xf = x.fft_rfft(None, -1, "backward").narrow(-1, 0, m / 2 + 1);
+    let xf = if m % 2 == 0 {
+        let f = if num < n { 2.0 } else { 0.5 };
+        let mut scale = vec![1f32; (m / 2 + 1) as usize];
+        scale[(m / 2) as usize] = f;
+        xf * Tensor::from_slice(&scale).to_device(x.device())
+    } else {
+        xf
+    };
+    xf.fft_irfft(Some(num), -1, "backward") * (num as f64 / n as f64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic audio
+
+/// Formants (F1, F2 in Hz) of the synthetic "vowels".
+const VOWELS: [(f64, f64); 6] = [
+    (730.0, 1090.0),
+    (270.0, 2290.0),
+    (300.0, 870.0),
+    (530.0, 1840.0),
+    (570.0, 840.0),
+    (660.0, 1720.0),
+];
+/// Temporal patterns: one long syllable, two short ones, one with a rising pitch glide.
+const PATTERNS: usize = 3;
+pub const MAX_SYNTHETIC_AUDIO_CLASSES: i64 = (VOWELS.len() * PATTERNS) as i64;
+
+/// Raised-cosine syllable gate: 1 inside [on, off], 10 ms ramps.
+fn gate(t: f64, on: f64, off: f64) -> f64 {
+    let r = 0.01;
+    if t < on - r || t > off + r {
+        0.0
+    } else if t < on {
+        0.5 - 0.5 * (std::f64::consts::PI * (t - on + r) / r).cos()
+    } else if t > off {
+        0.5 + 0.5 * (std::f64::consts::PI * (t - off) / r).cos()
+    } else {
+        1.0
+    }
+}
+
+/// Draw one clip of class `k` into `out`: a harmonic complex (random pitch) shaped by the
+/// class's two formants (jittered), gated by its temporal pattern (jittered onsets and lengths),
+/// plus white noise at `noise` × the signal's RMS.
+fn draw_clip(k: usize, sr: f64, high: f64, noise: f64, rng: &mut ChaCha8Rng, out: &mut [f32]) {
+    let (f1, f2) = VOWELS[k % VOWELS.len()];
+    let pattern = (k / VOWELS.len()) % PATTERNS;
+    let n = out.len();
+    let dur = n as f64 / sr;
+    let jit = |rng: &mut ChaCha8Rng, a: f64| 1.0 + a * (2.0 * rng.random::<f64>() - 1.0);
+    let f0 = rng.random_range(90.0..240.0);
+    let (fa, fb) = (f1 * jit(rng, 0.08), f2 * jit(rng, 0.08));
+    let start = dur * rng.random_range(0.05..0.25);
+    let len = dur * 0.55 * jit(rng, 0.15);
+    let syllables: Vec<(f64, f64)> = if pattern == 1 {
+        let l = len * 0.4;
+        let gap = len * 0.2 * jit(rng, 0.3);
+        vec![(start, start + l), (start + l + gap, start + 2.0 * l + gap)]
+    } else {
+        vec![(start, start + len)]
+    };
+    let glide = if pattern == 2 { 0.6 } else { 0.0 };
+    let nh = ((high.min(0.45 * sr)) / f0).floor().max(1.0) as usize;
+    let bw = |f: f64| 60.0 + 0.08 * f;
+    let weight = |fh: f64| {
+        let g = |c: f64| (-0.5 * ((fh - c) / bw(c)).powi(2)).exp();
+        0.05 / (1.0 + fh / 1000.0) + g(fa) + 0.7 * g(fb)
+    };
+    // Harmonic weights are refreshed every 64 samples (the pitch glides); sin(hφ) by the
+    // Chebyshev recurrence sin((h+1)φ) = 2cos φ·sin(hφ) − sin((h−1)φ).
+    let mut phase = rng.random::<f64>() * std::f64::consts::TAU;
+    let mut w = vec![0.0; nh + 1];
+    for (i, o) in out.iter_mut().enumerate() {
+        let t = i as f64 / sr;
+        let f0t = f0 * (1.0 + glide * ((t - start) / len).clamp(0.0, 1.0));
+        if i % 64 == 0 {
+            for (h, wh) in w.iter_mut().enumerate().skip(1) {
+                let fh = h as f64 * f0t;
+                *wh = if fh < 0.45 * sr { weight(fh) } else { 0.0 };
+            }
+        }
+        phase = (phase + std::f64::consts::TAU * f0t / sr) % std::f64::consts::TAU;
+        let (s1, c1) = phase.sin_cos();
+        let (mut prev, mut cur) = (0.0, s1);
+        let mut acc = 0.0;
+        for wh in w.iter().skip(1) {
+            acc += wh * cur;
+            let next = 2.0 * c1 * cur - prev;
+            prev = cur;
+            cur = next;
+        }
+        let env: f64 = syllables.iter().map(|&(a, b)| gate(t, a, b)).sum();
+        *o = (acc * env) as f32;
+    }
+    let rms = (out.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / n as f64)
+        .sqrt()
+        .max(1e-9);
+    let amp = 0.1 * rng.random_range(0.5..1.0) / rms;
+    let normal = Normal::new(0.0, noise * 0.1).expect("σ ≥ 0");
+    for o in out.iter_mut() {
+        *o = (*o as f64 * amp + normal.sample(rng)) as f32;
+    }
+}
+
+type Waves = (Tensor, Tensor, Tensor, Tensor, i64);
+
+/// The synthetic audio task: `classes` = vowel × temporal pattern, deterministic from `seed`.
+pub fn synthetic(call: &Call, p: &CochleaParams) -> Result<Waves> {
+    let k = call.req_pos_i64("classes")?;
+    let ntr = call.req_pos_i64("train")?;
+    let nva = call.req_pos_i64("val")?;
+    let seed = call.req_i64("seed")? as u64;
+    let noise = call.req_f64("noise")?;
+    if !(2..=MAX_SYNTHETIC_AUDIO_CLASSES).contains(&k) {
+        return Err(call.bad(
+            "classes",
+            &format!(
+                "must be in 2..={MAX_SYNTHETIC_AUDIO_CLASSES} ({} vowels × {PATTERNS} temporal patterns)",
+                VOWELS.len()
+            ),
+        ));
+    }
+    if !(noise >= 0.0) {
+        return Err(call.bad("noise", "must be ≥ 0"));
+    }
+    let s = p.samples();
+    let make = |n: i64, stream: u64| {
+        use rayon::prelude::*;
+        // One generator per clip (seed, stream, clip index): the same clips whatever the
+        // thread count.
+        let mut buf = vec![0f32; n as usize * s];
+        let labels: Vec<i64> = buf
+            .par_chunks_mut(s)
+            .enumerate()
+            .map(|(i, out)| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(stream);
+                rng.set_word_pos(i as u128 * (1 << 40));
+                let lab = rng.random_range(0..k);
+                draw_clip(lab as usize, p.sample_rate, p.high_hz, noise, &mut rng, out);
+                lab
+            })
+            .collect();
+        (
+            Tensor::from_slice(&buf).view([n, s as i64]),
+            Tensor::from_slice(&labels),
+        )
+    };
+    let (tx, ty) = make(ntr, 1);
+    let (vx, vy) = make(nva, 2);
+    Ok((tx, ty, vx, vy, k))
+}
+
+// ---------------------------------------------------------------------------------------------
+// WAV folders
+
+fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing audio folder", dir, e))?;
+    let mut v = vec![];
+    for e in rd {
+        let e = e.map_err(|e| EngineError::io("listing audio folder", dir, e))?;
+        if e.path().is_dir() {
+            v.push((e.file_name().to_string_lossy().into_owned(), e.path()));
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn wav_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing class folder", dir, e))?;
+    let mut v = vec![];
+    for e in rd {
+        let p = e
+            .map_err(|e| EngineError::io("listing class folder", dir, e))?
+            .path();
+        let ext = p.extension().and_then(|e| e.to_str()).map(str::to_lowercase);
+        if ext.as_deref() == Some("wav") {
+            v.push(p);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// Read a WAV file as mono f64 in [-1, 1] and its sampling rate.
+pub fn read_wav(path: &Path) -> Result<(Vec<f64>, u32)> {
+    let bad = |msg: String| EngineError::Data {
+        task: "audio_folder".into(),
+        path: path.into(),
+        msg,
+    };
+    let mut r = hound::WavReader::open(path).map_err(|e| bad(format!("not a readable WAV: {e}")))?;
+    let spec = r.spec();
+    let ch = spec.channels.max(1) as usize;
+    let samples: Vec<f64> = match spec.sample_format {
+        hound::SampleFormat::Float => r
+            .samples::<f32>()
+            .map(|s| s.map(f64::from))
+            .collect::<std::result::Result<_, _>>(),
+        hound::SampleFormat::Int => {
+            let scale = 2f64.powi(spec.bits_per_sample as i32 - 1);
+            r.samples::<i32>()
+                .map(|s| s.map(|v| v as f64 / scale))
+                .collect::<std::result::Result<_, _>>()
+        }
+    }
+    .map_err(|e| bad(format!("bad WAV data: {e}")))?;
+    let mono = samples
+        .chunks(ch)
+        .map(|c| c.iter().sum::<f64>() / ch as f64)
+        .collect();
+    Ok((mono, spec.sample_rate))
+}
+
+/// A clip at the task's rate and length: resampled (Fourier method) when the file's rate
+/// differs, then cut to the first `samples` or zero-padded at the end.
+fn fit_clip(x: Vec<f64>, rate: u32, p: &CochleaParams, out: &mut Vec<f32>) {
+    let s = p.samples();
+    let x: Vec<f64> = if (rate as f64 - p.sample_rate).abs() > 1e-9 && !x.is_empty() {
+        let num = ((x.len() as f64) * p.sample_rate / rate as f64).round().max(1.0) as i64;
+        let t = resample(&Tensor::from_slice(&x).view([1, -1]), num);
+        Vec::<f64>::try_from(t.view([-1])).expect("f64 tensor")
+    } else {
+        x
+    };
+    out.extend(x.iter().take(s).map(|&v| v as f32));
+    out.extend(std::iter::repeat_n(0f32, s.saturating_sub(x.len())));
+}
+
+/// WAV files in one folder per class; validation from `val_path` (same class folders) or a
+/// seeded `val_fraction` of each class.
+pub fn folder(call: &Call, p: &CochleaParams) -> Result<Waves> {
+    let dir = PathBuf::from(call.req_str("path")?);
+    let val_path = call.str("val_path").unwrap_or("").to_string();
+    let frac = call.req_f64("val_fraction")?;
+    let seed = call.req_i64("seed")? as u64;
+    let data_err = |msg: String| EngineError::Data {
+        task: "audio_folder".into(),
+        path: dir.clone(),
+        msg,
+    };
+    let classes = class_dirs(&dir)?;
+    if classes.len() < 2 {
+        return Err(data_err(
+            "needs at least two class folders (one folder of .wav files per class)".into(),
+        ));
+    }
+    let names: Vec<&String> = classes.iter().map(|(n, _)| n).collect();
+    let (mut tr, mut va) = (vec![], vec![]);
+    if val_path.is_empty() {
+        if !(0.0..1.0).contains(&frac) {
+            return Err(call.bad("val_fraction", "must be in [0, 1)"));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for (i, (_, d)) in classes.iter().enumerate() {
+            let mut files = wav_files(d)?;
+            for j in (1..files.len()).rev() {
+                files.swap(j, rng.random_range(0..=j));
+            }
+            let nv = (files.len() as f64 * frac).round() as usize;
+            for (j, f) in files.into_iter().enumerate() {
+                if j < nv {
+                    va.push((f, i as i64))
+                } else {
+                    tr.push((f, i as i64))
+                }
+            }
+        }
+    } else {
+        for (i, (_, d)) in classes.iter().enumerate() {
+            tr.extend(wav_files(d)?.into_iter().map(|f| (f, i as i64)));
+        }
+        for (n, d) in class_dirs(Path::new(&val_path))? {
+            let i = names.iter().position(|x| **x == n).ok_or_else(|| {
+                data_err(format!(
+                    "validation class `{n}` (in {val_path}) is not a training class"
+                ))
+            })?;
+            va.extend(wav_files(&d)?.into_iter().map(|f| (f, i as i64)));
+        }
+    }
+    if tr.is_empty() {
+        return Err(data_err("no .wav files found in the class folders".into()));
+    }
+    let load = |list: &[(PathBuf, i64)]| -> Result<(Tensor, Tensor)> {
+        let mut buf = Vec::with_capacity(list.len() * p.samples());
+        for (f, _) in list {
+            let (x, rate) = read_wav(f)?;
+            fit_clip(x, rate, p, &mut buf);
+        }
+        let y: Vec<i64> = list.iter().map(|(_, l)| *l).collect();
+        Ok((
+            Tensor::from_slice(&buf).view([list.len() as i64, p.samples() as i64]),
+            Tensor::from_slice(&y),
+        ))
+    };
+    let (tx, ty) = load(&tr)?;
+    let (vx, vy) = if va.is_empty() {
+        (tx.narrow(0, 0, 0), ty.narrow(0, 0, 0))
+    } else {
+        load(&va)?
+    };
+    Ok((tx, ty, vx, vy, classes.len() as i64))
+}
+
+#[cfg(test)]
+mod tests;
