@@ -102,10 +102,10 @@ impl CochleaParams {
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut v = vec![];
         let nyq = self.sample_rate / 2.0;
-        if !(self.sample_rate >= 1000.0) {
+        if self.sample_rate.is_nan() || self.sample_rate < 1000.0 {
             v.push(("sample_rate", "must be at least 1000 Hz".into()));
         }
-        if !(self.duration > 0.0) {
+        if self.duration.is_nan() || self.duration <= 0.0 {
             v.push(("duration", "must be positive".into()));
         }
         if self.filters < 1 {
@@ -127,9 +127,12 @@ impl CochleaParams {
             ));
         }
         if !(self.env_rate > 0.0 && self.env_rate <= self.sample_rate) {
-            v.push(("env_rate", "must be positive and at most sample_rate".into()));
+            v.push((
+                "env_rate",
+                "must be positive and at most sample_rate".into(),
+            ));
         }
-        if !(self.power > 0.0) {
+        if self.power.is_nan() || self.power <= 0.0 {
             v.push(("power", "must be positive".into()));
         }
         if v.is_empty() && self.frames() < 2 {
@@ -292,7 +295,11 @@ mod tests {
         }
         let bin = |hz: f64| (hz * s as f64 / p.sample_rate) as usize;
         for hz in [200.0, 1000.0, 4000.0] {
-            assert!((power[bin(hz)] - 1.0).abs() < 1e-6, "{hz}: {}", power[bin(hz)]);
+            assert!(
+                (power[bin(hz)] - 1.0).abs() < 1e-6,
+                "{hz}: {}",
+                power[bin(hz)]
+            );
         }
     }
 

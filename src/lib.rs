@@ -1,9 +1,9 @@
 #![doc = include_str!("../docs/architecture.md")]
 
 pub mod check;
-pub mod cochlea;
 pub mod classify;
 pub mod cli;
+pub mod cochlea;
 pub mod diag;
 pub mod features;
 pub mod plan;

@@ -1061,11 +1061,7 @@ impl Eval<'_> {
                         }
                         arch.params
                             .insert("input_width".into(), Value::Int(p.frames() as i64));
-                        (
-                            p.n_filters() as i64,
-                            1,
-                            call.i64("classes").unwrap_or(10),
-                        )
+                        (p.n_filters() as i64, 1, call.i64("classes").unwrap_or(10))
                     }
                     _ => (
                         task.params

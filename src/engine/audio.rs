@@ -275,7 +275,7 @@ pub fn synthetic(call: &Call, p: &CochleaParams) -> Result<Waves> {
             ),
         ));
     }
-    if !(noise >= 0.0) {
+    if noise.is_nan() || noise < 0.0 {
         return Err(call.bad("noise", "must be ≥ 0"));
     }
     let s = p.samples();
@@ -329,7 +329,10 @@ fn wav_files(dir: &Path) -> Result<Vec<PathBuf>> {
         let p = e
             .map_err(|e| EngineError::io("listing class folder", dir, e))?
             .path();
-        let ext = p.extension().and_then(|e| e.to_str()).map(str::to_lowercase);
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_lowercase);
         if ext.as_deref() == Some("wav") {
             v.push(p);
         }
@@ -345,7 +348,8 @@ pub fn read_wav(path: &Path) -> Result<(Vec<f64>, u32)> {
         path: path.into(),
         msg,
     };
-    let mut r = hound::WavReader::open(path).map_err(|e| bad(format!("not a readable WAV: {e}")))?;
+    let mut r =
+        hound::WavReader::open(path).map_err(|e| bad(format!("not a readable WAV: {e}")))?;
     let spec = r.spec();
     let ch = spec.channels.max(1) as usize;
     let samples: Vec<f64> = match spec.sample_format {
@@ -373,7 +377,9 @@ pub fn read_wav(path: &Path) -> Result<(Vec<f64>, u32)> {
 fn fit_clip(x: Vec<f64>, rate: u32, p: &CochleaParams, out: &mut Vec<f32>) {
     let s = p.samples();
     let x: Vec<f64> = if (rate as f64 - p.sample_rate).abs() > 1e-9 && !x.is_empty() {
-        let num = ((x.len() as f64) * p.sample_rate / rate as f64).round().max(1.0) as i64;
+        let num = ((x.len() as f64) * p.sample_rate / rate as f64)
+            .round()
+            .max(1.0) as i64;
         let t = resample(&Tensor::from_slice(&x).view([1, -1]), num);
         Vec::<f64>::try_from(t.view([-1])).expect("f64 tensor")
     } else {

@@ -178,9 +178,11 @@ impl Task {
     pub fn fill_arch(&self, arch: &Call) -> Call {
         use crate::value::Value;
         let mut a = super::params::complete(arch);
-        a.params.insert("input_size".into(), Value::Int(self.height));
+        a.params
+            .insert("input_size".into(), Value::Int(self.height));
         if self.width != self.height {
-            a.params.insert("input_width".into(), Value::Int(self.width));
+            a.params
+                .insert("input_width".into(), Value::Int(self.width));
         }
         a.params
             .insert("in_channels".into(), Value::Int(self.channels));

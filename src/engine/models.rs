@@ -777,7 +777,11 @@ mod tests {
         let _rng = crate::engine::test_rng_lock();
         let s = Call::new("supervised");
         for name in ["knet4", "knet5", "alexnet", "resnet18", "mlp"] {
-            let (h, w) = if name == "alexnet" { (75, 120) } else { (25, 40) };
+            let (h, w) = if name == "alexnet" {
+                (75, 120)
+            } else {
+                (25, 40)
+            };
             let a = Call::new(name)
                 .with("width", Value::Float(0.125))
                 .with("input_size", Value::Int(h))

@@ -556,7 +556,9 @@ impl Trainer {
             let mut i = 0;
             while i < n {
                 let m = bs.min(n - i);
-                let xu = self.task.inputs(&self.task.val_x.narrow(0, i, m), self.device);
+                let xu = self
+                    .task
+                    .inputs(&self.task.val_x.narrow(0, i, m), self.device);
                 let y = self.task.val_y.narrow(0, i, m).to_device(self.device);
                 match self.temperature {
                     None => {

@@ -69,7 +69,10 @@ pub fn run_cost(study: &crate::check::ir::Study, r: &RunSpec) -> Cost {
     });
     let (train_n, val_n) = task_sizes(&r.task.call);
     // Audio tasks compute a cochleagram per example on the device.
-    let front = if matches!(r.task.call.name.as_str(), "synthetic_audio" | "audio_folder") {
+    let front = if matches!(
+        r.task.call.name.as_str(),
+        "synthetic_audio" | "audio_folder"
+    ) {
         thread_local! {
             static FRONT: std::cell::RefCell<std::collections::HashMap<crate::value::Call, f64>> =
                 Default::default();
@@ -83,18 +86,15 @@ pub fn run_cost(study: &crate::check::ir::Study, r: &RunSpec) -> Cost {
         0.0
     };
     let views = if contrastive { 2.0 } else { 1.0 };
-    let train = (3.0 * fwd * rule_factor(&r.rule.call.name) + front)
-        * train_n
-        * views
-        * r.epochs as f64;
+    let train =
+        (3.0 * fwd * rule_factor(&r.rule.call.name) + front) * train_n * views * r.epochs as f64;
     let stimuli = if r.observe.stimuli > 0 {
         (r.observe.stimuli as f64).min(val_n)
     } else {
         val_n
     };
-    let observe = (3.0 * fwd * (1.0 + r.realism.len() as f64) + front)
-        * stimuli
-        * r.checkpoints.len() as f64;
+    let observe =
+        (3.0 * fwd * (1.0 + r.realism.len() as f64) + front) * stimuli * r.checkpoints.len() as f64;
     let total = train + observe;
     Cost {
         train_flops: train,

@@ -384,12 +384,7 @@ const AUDIO_FOLDER: &[Param] = &[
         D::I(0),
         "number of classes (0 = the number of class directories); fixes the output layer for the plan",
     ),
-    p(
-        "seed",
-        NONNEG,
-        D::I(0),
-        "seed of the validation hold-out",
-    ),
+    p("seed", NONNEG, D::I(0), "seed of the validation hold-out"),
 ];
 
 // ------------------------------------------------------------------------------------------

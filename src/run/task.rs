@@ -5,8 +5,8 @@ use super::{EpochLog, Event, ObserveLog, RunStatus, run_dir, write_atomic};
 use crate::engine::train::{Schedule, TrainJob, TrainOutcome, TrainSettings, Trainer, train_with};
 use crate::engine::{LearningRule, Model, Progress, Task};
 use crate::features::observable::{
-    KurtosisConvention, LayerPosition, ObservableId, Precision, QuantileConvention,
-    SkewConvention, StatConventions,
+    KurtosisConvention, LayerPosition, ObservableId, Precision, QuantileConvention, SkewConvention,
+    StatConventions,
 };
 use crate::features::schema::ObservationRow;
 use crate::features::writer::{FileMetadata, write_features};

@@ -304,8 +304,8 @@ observe paper.candidates { stimuli = val(16) }
     )
     .unwrap();
     let plan = lrx().arg("plan").arg(&spec).output().unwrap();
-    let text = String::from_utf8_lossy(&plan.stdout).into_owned()
-        + &String::from_utf8_lossy(&plan.stderr);
+    let text =
+        String::from_utf8_lossy(&plan.stdout).into_owned() + &String::from_utf8_lossy(&plan.stderr);
     assert!(plan.status.success(), "{text}");
     let out = d.path().join("out");
     run_to_end(&spec, &out);
@@ -317,7 +317,11 @@ observe paper.candidates { stimuli = val(16) }
     assert_eq!(f.x.shape()[0], 8, "2 runs × 4 layers");
     assert!(f.layers.iter().any(|l| l == "fc4"));
     // The first layer's weights: 5×5 kernels on 1 input channel, 8 filters.
-    let k = f.observables.iter().position(|o| o == "weightraw_norm").unwrap();
+    let k = f
+        .observables
+        .iter()
+        .position(|o| o == "weightraw_norm")
+        .unwrap();
     assert!(f.x[[0, 0, k]].is_finite());
     // A bad cochleagram is a check error that names the parameter.
     let bad = d.path().join("bad.lrx");
@@ -330,5 +334,8 @@ observe paper.candidates { stimuli = val(16) }
     .unwrap();
     let o = lrx().arg("check").arg(&bad).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("high_hz") && err.contains("Nyquist"), "{err}");
+    assert!(
+        !o.status.success() && err.contains("high_hz") && err.contains("Nyquist"),
+        "{err}"
+    );
 }

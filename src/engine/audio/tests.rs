@@ -23,7 +23,6 @@ fn tone(hz: f64, p: &CochleaParams) -> Tensor {
     Tensor::from_slice(&v).view([1, s as i64])
 }
 
-
 #[test]
 fn shape_and_tone_peaks_at_nearest_filter() {
     let _rng = crate::engine::test_rng_lock();
@@ -34,7 +33,9 @@ fn shape_and_tone_peaks_at_nearest_filter() {
     for hz in [180.0, 440.0, 1000.0, 2500.0, 4200.0] {
         let out = c.apply(&tone(hz, &p));
         assert_eq!(out.size(), vec![1, 1, 25, 50]);
-        let prof = out.mean_dim([3i64].as_slice(), false, Kind::Float).view([-1]);
+        let prof = out
+            .mean_dim([3i64].as_slice(), false, Kind::Float)
+            .view([-1]);
         let peak = prof.argmax(0, false).int64_value(&[]) as usize;
         let nearest = (0..centres.len())
             .min_by(|&a, &b| {
@@ -78,7 +79,10 @@ fn fast_envelopes_match_exact() {
             d.max().double_value(&[]) / scale,
             d.mean(Kind::Float).double_value(&[]) / scale,
         );
-        eprintln!("fast vs exact ({} samples): max {max:.2e}, mean {mean:.2e} of the maximum", p.samples());
+        eprintln!(
+            "fast vs exact ({} samples): max {max:.2e}, mean {mean:.2e} of the maximum",
+            p.samples()
+        );
         assert!(max <= 2e-2 && mean <= 2e-3, "max {max}, mean {mean}");
     }
 }
@@ -91,7 +95,8 @@ fn resample_matches_scipy_conventions() {
         let v: Vec<f64> = (0..n)
             .map(|i| {
                 let t = i as f64 / n as f64;
-                1.0 + (std::f64::consts::TAU * 2.0 * t).sin() + 0.5 * (std::f64::consts::TAU * 3.0 * t).cos()
+                1.0 + (std::f64::consts::TAU * 2.0 * t).sin()
+                    + 0.5 * (std::f64::consts::TAU * 3.0 * t).cos()
             })
             .collect();
         Tensor::from_slice(&v).view([1, n])
@@ -126,7 +131,10 @@ fn against_numpy_scipy_reference() {
     let dir = tempfile::tempdir().unwrap();
     let inp = dir.path().join("in.json");
     let out = dir.path().join("out.json");
-    let rows: Vec<Vec<f64>> = wav.chunks(s).map(|c| c.iter().map(|&v| v as f64).collect()).collect();
+    let rows: Vec<Vec<f64>> = wav
+        .chunks(s)
+        .map(|c| c.iter().map(|&v| v as f64).collect())
+        .collect();
     let j = serde_json::json!({
         "params": {
             "sample_rate": p.sample_rate, "filters": p.filters, "low_hz": p.low_hz,
@@ -145,7 +153,11 @@ fn against_numpy_scipy_reference() {
         .map(|v| v.as_f64().unwrap())
         .collect();
     for (a, b) in p.filterbank().iter().zip(&centres) {
-        assert!((a.centre_hz - b).abs() < 1e-9 * b, "centre {} vs {b}", a.centre_hz);
+        assert!(
+            (a.centre_hz - b).abs() < 1e-9 * b,
+            "centre {} vs {b}",
+            a.centre_hz
+        );
     }
     let want: Vec<f64> = r["coch"]
         .as_array()
@@ -209,7 +221,8 @@ fn write_wav(path: &Path, rate: u32, channels: u16, hz: f64, secs: f64) {
     };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..(secs * rate as f64) as usize {
-        let v = (0.3 * (std::f64::consts::TAU * hz * i as f64 / rate as f64).sin() * 32767.0) as i16;
+        let v =
+            (0.3 * (std::f64::consts::TAU * hz * i as f64 / rate as f64).sin() * 32767.0) as i16;
         for _ in 0..channels {
             w.write_sample(v).unwrap();
         }
@@ -226,7 +239,11 @@ fn wav_folder_reader_resamples_and_fits_length() {
         let d = dir.path().join(cls);
         std::fs::create_dir_all(&d).unwrap();
         for i in 0..5 {
-            let (rate, ch, secs) = if i % 2 == 0 { (16_000, 1, 0.1) } else { (44_100, 2, 0.4) };
+            let (rate, ch, secs) = if i % 2 == 0 {
+                (16_000, 1, 0.1)
+            } else {
+                (44_100, 2, 0.4)
+            };
             write_wav(&d.join(format!("{i}.wav")), rate, ch, hz, secs);
         }
         std::fs::write(d.join("notes.txt"), "ignored").unwrap();
@@ -255,7 +272,10 @@ fn wav_folder_reader_resamples_and_fits_length() {
         let lab = t.train_y.int64_value(&[i]);
         let centre = p_centre(&c, row as usize);
         let hz = if lab == 0 { 2000.0 } else { 300.0 };
-        assert!((centre / hz).ln().abs() < 0.25, "label {lab}: peak at {centre} Hz");
+        assert!(
+            (centre / hz).ln().abs() < 0.25,
+            "label {lab}: peak at {centre} Hz"
+        );
     }
     // A 16 kHz short clip is zero-padded after 0.1 s; a 44.1 kHz one is resampled and cut.
     let (raw, rate) = read_wav(&dir.path().join("low/1.wav")).unwrap();
