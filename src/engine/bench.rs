@@ -1,4 +1,5 @@
-//! Training-step benchmark (run by `scripts/bench-train`; ignored in normal test runs).
+//! Training-step benchmark (run by `scripts/bench-train`) and the cochleagram's cost against a
+//! training step (`scripts/bench-cochleagram`); ignored in normal test runs.
 //!
 //! For each (model, input size, batch) and rule: build the trainer on a synthetic task, take
 //! warm-up steps on a fixed preprocessed batch, then time `LRX_BENCH_STEPS` steps. Prints one JSON
@@ -66,6 +67,87 @@ mod tests {
                 let ms = t0.elapsed().as_secs_f64() * 1000.0 / steps as f64;
                 println!(
                     "{{\"impl\":\"lrx\",\"model\":\"{model}\",\"size\":{size},\"batch\":{batch},\"rule\":\"{rule}\",\"threads\":{threads},\"ms_per_step\":{ms:.3}}}"
+                );
+            }
+        }
+    }
+
+    /// The cochleagram of a batch against one training step on the cochleagrams it gives
+    /// (issue 10's target: ≤ 20 %). Prints one JSON object per configuration.
+    #[test]
+    #[ignore = "benchmark; run through scripts/bench-cochleagram"]
+    fn bench_cochleagram() {
+        let threads = env_i64("LRX_BENCH_THREADS", 2);
+        let steps = env_i64("LRX_BENCH_STEPS", 10);
+        tch::set_num_threads(threads as i32);
+        let f = Value::Float;
+        let i = Value::Int;
+        // (name, task call, arch, width, batch)
+        let configs: Vec<(&str, Call, &str, f64, i64)> = vec![
+            (
+                "specs/audio.lrx (16 kHz, 0.4 s, 41x80)",
+                Call::new("synthetic_audio")
+                    .with("duration", f(0.4))
+                    .with("sample_rate", f(16_000.0))
+                    .with("filters", i(20))
+                    .with("sample_factor", i(2))
+                    .with("high_hz", f(6000.0)),
+                "knet4",
+                0.5,
+                32,
+            ),
+            (
+                "paper WSN (20 kHz, 2 s, 203x400)",
+                Call::new("synthetic_audio").with("duration", f(2.0)),
+                "resnet18",
+                1.0,
+                8,
+            ),
+        ];
+        let only = std::env::var("LRX_BENCH_CONFIGS").unwrap_or_default();
+        for (ci, (name, task_call, arch, width, batch)) in configs.into_iter().enumerate() {
+            if !only.is_empty() && !only.split(',').any(|c| c == ci.to_string()) {
+                continue;
+            }
+            for envelope in ["exact", "fast"] {
+                let call = task_call
+                    .clone()
+                    .with("train", i(batch))
+                    .with("val", i(4))
+                    .with("envelope", Value::Str(envelope.into()));
+                let task = Task::from_call(&call).unwrap();
+                let job = TrainJob {
+                    arch: Call::new(arch).with("width", f(width)),
+                    rule: Call::new("sgdm"),
+                    task: call.clone(),
+                    objective: Call::new("supervised"),
+                    settings: TrainSettings::from_call(
+                        &Call::new("train").with("batch", i(batch)),
+                    )
+                    .unwrap(),
+                };
+                let mut tr = Trainer::with_task(&job, task, Device::Cpu).unwrap();
+                let wav = tr.task.train_x.shallow_clone();
+                let time = |f: &mut dyn FnMut()| {
+                    f();
+                    let t0 = std::time::Instant::now();
+                    for _ in 0..steps {
+                        f();
+                    }
+                    t0.elapsed().as_secs_f64() * 1000.0 / steps as f64
+                };
+                let coch_ms = time(&mut || {
+                    let _ = tr.task.inputs(&wav, Device::Cpu).sum(tch::Kind::Float).double_value(&[]);
+                });
+                let x = tr.task.normalize(&tr.task.inputs(&wav, Device::Cpu));
+                let y = tr.task.train_y.shallow_clone();
+                let step_ms = time(&mut || {
+                    let (l, _, _) = tr.step(&x, &y, 1e-3);
+                    let _ = l.double_value(&[]);
+                });
+                println!(
+                    "{{\"config\":\"{name}\",\"envelope\":\"{envelope}\",\"arch\":\"{arch}\",\"width\":{width},\"batch\":{batch},\"threads\":{threads},\"cochleagram_ms\":{coch_ms:.2},\"step_ms\":{step_ms:.2},\"ratio\":{:.3}}}",
+                    coch_ms / step_ms
                 );
             }
         }
