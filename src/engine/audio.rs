@@ -309,36 +309,10 @@ pub fn synthetic(call: &Call, p: &CochleaParams) -> Result<Waves> {
 // ---------------------------------------------------------------------------------------------
 // WAV folders
 
-fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing audio folder", dir, e))?;
-    let mut v = vec![];
-    for e in rd {
-        let e = e.map_err(|e| EngineError::io("listing audio folder", dir, e))?;
-        if e.path().is_dir() {
-            v.push((e.file_name().to_string_lossy().into_owned(), e.path()));
-        }
-    }
-    v.sort();
-    Ok(v)
-}
+use super::data::class_dirs;
 
 fn wav_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing class folder", dir, e))?;
-    let mut v = vec![];
-    for e in rd {
-        let p = e
-            .map_err(|e| EngineError::io("listing class folder", dir, e))?
-            .path();
-        let ext = p
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_lowercase);
-        if ext.as_deref() == Some("wav") {
-            v.push(p);
-        }
-    }
-    v.sort();
-    Ok(v)
+    super::data::files_with(dir, &["wav"])
 }
 
 /// Read a WAV file as mono f64 in [-1, 1] and its sampling rate.

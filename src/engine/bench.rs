@@ -121,10 +121,8 @@ mod tests {
                     rule: Call::new("sgdm"),
                     task: call.clone(),
                     objective: Call::new("supervised"),
-                    settings: TrainSettings::from_call(
-                        &Call::new("train").with("batch", i(batch)),
-                    )
-                    .unwrap(),
+                    settings: TrainSettings::from_call(&Call::new("train").with("batch", i(batch)))
+                        .unwrap(),
                 };
                 let mut tr = Trainer::with_task(&job, task, Device::Cpu).unwrap();
                 let wav = tr.task.train_x.shallow_clone();
@@ -137,7 +135,11 @@ mod tests {
                     t0.elapsed().as_secs_f64() * 1000.0 / steps as f64
                 };
                 let coch_ms = time(&mut || {
-                    let _ = tr.task.inputs(&wav, Device::Cpu).sum(tch::Kind::Float).double_value(&[]);
+                    let _ = tr
+                        .task
+                        .inputs(&wav, Device::Cpu)
+                        .sum(tch::Kind::Float)
+                        .double_value(&[]);
                 });
                 let x = tr.task.normalize(&tr.task.inputs(&wav, Device::Cpu));
                 let y = tr.task.train_y.shallow_clone();

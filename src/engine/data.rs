@@ -542,11 +542,12 @@ fn cifar10(call: &Call) -> Result<Split> {
 // ---------------------------------------------------------------------------------------------
 // Image folder
 
-fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing image folder", dir, e))?;
+/// The class directories of a data folder (one directory per class), sorted by name.
+pub(super) fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing data folder", dir, e))?;
     let mut v = vec![];
     for e in rd {
-        let e = e.map_err(|e| EngineError::io("listing image folder", dir, e))?;
+        let e = e.map_err(|e| EngineError::io("listing data folder", dir, e))?;
         if e.path().is_dir() {
             v.push((e.file_name().to_string_lossy().into_owned(), e.path()));
         }
@@ -555,7 +556,8 @@ fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(v)
 }
 
-fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Files of a class directory whose extension (any case) is one of `exts`, sorted.
+pub(super) fn files_with(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
     let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing class folder", dir, e))?;
     let mut v = vec![];
     for e in rd {
@@ -566,12 +568,16 @@ fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
             .extension()
             .and_then(|e| e.to_str())
             .map(|e| e.to_ascii_lowercase());
-        if matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg")) {
+        if ext.is_some_and(|e| exts.contains(&e.as_str())) {
             v.push(p);
         }
     }
     v.sort();
     Ok(v)
+}
+
+fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    files_with(dir, &["png", "jpg", "jpeg"])
 }
 
 fn load_image(p: &Path, size: u32, channels: i64, out: &mut Vec<u8>) -> Result<()> {
