@@ -1082,18 +1082,23 @@ impl Eval<'_> {
                 arch.params
                     .insert("in_channels".into(), Value::Int(channels));
                 arch.params.insert("classes".into(), Value::Int(classes));
-                let min_side = arch
+                let width = arch
                     .params
                     .get("input_width")
                     .and_then(Value::as_i64)
-                    .unwrap_or(size)
-                    .min(size);
+                    .unwrap_or(size);
+                let min_side = width.min(size);
+                let shape = if width == size {
+                    format!("{size}")
+                } else {
+                    format!("{size}×{width}")
+                };
                 if arch.builtin.name == "alexnet" && min_side < 67 {
                     self.err(
                 Diag::error(
                     codes::OUT_OF_RANGE,
                     format!(
-                        "AlexNet needs inputs of at least 67 pixels; the task `{}` has {size}",
+                        "AlexNet needs inputs of at least 67 pixels; the task `{}` has {shape}",
                         task.label
                     ),
                 )
