@@ -418,6 +418,8 @@ pub fn folder(call: &Call, p: &CochleaParams) -> Result<Waves> {
     if tr.is_empty() {
         return Err(data_err("no .wav files found in the class folders".into()));
     }
+    super::data::check_fits_in_memory((tr.len() + va.len()) as u64 * p.samples() as u64 * 4)
+        .map_err(data_err)?;
     let load = |list: &[(PathBuf, i64)]| -> Result<(Tensor, Tensor)> {
         let mut buf = Vec::with_capacity(list.len() * p.samples());
         for (f, _) in list {

@@ -542,6 +542,31 @@ fn cifar10(call: &Call) -> Result<Split> {
 // ---------------------------------------------------------------------------------------------
 // Image folder
 
+/// Folder tasks hold every example in memory (no streaming from disk yet). Refuse a data set
+/// whose examples need more than the memory available now (`MemAvailable` in /proc/meminfo),
+/// with a clear message, instead of being killed by the kernel part-way through loading.
+pub(super) fn check_fits_in_memory(bytes: u64) -> std::result::Result<(), String> {
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    });
+    fits_in_memory(bytes, available)
+}
+
+fn fits_in_memory(bytes: u64, available: Option<u64>) -> std::result::Result<(), String> {
+    match available {
+        Some(limit) if bytes > limit => Err(format!(
+            "the examples need {:.1} GB in memory and {:.1} GB are available: lrx loads folder \
+             data sets into memory (streaming from disk is not implemented yet); use fewer \
+             examples, or a machine with more memory",
+            bytes as f64 / 1e9,
+            limit as f64 / 1e9
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The class directories of a data folder (one directory per class), sorted by name.
 pub(super) fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing data folder", dir, e))?;
@@ -670,6 +695,8 @@ fn image_folder(call: &Call) -> Result<Split> {
     if tr_list.is_empty() {
         return Err(data_err("no .png/.jpg images found".into()));
     }
+    check_fits_in_memory((tr_list.len() + va_list.len()) as u64 * (channels * size * size) as u64)
+        .map_err(data_err)?;
     let load = |list: &[(PathBuf, i64)]| -> Result<(Tensor, Tensor)> {
         let mut buf = Vec::with_capacity(list.len() * (channels * size * size) as usize);
         for (p, _) in list {
@@ -800,6 +827,19 @@ mod tests {
         .unwrap();
         assert_eq!((t.n_train(), t.n_val()), (10, 1));
         assert_eq!(t.val_y.int64_value(&[0]), 1);
+    }
+
+    #[test]
+    fn memory_check() {
+        assert!(fits_in_memory(10, Some(100)).is_ok());
+        assert!(fits_in_memory(10, None).is_ok());
+        let e = fits_in_memory(193_000_000_000, Some(24_000_000_000)).unwrap_err();
+        assert!(
+            e.contains("193.0 GB") && e.contains("24.0 GB") && e.contains("streaming"),
+            "{e}"
+        );
+        // This machine can hold a small folder.
+        assert!(check_fits_in_memory(1 << 20).is_ok());
     }
 
     #[test]
