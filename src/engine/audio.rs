@@ -76,24 +76,20 @@ impl Cochleagram {
 
     /// The same front end on another device.
     pub fn to_device(&self, device: Device) -> Cochleagram {
-        if device == self.device {
-            Cochleagram::new(&self.params, device)
-        } else {
-            Cochleagram {
-                params: self.params.clone(),
-                samples: self.samples,
-                frames: self.frames,
-                filters: self
-                    .filters
-                    .iter()
-                    .map(|f| DeviceFilter {
-                        first: f.first,
-                        gains: f.gains.to_device(device),
-                        len: f.len,
-                    })
-                    .collect(),
-                device,
-            }
+        Cochleagram {
+            params: self.params.clone(),
+            samples: self.samples,
+            frames: self.frames,
+            filters: self
+                .filters
+                .iter()
+                .map(|f| DeviceFilter {
+                    first: f.first,
+                    gains: f.gains.to_device(device),
+                    len: f.len,
+                })
+                .collect(),
+            device,
         }
     }
 
@@ -309,8 +305,6 @@ pub fn synthetic(call: &Call, p: &CochleaParams) -> Result<Waves> {
 // ---------------------------------------------------------------------------------------------
 // WAV folders
 
-use super::data::class_dirs;
-
 fn wav_files(dir: &Path) -> Result<Vec<PathBuf>> {
     super::data::files_with(dir, &["wav"])
 }
@@ -367,77 +361,31 @@ fn fit_clip(x: Vec<f64>, rate: u32, p: &CochleaParams, out: &mut Vec<f32>) {
 /// seeded `val_fraction` of each class.
 pub fn folder(call: &Call, p: &CochleaParams) -> Result<Waves> {
     let dir = PathBuf::from(call.req_str("path")?);
-    let val_path = call.str("val_path").unwrap_or("").to_string();
-    let frac = call.req_f64("val_fraction")?;
-    let seed = call.req_i64("seed")? as u64;
+    let val_path = call.str("val_path").unwrap_or("");
     let data_err = |msg: String| EngineError::Data {
         task: "audio_folder".into(),
         path: dir.clone(),
         msg,
     };
-    let classes = class_dirs(&dir)?;
+    let val_dir = (!val_path.is_empty()).then(|| PathBuf::from(val_path));
+    let (tr, va, classes) =
+        super::data::folder_listing(call, &dir, val_dir.as_deref(), &wav_files, &data_err)?;
     if classes.len() < 2 {
         return Err(data_err(
             "needs at least two class folders (one folder of .wav files per class)".into(),
         ));
-    }
-    let names: Vec<&String> = classes.iter().map(|(n, _)| n).collect();
-    let (mut tr, mut va) = (vec![], vec![]);
-    if val_path.is_empty() {
-        if !(0.0..1.0).contains(&frac) {
-            return Err(call.bad("val_fraction", "must be in [0, 1)"));
-        }
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        for (i, (_, d)) in classes.iter().enumerate() {
-            let mut files = wav_files(d)?;
-            for j in (1..files.len()).rev() {
-                files.swap(j, rng.random_range(0..=j));
-            }
-            let nv = (files.len() as f64 * frac).round() as usize;
-            for (j, f) in files.into_iter().enumerate() {
-                if j < nv {
-                    va.push((f, i as i64))
-                } else {
-                    tr.push((f, i as i64))
-                }
-            }
-        }
-    } else {
-        for (i, (_, d)) in classes.iter().enumerate() {
-            tr.extend(wav_files(d)?.into_iter().map(|f| (f, i as i64)));
-        }
-        for (n, d) in class_dirs(Path::new(&val_path))? {
-            let i = names.iter().position(|x| **x == n).ok_or_else(|| {
-                data_err(format!(
-                    "validation class `{n}` (in {val_path}) is not a training class"
-                ))
-            })?;
-            va.extend(wav_files(&d)?.into_iter().map(|f| (f, i as i64)));
-        }
     }
     if tr.is_empty() {
         return Err(data_err("no .wav files found in the class folders".into()));
     }
     super::data::check_fits_in_memory((tr.len() + va.len()) as u64 * p.samples() as u64 * 4)
         .map_err(data_err)?;
-    let load = |list: &[(PathBuf, i64)]| -> Result<(Tensor, Tensor)> {
-        let mut buf = Vec::with_capacity(list.len() * p.samples());
-        for (f, _) in list {
+    let (tx, ty, vx, vy) =
+        super::data::load_listed(&tr, &va, &[p.samples() as i64], |f, buf: &mut Vec<f32>| {
             let (x, rate) = read_wav(f)?;
-            fit_clip(x, rate, p, &mut buf);
-        }
-        let y: Vec<i64> = list.iter().map(|(_, l)| *l).collect();
-        Ok((
-            Tensor::from_slice(&buf).view([list.len() as i64, p.samples() as i64]),
-            Tensor::from_slice(&y),
-        ))
-    };
-    let (tx, ty) = load(&tr)?;
-    let (vx, vy) = if va.is_empty() {
-        (tx.narrow(0, 0, 0), ty.narrow(0, 0, 0))
-    } else {
-        load(&va)?
-    };
+            fit_clip(x, rate, p, buf);
+            Ok(())
+        })?;
     Ok((tx, ty, vx, vy, classes.len() as i64))
 }
 

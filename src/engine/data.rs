@@ -162,7 +162,8 @@ impl Task {
     pub fn inputs(&self, x: &Tensor, device: Device) -> Tensor {
         match &self.front {
             Front::Images => Self::to_unit(x, device),
-            Front::Audio(c) => c.apply(&x.to_device(device)).to_device(device),
+            // `apply` moves the waveforms to the front end's device (the trainer's).
+            Front::Audio(c) => c.apply(x).to_device(device),
         }
     }
 
@@ -568,7 +569,7 @@ fn fits_in_memory(bytes: u64, available: Option<u64>) -> std::result::Result<(),
 }
 
 /// The class directories of a data folder (one directory per class), sorted by name.
-pub(super) fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing data folder", dir, e))?;
     let mut v = vec![];
     for e in rd {
@@ -631,55 +632,88 @@ fn image_folder(call: &Call) -> Result<Split> {
     if channels != 1 && channels != 3 {
         return Err(call.bad("channels", "must be 1 or 3"));
     }
-    let frac = call.req_f64("val_fraction")?;
-    let seed = call.req_i64("seed")? as u64;
     let data_err = |msg: String| EngineError::Data {
         task: "image_folder".into(),
         path: dir.clone(),
         msg,
     };
-    // Either train/ and val/ folders with the same class folders, or class folders split by
-    // val_fraction (deterministic from seed).
-    type Listing = (Vec<(PathBuf, i64)>, Vec<(PathBuf, i64)>, Vec<String>);
-    // `val_path` (the language's parameter) names the validation folder explicitly.
+    // `val_path` (the language's parameter) names the validation folder; else train/ and val/
+    // folders with the same class folders, or class folders split by val_fraction.
     let val_path = call.str("val_path").unwrap_or("");
     let (train_dir, val_dir) = if !val_path.is_empty() {
-        (dir.clone(), PathBuf::from(val_path))
+        (dir.clone(), Some(PathBuf::from(val_path)))
+    } else if dir.join("train").is_dir() && dir.join("val").is_dir() {
+        (dir.join("train"), Some(dir.join("val")))
     } else {
-        (dir.join("train"), dir.join("val"))
+        (dir.clone(), None)
     };
-    let (tr_list, va_list, classes): Listing =
-        if !val_path.is_empty() || (train_dir.is_dir() && val_dir.is_dir()) {
-            let tc = class_dirs(&train_dir)?;
-            let vc = class_dirs(&val_dir)?;
-            let names: Vec<String> = tc.iter().map(|(n, _)| n.clone()).collect();
-            let (mut tr, mut va) = (vec![], vec![]);
-            for (i, (_, p)) in tc.iter().enumerate() {
-                tr.extend(image_files(p)?.into_iter().map(|f| (f, i as i64)));
+    let (tr_list, va_list, classes) = folder_listing(
+        call,
+        &train_dir,
+        val_dir.as_deref(),
+        &image_files,
+        &data_err,
+    )?;
+    if classes.len() < 2 {
+        return Err(data_err("needs at least two class folders".into()));
+    }
+    if tr_list.is_empty() {
+        return Err(data_err("no .png/.jpg images found".into()));
+    }
+    let per = (channels * size * size) as usize;
+    check_fits_in_memory((tr_list.len() + va_list.len()) as u64 * per as u64).map_err(data_err)?;
+    let (tx, ty, vx, vy) = load_listed(&tr_list, &va_list, &[channels, size, size], |p, buf| {
+        load_image(p, size as u32, channels, buf)
+    })?;
+    Ok((tx, ty, vx, vy, classes.len() as i64))
+}
+
+/// Training and validation (file, class index) lists of a folder task, and its class names.
+pub(super) type Listing = (Vec<(PathBuf, i64)>, Vec<(PathBuf, i64)>, Vec<String>);
+
+/// The listing of a folder task whose classes are the directories of `train_dir`. With
+/// `val_dir`, all of `train_dir` trains and `val_dir`'s class directories (each a training
+/// class) validate; without, each class's files are shuffled from `seed` and its first
+/// `val_fraction` validates.
+pub(super) fn folder_listing(
+    call: &Call,
+    train_dir: &Path,
+    val_dir: Option<&Path>,
+    files: &dyn Fn(&Path) -> Result<Vec<PathBuf>>,
+    data_err: &dyn Fn(String) -> EngineError,
+) -> Result<Listing> {
+    let classes = class_dirs(train_dir)?;
+    let names: Vec<String> = classes.iter().map(|(n, _)| n.clone()).collect();
+    let (mut tr, mut va) = (vec![], vec![]);
+    match val_dir {
+        Some(vd) => {
+            for (i, (_, d)) in classes.iter().enumerate() {
+                tr.extend(files(d)?.into_iter().map(|f| (f, i as i64)));
             }
-            for (n, p) in &vc {
-                let i = names
-                    .iter()
-                    .position(|x| x == n)
-                    .ok_or_else(|| data_err(format!("val class `{n}` is not a train class")))?;
-                va.extend(image_files(p)?.into_iter().map(|f| (f, i as i64)));
+            for (n, d) in class_dirs(vd)? {
+                let i = names.iter().position(|x| *x == n).ok_or_else(|| {
+                    data_err(format!(
+                        "validation class `{n}` (in {}) is not a training class",
+                        vd.display()
+                    ))
+                })?;
+                va.extend(files(&d)?.into_iter().map(|f| (f, i as i64)));
             }
-            (tr, va, names)
-        } else {
+        }
+        None => {
+            let frac = call.req_f64("val_fraction")?;
             if !(0.0..1.0).contains(&frac) {
                 return Err(call.bad("val_fraction", "must be in [0, 1)"));
             }
-            let cd = class_dirs(&dir)?;
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let (mut tr, mut va) = (vec![], vec![]);
-            for (i, (_, p)) in cd.iter().enumerate() {
-                let mut files = image_files(p)?;
+            let mut rng = ChaCha8Rng::seed_from_u64(call.req_i64("seed")? as u64);
+            for (i, (_, d)) in classes.iter().enumerate() {
+                let mut fs = files(d)?;
                 // deterministic shuffle
-                for j in (1..files.len()).rev() {
-                    files.swap(j, rng.random_range(0..=j));
+                for j in (1..fs.len()).rev() {
+                    fs.swap(j, rng.random_range(0..=j));
                 }
-                let nv = (files.len() as f64 * frac).round() as usize;
-                for (j, f) in files.into_iter().enumerate() {
+                let nv = (fs.len() as f64 * frac).round() as usize;
+                for (j, f) in fs.into_iter().enumerate() {
                     if j < nv {
                         va.push((f, i as i64))
                     } else {
@@ -687,34 +721,40 @@ fn image_folder(call: &Call) -> Result<Split> {
                     }
                 }
             }
-            (tr, va, cd.into_iter().map(|(n, _)| n).collect())
-        };
-    if classes.len() < 2 {
-        return Err(data_err("needs at least two class folders".into()));
+        }
     }
-    if tr_list.is_empty() {
-        return Err(data_err("no .png/.jpg images found".into()));
-    }
-    check_fits_in_memory((tr_list.len() + va_list.len()) as u64 * (channels * size * size) as u64)
-        .map_err(data_err)?;
-    let load = |list: &[(PathBuf, i64)]| -> Result<(Tensor, Tensor)> {
-        let mut buf = Vec::with_capacity(list.len() * (channels * size * size) as usize);
+    Ok((tr, va, names))
+}
+
+/// Read every listed file with `read` (which appends one example) into
+/// (train x, train y, val x, val y), each example of shape `shape`.
+pub(super) fn load_listed<T: tch::kind::Element>(
+    tr: &[(PathBuf, i64)],
+    va: &[(PathBuf, i64)],
+    shape: &[i64],
+    mut read: impl FnMut(&Path, &mut Vec<T>) -> Result<()>,
+) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
+    let per: i64 = shape.iter().product();
+    let mut load = |list: &[(PathBuf, i64)]| -> Result<(Tensor, Tensor)> {
+        let mut buf = Vec::with_capacity(list.len() * per as usize);
         for (p, _) in list {
-            load_image(p, size as u32, channels, &mut buf)?;
+            read(p, &mut buf)?;
         }
         let y: Vec<i64> = list.iter().map(|(_, l)| *l).collect();
+        let mut dims = vec![list.len() as i64];
+        dims.extend_from_slice(shape);
         Ok((
-            Tensor::from_slice(&buf).view([list.len() as i64, channels, size, size]),
+            Tensor::from_slice(&buf).view(dims.as_slice()),
             Tensor::from_slice(&y),
         ))
     };
-    let (tx, ty) = load(&tr_list)?;
-    let (vx, vy) = if va_list.is_empty() {
+    let (tx, ty) = load(tr)?;
+    let (vx, vy) = if va.is_empty() {
         (tx.narrow(0, 0, 0), ty.narrow(0, 0, 0))
     } else {
-        load(&va_list)?
+        load(va)?
     };
-    Ok((tx, ty, vx, vy, classes.len() as i64))
+    Ok((tx, ty, vx, vy))
 }
 
 #[cfg(test)]

@@ -166,7 +166,7 @@ impl Model {
         arch: &Call,
         objective: &Call,
         backward: bool,
-        self_init: BackwardInit,
+        b_init: BackwardInit,
         model_seed: u64,
         device: Device,
     ) -> Result<Model> {
@@ -387,7 +387,7 @@ impl Model {
         // draws (the paper code's seeding quirk, method.md §6).
         tch::manual_seed((model_seed ^ 0x5eed_b0c4_u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as i64);
         for p in std::mem::take(&mut b.pending_b) {
-            let bw = match self_init {
+            let bw = match b_init {
                 BackwardInit::Independent => p.init.draw(&p.shape, p.fans),
                 BackwardInit::SameDraws => b.layers[p.layer].w.reshape(&p.shape).copy(),
             };
