@@ -68,6 +68,14 @@ impl Default for CochleaParams {
     }
 }
 
+/// The tasks whose examples are waveforms turned into cochleagrams.
+pub const AUDIO_TASKS: &[&str] = &["synthetic_audio", "audio_folder"];
+
+/// Whether the task builtin `name` is an audio task.
+pub fn is_audio_task(name: &str) -> bool {
+    AUDIO_TASKS.contains(&name)
+}
+
 pub fn freq2erb(f: f64) -> f64 {
     9.265 * (1.0 + f / (24.7 * 9.265)).ln()
 }
@@ -175,19 +183,12 @@ impl CochleaParams {
         (0..nf)
             .map(|i| {
                 let c = e_lo + (i + 1) as f64 * delta;
-                let gain = |e: f64| {
-                    let d = e - c;
-                    if d.abs() < half {
-                        (std::f64::consts::PI * d / (2.0 * half)).cos() * scale
-                    } else {
-                        0.0
-                    }
-                };
+                // The bins with |erb − c| < half (bin_erb ascends), where the gain is non-zero.
                 let first = bin_erb.partition_point(|&e| e - c <= -half);
                 let end = bin_erb.partition_point(|&e| e - c < half);
                 let gains: Vec<f64> = bin_erb[first..end.max(first)]
                     .iter()
-                    .map(|&e| gain(e))
+                    .map(|&e| (std::f64::consts::PI * (e - c) / (2.0 * half)).cos() * scale)
                     .collect();
                 Filter {
                     first,
@@ -208,8 +209,7 @@ impl CochleaParams {
         if self.envelope == Envelope::Exact {
             return s;
         }
-        let want = (8 * f.gains.len()).max(self.frames()).max(16);
-        if want >= s { s } else { fast_len(want).min(s) }
+        fast_len((8 * f.gains.len()).max(self.frames()).max(16)).min(s)
     }
 
     /// Floating-point operations for one clip (5·n·log2 n per FFT of length n).

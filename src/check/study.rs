@@ -1037,7 +1037,7 @@ impl Eval<'_> {
                 let (task, arch, rule) = objs?;
                 let ((task, tspan), (mut arch, aspan), (rule, rspan)) = (task?, arch?, rule?);
                 // Architecture inputs come from the task.
-                let audio = matches!(task.builtin.name, "synthetic_audio" | "audio_folder");
+                let audio = crate::cochlea::is_audio_task(task.builtin.name);
                 let (size, channels, classes) = match task.builtin.name {
                     "cifar10" => (32, 3, 10),
                     _ if audio => {
@@ -1059,9 +1059,12 @@ impl Eval<'_> {
                             );
                             return None;
                         }
-                        arch.params
-                            .insert("input_width".into(), Value::Int(p.frames() as i64));
-                        (p.n_filters() as i64, 1, call.i64("classes").unwrap_or(10))
+                        // Non-square inputs carry `input_width` (as `Task::fill_arch` does).
+                        let (rows, frames) = (p.n_filters() as i64, p.frames() as i64);
+                        if frames != rows {
+                            arch.params.insert("input_width".into(), Value::Int(frames));
+                        }
+                        (rows, 1, call.i64("classes").unwrap_or(10))
                     }
                     _ => (
                         task.params

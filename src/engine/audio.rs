@@ -26,8 +26,6 @@ struct DeviceFilter {
 /// The cochleagram front end for clips of one length, with its filterbank on one device.
 pub struct Cochleagram {
     pub params: CochleaParams,
-    samples: i64,
-    frames: i64,
     filters: Vec<DeviceFilter>,
     device: Device,
 }
@@ -62,8 +60,6 @@ impl Cochleagram {
             .collect();
         Cochleagram {
             params: params.clone(),
-            samples: s as i64,
-            frames: params.frames() as i64,
             filters,
             device,
         }
@@ -71,15 +67,13 @@ impl Cochleagram {
 
     /// Output height (filters) and width (frames).
     pub fn shape(&self) -> (i64, i64) {
-        (self.filters.len() as i64, self.frames)
+        (self.filters.len() as i64, self.params.frames() as i64)
     }
 
     /// The same front end on another device.
     pub fn to_device(&self, device: Device) -> Cochleagram {
         Cochleagram {
             params: self.params.clone(),
-            samples: self.samples,
-            frames: self.frames,
             filters: self
                 .filters
                 .iter()
@@ -98,14 +92,14 @@ impl Cochleagram {
     pub fn apply(&self, wav: &Tensor) -> Tensor {
         let _g = tch::no_grad_guard();
         let wav = wav.to_device(self.device).to_kind(Kind::Float);
+        let (samples, frames) = (self.params.samples() as i64, self.params.frames() as i64);
         assert_eq!(
             wav.size()[1],
-            self.samples,
-            "cochleagram expects clips of {} samples",
-            self.samples
+            samples,
+            "cochleagram expects clips of {samples} samples"
         );
         let spec = wav.fft_rfft(None, -1, "backward");
-        let s = self.samples as f64;
+        let s = samples as f64;
         let rows: Vec<Tensor> = self
             .filters
             .iter()
@@ -116,7 +110,7 @@ impl Cochleagram {
                 let band = spec.narrow(1, f.first, w) * &f.gains;
                 let z = band.fft_ifft(Some(f.len), -1, "backward");
                 let env = z.abs() * (f.len as f64 / s);
-                resample(&env, self.frames)
+                resample(&env, frames)
             })
             .collect();
         Tensor::stack(&rows, 1)

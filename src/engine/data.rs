@@ -59,7 +59,7 @@ impl Task {
     /// Build a task from its call (see `params::defaults` for every parameter).
     pub fn from_call(call: &Call) -> Result<Task> {
         let call = &super::params::complete(call);
-        if matches!(call.name.as_str(), "synthetic_audio" | "audio_folder") {
+        if crate::cochlea::is_audio_task(&call.name) {
             return Self::audio(call);
         }
         let (tx, ty, vx, vy, classes) = match call.name.as_str() {

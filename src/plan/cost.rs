@@ -69,10 +69,7 @@ pub fn run_cost(study: &crate::check::ir::Study, r: &RunSpec) -> Cost {
     });
     let (train_n, val_n) = task_sizes(&r.task.call);
     // Audio tasks compute a cochleagram per example on the device.
-    let front = if matches!(
-        r.task.call.name.as_str(),
-        "synthetic_audio" | "audio_folder"
-    ) {
+    let front = if crate::cochlea::is_audio_task(&r.task.call.name) {
         thread_local! {
             static FRONT: std::cell::RefCell<std::collections::HashMap<crate::value::Call, f64>> =
                 Default::default();
