@@ -353,7 +353,10 @@ fn fit_clip(x: Vec<f64>, rate: u32, p: &CochleaParams, out: &mut Vec<f32>) {
 
 /// WAV files in one folder per class; validation from `val_path` (same class folders) or a
 /// seeded `val_fraction` of each class.
-pub fn folder(call: &Call, p: &CochleaParams) -> Result<Waves> {
+pub fn folder(
+    call: &Call,
+    p: &CochleaParams,
+) -> Result<(super::store::Examples, super::store::Examples, i64)> {
     let dir = PathBuf::from(call.req_str("path")?);
     let val_path = call.str("val_path").unwrap_or("");
     let data_err = |msg: String| EngineError::Data {
@@ -372,15 +375,16 @@ pub fn folder(call: &Call, p: &CochleaParams) -> Result<Waves> {
     if tr.is_empty() {
         return Err(data_err("no .wav files found in the class folders".into()));
     }
-    super::data::check_fits_in_memory((tr.len() + va.len()) as u64 * p.samples() as u64 * 4)
-        .map_err(data_err)?;
-    let (tx, ty, vx, vy) =
-        super::data::load_listed(&tr, &va, &[p.samples() as i64], |f, buf: &mut Vec<f32>| {
+    let q = p.clone();
+    let decode =
+        super::store::Decode::F32(std::sync::Arc::new(move |f: &Path, buf: &mut Vec<f32>| {
             let (x, rate) = read_wav(f)?;
-            fit_clip(x, rate, p, buf);
+            fit_clip(x, rate, &q, buf);
             Ok(())
-        })?;
-    Ok((tx, ty, vx, vy, classes.len() as i64))
+        }));
+    let (train, val) =
+        super::data::folder_examples(call, &tr, &va, &[p.samples() as i64], decode, &data_err)?;
+    Ok((train, val, classes.len() as i64))
 }
 
 #[cfg(test)]

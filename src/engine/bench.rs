@@ -53,8 +53,13 @@ mod tests {
                 };
                 let mut tr = Trainer::with_task(&job, task(), Device::Cpu).unwrap();
                 let (x, y) = {
-                    let xu = tr.task.inputs(&tr.task.train_x, Device::Cpu);
-                    (tr.task.normalize(&xu), tr.task.train_y.shallow_clone())
+                    let xu = tr
+                        .task
+                        .inputs(tr.task.train.in_memory().unwrap(), Device::Cpu);
+                    (
+                        tr.task.normalize(&xu),
+                        tr.task.train.labels().shallow_clone(),
+                    )
                 };
                 for _ in 0..3 {
                     let _ = tr.step(&x, &y, 1e-3);
@@ -125,7 +130,7 @@ mod tests {
                         .unwrap(),
                 };
                 let mut tr = Trainer::with_task(&job, task, Device::Cpu).unwrap();
-                let wav = tr.task.train_x.shallow_clone();
+                let wav = tr.task.train.in_memory().unwrap().shallow_clone();
                 let time = |f: &mut dyn FnMut()| {
                     f();
                     let t0 = std::time::Instant::now();
@@ -142,7 +147,7 @@ mod tests {
                         .double_value(&[]);
                 });
                 let x = tr.task.normalize(&tr.task.inputs(&wav, Device::Cpu));
-                let y = tr.task.train_y.shallow_clone();
+                let y = tr.task.train.labels().shallow_clone();
                 let step_ms = time(&mut || {
                     let (l, _, _) = tr.step(&x, &y, 1e-3);
                     let _ = l.double_value(&[]);

@@ -6,6 +6,7 @@
 //! (data seed, epoch), never from global state.
 
 use super::error::{CallExt, EngineError, Result};
+use super::store::{Decode, Examples, Load};
 use crate::value::Call;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -15,10 +16,9 @@ use tch::{Device, Kind, Tensor};
 /// A labelled image dataset with a train and a validation split.
 pub struct Task {
     pub name: String,
-    pub train_x: Tensor,
-    pub train_y: Tensor,
-    pub val_x: Tensor,
-    pub val_y: Tensor,
+    /// Training and validation examples, in memory or streamed from files (`store`).
+    pub train: Examples,
+    pub val: Examples,
     pub classes: i64,
     pub channels: i64,
     /// Input height and width of the networks (equal for images; filters × frames for audio).
@@ -26,8 +26,8 @@ pub struct Task {
     pub width: i64,
     /// How stored examples become network inputs.
     front: Front,
-    mean: Vec<f64>,
-    std: Vec<f64>,
+    pub(super) mean: Vec<f64>,
+    pub(super) std: Vec<f64>,
 }
 
 /// Stored examples: u8 images [N, C, H, W], or f32 waveforms [N, samples] that the cochleagram
@@ -62,9 +62,11 @@ impl Task {
         if crate::cochlea::is_audio_task(&call.name) {
             return Self::audio(call);
         }
-        let (tx, ty, vx, vy, classes) = match call.name.as_str() {
-            "synthetic_images" => synthetic(call)?,
-            "cifar10" => cifar10(call)?,
+        let memory =
+            |(tx, ty, vx, vy, k): Split| (Examples::memory(tx, ty), Examples::memory(vx, vy), k);
+        let (train, val, classes) = match call.name.as_str() {
+            "synthetic_images" => memory(synthetic(call)?),
+            "cifar10" => memory(cifar10(call)?),
             "image_folder" => image_folder(call)?,
             o => {
                 return Err(EngineError::Unknown {
@@ -74,27 +76,21 @@ impl Task {
                 });
             }
         };
-        let sz = tx.size();
-        if sz[0] == 0 {
+        if train.is_empty() {
             return Err(EngineError::Invalid(format!(
                 "task `{}` has no training images",
                 call.name
             )));
         }
-        // Per-channel mean / std of the training images in [0, 1].
-        let f = tx.to_kind(Kind::Float) / 255.0;
-        let mean_t = f.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float);
-        let std_t = f.std_dim([0i64, 2, 3].as_slice(), false, false);
-        let mean: Vec<f64> = (0..sz[1]).map(|c| mean_t.double_value(&[c])).collect();
-        let std: Vec<f64> = (0..sz[1])
-            .map(|c| std_t.double_value(&[c]).max(1e-3))
-            .collect();
+        let sz = train.range(0, 1)?.size();
+        let (mean, std) = match train.in_memory().filter(|_| call.name != "image_folder") {
+            Some(tx) => tensor_stats(tx),
+            None => sampled_stats(&train, call.i64("seed").unwrap_or(0) as u64)?,
+        };
         Ok(Task {
             name: call.name.clone(),
-            train_x: tx,
-            train_y: ty,
-            val_x: vx,
-            val_y: vy,
+            train,
+            val,
             classes,
             channels: sz[1],
             height: sz[2],
@@ -112,11 +108,14 @@ impl Task {
         if let Some((param, msg)) = p.problems().into_iter().next() {
             return Err(call.bad(param, &msg));
         }
-        let (tx, ty, vx, vy, classes) = match call.name.as_str() {
-            "synthetic_audio" => super::audio::synthetic(call, &p)?,
+        let (train, val, classes) = match call.name.as_str() {
+            "synthetic_audio" => {
+                let (tx, ty, vx, vy, k) = super::audio::synthetic(call, &p)?;
+                (Examples::memory(tx, ty), Examples::memory(vx, vy), k)
+            }
             _ => super::audio::folder(call, &p)?,
         };
-        if tx.size()[0] == 0 {
+        if train.is_empty() {
             return Err(EngineError::Invalid(format!(
                 "task `{}` has no training clips",
                 call.name
@@ -125,16 +124,14 @@ impl Task {
         let coch = super::audio::Cochleagram::new(&p, Device::Cpu);
         let (height, width) = coch.shape();
         // Normalisation statistics from (at most) the first 512 training clips.
-        let n = tx.size()[0].min(512);
-        let c = coch.apply_chunked(&tx.narrow(0, 0, n), 32);
+        let n = train.len().min(512);
+        let c = coch.apply_chunked(&train.range(0, n)?, 32);
         let mean = vec![c.mean(Kind::Float).double_value(&[])];
         let std = vec![c.std(false).double_value(&[]).max(1e-6)];
         Ok(Task {
             name: call.name.clone(),
-            train_x: tx,
-            train_y: ty,
-            val_x: vx,
-            val_y: vy,
+            train,
+            val,
             classes,
             channels: 1,
             height,
@@ -157,7 +154,7 @@ impl Task {
         }
     }
 
-    /// Stored examples (a batch of `train_x` or `val_x` rows) → un-normalised network inputs
+    /// Stored examples (a batch of `train` or `val` examples) → un-normalised network inputs
     /// on `device`: images in [0, 1], or cochleagrams.
     pub fn inputs(&self, x: &Tensor, device: Device) -> Tensor {
         match &self.front {
@@ -168,10 +165,10 @@ impl Task {
     }
 
     pub fn n_train(&self) -> i64 {
-        self.train_x.size()[0]
+        self.train.len()
     }
     pub fn n_val(&self) -> i64 {
-        self.val_x.size()[0]
+        self.val.len()
     }
 
     /// Complete an architecture call with this task's `input_size`, `in_channels`, `classes`
@@ -212,10 +209,10 @@ impl Task {
 
     /// The first `n` validation images, preprocessed (no augmentation), and their labels:
     /// the observation stimuli.
-    pub fn val_batch(&self, n: i64, device: Device) -> (Tensor, Tensor) {
+    pub fn val_batch(&self, n: i64, device: Device) -> Result<(Tensor, Tensor)> {
         let n = n.min(self.n_val());
-        let x = self.normalize(&self.inputs(&self.val_x.narrow(0, 0, n), device));
-        (x, self.val_y.narrow(0, 0, n).to_device(device))
+        let x = self.normalize(&self.inputs(&self.val.range(0, n)?, device));
+        Ok((x, self.val.labels().narrow(0, 0, n).to_device(device)))
     }
 }
 
@@ -543,24 +540,17 @@ fn cifar10(call: &Call) -> Result<Split> {
 // ---------------------------------------------------------------------------------------------
 // Image folder
 
-/// Folder tasks hold every example in memory (no streaming from disk yet). Refuse a data set
-/// whose examples need more than the memory available now (`MemAvailable` in /proc/meminfo),
-/// with a clear message, instead of being killed by the kernel part-way through loading.
-pub(super) fn check_fits_in_memory(bytes: u64) -> std::result::Result<(), String> {
-    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
-        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb * 1024)
-    });
-    fits_in_memory(bytes, available)
-}
-
-fn fits_in_memory(bytes: u64, available: Option<u64>) -> std::result::Result<(), String> {
+/// With `load = "memory"`, refuse a data set whose examples need more than the memory
+/// available now (`MemAvailable` in /proc/meminfo), with a clear message, instead of being
+/// killed by the kernel part-way through loading.
+pub(super) fn fits_in_memory(
+    bytes: u64,
+    available: Option<u64>,
+) -> std::result::Result<(), String> {
     match available {
         Some(limit) if bytes > limit => Err(format!(
-            "the examples need {:.1} GB in memory and {:.1} GB are available: lrx loads folder \
-             data sets into memory (streaming from disk is not implemented yet); use fewer \
-             examples, or a machine with more memory",
+            "the examples need {:.1} GB in memory and {:.1} GB are available: set the task's \
+             `load = \"stream\"` (or `auto`) to decode them from disk batch by batch",
             bytes as f64 / 1e9,
             limit as f64 / 1e9
         )),
@@ -625,7 +615,7 @@ fn load_image(p: &Path, size: u32, channels: i64, out: &mut Vec<u8>) -> Result<(
     Ok(())
 }
 
-fn image_folder(call: &Call) -> Result<Split> {
+fn image_folder(call: &Call) -> Result<(Examples, Examples, i64)> {
     let dir = PathBuf::from(call.req_str("path")?);
     let size = call.req_pos_i64("size")?;
     let channels = call.req_pos_i64("channels")?;
@@ -660,12 +650,18 @@ fn image_folder(call: &Call) -> Result<Split> {
     if tr_list.is_empty() {
         return Err(data_err("no .png/.jpg images found".into()));
     }
-    let per = (channels * size * size) as usize;
-    check_fits_in_memory((tr_list.len() + va_list.len()) as u64 * per as u64).map_err(data_err)?;
-    let (tx, ty, vx, vy) = load_listed(&tr_list, &va_list, &[channels, size, size], |p, buf| {
+    let decode = Decode::U8(std::sync::Arc::new(move |p: &Path, buf: &mut Vec<u8>| {
         load_image(p, size as u32, channels, buf)
-    })?;
-    Ok((tx, ty, vx, vy, classes.len() as i64))
+    }));
+    let (train, val) = folder_examples(
+        call,
+        &tr_list,
+        &va_list,
+        &[channels, size, size],
+        decode,
+        &data_err,
+    )?;
+    Ok((train, val, classes.len() as i64))
 }
 
 /// Training and validation (file, class index) lists of a folder task, and its class names.
@@ -726,35 +722,97 @@ pub(super) fn folder_listing(
     Ok((tr, va, names))
 }
 
-/// Read every listed file with `read` (which appends one example) into
-/// (train x, train y, val x, val y), each example of shape `shape`.
-pub(super) fn load_listed<T: tch::kind::Element>(
+/// The training and validation examples of a folder task's listing, each of shape `shape`:
+/// decoded now, or streamed from the files, as the task's `load` parameter says.
+pub(super) fn folder_examples(
+    call: &Call,
     tr: &[(PathBuf, i64)],
     va: &[(PathBuf, i64)],
     shape: &[i64],
-    mut read: impl FnMut(&Path, &mut Vec<T>) -> Result<()>,
-) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
+    decode: Decode,
+    data_err: &dyn Fn(String) -> EngineError,
+) -> Result<(Examples, Examples)> {
+    let load = call.str("load").unwrap_or("auto");
+    let load = Load::parse(load).ok_or_else(|| {
+        call.bad(
+            "load",
+            &format!("must be one of {}", Load::NAMES.join(", ")),
+        )
+    })?;
+    let elem = match decode {
+        Decode::U8(_) => 1,
+        Decode::F32(_) => 4,
+    };
     let per: i64 = shape.iter().product();
-    let mut load = |list: &[(PathBuf, i64)]| -> Result<(Tensor, Tensor)> {
-        let mut buf = Vec::with_capacity(list.len() * per as usize);
-        for (p, _) in list {
-            read(p, &mut buf)?;
+    let bytes = (tr.len() + va.len()) as u64 * per as u64 * elem;
+    let in_memory = super::store::keep_in_memory(load, bytes, super::store::available_memory())
+        .map_err(data_err)?;
+    Ok((
+        Examples::from_files(tr, shape, decode.clone(), in_memory)?,
+        Examples::from_files(va, shape, decode, in_memory)?,
+    ))
+}
+
+/// Per-channel mean and (population) std of u8 images in [0, 1], over the whole tensor (the
+/// in-memory tasks).
+fn tensor_stats(tx: &Tensor) -> (Vec<f64>, Vec<f64>) {
+    let f = tx.to_kind(Kind::Float) / 255.0;
+    let mean_t = f.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float);
+    let std_t = f.std_dim([0i64, 2, 3].as_slice(), false, false);
+    let c = tx.size()[1];
+    let mean = (0..c).map(|c| mean_t.double_value(&[c])).collect();
+    let std = (0..c).map(|c| std_t.double_value(&[c]).max(1e-3)).collect();
+    (mean, std)
+}
+
+/// At most this many training images give a folder task's normalisation statistics.
+pub const STATS_SAMPLE: i64 = 50_000;
+
+/// Per-channel mean and (population) std of a folder task's training images in [0, 1]: over
+/// every image when there are at most `STATS_SAMPLE`, else over a sample of that many drawn
+/// from `seed`. Sums of u8 values are exact integers, so the result does not depend on the
+/// order or the chunking, nor on whether the images are in memory or streamed.
+fn sampled_stats(train: &Examples, seed: u64) -> Result<(Vec<f64>, Vec<f64>)> {
+    let n = train.len();
+    let mut idx: Vec<i64> = (0..n).collect();
+    if n > STATS_SAMPLE {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(7);
+        for j in 0..STATS_SAMPLE as usize {
+            let k = rng.random_range(j..n as usize);
+            idx.swap(j, k);
         }
-        let y: Vec<i64> = list.iter().map(|(_, l)| *l).collect();
-        let mut dims = vec![list.len() as i64];
-        dims.extend_from_slice(shape);
-        Ok((
-            Tensor::from_slice(&buf).view(dims.as_slice()),
-            Tensor::from_slice(&y),
-        ))
-    };
-    let (tx, ty) = load(tr)?;
-    let (vx, vy) = if va.is_empty() {
-        (tx.narrow(0, 0, 0), ty.narrow(0, 0, 0))
-    } else {
-        load(va)?
-    };
-    Ok((tx, ty, vx, vy))
+        idx.truncate(STATS_SAMPLE as usize);
+        idx.sort_unstable();
+    }
+    let (mut s, mut ss, mut count) = (Vec::<f64>::new(), Vec::<f64>::new(), 0f64);
+    for chunk in idx.chunks(1024) {
+        let x = train.gather(chunk)?.to_kind(Kind::Int64);
+        let dims = [0i64, 2, 3];
+        let a = x.sum_dim_intlist(dims.as_slice(), false, Kind::Int64);
+        let b = (&x * &x).sum_dim_intlist(dims.as_slice(), false, Kind::Int64);
+        let c = a.size()[0] as usize;
+        s.resize(c, 0.0);
+        ss.resize(c, 0.0);
+        for ch in 0..c {
+            s[ch] += a.int64_value(&[ch as i64]) as f64;
+            ss[ch] += b.int64_value(&[ch as i64]) as f64;
+        }
+        let sz = x.size();
+        count += (sz[0] * sz[2] * sz[3]) as f64;
+    }
+    let mean: Vec<f64> = s.iter().map(|v| v / count / 255.0).collect();
+    let std = ss
+        .iter()
+        .zip(&mean)
+        .map(|(v, m)| {
+            (v / count / (255.0 * 255.0) - m * m)
+                .max(0.0)
+                .sqrt()
+                .max(1e-3)
+        })
+        .collect();
+    Ok((mean, std))
 }
 
 #[cfg(test)]
@@ -770,11 +828,22 @@ mod tests {
             .with("val", Value::Int(50));
         let a = Task::from_call(&c).unwrap();
         let b = Task::from_call(&c).unwrap();
-        assert!(a.train_x.equal(&b.train_x) && a.val_y.equal(&b.val_y));
-        assert_eq!(a.train_x.size(), vec![300, 3, 32, 32]);
+        assert!(
+            a.train
+                .in_memory()
+                .unwrap()
+                .equal(b.train.in_memory().unwrap())
+                && a.val.labels().equal(b.val.labels())
+        );
+        assert_eq!(a.train.in_memory().unwrap().size(), vec![300, 3, 32, 32]);
         let d = Task::from_call(&c.clone().with("seed", Value::Int(1))).unwrap();
-        assert!(!a.train_x.equal(&d.train_x));
-        let counts = a.train_y.bincount(None::<Tensor>, 10);
+        assert!(
+            !a.train
+                .in_memory()
+                .unwrap()
+                .equal(d.train.in_memory().unwrap())
+        );
+        let counts = a.train.labels().bincount(None::<Tensor>, 10);
         assert!(counts.min().int64_value(&[]) > 10);
         assert!(Task::from_call(&c.clone().with("classes", Value::Int(99))).is_err());
     }
@@ -802,13 +871,13 @@ mod tests {
         let call =
             Call::new("cifar10").with("path", Value::Str(dir.path().to_string_lossy().into()));
         let t = Task::from_call(&call).unwrap();
-        assert_eq!(t.train_x.size(), vec![15, 3, 32, 32]);
-        assert_eq!(t.val_y.size(), vec![2]);
-        assert_eq!(t.train_y.int64_value(&[0]), 1);
+        assert_eq!(t.train.in_memory().unwrap().size(), vec![15, 3, 32, 32]);
+        assert_eq!(t.val.labels().size(), vec![2]);
+        assert_eq!(t.train.labels().int64_value(&[0]), 1);
         // pixel j of record i is (i*7+j)%256; channel-major layout
-        assert_eq!(t.train_x.int64_value(&[1, 0, 0, 5]), 12);
+        assert_eq!(t.train.in_memory().unwrap().int64_value(&[1, 0, 0, 5]), 12);
         assert_eq!(
-            t.train_x.int64_value(&[1, 1, 0, 0]),
+            t.train.in_memory().unwrap().int64_value(&[1, 1, 0, 0]),
             ((7 + 1024) % 256) as i64
         );
         std::fs::write(dir.path().join("test_batch.bin"), vec![0u8; 100]).unwrap();
@@ -846,12 +915,14 @@ mod tests {
             .with("val_fraction", Value::Float(0.2));
         let t = Task::from_call(&call).unwrap();
         assert_eq!(t.classes, 2);
-        assert_eq!(t.train_x.size(), vec![8, 3, 6, 6]);
+        assert_eq!(t.train.in_memory().unwrap().size(), vec![8, 3, 6, 6]);
         assert_eq!(t.n_val(), 2);
         // class 1 ("dog") images have red 200
-        let i = (0..8).find(|&i| t.train_y.int64_value(&[i]) == 1).unwrap();
-        assert_eq!(t.train_x.int64_value(&[i, 0, 3, 3]), 200);
-        assert_eq!(t.train_x.int64_value(&[i, 2, 3, 3]), 7);
+        let i = (0..8)
+            .find(|&i| t.train.labels().int64_value(&[i]) == 1)
+            .unwrap();
+        assert_eq!(t.train.in_memory().unwrap().int64_value(&[i, 0, 3, 3]), 200);
+        assert_eq!(t.train.in_memory().unwrap().int64_value(&[i, 2, 3, 3]), 7);
         // An explicit `val_path` with the same class folders: all of `path` trains.
         let val = tempfile::tempdir().unwrap();
         let d = val.path().join("dog");
@@ -866,20 +937,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((t.n_train(), t.n_val()), (10, 1));
-        assert_eq!(t.val_y.int64_value(&[0]), 1);
-    }
-
-    #[test]
-    fn memory_check() {
-        assert!(fits_in_memory(10, Some(100)).is_ok());
-        assert!(fits_in_memory(10, None).is_ok());
-        let e = fits_in_memory(193_000_000_000, Some(24_000_000_000)).unwrap_err();
-        assert!(
-            e.contains("193.0 GB") && e.contains("24.0 GB") && e.contains("streaming"),
-            "{e}"
-        );
-        // This machine can hold a small folder.
-        assert!(check_fits_in_memory(1 << 20).is_ok());
+        assert_eq!(t.val.labels().int64_value(&[0]), 1);
     }
 
     #[test]

@@ -244,14 +244,29 @@ impl AlignedLayer {
     /// Pre-activation output op(x, W) + bias. With `via_backward` and B present (and x needing a
     /// gradient), the value is the same but dx flows through B and W gets its local gradient.
     pub fn pre_activation(&self, x: &Tensor, via_backward: bool) -> Tensor {
-        let y = match (&self.bwd, via_backward && x.requires_grad()) {
+        self.add_bias(self.projections(x, via_backward).0)
+    }
+
+    /// op(x, W) (with dx through B as in [`Self::pre_activation`]), and the detached values of
+    /// op(x, W) and, when computed, op(x, B).
+    fn projections(&self, x: &Tensor, via_backward: bool) -> (Tensor, Tensor, Option<Tensor>) {
+        match (&self.bwd, via_backward && x.requires_grad()) {
             (Some(b), true) => {
                 let xd = x.detach();
                 let yb = self.op_backward(x, &b.detach());
-                self.op_forward(&xd, &self.w) + (&yb - yb.detach())
+                let yf = self.op_forward(&xd, &self.w);
+                let (pf, pb) = (yf.detach(), yb.detach());
+                (yf + (&yb - &pb), pf, Some(pb))
             }
-            _ => self.op_forward(x, &self.w),
-        };
+            _ => {
+                let y = self.op_forward(x, &self.w);
+                let pf = y.detach();
+                (y, pf, None)
+            }
+        }
+    }
+
+    fn add_bias(&self, y: Tensor) -> Tensor {
         match &self.bias {
             None => y,
             Some(bias) => match self.kind {
@@ -259,6 +274,14 @@ impl AlignedLayer {
                 LayerKind::Conv { .. } => y + bias.view([1, -1, 1, 1]),
             },
         }
+    }
+
+    /// The training output (as [`Self::forward`]) with the detached projections P_f = op(x, W)
+    /// and, when x needs a gradient, op(x, B), which IA's closed-form alignment gradient reuses
+    /// instead of recomputing them (`rules::Rule::information_surrogate`).
+    pub fn forward_parts(&self, x: &Tensor) -> (Tensor, Tensor, Option<Tensor>) {
+        let (y, pf, pb) = self.projections(x, true);
+        (self.act.apply(self.add_bias(y)), pf, pb)
     }
 
     /// The layer's output activation(op(x, W) + bias), as in training.

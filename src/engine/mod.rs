@@ -28,6 +28,7 @@ pub(crate) fn test_rng_lock() -> std::sync::MutexGuard<'static, ()> {
 }
 pub mod audio;
 pub mod data;
+pub mod store;
 pub mod train;
 
 pub use data::{Augment, Task};

@@ -133,10 +133,23 @@ fn scaled(n: i64, width: f64) -> i64 {
     ((n as f64 * width).round() as i64).max(1)
 }
 
-/// Forward-pass context: training mode and an optional recorder of each learnable layer's input.
+/// Forward-pass context: training mode, an optional recorder of each learnable layer's input,
+/// and an optional recorder of the projections IA's closed-form alignment gradient reuses.
 pub struct Pass<'a> {
     pub train: bool,
     pub record: Option<&'a mut Vec<(usize, Tensor)>>,
+    pub parts: Option<&'a mut Vec<super::rules::AlignParts>>,
+}
+
+impl Pass<'_> {
+    /// A pass that records nothing.
+    pub fn plain(train: bool) -> Pass<'static> {
+        Pass {
+            train,
+            record: None,
+            parts: None,
+        }
+    }
 }
 
 impl Model {
@@ -535,6 +548,7 @@ impl Model {
                 &mut Pass {
                     train: false,
                     record: Some(&mut rec),
+                    parts: None,
                 },
             );
         });
@@ -544,6 +558,18 @@ impl Model {
     fn layer(&self, i: usize, x: &Tensor, pass: &mut Pass) -> Tensor {
         if let Some(r) = pass.record.as_deref_mut() {
             r.push((i, x.detach()));
+        }
+        if let Some(parts) = pass.parts.as_deref_mut() {
+            if self.layers[i].has_backward() {
+                let (y, pf, pb) = self.layers[i].forward_parts(x);
+                parts.push(super::rules::AlignParts {
+                    index: i,
+                    x: x.detach(),
+                    pf,
+                    pb,
+                });
+                return y;
+            }
         }
         self.layers[i].forward(x)
     }
@@ -719,13 +745,7 @@ mod tests {
                 let extra = usize::from(obj == "contrastive");
                 assert_eq!(m.layers().len(), n + extra, "{} {obj}", a.name);
                 let x = Tensor::randn([3, 3, size, size], (Kind::Float, Device::Cpu));
-                let y = m.forward(
-                    &x,
-                    &mut Pass {
-                        train: true,
-                        record: None,
-                    },
-                );
+                let y = m.forward(&x, &mut Pass::plain(true));
                 let width = if obj == "supervised" { 10 } else { 128 };
                 assert_eq!(y.size(), vec![3, width], "{}", a.name);
                 let ins = m.observe_inputs(&x);
@@ -790,13 +810,7 @@ mod tests {
                 .with("classes", Value::Int(7));
             let m = Model::new(&a, &s, true, 0, Device::Cpu).unwrap();
             let x = Tensor::randn([2, 1, h, w], (Kind::Float, Device::Cpu));
-            let y = m.forward(
-                &x,
-                &mut Pass {
-                    train: false,
-                    record: None,
-                },
-            );
+            let y = m.forward(&x, &mut Pass::plain(false));
             assert_eq!(y.size(), vec![2, 7], "{name}");
             // The planner's layer model agrees on the units of every layer.
             let plan = crate::registry::arch::layers(&a, false);

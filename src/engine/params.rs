@@ -156,6 +156,7 @@ pub fn defaults(name: &str) -> Option<Call> {
             .with("size", i(64))
             .with("channels", i(3))
             .with("val_fraction", f(0.1))
+            .with("load", s("auto"))
             .with("seed", i(0)),
         "synthetic_audio" => cochlea(c, 0.5)
             .with("classes", i(10))
@@ -167,6 +168,7 @@ pub fn defaults(name: &str) -> Option<Call> {
             .with("path", s("data/audio"))
             .with("val_path", s(""))
             .with("val_fraction", f(0.1))
+            .with("load", s("auto"))
             .with("seed", i(0)),
         "supervised" => c.with("flip", b(true)).with("shift", i(4)),
         "contrastive" => c

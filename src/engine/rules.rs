@@ -275,6 +275,126 @@ impl<'a> Primitives<'a> {
     }
 }
 
+/// What a training forward pass keeps of one layer with backward weights for IA's closed-form
+/// alignment gradient: the layer input x and the projections P_f = op(x, W) and, when the forward
+/// computed it (x needs a gradient), op(x, B); all detached.
+pub struct AlignParts {
+    pub index: usize,
+    pub x: Tensor,
+    pub pf: Tensor,
+    pub pb: Option<Tensor>,
+}
+
+impl Rule {
+    /// Whether the alignment loss is taken in closed form (IA) rather than by autograd through
+    /// [`LearningRule::alignment_loss`].
+    pub fn closed_form_alignment(&self) -> bool {
+        matches!(self.alignment, Alignment::Information { .. })
+    }
+
+    /// IA's R_l for one layer (its value, as [`LearningRule::alignment_loss`] gives it) and a
+    /// surrogate scalar whose gradient with respect to B is ∂R_l/∂B (its value is not R_l).
+    ///
+    /// Why: autograd through R_l recomputes P_f, and differentiates through both P_b = op(x_b, B)
+    /// and R_f = op_T(P_f, B), so IA cost 3× an SGDM step. With G(z, P) = ∂⟨op(z, B), P⟩/∂B
+    /// (bilinear; the weight gradient of a conv), every term of ∂R/∂B is a G:
+    /// - amp(P_f, P_b) → −G(x_b, P_f)/n; amp(x, R_f) → −G(x, P_f)/n; amp(x, R_b) → −G(x_b, P_f)/n
+    ///   (op_T is the adjoint of op);
+    /// - null(R_f) → 2·G(R_f, P_f)/n; null(R_b) → 2·G(x_b, op(R_b, W))/n;
+    /// - sparse → 2·G(x_b, P_b)/n (the P_f part has no B); decay → 2B.
+    ///
+    /// Terms sharing an argument merge by bilinearity, so the default IA costs one op_T (R_f),
+    /// one op and its weight gradient on top of FA, and P_f and P_b come from the forward pass.
+    /// `information_surrogate_matches_autograd` checks value and gradient against autograd of
+    /// `alignment_loss` (itself checked against finite differences) for every flag combination.
+    pub fn information_surrogate(
+        &self,
+        layer: &AlignedLayer,
+        parts: &AlignParts,
+    ) -> Option<(Tensor, Tensor)> {
+        let Alignment::Information {
+            alpha,
+            beta,
+            gamma,
+            reconstruction_amp: ramp,
+            reconstruction_reversal: rev,
+            use_sparse: sparse,
+            batch_center,
+        } = self.alignment
+        else {
+            return None;
+        };
+        let b = layer.bwd.as_ref()?;
+        let (x, pf) = (&parts.x, &parts.pf);
+        let kind = x.kind();
+        let n = x.size()[0] as f64;
+        let dot = |a: &Tensor, c: &Tensor| (a * c).sum(kind);
+        let centre = |t: Tensor| {
+            if batch_center {
+                &t - t.mean_dim(0, true, kind)
+            } else {
+                t
+            }
+        };
+        // Constants of the surrogate (no gradient): x_b, P_b (op is linear without bias, so
+        // op(x − mean x, B) = P_b − mean P_b), the reconstructions.
+        let (value, q_terms) = tch::no_grad(|| {
+            let bd = b.detach();
+            let w = layer.w.detach();
+            let xb = centre(x.shallow_clone());
+            let pb = centre(match &parts.pb {
+                Some(p) => p.shallow_clone(),
+                None => layer.op_backward(x, &bd),
+            });
+            let amp_pp = || -dot(pf, &pb) / n;
+            // (z, P) pairs of the gradient Σ G(z, P), then the value.
+            let mut terms: Vec<(Tensor, Tensor)> = vec![];
+            let (amp, null) = if rev {
+                let rb = layer.op_transpose(&pb, &w, &x.size());
+                let amp = if ramp { -dot(x, &rb) / n } else { amp_pp() };
+                let mut q = pf * (-alpha / n) + layer.op_forward(&rb, &w) * (2.0 * beta / n);
+                if sparse {
+                    q += &pb * (2.0 * gamma / n);
+                }
+                terms.push((xb.shallow_clone(), q));
+                let null = dot(&rb, &rb) / n;
+                (amp, null)
+            } else {
+                let b_wl = match layer.kind {
+                    LayerKind::Dense => bd.tr(),
+                    LayerKind::Conv { .. } => bd.shallow_clone(),
+                };
+                let rf = layer.op_transpose(pf, &b_wl, &x.size());
+                let amp = if ramp { -dot(x, &rf) / n } else { amp_pp() };
+                let za = if ramp { x } else { &xb };
+                terms.push((
+                    za * (-alpha / n) + &rf * (2.0 * beta / n),
+                    pf.shallow_clone(),
+                ));
+                if sparse {
+                    terms.push((xb.shallow_clone(), &pb * (2.0 * gamma / n)));
+                }
+                (amp, dot(&rf, &rf) / n)
+            };
+            let reg = if sparse {
+                (dot(pf, pf) + dot(&pb, &pb)) / n
+            } else {
+                w.square().sum(kind) + bd.square().sum(kind)
+            };
+            (amp * alpha + null * beta + reg * gamma, terms)
+        });
+        let mut surrogate = if sparse {
+            Tensor::zeros([], (kind, b.device()))
+        } else {
+            b.square().sum(kind) * gamma
+        };
+        for (z, q) in &q_terms {
+            surrogate += dot(&layer.op_backward(z, b), q);
+        }
+        Some((value, surrogate))
+    }
+}
+
 impl LearningRule for Rule {
     fn name(&self) -> &str {
         &self.name
@@ -485,6 +605,128 @@ mod tests {
                 assert!(g.abs().sum(Kind::Double).double_value(&[]) > 0.0);
             }
         }
+    }
+
+    /// IA's closed form (value and ∂R/∂B of `information_surrogate`) equals autograd of
+    /// `alignment_loss` for all 16 flag combinations, on dense and conv layers (strides,
+    /// paddings, even kernels), with P_b taken from the forward pass or recomputed.
+    #[test]
+    fn information_surrogate_matches_autograd() {
+        let _rng = crate::engine::test_rng_lock();
+        let o = (Kind::Double, Device::Cpu);
+        // (kind, W shape, B shape, x shape)
+        type Case = (LayerKind, Vec<i64>, Vec<i64>, Vec<i64>);
+        let shapes: Vec<Case> = vec![
+            (LayerKind::Dense, vec![5, 4], vec![4, 5], vec![6, 5]),
+            (
+                LayerKind::Conv {
+                    stride: 2,
+                    padding: Padding::Same,
+                },
+                vec![4, 3, 3, 3],
+                vec![4, 3, 3, 3],
+                vec![3, 3, 7, 7],
+            ),
+            (
+                LayerKind::Conv {
+                    stride: 1,
+                    padding: Padding::Same,
+                },
+                vec![4, 3, 4, 4],
+                vec![4, 3, 4, 4],
+                vec![2, 3, 6, 5],
+            ),
+            (
+                LayerKind::Conv {
+                    stride: 2,
+                    padding: Padding::Fixed,
+                },
+                vec![5, 2, 3, 3],
+                vec![5, 2, 3, 3],
+                vec![3, 2, 8, 8],
+            ),
+            (
+                LayerKind::Conv {
+                    stride: 3,
+                    padding: Padding::Valid,
+                },
+                vec![4, 3, 5, 5],
+                vec![4, 3, 5, 5],
+                vec![2, 3, 11, 11],
+            ),
+        ];
+        let mut checked = 0;
+        for (kind, ws, bs, xs) in shapes {
+            for flags in 0..16u32 {
+                let f = |k: u32| Value::Bool(flags >> k & 1 == 1);
+                let call = Call::new("ia")
+                    .with("reconstruction_amp", f(0))
+                    .with("reconstruction_reversal", f(1))
+                    .with("use_sparse", f(2))
+                    .with("batch_center_backward_input", f(3))
+                    .with("alpha", Value::Float(0.7))
+                    .with("beta", Value::Float(0.3))
+                    .with("gamma", Value::Float(0.2));
+                let rule = build_rule(&call).unwrap();
+                assert!(rule.closed_form_alignment());
+                tch::manual_seed(i64::from(flags) + 17);
+                let l = AlignedLayer {
+                    name: "l".into(),
+                    kind,
+                    w: Tensor::randn(ws.as_slice(), o).set_requires_grad(true),
+                    bwd: Some(Tensor::randn(bs.as_slice(), o).set_requires_grad(true)),
+                    bias: Some(Tensor::randn([ws[0].min(ws[ws.len() - 1])], o)),
+                    act: Act::Relu,
+                };
+                let l = match kind {
+                    LayerKind::Dense => AlignedLayer {
+                        bias: Some(Tensor::randn([ws[1]], o)),
+                        ..l
+                    },
+                    LayerKind::Conv { .. } => AlignedLayer {
+                        bias: Some(Tensor::randn([ws[0]], o)),
+                        ..l
+                    },
+                };
+                let x = Tensor::randn(xs.as_slice(), o);
+                let b = l.bwd.as_ref().unwrap();
+                // Reference: autograd of the alignment loss.
+                let r = rule.alignment_loss(&l, &x).unwrap();
+                let want = tch::Tensor::run_backward(&[&r], &[b], false, false).remove(0);
+                for from_forward in [false, true] {
+                    // As the training forward records it: x needing a gradient gives P_b too.
+                    let xin = if from_forward {
+                        x.detach().set_requires_grad(true)
+                    } else {
+                        x.shallow_clone()
+                    };
+                    let (_, pf, pb) = l.forward_parts(&xin);
+                    assert_eq!(pb.is_some(), from_forward);
+                    let parts = AlignParts {
+                        index: 0,
+                        x: x.shallow_clone(),
+                        pf,
+                        pb,
+                    };
+                    let (v, s) = rule.information_surrogate(&l, &parts).unwrap();
+                    let got = tch::Tensor::run_backward(&[&s], &[b], false, false).remove(0);
+                    let rv = r.double_value(&[]);
+                    assert!(
+                        (v.double_value(&[]) - rv).abs() <= 1e-10 * (1.0 + rv.abs()),
+                        "{kind:?} flags {flags:04b}: value {} vs {rv}",
+                        v.double_value(&[])
+                    );
+                    let err = (&got - &want).abs().max().double_value(&[]);
+                    let scale = want.abs().max().double_value(&[]);
+                    assert!(
+                        err <= 1e-10 * (1.0 + scale),
+                        "{kind:?} flags {flags:04b} forward P_b {from_forward}: dB differs by {err} (scale {scale})"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 5 * 16 * 2);
     }
 
     #[test]

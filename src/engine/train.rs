@@ -283,10 +283,12 @@ pub struct Trainer {
 }
 
 /// Why an epoch did not finish.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Halt {
     Diverged,
     Interrupted,
+    /// Reading the data failed (a streamed file that cannot be decoded).
+    Failed(EngineError),
 }
 
 /// Seed of the global torch generator for an epoch (dropout, noise inputs).
@@ -353,12 +355,17 @@ impl Trainer {
         let wants_align = self.model.aligned_layers().iter().any(|l| l.has_backward())
             && self.rule.alignment_rate() != 0.0
             && !matches!(self.rule.alignment, super::rules::Alignment::Feedback);
+        // IA's alignment gradient is taken in closed form from the forward pass's projections
+        // (`Rule::information_surrogate`); the other rules' through autograd of R_l.
+        let closed = wants_align && self.rule.closed_form_alignment();
         let mut rec = vec![];
+        let mut parts = vec![];
         let out = self.model.forward(
             x,
             &mut Pass {
                 train: true,
-                record: if wants_align { Some(&mut rec) } else { None },
+                record: (wants_align && !closed).then_some(&mut rec),
+                parts: closed.then_some(&mut parts),
             },
         );
         let (loss, correct) = match self.temperature {
@@ -370,6 +377,7 @@ impl Trainer {
             Some(t) => nt_xent(&out, t),
         };
         let mut align = Tensor::zeros([], (Kind::Float, self.device));
+        let mut surrogate = Tensor::zeros([], (Kind::Float, self.device));
         for (i, xin) in &rec {
             if let Some(r) = self
                 .rule
@@ -378,7 +386,18 @@ impl Trainer {
                 align += r;
             }
         }
-        let total = if wants_align {
+        for p in &parts {
+            if let Some((v, s)) = self
+                .rule
+                .information_surrogate(&self.model.aligned_layers()[p.index], p)
+            {
+                align += v;
+                surrogate += s;
+            }
+        }
+        let total = if closed {
+            &loss + &surrogate * self.rule.alignment_rate()
+        } else if wants_align {
             &loss + &align * self.rule.alignment_rate()
         } else {
             loss.shallow_clone()
@@ -477,15 +496,27 @@ impl Trainer {
         );
         let mut seen = 0i64;
         let mut lr = 0.0;
-        for s in 0..steps {
-            let idx = Tensor::from_slice(&perm[(s * bs) as usize..((s + 1) * bs) as usize]);
-            let xu = self
-                .task
-                .inputs(&self.task.train_x.index_select(0, &idx), self.device);
+        let order: Vec<Vec<i64>> = (0..steps)
+            .map(|s| perm[(s * bs) as usize..((s + 1) * bs) as usize].to_vec())
+            .collect();
+        let mut batches = self.task.train.batches(order.clone());
+        for (s, idx) in order.iter().enumerate() {
+            let s = s as i64;
+            let xs = match batches.next() {
+                Some(Ok(x)) => x,
+                Some(Err(e)) => return Err(Halt::Failed(e)),
+                None => {
+                    return Err(Halt::Failed(EngineError::Invalid(
+                        "the data loader stopped before the end of the epoch".into(),
+                    )));
+                }
+            };
+            let xu = self.task.inputs(&xs, self.device);
             let y = self
                 .task
-                .train_y
-                .index_select(0, &idx)
+                .train
+                .labels()
+                .index_select(0, &Tensor::from_slice(idx))
                 .to_device(self.device);
             let x = if self.temperature.is_some() {
                 let v1 = self.aug.apply(&xu, &mut rng);
@@ -528,7 +559,7 @@ impl Trainer {
             && (epoch + 1) % self.settings.eval_every == 0
             && self.task.n_val() > 0
         {
-            let (l, a) = self.evaluate();
+            let (l, a) = self.evaluate().map_err(Halt::Failed)?;
             (Some(l), Some(a))
         } else {
             (None, None)
@@ -547,28 +578,30 @@ impl Trainer {
 
     /// Validation loss and accuracy (eval mode, no augmentation; contrastive: two identical
     /// views are not informative, so flip-only views with a fixed seed are used).
-    pub fn evaluate(&self) -> (f64, f64) {
+    pub fn evaluate(&self) -> Result<(f64, f64)> {
         tch::no_grad(|| {
             let n = self.task.n_val();
             let bs = self.settings.batch.clamp(1, 512);
             let (mut lsum, mut csum, mut cnt) = (0.0, 0.0, 0.0);
             let mut rng = ChaCha8Rng::seed_from_u64(0xE7A1);
-            let mut i = 0;
-            while i < n {
-                let m = bs.min(n - i);
-                let xu = self
+            let order: Vec<Vec<i64>> = (0..n)
+                .step_by(bs as usize)
+                .map(|i| (i..(i + bs).min(n)).collect())
+                .collect();
+            for (idx, xs) in order.iter().zip(self.task.val.batches(order.clone())) {
+                let (i, m) = (idx[0], idx.len() as i64);
+                let xu = self.task.inputs(&xs?, self.device);
+                let y = self
                     .task
-                    .inputs(&self.task.val_x.narrow(0, i, m), self.device);
-                let y = self.task.val_y.narrow(0, i, m).to_device(self.device);
+                    .val
+                    .labels()
+                    .narrow(0, i, m)
+                    .to_device(self.device);
                 match self.temperature {
                     None => {
-                        let out = self.model.forward(
-                            &self.task.normalize(&xu),
-                            &mut Pass {
-                                train: false,
-                                record: None,
-                            },
-                        );
+                        let out = self
+                            .model
+                            .forward(&self.task.normalize(&xu), &mut Pass::plain(false));
                         lsum += out.cross_entropy_for_logits(&y).double_value(&[]) * m as f64;
                         csum += out
                             .argmax(1, false)
@@ -585,10 +618,7 @@ impl Trainer {
                         let v2 = self.aug.apply(&xu, &mut rng);
                         let z = self.model.forward(
                             &self.task.normalize(&Tensor::cat(&[v1, v2], 0)),
-                            &mut Pass {
-                                train: false,
-                                record: None,
-                            },
+                            &mut Pass::plain(false),
                         );
                         let (l, c) = nt_xent(&z, t);
                         lsum += l.double_value(&[]) * m as f64;
@@ -596,14 +626,13 @@ impl Trainer {
                         cnt += 2.0 * m as f64;
                     }
                 }
-                i += m;
             }
             let denom = if self.temperature.is_some() {
                 cnt / 2.0
             } else {
                 cnt
             };
-            (lsum / denom.max(1.0), csum / cnt.max(1.0))
+            Ok((lsum / denom.max(1.0), csum / cnt.max(1.0)))
         })
     }
 
@@ -802,6 +831,9 @@ pub fn train_with(
                     resumed_from,
                 });
             }
+            // The checkpoints written so far stay: the run resumes from them once the data is
+            // fixed.
+            Err(Halt::Failed(e)) => return Err(e),
         };
         progress(Progress::Epoch(&rec));
         history.push(rec);

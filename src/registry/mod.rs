@@ -87,6 +87,8 @@ impl Builtin {
 // Tasks
 
 const OBJECTIVES: &[&str] = &["supervised", "contrastive"];
+/// How folder tasks read their examples (`engine::store::Load`).
+pub const LOAD_MODES: &[&str] = &["auto", "memory", "stream"];
 
 const TASK_COMMON: &[Param] = &[
     p(
@@ -214,6 +216,12 @@ const FOLDER: &[Param] = &[
         Ty::Fraction,
         D::F(0.1),
         "fraction of `path` held out for validation when `val_path` is empty",
+    ),
+    p(
+        "load",
+        Ty::Enum(LOAD_MODES),
+        D::S("auto"),
+        "how examples are read: `memory` decodes them all before training, `stream` decodes each batch from disk (one batch ahead, in parallel), `auto` keeps them in memory when they need at most half the memory available; results are the same either way, and it is not part of run ids",
     ),
     pu(
         "size",
@@ -367,6 +375,12 @@ const AUDIO_FOLDER: &[Param] = &[
         Ty::Fraction,
         D::F(0.1),
         "fraction of `path` held out for validation when `val_path` is empty",
+    ),
+    p(
+        "load",
+        Ty::Enum(LOAD_MODES),
+        D::S("auto"),
+        "how examples are read: `memory` decodes them all before training, `stream` decodes each batch from disk (one batch ahead, in parallel), `auto` keeps them in memory when they need at most half the memory available; results are the same either way, and it is not part of run ids",
     ),
     pu(
         "duration",

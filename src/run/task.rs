@@ -171,7 +171,7 @@ pub fn observe_model(
             run.task.label
         );
     }
-    let (x, _) = task.val_batch(n, model.device());
+    let (x, _) = task.val_batch(n, model.device())?;
     let bs = run.observe.batch.max(1);
     let layers = model.layers();
     let mut batches: Vec<Vec<Tensor>> = vec![];

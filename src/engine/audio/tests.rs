@@ -194,15 +194,26 @@ fn synthetic_audio_is_deterministic_and_balanced() {
         .with("sample_factor", Value::Int(2));
     let a = crate::engine::Task::from_call(&c).unwrap();
     let b = crate::engine::Task::from_call(&c).unwrap();
-    assert!(a.train_x.equal(&b.train_x) && a.val_y.equal(&b.val_y));
-    assert_eq!(a.train_x.size(), vec![120, 4000]);
+    assert!(
+        a.train
+            .in_memory()
+            .unwrap()
+            .equal(b.train.in_memory().unwrap())
+            && a.val.labels().equal(b.val.labels())
+    );
+    assert_eq!(a.train.in_memory().unwrap().size(), vec![120, 4000]);
     assert_eq!((a.channels, a.height, a.width), (1, 25, 40));
     assert!(a.is_audio());
     let d = crate::engine::Task::from_call(&c.clone().with("seed", Value::Int(1))).unwrap();
-    assert!(!a.train_x.equal(&d.train_x));
-    let counts = a.train_y.bincount(None::<Tensor>, 10);
+    assert!(
+        !a.train
+            .in_memory()
+            .unwrap()
+            .equal(d.train.in_memory().unwrap())
+    );
+    let counts = a.train.labels().bincount(None::<Tensor>, 10);
     assert!(counts.min().int64_value(&[]) >= 4);
-    let x = a.inputs(&a.val_x.narrow(0, 0, 4), Device::Cpu);
+    let x = a.inputs(&a.val.in_memory().unwrap().narrow(0, 0, 4), Device::Cpu);
     assert_eq!(x.size(), vec![4, 1, 25, 40]);
     assert!(x.isfinite().all().int64_value(&[]) == 1);
     assert!(crate::engine::Task::from_call(&c.clone().with("classes", Value::Int(40))).is_err());
@@ -260,16 +271,27 @@ fn wav_folder_reader_resamples_and_fits_length() {
     assert_eq!(t.classes, 2);
     assert_eq!(t.n_train(), 8);
     assert_eq!(t.n_val(), 2);
-    assert_eq!(t.train_x.size()[1], 4000);
+    assert_eq!(t.train.in_memory().unwrap().size()[1], 4000);
+    // Streamed from the files: the same clips and the same normalisation.
+    let st = crate::engine::Task::from_call(&c.clone().with("load", Value::Str("stream".into())))
+        .unwrap();
+    assert!(st.train.streamed() && !t.train.streamed());
+    assert!(
+        st.train
+            .range(0, 8)
+            .unwrap()
+            .equal(t.train.in_memory().unwrap())
+    );
+    assert_eq!((&st.mean, &st.std), (&t.mean, &t.std));
     // Class folders are sorted: "high" = 0, "low" = 1. The low tone's energy sits in low rows.
-    let x = t.inputs(&t.train_x, Device::Cpu);
+    let x = t.inputs(t.train.in_memory().unwrap(), Device::Cpu);
     for i in 0..t.n_train() {
         let row = x
             .get(i)
             .mean_dim([0i64, 2].as_slice(), false, Kind::Float)
             .argmax(0, false)
             .int64_value(&[]);
-        let lab = t.train_y.int64_value(&[i]);
+        let lab = t.train.labels().int64_value(&[i]);
         let centre = p_centre(&c, row as usize);
         let hz = if lab == 0 { 2000.0 } else { 300.0 };
         assert!(
