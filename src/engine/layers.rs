@@ -346,7 +346,30 @@ pub fn max_pool_same(x: &Tensor, k: i64, s: i64) -> Tensor {
             Some(f64::NEG_INFINITY),
         )
     };
-    xp.max_pool2d([k, k], [s, s], [0, 0], [1, 1], false)
+    if xp.device() != tch::Device::Cpu {
+        return xp.max_pool2d([k, k], [s, s], [0, 0], [1, 1], false);
+    }
+    max_pool_by_gather(&xp, k, s)
+}
+
+/// Max pool (no padding) on the CPU: the window maxima's indices from libtorch's vectorised
+/// channels-last kernel (the NCHW one is scalar and took ~18 % of a KNet training), then a
+/// gather of those elements. The gather's backward scatter-adds into the same indices in the
+/// same order as `max_pool2d`'s, so values and gradients are bit-identical to it, ties and
+/// NaN included (`max_pool_by_gather_equals_max_pool2d`); it is 2–3× faster forward+backward.
+fn max_pool_by_gather(x: &Tensor, k: i64, s: i64) -> Tensor {
+    // NCHW shape with NHWC strides: libtorch picks its channels-last kernel from the strides.
+    let cl = x
+        .detach()
+        .permute([0, 2, 3, 1])
+        .contiguous()
+        .permute([0, 3, 1, 2]);
+    let (_, idx) =
+        tch::no_grad(|| cl.max_pool2d_with_indices([k, k], [s, s], [0, 0], [1, 1], false));
+    let sz = idx.size();
+    x.flatten(2, -1)
+        .gather(2, &idx.contiguous().view([sz[0], sz[1], -1]), false)
+        .view(sz.as_slice())
 }
 
 /// Average pool with TF SAME padding (padded cells are not counted).
@@ -484,6 +507,39 @@ mod tests {
             );
             let bg = l.bwd.as_ref().unwrap().grad();
             assert!(!bg.defined() || bg.abs().sum(Kind::Double).double_value(&[]) == 0.0);
+        }
+    }
+
+    #[test]
+    fn max_pool_by_gather_equals_max_pool2d() {
+        let _rng = crate::engine::test_rng_lock();
+        for (shape, k, s) in [
+            ([4i64, 3, 17, 17], 3i64, 2i64),
+            ([2, 5, 16, 15], 3, 2),
+            ([3, 2, 9, 9], 2, 2),
+            ([2, 4, 11, 11], 3, 1),
+        ] {
+            // Half-integer values: many ties; a NaN and a -inf too.
+            let x0 = (Tensor::randn(shape, (Kind::Float, Device::Cpu)) * 2.0).round() / 2.0;
+            let _ = x0.get(0).get(0).get(1).get(1).fill_(f64::NAN);
+            let _ = x0.get(1).get(1).get(2).get(3).fill_(f64::NEG_INFINITY);
+            let run = |gather: bool| {
+                let x = x0.detach().set_requires_grad(true);
+                let y = if gather {
+                    max_pool_by_gather(&x, k, s)
+                } else {
+                    x.max_pool2d([k, k], [s, s], [0, 0], [1, 1], false)
+                };
+                let dy = Tensor::arange(y.numel() as i64, (Kind::Float, Device::Cpu))
+                    .view(y.size().as_slice())
+                    * 1e-3;
+                (&y * &dy).sum(Kind::Float).backward();
+                (y.detach().nan_to_num(0.0, None, None), x.grad())
+            };
+            let (ya, ga) = run(false);
+            let (yb, gb) = run(true);
+            assert!(ya.equal(&yb), "values {shape:?} k={k} s={s}");
+            assert!(ga.equal(&gb), "gradients {shape:?} k={k} s={s}");
         }
     }
 

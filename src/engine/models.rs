@@ -139,6 +139,19 @@ pub struct Pass<'a> {
     pub train: bool,
     pub record: Option<&'a mut Vec<(usize, Tensor)>>,
     pub parts: Option<&'a mut Vec<super::rules::AlignParts>>,
+    /// Observation: each learnable layer's input and output, computed once.
+    pub outputs: Option<&'a mut LayerOutputs>,
+}
+
+/// What an observation forward pass records of every learnable layer (`Model::observe_outputs`).
+pub struct LayerOutputs {
+    /// Path of dx in layers with backward weights (gradavg's Jacobian).
+    pub via: crate::observe::JacobianVia,
+    /// Whether the outputs keep their graph to the layer input (gradavg needs it).
+    pub grad: bool,
+    /// (layer index, input, output): the input needs a gradient when `grad`; the output is the
+    /// layer's own activation, attached to that input only.
+    pub out: Vec<(usize, Tensor, Tensor)>,
 }
 
 impl Pass<'_> {
@@ -148,6 +161,7 @@ impl Pass<'_> {
             train,
             record: None,
             parts: None,
+            outputs: None,
         }
     }
 }
@@ -549,15 +563,62 @@ impl Model {
                     train: false,
                     record: Some(&mut rec),
                     parts: None,
+                    outputs: None,
                 },
             );
         });
         rec
     }
 
+    /// Each learnable layer's input and own output for a batch of stimuli `x`, from one forward
+    /// pass in eval mode (`Model::observe_inputs` and a second per-layer forward would compute
+    /// every layer twice). With `grad`, each output keeps its graph to its layer's input (with
+    /// dx through `via` in layers with backward weights) for gradavg; the network continues
+    /// from the detached output, so nothing else is differentiated.
+    pub fn observe_outputs(
+        &self,
+        x: &Tensor,
+        via: crate::observe::JacobianVia,
+        grad: bool,
+    ) -> Vec<(usize, Tensor, Tensor)> {
+        let mut rec = LayerOutputs {
+            via,
+            grad,
+            out: vec![],
+        };
+        let run = || {
+            let _ = self.forward(
+                x,
+                &mut Pass {
+                    train: false,
+                    record: None,
+                    parts: None,
+                    outputs: Some(&mut rec),
+                },
+            );
+        };
+        if grad {
+            tch::with_grad(run);
+        } else {
+            tch::no_grad(run);
+        }
+        rec.out
+    }
+
     fn layer(&self, i: usize, x: &Tensor, pass: &mut Pass) -> Tensor {
         if let Some(r) = pass.record.as_deref_mut() {
             r.push((i, x.detach()));
+        }
+        if let Some(o) = pass.outputs.as_deref_mut() {
+            let xi = if o.grad {
+                x.detach().set_requires_grad(true)
+            } else {
+                x.detach()
+            };
+            let y = self.layers[i].forward_layer(&xi, o.via);
+            let next = y.detach();
+            o.out.push((i, xi, y));
+            return next;
         }
         if let Some(parts) = pass.parts.as_deref_mut() {
             if self.layers[i].has_backward() {
@@ -719,6 +780,76 @@ fn knet_he(arch: &Call) -> Result<bool> {
 mod tests {
     use super::*;
     use crate::value::Value;
+
+    /// One forward pass with outputs (`observe_outputs` + `observe_output`) gives the same
+    /// observations as recording the inputs and recomputing each layer (`observe_inputs` +
+    /// `observe_checkpoint`): plain and realism conditions, gradavg through B and through W,
+    /// on KNet and ResNet (BN, shortcuts) with backward weights.
+    #[test]
+    fn single_forward_observation_equals_per_layer_recompute() {
+        use crate::observe::{CheckpointObserver, JacobianVia, ObserveConfig, RealismCondition};
+        let _rng = crate::engine::test_rng_lock();
+        for arch in [Call::new("knet4"), Call::new("resnet18")] {
+            let m = build(arch.clone(), "supervised", 16);
+            tch::manual_seed(5);
+            let x = Tensor::randn([6, 3, 16, 16], (Kind::Float, Device::Cpu));
+            for via in [JacobianVia::Backward, JacobianVia::Forward] {
+                let cfg = ObserveConfig {
+                    realism: vec![
+                        RealismCondition {
+                            sigma: 0.5,
+                            fraction: 0.5,
+                            seed: 3,
+                        },
+                        RealismCondition {
+                            sigma: 0.0,
+                            fraction: 0.1,
+                            seed: 1,
+                        },
+                    ],
+                    jacobian_via: via,
+                    ..ObserveConfig::default()
+                };
+                let layers = m.layers();
+                let batches: Vec<Vec<Tensor>> = [(0, 4), (4, 2)]
+                    .iter()
+                    .map(|&(s, n)| {
+                        let mut ins = m.observe_inputs(&x.narrow(0, s, n));
+                        ins.sort_by_key(|(k, _)| *k);
+                        ins.into_iter().map(|(_, t)| t).collect()
+                    })
+                    .collect();
+                let want =
+                    crate::observe::observe_checkpoint(&layers, None, 2, batches, &cfg).unwrap();
+                let mut obs = CheckpointObserver::new(&layers, None, 2, cfg.clone()).unwrap();
+                assert!(obs.needs_gradient());
+                for (s, n) in [(0, 4), (4, 2)] {
+                    for (k, xi, y) in m.observe_outputs(&x.narrow(0, s, n), via, true) {
+                        obs.observe_output(k, Some(&xi), &y).unwrap();
+                    }
+                }
+                let got = obs.finish().unwrap();
+                assert_eq!(got.len(), want.len());
+                assert!(got.len() > 45 * 3 * layers.len() - 1);
+                for (g, w) in got.iter().zip(&want) {
+                    assert_eq!(
+                        (&g.layer, g.observable, g.noise_sigma, g.unit_fraction),
+                        (&w.layer, w.observable, w.noise_sigma, w.unit_fraction)
+                    );
+                    let tol = 1e-12 * (1.0 + w.value.abs());
+                    assert!(
+                        (g.value - w.value).abs() <= tol || (g.value.is_nan() && w.value.is_nan()),
+                        "{} {} {:?} {via:?}: {} vs {}",
+                        arch.name,
+                        g.layer,
+                        g.observable,
+                        g.value,
+                        w.value
+                    );
+                }
+            }
+        }
+    }
 
     fn build(arch: Call, obj: &str, size: i64) -> Model {
         let arch = arch

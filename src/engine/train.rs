@@ -366,6 +366,7 @@ impl Trainer {
                 train: true,
                 record: (wants_align && !closed).then_some(&mut rec),
                 parts: closed.then_some(&mut parts),
+                outputs: None,
             },
         );
         let (loss, correct) = match self.temperature {

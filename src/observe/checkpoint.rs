@@ -387,7 +387,65 @@ impl CheckpointObserver {
         } else {
             tch::no_grad(|| (None, layer.forward_layer(&x.detach(), via)))
         };
+        self.observe_output(layer_index, xi.as_ref(), &y)
+    }
+
+    /// Whether gradavg is asked (then [`Self::observe_output`] needs outputs attached to their
+    /// inputs' graph).
+    pub fn needs_gradient(&self) -> bool {
+        !self.grad_req.is_empty()
+    }
+
+    /// The path of gradavg's Jacobian in layers with backward weights.
+    pub fn jacobian_via(&self) -> JacobianVia {
+        self.cfg.jacobian_via
+    }
+
+    /// Observe one batch from the layer's output `y` (`[B, ...]`) computed from its input `xi`
+    /// by `forward_layer(xi, self.jacobian_via())`. `xi` must need a gradient (and `y` hold its
+    /// graph) when [`Self::needs_gradient`]; it is ignored otherwise. Lets a caller that runs the
+    /// whole network once (`Model::observe_outputs`) skip the per-layer forward of
+    /// [`Self::observe_batch`].
+    pub fn observe_output(
+        &mut self,
+        layer_index: usize,
+        xi: Option<&Tensor>,
+        y: &Tensor,
+    ) -> Result<(), ObserveError> {
+        let n_layers = self.layers.len();
+        let st = self
+            .layers
+            .get_mut(layer_index)
+            .ok_or(ObserveError::LayerIndex {
+                index: layer_index,
+                n: n_layers,
+            })?;
+        let name = st.name.clone();
         let ys = y.size();
+        let b = ys.first().copied().unwrap_or(0);
+        if let Some(x) = xi {
+            if x.size().first() != Some(&b) {
+                return Err(ObserveError::Shape {
+                    layer: name,
+                    what: "input",
+                    shape: x.size(),
+                    batch: b,
+                });
+            }
+        }
+        if self.act_req.is_empty() && self.grad_req.is_empty() {
+            st.n_stimuli += b as u64;
+            return Ok(());
+        }
+        let xi = match xi {
+            Some(x) if !self.grad_req.is_empty() => Some(x),
+            None if !self.grad_req.is_empty() => {
+                return Err(ObserveError::Config(format!(
+                    "layer `{name}`: gradavg needs the layer input with its graph"
+                )));
+            }
+            _ => None,
+        };
         if ys.len() < 2 || ys[0] != b {
             return Err(ObserveError::Shape {
                 layer: name,
@@ -458,7 +516,7 @@ impl CheckpointObserver {
                             .and_then(|t| t.f_sum(None::<Kind>)),
                     }
                     .map_err(torch_err(&name, "summing the outputs for gradavg"))?;
-                    let g = Tensor::f_run_backward(&[target], &[&xi], true, false)
+                    let g = Tensor::f_run_backward(&[target], &[xi], true, false)
                         .map_err(torch_err(&name, "differentiating the outputs for gradavg"))?;
                     let j = g.into_iter().next().expect("one input, one gradient");
                     j.f_reshape([b, -1])

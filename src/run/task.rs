@@ -10,13 +10,13 @@ use crate::features::observable::{
 };
 use crate::features::schema::ObservationRow;
 use crate::features::writer::{FileMetadata, write_features};
-use crate::observe::{JacobianVia, ObserveConfig, RealismCondition, observe_checkpoint};
+use crate::observe::{CheckpointObserver, JacobianVia, ObserveConfig, RealismCondition};
 use crate::plan::RunSpec;
 use crate::value::{Call, Value};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use tch::{Device, Tensor};
+use tch::Device;
 
 /// The engine job of a run. The task call carries the objective and augmentation parameters in
 /// the language; the engine takes them as a separate objective call.
@@ -174,22 +174,28 @@ pub fn observe_model(
     let (x, _) = task.val_batch(n, model.device())?;
     let bs = run.observe.batch.max(1);
     let layers = model.layers();
-    let mut batches: Vec<Vec<Tensor>> = vec![];
+    let mut obs =
+        CheckpointObserver::new(&layers, Some(&positions), i64::from(epoch), cfg.clone())?;
+    // One forward pass per batch gives every layer's input and output (and, for gradavg, the
+    // graph from each output to its own input); memory stays at one batch.
     let mut i = 0;
     while i < n {
         let m = bs.min(n - i);
-        let mut inputs = model.observe_inputs(&x.narrow(0, i, m));
-        inputs.sort_by_key(|(k, _)| *k);
-        batches.push(inputs.into_iter().map(|(_, t)| t).collect());
+        let grad = obs.needs_gradient();
+        let outs = model.observe_outputs(&x.narrow(0, i, m), obs.jacobian_via(), grad);
+        if outs.len() != layers.len() {
+            anyhow::bail!(
+                "internal: the forward pass recorded {} layers, the model has {} (a bug in lrx)",
+                outs.len(),
+                layers.len()
+            );
+        }
+        for (k, xi, y) in &outs {
+            obs.observe_output(*k, grad.then_some(xi), y)?;
+        }
         i += m;
     }
-    Ok(observe_checkpoint(
-        &layers,
-        Some(&positions),
-        i64::from(epoch),
-        batches,
-        cfg,
-    )?)
+    Ok(obs.finish()?)
 }
 
 /// A checkpoint's observations as JSON. JSON has no NaN or ±inf (serde_json writes them as
