@@ -77,6 +77,113 @@ mod tests {
         }
     }
 
+    /// Where a checkpoint's observation time goes, against a training epoch (issue 5), on a
+    /// quickstart-sized run: KNet4 ×0.5, 16×16, 512 training images, batch 64, 128 stimuli, one
+    /// thread. Prints one JSON object: median milliseconds of each part over `LRX_BENCH_STEPS`
+    /// repetitions. Run: `cargo test --release --lib bench_observe_parts -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "benchmark"]
+    fn bench_observe_parts() {
+        use crate::features::observable::{Function, Measure, ObservableId};
+        use crate::observe::{CheckpointObserver, ObserveConfig};
+        tch::set_num_threads(env_i64("LRX_BENCH_THREADS", 1) as i32);
+        let reps = env_i64("LRX_BENCH_STEPS", 7) as usize;
+        let rule = std::env::var("LRX_BENCH_RULE").unwrap_or_else(|_| "sgdm".into());
+        let job = TrainJob {
+            arch: Call::new("knet4")
+                .with("width", Value::Float(0.5))
+                .with("init", Value::Str("he".into())),
+            rule: Call::new(&rule),
+            task: Call::new("synthetic_images")
+                .with("size", Value::Int(16))
+                .with("train", Value::Int(512))
+                .with("val", Value::Int(128)),
+            objective: Call::new("supervised"),
+            settings: TrainSettings::from_call(&Call::new("train").with("batch", Value::Int(64)))
+                .unwrap(),
+        };
+        let mut tr = Trainer::new(&job, Device::Cpu).unwrap();
+        let (x, _) = tr.task.val_batch(128, Device::Cpu).unwrap();
+        let median = |f: &mut dyn FnMut()| {
+            f();
+            let mut t: Vec<f64> = (0..reps)
+                .map(|_| {
+                    let t0 = std::time::Instant::now();
+                    f();
+                    t0.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        };
+        let mut epoch = 0;
+        let epoch_ms = median(&mut || {
+            let _ = tr.run_epoch(epoch, &mut |_| {});
+            epoch += 1;
+        });
+        let model = &tr.model;
+        let layers = model.layers();
+        let observe = |keep: &dyn Fn(&ObservableId) -> bool| {
+            let cfg = ObserveConfig {
+                observables: ObservableId::candidates()
+                    .into_iter()
+                    .filter(|o| keep(o))
+                    .collect(),
+                ..ObserveConfig::default()
+            };
+            let mut obs = CheckpointObserver::new(&layers, None, 0, cfg).unwrap();
+            let grad = obs.needs_gradient();
+            for (k, xi, y) in model.observe_outputs(&x, obs.jacobian_via(), grad) {
+                obs.observe_output(k, grad.then_some(&xi), &y).unwrap();
+            }
+            obs.finish().unwrap();
+        };
+        let mut parts = vec![("epoch", epoch_ms)];
+        let fwd = |grad: bool| {
+            let _ = model.observe_outputs(&x, crate::observe::JacobianVia::Backward, grad);
+        };
+        parts.push(("forward_no_grad", median(&mut || fwd(false))));
+        parts.push(("forward_grad", median(&mut || fwd(true))));
+        parts.push(("all_45", median(&mut || observe(&|_| true))));
+        for (name, m) in [
+            ("weight", Measure::Weight),
+            ("act", Measure::Act),
+            ("gradavg", Measure::Gradavg),
+        ] {
+            parts.push((name, median(&mut || observe(&|o| o.measure == m))));
+        }
+        for (name, f) in [
+            ("act_raw", Function::Raw),
+            ("act_abs", Function::Abs),
+            ("act_sq", Function::Sq),
+        ] {
+            parts.push((
+                name,
+                median(&mut || observe(&|o| o.measure == Measure::Act && o.function == f)),
+            ));
+        }
+        use crate::features::observable::Statistic as S;
+        for (name, st) in [
+            ("act_norm", vec![S::Norm]),
+            ("act_mean", vec![S::Mean]),
+            ("act_var", vec![S::Var]),
+            ("act_kurtosis", vec![S::Kurtosis]),
+            ("act_median_q3", vec![S::Median, S::ThirdQuartile]),
+        ] {
+            parts.push((
+                name,
+                median(&mut || {
+                    observe(&|o| o.measure == Measure::Act && st.contains(&o.statistic))
+                }),
+            ));
+        }
+        let body: Vec<String> = parts
+            .iter()
+            .map(|(k, v)| format!("\"{k}_ms\":{v:.2}"))
+            .collect();
+        println!("{{\"rule\":\"{rule}\",{}}}", body.join(","));
+    }
+
     /// The cochleagram of a batch against one training step on the cochleagrams it gives
     /// (issue 10's target: ≤ 20 %). Prints one JSON object per configuration.
     #[test]
