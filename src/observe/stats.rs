@@ -396,12 +396,23 @@ impl FunctionCache {
 }
 
 /// Compute each requested `(function, statistic)` of every row of `x` (`[R, U]`), on `x`'s
-/// device. Returns an `[R, K]` float64 tensor, column k = `requests[k]`.
+/// device. Returns an `[R, K]` float64 tensor, column k = `requests[k]`. A CPU tensor in float64
+/// precision is reduced by the fused host kernel (`host`), anything else by libtorch ops on
+/// its device.
 pub fn row_statistics(
     x: &Tensor,
     requests: &[(Function, Statistic)],
     conv: &StatConventions,
 ) -> Result<Tensor, StatsError> {
+    check_shape(x)?;
+    if x.device() == Device::Cpu && conv.precision == Precision::F64 {
+        host::row_statistics(x, requests, conv)
+    } else {
+        row_statistics_torch(x, requests, conv)
+    }
+}
+
+fn check_shape(x: &Tensor) -> Result<(), StatsError> {
     let size = x.size();
     if size.len() != 2 {
         return Err(StatsError::Shape(size));
@@ -409,6 +420,17 @@ pub fn row_statistics(
     if size[1] == 0 || size[0] == 0 {
         return Err(StatsError::Empty(size));
     }
+    Ok(())
+}
+
+/// [`row_statistics`] as libtorch ops on `x`'s device (accelerators, float32 precision).
+pub(crate) fn row_statistics_torch(
+    x: &Tensor,
+    requests: &[(Function, Statistic)],
+    conv: &StatConventions,
+) -> Result<Tensor, StatsError> {
+    check_shape(x)?;
+    let size = x.size();
     let base = x.detach().to_kind(compute_kind(conv.precision));
     let mut cols: Vec<Option<Tensor>> = (0..requests.len()).map(|_| None).collect();
     // One pass per function, in order of first appearance; the cache is dropped before the next
@@ -485,5 +507,6 @@ pub fn to_host(t: &Tensor) -> Result<Vec<f64>, tch::TchError> {
     Vec::<f64>::try_from(&t)
 }
 
+mod host;
 #[cfg(test)]
 mod tests;

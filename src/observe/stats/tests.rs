@@ -455,3 +455,47 @@ fn bench_selection_phases() {
         );
     }
 }
+
+/// The fused host kernel and the libtorch ops (the accelerators' path) agree on every case and
+/// convention, to rounding; order statistics exactly.
+#[test]
+fn host_equals_torch_path() {
+    let req = all_requests();
+    let mut checked = 0;
+    for (name, rows, v) in cases() {
+        let x = t64(&v, rows);
+        for conv in conventions() {
+            for requests in [req.clone(), vec![(Function::Sq, Statistic::ThirdQuartile)]] {
+                let a = to_host(
+                    &host::row_statistics(&x, &requests, &conv)
+                        .unwrap()
+                        .reshape([-1]),
+                )
+                .unwrap();
+                let b = to_host(
+                    &row_statistics_torch(&x, &requests, &conv)
+                        .unwrap()
+                        .reshape([-1]),
+                )
+                .unwrap();
+                for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+                    let (f, s) = requests[i % requests.len()];
+                    let exact = matches!(s, Statistic::Median | Statistic::ThirdQuartile);
+                    let ok = if exact {
+                        p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan())
+                    } else if s == Statistic::Kurtosis
+                        && conv.kurtosis == KurtosisConvention::Excess
+                    {
+                        // m4/m2² − 3 loses digits near 0: compare m4/m2².
+                        pyref::close(p + 3.0, q + 3.0, 1e-10)
+                    } else {
+                        pyref::close(*p, *q, 1e-10)
+                    };
+                    assert!(ok, "{name} {conv:?} {f:?} {s:?}: host {p} vs torch {q}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 2000, "{checked}");
+}
