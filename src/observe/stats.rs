@@ -397,20 +397,26 @@ impl FunctionCache {
 
 /// Compute each requested `(function, statistic)` of every row of `x` (`[R, U]`), on `x`'s
 /// device. Returns an `[R, K]` float64 tensor, column k = `requests[k]`. A CPU tensor in float64
-/// precision is reduced by the fused host kernel (`host`), anything else by libtorch ops on
-/// its device.
+/// precision with rows shorter than 65,536 is reduced by the fused host kernel (`host`),
+/// anything else by libtorch ops on its device.
 pub fn row_statistics(
     x: &Tensor,
     requests: &[(Function, Statistic)],
     conv: &StatConventions,
 ) -> Result<Tensor, StatsError> {
     check_shape(x)?;
-    if x.device() == Device::Cpu && conv.precision == Precision::F64 {
+    // Long rows (weight kernels, huge activation maps) stay with libtorch: its reductions are
+    // multi-threaded BLAS/vectorised kernels over the tensor in place, where the host kernel
+    // would first copy it.
+    if x.device() == Device::Cpu && conv.precision == Precision::F64 && x.size()[1] < HOST_MAX_ROW {
         host::row_statistics(x, requests, conv)
     } else {
         row_statistics_torch(x, requests, conv)
     }
 }
+
+/// Rows shorter than this (activations of a checkpoint's stimuli) use the fused host kernel.
+const HOST_MAX_ROW: i64 = 1 << 16;
 
 fn check_shape(x: &Tensor) -> Result<(), StatsError> {
     let size = x.size();

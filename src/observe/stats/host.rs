@@ -12,7 +12,8 @@
 //! Sums use 8 independent lanes per block of 4096 values, then add the blocks' sums: an error
 //! of about (512 + n/4096)·ε, against numpy's pairwise summation within 1e-9 relative
 //! (`statistics_match_numpy_scipy`); `host_equals_torch_path` checks it against the libtorch
-//! path. Rows run in parallel, and the blocks of a long row (weights) too.
+//! path. Rows run in parallel. `row_statistics` sends only rows shorter than 65,536 here
+//! (activations); longer ones (weight kernels) stay with libtorch, which reduces them in place.
 
 use super::{
     QuantileConvention, SkewConvention, StatsError, key_bits, quantile_ranks, select_ranks,
