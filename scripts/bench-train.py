@@ -14,6 +14,9 @@ import torch.nn.functional as F
 threads = int(os.environ.get("LRX_BENCH_THREADS", "2"))
 steps = int(os.environ.get("LRX_BENCH_STEPS", "20"))
 only = [m for m in os.environ.get("LRX_BENCH_MODELS", "").split(",") if m]
+# LRX_BENCH_DEVICE as for the lrx side (cpu, cuda, cuda:N); `loss.item()` waits for the device.
+device = os.environ.get("LRX_BENCH_DEVICE", "cpu")
+device = "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
 torch.set_num_threads(threads)
 
 
@@ -37,7 +40,7 @@ def max_pool_same(x, k=3, s=2):
 
 def avg_pool_same(x, k=3, s=2):
     num = F.avg_pool2d(pad_same(x, k, s), k, s)
-    ones = torch.ones(1, 1, x.shape[2], x.shape[3])
+    ones = torch.ones(1, 1, x.shape[2], x.shape[3], device=x.device)
     den = F.avg_pool2d(pad_same(ones, k, s), k, s)
     return num / den
 
@@ -114,11 +117,11 @@ for name, size, batch, ctor in [("knet4", 32, 64, lambda: KNet4(32)), ("resnet18
     if only and name not in only:
         continue
     torch.manual_seed(0)
-    m = ctor()
+    m = ctor().to(device)
     m.train()
     opt = torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9, nesterov=True, weight_decay=1e-5)
-    x = torch.randn(batch, 3, size, size)
-    y = torch.randint(0, 10, (batch,))
+    x = torch.randn(batch, 3, size, size, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
 
     def step():
         opt.zero_grad()
@@ -133,5 +136,5 @@ for name, size, batch, ctor in [("knet4", 32, 64, lambda: KNet4(32)), ("resnet18
     for _ in range(steps):
         step()
     ms = (time.perf_counter() - t0) * 1000 / steps
-    print(json.dumps({"impl": "pytorch", "model": name, "size": size, "batch": batch, "rule": "sgdm", "threads": threads, "ms_per_step": round(ms, 3)}))
+    print(json.dumps({"impl": "pytorch", "device": device, "model": name, "size": size, "batch": batch, "rule": "sgdm", "threads": threads, "ms_per_step": round(ms, 3)}))
     sys.stdout.flush()

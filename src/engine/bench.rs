@@ -12,6 +12,13 @@ mod tests {
     use crate::value::{Call, Value};
     use tch::Device;
 
+    /// `LRX_BENCH_DEVICE` (`cpu` by default, `cuda`, `cuda:N`, `auto`). Timings call
+    /// `double_value` on a result, which waits for the device.
+    fn bench_device() -> Device {
+        let d = std::env::var("LRX_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into());
+        crate::engine::train::parse_device(&d).expect("LRX_BENCH_DEVICE")
+    }
+
     fn env_i64(k: &str, d: i64) -> i64 {
         std::env::var(k)
             .ok()
@@ -51,14 +58,13 @@ mod tests {
                     )
                     .unwrap(),
                 };
-                let mut tr = Trainer::with_task(&job, task(), Device::Cpu).unwrap();
+                let dev = bench_device();
+                let mut tr = Trainer::with_task(&job, task(), dev).unwrap();
                 let (x, y) = {
-                    let xu = tr
-                        .task
-                        .inputs(tr.task.train.in_memory().unwrap(), Device::Cpu);
+                    let xu = tr.task.inputs(tr.task.train.in_memory().unwrap(), dev);
                     (
                         tr.task.normalize(&xu),
-                        tr.task.train.labels().shallow_clone(),
+                        tr.task.train.labels().to_device(dev),
                     )
                 };
                 for _ in 0..3 {
@@ -71,7 +77,7 @@ mod tests {
                 }
                 let ms = t0.elapsed().as_secs_f64() * 1000.0 / steps as f64;
                 println!(
-                    "{{\"impl\":\"lrx\",\"model\":\"{model}\",\"size\":{size},\"batch\":{batch},\"rule\":\"{rule}\",\"threads\":{threads},\"ms_per_step\":{ms:.3}}}"
+                    "{{\"impl\":\"lrx\",\"device\":\"{dev:?}\",\"model\":\"{model}\",\"size\":{size},\"batch\":{batch},\"rule\":\"{rule}\",\"threads\":{threads},\"ms_per_step\":{ms:.3}}}"
                 );
             }
         }
@@ -236,7 +242,8 @@ mod tests {
                     settings: TrainSettings::from_call(&Call::new("train").with("batch", i(batch)))
                         .unwrap(),
                 };
-                let mut tr = Trainer::with_task(&job, task, Device::Cpu).unwrap();
+                let dev = bench_device();
+                let mut tr = Trainer::with_task(&job, task, dev).unwrap();
                 let wav = tr.task.train.in_memory().unwrap().shallow_clone();
                 let time = |f: &mut dyn FnMut()| {
                     f();
@@ -249,12 +256,12 @@ mod tests {
                 let coch_ms = time(&mut || {
                     let _ = tr
                         .task
-                        .inputs(&wav, Device::Cpu)
+                        .inputs(&wav, dev)
                         .sum(tch::Kind::Float)
                         .double_value(&[]);
                 });
-                let x = tr.task.normalize(&tr.task.inputs(&wav, Device::Cpu));
-                let y = tr.task.train.labels().shallow_clone();
+                let x = tr.task.normalize(&tr.task.inputs(&wav, dev));
+                let y = tr.task.train.labels().to_device(dev);
                 let step_ms = time(&mut || {
                     let (l, _, _) = tr.step(&x, &y, 1e-3);
                     let _ = l.double_value(&[]);
