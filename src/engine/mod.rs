@@ -26,6 +26,14 @@ pub(crate) fn test_rng_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
+/// Copies of every parameter and buffer of a model (tests compare trainings bit for bit).
+#[cfg(test)]
+pub(crate) fn test_params_of(m: &Model) -> Vec<(String, tch::Tensor)> {
+    m.named_tensors()
+        .into_iter()
+        .map(|(k, t)| (k, t.detach().copy()))
+        .collect()
+}
 pub mod audio;
 pub mod data;
 pub mod store;

@@ -278,8 +278,8 @@ pub fn available_memory() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Task;
     use crate::engine::train::{TrainJob, TrainSettings, Trainer};
-    use crate::engine::{Model, Task};
     use crate::value::{Call, Value};
     use tch::Device;
 
@@ -306,13 +306,6 @@ mod tests {
             .with("size", Value::Int(8))
             .with("val_fraction", Value::Float(0.3))
             .with("load", Value::Str(load.into()))
-    }
-
-    fn params_of(m: &Model) -> Vec<(String, Tensor)> {
-        m.named_tensors()
-            .into_iter()
-            .map(|(k, t)| (k, t.detach().copy()))
-            .collect()
     }
 
     #[test]
@@ -386,7 +379,7 @@ mod tests {
             let r0 = tr.run_epoch(0, &mut |_| {}).ok().unwrap();
             let r1 = tr.run_epoch(1, &mut |_| {}).ok().unwrap();
             (
-                params_of(&tr.model),
+                crate::engine::test_params_of(&tr.model),
                 (r0.train_loss, r1.train_loss, r1.val_loss),
             )
         };

@@ -878,13 +878,6 @@ mod tests {
         }
     }
 
-    fn params_of(m: &Model) -> Vec<(String, Tensor)> {
-        m.named_tensors()
-            .into_iter()
-            .map(|(k, t)| (k, t.detach().copy()))
-            .collect()
-    }
-
     #[test]
     fn resume_is_bit_identical() {
         let _rng = crate::engine::test_rng_lock();
@@ -902,7 +895,7 @@ mod tests {
                 &mut |e, m, _| {
                     seen_a.push(e);
                     if e == 3 {
-                        final_a = params_of(m);
+                        final_a = crate::engine::test_params_of(m);
                     }
                     Ok(())
                 },
@@ -935,7 +928,7 @@ mod tests {
                 &mut |e, m, _| {
                     seen_b.push(e);
                     if e == 3 {
-                        final_b = params_of(m);
+                        final_b = crate::engine::test_params_of(m);
                     }
                     Ok(())
                 },

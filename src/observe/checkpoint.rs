@@ -349,14 +349,7 @@ impl CheckpointObserver {
         layer: &dyn ObservableLayer,
         x: &Tensor,
     ) -> Result<(), ObserveError> {
-        let n_layers = self.layers.len();
-        let st = self
-            .layers
-            .get_mut(layer_index)
-            .ok_or(ObserveError::LayerIndex {
-                index: layer_index,
-                n: n_layers,
-            })?;
+        let st = layer_mut(&mut self.layers, layer_index)?;
         if st.name != layer.name() {
             return Err(ObserveError::LayerMismatch {
                 index: layer_index,
@@ -412,14 +405,7 @@ impl CheckpointObserver {
         xi: Option<&Tensor>,
         y: &Tensor,
     ) -> Result<(), ObserveError> {
-        let n_layers = self.layers.len();
-        let st = self
-            .layers
-            .get_mut(layer_index)
-            .ok_or(ObserveError::LayerIndex {
-                index: layer_index,
-                n: n_layers,
-            })?;
+        let st = layer_mut(&mut self.layers, layer_index)?;
         let name = st.name.clone();
         let ys = y.size();
         let b = ys.first().copied().unwrap_or(0);
@@ -639,6 +625,13 @@ impl CheckpointObserver {
         }
         Ok(rows)
     }
+}
+
+fn layer_mut(layers: &mut [LayerState], index: usize) -> Result<&mut LayerState, ObserveError> {
+    let n = layers.len();
+    layers
+        .get_mut(index)
+        .ok_or(ObserveError::LayerIndex { index, n })
 }
 
 fn check_units(
