@@ -76,6 +76,36 @@ fn quantile_ranks(n: i64, q: f64, conv: QuantileConvention) -> Vec<i64> {
     }
 }
 
+/// The percentiles function `f`'s requests need: 50 for the median and Pearson's second skew,
+/// 75 for the third quartile (shared by the libtorch path and the host kernel).
+fn quantiles_needed(
+    f: Function,
+    requests: &[(Function, Statistic)],
+    conv: &StatConventions,
+) -> Vec<f64> {
+    let wants = |s: Statistic| requests.contains(&(f, s));
+    let mut qs = Vec::new();
+    if wants(Statistic::Median) || (wants(Statistic::Skew) && conv.skew == SkewConvention::Pearson2)
+    {
+        qs.push(50.0);
+    }
+    if wants(Statistic::ThirdQuartile) {
+        qs.push(75.0);
+    }
+    qs
+}
+
+/// Every ascending rank the `quantiles` of `n` values need, sorted and distinct.
+fn planned_ranks(n: i64, quantiles: &[f64], conv: QuantileConvention) -> Vec<i64> {
+    let mut ranks: Vec<i64> = quantiles
+        .iter()
+        .flat_map(|q| quantile_ranks(n, *q, conv))
+        .collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    ranks
+}
+
 /// Totally ordered integer key of a float: the bit transform of `f64::total_cmp`
 /// (−NaN < −inf < … < −0 < +0 < … < +inf < +NaN).
 fn sort_key(x: f64) -> i64 {
@@ -254,12 +284,7 @@ struct FunctionCache {
 impl FunctionCache {
     fn new(z: Tensor, conv: StatConventions, quantiles: &[f64]) -> Self {
         let n = z.size()[1];
-        let mut ranks: Vec<i64> = quantiles
-            .iter()
-            .flat_map(|q| quantile_ranks(n, *q, conv.quantile))
-            .collect();
-        ranks.sort_unstable();
-        ranks.dedup();
+        let ranks = planned_ranks(n, quantiles, conv.quantile);
         FunctionCache {
             z,
             n,
@@ -449,15 +474,7 @@ pub(crate) fn row_statistics_torch(
     }
     for f in functions {
         let wants = |s: Statistic| requests.contains(&(f, s));
-        let mut quantiles = Vec::new();
-        if wants(Statistic::Median)
-            || (wants(Statistic::Skew) && conv.skew == SkewConvention::Pearson2)
-        {
-            quantiles.push(50.0);
-        }
-        if wants(Statistic::ThirdQuartile) {
-            quantiles.push(75.0);
-        }
+        let quantiles = quantiles_needed(f, requests, conv);
         let mut cache = FunctionCache::new(apply_function(&base, f), *conv, &quantiles);
         // Kurtosis (and Fisher's skew) need the centred values: make them first, so the variance
         // comes from them too instead of a separate Welford pass.

@@ -16,8 +16,8 @@
 //! (activations); longer ones (weight kernels) stay with libtorch, which reduces them in place.
 
 use super::{
-    QuantileConvention, SkewConvention, StatsError, key_bits, quantile_ranks, select_ranks,
-    sort_key, tf_nearest_ascending_index,
+    QuantileConvention, SkewConvention, StatsError, key_bits, planned_ranks, quantiles_needed,
+    select_ranks, sort_key, tf_nearest_ascending_index,
 };
 use crate::features::observable::{Function, KurtosisConvention, StatConventions, Statistic};
 use rayon::prelude::*;
@@ -127,6 +127,8 @@ fn quantile(n: i64, q: f64, conv: QuantileConvention, ranks: &[i64], order: &[f6
 /// What one function's requests need.
 struct Plan {
     f: Function,
+    /// Whether the median is needed (itself, or for Pearson's second skew).
+    median: bool,
     ranks: Vec<i64>,
     centred: bool,
     m3: bool,
@@ -158,24 +160,12 @@ pub(super) fn row_statistics(
         .iter()
         .map(|&f| {
             let wants = |s: Statistic| requests.contains(&(f, s));
-            let mut qs = vec![];
-            if wants(Statistic::Median)
-                || (wants(Statistic::Skew) && conv.skew == SkewConvention::Pearson2)
-            {
-                qs.push(50.0);
-            }
-            if wants(Statistic::ThirdQuartile) {
-                qs.push(75.0);
-            }
-            let mut ranks: Vec<i64> = qs
-                .iter()
-                .flat_map(|q| quantile_ranks(n, *q, conv.quantile))
-                .collect();
-            ranks.sort_unstable();
-            ranks.dedup();
+            let qs = quantiles_needed(f, requests, conv);
+            let ranks = planned_ranks(n, &qs, conv.quantile);
             let fisher = wants(Statistic::Skew) && conv.skew == SkewConvention::Fisher;
             Plan {
                 f,
+                median: qs.contains(&50.0),
                 ranks,
                 centred: wants(Statistic::Var)
                     || wants(Statistic::Kurtosis)
@@ -236,13 +226,7 @@ pub(super) fn row_statistics(
             let var = m2 / n as f64;
             let q = |qq: f64| quantile(n, qq, conv.quantile, &p.ranks, &order);
             let wants = |s: Statistic| requests.contains(&(f, s));
-            let median = if wants(Statistic::Median)
-                || (wants(Statistic::Skew) && conv.skew == SkewConvention::Pearson2)
-            {
-                q(50.0)
-            } else {
-                f64::NAN
-            };
+            let median = if p.median { q(50.0) } else { f64::NAN };
             let third = if wants(Statistic::ThirdQuartile) {
                 q(75.0)
             } else {
