@@ -2,12 +2,63 @@
 //! `target/*/lrx` starts without `LD_LIBRARY_PATH`, and keep `libtorch_cuda` linked when it is
 //! present (the linker's `--as-needed` would otherwise drop it and CUDA would silently be
 //! unavailable on a GPU machine). See ../shared/toolchain.md.
+//!
+//! It also compiles `src/engine/ext/decoupled.cpp` (custom autograd functions that tch cannot
+//! express, see that file) against the libtorch that torch-sys links.
+use std::path::PathBuf;
+
+/// The libtorch root: torch-sys's lib dir (DEP_TCH_LIBTORCH_LIB, set however torch-sys found
+/// libtorch) minus `lib/`, else $LIBTORCH.
+fn libtorch_root() -> PathBuf {
+    if let Some(lib) = std::env::var_os("DEP_TCH_LIBTORCH_LIB") {
+        let lib = PathBuf::from(lib);
+        if let Some(root) = lib.parent() {
+            return root.to_path_buf();
+        }
+    }
+    match std::env::var_os("LIBTORCH") {
+        Some(l) => PathBuf::from(l),
+        None => panic!(
+            "lrx: cannot find libtorch for src/engine/ext/decoupled.cpp: set LIBTORCH \
+             (scripts/setup.sh --print-env does), see ../shared/toolchain.md"
+        ),
+    }
+}
+
+fn compile_ext() {
+    let src = "src/engine/ext/decoupled.cpp";
+    println!("cargo:rerun-if-changed={src}");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    let root = libtorch_root();
+    // PyTorch wheels since 2.7 use the C++11 ABI; torch-sys defaults to it too.
+    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(root.join("include"))
+        .include(root.join("include/torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        .file(src)
+        .compile("lrx_ext");
+    // After the archive, so its references resolve whatever order torch-sys's libraries came in.
+    println!(
+        "cargo:rustc-link-search=native={}",
+        root.join("lib").display()
+    );
+    println!("cargo:rustc-link-lib=dylib=torch_cpu");
+    println!("cargo:rustc-link-lib=dylib=c10");
+}
+
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-changed=grammar/lrx.pest");
     if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
         return;
     }
+    compile_ext();
     let Some(libtorch) = std::env::var_os("LIBTORCH") else {
         return;
     };

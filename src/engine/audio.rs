@@ -23,44 +23,60 @@ struct DeviceFilter {
     len: i64,
 }
 
-/// The cochleagram front end for clips of one length, with its filterbank on one device.
+/// The cochleagram front end for clips of one length, with its filterbank on one device. On
+/// the CPU it runs `host::HostCochleagram` (rustfft); elsewhere libtorch ([`Self::apply_torch`]).
 pub struct Cochleagram {
     pub params: CochleaParams,
     filters: Vec<DeviceFilter>,
+    host: Option<host::HostCochleagram>,
     device: Device,
+}
+
+/// Every filter's (first bin, gains ×2 off DC and Nyquist, envelope length).
+fn analytic_filters(params: &CochleaParams) -> Vec<host::HostFilter> {
+    let s = params.samples();
+    params
+        .filterbank()
+        .iter()
+        .map(|f| host::HostFilter {
+            first: f.first,
+            gains: f
+                .gains
+                .iter()
+                .enumerate()
+                .map(|(j, &g)| {
+                    let k = f.first + j;
+                    let w = if k == 0 || (s % 2 == 0 && k == s / 2) {
+                        1.0
+                    } else {
+                        2.0
+                    };
+                    (g * w) as f32
+                })
+                .collect(),
+            len: params.envelope_len(f),
+        })
+        .collect()
 }
 
 impl Cochleagram {
     pub fn new(params: &CochleaParams, device: Device) -> Cochleagram {
-        let s = params.samples();
-        let filters = params
-            .filterbank()
+        let analytic = analytic_filters(params);
+        let filters = analytic
             .iter()
-            .map(|f| {
-                let g: Vec<f32> = f
-                    .gains
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &g)| {
-                        let k = f.first + j;
-                        let w = if k == 0 || (s % 2 == 0 && k == s / 2) {
-                            1.0
-                        } else {
-                            2.0
-                        };
-                        (g * w) as f32
-                    })
-                    .collect();
-                DeviceFilter {
-                    first: f.first as i64,
-                    gains: Tensor::from_slice(&g).to_device(device),
-                    len: params.envelope_len(f) as i64,
-                }
+            .map(|f| DeviceFilter {
+                first: f.first as i64,
+                gains: Tensor::from_slice(&f.gains).to_device(device),
+                len: f.len as i64,
             })
             .collect();
+        let host = (device == Device::Cpu).then(|| {
+            host::HostCochleagram::new(params.samples(), params.frames(), params.power, analytic)
+        });
         Cochleagram {
             params: params.clone(),
             filters,
+            host,
             device,
         }
     }
@@ -72,24 +88,27 @@ impl Cochleagram {
 
     /// The same front end on another device.
     pub fn to_device(&self, device: Device) -> Cochleagram {
-        Cochleagram {
-            params: self.params.clone(),
-            filters: self
-                .filters
-                .iter()
-                .map(|f| DeviceFilter {
-                    first: f.first,
-                    gains: f.gains.to_device(device),
-                    len: f.len,
-                })
-                .collect(),
-            device,
-        }
+        Cochleagram::new(&self.params, device)
     }
 
     /// Waveforms [B, samples] (any float kind, any device) → cochleagrams [B, 1, F, T] (f32) on
     /// this front end's device. No gradient flows through it.
     pub fn apply(&self, wav: &Tensor) -> Tensor {
+        let Some(host) = &self.host else {
+            return self.apply_torch(wav);
+        };
+        let _g = tch::no_grad_guard();
+        let wav = wav.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+        let b = wav.size()[0];
+        let v = Vec::<f32>::try_from(wav.view([-1])).expect("f32 waveforms");
+        let threads = tch::get_num_threads().max(1) as usize;
+        let (f, t) = self.shape();
+        Tensor::from_slice(&host.apply(&v, threads)).view([b, 1, f, t])
+    }
+
+    /// [`Self::apply`] through libtorch's FFTs, on this front end's device (the CUDA path; on the
+    /// CPU the tests compare it with the host path and the numpy reference).
+    pub fn apply_torch(&self, wav: &Tensor) -> Tensor {
         let _g = tch::no_grad_guard();
         let wav = wav.to_device(self.device).to_kind(Kind::Float);
         let (samples, frames) = (self.params.samples() as i64, self.params.frames() as i64);
@@ -387,5 +406,6 @@ pub fn folder(
     Ok((train, val, classes.len() as i64))
 }
 
+mod host;
 #[cfg(test)]
 mod tests;

@@ -212,6 +212,19 @@ impl AlignedLayer {
         }
     }
 
+    /// G(z, q) = ∂⟨op_backward(z, B), q⟩/∂B without computing op_backward: dense qᵀ·z, conv
+    /// the filter gradient (`ext::conv2d_weight_grad`). IA's closed-form ∂R/∂B is a sum of these.
+    pub fn backward_weight_grad(&self, z: &Tensor, q: &Tensor) -> Tensor {
+        let b = self.bwd.as_ref().expect("a layer with backward weights");
+        match self.kind {
+            LayerKind::Dense => q.tr().matmul(z),
+            LayerKind::Conv { stride, .. } => {
+                let (zp, pad) = self.pad_input(z);
+                super::ext::conv2d_weight_grad(q, &zp, b, stride, pad)
+            }
+        }
+    }
+
     /// Transposed op: the reconstruction of an output-space tensor `p` back to the input space
     /// of shape `x_shape`, through a kernel `k` in W's layout (dense: p·kᵀ; conv:
     /// conv_transpose(p, k), cropped to x's unpadded region).
@@ -244,25 +257,22 @@ impl AlignedLayer {
     /// Pre-activation output op(x, W) + bias. With `via_backward` and B present (and x needing a
     /// gradient), the value is the same but dx flows through B and W gets its local gradient.
     pub fn pre_activation(&self, x: &Tensor, via_backward: bool) -> Tensor {
-        self.add_bias(self.projections(x, via_backward).0)
+        self.add_bias(self.projection(x, via_backward))
     }
 
-    /// op(x, W) (with dx through B as in [`Self::pre_activation`]), and the detached values of
-    /// op(x, W) and, when computed, op(x, B).
-    fn projections(&self, x: &Tensor, via_backward: bool) -> (Tensor, Tensor, Option<Tensor>) {
+    /// op(x, W), with dx through B as in [`Self::pre_activation`]: one forward op whose
+    /// backward uses B (`ext::decoupled_*`), bit-identical in value and gradients to
+    /// op(x.detach(), W) + op(x, B.detach()) − its value, at the cost of one op.
+    fn projection(&self, x: &Tensor, via_backward: bool) -> Tensor {
         match (&self.bwd, via_backward && x.requires_grad()) {
-            (Some(b), true) => {
-                let xd = x.detach();
-                let yb = self.op_backward(x, &b.detach());
-                let yf = self.op_forward(&xd, &self.w);
-                let (pf, pb) = (yf.detach(), yb.detach());
-                (yf + (&yb - &pb), pf, Some(pb))
-            }
-            _ => {
-                let y = self.op_forward(x, &self.w);
-                let pf = y.detach();
-                (y, pf, None)
-            }
+            (Some(b), true) => match self.kind {
+                LayerKind::Dense => super::ext::decoupled_linear(x, &self.w, &b.detach()),
+                LayerKind::Conv { stride, .. } => {
+                    let (xp, pad) = self.pad_input(x);
+                    super::ext::decoupled_conv2d(&xp, &self.w, &b.detach(), stride, pad)
+                }
+            },
+            _ => self.op_forward(x, &self.w),
         }
     }
 
@@ -276,12 +286,12 @@ impl AlignedLayer {
         }
     }
 
-    /// The training output (as [`Self::forward`]) with the detached projections P_f = op(x, W)
-    /// and, when x needs a gradient, op(x, B), which IA's closed-form alignment gradient reuses
-    /// instead of recomputing them (`rules::Rule::information_surrogate`).
-    pub fn forward_parts(&self, x: &Tensor) -> (Tensor, Tensor, Option<Tensor>) {
-        let (y, pf, pb) = self.projections(x, true);
-        (self.act.apply(self.add_bias(y)), pf, pb)
+    /// The training output (as [`Self::forward`]) with the detached projection P_f = op(x, W),
+    /// which IA's closed-form alignment gradient reuses (`rules::Rule::information_gradient`).
+    pub fn forward_parts(&self, x: &Tensor) -> (Tensor, Tensor) {
+        let y = self.projection(x, true);
+        let pf = y.detach();
+        (self.act.apply(self.add_bias(y)), pf)
     }
 
     /// The layer's output activation(op(x, W) + bias), as in training.

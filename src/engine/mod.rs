@@ -4,6 +4,7 @@
 //! `names` and `params` have no libtorch dependency (the planner and checker can use them).
 
 pub mod error;
+pub mod ext;
 pub mod layers;
 pub mod models;
 pub mod names;

@@ -622,12 +622,11 @@ impl Model {
         }
         if let Some(parts) = pass.parts.as_deref_mut() {
             if self.layers[i].has_backward() {
-                let (y, pf, pb) = self.layers[i].forward_parts(x);
+                let (y, pf) = self.layers[i].forward_parts(x);
                 parts.push(super::rules::AlignParts {
                     index: i,
                     x: x.detach(),
                     pf,
-                    pb,
                 });
                 return y;
             }

@@ -276,13 +276,11 @@ impl<'a> Primitives<'a> {
 }
 
 /// What a training forward pass keeps of one layer with backward weights for IA's closed-form
-/// alignment gradient: the layer input x and the projections P_f = op(x, W) and, when the forward
-/// computed it (x needs a gradient), op(x, B); all detached.
+/// alignment gradient: the layer input x and the projection P_f = op(x, W), both detached.
 pub struct AlignParts {
     pub index: usize,
     pub x: Tensor,
     pub pf: Tensor,
-    pub pb: Option<Tensor>,
 }
 
 impl Rule {
@@ -292,8 +290,8 @@ impl Rule {
         matches!(self.alignment, Alignment::Information { .. })
     }
 
-    /// IA's R_l for one layer (its value, as [`LearningRule::alignment_loss`] gives it) and a
-    /// surrogate scalar whose gradient with respect to B is ∂R_l/∂B (its value is not R_l).
+    /// IA's R_l for one layer (its value, as [`LearningRule::alignment_loss`] gives it) and its
+    /// gradient ∂R_l/∂B, in closed form.
     ///
     /// Why: autograd through R_l recomputes P_f, and differentiates through both P_b = op(x_b, B)
     /// and R_f = op_T(P_f, B), so IA cost 3× an SGDM step. With G(z, P) = ∂⟨op(z, B), P⟩/∂B
@@ -303,11 +301,14 @@ impl Rule {
     /// - null(R_f) → 2·G(R_f, P_f)/n; null(R_b) → 2·G(x_b, op(R_b, W))/n;
     /// - sparse → 2·G(x_b, P_b)/n (the P_f part has no B); decay → 2B.
     ///
-    /// Terms sharing an argument merge by bilinearity, so the default IA costs one op_T (R_f),
-    /// one op and its weight gradient on top of FA, and P_f and P_b come from the forward pass.
-    /// `information_surrogate_matches_autograd` checks value and gradient against autograd of
+    /// Terms sharing an argument merge by bilinearity, and G is taken without its forward op
+    /// (`AlignedLayer::backward_weight_grad`), so the default IA costs one op_T (R_f) and one
+    /// weight gradient on top of FA. Its value needs no P_b either: amp(P_f, P_b) =
+    /// −⟨P_f, op(x_b, B)⟩/n = −⟨op_T(P_f, B), x_b⟩/n = −⟨R_f, x_b⟩/n. P_b is computed only for
+    /// `reconstruction_reversal` and `use_sparse`.
+    /// `information_gradient_matches_autograd` checks value and gradient against autograd of
     /// `alignment_loss` (itself checked against finite differences) for every flag combination.
-    pub fn information_surrogate(
+    pub fn information_gradient(
         &self,
         layer: &AlignedLayer,
         parts: &AlignParts,
@@ -336,62 +337,59 @@ impl Rule {
                 t
             }
         };
-        // Constants of the surrogate (no gradient): x_b, P_b (op is linear without bias, so
-        // op(x − mean x, B) = P_b − mean P_b), the reconstructions.
-        let (value, q_terms) = tch::no_grad(|| {
+        Some(tch::no_grad(|| {
             let bd = b.detach();
             let w = layer.w.detach();
             let xb = centre(x.shallow_clone());
-            let pb = centre(match &parts.pb {
-                Some(p) => p.shallow_clone(),
-                None => layer.op_backward(x, &bd),
-            });
-            let amp_pp = || -dot(pf, &pb) / n;
+            // op is linear without bias, so op(x − mean x, B) = P_b − mean P_b.
+            let p_b = || centre(layer.op_backward(x, &bd));
             // (z, P) pairs of the gradient Σ G(z, P), then the value.
             let mut terms: Vec<(Tensor, Tensor)> = vec![];
-            let (amp, null) = if rev {
+            let (amp, null, pb) = if rev {
+                let pb = p_b();
                 let rb = layer.op_transpose(&pb, &w, &x.size());
-                let amp = if ramp { -dot(x, &rb) / n } else { amp_pp() };
+                let amp = if ramp {
+                    -dot(x, &rb) / n
+                } else {
+                    -dot(pf, &pb) / n
+                };
                 let mut q = pf * (-alpha / n) + layer.op_forward(&rb, &w) * (2.0 * beta / n);
                 if sparse {
                     q += &pb * (2.0 * gamma / n);
                 }
                 terms.push((xb.shallow_clone(), q));
                 let null = dot(&rb, &rb) / n;
-                (amp, null)
+                (amp, null, Some(pb))
             } else {
                 let b_wl = match layer.kind {
                     LayerKind::Dense => bd.tr(),
                     LayerKind::Conv { .. } => bd.shallow_clone(),
                 };
                 let rf = layer.op_transpose(pf, &b_wl, &x.size());
-                let amp = if ramp { -dot(x, &rf) / n } else { amp_pp() };
                 let za = if ramp { x } else { &xb };
+                let amp = -dot(za, &rf) / n;
                 terms.push((
                     za * (-alpha / n) + &rf * (2.0 * beta / n),
                     pf.shallow_clone(),
                 ));
-                if sparse {
-                    terms.push((xb.shallow_clone(), &pb * (2.0 * gamma / n)));
+                let pb = sparse.then(p_b);
+                if let Some(pb) = &pb {
+                    terms.push((xb.shallow_clone(), pb * (2.0 * gamma / n)));
                 }
-                (amp, dot(&rf, &rf) / n)
+                (amp, dot(&rf, &rf) / n, pb)
             };
-            let reg = if sparse {
-                (dot(pf, pf) + dot(&pb, &pb)) / n
-            } else {
-                w.square().sum(kind) + bd.square().sum(kind)
+            let (reg, mut grad) = match &pb {
+                Some(pb) if sparse => ((dot(pf, pf) + dot(pb, pb)) / n, bd.zeros_like()),
+                _ => (
+                    w.square().sum(kind) + bd.square().sum(kind),
+                    &bd * (2.0 * gamma),
+                ),
             };
-            (amp * alpha + null * beta + reg * gamma, terms)
-        });
-        let mut surrogate = if sparse {
-            Tensor::zeros([], (kind, b.device()))
-        } else {
-            b.square().sum(kind) * gamma
-        };
-        for (z, q) in &q_terms {
-            surrogate += dot(&layer.op_backward(z, b), q);
-        }
-        Some((value, surrogate))
+            for (z, q) in &terms {
+                grad += layer.backward_weight_grad(z, q);
+            }
+            (amp * alpha + null * beta + reg * gamma, grad)
+        }))
     }
 }
 
@@ -607,11 +605,11 @@ mod tests {
         }
     }
 
-    /// IA's closed form (value and ∂R/∂B of `information_surrogate`) equals autograd of
+    /// IA's closed form (value and ∂R/∂B of `information_gradient`) equals autograd of
     /// `alignment_loss` for all 16 flag combinations, on dense and conv layers (strides,
     /// paddings, even kernels), with P_b taken from the forward pass or recomputed.
     #[test]
-    fn information_surrogate_matches_autograd() {
+    fn information_gradient_matches_autograd() {
         let _rng = crate::engine::test_rng_lock();
         let o = (Kind::Double, Device::Cpu);
         // (kind, W shape, B shape, x shape)
@@ -694,22 +692,19 @@ mod tests {
                 let r = rule.alignment_loss(&l, &x).unwrap();
                 let want = tch::Tensor::run_backward(&[&r], &[b], false, false).remove(0);
                 for from_forward in [false, true] {
-                    // As the training forward records it: x needing a gradient gives P_b too.
+                    // As the training forward records it (x needing a gradient) or not.
                     let xin = if from_forward {
                         x.detach().set_requires_grad(true)
                     } else {
                         x.shallow_clone()
                     };
-                    let (_, pf, pb) = l.forward_parts(&xin);
-                    assert_eq!(pb.is_some(), from_forward);
+                    let (_, pf) = l.forward_parts(&xin);
                     let parts = AlignParts {
                         index: 0,
                         x: x.shallow_clone(),
                         pf,
-                        pb,
                     };
-                    let (v, s) = rule.information_surrogate(&l, &parts).unwrap();
-                    let got = tch::Tensor::run_backward(&[&s], &[b], false, false).remove(0);
+                    let (v, got) = rule.information_gradient(&l, &parts).unwrap();
                     let rv = r.double_value(&[]);
                     assert!(
                         (v.double_value(&[]) - rv).abs() <= 1e-10 * (1.0 + rv.abs()),
@@ -720,7 +715,7 @@ mod tests {
                     let scale = want.abs().max().double_value(&[]);
                     assert!(
                         err <= 1e-10 * (1.0 + scale),
-                        "{kind:?} flags {flags:04b} forward P_b {from_forward}: dB differs by {err} (scale {scale})"
+                        "{kind:?} flags {flags:04b} from the training forward {from_forward}: dB differs by {err} (scale {scale})"
                     );
                     checked += 1;
                 }

@@ -356,7 +356,8 @@ impl Trainer {
             && self.rule.alignment_rate() != 0.0
             && !matches!(self.rule.alignment, super::rules::Alignment::Feedback);
         // IA's alignment gradient is taken in closed form from the forward pass's projections
-        // (`Rule::information_surrogate`); the other rules' through autograd of R_l.
+        // (`Rule::information_gradient`) and added to B's gradient; the other rules' through
+        // autograd of R_l.
         let closed = wants_align && self.rule.closed_form_alignment();
         let mut rec = vec![];
         let mut parts = vec![];
@@ -378,7 +379,7 @@ impl Trainer {
             Some(t) => nt_xent(&out, t),
         };
         let mut align = Tensor::zeros([], (Kind::Float, self.device));
-        let mut surrogate = Tensor::zeros([], (Kind::Float, self.device));
+        let mut b_grads: BTreeMap<String, Tensor> = BTreeMap::new();
         for (i, xin) in &rec {
             if let Some(r) = self
                 .rule
@@ -387,35 +388,33 @@ impl Trainer {
                 align += r;
             }
         }
+        let rate = self.rule.alignment_rate();
         for p in &parts {
-            if let Some((v, s)) = self
-                .rule
-                .information_surrogate(&self.model.aligned_layers()[p.index], p)
-            {
+            let layer = &self.model.aligned_layers()[p.index];
+            if let Some((v, g)) = self.rule.information_gradient(layer, p) {
                 align += v;
-                surrogate += s;
+                b_grads.insert(format!("{}/backward", layer.name), g * rate);
             }
         }
-        let total = if closed {
-            &loss + &surrogate * self.rule.alignment_rate()
-        } else if wants_align {
-            &loss + &align * self.rule.alignment_rate()
+        let total = if wants_align && !closed {
+            &loss + &align * rate
         } else {
             loss.shallow_clone()
         };
         total.backward();
-        self.apply_gradients(lr);
+        self.apply_gradients(lr, b_grads);
         (loss.detach(), correct, align.detach())
     }
 
-    /// Effective gradients (task + weight decay, Kolen-Pollack tie), optimizer update, zero grads.
-    fn apply_gradients(&mut self, lr: f64) {
+    /// Effective gradients (task + weight decay, Kolen-Pollack tie, `extra` gradients of B by
+    /// parameter name), optimizer update, zero grads.
+    fn apply_gradients(&mut self, lr: f64, extra: BTreeMap<String, Tensor>) {
         let wd = self.settings.weight_decay;
         let params = self.model.params();
         let mut names = vec![];
         let mut grads = vec![];
         // Kolen-Pollack: B's gradient += W's task gradient (transposed for dense).
-        let mut tied: BTreeMap<String, Tensor> = BTreeMap::new();
+        let mut tied = extra;
         if self.rule.tied_backward_gradient() {
             for l in self.model.aligned_layers() {
                 let gw = l.w.grad();

@@ -1,4 +1,5 @@
 use super::*;
+use crate::cochlea::Envelope;
 use crate::value::Value;
 
 fn small() -> CochleaParams {
@@ -167,20 +168,66 @@ fn against_numpy_scipy_reference() {
         .flat_map(|f| f.as_array().unwrap().iter())
         .map(|v| v.as_f64().unwrap())
         .collect();
-    let got = Cochleagram::new(&p, Device::Cpu)
-        .apply(&Tensor::from_slice(&wav).view([2, s as i64]))
-        .to_kind(Kind::Double);
-    assert_eq!(got.size(), vec![2, 1, 25, 50]);
-    let got = Vec::<f64>::try_from(got.view([-1])).unwrap();
-    assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
-    let err = got
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f64, f64::max);
-    eprintln!("cochleagram vs numpy/scipy: max abs err {err:.2e} (scale {scale:.3})");
-    assert!(err <= 1e-4 * scale, "max error {err} vs scale {scale}");
+    // Both paths: the CPU one (rustfft) and libtorch's (the CUDA path, here on the CPU).
+    let c = Cochleagram::new(&p, Device::Cpu);
+    let clips = Tensor::from_slice(&wav).view([2, s as i64]);
+    for (path, got) in [
+        ("host", c.apply(&clips)),
+        ("libtorch", c.apply_torch(&clips)),
+    ] {
+        let got = got.to_kind(Kind::Double);
+        assert_eq!(got.size(), vec![2, 1, 25, 50]);
+        let got = Vec::<f64>::try_from(got.view([-1])).unwrap();
+        assert_eq!(got.len(), want.len());
+        let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+        let err = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f64, f64::max);
+        eprintln!("cochleagram ({path}) vs numpy/scipy: max abs err {err:.2e} (scale {scale:.3})");
+        assert!(
+            err <= 1e-4 * scale,
+            "{path}: max error {err} vs scale {scale}"
+        );
+    }
+}
+
+/// The CPU path (rustfft) and libtorch's agree for both envelopes, on white noise and on
+/// paper-sized filterbanks, and the CPU path does not depend on the thread count.
+#[test]
+fn host_path_equals_libtorch_path() {
+    let _rng = crate::engine::test_rng_lock();
+    tch::manual_seed(11);
+    let paper = CochleaParams {
+        duration: 0.25,
+        ..CochleaParams::default()
+    };
+    for base in [small(), paper] {
+        for envelope in [Envelope::Exact, Envelope::Fast] {
+            let p = CochleaParams {
+                envelope,
+                ..base.clone()
+            };
+            let c = Cochleagram::new(&p, Device::Cpu);
+            let wav = Tensor::randn([3, p.samples() as i64], (Kind::Float, Device::Cpu)) * 0.1;
+            let host = c.apply(&wav);
+            let torch = c.apply_torch(&wav);
+            assert_eq!(host.size(), torch.size());
+            let scale = torch.abs().max().double_value(&[]);
+            let err = (&host - &torch).abs().max().double_value(&[]);
+            eprintln!(
+                "{envelope:?} {} filters: host vs libtorch {err:.2e} (scale {scale:.3})",
+                c.shape().0
+            );
+            assert!(err <= 2e-5 * scale, "{envelope:?}: {err} vs scale {scale}");
+            let before = tch::get_num_threads();
+            tch::set_num_threads(1);
+            let one = c.apply(&wav);
+            tch::set_num_threads(before);
+            assert!(one.equal(&host), "thread count changed the output");
+        }
+    }
 }
 
 #[test]

@@ -1,0 +1,173 @@
+//! Autograd functions tch cannot express, from `ext/decoupled.cpp` (see there for why):
+//! layers whose input gradient flows through the backward weights B in one forward
+//! convolution, and a filter gradient without a forward pass.
+//!
+//! Errors from libtorch (bad shapes, out of memory) panic with libtorch's message, as tch's
+//! own infallible methods do; the run's child process reports the panic.
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, c_char};
+use tch::Tensor;
+use torch_sys::C_tensor;
+
+unsafe extern "C" {
+    fn lrx_decoupled_conv2d(
+        x: *const C_tensor,
+        w: *const C_tensor,
+        b: *const C_tensor,
+        stride: i64,
+        ph: i64,
+        pw: i64,
+        err: *mut *mut c_char,
+    ) -> *mut C_tensor;
+    fn lrx_decoupled_linear(
+        x: *const C_tensor,
+        w: *const C_tensor,
+        b: *const C_tensor,
+        err: *mut *mut c_char,
+    ) -> *mut C_tensor;
+    fn lrx_conv2d_weight_grad(
+        g: *const C_tensor,
+        x: *const C_tensor,
+        w: *const C_tensor,
+        stride: i64,
+        ph: i64,
+        pw: i64,
+        err: *mut *mut c_char,
+    ) -> *mut C_tensor;
+    fn lrx_free_error(err: *mut c_char);
+}
+
+/// Wrap a returned tensor, or panic with the C++ exception's message.
+fn take(what: &str, t: *mut C_tensor, err: *mut c_char) -> Tensor {
+    if t.is_null() {
+        let msg = if err.is_null() {
+            "unknown libtorch error".to_string()
+        } else {
+            // SAFETY: a non-null err is a NUL-terminated string from strdup, freed once here.
+            let m = unsafe { CStr::from_ptr(err) }
+                .to_string_lossy()
+                .into_owned();
+            unsafe { lrx_free_error(err) };
+            m
+        };
+        panic!("{what}: {msg}");
+    }
+    // SAFETY: a non-null result is a new heap at::Tensor that we now own.
+    unsafe { Tensor::from_ptr(t) }
+}
+
+/// conv2d(x, W) (no bias, dilation 1, groups 1) whose backward sends dx = conv_transpose(dy, B)
+/// and gives W its filter gradient; B gets none. `x` is already padded beyond `pad`.
+pub fn decoupled_conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: i64, pad: [i64; 2]) -> Tensor {
+    let mut err = std::ptr::null_mut();
+    // SAFETY: the tensors outlive the call; the C++ side copies what it keeps.
+    let t = unsafe {
+        lrx_decoupled_conv2d(
+            x.as_ptr(),
+            w.as_ptr(),
+            b.as_ptr(),
+            stride,
+            pad[0],
+            pad[1],
+            &mut err,
+        )
+    };
+    take("decoupled conv2d", t, err)
+}
+
+/// x·W (x [n, in], W [in, out]) whose backward sends dx = dy·B (B [out, in]) and gives W its
+/// gradient xᵀ·dy; B gets none.
+pub fn decoupled_linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
+    let mut err = std::ptr::null_mut();
+    // SAFETY: as in `decoupled_conv2d`.
+    let t = unsafe { lrx_decoupled_linear(x.as_ptr(), w.as_ptr(), b.as_ptr(), &mut err) };
+    take("decoupled linear", t, err)
+}
+
+/// The filter gradient ∂⟨conv2d(x, W), g⟩/∂W, without computing the convolution (W gives only
+/// the shape). `x` is already padded beyond `pad`.
+pub fn conv2d_weight_grad(
+    g: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    stride: i64,
+    pad: [i64; 2],
+) -> Tensor {
+    let mut err = std::ptr::null_mut();
+    // SAFETY: as in `decoupled_conv2d`.
+    let t = unsafe {
+        lrx_conv2d_weight_grad(
+            g.as_ptr(),
+            x.as_ptr(),
+            w.as_ptr(),
+            stride,
+            pad[0],
+            pad[1],
+            &mut err,
+        )
+    };
+    take("conv2d weight gradient", t, err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    /// The decoupled functions give bit for bit the values and gradients of the two-op
+    /// construction they replace: conv(x.detach(), W) + conv(x, B.detach()) − its value.
+    #[test]
+    fn decoupled_equals_two_op_construction() {
+        let _rng = crate::engine::test_rng_lock();
+        tch::manual_seed(3);
+        let o = (Kind::Float, Device::Cpu);
+        for (stride, pad) in [(1, [1, 1]), (2, [0, 0]), (2, [1, 0])] {
+            let x = Tensor::randn([3, 4, 9, 8], o).set_requires_grad(true);
+            let w = Tensor::randn([5, 4, 3, 3], o).set_requires_grad(true);
+            let b = Tensor::randn([5, 4, 3, 3], o);
+            let y = decoupled_conv2d(&x, &w, &b, stride, pad);
+            let dy = Tensor::randn(y.size(), o);
+            let g = Tensor::run_backward(&[(&y * &dy).sum(Kind::Float)], &[&x, &w], false, false);
+            let xd = x.detach().set_requires_grad(true);
+            let wd = w.detach().set_requires_grad(true);
+            let yf = xd
+                .detach()
+                .conv2d(&wd, None::<Tensor>, [stride, stride], pad, [1, 1], 1);
+            let yb = xd.conv2d(&b, None::<Tensor>, [stride, stride], pad, [1, 1], 1);
+            let y2 = &yf + (&yb - yb.detach());
+            let g2 =
+                Tensor::run_backward(&[(&y2 * &dy).sum(Kind::Float)], &[&xd, &wd], false, false);
+            assert!(y.equal(&y2), "forward, stride {stride} pad {pad:?}");
+            assert!(g[0].equal(&g2[0]), "dx, stride {stride} pad {pad:?}");
+            assert!(g[1].equal(&g2[1]), "dW, stride {stride} pad {pad:?}");
+            let gw = conv2d_weight_grad(&dy, &x.detach(), &w, stride, pad);
+            assert!(gw.equal(&g2[1]), "weight grad, stride {stride} pad {pad:?}");
+        }
+        let x = Tensor::randn([6, 7], o).set_requires_grad(true);
+        let w = Tensor::randn([7, 4], o).set_requires_grad(true);
+        let b = Tensor::randn([4, 7], o);
+        let y = decoupled_linear(&x, &w, &b);
+        let dy = Tensor::randn(y.size(), o);
+        let g = Tensor::run_backward(&[(&y * &dy).sum(Kind::Float)], &[&x, &w], false, false);
+        let xd = x.detach().set_requires_grad(true);
+        let wd = w.detach().set_requires_grad(true);
+        let yb = xd.matmul(&b.tr());
+        let y2 = xd.detach().matmul(&wd) + (&yb - yb.detach());
+        let g2 = Tensor::run_backward(&[(&y2 * &dy).sum(Kind::Float)], &[&xd, &wd], false, false);
+        assert!(y.equal(&y2));
+        assert!(g[0].equal(&g2[0]), "dense dx");
+        assert!(g[1].equal(&g2[1]), "dense dW");
+    }
+
+    #[test]
+    fn libtorch_errors_panic_with_the_message() {
+        let o = (Kind::Float, Device::Cpu);
+        let x = Tensor::zeros([1, 3, 4, 4], o);
+        let w = Tensor::zeros([2, 5, 3, 3], o);
+        let r = std::panic::catch_unwind(|| decoupled_conv2d(&x, &w, &w, 1, [0, 0]));
+        let msg = r.unwrap_err();
+        let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.starts_with("decoupled conv2d:"), "{msg}");
+    }
+}

@@ -1,0 +1,131 @@
+// Decoupled backward weights for libtorch autograd, called from Rust (src/engine/ext.rs).
+//
+// Why hand-written C++: tch exposes neither custom autograd functions nor
+// at::convolution_backward. Without them, a layer whose input gradient flows through B (FA, IA
+// and the other alignment rules, method.md §6) has to run conv(x, B) forward only to get the
+// graph node whose backward gives dx = conv_transpose(dy, B), a whole extra convolution per layer
+// and step, and IA's ∂R/∂B needs a surrogate forward for the same reason.
+//
+// The backward calls the same ATen kernels with the same arguments and masks as autograd's own
+// ConvolutionBackward0 / MmBackward0 do for conv(x, B.detach()) and conv(x.detach(), W), so the
+// gradients are bit-identical to that two-convolution construction
+// (`engine::ext::tests`).
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+
+using torch::autograd::AutogradContext;
+using torch::autograd::Function;
+using torch::autograd::variable_list;
+
+namespace {
+
+// y = conv2d(x, W, stride, padding); dx = conv_transpose(dy, B); dW = the filter gradient of
+// x and dy; no gradient for B.
+struct DecoupledConv : public Function<DecoupledConv> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            const at::Tensor& b, int64_t stride, int64_t ph, int64_t pw) {
+    ctx->save_for_backward({x, w, b});
+    ctx->saved_data["stride"] = stride;
+    ctx->saved_data["ph"] = ph;
+    ctx->saved_data["pw"] = pw;
+    return at::conv2d(x, w, {}, {stride, stride}, {ph, pw});
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& w = saved[1];
+    const at::Tensor& b = saved[2];
+    const at::Tensor& g = grads[0];
+    int64_t s = ctx->saved_data["stride"].toInt();
+    std::vector<int64_t> stride{s, s};
+    std::vector<int64_t> padding{ctx->saved_data["ph"].toInt(), ctx->saved_data["pw"].toInt()};
+    std::vector<int64_t> dilation{1, 1};
+    std::vector<int64_t> out_pad{0, 0};
+    at::Tensor dx, dw;
+    if (g.defined() && ctx->needs_input_grad(0)) {
+      dx = std::get<0>(at::convolution_backward(g, x, b, c10::nullopt, stride, padding, dilation,
+                                                false, out_pad, 1, {true, false, false}));
+    }
+    if (g.defined() && ctx->needs_input_grad(1)) {
+      dw = std::get<1>(at::convolution_backward(g, x, w, c10::nullopt, stride, padding, dilation,
+                                                false, out_pad, 1, {false, true, false}));
+    }
+    return {dx, dw, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+// y = x·W (x [n, in], W [in, out]); dx = dy·B (B [out, in]); dW = xᵀ·dy; no gradient for B.
+struct DecoupledLinear : public Function<DecoupledLinear> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            const at::Tensor& b) {
+    ctx->save_for_backward({x, b});
+    return at::matmul(x, w);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& b = saved[1];
+    const at::Tensor& g = grads[0];
+    at::Tensor dx, dw;
+    if (g.defined() && ctx->needs_input_grad(0)) {
+      dx = g.mm(b);
+    }
+    if (g.defined() && ctx->needs_input_grad(1)) {
+      dw = x.t().mm(g);
+    }
+    return {dx, dw, at::Tensor()};
+  }
+};
+
+char* copy_error(const std::exception& e) { return strdup(e.what()); }
+
+}  // namespace
+
+extern "C" {
+
+// Each function returns a new heap tensor (owned by the caller, as tch's Tensor::from_ptr
+// expects) or null with *err set to a malloc'd message (freed by lrx_free_error).
+
+at::Tensor* lrx_decoupled_conv2d(const at::Tensor* x, const at::Tensor* w, const at::Tensor* b,
+                                 int64_t stride, int64_t ph, int64_t pw, char** err) {
+  try {
+    return new at::Tensor(DecoupledConv::apply(*x, *w, *b, stride, ph, pw));
+  } catch (const std::exception& e) {
+    *err = copy_error(e);
+    return nullptr;
+  }
+}
+
+at::Tensor* lrx_decoupled_linear(const at::Tensor* x, const at::Tensor* w, const at::Tensor* b,
+                                 char** err) {
+  try {
+    return new at::Tensor(DecoupledLinear::apply(*x, *w, *b));
+  } catch (const std::exception& e) {
+    *err = copy_error(e);
+    return nullptr;
+  }
+}
+
+// The filter gradient of conv2d(x, W, stride, padding) for an output gradient g, without the
+// forward convolution (W only gives the shape).
+at::Tensor* lrx_conv2d_weight_grad(const at::Tensor* g, const at::Tensor* x, const at::Tensor* w,
+                                   int64_t stride, int64_t ph, int64_t pw, char** err) {
+  try {
+    return new at::Tensor(std::get<1>(at::convolution_backward(
+        *g, *x, *w, c10::nullopt, {stride, stride}, {ph, pw}, {1, 1}, false, {0, 0}, 1,
+        {false, true, false})));
+  } catch (const std::exception& e) {
+    *err = copy_error(e);
+    return nullptr;
+  }
+}
+
+void lrx_free_error(char* err) { std::free(err); }
+
+}  // extern "C"
