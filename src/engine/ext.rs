@@ -160,6 +160,33 @@ mod tests {
         assert!(g[1].equal(&g2[1]), "dense dW");
     }
 
+    /// On a GPU machine: the same functions on CUDA against the two-op construction there (to
+    /// rounding: cuDNN may pick other algorithms call to call). Skipped without CUDA.
+    #[test]
+    fn decoupled_on_cuda_when_available() {
+        if !tch::Cuda::is_available() {
+            eprintln!("no CUDA device: skipped");
+            return;
+        }
+        let _rng = crate::engine::test_rng_lock();
+        tch::manual_seed(5);
+        let o = (Kind::Float, Device::Cuda(0));
+        let close = |a: &Tensor, b: &Tensor| {
+            let scale = b.abs().max().double_value(&[]);
+            (a - b).abs().max().double_value(&[]) <= 1e-4 * (1.0 + scale)
+        };
+        let x = Tensor::randn([4, 8, 12, 12], o).set_requires_grad(true);
+        let w = Tensor::randn([6, 8, 3, 3], o).set_requires_grad(true);
+        let b = Tensor::randn([6, 8, 3, 3], o);
+        let y = decoupled_conv2d(&x, &w, &b, 2, [1, 1]);
+        let dy = Tensor::randn(y.size(), o);
+        let g = Tensor::run_backward(&[(&y * &dy).sum(Kind::Float)], &[&x, &w], false, false);
+        let want_dx = dy.conv_transpose2d(&b, None::<Tensor>, [2, 2], [1, 1], [1, 1], 1, [1, 1]);
+        assert!(close(&g[0], &want_dx), "CUDA dx");
+        let gw = conv2d_weight_grad(&dy, &x.detach(), &w, 2, [1, 1]);
+        assert!(close(&g[1], &gw), "CUDA dW");
+    }
+
     #[test]
     fn libtorch_errors_panic_with_the_message() {
         let o = (Kind::Float, Device::Cpu);

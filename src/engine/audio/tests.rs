@@ -221,6 +221,16 @@ fn host_path_equals_libtorch_path() {
                 c.shape().0
             );
             assert!(err <= 2e-5 * scale, "{envelope:?}: {err} vs scale {scale}");
+            if tch::Cuda::is_available() {
+                let cuda = Cochleagram::new(&p, Device::Cuda(0))
+                    .apply(&wav)
+                    .to_device(Device::Cpu);
+                let err = (&cuda - &torch).abs().max().double_value(&[]);
+                assert!(
+                    err <= 2e-5 * scale,
+                    "{envelope:?} on CUDA: {err} vs scale {scale}"
+                );
+            }
             let before = tch::get_num_threads();
             tch::set_num_threads(1);
             let one = c.apply(&wav);
