@@ -13,7 +13,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// One filter: its first rFFT bin, gains (×2 off DC and Nyquist: the analytic signal) and the
 /// length its envelope is computed at.
@@ -37,6 +37,7 @@ pub struct HostCochleagram {
     clip_rfft: Arc<dyn RealToComplex<f32>>,
     plans: BTreeMap<usize, LenPlans>,
     frames_irfft: Arc<dyn ComplexToReal<f32>>,
+    pool: Mutex<Option<(usize, Arc<rayon::ThreadPool>)>>,
 }
 
 /// Per-thread buffers, sized for the longest envelope.
@@ -68,6 +69,25 @@ impl HostCochleagram {
             frames_irfft: real.plan_fft_inverse(frames),
             filters,
             plans,
+            pool: Mutex::new(None),
+        }
+    }
+
+    /// A pool of `threads` threads, kept for the next batch.
+    fn pool(&self, threads: usize) -> Arc<rayon::ThreadPool> {
+        let mut p = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        match &*p {
+            Some((n, pool)) if *n == threads => pool.clone(),
+            _ => {
+                let pool = Arc::new(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads.max(1))
+                        .build()
+                        .expect("a thread pool for the cochleagram"),
+                );
+                *p = Some((threads, pool.clone()));
+                pool
+            }
         }
     }
 
@@ -100,11 +120,7 @@ impl HostCochleagram {
         let (s, t, nf) = (self.samples, self.frames, self.filters.len());
         assert_eq!(wav.len() % s, 0, "cochleagram expects clips of {s} samples");
         let b = wav.len() / s;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
-            .build()
-            .expect("a thread pool for the cochleagram");
-        pool.install(|| {
+        self.pool(threads).install(|| {
             // Each clip's rFFT.
             let bins = s / 2 + 1;
             let mut spectra = vec![Complex32::default(); b * bins];
@@ -125,17 +141,24 @@ impl HostCochleagram {
                             .expect("rfft sizes");
                     },
                 );
-            let mut out = vec![0f32; b * nf * t];
-            out.par_chunks_mut(t).enumerate().for_each_init(
-                || self.scratch(),
-                |sc, (row, dst)| {
-                    let (clip, fi) = (row / nf, row % nf);
-                    self.envelope(&spectra[clip * bins..(clip + 1) * bins], fi, sc);
-                    for (d, &v) in dst.iter_mut().zip(&sc.out) {
-                        *d = v.max(0.0).powf(self.power);
+            // Rows (clip, filter) in a few blocks per thread, one scratch per block: rayon's
+            // `for_each_init` would make a fresh scratch (and page faults) per split.
+            let rows = b * nf;
+            let block = rows.div_ceil(4 * threads.max(1)).max(1);
+            let mut out = vec![0f32; rows * t];
+            out.par_chunks_mut(block * t)
+                .enumerate()
+                .for_each(|(bi, dst)| {
+                    let mut sc = self.scratch();
+                    for (i, dst) in dst.chunks_mut(t).enumerate() {
+                        let row = bi * block + i;
+                        let (clip, fi) = (row / nf, row % nf);
+                        self.envelope(&spectra[clip * bins..(clip + 1) * bins], fi, &mut sc);
+                        for (d, &v) in dst.iter_mut().zip(&sc.out) {
+                            *d = v.max(0.0).powf(self.power);
+                        }
                     }
-                },
-            );
+                });
             out
         })
     }
@@ -149,12 +172,11 @@ impl HostCochleagram {
         // The band shifted down to bin 0 (demodulation leaves the envelope unchanged), zero-
         // padded to len: the analytic signal at len samples after an inverse FFT.
         let z = &mut sc.z[..len];
-        for (j, zj) in z.iter_mut().enumerate() {
-            *zj = match f.gains.get(j) {
-                Some(&g) => spec[f.first + j] * g,
-                None => Complex32::default(),
-            };
+        let w = f.gains.len();
+        for ((zj, &x), &g) in z.iter_mut().zip(&spec[f.first..f.first + w]).zip(&f.gains) {
+            *zj = x * g;
         }
+        z[w..].fill(Complex32::default());
         plans
             .inverse
             .process_with_scratch(z, &mut sc.fft[..plans.inverse.get_inplace_scratch_len()]);
