@@ -38,8 +38,11 @@ unsafe extern "C" {
     fn lrx_free_error(err: *mut c_char);
 }
 
-/// Wrap a returned tensor, or panic with the C++ exception's message.
-fn take(what: &str, t: *mut C_tensor, err: *mut c_char) -> Tensor {
+/// Run one of the C functions (given the error slot it reports into) and wrap its tensor, or
+/// panic with the C++ exception's message.
+fn call(what: &str, f: impl FnOnce(*mut *mut c_char) -> *mut C_tensor) -> Tensor {
+    let mut err = std::ptr::null_mut();
+    let t = f(&mut err);
     if t.is_null() {
         let msg = if err.is_null() {
             "unknown libtorch error".to_string()
@@ -57,12 +60,13 @@ fn take(what: &str, t: *mut C_tensor, err: *mut c_char) -> Tensor {
     unsafe { Tensor::from_ptr(t) }
 }
 
+// SAFETY (the three calls below): the tensors outlive the call; the C++ side copies what it
+// keeps.
+
 /// conv2d(x, W) (no bias, dilation 1, groups 1) whose backward sends dx = conv_transpose(dy, B)
 /// and gives W its filter gradient; B gets none. `x` is already padded beyond `pad`.
 pub fn decoupled_conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: i64, pad: [i64; 2]) -> Tensor {
-    let mut err = std::ptr::null_mut();
-    // SAFETY: the tensors outlive the call; the C++ side copies what it keeps.
-    let t = unsafe {
+    call("decoupled conv2d", |err| unsafe {
         lrx_decoupled_conv2d(
             x.as_ptr(),
             w.as_ptr(),
@@ -70,19 +74,17 @@ pub fn decoupled_conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: i64, pad: [i
             stride,
             pad[0],
             pad[1],
-            &mut err,
+            err,
         )
-    };
-    take("decoupled conv2d", t, err)
+    })
 }
 
 /// x·W (x [n, in], W [in, out]) whose backward sends dx = dy·B (B [out, in]) and gives W its
 /// gradient xᵀ·dy; B gets none.
 pub fn decoupled_linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
-    let mut err = std::ptr::null_mut();
-    // SAFETY: as in `decoupled_conv2d`.
-    let t = unsafe { lrx_decoupled_linear(x.as_ptr(), w.as_ptr(), b.as_ptr(), &mut err) };
-    take("decoupled linear", t, err)
+    call("decoupled linear", |err| unsafe {
+        lrx_decoupled_linear(x.as_ptr(), w.as_ptr(), b.as_ptr(), err)
+    })
 }
 
 /// The filter gradient ∂⟨conv2d(x, W), g⟩/∂W, without computing the convolution (W gives only
@@ -94,9 +96,7 @@ pub fn conv2d_weight_grad(
     stride: i64,
     pad: [i64; 2],
 ) -> Tensor {
-    let mut err = std::ptr::null_mut();
-    // SAFETY: as in `decoupled_conv2d`.
-    let t = unsafe {
+    call("conv2d weight gradient", |err| unsafe {
         lrx_conv2d_weight_grad(
             g.as_ptr(),
             x.as_ptr(),
@@ -104,10 +104,9 @@ pub fn conv2d_weight_grad(
             stride,
             pad[0],
             pad[1],
-            &mut err,
+            err,
         )
-    };
-    take("conv2d weight gradient", t, err)
+    })
 }
 
 #[cfg(test)]

@@ -607,7 +607,7 @@ mod tests {
 
     /// IA's closed form (value and ∂R/∂B of `information_gradient`) equals autograd of
     /// `alignment_loss` for all 16 flag combinations, on dense and conv layers (strides,
-    /// paddings, even kernels), with P_b taken from the forward pass or recomputed.
+    /// paddings, even kernels), with P_f from a forward whose input needs a gradient or not.
     #[test]
     fn information_gradient_matches_autograd() {
         let _rng = crate::engine::test_rng_lock();

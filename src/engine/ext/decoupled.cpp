@@ -23,6 +23,15 @@ using torch::autograd::variable_list;
 
 namespace {
 
+// The gradients conv2d(x, k, stride, padding) sends to x (`input`) or to k (`!input`) for an
+// output gradient g, as autograd's ConvolutionBackward0 computes them (one output per call).
+at::Tensor conv_grad(const at::Tensor& g, const at::Tensor& x, const at::Tensor& k, bool input,
+                     int64_t stride, int64_t ph, int64_t pw) {
+  auto grads = at::convolution_backward(g, x, k, c10::nullopt, {stride, stride}, {ph, pw}, {1, 1},
+                                        false, {0, 0}, 1, {input, !input, false});
+  return input ? std::get<0>(grads) : std::get<1>(grads);
+}
+
 // y = conv2d(x, W, stride, padding); dx = conv_transpose(dy, B); dW = the filter gradient of
 // x and dy; no gradient for B.
 struct DecoupledConv : public Function<DecoupledConv> {
@@ -42,18 +51,14 @@ struct DecoupledConv : public Function<DecoupledConv> {
     const at::Tensor& b = saved[2];
     const at::Tensor& g = grads[0];
     int64_t s = ctx->saved_data["stride"].toInt();
-    std::vector<int64_t> stride{s, s};
-    std::vector<int64_t> padding{ctx->saved_data["ph"].toInt(), ctx->saved_data["pw"].toInt()};
-    std::vector<int64_t> dilation{1, 1};
-    std::vector<int64_t> out_pad{0, 0};
+    int64_t ph = ctx->saved_data["ph"].toInt();
+    int64_t pw = ctx->saved_data["pw"].toInt();
     at::Tensor dx, dw;
     if (g.defined() && ctx->needs_input_grad(0)) {
-      dx = std::get<0>(at::convolution_backward(g, x, b, c10::nullopt, stride, padding, dilation,
-                                                false, out_pad, 1, {true, false, false}));
+      dx = conv_grad(g, x, b, true, s, ph, pw);
     }
     if (g.defined() && ctx->needs_input_grad(1)) {
-      dw = std::get<1>(at::convolution_backward(g, x, w, c10::nullopt, stride, padding, dilation,
-                                                false, out_pad, 1, {false, true, false}));
+      dw = conv_grad(g, x, w, false, s, ph, pw);
     }
     return {dx, dw, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
@@ -117,9 +122,7 @@ at::Tensor* lrx_decoupled_linear(const at::Tensor* x, const at::Tensor* w, const
 at::Tensor* lrx_conv2d_weight_grad(const at::Tensor* g, const at::Tensor* x, const at::Tensor* w,
                                    int64_t stride, int64_t ph, int64_t pw, char** err) {
   try {
-    return new at::Tensor(std::get<1>(at::convolution_backward(
-        *g, *x, *w, c10::nullopt, {stride, stride}, {ph, pw}, {1, 1}, false, {0, 0}, 1,
-        {false, true, false})));
+    return new at::Tensor(conv_grad(*g, *x, *w, false, stride, ph, pw));
   } catch (const std::exception& e) {
     *err = copy_error(e);
     return nullptr;
