@@ -83,6 +83,99 @@ mod tests {
         }
     }
 
+    /// Where a training step's time goes, by phase (forward + loss, IA's closed-form alignment
+    /// gradient, backward, optimizer), for SGDM, FA and IA on the `bench_train_steps` configs.
+    /// Prints one JSON object per (model, rule): median milliseconds of each phase over
+    /// `LRX_BENCH_STEPS` steps. Run: `cargo test --release --lib bench_step_phases -- --ignored
+    /// --nocapture`.
+    #[test]
+    #[ignore = "benchmark"]
+    fn bench_step_phases() {
+        use crate::engine::models::Pass;
+        let threads = env_i64("LRX_BENCH_THREADS", 2);
+        let steps = env_i64("LRX_BENCH_STEPS", 20) as usize;
+        tch::set_num_threads(threads as i32);
+        let only = std::env::var("LRX_BENCH_MODELS").unwrap_or_default();
+        for (model, size, batch) in [("knet4", 32i64, 64i64), ("resnet18", 64, 32)] {
+            if !only.is_empty() && !only.split(',').any(|m| m == model) {
+                continue;
+            }
+            for rule in ["sgdm", "fa", "ia"] {
+                let task = Task::from_call(
+                    &Call::new("synthetic_images")
+                        .with("size", Value::Int(size))
+                        .with("train", Value::Int(batch))
+                        .with("val", Value::Int(8)),
+                )
+                .unwrap();
+                let job = TrainJob {
+                    arch: Call::new(model),
+                    rule: Call::new(rule),
+                    task: Call::new("synthetic_images"),
+                    objective: Call::new("supervised"),
+                    settings: TrainSettings::from_call(
+                        &Call::new("train").with("batch", Value::Int(batch)),
+                    )
+                    .unwrap(),
+                };
+                let dev = Device::Cpu;
+                let mut tr = Trainer::with_task(&job, task, dev).unwrap();
+                let xu = tr.task.inputs(tr.task.train.in_memory().unwrap(), dev);
+                let x = tr.task.normalize(&xu);
+                let y = tr.task.train.labels().to_device(dev);
+                let closed = rule == "ia";
+                let mut t: Vec<[f64; 4]> = vec![];
+                for s in 0..steps + 3 {
+                    let t0 = std::time::Instant::now();
+                    let mut parts = vec![];
+                    let out = tr.model.forward(
+                        &x,
+                        &mut Pass {
+                            train: true,
+                            record: None,
+                            parts: closed.then_some(&mut parts),
+                            outputs: None,
+                        },
+                    );
+                    let loss = out.cross_entropy_for_logits(&y);
+                    let _ = loss.double_value(&[]);
+                    let t1 = std::time::Instant::now();
+                    let mut extra = std::collections::BTreeMap::new();
+                    for p in &parts {
+                        let layer = &tr.model.aligned_layers()[p.index];
+                        if let Some((v, g)) = tr.rule.information_gradient(layer, p) {
+                            let _ = v.double_value(&[]);
+                            extra.insert(format!("{}/backward", layer.name), g);
+                        }
+                    }
+                    let t2 = std::time::Instant::now();
+                    loss.backward();
+                    let t3 = std::time::Instant::now();
+                    tr.apply_gradients(1e-3, extra);
+                    let t4 = std::time::Instant::now();
+                    if s >= 3 {
+                        let ms = |a: std::time::Instant, b: std::time::Instant| {
+                            (b - a).as_secs_f64() * 1e3
+                        };
+                        t.push([ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4)]);
+                    }
+                }
+                let med = |k: usize| {
+                    let mut v: Vec<f64> = t.iter().map(|r| r[k]).collect();
+                    v.sort_by(f64::total_cmp);
+                    v[v.len() / 2]
+                };
+                println!(
+                    "{{\"model\":\"{model}\",\"rule\":\"{rule}\",\"forward_ms\":{:.2},\"ia_grad_ms\":{:.2},\"backward_ms\":{:.2},\"optimizer_ms\":{:.2}}}",
+                    med(0),
+                    med(1),
+                    med(2),
+                    med(3)
+                );
+            }
+        }
+    }
+
     /// Where a checkpoint's observation time goes, against a training epoch (issue 5), on a
     /// quickstart-sized run: KNet4 ×0.5, 16×16, 512 training images, batch 64, 128 stimuli, one
     /// thread. Prints one JSON object: median milliseconds of each part over `LRX_BENCH_STEPS`

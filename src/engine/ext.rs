@@ -35,7 +35,46 @@ unsafe extern "C" {
         pw: i64,
         err: *mut *mut c_char,
     ) -> *mut C_tensor;
+    fn lrx_fused_sgd(
+        params: *const *const C_tensor,
+        grads: *const *const C_tensor,
+        bufs: *const *const C_tensor,
+        n: usize,
+        wd: f64,
+        momentum: f64,
+        lr: f64,
+        nesterov: bool,
+        first: bool,
+        err: *mut *mut c_char,
+    ) -> i32;
+    fn lrx_fused_adam(
+        params: *const *const C_tensor,
+        grads: *const *const C_tensor,
+        ms: *const *const C_tensor,
+        vs: *const *const C_tensor,
+        steps: *const *const C_tensor,
+        n: usize,
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        wd: f64,
+        eps: f64,
+        err: *mut *mut c_char,
+    ) -> i32;
     fn lrx_free_error(err: *mut c_char);
+}
+
+/// The message in a C error slot (freed here), for a panic.
+fn take_message(err: *mut c_char) -> String {
+    if err.is_null() {
+        return "unknown libtorch error".to_string();
+    }
+    // SAFETY: a non-null err is a NUL-terminated string from strdup, freed once here.
+    let m = unsafe { CStr::from_ptr(err) }
+        .to_string_lossy()
+        .into_owned();
+    unsafe { lrx_free_error(err) };
+    m
 }
 
 /// Run one of the C functions (given the error slot it reports into) and wrap its tensor, or
@@ -44,20 +83,22 @@ fn call(what: &str, f: impl FnOnce(*mut *mut c_char) -> *mut C_tensor) -> Tensor
     let mut err = std::ptr::null_mut();
     let t = f(&mut err);
     if t.is_null() {
-        let msg = if err.is_null() {
-            "unknown libtorch error".to_string()
-        } else {
-            // SAFETY: a non-null err is a NUL-terminated string from strdup, freed once here.
-            let m = unsafe { CStr::from_ptr(err) }
-                .to_string_lossy()
-                .into_owned();
-            unsafe { lrx_free_error(err) };
-            m
-        };
-        panic!("{what}: {msg}");
+        panic!("{what}: {}", take_message(err));
     }
     // SAFETY: a non-null result is a new heap at::Tensor that we now own.
     unsafe { Tensor::from_ptr(t) }
+}
+
+/// Run one of the C functions that return a status (0 = done), or panic with the message.
+fn call_status(what: &str, f: impl FnOnce(*mut *mut c_char) -> i32) {
+    let mut err = std::ptr::null_mut();
+    if f(&mut err) != 0 {
+        panic!("{what}: {}", take_message(err));
+    }
+}
+
+fn ptrs(ts: &[&Tensor]) -> Vec<*const C_tensor> {
+    ts.iter().map(|t| t.as_ptr()).collect()
 }
 
 // SAFETY (the three calls below): the tensors outlive the call; the C++ side copies what it
@@ -104,6 +145,76 @@ pub fn conv2d_weight_grad(
             stride,
             pad[0],
             pad[1],
+            err,
+        )
+    })
+}
+
+/// One torch.optim.SGD step (momentum, dampening 0, `nesterov`, L2 decay `wd`) of every
+/// parameter in `params` with libtorch's fused kernel, in place on `params` and `bufs`. `first`:
+/// the buffers are set to the (decayed) gradients instead of updated. All slices have the same
+/// length; tensors are contiguous, on one device.
+#[allow(clippy::too_many_arguments)]
+pub fn fused_sgd(
+    params: &[&Tensor],
+    grads: &[&Tensor],
+    bufs: &[&Tensor],
+    wd: f64,
+    momentum: f64,
+    lr: f64,
+    nesterov: bool,
+    first: bool,
+) {
+    assert!(params.len() == grads.len() && params.len() == bufs.len());
+    let (p, g, b) = (ptrs(params), ptrs(grads), ptrs(bufs));
+    // SAFETY: the pointer arrays hold params.len() live tensors each, borrowed for the call.
+    call_status("fused SGD step", |err| unsafe {
+        lrx_fused_sgd(
+            p.as_ptr(),
+            g.as_ptr(),
+            b.as_ptr(),
+            p.len(),
+            wd,
+            momentum,
+            lr,
+            nesterov,
+            first,
+            err,
+        )
+    })
+}
+
+/// One torch.optim.Adam step (L2 decay `wd`, no amsgrad) with libtorch's fused kernel, in
+/// place on `params`, `ms` (first moments) and `vs` (second moments). `steps[i]`: parameter i's
+/// step count including this step, a float scalar tensor on its device.
+#[allow(clippy::too_many_arguments)]
+pub fn fused_adam(
+    params: &[&Tensor],
+    grads: &[&Tensor],
+    ms: &[&Tensor],
+    vs: &[&Tensor],
+    steps: &[&Tensor],
+    lr: f64,
+    (beta1, beta2, eps): (f64, f64, f64),
+    wd: f64,
+) {
+    let n = params.len();
+    assert!(grads.len() == n && ms.len() == n && vs.len() == n && steps.len() == n);
+    let (p, g, m, v, s) = (ptrs(params), ptrs(grads), ptrs(ms), ptrs(vs), ptrs(steps));
+    // SAFETY: the pointer arrays hold n live tensors each, borrowed for the call.
+    call_status("fused Adam step", |err| unsafe {
+        lrx_fused_adam(
+            p.as_ptr(),
+            g.as_ptr(),
+            m.as_ptr(),
+            v.as_ptr(),
+            s.as_ptr(),
+            n,
+            lr,
+            beta1,
+            beta2,
+            wd,
+            eps,
             err,
         )
     })

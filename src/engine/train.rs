@@ -408,11 +408,12 @@ impl Trainer {
 
     /// Effective gradients (task + weight decay, Kolen-Pollack tie, `extra` gradients of B by
     /// parameter name), optimizer update, zero grads.
-    fn apply_gradients(&mut self, lr: f64, extra: BTreeMap<String, Tensor>) {
+    pub(crate) fn apply_gradients(&mut self, lr: f64, extra: BTreeMap<String, Tensor>) {
         let wd = self.settings.weight_decay;
         let params = self.model.params();
         let mut names = vec![];
         let mut grads = vec![];
+        let mut decay = vec![];
         // Kolen-Pollack: B's gradient += W's task gradient (transposed for dense).
         let mut tied = extra;
         if self.rule.tied_backward_gradient() {
@@ -440,11 +441,9 @@ impl Trainer {
                         });
                     }
                 }
-                if p.weight_decayed() && wd != 0.0 {
-                    g = g.map(|g| g + &p.tensor * wd);
-                }
                 names.push(p.name.as_str());
                 grads.push(g);
+                decay.push(if p.weight_decayed() { wd } else { 0.0 });
             }
         });
         let tensors: Vec<&Tensor> = params
@@ -453,7 +452,7 @@ impl Trainer {
             .map(|p| &p.tensor)
             .collect();
         let pairs: Vec<(&str, &Tensor)> = names.iter().copied().zip(tensors).collect();
-        self.opt.step(&pairs, &grads, lr);
+        self.opt.step(&pairs, &grads, &decay, lr);
         for p in params.iter().filter(|p| p.trainable()) {
             let mut g = p.tensor.grad();
             if g.defined() {

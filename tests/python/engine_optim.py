@@ -1,8 +1,10 @@
 """Reference for lrx's manual optimizers: torch.optim.SGD(nesterov) and torch.optim.Adam.
 
-Usage: engine_optim.py DIR OPT LR WD STEPS
+Usage: engine_optim.py DIR OPT LR WD STEPS [w_only]
 Reads DIR/{W0,b0,X,Y}.npy, minimises mean cross-entropy(X·W + b, Y) for STEPS steps with
-weight decay WD (torch's `weight_decay`, i.e. gradient + WD·p), writes DIR/{W,b}_torch.npy.
+weight decay WD (torch's `weight_decay`, i.e. gradient + WD·p; on W only with `w_only`),
+writes DIR/{W,b}_torch.npy. torch.optim's default (per-parameter loop) implementation, not
+the fused kernels lrx calls.
 """
 import sys
 
@@ -15,10 +17,13 @@ W = torch.tensor(np.load(f"{d}/W0.npy"), requires_grad=True)
 b = torch.tensor(np.load(f"{d}/b0.npy"), requires_grad=True)
 X = torch.tensor(np.load(f"{d}/X.npy"))
 Y = torch.tensor(np.load(f"{d}/Y.npy")).long()
+w_only = len(sys.argv) > 6 and sys.argv[6] == "w_only"
+groups = [{"params": [W]}, {"params": [b], "weight_decay": 0.0 if w_only else wd}]
+kw = dict(foreach=False)
 if opt == "sgdm":
-    o = torch.optim.SGD([W, b], lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
+    o = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd, **kw)
 elif opt == "adam":
-    o = torch.optim.Adam([W, b], lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd)
+    o = torch.optim.Adam(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd, **kw)
 else:
     raise SystemExit(f"unknown optimizer {opt}")
 for _ in range(steps):

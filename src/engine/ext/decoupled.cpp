@@ -12,6 +12,7 @@
 // (`engine::ext::tests`).
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/grad_mode.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -126,6 +127,54 @@ at::Tensor* lrx_conv2d_weight_grad(const at::Tensor* g, const at::Tensor* x, con
   } catch (const std::exception& e) {
     *err = copy_error(e);
     return nullptr;
+  }
+}
+
+// One optimizer step over n parameters sharing their hyperparameters, with libtorch's fused
+// multi-tensor kernels (one pass over each parameter, its gradient and its state, on CPU and
+// CUDA). tch does not expose them: they mutate lists of tensors. Same update as torch.optim.SGD
+// (momentum, dampening 0, optional Nesterov, L2 weight decay `wd` added to the gradient; on the
+// first step the buffer is set to the gradient) and torch.optim.Adam (L2 weight decay, no
+// amsgrad; `steps[i]` is parameter i's step count after this step, as a float tensor on its
+// device). Returns 0, or 1 with *err set.
+int lrx_fused_sgd(const at::Tensor* const* params, const at::Tensor* const* grads,
+                  const at::Tensor* const* bufs, size_t n, double wd, double momentum, double lr,
+                  bool nesterov, bool first, char** err) {
+  try {
+    torch::autograd::AutoGradMode no_grad(false);
+    std::vector<at::Tensor> p, g, b;
+    for (size_t i = 0; i < n; i++) {
+      p.push_back(*params[i]);
+      g.push_back(*grads[i]);
+      b.push_back(*bufs[i]);
+    }
+    at::_fused_sgd_(p, g, b, wd, momentum, lr, 0.0, nesterov, false, first);
+    return 0;
+  } catch (const std::exception& e) {
+    *err = copy_error(e);
+    return 1;
+  }
+}
+
+int lrx_fused_adam(const at::Tensor* const* params, const at::Tensor* const* grads,
+                   const at::Tensor* const* ms, const at::Tensor* const* vs,
+                   const at::Tensor* const* steps, size_t n, double lr, double beta1, double beta2,
+                   double wd, double eps, char** err) {
+  try {
+    torch::autograd::AutoGradMode no_grad(false);
+    std::vector<at::Tensor> p, g, m, v, st;
+    for (size_t i = 0; i < n; i++) {
+      p.push_back(*params[i]);
+      g.push_back(*grads[i]);
+      m.push_back(*ms[i]);
+      v.push_back(*vs[i]);
+      st.push_back(*steps[i]);
+    }
+    at::_fused_adam_(p, g, m, v, {}, st, lr, beta1, beta2, wd, eps, false, false);
+    return 0;
+  } catch (const std::exception& e) {
+    *err = copy_error(e);
+    return 1;
   }
 }
 
