@@ -143,9 +143,9 @@ mod tests {
                     let mut extra = std::collections::BTreeMap::new();
                     for p in &parts {
                         let layer = &tr.model.aligned_layers()[p.index];
-                        if let Some((v, g)) = tr.rule.information_gradient(layer, p) {
+                        if let Some((v, g, c)) = tr.rule.information_gradient(layer, p) {
                             let _ = v.double_value(&[]);
-                            extra.insert(format!("{}/backward", layer.name), g);
+                            extra.insert(format!("{}/backward", layer.name), (g, c));
                         }
                     }
                     let t2 = std::time::Instant::now();
@@ -174,6 +174,102 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    #[ignore = "temporary"]
+    fn tmp_ia_layers() {
+        use crate::engine::models::Pass;
+        tch::set_num_threads(2);
+        let model = std::env::var("LRX_BENCH_MODELS").unwrap_or("resnet18".into());
+        let (size, batch) = if model == "knet4" { (32, 64) } else { (64, 32) };
+        let task = Task::from_call(
+            &Call::new("synthetic_images")
+                .with("size", Value::Int(size))
+                .with("train", Value::Int(batch))
+                .with("val", Value::Int(8)),
+        )
+        .unwrap();
+        let job = TrainJob {
+            arch: Call::new(&model),
+            rule: Call::new("ia"),
+            task: Call::new("synthetic_images"),
+            objective: Call::new("supervised"),
+            settings: TrainSettings::from_call(
+                &Call::new("train").with("batch", Value::Int(batch)),
+            )
+            .unwrap(),
+        };
+        let tr = Trainer::with_task(&job, task, Device::Cpu).unwrap();
+        let xu = tr
+            .task
+            .inputs(tr.task.train.in_memory().unwrap(), Device::Cpu);
+        let x = tr.task.normalize(&xu);
+        let mut parts = vec![];
+        let _ = tr.model.forward(
+            &x,
+            &mut Pass {
+                train: true,
+                record: None,
+                parts: Some(&mut parts),
+                outputs: None,
+            },
+        );
+        let time = |f: &mut dyn FnMut()| {
+            f();
+            let t0 = std::time::Instant::now();
+            for _ in 0..10 {
+                f();
+            }
+            t0.elapsed().as_secs_f64() * 100.0
+        };
+        let mut tot = [0.0; 4];
+        tch::no_grad(|| {
+            for p in &parts {
+                let layer = &tr.model.aligned_layers()[p.index];
+                let b = layer.bwd.as_ref().unwrap().detach();
+                let n = p.x.size()[0] as f64;
+                if layer.kind == crate::engine::layers::LayerKind::Dense {
+                    continue;
+                }
+                let rf = layer.reconstruct(&p.pf, &b, &p.x.size());
+                let t_rf = time(&mut || {
+                    let _ = layer.reconstruct(&p.pf, &b, &p.x.size());
+                });
+                let z = &p.x * (-1e-3 / n) + &rf * (2e-3 / n);
+                let t_z = time(&mut || {
+                    let z = &p.x * (-1e-3 / n) + &rf * (2e-3 / n);
+                    let _ = (&p.x * &rf).sum(tch::Kind::Float);
+                    let _ = (&rf * &rf).sum(tch::Kind::Float);
+                    let _ = z;
+                });
+                let t_g = time(&mut || {
+                    let _ = layer.backward_weight_grad(&z, &p.pf);
+                });
+                let t_all = time(&mut || {
+                    let _ = tr.rule.information_gradient(layer, p);
+                });
+                tot[0] += t_rf;
+                tot[1] += t_z;
+                tot[2] += t_g;
+                tot[3] += t_all;
+                println!(
+                    "{} x {:?} pf {:?} rf {:.2} z+dots {:.2} wgrad {:.2} all {:.2} rf_contig {}",
+                    layer.name,
+                    p.x.size(),
+                    p.pf.size(),
+                    t_rf,
+                    t_z,
+                    t_g,
+                    t_all,
+                    rf.is_contiguous()
+                );
+            }
+        });
+        println!(
+            "total rf {:.1} z {:.1} wgrad {:.1} all {:.1}",
+            tot[0], tot[1], tot[2], tot[3]
+        );
     }
 
     /// Where a checkpoint's observation time goes, against a training epoch (issue 5), on a

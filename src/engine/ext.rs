@@ -35,6 +35,16 @@ unsafe extern "C" {
         pw: i64,
         err: *mut *mut c_char,
     ) -> *mut C_tensor;
+    fn lrx_conv2d_input_grad(
+        g: *const C_tensor,
+        sizes: *const i64,
+        nd: usize,
+        w: *const C_tensor,
+        stride: i64,
+        ph: i64,
+        pw: i64,
+        err: *mut *mut c_char,
+    ) -> *mut C_tensor;
     fn lrx_fused_sgd(
         params: *const *const C_tensor,
         grads: *const *const C_tensor,
@@ -141,6 +151,31 @@ pub fn conv2d_weight_grad(
         lrx_conv2d_weight_grad(
             g.as_ptr(),
             x.as_ptr(),
+            w.as_ptr(),
+            stride,
+            pad[0],
+            pad[1],
+            err,
+        )
+    })
+}
+
+/// The input gradient ∂⟨conv2d(x, W), g⟩/∂x for an input of `x_sizes` (x itself is not
+/// needed): conv_transpose(g, W) cropped to x, as autograd's conv backward computes it. Not
+/// differentiable (used without autograd).
+pub fn conv2d_input_grad(
+    g: &Tensor,
+    x_sizes: &[i64],
+    w: &Tensor,
+    stride: i64,
+    pad: [i64; 2],
+) -> Tensor {
+    // SAFETY: the tensors and the sizes outlive the call.
+    call("conv2d input gradient", |err| unsafe {
+        lrx_conv2d_input_grad(
+            g.as_ptr(),
+            x_sizes.as_ptr(),
+            x_sizes.len(),
             w.as_ptr(),
             stride,
             pad[0],

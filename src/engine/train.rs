@@ -379,7 +379,7 @@ impl Trainer {
             Some(t) => nt_xent(&out, t),
         };
         let mut align = Tensor::zeros([], (Kind::Float, self.device));
-        let mut b_grads: BTreeMap<String, Tensor> = BTreeMap::new();
+        let mut b_grads: BTreeMap<String, (Tensor, f64)> = BTreeMap::new();
         for (i, xin) in &rec {
             if let Some(r) = self
                 .rule
@@ -391,9 +391,11 @@ impl Trainer {
         let rate = self.rule.alignment_rate();
         for p in &parts {
             let layer = &self.model.aligned_layers()[p.index];
-            if let Some((v, g)) = self.rule.information_gradient(layer, p) {
+            if let Some((v, g, c)) = self.rule.information_gradient(layer, p) {
                 align += v;
-                b_grads.insert(format!("{}/backward", layer.name), g * rate);
+                // ×1 is exact: skip the pass at the default rate.
+                let g = if rate == 1.0 { g } else { g * rate };
+                b_grads.insert(format!("{}/backward", layer.name), (g, c * rate));
             }
         }
         let total = if wants_align && !closed {
@@ -406,16 +408,21 @@ impl Trainer {
         (loss.detach(), correct, align.detach())
     }
 
-    /// Effective gradients (task + weight decay, Kolen-Pollack tie, `extra` gradients of B by
-    /// parameter name), optimizer update, zero grads.
-    pub(crate) fn apply_gradients(&mut self, lr: f64, extra: BTreeMap<String, Tensor>) {
+    /// Effective gradients (task, Kolen-Pollack tie, `extra` gradients of B by parameter name
+    /// with an L2 coefficient c that adds c·B), optimizer update with weight decay, zero grads.
+    pub(crate) fn apply_gradients(&mut self, lr: f64, extra: BTreeMap<String, (Tensor, f64)>) {
         let wd = self.settings.weight_decay;
         let params = self.model.params();
         let mut names = vec![];
         let mut grads = vec![];
         let mut decay = vec![];
         // Kolen-Pollack: B's gradient += W's task gradient (transposed for dense).
-        let mut tied = extra;
+        let mut b_decay: BTreeMap<String, f64> = BTreeMap::new();
+        let mut tied: BTreeMap<String, Tensor> = BTreeMap::new();
+        for (name, (g, c)) in extra {
+            tied.insert(name.clone(), g);
+            b_decay.insert(name, c);
+        }
         if self.rule.tied_backward_gradient() {
             for l in self.model.aligned_layers() {
                 let gw = l.w.grad();
@@ -443,7 +450,8 @@ impl Trainer {
                 }
                 names.push(p.name.as_str());
                 grads.push(g);
-                decay.push(if p.weight_decayed() { wd } else { 0.0 });
+                let l2 = if p.weight_decayed() { wd } else { 0.0 };
+                decay.push(l2 + b_decay.get(&p.name).copied().unwrap_or(0.0));
             }
         });
         let tensors: Vec<&Tensor> = params

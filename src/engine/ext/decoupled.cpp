@@ -130,6 +130,21 @@ at::Tensor* lrx_conv2d_weight_grad(const at::Tensor* g, const at::Tensor* x, con
   }
 }
 
+// The input gradient of conv2d(x, W, stride, padding) for an output gradient g, for an input of
+// the given sizes (x itself is not needed): conv_transpose(g, W) cropped to x, computed as
+// autograd's backward computes dx.
+at::Tensor* lrx_conv2d_input_grad(const at::Tensor* g, const int64_t* sizes, size_t nd,
+                                  const at::Tensor* w, int64_t stride, int64_t ph, int64_t pw,
+                                  char** err) {
+  try {
+    at::Tensor shape = at::empty(at::IntArrayRef(sizes, nd), g->options());
+    return new at::Tensor(conv_grad(*g, shape, *w, true, stride, ph, pw));
+  } catch (const std::exception& e) {
+    *err = copy_error(e);
+    return nullptr;
+  }
+}
+
 // One optimizer step over n parameters sharing their hyperparameters, with libtorch's fused
 // multi-tensor kernels (one pass over each parameter, its gradient and its state, on CPU and
 // CUDA). tch does not expose them: they mutate lists of tensors. Same update as torch.optim.SGD
