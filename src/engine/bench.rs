@@ -26,6 +26,39 @@ mod tests {
             .unwrap_or(d)
     }
 
+    /// A trainer of `model` with `rule` on a synthetic task of one batch (`size`², `batch`
+    /// images), and that batch preprocessed on `dev`.
+    fn trainer_on_batch(
+        model: &str,
+        rule: &str,
+        size: i64,
+        batch: i64,
+        dev: Device,
+    ) -> (Trainer, tch::Tensor, tch::Tensor) {
+        let task = Task::from_call(
+            &Call::new("synthetic_images")
+                .with("size", Value::Int(size))
+                .with("train", Value::Int(batch))
+                .with("val", Value::Int(8)),
+        )
+        .unwrap();
+        let job = TrainJob {
+            arch: Call::new(model),
+            rule: Call::new(rule),
+            task: Call::new("synthetic_images"),
+            objective: Call::new("supervised"),
+            settings: TrainSettings::from_call(
+                &Call::new("train").with("batch", Value::Int(batch)),
+            )
+            .unwrap(),
+        };
+        let tr = Trainer::with_task(&job, task, dev).unwrap();
+        let xu = tr.task.inputs(tr.task.train.in_memory().unwrap(), dev);
+        let x = tr.task.normalize(&xu);
+        let y = tr.task.train.labels().to_device(dev);
+        (tr, x, y)
+    }
+
     #[test]
     #[ignore = "benchmark; run through scripts/bench-train"]
     fn bench_train_steps() {
@@ -38,39 +71,13 @@ mod tests {
             if !only.is_empty() && !only.split(',').any(|m| m == model) {
                 continue;
             }
-            let task = || {
-                Task::from_call(
-                    &Call::new("synthetic_images")
-                        .with("size", Value::Int(size))
-                        .with("train", Value::Int(batch))
-                        .with("val", Value::Int(8)),
-                )
-                .unwrap()
-            };
             // The rules' steps are interleaved in blocks, so that the machine's drift over the
             // run falls on all of them alike; each rule's time is its mean over its steps.
             let rules = ["sgdm", "fa", "ia"];
             let dev = bench_device();
             let mut cells = vec![];
             for rule in rules {
-                let job = TrainJob {
-                    arch: Call::new(model),
-                    rule: Call::new(rule),
-                    task: Call::new("synthetic_images"),
-                    objective: Call::new("supervised"),
-                    settings: TrainSettings::from_call(
-                        &Call::new("train").with("batch", Value::Int(batch)),
-                    )
-                    .unwrap(),
-                };
-                let tr = Trainer::with_task(&job, task(), dev).unwrap();
-                let (x, y) = {
-                    let xu = tr.task.inputs(tr.task.train.in_memory().unwrap(), dev);
-                    (
-                        tr.task.normalize(&xu),
-                        tr.task.train.labels().to_device(dev),
-                    )
-                };
+                let (tr, x, y) = trainer_on_batch(model, rule, size, batch, dev);
                 cells.push((tr, x, y, 0.0f64));
             }
             for (tr, x, y, _) in cells.iter_mut() {
@@ -122,28 +129,7 @@ mod tests {
                 continue;
             }
             for rule in ["sgdm", "fa", "ia"] {
-                let task = Task::from_call(
-                    &Call::new("synthetic_images")
-                        .with("size", Value::Int(size))
-                        .with("train", Value::Int(batch))
-                        .with("val", Value::Int(8)),
-                )
-                .unwrap();
-                let job = TrainJob {
-                    arch: Call::new(model),
-                    rule: Call::new(rule),
-                    task: Call::new("synthetic_images"),
-                    objective: Call::new("supervised"),
-                    settings: TrainSettings::from_call(
-                        &Call::new("train").with("batch", Value::Int(batch)),
-                    )
-                    .unwrap(),
-                };
-                let dev = Device::Cpu;
-                let mut tr = Trainer::with_task(&job, task, dev).unwrap();
-                let xu = tr.task.inputs(tr.task.train.in_memory().unwrap(), dev);
-                let x = tr.task.normalize(&xu);
-                let y = tr.task.train.labels().to_device(dev);
+                let (mut tr, x, y) = trainer_on_batch(model, rule, size, batch, Device::Cpu);
                 let closed = rule == "ia";
                 let mut t: Vec<[f64; 4]> = vec![];
                 for s in 0..steps + 3 {
@@ -203,35 +189,18 @@ mod tests {
         }
     }
 
+    /// Where IA's closed-form alignment gradient spends its time, layer by layer: R_f, the
+    /// weight-gradient input z with the two recorded dots, the weight gradient, and the whole
+    /// `information_gradient` call (ms, mean of 10). `LRX_BENCH_MODELS=knet4|resnet18`. Run:
+    /// `cargo test --release --lib bench_ia_layers -- --ignored --nocapture`.
     #[test]
-    #[ignore = "temporary"]
-    fn tmp_ia_layers() {
+    #[ignore = "benchmark"]
+    fn bench_ia_layers() {
         use crate::engine::models::Pass;
-        tch::set_num_threads(2);
+        tch::set_num_threads(env_i64("LRX_BENCH_THREADS", 2) as i32);
         let model = std::env::var("LRX_BENCH_MODELS").unwrap_or("resnet18".into());
         let (size, batch) = if model == "knet4" { (32, 64) } else { (64, 32) };
-        let task = Task::from_call(
-            &Call::new("synthetic_images")
-                .with("size", Value::Int(size))
-                .with("train", Value::Int(batch))
-                .with("val", Value::Int(8)),
-        )
-        .unwrap();
-        let job = TrainJob {
-            arch: Call::new(&model),
-            rule: Call::new("ia"),
-            task: Call::new("synthetic_images"),
-            objective: Call::new("supervised"),
-            settings: TrainSettings::from_call(
-                &Call::new("train").with("batch", Value::Int(batch)),
-            )
-            .unwrap(),
-        };
-        let tr = Trainer::with_task(&job, task, Device::Cpu).unwrap();
-        let xu = tr
-            .task
-            .inputs(tr.task.train.in_memory().unwrap(), Device::Cpu);
-        let x = tr.task.normalize(&xu);
+        let (tr, x, _) = trainer_on_batch(&model, "ia", size, batch, Device::Cpu);
         let mut parts = vec![];
         let _ = tr.model.forward(
             &x,
@@ -281,15 +250,10 @@ mod tests {
                 tot[2] += t_g;
                 tot[3] += t_all;
                 println!(
-                    "{} x {:?} pf {:?} rf {:.2} z+dots {:.2} wgrad {:.2} all {:.2} rf_contig {}",
+                    "{} x {:?} pf {:?} rf {t_rf:.2} z+dots {t_z:.2} wgrad {t_g:.2} all {t_all:.2}",
                     layer.name,
                     p.x.size(),
                     p.pf.size(),
-                    t_rf,
-                    t_z,
-                    t_g,
-                    t_all,
-                    rf.is_contiguous()
                 );
             }
         });
