@@ -258,7 +258,7 @@ mod tests {
             }
         });
         println!(
-            "total rf {:.1} z {:.1} wgrad {:.1} all {:.1}",
+            "conv layers: rf {:.1} z+dots {:.1} wgrad {:.1} all {:.1}",
             tot[0], tot[1], tot[2], tot[3]
         );
     }

@@ -309,4 +309,99 @@ mod tests {
             }
         }
     }
+
+    /// On a GPU machine: the fused kernels on CUDA give the CPU's update (to rounding), over 5
+    /// steps with two decay groups and a skipped parameter. Skipped without CUDA.
+    #[test]
+    fn fused_steps_on_cuda_when_available() {
+        if !tch::Cuda::is_available() {
+            eprintln!("no CUDA device: skipped");
+            return;
+        }
+        let _rng = crate::engine::test_rng_lock();
+        for spec in [
+            OptSpec::Sgdm {
+                momentum: 0.9,
+                nesterov: true,
+            },
+            OptSpec::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+            },
+        ] {
+            tch::manual_seed(2);
+            let o = (Kind::Float, Device::Cpu);
+            let p0 = [Tensor::randn([7, 5], o), Tensor::randn([5], o)];
+            let gs: Vec<Vec<Tensor>> = (0..5)
+                .map(|_| vec![Tensor::randn([7, 5], o), Tensor::randn([5], o)])
+                .collect();
+            let run = |dev: Device| {
+                let ps: Vec<Tensor> = p0.iter().map(|p| p.to_device(dev)).collect();
+                let mut opt = Optimizer::new(spec);
+                for (k, g) in gs.iter().enumerate() {
+                    let grads: Vec<Option<Tensor>> = g
+                        .iter()
+                        .enumerate()
+                        .map(|(i, g)| (k != 2 || i == 0).then(|| g.to_device(dev)))
+                        .collect();
+                    opt.step(&[("W", &ps[0]), ("b", &ps[1])], &grads, &[0.01, 0.0], 0.1);
+                }
+                ps.iter()
+                    .map(|p| p.to_device(Device::Cpu))
+                    .collect::<Vec<_>>()
+            };
+            let (cpu, cuda) = (run(Device::Cpu), run(Device::Cuda(0)));
+            for (a, b) in cpu.iter().zip(&cuda) {
+                let e = (a - b).abs().max().double_value(&[]);
+                assert!(e < 1e-5, "{spec:?}: CUDA differs from CPU by {e}");
+            }
+        }
+    }
+
+    /// A parameter without a gradient is left alone and its Adam step count does not advance;
+    /// the others, now one step ahead, form their own fused group and still match a lone run.
+    #[test]
+    fn skipped_parameters_keep_their_state() {
+        let _rng = crate::engine::test_rng_lock();
+        tch::manual_seed(9);
+        let o = (Kind::Float, Device::Cpu);
+        let spec = OptSpec::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        };
+        let (w, b) = (Tensor::randn([4, 3], o), Tensor::randn([3], o));
+        let (w1, b1) = (w.copy(), b.copy());
+        let gs: Vec<(Tensor, Tensor)> = (0..4)
+            .map(|_| (Tensor::randn([4, 3], o), Tensor::randn([3], o)))
+            .collect();
+        let mut both = Optimizer::new(spec);
+        let (mut lone_w, mut lone_b) = (Optimizer::new(spec), Optimizer::new(spec));
+        for (k, (gw, gb)) in gs.iter().enumerate() {
+            let gb_k = (k != 1).then(|| gb.shallow_clone());
+            both.step(
+                &[("W", &w), ("b", &b)],
+                &[
+                    Some(gw.shallow_clone()),
+                    gb_k.as_ref().map(|g| g.shallow_clone()),
+                ],
+                &[0.01, 0.0],
+                0.1,
+            );
+            lone_w.step(&[("W", &w1)], &[Some(gw.shallow_clone())], &[0.01], 0.1);
+            if let Some(g) = gb_k {
+                lone_b.step(&[("b", &b1)], &[Some(g)], &[0.0], 0.1);
+            }
+        }
+        assert!(w.equal(&w1) && b.equal(&b1));
+        let steps: BTreeMap<String, i64> = both
+            .state_tensors()
+            .into_iter()
+            .filter(|(k, _)| k.ends_with("/step"))
+            .map(|(k, t)| (k, t.int64_value(&[])))
+            .collect();
+        assert_eq!(steps["opt/W/step"], 4);
+        assert_eq!(steps["opt/b/step"], 3);
+    }
 }
