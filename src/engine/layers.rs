@@ -226,9 +226,8 @@ pub fn reconstruct_polyphase(
     } else {
         (p.constant_pad_nd([wl, wr, hl, hr]), [0, 0])
     };
+    // The padding makes the convolution's output exactly uh × uw coarse cells.
     xp.conv2d(&kernel, None::<Tensor>, [ah.m, aw.m], conv_pad, [1, 1], 1)
-        .narrow(2, 0, uh)
-        .narrow(3, 0, uw)
         .pixel_shuffle(f)
         .narrow(2, 0, x_shape[2])
         .narrow(3, 0, x_shape[3])

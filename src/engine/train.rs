@@ -416,13 +416,14 @@ impl Trainer {
         let mut names = vec![];
         let mut grads = vec![];
         let mut decay = vec![];
-        // Kolen-Pollack: B's gradient += W's task gradient (transposed for dense).
+        // `extra` splits into gradients added to B's and L2 coefficients for the optimizer.
         let mut b_decay: BTreeMap<String, f64> = BTreeMap::new();
         let mut tied: BTreeMap<String, Tensor> = BTreeMap::new();
         for (name, (g, c)) in extra {
             tied.insert(name.clone(), g);
             b_decay.insert(name, c);
         }
+        // Kolen-Pollack: B's gradient += W's task gradient (transposed for dense).
         if self.rule.tied_backward_gradient() {
             for l in self.model.aligned_layers() {
                 let gw = l.w.grad();

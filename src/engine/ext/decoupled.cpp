@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <vector>
 
 using torch::autograd::AutogradContext;
 using torch::autograd::Function;
@@ -91,6 +92,14 @@ struct DecoupledLinear : public Function<DecoupledLinear> {
 
 char* copy_error(const std::exception& e) { return strdup(e.what()); }
 
+// The n tensors behind an array of pointers, as the list a multi-tensor kernel takes.
+std::vector<at::Tensor> tensor_list(const at::Tensor* const* ts, size_t n) {
+  std::vector<at::Tensor> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; i++) out.push_back(*ts[i]);
+  return out;
+}
+
 }  // namespace
 
 extern "C" {
@@ -157,13 +166,8 @@ int lrx_fused_sgd(const at::Tensor* const* params, const at::Tensor* const* grad
                   bool nesterov, bool first, char** err) {
   try {
     torch::autograd::AutoGradMode no_grad(false);
-    std::vector<at::Tensor> p, g, b;
-    for (size_t i = 0; i < n; i++) {
-      p.push_back(*params[i]);
-      g.push_back(*grads[i]);
-      b.push_back(*bufs[i]);
-    }
-    at::_fused_sgd_(p, g, b, wd, momentum, lr, 0.0, nesterov, false, first);
+    at::_fused_sgd_(tensor_list(params, n), tensor_list(grads, n), tensor_list(bufs, n), wd,
+                    momentum, lr, 0.0, nesterov, false, first);
     return 0;
   } catch (const std::exception& e) {
     *err = copy_error(e);
@@ -177,15 +181,9 @@ int lrx_fused_adam(const at::Tensor* const* params, const at::Tensor* const* gra
                    double wd, double eps, char** err) {
   try {
     torch::autograd::AutoGradMode no_grad(false);
-    std::vector<at::Tensor> p, g, m, v, st;
-    for (size_t i = 0; i < n; i++) {
-      p.push_back(*params[i]);
-      g.push_back(*grads[i]);
-      m.push_back(*ms[i]);
-      v.push_back(*vs[i]);
-      st.push_back(*steps[i]);
-    }
-    at::_fused_adam_(p, g, m, v, {}, st, lr, beta1, beta2, wd, eps, false, false);
+    at::_fused_adam_(tensor_list(params, n), tensor_list(grads, n), tensor_list(ms, n),
+                     tensor_list(vs, n), {}, tensor_list(steps, n), lr, beta1, beta2, wd, eps,
+                     false, false);
     return 0;
   } catch (const std::exception& e) {
     *err = copy_error(e);
