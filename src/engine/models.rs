@@ -890,6 +890,77 @@ mod tests {
         }
     }
 
+    /// The decoupled backward pass is backprop when B mirrors W: with B := W (conv) or Wᵀ
+    /// (dense) in every layer, the FA network's gradients of every W, bias and BN parameter and
+    /// of the input equal autograd's on the same network without B. This checks each layer's
+    /// dx orientation (transpose, padding, stride) in place, through pools, LRN, BN, shortcuts
+    /// and dropout, against libtorch's own backward rather than against our transposed conv.
+    #[test]
+    fn mirrored_backward_weights_give_backprop_gradients() {
+        let _rng = crate::engine::test_rng_lock();
+        let s = Call::new("supervised");
+        for (name, a, size) in [
+            ("knet4", Call::new("knet4"), 16),
+            ("knet5-lrn", Call::new("knet5").with("lrn", Value::Bool(true)), 16),
+            ("alexnet-lrn", Call::new("alexnet").with("lrn", Value::Bool(true)), 64),
+            ("resnet18-v1", Call::new("resnet18"), 32),
+            ("resnet18-v2", Call::new("resnet18").with("version", Value::Int(2)), 32),
+            ("mlp", Call::new("mlp"), 8),
+        ] {
+            let a = a
+                .with("input_size", Value::Int(size))
+                .with("width", Value::Float(0.125));
+            // He init for KNet: the paper's N(0, 1e-4²) conv1 leaves gradients near 0.
+            let a = if name.starts_with("knet") {
+                a.with("init", Value::Str("he".into()))
+            } else {
+                a
+            };
+            let bp = Model::new(&a, &s, false, 3, Device::Cpu).unwrap();
+            let fa = Model::new(&a, &s, true, 3, Device::Cpu).unwrap();
+            tch::no_grad(|| {
+                for l in fa.aligned_layers() {
+                    let b = l.bwd.as_ref().unwrap();
+                    match l.kind {
+                        LayerKind::Dense => b.shallow_clone().copy_(&l.w.tr()),
+                        LayerKind::Conv { .. } => b.shallow_clone().copy_(&l.w),
+                    }
+                }
+            });
+            tch::manual_seed(11);
+            let x0 = Tensor::randn([4, 3, size, size], (Kind::Float, Device::Cpu));
+            let y = Tensor::from_slice(&[0i64, 3, 1, 2]);
+            let grads = |m: &Model| {
+                let x = x0.copy().set_requires_grad(true);
+                tch::manual_seed(12); // the same dropout masks in both networks
+                let logits = m.forward(&x, &mut Pass::plain(true));
+                logits.cross_entropy_for_logits(&y).backward();
+                let mut g: Vec<(String, Tensor)> = m
+                    .params()
+                    .iter()
+                    .filter(|p| p.trainable() && p.role != Role::Backward)
+                    .map(|p| (p.name.clone(), p.tensor.grad().copy()))
+                    .collect();
+                g.push(("input".into(), x.grad().copy()));
+                g
+            };
+            let (gb, gf) = (grads(&bp), grads(&fa));
+            assert_eq!(gb.len(), gf.len(), "{name}");
+            for ((nb, b), (nf, f)) in gb.iter().zip(&gf) {
+                assert_eq!(nb, nf, "{name}");
+                let scale = f64::try_from(b.abs().max()).unwrap().max(1e-30);
+                let d = f64::try_from((b - f).abs().max()).unwrap();
+                assert!(d <= 1e-4 * scale, "{name} {nb}: {d} against {scale}");
+            }
+            // and a random B does not give them
+            let fr = Model::new(&a, &s, true, 3, Device::Cpu).unwrap();
+            let gr = grads(&fr);
+            let (b, f) = (&gb[0].1, &gr[0].1);
+            let d = f64::try_from((b - f).abs().max()).unwrap();
+            assert!(d > 1e-3 * f64::try_from(b.abs().max()).unwrap(), "{name}");
+        }
+    }
+
     #[test]
     fn seeds_and_rules_share_forward_weights() {
         let _rng = crate::engine::test_rng_lock();
