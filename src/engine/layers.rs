@@ -263,6 +263,36 @@ impl AlignedLayer {
     pub fn has_backward(&self) -> bool {
         self.bwd.is_some()
     }
+
+    /// W against B in W's layout (dense: Bᵀ): the angle in degrees between them,
+    /// Neural-Alignment's "weight angle" diagnostic (method.md §6; 0° when B mirrors W as in
+    /// backprop, about 90° for an independent random B), and ‖B‖/‖W‖, the backward pass's gain
+    /// relative to backprop's. `None` without B, or when either is all zeros or not finite.
+    pub fn weight_alignment(&self) -> Option<(f64, f64)> {
+        let b = self.bwd.as_ref()?;
+        tch::no_grad(|| {
+            let w = self.w.to_kind(tch::Kind::Double).reshape([-1]);
+            let bw = match self.kind {
+                LayerKind::Dense => b.tr(),
+                LayerKind::Conv { .. } => b.shallow_clone(),
+            };
+            let bw = bw.to_kind(tch::Kind::Double).reshape([-1]);
+            let (ww, bb, wb) = (w.dot(&w), bw.dot(&bw), w.dot(&bw));
+            let (ww, bb, wb) = (
+                ww.double_value(&[]),
+                bb.double_value(&[]),
+                wb.double_value(&[]),
+            );
+            if ww <= 0.0 || bb <= 0.0 || !(ww.is_finite() && bb.is_finite() && wb.is_finite()) {
+                return None;
+            }
+            let (nw, nb) = (ww.sqrt(), bb.sqrt());
+            Some((
+                (wb / (nw * nb)).clamp(-1.0, 1.0).acos().to_degrees(),
+                nb / nw,
+            ))
+        })
+    }
     pub fn kernel_size(&self) -> i64 {
         match self.kind {
             LayerKind::Dense => 1,
@@ -661,6 +691,36 @@ mod tests {
         let x2 = x.detach().set_requires_grad(true);
         (l2.forward(&x2) * &dy).sum(Kind::Double).backward();
         assert!(maxdiff(&x2.grad(), &g.matmul(&l2.w.tr())) < 1e-12);
+    }
+
+    #[test]
+    fn weight_alignment_cases() {
+        let _rng = crate::engine::test_rng_lock();
+        for l in [dense(true), conv(1, Padding::Same, 3)] {
+            let b = l.bwd.as_ref().unwrap().shallow_clone();
+            let wl = match l.kind {
+                LayerKind::Dense => l.w.tr(),
+                LayerKind::Conv { .. } => l.w.shallow_clone(),
+            };
+            let set = |t: &Tensor| tch::no_grad(|| b.shallow_clone().copy_(t));
+            set(&wl);
+            assert!(l.weight_alignment().unwrap().0 < 1e-3, "B = W is 0°");
+            set(&(&wl * -2.0));
+            assert!(
+                (l.weight_alignment().unwrap().0 - 180.0).abs() < 1e-3
+                    && (l.weight_alignment().unwrap().1 - 2.0).abs() < 1e-6
+            );
+            // B = W + an orthogonal part of the same norm: 45°
+            let w = wl.reshape([-1]).to_kind(Kind::Double);
+            let r = Tensor::randn(w.size(), (Kind::Double, Device::Cpu));
+            let o = &r - &w * (r.dot(&w) / w.dot(&w));
+            let o = &o * (w.norm() / o.norm());
+            set(&(&w + &o).view(wl.size().as_slice()).to_kind(b.kind()));
+            assert!((l.weight_alignment().unwrap().0 - 45.0).abs() < 1e-3);
+            set(&wl.zeros_like());
+            assert_eq!(l.weight_alignment(), None);
+        }
+        assert_eq!(dense(false).weight_alignment(), None);
     }
 
     #[test]

@@ -42,6 +42,6 @@ pub mod train;
 
 pub use data::{Augment, Task};
 pub use train::{
-    EpochRecord, Progress, Schedule, TrainJob, TrainOutcome, TrainSettings, Trainer, parse_device,
-    train,
+    EpochRecord, LayerAlignment, Progress, Schedule, TrainJob, TrainOutcome, TrainSettings,
+    Trainer, parse_device, train,
 };

@@ -901,10 +901,22 @@ mod tests {
         let s = Call::new("supervised");
         for (name, a, size) in [
             ("knet4", Call::new("knet4"), 16),
-            ("knet5-lrn", Call::new("knet5").with("lrn", Value::Bool(true)), 16),
-            ("alexnet-lrn", Call::new("alexnet").with("lrn", Value::Bool(true)), 64),
+            (
+                "knet5-lrn",
+                Call::new("knet5").with("lrn", Value::Bool(true)),
+                16,
+            ),
+            (
+                "alexnet-lrn",
+                Call::new("alexnet").with("lrn", Value::Bool(true)),
+                64,
+            ),
             ("resnet18-v1", Call::new("resnet18"), 32),
-            ("resnet18-v2", Call::new("resnet18").with("version", Value::Int(2)), 32),
+            (
+                "resnet18-v2",
+                Call::new("resnet18").with("version", Value::Int(2)),
+                32,
+            ),
             ("mlp", Call::new("mlp"), 8),
         ] {
             let a = a

@@ -162,6 +162,20 @@ pub struct EpochRecord {
     pub val_loss: Option<f64>,
     pub val_acc: Option<f64>,
     pub seconds: f64,
+    /// At the epoch's end, for each layer with backward weights, in layer order: the W–B angle
+    /// and norm ratio (`AlignedLayer::weight_alignment`). Empty for backprop rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alignment: Vec<LayerAlignment>,
+}
+
+/// One layer's W against B ([`EpochRecord::alignment`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerAlignment {
+    pub layer: String,
+    /// Angle between W and B in W's layout, degrees (0 = backprop).
+    pub angle: f64,
+    /// ‖B‖ / ‖W‖.
+    pub norm_ratio: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -581,7 +595,24 @@ impl Trainer {
             val_loss,
             val_acc,
             seconds: t0.elapsed().as_secs_f64(),
+            alignment: self.alignment(),
         })
+    }
+
+    /// Every layer's W against B, for rules with backward weights.
+    pub fn alignment(&self) -> Vec<LayerAlignment> {
+        self.model
+            .aligned_layers()
+            .iter()
+            .filter_map(|l| {
+                l.weight_alignment()
+                    .map(|(angle, norm_ratio)| LayerAlignment {
+                        layer: l.name.clone(),
+                        angle,
+                        norm_ratio,
+                    })
+            })
+            .collect()
     }
 
     /// Validation loss and accuracy (eval mode, no augmentation; contrastive: two identical

@@ -70,6 +70,9 @@ pub struct EpochLog {
     pub val_loss: Option<f64>,
     pub val_acc: Option<f64>,
     pub seconds: f64,
+    /// W against B per layer with backward weights (FA, IA, ...) at the epoch's end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alignment: Vec<crate::engine::LayerAlignment>,
 }
 
 /// `runs/<id>/status.json`.
@@ -363,6 +366,7 @@ mod tests {
                 val_loss: Some(f64::NAN),
                 val_acc: None,
                 seconds: 0.5,
+                alignment: vec![],
             }],
             observe_seconds: vec![ObserveLog {
                 epoch: 2,

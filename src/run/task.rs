@@ -325,6 +325,7 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
                 val_loss: r.val_loss,
                 val_acc: r.val_acc,
                 seconds: r.seconds,
+                alignment: r.alignment.clone(),
             })
             .collect();
         match outcome {
