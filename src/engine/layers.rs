@@ -264,6 +264,15 @@ impl AlignedLayer {
         self.bwd.is_some()
     }
 
+    /// A tensor in W's layout in B's, or back (the map is its own inverse): transposed for a
+    /// dense layer (W [in, out], B [out, in]), unchanged for a conv (same shape).
+    pub fn swap_layout(&self, t: &Tensor) -> Tensor {
+        match self.kind {
+            LayerKind::Dense => t.tr(),
+            LayerKind::Conv { .. } => t.shallow_clone(),
+        }
+    }
+
     /// W against B in W's layout (dense: Bᵀ): the angle in degrees between them,
     /// Neural-Alignment's "weight angle" diagnostic (method.md §6; 0° when B mirrors W as in
     /// backprop, about 90° for an independent random B), and ‖B‖/‖W‖, the backward pass's gain
@@ -272,11 +281,7 @@ impl AlignedLayer {
         let b = self.bwd.as_ref()?;
         tch::no_grad(|| {
             let w = self.w.to_kind(tch::Kind::Double).reshape([-1]);
-            let bw = match self.kind {
-                LayerKind::Dense => b.tr(),
-                LayerKind::Conv { .. } => b.shallow_clone(),
-            };
-            let bw = bw.to_kind(tch::Kind::Double).reshape([-1]);
+            let bw = self.swap_layout(b).to_kind(tch::Kind::Double).reshape([-1]);
             let (ww, bb, wb) = (w.dot(&w), bw.dot(&bw), w.dot(&bw));
             let (ww, bb, wb) = (
                 ww.double_value(&[]),
@@ -698,10 +703,7 @@ mod tests {
         let _rng = crate::engine::test_rng_lock();
         for l in [dense(true), conv(1, Padding::Same, 3)] {
             let b = l.bwd.as_ref().unwrap().shallow_clone();
-            let wl = match l.kind {
-                LayerKind::Dense => l.w.tr(),
-                LayerKind::Conv { .. } => l.w.shallow_clone(),
-            };
+            let wl = l.swap_layout(&l.w);
             let set = |t: &Tensor| tch::no_grad(|| b.shallow_clone().copy_(t));
             set(&wl);
             assert!(l.weight_alignment().unwrap().0 < 1e-3, "B = W is 0°");

@@ -932,11 +932,11 @@ mod tests {
             let fa = Model::new(&a, &s, true, 3, Device::Cpu).unwrap();
             tch::no_grad(|| {
                 for l in fa.aligned_layers() {
-                    let b = l.bwd.as_ref().unwrap();
-                    match l.kind {
-                        LayerKind::Dense => b.shallow_clone().copy_(&l.w.tr()),
-                        LayerKind::Conv { .. } => b.shallow_clone().copy_(&l.w),
-                    }
+                    l.bwd
+                        .as_ref()
+                        .unwrap()
+                        .shallow_clone()
+                        .copy_(&l.swap_layout(&l.w));
                 }
             });
             tch::manual_seed(11);

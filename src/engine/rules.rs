@@ -2,7 +2,7 @@
 //! per-layer alignment loss R_l (trains only B), and Kolen-Pollack's tied gradient.
 
 use super::error::{CallExt, EngineError, Result};
-use super::layers::{AlignedLayer, LayerKind};
+use super::layers::AlignedLayer;
 use super::optim::OptSpec;
 use crate::value::Call;
 use tch::Tensor;
@@ -215,10 +215,7 @@ impl<'a> Primitives<'a> {
             .as_ref()
             .expect("alignment loss on a layer without B")
             .shallow_clone();
-        let b_wl = match layer.kind {
-            LayerKind::Dense => b.tr(),
-            LayerKind::Conv { .. } => b.shallow_clone(),
-        };
+        let b_wl = layer.swap_layout(&b);
         let x = x.detach();
         let xb = if batch_center {
             &x - x.mean_dim(0, true, x.kind())
@@ -370,10 +367,7 @@ impl Rule {
                 let null = dot(&rb, &rb) / n;
                 (amp, null, Some(pb))
             } else {
-                let b_wl = match layer.kind {
-                    LayerKind::Dense => bd.tr(),
-                    LayerKind::Conv { .. } => bd.shallow_clone(),
-                };
+                let b_wl = layer.swap_layout(&bd);
                 let rf = layer.reconstruct(pf, &b_wl, &x.size());
                 let za = if ramp { x } else { &xb };
                 let amp = -dot(za, &rf) / n;
@@ -500,7 +494,7 @@ impl LearningRule for Rule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::layers::{Act, Padding};
+    use crate::engine::layers::{Act, LayerKind, Padding};
     use crate::value::Value;
     use tch::{Device, Kind};
 

@@ -4,7 +4,7 @@
 
 use super::data::{Augment, Task};
 use super::error::{CallExt, EngineError, Result};
-use super::layers::{LayerKind, Role};
+use super::layers::Role;
 use super::models::{Model, Pass};
 use super::optim::Optimizer;
 use super::rules::{LearningRule, Rule, build_rule};
@@ -442,12 +442,7 @@ impl Trainer {
             for l in self.model.aligned_layers() {
                 let gw = l.w.grad();
                 if gw.defined() {
-                    let g = if l.kind == LayerKind::Dense {
-                        gw.tr()
-                    } else {
-                        gw
-                    };
-                    tied.insert(format!("{}/backward", l.name), g.detach());
+                    tied.insert(format!("{}/backward", l.name), l.swap_layout(&gw).detach());
                 }
             }
         }
