@@ -3,6 +3,7 @@
 
 mod classify;
 mod doc;
+mod export;
 mod run;
 mod submit;
 
@@ -102,6 +103,9 @@ pub enum Command {
     },
     /// Write the study's report: `results/report.html` (self-contained) and `results/report.md`.
     Report { study_dir: PathBuf },
+    /// Write one run's data, initial weights and batch order for an independent
+    /// implementation to replay (docs/learning.md "Reference export").
+    ExportReference(export::ExportArgs),
     /// Print the reference of every builtin (Markdown).
     Doc {
         /// Document the builtins and the stdlib modules.
@@ -161,6 +165,7 @@ pub fn run(cli: &Cli, out: &mut Out) -> i32 {
             quiet,
         } => classify::cmd_classify(cli, target, output.as_deref(), features, *quiet, out),
         Command::Report { study_dir } => cmd_report(study_dir, out),
+        Command::ExportReference(a) => export::cmd_export(cli, a, out),
         Command::Doc { .. } => {
             let _ = write!(out.out, "{}", doc::builtins_markdown());
             Ok(())

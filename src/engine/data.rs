@@ -164,6 +164,12 @@ impl Task {
         }
     }
 
+    /// The per-channel mean and std of the training inputs in [0, 1] units that
+    /// [`Task::normalize`] applies.
+    pub fn normalization(&self) -> (&[f64], &[f64]) {
+        (&self.mean, &self.std)
+    }
+
     pub fn n_train(&self) -> i64 {
         self.train.len()
     }

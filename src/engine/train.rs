@@ -176,7 +176,20 @@ pub struct LayerAlignment {
     pub angle: f64,
     /// ‖B‖ / ‖W‖.
     pub norm_ratio: f64,
+    /// Angle in degrees between the rule's gradient signal for W (dW with the error sent down
+    /// through B) and backprop's dW on the same fixed batch (the first `DIAG_STIMULI`
+    /// validation images, eval mode): Lillicrap et al.'s "ΔW_FA ∠ ΔW_BP". Below 90° means the
+    /// rule's update descends the task loss in this layer. `None` in records written before
+    /// session 9, or when either gradient is zero or not finite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_angle: Option<f64>,
+    /// ‖W‖ / ‖W₀‖ (W₀: the initial weights of the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub w_growth: Option<f64>,
 }
+
+/// How many validation images the per-epoch update-angle diagnostic uses.
+pub const DIAG_STIMULI: i64 = 128;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TrainOutcome {
@@ -294,6 +307,9 @@ pub struct Trainer {
     pub device: Device,
     /// Raised (e.g. by a SIGINT handler) to stop at the next 20-step boundary.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// ‖W₀‖ of each layer with backward weights, by layer name, taken when the model is built
+    /// (before any checkpoint is loaded, so a resumed run keeps its true initial norms).
+    w0_norms: BTreeMap<String, f64>,
 }
 
 /// Why an epoch did not finish.
@@ -350,7 +366,14 @@ impl Trainer {
             aug.flip = false;
         }
         let opt = Optimizer::new(rule.optimizer());
+        let w0_norms = model
+            .aligned_layers()
+            .iter()
+            .filter(|l| l.has_backward())
+            .map(|l| (l.name.clone(), frobenius(&l.w)))
+            .collect();
         Ok(Trainer {
+            w0_norms,
             model,
             rule,
             opt,
@@ -489,14 +512,11 @@ impl Trainer {
             .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     }
 
-    /// Train one epoch (`epoch` is 0-based). Returns the record, or why it stopped.
-    pub fn run_epoch(
-        &mut self,
-        epoch: u32,
-        progress: &mut dyn FnMut(Progress),
-    ) -> std::result::Result<EpochRecord, Halt> {
-        let t0 = std::time::Instant::now();
-        tch::manual_seed(epoch_seed(self.settings.model_seed, epoch));
+    /// The training examples of each step of epoch `epoch` (0-based), in the order they are
+    /// consumed, and the epoch's data generator after the shuffle (the augmentations draw from
+    /// it next). A Fisher–Yates shuffle seeded by (data seed, epoch); the last partial batch is
+    /// dropped. `lrx export-reference` writes this order for the PyTorch reference.
+    pub fn epoch_order(&self, epoch: u32) -> (Vec<Vec<i64>>, ChaCha8Rng) {
         let mut rng = ChaCha8Rng::seed_from_u64(self.settings.data_seed);
         rng.set_stream(u64::from(epoch) + 1);
         let n = self.task.n_train();
@@ -506,6 +526,24 @@ impl Trainer {
         }
         let steps = self.n_steps();
         let bs = self.settings.batch.min(n);
+        let order = (0..steps)
+            .map(|s| perm[(s * bs) as usize..((s + 1) * bs) as usize].to_vec())
+            .collect();
+        (order, rng)
+    }
+
+    /// Train one epoch (`epoch` is 0-based). Returns the record, or why it stopped.
+    pub fn run_epoch(
+        &mut self,
+        epoch: u32,
+        progress: &mut dyn FnMut(Progress),
+    ) -> std::result::Result<EpochRecord, Halt> {
+        let t0 = std::time::Instant::now();
+        tch::manual_seed(epoch_seed(self.settings.model_seed, epoch));
+        let (order, mut rng) = self.epoch_order(epoch);
+        let n = self.task.n_train();
+        let steps = self.n_steps();
+        let bs = self.settings.batch.min(n);
         let (mut lsum, mut csum, mut asum) = (
             Tensor::zeros([], (Kind::Float, self.device)),
             Tensor::zeros([], (Kind::Float, self.device)),
@@ -513,9 +551,6 @@ impl Trainer {
         );
         let mut seen = 0i64;
         let mut lr = 0.0;
-        let order: Vec<Vec<i64>> = (0..steps)
-            .map(|s| perm[(s * bs) as usize..((s + 1) * bs) as usize].to_vec())
-            .collect();
         let mut batches = self.task.train.batches(order.clone());
         for (s, idx) in order.iter().enumerate() {
             let s = s as i64;
@@ -594,8 +629,13 @@ impl Trainer {
         })
     }
 
-    /// Every layer's W against B, for rules with backward weights.
+    /// Every layer's W against B, for rules with backward weights: the W–B angle and norm
+    /// ratio, the update angle against backprop ([`Trainer::update_angles`]) and ‖W‖/‖W₀‖.
     pub fn alignment(&self) -> Vec<LayerAlignment> {
+        if !self.model.aligned_layers().iter().any(|l| l.has_backward()) {
+            return vec![];
+        }
+        let angles = self.update_angles().unwrap_or_default();
         self.model
             .aligned_layers()
             .iter()
@@ -605,9 +645,86 @@ impl Trainer {
                         layer: l.name.clone(),
                         angle,
                         norm_ratio,
+                        update_angle: angles.get(&l.name).copied(),
+                        w_growth: self
+                            .w0_norms
+                            .get(&l.name)
+                            .filter(|n| **n > 0.0)
+                            .map(|n| frobenius(&l.w) / n),
                     })
             })
             .collect()
+    }
+
+    /// For each layer with backward weights, the angle (degrees) between the rule's dW and
+    /// backprop's dW on the first [`DIAG_STIMULI`] validation images, in eval mode (no dropout,
+    /// BatchNorm on its running statistics, so no state changes): the rule's gradient comes from
+    /// a backward pass through B, backprop's from the same pass with every B set to W (dense:
+    /// Wᵀ), which gives libtorch autograd's gradients exactly
+    /// (`models::tests::mirrored_backward_weights_give_backprop_gradients`). B is restored
+    /// afterwards and every gradient zeroed. `None` for the contrastive objective and without
+    /// validation images.
+    pub fn update_angles(&self) -> Option<BTreeMap<String, f64>> {
+        if self.temperature.is_some() || self.task.n_val() == 0 {
+            return None;
+        }
+        let (x, y) = self
+            .task
+            .val_batch(DIAG_STIMULI.min(self.task.n_val()), self.device)
+            .ok()?;
+        let layers = self.model.aligned_layers();
+        let zero_grads = || {
+            for p in self.model.params() {
+                let mut g = p.tensor.grad();
+                if g.defined() {
+                    let _ = g.zero_();
+                }
+            }
+        };
+        let w_grads = || -> Vec<Option<Tensor>> {
+            zero_grads();
+            let out = self.model.forward(&x, &mut Pass::plain(false));
+            out.cross_entropy_for_logits(&y).backward();
+            let g = layers
+                .iter()
+                .map(|l| {
+                    let g = l.w.grad();
+                    (l.has_backward() && g.defined()).then(|| g.detach().copy())
+                })
+                .collect();
+            zero_grads();
+            g
+        };
+        let rule = w_grads();
+        let saved: Vec<Option<Tensor>> = tch::no_grad(|| {
+            layers
+                .iter()
+                .map(|l| {
+                    l.bwd.as_ref().map(|b| {
+                        let old = b.copy();
+                        b.shallow_clone().copy_(&l.swap_layout(&l.w));
+                        old
+                    })
+                })
+                .collect()
+        });
+        let bp = w_grads();
+        tch::no_grad(|| {
+            for (l, old) in layers.iter().zip(&saved) {
+                if let (Some(b), Some(old)) = (&l.bwd, old) {
+                    b.shallow_clone().copy_(old);
+                }
+            }
+        });
+        let mut out = BTreeMap::new();
+        for ((l, r), b) in layers.iter().zip(&rule).zip(&bp) {
+            if let (Some(r), Some(b)) = (r, b) {
+                if let Some(a) = angle_degrees(r, b) {
+                    out.insert(l.name.clone(), a);
+                }
+            }
+        }
+        Some(out)
     }
 
     /// Validation loss and accuracy (eval mode, no augmentation; contrastive: two identical
@@ -742,6 +859,39 @@ impl Trainer {
         self.opt.load_state(&named, self.device)?;
         Ok(meta.history)
     }
+}
+
+/// ‖t‖ (Frobenius), in float64.
+fn frobenius(t: &Tensor) -> f64 {
+    tch::no_grad(|| {
+        t.to_kind(Kind::Double)
+            .reshape([-1])
+            .norm()
+            .double_value(&[])
+    })
+}
+
+/// The angle in degrees between two tensors seen as vectors; `None` when either is zero or
+/// not finite.
+fn angle_degrees(a: &Tensor, b: &Tensor) -> Option<f64> {
+    tch::no_grad(|| {
+        let a = a.to_kind(Kind::Double).reshape([-1]);
+        let b = b.to_kind(Kind::Double).reshape([-1]);
+        let (aa, bb, ab) = (
+            a.dot(&a).double_value(&[]),
+            b.dot(&b).double_value(&[]),
+            a.dot(&b).double_value(&[]),
+        );
+        if aa <= 0.0 || bb <= 0.0 || !(aa.is_finite() && bb.is_finite() && ab.is_finite()) {
+            return None;
+        }
+        Some(
+            (ab / (aa.sqrt() * bb.sqrt()))
+                .clamp(-1.0, 1.0)
+                .acos()
+                .to_degrees(),
+        )
+    })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -1033,6 +1183,84 @@ mod tests {
             );
         }
         assert!(!tr.model.aligned_layers()[1].w.equal(&w0), "W must move");
+    }
+
+    /// The update-angle diagnostic: 0° when every B mirrors W (FA is then backprop), clearly
+    /// above 0° for FA's random B in every layer whose error comes through a B (all but the
+    /// top layer), B and the gradients untouched afterwards, and ‖W‖/‖W₀‖ = 1 before training.
+    /// Checked independently against an explicit computation: backprop's dW from a model
+    /// without B (libtorch autograd) and FA's dW from the trainer's own step gradients.
+    #[test]
+    fn update_angles_against_backprop() {
+        let _rng = crate::engine::test_rng_lock();
+        let j = job("fa", 1, 1e-3);
+        let tr = Trainer::new(&j, Device::Cpu).unwrap();
+        let b_before: Vec<Tensor> = tr
+            .model
+            .aligned_layers()
+            .iter()
+            .map(|l| l.bwd.as_ref().unwrap().copy())
+            .collect();
+        let rec = tr.alignment();
+        assert_eq!(rec.len(), 4);
+        for (l, r) in tr.model.aligned_layers().iter().zip(&rec) {
+            assert_eq!(r.w_growth, Some(1.0), "{}", l.name);
+            let a = r.update_angle.expect("update angle");
+            if l.name == "fc4" {
+                // The top layer's dW needs no error from above: identical to backprop's.
+                assert!(a < 1e-2, "fc4 update angle {a}");
+            } else {
+                assert!(a > 5.0 && a < 175.0, "{} update angle {a}", l.name);
+            }
+        }
+        for (l, b) in tr.model.aligned_layers().iter().zip(&b_before) {
+            assert!(l.bwd.as_ref().unwrap().equal(b), "B of {} restored", l.name);
+            let g = l.w.grad();
+            assert!(!g.defined() || g.abs().sum(Kind::Double).double_value(&[]) == 0.0);
+        }
+        // Independent: backprop's dW on the same batch from a model with the same W and no B.
+        let arch = tr.task.fill_arch(&j.arch);
+        let bp = Model::new(&arch, &j.objective, false, 0, Device::Cpu).unwrap();
+        tch::no_grad(|| {
+            for (d, s) in bp.aligned_layers().iter().zip(tr.model.aligned_layers()) {
+                d.w.shallow_clone().copy_(&s.w);
+                if let (Some(db), Some(sb)) = (&d.bias, &s.bias) {
+                    db.shallow_clone().copy_(sb);
+                }
+            }
+        });
+        let (x, y) = tr.task.val_batch(DIAG_STIMULI, Device::Cpu).unwrap();
+        let out = bp.forward(&x, &mut Pass::plain(false));
+        out.cross_entropy_for_logits(&y).backward();
+        let fa = tr.model.forward(&x, &mut Pass::plain(false));
+        fa.cross_entropy_for_logits(&y).backward();
+        for ((lb, lf), r) in bp
+            .aligned_layers()
+            .iter()
+            .zip(tr.model.aligned_layers())
+            .zip(&rec)
+        {
+            let a = angle_degrees(&lf.w.grad(), &lb.w.grad()).unwrap();
+            let got = r.update_angle.unwrap();
+            assert!((a - got).abs() < 1e-3, "{}: {got} vs {a}", lf.name);
+        }
+        // B := W makes every angle 0.
+        tch::no_grad(|| {
+            for l in tr.model.aligned_layers() {
+                let _ = l.w.grad().zero_();
+                l.bwd
+                    .as_ref()
+                    .unwrap()
+                    .shallow_clone()
+                    .copy_(&l.swap_layout(&l.w));
+            }
+        });
+        for (n, a) in tr.update_angles().unwrap() {
+            assert!(a < 1e-2, "{n}: {a}");
+        }
+        // Backprop rules record nothing.
+        let sgd = Trainer::new(&job("sgdm", 1, 1e-2), Device::Cpu).unwrap();
+        assert!(sgd.alignment().is_empty());
     }
 
     /// KNet4 on the synthetic task learns clearly above chance (10%) with each main rule.

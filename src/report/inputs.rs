@@ -63,6 +63,19 @@ pub struct Epoch {
     pub val_loss: Option<f64>,
     pub val_acc: Option<f64>,
     pub seconds: Option<f64>,
+    /// Per layer with backward weights (FA, IA, ...): W–B angle, update angle, ‖W‖/‖W₀‖.
+    pub alignment: Vec<LayerAlign>,
+}
+
+/// One layer's alignment diagnostics in an epoch record (`engine::train::LayerAlignment`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LayerAlign {
+    pub layer: String,
+    pub angle: Option<f64>,
+    pub norm_ratio: Option<f64>,
+    pub update_angle: Option<f64>,
+    pub w_growth: Option<f64>,
 }
 
 /// `runs/<run_id>/status.json`.

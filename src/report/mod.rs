@@ -124,6 +124,9 @@ pub fn build(inp: &StudyInputs) -> Result<Doc, ReportError> {
     secs.push(sections::trajectory(&mut doc, inp)?);
     secs.push(sections::realism(&mut doc, inp)?);
     secs.push(sections::training(&mut doc, inp)?);
+    if let Some(a) = sections::alignment(&mut doc, inp)? {
+        secs.push(a);
+    }
     secs.push(sections::provenance(inp));
     secs.push(sections::all_evaluations(inp));
     doc.sections = secs;

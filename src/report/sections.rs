@@ -1123,6 +1123,151 @@ pub fn training(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError
     Ok(s)
 }
 
+/// Whether FA/IA-type rules work, per layer with backward weights: the angle between the rule's
+/// weight update and backprop's gradient on a fixed batch (Lillicrap et al.), the W–B angle and
+/// ‖W‖/‖W₀‖ per epoch, mean ± s.e.m. over each rule's finished runs. `None` when no run
+/// recorded them (backprop-only studies).
+pub fn alignment(doc: &mut Doc, inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
+    use super::inputs::LayerAlign;
+    let runs: Vec<&RunStatus> = inp
+        .statuses
+        .iter()
+        .filter(|st| st.status == "done" && st.history.iter().any(|e| !e.alignment.is_empty()))
+        .collect();
+    if runs.is_empty() {
+        return Ok(None);
+    }
+    let mut layers: Vec<String> = vec![];
+    for r in &runs {
+        for e in &r.history {
+            for a in &e.alignment {
+                if !layers.contains(&a.layer) {
+                    layers.push(a.layer.clone());
+                }
+            }
+        }
+    }
+    let mut by_rule: BTreeMap<String, Vec<&RunStatus>> = BTreeMap::new();
+    for st in &runs {
+        by_rule
+            .entry(rule_of(inp, st).to_string())
+            .or_default()
+            .push(st);
+    }
+    type Get = fn(&LayerAlign) -> Option<f64>;
+    let metrics: [(&str, &str, Get, Option<(f64, f64)>, Option<f64>); 3] = [
+        (
+            "update ∠ backprop",
+            "degrees",
+            |a| a.update_angle,
+            Some((0.0, 120.0)),
+            Some(90.0),
+        ),
+        (
+            "W ∠ B",
+            "degrees",
+            |a| a.angle,
+            Some((0.0, 120.0)),
+            Some(90.0),
+        ),
+        ("‖W‖ / ‖W₀‖", "ratio", |a| a.w_growth, None, Some(1.0)),
+    ];
+    let mut panels = vec![];
+    let mut rows = vec![];
+    for (title, ylab, get, y_range, hline) in metrics {
+        for layer in &layers {
+            let lines: Vec<Line> = by_rule
+                .iter()
+                .map(|(rule, rs)| {
+                    let mut per_epoch: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+                    for r in rs {
+                        for e in &r.history {
+                            if let Some(v) = e
+                                .alignment
+                                .iter()
+                                .find(|a| &a.layer == layer)
+                                .and_then(get)
+                                .filter(|v| v.is_finite())
+                            {
+                                per_epoch.entry(e.epoch).or_default().push(v);
+                            }
+                        }
+                    }
+                    Line {
+                        name: rule.clone(),
+                        points: per_epoch
+                            .into_iter()
+                            .filter_map(|(ep, v)| {
+                                mean_sem(&v).map(|(m, sm)| (ep as f64, m, Some(sm)))
+                            })
+                            .collect(),
+                    }
+                })
+                .filter(|l| !l.points.is_empty())
+                .collect();
+            for l in &lines {
+                if let Some(&(ep, m, sm)) = l.points.last() {
+                    rows.push(vec![
+                        l.name.clone(),
+                        layer.clone(),
+                        title.to_string(),
+                        format!("{ep:.0}"),
+                        format!("{m:.2} ± {:.2}", sm.unwrap_or(0.0)),
+                    ]);
+                }
+            }
+            if !lines.is_empty() {
+                panels.push(Panel {
+                    title: format!("{layer}: {title}"),
+                    x_label: "epoch".into(),
+                    y_label: ylab.into(),
+                    lines,
+                    y_range,
+                    hline,
+                    hide_above: None,
+                });
+            }
+        }
+    }
+    let mut s = Section {
+        id: "alignment".into(),
+        title: "Are the feedback rules working? Update and weight alignment per layer".into(),
+        reads: "`runs/<run_id>/status.json` (`history[].alignment`)".into(),
+        blocks: vec![Block::Para(
+            "For every layer with backward weights B, at the end of each epoch: the angle \
+             between the rule's weight gradient and backprop's on the same 128 validation \
+             images (below 90°: the rule's update descends the task loss in that layer), the \
+             angle between W and B, and ‖W‖/‖W₀‖. Mean ± s.e.m. over the finished runs of each \
+             rule; the dashed line marks 90° (orthogonal) or a ratio of 1."
+                .into(),
+        )],
+    };
+    if !panels.is_empty() {
+        let fig = Lines {
+            title: "Alignment diagnostics".into(),
+            cols: layers.len().max(1),
+            panels,
+        };
+        let r = render("alignment", &fig)?;
+        s.blocks.push(doc.figure(
+            "alignment",
+            "Update angle against backprop, W–B angle and weight growth per layer and epoch.",
+            r,
+        ));
+    }
+    s.blocks.push(Block::Table(Table {
+        header: vec![
+            "rule".into(),
+            "layer".into(),
+            "diagnostic".into(),
+            "last epoch".into(),
+            "value".into(),
+        ],
+        rows,
+    }));
+    Ok(Some(s))
+}
+
 /// One row per known run: id, rule, status (status.json wins over runs.parquet).
 struct RunRow<'a> {
     id: String,

@@ -20,6 +20,8 @@
 //! global generator, memory, a crash) and `--jobs N` runs N at once; children report progress as
 //! JSON lines on stdout ([`Event`]). The same command is what a Slurm array task runs.
 
+#[cfg(feature = "torch")]
+pub mod export;
 pub mod orchestrate;
 pub mod slurm;
 #[cfg(feature = "torch")]
