@@ -438,6 +438,8 @@ pub struct Panel {
     pub y_range: Option<(f64, f64)>,
     /// Dashed horizontal reference (chance).
     pub hline: Option<f64>,
+    /// The reference line's legend label (default "chance").
+    pub hline_label: Option<String>,
     /// Hide y tick labels above this value (the space above is for the legend).
     pub hide_above: Option<f64>,
 }
@@ -541,6 +543,8 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> D
         .x_label_formatter(&xf)
         .y_label_formatter(&|y: &f64| match p.hide_above {
             Some(h) if *y > h + 1e-9 => String::new(),
+            // Enough digits to tell the ticks of a narrow range apart.
+            _ if (y1 - y0).abs() < 0.05 => format!("{y:.4}"),
             _ => format!("{y:.2}"),
         })
         .x_desc(&p.x_label)
@@ -587,7 +591,7 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> D
                 5,
                 RED.stroke_width(1),
             ))?
-            .label("chance")
+            .label(p.hline_label.as_deref().unwrap_or("chance"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], RED.stroke_width(1)));
     }
     chart

@@ -809,6 +809,7 @@ pub fn trajectory(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportErr
             lines,
             y_range: Some((0.0, 1.45)),
             hline: chance,
+            hline_label: None,
             hide_above: Some(1.0),
         });
     }
@@ -1059,6 +1060,7 @@ pub fn training(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError
             lines,
             y_range: title.contains("accuracy").then_some((0.0, 1.45)),
             hline: None,
+            hline_label: None,
             hide_above: title.contains("accuracy").then_some(1.0),
         });
     }
@@ -1224,6 +1226,7 @@ pub fn alignment(doc: &mut Doc, inp: &StudyInputs) -> Result<Option<Section>, Re
                     lines,
                     y_range,
                     hline,
+                    hline_label: Some(if ylab == "degrees" { "90°" } else { "1" }.into()),
                     hide_above: None,
                 });
             }
