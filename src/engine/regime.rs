@@ -34,7 +34,7 @@ pub fn constrain_norms(model: &Model, norms: &[(usize, f64)]) {
             let n = w.square().sum(Kind::Double).sqrt();
             let factor = (Tensor::from(n0).to_device(w.device()) / n).to_kind(w.kind());
             let mut w = w.shallow_clone();
-            let _ = w.mul_(&factor);
+            let _ = w.g_mul_(&factor);
         }
     })
 }
@@ -152,8 +152,8 @@ mod tests {
         );
         let (x, y) = batch(&a);
         let b0 = snapshot(&b);
-        a.step(&x, &y, lr);
-        b.step(&x, &y, lr);
+        let _ = a.step(&x, &y, lr);
+        let _ = b.step(&x, &y, lr);
         let (sa, sb) = (snapshot(&a), snapshot(&b));
         let mut checked = 0;
         for (((k, pa), (_, pb)), (_, p0)) in sa.iter().zip(&sb).zip(&b0) {
