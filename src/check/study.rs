@@ -1110,6 +1110,38 @@ impl Eval<'_> {
             );
                     return None;
                 }
+                // `top_feedback = shared` needs a classifier reading a flattened C×H×W map
+                // (`models::Model::with_backward`).
+                if rule.params.get("top_feedback").and_then(Value::as_str) == Some("shared") {
+                    let why = if !matches!(arch.builtin.name, "knet4" | "knet5") {
+                        Some(format!(
+                            "`{}`'s classifier does not read a flattened C×H×W map (only knet4's and knet5's do)",
+                            arch.builtin.name
+                        ))
+                    } else if task.params.get("objective").and_then(Value::as_str)
+                        == Some("contrastive")
+                    {
+                        Some("the contrastive objective has no classifier".into())
+                    } else if rule.params.get("backward_init").and_then(Value::as_str)
+                        == Some("same_draws")
+                    {
+                        Some("`backward_init = same_draws` gives B W's draws, which are not shared over positions".into())
+                    } else {
+                        None
+                    };
+                    if let Some(why) = why {
+                        self.err(
+                            Diag::error(
+                                codes::OUT_OF_RANGE,
+                                format!("`top_feedback = shared` cannot be used here: {why}"),
+                            )
+                            .at(rspan, "this rule")
+                            .related(aspan, "the architecture")
+                            .help("use `top_feedback = random` (the default)"),
+                        );
+                        return None;
+                    }
+                }
                 let named = |o: Obj, s: Span| Named {
                     label: o.label.clone(),
                     call: std::sync::Arc::new(Call {

@@ -454,3 +454,101 @@ mod tests {
         }
     }
 }
+
+/// The regime options' cost (docs/engine.md "Regime options"): ms per training step of KNet4
+/// (full width, 32×32, batch 32) at each rule's defaults and with each option, and a
+/// fingerprint (SHA-256 of every parameter's bytes after the timed steps) that shows the
+/// default path reproduces the previous code bit for bit. Run:
+/// `cargo test --lib bench_regime_options -- --ignored --nocapture`.
+#[cfg(test)]
+mod regime_bench {
+    use crate::engine::data::Task;
+    use crate::engine::train::{TrainJob, TrainSettings, Trainer};
+    use crate::value::{Call, Value};
+    use tch::Device;
+
+    fn fingerprint(tr: &Trainer) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for (k, t) in tr.model.named_tensors() {
+            h.update(k.as_bytes());
+            let t = t.detach().to_kind(tch::Kind::Float).contiguous().view([-1]);
+            let v: Vec<f32> = Vec::try_from(&t).expect("float tensor");
+            for x in v {
+                h.update(x.to_bits().to_le_bytes());
+            }
+        }
+        crate::check::hex(&h.finalize())[..16].to_string()
+    }
+
+    #[test]
+    #[ignore = "benchmark"]
+    fn bench_regime_options() {
+        let _rng = crate::engine::test_rng_lock();
+        tch::set_num_threads(
+            std::env::var("LRX_BENCH_THREADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2),
+        );
+        let steps: usize = std::env::var("LRX_BENCH_STEPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10);
+        let (b, f, i, s) = (Value::Bool, Value::Float, Value::Int, |x: &str| {
+            Value::Str(x.into())
+        });
+        let rows: Vec<(&str, Call)> = vec![
+            ("sgdm default", Call::new("sgdm")),
+            ("fa default", Call::new("fa")),
+            ("fa constrain_norm", Call::new("fa").with("constrain_norm", b(true))),
+            ("fa top_feedback=shared", Call::new("fa").with("top_feedback", s("shared"))),
+            ("ia default", Call::new("ia")),
+            ("ia projection_bias", Call::new("ia").with("projection_bias", b(true))),
+            (
+                "ia b_optimizer=adam b_lr_scale=0.5",
+                Call::new("ia")
+                    .with("b_optimizer", s("adam"))
+                    .with("b_lr_scale", f(0.5)),
+            ),
+            ("ia alternate=1", Call::new("ia").with("alternate", i(1))),
+            ("ia top_feedback=shared", Call::new("ia").with("top_feedback", s("shared"))),
+            ("kolen_pollack default", Call::new("kolen_pollack")),
+            ("symmetric default", Call::new("symmetric")),
+        ];
+        let task = || {
+            Task::from_call(
+                &Call::new("synthetic_images")
+                    .with("train", Value::Int(32 * (steps as i64 + 2)))
+                    .with("val", Value::Int(8)),
+            )
+            .unwrap()
+        };
+        for (label, rule) in rows {
+            let job = TrainJob {
+                arch: Call::new("knet4").with("init", s("he")),
+                rule,
+                task: Call::new("synthetic_images"),
+                objective: Call::new("supervised"),
+                settings: TrainSettings::from_call(
+                    &Call::new("train")
+                        .with("batch", Value::Int(32))
+                        .with("epochs", Value::Int(1))
+                        .with("checkpoints", Value::List(vec![]))
+                        .with("eval_every", Value::Int(0)),
+                )
+                .unwrap(),
+            };
+            let mut tr = Trainer::with_task(&job, task(), Device::Cpu).unwrap();
+            let t0 = std::time::Instant::now();
+            let rec = tr.run_epoch(0, &mut |_| {}).expect("epoch");
+            let ms = t0.elapsed().as_secs_f64() * 1e3 / (steps + 2) as f64;
+            println!(
+                "{{\"row\":\"{label}\",\"steps\":{},\"ms_per_step\":{ms:.2},\"train_loss\":{:.6},\"fingerprint\":\"{}\"}}",
+                steps + 2,
+                rec.train_loss,
+                fingerprint(&tr)
+            );
+        }
+    }
+}

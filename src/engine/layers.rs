@@ -456,10 +456,15 @@ impl AlignedLayer {
     fn add_bias(&self, y: Tensor) -> Tensor {
         match &self.bias {
             None => y,
-            Some(bias) => match self.kind {
-                LayerKind::Dense => y + bias,
-                LayerKind::Conv { .. } => y + bias.view([1, -1, 1, 1]),
-            },
+            Some(bias) => self.add_bias_of(y, bias),
+        }
+    }
+
+    /// y + `bias` broadcast over an output of this layer (dense: per unit; conv: per channel).
+    pub fn add_bias_of(&self, y: Tensor, bias: &Tensor) -> Tensor {
+        match self.kind {
+            LayerKind::Dense => y + bias,
+            LayerKind::Conv { .. } => y + bias.view([1, -1, 1, 1]),
         }
     }
 

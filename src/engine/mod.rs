@@ -10,6 +10,7 @@ pub mod models;
 pub mod names;
 pub mod optim;
 pub mod params;
+pub mod regime;
 pub mod rules;
 
 pub use error::{EngineError, Result};

@@ -7,7 +7,7 @@ use super::layers::{
     max_pool_same, out_size,
 };
 use super::names;
-use super::rules::BackwardInit;
+use super::rules::{BackwardInit, TopFeedback};
 use crate::observe::ObservableLayer;
 use crate::value::Call;
 use tch::{Device, Kind, Tensor};
@@ -30,6 +30,31 @@ pub struct Model {
     contrastive: bool,
     device: Device,
     in_shape: [i64; 3],
+    /// `top_feedback = shared`: the classifier's B is constant over spatial positions.
+    top_shared: Option<TopShared>,
+}
+
+/// The classifier of a `top_feedback = shared` model: its layer index and the flattened
+/// C×(H·W) map it reads, so that B[o, c·HW + p] = S[o, c] for every position p.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopShared {
+    pub layer: usize,
+    pub channels: i64,
+    pub positions: i64,
+}
+
+impl TopShared {
+    /// The orthogonal projection of a tensor in B's layout [out, C·HW] onto the shared ones:
+    /// each (o, c) block replaced by its mean over the positions. Gradients of a shared B go
+    /// through it, so every optimizer keeps B shared (its update is then the steepest descent
+    /// within the shared ones, in B's own metric).
+    pub fn project(&self, g: &Tensor) -> Tensor {
+        let out = g.size()[0];
+        g.view([out, self.channels, self.positions])
+            .mean_dim(2, true, g.kind())
+            .expand([out, self.channels, self.positions], false)
+            .reshape([out, self.channels * self.positions])
+    }
 }
 
 struct Pending {
@@ -197,6 +222,31 @@ impl Model {
         model_seed: u64,
         device: Device,
     ) -> Result<Model> {
+        Self::with_backward(
+            arch,
+            objective,
+            backward,
+            b_init,
+            TopFeedback::Random,
+            model_seed,
+            device,
+        )
+    }
+
+    /// [`Model::with_backward_init`] with the classifier's feedback chosen (`top_feedback`):
+    /// `Shared` draws S ∈ [classes, C] from the classifier's initialiser and fans (so every
+    /// element of B has the distribution it has under `Random`, and E‖B‖² is the same) and
+    /// sets B[o, c·HW + p] = S[o, c]. Only for KNet4/KNet5 with the supervised objective, whose
+    /// classifier reads a flattened C×H×W map.
+    pub fn with_backward(
+        arch: &Call,
+        objective: &Call,
+        backward: bool,
+        b_init: BackwardInit,
+        top: TopFeedback,
+        model_seed: u64,
+        device: Device,
+    ) -> Result<Model> {
         let arch = &super::params::complete(arch);
         let objective = &super::params::complete(objective);
         let contrastive = names::is_contrastive(&objective.name)?;
@@ -221,6 +271,8 @@ impl Model {
             backward,
             pending_b: vec![],
         };
+        // The flattened map (channels, positions) the classifier reads, where it reads one.
+        let mut top_map: Option<(i64, i64)> = None;
         let (spec, feat) = match arch.name.as_str() {
             "knet4" | "knet5" => {
                 let conv4 = arch.name == "knet5";
@@ -245,6 +297,7 @@ impl Model {
                     (s, sw) = (out_size(s, 3, 2, sp), out_size(sw, 3, 2, sp));
                     ch = c(128);
                 }
+                top_map = Some((ch, s * sw));
                 (Spec::KNet { conv4, lrn }, ch * s * sw)
             }
             "alexnet" => {
@@ -410,13 +463,47 @@ impl Model {
             };
             b.dense(&last, feat, classes, init, Some(0.0), Act::None);
         }
+        let top_shared = if backward && top == TopFeedback::Shared {
+            let why = if contrastive {
+                Some("the contrastive objective has no classifier")
+            } else if top_map.is_none() {
+                Some("its classifier does not read a flattened C×H×W map (only knet4's and knet5's do)")
+            } else if b_init == BackwardInit::SameDraws {
+                Some("`backward_init = same_draws` gives B W's draws, which are not shared over positions")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(EngineError::param(
+                    &arch.name,
+                    "top_feedback",
+                    format!("= shared cannot be used: {why}; use `top_feedback = random`"),
+                ));
+            }
+            let (channels, positions) = top_map.expect("checked");
+            Some(TopShared {
+                layer: b.layers.len() - 1,
+                channels,
+                positions,
+            })
+        } else {
+            None
+        };
         // Backward weights: same initialiser as W, drawn independently after all W; or W's own
         // draws (the paper code's seeding quirk, method.md §6).
         tch::manual_seed((model_seed ^ 0x5eed_b0c4_u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as i64);
         for p in std::mem::take(&mut b.pending_b) {
-            let bw = match b_init {
-                BackwardInit::Independent => p.init.draw(&p.shape, p.fans),
-                BackwardInit::SameDraws => b.layers[p.layer].w.reshape(&p.shape).copy(),
+            let bw = match (b_init, top_shared) {
+                (_, Some(t)) if t.layer == p.layer => {
+                    let out = p.shape[0];
+                    p.init
+                        .draw(&[out, t.channels], p.fans)
+                        .unsqueeze(-1)
+                        .expand([out, t.channels, t.positions], false)
+                        .reshape([out, t.channels * t.positions])
+                }
+                (BackwardInit::Independent, _) => p.init.draw(&p.shape, p.fans),
+                (BackwardInit::SameDraws, _) => b.layers[p.layer].w.reshape(&p.shape).copy(),
             };
             b.layers[p.layer].bwd = Some(bw);
         }
@@ -428,14 +515,16 @@ impl Model {
                 "internal: layer order {got:?} differs from {expected:?}"
             )));
         }
-        Ok(Self::finish(
+        let mut m = Self::finish(
             arch.name.clone(),
             spec,
             b,
             contrastive,
             device,
             [cin, size, size_w],
-        ))
+        );
+        m.top_shared = top_shared;
+        Ok(m)
     }
 
     fn finish(
@@ -517,11 +606,16 @@ impl Model {
             contrastive,
             device,
             in_shape,
+            top_shared: None,
         }
     }
 
     pub fn device(&self) -> Device {
         self.device
+    }
+    /// The classifier whose B is shared over positions (`top_feedback = shared`).
+    pub fn top_shared(&self) -> Option<TopShared> {
+        self.top_shared
     }
     /// [C, H, W] of one input stimulus.
     pub fn input_shape(&self) -> [i64; 3] {

@@ -52,6 +52,8 @@ enum Slot {
 pub struct Optimizer {
     pub spec: OptSpec,
     state: BTreeMap<String, Slot>,
+    /// Prefix of its state's names in checkpoints (`opt`; B's own optimizer: `bopt`).
+    prefix: &'static str,
 }
 
 fn refs(v: &[Tensor]) -> Vec<&Tensor> {
@@ -60,9 +62,16 @@ fn refs(v: &[Tensor]) -> Vec<&Tensor> {
 
 impl Optimizer {
     pub fn new(spec: OptSpec) -> Self {
+        Self::named(spec, "opt")
+    }
+
+    /// An optimizer whose checkpointed state is named `<prefix>/<param>/<slot>`, so two
+    /// optimizers (the rule's and B's own, `b_optimizer`) share a checkpoint.
+    pub fn named(spec: OptSpec, prefix: &'static str) -> Self {
         Optimizer {
             spec,
             state: BTreeMap::new(),
+            prefix,
         }
     }
 
@@ -152,15 +161,17 @@ impl Optimizer {
     /// The state as named tensors (`opt/<param>/<slot>`), for checkpoints.
     pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = vec![];
+        let pre = self.prefix;
         for (name, s) in &self.state {
             match s {
-                Slot::Sgd { buf } => {
-                    out.push((format!("opt/{name}/momentum_buffer"), buf.shallow_clone()))
-                }
+                Slot::Sgd { buf } => out.push((
+                    format!("{pre}/{name}/momentum_buffer"),
+                    buf.shallow_clone(),
+                )),
                 Slot::Adam { m, v, step } => {
-                    out.push((format!("opt/{name}/exp_avg"), m.shallow_clone()));
-                    out.push((format!("opt/{name}/exp_avg_sq"), v.shallow_clone()));
-                    out.push((format!("opt/{name}/step"), Tensor::from(*step)));
+                    out.push((format!("{pre}/{name}/exp_avg"), m.shallow_clone()));
+                    out.push((format!("{pre}/{name}/exp_avg_sq"), v.shallow_clone()));
+                    out.push((format!("{pre}/{name}/step"), Tensor::from(*step)));
                 }
             }
         }
@@ -175,7 +186,10 @@ impl Optimizer {
     ) -> Result<()> {
         self.state.clear();
         for (k, t) in named {
-            let Some(rest) = k.strip_prefix("opt/") else {
+            let Some(rest) = k
+                .strip_prefix(self.prefix)
+                .and_then(|r| r.strip_prefix('/'))
+            else {
                 continue;
             };
             let (pname, slot) = rest

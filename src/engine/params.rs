@@ -77,6 +77,53 @@ fn optimizer_params(c: Call, optimizer: &str) -> Call {
         .with("beta2", f(0.999))
         .with("eps", f(1e-8))
         .with("backward_init", s("independent"))
+        .with("constrain_norm", b(false))
+        .with("top_feedback", s("random"))
+}
+
+/// The regime options of rules whose B learns (an alignment loss or a tied gradient):
+/// docs/engine.md "Regime options".
+fn learned_b(c: Call) -> Call {
+    c.with("b_optimizer", s("same"))
+        .with("b_lr_scale", f(1.0))
+        .with("alternate", i(0))
+}
+
+/// Rule parameters added after run ids were first published, with the value that reproduces
+/// the earlier behaviour: run ids (`plan::run_spec::LATER_PARAMS`) and checkpoint job keys
+/// (`train::job_key`) leave them out at that value, so existing studies keep their ids and
+/// resume.
+pub const REGIME_DEFAULTS: &[(&str, Later)] = &[
+    ("constrain_norm", Later::B(false)),
+    ("top_feedback", Later::S("random")),
+    ("b_optimizer", Later::S("same")),
+    ("b_lr_scale", Later::F(1.0)),
+    ("alternate", Later::I(0)),
+    ("projection_bias", Later::B(false)),
+];
+
+/// The default value of a parameter added later ([`REGIME_DEFAULTS`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Later {
+    B(bool),
+    I(i64),
+    F(f64),
+    S(&'static str),
+}
+
+impl Later {
+    /// Whether `v` is this default (numbers compare by value: `1` is `1.0`).
+    pub fn is(self, v: &Value) -> bool {
+        match (self, v) {
+            (Later::B(d), Value::Bool(x)) => d == *x,
+            (Later::S(d), Value::Str(x)) => d == x,
+            (Later::I(d), Value::Int(x)) => d == *x,
+            (Later::I(d), Value::Float(x)) => d as f64 == *x,
+            (Later::F(d), Value::Float(x)) => d == *x,
+            (Later::F(d), Value::Int(x)) => d == *x as f64,
+            _ => false,
+        }
+    }
 }
 
 /// Cochleagram parameters of the audio tasks (method.md §7: the paper's values).
@@ -111,7 +158,8 @@ pub fn defaults(name: &str) -> Option<Call> {
             .with("beta2", f(0.999))
             .with("eps", f(1e-8)),
         "fa" => optimizer_params(c, "adam"),
-        "ia" => optimizer_params(c, "sgdm")
+        "ia" => learned_b(optimizer_params(c, "sgdm"))
+            .with("projection_bias", b(false))
             .with("alpha", f(2e-3))
             .with("beta", f(1e-3))
             .with("gamma", f(1e-3))
@@ -120,22 +168,22 @@ pub fn defaults(name: &str) -> Option<Call> {
             .with("use_sparse", b(false))
             .with("batch_center_backward_input", b(false))
             .with("alignment_rate", f(1.0)),
-        "symmetric" => optimizer_params(c, "sgdm")
+        "symmetric" => learned_b(optimizer_params(c, "sgdm"))
             .with("alpha", f(1e-3))
             .with("beta", f(2e-3))
             .with("alignment_rate", f(1.0)),
-        "activation" => optimizer_params(c, "sgdm")
+        "activation" => learned_b(optimizer_params(c, "sgdm"))
             .with("alpha", f(1e-3))
             .with("beta", f(2e-3))
             .with("batch_center_backward_input", b(false))
             .with("alignment_rate", f(1.0)),
-        "weight_mirror" => optimizer_params(c, "sgdm")
+        "weight_mirror" => learned_b(optimizer_params(c, "sgdm"))
             .with("alpha", f(1e-3))
             .with("beta", f(1e-3))
             .with("input_noise", s("none"))
             .with("input_stddev", f(1.0))
             .with("alignment_rate", f(1.0)),
-        "kolen_pollack" => optimizer_params(c, "sgdm")
+        "kolen_pollack" => learned_b(optimizer_params(c, "sgdm"))
             .with("alpha", f(1e-3))
             .with("alignment_rate", f(1.0)),
         "synthetic_images" => c

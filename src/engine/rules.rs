@@ -23,6 +23,8 @@ pub enum Alignment {
         reconstruction_reversal: bool,
         use_sparse: bool,
         batch_center: bool,
+        /// P_f = op(x, W) + b and P_b = op(x_b, B) + b (NA's `use_bias_forward/backward`).
+        projection_bias: bool,
     },
     /// α·decay + β·self.
     Symmetric { alpha: f64, beta: f64 },
@@ -81,6 +83,80 @@ pub enum BackwardInit {
     SameDraws,
 }
 
+/// The classifier's backward weights (`top_feedback`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopFeedback {
+    /// As every other layer's B (the paper).
+    Random,
+    /// Constant over the spatial positions of each channel of the flattened map it reads.
+    Shared,
+}
+
+/// Which optimizer updates B (`b_optimizer`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BOptimizer {
+    /// The rule's optimizer, at the run's learning rate (the paper).
+    Same,
+    /// A separate optimizer state of this kind.
+    Separate(OptSpec),
+}
+
+/// The training-regime options of a rule with backward weights (docs/engine.md "Regime
+/// options"); [`Regime::default`] is the paper's behaviour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Regime {
+    pub b_optimizer: BOptimizer,
+    /// B's learning rate = `b_lr_scale` × the run's learning rate.
+    pub b_lr_scale: f64,
+    /// 0: task and alignment every step; k > 0: step s is alignment-only when s mod (k+1) = 0,
+    /// else task-only.
+    pub alternate: u32,
+    /// Rescale each layer's W to its initial Frobenius norm after every step that moves it.
+    pub constrain_norm: bool,
+    pub top_feedback: TopFeedback,
+}
+
+impl Default for Regime {
+    fn default() -> Self {
+        Regime {
+            b_optimizer: BOptimizer::Same,
+            b_lr_scale: 1.0,
+            alternate: 0,
+            constrain_norm: false,
+            top_feedback: TopFeedback::Random,
+        }
+    }
+}
+
+impl Regime {
+    /// Whether B is stepped apart from W (its own optimizer or learning rate).
+    pub fn separate_b(&self) -> bool {
+        self.b_optimizer != BOptimizer::Same || self.b_lr_scale != 1.0
+    }
+    /// What global step `s` (0-based, counted over the whole training) does.
+    pub fn phase(&self, s: u64) -> Phase {
+        if self.alternate == 0 {
+            Phase::Both
+        } else if s % (u64::from(self.alternate) + 1) == 0 {
+            Phase::Alignment
+        } else {
+            Phase::Task
+        }
+    }
+}
+
+/// What one training step optimises (`alternate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Task loss and alignment loss (the paper).
+    Both,
+    /// Task loss only: the alignment loss is not computed; B moves only by a tied gradient
+    /// (Kolen-Pollack).
+    Task,
+    /// Alignment loss only: no task backward; only B moves.
+    Alignment,
+}
+
 /// The one implementation of [`LearningRule`], configured from a rule call.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -89,6 +165,7 @@ pub struct Rule {
     pub alignment: Alignment,
     pub alignment_rate: f64,
     pub backward_init: BackwardInit,
+    pub regime: Regime,
 }
 
 pub const RULES: &str = "sgdm, adam, fa, ia, symmetric, activation, weight_mirror, kolen_pollack";
@@ -112,6 +189,7 @@ pub fn build_rule(call: &Call) -> Result<Rule> {
                 reconstruction_reversal: call.req_bool("reconstruction_reversal")?,
                 use_sparse: call.req_bool("use_sparse")?,
                 batch_center: call.req_bool("batch_center_backward_input")?,
+                projection_bias: call.bool("projection_bias").unwrap_or(false),
             },
             rate()?,
         ),
@@ -182,12 +260,84 @@ pub fn build_rule(call: &Call) -> Result<Rule> {
             ));
         }
     };
+    let regime = regime(call, &alignment)?;
     Ok(Rule {
         name: call.name.clone(),
         optimizer,
         alignment,
         alignment_rate,
         backward_init,
+        regime,
+    })
+}
+
+/// The regime options of a (complete) rule call; absent ones take the paper's behaviour.
+fn regime(call: &Call, alignment: &Alignment) -> Result<Regime> {
+    let d = Regime::default();
+    let bad = |p: &str, msg: String| EngineError::param(&call.name, p, msg);
+    let b_optimizer = match call.str("b_optimizer") {
+        None | Some("same") => BOptimizer::Same,
+        Some(k @ ("sgdm" | "adam")) => BOptimizer::Separate(OptSpec::from_call(call, k)?),
+        Some(o) => {
+            return Err(bad(
+                "b_optimizer",
+                format!("must be \"same\", \"sgdm\" or \"adam\", got \"{o}\""),
+            ));
+        }
+    };
+    let b_lr_scale = call.f64("b_lr_scale").unwrap_or(d.b_lr_scale);
+    if !(b_lr_scale.is_finite() && b_lr_scale >= 0.0) {
+        return Err(bad(
+            "b_lr_scale",
+            format!("must be a finite number ≥ 0, got {b_lr_scale}"),
+        ));
+    }
+    let alternate = match call.get("alternate") {
+        None => 0,
+        Some(v) => v
+            .as_i64()
+            .and_then(|k| u32::try_from(k).ok())
+            .ok_or_else(|| bad("alternate", format!("must be an integer ≥ 0, got {v}")))?,
+    };
+    let top_feedback = match call.str("top_feedback") {
+        None | Some("random") => TopFeedback::Random,
+        Some("shared") => TopFeedback::Shared,
+        Some(o) => {
+            return Err(bad(
+                "top_feedback",
+                format!("must be \"random\" or \"shared\", got \"{o}\""),
+            ));
+        }
+    };
+    let constrain_norm = call.bool("constrain_norm").unwrap_or(false);
+    let has_b = !matches!(alignment, Alignment::None);
+    let learns_b = has_b && !matches!(alignment, Alignment::Feedback);
+    for (p, set) in [
+        ("b_optimizer", b_optimizer != BOptimizer::Same),
+        ("b_lr_scale", b_lr_scale != 1.0),
+        ("alternate", alternate != 0),
+    ] {
+        if set && !learns_b {
+            return Err(bad(
+                p,
+                "applies only to rules whose backward weights learn (ia, symmetric, activation, weight_mirror, kolen_pollack)".into(),
+            ));
+        }
+    }
+    for (p, set) in [
+        ("constrain_norm", constrain_norm),
+        ("top_feedback", top_feedback != TopFeedback::Random),
+    ] {
+        if set && !has_b {
+            return Err(bad(p, "applies only to rules with backward weights".into()));
+        }
+    }
+    Ok(Regime {
+        b_optimizer,
+        b_lr_scale,
+        alternate,
+        constrain_norm,
+        top_feedback,
     })
 }
 
@@ -206,6 +356,8 @@ pub struct Primitives<'a> {
     b: Tensor,
     /// B in W's layout (dense: Bᵀ).
     b_wl: Tensor,
+    /// Add the layer's bias (detached) to both projections (`projection_bias`).
+    bias: bool,
 }
 
 impl<'a> Primitives<'a> {
@@ -229,15 +381,27 @@ impl<'a> Primitives<'a> {
             w: layer.w.detach(),
             b,
             b_wl,
+            bias: false,
         }
     }
-    /// P_f = op(x, W) (no bias).
-    pub fn p_f(&self) -> Tensor {
-        self.layer.op_forward(&self.x, &self.w)
+    /// The projections with the layer's bias (stop-gradient) added: P_f = op(x, W) + b,
+    /// P_b = op(x_b, B) + b (NA's `use_bias_forward` and `use_bias_backward`).
+    pub fn with_bias(self, bias: bool) -> Self {
+        Primitives { bias, ..self }
     }
-    /// P_b = op(x_b, B) (dense x_b·Bᵀ).
+    fn plus_bias(&self, t: Tensor) -> Tensor {
+        match (&self.layer.bias, self.bias) {
+            (Some(b), true) => self.layer.add_bias_of(t, &b.detach()),
+            _ => t,
+        }
+    }
+    /// P_f = op(x, W) (+ b with `with_bias`).
+    pub fn p_f(&self) -> Tensor {
+        self.plus_bias(self.layer.op_forward(&self.x, &self.w))
+    }
+    /// P_b = op(x_b, B) (dense x_b·Bᵀ; + b with `with_bias`).
     pub fn p_b(&self) -> Tensor {
-        self.layer.op_backward(&self.xb, &self.b)
+        self.plus_bias(self.layer.op_backward(&self.xb, &self.b))
     }
     /// R_f = P_f·B (conv: conv_transpose(P_f, B)).
     pub fn r_f(&self, p_f: &Tensor) -> Tensor {
@@ -320,6 +484,7 @@ impl Rule {
             reconstruction_reversal: rev,
             use_sparse: sparse,
             batch_center,
+            projection_bias,
         } = self.alignment
         else {
             return None;
@@ -347,8 +512,18 @@ impl Rule {
             let bd = b.detach();
             let w = layer.w.detach();
             let xb = centre(x.shallow_clone());
+            // `projection_bias`: P_f = op(x, W) + b and P_b = op(x_b, B) + b. The bias is a
+            // constant of R, so every gradient term keeps its form with the biased projections,
+            // except amp(x, R_b) = −⟨op(x, W), P_b⟩/n, whose partner is the unbiased op(x, W).
+            let bias = layer.bias.as_ref().filter(|_| projection_bias);
+            let plus_bias = |t: Tensor| match bias {
+                Some(bv) => layer.add_bias_of(t, bv),
+                None => t,
+            };
+            let pf0 = pf;
+            let pf = &plus_bias(pf0.shallow_clone());
             // op is linear without bias, so op(x − mean x, B) = P_b − mean P_b.
-            let p_b = || centre(layer.op_backward(x, &bd));
+            let p_b = || plus_bias(centre(layer.op_backward(x, &bd)));
             // (z, P) pairs of the gradient Σ G(z, P), then the value.
             let mut terms: Vec<(Tensor, Tensor)> = vec![];
             let (amp, null, pb) = if rev {
@@ -359,7 +534,9 @@ impl Rule {
                 } else {
                     -dot(pf, &pb) / n
                 };
-                let mut q = pf * (-alpha / n) + layer.op_forward(&rb, &w) * (2.0 * beta / n);
+                let amp_partner = if ramp { pf0 } else { pf };
+                let mut q = amp_partner * (-alpha / n)
+                    + layer.op_forward(&rb, &w) * (2.0 * beta / n);
                 if sparse {
                     q += &pb * (2.0 * gamma / n);
                 }
@@ -370,7 +547,12 @@ impl Rule {
                 let b_wl = layer.swap_layout(&bd);
                 let rf = layer.reconstruct(pf, &b_wl, &x.size());
                 let za = if ramp { x } else { &xb };
-                let amp = -dot(za, &rf) / n;
+                // amp(P_f, P_b) = −⟨R_f, x_b⟩/n − ⟨P_f, b⟩/n.
+                let mut amp = -dot(za, &rf) / n;
+                if let (Some(bv), false) = (bias, ramp) {
+                    let dims: &[i64] = if pf.dim() == 2 { &[0] } else { &[0, 2, 3] };
+                    amp -= (pf.sum_dim_intlist(dims, false, kind) * bv).sum(kind) / n;
+                }
                 terms.push((
                     za * (-alpha / n) + &rf * (2.0 * beta / n),
                     pf.shallow_clone(),
@@ -430,8 +612,9 @@ impl LearningRule for Rule {
                 reconstruction_reversal,
                 use_sparse,
                 batch_center,
+                projection_bias,
             } => {
-                let pr = P::new(layer, x, *batch_center);
+                let pr = P::new(layer, x, *batch_center).with_bias(*projection_bias);
                 let pf = pr.p_f();
                 let pb = pr.p_b();
                 let (amp, null) = if *reconstruction_reversal {
@@ -543,6 +726,9 @@ mod tests {
             ("reconstruction_amp", true, "reconstruction_reversal", true),
             ("use_sparse", true, "batch_center_backward_input", true),
             ("reconstruction_reversal", true, "use_sparse", false),
+            ("projection_bias", true, "reconstruction_amp", false),
+            ("projection_bias", true, "use_sparse", true),
+            ("projection_bias", true, "reconstruction_reversal", true),
         ] {
             v.push(
                 Call::new("ia")
@@ -612,8 +798,9 @@ mod tests {
     }
 
     /// IA's closed form (value and ∂R/∂B of `information_gradient`) equals autograd of
-    /// `alignment_loss` for all 16 flag combinations, on dense and conv layers (strides,
-    /// paddings, even kernels), with P_f from a forward whose input needs a gradient or not.
+    /// `alignment_loss` for all 32 flag combinations (`projection_bias` included), on dense and
+    /// conv layers (strides, paddings, even kernels), with P_f from a forward whose input needs a
+    /// gradient or not.
     #[test]
     fn information_gradient_matches_autograd() {
         let _rng = crate::engine::test_rng_lock();
@@ -661,13 +848,14 @@ mod tests {
         ];
         let mut checked = 0;
         for (kind, ws, bs, xs) in shapes {
-            for flags in 0..16u32 {
+            for flags in 0..32u32 {
                 let f = |k: u32| Value::Bool(flags >> k & 1 == 1);
                 let call = Call::new("ia")
                     .with("reconstruction_amp", f(0))
                     .with("reconstruction_reversal", f(1))
                     .with("use_sparse", f(2))
                     .with("batch_center_backward_input", f(3))
+                    .with("projection_bias", f(4))
                     .with("alpha", Value::Float(0.7))
                     .with("beta", Value::Float(0.3))
                     .with("gamma", Value::Float(0.2));
@@ -696,6 +884,14 @@ mod tests {
                 let b = l.bwd.as_ref().unwrap();
                 // Reference: autograd of the alignment loss.
                 let r = rule.alignment_loss(&l, &x).unwrap();
+                if flags & 16 != 0 {
+                    // The bias takes part: the loss differs from the one without it.
+                    let nb = build_rule(&call.clone().with("projection_bias", Value::Bool(false)))
+                        .unwrap();
+                    let r0 = nb.alignment_loss(&l, &x).unwrap().double_value(&[]);
+                    let d = (r.double_value(&[]) - r0).abs();
+                    assert!(d > 1e-6, "{kind:?} flags {flags:05b}: bias changes R by {d}");
+                }
                 let want = tch::Tensor::run_backward(&[&r], &[b], false, false).remove(0);
                 for from_forward in [false, true] {
                     // As the training forward records it (x needing a gradient) or not.
@@ -715,20 +911,20 @@ mod tests {
                     let rv = r.double_value(&[]);
                     assert!(
                         (v.double_value(&[]) - rv).abs() <= 1e-10 * (1.0 + rv.abs()),
-                        "{kind:?} flags {flags:04b}: value {} vs {rv}",
+                        "{kind:?} flags {flags:05b}: value {} vs {rv}",
                         v.double_value(&[])
                     );
                     let err = (&got - &want).abs().max().double_value(&[]);
                     let scale = want.abs().max().double_value(&[]);
                     assert!(
                         err <= 1e-10 * (1.0 + scale),
-                        "{kind:?} flags {flags:04b} from the training forward {from_forward}: dB differs by {err} (scale {scale})"
+                        "{kind:?} flags {flags:05b} from the training forward {from_forward}: dB differs by {err} (scale {scale})"
                     );
                     checked += 1;
                 }
             }
         }
-        assert_eq!(checked, 5 * 16 * 2);
+        assert_eq!(checked, 5 * 32 * 2);
     }
 
     #[test]

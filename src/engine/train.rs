@@ -7,7 +7,7 @@ use super::error::{CallExt, EngineError, Result};
 use super::layers::Role;
 use super::models::{Model, Pass};
 use super::optim::Optimizer;
-use super::rules::{LearningRule, Rule, build_rule};
+use super::rules::{BOptimizer, LearningRule, Phase, Rule, build_rule};
 use crate::value::Call;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -299,6 +299,10 @@ pub struct Trainer {
     pub model: Model,
     pub rule: Rule,
     pub opt: Optimizer,
+    /// B's own optimizer (`b_optimizer` other than `same`, or `b_lr_scale` ≠ 1).
+    pub b_opt: Option<Optimizer>,
+    /// `constrain_norm`: each layer's initial ‖W‖ (layers with B), by layer index.
+    pub w0_norms: Vec<(usize, f64)>,
     pub task: Task,
     pub aug: Augment,
     /// `Some(temperature)` for the contrastive objective.
@@ -309,7 +313,7 @@ pub struct Trainer {
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// ‖W₀‖ of each layer with backward weights, by layer name, taken when the model is built
     /// (before any checkpoint is loaded, so a resumed run keeps its true initial norms).
-    w0_norms: BTreeMap<String, f64>,
+    w0_diag_norms: BTreeMap<String, f64>,
 }
 
 /// Why an epoch did not finish.
@@ -342,11 +346,12 @@ impl Trainer {
         let rule = build_rule(&job.rule)?;
         let objective = super::params::complete(&job.objective);
         let arch = task.fill_arch(&job.arch);
-        let model = Model::with_backward_init(
+        let model = Model::with_backward(
             &arch,
             &objective,
             rule.has_backward_weights(),
             rule.backward_init(),
+            rule.regime.top_feedback,
             job.settings.model_seed,
             device,
         )?;
@@ -366,17 +371,31 @@ impl Trainer {
             aug.flip = false;
         }
         let opt = Optimizer::new(rule.optimizer());
-        let w0_norms = model
+        let w0_diag_norms = model
             .aligned_layers()
             .iter()
             .filter(|l| l.has_backward())
             .map(|l| (l.name.clone(), frobenius(&l.w)))
             .collect();
+        let b_opt = rule.regime.separate_b().then(|| {
+            let spec = match rule.regime.b_optimizer {
+                BOptimizer::Same => rule.optimizer(),
+                BOptimizer::Separate(spec) => spec,
+            };
+            Optimizer::named(spec, "bopt")
+        });
+        let w0_norms = if rule.regime.constrain_norm {
+            super::regime::weight_norms(&model)
+        } else {
+            vec![]
+        };
         Ok(Trainer {
-            w0_norms,
+            w0_diag_norms,
             model,
             rule,
             opt,
+            b_opt,
+            w0_norms,
             task,
             aug,
             temperature,
@@ -389,24 +408,41 @@ impl Trainer {
     /// One optimisation step on a preprocessed batch. Returns (task loss, correct count,
     /// alignment loss) as tensors (no device sync).
     pub fn step(&mut self, x: &Tensor, y: &Tensor, lr: f64) -> (Tensor, Tensor, Tensor) {
+        self.step_phase(x, y, lr, Phase::Both)
+    }
+
+    /// [`Self::step`] of one phase (`alternate`, [`Phase`]): a task step leaves out the
+    /// alignment loss and does not move B (but for Kolen-Pollack's tied gradient); an alignment
+    /// step runs the forward without a graph and moves only B.
+    pub fn step_phase(
+        &mut self,
+        x: &Tensor,
+        y: &Tensor,
+        lr: f64,
+        phase: Phase,
+    ) -> (Tensor, Tensor, Tensor) {
         let wants_align = self.model.aligned_layers().iter().any(|l| l.has_backward())
             && self.rule.alignment_rate() != 0.0
-            && !matches!(self.rule.alignment, super::rules::Alignment::Feedback);
+            && !matches!(self.rule.alignment, super::rules::Alignment::Feedback)
+            && phase != Phase::Task;
+        let task = phase != Phase::Alignment;
         // IA's alignment gradient is taken in closed form from the forward pass's projections
         // (`Rule::information_gradient`) and added to B's gradient; the other rules' through
         // autograd of R_l.
         let closed = wants_align && self.rule.closed_form_alignment();
         let mut rec = vec![];
         let mut parts = vec![];
-        let out = self.model.forward(
-            x,
-            &mut Pass {
-                train: true,
-                record: (wants_align && !closed).then_some(&mut rec),
-                parts: closed.then_some(&mut parts),
-                outputs: None,
-            },
-        );
+        let mut pass = Pass {
+            train: true,
+            record: (wants_align && !closed).then_some(&mut rec),
+            parts: closed.then_some(&mut parts),
+            outputs: None,
+        };
+        let out = if task {
+            self.model.forward(x, &mut pass)
+        } else {
+            tch::no_grad(|| self.model.forward(x, &mut pass))
+        };
         let (loss, correct) = match self.temperature {
             None => {
                 let loss = out.cross_entropy_for_logits(y);
@@ -435,19 +471,36 @@ impl Trainer {
                 b_grads.insert(format!("{}/backward", layer.name), (g, c * rate));
             }
         }
-        let total = if wants_align && !closed {
-            &loss + &align * rate
-        } else {
-            loss.shallow_clone()
-        };
-        total.backward();
-        self.apply_gradients(lr, b_grads);
+        if task {
+            let total = if wants_align && !closed {
+                &loss + &align * rate
+            } else {
+                loss.shallow_clone()
+            };
+            total.backward();
+        } else if wants_align && !closed {
+            (&align * rate).backward();
+        }
+        self.apply_gradients_phase(lr, b_grads, phase);
         (loss.detach(), correct, align.detach())
     }
 
     /// Effective gradients (task, Kolen-Pollack tie, `extra` gradients of B by parameter name
     /// with an L2 coefficient c that adds c·B), optimizer update with weight decay, zero grads.
     pub(crate) fn apply_gradients(&mut self, lr: f64, extra: BTreeMap<String, (Tensor, f64)>) {
+        self.apply_gradients_phase(lr, extra, Phase::Both)
+    }
+
+    /// [`Self::apply_gradients`] for one phase: an alignment step updates only B, a task step
+    /// gives B only its tied gradient (a parameter without a gradient is skipped, its optimizer
+    /// state untouched). Then the regime's options: B's own optimizer and rate, the shared
+    /// classifier feedback's projection, the norm constraint.
+    fn apply_gradients_phase(
+        &mut self,
+        lr: f64,
+        extra: BTreeMap<String, (Tensor, f64)>,
+        phase: Phase,
+    ) {
         let wd = self.settings.weight_decay;
         let params = self.model.params();
         let mut names = vec![];
@@ -456,8 +509,9 @@ impl Trainer {
         // `extra` splits into gradients added to B's and L2 coefficients for the optimizer.
         let mut b_decay: BTreeMap<String, f64> = BTreeMap::new();
         let mut tied: BTreeMap<String, Tensor> = BTreeMap::new();
+        let mut extra_b: BTreeMap<String, Tensor> = BTreeMap::new();
         for (name, (g, c)) in extra {
-            tied.insert(name.clone(), g);
+            extra_b.insert(name.clone(), g);
             b_decay.insert(name, c);
         }
         // Kolen-Pollack: B's gradient += W's task gradient (transposed for dense).
@@ -469,16 +523,46 @@ impl Trainer {
                 }
             }
         }
+        let shared = self.model.top_shared().map(|t| {
+            (
+                format!("{}/backward", self.model.aligned_layers()[t.layer].name),
+                t,
+            )
+        });
         tch::no_grad(|| {
             for p in params.iter().filter(|p| p.trainable()) {
+                let is_b = p.role == Role::Backward;
                 let g = p.tensor.grad();
-                let mut g = if g.defined() { Some(g.detach()) } else { None };
-                if p.role == Role::Backward {
+                // A task step does not move B by its own gradient, an alignment step moves only B.
+                let own = match phase {
+                    Phase::Both => true,
+                    Phase::Task => !is_b,
+                    Phase::Alignment => is_b,
+                };
+                let mut g = if g.defined() && own {
+                    Some(g.detach())
+                } else {
+                    None
+                };
+                if is_b && phase != Phase::Alignment {
                     if let Some(t) = tied.remove(&p.name) {
                         g = Some(match g {
                             Some(g) => g + t,
                             None => t,
                         });
+                    }
+                }
+                if is_b && phase != Phase::Task {
+                    if let Some(t) = extra_b.remove(&p.name) {
+                        g = Some(match g {
+                            Some(g) => g + t,
+                            None => t,
+                        });
+                    }
+                }
+                if let (Some((name, t)), Some(gb)) = (&shared, &g) {
+                    if *name == p.name {
+                        g = Some(t.project(gb));
                     }
                 }
                 names.push(p.name.as_str());
@@ -493,7 +577,35 @@ impl Trainer {
             .map(|p| &p.tensor)
             .collect();
         let pairs: Vec<(&str, &Tensor)> = names.iter().copied().zip(tensors).collect();
-        self.opt.step(&pairs, &grads, &decay, lr);
+        match &mut self.b_opt {
+            None => self.opt.step(&pairs, &grads, &decay, lr),
+            Some(b_opt) => {
+                // B on its own optimizer and rate; everything else on the rule's.
+                let mut main = (vec![], vec![], vec![]);
+                let mut back = (vec![], vec![], vec![]);
+                let trainable = params.iter().filter(|p| p.trainable());
+                for (((pair, g), d), p) in pairs.iter().zip(grads).zip(&decay).zip(trainable) {
+                    let to = if p.role == Role::Backward {
+                        &mut back
+                    } else {
+                        &mut main
+                    };
+                    to.0.push(*pair);
+                    to.1.push(g);
+                    to.2.push(*d);
+                }
+                self.opt.step(&main.0, &main.1, &main.2, lr);
+                b_opt.step(
+                    &back.0,
+                    &back.1,
+                    &back.2,
+                    lr * self.rule.regime.b_lr_scale,
+                );
+            }
+        }
+        if !self.w0_norms.is_empty() && phase != Phase::Alignment {
+            super::regime::constrain_norms(&self.model, &self.w0_norms);
+        }
         for p in params.iter().filter(|p| p.trainable()) {
             let mut g = p.tensor.grad();
             if g.defined() {
@@ -580,7 +692,9 @@ impl Trainer {
             lr = self
                 .settings
                 .lr_at(f64::from(epoch) + s as f64 / steps as f64);
-            let (l, c, a) = self.step(&x, &y, lr);
+            let global = u64::from(epoch) * steps as u64 + s as u64;
+            let phase = self.rule.regime.phase(global);
+            let (l, c, a) = self.step_phase(&x, &y, lr, phase);
             lsum += l;
             csum += c;
             asum += a;
@@ -647,7 +761,7 @@ impl Trainer {
                         norm_ratio,
                         update_angle: angles.get(&l.name).copied(),
                         w_growth: self
-                            .w0_norms
+                            .w0_diag_norms
                             .get(&l.name)
                             .filter(|n| **n > 0.0)
                             .map(|n| frobenius(&l.w) / n),
@@ -807,6 +921,9 @@ impl Trainer {
         let (pt, js) = Self::ckpt_paths(dir, epoch);
         let mut named = self.model.named_tensors();
         named.extend(self.opt.state_tensors());
+        if let Some(b) = &self.b_opt {
+            named.extend(b.state_tensors());
+        }
         let keys: Vec<String> = named.iter().map(|(k, _)| k.clone()).collect();
         let slots: Vec<(String, Tensor)> = named
             .into_iter()
@@ -857,6 +974,9 @@ impl Trainer {
         }
         self.model.load_named(&named)?;
         self.opt.load_state(&named, self.device)?;
+        if let Some(b) = &mut self.b_opt {
+            b.load_state(&named, self.device)?;
+        }
         Ok(meta.history)
     }
 }
@@ -911,10 +1031,18 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     crate::run::write_atomic(path, bytes).map_err(|e| EngineError::io("writing", path, e))
 }
 
-/// A stable key of the job (checkpoints refuse to resume a different job).
+/// A stable key of the job (checkpoints refuse to resume a different job). The regime options
+/// at their defaults (`params::REGIME_DEFAULTS`) are left out, so runs checkpointed before
+/// they existed resume.
 pub fn job_key(job: &TrainJob) -> String {
     use sha2::{Digest, Sha256};
-    let j = serde_json::to_vec(job).expect("json");
+    let mut job = job.clone();
+    job.rule.params.retain(|k, v| {
+        !super::params::REGIME_DEFAULTS
+            .iter()
+            .any(|(p, d)| *p == k.as_str() && d.is(v))
+    });
+    let j = serde_json::to_vec(&job).expect("json");
     let h = Sha256::digest(&j);
     h.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }

@@ -2,6 +2,7 @@
 
 use super::FEATURE_SCHEMA_VERSION;
 use crate::check::ir::{self, Named, Observe, Point, Study};
+use crate::engine::params::Later;
 use crate::value::{Call, Value};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -13,15 +14,22 @@ pub const LOCATION_PARAMS: &[&str] = &["path", "val_path", "load"];
 
 /// Parameters added after run ids were first published, with the default that reproduces the
 /// earlier behaviour: left out of the id at that default, so existing studies keep their ids
-/// (and resume) when lrx gains an option.
-pub const LATER_PARAMS: &[(&str, &str)] = &[("backward_init", "independent")];
+/// (and resume) when lrx gains an option. The regime options of issue 19
+/// (`engine::params::REGIME_DEFAULTS`) follow these.
+pub const LATER_PARAMS: &[(&str, Later)] = &[("backward_init", Later::S("independent"))];
 
 /// Whether a parameter takes part in run ids.
 fn in_id(k: &str, v: &Value) -> bool {
-    !LOCATION_PARAMS.contains(&k)
-        && !LATER_PARAMS
-            .iter()
-            .any(|(p, d)| *p == k && v.as_str() == Some(d))
+    !LOCATION_PARAMS.contains(&k) && !at_later_default(k, v)
+}
+
+/// Whether `k = v` is a parameter added later, at the default that reproduces the earlier
+/// behaviour ([`LATER_PARAMS`] and `engine::params::REGIME_DEFAULTS`).
+pub fn at_later_default(k: &str, v: &Value) -> bool {
+    LATER_PARAMS
+        .iter()
+        .chain(crate::engine::params::REGIME_DEFAULTS)
+        .any(|(p, d)| *p == k && d.is(v))
 }
 
 /// A realism condition (method.md §5).
@@ -424,4 +432,44 @@ pub fn canonical_json(v: &serde_json::Value) -> String {
 /// A run id: the first 16 hex digits of SHA-256 over the canonical JSON.
 pub fn run_id(body: &serde_json::Value) -> String {
     hash_hex(canonical_json(body).as_bytes())[..16].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Options added later leave a call's identity alone at their defaults (so existing
+    /// studies keep their run ids) and enter it at any other value.
+    #[test]
+    fn later_params_at_their_defaults_leave_ids_alone() {
+        let base = Call::new("ia").with("alpha", Value::Float(2e-3));
+        let id = |c: &Call| canonical_json(&identity(c));
+        let mut all = base.clone();
+        for (k, d) in LATER_PARAMS
+            .iter()
+            .chain(crate::engine::params::REGIME_DEFAULTS)
+        {
+            let v = match d {
+                Later::B(b) => Value::Bool(*b),
+                Later::I(i) => Value::Int(*i),
+                Later::F(f) => Value::Float(*f),
+                Later::S(s) => Value::Str(s.to_string()),
+            };
+            all = all.with(k, v);
+        }
+        assert_eq!(id(&base), id(&all));
+        // `b_lr_scale = 1` written as an integer is the default too.
+        assert_eq!(id(&base), id(&base.clone().with("b_lr_scale", Value::Int(1))));
+        for (k, v) in [
+            ("b_optimizer", Value::Str("adam".into())),
+            ("b_lr_scale", Value::Float(0.5)),
+            ("alternate", Value::Int(1)),
+            ("projection_bias", Value::Bool(true)),
+            ("constrain_norm", Value::Bool(true)),
+            ("top_feedback", Value::Str("shared".into())),
+            ("backward_init", Value::Str("same_draws".into())),
+        ] {
+            assert_ne!(id(&base), id(&base.clone().with(k, v)), "{k}");
+        }
+    }
 }

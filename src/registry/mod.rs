@@ -520,12 +520,54 @@ const ALIGN_RATE: &[Param] = &[p(
     D::F(1.0),
     "weight of the alignment loss Σ R_l in the total loss",
 )];
-const BACKWARD_INIT: &[Param] = &[p(
-    "backward_init",
-    Ty::Enum(&["independent", "same_draws"]),
-    D::S("independent"),
-    "initial backward weights B: drawn independently of W from the same initialiser, or `same_draws`, the paper code's seeding quirk (method.md §6: conv B = W, dense B = W's draws reshaped)",
-)];
+/// Options of every rule with backward weights B (docs/engine.md "Regime options").
+const BACKWARD_INIT: &[Param] = &[
+    p(
+        "backward_init",
+        Ty::Enum(&["independent", "same_draws"]),
+        D::S("independent"),
+        "initial backward weights B: drawn independently of W from the same initialiser, or `same_draws`, the paper code's seeding quirk (method.md §6: conv B = W, dense B = W's draws reshaped)",
+    ),
+    p(
+        "constrain_norm",
+        Ty::Bool,
+        D::B(false),
+        "after every step that moves W, rescale each layer's W (not its bias) to its initial Frobenius norm (BioTorch's `constrain_weights`, after Moskovitz et al. 2018); not the paper's protocol",
+    ),
+    p(
+        "top_feedback",
+        Ty::Enum(&["random", "shared"]),
+        D::S("random"),
+        "the classifier's B: `random` (the paper) or `shared`, constant over the spatial positions of each channel of the flattened C×H×W map it reads (knet4, knet5; drawn as [classes, C] with B's initialiser, broadcast over H×W; a learning B keeps that form). Not the paper's protocol",
+    ),
+];
+/// Options of the rules whose B learns (docs/engine.md "Regime options").
+const LEARNED_B: &[Param] = &[
+    p(
+        "b_optimizer",
+        Ty::Enum(&["same", "sgdm", "adam"]),
+        D::S("same"),
+        "optimizer of B (NA's `alignment_optimizer`): `same` = the rule's `optimizer`, or a separate SGDM or Adam with the rule's momentum/nesterov or beta1/beta2/eps",
+    ),
+    p(
+        "b_lr_scale",
+        Ty::Float {
+            min: 0.0,
+            max: f64::INFINITY,
+        },
+        D::F(1.0),
+        "B's learning rate as a multiple of the run's learning rate at each step (schedule and batch rescaling included)",
+    ),
+    p(
+        "alternate",
+        Ty::Int {
+            min: 0,
+            max: 1_000_000,
+        },
+        D::I(0),
+        "NA's `alternate_step_freq`: 0 = task and alignment in every step; k > 0 = global step s (from 0) is an alignment step (only B moves, by the alignment loss) when s mod (k+1) = 0, else a task step (no alignment loss, B does not move except Kolen-Pollack's tied gradient)",
+    ),
+];
 const FA: &[Param] = &[p(
     "optimizer",
     Ty::Enum(OPTIMIZERS),
@@ -570,6 +612,12 @@ const IA: &[Param] = &[
         Ty::Bool,
         D::B(false),
         "subtract the batch mean of x before the backward projection",
+    ),
+    p(
+        "projection_bias",
+        Ty::Bool,
+        D::B(false),
+        "add the layer's bias (stop-gradient) to both projections, P_f = op(x, W) + b and P_b = op(x_b, B) + b (NA's `use_bias_forward` and `use_bias_backward`, on in NA's training script)",
     ),
 ];
 const SYM: &[Param] = &[
@@ -862,35 +910,35 @@ pub static BUILTINS: &[Builtin] = &[
         Rule,
         "alignment",
         "information alignment: B trained by α·amp + β·null + γ·decay",
-        [IA, SGDM, ADAM, ALIGN_RATE, BACKWARD_INIT]
+        [IA, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT]
     ),
     b!(
         "symmetric",
         Rule,
         "alignment",
         "symmetric alignment: B trained by α·decay + β·self",
-        [SYM, SGDM, ADAM, ALIGN_RATE, BACKWARD_INIT]
+        [SYM, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT]
     ),
     b!(
         "activation",
         Rule,
         "alignment",
         "activation alignment: B trained by α·sparse + β·amp",
-        [ACT, SGDM, ADAM, ALIGN_RATE, BACKWARD_INIT]
+        [ACT, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT]
     ),
     b!(
         "weight_mirror",
         Rule,
         "alignment",
         "weight mirror: B trained by α·decay + β·amp",
-        [MIRROR, SGDM, ADAM, ALIGN_RATE, BACKWARD_INIT]
+        [MIRROR, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT]
     ),
     b!(
         "kolen_pollack",
         Rule,
         "alignment",
         "Kolen-Pollack: B receives W's gradient (tied), plus α·decay",
-        [KP, SGDM, ADAM, ALIGN_RATE, BACKWARD_INIT]
+        [KP, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT]
     ),
     b!(
         "constant",
