@@ -1,0 +1,627 @@
+#!/usr/bin/env python3
+"""Independent plain-PyTorch reference for lrx's KNet4 with SGDM, Adam, FA and IA (issue 19).
+
+Written from shared/method.md §6 (learning rules) and §7 (KNet), not from lrx's Rust code.
+
+Network (KNet4, method.md §7): conv1 5x5 SAME (no activation) -> max pool 3x3/2 SAME ->
+conv2 5x5 SAME + ReLU -> avg pool 3x3/2 SAME -> conv3 5x5 SAME + ReLU -> avg pool 3x3/2 SAME ->
+flatten (C, H, W order) -> fc4 (no activation). Filters 32/32/64 times `--width`.
+TF SAME pooling: max pads with -inf, avg divides by the number of valid (unpadded) elements.
+
+Rules:
+  bp       plain autograd; the optimizer is --opt (sgdm: Nesterov 0.9; adam: 0.9/0.999/1e-8).
+  readout  bp on fc4 only; conv1..conv3 stay at their initial values.
+  fa       every layer owns W and a fixed random B (same init as W, drawn independently);
+           dx = dy.B (conv: conv_transpose(dy, B)), dW = the true local gradient, dB = 0.
+  ia       fa plus the alignment loss R = a*amp + b*null + g*decay per layer (stop-gradient on
+           the layer input and on W, so R trains B only); B is trained by the same optimizer
+           unless --b-opt adam gives it its own.
+Weight decay --wd is L2 (gradient += wd*p) on W and biases, never on B.
+
+Modes:
+  standalone  Fashion-MNIST IDX files (gzip or plain) from --data (default
+              /usr/share/datasets/fashion-mnist), own seeded init (--seed) and order (--data-seed).
+  export      --export DIR: an lrx reference export (coord/EXPORT.md): the same bytes, initial
+              parameters and batch order as an lrx run; settings default to the manifest's.
+
+Output: one JSON line per epoch on stdout (a first line {"config": ...} records the settings).
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+LAYERS = ["conv1", "conv2", "conv3", "fc4"]
+DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
+
+
+class RefError(Exception):
+    """A user error: bad file, bad option. Printed as `error: ...` with exit status 2."""
+
+
+# ----------------------------------------------------------------------------------------------
+# data
+
+
+def read_idx(path):
+    """Read an IDX file (gzip or plain). Returns a uint8 array (images [N, H, W] or labels [N])."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise RefError(f"{path}: cannot read: {e.strerror}") from e
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise RefError(f"{path}: corrupt gzip data: {e}") from e
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise RefError(f"{path}: not an IDX file (bad magic number)")
+    if raw[2] != 0x08:
+        raise RefError(f"{path}: IDX element type 0x{raw[2]:02x}, expected 0x08 (unsigned byte)")
+    nd = raw[3]
+    if nd not in (1, 3):
+        raise RefError(f"{path}: IDX with {nd} dimensions, expected 1 (labels) or 3 (images)")
+    if len(raw) < 4 + 4 * nd:
+        raise RefError(f"{path}: truncated IDX header")
+    dims = struct.unpack(">" + "I" * nd, raw[4 : 4 + 4 * nd])
+    n = int(np.prod(dims))
+    body = raw[4 + 4 * nd :]
+    if len(body) != n:
+        raise RefError(f"{path}: {len(body)} data bytes, the header {list(dims)} says {n}")
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
+
+
+def find_idx(d, stem):
+    for name in (stem + ".gz", stem):
+        p = os.path.join(d, name)
+        if os.path.exists(p):
+            return p
+    raise RefError(
+        f"{d}: no {stem}[.gz]; install the data set with `apt-get install dataset-fashion-mnist` "
+        f"or pass --data DIR"
+    )
+
+
+def load_fashion(d, size):
+    out = {}
+    for split, pre in (("train", "train"), ("val", "t10k")):
+        x = read_idx(find_idx(d, f"{pre}-images-idx3-ubyte"))
+        y = read_idx(find_idx(d, f"{pre}-labels-idx1-ubyte"))
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise RefError(f"{d}: {split} images {x.shape} and labels {y.shape} do not match")
+        if size != x.shape[1]:
+            p = size - x.shape[1]
+            if p < 0 or p % 2:
+                raise RefError(f"--size {size}: can only zero-pad {x.shape[1]} evenly")
+            x = np.pad(x, ((0, 0), (p // 2, p // 2), (p // 2, p // 2)))
+        out[split] = (x[:, None, :, :].copy(), y.astype(np.int64))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# layers
+
+
+def same_pads(n, k, s):
+    out = -(-n // s)
+    tot = max((out - 1) * s + k - n, 0)
+    return tot // 2, tot - tot // 2
+
+
+def max_pool_same(x, k=3, s=2):
+    ph, pw = same_pads(x.shape[2], k, s), same_pads(x.shape[3], k, s)
+    x = F.pad(x, (pw[0], pw[1], ph[0], ph[1]), value=float("-inf"))
+    return F.max_pool2d(x, k, s)
+
+
+def avg_pool_same(x, k=3, s=2):
+    ph, pw = same_pads(x.shape[2], k, s), same_pads(x.shape[3], k, s)
+    pads = (pw[0], pw[1], ph[0], ph[1])
+    num = F.avg_pool2d(F.pad(x, pads), k, s)
+    ones = torch.ones(1, 1, x.shape[2], x.shape[3], dtype=x.dtype)
+    den = F.avg_pool2d(F.pad(ones, pads), k, s)
+    return num / den
+
+
+class FAConv(torch.autograd.Function):
+    """y = conv(x, W) + b (5x5 SAME, stride 1); dx through B, dW and db local, dB = 0."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, bw):
+        ctx.save_for_backward(x, w, bw)
+        return F.conv2d(x, w, b, padding=w.shape[-1] // 2)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w, bw = ctx.saved_tensors
+        p = w.shape[-1] // 2
+        dx = torch.nn.grad.conv2d_input(x.shape, bw, dy, padding=p) if ctx.needs_input_grad[0] else None
+        dw = torch.nn.grad.conv2d_weight(x, w.shape, dy, padding=p)
+        return dx, dw, dy.sum((0, 2, 3)), None
+
+
+class FADense(torch.autograd.Function):
+    """y = x.W^T + b with W [out, in]; dx = dy.B with B [out, in], dW = dy^T.x, dB = 0."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, bw):
+        ctx.save_for_backward(x, bw)
+        return F.linear(x, w, b)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, bw = ctx.saved_tensors
+        dx = dy @ bw if ctx.needs_input_grad[0] else None
+        return dx, dy.t() @ x, dy.sum(0), None
+
+
+# ----------------------------------------------------------------------------------------------
+# model
+
+
+class KNet4:
+    """Parameters: W[l], b[l] for every layer; B[l] for the layers with feedback weights.
+
+    `top`: fa (fc4 has its own random B), tied (fc4's dx uses W4 itself: exact feedback),
+    shared (fc4's B is one [classes, channels] matrix repeated over each channel's positions).
+    """
+
+    def __init__(self, channels, size, classes=10, width=1.0, init="he", rule="fa", top="fa", gen=None):
+        c = lambda n: max(1, int(round(n * width)))  # noqa: E731
+        self.chans = [channels, c(32), c(32), c(64)]
+        s = size
+        for _ in range(3):
+            s = -(-s // 2)
+        self.spatial = s
+        self.shapes = {
+            "conv1": (self.chans[1], channels, 5, 5),
+            "conv2": (self.chans[2], self.chans[1], 5, 5),
+            "conv3": (self.chans[3], self.chans[2], 5, 5),
+            "fc4": (classes, self.chans[3] * s * s),
+        }
+        self.rule, self.top = rule, top
+        self.W, self.b, self.B = {}, {}, {}
+        if init == "he":  # N(0, gain / fan_in): gain 2 before a ReLU (conv2, conv3), 1 otherwise
+            std = {l: math.sqrt(g / float(np.prod(self.shapes[l][1:]))) for l, g in zip(LAYERS, (1, 2, 2, 1))}
+        elif init == "paper":  # method.md §7
+            std = {"conv1": 1e-4, "conv2": 0.01, "conv3": 0.01, "fc4": 0.01}
+        else:
+            raise RefError(f"--init {init}: expected he or paper")
+        self.std = std
+        for l in LAYERS:
+            self.W[l] = (torch.randn(self.shapes[l], generator=gen) * std[l]).requires_grad_()
+            self.b[l] = torch.zeros(self.shapes[l][0], requires_grad=True)
+        if self.decoupled:
+            for l in LAYERS:  # drawn after every W, independently
+                if l == "fc4" and top == "tied":
+                    continue
+                shape = (classes, self.chans[3]) if (l == "fc4" and top == "shared") else self.shapes[l]
+                self.B[l] = (torch.randn(shape, generator=gen) * std[l]).requires_grad_(rule == "ia")
+        if rule == "readout":
+            for l in LAYERS[:3]:
+                self.W[l].requires_grad_(False)
+                self.b[l].requires_grad_(False)
+
+    @property
+    def decoupled(self):
+        return self.rule in ("fa", "ia")
+
+    def feedback(self, l):
+        """B of layer l in W's layout (the shared top one expanded over positions)."""
+        if l == "fc4" and self.top == "shared":
+            return self.B[l].repeat_interleave(self.spatial * self.spatial, dim=1)
+        return self.B[l]
+
+    def layer(self, l, x, mode):
+        W, b = self.W[l], self.b[l]
+        if mode == "fa" and l in self.B:
+            f = FADense if l == "fc4" else FAConv
+            return f.apply(x, W, b, self.feedback(l))
+        if l == "fc4":
+            return F.linear(x, W, b)
+        return F.conv2d(x, W, b, padding=2)
+
+    def forward(self, x, mode=None, record=None):
+        """Logits. mode: 'fa' (feedback weights) or 'bp' (autograd); default from the rule.
+        record: a dict that receives each layer's input and pre-bias output (P_f)."""
+        mode = mode or ("fa" if self.decoupled else "bp")
+        h = x
+        for l in LAYERS:
+            if l == "fc4":
+                h = h.flatten(1)
+            if record is not None:
+                record[l] = h
+            z = self.layer(l, h, mode)
+            if record is not None:
+                record[l + "/z"] = z
+            if l == "conv1":
+                h = max_pool_same(z)
+            elif l == "conv2":
+                h = avg_pool_same(torch.relu(z))
+            elif l == "conv3":
+                h = avg_pool_same(torch.relu(z))
+            else:
+                h = z
+        return h
+
+    def params(self):
+        return [self.W[l] for l in LAYERS] + [self.b[l] for l in LAYERS]
+
+    def trainable_wb(self):
+        return [p for p in self.params() if p.requires_grad]
+
+
+def alignment_loss(model, rec, alpha, beta, gamma):
+    """IA's R = alpha*amp + beta*null + gamma*decay summed over the layers with a trained B
+    (method.md §6); stop-gradient on the layer input x and on W, so only B gets a gradient.
+    amp = -sum_units mean_batch(P_f*P_b), null = sum mean_batch(R_f^2), decay = |W|^2 + |B|^2."""
+    total = 0.0
+    for l in LAYERS:
+        if l not in model.B:
+            continue
+        x = rec[l].detach()
+        n = x.shape[0]
+        W = model.W[l].detach()
+        B = model.feedback(l)
+        pf = (rec[l + "/z"] - (model.b[l] if l == "fc4" else model.b[l][:, None, None])).detach()
+        if l == "fc4":
+            pb = x @ B.t()
+            rf = pf @ B
+        else:
+            pb = F.conv2d(x, B, padding=2)
+            rf = F.conv_transpose2d(pf, B, padding=2)
+        amp = -(pf * pb).sum() / n
+        null = (rf * rf).sum() / n
+        decay = (W * W).sum() + (model.B[l] * model.B[l]).sum()
+        total = total + alpha * amp + beta * null + gamma * decay
+    return total
+
+
+# ----------------------------------------------------------------------------------------------
+# diagnostics
+
+
+def angle(a, b):
+    a, b = a.flatten().double(), b.flatten().double()
+    na, nb = a.norm(), b.norm()
+    if na == 0 or nb == 0:
+        return float("nan")
+    return math.degrees(math.acos(max(-1.0, min(1.0, float(a @ b / (na * nb))))))
+
+
+def diagnostics(model, x, y, w0):
+    """Per layer: W-B angle, angle between the rule's dW (pseudo-gradient of the task loss) and
+    backprop's dW on the batch (x, y), |W|/|W0|, |B|/|W|."""
+    out = {}
+    ws = [model.W[l] for l in LAYERS]
+    req = [w.requires_grad for w in ws]
+    for w in ws:
+        w.requires_grad_(True)
+    try:
+        g_bp = torch.autograd.grad(F.cross_entropy(model.forward(x, "bp"), y), ws)
+        if model.decoupled:
+            g_rule = torch.autograd.grad(F.cross_entropy(model.forward(x, "fa"), y), ws)
+    finally:
+        for w, r in zip(ws, req):
+            w.requires_grad_(r)
+    for i, l in enumerate(LAYERS):
+        d = {"w_growth": float(model.W[l].norm() / w0[l].norm())}
+        if model.decoupled:
+            d["grad_angle"] = angle(g_rule[i], g_bp[i])
+        if l in model.B:
+            B = model.feedback(l).detach()
+            d["wb_angle"] = angle(model.W[l].detach(), B)
+            d["b_over_w"] = float(B.norm() / model.W[l].norm())
+        out[l] = {k: round(v, 5) for k, v in d.items()}
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# training
+
+
+def make_opt(name, params, lr, wd):
+    if not params:
+        return None
+    if name == "sgdm":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd)
+    raise RefError(f"optimizer {name}: expected sgdm or adam")
+
+
+def evaluate(model, x, y, bs=1000):
+    tot_loss, correct = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(x), bs):
+            out = model.forward(x[i : i + bs], "bp")
+            tot_loss += float(F.cross_entropy(out, y[i : i + bs], reduction="sum"))
+            correct += int((out.argmax(1) == y[i : i + bs]).sum())
+    return tot_loss / len(x), correct / len(x)
+
+
+def train(model, data, cfg, order_fn, emit=print, on_step=None):
+    """data: dict of float tensors train_x, train_y, val_x, val_y (already normalised).
+    order_fn(epoch) -> int64 array of S*batch training indices for that epoch.
+    Returns the list of epoch records."""
+    wd = cfg["wd"]
+    w_groups = [{"params": [p for p in model.trainable_wb()], "weight_decay": wd}]
+    b_params = [p for p in model.B.values() if p.requires_grad]
+    b_opt = None
+    if b_params and cfg["b_opt"] == "none":
+        w_groups.append({"params": b_params, "weight_decay": 0.0})
+    elif b_params:
+        b_opt = make_opt(cfg["b_opt"], [{"params": b_params, "weight_decay": 0.0}], cfg["b_lr"], 0.0)
+    opt = make_opt(cfg["opt"], w_groups, cfg["lr"], wd)
+    w0 = {l: model.W[l].detach().clone() for l in LAYERS}
+    norms0 = {l: w0[l].norm() for l in LAYERS}
+    dx, dy = data["diag_x"], data["diag_y"]
+    bs, lr = cfg["batch"], cfg["lr"]
+    budget, b_budget, steps = 0.0, 0.0, 0
+    records = []
+    for epoch in range(1, cfg["epochs"] + 1):
+        t0 = time.time()
+        order = order_fn(epoch - 1)
+        nsteps = len(order) // bs
+        sum_loss, correct, seen, diverged = 0.0, 0, 0, False
+        for s in range(nsteps):
+            idx = order[s * bs : (s + 1) * bs]
+            if on_step is not None:
+                on_step(epoch - 1, s, idx)
+            idx_t = torch.from_numpy(np.asarray(idx, dtype=np.int64))
+            xb, yb = data["train_x"][idx_t], data["train_y"][idx_t]
+            rec = {} if model.rule == "ia" else None
+            out = model.forward(xb, record=rec)
+            loss = F.cross_entropy(out, yb)
+            total = loss
+            if model.rule == "ia":
+                total = loss + alignment_loss(model, rec, cfg["alpha"], cfg["beta"], cfg["gamma"])
+            opt.zero_grad(set_to_none=True)
+            if b_opt:
+                b_opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            if b_opt:
+                b_opt.step()
+            if cfg["constrain"]:
+                with torch.no_grad():
+                    for l in LAYERS:
+                        if model.W[l].requires_grad:
+                            model.W[l].mul_(norms0[l] / model.W[l].norm())
+            steps += 1
+            budget += lr
+            if b_opt:
+                b_budget += cfg["b_lr"]
+            lv = float(loss.detach())
+            if not math.isfinite(lv):
+                diverged = True
+                break
+            sum_loss += lv * len(idx)
+            correct += int((out.detach().argmax(1) == yb).sum())
+            seen += len(idx)
+        rec_e = {
+            "epoch": epoch,
+            "train_loss": round(sum_loss / max(seen, 1), 5),
+            "train_acc": round(correct / max(seen, 1), 5),
+        }
+        if diverged:
+            rec_e.update({"diverged": True, "step": steps})
+        else:
+            vl, va = evaluate(model, data["val_x"], data["val_y"])
+            rec_e.update({"val_loss": round(vl, 5), "val_acc": round(va, 5)})
+        rec_e.update({"lr": lr, "steps": steps, "budget": round(budget, 6)})
+        if b_opt:
+            rec_e.update({"b_lr": cfg["b_lr"], "b_budget": round(b_budget, 6)})
+        if not diverged:
+            rec_e["layers"] = diagnostics(model, dx, dy, w0)
+        rec_e["secs"] = round(time.time() - t0, 1)
+        records.append(rec_e)
+        emit(json.dumps(rec_e))
+        if diverged:
+            break
+    return records
+
+
+# ----------------------------------------------------------------------------------------------
+# export mode (coord/EXPORT.md)
+
+
+def load_export(d):
+    mpath = os.path.join(d, "manifest.json")
+    try:
+        with open(mpath) as f:
+            man = json.load(f)
+    except OSError as e:
+        raise RefError(f"{mpath}: cannot read: {e.strerror}") from e
+    except json.JSONDecodeError as e:
+        raise RefError(f"{mpath}: not JSON: {e}") from e
+    if man.get("format") != 1:
+        raise RefError(f"{mpath}: format {man.get('format')!r}, this script reads format 1")
+
+    def npy(name, dtype=None):
+        p = os.path.join(d, name)
+        try:
+            a = np.load(p)
+        except (OSError, ValueError) as e:
+            raise RefError(f"{p}: cannot read as .npy: {e}") from e
+        if dtype is not None and a.dtype != dtype:
+            raise RefError(f"{p}: dtype {a.dtype}, expected {np.dtype(dtype)}")
+        return a
+
+    arrays = {k: npy(f"{k}.npy", dt) for k, dt in (
+        ("train_x", np.uint8), ("train_y", np.int64), ("val_x", np.uint8), ("val_y", np.int64),
+        ("order", np.int64))}
+    init = {}
+    for p in man["params"]:
+        a = npy(p["file"], np.float32)
+        if list(a.shape) != list(p["shape"]):
+            raise RefError(f"{os.path.join(d, p['file'])}: shape {list(a.shape)}, manifest says {p['shape']}")
+        init[p["name"]] = (p["role"], a)
+    return man, arrays, init
+
+
+def apply_init(model, init, where):
+    seen = set()
+    for name, (role, a) in init.items():
+        l = name.split("/")[0]
+        if l not in LAYERS:
+            raise RefError(f"{where}: parameter {name}: unknown layer {l!r} (KNet4 has {LAYERS})")
+        tgt = {"forward": model.W, "bias": model.b, "backward": model.B}.get(role)
+        if tgt is None:
+            raise RefError(f"{where}: parameter {name}: unknown role {role!r}")
+        if l not in tgt:
+            raise RefError(f"{where}: parameter {name}: this rule/--top has no {role} weights in {l}")
+        if tuple(tgt[l].shape) != a.shape:
+            raise RefError(f"{where}: parameter {name}: shape {list(a.shape)}, the model has {list(tgt[l].shape)}")
+        with torch.no_grad():
+            tgt[l].copy_(torch.from_numpy(a))
+        seen.add((l, role))
+    for l in LAYERS:
+        for role, tgt in (("forward", model.W), ("bias", model.b), ("backward", model.B)):
+            if l in tgt and (l, role) not in seen:
+                raise RefError(f"{where}: no {role} parameter for {l} in the export")
+
+
+RULE_OF_EXPORT = {"sgdm": ("bp", "sgdm"), "adam": ("bp", "adam"), "fa": ("fa", None), "ia": ("ia", None)}
+
+
+def normalise(x_u8, mean, std):
+    x = torch.from_numpy(x_u8).float() / 255.0
+    m = torch.tensor(mean, dtype=torch.float32)[None, :, None, None]
+    s = torch.tensor(std, dtype=torch.float32)[None, :, None, None]
+    return (x - m) / s
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--export", metavar="DIR", help="an lrx reference export (coord/EXPORT.md)")
+    p.add_argument("--data", default=DEFAULT_DATA, help="standalone: Fashion-MNIST IDX directory")
+    p.add_argument("--size", type=int, default=28, help="standalone: 28, or 32 (zero-padded)")
+    p.add_argument("--train-subset", type=int, default=0, help="standalone: N training images (0 = all)")
+    p.add_argument("--val", type=int, default=10000, help="standalone: validation images (test split)")
+    p.add_argument("--rule", choices=["bp", "fa", "ia", "readout"], default=None)
+    p.add_argument("--opt", choices=["sgdm", "adam"], default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--wd", type=float, default=None, help="L2 on W and biases")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--width", type=float, default=None)
+    p.add_argument("--init", choices=["he", "paper"], default=None)
+    p.add_argument("--top", choices=["fa", "tied", "shared"], default="fa")
+    p.add_argument("--constrain", action="store_true", help="keep every |W| at its initial norm")
+    p.add_argument("--b-opt", choices=["none", "sgdm", "adam"], default="none",
+                   help="separate optimizer for B (IA); none = the main one at --lr")
+    p.add_argument("--b-lr", type=float, default=1e-3)
+    p.add_argument("--alpha", type=float, default=None)
+    p.add_argument("--beta", type=float, default=None)
+    p.add_argument("--gamma", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0, help="standalone: init seed")
+    p.add_argument("--data-seed", type=int, default=0, help="standalone: subset and order seed")
+    p.add_argument("--diag-batch", type=int, default=256, help="fixed batch for the gradient angles")
+    p.add_argument("--threads", type=int, default=1)
+    return p.parse_args(argv)
+
+
+def setup(a):
+    """Returns (model, data, cfg, order_fn)."""
+    torch.set_num_threads(a.threads)
+    pick = lambda v, d: d if v is None else v  # noqa: E731
+    if a.export:
+        man, arr, init = load_export(a.export)
+        rule_name = man["rule"]["name"]
+        if rule_name not in RULE_OF_EXPORT:
+            raise RefError(f"{a.export}/manifest.json: rule {rule_name!r}: expected one of {list(RULE_OF_EXPORT)}")
+        rule, opt = RULE_OF_EXPORT[rule_name]
+        opt = opt or man["rule"].get("optimizer")
+        st, task, arch = man["settings"], man["task"], man["arch"]
+        cfg = dict(rule=pick(a.rule, rule), opt=pick(a.opt, opt), lr=pick(a.lr, st["lr"]),
+                   wd=pick(a.wd, st["weight_decay"]), epochs=pick(a.epochs, st["epochs"]),
+                   batch=pick(a.batch, st["batch"]), width=pick(a.width, arch.get("width", 1.0)),
+                   init=pick(a.init, arch.get("init", "he")),
+                   alpha=pick(a.alpha, man["rule"].get("alpha", 2e-3)),
+                   beta=pick(a.beta, man["rule"].get("beta", 1e-3)),
+                   gamma=pick(a.gamma, man["rule"].get("gamma", 1e-3)))
+        if arch.get("name", "knet4") != "knet4":
+            raise RefError(f"{a.export}/manifest.json: arch {arch.get('name')!r}; this reference is KNet4 only")
+        if a.top != "fa":
+            raise RefError("--top tied|shared cannot be combined with --export (the export fixes fc4's B)")
+        order = arr["order"]
+        if order.ndim != 2 or order.shape[0] < cfg["epochs"]:
+            raise RefError(f"{a.export}/order.npy: shape {list(order.shape)}, need [>= {cfg['epochs']}, S*B]")
+        if order.size and (order.min() < 0 or order.max() >= len(arr["train_y"])):
+            raise RefError(f"{a.export}/order.npy: index out of range 0..{len(arr['train_y'])}")
+        mean, std = task["mean"], task["std"]
+        data = {"train_x": normalise(arr["train_x"], mean, std), "train_y": torch.from_numpy(arr["train_y"]),
+                "val_x": normalise(arr["val_x"], mean, std), "val_y": torch.from_numpy(arr["val_y"])}
+        channels, size, classes = arr["train_x"].shape[1], arr["train_x"].shape[2], int(task.get("classes", 10))
+        model = KNet4(channels, size, classes, cfg["width"], cfg["init"], cfg["rule"], "fa")
+        apply_init(model, init, a.export)
+        order_fn = lambda e: order[e]  # noqa: E731
+        source = {"export": os.path.abspath(a.export), "run_id": man.get("run_id")}
+    else:
+        cfg = dict(rule=pick(a.rule, "bp"), opt=pick(a.opt, "sgdm"), lr=pick(a.lr, 0.01), wd=pick(a.wd, 1e-5),
+                   epochs=pick(a.epochs, 10), batch=pick(a.batch, 32), width=pick(a.width, 1.0),
+                   init=pick(a.init, "he"), alpha=pick(a.alpha, 2e-3), beta=pick(a.beta, 1e-3),
+                   gamma=pick(a.gamma, 1e-3))
+        raw = load_fashion(a.data, a.size)
+        (tx, ty), (vx, vy) = raw["train"], raw["val"]
+        rng = np.random.default_rng(a.data_seed)
+        if a.train_subset:
+            if a.train_subset > len(ty):
+                raise RefError(f"--train-subset {a.train_subset}: only {len(ty)} training images")
+            sel = np.sort(rng.permutation(len(ty))[: a.train_subset])
+            tx, ty = tx[sel], ty[sel]
+        vx, vy = vx[: a.val], vy[: a.val]
+        mean = [float(tx.mean() / 255.0)]
+        std = [float((tx / 255.0).std())]
+        data = {"train_x": normalise(tx, mean, std), "train_y": torch.from_numpy(ty),
+                "val_x": normalise(vx, mean, std), "val_y": torch.from_numpy(vy)}
+        gen = torch.Generator().manual_seed(a.seed)
+        model = KNet4(1, a.size, 10, cfg["width"], cfg["init"], cfg["rule"], a.top, gen)
+        n, bs = len(ty), cfg["batch"]
+        orders = [rng.permutation(n)[: (n // bs) * bs] for _ in range(cfg["epochs"])]
+        order_fn = lambda e: orders[e]  # noqa: E731
+        source = {"data": a.data, "size": a.size, "n_train": n, "n_val": len(vy), "seed": a.seed,
+                  "data_seed": a.data_seed}
+    if cfg["rule"] == "bp" and a.top != "fa":
+        raise RefError("--top applies to fa and ia")
+    cfg.update(top=a.top, constrain=a.constrain, b_opt=a.b_opt, b_lr=a.b_lr)
+    if cfg["rule"] != "ia":
+        cfg["b_opt"] = "none"
+    if cfg["lr"] <= 0 or cfg["batch"] <= 0 or cfg["epochs"] <= 0:
+        raise RefError("--lr, --batch and --epochs must be positive")
+    # the fixed diagnostic batch: the first --diag-batch training images
+    data["diag_x"] = data["train_x"][: a.diag_batch]
+    data["diag_y"] = data["train_y"][: a.diag_batch]
+    cfg["source"] = source
+    return model, data, cfg, order_fn
+
+
+def main(argv=None):
+    a = parse(argv if argv is not None else sys.argv[1:])
+    try:
+        model, data, cfg, order_fn = setup(a)
+    except RefError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({"config": {**cfg, "argv": argv if argv is not None else sys.argv[1:]}}), flush=True)
+    train(model, data, cfg, order_fn, emit=lambda s: print(s, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
