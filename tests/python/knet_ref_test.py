@@ -1,0 +1,328 @@
+"""Tests of scripts/ref/knet_ref.py (the independent PyTorch KNet4 reference, issue 19).
+
+Run: /root/.cache/lrx/venv/bin/python tests/python/knet_ref_test.py   (a few seconds; pytest also works)
+"""
+import gzip
+import json
+import os
+import struct
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "ref"))
+import knet_ref as k  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def double(model):
+    """Cast every parameter of a KNet4 to float64, keeping requires_grad."""
+    for d in (model.W, model.b, model.B):
+        for l in list(d):
+            d[l] = d[l].detach().double().requires_grad_(d[l].requires_grad)
+    return model
+
+
+def rel(a, b):
+    return float((a - b).abs().max() / max(float(b.abs().max()), 1e-30))
+
+
+def test_pools_match_tf_same():
+    """SAME pooling, written out with loops: max over the valid window, avg over valid elements."""
+    g = torch.Generator().manual_seed(1)
+    for n in (7, 8, 28):
+        x = torch.randn(2, 3, n, n, generator=g, dtype=torch.float64)
+        out = -(-n // 2)
+        top = max((out - 1) * 2 + 3 - n, 0) // 2
+        mx = torch.empty(2, 3, out, out, dtype=torch.float64)
+        av = torch.empty_like(mx)
+        for i in range(out):
+            for j in range(out):
+                r0, c0 = i * 2 - top, j * 2 - top
+                win = x[:, :, max(r0, 0) : min(r0 + 3, n), max(c0, 0) : min(c0 + 3, n)]
+                mx[:, :, i, j] = win.amax((2, 3))
+                av[:, :, i, j] = win.mean((2, 3))
+        assert torch.allclose(k.max_pool_same(x), mx), n
+        assert torch.allclose(k.avg_pool_same(x), av), n
+
+
+def test_fa_local_ops():
+    """FAConv/FADense: dx is what autograd gives through B, dW and db what it gives through W."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 4, 9, 9, generator=g, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(5, 4, 5, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(5, generator=g, dtype=torch.float64, requires_grad=True)
+    B = torch.randn(5, 4, 5, 5, generator=g, dtype=torch.float64)
+    dy = torch.randn(3, 5, 9, 9, generator=g, dtype=torch.float64)
+    y = k.FAConv.apply(x, W, b, B)
+    assert torch.allclose(y, F.conv2d(x, W, b, padding=2))
+    dx, dW, db = torch.autograd.grad(y, (x, W, b), dy)
+    ex = torch.autograd.grad(F.conv2d(x, B.requires_grad_(), None, padding=2), x, dy)[0]
+    eW, eb = torch.autograd.grad(F.conv2d(x, W, b, padding=2), (W, b), dy)
+    assert rel(dx, ex) < 1e-12 and rel(dW, eW) < 1e-12 and rel(db, eb) < 1e-12
+
+    x = torch.randn(6, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(3, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True)
+    B = torch.randn(3, 7, generator=g, dtype=torch.float64)
+    dy = torch.randn(6, 3, generator=g, dtype=torch.float64)
+    dx, dW, db = torch.autograd.grad(k.FADense.apply(x, W, b, B), (x, W, b), dy)
+    assert rel(dx, dy @ B) < 1e-12 and rel(dW, dy.t() @ x) < 1e-12 and rel(db, dy.sum(0)) < 1e-12
+
+
+def test_fa_with_mirrored_b_is_backprop():
+    """With B := W in every layer, FA's pseudo-gradients equal autograd's gradients, and the
+    diagnostic's update angles are 0 (also with the exact 'tied' top)."""
+    for top in ("fa", "tied"):
+        torch.manual_seed(3)
+        m = double(k.KNet4(1, 28, 10, 0.25, "he", "fa", top))
+        for l in m.B:
+            with torch.no_grad():
+                m.B[l].copy_(m.W[l])
+        x = torch.randn(8, 1, 28, 28, dtype=torch.float64)
+        y = torch.randint(0, 10, (8,))
+        ps = m.params()
+        g_fa = torch.autograd.grad(F.cross_entropy(m.forward(x, "fa"), y), ps)
+        g_bp = torch.autograd.grad(F.cross_entropy(m.forward(x, "bp"), y), ps)
+        for a, b in zip(g_fa, g_bp):
+            assert rel(a, b) < 1e-10
+        d = k.diagnostics(m, x, y, {l: m.W[l].detach() for l in k.LAYERS})
+        for l in k.LAYERS:
+            assert d[l]["grad_angle"] < 1e-3 and abs(d[l]["w_growth"] - 1) < 1e-9
+            if l in m.B:
+                assert d[l]["wb_angle"] < 1e-3 and abs(d[l]["b_over_w"] - 1) < 1e-9
+
+
+def test_fa_random_b_differs_and_top_is_local():
+    torch.manual_seed(4)
+    m = double(k.KNet4(1, 28, 10, 0.25, "he", "fa", "fa"))
+    x = torch.randn(16, 1, 28, 28, dtype=torch.float64)
+    y = torch.randint(0, 10, (16,))
+    d = k.diagnostics(m, x, y, {l: m.W[l].detach() for l in k.LAYERS})
+    assert d["fc4"]["grad_angle"] < 1e-3  # fc4's dW is local: FA's equals backprop's
+    assert d["conv3"]["grad_angle"] > 45 and d["conv3"]["wb_angle"] > 60
+
+
+def test_shared_top_feedback():
+    """--top shared: fc4's B is constant over the positions of each channel (C, H, W flatten)."""
+    torch.manual_seed(5)
+    m = k.KNet4(1, 28, 10, 0.5, "he", "ia", "shared")
+    B = m.feedback("fc4")
+    c, s = m.chans[3], m.spatial
+    assert B.shape == m.W["fc4"].shape == (10, c * s * s)
+    Bv = B.detach().view(10, c, s * s)
+    assert torch.equal(Bv, Bv[:, :, :1].expand_as(Bv))
+    # IA's alignment loss reaches the shared parameter
+    x = torch.randn(4, 1, 28, 28)
+    rec = {}
+    m.forward(x, record=rec)
+    k.alignment_loss(m, rec, 2e-3, 1e-3, 1e-3).backward()
+    assert m.B["fc4"].grad is not None and m.B["fc4"].grad.shape == (10, c)
+
+
+def test_ia_terms_and_b_gradient():
+    """The alignment loss against explicit formulas (dense) and the adjoint identity (conv), and
+    its B-gradient against central finite differences, in float64."""
+    torch.manual_seed(6)
+    m = double(k.KNet4(2, 8, 10, 0.25, "he", "ia", "fa"))
+    x = torch.randn(5, 2, 8, 8, dtype=torch.float64)
+    rec = {}
+    m.forward(x, record=rec)
+    a, b_, c = 0.7, 0.3, 0.2
+    # dense layer by hand: amp = -mean_n sum_o (xW^T)(xB^T), null = mean_n |(xW^T)B|^2
+    h, W, B = rec["fc4"].detach(), m.W["fc4"].detach(), m.B["fc4"].detach()
+    pf, pb = h @ W.t(), h @ B.t()
+    want = a * -(pf * pb).sum(1).mean() + b_ * ((pf @ B) ** 2).sum(1).mean() + c * ((W ** 2).sum() + (B ** 2).sum())
+    only_fc4 = {l: m.B.pop(l) for l in ["conv1", "conv2", "conv3"]}
+    got = k.alignment_loss(m, rec, a, b_, c)
+    assert abs(float(got - want)) < 1e-10 * abs(float(want)) + 1e-12
+    m.B.update(only_fc4)
+    # conv reconstruction is the adjoint of the backward projection: <conv(x,B), P> = <x, convT(P,B)>
+    xc = torch.randn(3, 4, 7, 7, dtype=torch.float64)
+    Bc = torch.randn(6, 4, 5, 5, dtype=torch.float64)
+    P = torch.randn(3, 6, 7, 7, dtype=torch.float64)
+    lhs = (F.conv2d(xc, Bc, padding=2) * P).sum()
+    rhs = (xc * F.conv_transpose2d(P, Bc, padding=2)).sum()
+    assert abs(float(lhs - rhs)) < 1e-9 * abs(float(lhs))
+    # d R / d B by finite differences, a few entries per layer
+    loss = lambda: k.alignment_loss(m, rec, a, b_, c)  # noqa: E731
+    grads = torch.autograd.grad(loss(), [m.B[l] for l in k.LAYERS])
+    g = torch.Generator().manual_seed(7)
+    eps = 1e-6
+    for l, gr in zip(k.LAYERS, grads):
+        flat = m.B[l].data.view(-1)
+        for i in torch.randint(0, flat.numel(), (4,), generator=g).tolist():
+            old = float(flat[i])
+            flat[i] = old + eps
+            up = float(loss())
+            flat[i] = old - eps
+            dn = float(loss())
+            flat[i] = old
+            fd = (up - dn) / (2 * eps)
+            assert abs(fd - float(gr.view(-1)[i])) < 1e-6 * max(1.0, abs(fd)), (l, i, fd, float(gr.view(-1)[i]))
+    # stop-gradient: R gives W and the layer inputs no gradient
+    for l in k.LAYERS:
+        m.W[l].requires_grad_(True)
+    gw = torch.autograd.grad(loss(), [m.W[l] for l in k.LAYERS], allow_unused=True)
+    assert all(t is None or float(t.abs().max()) == 0 for t in gw)
+
+
+def write_export(d, rule="sgdm", optimizer="sgdm", n=64, nval=16, size=8, batch=8, epochs=2, lr=0.05, seed=0):
+    """A synthetic tiny lrx export (coord/EXPORT.md)."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(os.path.join(d, "init"), exist_ok=True)
+    m = k.KNet4(1, size, 10, 0.25, "he", "fa", "fa", torch.Generator().manual_seed(seed))
+    params = []
+    for l in k.LAYERS:
+        for role, src, suffix in (("forward", m.W, "weight"), ("bias", m.b, "bias"), ("backward", m.B, "backward")):
+            if role == "backward" and rule not in ("fa", "ia"):
+                continue
+            a = src[l].detach().numpy().astype(np.float32)
+            if role == "bias":
+                a = rng.normal(0, 0.1, a.shape).astype(np.float32)  # nonzero, to see them loaded
+            f = f"init/{l}.{suffix}.npy"
+            np.save(os.path.join(d, f), a)
+            params.append({"name": f"{l}/{suffix}", "file": f, "shape": list(a.shape), "role": role})
+    np.save(os.path.join(d, "train_x.npy"), rng.integers(0, 256, (n, 1, size, size), dtype=np.uint8))
+    np.save(os.path.join(d, "train_y.npy"), rng.integers(0, 10, n).astype(np.int64))
+    np.save(os.path.join(d, "val_x.npy"), rng.integers(0, 256, (nval, 1, size, size), dtype=np.uint8))
+    np.save(os.path.join(d, "val_y.npy"), rng.integers(0, 10, nval).astype(np.int64))
+    steps = n // batch
+    order = np.stack([rng.permutation(n)[: steps * batch] for _ in range(epochs)]).astype(np.int64)
+    np.save(os.path.join(d, "order.npy"), order)
+    man = {"format": 1, "run_id": "test-run",
+           "task": {"name": "synthetic_images", "channels": 1, "height": size, "width": size, "classes": 10,
+                    "n_train": n, "n_val": nval, "mean": [0.45], "std": [0.3]},
+           "arch": {"name": "knet4", "width": 0.25, "init": "he"},
+           "rule": {"name": rule, "optimizer": optimizer, "momentum": 0.9, "nesterov": True,
+                    "alpha": 2e-3, "beta": 1e-3, "gamma": 1e-3},
+           "settings": {"lr": lr, "batch": batch, "epochs": epochs, "weight_decay": 1e-3, "steps_per_epoch": steps},
+           "params": params}
+    with open(os.path.join(d, "manifest.json"), "w") as f:
+        json.dump(man, f)
+    return man, order
+
+
+def independent_sgdm(d, man, order):
+    """Backprop SGDM on the export written with torch.nn modules and ceil-mode pools (TF SAME with
+    all padding at the bottom/right, true for 8 -> 4 -> 2 -> 1), torch.optim.SGD."""
+    ld = lambda f: torch.from_numpy(np.load(os.path.join(d, f)))  # noqa: E731
+    P = {p["name"]: ld(p["file"]).clone().requires_grad_() for p in man["params"]}
+    x = (ld("train_x.npy").float() / 255 - 0.45) / 0.3
+    y = ld("train_y.npy")
+    st = man["settings"]
+    opt = torch.optim.SGD(list(P.values()), lr=st["lr"], momentum=0.9, nesterov=True, weight_decay=st["weight_decay"])
+    for e in range(st["epochs"]):
+        for s in range(st["steps_per_epoch"]):
+            idx = torch.from_numpy(order[e, s * st["batch"] : (s + 1) * st["batch"]])
+            h = F.conv2d(x[idx], P["conv1/weight"], P["conv1/bias"], padding=2)
+            h = F.max_pool2d(h, 3, 2, ceil_mode=True)
+            h = F.avg_pool2d(F.conv2d(h, P["conv2/weight"], P["conv2/bias"], padding=2).relu(), 3, 2, ceil_mode=True)
+            h = F.avg_pool2d(F.conv2d(h, P["conv3/weight"], P["conv3/bias"], padding=2).relu(), 3, 2, ceil_mode=True)
+            out = F.linear(h.flatten(1), P["fc4/weight"], P["fc4/bias"])
+            opt.zero_grad()
+            F.cross_entropy(out, y[idx]).backward()
+            opt.step()
+    return P
+
+
+def test_export_roundtrip():
+    with tempfile.TemporaryDirectory() as d:
+        man, order = write_export(d)
+        a = k.parse(["--export", d])
+        model, data, cfg, order_fn = k.setup(a)
+        assert cfg["rule"] == "bp" and cfg["opt"] == "sgdm" and cfg["lr"] == 0.05 and cfg["epochs"] == 2
+        # the initial parameters are the exported ones, bit for bit
+        for p in man["params"]:
+            l, role = p["name"].split("/")[0], p["role"]
+            t = {"forward": model.W, "bias": model.b}[role][l]
+            assert np.array_equal(t.detach().numpy(), np.load(os.path.join(d, p["file"])))
+        # the data are the exported bytes, normalised with the manifest's mean and std
+        tx = np.load(os.path.join(d, "train_x.npy"))
+        assert torch.allclose(data["train_x"], torch.from_numpy((tx / 255.0 - 0.45) / 0.3).float(), atol=1e-6)
+        seen = []
+        lines = []
+        recs = k.train(model, data, cfg, order_fn, emit=lines.append, on_step=lambda e, s, idx: seen.append(np.array(idx)))
+        assert np.array_equal(np.stack(seen).reshape(order.shape), order)
+        assert [r["epoch"] for r in recs] == [1, 2] and all(json.loads(s)["epoch"] for s in lines)
+        assert abs(recs[-1]["budget"] - 0.05 * order.size / 8) < 1e-9 and recs[-1]["steps"] == 16
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "budget", "layers"):
+            assert key in recs[-1]
+        ref = independent_sgdm(d, man, order)
+        for p in man["params"]:
+            l, role = p["name"].split("/")[0], p["role"]
+            t = {"forward": model.W, "bias": model.b}[role][l]
+            assert rel(t.detach(), ref[p["name"]].detach()) < 1e-4, p["name"]
+
+
+def test_export_fa_ia_and_constrain():
+    for rule, opt in (("fa", "adam"), ("ia", "sgdm")):
+        with tempfile.TemporaryDirectory() as d:
+            man, order = write_export(d, rule=rule, optimizer=opt, lr=1e-3)
+            model, data, cfg, order_fn = k.setup(k.parse(["--export", d, "--constrain"]))
+            assert cfg["rule"] == rule and cfg["opt"] == opt
+            B0 = {l: model.B[l].detach().clone() for l in k.LAYERS}
+            for p in man["params"]:
+                if p["role"] == "backward":
+                    assert np.array_equal(B0[p["name"].split("/")[0]].numpy(), np.load(os.path.join(d, p["file"])))
+            n0 = {l: float(model.W[l].detach().norm()) for l in k.LAYERS}
+            recs = k.train(model, data, cfg, order_fn, emit=lambda s: None)
+            for l in k.LAYERS:
+                assert abs(float(model.W[l].norm()) / n0[l] - 1) < 1e-5  # --constrain
+                moved = not torch.equal(model.B[l].detach(), B0[l])
+                assert moved == (rule == "ia"), (rule, l)  # FA's B fixed, IA's B trained
+                assert "wb_angle" in recs[-1]["layers"][l] and "grad_angle" in recs[-1]["layers"][l]
+
+
+def test_export_errors_name_the_file():
+    with tempfile.TemporaryDirectory() as d:
+        man, _ = write_export(d)
+        np.save(os.path.join(d, "init", "conv2.weight.npy"), np.zeros((3, 3), np.float32))
+        try:
+            k.setup(k.parse(["--export", d]))
+            raise AssertionError("no error")
+        except k.RefError as e:
+            assert "conv2.weight.npy" in str(e) and "shape" in str(e)
+
+
+def write_idx(path, arr, gz):
+    a = np.asarray(arr, np.uint8)
+    raw = bytes([0, 0, 8, a.ndim]) + struct.pack(">" + "I" * a.ndim, *a.shape) + a.tobytes()
+    with (gzip.open if gz else open)(path, "wb") as f:
+        f.write(raw)
+
+
+def test_idx_reader():
+    with tempfile.TemporaryDirectory() as d:
+        imgs = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+        for gz in (True, False):
+            p = os.path.join(d, f"x{gz}")
+            write_idx(p, imgs, gz)
+            assert np.array_equal(k.read_idx(p), imgs)
+        bad = os.path.join(d, "bad")
+        with open(bad, "wb") as f:
+            f.write(b"\x00\x00\x08\x01" + struct.pack(">I", 10) + b"abc")
+        for path, want in ((bad, "3 data bytes"), (os.path.join(d, "missing"), "cannot read")):
+            try:
+                k.read_idx(path)
+                raise AssertionError("no error")
+            except k.RefError as e:
+                assert path in str(e) and want in str(e), str(e)
+    real = k.DEFAULT_DATA
+    if os.path.exists(os.path.join(real, "train-labels-idx1-ubyte.gz")):
+        y = k.read_idx(os.path.join(real, "train-labels-idx1-ubyte.gz"))
+        assert np.array_equal(np.bincount(y), np.full(10, 6000))
+        x = k.read_idx(os.path.join(real, "t10k-images-idx3-ubyte.gz"))
+        assert x.shape == (10000, 28, 28)
+
+
+if __name__ == "__main__":
+    names = [n for n in sorted(globals()) if n.startswith("test_")]
+    for n in names:
+        globals()[n]()
+        print("ok", n)
+    print(f"{len(names)} tests passed")
