@@ -2,7 +2,7 @@
 """Markdown table of reference runs: summarize.py FILE.jsonl...  (output of knet_ref.py)
 
 Columns: run, rule/options, images x epochs, steps, budget (sum of lr over steps; B's own
-budget after a slash when B has its own optimizer), final and best val acc, and at the end of
+budget after a slash when B has its own optimizer), val acc after epoch 4, final and best val acc, and at the end of
 training: fc4's and conv3's W-B angle, conv3's update angle to backprop, the largest |W|/|W0|.
 """
 import json
@@ -33,8 +33,8 @@ def fmt(v, f="{:.1f}"):
 
 
 def main(paths):
-    print("| run | setting | images × epochs | steps | Σ lr | val acc (last) | best | fc4 W–B ° | conv3 W–B ° | conv3 update ° | max ‖W‖/‖W₀‖ |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| run | setting | images × epochs | steps | Σ lr | val acc @4 | val acc (last) | best | fc4 W–B ° | conv3 W–B ° | conv3 update ° | max ‖W‖/‖W₀‖ |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for p in paths:
         lines = [json.loads(s) for s in open(p) if s.strip()]
         cfg = next(x["config"] for x in lines if "config" in x)
@@ -50,11 +50,12 @@ def main(paths):
         budget = f"{last['budget']:.3g}"
         if "b_budget" in last:
             budget += f" / B {last['b_budget']:.3g}"
+        at4 = next((x.get("val_acc") for x in ep if x["epoch"] == 4), None)
         va = fmt(last.get("val_acc"), "{:.3f}") if "val_acc" in last else f"diverged (epoch {last['epoch']})"
         src = cfg["source"]
         n = src.get("n_train", "export")
         print(f"| {os.path.basename(p)[:-6]} | {describe(cfg)} | {n} × {last['epoch']} | {last['steps']} | {budget} | "
-              f"{va} | {fmt(best, '{:.3f}')} | {fmt(g('fc4', 'wb_angle'))} | {fmt(g('conv3', 'wb_angle'))} | "
+              f"{fmt(at4, '{:.3f}')} | {va} | {fmt(best, '{:.3f}')} | {fmt(g('fc4', 'wb_angle'))} | {fmt(g('conv3', 'wb_angle'))} | "
               f"{fmt(g('conv3', 'grad_angle'))} | {fmt(growth, '{:.2f}')} |")
 
 
