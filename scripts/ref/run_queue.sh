@@ -16,6 +16,7 @@ while true; do
   echo "$(date +%T) start $name: $args"
   # shellcheck disable=SC2086
   "$py" scripts/ref/knet_ref.py $args > "$out/$name.jsonl" 2> "$out/$name.err"
-  echo "$(date +%T) done $name rc=$? $(tail -1 "$out/$name.jsonl" | cut -c1-120)"
+  rc=$?
+  echo "$(date +%T) done $name rc=$rc $(tail -1 "$out/$name.jsonl" | cut -c1-120)"
   [ -s "$out/$name.err" ] || rm -f "$out/$name.err"
 done
