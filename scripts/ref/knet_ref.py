@@ -555,6 +555,21 @@ def setup(a):
                    alpha=pick(a.alpha, man["rule"].get("alpha", 2e-3)),
                    beta=pick(a.beta, man["rule"].get("beta", 1e-3)),
                    gamma=pick(a.gamma, man["rule"].get("gamma", 1e-3)))
+        ru = man["rule"]
+        unsupported = [f"{k} = {ru[k]!r}" for k, d in (
+            ("alternate", 0), ("projection_bias", False), ("reconstruction_amp", False),
+            ("reconstruction_reversal", False), ("use_sparse", False), ("batch_center_backward_input", False),
+            ("alignment_rate", 1.0), ("top_feedback", "random")) if k in ru and ru[k] != d]
+        if arch.get("lrn"):
+            unsupported.append("arch lrn = true")
+        if unsupported:
+            raise RefError(f"{a.export}/manifest.json: the reference does not implement {', '.join(unsupported)}")
+        if ru.get("constrain_norm"):
+            a.constrain = True
+        if ru.get("b_optimizer", "same") != "same" or ru.get("b_lr_scale", 1.0) != 1.0:
+            bo = ru.get("b_optimizer", "same")
+            a.b_opt = cfg["opt"] if bo == "same" else bo
+            a.b_lr = ru.get("b_lr_scale", 1.0) * cfg["lr"]
         if arch.get("name", "knet4") != "knet4":
             raise RefError(f"{a.export}/manifest.json: arch {arch.get('name')!r}; this reference is KNet4 only")
         if a.top != "fa":

@@ -289,6 +289,23 @@ def test_export_errors_name_the_file():
             assert "conv2.weight.npy" in str(e) and "shape" in str(e)
 
 
+def test_export_regime_options():
+    """lrx's regime parameters in the manifest's rule: mapped (B's optimizer, constrain_norm) or refused."""
+    with tempfile.TemporaryDirectory() as d:
+        man, _ = write_export(d, rule="ia", optimizer="sgdm", lr=1e-3)
+        man["rule"].update(b_optimizer="adam", b_lr_scale=0.8, constrain_norm=True)
+        json.dump(man, open(os.path.join(d, "manifest.json"), "w"))
+        _, _, cfg, _ = k.setup(k.parse(["--export", d]))
+        assert cfg["b_opt"] == "adam" and abs(cfg["b_lr"] - 8e-4) < 1e-15 and cfg["constrain"]
+        man["rule"].update(alternate=1)
+        json.dump(man, open(os.path.join(d, "manifest.json"), "w"))
+        try:
+            k.setup(k.parse(["--export", d]))
+            raise AssertionError("no error")
+        except k.RefError as e:
+            assert "alternate = 1" in str(e) and "manifest.json" in str(e)
+
+
 def write_idx(path, arr, gz):
     a = np.asarray(arr, np.uint8)
     raw = bytes([0, 0, 8, a.ndim]) + struct.pack(">" + "I" * a.ndim, *a.shape) + a.tobytes()
