@@ -6,6 +6,8 @@ mod cli;
 mod docs;
 mod fuzz;
 #[cfg(feature = "torch")]
+mod reference;
+#[cfg(feature = "torch")]
 mod run;
 mod specs;
 

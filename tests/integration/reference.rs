@@ -1,0 +1,145 @@
+//! lrx against the independent PyTorch reference (`scripts/ref/knet_ref.py`, written from
+//! method.md, not from lrx's code) on identical bytes, initial weights and batch order
+//! (`lrx export-reference`): for each of the paper's four rules, the per-epoch validation loss
+//! and accuracy and the per-layer W–B angles of the two implementations agree to float rounding.
+//! The full-size comparison on Fashion-MNIST is `scripts/ref/compare-lrx` (docs/learning.md).
+
+use std::path::Path;
+use std::process::Command;
+
+const SPEC: &str = r#"
+import paper
+
+study refcheck { output = "out", seed = 1, device = cpu }
+
+task shapes = synthetic_images(size = 16, channels = 3, classes = 10, train = 256, val = 64,
+                               seed = 0, noise = 0.1, flip = false, shift = 0)
+
+// The rates of specs/rules.lrx.
+let lr_rules = { sgdm: 0.01, adam: 0.001, fa: 0.0001, ia: 0.0002 }
+
+train {
+  task         = shapes
+  arch         = paper.knet4(width = 0.25, init = he)
+  rule         in paper.rules
+  lr           = lr_rules[rule]
+  batch        = 32
+  epochs       = 3
+  checkpoint   = every(3 epochs)
+  weight_decay = paper.wd_cifar[rule]
+}
+
+observe paper.admissible { stimuli = val(16) }
+"#;
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|l| l.starts_with("{\"epoch\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn four_rules_match_the_pytorch_reference_on_identical_bytes() {
+    let py = std::env::var("LRX_PYTHON").unwrap_or_else(|_| "python3".into());
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("ref.lrx");
+    std::fs::write(&spec, SPEC).unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_lrx"))
+        .arg("run")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&out)
+        .args(["--jobs", "2", "--no-classify", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "lrx run: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut rules_seen = vec![];
+    for entry in std::fs::read_dir(out.join("runs")).unwrap() {
+        let run = entry.unwrap().path();
+        let id = run.file_name().unwrap().to_string_lossy().to_string();
+        let status: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run.join("status.json")).unwrap()).unwrap();
+        let rule = status["rule"].as_str().unwrap().to_string();
+        let history = status["history"].as_array().unwrap().clone();
+        let export = dir.path().join(format!("export-{id}"));
+        let e = Command::new(env!("CARGO_BIN_EXE_lrx"))
+            .arg("export-reference")
+            .arg(&spec)
+            .args(["--run", &id])
+            .arg("-o")
+            .arg(&export)
+            .output()
+            .unwrap();
+        assert!(
+            e.status.success(),
+            "export {id}: {}",
+            String::from_utf8_lossy(&e.stderr)
+        );
+        let r = Command::new(&py)
+            .arg(crate::root().join("scripts/ref/knet_ref.py"))
+            .arg("--export")
+            .arg(&export)
+            .args(["--threads", "1", "--diag-batch", "64"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot start {py} (set LRX_PYTHON): {e}"));
+        assert!(
+            r.status.success(),
+            "reference on {rule}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        let refs = json_lines(&String::from_utf8_lossy(&r.stdout));
+        assert_eq!(refs.len(), history.len(), "{rule}: epochs");
+        compare(&rule, &history, &refs, Path::new(&export));
+        rules_seen.push(rule);
+    }
+    rules_seen.sort();
+    assert_eq!(rules_seen, ["adam", "fa", "ia", "sgdm"]);
+}
+
+fn compare(rule: &str, lrx: &[serde_json::Value], refs: &[serde_json::Value], export: &Path) {
+    for (a, b) in lrx.iter().zip(refs) {
+        let ep = a["epoch"].as_u64().unwrap();
+        assert_eq!(ep, b["epoch"].as_u64().unwrap());
+        for k in ["train_loss", "val_loss"] {
+            let (x, y) = (a[k].as_f64().unwrap(), b[k].as_f64().unwrap());
+            assert!(
+                close(x, y, 1e-3),
+                "{rule} epoch {ep} {k}: lrx {x} vs reference {y} ({})",
+                export.display()
+            );
+        }
+        let (x, y) = (a["val_acc"].as_f64().unwrap(), b["val_acc"].as_f64().unwrap());
+        // One of 64 validation images may flip on a near-tie.
+        assert!(
+            (x - y).abs() <= 1.0 / 64.0 + 1e-9,
+            "{rule} epoch {ep} val_acc: lrx {x} vs reference {y}"
+        );
+        if let Some(al) = a.get("alignment").and_then(|v| v.as_array()) {
+            for l in al {
+                let name = l["layer"].as_str().unwrap();
+                let x = l["angle"].as_f64().unwrap();
+                let y = b["layers"][name]["wb_angle"].as_f64().unwrap();
+                assert!(
+                    (x - y).abs() < 0.05,
+                    "{rule} epoch {ep} {name} W–B angle: lrx {x} vs reference {y}"
+                );
+                let g = l["w_growth"].as_f64().unwrap();
+                let gr = b["layers"][name]["w_growth"].as_f64().unwrap();
+                assert!(
+                    close(g, gr, 1e-3),
+                    "{rule} epoch {ep} {name} ‖W‖/‖W₀‖: lrx {g} vs reference {gr}"
+                );
+            }
+        }
+    }
+}
