@@ -303,6 +303,10 @@ pub mod codes {
     pub const BAD_ARGUMENT: &str = "lrx::check::bad_argument";
     pub const EVAL: &str = "lrx::check::eval";
     pub const DEVICE: &str = "lrx::check::device";
+    pub const INT_OVERFLOW: &str = "lrx::check::int_overflow";
+    pub const NOT_FINITE: &str = "lrx::check::not_finite";
+    pub const INEXACT_NUMBER: &str = "lrx::check::inexact_number";
+    pub const USED_BEFORE_DECLARED: &str = "lrx::check::used_before_declared";
     pub const BUG: &str = "lrx::bug";
 
     /// All codes, for the docs test.
@@ -337,6 +341,10 @@ pub mod codes {
         BAD_ARGUMENT,
         EVAL,
         DEVICE,
+        INT_OVERFLOW,
+        NOT_FINITE,
+        INEXACT_NUMBER,
+        USED_BEFORE_DECLARED,
         BUG,
     ];
 }

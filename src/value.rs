@@ -9,29 +9,68 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// 2⁵³: floats hold every integer up to this magnitude exactly, and no wider range.
+pub const EXACT_FLOAT_INT: f64 = 9_007_199_254_740_992.0;
+
 /// A concrete parameter value. Serialised untagged, so `Call`s read naturally as JSON.
+///
+/// Integers are exact: `Int` holds every integer that fits an `i64`, `UInt` only those above
+/// `i64::MAX` (seeds up to 2⁶⁴ − 1), so each integer has one representation and values that
+/// fit an `i64` serialise (and hash into run ids) as they always have. Build them with
+/// [`Value::from_u64`] or [`Value::from_i128`]. (Declaration order matters for untagged
+/// deserialisation: `Int`, then `UInt`, then `Float`.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
     Bool(bool),
     Int(i64),
+    UInt(u64),
     Float(f64),
     Str(String),
     List(Vec<Value>),
 }
 
 impl Value {
+    /// An exact non-negative integer: `Int` when it fits an `i64`, else `UInt`.
+    pub fn from_u64(u: u64) -> Value {
+        match i64::try_from(u) {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::UInt(u),
+        }
+    }
+    /// An exact integer in [`i64::MIN`, `u64::MAX`]; `None` outside.
+    pub fn from_i128(i: i128) -> Option<Value> {
+        if let Ok(i) = i64::try_from(i) {
+            Some(Value::Int(i))
+        } else {
+            u64::try_from(i).ok().map(Value::UInt)
+        }
+    }
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Int(i) => Some(*i as f64),
+            Value::UInt(u) => Some(*u as f64),
             Value::Float(f) => Some(*f),
             _ => None,
         }
     }
+    /// The value as an `i64`, when it is an integer that fits one exactly (a float only
+    /// when whole and within ±2⁵³, where floats hold integers exactly).
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
-            Value::Float(f) if f.fract() == 0.0 => Some(*f as i64),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() <= EXACT_FLOAT_INT => Some(*f as i64),
+            _ => None,
+        }
+    }
+    /// The value as a `u64` (seeds), when it is a non-negative integer that fits one exactly.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Value::Int(i) => u64::try_from(*i).ok(),
+            Value::UInt(u) => Some(*u),
+            Value::Float(f) if f.fract() == 0.0 && (0.0..=EXACT_FLOAT_INT).contains(f) => {
+                Some(*f as u64)
+            }
             _ => None,
         }
     }
@@ -60,6 +99,7 @@ impl std::fmt::Display for Value {
         match self {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
+            Value::UInt(u) => write!(f, "{u}"),
             Value::Float(x) => write!(f, "{x}"),
             Value::Str(s) => write!(f, "{s}"),
             Value::List(l) => {
@@ -86,6 +126,7 @@ impl std::hash::Hash for Value {
         match self {
             Value::Bool(b) => b.hash(h),
             Value::Int(i) => i.hash(h),
+            Value::UInt(u) => u.hash(h),
             Value::Float(f) => f.to_bits().hash(h),
             Value::Str(s) => s.hash(h),
             Value::List(l) => l.hash(h),
@@ -124,10 +165,49 @@ impl Call {
     pub fn i64(&self, key: &str) -> Option<i64> {
         self.get(key).and_then(Value::as_i64)
     }
+    /// A seed (an exact integer in [0, 2⁶⁴ − 1]).
+    pub fn u64(&self, key: &str) -> Option<u64> {
+        self.get(key).and_then(Value::as_u64)
+    }
     pub fn bool(&self, key: &str) -> Option<bool> {
         self.get(key).and_then(Value::as_bool)
     }
     pub fn str(&self, key: &str) -> Option<&str> {
         self.get(key).and_then(Value::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_have_one_representation_and_round_trip_json() {
+        assert_eq!(Value::from_u64(7), Value::Int(7));
+        assert_eq!(Value::from_u64(u64::MAX), Value::UInt(u64::MAX));
+        assert_eq!(Value::from_i128(-1), Some(Value::Int(-1)));
+        assert_eq!(Value::from_i128(1 << 64), None);
+        assert_eq!(Value::from_i128(i128::from(i64::MIN) - 1), None);
+        for v in [
+            Value::Int(i64::MIN),
+            Value::Int(i64::MAX),
+            Value::UInt(i64::MAX as u64 + 1),
+            Value::UInt(u64::MAX),
+            Value::Float(0.5),
+        ] {
+            let j = serde_json::to_string(&v).unwrap();
+            let back: Value = serde_json::from_str(&j).unwrap();
+            assert_eq!(back, v, "{j}");
+        }
+        assert_eq!(
+            serde_json::to_string(&Value::UInt(u64::MAX)).unwrap(),
+            "18446744073709551615"
+        );
+        assert_eq!(Value::UInt(u64::MAX).as_u64(), Some(u64::MAX));
+        assert_eq!(Value::UInt(u64::MAX).as_i64(), None);
+        assert_eq!(Value::Int(-1).as_u64(), None);
+        // A float above 2^53 is not taken for an exact integer.
+        assert_eq!(Value::Float(1e19).as_u64(), None);
+        assert_eq!(Value::Float(4.0).as_u64(), Some(4));
     }
 }

@@ -5,7 +5,7 @@
 //! `None` and evaluation goes on elsewhere, so one run of the checker reports every error.
 
 use super::ir::Observable;
-use super::val::{Obj, SVal, Val};
+use super::val::{INT_MAX, INT_MIN, Num, Obj, SVal, Val};
 use crate::diag::{Diag, Diags, codes, did_you_mean, one_of, suggest};
 use crate::registry::schema::{Default as D, Param, Ty};
 use crate::registry::{self, Builtin, Kind};
@@ -88,6 +88,21 @@ pub struct Eval<'s> {
     reported: HashSet<(&'static str, usize, usize, u32)>,
     /// Calls shared between sweep points (see `study::Interned`).
     pub(crate) interned: HashMap<(usize, usize), super::study::Interned>,
+    /// The keys of the `train` block being expanded, with where each is declared. A key met
+    /// while evaluating that is not bound yet is used before its declaration (a setting or
+    /// axis below the use), unless it is poisoned: its own expression already failed and was
+    /// reported, so a use of it is a follow-on and evaluates to nothing, silently.
+    pub(crate) block_keys: HashMap<String, BlockKey>,
+}
+
+/// A key of the `train` block being expanded (see [`Eval::block_keys`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockKey {
+    /// The key where it is declared.
+    pub declared: Span,
+    /// The whole declaration (`lr = ...`), to tell a use inside it.
+    pub entry: Span,
+    pub poisoned: bool,
 }
 
 pub type Stdlib = fn(&str) -> Option<&'static str>;
@@ -102,6 +117,7 @@ impl<'s> Eval<'s> {
             in_progress: HashSet::new(),
             reported: HashSet::new(),
             interned: HashMap::new(),
+            block_keys: HashMap::new(),
         }
     }
 
@@ -340,6 +356,9 @@ impl<'s> Eval<'s> {
             );
             return None;
         }
+        // A definition sees the module's names, not the keys of a `train` block that happens
+        // to be expanding when it is first used.
+        let keys = std::mem::take(&mut self.block_keys);
         let v = match &def.body {
             DefBody::Value { kind, expr } => {
                 let v = self.eval(expr, module, &Vec::new());
@@ -349,6 +368,7 @@ impl<'s> Eval<'s> {
                 .observables_block(b, module)
                 .map(|o| SVal::new(Val::Observables(o), def.name.span)),
         };
+        self.block_keys = keys;
         self.in_progress.remove(&key);
         self.memo.insert(key, v.clone());
         v
@@ -435,6 +455,35 @@ impl<'s> Eval<'s> {
                 return None;
             }
             return self.path(rest, span, m, &Vec::new());
+        } else if let Some(k) = self.block_keys.get(head).copied() {
+            if k.poisoned {
+                return None;
+            }
+            let own = k.entry.source == span.source
+                && k.entry.start <= span.start
+                && span.end <= k.entry.end;
+            let d = if own {
+                Diag::error(
+                    codes::USED_BEFORE_DECLARED,
+                    format!("`{head}` is used in its own declaration"),
+                )
+                .at(span, "not defined yet here")
+                .help(format!(
+                    "give `{head}` a value that does not refer to `{head}`"
+                ))
+            } else {
+                Diag::error(
+                    codes::USED_BEFORE_DECLARED,
+                    format!("`{head}` is used before it is declared"),
+                )
+                .at(span, "used here")
+                .related(k.declared, "declared later here")
+                .help(format!(
+                    "move `{head}` above this line: axes are bound in the order written, and settings after every axis, each seeing the settings above it"
+                ))
+            };
+            self.err(d);
+            return None;
         } else {
             match head.as_str() {
                 "true" => cur = SVal::new(Val::Bool(true), span),
@@ -500,16 +549,12 @@ impl<'s> Eval<'s> {
         let span = e.span;
         let v = match &e.kind {
             ExprKind::Number { value, text, unit } => {
-                let int = !text.contains(['.', 'e', 'E']) && unit.is_none();
+                let n = self.literal(*value, text, span)?;
                 let unit = match unit {
                     None => None,
                     Some(u) => Some(self.unit(u)?),
                 };
-                Val::Num {
-                    v: *value,
-                    int,
-                    unit,
-                }
+                Val::Num { n, unit }
             }
             ExprKind::Str { value } => Val::Str(value.clone()),
             ExprKind::Path { segments } => return self.path(segments, span, module, vars),
@@ -551,9 +596,11 @@ impl<'s> Eval<'s> {
                 let v = self.eval(expr, module, vars)?;
                 match (op, &v.v) {
                     (UnOp::Not, Val::Bool(b)) => Val::Bool(!b),
-                    (UnOp::Neg, Val::Num { v: x, int, unit }) => Val::Num {
-                        v: -x,
-                        int: *int,
+                    (UnOp::Neg, Val::Num { n, unit }) => Val::Num {
+                        n: match n {
+                            Num::Int(i) => self.int_result(-i, span, "`-`")?,
+                            Num::Float(x) => Num::Float(-x),
+                        },
                         unit: unit.clone(),
                     },
                     (UnOp::Not, other) => return self.type_err(span, "`true` or `false`", other),
@@ -643,50 +690,76 @@ impl<'s> Eval<'s> {
             | BinOp::Sub
             | BinOp::Mul
             | BinOp::Div => {
-                let (x, xi, xu) = match &a.v {
-                    Val::Num { v, int, unit } => (*v, *int, unit.clone()),
+                let (x, xu) = match &a.v {
+                    Val::Num { n, unit } => (*n, unit.clone()),
                     o => return self.type_err(a.span, "a number", o),
                 };
-                let (y, yi, yu) = match &b.v {
-                    Val::Num { v, int, unit } => (*v, *int, unit.clone()),
+                let (y, yu) = match &b.v {
+                    Val::Num { n, unit } => (*n, unit.clone()),
                     o => return self.type_err(b.span, "a number", o),
                 };
                 let unit = xu.or(yu);
-                match op {
-                    BinOp::Lt => Val::Bool(x < y),
-                    BinOp::Le => Val::Bool(x <= y),
-                    BinOp::Gt => Val::Bool(x > y),
-                    BinOp::Ge => Val::Bool(x >= y),
-                    BinOp::Add => Val::Num {
-                        v: x + y,
-                        int: xi && yi,
-                        unit,
-                    },
-                    BinOp::Sub => Val::Num {
-                        v: x - y,
-                        int: xi && yi,
-                        unit,
-                    },
-                    BinOp::Mul => Val::Num {
-                        v: x * y,
-                        int: xi && yi,
-                        unit,
-                    },
-                    _ => {
-                        if y == 0.0 {
-                            self.err(
-                                Diag::error(codes::EVAL, "division by zero")
-                                    .at(b.span, "this is zero"),
-                            );
-                            return None;
-                        }
-                        Val::Num {
-                            v: x / y,
-                            int: false,
-                            unit,
-                        }
+                use std::cmp::Ordering::*;
+                let n = match op {
+                    BinOp::Lt => return Some(SVal::new(Val::Bool(x.cmp_exact(y) == Less), span)),
+                    BinOp::Le => {
+                        return Some(SVal::new(Val::Bool(x.cmp_exact(y) != Greater), span));
                     }
-                }
+                    BinOp::Gt => {
+                        return Some(SVal::new(Val::Bool(x.cmp_exact(y) == Greater), span));
+                    }
+                    BinOp::Ge => return Some(SVal::new(Val::Bool(x.cmp_exact(y) != Less), span)),
+                    BinOp::Div if y.f64() == 0.0 => {
+                        self.err(
+                            Diag::error(codes::EVAL, "division by zero")
+                                .at(b.span, "this is zero")
+                                .help("divide by a number other than 0"),
+                        );
+                        return None;
+                    }
+                    _ => match (x, y) {
+                        // Integer arithmetic is exact (in i128, so no step can wrap) and
+                        // refused when the result leaves the language's integer range.
+                        (Num::Int(p), Num::Int(q)) => {
+                            let r = match op {
+                                BinOp::Add => p.checked_add(q),
+                                BinOp::Sub => p.checked_sub(q),
+                                BinOp::Mul => p.checked_mul(q),
+                                // `/` always gives a float (docs/reference/expressions.md).
+                                _ => {
+                                    let f = p as f64 / q as f64;
+                                    return Some(SVal::new(
+                                        Val::Num {
+                                            n: self.float_result(f, span, op)?,
+                                            unit,
+                                        },
+                                        span,
+                                    ));
+                                }
+                            };
+                            match r {
+                                Some(r) => {
+                                    self.int_result(r, span, &format!("`{}`", op.symbol()))?
+                                }
+                                None => {
+                                    self.int_overflow(span, &format!("`{}`", op.symbol()));
+                                    return None;
+                                }
+                            }
+                        }
+                        _ => {
+                            let (p, q) = (x.f64(), y.f64());
+                            let f = match op {
+                                BinOp::Add => p + q,
+                                BinOp::Sub => p - q,
+                                BinOp::Mul => p * q,
+                                _ => p / q,
+                            };
+                            self.float_result(f, span, op)?
+                        }
+                    },
+                };
+                Val::Num { n, unit }
             }
         };
         Some(SVal::new(v, span))
@@ -821,6 +894,9 @@ impl<'s> Eval<'s> {
         let mut pos_i = 0;
         let mut ok = true;
         let mut seen: HashMap<&'static str, Span> = HashMap::new();
+        // Parameters whose argument was given but failed (or was misspelled): their error is
+        // reported, so a "needs `x`" for them would only be a follow-on.
+        let mut failed: HashSet<&'static str> = HashSet::new();
         let mut shown = Vec::new();
         for a in args {
             let (param, value, is_axis, name_span) = match a {
@@ -862,7 +938,12 @@ impl<'s> Eval<'s> {
                                 format!("`{}` takes no parameters", builtin.name)
                             } else {
                                 match did_you_mean(&name.node, names.iter().copied()) {
-                                    Some(c) => format!("did you mean `{c}`?"),
+                                    Some(c) => {
+                                        if let Some(p) = builtin.param(c) {
+                                            failed.insert(p.name);
+                                        }
+                                        format!("did you mean `{c}`?")
+                                    }
                                     None => {
                                         format!("`{}` takes: {}", builtin.name, names.join(", "))
                                     }
@@ -914,9 +995,11 @@ impl<'s> Eval<'s> {
                         .help(format!("write `{} = value`; to sweep it, sweep the whole builtin: `x in [{}(...), {}(...)]`", param.name, builtin.name, builtin.name)),
                 );
                 ok = false;
+                failed.insert(param.name);
                 continue;
             }
             let Some(v) = self.eval(value, module, vars) else {
+                failed.insert(param.name);
                 ok = false;
                 continue;
             };
@@ -926,12 +1009,15 @@ impl<'s> Eval<'s> {
                     obj.params.insert(param.name.to_string(), val);
                     obj.explicit.insert(param.name.to_string());
                 }
-                None => ok = false,
+                None => {
+                    failed.insert(param.name);
+                    ok = false;
+                }
             }
         }
         // Defaults and required parameters.
         for p in builtin.params() {
-            if obj.params.contains_key(p.name) {
+            if obj.params.contains_key(p.name) || failed.contains(p.name) {
                 continue;
             }
             match p.default {
@@ -1042,21 +1128,25 @@ impl<'s> Eval<'s> {
                 }
                 let n = self.int(&pos[0], 1, 1_000_000)?;
                 let start = match named.get("start") {
-                    Some(s) => self.int(s, 0, i64::MAX / 2)?,
+                    Some(s) => self.exact_int(s, 0, INT_MAX, "`start`", &Ty::Seed.describe())?,
                     None => 0,
                 };
+                // Seeds are exact up to 2^64 − 1: the last one must not pass it.
+                let last = start + i128::from(n) - 1;
+                if last > INT_MAX {
+                    self.err(
+                        Diag::error(
+                            codes::INT_OVERFLOW,
+                            format!("`seeds({n}, start = {start})` would end at {last}, past the largest seed 18446744073709551615 (2⁶⁴ − 1)"),
+                        )
+                        .at(span, "the last seeds do not fit 64 bits")
+                        .help(format!("start at {} or lower", INT_MAX - i128::from(n) + 1)),
+                    );
+                    return None;
+                }
                 Val::List(
-                    (start..start + n)
-                        .map(|i| {
-                            SVal::new(
-                                Val::Num {
-                                    v: i as f64,
-                                    int: true,
-                                    unit: None,
-                                },
-                                span,
-                            )
-                        })
+                    (start..=last)
+                        .map(|i| SVal::new(Val::int(i), span))
                         .collect(),
                 )
             }
@@ -1065,12 +1155,18 @@ impl<'s> Eval<'s> {
                     return None;
                 }
                 let k = match &pos[0].v {
-                    Val::Num { v, unit, .. }
-                        if (unit.is_none() || unit.as_deref() == Some("epochs"))
-                            && v.fract() == 0.0
-                            && *v >= 1.0 =>
-                    {
-                        *v as i64
+                    Val::Num { n, unit } if unit.is_none() || unit.as_deref() == Some("epochs") => {
+                        match n.exact_int().and_then(|k| i64::try_from(k).ok()) {
+                            Some(k) if k >= 1 => k,
+                            _ => {
+                                self.range_err(
+                                    pos[0].span,
+                                    &format!("the period of `every` = {}", n.key()),
+                                    "a whole number of epochs ≥ 1",
+                                );
+                                return None;
+                            }
+                        }
                     }
                     o => return self.type_err(pos[0].span, "a whole number of epochs ≥ 1", o),
                 };
@@ -1080,48 +1176,63 @@ impl<'s> Eval<'s> {
                 if !arity(self, 2, 2) {
                     return None;
                 }
-                let a = self.num(&pos[0])?;
-                let b = self.num(&pos[1])?;
+                let (a, b) = (self.number(&pos[0])?, self.number(&pos[1])?);
                 let step = match named.get("step") {
-                    Some(s) => self.num(s)?,
-                    None => 1.0,
+                    Some(s) => self.number(s)?,
+                    None => Num::Int(1),
                 };
-                if step <= 0.0 {
-                    self.err(
-                        Diag::error(codes::OUT_OF_RANGE, "`step` must be positive")
-                            .at(span, "here"),
-                    );
-                    return None;
-                }
-                let n = ((b - a) / step).ceil().max(0.0) as usize;
-                if n > 10_000_000 {
+                if step.f64() <= 0.0 {
                     self.err(
                         Diag::error(
                             codes::OUT_OF_RANGE,
-                            format!("range of {n} values is too long"),
+                            format!(
+                                "`step` = {} is out of range: expected a number > 0",
+                                step.key()
+                            ),
                         )
-                        .at(span, "here"),
+                        .at(named.get("step").map_or(span, |s| s.span), "not positive")
+                        .help("`range` counts up from `start` to `stop`; give a positive `step`"),
                     );
                     return None;
                 }
-                let int = [&pos[0], &pos[1]]
-                    .iter()
-                    .all(|p| matches!(p.v, Val::Num { int: true, .. }))
-                    && step.fract() == 0.0;
-                Val::List(
-                    (0..n)
-                        .map(|i| {
-                            SVal::new(
-                                Val::Num {
-                                    v: a + i as f64 * step,
-                                    int,
-                                    unit: None,
-                                },
-                                span,
-                            )
-                        })
-                        .collect(),
-                )
+                let too_long = |s: &mut Self, n: String| {
+                    s.err(
+                        Diag::error(
+                            codes::OUT_OF_RANGE,
+                            format!("range of {n} values is too long: at most 10000000"),
+                        )
+                        .at(span, "too many values")
+                        .help("use a larger `step` or a shorter interval"),
+                    );
+                };
+                match (a, b, step) {
+                    // All integers: exact items.
+                    (Num::Int(a), Num::Int(b), Num::Int(st)) => {
+                        let n = if b > a { (b - a + st - 1) / st } else { 0 };
+                        if n > 10_000_000 {
+                            too_long(self, n.to_string());
+                            return None;
+                        }
+                        Val::List(
+                            (0..n)
+                                .map(|i| SVal::new(Val::int(a + i * st), span))
+                                .collect(),
+                        )
+                    }
+                    _ => {
+                        let (a, b, st) = (a.f64(), b.f64(), step.f64());
+                        let n = ((b - a) / st).ceil().max(0.0);
+                        if n > 10_000_000.0 {
+                            too_long(self, super::ir::fmt_num(n));
+                            return None;
+                        }
+                        Val::List(
+                            (0..n as usize)
+                                .map(|i| SVal::new(Val::float(a + i as f64 * st), span))
+                                .collect(),
+                        )
+                    }
+                }
             }
             "env" => {
                 if !arity(self, 1, 1) {
@@ -1233,35 +1344,148 @@ impl<'s> Eval<'s> {
     // Coercion
 
     pub fn num(&mut self, v: &SVal) -> Option<f64> {
+        self.number(v).map(Num::f64)
+    }
+
+    /// A number without a unit.
+    pub fn number(&mut self, v: &SVal) -> Option<Num> {
         match &v.v {
-            Val::Num {
-                v: x, unit: None, ..
-            } => Some(*x),
+            Val::Num { n, unit: None } => Some(*n),
             o => self.type_err(v.span, "a number", o),
         }
     }
 
     pub fn int(&mut self, v: &SVal, min: i64, max: i64) -> Option<i64> {
-        match &v.v {
-            Val::Num {
-                v: x,
-                unit: None | Some(_),
-                ..
-            } if x.fract() == 0.0 => {
-                if let Val::Num { unit: Some(u), .. } = &v.v {
-                    if u != "epochs" && u != "pixels" {
-                        return self.bad_unit(v.span, u, "an integer");
-                    }
-                }
-                let i = *x as i64;
-                if i < min || i > max {
-                    self.range_err(v.span, &format!("{i}"), &Ty::Int { min, max }.describe());
-                    return None;
-                }
-                Some(i)
+        let ty = Ty::Int { min, max };
+        let i = self.exact_int(v, min.into(), max.into(), "", &ty.describe())?;
+        Some(i64::try_from(i).expect("checked against i64 bounds"))
+    }
+
+    /// An exact integer in `[min, max]` (`what` names the parameter in the message, `expected`
+    /// says the range). A unit other than `epochs` or `pixels` is refused; a float is accepted
+    /// when whole and exact (|x| ≤ 2⁵³): a larger one may not be the integer that was written.
+    pub fn exact_int(
+        &mut self,
+        v: &SVal,
+        min: i128,
+        max: i128,
+        what: &str,
+        expected: &str,
+    ) -> Option<i128> {
+        let Val::Num { n, unit } = &v.v else {
+            return self.type_err(v.span, "an integer", &v.v);
+        };
+        if let Some(u) = unit {
+            if u != "epochs" && u != "pixels" {
+                return self.bad_unit(v.span, u, "an integer");
             }
-            o => self.type_err(v.span, "an integer", o),
         }
+        let i = match n.exact_int() {
+            Some(i) => i,
+            None if n.f64().fract() != 0.0 => return self.type_err(v.span, "an integer", &v.v),
+            None => {
+                let shown = format!("{:e}", n.f64());
+                self.err(
+                    Diag::error(
+                        codes::INEXACT_NUMBER,
+                        format!("{shown} is written as a float, which holds integers exactly only up to 2⁵³ = 9007199254740992"),
+                    )
+                    .at(v.span, "not an exact integer")
+                    .help("write the integer with all its digits, without `.` or an exponent (integers are exact up to 2⁶⁴ − 1)"),
+                );
+                return None;
+            }
+        };
+        if i < min || i > max {
+            let found = if what.is_empty() {
+                i.to_string()
+            } else {
+                format!("{what} = {i}")
+            };
+            self.range_err(v.span, &found, expected);
+            return None;
+        }
+        Some(i)
+    }
+
+    /// A literal: an integer written without `.` or an exponent is read exactly (never
+    /// through `f64`); a float must not have overflowed (the parser refuses that) or
+    /// underflowed to 0.
+    fn literal(&mut self, value: f64, text: &str, span: Span) -> Option<Num> {
+        if !text.contains(['.', 'e', 'E']) {
+            return match text.parse::<u128>().ok().filter(|i| *i <= INT_MAX as u128) {
+                Some(i) => Some(Num::Int(i as i128)),
+                None => {
+                    self.err(
+                        Diag::error(
+                            codes::INT_OVERFLOW,
+                            format!("the integer {text} is too large: integers are at most 18446744073709551615 (2⁶⁴ − 1)"),
+                        )
+                        .at(span, "does not fit 64 bits")
+                        .help("seeds and counts must lie in [0, 2⁶⁴ − 1]; for a real number, write it as a float (`1e20`)"),
+                    );
+                    None
+                }
+            };
+        }
+        let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
+        if value == 0.0 && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+            self.err(
+                Diag::error(
+                    codes::INEXACT_NUMBER,
+                    format!("`{text}` is too small for a 64-bit float: it would become 0"),
+                )
+                .at(span, "rounds to 0")
+                .help("the smallest positive 64-bit float is about 5e-324; write 0 if 0 is meant"),
+            );
+            return None;
+        }
+        Some(Num::Float(value))
+    }
+
+    /// The result of integer arithmetic, refused outside [−2⁶³, 2⁶⁴ − 1].
+    fn int_result(&mut self, r: i128, span: Span, op: &str) -> Option<Num> {
+        if (INT_MIN..=INT_MAX).contains(&r) {
+            Some(Num::Int(r))
+        } else {
+            self.int_overflow(span, op);
+            None
+        }
+    }
+
+    fn int_overflow(&mut self, span: Span, op: &str) {
+        self.err(
+            Diag::error(
+                codes::INT_OVERFLOW,
+                format!("integer overflow: the result of {op} lies outside [−2⁶³, 2⁶⁴ − 1]"),
+            )
+            .at(span, "overflows")
+            .help("integers are exact and at most 18446744073709551615 (2⁶⁴ − 1); for real numbers write a float operand (`2.0`)"),
+        );
+    }
+
+    /// The result of float arithmetic, refused when infinite or NaN.
+    fn float_result(&mut self, f: f64, span: Span, op: BinOp) -> Option<Num> {
+        if f.is_finite() {
+            return Some(Num::Float(f));
+        }
+        self.err(
+            Diag::error(
+                codes::NOT_FINITE,
+                format!(
+                    "the result of `{}` is {}: not a finite 64-bit float",
+                    op.symbol(),
+                    if f.is_nan() {
+                        "not a number (NaN)"
+                    } else {
+                        "infinite"
+                    }
+                ),
+            )
+            .at(span, "not finite")
+            .help("every number must be finite (at most about 1.8e308 in magnitude)"),
+        );
+        None
     }
 
     fn bad_unit<T>(&mut self, span: Span, unit: &str, expected: &str) -> Option<T> {
@@ -1296,52 +1520,66 @@ impl<'s> Eval<'s> {
                 Val::Bool(b) => Some(Value::Bool(*b)),
                 o => self.type_err(span, "`true` or `false`", o),
             },
-            Ty::Int { min, max } => self.int(v, *min, *max).map(Value::Int),
-            Ty::Epochs => match &v.v {
-                Val::Num { v: x, unit, .. }
-                    if unit.is_none() || unit.as_deref() == Some("epochs") =>
-                {
-                    if x.fract() != 0.0 || *x < 0.0 {
-                        self.range_err(
-                            span,
-                            &super::ir::fmt_num(*x),
-                            "a whole number of epochs ≥ 0",
-                        );
-                        return None;
+            Ty::Int { min, max } => {
+                let i = self.exact_int(
+                    v,
+                    (*min).into(),
+                    (*max).into(),
+                    &format!("`{what}`"),
+                    &ty.describe(),
+                )?;
+                Some(Value::Int(
+                    i64::try_from(i).expect("checked against i64 bounds"),
+                ))
+            }
+            Ty::Seed => {
+                let i = self.exact_int(v, 0, INT_MAX, &format!("`{what}`"), &ty.describe())?;
+                Value::from_i128(i)
+            }
+            Ty::Epochs { .. } => match &v.v {
+                Val::Num { n, unit } if unit.is_none() || unit.as_deref() == Some("epochs") => {
+                    match n.exact_int().and_then(|i| i64::try_from(i).ok()) {
+                        Some(i) if ty.admits(&Value::Int(i)) => Some(Value::Int(i)),
+                        _ => {
+                            self.range_err(
+                                span,
+                                &format!("`{what}` = {}", n.key()),
+                                &ty.describe(),
+                            );
+                            None
+                        }
                     }
-                    Some(Value::Int(*x as i64))
                 }
                 Val::Num { unit: Some(u), .. } => self.bad_unit(span, u, "epochs"),
                 o => self.type_err(span, "a number of epochs", o),
             },
-            Ty::Float { min, max } => match &v.v {
-                Val::Num {
-                    v: x, unit: None, ..
-                } => {
-                    if x < min || x > max {
-                        self.range_err(
-                            span,
-                            &format!("`{what}` = {}", super::ir::fmt_num(*x)),
-                            &ty.describe(),
-                        );
+            Ty::Float { .. } | Ty::PosFloat { .. } => match &v.v {
+                Val::Num { n, unit: None } => {
+                    let x = Value::Float(n.f64());
+                    if !ty.admits(&x) {
+                        self.range_err(span, &format!("`{what}` = {}", n.key()), &ty.describe());
                         return None;
                     }
-                    Some(Value::Float(*x))
+                    Some(x)
                 }
                 Val::Num { unit: Some(u), .. } => self.bad_unit(span, u, &ty.describe()),
                 o => self.type_err(span, &ty.describe(), o),
             },
             Ty::Fraction => match &v.v {
-                Val::Num { v: x, unit, .. } => {
+                Val::Num { n, unit } => {
                     let f = match unit.as_deref() {
-                        None => *x,
-                        Some("%") => *x / 100.0,
+                        None => n.f64(),
+                        Some("%") => n.f64() / 100.0,
                         Some(u) => return self.bad_unit(span, u, "a fraction or a percentage"),
                     };
-                    if !(0.0..=1.0).contains(&f) {
+                    if !ty.admits(&Value::Float(f)) {
+                        let shown = match unit.as_deref() {
+                            Some("%") => format!("{}%", n.key()),
+                            _ => n.key(),
+                        };
                         self.range_err(
                             span,
-                            &format!("`{what}` = {}", super::ir::fmt_num(f)),
+                            &format!("`{what}` = {shown}"),
                             "a fraction in [0, 1] (0% to 100%)",
                         );
                         return None;
@@ -1661,16 +1899,9 @@ pub const FACTORS: &[&str] = &[
 pub fn value_to_val(v: &Value) -> Val {
     match v {
         Value::Bool(b) => Val::Bool(*b),
-        Value::Int(i) => Val::Num {
-            v: *i as f64,
-            int: true,
-            unit: None,
-        },
-        Value::Float(f) => Val::Num {
-            v: *f,
-            int: false,
-            unit: None,
-        },
+        Value::Int(i) => Val::int((*i).into()),
+        Value::UInt(u) => Val::int((*u).into()),
+        Value::Float(f) => Val::float(*f),
         Value::Str(s) => Val::Sym(s.clone()),
         Value::List(l) => Val::List(
             l.iter()

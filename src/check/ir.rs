@@ -70,8 +70,9 @@ pub struct Point {
     pub checkpoints: Vec<i64>,
     pub weight_decay: f64,
     pub schedule: Call,
-    pub model_seed: i64,
-    pub data_seed: i64,
+    /// Seeds are exact up to 2⁶⁴ − 1.
+    pub model_seed: u64,
+    pub data_seed: u64,
 }
 
 impl Point {
@@ -208,7 +209,7 @@ pub struct Classify {
     pub portions: Vec<String>,
     pub average: bool,
     pub zscore: bool,
-    pub seed: i64,
+    pub seed: u64,
     /// Also classify under every realism condition.
     pub realism: bool,
     /// Classifier builtins that run the analyses beyond the main setting (holdouts, trajectory

@@ -84,6 +84,9 @@ const REPORT_KEYS: &[&str] = &["format", "title"];
 /// Settings of a non-sweep block: key → (value, span of the entry, written with `in`).
 struct Settings {
     values: BTreeMap<String, (SVal, Span, bool)>,
+    /// Every key written, including those whose value failed (and was reported): a missing
+    /// key is one not written at all, so a failed value gets no follow-on "needs" error.
+    written: BTreeSet<String>,
     nested: Vec<Block>,
     filters: Vec<Expr>,
 }
@@ -100,6 +103,7 @@ impl Eval<'_> {
     ) -> Settings {
         let mut out = Settings {
             values: BTreeMap::new(),
+            written: BTreeSet::new(),
             nested: Vec::new(),
             filters: Vec::new(),
         };
@@ -182,6 +186,7 @@ impl Eval<'_> {
                         continue;
                     }
                     first.insert(key.node.clone(), key.span);
+                    out.written.insert(key.node.clone());
                     if let Some(v) = self.eval(value, module, &Vec::new()) {
                         out.values.insert(key.node.clone(), (v, *span, is_axis));
                     }
@@ -320,15 +325,8 @@ impl Eval<'_> {
                     let s = self.settings(b, module, STUDY_KEYS, &[], false);
                     let output = self.str_or(&s, "output", &format!("runs/{name}"));
                     let seed = self
-                        .typed(
-                            &s,
-                            "seed",
-                            Ty::Int {
-                                min: 0,
-                                max: i64::MAX,
-                            },
-                        )
-                        .and_then(|v| v.as_i64())
+                        .typed(&s, "seed", Ty::Seed)
+                        .and_then(|v| v.as_u64())
                         .unwrap_or(0);
                     let description = self.str_or(&s, "description", "");
                     let device = match self.scalar(&s, "device") {
@@ -357,7 +355,7 @@ impl Eval<'_> {
                         )
                         .and_then(|v| v.as_f64())
                         .unwrap_or(10_000.0);
-                    (name, output, seed as u64, description, device, cpu, gpu)
+                    (name, output, seed, description, device, cpu, gpu)
                 }
             };
 
@@ -600,11 +598,8 @@ impl Eval<'_> {
             let (_, e) = settings.remove(pos);
             if let Some(v) = self.eval(&e, module, &Vec::new()) {
                 match &v.v {
-                    Val::Num {
-                        v: h,
-                        unit: Some(u),
-                        ..
-                    } if u == "cpu_hours" || u == "gpu_hours" => {
+                    Val::Num { n, unit: Some(u) } if u == "cpu_hours" || u == "gpu_hours" => {
+                        let h = &n.f64();
                         if *h <= 0.0 {
                             self.err(
                                 Diag::error(codes::OUT_OF_RANGE, "the budget must be positive")
@@ -637,6 +632,21 @@ impl Eval<'_> {
         let mut empty_reported = false;
         let mut failed = 0usize;
         let before = self.diags.0.len();
+        // Keys of this block: a use before its declaration is reported as such (eval.rs).
+        self.block_keys.clear();
+        for e in &b.entries {
+            if let Entry::Setting { targets, span, .. } | Entry::Axis { targets, span, .. } = e {
+                for t in targets {
+                    self.block_keys
+                        .entry(t.node.clone())
+                        .or_insert(super::eval::BlockKey {
+                            declared: t.span,
+                            entry: *span,
+                            poisoned: false,
+                        });
+                }
+            }
+        }
         self.expand(
             &axes
                 .iter()
@@ -651,6 +661,7 @@ impl Eval<'_> {
             &mut empty_reported,
             &mut failed,
         );
+        self.block_keys.clear();
         if points.is_empty() && self.diags.0.len() == before && failed == 0 {
             let d = Diag::error(
                 codes::EMPTY_SWEEP,
@@ -692,7 +703,10 @@ impl Eval<'_> {
             for (k, e) in settings {
                 match self.eval(e, module, &vars) {
                     Some(v) => vars.push((k.node.clone(), v)),
-                    None => ok = false,
+                    None => {
+                        self.poison(&k.node);
+                        ok = false;
+                    }
                 }
             }
             if !ok {
@@ -720,21 +734,12 @@ impl Eval<'_> {
             } else {
                 point_vars(&point, vars.first().map(|v| v.1.span))
             };
-            for f in filters {
-                match self.eval(f, module, &fvars) {
-                    Some(SVal {
-                        v: Val::Bool(true), ..
-                    }) => {}
-                    Some(SVal {
-                        v: Val::Bool(false),
-                        ..
-                    }) => return,
-                    Some(o) => {
-                        self.type_err_pub::<()>(o.span, "a condition (`true` or `false`)", &o.v);
-                        return;
-                    }
-                    None => return,
-                }
+            // Filters see the point's factors, not the block's declarations.
+            let keys = std::mem::take(&mut self.block_keys);
+            let pass = filters.iter().all(|f| self.filter(f, module, &fvars));
+            self.block_keys = keys;
+            if !pass {
+                return;
             }
             out.push(point);
             return;
@@ -742,7 +747,10 @@ impl Eval<'_> {
         let (targets, expr, span) = &axes[i];
         let Some(v) = self.eval(expr, module, bindings) else {
             // Still check this and the remaining axes so their errors are reported in the
-            // same pass.
+            // same pass; uses of this axis are follow-ons.
+            for t in targets {
+                self.poison(&t.node);
+            }
             for (t, e, _) in &axes[i..] {
                 self.probe_axis(t, e, module, bindings);
             }
@@ -869,6 +877,27 @@ impl Eval<'_> {
         }
     }
 
+    /// Whether a point passes one `where` filter (a non-boolean condition is reported).
+    fn filter(&mut self, f: &Expr, module: usize, fvars: &Bindings) -> bool {
+        match self.eval(f, module, fvars) {
+            Some(SVal {
+                v: Val::Bool(b), ..
+            }) => b,
+            Some(o) => {
+                self.type_err_pub::<()>(o.span, "a condition (`true` or `false`)", &o.v);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Marks a key of the `train` block whose expression failed: uses of it are follow-ons.
+    fn poison(&mut self, key: &str) {
+        if let Some(k) = self.block_keys.get_mut(key) {
+            k.poisoned = true;
+        }
+    }
+
     fn get<'a>(vars: &'a Bindings, k: &str) -> Option<&'a SVal> {
         vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v)
     }
@@ -929,7 +958,7 @@ impl Eval<'_> {
                 }
             }
         };
-        let lr = num(self, "lr", Ty::Float { min: 0.0, max: 1e6 });
+        let lr = num(self, "lr", Ty::PosFloat { max: 1e6 });
         let batch = num(
             self,
             "batch",
@@ -938,24 +967,10 @@ impl Eval<'_> {
                 max: 1 << 24,
             },
         );
-        let epochs = num(self, "epochs", Ty::Epochs);
+        let epochs = num(self, "epochs", Ty::Epochs { min: 1 });
         let wd = num(self, "weight_decay", Ty::Float { min: 0.0, max: 1e3 });
-        let ms = num(
-            self,
-            "model_seed",
-            Ty::Int {
-                min: 0,
-                max: i64::MAX,
-            },
-        );
-        let ds = num(
-            self,
-            "data_seed",
-            Ty::Int {
-                min: 0,
-                max: i64::MAX,
-            },
-        );
+        let ms = num(self, "model_seed", Ty::Seed);
+        let ds = num(self, "data_seed", Ty::Seed);
         let schedule = match Self::get(vars, "schedule") {
             None => Some(Obj {
                 builtin: registry::builtin("constant")?,
@@ -969,22 +984,9 @@ impl Eval<'_> {
             }
         };
         let (lr, batch, epochs) = (lr??.as_f64()?, batch??.as_i64()?, epochs??.as_i64()?);
-        if lr <= 0.0 {
-            let s = Self::get(vars, "lr").map(|v| v.span)?;
-            self.err(
-                Diag::error(codes::OUT_OF_RANGE, "the learning rate must be positive")
-                    .at(s, "here"),
-            );
-            return None;
-        }
-        if epochs < 1 {
-            let s = Self::get(vars, "epochs").map(|v| v.span)?;
-            self.err(Diag::error(codes::OUT_OF_RANGE, "train for at least 1 epoch").at(s, "here"));
-            return None;
-        }
         let weight_decay = wd?.and_then(|v| v.as_f64()).unwrap_or(0.0);
-        let model_seed = ms?.and_then(|v| v.as_i64()).unwrap_or(0);
-        let data_seed = ds?.and_then(|v| v.as_i64()).unwrap_or(0);
+        let model_seed = ms?.and_then(|v| v.as_u64()).unwrap_or(0);
+        let data_seed = ds?.and_then(|v| v.as_u64()).unwrap_or(0);
         let schedule = schedule?;
         // Checkpoints.
         let checkpoints = match Self::get(vars, "checkpoint").cloned() {
@@ -1328,19 +1330,16 @@ impl Eval<'_> {
                 }
                 Val::Map(entries) => {
                     for f in &fractions {
-                        let key = Val::Num {
-                            v: *f,
-                            int: false,
-                            unit: None,
-                        };
+                        let key = Val::float(*f);
                         let hit = entries
                             .iter()
                             .find(|(k, _)| match &k.v {
-                                Val::Num { v, unit, .. } => {
+                                Val::Num { n, unit } => {
+                                    let v = n.f64();
                                     let kv = if unit.as_deref() == Some("%") {
                                         v / 100.0
                                     } else {
-                                        *v
+                                        v
                                     };
                                     (kv - f).abs() <= 1e-12 * f.abs().max(1e-300)
                                 }
@@ -1646,6 +1645,11 @@ impl Eval<'_> {
                 },
             ) {
                 Some(Value::List(l)) => l.iter().filter_map(Value::as_i64).collect(),
+                // Written but wrong: already reported.
+                _ if ts.written.contains("samples") => {
+                    ok = false;
+                    vec![]
+                }
                 _ => {
                     self.err(
                         Diag::error(codes::MISSING_KEY, "`trajectory` needs `samples`")
@@ -1715,17 +1719,10 @@ impl Eval<'_> {
             );
             ok = false;
         }
-        let seed = match self.typed(
-            &s,
-            "seed",
-            Ty::Int {
-                min: 0,
-                max: i64::MAX,
-            },
-        ) {
-            Some(Value::Int(x)) => x,
+        let seed = match self.typed(&s, "seed", Ty::Seed).and_then(|v| v.as_u64()) {
+            Some(x) => x,
             // Defaults to the study's seed, so `study { seed = ... }` moves the splits.
-            _ => study_seed as i64,
+            None => study_seed,
         };
         // PCA grids that cannot fit (method.md §3.2: failed fits are skipped, so some
         // components above the feature count are fine; none fitting is an error).
@@ -1857,30 +1854,25 @@ fn point_vars(p: &ir::Point, span: Option<Span>) -> Bindings {
             explicit: BTreeSet::new(),
         }))
     };
-    let num = |x: f64, int: bool| Val::Num {
-        v: x,
-        int,
-        unit: None,
-    };
     let _ = FACTORS;
     vec![
         ("task".into(), SVal::new(obj(&p.task), span)),
         ("arch".into(), SVal::new(obj(&p.arch), span)),
         ("rule".into(), SVal::new(obj(&p.rule), span)),
-        ("lr".into(), SVal::new(num(p.lr, false), span)),
-        ("batch".into(), SVal::new(num(p.batch as f64, true), span)),
-        ("epochs".into(), SVal::new(num(p.epochs as f64, true), span)),
+        ("lr".into(), SVal::new(Val::float(p.lr), span)),
+        ("batch".into(), SVal::new(Val::int(p.batch.into()), span)),
+        ("epochs".into(), SVal::new(Val::int(p.epochs.into()), span)),
         (
             "weight_decay".into(),
-            SVal::new(num(p.weight_decay, false), span),
+            SVal::new(Val::float(p.weight_decay), span),
         ),
         (
             "model_seed".into(),
-            SVal::new(num(p.model_seed as f64, true), span),
+            SVal::new(Val::int(p.model_seed.into()), span),
         ),
         (
             "data_seed".into(),
-            SVal::new(num(p.data_seed as f64, true), span),
+            SVal::new(Val::int(p.data_seed.into()), span),
         ),
     ]
 }

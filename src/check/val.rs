@@ -22,12 +22,80 @@ impl PartialEq for Obj {
     }
 }
 
+/// The smallest and largest integer the language holds: `i64::MIN` and 2⁶⁴ − 1 (seeds).
+pub const INT_MIN: i128 = i64::MIN as i128;
+pub const INT_MAX: i128 = u64::MAX as i128;
+
+/// A number during checking: an exact integer (written without `.` or an exponent, or the
+/// result of integer arithmetic) or a finite float. Integers never pass through `f64`, so a
+/// seed such as 2⁶⁴ − 1 reaches the plan unchanged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Num {
+    /// In [`INT_MIN`, `INT_MAX`].
+    Int(i128),
+    /// Finite.
+    Float(f64),
+}
+
+impl Num {
+    pub fn f64(self) -> f64 {
+        match self {
+            Num::Int(i) => i as f64,
+            Num::Float(x) => x,
+        }
+    }
+    pub fn is_int(self) -> bool {
+        matches!(self, Num::Int(_))
+    }
+    /// The number as an exact integer: an integer, or a whole float within ±2⁵³ (where a
+    /// float is exact). `None` for a fraction or a larger float.
+    pub fn exact_int(self) -> Option<i128> {
+        match self {
+            Num::Int(i) => Some(i),
+            Num::Float(x) if x.fract() == 0.0 && x.abs() <= crate::value::EXACT_FLOAT_INT => {
+                Some(x as i128)
+            }
+            Num::Float(_) => None,
+        }
+    }
+    /// Exact numeric comparison (an integer against a float without rounding the integer).
+    pub fn cmp_exact(self, other: Num) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        fn int_float(i: i128, f: f64) -> Ordering {
+            let fl = f.floor();
+            // Beyond ±2^100 the float dwarfs every language integer.
+            if fl < -1.2e30 {
+                return Ordering::Greater;
+            }
+            if fl > 1.2e30 {
+                return Ordering::Less;
+            }
+            match i.cmp(&(fl as i128)) {
+                Ordering::Equal if f > fl => Ordering::Less,
+                o => o,
+            }
+        }
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a.cmp(&b),
+            (Num::Float(a), Num::Float(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+            (Num::Int(a), Num::Float(b)) => int_float(a, b),
+            (Num::Float(a), Num::Int(b)) => int_float(b, a).reverse(),
+        }
+    }
+    /// The canonical text: integers in full, floats in their shortest round-trip form.
+    pub fn key(self) -> String {
+        match self {
+            Num::Int(i) => i.to_string(),
+            Num::Float(x) => super::ir::fmt_num(x),
+        }
+    }
+}
+
 /// A checked-time value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {
     Num {
-        v: f64,
-        int: bool,
+        n: Num,
         unit: Option<String>,
     },
     Str(String),
@@ -66,11 +134,26 @@ impl SVal {
 }
 
 impl Val {
+    /// An integer without a unit.
+    pub fn int(i: i128) -> Val {
+        Val::Num {
+            n: Num::Int(i),
+            unit: None,
+        }
+    }
+    /// A float without a unit.
+    pub fn float(x: f64) -> Val {
+        Val::Num {
+            n: Num::Float(x),
+            unit: None,
+        }
+    }
+
     /// What the value is, for "expected X, found Y" messages.
     pub fn describe(&self) -> String {
         match self {
             Val::Num { unit: Some(u), .. } => format!("a number in `{u}`"),
-            Val::Num { int: true, .. } => "an integer".into(),
+            Val::Num { n: Num::Int(_), .. } => "an integer".into(),
             Val::Num { .. } => "a number".into(),
             Val::Str(_) => "a string".into(),
             Val::Bool(_) => "a boolean".into(),
@@ -91,7 +174,7 @@ impl Val {
     /// The string a value is matched by in tables, `==` and `in`.
     pub fn key(&self) -> Option<String> {
         Some(match self {
-            Val::Num { v, .. } => super::ir::fmt_num(*v),
+            Val::Num { n, .. } => n.key(),
             Val::Str(s) | Val::Sym(s) => s.clone(),
             Val::Bool(b) => b.to_string(),
             Val::None => "none".into(),
@@ -105,7 +188,9 @@ impl Val {
     /// `sgdm` for an inline `sgdm(momentum = 0.5)`.
     pub fn matches(&self, other: &Val) -> bool {
         match (self, other) {
-            (Val::Num { v: a, .. }, Val::Num { v: b, .. }) => a == b,
+            (Val::Num { n: a, .. }, Val::Num { n: b, .. }) => {
+                a.cmp_exact(*b) == std::cmp::Ordering::Equal
+            }
             (Val::Tuple(a), Val::Tuple(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.v.matches(&y.v))
             }
@@ -120,5 +205,40 @@ impl Val {
                 _ => false,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering;
+
+    #[test]
+    fn integers_compare_exactly_with_floats() {
+        let big = (1i128 << 53) + 1;
+        // 2^53 + 1 rounds to 2^53 as a float; the comparison must still see it as larger.
+        assert_eq!(
+            Num::Int(big).cmp_exact(Num::Float(9007199254740992.0)),
+            Ordering::Greater
+        );
+        assert_eq!(
+            Num::Float(9007199254740992.0).cmp_exact(Num::Int(big)),
+            Ordering::Less
+        );
+        assert_eq!(Num::Int(3).cmp_exact(Num::Float(3.0)), Ordering::Equal);
+        assert_eq!(Num::Int(3).cmp_exact(Num::Float(3.5)), Ordering::Less);
+        assert_eq!(Num::Int(-3).cmp_exact(Num::Float(-3.5)), Ordering::Greater);
+        assert_eq!(
+            Num::Int(INT_MAX).cmp_exact(Num::Float(1e300)),
+            Ordering::Less
+        );
+        assert_eq!(
+            Num::Int(INT_MIN).cmp_exact(Num::Float(-1e300)),
+            Ordering::Greater
+        );
+        assert_eq!(Num::Int(INT_MAX).key(), "18446744073709551615");
+        assert_eq!(Num::Float(2.0).key(), Num::Int(2).key());
+        assert_eq!(Num::Float(1e19).exact_int(), None);
+        assert_eq!(Num::Float(-4.0).exact_int(), Some(-4));
     }
 }

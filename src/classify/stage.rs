@@ -384,7 +384,7 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
         test_filter: vec![],
     };
     let cv_folds = c.cv.i64("k").unwrap_or(5).max(2) as usize;
-    let seed = c.seed.max(0) as u64;
+    let seed = c.seed;
     // Models this build can run, with their ids.
     let mut models = Vec::new();
     let mut per_builtin: BTreeMap<&str, usize> = BTreeMap::new();

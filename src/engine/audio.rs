@@ -273,7 +273,7 @@ pub fn synthetic(call: &Call, p: &CochleaParams) -> Result<Waves> {
     let k = call.req_pos_i64("classes")?;
     let ntr = call.req_pos_i64("train")?;
     let nva = call.req_pos_i64("val")?;
-    let seed = call.req_i64("seed")? as u64;
+    let seed = call.req_seed("seed")?;
     let noise = call.req_f64("noise")?;
     if !(2..=MAX_SYNTHETIC_AUDIO_CLASSES).contains(&k) {
         return Err(call.bad(

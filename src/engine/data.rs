@@ -85,7 +85,7 @@ impl Task {
         let sz = train.range(0, 1)?.size();
         let (mean, std) = match train.in_memory().filter(|_| call.name != "image_folder") {
             Some(tx) => tensor_stats(tx),
-            None => sampled_stats(&train, call.i64("seed").unwrap_or(0) as u64)?,
+            None => sampled_stats(&train, call.u64("seed").unwrap_or(0))?,
         };
         Ok(Task {
             name: call.name.clone(),
@@ -429,7 +429,7 @@ fn synthetic(call: &Call) -> Result<Split> {
     let k = call.req_pos_i64("classes")?;
     let ntr = call.req_pos_i64("train")?;
     let nva = call.req_pos_i64("val")?;
-    let seed = call.req_i64("seed")? as u64;
+    let seed = call.req_seed("seed")?;
     let noise = call.req_f64("noise")?;
     if s < 8 {
         return Err(call.bad("size", "must be at least 8"));
@@ -707,7 +707,7 @@ pub(super) fn folder_listing(
             if !(0.0..1.0).contains(&frac) {
                 return Err(call.bad("val_fraction", "must be in [0, 1)"));
             }
-            let mut rng = ChaCha8Rng::seed_from_u64(call.req_i64("seed")? as u64);
+            let mut rng = ChaCha8Rng::seed_from_u64(call.req_seed("seed")?);
             for (i, (_, d)) in classes.iter().enumerate() {
                 let mut fs = files(d)?;
                 // deterministic shuffle

@@ -75,6 +75,8 @@ pub(crate) trait CallExt {
     fn req_f64(&self, p: &str) -> Result<f64>;
     fn req_i64(&self, p: &str) -> Result<i64>;
     fn req_bool(&self, p: &str) -> Result<bool>;
+    /// A seed: an exact integer in [0, 2⁶⁴ − 1].
+    fn req_seed(&self, p: &str) -> Result<u64>;
     fn req_str(&self, p: &str) -> Result<&str>;
     fn req_pos_i64(&self, p: &str) -> Result<i64> {
         let v = self.req_i64(p)?;
@@ -94,6 +96,10 @@ impl CallExt for crate::value::Call {
     fn req_i64(&self, p: &str) -> Result<i64> {
         self.i64(p)
             .ok_or_else(|| self.bad(p, "is missing or not an integer"))
+    }
+    fn req_seed(&self, p: &str) -> Result<u64> {
+        self.u64(p)
+            .ok_or_else(|| self.bad(p, "is missing or not an integer in [0, 2^64 - 1]"))
     }
     fn req_bool(&self, p: &str) -> Result<bool> {
         self.bool(p)

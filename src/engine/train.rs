@@ -104,8 +104,8 @@ impl TrainSettings {
             schedule,
             weight_decay: call.req_f64("weight_decay")?,
             checkpoints,
-            model_seed: call.req_i64("model_seed")? as u64,
-            data_seed: call.req_i64("data_seed")? as u64,
+            model_seed: call.req_seed("model_seed")?,
+            data_seed: call.req_seed("data_seed")?,
             eval_every: eval_every.max(0) as u32,
             keep_checkpoints: call.req_bool("keep_checkpoints")?,
         })

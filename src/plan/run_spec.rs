@@ -62,8 +62,9 @@ pub struct RunSpec {
     pub checkpoints: Vec<i64>,
     pub weight_decay: f64,
     pub schedule: Call,
-    pub model_seed: i64,
-    pub data_seed: i64,
+    /// Exact up to 2⁶⁴ − 1.
+    pub model_seed: u64,
+    pub data_seed: u64,
     /// Shared by every run of the study (an `Arc`: a 100,000-run plan must not copy it).
     pub observe: Arc<Observe>,
     /// Realism conditions observed for this run (empty: plain observables only).
@@ -76,10 +77,10 @@ struct Identity<'a> {
     arch: &'a str,
     batch: i64,
     checkpoints: &'a [i64],
-    data_seed: i64,
+    data_seed: u64,
     epochs: i64,
     lr: f64,
-    model_seed: i64,
+    model_seed: u64,
     observe: &'a str,
     realism: &'a str,
     rule: &'a str,
@@ -91,7 +92,9 @@ struct Identity<'a> {
 
 impl Identity<'_> {
     /// SHA-256 over a length-prefixed binary encoding of the fields in declaration order
-    /// (strings as bytes, integers as i64 and floats as IEEE bits, little endian); the first 16
+    /// (strings as bytes, integers as i64 — seeds as u64, the same bytes for every seed up to
+    /// 2⁶³ − 1, so ids from before seeds reached 2⁶⁴ − 1 are unchanged — and floats as IEEE
+    /// bits, little endian); the first 16
     /// hex digits. Calls, observables and realism settings enter as the SHA-256 of their
     /// canonical JSON (what `lrx why` prints), so the id is a function of that document.
     fn id(&self) -> String {

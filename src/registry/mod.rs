@@ -6,7 +6,7 @@
 pub mod arch;
 pub mod schema;
 
-use schema::{COUNT, NONNEG};
+use schema::{COUNT, NONNEG, SEED};
 use schema::{Default as D, POS, Param, Ty, UNIT, p, pu};
 
 /// What a builtin produces.
@@ -162,7 +162,7 @@ const SYNTHETIC: &[Param] = &[
     ),
     p(
         "seed",
-        NONNEG,
+        SEED,
         D::I(0),
         "seed of the generated data set (separate from model and data-order seeds)",
     ),
@@ -342,7 +342,7 @@ const SYNTH_AUDIO: &[Param] = &[
     ),
     p(
         "seed",
-        NONNEG,
+        SEED,
         D::I(0),
         "seed of the generated data set (separate from model and data-order seeds)",
     ),
@@ -398,7 +398,7 @@ const AUDIO_FOLDER: &[Param] = &[
         D::I(0),
         "number of classes (0 = the number of class directories); fixes the output layer for the plan",
     ),
-    p("seed", NONNEG, D::I(0), "seed of the validation hold-out"),
+    p("seed", SEED, D::I(0), "seed of the validation hold-out"),
 ];
 
 // ------------------------------------------------------------------------------------------
@@ -646,7 +646,7 @@ const KP: &[Param] = &[
 const WARMUP: &[Param] = &[
     pu(
         "warmup",
-        Ty::Epochs,
+        Ty::Epochs { min: 0 },
         D::I(6),
         "epochs",
         "linear warm-up from 0 over this many epochs",
@@ -1077,16 +1077,7 @@ mod tests {
         for b in BUILTINS {
             for p in b.params() {
                 if let Some(v) = p.default.to_value() {
-                    let ok = match p.ty {
-                        Ty::Bool => v.as_bool().is_some(),
-                        Ty::Int { min, max } => v.as_i64().is_some_and(|i| i >= min && i <= max),
-                        Ty::Float { min, max } => v.as_f64().is_some_and(|f| f >= min && f <= max),
-                        Ty::Fraction => v.as_f64().is_some_and(|f| (0.0..=1.0).contains(&f)),
-                        Ty::Epochs => v.as_i64().is_some(),
-                        Ty::Str => v.as_str().is_some(),
-                        Ty::Enum(vals) => v.as_str().is_some_and(|s| vals.contains(&s)),
-                        _ => v.as_list().is_some(),
-                    };
+                    let ok = p.ty.admits(&v);
                     assert!(
                         ok,
                         "{}.{} default {v} is not {}",

@@ -13,15 +13,24 @@ pub enum Ty {
         min: i64,
         max: i64,
     },
+    /// A seed: an integer in [0, 2⁶⁴ − 1], kept exact (a `Value::Int`, or a `Value::UInt`
+    /// above `i64::MAX`).
+    Seed,
     /// A float in `[min, max]`.
     Float {
         min: f64,
         max: f64,
     },
+    /// A float in `(0, max]`: positive, zero refused (a learning rate).
+    PosFloat {
+        max: f64,
+    },
     /// A fraction in `[0, 1]`; `25%` is accepted and means 0.25.
     Fraction,
-    /// A whole number of epochs; `5 epochs` or `5`.
-    Epochs,
+    /// A whole number of epochs ≥ `min`; `5 epochs` or `5`.
+    Epochs {
+        min: i64,
+    },
     /// A string (a path, an environment-variable-derived path, a label).
     Str,
     /// One of a fixed set of names, written bare: `optimizer = adam`.
@@ -49,16 +58,50 @@ impl Ty {
             Ty::Bool => "`true` or `false`".into(),
             Ty::Int { min, max } if *max == i64::MAX => format!("an integer ≥ {min}"),
             Ty::Int { min, max } => format!("an integer in [{min}, {max}]"),
+            Ty::Seed => "an integer in [0, 18446744073709551615] (a 64-bit seed)".into(),
             Ty::Float { min, max } if max.is_infinite() => format!("a number ≥ {min}"),
             Ty::Float { min, max } => format!("a number in [{min}, {max}]"),
+            Ty::PosFloat { max } if max.is_infinite() => "a number > 0".into(),
+            Ty::PosFloat { max } => format!("a number > 0 and ≤ {max}"),
             Ty::Fraction => "a fraction in [0, 1] or a percentage".into(),
-            Ty::Epochs => "a number of epochs".into(),
+            Ty::Epochs { min } => format!("a whole number of epochs ≥ {min}"),
             Ty::Str => "a string".into(),
             Ty::Enum(v) => format!("one of {}", names(v)),
             Ty::IntList { .. } => "a list of integers".into(),
             Ty::FloatList { .. } => "a list of numbers".into(),
             Ty::EnumList(v) => format!("a list of {}", names(v)),
             Ty::OptIntList => "a list of `none` or integers".into(),
+        }
+    }
+    /// Whether a resolved value lies in this type's range: the check the checker applies
+    /// and the bound its message states come from here, so they cannot disagree.
+    pub fn admits(&self, v: &Value) -> bool {
+        match self {
+            Ty::Bool => v.as_bool().is_some(),
+            Ty::Int { min, max } => v.as_i64().is_some_and(|i| i >= *min && i <= *max),
+            Ty::Seed => v.as_u64().is_some(),
+            Ty::Float { min, max } => v.as_f64().is_some_and(|f| f >= *min && f <= *max),
+            Ty::PosFloat { max } => v.as_f64().is_some_and(|f| f > 0.0 && f <= *max),
+            Ty::Fraction => v.as_f64().is_some_and(|f| (0.0..=1.0).contains(&f)),
+            Ty::Epochs { min } => v.as_i64().is_some_and(|i| i >= *min),
+            Ty::Str => v.as_str().is_some(),
+            Ty::Enum(vals) => v.as_str().is_some_and(|s| vals.contains(&s)),
+            Ty::IntList { min, max } => v.as_list().is_some_and(|l| {
+                l.iter()
+                    .all(|x| x.as_i64().is_some_and(|i| i >= *min && i <= *max))
+            }),
+            Ty::FloatList { min, max } => v.as_list().is_some_and(|l| {
+                l.iter()
+                    .all(|x| x.as_f64().is_some_and(|f| f >= *min && f <= *max))
+            }),
+            Ty::EnumList(vals) => v.as_list().is_some_and(|l| {
+                l.iter()
+                    .all(|x| x.as_str().is_some_and(|s| vals.contains(&s)))
+            }),
+            Ty::OptIntList => v.as_list().is_some_and(|l| {
+                l.iter()
+                    .all(|x| x.as_str() == Some("none") || x.as_i64().is_some_and(|i| i >= 1))
+            }),
         }
     }
     /// Whether the parameter is a grid (a list); a single value is accepted and wrapped.
@@ -179,3 +222,5 @@ pub const NONNEG: Ty = Ty::Int {
     min: 0,
     max: i64::MAX,
 };
+/// A seed, exact up to 2⁶⁴ − 1.
+pub const SEED: Ty = Ty::Seed;

@@ -220,9 +220,16 @@ pub fn run_factors(r: &RunSpec) -> indexmap::IndexMap<String, FactorValue> {
     f.insert("lr".into(), FactorValue::Float(r.lr));
     f.insert("epochs".into(), FactorValue::Int(r.epochs));
     f.insert("weight_decay".into(), FactorValue::Float(r.weight_decay));
-    f.insert("model_seed".into(), FactorValue::Int(r.model_seed));
-    f.insert("data_seed".into(), FactorValue::Int(r.data_seed));
+    f.insert("model_seed".into(), seed_factor(r.model_seed));
+    f.insert("data_seed".into(), seed_factor(r.data_seed));
     f
+}
+
+/// A seed in the runs table's Int64 column: seeds above 2⁶³ − 1 are stored as the i64 with
+/// the same 64 bits (two's complement), so every seed keeps its own value and groups apart;
+/// the plan, run ids and `lrx why` carry the seed unchanged.
+pub fn seed_factor(seed: u64) -> FactorValue {
+    FactorValue::Int(seed as i64)
 }
 
 /// The runs table rows of a plan, with each run's current status (`pending` when not started).

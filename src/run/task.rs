@@ -72,8 +72,8 @@ pub fn job_of(run: &RunSpec) -> Result<TrainJob, String> {
         schedule,
         weight_decay: run.weight_decay,
         checkpoints: run.checkpoints.iter().map(|&c| c as u32).collect(),
-        model_seed: run.model_seed as u64,
-        data_seed: run.data_seed as u64,
+        model_seed: run.model_seed,
+        data_seed: run.data_seed,
         eval_every: 1,
         keep_checkpoints: false,
     };

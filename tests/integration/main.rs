@@ -5,6 +5,7 @@ mod classify_cli;
 mod cli;
 mod docs;
 mod fuzz;
+mod numbers;
 #[cfg(feature = "torch")]
 mod reference;
 #[cfg(feature = "torch")]
