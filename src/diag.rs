@@ -303,6 +303,8 @@ pub mod codes {
     pub const BAD_ARGUMENT: &str = "lrx::check::bad_argument";
     pub const EVAL: &str = "lrx::check::eval";
     pub const DEVICE: &str = "lrx::check::device";
+    /// A warning: a task's data is not where its call says.
+    pub const DATA_MISSING: &str = "lrx::check::data_missing";
     pub const BUG: &str = "lrx::bug";
 
     /// All codes, for the docs test.
@@ -337,6 +339,7 @@ pub mod codes {
         BAD_ARGUMENT,
         EVAL,
         DEVICE,
+        DATA_MISSING,
         BUG,
     ];
 }

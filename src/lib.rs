@@ -5,6 +5,7 @@ pub mod classify;
 pub mod cli;
 pub mod cochlea;
 pub mod diag;
+pub mod idx;
 pub mod features;
 pub mod plan;
 pub mod registry;

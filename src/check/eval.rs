@@ -88,6 +88,8 @@ pub struct Eval<'s> {
     reported: HashSet<(&'static str, usize, usize, u32)>,
     /// Calls shared between sweep points (see `study::Interned`).
     pub(crate) interned: HashMap<(usize, usize), super::study::Interned>,
+    /// Task calls whose data location was looked up (`study::warn_missing_data`).
+    pub(crate) data_checked: HashSet<String>,
 }
 
 pub type Stdlib = fn(&str) -> Option<&'static str>;
@@ -102,6 +104,7 @@ impl<'s> Eval<'s> {
             in_progress: HashSet::new(),
             reported: HashSet::new(),
             interned: HashMap::new(),
+            data_checked: HashSet::new(),
         }
     }
 

@@ -47,6 +47,8 @@ pub const BUILTINS: &[(&str, Kind)] = &[
     ("kolen_pollack", Kind::Rule),
     ("synthetic_images", Kind::Task),
     ("cifar10", Kind::Task),
+    ("fashion_mnist", Kind::Task),
+    ("idx_images", Kind::Task),
     ("image_folder", Kind::Task),
     ("synthetic_audio", Kind::Task),
     ("audio_folder", Kind::Task),
@@ -198,6 +200,25 @@ pub fn defaults(name: &str) -> Option<Call> {
             .with("path", s("data/cifar-10-batches-bin"))
             .with("train", i(0))
             .with("val", i(0)),
+        "fashion_mnist" => c
+            .with("path", s(crate::idx::FASHION_MNIST_DIR))
+            .with("train", i(0))
+            .with("val", i(0))
+            .with("size", i(28))
+            .with("seed", i(0)),
+        "idx_images" => {
+            let f = crate::idx::Files::default();
+            c.with("path", s("data/mnist"))
+                .with("train_images", s(&f.train_images))
+                .with("train_labels", s(&f.train_labels))
+                .with("val_images", s(&f.val_images))
+                .with("val_labels", s(&f.val_labels))
+                .with("classes", i(10))
+                .with("train", i(0))
+                .with("val", i(0))
+                .with("size", i(28))
+                .with("seed", i(0))
+        }
         "image_folder" => c
             .with("path", s("data/images"))
             .with("val_path", s(""))
