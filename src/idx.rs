@@ -52,7 +52,8 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, IdxError> {
             .checked_sub(4)
             .map(|i| u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]) as usize)
             .unwrap_or(0);
-        let mut out = Vec::with_capacity(hint.min(1 << 32));
+        // (capped by deflate's largest ratio, so a corrupt trailer cannot ask for more)
+        let mut out = Vec::with_capacity(hint.min(raw.len().saturating_mul(1032)));
         flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_end(&mut out)
             .or_else(|e| {
@@ -352,11 +353,12 @@ pub fn data_path_problem(task: &str, params: &BTreeMap<String, Value>) -> Option
 }
 
 /// Pads `images` with zeros, centred, to `size` × `size` (an odd margin puts the extra row or
-/// column at the bottom or right). `size` must be at least the images' rows and columns.
-pub fn pad_centred(images: &Images, size: usize) -> Vec<u8> {
+/// column at the bottom or right). `size` must be at least the images' rows and columns;
+/// images already of that size are returned as they are (no copy).
+pub fn pad_centred(images: Images, size: usize) -> Vec<u8> {
     assert!(size >= images.rows && size >= images.cols, "pad to a smaller size");
     if size == images.rows && size == images.cols {
-        return images.pixels.clone();
+        return images.pixels;
     }
     let (top, left) = ((size - images.rows) / 2, (size - images.cols) / 2);
     let per = images.rows * images.cols;

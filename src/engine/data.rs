@@ -588,7 +588,7 @@ fn idx_task(call: &Call) -> Result<(Split, (f64, f64))> {
     };
     let find = |n: &str| idx::locate(&dir, n).expect("checked by data_path_problem");
     let read = |images: &str, labels: &str| {
-        idx::read_pair(&find(images), &find(labels), classes as usize).map_err(data_err)
+        idx::read_pair(&find(images), &find(labels), classes as usize).map_err(&data_err)
     };
     let (tx, ty) = read(&files.train_images, &files.train_labels)?;
     let (vx, vy) = read(&files.val_images, &files.val_labels)?;
@@ -636,8 +636,7 @@ fn idx_task(call: &Call) -> Result<(Split, (f64, f64))> {
     let s = size as usize;
     let tensors = |im: idx::Images, lab: Vec<u8>| {
         let n = im.n as i64;
-        let px = idx::pad_centred(&im, s);
-        drop(im);
+        let px = idx::pad_centred(im, s);
         let labels: Vec<i64> = lab.iter().map(|&l| i64::from(l)).collect();
         (
             px,
@@ -1063,8 +1062,8 @@ mod tests {
         let x32 = t32.train.in_memory().unwrap();
         assert_eq!(x32.size(), vec![20, 1, 32, 32]);
         assert!(x32.narrow(2, 2, 28).narrow(3, 2, 28).equal(tx));
-        assert_eq!(x32.narrow(2, 0, 2).abs().sum(Kind::Int64).int64_value(&[]), 0);
-        assert_eq!(x32.narrow(3, 30, 2).abs().sum(Kind::Int64).int64_value(&[]), 0);
+        assert_eq!(x32.narrow(2, 0, 2).sum(Kind::Int64).int64_value(&[]), 0);
+        assert_eq!(x32.narrow(3, 30, 2).sum(Kind::Int64).int64_value(&[]), 0);
         assert!(t32.mean[0] < t.mean[0]);
         // subsets: seeded, in file order, labels follow their images
         let sub = call
@@ -1107,17 +1106,17 @@ mod tests {
         )
         .unwrap();
         let p2 = Value::Str(d2.path().to_string_lossy().into());
-        let gen = Call::new("idx_images")
+        let generic = Call::new("idx_images")
             .with("path", p2.clone())
             .with("classes", Value::Int(3))
             .with("size", Value::Int(8));
-        let m = e(&gen);
+        let m = e(&generic);
         assert!(
             m.contains("lacks `train-images-idx3-ubyte` (plain or .gz)"),
             "{m}"
         );
-        let gen = gen.with("train_images", Value::Str("my-train".into()));
-        let t = Task::from_call(&gen).unwrap();
+        let generic = generic.with("train_images", Value::Str("my-train".into()));
+        let t = Task::from_call(&generic).unwrap();
         assert_eq!((t.channels, t.height, t.width, t.classes), (1, 8, 8, 3));
         // 5 × 7 in 8 × 8: top 1, left 0; the odd row and column at the bottom and right
         let x = t.train.in_memory().unwrap();
@@ -1125,7 +1124,7 @@ mod tests {
         assert_eq!(x.int64_value(&[0, 0, 1, 6]), 6);
         assert_eq!(x.int64_value(&[0, 0, 0, 0]), 0);
         assert_eq!(x.int64_value(&[0, 0, 6, 0]), 0);
-        let m = e(&gen.clone().with("classes", Value::Int(2)));
+        let m = e(&generic.clone().with("classes", Value::Int(2)));
         assert!(
             m.contains("dataset `idx_images` at ")
                 && m.contains(
@@ -1219,7 +1218,9 @@ mod tests {
                 .with("train", Value::Int(512))
                 .with("val", Value::Int(256))
                 .with("size", Value::Int(32)),
-            objective: Call::new("supervised"),
+            objective: Call::new("supervised")
+                .with("flip", Value::Bool(false))
+                .with("shift", Value::Int(0)),
             settings: TrainSettings::from_call(&settings).unwrap(),
         };
         let d = tempfile::tempdir().unwrap();
@@ -1228,8 +1229,51 @@ mod tests {
         let h = out.history();
         let acc: Vec<f64> = h.iter().filter_map(|r| r.val_acc).collect();
         eprintln!("Fashion-MNIST, 512 images, KNet4 ×0.25, SGDM: val accuracy by epoch {acc:?}");
-        assert!(*acc.last().unwrap() > 0.5, "{acc:?}");
+        // 0.63 on this machine; chance is 0.1 (± 0.02 with 256 images).
+        assert!(*acc.last().unwrap() > 0.45, "{acc:?}");
         assert!(h.last().unwrap().train_loss < h[0].train_loss || h.len() == 1);
+    }
+
+    /// Time and peak memory of loading all of Fashion-MNIST (60,000 + 10,000 images) into a
+    /// task: `cargo test --lib bench_fashion_load -- --ignored --nocapture` (docs/engine.md).
+    #[test]
+    #[ignore]
+    fn bench_fashion_load() {
+        let hwm = || {
+            std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find(|l| l.starts_with("VmHWM:"))
+                        .map(|l| l.to_string())
+                })
+                .unwrap_or_default()
+        };
+        eprintln!("before: {}", hwm());
+        let t0 = std::time::Instant::now();
+        let dir = Path::new(crate::idx::FASHION_MNIST_DIR);
+        let f = crate::idx::Files::default();
+        for (x, y) in [(&f.train_images, &f.train_labels), (&f.val_images, &f.val_labels)] {
+            let find = |n: &str| crate::idx::locate(dir, n).unwrap();
+            crate::idx::read_pair(&find(x), &find(y), 10).unwrap();
+        }
+        eprintln!(
+            "reading and checking the four files: {:.2} s; peak {}",
+            t0.elapsed().as_secs_f64(),
+            hwm()
+        );
+        for size in [28, 32] {
+            let t0 = std::time::Instant::now();
+            let t = Task::from_call(&Call::new("fashion_mnist").with("size", Value::Int(size)))
+                .unwrap();
+            eprintln!(
+                "size {size}: {t:?} in {:.2} s; mean {:.4} std {:.4}; peak {}",
+                t0.elapsed().as_secs_f64(),
+                t.mean[0],
+                t.std[0],
+                hwm()
+            );
+        }
     }
 
     #[test]

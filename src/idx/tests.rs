@@ -168,7 +168,7 @@ fn padding_is_centred() {
         cols: 3,
         pixels: (1..=12).collect(),
     };
-    let p = pad_centred(&im, 5);
+    let p = pad_centred(im.clone(), 5);
     assert_eq!(p.len(), 2 * 25);
     // margins: top (5-2)/2 = 1, left (5-3)/2 = 1; the odd row goes to the bottom
     #[rustfmt::skip]
@@ -181,15 +181,15 @@ fn padding_is_centred() {
     ];
     assert_eq!(&p[..25], &first);
     assert_eq!(p[25 + 6], 7);
-    assert_eq!(pad_centred(&im, 3).len(), 18, "rows 2 < 3: padded to 3 × 3");
+    assert_eq!(pad_centred(im, 3).len(), 18, "rows 2 < 3: padded to 3 × 3");
     let same = Images {
         n: 1,
         rows: 2,
         cols: 2,
         pixels: vec![1, 2, 3, 4],
     };
-    assert_eq!(pad_centred(&same, 2), vec![1, 2, 3, 4]);
-    assert_eq!(pad_centred(&same, 4)[5..7], [1, 2]);
+    assert_eq!(pad_centred(same.clone(), 2), vec![1, 2, 3, 4]);
+    assert_eq!(pad_centred(same, 4)[5..7], [1, 2]);
 }
 
 #[test]
@@ -306,7 +306,7 @@ fn real_fashion_mnist_when_installed() {
     let (m, s) = pixel_stats(&x.pixels);
     assert!((m - 0.286_040_596_988_795_5).abs() < 1e-12, "{m}");
     assert!((s - 0.353_024_244_514_922_5).abs() < 1e-9, "{s}");
-    let (m, s) = pixel_stats(&pad_centred(&x, 32));
+    let (m, s) = pixel_stats(&pad_centred(x, 32));
     assert!((m - 0.218_999_832_069_546_6).abs() < 1e-12, "{m}");
     assert!((s - 0.331_811_372_999_959).abs() < 1e-9, "{s}");
 }
