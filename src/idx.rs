@@ -59,7 +59,9 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, IdxError> {
             .or_else(|e| {
                 err(
                     path,
-                    format!("is gzip-compressed but cannot be decompressed (corrupt or truncated): {e}"),
+                    format!(
+                        "is gzip-compressed but cannot be decompressed (corrupt or truncated): {e}"
+                    ),
                 )
             })?;
         Ok(out)
@@ -75,7 +77,9 @@ fn be32(b: &[u8], i: usize) -> u32 {
 /// What a magic number says, for messages.
 fn describe_magic(m: u32) -> String {
     if m >> 16 != 0 {
-        return format!("0x{m:08x}, which is not an IDX magic number (those start with two zero bytes)");
+        return format!(
+            "0x{m:08x}, which is not an IDX magic number (those start with two zero bytes)"
+        );
     }
     let ty = match (m >> 8) & 0xff {
         0x08 => "unsigned bytes",
@@ -133,7 +137,10 @@ fn header(path: &Path, b: &[u8], magic: u32, what: &str) -> Result<Vec<usize>, I
         .try_fold(1usize, |a, &x| a.checked_mul(x))
         .filter(|&n| n <= usize::MAX - head);
     let Some(body) = body else {
-        return err(path, format!("announces dimensions {d:?}, too large to read"));
+        return err(
+            path,
+            format!("announces dimensions {d:?}, too large to read"),
+        );
     };
     let want = head + body;
     let shape = d
@@ -148,10 +155,7 @@ fn header(path: &Path, b: &[u8], magic: u32, what: &str) -> Result<Vec<usize>, I
                 "is truncated: its header announces {shape} bytes of data ({want} bytes with the header) but it has {} bytes{}",
                 b.len(),
                 if what == "image" && d[1] * d[2] > 0 {
-                    format!(
-                        " ({} whole images)",
-                        (b.len() - head) / (d[1] * d[2])
-                    )
+                    format!(" ({} whole images)", (b.len() - head) / (d[1] * d[2]))
                 } else {
                     String::new()
                 }
@@ -307,7 +311,11 @@ pub const FASHION_MNIST_INSTALL: &str = "sudo apt-get install dataset-fashion-mn
 pub struct DataProblem {
     /// The parameter that names the location.
     pub param: &'static str,
+    /// The checker's message: "the data of task `T` is missing: <what>".
     pub message: String,
+    /// What is missing ("the directory `D` does not exist"), for the run-time error.
+    pub what: String,
+    /// How to fix it.
     pub help: String,
 }
 
@@ -348,6 +356,7 @@ pub fn data_path_problem(task: &str, params: &BTreeMap<String, Value>) -> Option
     Some(DataProblem {
         param: "path",
         message: format!("the data of task `{task}` is missing: {what}"),
+        what,
         help,
     })
 }
@@ -356,7 +365,10 @@ pub fn data_path_problem(task: &str, params: &BTreeMap<String, Value>) -> Option
 /// column at the bottom or right). `size` must be at least the images' rows and columns;
 /// images already of that size are returned as they are (no copy).
 pub fn pad_centred(images: Images, size: usize) -> Vec<u8> {
-    assert!(size >= images.rows && size >= images.cols, "pad to a smaller size");
+    assert!(
+        size >= images.rows && size >= images.cols,
+        "pad to a smaller size"
+    );
     if size == images.rows && size == images.cols {
         return images.pixels;
     }

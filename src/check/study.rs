@@ -879,7 +879,7 @@ impl Eval<'_> {
         if let Some(p) = crate::idx::data_path_problem(task.builtin.name, &task.params) {
             self.err(
                 Diag::warning(codes::DATA_MISSING, p.message)
-                    .at(span, format!("this task's `{}`", p.param))
+                    .at(span, format!("this task reads its data from `{}`", p.param))
                     .help(p.help),
             );
         }

@@ -578,7 +578,7 @@ fn idx_task(call: &Call) -> Result<(Split, (f64, f64))> {
         return Err(EngineError::Data {
             task: task.into(),
             path: dir,
-            msg: format!("{}; {}", p.message, p.help),
+            msg: format!("{}; {}", p.what, p.help),
         });
     }
     let data_err = |e: idx::IdxError| EngineError::Data {
@@ -638,11 +638,7 @@ fn idx_task(call: &Call) -> Result<(Split, (f64, f64))> {
         let n = im.n as i64;
         let px = idx::pad_centred(im, s);
         let labels: Vec<i64> = lab.iter().map(|&l| i64::from(l)).collect();
-        (
-            px,
-            Tensor::from_slice(&labels),
-            n,
-        )
+        (px, Tensor::from_slice(&labels), n)
     };
     let (tpx, ty, ntr) = tensors(tx, ty);
     let stats = idx::pixel_stats(&tpx);
@@ -1159,7 +1155,10 @@ mod tests {
             (Call::new("knet5"), 32),
             (Call::new("alexnet"), 67),
             (Call::new("resnet18"), 32),
-            (Call::new("mlp").with("hidden", Value::List(vec![Value::Int(16)])), 28),
+            (
+                Call::new("mlp").with("hidden", Value::List(vec![Value::Int(16)])),
+                28,
+            ),
         ] {
             let t = Task::from_call(
                 &Call::new("fashion_mnist")
@@ -1224,7 +1223,14 @@ mod tests {
             settings: TrainSettings::from_call(&settings).unwrap(),
         };
         let d = tempfile::tempdir().unwrap();
-        let out = train(&job, d.path(), Device::Cpu, &mut |_, _, _| Ok(()), &mut |_| {}).unwrap();
+        let out = train(
+            &job,
+            d.path(),
+            Device::Cpu,
+            &mut |_, _, _| Ok(()),
+            &mut |_| {},
+        )
+        .unwrap();
         assert!(matches!(out, TrainOutcome::Completed { .. }), "{out:?}");
         let h = out.history();
         let acc: Vec<f64> = h.iter().filter_map(|r| r.val_acc).collect();
@@ -1253,7 +1259,10 @@ mod tests {
         let t0 = std::time::Instant::now();
         let dir = Path::new(crate::idx::FASHION_MNIST_DIR);
         let f = crate::idx::Files::default();
-        for (x, y) in [(&f.train_images, &f.train_labels), (&f.val_images, &f.val_labels)] {
+        for (x, y) in [
+            (&f.train_images, &f.train_labels),
+            (&f.val_images, &f.val_labels),
+        ] {
             let find = |n: &str| crate::idx::locate(dir, n).unwrap();
             crate::idx::read_pair(&find(x), &find(y), 10).unwrap();
         }

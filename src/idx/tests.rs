@@ -16,7 +16,9 @@ fn gz(b: &[u8]) -> Vec<u8> {
 
 /// 5 images of 3 × 4, pixel j of image i = 10·i + j, and labels 0..5 mod 3.
 fn sample() -> (Vec<u8>, Vec<u8>) {
-    let px: Vec<u8> = (0..5).flat_map(|i| (0..12).map(move |j| 10 * i + j)).collect();
+    let px: Vec<u8> = (0..5)
+        .flat_map(|i| (0..12).map(move |j| 10 * i + j))
+        .collect();
     let labels: Vec<u8> = (0..5).map(|i| i % 3).collect();
     (idx(&[5, 3, 4], &px), idx(&[5], &labels))
 }
@@ -38,12 +40,7 @@ fn pair_err(dir: &Path, images: &[u8], labels: &[u8]) -> String {
 fn reads_plain_and_gzip_alike() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y) = sample();
-    let plain = read_pair(
-        &write(dir.path(), "a", &x),
-        &write(dir.path(), "b", &y),
-        3,
-    )
-    .unwrap();
+    let plain = read_pair(&write(dir.path(), "a", &x), &write(dir.path(), "b", &y), 3).unwrap();
     // gzip is recognised by its magic bytes, not by the name
     let zipped = read_pair(
         &write(dir.path(), "c.gz", &gz(&x)),
@@ -78,7 +75,10 @@ fn bad_magic_numbers_are_named() {
     let mut f = x.clone();
     f[2] = 0x0d;
     let e = pair_err(dir.path(), &f, &y);
-    assert!(e.contains("0x00000d03 (3 dimension(s) of 32-bit floats)"), "{e}");
+    assert!(
+        e.contains("0x00000d03 (3 dimension(s) of 32-bit floats)"),
+        "{e}"
+    );
     // images with 2 dimensions
     let e = pair_err(dir.path(), &idx(&[5, 12], &x[16..]), &y);
     assert!(e.contains("0x00000802"), "{e}");
@@ -144,10 +144,7 @@ fn counts_and_labels_are_checked() {
         "{e}"
     );
     let e = read_images(&dir.path().join("absent")).unwrap_err();
-    assert!(
-        e.to_string().contains("absent: cannot read"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("absent: cannot read"), "{e}");
 }
 
 #[test]
@@ -265,7 +262,10 @@ fn missing_data_is_a_problem_with_a_fix() {
     assert!(p.message.contains("lacks `other-labels`"), "{}", p.message);
     assert!(p.help.contains("val_labels"), "{}", p.help);
     assert_eq!(data_path_problem("cifar10", &params(&absent)), None);
-    assert_eq!(data_path_problem("synthetic_images", &BTreeMap::new()), None);
+    assert_eq!(
+        data_path_problem("synthetic_images", &BTreeMap::new()),
+        None
+    );
 }
 
 /// The real Fashion-MNIST (Debian's `dataset-fashion-mnist`), when installed: 60,000 + 10,000
