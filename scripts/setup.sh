@@ -3,7 +3,9 @@
 #
 #   scripts/setup.sh            Python venv with torch 2.11.0 (its libtorch is what lrx links,
 #                               CPU and CUDA alike) and the test references (numpy, scipy, sklearn, ...);
-#                               headless chromium through apt when missing (report test; optional)
+#                               headless chromium through apt when missing (report test; optional);
+#                               Fashion-MNIST (Debian's dataset-fashion-mnist) through apt when
+#                               missing (the fashion_mnist task and its tests; optional)
 #
 # Cache: $LRX_CACHE (default ~/.cache/lrx). Prints `export` lines to stdout
 # when called with --print-env, so callers can `eval "$(scripts/setup.sh --print-env)"`.
@@ -14,7 +16,7 @@ PRINT_ENV=0
 for a in "$@"; do
   case "$a" in
     --print-env) PRINT_ENV=1 ;;
-    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -57,6 +59,23 @@ if [ "${LRX_SKIP_BROWSER:-0}" != 1 ] && ! command -v chromium >/dev/null 2>&1 \
          || { $SUDO apt-get update -q >&2 \
               && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2; }; }; then
     log "could not install chromium: the report browser test fails unless LRX_SKIP_BROWSER=1"
+  fi
+fi
+
+# Optional: Fashion-MNIST, the `fashion_mnist` task's data (specs/fashion.lrx and the tests that
+# read the real files), as Debian packages it in /usr/share/datasets/fashion-mnist. Skipped when
+# it is already there, when LRX_SKIP_DATASETS=1, or without apt-get; a failed install is
+# reported, not fatal (those tests then skip, and `lrx check` warns about the missing data).
+FASHION_DIR=/usr/share/datasets/fashion-mnist
+if [ "${LRX_SKIP_DATASETS:-0}" != 1 ] && [ ! -e "$FASHION_DIR/train-images-idx3-ubyte.gz" ] \
+   && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+  log "installing dataset-fashion-mnist (Fashion-MNIST, 30 MB, for the fashion_mnist task)"
+  if ! { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dataset-fashion-mnist >&2 \
+         || { $SUDO apt-get update -q >&2 \
+              && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dataset-fashion-mnist >&2; }; }; then
+    log "could not install dataset-fashion-mnist: the fashion_mnist task needs it (sudo apt-get install dataset-fashion-mnist); set LRX_SKIP_DATASETS=1 to skip"
   fi
 fi
 

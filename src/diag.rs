@@ -307,6 +307,8 @@ pub mod codes {
     pub const NOT_FINITE: &str = "lrx::check::not_finite";
     pub const INEXACT_NUMBER: &str = "lrx::check::inexact_number";
     pub const USED_BEFORE_DECLARED: &str = "lrx::check::used_before_declared";
+    /// A warning: a task's data is not where its call says.
+    pub const DATA_MISSING: &str = "lrx::check::data_missing";
     pub const BUG: &str = "lrx::bug";
 
     /// All codes, for the docs test.
@@ -345,6 +347,7 @@ pub mod codes {
         NOT_FINITE,
         INEXACT_NUMBER,
         USED_BEFORE_DECLARED,
+        DATA_MISSING,
         BUG,
     ];
 }

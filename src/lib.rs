@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cochlea;
 pub mod diag;
 pub mod features;
+pub mod idx;
 pub mod plan;
 pub mod registry;
 pub mod report;

@@ -93,6 +93,8 @@ pub struct Eval<'s> {
     /// axis below the use), unless it is poisoned: its own expression already failed and was
     /// reported, so a use of it is a follow-on and evaluates to nothing, silently.
     pub(crate) block_keys: HashMap<String, BlockKey>,
+    /// Task calls whose data location was looked up (`study::warn_missing_data`).
+    pub(crate) data_checked: HashSet<String>,
 }
 
 /// A key of the `train` block being expanded (see [`Eval::block_keys`]).
@@ -118,6 +120,7 @@ impl<'s> Eval<'s> {
             reported: HashSet::new(),
             interned: HashMap::new(),
             block_keys: HashMap::new(),
+            data_checked: HashSet::new(),
         }
     }
 

@@ -898,6 +898,22 @@ impl Eval<'_> {
         }
     }
 
+    /// A warning when a task's data is not where its call says (`idx::data_path_problem`;
+    /// looked up once per distinct call, however many sweep points share it).
+    fn warn_missing_data(&mut self, task: &Obj, span: Span) {
+        let key = format!("{}{:?}", task.builtin.name, task.params);
+        if !self.data_checked.insert(key) {
+            return;
+        }
+        if let Some(p) = crate::idx::data_path_problem(task.builtin.name, &task.params) {
+            self.err(
+                Diag::warning(codes::DATA_MISSING, p.message)
+                    .at(span, format!("this task reads its data from `{}`", p.param))
+                    .help(p.help),
+            );
+        }
+    }
+
     fn get<'a>(vars: &'a Bindings, k: &str) -> Option<&'a SVal> {
         vars.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v)
     }
@@ -1040,8 +1056,12 @@ impl Eval<'_> {
                 let ((task, tspan), (mut arch, aspan), (rule, rspan)) = (task?, arch?, rule?);
                 // Architecture inputs come from the task.
                 let audio = crate::cochlea::is_audio_task(task.builtin.name);
+                self.warn_missing_data(&task, tspan);
+                let int = |k: &str, d: i64| task.params.get(k).and_then(Value::as_i64).unwrap_or(d);
                 let (size, channels, classes) = match task.builtin.name {
                     "cifar10" => (32, 3, 10),
+                    "fashion_mnist" => (int("size", 28), 1, 10),
+                    "idx_images" => (int("size", 28), 1, int("classes", 10)),
                     _ if audio => {
                         let call = crate::value::Call {
                             name: task.builtin.name.to_string(),

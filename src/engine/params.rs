@@ -47,6 +47,8 @@ pub const BUILTINS: &[(&str, Kind)] = &[
     ("kolen_pollack", Kind::Rule),
     ("synthetic_images", Kind::Task),
     ("cifar10", Kind::Task),
+    ("fashion_mnist", Kind::Task),
+    ("idx_images", Kind::Task),
     ("image_folder", Kind::Task),
     ("synthetic_audio", Kind::Task),
     ("audio_folder", Kind::Task),
@@ -198,6 +200,25 @@ pub fn defaults(name: &str) -> Option<Call> {
             .with("path", s("data/cifar-10-batches-bin"))
             .with("train", i(0))
             .with("val", i(0)),
+        "fashion_mnist" => c
+            .with("path", s(crate::idx::FASHION_MNIST_DIR))
+            .with("train", i(0))
+            .with("val", i(0))
+            .with("size", i(28))
+            .with("seed", i(0)),
+        "idx_images" => {
+            let f = crate::idx::Files::default();
+            c.with("path", s("data/mnist"))
+                .with("train_images", s(&f.train_images))
+                .with("train_labels", s(&f.train_labels))
+                .with("val_images", s(&f.val_images))
+                .with("val_labels", s(&f.val_labels))
+                .with("classes", i(10))
+                .with("train", i(0))
+                .with("val", i(0))
+                .with("size", i(28))
+                .with("seed", i(0))
+        }
         "image_folder" => c
             .with("path", s("data/images"))
             .with("val_path", s(""))
@@ -268,9 +289,9 @@ pub fn complete(call: &Call) -> Call {
 mod tests {
     use super::*;
 
-    /// The language's schemas (src/registry) and the engine agree: every architecture and rule
-    /// parameter a spec can set is one the engine reads, and every registry default equals the
-    /// engine's default.
+    /// The language's schemas (src/registry) and the engine agree: every architecture, rule and
+    /// task parameter a spec can set is one the engine reads, every task's registry default
+    /// equals the engine's, and every engine builtin is in the registry.
     #[test]
     fn registry_and_engine_agree() {
         let _rng = crate::engine::test_rng_lock();
@@ -286,8 +307,46 @@ mod tests {
                 );
             }
         }
+        // Tasks: every parameter a spec can set reaches the engine, except the objective's
+        // (`run::task::job_of` moves those to the objective call) and the folder tasks'
+        // `classes`, which only sizes the plan's output layer (the engine counts directories).
+        let common: Vec<&str> = crate::registry::builtin("synthetic_images")
+            .unwrap()
+            .params
+            .last()
+            .unwrap()
+            .iter()
+            .map(|p| p.name)
+            .collect();
+        assert!(common.contains(&"objective") && common.contains(&"flip"));
+        for b in REG.iter().filter(|b| b.kind == RK::Task) {
+            let d = defaults(b.name).unwrap_or_else(|| panic!("engine lacks task `{}`", b.name));
+            for p in b.params() {
+                let plan_only = p.name == "classes" && b.name.ends_with("_folder");
+                assert!(
+                    d.params.contains_key(p.name) || common.contains(&p.name) || plan_only,
+                    "engine's task `{}` lacks parameter `{}`",
+                    b.name,
+                    p.name
+                );
+                // A default the registry states is the engine's too (what `complete` fills),
+                // except these older ones: the checker always fills them from the registry,
+                // and the engine's smaller values are what its own tests use.
+                const ENGINE_TEST_SIZES: &[(&str, &str)] = &[
+                    ("synthetic_images", "train"),
+                    ("synthetic_images", "val"),
+                    ("synthetic_images", "noise"),
+                    ("image_folder", "size"),
+                ];
+                if let (Some(r), Some(e)) = (p.default.to_value(), d.params.get(p.name)) {
+                    if !ENGINE_TEST_SIZES.contains(&(b.name, p.name)) {
+                        assert_eq!(&r, e, "default of `{}.{}`", b.name, p.name);
+                    }
+                }
+            }
+        }
         for (n, k) in BUILTINS {
-            if matches!(k, Kind::Arch | Kind::Rule) {
+            if matches!(k, Kind::Arch | Kind::Rule | Kind::Task) {
                 assert!(
                     REG.iter().any(|b| b.name == *n),
                     "`{n}` is not in the language's registry"

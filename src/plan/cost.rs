@@ -32,6 +32,8 @@ pub fn task_sizes(task: &crate::value::Call) -> (f64, f64) {
     match task.name.as_str() {
         "synthetic_images" => (get("train", 5000.0), get("val", 1000.0)),
         "cifar10" => (get("train", 50_000.0), get("val", 10_000.0)),
+        // `idx_images` is assumed to be MNIST-sized until it is read.
+        "fashion_mnist" | "idx_images" => (get("train", 60_000.0), get("val", 10_000.0)),
         "synthetic_audio" => (get("train", 2000.0), get("val", 400.0)),
         // An audio folder's size is unknown until it is read: assume WSN's (method.md §7).
         "audio_folder" => (5_810_600.0, 369_864.0),

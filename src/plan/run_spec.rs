@@ -10,7 +10,16 @@ use std::sync::Arc;
 
 /// Parameters that say where data lives, not what it is: excluded from run ids so the same
 /// study has the same ids in every lab.
-pub const LOCATION_PARAMS: &[&str] = &["path", "val_path", "load"];
+pub const LOCATION_PARAMS: &[&str] = &[
+    "path",
+    "val_path",
+    "load",
+    // `idx_images`'s file names inside `path`
+    "train_images",
+    "train_labels",
+    "val_images",
+    "val_labels",
+];
 
 /// Parameters added after run ids were first published, with the default that reproduces the
 /// earlier behaviour: left out of the id at that default, so existing studies keep their ids

@@ -198,6 +198,104 @@ const CIFAR: &[Param] = &[
     ),
 ];
 
+const FASHION: &[Param] = &[
+    p(
+        "path",
+        Ty::Str,
+        D::S(crate::idx::FASHION_MNIST_DIR),
+        "directory with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each plain or .gz); the default is where `sudo apt-get install dataset-fashion-mnist` puts them; not part of run ids",
+    ),
+    p(
+        "train",
+        NONNEG,
+        D::I(0),
+        "use N of the 60,000 training images, drawn without replacement from `seed` and kept in file order (0 = all)",
+    ),
+    p(
+        "val",
+        NONNEG,
+        D::I(0),
+        "use N of the 10,000 test images as validation, drawn the same way (0 = all)",
+    ),
+    pu(
+        "size",
+        Ty::Int { min: 28, max: 512 },
+        D::I(28),
+        "pixels",
+        "input height and width: the 28 × 28 images are zero-padded, centred, to size × size (32 = CIFAR's size, where KNet4's top map is 4 × 4); never resized",
+    ),
+    p(
+        "seed",
+        NONNEG,
+        D::I(0),
+        "seed of the `train` and `val` subsets (unused when both are 0)",
+    ),
+];
+
+const IDX: &[Param] = &[
+    p(
+        "path",
+        Ty::Str,
+        D::Required,
+        "directory with the four IDX files (unsigned-byte images and labels, each plain or .gz)",
+    ),
+    p(
+        "train_images",
+        Ty::Str,
+        D::S("train-images-idx3-ubyte"),
+        "training images in `path` (`.gz` appended when only that file exists); not part of run ids",
+    ),
+    p(
+        "train_labels",
+        Ty::Str,
+        D::S("train-labels-idx1-ubyte"),
+        "training labels in `path`, as `train_images`",
+    ),
+    p(
+        "val_images",
+        Ty::Str,
+        D::S("t10k-images-idx3-ubyte"),
+        "validation images in `path`, as `train_images`",
+    ),
+    p(
+        "val_labels",
+        Ty::Str,
+        D::S("t10k-labels-idx1-ubyte"),
+        "validation labels in `path`, as `train_images`",
+    ),
+    p(
+        "classes",
+        Ty::Int { min: 2, max: 256 },
+        D::I(10),
+        "number of classes: every label must be below it; fixes the output layer",
+    ),
+    p(
+        "train",
+        NONNEG,
+        D::I(0),
+        "use N of the training images, drawn without replacement from `seed` and kept in file order (0 = all)",
+    ),
+    p(
+        "val",
+        NONNEG,
+        D::I(0),
+        "use N of the validation images, drawn the same way (0 = all)",
+    ),
+    pu(
+        "size",
+        Ty::Int { min: 1, max: 512 },
+        D::I(28),
+        "pixels",
+        "input height and width: images are zero-padded, centred, to size × size (at least the images' own size; never resized)",
+    ),
+    p(
+        "seed",
+        NONNEG,
+        D::I(0),
+        "seed of the `train` and `val` subsets (unused when both are 0)",
+    ),
+];
+
 const FOLDER: &[Param] = &[
     p(
         "path",
@@ -820,6 +918,20 @@ pub static BUILTINS: &[Builtin] = &[
         "cifar10",
         "CIFAR-10 in its binary format, read from `path` (32×32×3, 10 classes)",
         [CIFAR, TASK_COMMON]
+    ),
+    b!(
+        "fashion_mnist",
+        Task,
+        "fashion_mnist",
+        "Fashion-MNIST (Zalando; 28×28 grayscale clothing, 10 classes, 60,000 training and 10,000 test images) from its IDX files; `sudo apt-get install dataset-fashion-mnist` installs them at the default `path`",
+        [FASHION, TASK_COMMON]
+    ),
+    b!(
+        "idx_images",
+        Task,
+        "idx_images",
+        "any data set in the MNIST (IDX) format: unsigned-byte images (one channel) and labels, plain or gzip, read from `path`",
+        [IDX, TASK_COMMON]
     ),
     b!(
         "image_folder",
