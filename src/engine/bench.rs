@@ -501,10 +501,19 @@ mod regime_bench {
         let rows: Vec<(&str, Call)> = vec![
             ("sgdm default", Call::new("sgdm")),
             ("fa default", Call::new("fa")),
-            ("fa constrain_norm", Call::new("fa").with("constrain_norm", b(true))),
-            ("fa top_feedback=shared", Call::new("fa").with("top_feedback", s("shared"))),
+            (
+                "fa constrain_norm",
+                Call::new("fa").with("constrain_norm", b(true)),
+            ),
+            (
+                "fa top_feedback=shared",
+                Call::new("fa").with("top_feedback", s("shared")),
+            ),
             ("ia default", Call::new("ia")),
-            ("ia projection_bias", Call::new("ia").with("projection_bias", b(true))),
+            (
+                "ia projection_bias",
+                Call::new("ia").with("projection_bias", b(true)),
+            ),
             (
                 "ia b_optimizer=adam b_lr_scale=0.5",
                 Call::new("ia")
@@ -512,7 +521,10 @@ mod regime_bench {
                     .with("b_lr_scale", f(0.5)),
             ),
             ("ia alternate=1", Call::new("ia").with("alternate", i(1))),
-            ("ia top_feedback=shared", Call::new("ia").with("top_feedback", s("shared"))),
+            (
+                "ia top_feedback=shared",
+                Call::new("ia").with("top_feedback", s("shared")),
+            ),
             ("kolen_pollack default", Call::new("kolen_pollack")),
             ("symmetric default", Call::new("symmetric")),
         ];

@@ -467,9 +467,13 @@ impl Model {
             let why = if contrastive {
                 Some("the contrastive objective has no classifier")
             } else if top_map.is_none() {
-                Some("its classifier does not read a flattened C×H×W map (only knet4's and knet5's do)")
+                Some(
+                    "its classifier does not read a flattened C×H×W map (only knet4's and knet5's do)",
+                )
             } else if b_init == BackwardInit::SameDraws {
-                Some("`backward_init = same_draws` gives B W's draws, which are not shared over positions")
+                Some(
+                    "`backward_init = same_draws` gives B W's draws, which are not shared over positions",
+                )
             } else {
                 None
             };

@@ -164,10 +164,9 @@ impl Optimizer {
         let pre = self.prefix;
         for (name, s) in &self.state {
             match s {
-                Slot::Sgd { buf } => out.push((
-                    format!("{pre}/{name}/momentum_buffer"),
-                    buf.shallow_clone(),
-                )),
+                Slot::Sgd { buf } => {
+                    out.push((format!("{pre}/{name}/momentum_buffer"), buf.shallow_clone()))
+                }
                 Slot::Adam { m, v, step } => {
                     out.push((format!("{pre}/{name}/exp_avg"), m.shallow_clone()));
                     out.push((format!("{pre}/{name}/exp_avg_sq"), v.shallow_clone()));

@@ -237,7 +237,10 @@ mod tests {
                     .map(|(_, t)| t.int64_value(&[]))
                     .unwrap_or(0)
             };
-            let b = count(tr.b_opt.as_ref().unwrap().state_tensors(), "bopt/fc4/backward/step");
+            let b = count(
+                tr.b_opt.as_ref().unwrap().state_tensors(),
+                "bopt/fc4/backward/step",
+            );
             let w = count(tr.opt.state_tensors(), "opt/fc4/kernel/step");
             assert_eq!((b, w), (want_b, want_w), "alternate = {k}");
         }
@@ -346,7 +349,10 @@ mod tests {
         assert_eq!(spread(bs, 64), 0.0);
         assert!(spread(br, 64) > 0.0);
         let ratio = bs.norm().double_value(&[]) / br.norm().double_value(&[]);
-        assert!((0.8..1.25).contains(&ratio), "‖B_shared‖/‖B_random‖ = {ratio}");
+        assert!(
+            (0.8..1.25).contains(&ratio),
+            "‖B_shared‖/‖B_random‖ = {ratio}"
+        );
         for i in 0..3 {
             let (a, b) = (
                 rnd.model.aligned_layers()[i].bwd.as_ref().unwrap(),
@@ -398,10 +404,7 @@ mod tests {
                 Ok(_) => panic!("{j:?} was accepted"),
                 Err(e) => e.to_string(),
             };
-            assert!(
-                e.contains("top_feedback") && e.contains("random"),
-                "{e}"
-            );
+            assert!(e.contains("top_feedback") && e.contains("random"), "{e}");
         }
         for (rule, p, v) in [
             ("fa", "b_optimizer", s("adam")),
@@ -413,7 +416,9 @@ mod tests {
             ("ia", "b_lr_scale", Value::Float(-1.0)),
             ("ia", "alternate", Value::Int(-1)),
         ] {
-            let e = build_rule(&Call::new(rule).with(p, v)).unwrap_err().to_string();
+            let e = build_rule(&Call::new(rule).with(p, v))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(p), "{rule}.{p}: {e}");
         }
     }

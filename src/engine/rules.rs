@@ -535,8 +535,8 @@ impl Rule {
                     -dot(pf, &pb) / n
                 };
                 let amp_partner = if ramp { pf0 } else { pf };
-                let mut q = amp_partner * (-alpha / n)
-                    + layer.op_forward(&rb, &w) * (2.0 * beta / n);
+                let mut q =
+                    amp_partner * (-alpha / n) + layer.op_forward(&rb, &w) * (2.0 * beta / n);
                 if sparse {
                     q += &pb * (2.0 * gamma / n);
                 }
@@ -890,7 +890,10 @@ mod tests {
                         .unwrap();
                     let r0 = nb.alignment_loss(&l, &x).unwrap().double_value(&[]);
                     let d = (r.double_value(&[]) - r0).abs();
-                    assert!(d > 1e-6, "{kind:?} flags {flags:05b}: bias changes R by {d}");
+                    assert!(
+                        d > 1e-6,
+                        "{kind:?} flags {flags:05b}: bias changes R by {d}"
+                    );
                 }
                 let want = tch::Tensor::run_backward(&[&r], &[b], false, false).remove(0);
                 for from_forward in [false, true] {

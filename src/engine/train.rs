@@ -595,12 +595,7 @@ impl Trainer {
                     to.2.push(*d);
                 }
                 self.opt.step(&main.0, &main.1, &main.2, lr);
-                b_opt.step(
-                    &back.0,
-                    &back.1,
-                    &back.2,
-                    lr * self.rule.regime.b_lr_scale,
-                );
+                b_opt.step(&back.0, &back.1, &back.2, lr * self.rule.regime.b_lr_scale);
             }
         }
         if !self.w0_norms.is_empty() && phase != Phase::Alignment {

@@ -471,7 +471,10 @@ mod tests {
         }
         assert_eq!(id(&base), id(&all));
         // `b_lr_scale = 1` written as an integer is the default too.
-        assert_eq!(id(&base), id(&base.clone().with("b_lr_scale", Value::Int(1))));
+        assert_eq!(
+            id(&base),
+            id(&base.clone().with("b_lr_scale", Value::Int(1)))
+        );
         for (k, v) in [
             ("b_optimizer", Value::Str("adam".into())),
             ("b_lr_scale", Value::Float(0.5)),
