@@ -1,7 +1,14 @@
 //! Build script: when linking libtorch (feature `torch`), write an rpath to its `lib/` so
-//! `target/*/lrx` starts without `LD_LIBRARY_PATH`, and keep `libtorch_cuda` linked when it is
-//! present (the linker's `--as-needed` would otherwise drop it and CUDA would silently be
-//! unavailable on a GPU machine). See ../shared/toolchain.md.
+//! `target/*/lrx-engine` starts without `LD_LIBRARY_PATH`, and keep `libtorch_cuda` linked in
+//! `lrx-engine` when it is present (the linker's `--as-needed` would otherwise drop it and CUDA
+//! would silently be unavailable on a GPU machine). See ../shared/toolchain.md.
+//!
+//! The front end `lrx` (src/main.rs) must not load libtorch (it starts in milliseconds, see
+//! src/run/exe.rs): its code never reaches tch, so `--as-needed` drops the libtorch libraries
+//! that torch-sys names, and nothing here may name one with `--no-as-needed` for it. Hence the
+//! `-ltorch_cuda` arguments go to `lrx-engine` and the integration tests only; the library's
+//! unit-test binary keeps `libtorch_cuda` by referring to one of its symbols (cfg `lrx_cuda`,
+//! src/run/exe.rs).
 //!
 //! It also compiles `src/engine/ext/decoupled.cpp` (custom autograd functions that tch cannot
 //! express, see that file) against the libtorch that torch-sys links.
@@ -53,6 +60,7 @@ fn compile_ext() {
 }
 
 fn main() {
+    println!("cargo::rustc-check-cfg=cfg(lrx_cuda)");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-changed=grammar/lrx.pest");
     if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
@@ -80,8 +88,11 @@ fn main() {
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=LRX_LIBTORCH_VERSION={}", version.trim());
     let lib = std::path::Path::new(&libtorch).join("lib");
+    // Every linked target: `lrx-engine`, the test binaries. Harmless in `lrx`, which names no
+    // libtorch library (an rpath only says where to look).
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     if lib.join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-cfg=lrx_cuda");
         let search = format!("-L{}", lib.display());
         for a in [
             "-Wl,--no-as-needed",
@@ -89,7 +100,8 @@ fn main() {
             "-ltorch_cuda",
             "-Wl,--as-needed",
         ] {
-            println!("cargo:rustc-link-arg={a}");
+            println!("cargo:rustc-link-arg-bin=lrx-engine={a}");
+            println!("cargo:rustc-link-arg-tests={a}");
         }
     }
 }
