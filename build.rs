@@ -4,11 +4,15 @@
 //! would silently be unavailable on a GPU machine). See ../shared/toolchain.md.
 //!
 //! The front end `lrx` (src/main.rs) must not load libtorch (it starts in milliseconds, see
-//! src/run/exe.rs): its code never reaches tch, so `--as-needed` drops the libtorch libraries
-//! that torch-sys names, and nothing here may name one with `--no-as-needed` for it. Hence the
-//! `-ltorch_cuda` arguments go to `lrx-engine` and the integration tests only; the library's
-//! unit-test binary keeps `libtorch_cuda` by referring to one of its symbols (cfg `lrx_cuda`,
-//! src/run/exe.rs).
+//! src/run/exe.rs). Its code never reaches tch, so the linker (`--gc-sections`, `--as-needed`)
+//! drops the libtorch libraries that torch-sys names, given two things:
+//! - nothing names one with `--no-as-needed` for it: the `-ltorch_cuda` arguments go to
+//!   `lrx-engine` and the integration tests only; the library's unit-test binary keeps
+//!   `libtorch_cuda` by referring to one of its symbols (cfg `lrx_cuda`, src/run/exe.rs);
+//! - `lrx` exports no symbol (`--exclude-libs ALL`). The C++ objects that the link pulls in
+//!   with dead engine code (torch-sys's `torch_api.cpp`, our `decoupled.cpp`) define inline
+//!   template functions that libtorch also refers to; exported, they would "interpose" libtorch's
+//!   copies, count as live, and keep libtorch on the NEEDED list.
 //!
 //! It also compiles `src/engine/ext/decoupled.cpp` (custom autograd functions that tch cannot
 //! express, see that file) against the libtorch that torch-sys links.
@@ -67,6 +71,7 @@ fn main() {
         return;
     }
     compile_ext();
+    println!("cargo:rustc-link-arg-bin=lrx=-Wl,--exclude-libs,ALL");
     let Some(libtorch) = std::env::var_os("LIBTORCH") else {
         return;
     };
