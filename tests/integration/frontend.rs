@@ -32,7 +32,10 @@ fn loaded_objects(exe: &str, args: &[&str]) -> (Option<i32>, Vec<String>, String
     }
     let objects = text
         .lines()
-        .filter_map(|l| l.split_once("calling init: ").map(|(_, p)| p.trim().to_string()))
+        .filter_map(|l| {
+            l.split_once("calling init: ")
+                .map(|(_, p)| p.trim().to_string())
+        })
         .collect();
     (
         o.status.code(),
@@ -94,7 +97,8 @@ fn the_front_end_lists_every_command() {
     assert!(names.len() >= 10, "{names:?}");
     for n in &names {
         assert!(
-            help.lines().any(|l| l.trim_start().starts_with(&format!("{n} "))),
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{n} "))),
             "`lrx --help` does not list `{n}`:\n{help}"
         );
     }
@@ -154,11 +158,7 @@ fn a_missing_engine_is_named_with_its_fix() {
         .args(["check", &spec("specs/quickstart.lrx")])
         .output()
         .unwrap();
-    assert!(
-        o.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = Command::new(&lone)
         .args(["run", &spec("specs/quickstart.lrx"), "--dry-run"])
         .output()
