@@ -1,10 +1,9 @@
 //! The two executables. `lrx` is the front end: it parses, checks and plans, and does not link
 //! libtorch, so `lrx check` starts in milliseconds. `lrx-engine` links libtorch and runs every
-//! command; `lrx` hands it the commands that need libtorch (`run`, `run-task`, `reproduce`, `classify`,
-//! `export-reference`)
-//! by replacing itself with it, and the training children of `lrx run` and Slurm's array tasks
-//! are `lrx-engine run-task`. The engine is found beside the running executable, as `cargo
-//! build` and `cargo install` place it. See docs/architecture.md.
+//! command; `lrx` hands it the commands that need libtorch (`run`, `run-task`, `reproduce`,
+//! `classify`, `export-reference`) by replacing itself with it, and the training children of
+//! `lrx run` and Slurm's array tasks are `lrx-engine run-task`. The engine is found beside the
+//! running executable, as `cargo build` and `cargo install` place it. See docs/architecture.md.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
