@@ -1,7 +1,18 @@
 //! Build script: when linking libtorch (feature `torch`), write an rpath to its `lib/` so
-//! `target/*/lrx` starts without `LD_LIBRARY_PATH`, and keep `libtorch_cuda` linked when it is
-//! present (the linker's `--as-needed` would otherwise drop it and CUDA would silently be
-//! unavailable on a GPU machine). See ../shared/toolchain.md.
+//! `target/*/lrx-engine` starts without `LD_LIBRARY_PATH`, and keep `libtorch_cuda` linked in
+//! `lrx-engine` when it is present (the linker's `--as-needed` would otherwise drop it and CUDA
+//! would silently be unavailable on a GPU machine). See ../shared/toolchain.md.
+//!
+//! The front end `lrx` (src/main.rs) must not load libtorch (it starts in milliseconds, see
+//! src/run/exe.rs). Its code never reaches tch, so the linker (`--gc-sections`, `--as-needed`)
+//! drops the libtorch libraries that torch-sys names, given two things:
+//! - nothing names one with `--no-as-needed` for it: the `-ltorch_cuda` arguments go to
+//!   `lrx-engine` and the integration tests only; the library's unit-test binary keeps
+//!   `libtorch_cuda` by referring to one of its symbols (cfg `lrx_cuda`, src/run/exe.rs);
+//! - `lrx` exports no symbol (`--exclude-libs ALL`). The C++ objects that the link pulls in
+//!   with dead engine code (torch-sys's `torch_api.cpp`, our `decoupled.cpp`) define inline
+//!   template functions that libtorch also refers to; exported, they would "interpose" libtorch's
+//!   copies, count as live, and keep libtorch on the NEEDED list.
 //!
 //! It also compiles `src/engine/ext/decoupled.cpp` (custom autograd functions that tch cannot
 //! express, see that file) against the libtorch that torch-sys links.
@@ -53,12 +64,14 @@ fn compile_ext() {
 }
 
 fn main() {
+    println!("cargo::rustc-check-cfg=cfg(lrx_cuda)");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-changed=grammar/lrx.pest");
     if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
         return;
     }
     compile_ext();
+    println!("cargo:rustc-link-arg-bin=lrx=-Wl,--exclude-libs,ALL");
     let Some(libtorch) = std::env::var_os("LIBTORCH") else {
         return;
     };
@@ -80,8 +93,11 @@ fn main() {
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=LRX_LIBTORCH_VERSION={}", version.trim());
     let lib = std::path::Path::new(&libtorch).join("lib");
+    // Every linked target: `lrx-engine`, the test binaries. Harmless in `lrx`, which names no
+    // libtorch library (an rpath only says where to look).
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     if lib.join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-cfg=lrx_cuda");
         let search = format!("-L{}", lib.display());
         for a in [
             "-Wl,--no-as-needed",
@@ -89,7 +105,8 @@ fn main() {
             "-ltorch_cuda",
             "-Wl,--as-needed",
         ] {
-            println!("cargo:rustc-link-arg={a}");
+            println!("cargo:rustc-link-arg-bin=lrx-engine={a}");
+            println!("cargo:rustc-link-arg-tests={a}");
         }
     }
 }

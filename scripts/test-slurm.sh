@@ -24,7 +24,7 @@ fi
 T0=$(date +%s)
 eval "$(scripts/setup.sh --print-env)"
 LRX=${LRX:-$PWD/target/debug/lrx}
-[ -x "$LRX" ] || cargo build --bin lrx
+[ -x "$LRX" ] && [ -x "$(dirname "$LRX")/lrx-engine" ] || cargo build --bin lrx --bin lrx-engine
 PY=${LRX_PYTHON:-python3}
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then

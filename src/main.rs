@@ -1,4 +1,6 @@
-//! The `lrx` binary: everything is in `lrx::cli`.
+//! `lrx`, the front end: checks, plans and explains specs without loading libtorch, and hands
+//! the commands that train to `lrx-engine` (src/bin/lrx-engine.rs). Everything is in
+//! `lrx::cli`; see `lrx::run::exe`.
 fn main() {
-    std::process::exit(lrx::cli::main(std::env::args_os()));
+    std::process::exit(lrx::cli::front_main(std::env::args_os()));
 }

@@ -1,5 +1,6 @@
-//! The command line. `main.rs` only calls [`main`]; every subcommand lives here and writes
-//! through [`Out`], so tests can capture output.
+//! The command line. The two binaries only call in here: `lrx` (src/main.rs) calls
+//! [`front_main`], `lrx-engine` (src/bin/lrx-engine.rs) calls [`main`]. Every subcommand lives
+//! here and writes through [`Out`], so tests can capture output.
 
 mod classify;
 mod doc;
@@ -121,15 +122,100 @@ pub struct Out<'a> {
     pub color: bool,
 }
 
-/// Runs the CLI; returns the process exit code (0 ok, 1 user error, 2 usage/bug).
+/// Runs the CLI in this process (the `lrx-engine` binary); returns the process exit code (0 ok,
+/// 1 user error, 2 usage/bug).
 pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    match parse(&args) {
+        Ok(cli) => with_stdio(&cli, |out| run(&cli, out)),
+        Err(code) => code,
+    }
+}
+
+/// Runs a parsed command (the `lrx-engine` binary, tests): [`run_front`]'s commands, and the
+/// ones that need libtorch.
+pub fn run(cli: &Cli, out: &mut Out) -> i32 {
+    if let Some(code) = run_front(cli, out) {
+        return code;
+    }
+    let r = match &cli.command {
+        Command::Run(a) => run::cmd_run(cli, a, out),
+        Command::RunTask(a) => run::cmd_run_task(cli, a, out),
+        Command::Reproduce(a) => run::cmd_reproduce(cli, a, out),
+        Command::Classify {
+            target,
+            output,
+            features,
+            quiet,
+        } => classify::cmd_classify(cli, target, output.as_deref(), features, *quiet, out),
+        Command::ExportReference(a) => export::cmd_export(cli, a, out),
+        // run_front ran every other command.
+        _ => Ok(()),
     };
+    exit_code(r)
+}
+
+/// Runs `cli` if it is a command of the front end: one whose code never reaches libtorch (the
+/// `lrx` binary does not link it, see docs/architecture.md). `None` for the commands that
+/// train or use the Conv1D classifier, which `lrx` hands to `lrx-engine` ([`front_main`]).
+/// A command added to [`Command`] goes to the engine unless it is listed here.
+pub fn run_front(cli: &Cli, out: &mut Out) -> Option<i32> {
+    let r = match &cli.command {
+        Command::Check { spec } => cmd_check(cli, spec, out),
+        Command::Plan { spec, format, emit } => cmd_plan(cli, spec, *format, *emit, out),
+        Command::Why { spec, run_id } => cmd_why(cli, spec, run_id, out),
+        Command::Submit(a) => submit::cmd_submit(cli, a, out),
+        Command::Status { target } => run::cmd_status(cli, target, out),
+        Command::Report { study_dir } => cmd_report(study_dir, out),
+        Command::Doc { .. } => {
+            let _ = write!(out.out, "{}", doc::builtins_markdown());
+            Ok(())
+        }
+        _ => return None,
+    };
+    Some(exit_code(r))
+}
+
+fn exit_code(r: Result<(), i32>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(code) => code,
+    }
+}
+
+/// The `lrx` binary: runs the front-end commands ([`run_front`]) in this process, which has no
+/// libtorch loaded, and replaces itself with `lrx-engine` (beside it) for the others, with the
+/// same arguments. Returns the exit code, or does not return.
+#[cfg(feature = "torch")]
+pub fn front_main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let cli = match parse(&args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some(code) = with_stdio(&cli, |out| run_front(&cli, out)) {
+        return code;
+    }
+    let err = crate::run::exe::exec_engine(&args);
+    let _ = writeln!(std::io::stderr(), "error[lrx::engine]: {err}");
+    2
+}
+
+/// Without libtorch there is nothing to hand over: `lrx` runs every command itself (the
+/// training commands say that this build cannot train).
+#[cfg(not(feature = "torch"))]
+pub fn front_main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    main(args)
+}
+
+fn parse(args: &[std::ffi::OsString]) -> Result<Cli, i32> {
+    Cli::try_parse_from(args).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() { 2 } else { 0 }
+    })
+}
+
+fn with_stdio<T>(cli: &Cli, f: impl FnOnce(&mut Out) -> T) -> T {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let color = match cli.color {
@@ -144,37 +230,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         err: &mut e,
         color,
     };
-    run(&cli, &mut out)
-}
-
-/// Runs a parsed command.
-pub fn run(cli: &Cli, out: &mut Out) -> i32 {
-    let r = match &cli.command {
-        Command::Check { spec } => cmd_check(cli, spec, out),
-        Command::Plan { spec, format, emit } => cmd_plan(cli, spec, *format, *emit, out),
-        Command::Why { spec, run_id } => cmd_why(cli, spec, run_id, out),
-        Command::Run(a) => run::cmd_run(cli, a, out),
-        Command::RunTask(a) => run::cmd_run_task(cli, a, out),
-        Command::Submit(a) => submit::cmd_submit(cli, a, out),
-        Command::Reproduce(a) => run::cmd_reproduce(cli, a, out),
-        Command::Status { target } => run::cmd_status(cli, target, out),
-        Command::Classify {
-            target,
-            output,
-            features,
-            quiet,
-        } => classify::cmd_classify(cli, target, output.as_deref(), features, *quiet, out),
-        Command::Report { study_dir } => cmd_report(study_dir, out),
-        Command::ExportReference(a) => export::cmd_export(cli, a, out),
-        Command::Doc { .. } => {
-            let _ = write!(out.out, "{}", doc::builtins_markdown());
-            Ok(())
-        }
-    };
-    match r {
-        Ok(()) => 0,
-        Err(code) => code,
-    }
+    f(&mut out)
 }
 
 /// Prints diagnostics in the chosen format.

@@ -103,9 +103,13 @@ pub fn cmd_submit(cli: &Cli, a: &SubmitArgs, out: &mut Out) -> Result<(), i32> {
     if a.cpus_per_task == 0 {
         return Err(fail(out, "--cpus-per-task must be at least 1"));
     }
-    let lrx = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .map_err(|e| fail(out, format!("cannot locate the lrx binary: {e}")))?;
+    // The array tasks train, so the scripts run the engine (crate::run::exe).
+    let lrx = crate::run::exe::engine_exe()
+        .and_then(|p| {
+            std::fs::canonicalize(&p)
+                .map_err(|e| format!("cannot locate the lrx engine {}: {e}", p.display()))
+        })
+        .map_err(|e| fail(out, e))?;
     let opts = SlurmOptions {
         partition: a.partition.clone(),
         gpus_per_task: gpus,

@@ -1,4 +1,4 @@
-//! The parent side of `lrx run`: pick the runs still to do, start `lrx run-task` children
+//! The parent side of `lrx run`: pick the runs still to do, start `lrx-engine run-task` children
 //! (`--jobs` at once), show their progress, stop cleanly on SIGINT/SIGTERM, and write the runs
 //! table.
 
@@ -191,7 +191,7 @@ pub fn train_all(
         }
         return Ok(sum);
     }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find the lrx binary: {e}"))?;
+    let exe = super::exe::engine_exe()?;
     let manifest = super::manifest_path(dir);
     let threads = if opts.threads > 0 { opts.threads } else { 1 };
     let (tx, rx) = mpsc::channel::<(usize, Option<Event>)>();

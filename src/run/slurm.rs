@@ -7,7 +7,7 @@
 //! $((SLURM_ARRAY_TASK_ID + offset))`). A resubmission lists only the missing indices
 //! (`--array=3,7-9`), so the same rule covers both.
 //!
-//! Every array task is `exec lrx run-task <manifest> --index N`: the task *is* the batch shell,
+//! Every array task is `exec lrx-engine run-task <manifest> --index N`: the task *is* the batch shell,
 //! so `--signal=B:TERM@s` reaches lrx, which stops at the next step and keeps its last
 //! checkpoint; a requeued or resubmitted task resumes from it, and a finished run is skipped
 //! (idempotent by run id).
@@ -35,7 +35,7 @@ pub struct SlurmOptions {
     pub device: String,
     /// CPUs / memory / time of the final job (default: those of the tasks).
     pub finalize_cpus: Option<u32>,
-    /// The lrx binary the scripts run (absolute).
+    /// The executable the scripts run (absolute): `lrx-engine`, which trains.
     pub lrx: PathBuf,
 }
 

@@ -4,6 +4,8 @@ mod cases;
 mod classify_cli;
 mod cli;
 mod docs;
+#[cfg(feature = "torch")]
+mod frontend;
 mod fuzz;
 mod numbers;
 #[cfg(feature = "torch")]
