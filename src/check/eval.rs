@@ -141,8 +141,7 @@ impl<'s> Eval<'s> {
         stack: &mut Vec<(SourceId, Option<Span>)>,
         main: bool,
     ) -> Option<usize> {
-        let text = self.sources.get(source).text.clone();
-        let file = match crate::syntax::parse(source, &text) {
+        let file = match crate::syntax::parse_source(self.sources, source) {
             Ok(f) => f,
             Err(d) => {
                 self.err(d);
@@ -246,7 +245,7 @@ impl<'s> Eval<'s> {
     ) -> Option<usize> {
         let (name, path, text) = match &imp.target.node {
             ImportTarget::Stdlib(n) => match stdlib(n) {
-                Some(t) => (format!("<stdlib/{n}.lrx>"), None, t.to_string()),
+                Some(t) => (format!("<stdlib/{n}.lrx>"), None, t.as_bytes().to_vec()),
                 None => {
                     let names: Vec<&str> = crate::stdlib::MODULES.iter().map(|(n, _)| *n).collect();
                     self.err(
@@ -273,7 +272,7 @@ impl<'s> Eval<'s> {
                     .unwrap_or_else(|| PathBuf::from("."));
                 let full = base.join(p);
                 let canon = full.canonicalize().unwrap_or(full.clone());
-                match std::fs::read_to_string(&canon) {
+                match std::fs::read(&canon) {
                     // Named as written (relative stays relative, so messages do not depend
                     // on where the repository lives); cycles compare canonical paths.
                     Ok(t) => (full.display().to_string(), Some(full.clone()), t),
@@ -320,7 +319,7 @@ impl<'s> Eval<'s> {
                 return Some(m);
             }
         }
-        let id = self.sources.add(name, path, text);
+        let id = self.sources.add_bytes(name, path, text);
         stack.push((id, Some(imp.span)));
         let m = self.load(id, stdlib, stack, false);
         stack.pop();
