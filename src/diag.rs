@@ -240,12 +240,16 @@ impl Excerpt {
             })
             .collect();
         // Lines to show: those of each label and one on either side.
-        let last = starts.len() - 1;
+        // (The empty "line" after a final newline is not context.)
+        let mut last = starts.len() - 1;
+        if last > 0 && starts[last] == text.len() {
+            last -= 1;
+        }
         let mut lines = std::collections::BTreeSet::new();
         for &(a, b) in &spans {
             let (la, _) = f.line_of(a);
             let (lb, _) = f.line_of(b);
-            for l in la.saturating_sub(1)..=(lb + 1).min(last) {
+            for l in la.saturating_sub(1)..=(lb + 1).min(last).max(lb) {
                 lines.insert(l);
             }
         }

@@ -79,6 +79,23 @@ pub fn parse(source: SourceId, text: &str) -> Result<File, Diag> {
         source,
         depth: Cell::new(0),
     };
+    let file = pairs
+        .into_iter()
+        .next()
+        .ok_or_else(|| bug(source, "empty parse"))?;
+    let mut items = Vec::new();
+    for p in file.into_inner() {
+        match p.as_rule() {
+            Rule::import => items.push(Item::Import(lower.import(p)?)),
+            Rule::definition => items.push(Item::Definition(lower.definition(p)?)),
+            Rule::block => items.push(Item::Block(lower.block(p)?)),
+            Rule::EOI => {}
+            r => return Err(lower.unexpected(&p, r)),
+        }
+    }
+    Ok(File { items })
+}
+
 fn bug(source: SourceId, what: &str) -> Diag {
     Diag::error(codes::BUG, format!("this is a bug in lrx: {what}"))
         .at(Span::new(source, 0, 0), "here")
