@@ -570,8 +570,14 @@ impl<'s> Eval<'s> {
                         _ => ok = false,
                     }
                 }
+                // Keys that match have the same bucket, so only keys within a bucket are
+                // compared (a pairwise check over a generated 300 000-entry table would not
+                // finish).
+                let mut buckets: HashMap<String, Vec<usize>> = HashMap::new();
                 for i in 0..out.len() {
-                    for j in 0..i {
+                    let bucket = buckets.entry(out[i].0.v.match_bucket()).or_default();
+                    let earlier = std::mem::take(bucket);
+                    for &j in &earlier {
                         if out[i].0.v.matches(&out[j].0.v) {
                             let d = Diag::error(codes::DUPLICATE, "duplicate key in table")
                                 .at(out[i].0.span, "this key appears twice")
@@ -579,6 +585,9 @@ impl<'s> Eval<'s> {
                             self.err(d);
                         }
                     }
+                    let bucket = buckets.entry(out[i].0.v.match_bucket()).or_default();
+                    *bucket = earlier;
+                    bucket.push(i);
                 }
                 if !ok {
                     return None;

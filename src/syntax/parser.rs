@@ -299,7 +299,7 @@ impl Lower {
                              operators, indexes and brackets"
                         ),
                     )
-                    .at(at, format!("level {depth}"))
+                    .at(at, format!("level {depth} of this expression"))
                     .help("split the expression: name parts of it with `let name = ...`"));
                 }
             }
@@ -424,15 +424,23 @@ impl Lower {
             Rule::list => ExprKind::List {
                 items: self.exprs(p)?,
             },
-            Rule::tuple => ExprKind::Tuple {
-                items: self.exprs(p)?,
-            },
-            Rule::group => {
-                let inner = p
-                    .into_inner()
+            Rule::paren => {
+                let mut it = p.into_inner();
+                let first = it
                     .next()
-                    .ok_or_else(|| bug(self.source, "empty group"))?;
-                return self.expr(inner).map(|e| Expr { span, ..e });
+                    .ok_or_else(|| bug(self.source, "empty parentheses"))?;
+                match it.next() {
+                    // `(a)`: a group.
+                    None => return self.expr(first).map(|e| Expr { span, ..e }),
+                    // `(a, b, ...)`: a tuple.
+                    Some(rest) => {
+                        let mut items = vec![self.expr(first)?];
+                        for c in rest.into_inner() {
+                            items.push(self.expr(c)?);
+                        }
+                        ExprKind::Tuple { items }
+                    }
+                }
             }
             Rule::map => {
                 let mut entries = Vec::new();
@@ -534,7 +542,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::string | Rule::string_inner => "a string",
         Rule::list => "a list `[...]`",
         Rule::map | Rule::map_entry => "a table entry `key: value`",
-        Rule::tuple | Rule::group => "`(`",
+        Rule::paren => "`(`",
+        Rule::tuple_rest => "`,` or `)`",
         Rule::call | Rule::callee => "a call `name(...)`",
         Rule::arg | Rule::named_arg | Rule::axis_arg => "an argument",
         Rule::index => "`[`",
@@ -629,15 +638,16 @@ struct Scan {
 enum BadString {
     /// A string opened at `open` and not closed before the end of its line at `end`.
     Unterminated { open: usize, end: usize },
-    /// An escape other than `\"`, `\\`, `\n`, `\t` at `at` (the backslash).
-    Escape { at: usize },
+    /// An escape other than `\"`, `\\`, `\n`, `\t` at `at` (the backslash) in the string
+    /// opened at `open`.
+    Escape { open: usize, at: usize },
 }
 
 impl BadString {
     fn start(self) -> usize {
         match self {
             BadString::Unterminated { open, .. } => open,
-            BadString::Escape { at } => at,
+            BadString::Escape { open, .. } => open,
         }
     }
 }
@@ -673,7 +683,7 @@ fn scan(text: &str) -> Scan {
                             Some(b'\n') | None => {}
                             Some(_) => {
                                 if out.bad_string.is_none() {
-                                    out.bad_string = Some(BadString::Escape { at: i });
+                                    out.bad_string = Some(BadString::Escape { open, at: i });
                                 }
                                 i += 1;
                             }
@@ -862,7 +872,7 @@ fn bad_string(source: SourceId, text: &str, b: BadString) -> Diag {
             .at(Span::new(source, open, end), "this string has no closing `\"`")
             .help("close it with `\"`; a string cannot span lines (write `\\n` for a line break)")
         }
-        BadString::Escape { at } => {
+        BadString::Escape { at, .. } => {
             let end = at + 1 + text[at + 1..].chars().next().map_or(0, char::len_utf8);
             let esc = &text[at..end];
             Diag::error(
@@ -970,6 +980,7 @@ fn syntax_error(source: SourceId, text: &str, e: &pest::error::Error<Rule>, scan
     if found == "=" || found == ":" {
         if let Some(((ns, ne), (us, ue))) = unit_read_as_entry(text, start) {
             let (number, unit) = (&text[ns..ne], &text[us..ue]);
+            let sep = if found == "=" { " " } else { "" };
             return Diag::error(
                 codes::PARSE_SYNTAX,
                 format!(
@@ -983,7 +994,7 @@ fn syntax_error(source: SourceId, text: &str, e: &pest::error::Error<Rule>, scan
             .related(span, format!("so this `{found}` is unexpected"))
             .help(format!(
                 "a name after a number on the same line is its unit (`12 epochs`); to start a new \
-                 entry, add a comma or a line break: `{number}, {unit} {found} ...`"
+                 entry, add a comma or a line break: `{number}, {unit}{sep}{found} ...`"
             ));
         }
     }
