@@ -258,12 +258,17 @@ impl Excerpt {
         let mut windows: Vec<(usize, usize, usize, bool)> = Vec::new(); // line, from, to, labelled
         for &l in &lines {
             let (ls, le) = (starts[l], line_end(l));
-            let mut lo = usize::MAX;
-            let mut hi = 0;
-            for &(a, b) in &spans {
-                if a <= le && b >= ls {
-                    lo = lo.min(a.max(ls));
-                    hi = hi.max(b.min(le));
+            let on_line = |&&(a, b): &&(usize, usize)| a <= le && b >= ls;
+            let (mut lo, mut hi) = (usize::MAX, 0);
+            // The primary label first: a cut line always shows it; other labels on the same
+            // line are shown when they fit in the window (else they point at its `…`).
+            let primary = spans.first().filter(|s| on_line(s));
+            for &(a, b) in primary.into_iter().chain(spans.iter().filter(on_line)) {
+                let (a, b) = (a.max(ls), b.min(le));
+                let (nlo, nhi) = (lo.min(a), hi.max(b));
+                if primary.is_none() || lo == usize::MAX || nhi - nlo <= MAX_SHOWN - 2 * CUT_CONTEXT
+                {
+                    (lo, hi) = (nlo, nhi);
                 }
             }
             windows.push(if lo == usize::MAX {
@@ -297,7 +302,9 @@ impl Excerpt {
                     (ls + near.0, ls + near.1)
                 };
                 let from = lo.saturating_sub(CUT_CONTEXT).max(ls);
-                let to = (hi + CUT_CONTEXT).max(from + MAX_SHOWN / 2).min(from + MAX_SHOWN);
+                let to = (hi + CUT_CONTEXT)
+                    .max(from + MAX_SHOWN / 2)
+                    .min(from + MAX_SHOWN);
                 (from, to.min(le))
             };
             // A byte-order mark is not shown (nor counted as a column).
@@ -353,7 +360,11 @@ impl Excerpt {
         if o <= x.from {
             x.at + if o == x.from { x.prefix } else { 0 }
         } else if o >= x.to {
-            x.at + if o == x.to { x.len - self.suffix(x) } else { x.len }
+            x.at + if o == x.to {
+                x.len - self.suffix(x)
+            } else {
+                x.len
+            }
         } else {
             let shown: usize = f.text[x.from..o]
                 .chars()
@@ -364,8 +375,7 @@ impl Excerpt {
     }
 
     fn suffix(&self, x: &ExLine) -> usize {
-        if self.text[x.at..x.at + x.len].ends_with(ELLIPSIS) && x.len >= x.prefix + ELLIPSIS.len()
-        {
+        if self.text[x.at..x.at + x.len].ends_with(ELLIPSIS) && x.len >= x.prefix + ELLIPSIS.len() {
             ELLIPSIS.len()
         } else {
             0
@@ -381,7 +391,10 @@ impl Excerpt {
     fn column(&self, i: usize, o: usize) -> usize {
         let x = &self.lines[i];
         let start = (x.at + x.prefix).min(o);
-        x.col + self.text[start..o.min(x.at + x.len).max(start)].chars().count()
+        x.col
+            + self.text[start..o.min(x.at + x.len).max(start)]
+                .chars()
+                .count()
     }
 }
 

@@ -5,10 +5,10 @@
 use super::ast::*;
 use crate::diag::{Diag, codes};
 use crate::source::{BOM, InvalidUtf8, SourceFile, SourceId, SourceMap, Span, Spanned};
-use std::cell::Cell;
 use pest::Parser as _;
 use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, Op, PrattParser};
+use std::cell::Cell;
 use std::sync::OnceLock;
 
 #[derive(pest_derive::Parser)]
@@ -869,7 +869,10 @@ fn bad_string(source: SourceId, text: &str, b: BadString) -> Diag {
                 codes::PARSE_BAD_STRING,
                 format!("unterminated string: {shown} is not closed before the end of its line"),
             )
-            .at(Span::new(source, open, end), "this string has no closing `\"`")
+            .at(
+                Span::new(source, open, end),
+                "this string has no closing `\"`",
+            )
             .help("close it with `\"`; a string cannot span lines (write `\\n` for a line break)")
         }
         BadString::Escape { at, .. } => {
@@ -983,9 +986,7 @@ fn syntax_error(source: SourceId, text: &str, e: &pest::error::Error<Rule>, scan
             let sep = if found == "=" { " " } else { "" };
             return Diag::error(
                 codes::PARSE_SYNTAX,
-                format!(
-                    "unknown unit `{unit}` after `{number}`: missing comma before `{unit}`?"
-                ),
+                format!("unknown unit `{unit}` after `{number}`: missing comma before `{unit}`?"),
             )
             .at(
                 Span::new(source, us, ue),
