@@ -8,7 +8,7 @@
 //! the stable contract, are checked against `docs/diagnostics.md` by a test.
 
 use crate::source::{SourceMap, Span};
-use miette::{LabeledSpan, NamedSource, SourceSpan};
+use miette::{LabeledSpan, SourceSpan};
 use serde::Serialize;
 use std::fmt;
 
@@ -108,12 +108,11 @@ pub struct Warned<T> {
     pub warnings: Vec<Diag>,
 }
 
-/// A diagnostic bound to its source text, ready for miette.
+/// A diagnostic bound to an excerpt of its source text, ready for miette.
 #[derive(Debug)]
 pub struct Rendered {
     diag: Diag,
-    source: Option<NamedSource<String>>,
-    offset: usize,
+    source: Option<Excerpt>,
 }
 
 impl Rendered {
@@ -121,30 +120,332 @@ impl Rendered {
         // miette labels must be in one source: keep related labels of the primary file only,
         // and mention the others in the help text.
         let mut diag = diag.clone();
-        let source = diag.span.map(|s| {
-            let f = sources.get(s.source);
-            NamedSource::new(f.name.clone(), f.text.as_str().to_string())
-        });
-        if let Some(primary) = diag.span {
+        let mut source = None;
+        if let Some(primary) = diag.span
+            && let Some(f) = sources.try_get(primary.source)
+        {
             let (keep, other): (Vec<_>, Vec<_>) = diag
                 .related
                 .drain(..)
                 .partition(|(s, _)| s.source == primary.source);
             diag.related = keep;
             for (s, l) in other {
-                let (line, col) = sources.line_col(s.source, s.start);
-                let note = format!("{l}: {}:{line}:{col}", sources.get(s.source).name);
+                let note = match sources.try_get(s.source) {
+                    Some(o) => {
+                        let (line, col) = o.line_col(s.start);
+                        format!("{l}: {}:{line}:{col}", o.name)
+                    }
+                    None => l,
+                };
                 diag.help = Some(match diag.help.take() {
                     Some(h) => format!("{h}\n{note}"),
                     None => note,
                 });
             }
+            let mut spans = vec![primary];
+            spans.extend(diag.related.iter().map(|(s, _)| *s));
+            let (excerpt, mapped) = Excerpt::new(f, &spans);
+            let id = primary.source;
+            diag.span = Some(Span::new(id, mapped[0].0, mapped[0].1));
+            for ((s, _), m) in diag.related.iter_mut().zip(&mapped[1..]) {
+                *s = Span::new(id, m.0, m.1);
+            }
+            source = Some(excerpt);
         }
-        Rendered {
-            diag,
-            source,
-            offset: 0,
+        Rendered { diag, source }
+    }
+}
+
+/// The lines of a file that a diagnostic shows, cut to a window around the labels when they
+/// are long, with their real line and column numbers. miette only ever sees this excerpt, so
+/// what it renders (and its cost) does not depend on the size of the file or the length of
+/// its lines.
+#[derive(Debug)]
+struct Excerpt {
+    name: String,
+    text: String,
+    lines: Vec<ExLine>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ExLine {
+    /// Where the line starts in the excerpt, and its length there (without the newline).
+    at: usize,
+    len: usize,
+    /// 0-based line number in the file.
+    line: usize,
+    /// 0-based column (characters) in the file of the first character shown.
+    col: usize,
+    /// Bytes of the `…` shown before the first character (0 or 3).
+    prefix: usize,
+    /// The window of the file shown (bytes).
+    from: usize,
+    to: usize,
+}
+
+/// Longest part of a line shown (bytes); longer lines are cut around their labels.
+const MAX_SHOWN: usize = 160;
+/// Characters of context shown before a label on a cut line.
+const CUT_CONTEXT: usize = 40;
+/// A label over more lines than this is shown on its first line only.
+const MAX_LABEL_LINES: usize = 12;
+const ELLIPSIS: &str = "…";
+
+/// How a character of the file is shown: control characters as their visible pictures
+/// (`␀`, `␍`), so that they neither vanish nor move the terminal's cursor.
+fn shown_char(c: char) -> char {
+    match c {
+        '\t' => c,
+        '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
+        '\u{7f}' => '\u{2421}',
+        c if c.is_control() => '\u{fffd}',
+        c => c,
+    }
+}
+
+impl Excerpt {
+    /// The excerpt showing `spans` (all in `f`), and the spans moved into it.
+    fn new(f: &crate::source::SourceFile, spans: &[Span]) -> (Excerpt, Vec<(usize, usize)>) {
+        let text = f.text.as_str();
+        let starts = f.line_starts();
+        let floor = |mut o: usize| {
+            o = o.min(text.len());
+            while !text.is_char_boundary(o) {
+                o -= 1;
+            }
+            o
+        };
+        // The end of line `l` (before `\r\n` or `\n`).
+        let line_end = |l: usize| {
+            let e = starts.get(l + 1).map_or(text.len(), |s| s - 1);
+            if e > starts[l] && text.as_bytes()[e - 1] == b'\r' {
+                e - 1
+            } else {
+                e
+            }
+        };
+        // Clamp the spans to the file and shorten very long multi-line ones.
+        let spans: Vec<(usize, usize)> = spans
+            .iter()
+            .map(|s| {
+                let a = floor(s.start);
+                let b = floor(s.end.max(s.start));
+                let (la, _) = f.line_of(a);
+                let (lb, _) = f.line_of(b);
+                if lb > la + MAX_LABEL_LINES {
+                    (a, line_end(la).max(a))
+                } else {
+                    (a, b)
+                }
+            })
+            .collect();
+        // Lines to show: those of each label and one on either side.
+        // (The empty "line" after a final newline is not context.)
+        let mut last = starts.len() - 1;
+        if last > 0 && starts[last] == text.len() {
+            last -= 1;
         }
+        let mut lines = std::collections::BTreeSet::new();
+        for &(a, b) in &spans {
+            let (la, _) = f.line_of(a);
+            let (lb, _) = f.line_of(b);
+            for l in la.saturating_sub(1)..=(lb + 1).min(last).max(lb) {
+                lines.insert(l);
+            }
+        }
+        // The window of each line: all of a short line, else the part around its labels (for
+        // a line without labels, the columns of the nearest line with labels).
+        let mut windows: Vec<(usize, usize, usize, bool)> = Vec::new(); // line, from, to, labelled
+        for &l in &lines {
+            let (ls, le) = (starts[l], line_end(l));
+            let on_line = |&&(a, b): &&(usize, usize)| a <= le && b >= ls;
+            let (mut lo, mut hi) = (usize::MAX, 0);
+            // The primary label first: a cut line always shows it; other labels on the same
+            // line are shown when they fit in the window (else they point at its `…`).
+            let primary = spans.first().filter(|s| on_line(s));
+            for &(a, b) in primary.into_iter().chain(spans.iter().filter(on_line)) {
+                let (a, b) = (a.max(ls), b.min(le));
+                let (nlo, nhi) = (lo.min(a), hi.max(b));
+                if primary.is_none() || lo == usize::MAX || nhi - nlo <= MAX_SHOWN - 2 * CUT_CONTEXT
+                {
+                    (lo, hi) = (nlo, nhi);
+                }
+            }
+            windows.push(if lo == usize::MAX {
+                (l, ls, le, false)
+            } else {
+                (l, lo, hi, true)
+            });
+        }
+        let labelled: Vec<(usize, usize, usize)> = windows
+            .iter()
+            .filter(|w| w.3)
+            .map(|w| (w.0, w.1 - starts[w.0], w.2 - starts[w.0]))
+            .collect();
+        let mut out = Excerpt {
+            name: f.name.clone(),
+            text: String::new(),
+            lines: Vec::new(),
+        };
+        for &(l, lo, hi, has_label) in &windows {
+            let (ls, le) = (starts[l], line_end(l));
+            let (mut from, mut to) = if le - ls <= MAX_SHOWN {
+                (ls, le)
+            } else {
+                let (lo, hi) = if has_label {
+                    (lo, hi)
+                } else {
+                    let near = labelled
+                        .iter()
+                        .min_by_key(|w| w.0.abs_diff(l))
+                        .map_or((0, 0), |w| (w.1, w.2));
+                    (ls + near.0, ls + near.1)
+                };
+                let from = lo.saturating_sub(CUT_CONTEXT).max(ls);
+                let to = (hi + CUT_CONTEXT)
+                    .max(from + MAX_SHOWN / 2)
+                    .min(from + MAX_SHOWN);
+                (from, to.min(le))
+            };
+            // A byte-order mark is not shown (nor counted as a column).
+            let first = if l == 0 && text.starts_with(crate::source::BOM) {
+                crate::source::BOM.len_utf8().min(le)
+            } else {
+                ls
+            };
+            from = floor(from.max(first));
+            to = to.max(from);
+            while !text.is_char_boundary(to) {
+                to += 1;
+            }
+            let at = out.text.len();
+            let prefix = if from > first {
+                out.text.push_str(ELLIPSIS);
+                ELLIPSIS.len()
+            } else {
+                0
+            };
+            out.text.extend(text[from..to].chars().map(shown_char));
+            if to < le {
+                out.text.push_str(ELLIPSIS);
+            }
+            let col = f.line_col(from).1 - 1;
+            out.lines.push(ExLine {
+                at,
+                len: out.text.len() - at,
+                line: l,
+                col,
+                prefix,
+                from,
+                to,
+            });
+            out.text.push('\n');
+        }
+        let mapped = spans
+            .iter()
+            .map(|&(a, b)| {
+                let a2 = out.map(f, a);
+                (a2, out.map(f, b).max(a2))
+            })
+            .collect();
+        (out, mapped)
+    }
+
+    /// The excerpt offset showing file offset `o` (on a line of the excerpt).
+    fn map(&self, f: &crate::source::SourceFile, o: usize) -> usize {
+        let (l, _) = f.line_of(o);
+        let Some(x) = self.lines.iter().find(|x| x.line == l) else {
+            return 0;
+        };
+        if o <= x.from {
+            x.at + if o == x.from { x.prefix } else { 0 }
+        } else if o >= x.to {
+            x.at + if o == x.to {
+                x.len - self.suffix(x)
+            } else {
+                x.len
+            }
+        } else {
+            let shown: usize = f.text[x.from..o]
+                .chars()
+                .map(|c| shown_char(c).len_utf8())
+                .sum();
+            x.at + x.prefix + shown
+        }
+    }
+
+    fn suffix(&self, x: &ExLine) -> usize {
+        if self.text[x.at..x.at + x.len].ends_with(ELLIPSIS) && x.len >= x.prefix + ELLIPSIS.len() {
+            ELLIPSIS.len()
+        } else {
+            0
+        }
+    }
+
+    /// Index of the excerpt line holding excerpt offset `o`.
+    fn line_at(&self, o: usize) -> usize {
+        self.lines.partition_point(|x| x.at <= o).saturating_sub(1)
+    }
+
+    /// The file column of excerpt offset `o` on excerpt line `i`.
+    fn column(&self, i: usize, o: usize) -> usize {
+        let x = &self.lines[i];
+        let start = (x.at + x.prefix).min(o);
+        x.col
+            + self.text[start..o.min(x.at + x.len).max(start)]
+                .chars()
+                .count()
+    }
+}
+
+impl miette::SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        if self.lines.is_empty() || span.offset() > self.text.len() {
+            return Err(miette::MietteError::OutOfBounds);
+        }
+        let start = span.offset();
+        let end = (start + span.len()).min(self.text.len());
+        let first = self.line_at(start);
+        let last = self.line_at(if end > start { end - 1 } else { start });
+        if before == 0 {
+            // The span itself (miette asks this for the `file:line:col` header).
+            let x = &self.lines[first];
+            return Ok(Box::new(miette::MietteSpanContents::new_named(
+                self.name.clone(),
+                &self.text.as_bytes()[start..end],
+                *span,
+                x.line,
+                self.column(first, start),
+                last - first + 1,
+            )));
+        }
+        // Context lines, as long as they are consecutive lines of the file.
+        let (mut i, mut j) = (first, last);
+        for _ in 0..before {
+            if i > 0 && self.lines[i - 1].line + 1 == self.lines[i].line {
+                i -= 1;
+            }
+        }
+        for _ in 0..after {
+            if j + 1 < self.lines.len() && self.lines[j].line + 1 == self.lines[j + 1].line {
+                j += 1;
+            }
+        }
+        let from = self.lines[i].at;
+        let to = (self.lines[j].at + self.lines[j].len + 1).min(self.text.len());
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            &self.text.as_bytes()[from..to],
+            SourceSpan::new(from.into(), to - from),
+            self.lines[i].line,
+            0,
+            j - i + 1,
+        )))
     }
 }
 
@@ -156,8 +457,8 @@ impl fmt::Display for Rendered {
 
 impl std::error::Error for Rendered {}
 
-fn sspan(s: Span, offset: usize) -> SourceSpan {
-    SourceSpan::new((s.start + offset).into(), s.len())
+fn sspan(s: Span) -> SourceSpan {
+    SourceSpan::new(s.start.into(), s.len())
 }
 
 impl miette::Diagnostic for Rendered {
@@ -181,15 +482,13 @@ impl miette::Diagnostic for Rendered {
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let primary = self.diag.span?;
+        self.source.as_ref()?;
         let mut v = vec![LabeledSpan::new_primary_with_span(
             Some(self.diag.label.clone()),
-            sspan(primary, self.offset),
+            sspan(primary),
         )];
         for (s, l) in &self.diag.related {
-            v.push(LabeledSpan::new_with_span(
-                Some(l.clone()),
-                sspan(*s, self.offset),
-            ));
+            v.push(LabeledSpan::new_with_span(Some(l.clone()), sspan(*s)));
         }
         Some(Box::new(v.into_iter()))
     }
@@ -277,6 +576,8 @@ pub mod codes {
     pub const PARSE_UNCLOSED: &str = "lrx::parse::unclosed";
     pub const PARSE_BAD_NUMBER: &str = "lrx::parse::bad_number";
     pub const PARSE_BAD_STRING: &str = "lrx::parse::bad_string";
+    pub const PARSE_TOO_DEEP: &str = "lrx::parse::too_deep";
+    pub const PARSE_ENCODING: &str = "lrx::parse::encoding";
     pub const IO_READ: &str = "lrx::io::read";
     pub const IMPORT_NOT_FOUND: &str = "lrx::check::import_not_found";
     pub const IMPORT_CYCLE: &str = "lrx::check::import_cycle";
@@ -317,6 +618,8 @@ pub mod codes {
         PARSE_UNCLOSED,
         PARSE_BAD_NUMBER,
         PARSE_BAD_STRING,
+        PARSE_TOO_DEEP,
+        PARSE_ENCODING,
         IO_READ,
         IMPORT_NOT_FOUND,
         IMPORT_CYCLE,

@@ -52,11 +52,49 @@ impl<T> Spanned<T> {
 
 /// One loaded file: a display name (a path as the user wrote it, or `<stdlib/paper.lrx>`),
 /// where it lives on disk (none for embedded stdlib files) and its text.
+///
+/// A file that is not valid UTF-8 is still loaded (its text with U+FFFD in place of the bad
+/// bytes, so spans and line numbers up to the first bad byte are those of the file) and
+/// `invalid_utf8` holds the byte offset of its first invalid byte: the parser reports it
+/// (`lrx::parse::encoding`) with a location instead of parsing the replaced text.
+/// A UTF-8 byte-order mark is kept in the text (byte offsets stay those of the file); the
+/// grammar skips it and [`SourceMap::line_col`] does not count it as a column.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub name: String,
     pub path: Option<PathBuf>,
     pub text: Arc<String>,
+    pub invalid_utf8: Option<InvalidUtf8>,
+    /// Line starts and whether the text is ASCII (computed on first use).
+    index: Arc<std::sync::OnceLock<LineIndex>>,
+}
+
+/// Where a file stops being UTF-8: the byte offset and the offending bytes (at most 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidUtf8 {
+    pub offset: usize,
+    pub bytes: Vec<u8>,
+}
+
+/// The UTF-8 byte-order mark some editors write at the start of a file.
+pub const BOM: char = '\u{feff}';
+
+/// Decodes a file's bytes: the text, and where the first invalid UTF-8 sequence is when there
+/// is one (the text then has U+FFFD in place of each invalid sequence; everything before the
+/// first one is byte-for-byte the file's).
+pub fn decode(bytes: Vec<u8>) -> (String, Option<InvalidUtf8>) {
+    match String::from_utf8(bytes) {
+        Ok(s) => (s, None),
+        Err(e) => {
+            let u = e.utf8_error();
+            let offset = u.valid_up_to();
+            let bytes = e.as_bytes();
+            let n = u.error_len().unwrap_or(bytes.len() - offset).min(4);
+            let bad = bytes[offset..offset + n].to_vec();
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            (text, Some(InvalidUtf8 { offset, bytes: bad }))
+        }
+    }
 }
 
 /// All files of one invocation. Files are only ever added, so `SourceId`s stay valid.
@@ -79,13 +117,29 @@ impl SourceMap {
             name: name.into(),
             path,
             text: Arc::new(text),
+            invalid_utf8: None,
+            index: Arc::default(),
         });
         SourceId(self.files.len() as u32 - 1)
     }
-    /// Reads a file from disk; the caller turns an I/O error into a diagnostic.
+    /// Adds a file from its bytes; invalid UTF-8 is recorded (see [`SourceFile`]), not refused,
+    /// so that the error can point into the file.
+    pub fn add_bytes(
+        &mut self,
+        name: impl Into<String>,
+        path: Option<PathBuf>,
+        bytes: Vec<u8>,
+    ) -> SourceId {
+        let (text, invalid) = decode(bytes);
+        let id = self.add(name, path, text);
+        self.files[id.0 as usize].invalid_utf8 = invalid;
+        id
+    }
+    /// Reads a file from disk; the caller turns an I/O error into a diagnostic. A file that is
+    /// not UTF-8 loads (the parser reports where it stops being UTF-8).
     pub fn load(&mut self, path: &Path) -> std::io::Result<SourceId> {
-        let text = std::fs::read_to_string(path)?;
-        Ok(self.add(path.display().to_string(), Some(path.to_path_buf()), text))
+        let bytes = std::fs::read(path)?;
+        Ok(self.add_bytes(path.display().to_string(), Some(path.to_path_buf()), bytes))
     }
     pub fn get(&self, id: SourceId) -> &SourceFile {
         &self.files[id.0 as usize]
@@ -119,13 +173,60 @@ impl SourceMap {
     pub fn text(&self, span: Span) -> &str {
         &self.get(span.source).text[span.start..span.end]
     }
-    /// 1-based line and column (in characters) of a byte offset.
+    /// 1-based line and column (in characters) of a byte offset. A byte-order mark at the
+    /// start of the file is not a column.
     pub fn line_col(&self, id: SourceId, offset: usize) -> (usize, usize) {
-        let text = &self.get(id).text;
-        let offset = offset.min(text.len());
-        let before = &text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, col)
+        self.get(id).line_col(offset)
+    }
+}
+
+#[derive(Debug, Default)]
+struct LineIndex {
+    starts: Vec<usize>,
+    ascii: bool,
+}
+
+impl SourceFile {
+    fn index(&self) -> &LineIndex {
+        self.index.get_or_init(|| LineIndex {
+            starts: std::iter::once(0)
+                .chain(
+                    self.text
+                        .bytes()
+                        .enumerate()
+                        .filter(|(_, c)| *c == b'\n')
+                        .map(|(i, _)| i + 1),
+                )
+                .collect(),
+            ascii: self.text.is_ascii(),
+        })
+    }
+    /// Byte offsets where lines start (0 and after each `\n`), computed once per file.
+    pub fn line_starts(&self) -> &[usize] {
+        &self.index().starts
+    }
+    /// 0-based line index and the byte offset where that line starts.
+    pub fn line_of(&self, offset: usize) -> (usize, usize) {
+        let starts = self.line_starts();
+        let line = starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        (line, starts[line])
+    }
+    /// 1-based line and column (in characters) of a byte offset; see [`SourceMap::line_col`].
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let text = self.text.as_str();
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let (line, start) = self.line_of(offset);
+        let mut col = if self.index().ascii {
+            offset - start
+        } else {
+            text[start..offset].chars().count()
+        } + 1;
+        if start == 0 && text.starts_with(BOM) && offset > 0 {
+            col -= 1;
+        }
+        (line + 1, col)
     }
 }

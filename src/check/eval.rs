@@ -144,8 +144,7 @@ impl<'s> Eval<'s> {
         stack: &mut Vec<(SourceId, Option<Span>)>,
         main: bool,
     ) -> Option<usize> {
-        let text = self.sources.get(source).text.clone();
-        let file = match crate::syntax::parse(source, &text) {
+        let file = match crate::syntax::parse_source(self.sources, source) {
             Ok(f) => f,
             Err(d) => {
                 self.err(d);
@@ -249,7 +248,7 @@ impl<'s> Eval<'s> {
     ) -> Option<usize> {
         let (name, path, text) = match &imp.target.node {
             ImportTarget::Stdlib(n) => match stdlib(n) {
-                Some(t) => (format!("<stdlib/{n}.lrx>"), None, t.to_string()),
+                Some(t) => (format!("<stdlib/{n}.lrx>"), None, t.as_bytes().to_vec()),
                 None => {
                     let names: Vec<&str> = crate::stdlib::MODULES.iter().map(|(n, _)| *n).collect();
                     self.err(
@@ -276,7 +275,7 @@ impl<'s> Eval<'s> {
                     .unwrap_or_else(|| PathBuf::from("."));
                 let full = base.join(p);
                 let canon = full.canonicalize().unwrap_or(full.clone());
-                match std::fs::read_to_string(&canon) {
+                match std::fs::read(&canon) {
                     // Named as written (relative stays relative, so messages do not depend
                     // on where the repository lives); cycles compare canonical paths.
                     Ok(t) => (full.display().to_string(), Some(full.clone()), t),
@@ -323,7 +322,7 @@ impl<'s> Eval<'s> {
                 return Some(m);
             }
         }
-        let id = self.sources.add(name, path, text);
+        let id = self.sources.add_bytes(name, path, text);
         stack.push((id, Some(imp.span)));
         let m = self.load(id, stdlib, stack, false);
         stack.pop();
@@ -574,8 +573,14 @@ impl<'s> Eval<'s> {
                         _ => ok = false,
                     }
                 }
+                // Keys that match have the same bucket, so only keys within a bucket are
+                // compared (a pairwise check over a generated 300 000-entry table would not
+                // finish).
+                let mut buckets: HashMap<String, Vec<usize>> = HashMap::new();
                 for i in 0..out.len() {
-                    for j in 0..i {
+                    let bucket = buckets.entry(out[i].0.v.match_bucket()).or_default();
+                    let earlier = std::mem::take(bucket);
+                    for &j in &earlier {
                         if out[i].0.v.matches(&out[j].0.v) {
                             let d = Diag::error(codes::DUPLICATE, "duplicate key in table")
                                 .at(out[i].0.span, "this key appears twice")
@@ -583,6 +588,9 @@ impl<'s> Eval<'s> {
                             self.err(d);
                         }
                     }
+                    let bucket = buckets.entry(out[i].0.v.match_bucket()).or_default();
+                    *bucket = earlier;
+                    bucket.push(i);
                 }
                 if !ok {
                     return None;

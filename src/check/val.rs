@@ -183,6 +183,18 @@ impl Val {
         })
     }
 
+    /// A coarse key with `a.match_bucket() == b.match_bucket()` whenever `a.matches(b)`, to
+    /// find matching values without comparing every pair.
+    pub fn match_bucket(&self) -> String {
+        match self {
+            Val::Num { v, .. } if *v == 0.0 => "0".into(),
+            Val::Tuple(items) => format!("({})", items.len()),
+            v => v.key().map_or_else(String::new, |k| {
+                k.split('(').next().unwrap_or(&k).to_string()
+            }),
+        }
+    }
+
     /// Whether two values are equal for `==`, `in` and table lookups. Objects match by label
     /// or, for a call with arguments, by the name it was called as, so `paper.lr[rule]` finds
     /// `sgdm` for an inline `sgdm(momentum = 0.5)`.

@@ -313,8 +313,7 @@ fn cmd_plan(
             report(cli, &[d], &sources, out);
             1
         })?;
-        let text = sources.get(id).text.clone();
-        return match crate::syntax::parse(id, &text) {
+        return match crate::syntax::parse_source(&sources, id) {
             Ok(ast) => {
                 let _ = writeln!(
                     out.out,

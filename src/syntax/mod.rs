@@ -3,4 +3,4 @@
 pub mod ast;
 mod parser;
 
-pub use parser::parse;
+pub use parser::{MAX_EXPR_DEPTH, MAX_NESTING, parse, parse_source};

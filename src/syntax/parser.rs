@@ -4,23 +4,81 @@
 
 use super::ast::*;
 use crate::diag::{Diag, codes};
-use crate::source::{SourceId, Span, Spanned};
+use crate::source::{BOM, InvalidUtf8, SourceFile, SourceId, SourceMap, Span, Spanned};
 use pest::Parser as _;
 use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, Op, PrattParser};
+use std::cell::Cell;
 use std::sync::OnceLock;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/lrx.pest"]
 struct LrxParser;
 
+/// How deeply brackets (`{`, `[`, `(`) may nest. The parser and the checker recurse once per
+/// level, so this bounds their stack use; real specs nest a handful of levels.
+pub const MAX_NESTING: usize = 64;
+
+/// How deep one expression tree may be: operators (`a + b + ...`, `!!x`, `x[i][j]`) and the
+/// brackets around sub-expressions together. Bounds the recursion of the checker and of
+/// dropping the tree.
+pub const MAX_EXPR_DEPTH: usize = 256;
+
+/// Parses a file of the source map: refuses text that is not UTF-8 (with the location of the
+/// first invalid byte), then [`parse`]s it.
+pub fn parse_source(sources: &SourceMap, id: SourceId) -> Result<File, Diag> {
+    let f = sources.get(id);
+    if let Some(bad) = &f.invalid_utf8 {
+        return Err(encoding_error(id, f, bad));
+    }
+    parse(id, &f.text)
+}
+
+fn encoding_error(id: SourceId, f: &SourceFile, bad: &InvalidUtf8) -> Diag {
+    let (line, col) = f.line_col(bad.offset);
+    let bytes: Vec<String> = bad.bytes.iter().map(|b| format!("0x{b:02X}")).collect();
+    let end = f.text[bad.offset..]
+        .chars()
+        .next()
+        .map_or(bad.offset, |c| bad.offset + c.len_utf8());
+    // UTF-16 text has a NUL byte in every ASCII character.
+    let utf16 = f.text.as_bytes().iter().take(64).any(|b| *b == 0);
+    let help = if utf16 {
+        "the file looks like UTF-16: save it as UTF-8 (most editors: \"Save with encoding\" → UTF-8)"
+            .to_string()
+    } else {
+        "specs are UTF-8 text: save the file as UTF-8, or convert it, e.g. \
+         `iconv -f latin1 -t utf-8 old.lrx > new.lrx`"
+            .to_string()
+    };
+    Diag::error(
+        codes::PARSE_ENCODING,
+        format!(
+            "`{}` is not UTF-8: invalid byte {} at line {line}, column {col}",
+            f.name,
+            bytes.join(" ")
+        ),
+    )
+    .at(Span::new(id, bad.offset, end), "not UTF-8")
+    .help(help)
+}
+
 /// Parses one file. On a syntax error returns exactly one diagnostic (pest stops at the first
 /// error; the checker, which runs on a parsed file, collects all of its errors).
 pub fn parse(source: SourceId, text: &str) -> Result<File, Diag> {
-    // Deeply nested input must not overflow the stack (fuzzing found this in PRQL/typst).
-    pest::set_call_limit(std::num::NonZeroUsize::new(5_000_000));
-    let pairs = LrxParser::parse(Rule::file, text).map_err(|e| syntax_error(source, text, &e))?;
-    let lower = Lower { source };
+    // Bracket nesting is what makes the parser recurse: refuse it above a fixed depth before
+    // parsing, so no input can overflow the stack. (pest's call limit would count every rule
+    // call in the file, which refuses large flat files instead.)
+    let scan = scan(text);
+    if let Some(open) = scan.too_deep {
+        return Err(too_deep(source, text, open));
+    }
+    let pairs =
+        LrxParser::parse(Rule::file, text).map_err(|e| syntax_error(source, text, &e, &scan))?;
+    let lower = Lower {
+        source,
+        depth: Cell::new(0),
+    };
     let file = pairs
         .into_iter()
         .next()
@@ -65,6 +123,8 @@ fn pratt() -> &'static PrattParser<Rule> {
 
 struct Lower {
     source: SourceId,
+    /// Depth of the expression tree being lowered (see [`MAX_EXPR_DEPTH`]).
+    depth: Cell<usize>,
 }
 
 type R<T> = Result<T, Diag>;
@@ -219,6 +279,38 @@ impl Lower {
     }
 
     fn expr(&self, p: Pair<Rule>) -> R<Expr> {
+        // Every operator and index of this expression may add a level to the tree (a bound:
+        // `a + b + c` is two deep); sub-expressions in brackets start below this one's levels.
+        let base = self.depth.get();
+        let mut depth = base + 1;
+        for c in p.clone().into_inner() {
+            let steps: Vec<Span> = if c.as_rule() == Rule::postfixed {
+                c.into_inner().skip(1).map(|i| self.span(&i)).collect()
+            } else {
+                vec![self.span(&c)]
+            };
+            for at in steps {
+                depth += 1;
+                if depth > MAX_EXPR_DEPTH {
+                    return Err(Diag::error(
+                        codes::PARSE_TOO_DEEP,
+                        format!(
+                            "expression nested too deeply: more than {MAX_EXPR_DEPTH} levels of \
+                             operators, indexes and brackets"
+                        ),
+                    )
+                    .at(at, format!("level {depth} of this expression"))
+                    .help("split the expression: name parts of it with `let name = ...`"));
+                }
+            }
+        }
+        self.depth.set(depth);
+        let e = self.expr_tree(p);
+        self.depth.set(base);
+        e
+    }
+
+    fn expr_tree(&self, p: Pair<Rule>) -> R<Expr> {
         pratt()
             .map_primary(|p| self.postfixed(p))
             .map_prefix(|op, rhs| {
@@ -332,15 +424,23 @@ impl Lower {
             Rule::list => ExprKind::List {
                 items: self.exprs(p)?,
             },
-            Rule::tuple => ExprKind::Tuple {
-                items: self.exprs(p)?,
-            },
-            Rule::group => {
-                let inner = p
-                    .into_inner()
+            Rule::paren => {
+                let mut it = p.into_inner();
+                let first = it
                     .next()
-                    .ok_or_else(|| bug(self.source, "empty group"))?;
-                return self.expr(inner).map(|e| Expr { span, ..e });
+                    .ok_or_else(|| bug(self.source, "empty parentheses"))?;
+                match it.next() {
+                    // `(a)`: a group.
+                    None => return self.expr(first).map(|e| Expr { span, ..e }),
+                    // `(a, b, ...)`: a tuple.
+                    Some(rest) => {
+                        let mut items = vec![self.expr(first)?];
+                        for c in rest.into_inner() {
+                            items.push(self.expr(c)?);
+                        }
+                        ExprKind::Tuple { items }
+                    }
+                }
             }
             Rule::map => {
                 let mut entries = Vec::new();
@@ -442,7 +542,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::string | Rule::string_inner => "a string",
         Rule::list => "a list `[...]`",
         Rule::map | Rule::map_entry => "a table entry `key: value`",
-        Rule::tuple | Rule::group => "`(`",
+        Rule::paren => "`(`",
+        Rule::tuple_rest => "`,` or `)`",
         Rule::call | Rule::callee => "a call `name(...)`",
         Rule::arg | Rule::named_arg | Rule::axis_arg => "an argument",
         Rule::index => "`[`",
@@ -524,23 +625,290 @@ fn unclosed_before(text: &str, pos: usize) -> Option<(usize, char)> {
     stack.pop().map(|(i, c)| (i, c as char))
 }
 
-fn syntax_error(source: SourceId, text: &str, e: &pest::error::Error<Rule>) -> Diag {
+/// What one pass over the text finds before parsing (strings and comments skipped as the
+/// grammar does): where bracket nesting first exceeds [`MAX_NESTING`] and the first malformed
+/// string.
+#[derive(Debug, Default)]
+struct Scan {
+    too_deep: Option<usize>,
+    bad_string: Option<BadString>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BadString {
+    /// A string opened at `open` and not closed before the end of its line at `end`.
+    Unterminated { open: usize, end: usize },
+    /// An escape other than `\"`, `\\`, `\n`, `\t` at `at` (the backslash) in the string
+    /// opened at `open`.
+    Escape { open: usize, at: usize },
+}
+
+impl BadString {
+    fn start(self) -> usize {
+        match self {
+            BadString::Unterminated { open, .. } => open,
+            BadString::Escape { open, .. } => open,
+        }
+    }
+}
+
+fn scan(text: &str) -> Scan {
+    let b = text.as_bytes();
+    let mut out = Scan::default();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let open = i;
+                i += 1;
+                loop {
+                    match b.get(i) {
+                        None | Some(b'\n') => {
+                            if out.bad_string.is_none() {
+                                let end = if b.get(i.wrapping_sub(1)) == Some(&b'\r') {
+                                    i - 1
+                                } else {
+                                    i
+                                };
+                                out.bad_string = Some(BadString::Unterminated { open, end });
+                            }
+                            // The newline is an ordinary character again.
+                            i = i.saturating_sub(1);
+                            break;
+                        }
+                        Some(b'"') => break,
+                        Some(b'\\') => match b.get(i + 1) {
+                            Some(b'"' | b'\\' | b'n' | b't') => i += 1,
+                            Some(b'\n') | None => {}
+                            Some(_) => {
+                                if out.bad_string.is_none() {
+                                    out.bad_string = Some(BadString::Escape { open, at: i });
+                                }
+                                i += 1;
+                            }
+                        },
+                        Some(_) => {}
+                    }
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i + 1 < b.len() && b[i + 1] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |j| i + 2 + j + 1);
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    out.too_deep = Some(i);
+                    return out;
+                }
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+fn too_deep(source: SourceId, text: &str, open: usize) -> Diag {
+    let c = &text[open..open + 1];
+    Diag::error(
+        codes::PARSE_TOO_DEEP,
+        format!("nested too deeply: more than {MAX_NESTING} levels of brackets"),
+    )
+    .at(
+        Span::new(source, open, open + 1),
+        format!("this `{c}` opens level {}", MAX_NESTING + 1),
+    )
+    .help(format!(
+        "lrx accepts up to {MAX_NESTING} nested `{{`, `[` and `(`; flatten the structure, e.g. \
+         name inner values with `let name = ...`"
+    ))
+}
+
+/// The end of the token that starts at `start`: a whole name, number, string (to its end or
+/// the end of the line), two-character operator or comment opener, else one character.
+fn token_end(text: &str, start: usize) -> usize {
+    let rest = &text[start..];
+    let Some(first) = rest.chars().next() else {
+        return start;
+    };
+    let len = if first.is_alphabetic() || first == '_' {
+        rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len())
+    } else if first.is_ascii_digit() {
+        let b = rest.as_bytes();
+        let mut n = 0;
+        while n < b.len() {
+            let c = b[n];
+            let sign = (c == b'+' || c == b'-') && n > 0 && matches!(b[n - 1], b'e' | b'E');
+            if c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || sign {
+                n += 1;
+            } else {
+                break;
+            }
+        }
+        n
+    } else if first == '"' {
+        let line = rest.find('\n').unwrap_or(rest.len());
+        let mut end = line;
+        let mut escaped = false;
+        for (j, c) in rest[..line].char_indices().skip(1) {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = j + 1;
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        end
+    } else if ["==", "!=", "<=", ">=", "&&", "||", "//", "/*", "*/"]
+        .iter()
+        .any(|op| rest.starts_with(op))
+    {
+        2
+    } else {
+        first.len_utf8()
+    };
+    start + len
+}
+
+/// A character a reader cannot see (or tell from a space) in the message.
+fn invisible(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{feff}' => "byte-order mark",
+        '\u{200b}' => "zero-width space",
+        '\u{200c}' => "zero-width non-joiner",
+        '\u{200d}' => "zero-width joiner",
+        '\u{2060}' => "word joiner",
+        '\u{00a0}' => "no-break space",
+        '\u{00ad}' => "soft hyphen",
+        '\u{0000}' => "NUL byte",
+        '\r' => "carriage return",
+        '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+            "text-direction mark"
+        }
+        c if c.is_control() => "control character",
+        c if c.is_whitespace() && !c.is_ascii() => "non-ASCII space",
+        '\u{2061}'..='\u{2064}' | '\u{180e}' | '\u{061c}' => "invisible character",
+        _ => return None,
+    })
+}
+
+/// How a found token is quoted in a message: in backticks, shortened when long; an invisible
+/// character by its code point and name.
+fn quote_token(tok: &str) -> String {
+    let mut chars = tok.chars();
+    if let (Some(c), None) = (chars.next(), chars.next())
+        && let Some(name) = invisible(c)
+    {
+        return format!("an invisible character, U+{:04X} ({name})", c as u32);
+    }
+    const MAX: usize = 40;
+    let shown: String = tok
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .take(MAX)
+        .collect();
+    if tok.chars().count() > MAX {
+        format!("`{shown}…`")
+    } else {
+        format!("`{shown}`")
+    }
+}
+
+/// `lr = 0.01 batch = 16`: a name right after a number on the same line is read as the
+/// number's unit, so the `=` (or `:`) after it is unexpected. Returns the number's and the
+/// name's spans (byte ranges) when the text before `at` has that shape.
+fn unit_read_as_entry(text: &str, at: usize) -> Option<((usize, usize), (usize, usize))> {
+    let before = &text[..at];
+    let name_end = before.trim_end_matches([' ', '\t']).len();
+    let name_start = before[..name_end]
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    let name = &before[name_start..name_end];
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return None;
+    }
+    let num_end = before[..name_start].trim_end_matches([' ', '\t']).len();
+    if num_end == name_start {
+        return None;
+    }
+    let b = before.as_bytes();
+    let mut num_start = num_end;
+    while num_start > 0 {
+        let c = b[num_start - 1];
+        let sign =
+            (c == b'+' || c == b'-') && num_start >= 2 && matches!(b[num_start - 2], b'e' | b'E');
+        if c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || sign {
+            num_start -= 1;
+        } else {
+            break;
+        }
+    }
+    let number = &before[num_start..num_end];
+    if !number.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(((num_start, num_end), (name_start, name_end)))
+}
+
+fn bad_string(source: SourceId, text: &str, b: BadString) -> Diag {
+    match b {
+        BadString::Unterminated { open, end } => {
+            let shown = quote_token(&text[open..end]);
+            Diag::error(
+                codes::PARSE_BAD_STRING,
+                format!("unterminated string: {shown} is not closed before the end of its line"),
+            )
+            .at(
+                Span::new(source, open, end),
+                "this string has no closing `\"`",
+            )
+            .help("close it with `\"`; a string cannot span lines (write `\\n` for a line break)")
+        }
+        BadString::Escape { at, .. } => {
+            let end = at + 1 + text[at + 1..].chars().next().map_or(0, char::len_utf8);
+            let esc = &text[at..end];
+            Diag::error(
+                codes::PARSE_BAD_STRING,
+                format!("unknown escape `{esc}` in a string"),
+            )
+            .at(Span::new(source, at, end), "unknown escape")
+            .help("strings know `\\\"`, `\\\\`, `\\n` and `\\t`; write a backslash as `\\\\`")
+        }
+    }
+}
+
+fn syntax_error(source: SourceId, text: &str, e: &pest::error::Error<Rule>, scan: &Scan) -> Diag {
     use pest::error::{ErrorVariant, InputLocation};
     let (start, end) = match e.location {
         InputLocation::Pos(p) => (p, p),
         InputLocation::Span((s, e)) => (s, e),
     };
-    // Point at the offending character (or the end of file).
+    // A malformed string at or before the error is its cause (the grammar gives up on the
+    // string and reports where it stopped trying).
+    if let Some(b) = scan.bad_string
+        && b.start() <= start
+    {
+        return bad_string(source, text, b);
+    }
+    // Point at the offending token (or the end of file).
     let end = if end == start {
-        text[start..]
-            .chars()
-            .next()
-            .map_or(start, |c| start + c.len_utf8())
+        token_end(text, start)
     } else {
         end
     };
     let found = text[start..end].to_string();
-    let at_eof = start >= text.trim_end().len();
+    let at_eof = start >= text.trim_end_matches([' ', '\t', '\r', '\n']).len();
     let mut expected: Vec<&str> = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             positives.iter().filter_map(|r| describe(*r)).collect()
@@ -593,15 +961,13 @@ fn syntax_error(source: SourceId, text: &str, e: &pest::error::Error<Rule>) -> D
             .help(format!("add the missing `{close}`"));
         }
     }
-    // A `{` opened earlier and a new block keyword appears: most likely a missing `}`.
+    // A `[` or `(` opened earlier and a different closing bracket appears.
     if let Some((open_at, c)) = unclosed_before(text, start) {
-        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line = text[line_start..].trim_start();
-        let closes = [('{', '}'), ('[', ']'), ('(', ')')];
-        let close = closes
-            .iter()
-            .find(|(o, _)| *o == c)
-            .map_or('}', |(_, cl)| *cl);
+        let close = match c {
+            '{' => '}',
+            '[' => ']',
+            _ => ')',
+        };
         if c != '{' && (found == "}" || found == "]" || found == ")") && found != close.to_string()
         {
             return Diag::error(
@@ -612,27 +978,51 @@ fn syntax_error(source: SourceId, text: &str, e: &pest::error::Error<Rule>) -> D
             .related(Span::new(source, open_at, open_at + 1), "opened here")
             .help(format!("add the missing `{close}`"));
         }
-        let _ = line;
     }
-    let what = if found.trim().is_empty() || at_eof {
+    // `lr = 0.01 batch = 16`: `batch` was read as the unit of `0.01`.
+    if found == "=" || found == ":" {
+        if let Some(((ns, ne), (us, ue))) = unit_read_as_entry(text, start) {
+            let (number, unit) = (&text[ns..ne], &text[us..ue]);
+            let sep = if found == "=" { " " } else { "" };
+            return Diag::error(
+                codes::PARSE_SYNTAX,
+                format!("unknown unit `{unit}` after `{number}`: missing comma before `{unit}`?"),
+            )
+            .at(
+                Span::new(source, us, ue),
+                format!("read as the unit of `{number}`"),
+            )
+            .related(span, format!("so this `{found}` is unexpected"))
+            .help(format!(
+                "a name after a number on the same line is its unit (`12 epochs`); to start a new \
+                 entry, add a comma or a line break: `{number}, {unit}{sep}{found} ...`"
+            ));
+        }
+    }
+    let what = if found.is_empty() || at_eof {
         "end of file".to_string()
     } else {
-        format!("`{}`", found.trim())
+        quote_token(&found)
     };
     let message = if expected.is_empty() {
         format!("unexpected {what}")
-    } else if expected.len() == 1 {
-        format!("expected {}, found {what}", expected[0])
     } else {
         format!("expected {}, found {what}", expected.join(" or "))
     };
     let mut d = Diag::error(codes::PARSE_SYNTAX, message).at(span, "unexpected here");
+    let first = found.chars().next().unwrap_or(' ');
     if found == "=" || found == ":" {
         d = d.help("settings are written `key = value`, table entries `key: value`");
-    } else if found.starts_with('\'') {
-        d = d.help("strings use double quotes: \"...\"");
-    } else if found.starts_with('#') {
+    } else if first == '\'' || matches!(first, '“' | '”' | '‘' | '’') {
+        d = d.help("strings use straight double quotes: \"...\"");
+    } else if first == '#' {
         d = d.help("comments start with `//`");
+    } else if first == BOM {
+        d = d.help("delete it: a byte-order mark is only allowed at the very start of a file");
+    } else if first == '\0' {
+        d = d.help("a NUL byte: the file may be UTF-16; save it as UTF-8");
+    } else if invisible(first).is_some() {
+        d = d.help("delete it (or retype the line): it is invisible in most editors");
     }
     d
 }
