@@ -5,6 +5,9 @@ mod classify_cli;
 mod cli;
 mod docs;
 mod fuzz;
+mod fuzz_grammar;
+mod fuzz_oracle;
+mod fuzz_schema;
 mod numbers;
 #[cfg(feature = "torch")]
 mod reference;
