@@ -25,7 +25,7 @@
 //! `fuzz_schema::non_finite_and_huge_numbers_are_refused`).
 
 use super::fuzz_oracle::{self as oracle, Failures};
-use super::fuzz_schema::{Slot, ValueGen};
+use super::fuzz_schema::ValueGen;
 use lrx::registry::{self, BUILTINS, Kind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -275,7 +275,17 @@ impl Gen {
     }
 
     fn string(&mut self) -> String {
-        let parts = ["runs/x", "", "a b", "é λ", "\\n", "\\\"q\\\"", "../x", "cuda:0", "/tmp"];
+        let parts = [
+            "runs/x",
+            "",
+            "a b",
+            "é λ",
+            "\\n",
+            "\\\"q\\\"",
+            "../x",
+            "cuda:0",
+            "/tmp",
+        ];
         let s = parts[self.rng.random_range(0..parts.len())];
         format!("\"{s}\"")
     }
@@ -288,7 +298,9 @@ impl Gen {
             let seg = self.ident();
             p = format!("{p}.{seg}");
         } else if !self.defs.is_empty() && self.p(0.3) {
-            p = self.defs[self.rng.random_range(0..self.defs.len())].1.clone();
+            p = self.defs[self.rng.random_range(0..self.defs.len())]
+                .1
+                .clone();
         }
         p
     }
@@ -309,13 +321,21 @@ impl Gen {
             5 => {
                 let n = self.rng.random_range(0..4);
                 let items: Vec<String> = (0..n).map(|_| self.expr(d - 1)).collect();
-                format!("[{}{}]", items.join(", "), if self.p(0.1) { "," } else { "" })
+                format!(
+                    "[{}{}]",
+                    items.join(", "),
+                    if self.p(0.1) { "," } else { "" }
+                )
             }
             6 => {
                 let n = self.rng.random_range(0..3);
                 let items: Vec<String> = (0..n)
                     .map(|_| {
-                        let k = if self.p(0.2) { "_".to_string() } else { self.expr(0) };
+                        let k = if self.p(0.2) {
+                            "_".to_string()
+                        } else {
+                            self.expr(0)
+                        };
                         let v = self.expr(d - 1);
                         format!("{k}: {v}")
                     })
@@ -399,10 +419,8 @@ impl Gen {
     fn builtin(&mut self, kind: Kind) -> String {
         let names = registry::names_of(kind);
         let b = registry::builtin(self.pick(&names)).unwrap();
-        let mut vg = ValueGen {
-            rng: &mut self.rng,
-        };
-        vg.call_in_range(b, Slot::Grammar, 0.25).0
+        let mut vg = ValueGen { rng: &mut self.rng };
+        vg.call_in_range(b, 0.25).0
     }
 
     fn small_task(&mut self) -> String {
@@ -436,7 +454,15 @@ impl Gen {
 
     fn condition(&mut self, d: u32) -> String {
         if d == 0 || self.p(0.5) {
-            let f = self.pick(&["rule", "batch", "arch", "model_seed", "data_seed", "lr", "task"]);
+            let f = self.pick(&[
+                "rule",
+                "batch",
+                "arch",
+                "model_seed",
+                "data_seed",
+                "lr",
+                "task",
+            ]);
             return match f {
                 "rule" => {
                     let r = self.pick(&registry::names_of(Kind::Rule));
@@ -478,7 +504,8 @@ impl Gen {
         }
         if self.p(0.5) {
             st.push(self.entry("device", false, |g| {
-                g.pick(&["cpu", "auto", "\"cuda:0\"", "cuda", "\"cpu\""]).to_string()
+                g.pick(&["cpu", "auto", "\"cuda:0\"", "cuda", "\"cpu\""])
+                    .to_string()
             }));
         }
         if self.p(0.2) {
@@ -533,13 +560,15 @@ impl Gen {
                 }
             }));
             let archs = def_of("arch");
-            e.push(self.entry("arch", true, |g| match g.rng.random_range(0..5) {
-                0 => "knet4(width = 0.25)".into(),
-                4 if !archs.is_empty() => archs[g.rng.random_range(0..archs.len())].clone(),
-                1 => "mlp(hidden = [16])".into(),
-                2 if paper => "paper.knet4(width = 0.25, init = he)".into(),
-                _ => g.builtin(Kind::Arch),
-            }));
+            e.push(
+                self.entry("arch", true, |g| match g.rng.random_range(0..5) {
+                    0 => "knet4(width = 0.25)".into(),
+                    4 if !archs.is_empty() => archs[g.rng.random_range(0..archs.len())].clone(),
+                    1 => "mlp(hidden = [16])".into(),
+                    2 if paper => "paper.knet4(width = 0.25, init = he)".into(),
+                    _ => g.builtin(Kind::Arch),
+                }),
+            );
             let rule = if self.p(0.5) && paper {
                 "rule in paper.rules".to_string()
             } else {
@@ -566,7 +595,10 @@ impl Gen {
                     "{ sgdm: 0.01, adam: 0.001, fa: 0.001, ia: 0.002, _: 0.005 }"
                 };
                 let lr = self.slot(|g| {
-                    format!("{table}[rule]{}", g.pick(&["", " * batch / 32", " / 2", " + 0.001"]))
+                    format!(
+                        "{table}[rule]{}",
+                        g.pick(&["", " * batch / 32", " / 2", " + 0.001"])
+                    )
                 });
                 e.push(format!("lr = {lr}"));
             }
@@ -670,7 +702,9 @@ impl Gen {
         if realism {
             let noise = self.slot(|g| g.builtin(Kind::Noise));
             let units = self.slot(|g| g.pick(&["[10%, 100%]", "[0.5, 1]", "[1%]"]).to_string());
-            out.push_str(&format!("realism {{\n  noise = {noise}\n  units in {units}\n"));
+            out.push_str(&format!(
+                "realism {{\n  noise = {noise}\n  units in {units}\n"
+            ));
             if self.p(0.3) {
                 let s = self.slot(|g| g.pick(&["2", "{ _: 2 }", "{ 10%: 3, _: 1 }"]).to_string());
                 out.push_str(&format!("  seeds = {s}\n"));
@@ -704,8 +738,13 @@ impl Gen {
             }
             if self.p(0.3) {
                 e.push(self.entry("holdout", true, |g| {
-                    g.pick(&["arch", "batch", "curriculum(batch, data_seed)", "model_seed"])
-                        .to_string()
+                    g.pick(&[
+                        "arch",
+                        "batch",
+                        "curriculum(batch, data_seed)",
+                        "model_seed",
+                    ])
+                    .to_string()
                 }));
             }
             if self.p(0.3) {
@@ -724,12 +763,18 @@ impl Gen {
                 }
             }
             if self.p(0.2) {
-                e.push(format!("realism = {}", if realism { "true" } else { "false" }));
+                e.push(format!(
+                    "realism = {}",
+                    if realism { "true" } else { "false" }
+                ));
             }
             out.push_str(&format!("classify {{\n  {}\n}}\n", e.join("\n  ")));
         }
         if self.p(0.4) {
-            let f = self.slot(|g| g.pick(&["[html]", "[markdown]", "[html, markdown]"]).to_string());
+            let f = self.slot(|g| {
+                g.pick(&["[html]", "[markdown]", "[html, markdown]"])
+                    .to_string()
+            });
             out.push_str(&format!("report {{ format = {f}, title = \"t\" }}\n"));
         }
         out
@@ -822,7 +867,11 @@ impl Gen {
 /// Runs `n` generated specs from seed `seed0` through the oracles; returns the summary line.
 fn run(name: &str, seed0: u64, base: u64, make: fn(&mut Gen) -> String) -> (String, u64) {
     let t0 = std::time::Instant::now();
-    let n = if oracle::only_one() { 1 } else { oracle::cases(base) };
+    let n = if oracle::only_one() {
+        1
+    } else {
+        oracle::cases(base)
+    };
     let first = oracle::first_seed(seed0);
     let mut failures = Failures::default();
     let (mut accepted, mut runs) = (0u64, 0usize);
@@ -835,7 +884,9 @@ fn run(name: &str, seed0: u64, base: u64, make: fn(&mut Gen) -> String) -> (Stri
         let r = oracle::check(&text);
         if std::env::var("LRX_FUZZ_PRINT").is_ok() {
             let first = match &r {
-                Ok(o) => o.errors.first().map_or("accepted".to_string(), |e| format!("{}: {}", e.code, e.message)),
+                Ok(o) => o.errors.first().map_or("accepted".to_string(), |e| {
+                    format!("{}: {}", e.code, e.message)
+                }),
                 Err(f) => f.class.clone(),
             };
             println!("--- seed {seed}: {first}\n{text}");
@@ -860,7 +911,7 @@ fn run(name: &str, seed0: u64, base: u64, make: fn(&mut Gen) -> String) -> (Stri
         n - accepted - failures.by_class.values().map(|v| v.3 as u64).sum::<u64>(),
         failures.by_class.len()
     );
-    println!("{summary}");
+    oracle::summary(&summary);
     if std::env::var("LRX_FUZZ_VERBOSE").is_ok() {
         println!("first error codes of refused specs: {codes:?}");
     }
@@ -900,10 +951,18 @@ fn fuzz_cli_exit_classes() {
             vec!["--message-format", "json", "check", p.as_str()],
         ] {
             let (code, _, err) = lrx::cli::run_captured(&args);
-            assert_eq!(code, expected, "`lrx {}`: {err}\non:\n{text}", args.join(" "));
+            assert_eq!(
+                code,
+                expected,
+                "`lrx {}`: {err}\non:\n{text}",
+                args.join(" ")
+            );
         }
         if expected == 0 { zero += 1 } else { one += 1 }
     }
-    println!("fuzz_cli_exit_classes: {zero} specs exit 0, {one} exit 1");
+    oracle::summary(&format!(
+        "fuzz_cli_exit_classes: {} specs through `lrx check` (human and JSON): {zero} exit 0, {one} exit 1",
+        zero + one
+    ));
     assert!(zero > 0 && one > 0);
 }

@@ -114,12 +114,14 @@ pub fn check(text: &str) -> Result<Outcome, Failure> {
         }
         for s in d.span.iter().chain(d.related.iter().map(|(s, _)| s)) {
             if let Err(e) = span_ok(&sources, *s) {
-                return fail(format!("bad span [{}]", d.code), format!("{e}: {}", d.message));
+                return fail(
+                    format!("bad span [{}]", d.code),
+                    format!("{e}: {}", d.message),
+                );
             }
         }
     }
     let rendered = catch_unwind(AssertUnwindSafe(|| {
-        if std::env::var("NORENDER").is_ok() { return (String::new(), serde_json::Value::Null); }
         let t = lrx::diag::render_text(&diags, &sources, false, 100);
         let j = lrx::diag::render_json(&diags, &sources);
         (t, j)
@@ -216,15 +218,28 @@ pub struct Failures {
 
 impl Failures {
     /// Records a failure of the case `seed`; shrinks only the first of each class.
-    pub fn add(&mut self, seed: u64, text: &str, f: Failure, oracle: &dyn Fn(&str) -> Option<String>) {
+    pub fn add(
+        &mut self,
+        seed: u64,
+        text: &str,
+        f: Failure,
+        oracle: &dyn Fn(&str) -> Option<String>,
+    ) {
         if let Some(e) = self.by_class.get_mut(&f.class) {
             e.3 += 1;
             return;
         }
         let class = f.class.clone();
         let small = shrink(text, &|t| oracle(t).as_deref() == Some(class.as_str()));
-        self.by_class
-            .insert(f.class, (seed, small, format!("{}\n--- full spec ---\n{text}", f.detail), 1));
+        self.by_class.insert(
+            f.class,
+            (
+                seed,
+                small,
+                format!("{}\n--- full spec ---\n{text}", f.detail),
+                1,
+            ),
+        );
     }
     pub fn report(&self) -> String {
         let mut s = String::new();
@@ -238,4 +253,11 @@ impl Failures {
     pub fn is_empty(&self) -> bool {
         self.by_class.is_empty()
     }
+}
+
+/// Prints a fuzzer's summary line where CI logs show it: straight to the process's stderr,
+/// which the test harness does not capture (it captures `print!`/`eprint!` only).
+pub fn summary(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

@@ -30,14 +30,6 @@ const MAX_EXACT: i64 = (1 << 53) - 1;
 /// Feature columns of the base spec's `weight` measure (PCA components above this cannot fit).
 const FEATURES: i64 = 84;
 
-/// Where generated calls go. Kept for callers that want the schema generator's argument sets
-/// in another context (the grammar fuzzer).
-#[derive(Clone, Copy)]
-pub enum Slot {
-    Grammar,
-    Base,
-}
-
 /// Draws parameter values from schemas.
 pub struct ValueGen<'a> {
     pub rng: &'a mut ChaCha8Rng,
@@ -60,7 +52,10 @@ impl ValueGen<'_> {
             format!("{x}")
         };
         debug_assert_eq!(
-            s.trim_start_matches('-').parse::<f64>().ok().map(|v| v * x.signum()),
+            s.trim_start_matches('-')
+                .parse::<f64>()
+                .ok()
+                .map(|v| v * x.signum()),
             Some(x)
         );
         s
@@ -151,14 +146,14 @@ impl ValueGen<'_> {
                     v.into()
                 }
             }
-            Ty::IntList { min, max } => {
-                self.list(|g| g.int_in(min, max).to_string())
-            }
+            Ty::IntList { min, max } => self.list(|g| g.int_in(min, max).to_string()),
             Ty::FloatList { min, max } => self.list(|g| {
                 let x = g.float_in(min, max);
                 g.float_text(x)
             }),
-            Ty::EnumList(vals) => self.list(|g| vals[g.rng.random_range(0..vals.len())].to_string()),
+            Ty::EnumList(vals) => {
+                self.list(|g| vals[g.rng.random_range(0..vals.len())].to_string())
+            }
             Ty::OptIntList => self.list(|g| {
                 if g.p(0.3) {
                     "none".into()
@@ -191,10 +186,18 @@ impl ValueGen<'_> {
                 (false, true) => false,
                 _ => g.p(0.5),
             };
-            let d = if g.p(0.5) { 1 } else { g.rng.random_range(1..1000) };
+            let d = if g.p(0.5) {
+                1
+            } else {
+                g.rng.random_range(1..1000)
+            };
             Some(if go_below {
                 let v = min - d;
-                if v < 0 { format!("-{}", -v) } else { v.to_string() }
+                if v < 0 {
+                    format!("-{}", -v)
+                } else {
+                    v.to_string()
+                }
             } else {
                 (max + d).to_string()
             })
@@ -237,7 +240,9 @@ impl ValueGen<'_> {
             Ty::Fraction => Some(
                 ["1.5", "-0.25", "150%", "100.5%", "-5%", "2"][self.rng.random_range(0..6)].into(),
             ),
-            Ty::Epochs => Some(["-1", "2.5", "-3 epochs", "0.5 epochs"][self.rng.random_range(0..4)].into()),
+            Ty::Epochs => {
+                Some(["-1", "2.5", "-3 epochs", "0.5 epochs"][self.rng.random_range(0..4)].into())
+            }
             Ty::Enum(vals) => Some(self.non_member(vals)),
             Ty::IntList { min, max } => {
                 let bad = int_out(self, min, max)?;
@@ -297,9 +302,14 @@ impl ValueGen<'_> {
     pub fn value_wrong_type(&mut self, p: &Param) -> String {
         let cands: &[&str] = match p.ty {
             Ty::Bool => &["1", "\"yes\"", "[true]", "yes_please"],
-            Ty::Int { .. } | Ty::Float { .. } => {
-                &["\"3\"", "true", "[1, [2]]", "{ a: 1 }", "2 cpu_hours", "(1, 2)"]
-            }
+            Ty::Int { .. } | Ty::Float { .. } => &[
+                "\"3\"",
+                "true",
+                "[1, [2]]",
+                "{ a: 1 }",
+                "2 cpu_hours",
+                "(1, 2)",
+            ],
             Ty::Fraction => &["\"half\"", "true", "0.5 epochs", "[0.5]"],
             Ty::Epochs => &["\"3\"", "true", "3 cpu_hours", "[1]"],
             Ty::Str => &["1", "true", "[\"a\"]", "2 epochs"],
@@ -318,7 +328,6 @@ impl ValueGen<'_> {
     pub fn call_in_range(
         &mut self,
         b: &'static Builtin,
-        _slot: Slot,
         p_opt: f64,
     ) -> (String, Vec<(&'static str, Range<usize>)>) {
         let mut args: Vec<(&'static Param, String)> = Vec::new();
@@ -374,7 +383,11 @@ impl ValueGen<'_> {
                 text.push_str(", ");
             }
             if i >= positional {
-                let op = if p.ty.is_list() && self.p(0.3) { "in" } else { "=" };
+                let op = if p.ty.is_list() && self.p(0.3) {
+                    "in"
+                } else {
+                    "="
+                };
                 text.push_str(&format!("{} {op} ", p.name));
             }
             let start = text.len();
@@ -499,10 +512,14 @@ enum Bad {
 
 /// One trial: a builtin, an argument set with at most one bad argument, the spec and the
 /// expected outcome. Returns a failure class on a broken oracle.
-fn trial(rng: &mut ChaCha8Rng, b: &'static Builtin, bad: Option<(Bad, &'static Param)>) -> Option<(String, Failure)> {
+fn trial(
+    rng: &mut ChaCha8Rng,
+    b: &'static Builtin,
+    bad: Option<(Bad, &'static Param)>,
+) -> Option<(String, Failure)> {
     let mut g = ValueGen { rng };
     let (call, spans) = match bad {
-        None => g.call_in_range(b, Slot::Base, 0.5),
+        None => g.call_in_range(b, 0.5),
         Some((kind, p)) => {
             // An in-range set, then the bad value for `p`.
             let mut args: Vec<(&'static Param, String)> = Vec::new();
@@ -552,14 +569,21 @@ fn trial(rng: &mut ChaCha8Rng, b: &'static Builtin, bad: Option<(Bad, &'static P
                     format!("value `{}`", &text[r]),
                 );
             }
-            let inside = |e: &lrx::diag::Diag| {
-                e.span.is_some_and(|s| s.start >= r.start && s.end <= r.end)
-            };
+            let inside =
+                |e: &lrx::diag::Diag| e.span.is_some_and(|s| s.start >= r.start && s.end <= r.end);
             if !outcome.errors.iter().any(inside) {
                 let e = &outcome.errors[0];
                 return fail(
-                    format!("{kind:?} `{}.{}` refused elsewhere [{}]", b.name, p.name, e.code),
-                    format!("value `{}` at {r:?}; first error at {:?}: {}", &text[r.clone()], e.span, e.message),
+                    format!(
+                        "{kind:?} `{}.{}` refused elsewhere [{}]",
+                        b.name, p.name, e.code
+                    ),
+                    format!(
+                        "value `{}` at {r:?}; first error at {:?}: {}",
+                        &text[r.clone()],
+                        e.span,
+                        e.message
+                    ),
                 );
             }
             // Known (issue 21 item 8, follow-on errors): a bad value of a required parameter
@@ -570,8 +594,16 @@ fn trial(rng: &mut ChaCha8Rng, b: &'static Builtin, bad: Option<(Bad, &'static P
             };
             if let Some(e) = outcome.errors.iter().find(|e| !inside(e) && !follow_on(e)) {
                 return fail(
-                    format!("{kind:?} `{}.{}` also refused elsewhere [{}]", b.name, p.name, e.code),
-                    format!("value `{}` at {r:?}; other error at {:?}: {}", &text[r.clone()], e.span, e.message),
+                    format!(
+                        "{kind:?} `{}.{}` also refused elsewhere [{}]",
+                        b.name, p.name, e.code
+                    ),
+                    format!(
+                        "value `{}` at {r:?}; other error at {:?}: {}",
+                        &text[r.clone()],
+                        e.span,
+                        e.message
+                    ),
                 );
             }
         }
@@ -606,10 +638,17 @@ fn run(name: &str, seed: u64, per_param: u64, bad: Option<Bad>) {
                         // Shrinking keeps the class of the oracle failure of the text alone.
                         oracle::check(t).err().map(|f| f.class)
                     };
-                    if f.class.starts_with("panic") || f.class.contains("span") || f.class.contains("plan") {
+                    if f.class.starts_with("panic")
+                        || f.class.contains("span")
+                        || f.class.contains("plan")
+                    {
                         failures.add(s, &text, f, &replay);
                     } else {
-                        failures.by_class.entry(f.class).or_insert((s, text, f.detail, 0)).3 += 1;
+                        failures
+                            .by_class
+                            .entry(f.class)
+                            .or_insert((s, text, f.detail, 0))
+                            .3 += 1;
                     }
                 }
             }
@@ -621,7 +660,7 @@ fn run(name: &str, seed: u64, per_param: u64, bad: Option<Bad>) {
         failures.by_class.len(),
         t0.elapsed().as_secs_f64()
     );
-    println!("{summary}");
+    oracle::summary(&summary);
     assert!(failures.is_empty(), "{summary}\n{}", failures.report());
 }
 
@@ -632,10 +671,95 @@ fn fuzz_schema_in_range_is_accepted() {
 
 #[test]
 fn fuzz_schema_out_of_range_is_refused_at_the_argument() {
-    run("fuzz_schema_out_of_range", 0x1b_0000, 4, Some(Bad::OutOfRange));
+    run(
+        "fuzz_schema_out_of_range",
+        0x1b_0000,
+        4,
+        Some(Bad::OutOfRange),
+    );
 }
 
 #[test]
 fn fuzz_schema_wrong_type_is_refused_at_the_argument() {
     run("fuzz_schema_wrong_type", 0x1c_0000, 3, Some(Bad::WrongType));
+}
+
+/// Every bound of every parameter's range, alone in an otherwise default call, is accepted and
+/// planned (integers capped at 2⁵³ − 1): the extremes the random in-range sets rarely draw.
+#[test]
+fn fuzz_schema_bounds_are_accepted() {
+    let t0 = std::time::Instant::now();
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for b in BUILTINS {
+        for p in b.params().filter(|p| p.default != D::FromTask) {
+            let bounds: Vec<String> = match p.ty {
+                Ty::Int { min, max } | Ty::IntList { min, max } => {
+                    let max = if p.name == "pca" {
+                        FEATURES
+                    } else {
+                        max.min(MAX_EXACT)
+                    };
+                    vec![min.to_string(), max.to_string()]
+                }
+                Ty::Float { min, max } | Ty::FloatList { min, max } => {
+                    let mut v = vec![format!("{min:e}")];
+                    if max.is_finite() {
+                        v.push(format!("{max:e}"));
+                    } else {
+                        v.push("1e300".into());
+                    }
+                    v
+                }
+                Ty::Fraction => vec!["0".into(), "1".into()],
+                Ty::Epochs => vec!["0".into()],
+                _ => continue,
+            };
+            for v in bounds {
+                let mut args = Vec::new();
+                for q in b.params() {
+                    if q.default == D::Required && q.name != p.name {
+                        args.push(format!("{} = \".\"", q.name));
+                    }
+                }
+                args.push(format!("{} = {v}", p.name));
+                let mut call = format!("{}({})", b.name, args.join(", "));
+                if lrx::cochlea::is_audio_task(b.name) {
+                    // Keep the cochleagram consistent around the bound (see `repair_cochlea`).
+                    let mut g = ChaCha8Rng::seed_from_u64(0);
+                    let mut vg = ValueGen { rng: &mut g };
+                    let mut a: Vec<(&'static Param, String)> = b
+                        .params()
+                        .filter(|q| q.default == D::Required || q.name == p.name)
+                        .map(|q| {
+                            let x = if q.name == p.name {
+                                v.clone()
+                            } else {
+                                "\".\"".into()
+                            };
+                            (q, x)
+                        })
+                        .collect();
+                    repair_cochlea(b, &mut a);
+                    if a.iter().any(|(q, x)| q.name == p.name && *x != v) {
+                        continue; // this bound alone cannot make a valid cochleagram
+                    }
+                    call = vg.render(b, a).0;
+                }
+                let (text, _) = spec_with(b, &call);
+                n += 1;
+                match oracle::check(&text) {
+                    Ok(o) if o.accepted => {}
+                    Ok(o) => failures.push(format!("`{call}` refused: {}", o.errors[0].message)),
+                    Err(f) => failures.push(format!("`{call}`: {}", f.class)),
+                }
+            }
+        }
+    }
+    oracle::summary(&format!(
+        "fuzz_schema_bounds: {n} specs generated and checked (each bound of each range), {} failures, {:.1} s",
+        failures.len(),
+        t0.elapsed().as_secs_f64()
+    ));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

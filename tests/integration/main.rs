@@ -5,6 +5,7 @@ mod classify_cli;
 mod cli;
 mod docs;
 mod fuzz;
+mod fuzz_found;
 mod fuzz_grammar;
 mod fuzz_oracle;
 mod fuzz_schema;
