@@ -53,6 +53,8 @@ const TRAIN_KEYS: &[&str] = &[
     "data_seed",
     "budget",
 ];
+/// Most training epochs a run may have (each one can be a checkpoint).
+pub const MAX_EPOCHS: i64 = 100_000;
 const TRAIN_REQUIRED: &[&str] = &["task", "arch", "rule", "lr", "batch", "epochs"];
 const OBSERVE_KEYS: &[&str] = &[
     "stimuli",
@@ -1000,6 +1002,19 @@ impl Eval<'_> {
             }
         };
         let (lr, batch, epochs) = (lr??.as_f64()?, batch??.as_i64()?, epochs??.as_i64()?);
+        // Every epoch is a checkpoint by default: an unbounded count would allocate that many.
+        if epochs > MAX_EPOCHS {
+            let s = Self::get(vars, "epochs").map(|v| v.span)?;
+            self.err(
+                Diag::error(
+                    codes::OUT_OF_RANGE,
+                    format!("{epochs} epochs is out of range: expected at most {MAX_EPOCHS}"),
+                )
+                .at(s, "too many epochs")
+                .help(format!("train for 1 to {MAX_EPOCHS} epochs")),
+            );
+            return None;
+        }
         let weight_decay = wd?.and_then(|v| v.as_f64()).unwrap_or(0.0);
         let model_seed = ms?.and_then(|v| v.as_u64()).unwrap_or(0);
         let data_seed = ds?.and_then(|v| v.as_u64()).unwrap_or(0);

@@ -683,8 +683,13 @@ pub fn fits_of(spec: &EvalSpec) -> usize {
         SplitScheme::Balanced { n_splits, .. } | SplitScheme::Holdout { n_splits, .. } => *n_splits,
     };
     let g = spec.config.grid.as_ref().map_or(1, Vec::len);
-    let cv = if g > 1 { g * spec.config.cv_folds } else { 0 };
-    n_splits * (cv + 1)
+    // Saturating: `balanced(n = ...)` may be any count the schema allows.
+    let cv = if g > 1 {
+        g.saturating_mul(spec.config.cv_folds)
+    } else {
+        0
+    };
+    n_splits.saturating_mul(cv.saturating_add(1))
 }
 
 // ------------------------------------------------------------------------------------------

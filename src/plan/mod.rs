@@ -226,7 +226,13 @@ fn classifier_counts(study: &Study, runs: &[RunSpec], t: usize) -> (usize, usize
         realism,
     };
     let (specs, _) = stage::evaluation_specs(c, &shape);
-    (specs.len(), specs.iter().map(stage::fits_of).sum())
+    (
+        specs.len(),
+        specs
+            .iter()
+            .map(stage::fits_of)
+            .fold(0, usize::saturating_add),
+    )
 }
 
 /// Layer names, positions and sizes of a run's network.

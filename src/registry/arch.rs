@@ -48,16 +48,29 @@ struct Acc {
     layers: Vec<(String, f64, u64, u64)>,
 }
 
+/// Product of sizes, saturating: valid but huge settings (`classes` up to 2⁵³, hour-long
+/// cochleagrams) must give a huge estimate, not an overflow.
+fn prod(xs: &[i64]) -> u64 {
+    xs.iter()
+        .fold(1u64, |a, &x| a.saturating_mul(x.max(0) as u64))
+}
+
+/// The same product in floating point (for FLOPs).
+fn prod_f(xs: &[i64]) -> f64 {
+    xs.iter().map(|&x| x as f64).product()
+}
+
 impl Acc {
     fn conv(&mut self, name: String, k: i64, cin: i64, cout: i64, hout: i64, wout: i64) {
-        let w = (k * k * cin * cout) as u64;
-        let units = (hout * wout * cout) as u64;
-        self.layers
-            .push((name, 2.0 * w as f64 * (hout * wout) as f64, w, units));
+        let w = prod(&[k, k, cin, cout]);
+        let units = prod(&[hout, wout, cout]);
+        let flops = 2.0 * prod_f(&[k, k, cin, cout, hout, wout]);
+        self.layers.push((name, flops, w, units));
     }
     fn dense(&mut self, name: String, din: i64, dout: i64) {
-        let w = (din * dout) as u64;
-        self.layers.push((name, 2.0 * w as f64, w, dout as u64));
+        let w = prod(&[din, dout]);
+        self.layers
+            .push((name, 2.0 * prod_f(&[din, dout]), w, dout.max(0) as u64));
     }
 }
 
@@ -228,8 +241,8 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
             out.push(LayerInfo {
                 name: name.into(),
                 position: Position::Deep,
-                flops: 2.0 * (din * dout) as f64,
-                weights: (din * dout) as u64,
+                flops: 2.0 * prod_f(&[din, dout]),
+                weights: prod(&[din, dout]),
                 units: dout as u64,
             });
         }

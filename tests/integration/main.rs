@@ -7,6 +7,10 @@ mod docs;
 #[cfg(feature = "torch")]
 mod frontend;
 mod fuzz;
+mod fuzz_found;
+mod fuzz_grammar;
+mod fuzz_oracle;
+mod fuzz_schema;
 mod numbers;
 #[cfg(feature = "torch")]
 mod reference;
