@@ -187,7 +187,16 @@ impl Val {
     /// find matching values without comparing every pair.
     pub fn match_bucket(&self) -> String {
         match self {
-            Val::Num { v, .. } if *v == 0.0 => "0".into(),
+            // Equal numbers share a bucket: an integer and a whole float within ±2⁵³ by their
+            // digits, every number beyond ±2⁵³ in one bucket (a float there may equal an
+            // integer written in full), fractions by their canonical text.
+            Val::Num { n, .. } => match n.exact_int() {
+                Some(i) if i.unsigned_abs() <= crate::value::EXACT_FLOAT_INT as u128 => {
+                    i.to_string()
+                }
+                _ if n.f64().abs() > crate::value::EXACT_FLOAT_INT => "big".into(),
+                _ => n.key(),
+            },
             Val::Tuple(items) => format!("({})", items.len()),
             v => v.key().map_or_else(String::new, |k| {
                 k.split('(').next().unwrap_or(&k).to_string()

@@ -191,7 +191,12 @@ fn fuzz_found_non_finite_and_huge_numbers_are_refused() {
     let numeric = |p: &Param| {
         matches!(
             p.ty,
-            Ty::Int { .. } | Ty::Float { .. } | Ty::Fraction | Ty::Epochs
+            Ty::Int { .. }
+                | Ty::Float { .. }
+                | Ty::PosFloat { .. }
+                | Ty::Seed
+                | Ty::Fraction
+                | Ty::Epochs { .. }
         ) && p.default != registry::schema::Default::FromTask
     };
     let mut failures = Vec::new();

@@ -121,8 +121,20 @@ impl ValueGen<'_> {
                     self.float_text(x)
                 }
             }
-            Ty::Epochs => {
-                let e = self.rng.random_range(0..=10);
+            Ty::Seed => {
+                let s: u64 = match self.rng.random_range(0..3) {
+                    0 => 0,
+                    1 => u64::MAX,
+                    _ => self.rng.random_range(0..1000),
+                };
+                s.to_string()
+            }
+            Ty::PosFloat { max } => {
+                let x = self.float_in(1e-6, max.min(1e3));
+                self.float_text(x)
+            }
+            Ty::Epochs { min } => {
+                let e = self.rng.random_range(min..=min.max(0) + 10);
                 match self.rng.random_range(0..3) {
                     0 => format!("{e} epochs"),
                     1 if e == 1 => "1 epoch".into(),
@@ -240,9 +252,13 @@ impl ValueGen<'_> {
             Ty::Fraction => Some(
                 ["1.5", "-0.25", "150%", "100.5%", "-5%", "2"][self.rng.random_range(0..6)].into(),
             ),
-            Ty::Epochs => {
-                Some(["-1", "2.5", "-3 epochs", "0.5 epochs"][self.rng.random_range(0..4)].into())
-            }
+            Ty::Seed => Some(["-1", "18446744073709551616", "2.5"][self.rng.random_range(0..3)].into()),
+            Ty::PosFloat { .. } => Some(["0", "-0.01", "-1e-9"][self.rng.random_range(0..3)].into()),
+            Ty::Epochs { min } => Some(if min > 0 && self.p(0.3) {
+                (min - 1).to_string()
+            } else {
+                ["-1", "2.5", "-3 epochs", "0.5 epochs"][self.rng.random_range(0..4)].into()
+            }),
             Ty::Enum(vals) => Some(self.non_member(vals)),
             Ty::IntList { min, max } => {
                 let bad = int_out(self, min, max)?;
@@ -311,7 +327,8 @@ impl ValueGen<'_> {
                 "(1, 2)",
             ],
             Ty::Fraction => &["\"half\"", "true", "0.5 epochs", "[0.5]"],
-            Ty::Epochs => &["\"3\"", "true", "3 cpu_hours", "[1]"],
+            Ty::Epochs { .. } => &["\"3\"", "true", "3 cpu_hours", "[1]"],
+            Ty::Seed | Ty::PosFloat { .. } => &["\"3\"", "true", "[1, [2]]", "2 cpu_hours"],
             Ty::Str => &["1", "true", "[\"a\"]", "2 epochs"],
             Ty::Enum(_) => &["1", "true", "[1]", "2.5%"],
             Ty::IntList { .. } | Ty::FloatList { .. } => &["\"1\"", "true", "[1, \"a\"]", "[true]"],
@@ -712,7 +729,8 @@ fn fuzz_schema_bounds_are_accepted() {
                     v
                 }
                 Ty::Fraction => vec!["0".into(), "1".into()],
-                Ty::Epochs => vec!["0".into()],
+                Ty::Epochs { min } => vec![min.to_string()],
+                Ty::Seed => vec!["0".into(), u64::MAX.to_string()],
                 _ => continue,
             };
             for v in bounds {
