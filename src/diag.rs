@@ -610,6 +610,15 @@ pub mod codes {
     pub const USED_BEFORE_DECLARED: &str = "lrx::check::used_before_declared";
     /// A warning: a task's data is not where its call says.
     pub const DATA_MISSING: &str = "lrx::check::data_missing";
+    pub const TOO_MANY_RUNS: &str = "lrx::check::too_many_runs";
+    pub const EMPTY_LIST: &str = "lrx::check::empty_list";
+    pub const TARGET_NOT_VARIED: &str = "lrx::check::target_not_varied";
+    pub const BAD_PATH: &str = "lrx::check::bad_path";
+    pub const FILTER_NEVER_MATCHES: &str = "lrx::check::filter_never_matches";
+    pub const DUPLICATE_VALUE: &str = "lrx::check::duplicate_value";
+    pub const STIMULI_EXCEED_VAL: &str = "lrx::check::stimuli_exceed_val";
+    pub const HOLDOUT_ON_TARGET: &str = "lrx::check::holdout_on_target";
+    pub const CHECKPOINT_PERIOD: &str = "lrx::check::checkpoint_period";
     pub const BUG: &str = "lrx::bug";
 
     /// All codes, for the docs test.
@@ -651,6 +660,15 @@ pub mod codes {
         INEXACT_NUMBER,
         USED_BEFORE_DECLARED,
         DATA_MISSING,
+        TOO_MANY_RUNS,
+        EMPTY_LIST,
+        TARGET_NOT_VARIED,
+        BAD_PATH,
+        FILTER_NEVER_MATCHES,
+        DUPLICATE_VALUE,
+        STIMULI_EXCEED_VAL,
+        HOLDOUT_ON_TARGET,
+        CHECKPOINT_PERIOD,
         BUG,
     ];
 }

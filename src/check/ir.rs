@@ -69,7 +69,7 @@ pub struct Point {
     pub epochs: i64,
     pub checkpoints: Vec<i64>,
     pub weight_decay: f64,
-    pub schedule: Call,
+    pub schedule: std::sync::Arc<Call>,
     /// Seeds are exact up to 2⁶⁴ − 1.
     pub model_seed: u64,
     pub data_seed: u64,

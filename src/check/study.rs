@@ -8,10 +8,11 @@ use crate::diag::{Diag, codes, did_you_mean, suggest};
 use crate::registry::schema::Ty;
 use crate::registry::{self, Kind};
 use crate::source::{Span, Spanned};
-use crate::syntax::ast::{Block, Entry, Expr};
+use crate::syntax::ast::{Arg, BinOp, Block, Entry, Expr, ExprKind};
 use crate::value::{Call, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// A resolved call shared by every point that uses the same object (keyed by the object's
 /// address, which `_pins` keeps alive so it cannot be reused).
@@ -38,7 +39,18 @@ const STUDY_KEYS: &[&str] = &[
     "device",
     "cpu_gflops",
     "gpu_gflops",
+    "max_runs",
 ];
+
+/// The default of `study { max_runs = ... }`: the most training runs (counted before `where`
+/// filters) the sweeps of a study may expand to.
+pub const DEFAULT_MAX_RUNS: u64 = 100_000;
+
+/// The run limit of a study and the runs its sweeps have used so far.
+pub struct RunLimits {
+    max_runs: u64,
+    used: u64,
+}
 const TRAIN_KEYS: &[&str] = &[
     "task",
     "arch",
@@ -294,6 +306,10 @@ impl Eval<'_> {
         );
 
         // study
+        let mut limits = RunLimits {
+            max_runs: DEFAULT_MAX_RUNS,
+            used: 0,
+        };
         let (name, output, seed, description, device, cpu_gflops, gpu_gflops) =
             match by_kind.get("study").and_then(|v| v.first()) {
                 None => {
@@ -326,6 +342,19 @@ impl Eval<'_> {
                     };
                     let s = self.settings(b, module, STUDY_KEYS, &[], false);
                     let output = self.str_or(&s, "output", &format!("runs/{name}"));
+                    if let Some((v, _, _)) = s.values.get("output") {
+                        self.check_output(&output, v.span);
+                    }
+                    if let Some(Value::Int(n)) = self.typed(
+                        &s,
+                        "max_runs",
+                        Ty::Int {
+                            min: 1,
+                            max: i64::MAX,
+                        },
+                    ) {
+                        limits.max_runs = n as u64;
+                    }
                     let seed = self
                         .typed(&s, "seed", Ty::Seed)
                         .and_then(|v| v.as_u64())
@@ -377,25 +406,28 @@ impl Eval<'_> {
                         self.err(Diag::error(codes::DUPLICATE, format!("two `train` blocks named `{sname}`")).at(b.kind.span, "second").related(*f, "first"));
                     }
                     names.insert(sname.clone(), b.kind.span);
-                    if let Some(sw) = self.sweep(b, module, sname) {
+                    if let Some(sw) = self.sweep(b, module, sname, &mut limits) {
                         sweeps.push(sw);
                     }
                 }
             }
         }
         let points: Vec<&ir::Point> = sweeps.iter().flat_map(|s| s.points.iter()).collect();
+        let objects = FactorObjects::of(&points);
+        self.check_data_paths(&objects);
 
         // observe
         let observe = self.observe(
             by_kind.get("observe").and_then(|v| v.first()).copied(),
             module,
+            &objects,
         );
 
         // realism
         let realism = by_kind
             .get("realism")
             .and_then(|v| v.first())
-            .and_then(|b| self.realism(b, module, &points));
+            .and_then(|b| self.realism(b, module, &points, &objects));
 
         // classify
         let classify = by_kind
@@ -451,6 +483,158 @@ impl Eval<'_> {
         })
     }
 
+    /// A `classify` list that must not be empty.
+    fn non_empty(&mut self, items: &[SVal], key: &str, span: Span, example: &str) -> bool {
+        if !items.is_empty() {
+            return true;
+        }
+        self.err(
+            Diag::error(codes::EMPTY_LIST, format!("`{key}` is empty"))
+                .at(span, "no items")
+                .help(format!(
+                    "the classify stage would have nothing to do; give at least one, e.g. `{example}`, or leave `{key}` out for the default"
+                )),
+        );
+        false
+    }
+
+    /// Warns when `stimuli` asks for more validation stimuli than a task has (every run then
+    /// observes the whole validation set). Folder tasks are only counted when read.
+    fn check_stimuli(&mut self, stimuli: i64, span: Span, objects: &FactorObjects) {
+        if stimuli <= 0 {
+            return;
+        }
+        for (f, n) in &objects.objs {
+            if *f != "task"
+                || !matches!(
+                    n.call.name.as_str(),
+                    "synthetic_images" | "synthetic_audio" | "cifar10"
+                )
+            {
+                continue;
+            }
+            let (_, val) = crate::plan::cost::task_sizes(&n.call);
+            if (stimuli as f64) > val {
+                let val = val as i64;
+                let mut d = Diag::warning(
+                    codes::STIMULI_EXCEED_VAL,
+                    format!(
+                        "{stimuli} stimuli asked for, but the task `{}` has {val} validation stimuli",
+                        n.label
+                    ),
+                )
+                .at(span, "more than the validation set")
+                .help(format!(
+                    "every run observes all {val}; write `stimuli = val({val})`, or `val()` for the whole set"
+                ));
+                if let Some(o) = n.origin {
+                    d = d.related(o, "this task");
+                }
+                self.err(d);
+            }
+        }
+    }
+
+    /// Warns about data paths (`path`, `val_path`) of the tasks that do not exist here
+    /// (relative paths are relative to the working directory). A warning, not an error: a
+    /// spec is often checked on one machine and run on another that has the data.
+    fn check_data_paths(&mut self, objects: &FactorObjects) {
+        for (f, n) in &objects.objs {
+            // IDX tasks are looked up file by file (`warn_missing_data`).
+            if *f != "task" || matches!(n.call.name.as_str(), "fashion_mnist" | "idx_images") {
+                continue;
+            }
+            for key in ["path", "val_path"] {
+                let Some(Value::Str(p)) = n.call.params.get(key) else {
+                    continue;
+                };
+                if p.is_empty() || std::path::Path::new(p).exists() {
+                    continue;
+                }
+                let span = self.def_arg_span(&n.label, key).or(n.origin);
+                let mut d = Diag::warning(
+                    codes::DATA_MISSING,
+                    format!("the data path `{p}` of the task `{}` does not exist", n.label),
+                )
+                .help(format!(
+                    "`lrx run` will fail here without it; check the path (relative paths are relative to the directory lrx runs in){}",
+                    if key == "path" { "" } else { ", or leave `val_path` empty to hold out part of `path`" }
+                ));
+                if let Some(s) = span {
+                    d = d.at(s, "no such file or directory");
+                }
+                self.err(d);
+            }
+        }
+    }
+
+    /// The span of a named argument of a definition's call, e.g. `path = ...` in
+    /// `task cifar = cifar10(path = ...)`, looked up in every loaded module.
+    fn def_arg_span(&self, def: &str, arg: &str) -> Option<Span> {
+        for m in &self.modules {
+            let Some(d) = m.defs.get(def) else {
+                continue;
+            };
+            let super::eval::DefBody::Value { expr, .. } = &d.body else {
+                continue;
+            };
+            let ExprKind::Call { args, .. } = &expr.kind else {
+                continue;
+            };
+            for a in args {
+                if let Arg::Named { name, value } = a {
+                    if name.node == arg {
+                        return Some(value.span);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The study's `output` must be a directory lrx can create: not empty, without a NUL byte,
+    /// and neither it nor a directory above it an existing file (relative paths are relative
+    /// to the working directory, as `lrx run` resolves them).
+    fn check_output(&mut self, output: &str, span: Span) {
+        let (msg, help) = if output.trim().is_empty() {
+            (
+                "the output path is empty".to_string(),
+                "name a directory, e.g. `output = \"runs/my_study\"`".to_string(),
+            )
+        } else if output.contains('\0') {
+            (
+                "the output path holds a NUL byte".to_string(),
+                "paths cannot contain `\\0`; remove it".to_string(),
+            )
+        } else {
+            let path = std::path::Path::new(output);
+            let Some(file) = path
+                .ancestors()
+                .filter(|a| !a.as_os_str().is_empty())
+                .find(|a| a.exists() && !a.is_dir())
+            else {
+                return;
+            };
+            (
+                if file == path {
+                    format!("the output path `{output}` is an existing file, not a directory")
+                } else {
+                    format!(
+                        "the output path `{output}` is inside `{}`, an existing file",
+                        file.display()
+                    )
+                },
+                "lrx writes the study into this directory; choose another path or move the file"
+                    .to_string(),
+            )
+        };
+        self.err(
+            Diag::error(codes::BAD_PATH, msg)
+                .at(span, "cannot be created")
+                .help(help),
+        );
+    }
+
     fn device(&mut self, v: &SVal) -> Option<String> {
         let s = match &v.v {
             Val::Sym(s) | Val::Str(s) => s.clone(),
@@ -487,7 +671,13 @@ impl Eval<'_> {
     // --------------------------------------------------------------------------------------
     // train
 
-    fn sweep(&mut self, b: &Block, module: usize, name: String) -> Option<ir::Sweep> {
+    fn sweep(
+        &mut self,
+        b: &Block,
+        module: usize,
+        name: String,
+        limits: &mut RunLimits,
+    ) -> Option<ir::Sweep> {
         struct AxisDef {
             targets: Vec<Spanned<String>>,
             expr: Expr,
@@ -628,12 +818,14 @@ impl Eval<'_> {
                 }
             }
         }
-        // Expand the product of axes, depth first in declaration order.
-        let mut points = Vec::new();
-        let mut bindings: Bindings = Vec::new();
-        let mut empty_reported = false;
-        let mut failed = 0usize;
-        let before = self.diags.0.len();
+        // The size of the plan, from the axis sizes, before anything is expanded: axes that
+        // do not name an earlier axis are evaluated once here (and reused by the expansion);
+        // the product of their lengths bounds the sweep (a `where` can only shrink it).
+        let axes: Vec<(Vec<Spanned<String>>, Expr, Span)> = axes
+            .into_iter()
+            .map(|a| (a.targets, a.expr, a.span))
+            .collect();
+        let errors_before = self.diags.errors().count();
         // Keys of this block: a use before its declaration is reported as such (eval.rs).
         self.block_keys.clear();
         for e in &b.entries {
@@ -649,22 +841,100 @@ impl Eval<'_> {
                 }
             }
         }
-        self.expand(
-            &axes
-                .iter()
-                .map(|a| (a.targets.clone(), a.expr.clone(), a.span))
-                .collect::<Vec<_>>(),
-            0,
+        let mut earlier: BTreeSet<String> = BTreeSet::new();
+        let mut pre: Vec<Option<Vec<SVal>>> = Vec::new();
+        for (targets, expr, _) in &axes {
+            let mut heads = BTreeSet::new();
+            path_heads(expr, &mut heads);
+            let mut items = None;
+            if heads.is_disjoint(&earlier) {
+                if let Some(SVal {
+                    v: Val::List(l), ..
+                }) = self.eval(expr, module, &Vec::new())
+                {
+                    self.warn_duplicates(targets, &l);
+                    items = Some(self.resolve_objects(targets, l));
+                }
+            }
+            pre.push(items);
+            earlier.extend(targets.iter().map(|t| t.node.clone()));
+        }
+        // Settings that name no axis and no other setting are evaluated once, too.
+        let mut varying = earlier.clone();
+        varying.extend(settings.iter().map(|(k, _)| k.node.clone()));
+        let pre_settings: Vec<Option<SVal>> = settings
+            .iter()
+            .map(|(k, e)| {
+                let mut heads = BTreeSet::new();
+                path_heads(e, &mut heads);
+                if !heads.is_disjoint(&varying) {
+                    return None;
+                }
+                let v = self.eval(e, module, &Vec::new())?;
+                let key = std::slice::from_ref(k);
+                Some(self.resolve_objects(key, vec![v]).remove(0))
+            })
+            .collect();
+        let known: u128 = pre
+            .iter()
+            .flatten()
+            .fold(1u128, |n, l| n.saturating_mul(l.len() as u128));
+        let remaining = limits.max_runs.saturating_sub(limits.used);
+        if u128::from(remaining) < known {
+            self.block_keys.clear();
+            self.too_many_runs(b, &name, &axes, &pre, known, false, &filters, limits);
+            return None;
+        }
+        // Expand the product of axes, depth first in declaration order; the expansion stops
+        // once it has produced more points than the limit (axes that depend on earlier ones
+        // are not in the bound above).
+        let mut x = Expansion {
+            axes: &axes,
+            pre: &pre,
             module,
-            &mut bindings,
-            &settings,
-            &filters,
-            &mut points,
-            &mut empty_reported,
-            &mut failed,
-        );
+            settings: &settings,
+            pre_settings: &pre_settings,
+            filters: &filters,
+            out: Vec::new(),
+            empty_reported: false,
+            failed: 0,
+            visited: 0,
+            limit: remaining,
+            overflow: false,
+            objects: FactorObjects::default(),
+            filter_objs: HashMap::new(),
+        };
+        let mut bindings: Bindings = Vec::new();
+        self.expand(&mut x, 0, &mut bindings);
         self.block_keys.clear();
-        if points.is_empty() && self.diags.0.len() == before && failed == 0 {
+        if x.overflow {
+            self.too_many_runs(
+                b,
+                &name,
+                &axes,
+                &pre,
+                u128::from(x.visited),
+                true,
+                &filters,
+                limits,
+            );
+            return None;
+        }
+        limits.used = limits.used.saturating_add(x.visited);
+        let Expansion {
+            out: points,
+            failed,
+            objects,
+            ..
+        } = x;
+        // Names in `where` resolve to factors or their values (the values of the sweep before
+        // filtering).
+        let names_ok = self.check_filter_names(&filters, module, &objects, "sweep");
+        if points.is_empty()
+            && names_ok
+            && self.diags.errors().count() == errors_before
+            && failed == 0
+        {
             let d = Diag::error(
                 codes::EMPTY_SWEEP,
                 format!("the sweep `{name}` has no runs"),
@@ -678,6 +948,9 @@ impl Eval<'_> {
             self.err(d);
             return None;
         }
+        if !names_ok {
+            return None;
+        }
         Some(ir::Sweep {
             name,
             points,
@@ -686,23 +959,179 @@ impl Eval<'_> {
         })
     }
 
+    /// The error for a sweep over `max_runs`, with the size of every axis.
     #[allow(clippy::too_many_arguments)]
-    fn expand(
+    fn too_many_runs(
         &mut self,
+        b: &Block,
+        name: &str,
         axes: &[(Vec<Spanned<String>>, Expr, Span)],
-        i: usize,
-        module: usize,
-        bindings: &mut Bindings,
-        settings: &[(Spanned<String>, Expr)],
+        pre: &[Option<Vec<SVal>>],
+        count: u128,
+        at_least: bool,
         filters: &[Expr],
-        out: &mut Vec<ir::Point>,
-        empty_reported: &mut bool,
-        failed: &mut usize,
+        limits: &RunLimits,
     ) {
-        if i == axes.len() {
+        let mut parts = Vec::new();
+        for ((targets, _, _), items) in axes.iter().zip(pre) {
+            let t: Vec<&str> = targets.iter().map(|t| t.node.as_str()).collect();
+            let t = if t.len() == 1 {
+                t[0].to_string()
+            } else {
+                format!("({})", t.join(", "))
+            };
+            parts.push(match items {
+                Some(l) => format!("{t} {}", thousands(l.len() as u128)),
+                None => format!("{t} (depends on an earlier axis)"),
+            });
+        }
+        let before_filter = if filters.is_empty() {
+            ""
+        } else {
+            " before its `where` filter"
+        };
+        let earlier = if limits.used > 0 {
+            format!(
+                " (the sweeps before it have {} runs)",
+                thousands(u128::from(limits.used))
+            )
+        } else {
+            String::new()
+        };
+        let mut d = Diag::error(
+            codes::TOO_MANY_RUNS,
+            format!(
+                "the sweep `{name}` has {}{} runs{before_filter}, over the study's limit of {} (`max_runs`){earlier}",
+                if at_least { "more than " } else { "" },
+                thousands(count),
+                thousands(u128::from(limits.max_runs)),
+            ),
+        )
+        .at(
+            b.kind.span,
+            format!(
+                "{}{} runs",
+                if at_least { "more than " } else { "" },
+                thousands(count)
+            ),
+        )
+        .help(format!(
+            "values per axis: {}; shrink the axes, or raise the limit in the `study` block (`max_runs = {}`) if you mean it",
+            parts.join(" × "),
+            if at_least {
+                u128::from(limits.max_runs) * 10
+            } else {
+                count + u128::from(limits.used)
+            }
+            .min(i64::MAX as u128)
+        ));
+        for ((_, expr, _), items) in axes.iter().zip(pre) {
+            if let Some(l) = items {
+                d = d.related(expr.span, format!("{} values", thousands(l.len() as u128)));
+            }
+        }
+        self.err(d);
+    }
+
+    /// Resolves the names of an axis of tasks, architectures, rules or schedules to shared
+    /// objects once, so the points that use them share their resolved calls. Items that do
+    /// not resolve are left as they are (the expansion reports them).
+    fn resolve_objects(&mut self, targets: &[Spanned<String>], items: Vec<SVal>) -> Vec<SVal> {
+        let kind = |t: &str| match t {
+            "task" => Some(Kind::Task),
+            "arch" => Some(Kind::Arch),
+            "rule" => Some(Kind::Rule),
+            "schedule" => Some(Kind::Schedule),
+            _ => None,
+        };
+        if targets.iter().all(|t| kind(&t.node).is_none()) {
+            return items;
+        }
+        let one = |s: &mut Self, k: Option<Kind>, v: SVal| -> SVal {
+            match (k, &v.v) {
+                // A name that is not a builtin of this kind is reported here, once.
+                (Some(k), Val::Sym(_)) => match s.to_obj(v.clone(), k) {
+                    Some(o) => SVal::new(Val::Obj(Rc::new(o)), v.span),
+                    None => v,
+                },
+                _ => v,
+            }
+        };
+        items
+            .into_iter()
+            .map(|item| {
+                if targets.len() == 1 {
+                    one(self, kind(&targets[0].node), item)
+                } else {
+                    match item.v {
+                        Val::Tuple(parts) if parts.len() == targets.len() => SVal::new(
+                            Val::Tuple(
+                                targets
+                                    .iter()
+                                    .zip(parts)
+                                    .map(|(t, p)| one(self, kind(&t.node), p))
+                                    .collect(),
+                            ),
+                            item.span,
+                        ),
+                        v => SVal::new(v, item.span),
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Warns about values repeated in a sweep axis (they give identical runs, which the plan
+    /// merges).
+    fn warn_duplicates(&mut self, targets: &[Spanned<String>], items: &[SVal]) {
+        let mut first: HashMap<String, Span> = HashMap::new();
+        for item in items {
+            let Some(k) = value_key(&item.v) else {
+                continue;
+            };
+            match first.get(&k) {
+                Some(f) => {
+                    let what = targets
+                        .iter()
+                        .map(|t| t.node.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let f = *f;
+                    self.err(
+                        Diag::warning(
+                            codes::DUPLICATE_VALUE,
+                            format!("`{what}` takes the value `{k}` twice"),
+                        )
+                        .at(item.span, "repeated value")
+                        .related(f, "first here")
+                        .help("both give the same runs, which the plan merges into one; remove the repeat"),
+                    );
+                }
+                None => {
+                    first.insert(k, item.span);
+                }
+            }
+        }
+    }
+
+    fn expand(&mut self, x: &mut Expansion, i: usize, bindings: &mut Bindings) {
+        if x.overflow {
+            return;
+        }
+        let module = x.module;
+        if i == x.axes.len() {
+            if x.visited >= x.limit {
+                x.overflow = true;
+                return;
+            }
+            x.visited += 1;
             let mut vars = bindings.clone();
             let mut ok = true;
-            for (k, e) in settings {
+            for ((k, e), pre) in x.settings.iter().zip(x.pre_settings) {
+                if let Some(v) = pre {
+                    vars.push((k.node.clone(), v.clone()));
+                    continue;
+                }
                 match self.eval(e, module, &vars) {
                     Some(v) => vars.push((k.node.clone(), v)),
                     None => {
@@ -723,62 +1152,69 @@ impl Eval<'_> {
                     };
                     let _ = self.to_obj(v.clone(), kind);
                 }
-                *failed += 1;
+                x.failed += 1;
                 return;
             }
             let Some(point) = self.point(&vars) else {
-                *failed += 1;
+                x.failed += 1;
                 return;
             };
-            // Filters see the resolved point (objects with labels, numbers).
-            let fvars = if filters.is_empty() {
-                Vec::new()
-            } else {
-                point_vars(&point, vars.first().map(|v| v.1.span))
-            };
-            // Filters see the point's factors, not the block's declarations.
-            let keys = std::mem::take(&mut self.block_keys);
-            let pass = filters.iter().all(|f| self.filter(f, module, &fvars));
-            self.block_keys = keys;
-            if !pass {
-                return;
+            if !x.filters.is_empty() {
+                x.objects.add(&point);
+                // Filters see the resolved point (objects with labels, numbers).
+                let fvars =
+                    point_vars_cached(&point, vars.first().map(|v| v.1.span), &mut x.filter_objs);
+                // Filters see the point's factors, not the block's declarations.
+                let keys = std::mem::take(&mut self.block_keys);
+                let pass = x.filters.iter().all(|f| self.filter(f, module, &fvars));
+                self.block_keys = keys;
+                if !pass {
+                    return;
+                }
             }
-            out.push(point);
+            x.out.push(point);
             return;
         }
-        let (targets, expr, span) = &axes[i];
-        let Some(v) = self.eval(expr, module, bindings) else {
-            // Still check this and the remaining axes so their errors are reported in the
-            // same pass; uses of this axis are follow-ons.
-            for t in targets {
-                self.poison(&t.node);
-            }
-            for (t, e, _) in &axes[i..] {
-                self.probe_axis(t, e, module, bindings);
-            }
-            return;
-        };
-        let items = match v.v {
-            Val::List(items) => items,
-            other => {
-                self.err(
-                    Diag::error(
-                        codes::TYPE_MISMATCH,
-                        format!("a sweep axis needs a list, found {}", other.describe()),
-                    )
-                    .at(v.span, "expected a list `[...]`")
-                    .help(format!(
-                        "write `{} = ...` for a single value, or `{} in [a, b]`",
-                        targets[0].node, targets[0].node
-                    )),
-                );
-                return;
+        let (targets, expr, span) = &x.axes[i];
+        let owned;
+        let items: &[SVal] = match &x.pre[i] {
+            Some(l) => l,
+            None => {
+                let Some(v) = self.eval(expr, module, bindings) else {
+                    // Still check this and the remaining axes so their errors are reported
+                    // in the same pass; uses of this axis are follow-ons.
+                    for t in targets {
+                        self.poison(&t.node);
+                    }
+                    for (t, e, _) in &x.axes[i..] {
+                        self.probe_axis(t, e, module, bindings);
+                    }
+                    return;
+                };
+                owned = match v.v {
+                    Val::List(items) => items,
+                    other => {
+                        self.err(
+                            Diag::error(
+                                codes::TYPE_MISMATCH,
+                                format!("a sweep axis needs a list, found {}", other.describe()),
+                            )
+                            .at(v.span, "expected a list `[...]`")
+                            .help(format!(
+                                "write `{} = ...` for a single value, or `{} in [a, b]`",
+                                targets[0].node, targets[0].node
+                            )),
+                        );
+                        return;
+                    }
+                };
+                &owned
             }
         };
         if items.is_empty() {
-            *failed += 1;
-            if !*empty_reported {
-                *empty_reported = true;
+            x.failed += 1;
+            if !x.empty_reported {
+                x.empty_reported = true;
                 self.err(
                     Diag::error(codes::EMPTY_SWEEP, "this axis has no values")
                         .at(*span, "empty list")
@@ -790,12 +1226,12 @@ impl Eval<'_> {
         for item in items {
             let n = bindings.len();
             if targets.len() == 1 {
-                bindings.push((targets[0].node.clone(), item));
+                bindings.push((targets[0].node.clone(), item.clone()));
             } else {
-                match item.v {
+                match &item.v {
                     Val::Tuple(parts) if parts.len() == targets.len() => {
                         for (t, p) in targets.iter().zip(parts) {
-                            bindings.push((t.node.clone(), p));
+                            bindings.push((t.node.clone(), p.clone()));
                         }
                     }
                     other => {
@@ -824,18 +1260,11 @@ impl Eval<'_> {
                     }
                 }
             }
-            self.expand(
-                axes,
-                i + 1,
-                module,
-                bindings,
-                settings,
-                filters,
-                out,
-                empty_reported,
-                failed,
-            );
+            self.expand(x, i + 1, bindings);
             bindings.truncate(n);
+            if x.overflow {
+                return;
+            }
         }
     }
 
@@ -926,6 +1355,46 @@ impl Eval<'_> {
         self.to_obj(v, kind).map(|o| (o, span))
     }
 
+    /// A point's schedule, resolved once per schedule object (and once for the default,
+    /// `constant`, under the key `(0, 1)`, which no object has).
+    fn schedule(&mut self, v: Option<&SVal>) -> Option<Arc<Call>> {
+        let rc = match v.map(|v| &v.v) {
+            Some(Val::Obj(o)) => Some(o.clone()),
+            _ => None,
+        };
+        let key = (rc.as_ref().map_or(0, |o| Rc::as_ptr(o) as usize), 1);
+        if v.is_none() || rc.is_some() {
+            if let Some(i) = self.interned.get(&key) {
+                return Some(i.call.clone());
+            }
+        }
+        let obj = match v {
+            None => Obj {
+                builtin: registry::builtin("constant")?,
+                label: "constant".into(),
+                params: BTreeMap::new(),
+                explicit: BTreeSet::new(),
+            },
+            Some(v) => self.to_obj(v.clone(), Kind::Schedule)?,
+        };
+        let call = Arc::new(Call {
+            name: obj.builtin.name.into(),
+            params: obj.params,
+        });
+        if v.is_none() || rc.is_some() {
+            self.interned.insert(
+                key,
+                Interned {
+                    label: obj.label,
+                    call: call.clone(),
+                    span: v.map(|v| v.span),
+                    _pins: [rc, None],
+                },
+            );
+        }
+        Some(call)
+    }
+
     /// Builds one concrete training point from the bound keys.
     fn point(&mut self, vars: &Bindings) -> Option<ir::Point> {
         // The same task, architecture and rule objects recur in many points: their resolved
@@ -989,18 +1458,7 @@ impl Eval<'_> {
         let wd = num(self, "weight_decay", Ty::Float { min: 0.0, max: 1e3 });
         let ms = num(self, "model_seed", Ty::Seed);
         let ds = num(self, "data_seed", Ty::Seed);
-        let schedule = match Self::get(vars, "schedule") {
-            None => Some(Obj {
-                builtin: registry::builtin("constant")?,
-                label: "constant".into(),
-                params: BTreeMap::new(),
-                explicit: BTreeSet::new(),
-            }),
-            Some(v) => {
-                let v = v.clone();
-                self.to_obj(v, Kind::Schedule)
-            }
-        };
+        let schedule = self.schedule(Self::get(vars, "schedule"));
         let (lr, batch, epochs) = (lr??.as_f64()?, batch??.as_i64()?, epochs??.as_i64()?);
         // Every epoch is a checkpoint by default: an unbounded count would allocate that many.
         if epochs > MAX_EPOCHS {
@@ -1023,8 +1481,25 @@ impl Eval<'_> {
         let checkpoints = match Self::get(vars, "checkpoint").cloned() {
             None => (0..=epochs).collect(),
             Some(SVal {
-                v: Val::Every(k), ..
-            }) => (0..=epochs).step_by(k as usize).collect(),
+                v: Val::Every(k),
+                span,
+            }) => {
+                if k > epochs {
+                    self.err(
+                        Diag::warning(
+                            codes::CHECKPOINT_PERIOD,
+                            format!(
+                                "a checkpoint every {k} epochs in a {epochs}-epoch run records only epoch 0"
+                            ),
+                        )
+                        .at(span, "longer than training")
+                        .help(format!(
+                            "the features would be those of the untrained network; use a period of at most {epochs} epochs, e.g. `every(1 epoch)`"
+                        )),
+                    );
+                }
+                (0..=epochs).step_by(k as usize).collect()
+            }
             Some(v) => {
                 match self.coerce(
                     &v,
@@ -1217,10 +1692,7 @@ impl Eval<'_> {
             epochs,
             checkpoints,
             weight_decay,
-            schedule: Call {
-                name: schedule.builtin.name.into(),
-                params: schedule.params,
-            },
+            schedule,
             model_seed,
             data_seed,
         })
@@ -1229,7 +1701,12 @@ impl Eval<'_> {
     // --------------------------------------------------------------------------------------
     // observe
 
-    fn observe(&mut self, b: Option<&Block>, module: usize) -> Option<ir::Observe> {
+    fn observe(
+        &mut self,
+        b: Option<&Block>,
+        module: usize,
+        objects: &FactorObjects,
+    ) -> Option<ir::Observe> {
         let mut obs: Vec<Observable> = Vec::new();
         let mut o = ir::Observe {
             observables: Vec::new(),
@@ -1283,6 +1760,7 @@ impl Eval<'_> {
                     None => ok = false,
                 },
             }
+            self.check_stimuli(o.stimuli, v.span, objects);
         }
         if let Some(Value::Int(n)) = self.typed(
             &s,
@@ -1324,7 +1802,13 @@ impl Eval<'_> {
     // --------------------------------------------------------------------------------------
     // realism
 
-    fn realism(&mut self, b: &Block, module: usize, points: &[&ir::Point]) -> Option<ir::Realism> {
+    fn realism(
+        &mut self,
+        b: &Block,
+        module: usize,
+        points: &[&ir::Point],
+        objects: &FactorObjects,
+    ) -> Option<ir::Realism> {
         let s = self.settings(b, module, REALISM_KEYS, &[], true);
         let sigmas = match self.scalar(&s, "noise") {
             None => vec![0.0],
@@ -1407,9 +1891,17 @@ impl Eval<'_> {
                 }
             },
         }
+        if !self.check_filter_names(&s.filters, module, objects, "study") {
+            return None;
+        }
         let mut runs = Vec::new();
+        let mut cache = HashMap::new();
         for (i, p) in points.iter().enumerate() {
-            let vars = point_vars(p, None);
+            if s.filters.is_empty() {
+                runs.push(i);
+                continue;
+            }
+            let vars = point_vars_cached(p, None, &mut cache);
             let mut keep = true;
             for f in &s.filters {
                 match self.eval(f, module, &vars) {
@@ -1479,25 +1971,59 @@ impl Eval<'_> {
         let mut ok = true;
         // targets
         let mut targets = Vec::new();
+        let mut target_spans = Vec::new();
         match s.values.get("targets").map(|x| x.0.clone()) {
-            None => targets.push(ir::Target::All {
-                factor: "rule".into(),
-            }),
+            None => {
+                targets.push(ir::Target::All {
+                    factor: "rule".into(),
+                });
+                target_spans.push(b.kind.span);
+            }
             Some(v) => {
                 let items = match &v.v {
                     Val::List(l) => l.clone(),
                     _ => vec![v.clone()],
                 };
+                ok &= self.non_empty(&items, "targets", v.span, "targets = [rule, pairs(rule)]");
                 for i in items {
                     match &i.v {
-                        Val::Pairs(f) => targets.push(ir::Target::Pairs { factor: f.clone() }),
+                        Val::Pairs(f) => {
+                            targets.push(ir::Target::Pairs { factor: f.clone() });
+                            target_spans.push(i.span);
+                        }
                         _ => match self.factor_name(&i) {
-                            Some(f) => targets.push(ir::Target::All { factor: f }),
+                            Some(f) => {
+                                targets.push(ir::Target::All { factor: f });
+                                target_spans.push(i.span);
+                            }
                             None => ok = false,
                         },
                     }
                 }
             }
+        }
+        // A target needs two classes.
+        for (t, span) in targets.iter().zip(&target_spans) {
+            let (ir::Target::All { factor } | ir::Target::Pairs { factor }) = t;
+            if points.is_empty() || varies(points, std::slice::from_ref(factor)) {
+                continue;
+            }
+            let value = points[0]
+                .factors()
+                .get(factor.as_str())
+                .cloned()
+                .unwrap_or_default();
+            self.err(
+                Diag::error(
+                    codes::TARGET_NOT_VARIED,
+                    format!("cannot classify `{factor}`: every run has `{factor}` = `{value}`"),
+                )
+                .at(*span, "only one class")
+                .help(format!(
+                    "a target needs at least two values; sweep it (`{factor} in [...]`) or classify a factor the sweeps vary"
+                )),
+            );
+            ok = false;
         }
         // measures
         let measures: Vec<String> = match s.values.get("measures").map(|x| x.0.clone()) {
@@ -1507,6 +2033,12 @@ impl Eval<'_> {
                     Val::List(l) => l.clone(),
                     _ => vec![v.clone()],
                 };
+                ok &= self.non_empty(
+                    &items,
+                    "measures",
+                    v.span,
+                    "measures in [weight, act, gradavg, all]",
+                );
                 let mut out = Vec::new();
                 for i in items {
                     let name = match &i.v {
@@ -1570,6 +2102,12 @@ impl Eval<'_> {
                     Val::List(l) => l.clone(),
                     _ => vec![v.clone()],
                 };
+                ok &= self.non_empty(
+                    &items,
+                    "models",
+                    v.span,
+                    "models = [random_forest(), linear_svm()]",
+                );
                 for i in items {
                     let span = i.span;
                     match self.to_obj(i, Kind::Classifier) {
@@ -1620,17 +2158,7 @@ impl Eval<'_> {
                     continue;
                 };
                 // The holdout must vary in the sweep.
-                let distinct: BTreeSet<Vec<String>> = points
-                    .iter()
-                    .map(|p| {
-                        let f = p.factors();
-                        h.factors
-                            .iter()
-                            .map(|k| f.get(k.as_str()).cloned().unwrap_or_default())
-                            .collect()
-                    })
-                    .collect();
-                if distinct.len() < 2 && !points.is_empty() {
+                if !points.is_empty() && !varies(points, &h.factors) {
                     self.err(
                         Diag::error(
                             codes::HOLDOUT_NOT_VARIED,
@@ -1647,6 +2175,22 @@ impl Eval<'_> {
                     );
                     ok = false;
                     continue;
+                }
+                // Holding out the target factor leaves a test class that is never trained on.
+                if let Some(t) = targets.iter().find_map(|t| {
+                    let (ir::Target::All { factor } | ir::Target::Pairs { factor }) = t;
+                    h.factors.contains(factor).then_some(factor)
+                }) {
+                    self.err(
+                        Diag::warning(
+                            codes::HOLDOUT_ON_TARGET,
+                            format!("the holdout `{}` holds out the target `{t}` itself", h.name),
+                        )
+                        .at(i.span, "holds out the target factor")
+                        .help(format!(
+                            "a held-out `{t}` is a class the classifier never trains on, so these evaluations are skipped for the target `{t}`; hold out a factor that is not a target (e.g. `arch`)"
+                        )),
+                    );
                 }
                 holdouts.push(h);
             }
@@ -1877,23 +2421,464 @@ pub fn all_candidates() -> Vec<Observable> {
     out
 }
 
-/// Variables a `where` filter sees for a point: the factors as values.
-fn point_vars(p: &ir::Point, span: Option<Span>) -> Bindings {
-    let span = span.unwrap_or(Span::new(crate::source::SourceId(0), 0, 0));
-    let obj = |n: &Named| {
-        let b = registry::builtin(&n.call.name).expect("resolved builtin");
-        Val::Obj(std::rc::Rc::new(Obj {
-            builtin: b,
-            label: n.label.clone(),
-            params: n.call.params.clone(),
-            explicit: BTreeSet::new(),
-        }))
+/// Whether the points take at least two values of the factors (the first point against the
+/// others: no string is built per point).
+fn varies(points: &[&ir::Point], factors: &[String]) -> bool {
+    let Some(first) = points.first() else {
+        return false;
     };
-    let _ = FACTORS;
+    points
+        .iter()
+        .any(|p| factors.iter().any(|f| !same_factor(first, p, f)))
+}
+
+fn same_factor(a: &ir::Point, b: &ir::Point, f: &str) -> bool {
+    match f {
+        "task" => a.task.label == b.task.label,
+        "arch" => a.arch.label == b.arch.label,
+        "rule" => a.rule.label == b.rule.label,
+        "lr" => a.lr == b.lr,
+        "batch" => a.batch == b.batch,
+        "epochs" => a.epochs == b.epochs,
+        "weight_decay" => a.weight_decay == b.weight_decay,
+        "model_seed" => a.model_seed == b.model_seed,
+        "data_seed" => a.data_seed == b.data_seed,
+        _ => true,
+    }
+}
+
+/// The state of one sweep's expansion.
+struct Expansion<'a> {
+    axes: &'a [(Vec<Spanned<String>>, Expr, Span)],
+    /// Axis values evaluated once (axes that name no earlier axis).
+    pre: &'a [Option<Vec<SVal>>],
+    module: usize,
+    settings: &'a [(Spanned<String>, Expr)],
+    /// Setting values evaluated once (settings that name no axis and no setting).
+    pre_settings: &'a [Option<SVal>],
+    filters: &'a [Expr],
+    out: Vec<ir::Point>,
+    empty_reported: bool,
+    failed: usize,
+    /// Points built (before filters), and the most allowed.
+    visited: u64,
+    limit: u64,
+    overflow: bool,
+    /// Task, architecture and rule values seen before filtering (for the names of `where`).
+    objects: FactorObjects,
+    /// The object a filter sees for each shared call (by address; the `Arc` pins it).
+    filter_objs: HashMap<usize, (Arc<Call>, SVal)>,
+}
+
+/// The distinct task, architecture and rule values of a set of points.
+#[derive(Default)]
+struct FactorObjects {
+    /// Calls already looked at (by address; the `Arc`s pin them so no address is reused).
+    seen: HashMap<usize, Arc<Call>>,
+    labels: BTreeSet<(&'static str, String)>,
+    objs: Vec<(&'static str, Named)>,
+}
+
+impl FactorObjects {
+    fn add(&mut self, p: &ir::Point) {
+        for (f, n) in [("task", &p.task), ("arch", &p.arch), ("rule", &p.rule)] {
+            let k = Arc::as_ptr(&n.call) as usize;
+            if self.seen.contains_key(&k) {
+                continue;
+            }
+            self.seen.insert(k, n.call.clone());
+            if self.labels.insert((f, n.label.clone())) {
+                self.objs.push((f, n.clone()));
+            }
+        }
+    }
+
+    fn of(points: &[&ir::Point]) -> Self {
+        let mut o = FactorObjects::default();
+        for p in points {
+            o.add(p);
+        }
+        o
+    }
+
+    /// The names a factor (or one of its attributes) is matched by, over the objects.
+    fn values(&self, factor: &str, attr: Option<&str>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for (f, n) in &self.objs {
+            if *f != factor {
+                continue;
+            }
+            match attr {
+                None => {
+                    out.insert(n.label.clone());
+                    out.insert(n.label.split('(').next().unwrap_or(&n.label).to_string());
+                }
+                Some("label") => {
+                    out.insert(n.label.clone());
+                }
+                Some("builtin") => {
+                    out.insert(n.call.name.clone());
+                }
+                Some("family") => {
+                    if let Some(b) = registry::builtin(&n.call.name) {
+                        out.insert(b.family.to_string());
+                    }
+                }
+                Some(a) => {
+                    if let Some(k) = n
+                        .call
+                        .params
+                        .get(a)
+                        .and_then(|v| super::eval::value_to_val(v).key())
+                    {
+                        out.insert(k);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn factor_kind(factor: &str) -> Option<Kind> {
+    match factor {
+        "task" => Some(Kind::Task),
+        "arch" => Some(Kind::Arch),
+        "rule" => Some(Kind::Rule),
+        _ => None,
+    }
+}
+
+/// `factor` or `factor.attr` in a `where`: the factor and its attributes.
+fn factor_path(e: &Expr) -> Option<(&str, &[String])> {
+    match &e.kind {
+        ExprKind::Path { segments } if FACTORS.contains(&segments[0].as_str()) => {
+            Some((segments[0].as_str(), &segments[1..]))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a bare name is something lrx knows outside this spec: a builtin, a builtin family,
+/// or (for an attribute that is a parameter) one of the parameter's allowed values.
+fn known_name(name: &str, factor: Option<&str>, attr: Option<&str>) -> bool {
+    let kinds: Vec<Kind> = match factor.and_then(factor_kind) {
+        Some(k) => vec![k],
+        None => vec![Kind::Task, Kind::Arch, Kind::Rule],
+    };
+    match attr {
+        None | Some("label") | Some("builtin") => {
+            registry::builtin(name).is_some_and(|b| kinds.contains(&b.kind))
+        }
+        Some("family") => kinds.iter().any(|k| {
+            registry::names_of(*k)
+                .iter()
+                .filter_map(|n| registry::builtin(n))
+                .any(|b| b.family == name)
+        }),
+        Some(a) => kinds.iter().any(|k| {
+            registry::names_of(*k)
+                .iter()
+                .filter_map(|n| registry::builtin(n))
+                .filter_map(|b| b.param(a))
+                .any(|p| match p.ty {
+                    Ty::Enum(vals) | Ty::EnumList(vals) => vals.contains(&name),
+                    _ => false,
+                })
+        }),
+    }
+}
+
+impl Eval<'_> {
+    /// Checks that every bare name in `where` filters resolves: a run factor, a definition or
+    /// import, or a value some factor takes in `objects`. A name compared with a factor must
+    /// be one of that factor's values (a known value no run has is a warning: the comparison
+    /// never matches). Returns whether no error was found.
+    fn check_filter_names(
+        &mut self,
+        filters: &[Expr],
+        module: usize,
+        objects: &FactorObjects,
+        scope: &str,
+    ) -> bool {
+        let errors = self.diags.errors().count();
+        for f in filters {
+            self.filter_names(f, module, None, objects, scope);
+        }
+        self.diags.errors().count() == errors
+    }
+
+    fn filter_names(
+        &mut self,
+        e: &Expr,
+        module: usize,
+        ctx: Option<(&str, &[String])>,
+        objects: &FactorObjects,
+        scope: &str,
+    ) {
+        match &e.kind {
+            ExprKind::Binary {
+                op: BinOp::Eq | BinOp::Ne | BinOp::In,
+                lhs,
+                rhs,
+            } => {
+                let (l, r) = (factor_path(lhs), factor_path(rhs));
+                self.filter_names(lhs, module, r, objects, scope);
+                self.filter_names(rhs, module, l, objects, scope);
+            }
+            ExprKind::Binary { lhs, rhs, .. } => {
+                self.filter_names(lhs, module, None, objects, scope);
+                self.filter_names(rhs, module, None, objects, scope);
+            }
+            ExprKind::Unary { expr, .. } => self.filter_names(expr, module, None, objects, scope),
+            ExprKind::List { items } | ExprKind::Tuple { items } => {
+                for i in items {
+                    self.filter_names(i, module, ctx, objects, scope);
+                }
+            }
+            ExprKind::Path { segments } if segments.len() == 1 => {
+                let name = segments[0].as_str();
+                let m = &self.modules[module];
+                if FACTORS.contains(&name)
+                    || m.defs.contains_key(name)
+                    || m.imports.contains_key(name)
+                    || matches!(name, "true" | "false" | "none")
+                {
+                    return;
+                }
+                self.filter_name(name, e.span, ctx, objects, scope);
+            }
+            _ => {}
+        }
+    }
+
+    fn filter_name(
+        &mut self,
+        name: &str,
+        span: Span,
+        ctx: Option<(&str, &[String])>,
+        objects: &FactorObjects,
+        scope: &str,
+    ) {
+        let all: BTreeSet<String> = ["task", "arch", "rule"]
+            .iter()
+            .flat_map(|f| objects.values(f, None))
+            .collect();
+        let Some((factor, attrs)) = ctx else {
+            if all.contains(name) || known_name(name, None, None) {
+                return;
+            }
+            let mut cands: Vec<&str> = FACTORS.to_vec();
+            cands.extend(all.iter().map(String::as_str));
+            self.err(
+                Diag::error(
+                    codes::UNKNOWN_NAME,
+                    format!("unknown name `{name}` in `where`"),
+                )
+                .at(span, "not a run factor, nor a value of one")
+                .help(match did_you_mean(name, cands.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => format!(
+                        "a `where` compares run factors ({}) with their values",
+                        FACTORS.join(", ")
+                    ),
+                }),
+            );
+            return;
+        };
+        let what = if attrs.is_empty() {
+            format!("`{factor}`")
+        } else {
+            format!("`{factor}.{}`", attrs.join("."))
+        };
+        if factor_kind(factor).is_none() {
+            if attrs.is_empty() {
+                self.err(
+                    Diag::error(
+                        codes::TYPE_MISMATCH,
+                        format!("{what} is a number; `{name}` is a name"),
+                    )
+                    .at(span, format!("not a value of {what}"))
+                    .help(format!(
+                        "compare {what} with a number, e.g. `{factor} == 32`"
+                    )),
+                );
+            }
+            return;
+        }
+        if attrs.len() > 1 {
+            return;
+        }
+        let attr = attrs.first().map(String::as_str);
+        let values = objects.values(factor, attr);
+        if values.contains(name) {
+            return;
+        }
+        let list = |v: &BTreeSet<String>| {
+            v.iter()
+                .map(|x| format!("`{x}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // A builtin of another kind, or a value of another factor: never equal.
+        let other = ["task", "arch", "rule"]
+            .into_iter()
+            .filter(|f| *f != factor)
+            .find(|f| {
+                objects.values(f, None).contains(name)
+                    || (attr.is_none() && known_name(name, Some(f), None))
+            });
+        if let (Some(o), None) = (other, attr) {
+            let kind = factor_kind(o).map_or("value", |k| k.name());
+            self.err(
+                Diag::error(
+                    codes::TYPE_MISMATCH,
+                    format!(
+                        "`{name}` is {}, not a value of {what}",
+                        super::eval::a(kind)
+                    ),
+                )
+                .at(span, format!("never equal to {what}"))
+                .help(format!(
+                    "the values of {what} in this {scope}: {}",
+                    list(&values)
+                )),
+            );
+            return;
+        }
+        if known_name(name, Some(factor), attr) {
+            self.err(
+                Diag::warning(
+                    codes::FILTER_NEVER_MATCHES,
+                    format!("no run of this {scope} has {what} = `{name}`"),
+                )
+                .at(span, "matches no run")
+                .help(format!(
+                    "this comparison never holds; the values of {what} are {}",
+                    list(&values)
+                )),
+            );
+            return;
+        }
+        let cands: Vec<&str> = values.iter().map(String::as_str).collect();
+        self.err(
+            Diag::error(
+                codes::UNKNOWN_NAME,
+                format!("`{name}` is not a value of {what}"),
+            )
+            .at(span, "no run has this value")
+            .help(match did_you_mean(name, cands.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => format!("the values of {what} in this {scope}: {}", list(&values)),
+            }),
+        );
+    }
+}
+
+/// The first segment of every path in an expression (the names it may depend on).
+fn path_heads(e: &Expr, out: &mut BTreeSet<String>) {
+    match &e.kind {
+        ExprKind::Path { segments } => {
+            out.insert(segments[0].clone());
+        }
+        ExprKind::List { items } | ExprKind::Tuple { items } => {
+            for i in items {
+                path_heads(i, out);
+            }
+        }
+        ExprKind::Map { entries } => {
+            for (k, v) in entries {
+                path_heads(k, out);
+                path_heads(v, out);
+            }
+        }
+        ExprKind::Call { args, .. } => {
+            for a in args {
+                match a {
+                    Arg::Positional { value } | Arg::Named { value, .. } => path_heads(value, out),
+                    Arg::Axis { values, .. } => path_heads(values, out),
+                }
+            }
+        }
+        ExprKind::Index { base, keys } => {
+            path_heads(base, out);
+            for k in keys {
+                path_heads(k, out);
+            }
+        }
+        ExprKind::Unary { expr, .. } => path_heads(expr, out),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            path_heads(lhs, out);
+            path_heads(rhs, out);
+        }
+        ExprKind::Number { .. } | ExprKind::Str { .. } => {}
+    }
+}
+
+/// The text a sweep value is compared by (for repeated values), if it has one.
+fn value_key(v: &Val) -> Option<String> {
+    match v {
+        Val::Tuple(items) => {
+            let parts: Option<Vec<String>> = items.iter().map(|i| value_key(&i.v)).collect();
+            Some(format!("({})", parts?.join(", ")))
+        }
+        Val::Num { unit: Some(_), .. } => None,
+        other => other.key(),
+    }
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: u128) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Variables a `where` filter sees for a point: the factors as values (the objects of shared
+/// calls are built once).
+fn point_vars_cached(
+    p: &ir::Point,
+    span: Option<Span>,
+    cache: &mut HashMap<usize, (Arc<Call>, SVal)>,
+) -> Bindings {
+    let span = span.unwrap_or(Span::new(crate::source::SourceId(0), 0, 0));
+    let mut obj = |n: &Named| {
+        let k = Arc::as_ptr(&n.call) as usize;
+        if let Some((_, v)) = cache.get(&k) {
+            return v.clone();
+        }
+        let v = SVal::new(obj_of(n), span);
+        cache.insert(k, (n.call.clone(), v.clone()));
+        v
+    };
+    let (task, arch, rule) = (obj(&p.task), obj(&p.arch), obj(&p.rule));
+    let mut vars = vec![
+        ("task".to_string(), task),
+        ("arch".to_string(), arch),
+        ("rule".to_string(), rule),
+    ];
+    vars.extend(number_vars(p, span));
+    vars
+}
+
+fn obj_of(n: &Named) -> Val {
+    let b = registry::builtin(&n.call.name).expect("resolved builtin");
+    Val::Obj(Rc::new(Obj {
+        builtin: b,
+        label: n.label.clone(),
+        params: n.call.params.clone(),
+        explicit: BTreeSet::new(),
+    }))
+}
+
+fn number_vars(p: &ir::Point, span: Span) -> Bindings {
     vec![
-        ("task".into(), SVal::new(obj(&p.task), span)),
-        ("arch".into(), SVal::new(obj(&p.arch), span)),
-        ("rule".into(), SVal::new(obj(&p.rule), span)),
         ("lr".into(), SVal::new(Val::float(p.lr), span)),
         ("batch".into(), SVal::new(Val::int(p.batch.into()), span)),
         ("epochs".into(), SVal::new(Val::int(p.epochs.into()), span)),

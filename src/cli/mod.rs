@@ -28,6 +28,15 @@ pub struct Cli {
     /// Colour in diagnostics: auto (on a terminal), always, never.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// Turn a class of diagnostics into errors: `--deny warnings` fails (exit 1) on any
+    /// warning of the check (for CI and editors).
+    #[arg(long, global = true, value_enum)]
+    pub deny: Vec<Deny>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Deny {
+    Warnings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -253,6 +262,19 @@ pub fn report(cli: &Cli, diags: &[Diag], sources: &SourceMap, out: &mut Out) {
                     if n == 1 { "" } else { "s" }
                 );
             }
+            let w = diags.len() - n;
+            if w > 0 {
+                let _ = writeln!(
+                    out.err,
+                    "warning: {w} warning{}{}",
+                    if w == 1 { "" } else { "s" },
+                    if cli.deny.contains(&Deny::Warnings) {
+                        " (denied by `--deny warnings`)"
+                    } else {
+                        ""
+                    }
+                );
+            }
         }
     }
 }
@@ -265,22 +287,28 @@ pub fn load(
 ) -> Result<(SourceMap, ir::Study, Plan), i32> {
     let mut sources = SourceMap::new();
     let checked = check::check_path(spec, &mut sources);
-    let study = match checked {
-        Ok(w) => {
-            if !w.warnings.is_empty() {
-                report(cli, &w.warnings, &sources, out);
-            }
-            w.value
-        }
+    let deny = cli.deny.contains(&Deny::Warnings);
+    let (study, mut warnings) = match checked {
+        Ok(w) => (w.value, w.warnings),
         Err(d) => {
             report(cli, &d.0, &sources, out);
             return Err(1);
         }
     };
     match plan::plan(&study) {
-        Ok(p) => Ok((sources, study, p)),
+        Ok(p) => {
+            warnings.extend(p.warnings.iter().cloned());
+            if !warnings.is_empty() {
+                report(cli, &warnings, &sources, out);
+                if deny {
+                    return Err(1);
+                }
+            }
+            Ok((sources, study, p))
+        }
         Err(d) => {
-            report(cli, &d.0, &sources, out);
+            warnings.extend(d.0);
+            report(cli, &warnings, &sources, out);
             Err(1)
         }
     }

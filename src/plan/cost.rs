@@ -52,38 +52,52 @@ pub fn rule_factor(rule: &str) -> f64 {
     }
 }
 
-pub fn run_cost(study: &crate::check::ir::Study, r: &RunSpec) -> Cost {
-    let contrastive = arch::is_contrastive(&r.task.call);
-    // Forward FLOPs per (architecture, objective), computed once per thread.
-    thread_local! {
-        static FLOPS: std::cell::RefCell<[std::collections::HashMap<crate::value::Call, f64>; 2]> =
-            Default::default();
-    }
-    let cached = FLOPS.with(|m| {
-        m.borrow()[usize::from(contrastive)]
-            .get(&r.arch.call)
-            .copied()
-    });
-    let fwd = cached.unwrap_or_else(|| {
-        let f = arch::forward_flops(&r.arch.call, contrastive);
-        FLOPS.with(|m| m.borrow_mut()[usize::from(contrastive)].insert((*r.arch.call).clone(), f));
-        f
-    });
-    let (train_n, val_n) = task_sizes(&r.task.call);
-    // Audio tasks compute a cochleagram per example on the device.
-    let front = if crate::cochlea::is_audio_task(&r.task.call.name) {
-        thread_local! {
-            static FRONT: std::cell::RefCell<std::collections::HashMap<crate::value::Call, f64>> =
-                Default::default();
+/// The parts of a run's cost that depend only on its task and architecture.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskArch {
+    /// Forward FLOPs of one example.
+    pub fwd: f64,
+    /// FLOPs of the audio front end (cochleagram) per example; 0 for images.
+    pub front: f64,
+    pub train_n: f64,
+    pub val_n: f64,
+    pub contrastive: bool,
+}
+
+impl TaskArch {
+    pub fn new(task: &crate::value::Call, arch_call: &crate::value::Call) -> Self {
+        let contrastive = arch::is_contrastive(task);
+        let (train_n, val_n) = task_sizes(task);
+        // Audio tasks compute a cochleagram per example on the device.
+        let front = if crate::cochlea::is_audio_task(&task.name) {
+            crate::cochlea::CochleaParams::from_call(task).flops()
+        } else {
+            0.0
+        };
+        TaskArch {
+            fwd: arch::forward_flops(arch_call, contrastive),
+            front,
+            train_n,
+            val_n,
+            contrastive,
         }
-        FRONT.with(|m| {
-            *m.borrow_mut()
-                .entry((*r.task.call).clone())
-                .or_insert_with(|| crate::cochlea::CochleaParams::from_call(&r.task.call).flops())
-        })
-    } else {
-        0.0
-    };
+    }
+}
+
+pub fn run_cost(study: &crate::check::ir::Study, r: &RunSpec) -> Cost {
+    run_cost_with(study, r, &TaskArch::new(&r.task.call, &r.arch.call))
+}
+
+/// [`run_cost`] with the task and architecture parts computed already (the plan computes
+/// them once per distinct pair).
+pub fn run_cost_with(study: &crate::check::ir::Study, r: &RunSpec, ta: &TaskArch) -> Cost {
+    let TaskArch {
+        fwd,
+        front,
+        train_n,
+        val_n,
+        contrastive,
+    } = *ta;
     let views = if contrastive { 2.0 } else { 1.0 };
     let train =
         (3.0 * fwd * rule_factor(&r.rule.call.name) + front) * train_n * views * r.epochs as f64;

@@ -28,6 +28,9 @@ pub struct Plan {
     pub schema_version: u32,
     pub runs: Vec<RunSpec>,
     pub summary: Summary,
+    /// Warnings of the planner (the spec can run, but likely not as meant).
+    #[serde(skip)]
+    pub warnings: Vec<Diag>,
 }
 
 /// Counts and estimates printed by `lrx plan`.
@@ -56,7 +59,8 @@ pub struct Summary {
 pub fn plan(study: &Study) -> Result<Plan, Diags> {
     let shared = run_spec::Shared::new(study);
     let mut runs = Vec::new();
-    let mut seen: BTreeSet<String> = BTreeSet::new();
+    // Run ids are 16 hex digits: the 64-bit number they spell identifies them.
+    let mut seen: std::collections::HashSet<u64> = std::collections::HashSet::new();
     let mut duplicates = 0;
     let realism_runs: BTreeSet<usize> = study
         .realism
@@ -71,12 +75,12 @@ pub fn plan(study: &Study) -> Result<Plan, Diags> {
         for p in &sweep.points {
             let with_realism = realism_runs.contains(&index);
             index += 1;
-            let r = RunSpec::new(study, &sweep.name, p, &shared, with_realism);
-            if !seen.insert(r.id.clone()) {
+            let (r, pair) = RunSpec::new(study, &sweep.name, p, &shared, with_realism);
+            if !seen.insert(id_number(&r.id)) {
                 duplicates += 1;
                 continue;
             }
-            let c = cost::run_cost(study, &r);
+            let c = cost::run_cost_with(study, &r, &pair);
             sweep_cost.add(&c);
             costs.push(c);
             runs.push(r);
@@ -118,6 +122,7 @@ pub fn plan(study: &Study) -> Result<Plan, Diags> {
         schema_version: FEATURE_SCHEMA_VERSION,
         runs,
         summary,
+        warnings: Vec::new(),
     })
 }
 
@@ -130,10 +135,20 @@ fn summarize(study: &Study, runs: &[RunSpec], costs: &[cost::Cost], duplicates: 
     let mut total = cost::Cost::default();
     let mut disk = 0.0;
     for (r, c) in runs.iter().zip(costs) {
-        *runs_per_rule.entry(r.rule.label.clone()).or_insert(0) += 1;
         let n = r.layers.len();
         examples += n;
-        *examples_per_class.entry(r.rule.label.clone()).or_insert(0) += n;
+        match runs_per_rule.get_mut(&r.rule.label) {
+            Some(k) => *k += 1,
+            None => {
+                runs_per_rule.insert(r.rule.label.clone(), 1);
+            }
+        }
+        match examples_per_class.get_mut(&r.rule.label) {
+            Some(k) => *k += n,
+            None => {
+                examples_per_class.insert(r.rule.label.clone(), n);
+            }
+        }
         cmin = cmin.min(r.checkpoints.len());
         cmax = cmax.max(r.checkpoints.len());
         total.add(c);
@@ -157,12 +172,16 @@ fn summarize(study: &Study, runs: &[RunSpec], costs: &[cost::Cost], duplicates: 
     }
     let realism_conditions = study.realism.as_ref().map_or(0, |r| r.conditions().len());
     let (evals, fits) = classifier_counts(study, runs, cmin);
-    let mut ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+    // Sorted by their number, which is their order as (fixed-length, lower-case hex) strings.
+    let mut ids: Vec<(u64, &str)> = runs
+        .iter()
+        .map(|r| (id_number(&r.id), r.id.as_str()))
+        .collect();
     ids.sort_unstable();
     let plan_hash = {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        for id in &ids {
+        for (_, id) in &ids {
             h.update(id.as_bytes());
             h.update(b"\n");
         }
@@ -233,6 +252,11 @@ fn classifier_counts(study: &Study, runs: &[RunSpec], t: usize) -> (usize, usize
             .map(stage::fits_of)
             .fold(0, usize::saturating_add),
     )
+}
+
+/// The number a run id spells (ids are 16 lower-case hex digits).
+fn id_number(id: &str) -> u64 {
+    u64::from_str_radix(id, 16).expect("a run id is 16 hex digits")
 }
 
 /// Layer names, positions and sizes of a run's network.

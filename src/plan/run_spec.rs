@@ -70,7 +70,7 @@ pub struct RunSpec {
     pub epochs: i64,
     pub checkpoints: Vec<i64>,
     pub weight_decay: f64,
-    pub schedule: Call,
+    pub schedule: Arc<Call>,
     /// Exact up to 2⁶⁴ − 1.
     pub model_seed: u64,
     pub data_seed: u64,
@@ -144,7 +144,7 @@ impl Identity<'_> {
         s(&mut h, "task", self.task);
         h.update(b"weight_decay\0");
         h.update(self.weight_decay.to_bits().to_le_bytes());
-        crate::check::hex(&h.finalize())[..16].to_string()
+        crate::check::hex(&h.finalize()[..8])
     }
 }
 
@@ -189,6 +189,9 @@ pub(super) struct Shared {
     no_conditions: Arc<Vec<Condition>>,
     /// Layers per (architecture call, contrastive), computed once.
     layers: std::cell::RefCell<[std::collections::HashMap<Call, Arc<Vec<Layer>>>; 2]>,
+    /// Layers and cost terms per (task, architecture) pair of shared calls, by address (the
+    /// `Arc`s kept here pin the addresses).
+    pairs: std::cell::RefCell<std::collections::HashMap<(usize, usize), PairInfo>>,
     /// Digest of each distinct call's identity, computed once.
     digests: std::cell::RefCell<std::collections::HashMap<Call, Arc<str>>>,
     /// The same, by the address of a shared call (points share their calls' `Arc`s).
@@ -219,6 +222,7 @@ impl Shared {
             conditions: Arc::new(conditions),
             no_conditions: Arc::new(Vec::new()),
             layers: Default::default(),
+            pairs: Default::default(),
             digests: Default::default(),
             by_ptr: Default::default(),
         }
@@ -246,6 +250,52 @@ impl Shared {
     }
 }
 
+/// What a (task, architecture) pair determines for its runs.
+#[derive(Clone)]
+struct PairInfo {
+    _pins: (Arc<Call>, Arc<Call>),
+    layers: Arc<Vec<Layer>>,
+    cost: super::cost::TaskArch,
+}
+
+impl Shared {
+    fn pair(&self, p: &Point) -> PairInfo {
+        let k = (
+            Arc::as_ptr(&p.task.call) as usize,
+            Arc::as_ptr(&p.arch.call) as usize,
+        );
+        if let Some(i) = self.pairs.borrow().get(&k) {
+            return i.clone();
+        }
+        let cost = super::cost::TaskArch::new(&p.task.call, &p.arch.call);
+        let contrastive = usize::from(cost.contrastive);
+        let cached = self.layers.borrow()[contrastive].get(&p.arch.call).cloned();
+        let layers = match cached {
+            Some(l) => l,
+            None => {
+                let l: Arc<Vec<Layer>> = Arc::new(
+                    super::run_layers(p)
+                        .into_iter()
+                        .map(|l| Layer {
+                            name: l.name,
+                            position: l.position.as_str().to_string(),
+                        })
+                        .collect(),
+                );
+                self.layers.borrow_mut()[contrastive].insert((*p.arch.call).clone(), l.clone());
+                l
+            }
+        };
+        let info = PairInfo {
+            _pins: (p.task.call.clone(), p.arch.call.clone()),
+            layers,
+            cost,
+        };
+        self.pairs.borrow_mut().insert(k, info.clone());
+        info
+    }
+}
+
 fn hash_hex(b: &[u8]) -> String {
     crate::check::hex(&Sha256::digest(b))
 }
@@ -266,39 +316,20 @@ fn value_json(v: &Value) -> serde_json::Value {
 }
 
 impl RunSpec {
+    /// The run of a point, and the cost terms of its task and architecture.
     pub(super) fn new(
         study: &Study,
         sweep: &str,
         p: &Point,
         shared: &Shared,
         with_realism: bool,
-    ) -> Self {
-        let contrastive = crate::registry::arch::is_contrastive(&p.task.call);
-        let cached = shared.layers.borrow()[usize::from(contrastive)]
-            .get(&p.arch.call)
-            .cloned();
-        let layers = match cached {
-            Some(l) => l,
-            None => {
-                let l: Arc<Vec<Layer>> = Arc::new(
-                    super::run_layers(p)
-                        .into_iter()
-                        .map(|l| Layer {
-                            name: l.name,
-                            position: l.position.as_str().to_string(),
-                        })
-                        .collect(),
-                );
-                shared.layers.borrow_mut()[usize::from(contrastive)]
-                    .insert((*p.arch.call).clone(), l.clone());
-                l
-            }
-        };
+    ) -> (Self, super::cost::TaskArch) {
+        let pair = shared.pair(p);
         let (dt, da, dr, ds) = (
             shared.digest_arc(&p.task.call),
             shared.digest_arc(&p.arch.call),
             shared.digest_arc(&p.rule.call),
-            shared.digest(&p.schedule),
+            shared.digest_arc(&p.schedule),
         );
         let realism = if with_realism {
             shared.conditions.clone()
@@ -326,7 +357,7 @@ impl RunSpec {
             weight_decay: p.weight_decay,
         };
         let id = ident.id();
-        RunSpec {
+        let run = RunSpec {
             id,
             study: study.name.clone(),
             sweep: sweep.to_string(),
@@ -343,8 +374,9 @@ impl RunSpec {
             data_seed: p.data_seed,
             observe: shared.observe.clone(),
             realism,
-            layers,
-        }
+            layers: pair.layers,
+        };
+        (run, pair.cost)
     }
 
     /// The id recomputed from [`Self::identity_json`] (with the observables and realism

@@ -1,15 +1,27 @@
 //! File-driven cases: every `tests/cases/check/*.lrx` holds `//~ ERROR <code> [file:]line:col`
-//! annotations, and the checker must report exactly those (code, position) pairs; every
-//! `tests/cases/valid/*.lrx` must check and plan without errors. Rendered diagnostics are
-//! snapshotted so a change in wording is reviewed.
+//! and `//~ WARN <code> [file:]line:col` annotations, and the checker and planner must report
+//! exactly those (severity, code, position) triples; every `tests/cases/valid/*.lrx` must
+//! check and plan without errors or warnings. Rendered diagnostics are snapshotted so a change
+//! in wording is reviewed.
 
 use lrx::source::SourceMap;
 use std::collections::BTreeSet;
 
-fn expected(text: &str, case: &str) -> BTreeSet<(String, String, usize, usize)> {
+type Expected = BTreeSet<(&'static str, String, String, usize, usize)>;
+
+fn expected(text: &str, case: &str) -> Expected {
     let mut out = BTreeSet::new();
     for line in text.lines() {
-        let Some(rest) = line.trim().strip_prefix("//~ ERROR ") else {
+        let line = line.trim();
+        let (severity, rest) = if let Some(r) = line.strip_prefix("//~ ERROR ") {
+            ("ERROR", r)
+        } else if let Some(r) = line.strip_prefix("//~ WARN ") {
+            ("WARN", r)
+        } else {
+            assert!(
+                !line.starts_with("//~"),
+                "{case}: bad annotation `{line}` (write `//~ ERROR code line:col` or `//~ WARN code line:col`)"
+            );
             continue;
         };
         let mut parts = rest.split_whitespace();
@@ -26,9 +38,24 @@ fn expected(text: &str, case: &str) -> BTreeSet<(String, String, usize, usize)> 
             [f, l, c] => (f.to_string(), l.parse().unwrap(), c.parse().unwrap()),
             _ => panic!("bad annotation {line}"),
         };
-        out.insert((code, file, l, c));
+        out.insert((severity, code, file, l, c));
     }
     out
+}
+
+/// Every diagnostic of checking and planning a file: errors, and warnings of both stages.
+fn diagnose(path: &std::path::Path, sources: &mut SourceMap) -> Vec<lrx::diag::Diag> {
+    match lrx::check::check_path(path, sources) {
+        Ok(w) => {
+            let mut all = w.warnings;
+            match lrx::plan::plan(&w.value) {
+                Ok(p) => all.extend(p.warnings),
+                Err(d) => all.extend(d.0),
+            }
+            all
+        }
+        Err(d) => d.0,
+    }
 }
 
 #[test]
@@ -45,20 +72,17 @@ fn check_cases_report_exactly_the_annotated_errors() {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(&f).unwrap();
         let want = expected(&text, &name);
-        assert!(!want.is_empty(), "{name} has no //~ ERROR annotation");
+        assert!(
+            !want.is_empty(),
+            "{name} has no //~ ERROR or //~ WARN annotation"
+        );
         let mut sources = SourceMap::new();
         // Relative to the package root (cargo's working directory for tests), so rendered
         // paths and their line wrapping do not depend on where the repository lives.
         let rel = f.strip_prefix(crate::root()).unwrap_or(&f).to_path_buf();
-        let got_diags = match lrx::check::check_path(&rel, &mut sources) {
-            Ok(w) => match lrx::plan::plan(&w.value) {
-                Ok(_) => vec![],
-                Err(d) => d.0,
-            },
-            Err(d) => d.0,
-        };
+        let got_diags = diagnose(&rel, &mut sources);
         let mut got = BTreeSet::new();
-        for d in got_diags.iter().filter(|d| d.is_error()) {
+        for d in &got_diags {
             let (file, l, c) = d.location(&sources).unwrap_or_else(|| (name.clone(), 1, 1));
             let file = if file.ends_with(&name) {
                 name.clone()
@@ -67,7 +91,8 @@ fn check_cases_report_exactly_the_annotated_errors() {
                 file.rsplit_once("check/")
                     .map_or(file.clone(), |(_, r)| r.to_string())
             };
-            got.insert((d.code.to_string(), file, l, c));
+            let severity = if d.is_error() { "ERROR" } else { "WARN" };
+            got.insert((severity, d.code.to_string(), file, l, c));
         }
         if got != want {
             failures.push(format!(
@@ -96,6 +121,14 @@ fn valid_cases_check_and_plan() {
                     panic!("{}", lrx::diag::render_text(&d.0, &sources, false, 100))
                 });
                 assert!(!plan.runs.is_empty());
+                let mut warnings = w.warnings;
+                warnings.extend(plan.warnings);
+                assert!(
+                    warnings.is_empty(),
+                    "{}: a valid case warns:\n{}",
+                    f.display(),
+                    lrx::diag::render_text(&warnings, &sources, false, 100)
+                );
             }
             Err(d) => panic!(
                 "{}:\n{}",
@@ -117,8 +150,8 @@ fn every_error_has_a_span_and_a_documented_code() {
     }
     for f in crate::lrx_files(&crate::root().join("tests/cases/check")) {
         let mut sources = SourceMap::new();
-        if let Err(d) = lrx::check::check_path(&f, &mut sources) {
-            for x in &d.0 {
+        {
+            for x in &diagnose(&f, &mut sources) {
                 assert!(
                     x.span.is_some(),
                     "{}: `{}` has no span",
@@ -133,4 +166,15 @@ fn every_error_has_a_span_and_a_documented_code() {
             }
         }
     }
+}
+
+#[test]
+fn an_output_path_with_a_nul_byte_is_refused() {
+    let mut sources = SourceMap::new();
+    let text = "study s { output = \"runs/a\u{0}b\" }\ntask t = synthetic_images(size = 16)\ntrain { task = t, arch = knet4, rule in [sgdm, adam], lr = 0.01, batch = 8, epochs = 1 }\n";
+    let id = sources.add("<nul>".to_string(), None, text.to_string());
+    let d = lrx::check::check_source(id, &mut sources).expect_err("a NUL byte is refused");
+    let codes: Vec<&str> = d.0.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["lrx::check::bad_path"], "{:?}", d.0);
+    assert!(d.0[0].message.contains("NUL"), "{}", d.0[0].message);
 }

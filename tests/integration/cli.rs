@@ -452,3 +452,35 @@ fn random_long_lines_never_crash_the_renderer() {
         }
     }
 }
+
+#[test]
+fn warnings_are_shown_and_denied_on_request() {
+    let case = spec("tests/cases/check/sem_checkpoint_period.lrx");
+    // A warning: shown with its code, the check still passes.
+    let (code, _, err) = run_captured(&["check", &case]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("lrx::check::checkpoint_period"), "{err}");
+    assert!(err.contains("warning: 1 warning"), "{err}");
+    assert!(err.contains("ok: study"), "{err}");
+    // In JSON, with its severity and location.
+    let (code, _, err) = run_captured(&["check", "--message-format", "json", &case]);
+    assert_eq!(code, 0, "{err}");
+    let first = err.lines().next().unwrap();
+    let v: serde_json::Value = serde_json::from_str(first).unwrap();
+    assert_eq!(v[0]["severity"], "warning");
+    assert_eq!(v[0]["code"], "lrx::check::checkpoint_period");
+    assert_eq!(
+        (v[0]["line"].as_u64(), v[0]["column"].as_u64()),
+        (Some(6), Some(16))
+    );
+    // `--deny warnings` fails on it, for check and plan.
+    for cmd in ["check", "plan"] {
+        let (code, _, err) = run_captured(&[cmd, "--deny", "warnings", &case]);
+        assert_eq!(code, 1, "{cmd}: {err}");
+        assert!(err.contains("denied by `--deny warnings`"), "{err}");
+    }
+    // A spec without warnings passes with `--deny warnings`.
+    let (code, _, err) =
+        run_captured(&["check", "--deny", "warnings", &spec("specs/quickstart.lrx")]);
+    assert_eq!(code, 0, "{err}");
+}
