@@ -184,10 +184,11 @@ impl Val {
     }
 
     /// A coarse key with `a.match_bucket() == b.match_bucket()` whenever `a.matches(b)`, to
-    /// find matching values without comparing every pair.
+    /// find matching values without comparing every pair. (One exception: an integer of 10^15
+    /// or more and an integral float equal to it whose shortest decimal form differs from the
+    /// integer's digits.)
     pub fn match_bucket(&self) -> String {
         match self {
-            Val::Num { v, .. } if *v == 0.0 => "0".into(),
             Val::Tuple(items) => format!("({})", items.len()),
             v => v.key().map_or_else(String::new, |k| {
                 k.split('(').next().unwrap_or(&k).to_string()
