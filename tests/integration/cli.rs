@@ -137,6 +137,7 @@ fn missing_idx_data_warns_and_paths_stay_out_of_run_ids() {
     let c = write("c.lrx", "idx_images(path = \"/data/a\", classes = 6)");
     assert_eq!(ids(&a), ids(&b));
     assert_ne!(ids(&a), ids(&c));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Hostile and careless input (issue 21): whatever the spec's size, line lengths or bytes, the
