@@ -184,19 +184,11 @@ impl Val {
     }
 
     /// A coarse key with `a.match_bucket() == b.match_bucket()` whenever `a.matches(b)`, to
-    /// find matching values without comparing every pair.
+    /// find matching values without comparing every pair. (One exception: an integer of 10^15
+    /// or more and an integral float equal to it whose shortest decimal form differs from the
+    /// integer's digits.)
     pub fn match_bucket(&self) -> String {
         match self {
-            // Equal numbers share a bucket: an integer and a whole float within ±2⁵³ by their
-            // digits, every number beyond ±2⁵³ in one bucket (a float there may equal an
-            // integer written in full), fractions by their canonical text.
-            Val::Num { n, .. } => match n.exact_int() {
-                Some(i) if i.unsigned_abs() <= crate::value::EXACT_FLOAT_INT as u128 => {
-                    i.to_string()
-                }
-                _ if n.f64().abs() > crate::value::EXACT_FLOAT_INT => "big".into(),
-                _ => n.key(),
-            },
             Val::Tuple(items) => format!("({})", items.len()),
             v => v.key().map_or_else(String::new, |k| {
                 k.split('(').next().unwrap_or(&k).to_string()

@@ -832,8 +832,10 @@ fn unit_read_as_entry(text: &str, at: usize) -> Option<((usize, usize), (usize, 
     let before = &text[..at];
     let name_end = before.trim_end_matches([' ', '\t']).len();
     let name_start = before[..name_end]
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let name = &before[name_start..name_end];
     if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
         return None;
