@@ -486,7 +486,9 @@ impl Trainer {
     }
 
     /// Effective gradients (task, Kolen-Pollack tie, `extra` gradients of B by parameter name
-    /// with an L2 coefficient c that adds c·B), optimizer update with weight decay, zero grads.
+    /// with an L2 coefficient c that adds c·B), optimizer update with weight decay, zero grads
+    /// (the benchmarks' phases; training calls [`Self::apply_gradients_phase`]).
+    #[cfg(test)]
     pub(crate) fn apply_gradients(&mut self, lr: f64, extra: BTreeMap<String, (Tensor, f64)>) {
         self.apply_gradients_phase(lr, extra, Phase::Both)
     }

@@ -1157,7 +1157,15 @@ pub fn alignment(doc: &mut Doc, inp: &StudyInputs) -> Result<Option<Section>, Re
             .push(st);
     }
     type Get = fn(&LayerAlign) -> Option<f64>;
-    let metrics: [(&str, &str, Get, Option<(f64, f64)>, Option<f64>); 3] = [
+    /// (title, unit, value, y range, reference line).
+    type Metric = (
+        &'static str,
+        &'static str,
+        Get,
+        Option<(f64, f64)>,
+        Option<f64>,
+    );
+    let metrics: [Metric; 3] = [
         (
             "update ∠ backprop",
             "degrees",
