@@ -252,8 +252,12 @@ impl ValueGen<'_> {
             Ty::Fraction => Some(
                 ["1.5", "-0.25", "150%", "100.5%", "-5%", "2"][self.rng.random_range(0..6)].into(),
             ),
-            Ty::Seed => Some(["-1", "18446744073709551616", "2.5"][self.rng.random_range(0..3)].into()),
-            Ty::PosFloat { .. } => Some(["0", "-0.01", "-1e-9"][self.rng.random_range(0..3)].into()),
+            Ty::Seed => {
+                Some(["-1", "18446744073709551616", "2.5"][self.rng.random_range(0..3)].into())
+            }
+            Ty::PosFloat { .. } => {
+                Some(["0", "-0.01", "-1e-9"][self.rng.random_range(0..3)].into())
+            }
             Ty::Epochs { min } => Some(if min > 0 && self.p(0.3) {
                 (min - 1).to_string()
             } else {
