@@ -60,11 +60,10 @@ fn fuzz_found_huge_epochs_are_refused_at_the_value() {
     }
 }
 
-/// Issue 21 item 8 (follow-on errors): a bad value of a required parameter is reported, and
-/// then the parameter is also reported missing. Found by `fuzz_schema_wrong_type`:
-/// `task t0 = cifar10(path = 1)` gives "expected a string" and "`cifar10` needs `path`".
-#[test]
-#[ignore = "needs issue 21 item 8 fix (follow-on errors)"]
+/// Issue 21 item 8 (follow-on errors, fixed with item 4): a bad value of a required parameter
+/// was reported, and then the parameter also reported missing. Found by
+/// `fuzz_schema_wrong_type`: `task t0 = cifar10(path = 1)` gave "expected a string" and
+/// "`cifar10` needs `path`".
 fn fuzz_found_bad_required_argument_is_not_also_missing() {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     for b in BUILTINS {
@@ -174,11 +173,11 @@ fn fuzz_found_sweep_explosion_is_refused_quickly() {
     }
 }
 
-/// Issue 21 item 4: non-finite values and integers beyond i64 are accepted or altered.
-/// Generated: for every numeric parameter of every builtin, `1e400`, `1 / 0`, `0 / 0`,
-/// `-1e400`, `1e308 * 10` and `2⁶⁴` as its value; each must be refused at the value.
-#[test]
-#[ignore = "needs issue 21 item 4 fix (non-finite and out-of-range numbers)"]
+/// Issue 21 item 4 (fixed): non-finite values and integers beyond i64 were accepted or
+/// altered; on the way, `image_folder(classes = 2⁶⁴)` (clamped to i64::MAX) and
+/// `balanced(n = 2⁶⁴)` panicked with an overflow in the planner. Generated: for every numeric
+/// parameter of every builtin, `1e400`, `1 / 0`, `0 / 0`, `-1e400`, `1e308 * 10` and `2⁶⁴` as
+/// its value; each must be refused at the value.
 fn fuzz_found_non_finite_and_huge_numbers_are_refused() {
     const BAD: &[&str] = &[
         "1e400",
@@ -192,9 +191,9 @@ fn fuzz_found_non_finite_and_huge_numbers_are_refused() {
         matches!(
             p.ty,
             Ty::Int { .. }
+                | Ty::Seed
                 | Ty::Float { .. }
                 | Ty::PosFloat { .. }
-                | Ty::Seed
                 | Ty::Fraction
                 | Ty::Epochs { .. }
         ) && p.default != registry::schema::Default::FromTask

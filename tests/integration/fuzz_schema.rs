@@ -12,10 +12,11 @@
 //! (`high_hz` ≤ `sample_rate`/2, `low_hz` < `high_hz`, `env_rate` ≤ `sample_rate`, at least 2
 //! envelope frames), AlexNet's 67-pixel minimum input (the arch trials give AlexNet a 96-pixel
 //! task) and a PCA grid with at least one value that fits the features (`pca` ≤ 84 here: 21
-//! weight observables × 4 checkpoints).
+//! weight observables × 4 checkpoints), and `top_feedback = shared` never with
+//! `backward_init = same_draws`.
 //!
-//! See `fuzz_grammar` for why the generators are hand-written. Integers stay below 2⁵³ (issue 21
-//! item 4: see `non_finite_and_huge_numbers_are_refused`).
+//! See `fuzz_grammar` for why the generators are hand-written. Integers cover their whole range
+//! (exact since issue 21 item 4), out-of-range ones include `i64::MAX + 1` and `2⁶⁴`.
 
 use super::fuzz_oracle::{self as oracle, Failure, Failures};
 use lrx::registry::schema::{Default as D, Param, Ty};
@@ -24,9 +25,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::ops::Range;
 
-/// Largest integer literal the generators write (2⁵³ − 1: exact in f64 today; beyond is issue 21
-/// item 4).
-const MAX_EXACT: i64 = (1 << 53) - 1;
 /// Feature columns of the base spec's `weight` measure (PCA components above this cannot fit).
 const FEATURES: i64 = 84;
 
@@ -62,7 +60,6 @@ impl ValueGen<'_> {
     }
     /// An integer in `[min, max]`, biased to the bounds and to small values.
     fn int_in(&mut self, min: i64, max: i64) -> i64 {
-        let max = max.min(MAX_EXACT);
         match self.rng.random_range(0..8) {
             0 => min,
             1 => max.min(min.saturating_add(1_000_000)),
@@ -121,20 +118,18 @@ impl ValueGen<'_> {
                     self.float_text(x)
                 }
             }
-            Ty::Seed => {
-                let s: u64 = match self.rng.random_range(0..3) {
-                    0 => 0,
-                    1 => u64::MAX,
-                    _ => self.rng.random_range(0..1000),
-                };
-                s.to_string()
-            }
+            Ty::Seed => match self.rng.random_range(0..6) {
+                0 => "0".into(),
+                1 => u64::MAX.to_string(),
+                2 => ((1u64 << 53) + 1).to_string(),
+                _ => self.rng.random::<u64>().to_string(),
+            },
             Ty::PosFloat { max } => {
-                let x = self.float_in(1e-6, max.min(1e3));
+                let x = self.float_in(f64::MIN_POSITIVE, max);
                 self.float_text(x)
             }
             Ty::Epochs { min } => {
-                let e = self.rng.random_range(min..=min.max(0) + 10);
+                let e = self.rng.random_range(min..=min + 10);
                 match self.rng.random_range(0..3) {
                     0 => format!("{e} epochs"),
                     1 if e == 1 => "1 epoch".into(),
@@ -186,19 +181,19 @@ impl ValueGen<'_> {
         format!("[{}]", items.join(", "))
     }
 
-    /// A value of the right type but outside its range, if the type has one the generators
-    /// can write (integers beyond ±2⁵³ are issue 21 item 4).
+    /// A value of the right type but outside its range, if the type has one.
     pub fn value_out(&mut self, p: &Param) -> Option<String> {
-        let int_out = |g: &mut Self, min: i64, max: i64| -> Option<String> {
-            let below = min > -MAX_EXACT;
-            let above = max < MAX_EXACT;
+        // Exact integers (i128: `i64::MAX + 1` and `2⁶⁴` are literals like any other).
+        let int_out = |g: &mut Self, min: i128, max: i128| -> Option<String> {
+            let below = min > i128::from(i64::MIN);
+            let above = max < i128::from(u64::MAX) + 1;
             let go_below = match (below, above) {
                 (false, false) => return None,
                 (true, false) => true,
                 (false, true) => false,
                 _ => g.p(0.5),
             };
-            let d = if g.p(0.5) {
+            let d: i128 = if g.p(0.5) {
                 1
             } else {
                 g.rng.random_range(1..1000)
@@ -214,8 +209,11 @@ impl ValueGen<'_> {
                 (max + d).to_string()
             })
         };
-        let float_out = |g: &mut Self, min: f64, max: f64| -> Option<String> {
+        let float_out = |g: &mut Self, min: f64, max: f64, open_zero: bool| -> Option<String> {
             let go_below = if max.is_finite() { g.p(0.5) } else { true };
+            if go_below && open_zero && g.p(0.3) {
+                return Some("0".into());
+            }
             if go_below {
                 let v = if min > 0.0 && g.p(0.5) {
                     0.0
@@ -247,25 +245,22 @@ impl ValueGen<'_> {
         };
         match p.ty {
             Ty::Bool | Ty::Str => None,
-            Ty::Int { min, max } => int_out(self, min, max),
-            Ty::Float { min, max } => float_out(self, min, max),
+            Ty::Int { min, max } => int_out(self, min.into(), max.into()),
+            Ty::Seed => int_out(self, 0, u64::MAX.into()),
+            Ty::Float { min, max } => float_out(self, min, max, false),
+            Ty::PosFloat { max } => float_out(self, 0.0, max, true),
             Ty::Fraction => Some(
                 ["1.5", "-0.25", "150%", "100.5%", "-5%", "2"][self.rng.random_range(0..6)].into(),
             ),
-            Ty::Seed => {
-                Some(["-1", "18446744073709551616", "2.5"][self.rng.random_range(0..3)].into())
-            }
-            Ty::PosFloat { .. } => {
-                Some(["0", "-0.01", "-1e-9"][self.rng.random_range(0..3)].into())
-            }
-            Ty::Epochs { min } => Some(if min > 0 && self.p(0.3) {
-                (min - 1).to_string()
-            } else {
-                ["-1", "2.5", "-3 epochs", "0.5 epochs"][self.rng.random_range(0..4)].into()
+            Ty::Epochs { min } => Some(match self.rng.random_range(0..4) {
+                0 => format!("{}", min - 1),
+                1 => "2.5".into(),
+                2 => format!("{} epochs", min - 1),
+                _ => "0.5 epochs".into(),
             }),
             Ty::Enum(vals) => Some(self.non_member(vals)),
             Ty::IntList { min, max } => {
-                let bad = int_out(self, min, max)?;
+                let bad = int_out(self, min.into(), max.into())?;
                 let one = Param {
                     ty: Ty::Int { min, max },
                     ..*p
@@ -273,7 +268,7 @@ impl ValueGen<'_> {
                 Some(in_list(self, bad, &one))
             }
             Ty::FloatList { min, max } => {
-                let bad = float_out(self, min, max)?;
+                let bad = float_out(self, min, max, false)?;
                 let one = Param {
                     ty: Ty::Float { min, max },
                     ..*p
@@ -322,7 +317,7 @@ impl ValueGen<'_> {
     pub fn value_wrong_type(&mut self, p: &Param) -> String {
         let cands: &[&str] = match p.ty {
             Ty::Bool => &["1", "\"yes\"", "[true]", "yes_please"],
-            Ty::Int { .. } | Ty::Float { .. } => &[
+            Ty::Int { .. } | Ty::Seed | Ty::Float { .. } | Ty::PosFloat { .. } => &[
                 "\"3\"",
                 "true",
                 "[1, [2]]",
@@ -332,7 +327,6 @@ impl ValueGen<'_> {
             ],
             Ty::Fraction => &["\"half\"", "true", "0.5 epochs", "[0.5]"],
             Ty::Epochs { .. } => &["\"3\"", "true", "3 cpu_hours", "[1]"],
-            Ty::Seed | Ty::PosFloat { .. } => &["\"3\"", "true", "[1, [2]]", "2 cpu_hours"],
             Ty::Str => &["1", "true", "[\"a\"]", "2 epochs"],
             Ty::Enum(_) => &["1", "true", "[1]", "2.5%"],
             Ty::IntList { .. } | Ty::FloatList { .. } => &["\"1\"", "true", "[1, \"a\"]", "[true]"],
@@ -365,6 +359,7 @@ impl ValueGen<'_> {
         if lrx::cochlea::is_audio_task(b.name) {
             repair_cochlea(b, &mut args);
         }
+        repair_rule(&mut args);
         self.render(b, args)
     }
 
@@ -417,6 +412,21 @@ impl ValueGen<'_> {
         }
         text.push(')');
         (text, spans)
+    }
+}
+
+/// `top_feedback = shared` is refused with `backward_init = same_draws` (B takes W's draws,
+/// which are not shared over positions): such a set becomes `backward_init = independent`.
+/// (The base spec's knet4 on a supervised task meets the other conditions of `shared`.)
+fn repair_rule(args: &mut [(&'static Param, String)]) {
+    let is = |args: &[(&'static Param, String)], name: &str, v: &str| {
+        args.iter()
+            .any(|(p, x)| p.name == name && x.trim_matches('"') == v)
+    };
+    if is(args, "top_feedback", "shared") && is(args, "backward_init", "same_draws") {
+        for a in args.iter_mut().filter(|(p, _)| p.name == "backward_init") {
+            a.1 = "independent".into();
+        }
     }
 }
 
@@ -557,6 +567,7 @@ fn trial(
                 repair_cochlea(b, &mut args);
                 args.retain(|(q, _)| q.name != p.name);
             }
+            repair_rule(&mut args);
             let v = match kind {
                 Bad::OutOfRange => g.value_out(p)?,
                 Bad::WrongType => g.value_wrong_type(p),
@@ -607,13 +618,7 @@ fn trial(
                     ),
                 );
             }
-            // Known (issue 21 item 8, follow-on errors): a bad value of a required parameter
-            // also reports the parameter as missing (`cifar10(path = 1)` says "needs `path`").
-            // `fuzz_found::bad_required_argument_is_not_also_missing` has the repro.
-            let follow_on = |e: &lrx::diag::Diag| {
-                e.code == lrx::diag::codes::MISSING_PARAM && p.default == D::Required
-            };
-            if let Some(e) = outcome.errors.iter().find(|e| !inside(e) && !follow_on(e)) {
+            if let Some(e) = outcome.errors.iter().find(|e| !inside(e)) {
                 return fail(
                     format!(
                         "{kind:?} `{}.{}` also refused elsewhere [{}]",
@@ -706,7 +711,7 @@ fn fuzz_schema_wrong_type_is_refused_at_the_argument() {
 }
 
 /// Every bound of every parameter's range, alone in an otherwise default call, is accepted and
-/// planned (integers capped at 2⁵³ − 1): the extremes the random in-range sets rarely draw.
+/// planned: the extremes the random in-range sets rarely draw.
 #[test]
 fn fuzz_schema_bounds_are_accepted() {
     let t0 = std::time::Instant::now();
@@ -716,12 +721,12 @@ fn fuzz_schema_bounds_are_accepted() {
         for p in b.params().filter(|p| p.default != D::FromTask) {
             let bounds: Vec<String> = match p.ty {
                 Ty::Int { min, max } | Ty::IntList { min, max } => {
-                    let max = if p.name == "pca" {
-                        FEATURES
-                    } else {
-                        max.min(MAX_EXACT)
-                    };
+                    let max = if p.name == "pca" { FEATURES } else { max };
                     vec![min.to_string(), max.to_string()]
+                }
+                Ty::Seed => vec!["0".into(), u64::MAX.to_string()],
+                Ty::PosFloat { max } => {
+                    vec![format!("{:e}", f64::MIN_POSITIVE), format!("{max:e}")]
                 }
                 Ty::Float { min, max } | Ty::FloatList { min, max } => {
                     let mut v = vec![format!("{min:e}")];
@@ -734,7 +739,6 @@ fn fuzz_schema_bounds_are_accepted() {
                 }
                 Ty::Fraction => vec!["0".into(), "1".into()],
                 Ty::Epochs { min } => vec![min.to_string()],
-                Ty::Seed => vec!["0".into(), u64::MAX.to_string()],
                 _ => continue,
             };
             for v in bounds {
