@@ -485,7 +485,7 @@ pub fn spec_with(b: &Builtin, call: &str) -> (String, usize) {
     let mut task = "synthetic_images(size = 16, classes = 3, train = 64, val = 32)".to_string();
     let mut arch = "knet4(width = 0.25)".to_string();
     let other_rule = if b.name == "sgdm" { "adam" } else { "sgdm" };
-    let mut rule = format!("[sgdm, adam]");
+    let mut rule = "[sgdm, adam]".to_string();
     let mut schedule = "constant".to_string();
     let mut noise = "awgn(sigma in [0, 1])".to_string();
     let mut models = "[random_forest(trees in [10])]".to_string();
