@@ -20,7 +20,7 @@
 //! line/token deletion pass (`fuzz_oracle::shrink`), enough for specs of a few dozen lines.
 //!
 //! Sweep sizes are kept small by construction (≤ 3 values per axis, `seeds(n)` and `range`
-//! with small arguments): a huge sweep is issue 21 item 3 (see `sweep_explosion_is_refused`).
+//! with small arguments), for speed: huge sweeps are `fuzz_found_sweep_explosion_is_refused_quickly`.
 //! Numbers include the extremes of issue 21 item 4 (integers beyond 2⁵³, `i64::MAX`, 2⁶⁴ and
 //! above, `1e400`).
 

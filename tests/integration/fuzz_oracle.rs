@@ -29,6 +29,8 @@ pub struct Outcome {
     pub errors: Vec<Diag>,
     /// Planned runs (0 when refused).
     pub runs: usize,
+    /// Warnings (located, like errors, when they have a span).
+    pub warnings: Vec<Diag>,
 }
 
 /// A broken oracle: `class` groups failures of the same kind (the shrinker keeps it fixed),
@@ -130,7 +132,7 @@ pub fn check(text: &str) -> Result<Outcome, Failure> {
         let m = panic_message(p);
         return fail(format!("panic rendering diagnostics: {m}"), m);
     }
-    let errors: Vec<Diag> = diags.into_iter().filter(Diag::is_error).collect();
+    let (errors, warnings): (Vec<Diag>, Vec<Diag>) = diags.into_iter().partition(Diag::is_error);
     if checked && planned.is_none() {
         if let Some(d) = errors.iter().find(|d| !PLAN_REFUSALS.contains(&d.code)) {
             return fail(
@@ -143,6 +145,7 @@ pub fn check(text: &str) -> Result<Outcome, Failure> {
         accepted: planned.is_some(),
         errors,
         runs: planned.unwrap_or(0),
+        warnings,
     })
 }
 
