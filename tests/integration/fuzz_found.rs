@@ -64,6 +64,7 @@ fn fuzz_found_huge_epochs_are_refused_at_the_value() {
 /// was reported, and then the parameter also reported missing. Found by
 /// `fuzz_schema_wrong_type`: `task t0 = cifar10(path = 1)` gave "expected a string" and
 /// "`cifar10` needs `path`".
+#[test]
 fn fuzz_found_bad_required_argument_is_not_also_missing() {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     for b in BUILTINS {
@@ -176,6 +177,7 @@ fn fuzz_found_sweep_explosion_is_refused_quickly() {
 /// `balanced(n = 2⁶⁴)` panicked with an overflow in the planner. Generated: for every numeric
 /// parameter of every builtin, `1e400`, `1 / 0`, `0 / 0`, `-1e400`, `1e308 * 10` and `2⁶⁴` as
 /// its value; each must be refused at the value.
+#[test]
 fn fuzz_found_non_finite_and_huge_numbers_are_refused() {
     const BAD: &[&str] = &[
         "1e400",
