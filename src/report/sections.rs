@@ -1158,7 +1158,13 @@ pub fn alignment(doc: &mut Doc, inp: &StudyInputs) -> Result<Option<Section>, Re
     }
     type Get = fn(&LayerAlign) -> Option<f64>;
     /// Title, y label, value, fixed y range, reference line.
-    type Metric = (&'static str, &'static str, Get, Option<(f64, f64)>, Option<f64>);
+    type Metric = (
+        &'static str,
+        &'static str,
+        Get,
+        Option<(f64, f64)>,
+        Option<f64>,
+    );
     let metrics: [Metric; 3] = [
         (
             "update ∠ backprop",

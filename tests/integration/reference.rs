@@ -118,7 +118,10 @@ fn compare(rule: &str, lrx: &[serde_json::Value], refs: &[serde_json::Value], ex
                 export.display()
             );
         }
-        let (x, y) = (a["val_acc"].as_f64().unwrap(), b["val_acc"].as_f64().unwrap());
+        let (x, y) = (
+            a["val_acc"].as_f64().unwrap(),
+            b["val_acc"].as_f64().unwrap(),
+        );
         // One of 64 validation images may flip on a near-tie.
         assert!(
             (x - y).abs() <= 1.0 / 64.0 + 1e-9,
