@@ -175,7 +175,8 @@ class KNet4:
     shared (fc4's B is one [classes, channels] matrix repeated over each channel's positions).
     """
 
-    def __init__(self, channels, size, classes=10, width=1.0, init="he", rule="fa", top="fa", gen=None):
+    def __init__(self, channels, size, classes=10, width=1.0, init="he", rule="fa", top="fa", gen=None,
+                 top_scale=1.0, b_scale=1.0, freeze=()):
         c = lambda n: max(1, int(round(n * width)))  # noqa: E731
         self.chans = [channels, c(32), c(32), c(64)]
         s = size
@@ -205,11 +206,14 @@ class KNet4:
                 if l == "fc4" and top == "tied":
                     continue
                 shape = (classes, self.chans[3]) if (l == "fc4" and top == "shared") else self.shapes[l]
-                self.B[l] = (torch.randn(shape, generator=gen) * std[l]).requires_grad_(rule == "ia")
-        if rule == "readout":
-            for l in LAYERS[:3]:
-                self.W[l].requires_grad_(False)
-                self.b[l].requires_grad_(False)
+                self.B[l] = (torch.randn(shape, generator=gen) * (std[l] * b_scale)).requires_grad_(rule == "ia")
+        if top_scale != 1.0:  # after every draw, so the other parameters are those of the default run
+            with torch.no_grad():
+                self.W["fc4"].mul_(top_scale)
+        frozen = set(freeze) | (set(LAYERS[:3]) if rule == "readout" else set())
+        for l in frozen:
+            self.W[l].requires_grad_(False)
+            self.b[l].requires_grad_(False)
 
     @property
     def decoupled(self):
@@ -314,7 +318,8 @@ def diagnostics(model, x, y, w0):
         for w, r in zip(ws, req):
             w.requires_grad_(r)
     for i, l in enumerate(LAYERS):
-        d = {"w_growth": float(model.W[l].norm() / w0[l].norm())}
+        n0 = float(w0[l].norm())
+        d = {"w_growth": float(model.W[l].detach().norm() / w0[l].norm()) if n0 > 0 else float("nan")}
         if model.decoupled:
             d["grad_angle"] = angle(g_rule[i], g_bp[i])
         if l in model.B:
@@ -395,7 +400,7 @@ def train(model, data, cfg, order_fn, emit=print, on_step=None):
             if cfg["constrain"]:
                 with torch.no_grad():
                     for l in LAYERS:
-                        if model.W[l].requires_grad:
+                        if model.W[l].requires_grad and norms0[l] > 0:
                             model.W[l].mul_(norms0[l] / model.W[l].norm())
             steps += 1
             budget += lr
@@ -523,6 +528,12 @@ def parse(argv):
     p.add_argument("--init", choices=["he", "paper"], default=None)
     p.add_argument("--top", choices=["fa", "tied", "shared"], default="fa")
     p.add_argument("--constrain", action="store_true", help="keep every |W| at its initial norm")
+    p.add_argument("--top-scale", type=float, default=1.0,
+                   help="standalone: multiply fc4's initial W by this (0 = zero init); B4 keeps the init's scale")
+    p.add_argument("--b-scale", type=float, default=1.0,
+                   help="standalone: multiply every initial B by this (FA, IA)")
+    p.add_argument("--freeze", default="",
+                   help="comma-separated layers whose W and bias are never updated (e.g. fc4)")
     p.add_argument("--b-opt", choices=["none", "sgdm", "adam"], default="none",
                    help="separate optimizer for B (IA); none = the main one at --lr")
     p.add_argument("--b-lr", type=float, default=1e-3)
@@ -540,6 +551,10 @@ def setup(a):
     """Returns (model, data, cfg, order_fn)."""
     torch.set_num_threads(a.threads)
     pick = lambda v, d: d if v is None else v  # noqa: E731
+    freeze = [l for l in a.freeze.split(",") if l]
+    bad = [l for l in freeze if l not in LAYERS]
+    if bad:
+        raise RefError(f"--freeze {a.freeze}: unknown layer(s) {bad} (KNet4 has {LAYERS})")
     if a.export:
         man, arr, init = load_export(a.export)
         rule_name = man["rule"]["name"]
@@ -583,7 +598,9 @@ def setup(a):
         data = {"train_x": normalise(arr["train_x"], mean, std), "train_y": torch.from_numpy(arr["train_y"]),
                 "val_x": normalise(arr["val_x"], mean, std), "val_y": torch.from_numpy(arr["val_y"])}
         channels, size, classes = arr["train_x"].shape[1], arr["train_x"].shape[2], int(task.get("classes", 10))
-        model = KNet4(channels, size, classes, cfg["width"], cfg["init"], cfg["rule"], "fa")
+        if a.top_scale != 1.0 or a.b_scale != 1.0:
+            raise RefError("--top-scale and --b-scale cannot be combined with --export (the export fixes the init)")
+        model = KNet4(channels, size, classes, cfg["width"], cfg["init"], cfg["rule"], "fa", freeze=freeze)
         apply_init(model, init, a.export)
         order_fn = lambda e: order[e]  # noqa: E731
         source = {"export": os.path.abspath(a.export), "run_id": man.get("run_id")}
@@ -606,7 +623,8 @@ def setup(a):
         data = {"train_x": normalise(tx, mean, std), "train_y": torch.from_numpy(ty),
                 "val_x": normalise(vx, mean, std), "val_y": torch.from_numpy(vy)}
         gen = torch.Generator().manual_seed(a.seed)
-        model = KNet4(1, a.size, 10, cfg["width"], cfg["init"], cfg["rule"], a.top, gen)
+        model = KNet4(1, a.size, 10, cfg["width"], cfg["init"], cfg["rule"], a.top, gen,
+                      top_scale=a.top_scale, b_scale=a.b_scale, freeze=freeze)
         n, bs = len(ty), cfg["batch"]
         orders = [rng.permutation(n)[: (n // bs) * bs] for _ in range(cfg["epochs"])]
         order_fn = lambda e: orders[e]  # noqa: E731
@@ -615,6 +633,9 @@ def setup(a):
     if cfg["rule"] == "bp" and a.top != "fa":
         raise RefError("--top applies to fa and ia")
     cfg.update(top=a.top, constrain=a.constrain, b_opt=a.b_opt, b_lr=a.b_lr)
+    for k, v, d in (("top_scale", a.top_scale, 1.0), ("b_scale", a.b_scale, 1.0), ("freeze", freeze, [])):
+        if v != d:  # recorded only when set, so the default config lines are unchanged
+            cfg[k] = v
     if cfg["rule"] != "ia":
         cfg["b_opt"] = "none"
     if cfg["lr"] <= 0 or cfg["batch"] <= 0 or cfg["epochs"] <= 0:

@@ -20,6 +20,12 @@ def describe(c):
         s += f" top {c['top']}"
     if c.get("constrain"):
         s += " constrain"
+    if c.get("top_scale", 1.0) != 1.0:
+        s += f" fc4 W×{c['top_scale']:g}"
+    if c.get("b_scale", 1.0) != 1.0:
+        s += f" B×{c['b_scale']:g}"
+    if c.get("freeze"):
+        s += " frozen " + ",".join(c["freeze"])
     if c["rule"] == "ia":
         if (c["alpha"], c["beta"], c["gamma"]) != (2e-3, 1e-3, 1e-3):
             s += f" α {c['alpha']:g} β {c['beta']:g} γ {c['gamma']:g}"

@@ -4,6 +4,7 @@ Run: /root/.cache/lrx/venv/bin/python tests/python/knet_ref_test.py   (a few sec
 """
 import gzip
 import json
+import math
 import os
 import struct
 import sys
@@ -304,6 +305,79 @@ def test_export_regime_options():
             raise AssertionError("no error")
         except k.RefError as e:
             assert "alternate = 1" in str(e) and "manifest.json" in str(e)
+
+
+def test_top_scale_b_scale_freeze():
+    """--top-scale multiplies fc4's initial W only, --b-scale every initial B; neither changes any
+    other draw. --freeze keeps a layer's W and bias fixed through training."""
+    base = k.KNet4(1, 28, 10, 0.25, "he", "fa", "fa", torch.Generator().manual_seed(8))
+    m = k.KNet4(1, 28, 10, 0.25, "he", "fa", "fa", torch.Generator().manual_seed(8),
+                top_scale=0.25, b_scale=2.0, freeze=("conv1", "fc4"))
+    for l in k.LAYERS:
+        want = base.W[l] * (0.25 if l == "fc4" else 1.0)
+        assert torch.allclose(m.W[l], want, rtol=1e-6, atol=0), l
+        assert torch.allclose(m.B[l], base.B[l] * 2.0, rtol=1e-6, atol=0), l
+    z = k.KNet4(1, 28, 10, 0.25, "he", "fa", "fa", torch.Generator().manual_seed(8), top_scale=0.0)
+    assert float(z.W["fc4"].abs().max()) == 0 and torch.equal(z.B["fc4"], base.B["fc4"])
+    assert not m.W["conv1"].requires_grad and not m.b["fc4"].requires_grad and m.W["conv2"].requires_grad
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(64, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (64,), generator=g)
+    data = {"train_x": x, "train_y": y, "val_x": x[:16], "val_y": y[:16], "diag_x": x[:16], "diag_y": y[:16]}
+    cfg = dict(wd=1e-5, b_opt="none", b_lr=1e-3, opt="adam", lr=1e-3, batch=16, epochs=1, constrain=False,
+               alpha=2e-3, beta=1e-3, gamma=1e-3)
+    before = {l: (m.W[l].detach().clone(), m.b[l].detach().clone()) for l in k.LAYERS}
+    recs = k.train(m, data, cfg, lambda e: np.arange(64), emit=lambda s: None)
+    for l in k.LAYERS:
+        same = torch.equal(m.W[l], before[l][0]) and torch.equal(m.b[l], before[l][1])
+        assert same == (l in ("conv1", "fc4")), l
+    assert recs[0]["layers"]["fc4"]["grad_angle"] < 1e-3
+    # the zero-init top trains, and its diagnostics do not fail
+    recs = k.train(z, data, cfg, lambda e: np.arange(64), emit=lambda s: None)
+    assert float(z.W["fc4"].abs().max()) > 0 and "w_growth" in recs[0]["layers"]["fc4"]
+    # the CLI: defaults leave the config as before; bad layer names and --export are errors
+    a = k.parse(["--rule", "fa", "--freeze", "conv1,fc4", "--top-scale", "0", "--b-scale", "2"])
+    assert (a.freeze, a.top_scale, a.b_scale) == ("conv1,fc4", 0.0, 2.0)
+    d0 = k.parse([])
+    assert (d0.freeze, d0.top_scale, d0.b_scale) == ("", 1.0, 1.0)
+    for argv, want in ((["--freeze", "conv9"], "conv9"), (["--export", "/nonexistent", "--top-scale", "0"], None)):
+        try:
+            k.setup(k.parse(argv))
+            raise AssertionError("no error")
+        except k.RefError as e:
+            assert want is None or want in str(e), str(e)
+    with tempfile.TemporaryDirectory() as d:
+        write_export(d, rule="fa", optimizer="adam", lr=1e-3)
+        _, _, cfg, _ = k.setup(k.parse(["--export", d]))
+        assert "top_scale" not in cfg and "b_scale" not in cfg and "freeze" not in cfg
+        try:
+            k.setup(k.parse(["--export", d, "--top-scale", "0"]))
+            raise AssertionError("no error")
+        except k.RefError as e:
+            assert "--top-scale" in str(e)
+        _, _, cfg, _ = k.setup(k.parse(["--export", d, "--freeze", "fc4"]))
+        assert cfg["freeze"] == ["fc4"]
+
+
+def test_fa_probe_decomposition():
+    """scripts/ref/fa_probe.py: its angle is knet_ref's conv3 grad_angle, and each split of the
+    inner product sums to the cosine."""
+    import fa_probe
+    torch.manual_seed(10)
+    m = double(k.KNet4(1, 28, 10, 0.25, "he", "fa", "fa"))
+    W4_0 = m.W["fc4"].detach().clone()
+    with torch.no_grad():
+        m.W["fc4"].add_(0.3 * m.B["fc4"] - 0.01 * torch.randn_like(W4_0))
+    x = torch.randn(32, 1, 28, 28, dtype=torch.float64)
+    y = torch.randint(0, 10, (32,))
+    p = fa_probe.probe(m, x, y, W4_0)
+    d = k.diagnostics(m, x, y, {l: m.W[l].detach() for l in k.LAYERS})
+    assert abs(p["angle"] - d["conv3"]["grad_angle"]) < 1e-3, (p["angle"], d["conv3"]["grad_angle"])
+    c = p["cos"]
+    assert abs(p["c_init"] + p["c_learned"] - c) < 1e-4
+    assert abs(p["c_mm"] + p["c_mr"] + p["c_rm"] + p["c_rr"] - c) < 1e-4
+    assert abs(p["c_diag"] + p["c_off"] - c) < 1e-4
+    assert p["dw_b_cos"] > 0.8 and abs(p["wb_cos"] - math.cos(math.radians(d["fc4"]["wb_angle"]))) < 1e-4
 
 
 def write_idx(path, arr, gz):
