@@ -17,6 +17,9 @@ parts of one split sum to cos):
   spatial:          W4 = W4m + W4r, B4 = B4m + B4r, m = the per-channel mean over the 4x4
                     positions (replicated), r = the rest  -> c_mm + c_mr + c_rm + c_rr
   classes:          A_ij = <G(E_i B4_i), G(E_j W4_j)>     -> c_diag (sum_i A_ii) + c_off
+  batch mean:       E = Ebar + Ec, Ebar the batch-mean error (the gradient of fc4's bias, a class
+                    offset shared by all examples)  -> c_bar_bar + c_bar_c + c_c_bar + c_c_c;
+                    cos_centered = cos(G(Ec B4), G(Ec W4))
 And weight-space quantities: cos(W4, B4), cos(dW4, B4), the same for the per-channel sums
 (10 x 64), cos in the feature metric S = H^T H / N (H the diagnostic batch's features):
 tr(W S B4^T)/sqrt(tr(W S W^T) tr(B4 S B4^T)), and the eigenvalues of the symmetric part of the
@@ -83,6 +86,13 @@ def probe(model, x, y, W4_0):
                        c_rr=ip(g_fa_r, g_bp_r))
             out["norm_share_fa_mean"] = float(g_fa_m.norm()) / nfa
             out["norm_share_bp_mean"] = float(g_bp_m.norm()) / nbp
+            Ebar = E.mean(0, keepdim=True).expand_as(E)  # the batch-mean error (class-offset part)
+            g_fa_bar, g_fa_c = G(Ebar @ B4), G((E - Ebar) @ B4)
+            g_bp_bar, g_bp_c = G(Ebar @ W4), G((E - Ebar) @ W4)
+            out.update(c_bar_bar=ip(g_fa_bar, g_bp_bar), c_bar_c=ip(g_fa_bar, g_bp_c), c_c_bar=ip(g_fa_c, g_bp_bar),
+                       c_c_c=ip(g_fa_c, g_bp_c), cos_centered=cos(g_fa_c, g_bp_c),
+                       norm_share_fa_bar=float(g_fa_bar.norm()) / nfa, norm_share_bp_bar=float(g_bp_bar.norm()) / nbp,
+                       ebar_norm=float(E.mean(0).norm() * n), e_norm=float(E.norm() * n / math.sqrt(n)))
             K = logits.shape[1]
             Gf = torch.stack([G(E[:, i : i + 1] * B4[i]).flatten() for i in range(K)])
             Gb = torch.stack([G(E[:, j : j + 1] * W4[j]).flatten() for j in range(K)])
