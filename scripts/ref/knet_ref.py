@@ -359,7 +359,13 @@ def train(model, data, cfg, order_fn, emit=print, on_step=None):
     order_fn(epoch) -> int64 array of S*batch training indices for that epoch.
     Returns the list of epoch records."""
     wd = cfg["wd"]
-    w_groups = [{"params": [p for p in model.trainable_wb()], "weight_decay": wd}]
+    scale = cfg.get("lr_scale") or {}
+    if scale:  # one group per layer, each at lr x its scale (default 1)
+        w_groups = [{"params": [p for p in (model.W[l], model.b[l]) if p.requires_grad], "weight_decay": wd,
+                     "lr": cfg["lr"] * scale.get(l, 1.0)} for l in LAYERS]
+        w_groups = [g for g in w_groups if g["params"]]
+    else:
+        w_groups = [{"params": [p for p in model.trainable_wb()], "weight_decay": wd}]
     b_params = [p for p in model.B.values() if p.requires_grad]
     b_opt = None
     if b_params and cfg["b_opt"] == "none":
@@ -534,6 +540,8 @@ def parse(argv):
                    help="standalone: multiply every initial B by this (FA, IA)")
     p.add_argument("--freeze", default="",
                    help="comma-separated layers whose W and bias are never updated (e.g. fc4)")
+    p.add_argument("--lr-scale", default="",
+                   help="per-layer learning-rate factors for W and bias, e.g. conv1=0.1,conv2=0.1,conv3=0.1")
     p.add_argument("--b-opt", choices=["none", "sgdm", "adam"], default="none",
                    help="separate optimizer for B (IA); none = the main one at --lr")
     p.add_argument("--b-lr", type=float, default=1e-3)
@@ -551,6 +559,15 @@ def setup(a):
     """Returns (model, data, cfg, order_fn)."""
     torch.set_num_threads(a.threads)
     pick = lambda v, d: d if v is None else v  # noqa: E731
+    lr_scale = {}
+    for item in (t for t in a.lr_scale.split(",") if t):
+        l, _, v = item.partition("=")
+        try:
+            lr_scale[l] = float(v)
+        except ValueError:
+            raise RefError(f"--lr-scale {a.lr_scale}: expected LAYER=FACTOR,... ") from None
+        if l not in LAYERS or lr_scale[l] < 0:
+            raise RefError(f"--lr-scale {a.lr_scale}: {item!r} (KNet4 has {LAYERS}, factors >= 0)")
     freeze = [l for l in a.freeze.split(",") if l]
     bad = [l for l in freeze if l not in LAYERS]
     if bad:
@@ -633,7 +650,8 @@ def setup(a):
     if cfg["rule"] == "bp" and a.top != "fa":
         raise RefError("--top applies to fa and ia")
     cfg.update(top=a.top, constrain=a.constrain, b_opt=a.b_opt, b_lr=a.b_lr)
-    for k, v, d in (("top_scale", a.top_scale, 1.0), ("b_scale", a.b_scale, 1.0), ("freeze", freeze, [])):
+    for k, v, d in (("top_scale", a.top_scale, 1.0), ("b_scale", a.b_scale, 1.0), ("freeze", freeze, []),
+                    ("lr_scale", lr_scale, {})):
         if v != d:  # recorded only when set, so the default config lines are unchanged
             cfg[k] = v
     if cfg["rule"] != "ia":

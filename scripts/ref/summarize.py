@@ -24,6 +24,8 @@ def describe(c):
         s += f" fc4 W×{c['top_scale']:g}"
     if c.get("b_scale", 1.0) != 1.0:
         s += f" B×{c['b_scale']:g}"
+    if c.get("lr_scale"):
+        s += " lr×{" + ",".join(f"{k}={v:g}" for k, v in c["lr_scale"].items()) + "}"
     if c.get("freeze"):
         s += " frozen " + ",".join(c["freeze"])
     if c["rule"] == "ia":

@@ -359,6 +359,35 @@ def test_top_scale_b_scale_freeze():
         assert cfg["freeze"] == ["fc4"]
 
 
+def test_lr_scale():
+    """--lr-scale: each layer's W and bias move at lr x its factor; factor 0 is a frozen layer;
+    all factors 1 is the default run exactly."""
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(64, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (64,), generator=g)
+    data = {"train_x": x, "train_y": y, "val_x": x[:16], "val_y": y[:16], "diag_x": x[:16], "diag_y": y[:16]}
+    cfg = dict(wd=0.0, b_opt="none", b_lr=1e-3, opt="sgdm", lr=1e-2, batch=64, epochs=1, constrain=False,
+               alpha=2e-3, beta=1e-3, gamma=1e-3)
+    runs = {}
+    for name, sc in (("none", None), ("ones", {l: 1.0 for l in k.LAYERS}), ("half", {"conv2": 0.5, "fc4": 0.0})):
+        m = k.KNet4(1, 28, 10, 0.25, "he", "fa", "fa", torch.Generator().manual_seed(12))
+        w0 = {l: m.W[l].detach().clone() for l in k.LAYERS}
+        k.train(m, data, dict(cfg, lr_scale=sc), lambda e: np.arange(64), emit=lambda s: None)
+        runs[name] = {l: m.W[l].detach() - w0[l] for l in k.LAYERS}
+    for l in k.LAYERS:  # one SGD step from the same point: the step is lr x factor x the same gradient
+        assert torch.equal(runs["ones"][l], runs["none"][l]), l
+        f = {"conv2": 0.5, "fc4": 0.0}.get(l, 1.0)
+        assert rel(runs["half"][l], f * runs["none"][l]) < 1e-4 if f else float(runs["half"][l].abs().max()) == 0, l
+    a = k.parse(["--lr-scale", "conv1=0.1,conv3=0"])
+    assert a.lr_scale == "conv1=0.1,conv3=0"
+    for bad in ("conv9=1", "conv1=x", "conv1=-1"):
+        try:
+            k.setup(k.parse(["--lr-scale", bad]))
+            raise AssertionError("no error")
+        except k.RefError as e:
+            assert "--lr-scale" in str(e)
+
+
 def test_fa_probe_decomposition():
     """scripts/ref/fa_probe.py: its angle is knet_ref's conv3 grad_angle, and each split of the
     inner product sums to the cosine."""
