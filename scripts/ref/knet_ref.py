@@ -172,7 +172,9 @@ class KNet4:
     """Parameters: W[l], b[l] for every layer; B[l] for the layers with feedback weights.
 
     `top`: fa (fc4 has its own random B), tied (fc4's dx uses W4 itself: exact feedback),
-    shared (fc4's B is one [classes, channels] matrix repeated over each channel's positions).
+    shared (fc4's B is one [classes, channels] matrix repeated over each channel's positions),
+    centered (fc4's own random B minus its mean over each channel's positions: no feedback along
+    the spatially uniform, per-channel-mean feature directions; a diagnostic, not the paper's FA).
     """
 
     def __init__(self, channels, size, classes=10, width=1.0, init="he", rule="fa", top="fa", gen=None,
@@ -207,6 +209,10 @@ class KNet4:
                     continue
                 shape = (classes, self.chans[3]) if (l == "fc4" and top == "shared") else self.shapes[l]
                 self.B[l] = (torch.randn(shape, generator=gen) * (std[l] * b_scale)).requires_grad_(rule == "ia")
+            if top == "centered" and "fc4" in self.B:
+                with torch.no_grad():
+                    v = self.B["fc4"].view(classes, self.chans[3], s * s)
+                    v.sub_(v.mean(2, keepdim=True))
         if top_scale != 1.0:  # after every draw, so the other parameters are those of the default run
             with torch.no_grad():
                 self.W["fc4"].mul_(top_scale)
@@ -532,7 +538,7 @@ def parse(argv):
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--width", type=float, default=None)
     p.add_argument("--init", choices=["he", "paper"], default=None)
-    p.add_argument("--top", choices=["fa", "tied", "shared"], default="fa")
+    p.add_argument("--top", choices=["fa", "tied", "shared", "centered"], default="fa")
     p.add_argument("--constrain", action="store_true", help="keep every |W| at its initial norm")
     p.add_argument("--top-scale", type=float, default=1.0,
                    help="standalone: multiply fc4's initial W by this (0 = zero init); B4 keeps the init's scale")
@@ -605,7 +611,7 @@ def setup(a):
         if arch.get("name", "knet4") != "knet4":
             raise RefError(f"{a.export}/manifest.json: arch {arch.get('name')!r}; this reference is KNet4 only")
         if a.top != "fa":
-            raise RefError("--top tied|shared cannot be combined with --export (the export fixes fc4's B)")
+            raise RefError("--top tied|shared|centered cannot be combined with --export (the export fixes fc4's B)")
         order = arr["order"]
         if order.ndim != 2 or order.shape[0] < cfg["epochs"]:
             raise RefError(f"{a.export}/order.npy: shape {list(order.shape)}, need [>= {cfg['epochs']}, S*B]")

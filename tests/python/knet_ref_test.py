@@ -125,6 +125,20 @@ def test_shared_top_feedback():
     assert m.B["fc4"].grad is not None and m.B["fc4"].grad.shape == (10, c)
 
 
+def test_centered_top_feedback():
+    """--top centered: fc4's B is the default draw minus its mean over each channel's positions."""
+    base = k.KNet4(1, 28, 10, 0.5, "he", "fa", "fa", torch.Generator().manual_seed(13))
+    m = k.KNet4(1, 28, 10, 0.5, "he", "fa", "centered", torch.Generator().manual_seed(13))
+    c, s = m.chans[3], m.spatial
+    v = m.B["fc4"].detach().view(10, c, s * s)
+    assert float(v.mean(2).abs().max()) < 1e-7
+    bv = base.B["fc4"].detach().view(10, c, s * s)
+    assert torch.allclose(v, bv - bv.mean(2, keepdim=True), atol=1e-7)
+    for l in ("conv1", "conv2", "conv3"):
+        assert torch.equal(m.B[l], base.B[l]) and torch.equal(m.W[l], base.W[l])
+    assert torch.equal(m.W["fc4"], base.W["fc4"])
+
+
 def test_ia_terms_and_b_gradient():
     """The alignment loss against explicit formulas (dense) and the adjoint identity (conv), and
     its B-gradient against central finite differences, in float64."""
