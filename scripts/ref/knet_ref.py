@@ -164,6 +164,17 @@ class FADense(torch.autograd.Function):
         return dx, dy.t() @ x, dy.sum(0), None
 
 
+class FADenseCentered(FADense):
+    """FADense whose feedback is batch-centred: dx = (dy - mean_batch dy).B (--center-feedback).
+    The hidden layers then get no signal from the batch-mean error (the gradient of fc4's bias)."""
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, bw = ctx.saved_tensors
+        dx = (dy - dy.mean(0, keepdim=True)) @ bw if ctx.needs_input_grad[0] else None
+        return dx, dy.t() @ x, dy.sum(0), None
+
+
 # ----------------------------------------------------------------------------------------------
 # model
 
@@ -178,7 +189,7 @@ class KNet4:
     """
 
     def __init__(self, channels, size, classes=10, width=1.0, init="he", rule="fa", top="fa", gen=None,
-                 top_scale=1.0, b_scale=1.0, freeze=()):
+                 top_scale=1.0, b_scale=1.0, freeze=(), center_feedback=False):
         c = lambda n: max(1, int(round(n * width)))  # noqa: E731
         self.chans = [channels, c(32), c(32), c(64)]
         s = size
@@ -192,6 +203,7 @@ class KNet4:
             "fc4": (classes, self.chans[3] * s * s),
         }
         self.rule, self.top = rule, top
+        self.center_feedback = center_feedback
         self.W, self.b, self.B = {}, {}, {}
         if init == "he":  # N(0, gain / fan_in): gain 2 before a ReLU (conv2, conv3), 1 otherwise
             std = {l: math.sqrt(g / float(np.prod(self.shapes[l][1:]))) for l, g in zip(LAYERS, (1, 2, 2, 1))}
@@ -234,7 +246,7 @@ class KNet4:
     def layer(self, l, x, mode):
         W, b = self.W[l], self.b[l]
         if mode == "fa" and l in self.B:
-            f = FADense if l == "fc4" else FAConv
+            f = (FADenseCentered if self.center_feedback else FADense) if l == "fc4" else FAConv
             return f.apply(x, W, b, self.feedback(l))
         if l == "fc4":
             return F.linear(x, W, b)
@@ -546,6 +558,8 @@ def parse(argv):
                    help="standalone: multiply every initial B by this (FA, IA)")
     p.add_argument("--freeze", default="",
                    help="comma-separated layers whose W and bias are never updated (e.g. fc4)")
+    p.add_argument("--center-feedback", action="store_true",
+                   help="FA/IA: fc4 sends (e - batch mean of e).B4 down, not e.B4 (a diagnostic, not the paper's FA)")
     p.add_argument("--lr-scale", default="",
                    help="per-layer learning-rate factors for W and bias, e.g. conv1=0.1,conv2=0.1,conv3=0.1")
     p.add_argument("--b-opt", choices=["none", "sgdm", "adam"], default="none",
@@ -623,7 +637,8 @@ def setup(a):
         channels, size, classes = arr["train_x"].shape[1], arr["train_x"].shape[2], int(task.get("classes", 10))
         if a.top_scale != 1.0 or a.b_scale != 1.0:
             raise RefError("--top-scale and --b-scale cannot be combined with --export (the export fixes the init)")
-        model = KNet4(channels, size, classes, cfg["width"], cfg["init"], cfg["rule"], "fa", freeze=freeze)
+        model = KNet4(channels, size, classes, cfg["width"], cfg["init"], cfg["rule"], "fa", freeze=freeze,
+                      center_feedback=a.center_feedback)
         apply_init(model, init, a.export)
         order_fn = lambda e: order[e]  # noqa: E731
         source = {"export": os.path.abspath(a.export), "run_id": man.get("run_id")}
@@ -647,7 +662,7 @@ def setup(a):
                 "val_x": normalise(vx, mean, std), "val_y": torch.from_numpy(vy)}
         gen = torch.Generator().manual_seed(a.seed)
         model = KNet4(1, a.size, 10, cfg["width"], cfg["init"], cfg["rule"], a.top, gen,
-                      top_scale=a.top_scale, b_scale=a.b_scale, freeze=freeze)
+                      top_scale=a.top_scale, b_scale=a.b_scale, freeze=freeze, center_feedback=a.center_feedback)
         n, bs = len(ty), cfg["batch"]
         orders = [rng.permutation(n)[: (n // bs) * bs] for _ in range(cfg["epochs"])]
         order_fn = lambda e: orders[e]  # noqa: E731
@@ -655,9 +670,11 @@ def setup(a):
                   "data_seed": a.data_seed}
     if cfg["rule"] == "bp" and a.top != "fa":
         raise RefError("--top applies to fa and ia")
+    if a.center_feedback and (cfg["rule"] not in ("fa", "ia") or a.top == "tied"):
+        raise RefError("--center-feedback needs --rule fa|ia and a random top B (not --top tied)")
     cfg.update(top=a.top, constrain=a.constrain, b_opt=a.b_opt, b_lr=a.b_lr)
     for k, v, d in (("top_scale", a.top_scale, 1.0), ("b_scale", a.b_scale, 1.0), ("freeze", freeze, []),
-                    ("lr_scale", lr_scale, {})):
+                    ("lr_scale", lr_scale, {}), ("center_feedback", a.center_feedback, False)):
         if v != d:  # recorded only when set, so the default config lines are unchanged
             cfg[k] = v
     if cfg["rule"] != "ia":

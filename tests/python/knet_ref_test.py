@@ -139,6 +139,34 @@ def test_centered_top_feedback():
     assert torch.equal(m.W["fc4"], base.W["fc4"])
 
 
+def test_center_feedback():
+    """--center-feedback: fc4's dx is (dy - mean dy).B; W and bias gradients are unchanged."""
+    g = torch.Generator().manual_seed(14)
+    x = torch.randn(6, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(3, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True)
+    B = torch.randn(3, 7, generator=g, dtype=torch.float64)
+    dy = torch.randn(6, 3, generator=g, dtype=torch.float64)
+    dx, dW, db = torch.autograd.grad(k.FADenseCentered.apply(x, W, b, B), (x, W, b), dy)
+    assert rel(dx, (dy - dy.mean(0)) @ B) < 1e-12 and rel(dW, dy.t() @ x) < 1e-12 and rel(db, dy.sum(0)) < 1e-12
+    torch.manual_seed(15)
+    m = double(k.KNet4(1, 28, 10, 0.25, "he", "fa", "fa", center_feedback=True))
+    xb = torch.randn(8, 1, 28, 28, dtype=torch.float64)
+    yb = torch.randint(0, 10, (8,))
+    rec = {}
+    out = m.forward(xb, record=rec)
+    h = rec["fc4"]
+    gh = torch.autograd.grad(F.cross_entropy(out, yb), h)[0]
+    e = (torch.softmax(out, 1) - F.one_hot(yb, 10).double()).detach() / 8
+    assert rel(gh, (e - e.mean(0)) @ m.B["fc4"].detach()) < 1e-10
+    for argv in (["--rule", "bp", "--center-feedback"], ["--rule", "fa", "--top", "tied", "--center-feedback"]):
+        try:
+            k.setup(k.parse(argv))
+            raise AssertionError("no error")
+        except k.RefError as e:
+            assert "--center-feedback" in str(e)
+
+
 def test_ia_terms_and_b_gradient():
     """The alignment loss against explicit formulas (dense) and the adjoint identity (conv), and
     its B-gradient against central finite differences, in float64."""
