@@ -1769,7 +1769,7 @@ impl<'s> Eval<'s> {
                     None
                 }
             },
-            other => self.type_err(v.span, &format!("a {}", kind.name()), &other),
+            other => self.type_err(v.span, &a(kind.name()), &other),
         }
     }
 

@@ -373,6 +373,42 @@ fn sanitize(s: &str) -> String {
 /// portion pair) plus, for the 4-way targets, each realism condition with balanced splits.
 /// Returns the evaluations (ids unique and stable) and notes on what was skipped.
 pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>, Vec<String>) {
+    let mut out = Vec::new();
+    let notes = visit_evaluations(c, shape, &mut |_, make| out.push(make()));
+    // Unique, file-safe ids.
+    let mut used = BTreeSet::new();
+    for s in &mut out {
+        let b = sanitize(&s.id);
+        let mut id = b.clone();
+        let mut k = 2;
+        while !used.insert(id.clone()) {
+            id = format!("{b}-{k}");
+            k += 1;
+        }
+        s.id = id;
+    }
+    (out, notes)
+}
+
+/// The number of evaluations [`evaluation_specs`] makes and of the model fits they need
+/// ([`fits_of`] summed), counted without building them: `lrx check`/`lrx plan` report these for
+/// studies with thousands of evaluations, and building each one's config (grid, time indices,
+/// strings) cost a front-end process most of its memory (55 of 67 MB on specs/paper.lrx).
+pub fn evaluation_counts(c: &ir::Classify, shape: &StudyShape) -> (usize, usize) {
+    let (mut n, mut fits) = (0usize, 0usize);
+    visit_evaluations(c, shape, &mut |f, _| {
+        n += 1;
+        fits = fits.saturating_add(f);
+    });
+    (n, fits)
+}
+
+/// An evaluation as [`visit_evaluations`] hands it on: its model fits and how to build it.
+type Emit<'a> = dyn FnMut(usize, &dyn Fn() -> EvalSpec) + 'a;
+
+/// The expansion behind [`evaluation_specs`] and [`evaluation_counts`]: calls `emit` once per
+/// evaluation, in order (ids not yet made unique), and returns the notes.
+fn visit_evaluations(c: &ir::Classify, shape: &StudyShape, emit: &mut Emit) -> Vec<String> {
     let mut notes = Vec::new();
     let n_splits = c.splits.i64("n").unwrap_or(10).max(1) as usize;
     let test = c.splits.f64("test").unwrap_or(0.25);
@@ -562,7 +598,6 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
             }
         }
     }
-    let mut out = Vec::new();
     for Tgt(target, factor, classes, tid, with_realism) in &targets {
         if let Some(h) = c
             .holdouts
@@ -612,7 +647,8 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
                     if classes.is_some() && v.sid != "balanced" {
                         continue;
                     }
-                    out.push(EvalSpec {
+                    let n_fits = fits(split_count(&v.split), grid.len(), cv_folds);
+                    emit(n_fits, &|| EvalSpec {
                         id: format!("{tid}.{meas}.{mid}.{}", v.sid),
                         target: target.clone(),
                         target_factor: factor.clone(),
@@ -637,7 +673,8 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
                 }
                 if *with_realism && c.realism && in_analyses {
                     for &(sigma, fraction, rseed) in &shape.realism {
-                        out.push(EvalSpec {
+                        let n_fits = fits(n_splits, grid.len(), cv_folds);
+                        emit(n_fits, &|| EvalSpec {
                             id: format!("{tid}.{meas}.{mid}.realism-s{sigma}-f{fraction}-r{rseed}"),
                             target: target.clone(),
                             target_factor: factor.clone(),
@@ -661,31 +698,27 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
             }
         }
     }
-    // Unique, file-safe ids.
-    let mut used = BTreeSet::new();
-    for s in &mut out {
-        let b = sanitize(&s.id);
-        let mut id = b.clone();
-        let mut k = 2;
-        while !used.insert(id.clone()) {
-            id = format!("{b}-{k}");
-            k += 1;
-        }
-        s.id = id;
-    }
-    (out, notes)
+    notes
 }
 
 /// Model fits of an evaluation: per outer split, the grid × CV folds (skipped for a single grid
 /// point) plus the refit.
 pub fn fits_of(spec: &EvalSpec) -> usize {
-    let n_splits = match &spec.config.split {
-        SplitScheme::Balanced { n_splits, .. } | SplitScheme::Holdout { n_splits, .. } => *n_splits,
-    };
     let g = spec.config.grid.as_ref().map_or(1, Vec::len);
+    fits(split_count(&spec.config.split), g, spec.config.cv_folds)
+}
+
+fn split_count(split: &SplitScheme) -> usize {
+    match split {
+        SplitScheme::Balanced { n_splits, .. } | SplitScheme::Holdout { n_splits, .. } => *n_splits,
+    }
+}
+
+/// Fits of `n_splits` outer splits with a grid of `g` points and `cv_folds` inner folds.
+fn fits(n_splits: usize, g: usize, cv_folds: usize) -> usize {
     // Saturating: `balanced(n = ...)` may be any count the schema allows.
     let cv = if g > 1 {
-        g.saturating_mul(spec.config.cv_folds)
+        g.saturating_mul(cv_folds)
     } else {
         0
     };

@@ -390,6 +390,11 @@ fn spec_expansion_pairs_conv1d_and_portions() {
         );
     }
     assert_eq!(specs.len(), plan.summary.classifier_evaluations);
+    // The count-only expansion (what `lrx plan` reports) agrees with the built list.
+    assert_eq!(
+        evaluation_counts(&c, &shape),
+        (specs.len(), specs.iter().map(fits_of).sum())
+    );
     // Pairwise targets: main setting only.
     assert!(
         specs

@@ -499,6 +499,13 @@ pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>, ReadError> {
                         })
                     })
                     .collect(),
+                DataType::UInt64 => col
+                    .as_any()
+                    .downcast_ref::<arrow_array::UInt64Array>()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.map(crate::run::seed_factor))
+                    .collect(),
                 DataType::Float64 | DataType::Float32 => (0..col.len())
                     .map(|i| {
                         (!col.is_null(i)).then(|| {

@@ -78,6 +78,9 @@ pub struct ObservationRow {
 pub enum FactorValue {
     Bool(bool),
     Int(i64),
+    /// An integer above `i64::MAX` (a 64-bit seed); its column is UInt64. Integers that fit
+    /// are always `Int`, so a table round trip gives back the same variant.
+    UInt(u64),
     Float(f64),
     Str(String),
 }
@@ -87,6 +90,7 @@ impl FactorValue {
         match self {
             FactorValue::Bool(_) => DataType::Boolean,
             FactorValue::Int(_) => DataType::Int64,
+            FactorValue::UInt(_) => DataType::UInt64,
             FactorValue::Float(_) => DataType::Float64,
             FactorValue::Str(_) => DataType::Utf8,
         }
@@ -98,6 +102,7 @@ impl std::fmt::Display for FactorValue {
         match self {
             FactorValue::Bool(b) => write!(f, "{b}"),
             FactorValue::Int(i) => write!(f, "{i}"),
+            FactorValue::UInt(u) => write!(f, "{u}"),
             FactorValue::Float(x) => write!(f, "{x}"),
             FactorValue::Str(s) => f.write_str(s),
         }
@@ -187,6 +192,10 @@ pub fn runs_schema(runs: &[RunRecord]) -> Result<Schema, RunsSchemaError> {
                     match (&*first, &t) {
                         (DataType::Int64, DataType::Float64) => *first = DataType::Float64,
                         (DataType::Float64, DataType::Int64) => {}
+                        // Seeds: those above i64::MAX widen the column to UInt64 (the writer
+                        // refuses a negative integer there).
+                        (DataType::Int64, DataType::UInt64) => *first = DataType::UInt64,
+                        (DataType::UInt64, DataType::Int64) => {}
                         _ => {
                             return Err(RunsSchemaError::TypeConflict {
                                 column: name.clone(),

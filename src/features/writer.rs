@@ -15,6 +15,7 @@ use crate::features::schema::{
 };
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    UInt64Array,
 };
 use arrow_schema::{DataType, Schema};
 use parquet::arrow::ArrowWriter;
@@ -347,6 +348,16 @@ pub fn write_runs(
                         _ => None,
                     })
                     .collect::<Int64Array>(),
+            ),
+            // Seeds, when one is above i64::MAX (`run::seed_factor`); never negative.
+            DataType::UInt64 => Arc::new(
+                runs.iter()
+                    .map(|r| match get(r, name) {
+                        Some(FactorValue::Int(i)) => u64::try_from(*i).ok(),
+                        Some(FactorValue::UInt(u)) => Some(*u),
+                        _ => None,
+                    })
+                    .collect::<UInt64Array>(),
             ),
             DataType::Float64 => Arc::new(
                 runs.iter()

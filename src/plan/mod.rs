@@ -209,8 +209,8 @@ fn summarize(study: &Study, runs: &[RunSpec], costs: &[cost::Cost], duplicates: 
 
 /// Number of classifier evaluations (entries of `results/evaluations.json`: a classifier ×
 /// target × measure × split scheme or setting, each over its outer splits) and of model fits
-/// the classifier stage will make. The list comes from [`crate::classify::stage::evaluation_specs`],
-/// the function the stage runs, so the two agree.
+/// the classifier stage will make, counted by [`crate::classify::stage::evaluation_counts`] over
+/// the expansion the stage runs, so the two agree.
 fn classifier_counts(study: &Study, runs: &[RunSpec], t: usize) -> (usize, usize) {
     use crate::classify::stage;
     let Some(c) = &study.classify else {
@@ -244,14 +244,7 @@ fn classifier_counts(study: &Study, runs: &[RunSpec], t: usize) -> (usize, usize
         n_times: t,
         realism,
     };
-    let (specs, _) = stage::evaluation_specs(c, &shape);
-    (
-        specs.len(),
-        specs
-            .iter()
-            .map(stage::fits_of)
-            .fold(0, usize::saturating_add),
-    )
+    stage::evaluation_counts(c, &shape)
 }
 
 /// The number a run id spells (ids are 16 lower-case hex digits).

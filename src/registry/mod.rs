@@ -887,7 +887,13 @@ const CONV1D: &[Param] = &[
     ),
 ];
 const BALANCED: &[Param] = &[
-    p("n", COUNT, D::I(10), "number of outer splits"),
+    p(
+        "n",
+        // Bounded: each outer split is a full fit (with its CV grid); the paper uses 10.
+        Ty::Int { min: 1, max: 1000 },
+        D::I(10),
+        "number of outer splits",
+    ),
     p("test", Ty::Fraction, D::F(0.25), "test fraction per class"),
 ];
 const KFOLD: &[Param] = &[p(

@@ -246,11 +246,13 @@ pub fn run_factors(r: &RunSpec) -> indexmap::IndexMap<String, FactorValue> {
     f
 }
 
-/// A seed in the runs table's Int64 column: seeds above 2⁶³ − 1 are stored as the i64 with
-/// the same 64 bits (two's complement), so every seed keeps its own value and groups apart;
-/// the plan, run ids and `lrx why` carry the seed unchanged.
+/// A seed in the runs table: an Int64 column, or UInt64 when some seed of the column is above
+/// 2⁶³ − 1, so that every seed reads back as itself (pandas, polars and lrx alike).
 pub fn seed_factor(seed: u64) -> FactorValue {
-    FactorValue::Int(seed as i64)
+    match i64::try_from(seed) {
+        Ok(i) => FactorValue::Int(i),
+        Err(_) => FactorValue::UInt(seed),
+    }
 }
 
 /// The runs table rows of a plan, with each run's current status (`pending` when not started).

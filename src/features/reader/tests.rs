@@ -439,3 +439,36 @@ fn pyarrow_and_polars_read_lrx_files() {
     assert_eq!(runs["rows"][0]["lr"], 0.01f64.to_bits());
     assert_eq!(runs["metadata"]["table"], "runs");
 }
+
+/// Seeds above i64::MAX widen their column to UInt64 and read back as themselves (issue 21:
+/// they were stored as negative Int64 values); small seeds in the same column stay `Int`.
+#[test]
+fn huge_seeds_roundtrip_as_uint64() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = |id: &str, seed: u64| RunRecord {
+        run_id: id.into(),
+        rule: "sgdm".into(),
+        status: "done".into(),
+        factors: [("model_seed".to_string(), crate::run::seed_factor(seed))]
+            .into_iter()
+            .collect(),
+    };
+    let recs = [rec("r0", 3), rec("r1", u64::MAX), rec("r2", 1 << 63)];
+    let path = write_runs(dir.path(), &recs, &meta("")).unwrap();
+    let schema = crate::features::schema::runs_schema(&recs).unwrap();
+    assert_eq!(
+        schema.field_with_name("model_seed").unwrap().data_type(),
+        &arrow_schema::DataType::UInt64
+    );
+    let back = read_runs(&path).unwrap();
+    let seeds: Vec<_> = back.iter().map(|r| r.factors["model_seed"].clone()).collect();
+    assert_eq!(
+        seeds,
+        [
+            FactorValue::Int(3),
+            FactorValue::UInt(u64::MAX),
+            FactorValue::UInt(1 << 63)
+        ]
+    );
+    assert_eq!(seeds[1].to_string(), "18446744073709551615");
+}
