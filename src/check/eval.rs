@@ -785,13 +785,13 @@ impl<'s> Eval<'s> {
             let key = SVal::new(Val::Tuple(keys.clone()), span);
             return self.lookup(entries, &key, span, base.span);
         }
-        let mut cur = base.clone();
+        let mut cur = base;
         for k in keys {
             let Val::Map(es) = &cur.v else {
                 return self.type_err(cur.span, "a table for the next index", &cur.v);
             };
-            let es = es.clone();
-            cur = self.lookup(&es, &k, span, cur.span)?;
+            let next = self.lookup(es, &k, span, cur.span)?;
+            cur = next;
         }
         Some(cur)
     }

@@ -717,11 +717,7 @@ fn split_count(split: &SplitScheme) -> usize {
 /// Fits of `n_splits` outer splits with a grid of `g` points and `cv_folds` inner folds.
 fn fits(n_splits: usize, g: usize, cv_folds: usize) -> usize {
     // Saturating: `balanced(n = ...)` may be any count the schema allows.
-    let cv = if g > 1 {
-        g.saturating_mul(cv_folds)
-    } else {
-        0
-    };
+    let cv = if g > 1 { g.saturating_mul(cv_folds) } else { 0 };
     n_splits.saturating_mul(cv.saturating_add(1))
 }
 

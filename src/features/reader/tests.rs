@@ -461,7 +461,10 @@ fn huge_seeds_roundtrip_as_uint64() {
         &arrow_schema::DataType::UInt64
     );
     let back = read_runs(&path).unwrap();
-    let seeds: Vec<_> = back.iter().map(|r| r.factors["model_seed"].clone()).collect();
+    let seeds: Vec<_> = back
+        .iter()
+        .map(|r| r.factors["model_seed"].clone())
+        .collect();
     assert_eq!(
         seeds,
         [
