@@ -285,7 +285,9 @@ pub struct Trainer {
     pub opt: Optimizer,
     /// B's own optimizer (`b_optimizer` other than `same`, or `b_lr_scale` ≠ 1).
     pub b_opt: Option<Optimizer>,
-    /// `constrain_norm`: each layer's initial ‖W‖ (layers with B), by layer index.
+    /// ‖W₀‖ of each layer with backward weights, by layer index, taken when the model is built
+    /// (before any checkpoint is loaded, so a resumed run keeps its true initial norms): the
+    /// diagnostics' ‖W‖/‖W₀‖ and, with `constrain_norm`, the norms W is held to.
     pub w0_norms: Vec<(usize, f64)>,
     pub task: Task,
     pub aug: Augment,
@@ -295,9 +297,6 @@ pub struct Trainer {
     pub device: Device,
     /// Raised (e.g. by a SIGINT handler) to stop at the next 20-step boundary.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-    /// ‖W₀‖ of each layer with backward weights, by layer name, taken when the model is built
-    /// (before any checkpoint is loaded, so a resumed run keeps its true initial norms).
-    w0_diag_norms: BTreeMap<String, f64>,
 }
 
 /// Why an epoch did not finish.
@@ -355,12 +354,6 @@ impl Trainer {
             aug.flip = false;
         }
         let opt = Optimizer::new(rule.optimizer());
-        let w0_diag_norms = model
-            .aligned_layers()
-            .iter()
-            .filter(|l| l.has_backward())
-            .map(|l| (l.name.clone(), frobenius(&l.w)))
-            .collect();
         let b_opt = rule.regime.separate_b().then(|| {
             let spec = match rule.regime.b_optimizer {
                 BOptimizer::Same => rule.optimizer(),
@@ -368,13 +361,8 @@ impl Trainer {
             };
             Optimizer::named(spec, "bopt")
         });
-        let w0_norms = if rule.regime.constrain_norm {
-            super::regime::weight_norms(&model)
-        } else {
-            vec![]
-        };
+        let w0_norms = super::regime::weight_norms(&model);
         Ok(Trainer {
-            w0_diag_norms,
             model,
             rule,
             opt,
@@ -584,7 +572,7 @@ impl Trainer {
                 b_opt.step(&back.0, &back.1, &back.2, lr * self.rule.regime.b_lr_scale);
             }
         }
-        if !self.w0_norms.is_empty() && phase != Phase::Alignment {
+        if self.rule.regime.constrain_norm && phase != Phase::Alignment {
             super::regime::constrain_norms(&self.model, &self.w0_norms);
         }
         for p in params.iter().filter(|p| p.trainable()) {
@@ -595,7 +583,7 @@ impl Trainer {
         }
     }
 
-    fn n_steps(&self) -> i64 {
+    pub(crate) fn n_steps(&self) -> i64 {
         (self.task.n_train() / self.settings.batch).max(1)
     }
 
@@ -734,7 +722,8 @@ impl Trainer {
         self.model
             .aligned_layers()
             .iter()
-            .filter_map(|l| {
+            .enumerate()
+            .filter_map(|(i, l)| {
                 l.weight_alignment()
                     .map(|(angle, norm_ratio)| LayerAlignment {
                         layer: l.name.clone(),
@@ -742,10 +731,10 @@ impl Trainer {
                         norm_ratio,
                         update_angle: angles.get(&l.name).copied(),
                         w_growth: self
-                            .w0_diag_norms
-                            .get(&l.name)
-                            .filter(|n| **n > 0.0)
-                            .map(|n| frobenius(&l.w) / n),
+                            .w0_norms
+                            .iter()
+                            .find(|(j, n)| *j == i && *n > 0.0)
+                            .map(|(_, n)| frobenius(&l.w) / n),
                     })
             })
             .collect()

@@ -978,6 +978,40 @@ fn mean_sem(v: &[f64]) -> Option<(f64, f64)> {
     Some((m, sem))
 }
 
+/// The runs grouped by their rule (sorted).
+fn by_rule<'a>(
+    inp: &'a StudyInputs,
+    runs: &[&'a RunStatus],
+) -> BTreeMap<String, Vec<&'a RunStatus>> {
+    let mut out: BTreeMap<String, Vec<&RunStatus>> = BTreeMap::new();
+    for st in runs {
+        out.entry(rule_of(inp, st).to_string())
+            .or_default()
+            .push(st);
+    }
+    out
+}
+
+/// Per epoch, mean ± s.e.m. over `runs` of a value of the epoch record (finite values only):
+/// the points of one curve.
+fn epoch_curve(
+    runs: &[&RunStatus],
+    get: impl Fn(&super::inputs::Epoch) -> Option<f64>,
+) -> Vec<(f64, f64, Option<f64>)> {
+    let mut per_epoch: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+    for r in runs {
+        for e in &r.history {
+            if let Some(v) = get(e).filter(|v| v.is_finite()) {
+                per_epoch.entry(e.epoch).or_default().push(v);
+            }
+        }
+    }
+    per_epoch
+        .into_iter()
+        .filter_map(|(ep, v)| mean_sem(&v).map(|(m, sm)| (ep as f64, m, Some(sm))))
+        .collect()
+}
+
 /// Training curves per rule from the runs' histories.
 pub fn training(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
     let mut s = Section {
@@ -1013,40 +1047,20 @@ pub fn training(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError
             String::new()
         }
     )));
-    let mut by_rule: BTreeMap<String, Vec<&RunStatus>> = BTreeMap::new();
-    for st in &with_hist {
-        by_rule
-            .entry(rule_of(inp, st).to_string())
-            .or_default()
-            .push(st);
-    }
+    let by_rule = by_rule(inp, &with_hist);
     type Get = fn(&super::inputs::Epoch) -> Option<f64>;
     let metrics: [(&str, &str, Get); 3] = [
         ("training loss", "train loss", |e| e.train_loss),
         ("training accuracy", "train accuracy", |e| e.train_acc),
         ("validation accuracy", "val accuracy", |e| e.val_acc),
     ];
-    let curve = |runs: &[&RunStatus], get: Get| -> Vec<(f64, f64, Option<f64>)> {
-        let mut per_epoch: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-        for r in runs {
-            for e in &r.history {
-                if let Some(v) = get(e).filter(|v| v.is_finite()) {
-                    per_epoch.entry(e.epoch).or_default().push(v);
-                }
-            }
-        }
-        per_epoch
-            .into_iter()
-            .filter_map(|(ep, v)| mean_sem(&v).map(|(m, sm)| (ep as f64, m, Some(sm))))
-            .collect()
-    };
     let mut panels = Vec::new();
     for (title, ylab, get) in metrics {
         let lines: Vec<Line> = by_rule
             .iter()
             .map(|(rule, runs)| Line {
                 name: rule.clone(),
-                points: curve(runs, get),
+                points: epoch_curve(runs, get),
             })
             .filter(|l| !l.points.is_empty())
             .collect();
@@ -1149,13 +1163,7 @@ pub fn alignment(doc: &mut Doc, inp: &StudyInputs) -> Result<Option<Section>, Re
             }
         }
     }
-    let mut by_rule: BTreeMap<String, Vec<&RunStatus>> = BTreeMap::new();
-    for st in &runs {
-        by_rule
-            .entry(rule_of(inp, st).to_string())
-            .or_default()
-            .push(st);
-    }
+    let by_rule = by_rule(inp, &runs);
     type Get = fn(&LayerAlign) -> Option<f64>;
     /// Title, y label, value, fixed y range, reference line.
     type Metric = (
@@ -1188,30 +1196,11 @@ pub fn alignment(doc: &mut Doc, inp: &StudyInputs) -> Result<Option<Section>, Re
         for layer in &layers {
             let lines: Vec<Line> = by_rule
                 .iter()
-                .map(|(rule, rs)| {
-                    let mut per_epoch: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-                    for r in rs {
-                        for e in &r.history {
-                            if let Some(v) = e
-                                .alignment
-                                .iter()
-                                .find(|a| &a.layer == layer)
-                                .and_then(get)
-                                .filter(|v| v.is_finite())
-                            {
-                                per_epoch.entry(e.epoch).or_default().push(v);
-                            }
-                        }
-                    }
-                    Line {
-                        name: rule.clone(),
-                        points: per_epoch
-                            .into_iter()
-                            .filter_map(|(ep, v)| {
-                                mean_sem(&v).map(|(m, sm)| (ep as f64, m, Some(sm)))
-                            })
-                            .collect(),
-                    }
+                .map(|(rule, rs)| Line {
+                    name: rule.clone(),
+                    points: epoch_curve(rs, |e| {
+                        e.alignment.iter().find(|a| &a.layer == layer).and_then(get)
+                    }),
                 })
                 .filter(|l| !l.points.is_empty())
                 .collect();

@@ -88,7 +88,7 @@ pub fn export_reference(run: &RunSpec, out: &Path) -> Result<(), String> {
         let (steps, _) = tr.epoch_order(e);
         order.extend(steps.into_iter().flatten());
     }
-    let steps = tr.epoch_order(0).0.len();
+    let steps = tr.n_steps();
     let per_epoch = (order.len() / epochs.max(1) as usize) as i64;
     npy(
         &Tensor::from_slice(&order).view([i64::from(epochs), per_epoch]),
