@@ -189,7 +189,7 @@ class KNet4:
     """
 
     def __init__(self, channels, size, classes=10, width=1.0, init="he", rule="fa", top="fa", gen=None,
-                 top_scale=1.0, b_scale=1.0, freeze=(), center_feedback=False):
+                 top_scale=1.0, b_scale=1.0, freeze=(), center_feedback=False, feedback="random"):
         c = lambda n: max(1, int(round(n * width)))  # noqa: E731
         self.chans = [channels, c(32), c(32), c(64)]
         s = size
@@ -221,6 +221,11 @@ class KNet4:
                     continue
                 shape = (classes, self.chans[3]) if (l == "fc4" and top == "shared") else self.shapes[l]
                 self.B[l] = (torch.randn(shape, generator=gen) * (std[l] * b_scale)).requires_grad_(rule == "ia")
+            if feedback == "sign":  # sign-concordant: |B| with W's initial signs (a diagnostic, not FA)
+                with torch.no_grad():
+                    for l in self.B:
+                        if self.B[l].shape == self.W[l].shape:
+                            self.B[l].copy_(self.B[l].abs() * torch.sign(self.W[l]))
             if top == "centered" and "fc4" in self.B:
                 with torch.no_grad():
                     v = self.B["fc4"].view(classes, self.chans[3], s * s)
@@ -558,6 +563,9 @@ def parse(argv):
                    help="standalone: multiply every initial B by this (FA, IA)")
     p.add_argument("--freeze", default="",
                    help="comma-separated layers whose W and bias are never updated (e.g. fc4)")
+    p.add_argument("--feedback", choices=["random", "sign"], default="random",
+                   help="standalone FA/IA: sign = B with |B|'s random magnitudes and W's initial signs "
+                        "(sign-concordant; a diagnostic, not the paper's FA)")
     p.add_argument("--center-feedback", action="store_true",
                    help="FA/IA: fc4 sends (e - batch mean of e).B4 down, not e.B4 (a diagnostic, not the paper's FA)")
     p.add_argument("--lr-scale", default="",
@@ -635,8 +643,8 @@ def setup(a):
         data = {"train_x": normalise(arr["train_x"], mean, std), "train_y": torch.from_numpy(arr["train_y"]),
                 "val_x": normalise(arr["val_x"], mean, std), "val_y": torch.from_numpy(arr["val_y"])}
         channels, size, classes = arr["train_x"].shape[1], arr["train_x"].shape[2], int(task.get("classes", 10))
-        if a.top_scale != 1.0 or a.b_scale != 1.0:
-            raise RefError("--top-scale and --b-scale cannot be combined with --export (the export fixes the init)")
+        if a.top_scale != 1.0 or a.b_scale != 1.0 or a.feedback != "random":
+            raise RefError("--top-scale, --b-scale and --feedback cannot be combined with --export (the export fixes the init)")
         model = KNet4(channels, size, classes, cfg["width"], cfg["init"], cfg["rule"], "fa", freeze=freeze,
                       center_feedback=a.center_feedback)
         apply_init(model, init, a.export)
@@ -662,7 +670,8 @@ def setup(a):
                 "val_x": normalise(vx, mean, std), "val_y": torch.from_numpy(vy)}
         gen = torch.Generator().manual_seed(a.seed)
         model = KNet4(1, a.size, 10, cfg["width"], cfg["init"], cfg["rule"], a.top, gen,
-                      top_scale=a.top_scale, b_scale=a.b_scale, freeze=freeze, center_feedback=a.center_feedback)
+                      top_scale=a.top_scale, b_scale=a.b_scale, freeze=freeze, center_feedback=a.center_feedback,
+                      feedback=a.feedback)
         n, bs = len(ty), cfg["batch"]
         orders = [rng.permutation(n)[: (n // bs) * bs] for _ in range(cfg["epochs"])]
         order_fn = lambda e: orders[e]  # noqa: E731
@@ -674,7 +683,8 @@ def setup(a):
         raise RefError("--center-feedback needs --rule fa|ia and a random top B (not --top tied)")
     cfg.update(top=a.top, constrain=a.constrain, b_opt=a.b_opt, b_lr=a.b_lr)
     for k, v, d in (("top_scale", a.top_scale, 1.0), ("b_scale", a.b_scale, 1.0), ("freeze", freeze, []),
-                    ("lr_scale", lr_scale, {}), ("center_feedback", a.center_feedback, False)):
+                    ("lr_scale", lr_scale, {}), ("center_feedback", a.center_feedback, False),
+                    ("feedback", a.feedback, "random")):
         if v != d:  # recorded only when set, so the default config lines are unchanged
             cfg[k] = v
     if cfg["rule"] != "ia":

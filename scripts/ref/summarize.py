@@ -26,6 +26,8 @@ def describe(c):
         s += f" B×{c['b_scale']:g}"
     if c.get("lr_scale"):
         s += " lr×{" + ",".join(f"{k}={v:g}" for k, v in c["lr_scale"].items()) + "}"
+    if c.get("feedback", "random") != "random":
+        s += f" feedback {c['feedback']}"
     if c.get("center_feedback"):
         s += " centred feedback"
     if c.get("freeze"):

@@ -167,6 +167,19 @@ def test_center_feedback():
             assert "--center-feedback" in str(e)
 
 
+def test_sign_concordant_feedback():
+    """--feedback sign: B has the default draw's magnitudes and W's signs; --top shared's B is left random."""
+    base = k.KNet4(1, 28, 10, 0.25, "he", "fa", "fa", torch.Generator().manual_seed(16))
+    m = k.KNet4(1, 28, 10, 0.25, "he", "fa", "fa", torch.Generator().manual_seed(16), feedback="sign")
+    for l in k.LAYERS:
+        assert torch.equal(m.B[l].abs(), base.B[l].abs()) and torch.equal(m.W[l], base.W[l])
+        assert bool((torch.sign(m.B[l]) == torch.sign(m.W[l])).all())
+    d = k.diagnostics(m, torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,)), {l: m.W[l].detach() for l in k.LAYERS})
+    assert d["conv3"]["wb_angle"] < 60 and d["fc4"]["wb_angle"] < 60
+    sh = k.KNet4(1, 28, 10, 0.25, "he", "fa", "shared", torch.Generator().manual_seed(16), feedback="sign")
+    assert sh.B["fc4"].shape == (10, sh.chans[3])
+
+
 def test_ia_terms_and_b_gradient():
     """The alignment loss against explicit formulas (dense) and the adjoint identity (conv), and
     its B-gradient against central finite differences, in float64."""
