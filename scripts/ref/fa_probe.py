@@ -24,6 +24,10 @@ And weight-space quantities: cos(W4, B4), cos(dW4, B4), the same for the per-cha
 (10 x 64), cos in the feature metric S = H^T H / N (H the diagnostic batch's features):
 tr(W S B4^T)/sqrt(tr(W S W^T) tr(B4 S B4^T)), and the eigenvalues of the symmetric part of the
 10 x 10 A (normalised by |g_fa| |g_bp|).  Also the radial part of g_fa: cos(g_fa, W3).
+Per channel c: s_c = cos(W4c[:, c], B4c[:, c]) between the channel's readout and feedback columns
+(10-dim, summed over positions), averaged plainly, weighted by the channel's squared mean activation
+and by its common-mode responsiveness k_c = |G(1 x u_c)|^2; and the share of that weight held by
+channels with s_c < 0 (chan_f2_share_neg, chan_k_share_neg).
 
 Output: the knet_ref epoch lines, plus {"probe": ...} lines, one per probe, on stdout.
 Usage: fa_probe.py --probe-every 39 --rule fa --opt adam --lr 1e-3 --train-subset 10000 --epochs 2
@@ -122,6 +126,20 @@ def probe(model, x, y, W4_0):
             out["dw_b_cos_S"] = cos_metric(dW4, B4, S) if float(dW4.norm()) > 0 else float("nan")
             out["wb_cos_Scov"] = cos_metric(W4, B4, Sc)
             out["dw_b_cos_Scov"] = cos_metric(dW4, B4, Sc) if float(dW4.norm()) > 0 else float("nan")
+            # per channel c: s_c = cos(W4c[:, c], B4c[:, c]) (the channel's 10-dim readout and feedback
+            # columns, summed over positions); weighted by the channel's mean activation squared and by
+            # its common-mode responsiveness k_c = |G(1 x u_c)|^2 (u_c: ones on channel c's positions)
+            W4s, B4s = sum_c(W4).double(), sum_c(B4).double()
+            sc = (W4s * B4s).sum(0) / (W4s.norm(dim=0) * B4s.norm(dim=0)).clamp_min(1e-30)
+            fc = Hd.view(n, c, s * s).mean((0, 2))
+            f2 = fc * fc
+            kc = torch.stack([G((torch.arange(c * s * s) // (s * s) == j).to(h.dtype).expand(n, -1) / n).pow(2).sum()
+                              for j in range(c)])
+            out["chan_s_mean"] = float(sc.mean())
+            out["chan_s_fweighted"] = float((f2 * sc).sum() / f2.sum())
+            out["chan_s_kweighted"] = float((kc * sc).sum() / kc.sum())
+            out["chan_f2_share_neg"] = float(f2[sc < 0].sum() / f2.sum())
+            out["chan_k_share_neg"] = float(kc[sc < 0].sum() / kc.sum())
             out["w4_growth"] = float(W4.norm() / W4_0.norm()) if float(W4_0.norm()) > 0 else float("nan")
             out["dw4_over_w4_0"] = float(dW4.norm() / W4_0.norm()) if float(W4_0.norm()) > 0 else float("nan")
             out["loss"] = float(F.cross_entropy(logits, y))

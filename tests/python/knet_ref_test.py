@@ -462,6 +462,7 @@ def test_fa_probe_decomposition():
     assert abs(p["c_mm"] + p["c_mr"] + p["c_rm"] + p["c_rr"] - c) < 1e-4
     assert abs(p["c_diag"] + p["c_off"] - c) < 1e-4
     assert abs(p["c_bar_bar"] + p["c_bar_c"] + p["c_c_bar"] + p["c_c_c"] - c) < 1e-4
+    assert 0 <= p["chan_f2_share_neg"] <= 1 and 0 <= p["chan_k_share_neg"] <= 1 and p["chan_s_mean"] > 0.1
     assert p["dw_b_cos"] > 0.8 and abs(p["wb_cos"] - math.cos(math.radians(d["fc4"]["wb_angle"]))) < 1e-4
 
 
