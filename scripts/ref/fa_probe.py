@@ -143,6 +143,7 @@ def probe(model, x, y, W4_0):
             out["w4_growth"] = float(W4.norm() / W4_0.norm()) if float(W4_0.norm()) > 0 else float("nan")
             out["dw4_over_w4_0"] = float(dW4.norm() / W4_0.norm()) if float(W4_0.norm()) > 0 else float("nan")
             out["loss"] = float(F.cross_entropy(logits, y))
+            out["bias_mean"] = {l: round(float(model.b[l].detach().mean()), 5) for l in k.LAYERS[:3]}
             out["h_mean"] = float(Hd.mean())
             out["h_mean_share"] = float(Hd.mean(0).norm() ** 2 / (Hd.pow(2).sum(1).mean()))
     finally:

@@ -189,7 +189,7 @@ class KNet4:
     """
 
     def __init__(self, channels, size, classes=10, width=1.0, init="he", rule="fa", top="fa", gen=None,
-                 top_scale=1.0, b_scale=1.0, freeze=(), center_feedback=False, feedback="random"):
+                 top_scale=1.0, b_scale=1.0, freeze=(), center_feedback=False, feedback="random", freeze_bias=()):
         c = lambda n: max(1, int(round(n * width)))  # noqa: E731
         self.chans = [channels, c(32), c(32), c(64)]
         s = size
@@ -236,6 +236,8 @@ class KNet4:
         frozen = set(freeze) | (set(LAYERS[:3]) if rule == "readout" else set())
         for l in frozen:
             self.W[l].requires_grad_(False)
+            self.b[l].requires_grad_(False)
+        for l in freeze_bias:  # the bias alone stays at its initial value (0)
             self.b[l].requires_grad_(False)
 
     @property
@@ -568,6 +570,8 @@ def parse(argv):
                         "(sign-concordant; a diagnostic, not the paper's FA)")
     p.add_argument("--center-feedback", action="store_true",
                    help="FA/IA: fc4 sends (e - batch mean of e).B4 down, not e.B4 (a diagnostic, not the paper's FA)")
+    p.add_argument("--freeze-bias", default="",
+                   help="comma-separated layers whose bias alone is never updated (stays 0), e.g. conv1,conv2,conv3")
     p.add_argument("--lr-scale", default="",
                    help="per-layer learning-rate factors for W and bias, e.g. conv1=0.1,conv2=0.1,conv3=0.1")
     p.add_argument("--b-opt", choices=["none", "sgdm", "adam"], default="none",
@@ -597,9 +601,10 @@ def setup(a):
         if l not in LAYERS or lr_scale[l] < 0:
             raise RefError(f"--lr-scale {a.lr_scale}: {item!r} (KNet4 has {LAYERS}, factors >= 0)")
     freeze = [l for l in a.freeze.split(",") if l]
-    bad = [l for l in freeze if l not in LAYERS]
+    freeze_bias = [l for l in a.freeze_bias.split(",") if l]
+    bad = [l for l in freeze + freeze_bias if l not in LAYERS]
     if bad:
-        raise RefError(f"--freeze {a.freeze}: unknown layer(s) {bad} (KNet4 has {LAYERS})")
+        raise RefError(f"--freeze/--freeze-bias: unknown layer(s) {bad} (KNet4 has {LAYERS})")
     if a.export:
         man, arr, init = load_export(a.export)
         rule_name = man["rule"]["name"]
@@ -646,7 +651,7 @@ def setup(a):
         if a.top_scale != 1.0 or a.b_scale != 1.0 or a.feedback != "random":
             raise RefError("--top-scale, --b-scale and --feedback cannot be combined with --export (the export fixes the init)")
         model = KNet4(channels, size, classes, cfg["width"], cfg["init"], cfg["rule"], "fa", freeze=freeze,
-                      center_feedback=a.center_feedback)
+                      center_feedback=a.center_feedback, freeze_bias=freeze_bias)
         apply_init(model, init, a.export)
         order_fn = lambda e: order[e]  # noqa: E731
         source = {"export": os.path.abspath(a.export), "run_id": man.get("run_id")}
@@ -671,7 +676,7 @@ def setup(a):
         gen = torch.Generator().manual_seed(a.seed)
         model = KNet4(1, a.size, 10, cfg["width"], cfg["init"], cfg["rule"], a.top, gen,
                       top_scale=a.top_scale, b_scale=a.b_scale, freeze=freeze, center_feedback=a.center_feedback,
-                      feedback=a.feedback)
+                      feedback=a.feedback, freeze_bias=freeze_bias)
         n, bs = len(ty), cfg["batch"]
         orders = [rng.permutation(n)[: (n // bs) * bs] for _ in range(cfg["epochs"])]
         order_fn = lambda e: orders[e]  # noqa: E731
@@ -684,7 +689,7 @@ def setup(a):
     cfg.update(top=a.top, constrain=a.constrain, b_opt=a.b_opt, b_lr=a.b_lr)
     for k, v, d in (("top_scale", a.top_scale, 1.0), ("b_scale", a.b_scale, 1.0), ("freeze", freeze, []),
                     ("lr_scale", lr_scale, {}), ("center_feedback", a.center_feedback, False),
-                    ("feedback", a.feedback, "random")):
+                    ("feedback", a.feedback, "random"), ("freeze_bias", freeze_bias, [])):
         if v != d:  # recorded only when set, so the default config lines are unchanged
             cfg[k] = v
     if cfg["rule"] != "ia":

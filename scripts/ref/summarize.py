@@ -30,8 +30,13 @@ def describe(c):
         s += f" feedback {c['feedback']}"
     if c.get("center_feedback"):
         s += " centred feedback"
+    if c.get("freeze_bias"):
+        s += " fixed bias " + ",".join(c["freeze_bias"])
     if c.get("freeze"):
         s += " frozen " + ",".join(c["freeze"])
+    src = c.get("source", {})
+    if src.get("seed", 0) or src.get("data_seed", 0):
+        s += f" seed {src.get('seed', 0)}/{src.get('data_seed', 0)}"
     if c["rule"] == "ia":
         if (c["alpha"], c["beta"], c["gamma"]) != (2e-3, 1e-3, 1e-3):
             s += f" α {c['alpha']:g} β {c['beta']:g} γ {c['gamma']:g}"

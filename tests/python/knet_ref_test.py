@@ -387,6 +387,12 @@ def test_top_scale_b_scale_freeze():
         same = torch.equal(m.W[l], before[l][0]) and torch.equal(m.b[l], before[l][1])
         assert same == (l in ("conv1", "fc4")), l
     assert recs[0]["layers"]["fc4"]["grad_angle"] < 1e-3
+    # --freeze-bias: the bias stays, the kernel trains
+    fb = k.KNet4(1, 28, 10, 0.25, "he", "fa", "fa", torch.Generator().manual_seed(8), freeze_bias=("conv2",))
+    w2 = fb.W["conv2"].detach().clone()
+    k.train(fb, data, cfg, lambda e: np.arange(64), emit=lambda s: None)
+    assert float(fb.b["conv2"].abs().max()) == 0 and not torch.equal(fb.W["conv2"], w2)
+    assert float(fb.b["conv3"].abs().max()) > 0
     # the zero-init top trains, and its diagnostics do not fail
     recs = k.train(z, data, cfg, lambda e: np.arange(64), emit=lambda s: None)
     assert float(z.W["fc4"].abs().max()) > 0 and "w_growth" in recs[0]["layers"]["fc4"]
@@ -395,7 +401,7 @@ def test_top_scale_b_scale_freeze():
     assert (a.freeze, a.top_scale, a.b_scale) == ("conv1,fc4", 0.0, 2.0)
     d0 = k.parse([])
     assert (d0.freeze, d0.top_scale, d0.b_scale) == ("", 1.0, 1.0)
-    for argv, want in ((["--freeze", "conv9"], "conv9"), (["--export", "/nonexistent", "--top-scale", "0"], None)):
+    for argv, want in ((["--freeze", "conv9"], "conv9"), (["--freeze-bias", "conv0"], "conv0"), (["--export", "/nonexistent", "--top-scale", "0"], None)):
         try:
             k.setup(k.parse(argv))
             raise AssertionError("no error")
@@ -404,7 +410,7 @@ def test_top_scale_b_scale_freeze():
     with tempfile.TemporaryDirectory() as d:
         write_export(d, rule="fa", optimizer="adam", lr=1e-3)
         _, _, cfg, _ = k.setup(k.parse(["--export", d]))
-        assert "top_scale" not in cfg and "b_scale" not in cfg and "freeze" not in cfg
+        assert not {"top_scale", "b_scale", "freeze", "freeze_bias", "lr_scale", "feedback", "center_feedback"} & set(cfg)
         try:
             k.setup(k.parse(["--export", d, "--top-scale", "0"]))
             raise AssertionError("no error")
