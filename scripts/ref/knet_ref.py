@@ -189,7 +189,8 @@ class KNet4:
     """
 
     def __init__(self, channels, size, classes=10, width=1.0, init="he", rule="fa", top="fa", gen=None,
-                 top_scale=1.0, b_scale=1.0, freeze=(), center_feedback=False, feedback="random", freeze_bias=()):
+                 top_scale=1.0, b_scale=1.0, freeze=(), center_feedback=False, feedback="random", freeze_bias=(),
+                 center_features=False):
         c = lambda n: max(1, int(round(n * width)))  # noqa: E731
         self.chans = [channels, c(32), c(32), c(64)]
         s = size
@@ -204,6 +205,7 @@ class KNet4:
         }
         self.rule, self.top = rule, top
         self.center_feedback = center_feedback
+        self.center_features = center_features
         self.W, self.b, self.B = {}, {}, {}
         if init == "he":  # N(0, gain / fan_in): gain 2 before a ReLU (conv2, conv3), 1 otherwise
             std = {l: math.sqrt(g / float(np.prod(self.shapes[l][1:]))) for l, g in zip(LAYERS, (1, 2, 2, 1))}
@@ -267,6 +269,8 @@ class KNet4:
         for l in LAYERS:
             if l == "fc4":
                 h = h.flatten(1)
+                if self.center_features:  # fc4 reads h minus its batch mean (mean-only batch norm, no running stats)
+                    h = h - h.mean(0, keepdim=True)
             if record is not None:
                 record[l] = h
             z = self.layer(l, h, mode)
@@ -570,6 +574,9 @@ def parse(argv):
                         "(sign-concordant; a diagnostic, not the paper's FA)")
     p.add_argument("--center-feedback", action="store_true",
                    help="FA/IA: fc4 sends (e - batch mean of e).B4 down, not e.B4 (a diagnostic, not the paper's FA)")
+    p.add_argument("--center-features", action="store_true",
+                   help="fc4 reads its input minus the batch mean (every batch, evaluation too: batches of 1000); "
+                        "an architecture variant, not the paper's KNet4")
     p.add_argument("--freeze-bias", default="",
                    help="comma-separated layers whose bias alone is never updated (stays 0), e.g. conv1,conv2,conv3")
     p.add_argument("--lr-scale", default="",
@@ -651,7 +658,7 @@ def setup(a):
         if a.top_scale != 1.0 or a.b_scale != 1.0 or a.feedback != "random":
             raise RefError("--top-scale, --b-scale and --feedback cannot be combined with --export (the export fixes the init)")
         model = KNet4(channels, size, classes, cfg["width"], cfg["init"], cfg["rule"], "fa", freeze=freeze,
-                      center_feedback=a.center_feedback, freeze_bias=freeze_bias)
+                      center_feedback=a.center_feedback, freeze_bias=freeze_bias, center_features=a.center_features)
         apply_init(model, init, a.export)
         order_fn = lambda e: order[e]  # noqa: E731
         source = {"export": os.path.abspath(a.export), "run_id": man.get("run_id")}
@@ -676,7 +683,7 @@ def setup(a):
         gen = torch.Generator().manual_seed(a.seed)
         model = KNet4(1, a.size, 10, cfg["width"], cfg["init"], cfg["rule"], a.top, gen,
                       top_scale=a.top_scale, b_scale=a.b_scale, freeze=freeze, center_feedback=a.center_feedback,
-                      feedback=a.feedback, freeze_bias=freeze_bias)
+                      feedback=a.feedback, freeze_bias=freeze_bias, center_features=a.center_features)
         n, bs = len(ty), cfg["batch"]
         orders = [rng.permutation(n)[: (n // bs) * bs] for _ in range(cfg["epochs"])]
         order_fn = lambda e: orders[e]  # noqa: E731
@@ -689,7 +696,8 @@ def setup(a):
     cfg.update(top=a.top, constrain=a.constrain, b_opt=a.b_opt, b_lr=a.b_lr)
     for k, v, d in (("top_scale", a.top_scale, 1.0), ("b_scale", a.b_scale, 1.0), ("freeze", freeze, []),
                     ("lr_scale", lr_scale, {}), ("center_feedback", a.center_feedback, False),
-                    ("feedback", a.feedback, "random"), ("freeze_bias", freeze_bias, [])):
+                    ("feedback", a.feedback, "random"), ("freeze_bias", freeze_bias, []),
+                    ("center_features", a.center_features, False)):
         if v != d:  # recorded only when set, so the default config lines are unchanged
             cfg[k] = v
     if cfg["rule"] != "ia":

@@ -28,6 +28,8 @@ def describe(c):
         s += " lr×{" + ",".join(f"{k}={v:g}" for k, v in c["lr_scale"].items()) + "}"
     if c.get("feedback", "random") != "random":
         s += f" feedback {c['feedback']}"
+    if c.get("center_features"):
+        s += " centred h"
     if c.get("center_feedback"):
         s += " centred feedback"
     if c.get("freeze_bias"):

@@ -180,6 +180,34 @@ def test_sign_concordant_feedback():
     assert sh.B["fc4"].shape == (10, sh.chans[3])
 
 
+def test_center_features():
+    """--center-features: fc4 reads h - mean_batch(h); under FA, conv3's error is then the batch-centred
+    (e - mean e).B4, and with B := W backprop is still exact."""
+    torch.manual_seed(17)
+    m = double(k.KNet4(1, 28, 10, 0.25, "he", "fa", "fa", center_features=True))
+    x = torch.randn(8, 1, 28, 28, dtype=torch.float64)
+    y = torch.randint(0, 10, (8,))
+    rec = {}
+    out = m.forward(x, record=rec)
+    assert float(rec["fc4"].mean(0).abs().max()) < 1e-12
+    assert rel(out, rec["fc4"] @ m.W["fc4"].detach().t() + m.b["fc4"].detach()) < 1e-12
+    g3 = torch.autograd.grad(F.cross_entropy(out, y), m.W["conv3"])[0]
+    e = (torch.softmax(out, 1) - F.one_hot(y, 10).double()).detach() / 8
+    m.center_features = False  # the uncentred h of the same weights, for J^T
+    rec_u = {}
+    m.forward(x, "bp", record=rec_u)
+    want = torch.autograd.grad(rec_u["fc4"], m.W["conv3"], (e - e.mean(0)) @ m.B["fc4"].detach())[0]
+    assert rel(g3, want) < 1e-10
+    m.center_features = True
+    for l in m.B:
+        with torch.no_grad():
+            m.B[l].copy_(m.W[l])
+    ps = m.params()
+    g_fa = torch.autograd.grad(F.cross_entropy(m.forward(x, "fa"), y), ps)
+    g_bp = torch.autograd.grad(F.cross_entropy(m.forward(x, "bp"), y), ps)
+    assert all(rel(a, b) < 1e-10 for a, b in zip(g_fa, g_bp))
+
+
 def test_ia_terms_and_b_gradient():
     """The alignment loss against explicit formulas (dense) and the adjoint identity (conv), and
     its B-gradient against central finite differences, in float64."""
