@@ -595,7 +595,7 @@ impl<'s> Eval<'s> {
                 if !ok {
                     return None;
                 }
-                Val::Map(out)
+                Val::Map(std::rc::Rc::new(out))
             }
             ExprKind::Call { callee, args } => return self.call(callee, args, span, module, vars),
             ExprKind::Index { base, keys } => {

@@ -106,7 +106,8 @@ pub enum Val {
     Sym(String),
     List(Vec<SVal>),
     Tuple(Vec<SVal>),
-    Map(Vec<(SVal, SVal)>),
+    /// Shared: a table is cloned wherever its name is used (a 10 MB spec's table is 50 MB).
+    Map(std::rc::Rc<Vec<(SVal, SVal)>>),
     Obj(std::rc::Rc<Obj>),
     /// `every(k epochs)`.
     Every(i64),

@@ -153,7 +153,7 @@ pub fn defaults(name: &str) -> Option<Call> {
             .with("lrn", b(false))
             .with("dropout", f(0.5)),
         "resnet18" | "resnet34" => arch_common(c, 224).with("version", i(1)),
-        "mlp" => arch_common(c, 32).with("hidden", Value::List(vec![i(256), i(256)])),
+        "mlp" => arch_common(c, 32).with("hidden", Value::List(vec![i(256), i(128)])),
         "sgdm" => c.with("momentum", f(0.9)).with("nesterov", b(true)),
         "adam" => c
             .with("beta1", f(0.9))
@@ -305,6 +305,15 @@ mod tests {
                     b.name,
                     p.name
                 );
+                // A default the registry states is the engine's too.
+                if let (Some(r), Some(e)) = (p.default.to_value(), d.params.get(p.name)) {
+                    assert!(
+                        values_equal(&r, e),
+                        "default of `{}.{}`: registry {r}, engine {e}",
+                        b.name,
+                        p.name
+                    );
+                }
             }
         }
         // Tasks: every parameter a spec can set reaches the engine, except the objective's
@@ -352,6 +361,17 @@ mod tests {
                     "`{n}` is not in the language's registry"
                 );
             }
+        }
+    }
+
+    /// Equal, with an integer and a float of the same value equal (`1` against `1.0`).
+    fn values_equal(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::List(x), Value::List(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| values_equal(a, b))
+            }
+            (Value::Int(i), Value::Float(f)) | (Value::Float(f), Value::Int(i)) => *i as f64 == *f,
+            _ => a == b,
         }
     }
 
