@@ -16,11 +16,19 @@ pub fn weight_norms(model: &Model) -> Vec<(usize, f64)> {
             .iter()
             .enumerate()
             .filter(|(_, l)| l.has_backward())
-            .map(|(i, l)| {
-                let n = l.w.square().sum(Kind::Double).sqrt().double_value(&[]);
-                (i, n)
-            })
+            .map(|(i, l)| (i, frobenius(&l.w)))
             .collect()
+    })
+}
+
+/// ‖t‖ (Frobenius, in f64): the one formula for ‖W₀‖ and the diagnostics' ‖W‖, so that
+/// ‖W‖/‖W₀‖ is exactly 1 before the first step.
+pub(crate) fn frobenius(t: &Tensor) -> f64 {
+    tch::no_grad(|| {
+        t.to_kind(Kind::Double)
+            .reshape([-1])
+            .norm()
+            .double_value(&[])
     })
 }
 

@@ -734,7 +734,7 @@ impl Trainer {
                             .w0_norms
                             .iter()
                             .find(|(j, n)| *j == i && *n > 0.0)
-                            .map(|(_, n)| frobenius(&l.w) / n),
+                            .map(|(_, n)| super::regime::frobenius(&l.w) / n),
                     })
             })
             .collect()
@@ -952,14 +952,6 @@ impl Trainer {
 }
 
 /// ‖t‖ (Frobenius), in float64.
-fn frobenius(t: &Tensor) -> f64 {
-    tch::no_grad(|| {
-        t.to_kind(Kind::Double)
-            .reshape([-1])
-            .norm()
-            .double_value(&[])
-    })
-}
 
 /// The angle in degrees between two tensors seen as vectors; `None` when either is zero or
 /// not finite.
