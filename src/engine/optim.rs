@@ -54,6 +54,9 @@ pub struct Optimizer {
     state: BTreeMap<String, Slot>,
     /// Prefix of its state's names in checkpoints (`opt`; B's own optimizer: `bopt`).
     prefix: &'static str,
+    /// Per-parameter learning-rate factors (`hidden_lr_scale`); absent = 1. A parameter at 0
+    /// is not stepped at all (no state, no weight decay): frozen.
+    lr_scale: BTreeMap<String, f64>,
 }
 
 fn refs(v: &[Tensor]) -> Vec<&Tensor> {
@@ -72,7 +75,13 @@ impl Optimizer {
             spec,
             state: BTreeMap::new(),
             prefix,
+            lr_scale: BTreeMap::new(),
         }
+    }
+
+    /// Step the named parameter at `factor` × the step's learning rate from now on.
+    pub fn scale_lr(&mut self, param: &str, factor: f64) {
+        self.lr_scale.insert(param.to_string(), factor);
     }
 
     /// One update. `params[i]` is updated in place with gradient `grads[i]` plus L2 weight decay
@@ -90,11 +99,16 @@ impl Optimizer {
         assert!(params.len() == grads.len() && params.len() == decay.len());
         // (parameters, gradients, state tensors…) per group.
         type Group = (Vec<Tensor>, Vec<Tensor>, Vec<Tensor>, Vec<Tensor>);
-        let mut groups: BTreeMap<(u64, i64), Group> = BTreeMap::new();
+        // Keyed by (decay, first step or Adam step, lr factor), as bits.
+        let mut groups: BTreeMap<(u64, i64, u64), Group> = BTreeMap::new();
         let spec = self.spec;
         tch::no_grad(|| {
             for (((name, p), g), wd) in params.iter().zip(grads).zip(decay) {
                 let Some(g) = g else { continue };
+                let factor = self.lr_scale.get(*name).copied().unwrap_or(1.0);
+                if factor == 0.0 {
+                    continue;
+                }
                 let g = g.detach().contiguous();
                 let slot = self
                     .state
@@ -120,14 +134,16 @@ impl Optimizer {
                         (*step, m.shallow_clone(), v.shallow_clone())
                     }
                 };
-                let e = groups.entry((wd.to_bits(), key)).or_default();
+                let e = groups.entry((wd.to_bits(), key, factor.to_bits())).or_default();
                 e.0.push(p.shallow_clone());
                 e.1.push(g);
                 e.2.push(s1);
                 e.3.push(s2);
             }
-            for ((wd, key), (p, g, s1, s2)) in &groups {
+            for ((wd, key, factor), (p, g, s1, s2)) in &groups {
                 let wd = f64::from_bits(*wd);
+                // ×1 is exact, so the default run is bit for bit the unscaled one.
+                let lr = lr * f64::from_bits(*factor);
                 match spec {
                     OptSpec::Sgdm { momentum, nesterov } => super::ext::fused_sgd(
                         &refs(p),

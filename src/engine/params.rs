@@ -81,6 +81,7 @@ fn optimizer_params(c: Call, optimizer: &str) -> Call {
         .with("backward_init", s("independent"))
         .with("constrain_norm", b(false))
         .with("top_feedback", s("random"))
+        .with("hidden_lr_scale", f(1.0))
 }
 
 /// The regime options of rules whose B learns (an alignment loss or a tied gradient):
@@ -102,6 +103,7 @@ pub const REGIME_DEFAULTS: &[(&str, Later)] = &[
     ("b_lr_scale", Later::F(1.0)),
     ("alternate", Later::I(0)),
     ("projection_bias", Later::B(false)),
+    ("hidden_lr_scale", Later::F(1.0)),
 ];
 
 /// The default value of a parameter added later ([`REGIME_DEFAULTS`]).
@@ -154,11 +156,15 @@ pub fn defaults(name: &str) -> Option<Call> {
             .with("dropout", f(0.5)),
         "resnet18" | "resnet34" => arch_common(c, 224).with("version", i(1)),
         "mlp" => arch_common(c, 32).with("hidden", Value::List(vec![i(256), i(128)])),
-        "sgdm" => c.with("momentum", f(0.9)).with("nesterov", b(true)),
+        "sgdm" => c
+            .with("momentum", f(0.9))
+            .with("nesterov", b(true))
+            .with("hidden_lr_scale", f(1.0)),
         "adam" => c
             .with("beta1", f(0.9))
             .with("beta2", f(0.999))
-            .with("eps", f(1e-8)),
+            .with("eps", f(1e-8))
+            .with("hidden_lr_scale", f(1.0)),
         "fa" => optimizer_params(c, "adam"),
         "ia" => learned_b(optimizer_params(c, "sgdm"))
             .with("projection_bias", b(false))

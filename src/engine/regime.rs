@@ -327,6 +327,49 @@ mod tests {
         }
     }
 
+    /// `hidden_lr_scale`: every parameter but the classifier's and B steps at the factor × the
+    /// rate. For SGD with Nesterov momentum the first step is linear in the rate, so at 0.5
+    /// the hidden layers move by exactly half their unscaled first step while the classifier
+    /// moves as unscaled; at 0 the hidden layers stay at their initial values for a whole
+    /// epoch (the readout-only control) under FA and backprop; B is untouched by the factor.
+    #[test]
+    fn hidden_lr_scale_scales_all_but_the_classifier() {
+        let _rng = crate::engine::test_rng_lock();
+        let classifier = |k: &str| k.starts_with("fc4/") && !k.ends_with("/backward");
+        let step = |scale: f64| {
+            let rule = Call::new("sgdm").with("hidden_lr_scale", Value::Float(scale));
+            let mut tr = trainer(rule, 0.01);
+            let (x, y) = batch(&tr);
+            let p0 = snapshot(&tr);
+            tr.step(&x, &y, 0.01);
+            let p1 = snapshot(&tr);
+            p0.iter()
+                .zip(&p1)
+                .map(|((k, a), (_, b))| (k.clone(), b - a))
+                .collect::<Vec<_>>()
+        };
+        let (full, half) = (step(1.0), step(0.5));
+        for ((k, d1), (_, dh)) in full.iter().zip(&half) {
+            let want = if classifier(k) { d1.shallow_clone() } else { d1 * 0.5 };
+            let err = (dh - &want).abs().max().double_value(&[]);
+            let size = d1.abs().max().double_value(&[]);
+            assert!(size > 0.0, "{k} did not move");
+            // The difference of float32 weights carries rounding of the weights themselves.
+            assert!(err <= 1e-3 * size + 1e-7, "{k}: step off by {err} (step {size})");
+        }
+        for rule in ["fa", "adam"] {
+            let rule = Call::new(rule).with("hidden_lr_scale", Value::Float(0.0));
+            let mut tr = trainer(rule, 0.01);
+            let p0 = snapshot(&tr);
+            tr.run_epoch(0, &mut |_| {}).unwrap();
+            let p1 = snapshot(&tr);
+            for ((k, a), (_, b)) in p0.iter().zip(&p1) {
+                let frozen = !classifier(k);
+                assert_eq!(a.equal(b), frozen, "{k}: frozen {frozen} expected");
+            }
+        }
+    }
+
     /// `top_feedback = shared`: the classifier's B is constant over the positions of each
     /// channel, its norm is comparable to a random B's, the other layers' B are unchanged, and
     /// under IA (B learns) it stays shared while it moves.
@@ -423,6 +466,8 @@ mod tests {
             ("ia", "b_optimizer", s("rmsprop")),
             ("ia", "b_lr_scale", Value::Float(-1.0)),
             ("ia", "alternate", Value::Int(-1)),
+            ("sgdm", "hidden_lr_scale", Value::Float(-0.5)),
+            ("fa", "hidden_lr_scale", Value::Float(f64::NAN)),
         ] {
             let e = build_rule(&Call::new(rule).with(p, v))
                 .unwrap_err()

@@ -114,6 +114,9 @@ pub struct Regime {
     /// Rescale each layer's W to its initial Frobenius norm after every step that moves it.
     pub constrain_norm: bool,
     pub top_feedback: TopFeedback,
+    /// Learning rate of every parameter but the classifier's W and bias and B, as a multiple
+    /// of the run's (any rule; 0 = the readout-only control).
+    pub hidden_lr_scale: f64,
 }
 
 impl Default for Regime {
@@ -124,6 +127,7 @@ impl Default for Regime {
             alternate: 0,
             constrain_norm: false,
             top_feedback: TopFeedback::Random,
+            hidden_lr_scale: 1.0,
         }
     }
 }
@@ -310,6 +314,13 @@ fn regime(call: &Call, alignment: &Alignment) -> Result<Regime> {
         }
     };
     let constrain_norm = call.bool("constrain_norm").unwrap_or(false);
+    let hidden_lr_scale = call.f64("hidden_lr_scale").unwrap_or(d.hidden_lr_scale);
+    if !(hidden_lr_scale.is_finite() && hidden_lr_scale >= 0.0) {
+        return Err(bad(
+            "hidden_lr_scale",
+            format!("must be a finite number ≥ 0, got {hidden_lr_scale}"),
+        ));
+    }
     let has_b = !matches!(alignment, Alignment::None);
     let learns_b = has_b && !matches!(alignment, Alignment::Feedback);
     for (p, set) in [
@@ -338,6 +349,7 @@ fn regime(call: &Call, alignment: &Alignment) -> Result<Regime> {
         alternate,
         constrain_norm,
         top_feedback,
+        hidden_lr_scale,
     })
 }
 

@@ -618,6 +618,16 @@ const ALIGN_RATE: &[Param] = &[p(
     D::F(1.0),
     "weight of the alignment loss Σ R_l in the total loss",
 )];
+/// Options of every rule (docs/engine.md "Regime options").
+const LAYER_RATE: &[Param] = &[p(
+    "hidden_lr_scale",
+    Ty::Float {
+        min: 0.0,
+        max: 1000.0,
+    },
+    D::F(1.0),
+    "learning rate of every parameter but the classifier's (its W and bias) and B, as a multiple of the run's learning rate; 0 freezes them at their initial values (the readout-only control: a linear classifier on the random features). Not the paper's protocol",
+)];
 /// Options of every rule with backward weights B (docs/engine.md "Regime options").
 const BACKWARD_INIT: &[Param] = &[
     p(
@@ -1007,56 +1017,56 @@ pub static BUILTINS: &[Builtin] = &[
         Rule,
         "backprop",
         "backpropagation with SGD and Nesterov momentum",
-        [SGDM]
+        [SGDM, LAYER_RATE]
     ),
     b!(
         "adam",
         Rule,
         "backprop",
         "backpropagation with Adam",
-        [ADAM]
+        [ADAM, LAYER_RATE]
     ),
     b!(
         "fa",
         Rule,
         "alignment",
         "feedback alignment: dx = dy·B with B random and fixed",
-        [FA, SGDM, ADAM, BACKWARD_INIT]
+        [FA, SGDM, ADAM, BACKWARD_INIT, LAYER_RATE]
     ),
     b!(
         "ia",
         Rule,
         "alignment",
         "information alignment: B trained by α·amp + β·null + γ·decay",
-        [IA, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT]
+        [IA, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT, LAYER_RATE]
     ),
     b!(
         "symmetric",
         Rule,
         "alignment",
         "symmetric alignment: B trained by α·decay + β·self",
-        [SYM, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT]
+        [SYM, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT, LAYER_RATE]
     ),
     b!(
         "activation",
         Rule,
         "alignment",
         "activation alignment: B trained by α·sparse + β·amp",
-        [ACT, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT]
+        [ACT, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT, LAYER_RATE]
     ),
     b!(
         "weight_mirror",
         Rule,
         "alignment",
         "weight mirror: B trained by α·decay + β·amp",
-        [MIRROR, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT]
+        [MIRROR, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT, LAYER_RATE]
     ),
     b!(
         "kolen_pollack",
         Rule,
         "alignment",
         "Kolen-Pollack: B receives W's gradient (tied), plus α·decay",
-        [KP, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT]
+        [KP, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT, LAYER_RATE]
     ),
     b!(
         "constant",
