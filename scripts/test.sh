@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/setup.sh --print-env)"
-cargo test --all-targets 2>&1
+cargo test --all-targets --no-fail-fast 2>&1
 # A real single-node Slurm on loopback (needs root; LRX_SKIP_SLURM=1 skips it).
 scripts/test-slurm.sh
