@@ -638,6 +638,9 @@ def setup(a):
             raise RefError(f"{a.export}/manifest.json: the reference does not implement {', '.join(unsupported)}")
         if ru.get("constrain_norm"):
             a.constrain = True
+        # lrx's hidden_lr_scale: every layer but the classifier (W and bias) at lr x s; B at lr.
+        if ru.get("hidden_lr_scale", 1.0) != 1.0 and not lr_scale:
+            lr_scale = {l: float(ru["hidden_lr_scale"]) for l in LAYERS[:-1]}
         if ru.get("b_optimizer", "same") != "same" or ru.get("b_lr_scale", 1.0) != 1.0:
             bo = ru.get("b_optimizer", "same")
             a.b_opt = cfg["opt"] if bo == "same" else bo

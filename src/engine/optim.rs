@@ -134,7 +134,9 @@ impl Optimizer {
                         (*step, m.shallow_clone(), v.shallow_clone())
                     }
                 };
-                let e = groups.entry((wd.to_bits(), key, factor.to_bits())).or_default();
+                let e = groups
+                    .entry((wd.to_bits(), key, factor.to_bits()))
+                    .or_default();
                 e.0.push(p.shallow_clone());
                 e.1.push(g);
                 e.2.push(s1);

@@ -350,12 +350,19 @@ mod tests {
         };
         let (full, half) = (step(1.0), step(0.5));
         for ((k, d1), (_, dh)) in full.iter().zip(&half) {
-            let want = if classifier(k) { d1.shallow_clone() } else { d1 * 0.5 };
+            let want = if classifier(k) {
+                d1.shallow_clone()
+            } else {
+                d1 * 0.5
+            };
             let err = (dh - &want).abs().max().double_value(&[]);
             let size = d1.abs().max().double_value(&[]);
             assert!(size > 0.0, "{k} did not move");
             // The difference of float32 weights carries rounding of the weights themselves.
-            assert!(err <= 1e-3 * size + 1e-7, "{k}: step off by {err} (step {size})");
+            assert!(
+                err <= 1e-3 * size + 1e-7,
+                "{k}: step off by {err} (step {size})"
+            );
         }
         for rule in ["fa", "adam"] {
             let rule = Call::new(rule).with("hidden_lr_scale", Value::Float(0.0));

@@ -357,7 +357,10 @@ impl Trainer {
         let scale = rule.regime.hidden_lr_scale;
         if scale != 1.0 {
             // Every parameter but the last layer's (the classifier: W and bias) and B.
-            let top = model.aligned_layers().last().map(|l| format!("{}/", l.name));
+            let top = model
+                .aligned_layers()
+                .last()
+                .map(|l| format!("{}/", l.name));
             for p in model.params().iter().filter(|p| p.trainable()) {
                 let classifier = top.as_ref().is_some_and(|t| p.name.starts_with(t.as_str()));
                 if p.role != Role::Backward && !classifier {

@@ -1038,35 +1038,75 @@ pub static BUILTINS: &[Builtin] = &[
         Rule,
         "alignment",
         "information alignment: B trained by α·amp + β·null + γ·decay",
-        [IA, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT, LAYER_RATE]
+        [
+            IA,
+            SGDM,
+            ADAM,
+            ALIGN_RATE,
+            LEARNED_B,
+            BACKWARD_INIT,
+            LAYER_RATE
+        ]
     ),
     b!(
         "symmetric",
         Rule,
         "alignment",
         "symmetric alignment: B trained by α·decay + β·self",
-        [SYM, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT, LAYER_RATE]
+        [
+            SYM,
+            SGDM,
+            ADAM,
+            ALIGN_RATE,
+            LEARNED_B,
+            BACKWARD_INIT,
+            LAYER_RATE
+        ]
     ),
     b!(
         "activation",
         Rule,
         "alignment",
         "activation alignment: B trained by α·sparse + β·amp",
-        [ACT, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT, LAYER_RATE]
+        [
+            ACT,
+            SGDM,
+            ADAM,
+            ALIGN_RATE,
+            LEARNED_B,
+            BACKWARD_INIT,
+            LAYER_RATE
+        ]
     ),
     b!(
         "weight_mirror",
         Rule,
         "alignment",
         "weight mirror: B trained by α·decay + β·amp",
-        [MIRROR, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT, LAYER_RATE]
+        [
+            MIRROR,
+            SGDM,
+            ADAM,
+            ALIGN_RATE,
+            LEARNED_B,
+            BACKWARD_INIT,
+            LAYER_RATE
+        ]
     ),
     b!(
         "kolen_pollack",
         Rule,
         "alignment",
         "Kolen-Pollack: B receives W's gradient (tied), plus α·decay",
-        [KP, SGDM, ADAM, ALIGN_RATE, LEARNED_B, BACKWARD_INIT, LAYER_RATE]
+        [
+            KP,
+            SGDM,
+            ADAM,
+            ALIGN_RATE,
+            LEARNED_B,
+            BACKWARD_INIT,
+            LAYER_RATE
+        ]
     ),
     b!(
         "constant",

@@ -381,6 +381,10 @@ def test_export_regime_options():
         json.dump(man, open(os.path.join(d, "manifest.json"), "w"))
         _, _, cfg, _ = k.setup(k.parse(["--export", d]))
         assert cfg["b_opt"] == "adam" and abs(cfg["b_lr"] - 8e-4) < 1e-15 and cfg["constrain"]
+        man["rule"].update(hidden_lr_scale=0.25)
+        json.dump(man, open(os.path.join(d, "manifest.json"), "w"))
+        _, _, cfg, _ = k.setup(k.parse(["--export", d]))
+        assert cfg["lr_scale"] == {"conv1": 0.25, "conv2": 0.25, "conv3": 0.25}
         man["rule"].update(alternate=1)
         json.dump(man, open(os.path.join(d, "manifest.json"), "w"))
         try:
