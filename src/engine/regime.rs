@@ -341,7 +341,7 @@ mod tests {
             let mut tr = trainer(rule, 0.01);
             let (x, y) = batch(&tr);
             let p0 = snapshot(&tr);
-            tr.step(&x, &y, 0.01);
+            let _ = tr.step(&x, &y, 0.01);
             let p1 = snapshot(&tr);
             p0.iter()
                 .zip(&p1)

@@ -965,8 +965,6 @@ impl Trainer {
     }
 }
 
-/// ‖t‖ (Frobenius), in float64.
-
 /// The angle in degrees between two tensors seen as vectors; `None` when either is zero or
 /// not finite.
 fn angle_degrees(a: &Tensor, b: &Tensor) -> Option<f64> {
