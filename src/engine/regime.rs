@@ -1,10 +1,13 @@
 //! The training-regime options of rules with backward weights (docs/engine.md "Regime
 //! options"; issue 19): B's own optimizer and rate, alternating task and alignment steps
 //! (`rules::Regime`, `train::Trainer::step_phase`), bias in IA's projections
-//! (`rules::Rule::information_gradient`), the weight-norm constraint (here) and the shared
+//! (`rules::Rule::information_gradient`), the weight-norm constraint and the hidden layers'
+//! learning-rate factor (here) and the shared
 //! classifier feedback (`models::TopShared`). Each option's default is the paper's behaviour.
 
+use super::layers::Role;
 use super::models::Model;
+use super::optim::Optimizer;
 use tch::{Kind, Tensor};
 
 /// ‖W‖ (Frobenius) of every layer with backward weights, by layer index: the norms
@@ -19,6 +22,24 @@ pub fn weight_norms(model: &Model) -> Vec<(usize, f64)> {
             .map(|(i, l)| (i, frobenius(&l.w)))
             .collect()
     })
+}
+
+/// `hidden_lr_scale`: every trainable parameter but the last layer's (the classifier: W and
+/// bias) and B steps at `scale` × the rate in `opt`. Nothing to do at 1.
+pub fn scale_hidden_lr(model: &Model, opt: &mut Optimizer, scale: f64) {
+    if scale == 1.0 {
+        return;
+    }
+    let top = model
+        .aligned_layers()
+        .last()
+        .map(|l| format!("{}/", l.name));
+    for p in model.params().iter().filter(|p| p.trainable()) {
+        let classifier = top.as_ref().is_some_and(|t| p.name.starts_with(t.as_str()));
+        if p.role != Role::Backward && !classifier {
+            opt.scale_lr(&p.name, scale);
+        }
+    }
 }
 
 /// ‖t‖ (Frobenius, in f64): the one formula for ‖W₀‖ and the diagnostics' ‖W‖, so that

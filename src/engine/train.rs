@@ -354,20 +354,7 @@ impl Trainer {
             aug.flip = false;
         }
         let mut opt = Optimizer::new(rule.optimizer());
-        let scale = rule.regime.hidden_lr_scale;
-        if scale != 1.0 {
-            // Every parameter but the last layer's (the classifier: W and bias) and B.
-            let top = model
-                .aligned_layers()
-                .last()
-                .map(|l| format!("{}/", l.name));
-            for p in model.params().iter().filter(|p| p.trainable()) {
-                let classifier = top.as_ref().is_some_and(|t| p.name.starts_with(t.as_str()));
-                if p.role != Role::Backward && !classifier {
-                    opt.scale_lr(&p.name, scale);
-                }
-            }
-        }
+        super::regime::scale_hidden_lr(&model, &mut opt, rule.regime.hidden_lr_scale);
         let b_opt = rule.regime.separate_b().then(|| {
             let spec = match rule.regime.b_optimizer {
                 BOptimizer::Same => rule.optimizer(),
