@@ -216,6 +216,11 @@ pub struct Classify {
     /// subsampling, the trajectory average, portions, realism); `None` = every model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis_models: Option<Vec<String>>,
+    /// The matched-performance control: also evaluate each target on the runs whose final
+    /// validation accuracies lie within this tolerance of a run of every other class
+    /// (docs/classify.md "Task performance").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<f64>,
 }
 
 /// The `report` block.

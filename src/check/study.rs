@@ -92,6 +92,7 @@ const CLASSIFY_KEYS: &[&str] = &[
     "seed",
     "realism",
     "analysis_models",
+    "matched",
 ];
 const REPORT_KEYS: &[&str] = &["format", "title"];
 
@@ -2051,6 +2052,9 @@ impl Eval<'_> {
                     };
                     match (name.as_str(), registry::measure(&name)) {
                         ("all", _) => out.push("all".to_string()),
+                        // Task performance alone (validation accuracy and loss at each
+                        // checkpoint): the performance-only baseline (docs/classify.md).
+                        ("perf", _) => out.push("perf".to_string()),
                         (_, Some(m)) => out.push(m.to_string()),
                         _ => {
                             self.err(
@@ -2066,6 +2070,7 @@ impl Eval<'_> {
                                         "act",
                                         "gradavg",
                                         "all",
+                                        "perf",
                                         "activation",
                                         "activity_change",
                                     ],
@@ -2298,6 +2303,11 @@ impl Eval<'_> {
             );
             ok = false;
         }
+        // matched: the matched-performance control's tolerance on final validation accuracy.
+        let matched = match self.typed(&s, "matched", Ty::Fraction) {
+            Some(Value::Float(x)) => Some(x),
+            _ => None,
+        };
         let seed = match self.typed(&s, "seed", Ty::Seed).and_then(|v| v.as_u64()) {
             Some(x) => x,
             // Defaults to the study's seed, so `study { seed = ... }` moves the splits.
@@ -2320,12 +2330,16 @@ impl Eval<'_> {
                     continue;
                 }
                 for meas in &measures {
-                    let k = obs
-                        .observables
-                        .iter()
-                        .filter(|o| meas == "all" || &o.measure == meas)
-                        .count() as i64;
-                    let features = k * t_min;
+                    let features = if meas == "perf" {
+                        // Accuracy and loss at every checkpoint after epoch 0.
+                        2 * (t_min - 1).max(0)
+                    } else {
+                        obs.observables
+                            .iter()
+                            .filter(|o| meas == "all" || &o.measure == meas)
+                            .count() as i64
+                            * t_min
+                    };
                     if pcas.iter().all(|p| p.is_some_and(|c| c > features)) {
                         self.err(
                             Diag::error(codes::GRID_CANNOT_FIT, format!("no PCA setting of `{}` fits the `{meas}` features ({features} columns)", m.label))
@@ -2380,6 +2394,7 @@ impl Eval<'_> {
         }
         Some(ir::Classify {
             analysis_models,
+            matched,
             targets,
             measures,
             models,

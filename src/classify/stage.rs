@@ -22,7 +22,7 @@ use super::eval::{
 };
 use super::forest::MaxFeatures;
 use super::grid::ModelSpec;
-use super::splits::{SplitSize, factor_values, portions};
+use super::splits::{FactorFilter, SplitSize, factor_values, portions};
 use crate::check::ir;
 use crate::features;
 use crate::value::Value;
@@ -195,6 +195,8 @@ pub struct EvalSpec {
     pub layout: String,
     pub portion: Option<PortionRef>,
     pub realism: Option<RealismRef>,
+    /// The matched-performance control's tolerance (`classify { matched = … }`).
+    pub matched: Option<f64>,
     pub config: EvalConfig,
 }
 
@@ -204,8 +206,53 @@ fn measure_subset(m: &str) -> Option<MeasureSubset> {
         "act" => MeasureSubset::Act,
         "gradavg" => MeasureSubset::Grad,
         "all" => MeasureSubset::All,
+        "perf" => MeasureSubset::Stats(PERF_STATS.iter().map(|s| s.to_string()).collect()),
         _ => return None,
     })
+}
+
+/// The statistics of the `perf` measure (the performance-only baseline): validation accuracy
+/// and loss at each checkpoint after epoch 0, one example per run (see [`perf_table`]).
+pub const PERF_STATS: [&str; 2] = ["perf_val_acc", "perf_val_loss"];
+
+/// The table factor marking (`yes`/`no`) the examples the matched-performance control keeps for
+/// the target with id part `tid`.
+pub fn matched_factor(tid: &str) -> String {
+    format!("matched:{tid}")
+}
+
+/// The matched-performance control (the paper's Fig. S2a; docs/classify.md "Task
+/// performance"): of `runs` (id, class, final validation accuracy), those of `classes` that
+/// survive this rule, applied until nothing changes: a run is kept when, for every other class,
+/// some kept run of that class has a final validation accuracy within `tolerance` of its own.
+/// Runs without a final accuracy are never kept. Returns the kept run ids.
+pub fn matched_runs(
+    runs: &[(String, String, Option<f64>)],
+    classes: &[String],
+    tolerance: f64,
+) -> BTreeSet<String> {
+    let mut kept: Vec<(&String, &String, f64)> = runs
+        .iter()
+        .filter(|(_, c, _)| classes.contains(c))
+        .filter_map(|(r, c, a)| a.filter(|a| a.is_finite()).map(|a| (r, c, a)))
+        .collect();
+    // Accuracies are fractions; 1e-12 absorbs the rounding of a difference at the boundary.
+    let tol = tolerance + 1e-12;
+    loop {
+        let before = kept.len();
+        let snapshot = kept.clone();
+        kept.retain(|&(_, c, a)| {
+            classes.iter().filter(|o| *o != c).all(|o| {
+                snapshot
+                    .iter()
+                    .any(|&(_, c2, a2)| c2 == o && (a - a2).abs() <= tol)
+            })
+        });
+        if kept.len() == before {
+            break;
+        }
+    }
+    kept.into_iter().map(|(r, _, _)| r.clone()).collect()
 }
 
 fn list(v: Option<&Value>) -> Vec<Value> {
@@ -614,6 +661,8 @@ fn visit_evaluations(c: &ir::Classify, shape: &StudyShape, emit: &mut Emit) -> V
                 notes.push(format!("unknown measure `{meas}`; skipped"));
                 continue;
             };
+            // The performance-only baseline runs in the main setting and the matched control.
+            let is_perf = meas == "perf";
             for (m, cl, grid, mid) in &models {
                 let cfg = |v: &Variant| EvalConfig {
                     classifier: *cl,
@@ -644,7 +693,7 @@ fn visit_evaluations(c: &ir::Classify, shape: &StudyShape, emit: &mut Emit) -> V
                     }
                     // Pairwise targets are the paper's confusion analysis (Fig. S1): main
                     // setting only.
-                    if classes.is_some() && v.sid != "balanced" {
+                    if (classes.is_some() || is_perf) && v.sid != "balanced" {
                         continue;
                     }
                     let n_fits = fits(split_count(&v.split), grid.len(), cv_folds);
@@ -668,10 +717,42 @@ fn visit_evaluations(c: &ir::Classify, shape: &StudyShape, emit: &mut Emit) -> V
                         },
                         portion: v.portion.clone(),
                         realism: None,
+                        matched: None,
                         config: cfg(v),
                     });
                 }
-                if *with_realism && c.realism && in_analyses {
+                if let Some(tol) = c.matched.filter(|_| in_analyses) {
+                    let keep = vec![FactorFilter {
+                        factor: matched_factor(tid),
+                        values: vec!["yes".into()],
+                        exclude: false,
+                    }];
+                    let split = SplitScheme::Balanced {
+                        n_splits,
+                        n_test: SplitSize::Fraction(test),
+                        n_train: SplitSize::Fraction(1.0 - test),
+                        train_filter: keep.clone(),
+                        test_filter: keep,
+                    };
+                    let n_fits = fits(n_splits, grid.len(), cv_folds);
+                    emit(n_fits, &|| EvalSpec {
+                        id: format!("{tid}.{meas}.{mid}.matched"),
+                        target: target.clone(),
+                        target_factor: factor.clone(),
+                        measure: meas.clone(),
+                        classifier: m.call.name.clone(),
+                        model: m.label.clone(),
+                        split: "balanced".into(),
+                        holdout: None,
+                        trajectory: None,
+                        layout: "flat".into(),
+                        portion: None,
+                        realism: None,
+                        matched: Some(tol),
+                        config: cfg(&base("matched".into(), split.clone())),
+                    });
+                }
+                if *with_realism && c.realism && in_analyses && !is_perf {
                     for &(sigma, fraction, rseed) in &shape.realism {
                         let n_fits = fits(n_splits, grid.len(), cv_folds);
                         emit(n_fits, &|| EvalSpec {
@@ -691,6 +772,7 @@ fn visit_evaluations(c: &ir::Classify, shape: &StudyShape, emit: &mut Emit) -> V
                                 fraction,
                                 seed: rseed,
                             }),
+                            matched: None,
                             config: cfg(&base(String::new(), balanced.clone())),
                         });
                     }
@@ -779,6 +861,9 @@ pub struct Entry {
     pub layout: String,
     pub portion: Option<PortionRef>,
     pub realism: Option<RealismRef>,
+    /// The matched-performance control: its tolerance and what survived per class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<MatchedInfo>,
     pub accuracy: Accuracy,
     /// Trace/total of the split-averaged confusion matrix.
     pub mean_accuracy: f64,
@@ -788,6 +873,23 @@ pub struct Entry {
     pub n_test: usize,
     pub dropped_stats: Vec<String>,
     pub result_file: String,
+}
+
+/// `"matched": {"tolerance": 0.02, "per_class": {"sgdm": {"runs": 3, "runs_total": 4,
+/// "examples": 12}, …}}`: runs of each class kept by the matched-performance control, of those
+/// in the table, and their examples (network × layer; one per run for `perf`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchedInfo {
+    pub tolerance: f64,
+    pub per_class: BTreeMap<String, MatchedCount>,
+}
+
+/// One class of [`MatchedInfo`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchedCount {
+    pub runs: usize,
+    pub runs_total: usize,
+    pub examples: usize,
 }
 
 /// `results/evaluations.json`.
@@ -1026,6 +1128,109 @@ fn precheck(table: &FeatureTable, spec: &EvalSpec) -> Result<()> {
     Ok(())
 }
 
+/// The factor of an evaluation's matched-control filter (`matched:<target id>`).
+fn matched_filter_factor(s: &EvalSpec) -> Option<String> {
+    match &s.config.split {
+        SplitScheme::Balanced { train_filter, .. } => train_filter
+            .iter()
+            .find(|f| f.factor.starts_with("matched:"))
+            .map(|f| f.factor.clone()),
+        _ => None,
+    }
+}
+
+/// Adds the matched control's `yes`/`no` factor `name` to `t` (label = the target factor):
+/// [`matched_runs`] over the runs of `classes` (all of the table's classes when `None`), `acc`
+/// being each example's final validation accuracy. Returns the counts per class.
+fn add_matched_factor(
+    t: &mut FeatureTable,
+    name: &str,
+    classes: Option<&[String]>,
+    acc: &[Option<f64>],
+    tol: f64,
+) -> std::result::Result<BTreeMap<String, MatchedCount>, ClassifyError> {
+    let classes: Vec<String> = classes.map_or_else(|| t.classes(), <[String]>::to_vec);
+    let run_ids = t.factor("run_id")?.to_vec();
+    let mut seen = BTreeSet::new();
+    let mut runs = Vec::new();
+    for (i, r) in run_ids.iter().enumerate() {
+        if seen.insert(r.clone()) {
+            runs.push((r.clone(), t.label[i].clone(), acc[i]));
+        }
+    }
+    let kept = matched_runs(&runs, &classes, tol);
+    let mut counts: BTreeMap<String, MatchedCount> = classes
+        .iter()
+        .map(|c| (c.clone(), MatchedCount::default()))
+        .collect();
+    for (r, c, _) in &runs {
+        if let Some(k) = counts.get_mut(c) {
+            k.runs_total += 1;
+            k.runs += usize::from(kept.contains(r));
+        }
+    }
+    let col: Vec<String> = run_ids
+        .iter()
+        .zip(&t.label)
+        .map(|(r, c)| {
+            let yes = kept.contains(r);
+            if yes && let Some(k) = counts.get_mut(c) {
+                k.examples += 1;
+            }
+            if yes { "yes" } else { "no" }.to_string()
+        })
+        .collect();
+    t.factors.insert(name.to_string(), col);
+    Ok(counts)
+}
+
+/// The run-level table of the `perf` measure and the rows of `plain` it came from: one example
+/// per run (its first layer's row, for the factors), [`PERF_STATS`] at every checkpoint after
+/// epoch 0 where every run has a finite accuracy and loss. `None` when there is no such
+/// checkpoint (no task performance recorded).
+fn perf_table(
+    ft: &features::FeatureTable,
+    plain: &FeatureTable,
+) -> std::result::Result<Option<(FeatureTable, Vec<usize>)>, ClassifyError> {
+    let mut seen = BTreeSet::new();
+    let rows: Vec<usize> = (0..ft.run_ids.len())
+        .filter(|&i| seen.insert(ft.run_ids[i].clone()))
+        .collect();
+    let finite = |v: Option<f64>| v.filter(|x| x.is_finite());
+    let epochs: Vec<i64> = ft
+        .epochs
+        .iter()
+        .copied()
+        .filter(|&e| {
+            e >= 1
+                && rows.iter().all(|&i| {
+                    let p = &ft.performance[i];
+                    finite(p.val_acc_at(e)).is_some() && finite(p.val_loss_at(e)).is_some()
+                })
+        })
+        .collect();
+    if epochs.is_empty() || rows.is_empty() {
+        return Ok(None);
+    }
+    let mut x = ndarray::Array3::<f64>::zeros((rows.len(), epochs.len(), PERF_STATS.len()));
+    for (n, &i) in rows.iter().enumerate() {
+        let p = &ft.performance[i];
+        for (t, &e) in epochs.iter().enumerate() {
+            x[[n, t, 0]] = p.val_acc_at(e).unwrap_or(f64::NAN);
+            x[[n, t, 1]] = p.val_loss_at(e).unwrap_or(f64::NAN);
+        }
+    }
+    let sub = plain.select_rows(&rows)?;
+    let t = FeatureTable::new(
+        PERF_STATS.iter().map(|s| s.to_string()).collect(),
+        x,
+        sub.position,
+        sub.label,
+        sub.factors,
+    )?;
+    Ok(Some((t, rows)))
+}
+
 /// A table with `factor` as the label.
 fn relabel(table: &FeatureTable, factor: &str) -> Result<FeatureTable> {
     let mut t = table.clone();
@@ -1186,6 +1391,17 @@ pub fn classify_study_with(
         what: format!("the feature table of `{}`", study_dir.display()),
         source,
     })?;
+    // Task performance: each example's final validation accuracy (the matched control) and the
+    // run-level table of the `perf` measure.
+    let final_acc: Vec<Option<f64>> = ft
+        .performance
+        .iter()
+        .map(features::RunPerformance::final_val_acc)
+        .collect();
+    let perf = perf_table(&ft, &plain).map_err(|source| StageError::Table {
+        what: "the task-performance table (`perf`)".into(),
+        source,
+    })?;
     drop(ft);
     prepare_holdouts(&mut plain, classify)?;
     let realism = if classify.realism {
@@ -1207,7 +1423,22 @@ pub fn classify_study_with(
         vec![]
     };
     let shape = shape_of(&plain, classify, realism.clone());
-    let (specs, notes) = evaluation_specs(classify, &shape);
+    let (specs, mut notes) = evaluation_specs(classify, &shape);
+    // Without recorded task performance, the `perf` measure and the matched control cannot run.
+    let (specs, perf): (Vec<EvalSpec>, Option<(FeatureTable, Vec<usize>)>) = {
+        let no_perf = perf.is_none();
+        let no_acc = final_acc.iter().all(Option::is_none);
+        let (keep, skip): (Vec<EvalSpec>, Vec<EvalSpec>) = specs.into_iter().partition(|s| {
+            !(s.measure == "perf" && no_perf) && !(s.matched.is_some() && no_acc)
+        });
+        if !skip.is_empty() {
+            notes.push(format!(
+                "{} evaluations of the `perf` measure or the matched control skipped: the feature files record no validation accuracy (written before lrx recorded task performance, or no checkpoint after epoch 0 was evaluated)",
+                skip.len()
+            ));
+        }
+        (keep, perf)
+    };
     on_event(StageEvent::Loaded {
         examples: plain.n_examples(),
         checkpoints: plain.n_times(),
@@ -1217,8 +1448,11 @@ pub fn classify_study_with(
     for n in &notes {
         on_event(StageEvent::Note(n.clone()));
     }
-    // Tables: (target factor, realism condition) → table.
-    let mut tables: BTreeMap<(String, Option<usize>), Arc<FeatureTable>> = BTreeMap::new();
+    // Tables: (target factor, realism condition, perf, matched target) → table.
+    type TableKey = (String, Option<usize>, bool, Option<String>);
+    let mut tables: BTreeMap<TableKey, Arc<FeatureTable>> = BTreeMap::new();
+    let mut matched_counts: BTreeMap<TableKey, BTreeMap<String, MatchedCount>> =
+        BTreeMap::new();
     let mut realism_tables: BTreeMap<usize, FeatureTable> = BTreeMap::new();
     for (ri, &(sigma, fraction, seed)) in realism.iter().enumerate() {
         let cond = features::Condition::Realism {
@@ -1234,6 +1468,7 @@ pub fn classify_study_with(
         realism_tables.insert(ri, t);
     }
     let mut spec_table = Vec::with_capacity(specs.len());
+    let mut spec_matched = Vec::with_capacity(specs.len());
     for s in &specs {
         let ri = s.realism.map(|r| {
             realism
@@ -1241,14 +1476,33 @@ pub fn classify_study_with(
                 .position(|&(a, b, k)| a == r.sigma && b == r.fraction && k == r.seed)
                 .unwrap_or(0)
         });
-        let key = (s.target_factor.clone(), ri);
+        let is_perf = s.measure == "perf";
+        let mtid = s.matched.and_then(|_| matched_filter_factor(s));
+        let key: TableKey = (s.target_factor.clone(), ri, is_perf, mtid.clone());
         if !tables.contains_key(&key) {
-            let src = match ri {
-                Some(i) => &realism_tables[&i],
-                None => &plain,
+            let (src, rows): (&FeatureTable, Option<&[usize]>) = match (ri, &perf) {
+                (Some(i), _) => (&realism_tables[&i], None),
+                (None, Some((p, rows))) if is_perf => (p, Some(rows.as_slice())),
+                _ => (&plain, None),
             };
-            tables.insert(key.clone(), Arc::new(relabel(src, &s.target_factor)?));
+            let mut t = relabel(src, &s.target_factor)?;
+            if let (Some(tid), Some(tol)) = (&mtid, s.matched) {
+                let acc: Vec<Option<f64>> = match rows {
+                    Some(r) => r.iter().map(|&i| final_acc[i]).collect(),
+                    None => final_acc.clone(),
+                };
+                let counts =
+                    add_matched_factor(&mut t, tid, s.config.classes.as_deref(), &acc, tol)
+                        .map_err(|source| StageError::Eval {
+                            id: s.id.clone(),
+                            setting: setting_of(s),
+                            source,
+                        })?;
+                matched_counts.insert(key.clone(), counts);
+            }
+            tables.insert(key.clone(), Arc::new(t));
         }
+        spec_matched.push(matched_counts.get(&key).cloned());
         spec_table.push(tables[&key].clone());
     }
     drop(realism_tables);
@@ -1257,12 +1511,31 @@ pub fn classify_study_with(
     // skipped with a note; leaks and other errors stop the stage.
     let mut kept_specs = Vec::with_capacity(specs.len());
     let mut kept_tables = Vec::with_capacity(specs.len());
+    let mut kept_matched = Vec::with_capacity(specs.len());
     let mut notes = notes;
-    for (s, t) in specs.into_iter().zip(spec_table) {
+    for ((s, t), mc) in specs.into_iter().zip(spec_table).zip(spec_matched) {
         match precheck(&t, &s) {
             Ok(()) => {
                 kept_specs.push(s);
                 kept_tables.push(t);
+                kept_matched.push(mc);
+            }
+            // Too few runs of similar accuracy for the matched control's splits.
+            Err(StageError::Eval { id, source, .. }) if s.matched.is_some() => {
+                let survived = mc
+                    .map(|m| {
+                        m.iter()
+                            .map(|(c, k)| format!("{c} {} of {}", k.runs, k.runs_total))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                let n = format!(
+                    "skipped `{id}` (matched control, tolerance {}): {source}; runs kept per class: {survived}",
+                    s.matched.unwrap_or(0.0)
+                );
+                on_event(StageEvent::Note(n.clone()));
+                notes.push(n);
             }
             Err(StageError::Eval {
                 id,
@@ -1276,7 +1549,7 @@ pub fn classify_study_with(
             Err(e) => return Err(e),
         }
     }
-    let (specs, spec_table) = (kept_specs, kept_tables);
+    let (specs, spec_table, spec_matched) = (kept_specs, kept_tables, kept_matched);
     let rdir = study_dir.join("results");
     let edir = rdir.join("eval");
     // Resume: an evaluation whose `eval/<id>.json` was written by an earlier (possibly
@@ -1359,7 +1632,7 @@ pub fn classify_study_with(
     let mut files = Vec::new();
     let mut entries = Vec::with_capacity(total);
     let mut dropped: BTreeSet<String> = BTreeSet::new();
-    for (s, r) in specs.iter().zip(results.iter()) {
+    for ((s, r), mc) in specs.iter().zip(results.iter()).zip(&spec_matched) {
         for d in &r.dropped_stats {
             dropped.insert(format!("{}:{d}", s.measure));
         }
@@ -1378,6 +1651,10 @@ pub fn classify_study_with(
             layout: s.layout.clone(),
             portion: s.portion.clone(),
             realism: s.realism,
+            matched: s.matched.map(|tolerance| MatchedInfo {
+                tolerance,
+                per_class: mc.clone().unwrap_or_default(),
+            }),
             accuracy: Accuracy {
                 mean: r.summary.accuracy.mean,
                 sem: r.summary.accuracy.sem,
@@ -1485,6 +1762,7 @@ pub fn write_summary_parquet(path: &Path, ev: &Evaluations) -> Result<()> {
         ("realism_sigma", x(&|r| r.realism.map(|p| p.sigma))),
         ("realism_fraction", x(&|r| r.realism.map(|p| p.fraction))),
         ("realism_seed", i(&|r| r.realism.map(|p| p.seed))),
+        ("matched_tolerance", x(&|r| r.matched.as_ref().map(|m| m.tolerance))),
         ("accuracy_mean", x(&|r| Some(r.accuracy.mean))),
         ("accuracy_sem", x(&|r| Some(r.accuracy.sem))),
         ("mean_accuracy", x(&|r| Some(r.mean_accuracy))),
@@ -1510,6 +1788,7 @@ pub fn write_summary_parquet(path: &Path, ev: &Evaluations) -> Result<()> {
                         | "realism_sigma"
                         | "realism_fraction"
                         | "realism_seed"
+                        | "matched_tolerance"
                 );
             let dt: DataType = a.data_type().clone();
             Field::new(*n, dt, nullable)

@@ -67,6 +67,7 @@ fn synth(dir: &Path, plan: &crate::plan::Plan, shuffle: bool) {
             signal: 2.0,
             shuffle_labels: shuffle,
             seed: 7,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -588,4 +589,146 @@ fn real_feature_table_matches_sklearn() {
         "lrx and scikit-learn differ by more than 2 points on the real table:\n{text}{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn matched_rule_keeps_runs_close_to_every_other_class() {
+    let r = |id: &str, c: &str, a: Option<f64>| (id.to_string(), c.to_string(), a);
+    let runs = vec![
+        r("a1", "a", Some(0.80)),
+        r("a2", "a", Some(0.90)),
+        r("b1", "b", Some(0.81)),
+        r("b2", "b", Some(0.60)),
+        r("c1", "c", Some(0.83)),
+        r("c2", "c", Some(0.79)),
+        r("c3", "c", None),
+        r("d1", "d", Some(0.80)),
+    ];
+    let cl = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let ids = |s: BTreeSet<String>| s.into_iter().collect::<Vec<_>>();
+    // Pair a–b within 0.02: a1–b1 only.
+    assert_eq!(ids(matched_runs(&runs, &cl(&["a", "b"]), 0.02)), ["a1", "b1"]);
+    // a, b, c within 0.02: a1 (b1, c2), b1 (a1, c1 at 0.02), c1 (b1; a1 is 0.03 away: dropped),
+    // c2 (a1, b1 0.02). Then nothing else changes.
+    assert_eq!(
+        ids(matched_runs(&runs, &cl(&["a", "b", "c"]), 0.02)),
+        ["a1", "b1", "c2"]
+    );
+    // The fixpoint: with d the only d run at 0.80 and tolerance 0.005, b1 (0.81) has no a or d
+    // within it, so a1 loses b, and nothing survives.
+    assert!(matched_runs(&runs, &cl(&["a", "b", "d"]), 0.005).is_empty());
+    // Runs without an accuracy are never kept, even at a huge tolerance.
+    assert!(!matched_runs(&runs, &cl(&["a", "c"]), 1.0).contains("c3"));
+}
+
+#[test]
+fn performance_controls_match_an_independent_reference() {
+    use crate::classify::testutil::python;
+    let (study, plan) = checked(
+        r#"classify {
+  targets  = [rule, pairs(rule)]
+  measures in [all, perf]
+  models   = [random_forest(trees in [15], max_features in [sqrt])]
+  splits   = balanced(3, test = 25%)
+  cv       = stratified_kfold(3)
+  realism  = false
+  matched  = 4%
+}"#,
+    );
+    let c = study.classify.clone().unwrap();
+    assert_eq!(c.matched, Some(0.04));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    synth(&dir, &plan, false);
+    let out = classify_study_with(&dir, &c, &opts(), &mut |_| {}).unwrap();
+    let ev = &out.evaluations.evaluations;
+    // (4-way + 6 pairs) × 2 measures × (main + matched), minus matched evaluations whose
+    // classes kept too few runs for 3 balanced splits (noted).
+    let skipped = out
+        .evaluations
+        .notes
+        .iter()
+        .filter(|n| n.contains("matched control"))
+        .count();
+    assert_eq!(ev.len() + skipped, 7 * 2 * 2, "{:?}", out.evaluations.notes);
+    assert_eq!(ev.len() + skipped, plan.summary.classifier_evaluations);
+    // The performance-only baseline: one example per run (64 runs, 16 per rule; 25% test).
+    let perf_main = ev
+        .iter()
+        .find(|e| e.target == "rule" && e.measure == "perf" && e.matched.is_none())
+        .unwrap();
+    assert_eq!((perf_main.n_train, perf_main.n_test), (48, 16));
+    assert!(
+        perf_main.accuracy.mean > perf_main.chance + 0.1,
+        "the synthetic accuracies depend on the rule: {}",
+        perf_main.accuracy.mean
+    );
+    let Some(py) = python() else { return };
+    let refj = tmp.path().join("ref.json");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/perf_ref.py");
+    let o = std::process::Command::new(&py)
+        .arg(&script)
+        .arg(&dir)
+        .arg("0.04")
+        .arg(&refj)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = read_json(&refj);
+    // The perf features, run by run.
+    let ft = features::load_features(&[&dir], &features::Condition::Plain, None).unwrap();
+    let plain = to_classify_table(&ft).unwrap();
+    let (pt, _) = perf_table(&ft, &plain).unwrap().unwrap();
+    assert_eq!(pt.n_examples(), 64);
+    for (n, run) in pt.factors["run_id"].iter().enumerate() {
+        let want: Vec<f64> = r["perf"][run]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let got: Vec<f64> = (0..pt.n_times())
+            .flat_map(|t| [pt.x[[n, t, 0]], pt.x[[n, t, 1]]])
+            .collect();
+        assert_eq!(got, want, "perf features of run {run}");
+    }
+    // The matched control: runs kept per class, for every target, against the reference.
+    let runs_of = |ids: &serde_json::Value, class: &str| {
+        ids.as_array()
+            .unwrap()
+            .iter()
+            .filter(|id| {
+                let i = ft
+                    .run_ids
+                    .iter()
+                    .position(|r| r == id.as_str().unwrap())
+                    .unwrap();
+                ft.rules[i] == class
+            })
+            .count()
+    };
+    let mut compared = 0;
+    for e in ev.iter().filter(|e| e.matched.is_some()) {
+        let key = match e.target.strip_prefix("pair:") {
+            Some(_) => e.classes.join("|"),
+            None => "rule".to_string(),
+        };
+        let m = e.matched.as_ref().unwrap();
+        assert_eq!(m.tolerance, 0.04);
+        for (class, k) in &m.per_class {
+            assert_eq!(k.runs, runs_of(&r["matched"][&key], class), "{} {class}", e.id);
+            assert_eq!(k.runs_total, 16);
+            let per_run = if e.measure == "perf" { 1 } else { 4 };
+            assert_eq!(k.examples, k.runs * per_run, "{} {class}", e.id);
+            compared += 1;
+        }
+    }
+    assert!(compared >= 8, "{compared}");
+    // Some pair of neighbouring rules keeps runs, and the 4-way target keeps fewer runs than
+    // the pairs (every class must be matched).
+    let rule_kept: usize = ev
+        .iter()
+        .find(|e| e.target == "rule" && e.matched.is_some())
+        .map_or(0, |e| e.matched.as_ref().unwrap().per_class.values().map(|k| k.runs).sum());
+    assert!(rule_kept < 64);
 }

@@ -11,7 +11,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::features::schema::{FactorValue, ObservationRow, PLAIN_SEED, RunRecord};
+use crate::features::schema::{
+    FactorValue, ObservationRow, PLAIN_SEED, RunPerformance, RunRecord,
+};
 use crate::features::{FileMetadata, LayerPosition, ObservableId, WriteError};
 use crate::features::{write_features, write_runs};
 use crate::plan::Plan;
@@ -27,6 +29,12 @@ pub struct SyntheticStudy {
     /// carry no information: accuracy must be at chance).
     pub shuffle_labels: bool,
     pub seed: u64,
+    /// Task performance: a run's final validation accuracy is 0.6 + `perf_signal` × (index of
+    /// its signal rule) + N(0, `perf_noise`²), clipped to [0.05, 0.99]; at checkpoint e ≥ 1 it is
+    /// that × (0.5 + 0.5 e / last epoch), the loss −ln of it; epoch 0 has none (as in `lrx
+    /// run`). Drawn from its own stream, so the observables do not depend on these settings.
+    pub perf_signal: f64,
+    pub perf_noise: f64,
 }
 
 impl Default for SyntheticStudy {
@@ -36,6 +44,8 @@ impl Default for SyntheticStudy {
             signal: 1.0,
             shuffle_labels: false,
             seed: 0,
+            perf_signal: 0.05,
+            perf_noise: 0.04,
         }
     }
 }
@@ -135,7 +145,18 @@ pub fn write_synthetic_study(
                 }
             }
         }
-        let meta = FileMetadata::new(&run.id, &plan.spec_hash, "none", "synthetic");
+        let mut rp = stream(opts.seed, &["perf", &run.id]);
+        let z: f64 = StandardNormal.sample(&mut rp);
+        let last = (0.6 + opts.perf_signal * signal_rule as f64 + opts.perf_noise * z).clamp(0.05, 0.99);
+        let history: Vec<(i64, Option<f64>, Option<f64>)> = (1..=run.epochs)
+            .map(|e| {
+                let a = last * (0.5 + 0.5 * e as f64 / t_max);
+                (e, Some(a), Some(-a.ln()))
+            })
+            .collect();
+        let perf = RunPerformance::from_history(history, &run.checkpoints);
+        let meta = FileMetadata::new(&run.id, &plan.spec_hash, "none", "synthetic")
+            .with_performance(perf.clone());
         write_features(dir, rule, &meta, &rows)?;
         let mut factors = IndexMap::new();
         factors.insert("task".into(), FactorValue::from(run.task.label.clone()));
@@ -151,6 +172,7 @@ pub fn write_synthetic_study(
             rule: rule.clone(),
             status: "done".into(),
             factors,
+            performance: perf.clone(),
         });
     }
     let meta = FileMetadata::new("", &plan.spec_hash, "none", "synthetic");

@@ -9,7 +9,10 @@
 //! naming the file and the run.
 
 use crate::features::observable::LayerPosition;
-use crate::features::schema::{FactorValue, PLAIN_SEED, RunRecord, SCHEMA_VERSION};
+use crate::features::schema::{
+    FactorValue, PLAIN_SEED, RunPerformance, RunRecord, SCHEMA_VERSION, is_perf_column,
+    set_perf_value,
+};
 use crate::features::writer::{decode_partition_value, runs_path};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
@@ -176,6 +179,10 @@ pub struct FeatureTable {
     pub factors: IndexMap<String, Vec<Option<FactorValue>>>,
     /// The feature file of each example's run.
     pub files: Vec<PathBuf>,
+    /// Task performance of each example's run: the `performance` key of its feature file's
+    /// metadata, else its `runs.parquet` columns (empty for files written before lrx recorded
+    /// it).
+    pub performance: Vec<RunPerformance>,
 }
 
 /// Feature files under a study directory: `features/**/*.parquet`, hidden (`.`/`_`) names
@@ -477,12 +484,33 @@ pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>, ReadError> {
         let rules = strings(column(b, "rule", path)?, path, "rule")?;
         let status = strings(column(b, "status", path)?, path, "status")?;
         let mut factor_cols: Vec<(String, Vec<Option<FactorValue>>)> = Vec::new();
+        let mut perf_cols: Vec<(String, Vec<Option<f64>>)> = Vec::new();
         for (fi, field) in b.schema().fields().iter().enumerate() {
             if ["run_id", "rule", "status"].contains(&field.name().as_str()) {
                 continue;
             }
             let col = b.column(fi);
             let name = field.name().clone();
+            if is_perf_column(&name) {
+                let vals = match col.data_type() {
+                    DataType::Int64 | DataType::Int32 => (0..col.len())
+                        .map(|i| {
+                            (!col.is_null(i))
+                                .then(|| ints(&col.slice(i, 1), path, &name).map(|v| v[0] as f64))
+                                .transpose()
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                    _ => (0..col.len())
+                        .map(|i| {
+                            (!col.is_null(i))
+                                .then(|| floats(&col.slice(i, 1), path, &name).map(|v| v[0]))
+                                .transpose()
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                };
+                perf_cols.push((name, vals));
+                continue;
+            }
             let vals: Vec<Option<FactorValue>> = match col.data_type() {
                 DataType::Boolean => col
                     .as_any()
@@ -535,11 +563,16 @@ pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>, ReadError> {
                     factors.insert(name.clone(), v.clone());
                 }
             }
+            let mut performance = RunPerformance::default();
+            for (name, vals) in &perf_cols {
+                set_perf_value(&mut performance, name, vals[i]);
+            }
             out.push(RunRecord {
                 run_id: ids[i].clone(),
                 rule: rules[i].clone(),
                 status: status[i].clone(),
                 factors,
+                performance,
             });
         }
     }
@@ -584,6 +617,7 @@ pub fn load_features<P: AsRef<Path>>(
     let mut examples: BTreeMap<(String, i32), Example> = BTreeMap::new();
     let mut run_file: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut run_info: BTreeMap<String, RunRecord> = BTreeMap::new();
+    let mut run_perf: BTreeMap<String, RunPerformance> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut n_files = 0;
     for dir in dirs {
@@ -629,6 +663,16 @@ pub fn load_features<P: AsRef<Path>>(
                     table: rec.rule.clone(),
                 });
             }
+            let perf = match rows.metadata.get("performance") {
+                Some(j) => serde_json::from_str::<RunPerformance>(j).map_err(|e| {
+                    ReadError::Inconsistent {
+                        path: path.clone(),
+                        message: format!("the `performance` metadata is not valid: {e}"),
+                    }
+                })?,
+                None => rec.performance.clone(),
+            };
+            run_perf.insert(run.clone(), perf);
             run_info.insert(run.clone(), rec.clone());
             for i in 0..rows.value.len() {
                 let li = rows.layer_index[i] as i32;
@@ -707,6 +751,7 @@ pub fn load_features<P: AsRef<Path>>(
         positions: Vec::with_capacity(n),
         factors: IndexMap::new(),
         files: Vec::with_capacity(n),
+        performance: Vec::with_capacity(n),
     };
     for rec in run_info.values() {
         for name in rec.factors.keys() {
@@ -745,6 +790,9 @@ pub fn load_features<P: AsRef<Path>>(
         table.layer_index.push(ex.layer_index);
         table.positions.push(ex.position);
         table.files.push(ex.file.clone());
+        table
+            .performance
+            .push(run_perf.get(&ex.run).cloned().unwrap_or_default());
         for (name, col) in table.factors.iter_mut() {
             col.push(rec.factors.get(name).cloned());
         }

@@ -144,10 +144,189 @@ pub struct RunRecord {
     pub rule: String,
     pub status: String,
     pub factors: IndexMap<String, FactorValue>,
+    /// Task performance (validation accuracy and loss) at the end and at every checkpoint;
+    /// empty for a run not yet trained.
+    #[serde(default)]
+    pub performance: RunPerformance,
 }
 
 /// Fixed leading columns of the runs table.
 pub const RUNS_FIXED_COLUMNS: [&str; 3] = ["run_id", "rule", "status"];
+
+/// Validation accuracy and loss after one epoch of training (`None` where the run did not
+/// evaluate: epoch 0, the initialization, is never evaluated; `eval_every` > 1 skips epochs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointPerformance {
+    pub epoch: i64,
+    pub val_acc: Option<f64>,
+    pub val_loss: Option<f64>,
+}
+
+/// A run's task performance: at each of its checkpoints (in order) and at its last evaluated
+/// epoch. Written to the runs table (columns [`PERF_FINAL_COLUMNS`] and
+/// `val_acc_e<epoch>`/`val_loss_e<epoch>`) and to the `performance` key of the run's feature
+/// file's metadata.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunPerformance {
+    pub checkpoints: Vec<CheckpointPerformance>,
+    /// The last epoch with a validation accuracy (the final one for a finished run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<CheckpointPerformance>,
+}
+
+impl RunPerformance {
+    /// From a run's per-epoch history `(epoch, val_acc, val_loss)` and its checkpoint epochs.
+    pub fn from_history(
+        history: impl IntoIterator<Item = (i64, Option<f64>, Option<f64>)>,
+        checkpoints: &[i64],
+    ) -> Self {
+        let h: Vec<(i64, Option<f64>, Option<f64>)> = history.into_iter().collect();
+        let at = |e: i64| {
+            h.iter()
+                .rev()
+                .find(|r| r.0 == e)
+                .map_or((None, None), |r| (r.1, r.2))
+        };
+        RunPerformance {
+            checkpoints: checkpoints
+                .iter()
+                .map(|&e| {
+                    let (val_acc, val_loss) = at(e);
+                    CheckpointPerformance {
+                        epoch: e,
+                        val_acc,
+                        val_loss,
+                    }
+                })
+                .collect(),
+            last: h
+                .iter()
+                .rev()
+                .find(|r| r.1.is_some())
+                .map(|&(epoch, val_acc, val_loss)| CheckpointPerformance {
+                    epoch,
+                    val_acc,
+                    val_loss,
+                }),
+        }
+    }
+
+    /// The validation accuracy at `epoch`, if recorded.
+    pub fn val_acc_at(&self, epoch: i64) -> Option<f64> {
+        self.checkpoints
+            .iter()
+            .find(|c| c.epoch == epoch)
+            .and_then(|c| c.val_acc)
+    }
+
+    /// The validation loss at `epoch`, if recorded.
+    pub fn val_loss_at(&self, epoch: i64) -> Option<f64> {
+        self.checkpoints
+            .iter()
+            .find(|c| c.epoch == epoch)
+            .and_then(|c| c.val_loss)
+    }
+
+    /// The final validation accuracy (of the last evaluated epoch).
+    pub fn final_val_acc(&self) -> Option<f64> {
+        self.last.and_then(|c| c.val_acc)
+    }
+}
+
+/// The task-performance columns of a runs table, after the factors: `val_epoch` (int64, the last
+/// evaluated epoch), `val_acc`, `val_loss` (there), then `val_acc_e<E>`, `val_loss_e<E>` for every checkpoint epoch E ≥ 1
+/// of any run, ascending (epoch 0 is never evaluated).
+pub fn perf_columns(runs: &[RunRecord]) -> Vec<String> {
+    let epochs: std::collections::BTreeSet<i64> = runs
+        .iter()
+        .flat_map(|r| r.performance.checkpoints.iter().map(|c| c.epoch))
+        .filter(|&e| e >= 1)
+        .collect();
+    let mut out: Vec<String> = PERF_FINAL_COLUMNS.iter().map(|s| s.to_string()).collect();
+    for e in epochs {
+        for p in PERF_CHECKPOINT {
+            out.push(perf_column(p, e));
+        }
+    }
+    out
+}
+
+/// The value of task-performance column `name` for one run (see [`perf_columns`]).
+pub fn perf_value(p: &RunPerformance, name: &str) -> Option<f64> {
+    match name {
+        "val_epoch" => p.last.map(|c| c.epoch as f64),
+        "val_acc" => p.last.and_then(|c| c.val_acc),
+        "val_loss" => p.last.and_then(|c| c.val_loss),
+        _ => {
+            let (what, e) = name.rsplit_once("_e")?;
+            let e: i64 = e.parse().ok()?;
+            match what {
+                "val_acc" => p.val_acc_at(e),
+                "val_loss" => p.val_loss_at(e),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Sets task-performance column `name` of a run read back from a runs table.
+pub fn set_perf_value(p: &mut RunPerformance, name: &str, v: Option<f64>) {
+    let blank = |epoch| CheckpointPerformance {
+        epoch,
+        val_acc: None,
+        val_loss: None,
+    };
+    let (what, slot) = match name {
+        "val_epoch" => {
+            if let Some(e) = v {
+                p.last.get_or_insert(blank(e as i64)).epoch = e as i64;
+            }
+            return;
+        }
+        "val_acc" | "val_loss" => (name, p.last.get_or_insert(blank(0))),
+        _ => {
+            let Some((what, e)) = name.rsplit_once("_e") else {
+                return;
+            };
+            let Ok(e) = e.parse::<i64>() else { return };
+            let i = match p.checkpoints.iter().position(|c| c.epoch == e) {
+                Some(i) => i,
+                None => {
+                    p.checkpoints.push(blank(e));
+                    p.checkpoints.sort_by_key(|c| c.epoch);
+                    p.checkpoints.iter().position(|c| c.epoch == e).unwrap_or(0)
+                }
+            };
+            (what, &mut p.checkpoints[i])
+        }
+    };
+    match what {
+        "val_acc" => slot.val_acc = v,
+        "val_loss" => slot.val_loss = v,
+        _ => {}
+    }
+}
+
+/// The runs table's columns of the final task performance (nullable float64, after `status`).
+pub const PERF_FINAL_COLUMNS: [&str; 3] = ["val_epoch", "val_acc", "val_loss"];
+
+/// The per-checkpoint task-performance quantities of the runs table.
+const PERF_CHECKPOINT: [&str; 2] = ["val_acc", "val_loss"];
+
+/// The runs table's column of `what` (`val_acc` or `val_loss`) at checkpoint `epoch`.
+pub fn perf_column(what: &str, epoch: i64) -> String {
+    format!("{what}_e{epoch}")
+}
+
+/// Whether `name` is a task-performance column of the runs table (not a factor).
+pub fn is_perf_column(name: &str) -> bool {
+    PERF_FINAL_COLUMNS.contains(&name)
+        || PERF_CHECKPOINT.iter().any(|p| {
+            name.strip_prefix(p)
+                .and_then(|r| r.strip_prefix("_e"))
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
 
 /// A runs table whose factor columns cannot be reconciled.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -173,7 +352,7 @@ pub fn runs_schema(runs: &[RunRecord]) -> Result<Schema, RunsSchemaError> {
     let mut cols: IndexMap<String, (DataType, String, usize)> = IndexMap::new();
     for r in runs {
         for (name, v) in &r.factors {
-            if RUNS_FIXED_COLUMNS.contains(&name.as_str()) {
+            if RUNS_FIXED_COLUMNS.contains(&name.as_str()) || is_perf_column(name) {
                 return Err(RunsSchemaError::Reserved {
                     run: r.run_id.clone(),
                     column: name.clone(),
@@ -217,6 +396,14 @@ pub fn runs_schema(runs: &[RunRecord]) -> Result<Schema, RunsSchemaError> {
     for (name, (t, _, count)) in cols {
         fields.push(Field::new(name, t, count < runs.len()));
     }
+    for name in perf_columns(runs) {
+        let t = if name == "val_epoch" {
+            DataType::Int64
+        } else {
+            DataType::Float64
+        };
+        fields.push(Field::new(name, t, true));
+    }
     Ok(Schema::new(fields))
 }
 
@@ -243,6 +430,7 @@ mod tests {
             rule: "sgdm".into(),
             status: "done".into(),
             factors: f.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            performance: RunPerformance::default(),
         };
         let a = mk(
             "a",

@@ -10,8 +10,8 @@
 //! `spec_hash`, `run_id`, `libtorch_version`, `device` (plus `table`).
 
 use crate::features::schema::{
-    FactorValue, ObservationRow, RunRecord, RunsSchemaError, SCHEMA_VERSION,
-    observations_schema_ref, runs_schema,
+    FactorValue, ObservationRow, RunPerformance, RunRecord, RunsSchemaError, SCHEMA_VERSION,
+    is_perf_column, observations_schema_ref, perf_value, runs_schema,
 };
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
@@ -60,7 +60,7 @@ pub enum WriteError {
 }
 
 /// Provenance written into every feature file's key-value metadata.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FileMetadata {
     pub run_id: String,
     pub spec_hash: String,
@@ -68,6 +68,9 @@ pub struct FileMetadata {
     pub device: String,
     /// Defaults to this crate's version.
     pub lrx_version: String,
+    /// The run's task performance (observation files only): key `performance`, JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance: Option<RunPerformance>,
 }
 
 impl FileMetadata {
@@ -83,7 +86,14 @@ impl FileMetadata {
             libtorch_version: libtorch_version.into(),
             device: device.into(),
             lrx_version: env!("CARGO_PKG_VERSION").to_string(),
+            performance: None,
         }
+    }
+
+    /// The same, with the run's task performance (written under the key `performance`).
+    pub fn with_performance(mut self, p: RunPerformance) -> Self {
+        self.performance = Some(p);
+        self
     }
 
     fn key_values(&self, table: &str) -> Vec<KeyValue> {
@@ -97,6 +107,12 @@ impl FileMetadata {
             ("device", self.device.clone()),
         ]
         .into_iter()
+        .chain(self.performance.as_ref().map(|p| {
+            (
+                "performance",
+                serde_json::to_string(p).unwrap_or_default(),
+            )
+        }))
         .map(|(k, v)| KeyValue::new(k.to_string(), v))
         .collect()
     }
@@ -333,6 +349,16 @@ pub fn write_runs(
             r.factors.get(name)
         }
         let col: ArrayRef = match field.data_type() {
+            DataType::Int64 if is_perf_column(name) => Arc::new(
+                runs.iter()
+                    .map(|r| perf_value(&r.performance, name).map(|e| e as i64))
+                    .collect::<Int64Array>(),
+            ),
+            DataType::Float64 if is_perf_column(name) => Arc::new(
+                runs.iter()
+                    .map(|r| perf_value(&r.performance, name))
+                    .collect::<Float64Array>(),
+            ),
             DataType::Utf8 => Arc::new(
                 runs.iter()
                     .map(|r| match get(r, name) {

@@ -178,6 +178,7 @@ pub fn write_demo_study(dir: &Path) {
                 rule: rule.to_string(),
                 status: status.to_string(),
                 factors,
+                performance: Default::default(),
             });
             planned.push(json!({"id": id, "study": "demo", "rule": {"label": rule}}));
             let epochs = if status == "failed" { 0 } else { 4 };

@@ -139,9 +139,29 @@ pub struct EvalEntry {
     pub layout: String,
     pub portion: Option<serde_json::Value>,
     pub realism: Option<Realism>,
+    /// The matched-performance control (`classify { matched = … }`).
+    pub matched: Option<Matched>,
     pub accuracy: MeanSem,
     pub chance: f64,
     pub result_file: Option<String>,
+}
+
+/// `"matched"` of an evaluation: the tolerance and, per class, the runs kept of those present
+/// and their examples.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Matched {
+    pub tolerance: f64,
+    pub per_class: BTreeMap<String, MatchedCount>,
+}
+
+/// One class of [`Matched`].
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default)]
+pub struct MatchedCount {
+    pub runs: usize,
+    pub runs_total: usize,
+    pub examples: usize,
 }
 
 impl EvalEntry {
@@ -164,9 +184,11 @@ impl EvalEntry {
     fn is_balanced(&self) -> bool {
         self.split.is_empty() || self.split == "balanced"
     }
-    /// Plain setting: balanced splits, flat layout, whole trajectories, no portion, no realism.
+    /// Plain setting: balanced splits, flat layout, whole trajectories, no portion, no realism,
+    /// every run (not the matched control).
     pub fn is_plain(&self) -> bool {
         self.is_balanced()
+            && self.matched.is_none()
             && self.holdout.is_none()
             && self.trajectory.is_none()
             && self.portion.is_none()

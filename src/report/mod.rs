@@ -15,6 +15,7 @@ pub mod doc;
 #[doc(hidden)]
 pub mod fixture;
 pub mod inputs;
+pub mod performance;
 pub mod plot;
 pub mod sections;
 
@@ -123,6 +124,9 @@ pub fn build(inp: &StudyInputs) -> Result<Doc, ReportError> {
     secs.push(sections::holdout(&mut doc, inp)?);
     secs.push(sections::trajectory(&mut doc, inp)?);
     secs.push(sections::realism(&mut doc, inp)?);
+    if let Some(p) = performance::section(inp)? {
+        secs.push(p);
+    }
     secs.push(sections::training(&mut doc, inp)?);
     if let Some(a) = sections::alignment(&mut doc, inp)? {
         secs.push(a);

@@ -55,6 +55,7 @@ fn measure_rank(m: &str) -> (usize, String) {
         "act" => 1,
         "gradavg" => 2,
         "all" => 3,
+        "perf" => 5,
         _ => 4,
     };
     (r, m.to_string())
@@ -1681,6 +1682,9 @@ fn setting(e: &EvalEntry) -> String {
     }
     if let Some(r) = e.realism {
         parts.push(format!("σ={} ρ={}", r.sigma, r.fraction));
+    }
+    if let Some(m) = &e.matched {
+        parts.push(format!("matched ±{}", m.tolerance));
     }
     parts.join(", ")
 }

@@ -255,17 +255,36 @@ pub fn seed_factor(seed: u64) -> FactorValue {
     }
 }
 
+/// A run's task performance at its checkpoints and at its last evaluated epoch, from its
+/// status history (what `runs.parquet` and the feature file's metadata record).
+pub fn run_performance(
+    history: &[EpochLog],
+    checkpoints: &[i64],
+) -> crate::features::schema::RunPerformance {
+    crate::features::schema::RunPerformance::from_history(
+        history
+            .iter()
+            .map(|h| (i64::from(h.epoch), h.val_acc, h.val_loss)),
+        checkpoints,
+    )
+}
+
 /// The runs table rows of a plan, with each run's current status (`pending` when not started).
 pub fn run_records(study: &Path, plan: &Plan) -> Vec<RunRecord> {
     plan.runs
         .iter()
-        .map(|r| RunRecord {
-            run_id: r.id.clone(),
-            rule: r.rule.label.clone(),
-            status: read_status(study, &r.id)
-                .map(|s| s.status)
-                .unwrap_or_else(|| "pending".into()),
-            factors: run_factors(r),
+        .map(|r| {
+            let st = read_status(study, &r.id);
+            RunRecord {
+                run_id: r.id.clone(),
+                rule: r.rule.label.clone(),
+                performance: st
+                    .as_ref()
+                    .map(|s| run_performance(&s.history, &r.checkpoints))
+                    .unwrap_or_default(),
+                status: st.map(|s| s.status).unwrap_or_else(|| "pending".into()),
+                factors: run_factors(r),
+            }
         })
         .collect()
 }

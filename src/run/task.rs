@@ -350,7 +350,8 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
                     spec_hash,
                     super::libtorch_version(),
                     opts.device_name.clone(),
-                );
+                )
+                .with_performance(super::run_performance(&status.history, &run.checkpoints));
                 write_features(study, &run.rule.label, &meta, &rows)?;
                 status.status = "done".into();
                 // The checkpoint is only needed to resume; the features are written.

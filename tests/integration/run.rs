@@ -150,6 +150,50 @@ fn killed_runs_resume_to_identical_features() {
 
     let fa = load_features(&[&a], &Condition::Plain, None).unwrap();
     let fb = load_features(&[&b], &Condition::Plain, None).unwrap();
+    // Task performance (issue 20): each feature file's `performance` metadata and the runs
+    // table's `val_*` columns hold the validation accuracy and loss of status.json's history at
+    // every checkpoint after epoch 0 and at the last epoch.
+    let runs = lrx::features::reader::read_runs(&a.join("runs.parquet")).unwrap();
+    let mut checked = 0;
+    for (i, run) in fa.run_ids.iter().enumerate() {
+        let st: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(a.join("runs").join(run).join("status.json")).unwrap(),
+        )
+        .unwrap();
+        let hist = st["history"].as_array().unwrap();
+        let at = |e: i64, k: &str| {
+            hist.iter()
+                .find(|h| h["epoch"].as_i64() == Some(e))
+                .and_then(|h| h[k].as_f64())
+        };
+        let p = &fa.performance[i];
+        let rec = runs.iter().find(|r| &r.run_id == run).unwrap();
+        assert_eq!(
+            p.checkpoints.iter().map(|c| c.epoch).collect::<Vec<_>>(),
+            fa.epochs,
+            "run {run}"
+        );
+        for c in &p.checkpoints {
+            assert_eq!(c.val_acc, at(c.epoch, "val_acc"), "run {run} epoch {}", c.epoch);
+            assert_eq!(c.val_loss, at(c.epoch, "val_loss"), "run {run} epoch {}", c.epoch);
+            if c.epoch >= 1 {
+                assert_eq!(rec.performance.val_acc_at(c.epoch), c.val_acc);
+                assert_eq!(rec.performance.val_loss_at(c.epoch), c.val_loss);
+                checked += 1;
+            } else {
+                assert_eq!(c.val_acc, None, "epoch 0 is never evaluated");
+            }
+        }
+        let last = hist.last().unwrap();
+        assert_eq!(p.final_val_acc(), last["val_acc"].as_f64(), "run {run}");
+        assert_eq!(rec.performance.final_val_acc(), last["val_acc"].as_f64());
+        assert_eq!(
+            rec.performance.last.map(|c| c.epoch),
+            last["epoch"].as_i64(),
+            "run {run}"
+        );
+    }
+    assert!(checked > 0);
     assert_eq!(fa.run_ids, fb.run_ids);
     assert_eq!(fa.observables, fb.observables);
     assert_eq!(fa.epochs, fb.epochs);

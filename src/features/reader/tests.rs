@@ -53,6 +53,7 @@ fn run_record(id: &str, rule: &str, batch: i64) -> RunRecord {
         run_id: id.into(),
         rule: rule.into(),
         status: "done".into(),
+        performance: Default::default(),
         factors: [
             ("task".to_string(), FactorValue::Str("cifar10".into())),
             ("batch_size".to_string(), FactorValue::Int(batch)),
@@ -449,6 +450,7 @@ fn huge_seeds_roundtrip_as_uint64() {
         run_id: id.into(),
         rule: "sgdm".into(),
         status: "done".into(),
+        performance: Default::default(),
         factors: [("model_seed".to_string(), crate::run::seed_factor(seed))]
             .into_iter()
             .collect(),
