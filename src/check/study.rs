@@ -96,6 +96,28 @@ const CLASSIFY_KEYS: &[&str] = &[
 ];
 const REPORT_KEYS: &[&str] = &["format", "title"];
 
+/// Every key of every block (study, train, observe, realism, classify, report), in that order,
+/// each once: the vocabulary the grammar fuzzers draw setting names from, so that a key added
+/// to a block is fuzzed without a second list to keep in step.
+pub fn block_keys() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for k in [
+        STUDY_KEYS,
+        TRAIN_KEYS,
+        OBSERVE_KEYS,
+        REALISM_KEYS,
+        CLASSIFY_KEYS,
+        REPORT_KEYS,
+    ]
+    .concat()
+    {
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    out
+}
+
 /// Settings of a non-sweep block: key → (value, span of the entry, written with `in`).
 struct Settings {
     values: BTreeMap<String, (SVal, Span, bool)>,

@@ -1428,9 +1428,9 @@ pub fn classify_study_with(
     let (specs, perf): (Vec<EvalSpec>, Option<(FeatureTable, Vec<usize>)>) = {
         let no_perf = perf.is_none();
         let no_acc = final_acc.iter().all(Option::is_none);
-        let (keep, skip): (Vec<EvalSpec>, Vec<EvalSpec>) = specs.into_iter().partition(|s| {
-            !(s.measure == "perf" && no_perf) && !(s.matched.is_some() && no_acc)
-        });
+        let (keep, skip): (Vec<EvalSpec>, Vec<EvalSpec>) = specs
+            .into_iter()
+            .partition(|s| !(s.measure == "perf" && no_perf) && !(s.matched.is_some() && no_acc));
         if !skip.is_empty() {
             notes.push(format!(
                 "{} evaluations of the `perf` measure or the matched control skipped: the feature files record no validation accuracy (written before lrx recorded task performance, or no checkpoint after epoch 0 was evaluated)",
@@ -1451,8 +1451,7 @@ pub fn classify_study_with(
     // Tables: (target factor, realism condition, perf, matched target) → table.
     type TableKey = (String, Option<usize>, bool, Option<String>);
     let mut tables: BTreeMap<TableKey, Arc<FeatureTable>> = BTreeMap::new();
-    let mut matched_counts: BTreeMap<TableKey, BTreeMap<String, MatchedCount>> =
-        BTreeMap::new();
+    let mut matched_counts: BTreeMap<TableKey, BTreeMap<String, MatchedCount>> = BTreeMap::new();
     let mut realism_tables: BTreeMap<usize, FeatureTable> = BTreeMap::new();
     for (ri, &(sigma, fraction, seed)) in realism.iter().enumerate() {
         let cond = features::Condition::Realism {
@@ -1762,7 +1761,10 @@ pub fn write_summary_parquet(path: &Path, ev: &Evaluations) -> Result<()> {
         ("realism_sigma", x(&|r| r.realism.map(|p| p.sigma))),
         ("realism_fraction", x(&|r| r.realism.map(|p| p.fraction))),
         ("realism_seed", i(&|r| r.realism.map(|p| p.seed))),
-        ("matched_tolerance", x(&|r| r.matched.as_ref().map(|m| m.tolerance))),
+        (
+            "matched_tolerance",
+            x(&|r| r.matched.as_ref().map(|m| m.tolerance)),
+        ),
         ("accuracy_mean", x(&|r| Some(r.accuracy.mean))),
         ("accuracy_sem", x(&|r| Some(r.accuracy.sem))),
         ("mean_accuracy", x(&|r| Some(r.mean_accuracy))),

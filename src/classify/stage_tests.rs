@@ -607,7 +607,10 @@ fn matched_rule_keeps_runs_close_to_every_other_class() {
     let cl = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let ids = |s: BTreeSet<String>| s.into_iter().collect::<Vec<_>>();
     // Pair a–b within 0.02: a1–b1 only.
-    assert_eq!(ids(matched_runs(&runs, &cl(&["a", "b"]), 0.02)), ["a1", "b1"]);
+    assert_eq!(
+        ids(matched_runs(&runs, &cl(&["a", "b"]), 0.02)),
+        ["a1", "b1"]
+    );
     // a, b, c within 0.02: a1 (b1, c2), b1 (a1, c1 at 0.02), c1 (b1; a1 is 0.03 away: dropped),
     // c2 (a1, b1 0.02). Then nothing else changes.
     assert_eq!(
@@ -716,7 +719,12 @@ fn performance_controls_match_an_independent_reference() {
         let m = e.matched.as_ref().unwrap();
         assert_eq!(m.tolerance, 0.04);
         for (class, k) in &m.per_class {
-            assert_eq!(k.runs, runs_of(&r["matched"][&key], class), "{} {class}", e.id);
+            assert_eq!(
+                k.runs,
+                runs_of(&r["matched"][&key], class),
+                "{} {class}",
+                e.id
+            );
             assert_eq!(k.runs_total, 16);
             let per_run = if e.measure == "perf" { 1 } else { 4 };
             assert_eq!(k.examples, k.runs * per_run, "{} {class}", e.id);
@@ -729,6 +737,14 @@ fn performance_controls_match_an_independent_reference() {
     let rule_kept: usize = ev
         .iter()
         .find(|e| e.target == "rule" && e.matched.is_some())
-        .map_or(0, |e| e.matched.as_ref().unwrap().per_class.values().map(|k| k.runs).sum());
+        .map_or(0, |e| {
+            e.matched
+                .as_ref()
+                .unwrap()
+                .per_class
+                .values()
+                .map(|k| k.runs)
+                .sum()
+        });
     assert!(rule_kept < 64);
 }

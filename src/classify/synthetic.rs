@@ -11,9 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::features::schema::{
-    FactorValue, ObservationRow, PLAIN_SEED, RunPerformance, RunRecord,
-};
+use crate::features::schema::{FactorValue, ObservationRow, PLAIN_SEED, RunPerformance, RunRecord};
 use crate::features::{FileMetadata, LayerPosition, ObservableId, WriteError};
 use crate::features::{write_features, write_runs};
 use crate::plan::Plan;
@@ -147,7 +145,8 @@ pub fn write_synthetic_study(
         }
         let mut rp = stream(opts.seed, &["perf", &run.id]);
         let z: f64 = StandardNormal.sample(&mut rp);
-        let last = (0.6 + opts.perf_signal * signal_rule as f64 + opts.perf_noise * z).clamp(0.05, 0.99);
+        let last =
+            (0.6 + opts.perf_signal * signal_rule as f64 + opts.perf_noise * z).clamp(0.05, 0.99);
         let history: Vec<(i64, Option<f64>, Option<f64>)> = (1..=run.epochs)
             .map(|e| {
                 let a = last * (0.5 + 0.5 * e as f64 / t_max);

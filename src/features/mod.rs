@@ -18,5 +18,7 @@ pub use observable::{
     SkewConvention, StatConventions, Statistic,
 };
 pub use reader::{Condition, FeatureTable, ReadError, load_features};
-pub use schema::{CheckpointPerformance, ObservationRow, RunPerformance, RunRecord, SCHEMA_VERSION};
+pub use schema::{
+    CheckpointPerformance, ObservationRow, RunPerformance, RunRecord, SCHEMA_VERSION,
+};
 pub use writer::{FileMetadata, WriteError, feature_path, write_features, write_runs};

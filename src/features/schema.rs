@@ -446,7 +446,20 @@ mod tests {
         );
         let s = runs_schema(&[a.clone(), b]).unwrap();
         let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
-        assert_eq!(names, ["run_id", "rule", "status", "task", "batch", "x"]);
+        assert_eq!(
+            names,
+            [
+                "run_id",
+                "rule",
+                "status",
+                "task",
+                "batch",
+                "x",
+                "val_epoch",
+                "val_acc",
+                "val_loss"
+            ]
+        );
         assert_eq!(s.field(4).data_type(), &DataType::Float64);
         assert!(s.field(5).is_nullable() && !s.field(3).is_nullable());
         let c = mk("c", vec![("task", 3i64.into())]);

@@ -107,12 +107,11 @@ impl FileMetadata {
             ("device", self.device.clone()),
         ]
         .into_iter()
-        .chain(self.performance.as_ref().map(|p| {
-            (
-                "performance",
-                serde_json::to_string(p).unwrap_or_default(),
-            )
-        }))
+        .chain(
+            self.performance
+                .as_ref()
+                .map(|p| ("performance", serde_json::to_string(p).unwrap_or_default())),
+        )
         .map(|(k, v)| KeyValue::new(k.to_string(), v))
         .collect()
     }

@@ -22,7 +22,10 @@ fn ms(m: &MeanSem) -> String {
 /// Same target, measure and classifier, main setting (every run).
 fn main_of<'a>(all: &'a [EvalEntry], m: &EvalEntry) -> Option<&'a EvalEntry> {
     all.iter().find(|e| {
-        e.is_main() && e.target == m.target && e.measure == m.measure && e.classifier == m.classifier
+        e.is_main()
+            && e.target == m.target
+            && e.measure == m.measure
+            && e.classifier == m.classifier
     })
 }
 
@@ -73,7 +76,10 @@ pub fn section(inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
                 let best = all
                     .iter()
                     .filter(|e| {
-                        e.is_main() && e.target == t && e.measure == m && e.accuracy.mean.is_finite()
+                        e.is_main()
+                            && e.target == t
+                            && e.measure == m
+                            && e.accuracy.mean.is_finite()
                     })
                     .max_by(|a, b| a.accuracy.mean.total_cmp(&b.accuracy.mean));
                 if let Some(b) = best {

@@ -50,49 +50,13 @@ const DEF_KINDS: &[&str] = &[
     "cv",
     "let",
 ];
-const KEYS: &[&str] = &[
-    "output",
-    "seed",
-    "description",
-    "device",
-    "cpu_gflops",
-    "task",
-    "arch",
-    "rule",
-    "lr",
-    "batch",
-    "epochs",
-    "checkpoint",
-    "weight_decay",
-    "schedule",
-    "model_seed",
-    "data_seed",
-    "budget",
-    "stimuli",
-    "precision",
-    "quantile",
-    "skew",
-    "kurtosis",
-    "noise",
-    "units",
-    "seeds",
-    "targets",
-    "measures",
-    "models",
-    "splits",
-    "cv",
-    "holdout",
-    "portions",
-    "average",
-    "zscore",
-    "realism",
-    "format",
-    "title",
-    "functions",
-    "statistics",
-    "period",
-    "samples",
-];
+/// Setting names: every block key of the checker (`lrx::check::study::block_keys`) plus the
+/// keys of nested blocks (observables' measures, `trajectory`).
+static KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    let mut k = lrx::check::study::block_keys();
+    k.extend(["functions", "statistics", "period", "samples"]);
+    k
+});
 const HELPERS: &[&str] = &[
     "seeds",
     "every",
@@ -181,7 +145,7 @@ impl Gen {
     pub fn ident(&mut self) -> String {
         let w = match self.rng.random_range(0..10) {
             0..=4 => {
-                let pools: [&[&str]; 5] = [KEYS, SYMBOLS, FACTORS, HELPERS, DEF_KINDS];
+                let pools: [&[&str]; 5] = [&KEYS, SYMBOLS, FACTORS, HELPERS, DEF_KINDS];
                 let pool = pools[self.rng.random_range(0..pools.len())];
                 self.pick(pool).to_string()
             }
@@ -189,7 +153,7 @@ impl Gen {
                 .name
                 .to_string(),
             7 => {
-                let base = self.pick(KEYS).to_string();
+                let base = self.pick(&KEYS).to_string();
                 self.near_miss(&base)
             }
             _ => {
@@ -841,13 +805,13 @@ impl Gen {
                 0 if d > 0 => self.block(d - 1),
                 1 => format!("where {}", self.expr(2)),
                 2 => {
-                    let k = self.pick(KEYS);
+                    let k = self.pick(&KEYS);
                     format!("{k} in {}", self.expr(2))
                 }
                 3 => format!("({}, {}) in {}", self.ident(), self.ident(), self.expr(2)),
                 _ => {
                     let k = if self.p(0.8) {
-                        self.pick(KEYS).to_string()
+                        self.pick(&KEYS).to_string()
                     } else {
                         self.ident()
                     };

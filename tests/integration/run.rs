@@ -174,8 +174,18 @@ fn killed_runs_resume_to_identical_features() {
             "run {run}"
         );
         for c in &p.checkpoints {
-            assert_eq!(c.val_acc, at(c.epoch, "val_acc"), "run {run} epoch {}", c.epoch);
-            assert_eq!(c.val_loss, at(c.epoch, "val_loss"), "run {run} epoch {}", c.epoch);
+            assert_eq!(
+                c.val_acc,
+                at(c.epoch, "val_acc"),
+                "run {run} epoch {}",
+                c.epoch
+            );
+            assert_eq!(
+                c.val_loss,
+                at(c.epoch, "val_loss"),
+                "run {run} epoch {}",
+                c.epoch
+            );
             if c.epoch >= 1 {
                 assert_eq!(rec.performance.val_acc_at(c.epoch), c.val_acc);
                 assert_eq!(rec.performance.val_loss_at(c.epoch), c.val_loss);

@@ -429,11 +429,24 @@ fn pyarrow_and_polars_read_lrx_files() {
     let runs = &v["runs"];
     assert_eq!(
         runs["names"],
-        serde_json::json!(["run_id", "rule", "status", "task", "batch_size", "lr"])
+        serde_json::json!([
+            "run_id",
+            "rule",
+            "status",
+            "task",
+            "batch_size",
+            "lr",
+            "val_epoch",
+            "val_acc",
+            "val_loss"
+        ])
     );
     assert_eq!(
         runs["dtypes"],
-        serde_json::json!(["String", "String", "String", "String", "Int64", "Float64"])
+        serde_json::json!([
+            "String", "String", "String", "String", "Int64", "Float64", "Int64", "Float64",
+            "Float64"
+        ])
     );
     assert_eq!(runs["rows"][1]["rule"], "kolen pollack");
     assert_eq!(runs["rows"][2]["batch_size"], 512);
@@ -476,4 +489,61 @@ fn huge_seeds_roundtrip_as_uint64() {
         ]
     );
     assert_eq!(seeds[1].to_string(), "18446744073709551615");
+}
+
+/// Task performance round-trips through `runs.parquet` (its `val_*` columns) and through the
+/// feature file's `performance` metadata, which the reader prefers.
+#[test]
+fn performance_roundtrips_through_runs_table_and_file_metadata() {
+    use crate::features::schema::RunPerformance;
+    let dir = tempfile::tempdir().unwrap();
+    let hist = |a: f64| (1..=4).map(move |e| (e, Some(a + 0.01 * e as f64), Some(1.0 - a)));
+    let p0 = RunPerformance::from_history(hist(0.5), &[0, 2, 4]);
+    // A run whose last epoch was not evaluated: `last` is the epoch before.
+    let p1 = RunPerformance::from_history(
+        hist(0.7).map(|(e, a, l)| if e == 4 { (e, None, None) } else { (e, a, l) }),
+        &[0, 2, 4],
+    );
+    assert_eq!(p0.checkpoints[0].val_acc, None);
+    assert_eq!(p0.val_acc_at(2), Some(0.52));
+    assert_eq!(p1.last.map(|c| c.epoch), Some(3));
+    let mut recs = vec![run_record("r0", "sgdm", 32), run_record("r1", "fa", 64)];
+    recs[0].performance = p0.clone();
+    recs[1].performance = p1.clone();
+    write_runs(dir.path(), &recs, &meta("")).unwrap();
+    let back = read_runs(&runs_path(dir.path())).unwrap();
+    for (r, p) in back.iter().zip([&p0, &p1]) {
+        assert_eq!(r.performance.last, p.last, "{}", r.run_id);
+        for e in [2, 4] {
+            assert_eq!(r.performance.val_acc_at(e), p.val_acc_at(e));
+            assert_eq!(r.performance.val_loss_at(e), p.val_loss_at(e));
+        }
+        // Factors do not include the performance columns.
+        assert!(
+            r.factors.keys().all(|k| !k.starts_with("val_")),
+            "{:?}",
+            r.factors
+        );
+    }
+    // The feature file's copy wins over the runs table.
+    let mut other = p0.clone();
+    other.checkpoints[1].val_acc = Some(0.99);
+    for (i, (id, rule)) in [("r0", "sgdm"), ("r1", "fa")].into_iter().enumerate() {
+        let m = if i == 0 {
+            meta(id).with_performance(other.clone())
+        } else {
+            meta(id)
+        };
+        write_features(dir.path(), rule, &m, &rows_for(i, &["conv1"], &EPOCHS)).unwrap();
+    }
+    let t = load_features(&[dir.path()], &Condition::Plain, None).unwrap();
+    let i0 = t.run_ids.iter().position(|r| r == "r0").unwrap();
+    let i1 = t.run_ids.iter().position(|r| r == "r1").unwrap();
+    assert_eq!(t.performance[i0].val_acc_at(2), Some(0.99));
+    assert_eq!(t.performance[i1].val_acc_at(2), p1.val_acc_at(2));
+    // A reserved name as a factor is refused.
+    let mut bad = run_record("r2", "sgdm", 32);
+    bad.factors
+        .insert("val_acc_e3".into(), FactorValue::Float(0.1));
+    assert!(write_runs(dir.path(), &[bad], &meta("")).is_err());
 }
