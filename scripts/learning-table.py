@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""The learning table of a study directory written by `lrx run` (docs/learning.md).
+
+Usage: scripts/learning-table.py STUDY_DIR [--epochs 1,4,8,12]
+
+Prints two Markdown tables from `manifest.json` and `runs/<id>/status.json` (no lrx needed):
+1. one row per run: rule, model seed, run id, validation accuracy at the chosen epochs (default:
+   the checkpoints after 0), the last and the best epoch, the learning budget Σ lr of the
+   classifier and of the hidden layers (lr × steps, × hidden_lr_scale for the hidden layers;
+   SGDM in lr units, Adam in "lr units" = the step size), and for rules with backward weights the
+   last epoch's angles per layer: the rule's update against backprop's gradient (u) and W–B;
+2. one row per rule: mean ± half the range over seeds of the last and best validation accuracy.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+
+def fmt(x, d=3):
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{d}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("study")
+    ap.add_argument("--epochs", default="")
+    a = ap.parse_args()
+    man = json.load(open(os.path.join(a.study, "manifest.json")))
+    rows, by_rule = [], {}
+    for r in man["runs"]:
+        sp = os.path.join(a.study, "runs", r["id"], "status.json")
+        if not os.path.exists(sp):
+            continue
+        st = json.load(open(sp))
+        hist = st.get("history") or []
+        acc = {h["epoch"]: h.get("val_acc") for h in hist}
+        epochs = [int(e) for e in a.epochs.split(",") if e] or [c for c in r["checkpoints"] if c > 0]
+        params = r["rule"]["call"]["params"]
+        task = r["task"]["call"]["params"]
+        n_train = task.get("train") or 60000
+        steps = r["epochs"] * math.ceil(n_train / r["batch"])
+        scale = params.get("hidden_lr_scale", 1.0)
+        budget = f"{r['lr'] * steps:.3g} / {r['lr'] * steps * scale:.3g}"
+        last = hist[-1] if hist else {}
+        accs = [v for v in acc.values() if v is not None]
+        angles = " ".join(
+            f"{x['layer']} u{fmt(x.get('update_angle'), 0)}/wb{fmt(x.get('angle'), 0)}"
+            for x in (last.get("alignment") or [])
+            if x.get("layer") != "fc4" or x.get("angle") is not None
+        )
+        rows.append([
+            r["rule"]["label"], str(r["model_seed"]), r["id"][:8], st["status"],
+            *[fmt(acc.get(e)) for e in epochs],
+            fmt(last.get("val_acc")), fmt(max(accs) if accs else None), budget, angles or "–",
+        ])
+        if st["status"] == "done" and accs:
+            by_rule.setdefault(r["rule"]["label"], []).append((last.get("val_acc"), max(accs)))
+    if not rows:
+        sys.exit(f"no run of {a.study} has a status.json yet")
+    head = ["rule", "seed", "run", "status", *[f"ep {e}" for e in epochs], "last", "best",
+            "Σ lr (classifier / hidden)", "last epoch: update vs backprop (u) / W–B, °"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for row in sorted(rows):
+        print("| " + " | ".join(row) + " |")
+    print()
+    print("| rule | runs | last (mean ± half range) | best (mean ± half range) |")
+    print("|---|---|---|---|")
+    for rule, v in sorted(by_rule.items()):
+        la = [x[0] for x in v]
+        be = [x[1] for x in v]
+        pm = lambda xs: f"{sum(xs) / len(xs):.3f} ± {(max(xs) - min(xs)) / 2:.3f}"
+        print(f"| {rule} | {len(v)} | {pm(la)} | {pm(be)} |")
+
+
+if __name__ == "__main__":
+    main()
