@@ -1430,7 +1430,7 @@ pub fn classify_study_with(
         let no_acc = final_acc.iter().all(Option::is_none);
         let (keep, skip): (Vec<EvalSpec>, Vec<EvalSpec>) = specs
             .into_iter()
-            .partition(|s| !(s.measure == "perf" && no_perf) && !(s.matched.is_some() && no_acc));
+            .partition(|s| !((s.measure == "perf" && no_perf) || (s.matched.is_some() && no_acc)));
         if !skip.is_empty() {
             notes.push(format!(
                 "{} evaluations of the `perf` measure or the matched control skipped: the feature files record no validation accuracy (written before lrx recorded task performance, or no checkpoint after epoch 0 was evaluated)",
@@ -1511,7 +1511,6 @@ pub fn classify_study_with(
     let mut kept_specs = Vec::with_capacity(specs.len());
     let mut kept_tables = Vec::with_capacity(specs.len());
     let mut kept_matched = Vec::with_capacity(specs.len());
-    let mut notes = notes;
     for ((s, t), mc) in specs.into_iter().zip(spec_table).zip(spec_matched) {
         match precheck(&t, &s) {
             Ok(()) => {
