@@ -20,6 +20,7 @@ pub mod grid;
 pub mod metrics;
 pub mod npy;
 pub mod pca;
+pub mod performance;
 pub mod splits;
 pub mod stage;
 pub mod svm;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::classify::performance::matched_runs;
 use crate::classify::synthetic::{SyntheticStudy, write_synthetic_study};
 use crate::source::SourceMap;
 
