@@ -680,6 +680,28 @@ fn visit_evaluations(c: &ir::Classify, shape: &StudyShape, emit: &mut Emit) -> V
                         config: cfg(v),
                     });
                 }
+                // The balanced, flat, whole-trajectory evaluations beside the variants: the
+                // matched control and the realism conditions.
+                let balanced_flat =
+                    |sid: String,
+                     realism: Option<RealismRef>,
+                     matched: Option<f64>,
+                     config: EvalConfig| EvalSpec {
+                        id: format!("{tid}.{meas}.{mid}.{sid}"),
+                        target: target.clone(),
+                        target_factor: factor.clone(),
+                        measure: meas.clone(),
+                        classifier: m.call.name.clone(),
+                        model: m.label.clone(),
+                        split: "balanced".into(),
+                        holdout: None,
+                        trajectory: None,
+                        layout: "flat".into(),
+                        portion: None,
+                        realism,
+                        matched,
+                        config,
+                    };
                 if let Some(tol) = c.matched.filter(|_| in_analyses) {
                     let keep = vec![FactorFilter {
                         factor: matched_factor(tid),
@@ -694,45 +716,29 @@ fn visit_evaluations(c: &ir::Classify, shape: &StudyShape, emit: &mut Emit) -> V
                         test_filter: keep,
                     };
                     let n_fits = fits(n_splits, grid.len(), cv_folds);
-                    emit(n_fits, &|| EvalSpec {
-                        id: format!("{tid}.{meas}.{mid}.matched"),
-                        target: target.clone(),
-                        target_factor: factor.clone(),
-                        measure: meas.clone(),
-                        classifier: m.call.name.clone(),
-                        model: m.label.clone(),
-                        split: "balanced".into(),
-                        holdout: None,
-                        trajectory: None,
-                        layout: "flat".into(),
-                        portion: None,
-                        realism: None,
-                        matched: Some(tol),
-                        config: cfg(&base("matched".into(), split.clone())),
+                    emit(n_fits, &|| {
+                        balanced_flat(
+                            "matched".into(),
+                            None,
+                            Some(tol),
+                            cfg(&base("matched".into(), split.clone())),
+                        )
                     });
                 }
                 if *with_realism && c.realism && in_analyses && !is_perf {
                     for &(sigma, fraction, rseed) in &shape.realism {
                         let n_fits = fits(n_splits, grid.len(), cv_folds);
-                        emit(n_fits, &|| EvalSpec {
-                            id: format!("{tid}.{meas}.{mid}.realism-s{sigma}-f{fraction}-r{rseed}"),
-                            target: target.clone(),
-                            target_factor: factor.clone(),
-                            measure: meas.clone(),
-                            classifier: m.call.name.clone(),
-                            model: m.label.clone(),
-                            split: "balanced".into(),
-                            holdout: None,
-                            trajectory: None,
-                            layout: "flat".into(),
-                            portion: None,
-                            realism: Some(RealismRef {
-                                sigma,
-                                fraction,
-                                seed: rseed,
-                            }),
-                            matched: None,
-                            config: cfg(&base(String::new(), balanced.clone())),
+                        emit(n_fits, &|| {
+                            balanced_flat(
+                                format!("realism-s{sigma}-f{fraction}-r{rseed}"),
+                                Some(RealismRef {
+                                    sigma,
+                                    fraction,
+                                    seed: rseed,
+                                }),
+                                None,
+                                cfg(&base(String::new(), balanced.clone())),
+                            )
                         });
                     }
                 }
