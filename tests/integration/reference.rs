@@ -3,7 +3,8 @@
 //! (`lrx export-reference`): for each of the paper's four rules, the per-epoch validation loss
 //! and accuracy and the per-layer W–B angles of the two implementations agree to float rounding;
 //! so do lrx's `hidden_lr_scale` and the reference's `--lr-scale` (a fifth run, FA). The
-//! full-size comparison on Fashion-MNIST with seed spread is not scripted yet (docs/learning.md).
+//! full-size comparison on Fashion-MNIST with seed spread is `scripts/compare-reference
+//! specs/fashion-reference.lrx` (docs/learning.md, session 11).
 
 use std::path::Path;
 use std::process::Command;
