@@ -55,8 +55,8 @@ pub fn section(inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
          Two controls bound that confound: the `perf` measure gives a classifier only each \
          run's validation accuracy and loss at its checkpoints after epoch 0 (one example per \
          run), and the matched control keeps, per target, only runs whose final validation \
-         accuracy lies within the tolerance of a run of every other class (docs/classify.md \
-         \"Task performance\")."
+         accuracy lies within the tolerance of a run of every other class \
+         (docs/reference/classify.md \"Task-performance controls\")."
             .into(),
     ));
     if !perf.is_empty() {
@@ -86,7 +86,7 @@ pub fn section(inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
                     rows.push(vec![
                         t.to_string(),
                         if m == "perf" {
-                            "**perf** (task performance only)".into()
+                            "perf (task performance only)".into()
                         } else {
                             m.to_string()
                         },
@@ -165,4 +165,64 @@ pub fn section(inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
         s.blocks.push(Block::Note(n.clone()));
     }
     Ok(Some(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::inputs::Evaluations;
+
+    fn entry(id: &str, target: &str, measure: &str, acc: f64, matched: bool) -> EvalEntry {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "target": target, "measure": measure, "classifier": "random_forest",
+            "split": "balanced", "layout": "flat", "chance": 0.25,
+            "accuracy": {"mean": acc, "sem": 0.01},
+            "matched": if matched {
+                serde_json::json!({"tolerance": 0.02, "per_class": {
+                    "fa": {"runs": 3, "runs_total": 4, "examples": 12},
+                    "ia": {"runs": 2, "runs_total": 4, "examples": 8}}})
+            } else { serde_json::Value::Null },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn perf_baseline_and_matched_control_beside_the_main_entries() {
+        let mut inp = StudyInputs::default();
+        assert!(section(&inp).unwrap().is_none(), "no controls, no section");
+        inp.evaluations = Some(Evaluations {
+            evaluations: vec![
+                entry("a", "rule", "all", 0.9, false),
+                entry("w", "rule", "weight", 0.8, false),
+                entry("p", "rule", "perf", 0.6, false),
+                entry("m", "rule", "all", 0.7, true),
+            ],
+            notes: vec!["skipped `x.matched` (matched control, tolerance 0.02): …".into()],
+            ..Default::default()
+        });
+        let s = section(&inp).unwrap().unwrap();
+        let tables: Vec<&Table> = s
+            .blocks
+            .iter()
+            .filter_map(|b| match b {
+                Block::Table(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tables.len(), 2);
+        // Every measure's best, perf last.
+        let measures: Vec<&str> = tables[0].rows.iter().map(|r| r[1].as_str()).collect();
+        assert_eq!(measures, ["all", "weight", "perf (task performance only)"]);
+        assert_eq!(tables[0].rows[2][3], "0.600 ± 0.010");
+        // The matched entry beside the same classifier on every run, with the counts.
+        let m = &tables[1].rows[0];
+        assert_eq!(m[3], "0.900 ± 0.010");
+        assert_eq!(m[4], "0.700 ± 0.010");
+        assert_eq!(m[6], "fa 3/4, ia 2/4");
+        assert!(
+            s.blocks
+                .iter()
+                .any(|b| matches!(b, Block::Note(n) if n.contains("matched")))
+        );
+    }
 }

@@ -214,7 +214,8 @@ pub fn accuracy(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError
     s.blocks.push(Block::Para(
         "Mean test accuracy over the outer category-balanced splits (error bars: s.e.m. over \
          splits) of classifying the learning rule from the observables of one layer, by \
-         classifier and by measure (`weight`, `act`, `gradavg` or `all` three); the dashed line \
+         classifier and by measure (`weight`, `act`, `gradavg` or `all` three; `perf`, where \
+         present, is each run's task performance alone, one example per run); the dashed line \
          is chance. Rows marked trajectory average are the control that averages each \
          statistic over the checkpoints."
             .into(),
@@ -1766,8 +1767,10 @@ pub fn overview(inp: &StudyInputs) -> Section {
         )));
     }
     let best = best_per_measure(inp);
+    // The observables' best, and task performance alone (the `perf` control) beside it.
     if let Some(top) = best
         .iter()
+        .filter(|e| e.measure != "perf")
         .max_by(|a, b| a.accuracy.mean.total_cmp(&b.accuracy.mean))
     {
         s.blocks.push(Block::Para(format!(
@@ -1776,6 +1779,13 @@ pub fn overview(inp: &StudyInputs) -> Section {
             classifier_label(&top.classifier),
             top.measure,
             f3(top.chance)
+        )));
+    }
+    if let Some(p) = best.iter().find(|e| e.measure == "perf") {
+        s.blocks.push(Block::Para(format!(
+            "Task performance alone (measure `perf`, the control of \"Task-performance controls\"): {} with {}.",
+            ms(&p.accuracy),
+            classifier_label(&p.classifier)
         )));
     }
     if !inp.missing.is_empty() {
