@@ -492,22 +492,18 @@ pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>, ReadError> {
             let col = b.column(fi);
             let name = field.name().clone();
             if is_perf_column(&name) {
-                let vals = match col.data_type() {
-                    DataType::Int64 | DataType::Int32 => (0..col.len())
-                        .map(|i| {
-                            (!col.is_null(i))
-                                .then(|| ints(&col.slice(i, 1), path, &name).map(|v| v[0] as f64))
-                                .transpose()
-                        })
-                        .collect::<Result<Vec<_>, _>>()?,
-                    _ => (0..col.len())
-                        .map(|i| {
-                            (!col.is_null(i))
-                                .then(|| floats(&col.slice(i, 1), path, &name).map(|v| v[0]))
-                                .transpose()
-                        })
-                        .collect::<Result<Vec<_>, _>>()?,
+                // `val_epoch` is int64, the others float64; nulls are unknown values.
+                let value = |i: usize| -> Result<Option<f64>, ReadError> {
+                    if col.is_null(i) {
+                        return Ok(None);
+                    }
+                    let one = col.slice(i, 1);
+                    Ok(Some(match col.data_type() {
+                        DataType::Int64 | DataType::Int32 => ints(&one, path, &name)?[0] as f64,
+                        _ => floats(&one, path, &name)?[0],
+                    }))
                 };
+                let vals = (0..col.len()).map(value).collect::<Result<Vec<_>, _>>()?;
                 perf_cols.push((name, vals));
                 continue;
             }

@@ -211,20 +211,19 @@ impl RunPerformance {
         }
     }
 
+    /// The record of checkpoint `epoch`, if any.
+    fn at(&self, epoch: i64) -> Option<&CheckpointPerformance> {
+        self.checkpoints.iter().find(|c| c.epoch == epoch)
+    }
+
     /// The validation accuracy at `epoch`, if recorded.
     pub fn val_acc_at(&self, epoch: i64) -> Option<f64> {
-        self.checkpoints
-            .iter()
-            .find(|c| c.epoch == epoch)
-            .and_then(|c| c.val_acc)
+        self.at(epoch).and_then(|c| c.val_acc)
     }
 
     /// The validation loss at `epoch`, if recorded.
     pub fn val_loss_at(&self, epoch: i64) -> Option<f64> {
-        self.checkpoints
-            .iter()
-            .find(|c| c.epoch == epoch)
-            .and_then(|c| c.val_loss)
+        self.at(epoch).and_then(|c| c.val_loss)
     }
 
     /// The final validation accuracy (of the last evaluated epoch).
@@ -253,19 +252,10 @@ pub fn perf_columns(runs: &[RunRecord]) -> Vec<String> {
 
 /// The value of task-performance column `name` for one run (see [`perf_columns`]).
 pub fn perf_value(p: &RunPerformance, name: &str) -> Option<f64> {
-    match name {
-        "val_epoch" => p.last.map(|c| c.epoch as f64),
-        "val_acc" => p.last.and_then(|c| c.val_acc),
-        "val_loss" => p.last.and_then(|c| c.val_loss),
-        _ => {
-            let (what, e) = name.rsplit_once("_e")?;
-            let e: i64 = e.parse().ok()?;
-            match what {
-                "val_acc" => p.val_acc_at(e),
-                "val_loss" => p.val_loss_at(e),
-                _ => None,
-            }
-        }
+    match parse_perf_column(name)? {
+        ("val_epoch", _) => p.last.map(|c| c.epoch as f64),
+        (q, None) => p.last.and_then(|c| quantity(&c, q)),
+        (q, Some(e)) => p.at(e).and_then(|c| quantity(c, q)),
     }
 }
 
@@ -276,35 +266,56 @@ pub fn set_perf_value(p: &mut RunPerformance, name: &str, v: Option<f64>) {
         val_acc: None,
         val_loss: None,
     };
-    let (what, slot) = match name {
-        "val_epoch" => {
+    let Some((q, at)) = parse_perf_column(name) else {
+        return;
+    };
+    let slot = match (q, at) {
+        ("val_epoch", _) => {
             if let Some(e) = v {
                 p.last.get_or_insert(blank(e as i64)).epoch = e as i64;
             }
             return;
         }
-        "val_acc" | "val_loss" => (name, p.last.get_or_insert(blank(0))),
-        _ => {
-            let Some((what, e)) = name.rsplit_once("_e") else {
-                return;
-            };
-            let Ok(e) = e.parse::<i64>() else { return };
-            let i = match p.checkpoints.iter().position(|c| c.epoch == e) {
-                Some(i) => i,
-                None => {
-                    p.checkpoints.push(blank(e));
-                    p.checkpoints.sort_by_key(|c| c.epoch);
-                    p.checkpoints.iter().position(|c| c.epoch == e).unwrap_or(0)
-                }
-            };
-            (what, &mut p.checkpoints[i])
+        (_, None) => p.last.get_or_insert(blank(0)),
+        (_, Some(e)) => {
+            if !p.checkpoints.iter().any(|c| c.epoch == e) {
+                p.checkpoints.push(blank(e));
+                p.checkpoints.sort_by_key(|c| c.epoch);
+            }
+            p.checkpoints
+                .iter_mut()
+                .find(|c| c.epoch == e)
+                .expect("inserted above")
         }
     };
-    match what {
+    match q {
         "val_acc" => slot.val_acc = v,
-        "val_loss" => slot.val_loss = v,
-        _ => {}
+        _ => slot.val_loss = v,
     }
+}
+
+/// `val_acc` or `val_loss` of one record.
+fn quantity(c: &CheckpointPerformance, q: &str) -> Option<f64> {
+    match q {
+        "val_acc" => c.val_acc,
+        _ => c.val_loss,
+    }
+}
+
+/// The one parser of the runs table's task-performance column names: `(quantity, epoch)` with
+/// quantity `val_epoch`, `val_acc` or `val_loss` and the epoch of a `<quantity>_e<E>` column
+/// (digits only), `None` for the last-epoch columns; `None` for any other name (a factor).
+fn parse_perf_column(name: &str) -> Option<(&'static str, Option<i64>)> {
+    if let Some(q) = PERF_FINAL_COLUMNS.iter().find(|q| **q == name) {
+        return Some((*q, None));
+    }
+    PERF_CHECKPOINT.iter().find_map(|q| {
+        let d = name.strip_prefix(q)?.strip_prefix("_e")?;
+        if d.is_empty() || !d.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some((*q, Some(d.parse().ok()?)))
+    })
 }
 
 /// The runs table's columns of the final task performance (nullable float64, after `status`).
@@ -320,12 +331,7 @@ pub fn perf_column(what: &str, epoch: i64) -> String {
 
 /// Whether `name` is a task-performance column of the runs table (not a factor).
 pub fn is_perf_column(name: &str) -> bool {
-    PERF_FINAL_COLUMNS.contains(&name)
-        || PERF_CHECKPOINT.iter().any(|p| {
-            name.strip_prefix(p)
-                .and_then(|r| r.strip_prefix("_e"))
-                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-        })
+    parse_perf_column(name).is_some()
 }
 
 /// A runs table whose factor columns cannot be reconciled.
