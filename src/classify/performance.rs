@@ -77,14 +77,14 @@ pub(super) fn matched_filter_factor(s: &EvalSpec) -> Option<String> {
 
 /// Adds the matched control's `yes`/`no` factor `name` to `t` (label = the target factor):
 /// [`matched_runs`] over the runs of `classes` (all of the table's classes when `None`), `acc`
-/// being each example's final validation accuracy. Returns the counts per class.
+/// being each example's final validation accuracy.
 pub(super) fn add_matched_factor(
     t: &mut FeatureTable,
     name: &str,
     classes: Option<&[String]>,
     acc: &[Option<f64>],
     tol: f64,
-) -> std::result::Result<BTreeMap<String, MatchedCount>, ClassifyError> {
+) -> std::result::Result<(), ClassifyError> {
     let classes: Vec<String> = classes.map_or_else(|| t.classes(), <[String]>::to_vec);
     let run_ids = t.factor("run_id")?.to_vec();
     let mut seen = BTreeSet::new();
@@ -95,28 +95,37 @@ pub(super) fn add_matched_factor(
         }
     }
     let kept = matched_runs(&runs, &classes, tol);
+    let col = run_ids
+        .iter()
+        .map(|r| if kept.contains(r) { "yes" } else { "no" }.to_string())
+        .collect();
+    t.factors.insert(name.to_string(), col);
+    Ok(())
+}
+
+/// What the matched control's factor `name` of `t` keeps, per class of `classes` (all of the
+/// table's classes when `None`): runs kept, runs present, examples kept.
+pub(super) fn matched_counts(
+    t: &FeatureTable,
+    name: &str,
+    classes: Option<&[String]>,
+) -> std::result::Result<BTreeMap<String, MatchedCount>, ClassifyError> {
+    let classes: Vec<String> = classes.map_or_else(|| t.classes(), <[String]>::to_vec);
+    let (runs, keep) = (t.factor("run_id")?, t.factor(name)?);
     let mut counts: BTreeMap<String, MatchedCount> = classes
         .iter()
         .map(|c| (c.clone(), MatchedCount::default()))
         .collect();
-    for (r, c, _) in &runs {
-        if let Some(k) = counts.get_mut(c) {
-            k.runs_total += 1;
-            k.runs += usize::from(kept.contains(r));
+    let mut seen = BTreeSet::new();
+    for ((r, c), k) in runs.iter().zip(&t.label).zip(keep) {
+        let Some(n) = counts.get_mut(c) else { continue };
+        let yes = k == "yes";
+        n.examples += usize::from(yes);
+        if seen.insert(r) {
+            n.runs_total += 1;
+            n.runs += usize::from(yes);
         }
     }
-    let col: Vec<String> = run_ids
-        .iter()
-        .zip(&t.label)
-        .map(|(r, c)| {
-            let yes = kept.contains(r);
-            if yes && let Some(k) = counts.get_mut(c) {
-                k.examples += 1;
-            }
-            if yes { "yes" } else { "no" }.to_string()
-        })
-        .collect();
-    t.factors.insert(name.to_string(), col);
     Ok(counts)
 }
 

@@ -23,7 +23,8 @@ use super::eval::{
 use super::forest::MaxFeatures;
 use super::grid::ModelSpec;
 use super::performance::{
-    MatchedCount, PERF_STATS, add_matched_factor, matched_factor, matched_filter_factor, perf_table,
+    MatchedCount, PERF_STATS, add_matched_factor, matched_counts, matched_factor,
+    matched_filter_factor, perf_table,
 };
 use super::splits::{FactorFilter, SplitSize, factor_values, portions};
 use crate::check::ir;
@@ -1085,6 +1086,18 @@ fn precheck(table: &FeatureTable, spec: &EvalSpec) -> Result<()> {
     Ok(())
 }
 
+/// The matched control's counts per class for an evaluation on its table (empty for others).
+fn spec_matched_counts(t: &FeatureTable, s: &EvalSpec) -> Result<BTreeMap<String, MatchedCount>> {
+    let Some(name) = matched_filter_factor(s) else {
+        return Ok(BTreeMap::new());
+    };
+    matched_counts(t, &name, s.config.classes.as_deref()).map_err(|source| StageError::Eval {
+        id: s.id.clone(),
+        setting: setting_of(s),
+        source,
+    })
+}
+
 /// A table with `factor` as the label.
 fn relabel(table: &FeatureTable, factor: &str) -> Result<FeatureTable> {
     let mut t = table.clone();
@@ -1305,7 +1318,6 @@ pub fn classify_study_with(
     // Tables: (target factor, realism condition, perf, matched target) → table.
     type TableKey = (String, Option<usize>, bool, Option<String>);
     let mut tables: BTreeMap<TableKey, Arc<FeatureTable>> = BTreeMap::new();
-    let mut matched_counts: BTreeMap<TableKey, BTreeMap<String, MatchedCount>> = BTreeMap::new();
     let mut realism_tables: BTreeMap<usize, FeatureTable> = BTreeMap::new();
     for (ri, &(sigma, fraction, seed)) in realism.iter().enumerate() {
         let cond = features::Condition::Realism {
@@ -1321,7 +1333,6 @@ pub fn classify_study_with(
         realism_tables.insert(ri, t);
     }
     let mut spec_table = Vec::with_capacity(specs.len());
-    let mut spec_matched = Vec::with_capacity(specs.len());
     for s in &specs {
         let ri = s.realism.map(|r| {
             realism
@@ -1330,8 +1341,8 @@ pub fn classify_study_with(
                 .unwrap_or(0)
         });
         let is_perf = s.measure == "perf";
-        let mtid = s.matched.and_then(|_| matched_filter_factor(s));
-        let key: TableKey = (s.target_factor.clone(), ri, is_perf, mtid.clone());
+        let mfactor = s.matched.and_then(|_| matched_filter_factor(s));
+        let key: TableKey = (s.target_factor.clone(), ri, is_perf, mfactor.clone());
         if !tables.contains_key(&key) {
             let (src, rows): (&FeatureTable, Option<&[usize]>) = match (ri, &perf) {
                 (Some(i), _) => (&realism_tables[&i], None),
@@ -1339,23 +1350,21 @@ pub fn classify_study_with(
                 _ => (&plain, None),
             };
             let mut t = relabel(src, &s.target_factor)?;
-            if let (Some(tid), Some(tol)) = (&mtid, s.matched) {
+            if let (Some(name), Some(tol)) = (&mfactor, s.matched) {
                 let acc: Vec<Option<f64>> = match rows {
                     Some(r) => r.iter().map(|&i| final_acc[i]).collect(),
                     None => final_acc.clone(),
                 };
-                let counts =
-                    add_matched_factor(&mut t, tid, s.config.classes.as_deref(), &acc, tol)
-                        .map_err(|source| StageError::Eval {
-                            id: s.id.clone(),
-                            setting: setting_of(s),
-                            source,
-                        })?;
-                matched_counts.insert(key.clone(), counts);
+                add_matched_factor(&mut t, name, s.config.classes.as_deref(), &acc, tol).map_err(
+                    |source| StageError::Eval {
+                        id: s.id.clone(),
+                        setting: setting_of(s),
+                        source,
+                    },
+                )?;
             }
             tables.insert(key.clone(), Arc::new(t));
         }
-        spec_matched.push(matched_counts.get(&key).cloned());
         spec_table.push(tables[&key].clone());
     }
     drop(realism_tables);
@@ -1364,24 +1373,19 @@ pub fn classify_study_with(
     // skipped with a note; leaks and other errors stop the stage.
     let mut kept_specs = Vec::with_capacity(specs.len());
     let mut kept_tables = Vec::with_capacity(specs.len());
-    let mut kept_matched = Vec::with_capacity(specs.len());
-    for ((s, t), mc) in specs.into_iter().zip(spec_table).zip(spec_matched) {
+    for (s, t) in specs.into_iter().zip(spec_table) {
         match precheck(&t, &s) {
             Ok(()) => {
                 kept_specs.push(s);
                 kept_tables.push(t);
-                kept_matched.push(mc);
             }
             // Too few runs of similar accuracy for the matched control's splits.
             Err(StageError::Eval { id, source, .. }) if s.matched.is_some() => {
-                let survived = mc
-                    .map(|m| {
-                        m.iter()
-                            .map(|(c, k)| format!("{c} {} of {}", k.runs, k.runs_total))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
+                let survived = spec_matched_counts(&t, &s)?
+                    .iter()
+                    .map(|(c, k)| format!("{c} {} of {}", k.runs, k.runs_total))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let n = format!(
                     "skipped `{id}` (matched control, tolerance {}): {source}; runs kept per class: {survived}",
                     s.matched.unwrap_or(0.0)
@@ -1401,7 +1405,7 @@ pub fn classify_study_with(
             Err(e) => return Err(e),
         }
     }
-    let (specs, spec_table, spec_matched) = (kept_specs, kept_tables, kept_matched);
+    let (specs, spec_table) = (kept_specs, kept_tables);
     let rdir = study_dir.join("results");
     let edir = rdir.join("eval");
     // Resume: an evaluation whose `eval/<id>.json` was written by an earlier (possibly
@@ -1484,7 +1488,7 @@ pub fn classify_study_with(
     let mut files = Vec::new();
     let mut entries = Vec::with_capacity(total);
     let mut dropped: BTreeSet<String> = BTreeSet::new();
-    for ((s, r), mc) in specs.iter().zip(results.iter()).zip(&spec_matched) {
+    for ((s, r), t) in specs.iter().zip(results.iter()).zip(&spec_table) {
         for d in &r.dropped_stats {
             dropped.insert(format!("{}:{d}", s.measure));
         }
@@ -1503,10 +1507,13 @@ pub fn classify_study_with(
             layout: s.layout.clone(),
             portion: s.portion.clone(),
             realism: s.realism,
-            matched: s.matched.map(|tolerance| MatchedInfo {
-                tolerance,
-                per_class: mc.clone().unwrap_or_default(),
-            }),
+            matched: match s.matched {
+                Some(tolerance) => Some(MatchedInfo {
+                    tolerance,
+                    per_class: spec_matched_counts(t, s)?,
+                }),
+                None => None,
+            },
             accuracy: Accuracy {
                 mean: r.summary.accuracy.mean,
                 sem: r.summary.accuracy.sem,
