@@ -7,17 +7,10 @@ use std::collections::BTreeSet;
 
 use super::ReportError;
 use super::doc::{Block, Section, Table};
-use super::inputs::{EvalEntry, MeanSem, StudyInputs};
+use super::inputs::{EvalEntry, StudyInputs};
+use super::sections::{classifier_label, f3, ms};
 
 const READS: &str = "`results/evaluations.json` (entries with measure `perf` and with `matched`)";
-
-fn ms(m: &MeanSem) -> String {
-    if m.mean.is_finite() {
-        format!("{:.3} ± {:.3}", m.mean, m.sem)
-    } else {
-        "–".into()
-    }
-}
 
 /// Same target, measure and classifier, main setting (every run).
 fn main_of<'a>(all: &'a [EvalEntry], m: &EvalEntry) -> Option<&'a EvalEntry> {
@@ -90,9 +83,9 @@ pub fn section(inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
                         } else {
                             m.to_string()
                         },
-                        b.classifier.replace('_', " "),
+                        classifier_label(&b.classifier),
                         ms(&b.accuracy),
-                        format!("{:.3}", b.chance),
+                        f3(b.chance),
                     ]);
                 }
             }
@@ -125,7 +118,7 @@ pub fn section(inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
                 vec![
                     m.target.clone(),
                     m.measure.clone(),
-                    m.classifier.replace('_', " "),
+                    classifier_label(&m.classifier),
                     main_of(all, m).map_or_else(|| "–".into(), |e| ms(&e.accuracy)),
                     ms(&m.accuracy),
                     format!("{}", info.tolerance),

@@ -21,7 +21,7 @@ fn render<P: Plot>(name: &str, p: &P) -> Result<plot::Rendered, ReportError> {
     })
 }
 
-fn ms(m: &MeanSem) -> String {
+pub(super) fn ms(m: &MeanSem) -> String {
     if m.mean.is_finite() {
         format!("{:.3} ± {:.3}", m.mean, m.sem)
     } else {
@@ -29,7 +29,7 @@ fn ms(m: &MeanSem) -> String {
     }
 }
 
-fn f3(x: f64) -> String {
+pub(super) fn f3(x: f64) -> String {
     if x.is_finite() {
         format!("{x:.3}")
     } else {
@@ -71,7 +71,7 @@ fn classifier_rank(c: &str) -> (usize, String) {
     (r, c.to_string())
 }
 
-fn classifier_label(c: &str) -> String {
+pub(super) fn classifier_label(c: &str) -> String {
     match c {
         "random_forest" => "random forest".into(),
         "linear_svm" => "linear SVM".into(),
