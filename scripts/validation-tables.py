@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Prints the tables of docs/validation.md from a study's classifier results.
+"""Prints the tables of docs/validation.md from a study's results.
 
 Usage: scripts/validation-tables.py runs/mini     (the study directory of `lrx run specs/mini.lrx`)
 
-Reads results/evaluations.json and, for the confusion matrices, results/eval/<id>.json. Only the
-Python standard library is needed. Every number is mean ± s.e.m. over the outer splits (holdout
-and realism rows: mean over held-out values / realism seeds of the per-evaluation means).
+Reads runs.parquet (the learning table; needs pyarrow, as in the venv of scripts/setup.sh:
+`$LRX_PYTHON scripts/validation-tables.py runs/mini`), results/evaluations.json and, for the
+confusion matrices, results/eval/<id>.json. Every classifier number is mean ± s.e.m. over the
+outer splits (holdout and realism rows: mean over held-out values / realism seeds of the
+per-evaluation means).
 """
 import json
 import pathlib
@@ -14,6 +16,33 @@ import sys
 from collections import defaultdict
 
 MEASURES = ["weight", "act", "gradavg", "all"]
+# Rule labels of the regime presets (stdlib/paper.lrx) and their families.
+FAMILY = {"sgdm": "sgdm", "adam": "adam", "fa": "fa", "ia": "ia", "fa_regime": "fa", "ia_regime": "ia"}
+
+
+def learning_table(d):
+    """Mean, min and max final validation accuracy per rule, and per rule × architecture."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        print("(learning table skipped: pyarrow is not installed; use $LRX_PYTHON)\n")
+        return
+    r = pq.read_table(d / "runs.parquet").to_pydict()
+    by_rule, by_arch = defaultdict(list), defaultdict(list)
+    for i, acc in enumerate(r["val_acc"]):
+        if acc is None:
+            continue
+        by_rule[r["rule"][i]].append(acc)
+        by_arch[(r["rule"][i], r["arch"][i])].append(acc)
+    archs = sorted({a for _, a in by_arch})
+    print("### 0. Learning: final validation accuracy (chance 0.10)\n")
+    print("| rule | mean | min–max | runs | " + " | ".join(archs) + " |")
+    print("|---|---|---|---" + "|---" * len(archs) + "|")
+    for rule in sorted(by_rule):
+        v = by_rule[rule]
+        cells = [f"{statistics.mean(by_arch[(rule, a)]):.3f}" if by_arch.get((rule, a)) else "–" for a in archs]
+        print(f"| {rule} | {statistics.mean(v):.3f} | {min(v):.3f}–{max(v):.3f} | {len(v)} | " + " | ".join(cells) + " |")
+    print()
 CLFS = ["random_forest", "linear_svm", "conv1d"]
 SHORT = {"random_forest": "RF", "linear_svm": "SVM", "conv1d": "Conv1D"}
 
@@ -39,10 +68,12 @@ def main():
             e
             for e in pick(target=target, classifier=clf, measure=meas, split="balanced", layout="flat")
             if e["trajectory"] is None and e["portion"] is None and e["realism"] is None
+            and not e.get("matched")
         ]
         return r[0] if r else None
 
     print(f"study `{ev['study']}` (spec {ev['spec_hash']}), {len(es)} evaluations\n")
+    learning_table(d)
     print("### 1. 4-way accuracy (chance 0.25), balanced 75/25 splits\n")
     print("| classifier | " + " | ".join(MEASURES) + " |")
     print("|---" * (len(MEASURES) + 1) + "|")
@@ -70,7 +101,7 @@ def main():
             if not e:
                 continue
             r = json.load(open(d / "results" / e["result_file"]))
-            cls = r["classes"]
+            cls = [FAMILY.get(c, c) for c in r["classes"]]
             cm = r["summary"]["confusion_mean"]
             tot = sum(map(sum, cm))
             err = tot - sum(cm[i][i] for i in range(len(cls)))
@@ -182,6 +213,47 @@ def main():
         top = ", ".join(f"{n} {v['mean']:.3f}" for n, v in ranked[:5])
         onehot = [(i, n) for i, (n, _) in enumerate(ranked) if n.startswith("grp_id")]
         print(f"- {m}: top 5: {top}; layer-position one-hot ranks {', '.join(str(i + 1) for i, _ in onehot)} of {len(ranked)}")
+
+    print("\n### 9. Task-performance controls (4-way and pairs)\n")
+    perf = {c: main_acc("rule", c, "perf") for c in CLFS}
+    print("Task performance alone (`perf`: validation accuracy and loss at every checkpoint, one example per run):\n")
+    print("| classifier | 4-way | " + " | ".join(p[5:] for p in pairs) + " |")
+    print("|---|---" + "|---" * len(pairs) + "|")
+    for c in CLFS:
+        row = [main_acc(p, c, "perf") for p in pairs]
+        if perf[c] or any(row):
+            print(f"| {SHORT[c]} | {fmt(perf[c]['accuracy']) if perf[c] else '–'} | " + " | ".join(f"{x['accuracy']['mean']:.3f}" if x else "–" for x in row) + " |")
+
+    def matched(target, c, m):
+        r = [e for e in pick(target=target, classifier=c, measure=m) if e.get("matched")]
+        return r[0] if r else None
+
+    ms = [e for e in es if e.get("matched")]
+    if ms:
+        tol = ms[0]["matched"]["tolerance"]
+        print(f"\nMatched-performance control (tolerance {tol:g}): runs kept / runs per class, and examples kept:\n")
+        print("| target | runs kept per class | examples |")
+        print("|---|---|---|")
+        for target in ["rule"] + pairs:
+            e = next((x for x in ms if x["target"] == target), None)
+            if e:
+                pc = e["matched"]["per_class"]
+                print(f"| {target} | " + ", ".join(f"{k} {v['runs']}/{v['runs_total']}" for k, v in pc.items()) + " | " + ", ".join(f"{k} {v['examples']}" for k, v in pc.items()) + " |")
+        print("\nAccuracy on every run (75/25) → on the matched runs only (– : not evaluated, too few runs):\n")
+        print("| classifier | measure | 4-way | " + " | ".join(p[5:] for p in pairs) + " |")
+        print("|---|---|---" + "|---" * len(pairs) + "|")
+        for c in CLFS:
+            for m in MEASURES + ["perf"]:
+                cells = []
+                for target in ["rule"] + pairs:
+                    full, mt = main_acc(target, c, m), matched(target, c, m)
+                    if not full:
+                        cells.append("–")
+                        continue
+                    mv = f"{mt['accuracy']['mean']:.3f}" if mt and mt.get("accuracy") else "–"
+                    cells.append(f"{full['accuracy']['mean']:.3f} → {mv}")
+                if any(x != "–" for x in cells) and any(matched(t, c, m) for t in ["rule"] + pairs):
+                    print(f"| {SHORT[c]} | {m} | " + " | ".join(cells) + " |")
 
     if ev.get("notes"):
         print("\nNotes of the stage:\n")

@@ -546,7 +546,7 @@ fn one_evaluation_matches_sklearn() {
 }
 
 /// On a real lrx feature table (tests/fixtures/mini-real: the plain features of a `lrx run
-/// specs/mini.lrx` at checkpoints 0, 5 and 10; 864 examples), the stage's random forest and
+/// specs/mini-synthetic.lrx` at checkpoints 0, 5 and 10; 864 examples), the stage's random forest and
 /// linear SVM accuracies are within 2 points of scikit-learn's on the same table, read on its own
 /// by `scripts/check-classify-real` (pyarrow, its own 10 balanced splits).
 #[test]
