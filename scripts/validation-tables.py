@@ -100,7 +100,11 @@ def main():
             e = main_acc("rule", c, m)
             if not e:
                 continue
-            r = json.load(open(d / "results" / e["result_file"]))
+            f = d / "results" / e["result_file"]
+            if not f.exists():
+                print(f"| {SHORT[c]} | {m} | ({f.name} not present) | | | |")
+                continue
+            r = json.load(open(f))
             cls = [FAMILY.get(c, c) for c in r["classes"]]
             cm = r["summary"]["confusion_mean"]
             tot = sum(map(sum, cm))
@@ -205,7 +209,11 @@ def main():
         e = main_acc("rule", "random_forest", m)
         if not e:
             continue
-        r = json.load(open(d / "results" / e["result_file"]))
+        f = d / "results" / e["result_file"]
+        if not f.exists():
+            print(f"- {m}: ({f.name} not present)")
+            continue
+        r = json.load(open(f))
         g = r["summary"].get("gini_importance")
         if not g:
             continue

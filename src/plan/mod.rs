@@ -2,6 +2,7 @@
 //! estimate and a disk estimate. Pure: no disk, no devices.
 
 pub mod cost;
+pub mod diff;
 mod run_spec;
 
 pub use run_spec::{RunSpec, canonical_json, run_id};
@@ -212,10 +213,22 @@ fn summarize(study: &Study, runs: &[RunSpec], costs: &[cost::Cost], duplicates: 
 /// the classifier stage will make, counted by [`crate::classify::stage::evaluation_counts`] over
 /// the expansion the stage runs, so the two agree.
 fn classifier_counts(study: &Study, runs: &[RunSpec], t: usize) -> (usize, usize) {
+    match (&study.classify, study_shape(study, runs, t)) {
+        (Some(c), Some(shape)) => crate::classify::stage::evaluation_counts(c, &shape),
+        _ => (0, 0),
+    }
+}
+
+/// What the classifier stage's expansion needs to know of a plan's runs: the distinct values of
+/// each target and holdout factor, `t` checkpoints per example and the realism conditions.
+/// `None` without a `classify` block.
+pub(crate) fn study_shape(
+    study: &Study,
+    runs: &[RunSpec],
+    t: usize,
+) -> Option<crate::classify::stage::StudyShape> {
     use crate::classify::stage;
-    let Some(c) = &study.classify else {
-        return (0, 0);
-    };
+    let c = study.classify.as_ref()?;
     let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut distinct = |key: String, f: &dyn Fn(&RunSpec) -> String| {
         let v: BTreeSet<String> = runs.iter().map(f).collect();
@@ -239,12 +252,11 @@ fn classifier_counts(study: &Study, runs: &[RunSpec], t: usize) -> (usize, usize
         (Some(r), true) => r.conditions(),
         _ => vec![],
     };
-    let shape = stage::StudyShape {
+    Some(stage::StudyShape {
         values,
         n_times: t,
         realism,
-    };
-    stage::evaluation_counts(c, &shape)
+    })
 }
 
 /// The number a run id spells (ids are 16 lower-case hex digits).
