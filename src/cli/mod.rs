@@ -5,6 +5,7 @@
 mod classify;
 mod doc;
 mod export;
+mod fmt;
 mod run;
 mod submit;
 
@@ -80,6 +81,17 @@ pub enum Command {
     },
     /// Show what a run id is made of (the resolved fields hashed into it).
     Why { spec: PathBuf, run_id: String },
+    /// Compare the plans of two specs: runs shared, changed (same factors, new ids) and only in
+    /// one, grouped by the factors that differ; evaluations; size and cost.
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 1 when the plans differ (runs or evaluations), as `git diff --exit-code`.
+        #[arg(long)]
+        exit_code: bool,
+    },
     /// Run a study end to end: train and observe every run not yet finished, write the
     /// features, classify, report. Resumable: run the same command again after a crash.
     Run(run::RunArgs),
@@ -116,6 +128,10 @@ pub enum Command {
     /// Write one run's data, initial weights and batch order for an independent
     /// implementation to replay (docs/learning.md "Reference export").
     ExportReference(export::ExportArgs),
+    /// Rewrite `.lrx` files in the canonical layout (`--check`: only print the diff, exit 1
+    /// if a file is not formatted; `-`: stdin to stdout). The rules:
+    /// docs/reference/files-and-imports.md, "Formatting".
+    Fmt(fmt::FmtArgs),
     /// Print the reference of every builtin (Markdown).
     Doc {
         /// Document the builtins and the stdlib modules.
@@ -173,9 +189,16 @@ pub fn run_front(cli: &Cli, out: &mut Out) -> Option<i32> {
         Command::Check { spec } => cmd_check(cli, spec, out),
         Command::Plan { spec, format, emit } => cmd_plan(cli, spec, *format, *emit, out),
         Command::Why { spec, run_id } => cmd_why(cli, spec, run_id, out),
+        Command::Diff {
+            a,
+            b,
+            format,
+            exit_code,
+        } => cmd_diff(cli, a, b, *format, *exit_code, out),
         Command::Submit(a) => submit::cmd_submit(cli, a, out),
         Command::Status { target } => run::cmd_status(cli, target, out),
         Command::Report { study_dir } => cmd_report(study_dir, out),
+        Command::Fmt(a) => fmt::cmd_fmt(cli, a, out),
         Command::Doc { .. } => {
             let _ = write!(out.out, "{}", doc::builtins_markdown());
             Ok(())
@@ -384,6 +407,35 @@ fn cmd_plan(
                 let _ = write!(out.out, "{}", summary_text(&study, &plan));
             }
         },
+    }
+    Ok(())
+}
+
+fn cmd_diff(
+    cli: &Cli,
+    a: &std::path::Path,
+    b: &std::path::Path,
+    format: Format,
+    exit_code: bool,
+    out: &mut Out,
+) -> Result<(), i32> {
+    let (_, sa, pa) = load(cli, a, out)?;
+    let (_, sb, pb) = load(cli, b, out)?;
+    let d = plan::diff::diff(&sa, &pa, &sb, &pb);
+    match format {
+        Format::Json => {
+            let _ = writeln!(
+                out.out,
+                "{}",
+                serde_json::to_string_pretty(&d).unwrap_or_default()
+            );
+        }
+        Format::Text => {
+            let _ = write!(out.out, "{}", plan::diff::render_text(&d));
+        }
+    }
+    if exit_code && !d.is_empty() {
+        return Err(1);
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
-//! PARSE stage: `.lrx` text → syntax tree ([`ast`]).
+//! PARSE stage: `.lrx` text → syntax tree ([`ast`]), and back to text in the canonical
+//! layout ([`fmt`], `lrx fmt`).
 
 pub mod ast;
+pub mod fmt;
 mod parser;
 
 pub use parser::{MAX_EXPR_DEPTH, MAX_NESTING, parse, parse_source};

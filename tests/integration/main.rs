@@ -3,7 +3,9 @@
 mod cases;
 mod classify_cli;
 mod cli;
+mod diff;
 mod docs;
+mod fmt;
 #[cfg(feature = "torch")]
 mod frontend;
 mod fuzz;

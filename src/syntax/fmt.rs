@@ -1,0 +1,1076 @@
+//! FORMAT: the canonical layout of a `.lrx` file (`lrx fmt`).
+//!
+//! The formatter prints the syntax tree ([`ast`](super::ast)) again, in one layout whatever
+//! the input's; the rules are in docs/reference/files-and-imports.md, "Formatting (`lrx fmt`)":
+//!
+//! - items in source order, at most one blank line between them, one newline at the end;
+//! - a block is `kind name {`, one entry per line indented by two spaces per level, `}` on its
+//!   own line; an empty block is `kind {}`, and a block with one setting, axis or filter and no
+//!   comment inside stays on one line when it fits (`observe paper.candidates { stimuli = val(128) }`);
+//! - the `=` of settings and the `in` of axes of a block are aligned: keys are padded to the
+//!   widest key of their group, a group being the entries between two blank lines (filters and
+//!   nested blocks are not padded and do not end a group); consecutive top-level definitions
+//!   are aligned the same way on their `=`;
+//! - expressions are spaced canonically (`a + b`, `[a, b]`, `{ k: v }`, `f(a = 1, b in [2])`,
+//!   `-x`, `12 epochs`, `25%`); numbers and strings are written exactly as in the source, and so
+//!   are parentheses (a redundant pair is kept, none is added);
+//! - a line longer than [`MAX_WIDTH`] columns is wrapped after the commas of its lists, tuples,
+//!   tables, call arguments and indexes (greedily: as many items per line as fit), continuation
+//!   lines aligned with the first item; a chain of `&&`, `||`, ... is wrapped before an operator,
+//!   continuation lines aligned with its first operand. A list, table, tuple or call written with
+//!   a trailing comma keeps one item per line (`let lr = {` / `  sgdm: 0.01,` / `}`).
+//!
+//! Comments are silent in the grammar, so they are not in the tree: the formatter finds them by
+//! scanning the text (skipping strings) and places each one relative to the tokens around it.
+//! A comment between two items or entries stays there, on its own line, or at the end of the
+//! line of the item before it when it was on that line in the source (trailing comments of
+//! consecutive lines of one indentation are aligned, two spaces after the longest of these
+//! lines). A comment inside an
+//! expression (or between the key and the value of an entry) is never moved: the smallest
+//! expression (or entry) around it is written as in the source, re-indented only.
+//!
+//! Formatting is checked before it is returned: the output must parse to the same tree as the
+//! input (spans aside) and hold the same comments, or [`format_file`] returns a bug diagnostic
+//! instead of text that could change the meaning of a spec.
+
+use super::ast::*;
+use super::parser;
+use crate::diag::{Diag, codes};
+use crate::source::{BOM, SourceId, SourceMap, Span};
+
+/// Lines longer than this are wrapped (where the expression has commas or operators to wrap
+/// at: a long string or name stays as it is).
+pub const MAX_WIDTH: usize = 100;
+/// Indentation of one level of blocks and of the items of a list with a trailing comma.
+const INDENT: usize = 2;
+/// Spaces between the longest line of a run of trailing comments and the comments.
+const COMMENT_GAP: usize = 2;
+
+/// Formats a whole file given as text. Errors are those of the parser (the text is not a
+/// valid `.lrx` file) or a bug diagnostic; their spans point into a source map of their own,
+/// so callers that render diagnostics should use [`format_file`].
+pub fn format_source(text: &str) -> Result<String, Diag> {
+    let mut sources = SourceMap::new();
+    let id = sources.add("<input>", None, text.to_string());
+    format_file(&sources, id)
+}
+
+/// Formats file `id` of `sources`: the canonical text of the file, which may be its own text.
+/// A file that does not parse gives the parser's diagnostic (the same as `lrx check`'s). The
+/// result is verified: it parses to the same syntax tree (spans aside) and holds the same
+/// comments, or this returns a bug diagnostic instead.
+pub fn format_file(sources: &SourceMap, id: SourceId) -> Result<String, Diag> {
+    let before = parser::parse_source(sources, id)?;
+    let text = normalize(sources.get(id).text.as_str());
+    let file = parser::parse(id, &text)
+        .map_err(|_| bug(id, "the file no longer parses once its line ends are normalized"))?;
+    let out = Formatter::new(&text).file(&file);
+    let after = parser::parse(id, &out)
+        .map_err(|_| bug(id, "the formatted text does not parse; the file is left unchanged"))?;
+    if syntax_json(&before) != syntax_json(&after) {
+        return Err(bug(
+            id,
+            "formatting would change the meaning of the file; it is left unchanged",
+        ));
+    }
+    if comment_texts(&text) != comment_texts(&out) {
+        return Err(bug(
+            id,
+            "formatting would lose or change a comment; the file is left unchanged",
+        ));
+    }
+    Ok(out)
+}
+
+/// The syntax tree as JSON without its spans: two files with equal values say the same thing
+/// (same items, entries, expressions, number texts and strings), whatever their layout.
+pub fn syntax_json(file: &File) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("span");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(file).unwrap_or_default();
+    strip(&mut v);
+    v
+}
+
+fn bug(id: SourceId, what: &str) -> Diag {
+    Diag::error(codes::BUG, format!("this is a bug in lrx fmt: {what}"))
+        .at(Span::new(id, 0, 0), "in this file")
+        .help("please report it with the file that caused it")
+}
+
+/// The text the formatter works on: without a byte-order mark, with `\n` line ends (a `\r\n`
+/// can only be whitespace or inside a comment: strings cannot span lines).
+fn normalize(text: &str) -> String {
+    text.strip_prefix(BOM).unwrap_or(text).replace("\r\n", "\n")
+}
+
+/// Every comment of `src`, in order, with trailing whitespace removed (sorted, for comparing
+/// the comments of two texts as multisets).
+fn comment_texts(src: &str) -> Vec<String> {
+    let mut v: Vec<String> = scan_comments(src)
+        .iter()
+        .map(|c| src[c.start..c.end].trim_end().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A comment: `src[start..end]`, `// ...` (without its newline) or `/* ... */`.
+#[derive(Debug, Clone, Copy)]
+struct Comment {
+    start: usize,
+    end: usize,
+    block: bool,
+}
+
+/// Finds the comments of a text that parses, as the grammar reads them: `//` and `/*` start a
+/// comment anywhere but inside a string.
+fn scan_comments(src: &str) -> Vec<Comment> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                let start = i;
+                i = src[i..].find('\n').map_or(b.len(), |j| i + j);
+                out.push(Comment {
+                    start,
+                    end: i,
+                    block: false,
+                });
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let start = i;
+                i = src[i + 2..].find("*/").map_or(b.len(), |j| i + 2 + j + 2);
+                out.push(Comment {
+                    start,
+                    end: i,
+                    block: true,
+                });
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Display width of a piece of text (characters; lrx text is mostly ASCII).
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// The column after `s` when it is written starting at column `col`: continuation lines of
+/// rendered text carry their own (absolute) indentation.
+fn end_col(col: usize, s: &str) -> usize {
+    match s.rfind('\n') {
+        Some(i) => width(&s[i + 1..]),
+        None => col + width(s),
+    }
+}
+
+fn spaces(n: usize) -> String {
+    " ".repeat(n)
+}
+
+/// One output line: its code (with indentation) and the comment at its end, if any.
+#[derive(Debug, Default)]
+struct Line {
+    code: String,
+    trailing: Option<String>,
+}
+
+/// The lines being written.
+#[derive(Debug, Default)]
+struct Lines(Vec<Line>);
+
+impl Lines {
+    /// Adds code, which may span lines (continuation lines carry their indentation).
+    fn code(&mut self, code: &str) {
+        for l in code.split('\n') {
+            self.0.push(Line {
+                code: l.to_string(),
+                trailing: None,
+            });
+        }
+    }
+    fn blank(&mut self) {
+        self.0.push(Line::default());
+    }
+    /// Appends a comment to the end of the last line.
+    fn trail(&mut self, comment: String) {
+        match self.0.last_mut() {
+            Some(l) => {
+                l.trailing = Some(match l.trailing.take() {
+                    Some(t) => format!("{t} {comment}"),
+                    None => comment,
+                })
+            }
+            None => self.code(&comment),
+        }
+    }
+    /// The text: blank lines collapsed (none first or last), trailing comments of consecutive
+    /// lines of one indentation aligned, one newline at the end (none for an empty file).
+    fn finish(self) -> String {
+        let mut v: Vec<Line> = Vec::new();
+        for l in self.0 {
+            let blank = l.code.is_empty() && l.trailing.is_none();
+            let after_blank = v
+                .last()
+                .is_none_or(|p| p.code.is_empty() && p.trailing.is_none());
+            if !(blank && after_blank) {
+                v.push(l);
+            }
+        }
+        while v
+            .last()
+            .is_some_and(|l| l.code.is_empty() && l.trailing.is_none())
+        {
+            v.pop();
+        }
+        let mut out = String::new();
+        let mut i = 0;
+        while i < v.len() {
+            // A run: consecutive lines with trailing comments and the same indentation.
+            let indent = |l: &Line| l.code.len() - l.code.trim_start_matches(' ').len();
+            let mut j = i;
+            while j < v.len() && v[j].trailing.is_some() && indent(&v[j]) == indent(&v[i]) {
+                j += 1;
+            }
+            if j == i {
+                out.push_str(&v[i].code);
+                out.push('\n');
+                i += 1;
+                continue;
+            }
+            let col = v[i..j].iter().map(|l| width(&l.code)).max().unwrap_or(0) + COMMENT_GAP;
+            for l in &v[i..j] {
+                let comment = l.trailing.as_deref().unwrap_or_default();
+                out.push_str(&format!("{:<col$}{comment}\n", l.code));
+            }
+            i = j;
+        }
+        out
+    }
+}
+
+/// An element of a bracketed sequence: a list or tuple item, a call argument, a table entry or
+/// an index key.
+#[derive(Clone, Copy)]
+enum Piece<'a> {
+    Value(&'a Expr),
+    /// `name = value` or `name in values` (the `&str` is ` = ` or ` in `).
+    Arg(&'a str, &'static str, &'a Expr),
+    /// `key: value`.
+    Entry(&'a Expr, &'a Expr),
+}
+
+/// Binding strength of a binary operator (the parser's precedence levels).
+fn precedence(op: BinOp) -> u8 {
+    match op {
+        BinOp::Or => 0,
+        BinOp::And => 1,
+        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::In => 2,
+        BinOp::Add | BinOp::Sub => 3,
+        BinOp::Mul | BinOp::Div => 4,
+    }
+}
+
+/// The keys of a setting or axis: `lr` or `(batch, lr)`.
+fn targets_text(targets: &[crate::source::Spanned<String>]) -> String {
+    match targets {
+        [one] => one.node.clone(),
+        many => {
+            let names: Vec<&str> = many.iter().map(|t| t.node.as_str()).collect();
+            format!("({})", names.join(", "))
+        }
+    }
+}
+
+/// Pads each element of a sequence to the widest in its group: `member(i)` is the width of
+/// element `i` when it is aligned, `breaks(i)` says whether a new group starts at `i`.
+fn group_pads(
+    n: usize,
+    member: impl Fn(usize) -> Option<usize>,
+    breaks: impl Fn(usize) -> bool,
+) -> Vec<usize> {
+    let mut pads = vec![0; n];
+    let mut start = 0;
+    for i in 0..=n {
+        if i == n || (i > 0 && breaks(i)) {
+            let w = (start..i).filter_map(&member).max().unwrap_or(0);
+            pads[start..i].iter_mut().for_each(|p| *p = w);
+            start = i;
+        }
+    }
+    pads
+}
+
+/// Lays out one (normalized) source text; see the module documentation.
+struct Formatter<'s> {
+    src: &'s str,
+    comments: Vec<Comment>,
+}
+
+impl<'s> Formatter<'s> {
+    fn new(src: &'s str) -> Self {
+        Formatter {
+            src,
+            comments: scan_comments(src),
+        }
+    }
+
+    /// The comments that start in `start..end`.
+    fn comments_in(&self, start: usize, end: usize) -> &[Comment] {
+        let lo = self.comments.partition_point(|c| c.start < start);
+        let hi = self.comments.partition_point(|c| c.start < end);
+        &self.comments[lo..hi.max(lo)]
+    }
+
+    fn has_comment(&self, start: usize, end: usize) -> bool {
+        !self.comments_in(start, end).is_empty()
+    }
+
+    /// Whether `pos` lies strictly inside a `/* */` comment.
+    fn in_block_comment(&self, pos: usize) -> bool {
+        let i = self.comments.partition_point(|c| c.start < pos);
+        i > 0 && {
+            let c = self.comments[i - 1];
+            c.block && pos < c.end
+        }
+    }
+
+    /// A comment's text, without trailing whitespace.
+    fn comment_text(&self, c: Comment) -> &'s str {
+        self.src[c.start..c.end].trim_end()
+    }
+
+    /// The position of the first character at or after `pos` that is neither whitespace nor in
+    /// a comment (the length of the text at its end).
+    fn next_token(&self, mut pos: usize) -> usize {
+        let b = self.src.as_bytes();
+        while pos < b.len() {
+            let i = self.comments.partition_point(|c| c.start < pos);
+            if let Some(c) = self.comments.get(i).filter(|c| c.start == pos) {
+                pos = c.end;
+            } else if b[pos].is_ascii_whitespace() {
+                pos += 1;
+            } else {
+                break;
+            }
+        }
+        pos
+    }
+
+    /// Whether `src[start..end]` (whitespace, commas and comments between two tokens) holds a
+    /// blank line outside its comments.
+    fn has_blank_line(&self, start: usize, end: usize) -> bool {
+        let mut pos = start;
+        for c in self.comments_in(start, end) {
+            if self.src[pos..c.start].matches('\n').count() >= 2 {
+                return true;
+            }
+            pos = c.end;
+        }
+        self.src[pos..end.max(pos)].matches('\n').count() >= 2
+    }
+
+    /// `src[start..end]` as written, to be placed at column `col`: lines after the first are
+    /// shifted by the difference between `col` and the text's column in the source (spaces
+    /// are removed only where there are some) and lose their trailing whitespace, except where
+    /// a line starts or ends inside a block comment, whose text is never changed.
+    fn verbatim(&self, start: usize, end: usize, col: usize) -> String {
+        let line_start = self.src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let old_col = width(&self.src[line_start..start]);
+        let mut out = String::new();
+        let mut pos = start;
+        for (i, line) in self.src[start..end].split('\n').enumerate() {
+            let (lstart, lend) = (pos, pos + line.len());
+            pos = lend + 1;
+            let mut l = line;
+            if lend < end && !self.in_block_comment(lend) {
+                l = l.trim_end();
+            }
+            if i == 0 {
+                out.push_str(l);
+                continue;
+            }
+            out.push('\n');
+            if self.in_block_comment(lstart) {
+                out.push_str(l);
+            } else if l.trim().is_empty() {
+                // A blank line inside the expression stays blank.
+            } else if col >= old_col {
+                out.push_str(&spaces(col - old_col));
+                out.push_str(l);
+            } else {
+                let lead = l.len() - l.trim_start_matches(' ').len();
+                out.push_str(&l[lead.min(old_col - col)..]);
+            }
+        }
+        out
+    }
+
+    /// Lays out the comments between two tokens of one level (the items of the file, or the
+    /// entries of a block), at indentation `indent`. `start..end` is the gap between the
+    /// tokens; `after_token`: a token ends at `start` (comments on its line trail it);
+    /// `first`: nothing of this level is written yet (blank lines before the first comment are
+    /// dropped); `last`: the gap ends the level (`}` or the end of the file: a blank line after
+    /// the last comment is dropped). A blank line of the source between two comments, or
+    /// between a comment or token and the next token, is kept (one at most).
+    fn gap(
+        &self,
+        out: &mut Lines,
+        (start, end): (usize, usize),
+        indent: usize,
+        after_token: bool,
+        first: bool,
+        last: bool,
+    ) {
+        let cs = self.comments_in(start, end);
+        let mut pos = start;
+        let mut i = 0;
+        let mut written = !first;
+        if after_token {
+            while i < cs.len() && !self.src[pos..cs[i].start].contains('\n') {
+                out.trail(self.comment_text(cs[i]).to_string());
+                pos = cs[i].end;
+                i += 1;
+            }
+        }
+        while i < cs.len() {
+            if written && self.src[pos..cs[i].start].matches('\n').count() >= 2 {
+                out.blank();
+            }
+            // Comments on one line of the source stay on one line.
+            let mut line = format!("{}{}", spaces(indent), self.comment_text(cs[i]));
+            pos = cs[i].end;
+            i += 1;
+            while i < cs.len() && !self.src[pos..cs[i].start].contains('\n') {
+                line.push(' ');
+                line.push_str(self.comment_text(cs[i]));
+                pos = cs[i].end;
+                i += 1;
+            }
+            out.code(&line);
+            written = true;
+        }
+        if written && !last && self.src[pos..end].matches('\n').count() >= 2 {
+            out.blank();
+        }
+    }
+
+    fn file(&self, file: &File) -> String {
+        let mut out = Lines::default();
+        let items = &file.items;
+        let spans: Vec<Span> = items.iter().map(item_span).collect();
+        let pads = group_pads(
+            items.len(),
+            |i| match &items[i] {
+                Item::Definition(d) if !self.has_comment(d.span.start, d.value.span.start) => {
+                    Some(width(&d.kind.node) + 1 + width(&d.name.node))
+                }
+                _ => None,
+            },
+            |i| {
+                !matches!(items[i], Item::Definition(_))
+                    || !matches!(items[i - 1], Item::Definition(_))
+                    || self.has_blank_line(spans[i - 1].end, spans[i].start)
+            },
+        );
+        let mut prev: Option<usize> = None;
+        for (i, item) in items.iter().enumerate() {
+            let from = prev.unwrap_or(0);
+            self.gap(
+                &mut out,
+                (from, spans[i].start),
+                0,
+                prev.is_some(),
+                prev.is_none(),
+                false,
+            );
+            match item {
+                Item::Import(im) => self.import(&mut out, im),
+                Item::Definition(d) => self.definition(&mut out, d, pads[i]),
+                Item::Block(b) => self.block(&mut out, b, 0),
+            }
+            prev = Some(spans[i].end);
+        }
+        let from = prev.unwrap_or(0);
+        self.gap(
+            &mut out,
+            (from, self.src.len()),
+            0,
+            prev.is_some(),
+            prev.is_none(),
+            true,
+        );
+        out.finish()
+    }
+
+    fn import(&self, out: &mut Lines, im: &Import) {
+        if self.has_comment(im.span.start, im.span.end) {
+            out.code(&self.verbatim(im.span.start, im.span.end, 0));
+            return;
+        }
+        let target = match &im.target.node {
+            ImportTarget::Stdlib(name) => name.as_str(),
+            // The string as written (escapes and all).
+            ImportTarget::File(_) => &self.src[im.target.span.start..im.target.span.end],
+        };
+        let alias = im
+            .alias
+            .as_ref()
+            .map(|a| format!(" as {}", a.node))
+            .unwrap_or_default();
+        out.code(&format!("import {target}{alias}"));
+    }
+
+    fn definition(&self, out: &mut Lines, d: &Definition, pad: usize) {
+        if self.has_comment(d.span.start, d.value.span.start) {
+            out.code(&self.verbatim(d.span.start, d.span.end, 0));
+            return;
+        }
+        let key = format!("{} {}", d.kind.node, d.name.node);
+        let prefix = format!("{key:<pad$} = ");
+        let value = self.render(&d.value, width(&prefix), 0, 0);
+        out.code(&format!("{prefix}{value}"));
+    }
+
+    /// The position of a block's `{`.
+    fn open_brace(&self, b: &Block) -> usize {
+        let after_head = b.head.as_ref().map_or(b.kind.span.end, |h| h.span.end);
+        self.next_token(after_head)
+    }
+
+    fn block(&self, out: &mut Lines, b: &Block, indent: usize) {
+        let open = self.open_brace(b);
+        let close = b.span.end - 1;
+        let pad = spaces(indent);
+        let header = if self.has_comment(b.span.start, open) {
+            self.verbatim(b.span.start, open + 1, indent)
+        } else {
+            match &b.head {
+                Some(h) => format!("{} {} {{", b.kind.node, h.node.join(".")),
+                None => format!("{} {{", b.kind.node),
+            }
+        };
+        let body_comments = self.has_comment(open + 1, close);
+        if b.entries.is_empty() && !body_comments {
+            out.code(&format!("{pad}{header}}}"));
+            return;
+        }
+        if let [entry] = b.entries.as_slice()
+            && !body_comments
+            && let Some(flat) = self.entry_flat(entry)
+        {
+            let line = format!("{pad}{header} {flat} }}");
+            if !line.contains('\n') && width(&line) <= MAX_WIDTH {
+                out.code(&line);
+                return;
+            }
+        }
+        out.code(&format!("{pad}{header}"));
+        let entries = &b.entries;
+        let spans: Vec<Span> = entries.iter().map(Entry::span).collect();
+        let pads = group_pads(
+            entries.len(),
+            |i| match &entries[i] {
+                Entry::Setting { targets, value, .. } | Entry::Axis {
+                    targets,
+                    values: value,
+                    ..
+                } if !self.has_comment(spans[i].start, value.span.start) => {
+                    Some(width(&targets_text(targets)))
+                }
+                _ => None,
+            },
+            |i| self.has_blank_line(spans[i - 1].end, spans[i].start),
+        );
+        let inner = indent + INDENT;
+        let mut prev = open + 1;
+        for (i, e) in entries.iter().enumerate() {
+            self.gap(out, (prev, spans[i].start), inner, true, i == 0, false);
+            self.entry(out, e, inner, pads[i]);
+            prev = spans[i].end;
+        }
+        self.gap(out, (prev, close), inner, true, entries.is_empty(), true);
+        out.code(&format!("{pad}}}"));
+    }
+
+    /// An entry on one line, for a block written on one line: `None` when the entry is a
+    /// nested block, holds a comment or does not fit on a line.
+    fn entry_flat(&self, e: &Entry) -> Option<String> {
+        let span = e.span();
+        let (key, value) = match e {
+            Entry::Setting { targets, value, .. } => (format!("{} =", targets_text(targets)), value),
+            Entry::Axis {
+                targets, values, ..
+            } => (format!("{} in", targets_text(targets)), values),
+            Entry::Filter { condition, .. } => ("where".to_string(), condition),
+            Entry::Nested(_) => return None,
+        };
+        if self.has_comment(span.start, value.span.start) {
+            return None;
+        }
+        Some(format!("{key} {}", self.flat(value)?))
+    }
+
+    fn entry(&self, out: &mut Lines, e: &Entry, indent: usize, pad: usize) {
+        let span = e.span();
+        let (key, value) = match e {
+            Entry::Setting { targets, value, .. } => {
+                (format!("{:<pad$} = ", targets_text(targets)), value)
+            }
+            Entry::Axis {
+                targets, values, ..
+            } => (format!("{:<pad$} in ", targets_text(targets)), values),
+            Entry::Filter { condition, .. } => ("where ".to_string(), condition),
+            Entry::Nested(b) => return self.block(out, b, indent),
+        };
+        if self.has_comment(span.start, value.span.start) {
+            let text = self.verbatim(span.start, span.end, indent);
+            out.code(&format!("{}{text}", spaces(indent)));
+            return;
+        }
+        let col = indent + width(&key);
+        let value = self.render(value, col, indent, 0);
+        out.code(&format!("{}{key}{value}", spaces(indent)));
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Expressions
+
+    /// Whether a comment lies inside `e` but outside its sub-expressions: then `e` is written
+    /// as in the source.
+    fn keeps_source(&self, e: &Expr) -> bool {
+        let cs = self.comments_in(e.span.start, e.span.end);
+        if cs.is_empty() {
+            return false;
+        }
+        let mut children: Vec<Span> = Vec::new();
+        match &e.kind {
+            ExprKind::Number { .. } | ExprKind::Str { .. } | ExprKind::Path { .. } => {}
+            ExprKind::List { items } | ExprKind::Tuple { items } => {
+                children.extend(items.iter().map(|i| i.span))
+            }
+            ExprKind::Map { entries } => {
+                for (k, v) in entries {
+                    children.push(k.span);
+                    children.push(v.span);
+                }
+            }
+            ExprKind::Call { args, .. } => children.extend(args.iter().map(|a| match a {
+                Arg::Positional { value } => value.span,
+                Arg::Named { value, .. } => value.span,
+                Arg::Axis { values, .. } => values.span,
+            })),
+            ExprKind::Index { base, keys } => {
+                children.push(base.span);
+                children.extend(keys.iter().map(|k| k.span));
+            }
+            ExprKind::Unary { expr, .. } => children.push(expr.span),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                children.push(lhs.span);
+                children.push(rhs.span);
+            }
+        }
+        cs.iter().any(|c| {
+            !children
+                .iter()
+                .any(|s| s.start <= c.start && c.end <= s.end)
+        })
+    }
+
+    /// How many pairs of grouping parentheses the source has around `e` (its span includes
+    /// them; a tuple's own parentheses are not counted).
+    fn parens(&self, e: &Expr) -> usize {
+        let count = |to: usize| self.src[e.span.start..to].matches('(').count();
+        match &e.kind {
+            ExprKind::Binary { lhs, .. } => count(lhs.span.start),
+            ExprKind::Index { base, .. } => count(base.span.start),
+            ExprKind::Unary { expr, .. } => count(expr.span.start),
+            ExprKind::Call { callee, .. } => count(callee.span.start),
+            ExprKind::Tuple { items } => count(items[0].span.start).saturating_sub(1),
+            _ => {
+                let text = &self.src[e.span.start..e.span.end];
+                let lead = text.len()
+                    - text
+                        .trim_start_matches(|c: char| c == '(' || c.is_whitespace())
+                        .len();
+                text[..lead].matches('(').count()
+            }
+        }
+    }
+
+    /// Whether a list, tuple, table or call was written with a comma after its last item: it
+    /// is then laid out one item per line.
+    fn trailing_comma(&self, e: &Expr) -> bool {
+        let last = match &e.kind {
+            ExprKind::List { items } | ExprKind::Tuple { items } => items.last().map(|i| i.span),
+            ExprKind::Map { entries } => entries.last().map(|(_, v)| v.span),
+            ExprKind::Call { args, .. } => args.last().map(Arg::span),
+            _ => None,
+        };
+        last.is_some_and(|s| self.src.as_bytes().get(self.next_token(s.end)) == Some(&b','))
+    }
+
+    /// The pieces of a bracketed expression: (opening text, pieces, closing text).
+    fn sequence<'e>(&self, e: &'e Expr) -> Option<(String, Vec<Piece<'e>>, &'static str)> {
+        Some(match &e.kind {
+            ExprKind::List { items } => ("[".into(), items.iter().map(Piece::Value).collect(), "]"),
+            ExprKind::Tuple { items } => {
+                ("(".into(), items.iter().map(Piece::Value).collect(), ")")
+            }
+            ExprKind::Map { entries } => (
+                "{ ".into(),
+                entries.iter().map(|(k, v)| Piece::Entry(k, v)).collect(),
+                " }",
+            ),
+            ExprKind::Call { callee, args } => (
+                format!("{}(", callee.node.join(".")),
+                args.iter()
+                    .map(|a| match a {
+                        Arg::Positional { value } => Piece::Value(value),
+                        Arg::Named { name, value } => Piece::Arg(&name.node, " = ", value),
+                        Arg::Axis { name, values } => Piece::Arg(&name.node, " in ", values),
+                    })
+                    .collect(),
+                ")",
+            ),
+            _ => return None,
+        })
+    }
+
+    /// `e` on one line, or `None` when it cannot be: it keeps a line break of the source
+    /// (around a comment) or has a trailing comma (one item per line).
+    fn flat(&self, e: &Expr) -> Option<String> {
+        if self.keeps_source(e) {
+            let text = &self.src[e.span.start..e.span.end];
+            return (!text.contains('\n')).then(|| text.to_string());
+        }
+        let inner = match &e.kind {
+            ExprKind::Number { text, unit, .. } => match unit {
+                Some(u) if u.node == "%" => format!("{text}%"),
+                Some(u) => format!("{text} {}", u.node),
+                None => text.clone(),
+            },
+            ExprKind::Str { .. } => {
+                let text = &self.src[e.span.start..e.span.end];
+                let (a, b) = (text.find('"')?, text.rfind('"')?);
+                text[a..=b].to_string()
+            }
+            ExprKind::Path { segments } => segments.join("."),
+            ExprKind::Index { base, keys } => {
+                let keys: Option<Vec<String>> = keys.iter().map(|k| self.flat(k)).collect();
+                format!("{}[{}]", self.flat(base)?, keys?.join(", "))
+            }
+            ExprKind::Unary { op, expr } => format!("{}{}", unary(*op), self.flat(expr)?),
+            ExprKind::Binary { op, lhs, rhs } => {
+                format!("{} {} {}", self.flat(lhs)?, op.symbol(), self.flat(rhs)?)
+            }
+            _ => {
+                if self.trailing_comma(e) {
+                    return None;
+                }
+                let (open, pieces, close) = self.sequence(e)?;
+                let items: Option<Vec<String>> =
+                    pieces.iter().map(|p| self.piece_flat(p, 0)).collect();
+                let items = items?;
+                if items.is_empty() {
+                    format!("{}{}", open.trim_end(), close.trim_start())
+                } else {
+                    format!("{open}{}{close}", items.join(", "))
+                }
+            }
+        };
+        let k = self.parens(e);
+        Some(format!("{}{inner}{}", "(".repeat(k), ")".repeat(k)))
+    }
+
+    /// A piece on one line; `pad`: the width a table key is padded to (0: none).
+    fn piece_flat(&self, p: &Piece, pad: usize) -> Option<String> {
+        Some(match p {
+            Piece::Value(e) => self.flat(e)?,
+            Piece::Arg(name, op, e) => format!("{name}{op}{}", self.flat(e)?),
+            Piece::Entry(k, v) => {
+                let key = format!("{}:", self.flat(k)?);
+                format!("{key:<pad$} {}", self.flat(v)?)
+            }
+        })
+    }
+
+    /// Writes `e` starting at column `col` of a line indented by `indent`, wrapping it where
+    /// it would make a line longer than [`MAX_WIDTH`] once `trail` more columns follow it.
+    fn render(&self, e: &Expr, col: usize, indent: usize, trail: usize) -> String {
+        if self.keeps_source(e) {
+            return self.verbatim(e.span.start, e.span.end, col);
+        }
+        if let Some(f) = self.flat(e)
+            && col + width(&f) + trail <= MAX_WIDTH
+        {
+            return f;
+        }
+        let k = self.parens(e);
+        let (col, trail) = (col + k, trail + k);
+        let inner = match &e.kind {
+            ExprKind::Binary { .. } => self.chain(e, col, indent, trail),
+            ExprKind::Unary { op, expr } => {
+                format!("{}{}", unary(*op), self.render(expr, col + 1, indent, trail))
+            }
+            ExprKind::Index { base, keys } => {
+                let base = self.render(base, col, indent, 1);
+                let open = format!("{base}[");
+                let keys: Vec<Piece> = keys.iter().map(Piece::Value).collect();
+                self.wrap(&open, &keys, "]", col, indent, trail, false)
+            }
+            _ => match self.sequence(e) {
+                Some((open, pieces, close)) => {
+                    let exploded = self.trailing_comma(e);
+                    self.wrap(&open, &pieces, close, col, indent, trail, exploded)
+                }
+                // Numbers, strings and names: nothing to wrap at.
+                None => return self.flat(e).unwrap_or_default(),
+            },
+        };
+        format!("{}{inner}{}", "(".repeat(k), ")".repeat(k))
+    }
+
+    /// A piece written from column `col` (see [`Self::render`]).
+    fn piece(&self, p: &Piece, col: usize, indent: usize, trail: usize, pad: usize) -> String {
+        match p {
+            Piece::Value(e) => self.render(e, col, indent, trail),
+            Piece::Arg(name, op, e) => {
+                let head = format!("{name}{op}");
+                let value = self.render(e, col + width(&head), indent, trail);
+                format!("{head}{value}")
+            }
+            Piece::Entry(k, v) => {
+                let key = format!("{}:", self.render(k, col, indent, 1));
+                let key = if key.contains('\n') {
+                    key
+                } else {
+                    format!("{key:<pad$}")
+                };
+                let vcol = end_col(col, &key) + 1;
+                format!("{key} {}", self.render(v, vcol, indent, trail))
+            }
+        }
+    }
+
+    /// A bracketed sequence that does not fit on its line: `open` (which may span lines, for
+    /// an index), the pieces and `close`, from column `col`. Filled: as many pieces per line as
+    /// fit, continuation lines aligned with the first piece, a piece that spans lines ending its
+    /// line. Exploded (`exploded`: written with a trailing comma): one piece per line, indented
+    /// one level more than the line the sequence starts on, each followed by a comma, and the
+    /// closing bracket on a line of its own.
+    #[allow(clippy::too_many_arguments)]
+    fn wrap(
+        &self,
+        open: &str,
+        pieces: &[Piece],
+        close: &str,
+        col: usize,
+        indent: usize,
+        trail: usize,
+        exploded: bool,
+    ) -> String {
+        if pieces.is_empty() {
+            return format!("{}{}", open.trim_end(), close.trim_start());
+        }
+        if exploded {
+            // Table keys are aligned: `sgdm: ...`, `ia:   ...`.
+            let pad = pieces
+                .iter()
+                .filter_map(|p| match p {
+                    Piece::Entry(k, _) => self.flat(k).map(|k| width(&k) + 1),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0);
+            let inner = indent + INDENT;
+            let mut s = open.trim_end().to_string();
+            for p in pieces {
+                s.push('\n');
+                s.push_str(&spaces(inner));
+                s.push_str(&self.piece(p, inner, inner, 1, pad));
+                s.push(',');
+            }
+            s.push('\n');
+            s.push_str(&spaces(indent));
+            s.push_str(close.trim_start());
+            return s;
+        }
+        let item_col = end_col(col, open);
+        let mut s = open.to_string();
+        let mut cur = item_col;
+        let mut line_indent = if open.contains('\n') { item_col } else { indent };
+        let mut prev_multiline = false;
+        for (i, p) in pieces.iter().enumerate() {
+            let last = i + 1 == pieces.len();
+            let suffix = if last { width(close) + trail } else { 1 };
+            if i > 0 {
+                let fits = !prev_multiline
+                    && self
+                        .piece_flat(p, 0)
+                        .is_some_and(|f| cur + 1 + width(&f) + suffix <= MAX_WIDTH);
+                if fits {
+                    s.push(' ');
+                    cur += 1;
+                } else {
+                    s.push('\n');
+                    s.push_str(&spaces(item_col));
+                    cur = item_col;
+                    line_indent = item_col;
+                }
+            }
+            let r = self.piece(p, cur, line_indent, suffix, 0);
+            prev_multiline = r.contains('\n');
+            cur = end_col(cur, &r);
+            s.push_str(&r);
+            if !last {
+                s.push(',');
+                cur += 1;
+            }
+        }
+        s.push_str(close);
+        s
+    }
+
+    /// A chain of binary operators of one precedence level (`a && b && c`, `x * y / z`) that
+    /// does not fit on its line: as many operands per line as fit, each further line starting
+    /// with an operator, aligned with the first operand.
+    fn chain(&self, e: &Expr, col: usize, indent: usize, trail: usize) -> String {
+        let ExprKind::Binary { op, .. } = &e.kind else {
+            return self.render(e, col, indent, trail);
+        };
+        let level = precedence(*op);
+        // The left spine: `((a op b) op c) op d` → a, [(op, b), (op, c), (op, d)]. A grouped or
+        // commented operand is one operand.
+        let mut rest: Vec<(BinOp, &Expr)> = Vec::new();
+        let mut first = e;
+        while let ExprKind::Binary { op, lhs, rhs } = &first.kind
+            && precedence(*op) == level
+            && (std::ptr::eq(first, e) || (self.parens(first) == 0 && !self.keeps_source(first)))
+        {
+            rest.push((*op, &**rhs));
+            first = &**lhs;
+        }
+        rest.reverse();
+        let mut s = self.render(first, col, indent, 0);
+        let mut cur = end_col(col, &s);
+        let mut prev_multiline = s.contains('\n');
+        for (i, (op, operand)) in rest.iter().enumerate() {
+            let t = if i + 1 == rest.len() { trail } else { 0 };
+            let sym = op.symbol();
+            let fits = !prev_multiline
+                && self
+                    .flat(operand)
+                    .is_some_and(|f| cur + 1 + width(sym) + 1 + width(&f) + t <= MAX_WIDTH);
+            let at = if fits {
+                s.push(' ');
+                cur + 1
+            } else {
+                s.push('\n');
+                s.push_str(&spaces(col));
+                col
+            };
+            s.push_str(sym);
+            s.push(' ');
+            let ocol = at + width(sym) + 1;
+            let r = self.render(operand, ocol, if fits { indent } else { col }, t);
+            prev_multiline = r.contains('\n');
+            cur = end_col(ocol, &r);
+            s.push_str(&r);
+        }
+        s
+    }
+}
+
+fn unary(op: UnOp) -> &'static str {
+    match op {
+        UnOp::Not => "!",
+        UnOp::Neg => "-",
+    }
+}
+
+fn item_span(item: &Item) -> Span {
+    match item {
+        Item::Import(i) => i.span,
+        Item::Definition(d) => d.span,
+        Item::Block(b) => b.span,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(s: &str) -> String {
+        format_source(s).unwrap_or_else(|d| panic!("{}: {s}", d.message))
+    }
+
+    #[test]
+    fn comments_are_found_outside_strings() {
+        let src = "let a = \"x // y /* z */\" // c\n/* d\n e */ let b = 1";
+        let texts: Vec<&str> = scan_comments(src)
+            .iter()
+            .map(|c| &src[c.start..c.end])
+            .collect();
+        assert_eq!(texts, ["// c", "/* d\n e */"]);
+    }
+
+    #[test]
+    fn parentheses_are_kept_and_not_added() {
+        assert_eq!(
+            fmt("let a = ( (1+2) )*3\nlet b = -( x )\nlet c = ((a, b))\n"),
+            "let a = ((1 + 2)) * 3\nlet b = -(x)\nlet c = ((a, b))\n"
+        );
+    }
+
+    #[test]
+    fn empty_and_comment_only_files() {
+        assert_eq!(fmt(""), "");
+        assert_eq!(fmt("\n\n  \n"), "");
+        assert_eq!(fmt("\u{feff}// only\r\n\r\n\r\n/* two */\r\n"), "// only\n\n/* two */\n");
+    }
+
+    #[test]
+    fn index_and_units_stay_attached() {
+        assert_eq!(fmt("let x = t[ 0 ][a,b]\n"), "let x = t[0][a, b]\n");
+        assert_eq!(
+            fmt("train { c = every(2\tepochs), s = 25% }"),
+            "train {\n  c = every(2 epochs)\n  s = 25%\n}\n"
+        );
+    }
+}
+#[cfg(test)]
+mod scratch {
+    #[test]
+    fn scratch() {
+        let src = std::fs::read_to_string(std::env::var("SCRATCH").unwrap()).unwrap();
+        let t = super::normalize(&src);
+        let f = super::parser::parse(crate::source::SourceId(0), &t).unwrap();
+        let out = super::Formatter::new(&t).file(&f);
+        println!("{out}");
+        let a = super::comment_texts(&t);
+        let b = super::comment_texts(&out);
+        for x in &a { if !b.contains(x) { println!("LOST {x:?}"); } }
+        for x in &b { if !a.contains(x) { println!("NEW {x:?}"); } }
+    }
+}
