@@ -92,43 +92,7 @@ fn learned_b(c: Call) -> Call {
         .with("alternate", i(0))
 }
 
-/// Rule parameters added after run ids were first published, with the value that reproduces
-/// the earlier behaviour: run ids (`plan::run_spec::LATER_PARAMS`) and checkpoint job keys
-/// (`train::job_key`) leave them out at that value, so existing studies keep their ids and
-/// resume.
-pub const REGIME_DEFAULTS: &[(&str, Later)] = &[
-    ("constrain_norm", Later::B(false)),
-    ("top_feedback", Later::S("random")),
-    ("b_optimizer", Later::S("same")),
-    ("b_lr_scale", Later::F(1.0)),
-    ("alternate", Later::I(0)),
-    ("projection_bias", Later::B(false)),
-    ("hidden_lr_scale", Later::F(1.0)),
-];
-
-/// The default value of a parameter added later ([`REGIME_DEFAULTS`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Later {
-    B(bool),
-    I(i64),
-    F(f64),
-    S(&'static str),
-}
-
-impl Later {
-    /// Whether `v` is this default (numbers compare by value: `1` is `1.0`).
-    pub fn is(self, v: &Value) -> bool {
-        match (self, v) {
-            (Later::B(d), Value::Bool(x)) => d == *x,
-            (Later::S(d), Value::Str(x)) => d == x,
-            (Later::I(d), Value::Int(x)) => d == *x,
-            (Later::I(d), Value::Float(x)) => d as f64 == *x,
-            (Later::F(d), Value::Float(x)) => d == *x,
-            (Later::F(d), Value::Int(x)) => d == *x as f64,
-            _ => false,
-        }
-    }
-}
+pub use crate::plan::{Later, REGIME_DEFAULTS};
 
 /// Cochleagram parameters of the audio tasks (method.md §7: the paper's values).
 fn cochlea(c: Call, duration: f64) -> Call {

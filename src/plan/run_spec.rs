@@ -2,7 +2,6 @@
 
 use super::FEATURE_SCHEMA_VERSION;
 use crate::check::ir::{self, Named, Observe, Point, Study};
-use crate::engine::params::Later;
 use crate::value::{Call, Value};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -24,8 +23,47 @@ pub const LOCATION_PARAMS: &[&str] = &[
 /// Parameters added after run ids were first published, with the default that reproduces the
 /// earlier behaviour: left out of the id at that default, so existing studies keep their ids
 /// (and resume) when lrx gains an option. The regime options of issue 19
-/// (`engine::params::REGIME_DEFAULTS`) follow these.
+/// ([`REGIME_DEFAULTS`]) follow these.
 pub const LATER_PARAMS: &[(&str, Later)] = &[("backward_init", Later::S("independent"))];
+
+/// Rule parameters added after run ids were first published (the regime options of issue 19;
+/// here, not in the engine, so that planning needs no libtorch), with the value that
+/// reproduces the earlier behaviour: run ids ([`LATER_PARAMS`]) and checkpoint job keys
+/// (`train::job_key`) leave them out at that value, so existing studies keep their ids and
+/// resume.
+pub const REGIME_DEFAULTS: &[(&str, Later)] = &[
+    ("constrain_norm", Later::B(false)),
+    ("top_feedback", Later::S("random")),
+    ("b_optimizer", Later::S("same")),
+    ("b_lr_scale", Later::F(1.0)),
+    ("alternate", Later::I(0)),
+    ("projection_bias", Later::B(false)),
+    ("hidden_lr_scale", Later::F(1.0)),
+];
+
+/// The default value of a parameter added later ([`REGIME_DEFAULTS`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Later {
+    B(bool),
+    I(i64),
+    F(f64),
+    S(&'static str),
+}
+
+impl Later {
+    /// Whether `v` is this default (numbers compare by value: `1` is `1.0`).
+    pub fn is(self, v: &Value) -> bool {
+        match (self, v) {
+            (Later::B(d), Value::Bool(x)) => d == *x,
+            (Later::S(d), Value::Str(x)) => d == x,
+            (Later::I(d), Value::Int(x)) => d == *x,
+            (Later::I(d), Value::Float(x)) => d as f64 == *x,
+            (Later::F(d), Value::Float(x)) => d == *x,
+            (Later::F(d), Value::Int(x)) => d == *x as f64,
+            _ => false,
+        }
+    }
+}
 
 /// Whether a parameter takes part in run ids.
 fn in_id(k: &str, v: &Value) -> bool {
@@ -33,11 +71,11 @@ fn in_id(k: &str, v: &Value) -> bool {
 }
 
 /// Whether `k = v` is a parameter added later, at the default that reproduces the earlier
-/// behaviour ([`LATER_PARAMS`] and `engine::params::REGIME_DEFAULTS`).
+/// behaviour ([`LATER_PARAMS`] and [`REGIME_DEFAULTS`]).
 pub fn at_later_default(k: &str, v: &Value) -> bool {
     LATER_PARAMS
         .iter()
-        .chain(crate::engine::params::REGIME_DEFAULTS)
+        .chain(REGIME_DEFAULTS)
         .any(|(p, d)| *p == k && d.is(v))
 }
 
@@ -489,10 +527,7 @@ mod tests {
         let base = Call::new("ia").with("alpha", Value::Float(2e-3));
         let id = |c: &Call| canonical_json(&identity(c));
         let mut all = base.clone();
-        for (k, d) in LATER_PARAMS
-            .iter()
-            .chain(crate::engine::params::REGIME_DEFAULTS)
-        {
+        for (k, d) in LATER_PARAMS.iter().chain(REGIME_DEFAULTS) {
             let v = match d {
                 Later::B(b) => Value::Bool(*b),
                 Later::I(i) => Value::Int(*i),
