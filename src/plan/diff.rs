@@ -19,18 +19,9 @@ use crate::check::ir::Study;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The run factors compared between two plans, in the order they are shown.
-pub const FACTORS: [&str; 9] = [
-    "task",
-    "arch",
-    "rule",
-    "lr",
-    "batch",
-    "epochs",
-    "weight_decay",
-    "model_seed",
-    "data_seed",
-];
+// The run factors compared between two plans, in the order they are shown: the factors a
+// filter, holdout or target may name.
+use crate::check::eval::FACTORS;
 
 /// The difference between two plans.
 #[derive(Debug, Clone, Serialize)]
@@ -179,8 +170,16 @@ pub fn diff(a: &Study, pa: &Plan, b: &Study, pb: &Plan) -> PlanDiff {
     let ids_b: BTreeSet<&str> = pb.runs.iter().map(|r| r.id.as_str()).collect();
     let ids_a: BTreeSet<&str> = pa.runs.iter().map(|r| r.id.as_str()).collect();
     let shared_runs = ids_a.intersection(&ids_b).count();
-    let rest_a: Vec<&RunSpec> = pa.runs.iter().filter(|r| !ids_b.contains(r.id.as_str())).collect();
-    let rest_b: Vec<&RunSpec> = pb.runs.iter().filter(|r| !ids_a.contains(r.id.as_str())).collect();
+    let rest_a: Vec<&RunSpec> = pa
+        .runs
+        .iter()
+        .filter(|r| !ids_b.contains(r.id.as_str()))
+        .collect();
+    let rest_b: Vec<&RunSpec> = pb
+        .runs
+        .iter()
+        .filter(|r| !ids_a.contains(r.id.as_str()))
+        .collect();
 
     // Pair the unshared runs by their factors (in order, so duplicates pair one to one).
     let mut by_factors_b: BTreeMap<Vec<String>, Vec<&RunSpec>> = BTreeMap::new();
@@ -214,7 +213,7 @@ pub fn diff(a: &Study, pa: &Plan, b: &Study, pb: &Plan) -> PlanDiff {
     // Factors whose value sets differ between the two plans, and the values only one side has.
     let mut factors = BTreeMap::new();
     let (mut excl_a, mut excl_b) = (BTreeMap::new(), BTreeMap::new());
-    for f in FACTORS {
+    for &f in FACTORS {
         let va: BTreeSet<String> = pa.runs.iter().map(|r| r.factor(f)).collect();
         let vb: BTreeSet<String> = pb.runs.iter().map(|r| r.factor(f)).collect();
         if va != vb {
@@ -277,7 +276,11 @@ fn groups_text(gs: &[RunGroup]) -> Vec<String> {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            format!("{:>6} run{}  {what}", g.runs, if g.runs == 1 { " " } else { "s" })
+            format!(
+                "{:>6} run{}  {what}",
+                g.runs,
+                if g.runs == 1 { " " } else { "s" }
+            )
         })
         .collect()
 }
@@ -345,7 +348,10 @@ pub fn render_text(d: &PlanDiff) -> String {
             }
             for ((i, v), runs) in per_value {
                 let f = FACTORS.get(i).copied().unwrap_or("?");
-                t.push_str(&format!("{runs:>6} run{}  {f} = {v}\n", if runs == 1 { " " } else { "s" }));
+                t.push_str(&format!(
+                    "{runs:>6} run{}  {f} = {v}\n",
+                    if runs == 1 { " " } else { "s" }
+                ));
             }
             t.push_str(&format!(
                 "  ({} groups of runs by these values: `--format json` lists them)\n",
@@ -385,33 +391,21 @@ pub fn render_text(d: &PlanDiff) -> String {
         let (x, y, z) = count(a, b);
         delta(&mut t, what, x, y, z);
     }
-    let ratio = |a: f64, b: f64| {
-        if a > 0.0 {
+    for (what, a, b, scale, digits) in [
+        ("cpu_hours", d.a.cpu_hours, d.b.cpu_hours, 1.0, 2),
+        ("gpu_hours", d.a.gpu_hours, d.b.gpu_hours, 1.0, 2),
+        ("disk (MB)", d.a.disk_bytes, d.b.disk_bytes, 1e6, 1),
+    ] {
+        let ratio = if a > 0.0 {
             format!("×{:.2}", b / a)
         } else {
             String::new()
-        }
-    };
-    delta(
-        &mut t,
-        "cpu_hours",
-        format!("{:.2}", d.a.cpu_hours),
-        format!("{:.2}", d.b.cpu_hours),
-        ratio(d.a.cpu_hours, d.b.cpu_hours),
-    );
-    delta(
-        &mut t,
-        "gpu_hours",
-        format!("{:.2}", d.a.gpu_hours),
-        format!("{:.2}", d.b.gpu_hours),
-        ratio(d.a.gpu_hours, d.b.gpu_hours),
-    );
-    delta(
-        &mut t,
-        "disk (MB)",
-        format!("{:.1}", d.a.disk_bytes / 1e6),
-        format!("{:.1}", d.b.disk_bytes / 1e6),
-        ratio(d.a.disk_bytes, d.b.disk_bytes),
-    );
+        };
+        let (x, y) = (
+            format!("{:.digits$}", a / scale),
+            format!("{:.digits$}", b / scale),
+        );
+        delta(&mut t, what, x, y, ratio);
+    }
     t
 }
