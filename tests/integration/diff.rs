@@ -6,7 +6,10 @@ use lrx::cli::run_captured;
 fn variant(dir: &std::path::Path, name: &str, edits: &[(&str, &str)]) -> String {
     let mut s = std::fs::read_to_string(crate::root().join("specs/quickstart.lrx")).unwrap();
     for (from, to) in edits {
-        assert!(s.contains(from), "quickstart.lrx no longer contains {from:?}");
+        assert!(
+            s.contains(from),
+            "quickstart.lrx no longer contains {from:?}"
+        );
         s = s.replace(from, to);
     }
     let p = dir.join(name);
@@ -36,7 +39,10 @@ fn a_spec_against_itself_is_the_same_plan() {
     let (code, out, err) = run_captured(&["diff", &a, &a, "--exit-code"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("same plan"), "{out}");
-    assert!(out.contains("runs: A 64, B 64: 64 shared, 0 changed, 0 only in A, 0 only in B"), "{out}");
+    assert!(
+        out.contains("runs: A 64, B 64: 64 shared, 0 changed, 0 only in A, 0 only in B"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -76,7 +82,11 @@ fn added_axis_values_are_only_in_b_grouped_by_the_factors_that_differ() {
 fn same_factors_with_a_new_identity_are_changed_and_name_the_field() {
     let tmp = tempfile::tempdir().unwrap();
     let a = variant(tmp.path(), "a.lrx", &[]);
-    let b = variant(tmp.path(), "b.lrx", &[("stimuli = val(128)", "stimuli = val(64)")]);
+    let b = variant(
+        tmp.path(),
+        "b.lrx",
+        &[("stimuli = val(128)", "stimuli = val(64)")],
+    );
     let d = json_diff(&a, &b);
     assert_eq!(d["shared_runs"], 0);
     assert_eq!(total(&d["only_a"]) + total(&d["only_b"]), 0);
@@ -94,10 +104,16 @@ fn classify_changes_show_as_evaluations_only_in_one_plan() {
     let b = variant(
         tmp.path(),
         "b.lrx",
-        &[("holdout  in [arch, curriculum(batch, data_seed)]", "holdout  in [arch]")],
+        &[(
+            "holdout  in [arch, curriculum(batch, data_seed)]",
+            "holdout  in [arch]",
+        )],
     );
     let d = json_diff(&a, &b);
-    assert_eq!(d["shared_runs"], 64, "the runs do not depend on the classify block");
+    assert_eq!(
+        d["shared_runs"], 64,
+        "the runs do not depend on the classify block"
+    );
     let only_a = d["evaluations_only_a"].as_array().unwrap();
     assert!(!only_a.is_empty());
     assert!(d["evaluations_only_b"].as_array().unwrap().is_empty());
@@ -111,7 +127,11 @@ fn classify_changes_show_as_evaluations_only_in_one_plan() {
 fn an_invalid_spec_is_reported_like_check() {
     let tmp = tempfile::tempdir().unwrap();
     let a = variant(tmp.path(), "a.lrx", &[]);
-    let b = variant(tmp.path(), "b.lrx", &[("rule       in paper.rules", "rule       in paper.rulez")]);
+    let b = variant(
+        tmp.path(),
+        "b.lrx",
+        &[("rule       in paper.rules", "rule       in paper.rulez")],
+    );
     let (code, _, err) = run_captured(&["diff", &a, &b]);
     assert_eq!(code, 1);
     assert!(err.contains("b.lrx"), "{err}");
