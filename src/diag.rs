@@ -619,6 +619,7 @@ pub mod codes {
     pub const STIMULI_EXCEED_VAL: &str = "lrx::check::stimuli_exceed_val";
     pub const HOLDOUT_ON_TARGET: &str = "lrx::check::holdout_on_target";
     pub const CHECKPOINT_PERIOD: &str = "lrx::check::checkpoint_period";
+    pub const STDLIB_CHANGED: &str = "lrx::check::stdlib_changed";
     pub const BUG: &str = "lrx::bug";
 
     /// All codes, for the docs test.
@@ -669,6 +670,7 @@ pub mod codes {
         STIMULI_EXCEED_VAL,
         HOLDOUT_ON_TARGET,
         CHECKPOINT_PERIOD,
+        STDLIB_CHANGED,
         BUG,
     ];
 }

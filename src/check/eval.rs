@@ -95,6 +95,11 @@ pub struct Eval<'s> {
     pub(crate) block_keys: HashMap<String, BlockKey>,
     /// Task calls whose data location was looked up (`study::warn_missing_data`).
     pub(crate) data_checked: HashSet<String>,
+    /// The stdlib definitions the spec reached, as `module.name` (for the pinned-stdlib check,
+    /// [`super::stdlib_pin_warnings`]).
+    pub(crate) stdlib_used: std::collections::BTreeSet<String>,
+    /// `study { stdlib = N }`: the pinned stdlib version and the span of its value.
+    pub(crate) stdlib_pin: Option<(i64, Span)>,
 }
 
 /// A key of the `train` block being expanded (see [`Eval::block_keys`]).
@@ -121,6 +126,8 @@ impl<'s> Eval<'s> {
             interned: HashMap::new(),
             block_keys: HashMap::new(),
             data_checked: HashSet::new(),
+            stdlib_used: std::collections::BTreeSet::new(),
+            stdlib_pin: None,
         }
     }
 
@@ -455,6 +462,12 @@ impl<'s> Eval<'s> {
                     .help(help),
                 );
                 return None;
+            }
+            if let Some(module) = self.modules[m]
+                .source
+                .and_then(|id| crate::stdlib::module_of_source(&self.sources.get(id).name))
+            {
+                self.stdlib_used.insert(format!("{module}.{next}"));
             }
             return self.path(rest, span, m, &Vec::new());
         } else if let Some(k) = self.block_keys.get(head).copied() {

@@ -36,15 +36,40 @@ pub fn check_path(path: &Path, sources: &mut SourceMap) -> Result<Warned<ir::Stu
 
 /// Checks a file already in the source map.
 pub fn check_source(id: SourceId, sources: &mut SourceMap) -> Result<Warned<ir::Study>, Diags> {
+    check_source_with_uses(id, sources).0
+}
+
+/// [`check_source`], and the stdlib definitions the spec reached (`module.name`: those a
+/// pinned spec is warned about when they changed).
+pub fn check_source_with_uses(
+    id: SourceId,
+    sources: &mut SourceMap,
+) -> (
+    Result<Warned<ir::Study>, Diags>,
+    std::collections::BTreeSet<String>,
+) {
     let mut ev = eval::Eval::new(sources);
     let mut stack = vec![(id, None::<Span>)];
     let main = ev.load(id, crate::stdlib::get, &mut stack, true);
     let study = main.and_then(|m| ev.study(m));
-    let mut diags = std::mem::take(&mut ev.diags);
+    let diags = std::mem::take(&mut ev.diags);
+    let pin = ev.stdlib_pin;
+    let used = std::mem::take(&mut ev.stdlib_used);
+    drop(ev);
+    let r = finish_check(id, sources, study, diags, pin, &used);
+    (r, used)
+}
+
+fn finish_check(
+    id: SourceId,
+    sources: &SourceMap,
+    study: Option<ir::Study>,
+    mut diags: Diags,
+    pin: Option<(i64, Span)>,
+    used: &std::collections::BTreeSet<String>,
+) -> Result<Warned<ir::Study>, Diags> {
     // Report in file order.
     diags.0.sort_by_key(|d| d.span.map(|s| (s.source, s.start)));
-    let n_files = ev.modules.len();
-    let _ = n_files;
     if diags.has_errors() {
         return Err(diags);
     }
@@ -57,10 +82,116 @@ pub fn check_source(id: SourceId, sources: &mut SourceMap) -> Result<Warned<ir::
         return Err(d);
     };
     study.spec_hash = spec_hash(sources, id);
+    let mut warnings = diags.0;
+    if let Some((pin, span)) = pin {
+        warnings.extend(stdlib_pin_warnings(
+            pin,
+            span,
+            used,
+            crate::stdlib::lock(pin).as_ref(),
+            &stdlib_values(),
+        ));
+    }
     Ok(Warned {
         value: study,
-        warnings: diags.0,
+        warnings,
     })
+}
+
+/// The canonical value (see [`val::Val::canonical`]) of every definition of every stdlib
+/// module of this build, keyed `module.name`: the stdlib's lock (`lrx doc --stdlib-lock`).
+pub fn stdlib_values() -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for (name, text) in crate::stdlib::MODULES {
+        let mut sources = SourceMap::new();
+        let id = sources.add(format!("<stdlib/{name}.lrx>"), None, text.to_string());
+        let mut ev = eval::Eval::new(&mut sources);
+        let mut stack = vec![(id, None::<Span>)];
+        let Some(m) = ev.load(id, crate::stdlib::get, &mut stack, false) else {
+            continue;
+        };
+        let names: Vec<String> = ev.modules[m].defs.keys().cloned().collect();
+        for n in names {
+            let span = Span::new(id, 0, 0);
+            if let Some(v) = ev.path(std::slice::from_ref(&n), span, m, &Vec::new()) {
+                out.insert(format!("{name}.{n}"), v.v.canonical());
+            }
+        }
+    }
+    out
+}
+
+/// The stdlib lock of this build as a JSON document (`lrx doc --stdlib-lock`).
+pub fn stdlib_lock_json() -> String {
+    let doc = serde_json::json!({
+        "version": crate::stdlib::VERSION,
+        "values": stdlib_values(),
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
+/// The warnings of `study { stdlib = pin }` (at `span`): for each stdlib definition the spec
+/// used (`used`, `module.name`) whose value in the pinned version's lock (`pinned`, `None`
+/// when this build does not know that version) differs from `current`, one warning naming the
+/// value then and now. A pin newer than this build, or unknown to it, is one warning.
+pub fn stdlib_pin_warnings(
+    pin: i64,
+    span: Span,
+    used: &std::collections::BTreeSet<String>,
+    pinned: Option<&std::collections::BTreeMap<String, String>>,
+    current: &std::collections::BTreeMap<String, String>,
+) -> Vec<Diag> {
+    let now = crate::stdlib::VERSION;
+    let Some(pinned) = pinned else {
+        let (msg, help) = if pin > now {
+            (
+                format!(
+                    "the spec was written against stdlib version {pin}, newer than this lrx's ({now})"
+                ),
+                "update lrx to a version with that stdlib; the presets it resolves here may differ"
+                    .to_string(),
+            )
+        } else {
+            (
+                format!("this lrx does not know stdlib version {pin}"),
+                format!(
+                    "known versions: {}",
+                    crate::stdlib::LOCKS
+                        .iter()
+                        .map(|(v, _)| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        };
+        return vec![
+            Diag::warning(codes::STDLIB_CHANGED, msg)
+                .at(span, "pinned here")
+                .help(help),
+        ];
+    };
+    let mut out = Vec::new();
+    for name in used {
+        let (then, today) = (pinned.get(name), current.get(name));
+        if then == today {
+            continue;
+        }
+        let show = |v: Option<&String>| v.map_or("(not defined)".to_string(), |v| format!("`{v}`"));
+        out.push(
+            Diag::warning(
+                codes::STDLIB_CHANGED,
+                format!("`{name}` changed since stdlib version {pin}"),
+            )
+            .at(span, format!("the spec pins stdlib version {pin}"))
+            .help(format!(
+                "in version {pin} it was {}; in version {now} (this lrx) it is {}. To keep the old \
+                 value, write it in the spec; to accept the new one, pin `stdlib = {now}`",
+                show(then),
+                show(today)
+            )),
+        );
+    }
+    out
 }
 
 /// Checks only the syntax and imports of a file (for stdlib modules and library files that

@@ -40,6 +40,7 @@ const STUDY_KEYS: &[&str] = &[
     "cpu_gflops",
     "gpu_gflops",
     "max_runs",
+    "stdlib",
 ];
 
 /// The default of `study { max_runs = ... }`: the most training runs (counted before `where`
@@ -382,6 +383,17 @@ impl Eval<'_> {
                         .typed(&s, "seed", Ty::Seed)
                         .and_then(|v| v.as_u64())
                         .unwrap_or(0);
+                    if let Some(Value::Int(n)) = self.typed(
+                        &s,
+                        "stdlib",
+                        Ty::Int {
+                            min: 1,
+                            max: i64::MAX,
+                        },
+                    ) && let Some((v, _, _)) = s.values.get("stdlib")
+                    {
+                        self.stdlib_pin = Some((n, v.span));
+                    }
                     let description = self.str_or(&s, "description", "");
                     let device = match self.scalar(&s, "device") {
                         None => "auto".to_string(),

@@ -172,6 +172,54 @@ impl Val {
         }
     }
 
+    /// The value written out in full, the same on every machine and in every lrx version
+    /// that resolves it the same way: the stdlib lock ([`crate::stdlib`]) compares presets by
+    /// this text. Presets are their builtin and every parameter (defaults included).
+    pub fn canonical(&self) -> String {
+        let join = |items: &[SVal]| {
+            items
+                .iter()
+                .map(|x| x.v.canonical())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Val::Num { n, unit: Some(u) } => format!("{} {u}", n.key()),
+            Val::Num { n, unit: None } => n.key(),
+            Val::Str(s) => serde_json::to_string(s).unwrap_or_default(),
+            Val::Bool(b) => b.to_string(),
+            Val::None => "none".into(),
+            Val::Sym(s) => s.clone(),
+            Val::List(items) => format!("[{}]", join(items)),
+            Val::Tuple(items) => format!("({})", join(items)),
+            Val::Map(entries) => format!(
+                "{{ {} }}",
+                entries
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", k.v.canonical(), v.v.canonical()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Val::Obj(o) => format!(
+                "{}({})",
+                o.builtin.name,
+                o.params
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {}", serde_json::to_string(v).unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Val::Every(k) => format!("every({k} epochs)"),
+            Val::Stimuli(n) => format!("val({n})"),
+            Val::Pairs(f) => format!("pairs({f})"),
+            Val::Composite(name, fs) => format!("{name}({})", fs.join(", ")),
+            Val::Observables(os) => format!(
+                "observables[{}]",
+                os.iter().map(|o| o.name()).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+
     /// The string a value is matched by in tables, `==` and `in`.
     pub fn key(&self) -> Option<String> {
         Some(match self {

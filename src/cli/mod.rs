@@ -137,6 +137,10 @@ pub enum Command {
         /// Document the builtins and the stdlib modules.
         #[arg(long, default_value_t = true)]
         stdlib: bool,
+        /// Print the stdlib lock instead: the canonical value of every stdlib definition, as
+        /// `stdlib/versions/<version>.json` holds it (for pinned specs, `study { stdlib = N }`).
+        #[arg(long)]
+        stdlib_lock: bool,
     },
 }
 
@@ -199,6 +203,12 @@ pub fn run_front(cli: &Cli, out: &mut Out) -> Option<i32> {
         Command::Status { target } => run::cmd_status(cli, target, out),
         Command::Report { study_dir } => cmd_report(study_dir, out),
         Command::Fmt(a) => fmt::cmd_fmt(cli, a, out),
+        Command::Doc {
+            stdlib_lock: true, ..
+        } => {
+            let _ = write!(out.out, "{}", crate::check::stdlib_lock_json());
+            Ok(())
+        }
         Command::Doc { .. } => {
             let _ = write!(out.out, "{}", doc::builtins_markdown());
             Ok(())

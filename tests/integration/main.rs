@@ -19,6 +19,7 @@ mod reference;
 #[cfg(feature = "torch")]
 mod run;
 mod specs;
+mod stdlib_pin;
 
 use std::path::{Path, PathBuf};
 
