@@ -171,6 +171,20 @@ fn summarize(study: &Study, runs: &[RunSpec], costs: &[cost::Cost], duplicates: 
             feature_columns.insert(m.to_string(), 3 + k * cmin);
         }
     }
+    // The `perf` measure (classify::performance): accuracy and loss at each checkpoint after
+    // epoch 0 that every run has.
+    if study
+        .classify
+        .as_ref()
+        .is_some_and(|c| c.measures.iter().any(|m| m == "perf"))
+    {
+        let after_0 = runs
+            .iter()
+            .map(|r| r.checkpoints.iter().filter(|&&e| e >= 1).count())
+            .min()
+            .unwrap_or(0);
+        feature_columns.insert("perf".to_string(), 3 + 2 * after_0);
+    }
     let realism_conditions = study.realism.as_ref().map_or(0, |r| r.conditions().len());
     let (evals, fits) = classifier_counts(study, runs, cmin);
     // Sorted by their number, which is their order as (fixed-length, lower-case hex) strings.
