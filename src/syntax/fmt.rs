@@ -6,11 +6,12 @@
 //! - items in source order, at most one blank line between them, one newline at the end;
 //! - a block is `kind name {`, one entry per line indented by two spaces per level, `}` on its
 //!   own line; an empty block is `kind {}`, and a block with one setting, axis or filter and no
-//!   comment inside stays on one line when it fits (`observe paper.candidates { stimuli = val(128) }`);
+//!   comment inside stays on one line when it fits (`observe x { stimuli = val(128) }`);
 //! - the `=` of settings and the `in` of axes of a block are aligned: keys are padded to the
 //!   widest key of their group, a group being the entries between two blank lines (filters and
-//!   nested blocks are not padded and do not end a group); consecutive top-level definitions
-//!   are aligned the same way on their `=`;
+//!   nested blocks are not padded and do not end a group); a run of top-level definitions on
+//!   consecutive lines (no blank line, comment line or other item between them) is aligned the
+//!   same way on its `=`;
 //! - expressions are spaced canonically (`a + b`, `[a, b]`, `{ k: v }`, `f(a = 1, b in [2])`,
 //!   `-x`, `12 epochs`, `25%`); numbers and strings are written exactly as in the source, and so
 //!   are parentheses (a redundant pair is kept, none is added);
@@ -25,9 +26,14 @@
 //! A comment between two items or entries stays there, on its own line, or at the end of the
 //! line of the item before it when it was on that line in the source (trailing comments of
 //! consecutive lines of one indentation are aligned, two spaces after the longest of these
-//! lines). A comment inside an
-//! expression (or between the key and the value of an entry) is never moved: the smallest
-//! expression (or entry) around it is written as in the source, re-indented only.
+//! lines). A comment inside an expression (or between the key and the value of an entry) is
+//! never moved: the smallest expression (or entry) around it is written as in the source,
+//! re-indented only.
+//!
+//! Spans: the parser's spans of expressions, names and blocks cover their tokens exactly, but
+//! the span of an import, definition or entry can run on over the whitespace and comments
+//! after its last token (a pest rule that ends with an optional or repeated part), so their
+//! ends are taken from their last part ([`item_span`], [`entry_span`]).
 //!
 //! Formatting is checked before it is returned: the output must parse to the same tree as the
 //! input (spans aside) and hold the same comments, or [`format_file`] returns a bug diagnostic
@@ -61,12 +67,26 @@ pub fn format_source(text: &str) -> Result<String, Diag> {
 /// comments, or this returns a bug diagnostic instead.
 pub fn format_file(sources: &SourceMap, id: SourceId) -> Result<String, Diag> {
     let before = parser::parse_source(sources, id)?;
-    let text = normalize(sources.get(id).text.as_str());
-    let file = parser::parse(id, &text)
-        .map_err(|_| bug(id, "the file no longer parses once its line ends are normalized"))?;
-    let out = Formatter::new(&text).file(&file);
-    let after = parser::parse(id, &out)
-        .map_err(|_| bug(id, "the formatted text does not parse; the file is left unchanged"))?;
+    let original = sources.get(id).text.as_str();
+    let text = normalize(original);
+    // Spans must point into the text laid out: parse again if normalizing changed it.
+    let out = if text == original {
+        Formatter::new(&text).file(&before)
+    } else {
+        let file = parser::parse(id, &text).map_err(|_| {
+            bug(
+                id,
+                "the file no longer parses once its line ends are normalized",
+            )
+        })?;
+        Formatter::new(&text).file(&file)
+    };
+    let after = parser::parse(id, &out).map_err(|_| {
+        bug(
+            id,
+            "the formatted text does not parse; the file is left unchanged",
+        )
+    })?;
     if syntax_json(&before) != syntax_json(&after) {
         return Err(bug(
             id,
@@ -390,6 +410,14 @@ impl<'s> Formatter<'s> {
         self.src[pos..end.max(pos)].matches('\n').count() >= 2
     }
 
+    /// Whether a comment of `src[start..end]` (between two tokens) starts a line, rather
+    /// than trailing the token before it.
+    fn has_comment_line(&self, start: usize, end: usize) -> bool {
+        self.comments_in(start, end)
+            .iter()
+            .any(|c| self.src[start..c.start].contains('\n'))
+    }
+
     /// `src[start..end]` as written, to be placed at column `col`: lines after the first are
     /// shifted by the difference between `col` and the text's column in the source (spaces
     /// are removed only where there are some) and lose their trailing whitespace, except where
@@ -491,6 +519,7 @@ impl<'s> Formatter<'s> {
                 !matches!(items[i], Item::Definition(_))
                     || !matches!(items[i - 1], Item::Definition(_))
                     || self.has_blank_line(spans[i - 1].end, spans[i].start)
+                    || self.has_comment_line(spans[i - 1].end, spans[i].start)
             },
         );
         let mut prev: Option<usize> = None;
@@ -524,8 +553,9 @@ impl<'s> Formatter<'s> {
     }
 
     fn import(&self, out: &mut Lines, im: &Import) {
-        if self.has_comment(im.span.start, im.span.end) {
-            out.code(&self.verbatim(im.span.start, im.span.end, 0));
+        let span = import_span(im);
+        if self.has_comment(span.start, span.end) {
+            out.code(&self.verbatim(span.start, span.end, 0));
             return;
         }
         let target = match &im.target.node {
@@ -543,7 +573,7 @@ impl<'s> Formatter<'s> {
 
     fn definition(&self, out: &mut Lines, d: &Definition, pad: usize) {
         if self.has_comment(d.span.start, d.value.span.start) {
-            out.code(&self.verbatim(d.span.start, d.span.end, 0));
+            out.code(&self.verbatim(d.span.start, d.value.span.end, 0));
             return;
         }
         let key = format!("{} {}", d.kind.node, d.name.node);
@@ -587,11 +617,12 @@ impl<'s> Formatter<'s> {
         }
         out.code(&format!("{pad}{header}"));
         let entries = &b.entries;
-        let spans: Vec<Span> = entries.iter().map(Entry::span).collect();
+        let spans: Vec<Span> = entries.iter().map(entry_span).collect();
         let pads = group_pads(
             entries.len(),
             |i| match &entries[i] {
-                Entry::Setting { targets, value, .. } | Entry::Axis {
+                Entry::Setting { targets, value, .. }
+                | Entry::Axis {
                     targets,
                     values: value,
                     ..
@@ -616,9 +647,11 @@ impl<'s> Formatter<'s> {
     /// An entry on one line, for a block written on one line: `None` when the entry is a
     /// nested block, holds a comment or does not fit on a line.
     fn entry_flat(&self, e: &Entry) -> Option<String> {
-        let span = e.span();
+        let span = entry_span(e);
         let (key, value) = match e {
-            Entry::Setting { targets, value, .. } => (format!("{} =", targets_text(targets)), value),
+            Entry::Setting { targets, value, .. } => {
+                (format!("{} =", targets_text(targets)), value)
+            }
             Entry::Axis {
                 targets, values, ..
             } => (format!("{} in", targets_text(targets)), values),
@@ -632,7 +665,7 @@ impl<'s> Formatter<'s> {
     }
 
     fn entry(&self, out: &mut Lines, e: &Entry, indent: usize, pad: usize) {
-        let span = e.span();
+        let span = entry_span(e);
         let (key, value) = match e {
             Entry::Setting { targets, value, .. } => {
                 (format!("{:<pad$} = ", targets_text(targets)), value)
@@ -831,7 +864,11 @@ impl<'s> Formatter<'s> {
         let inner = match &e.kind {
             ExprKind::Binary { .. } => self.chain(e, col, indent, trail),
             ExprKind::Unary { op, expr } => {
-                format!("{}{}", unary(*op), self.render(expr, col + 1, indent, trail))
+                format!(
+                    "{}{}",
+                    unary(*op),
+                    self.render(expr, col + 1, indent, trail)
+                )
             }
             ExprKind::Index { base, keys } => {
                 let base = self.render(base, col, indent, 1);
@@ -919,7 +956,11 @@ impl<'s> Formatter<'s> {
         let item_col = end_col(col, open);
         let mut s = open.to_string();
         let mut cur = item_col;
-        let mut line_indent = if open.contains('\n') { item_col } else { indent };
+        let mut line_indent = if open.contains('\n') {
+            item_col
+        } else {
+            indent
+        };
         let mut prev_multiline = false;
         for (i, p) in pieces.iter().enumerate() {
             let last = i + 1 == pieces.len();
@@ -1009,11 +1050,33 @@ fn unary(op: UnOp) -> &'static str {
     }
 }
 
+/// The text of an item, from its first token to its last. (The span of a pest pair that ends
+/// with an optional or repeated part can include the whitespace and comments after its last
+/// token: `import paper` followed by a comment, `lr = 0.1 // ...`.)
 fn item_span(item: &Item) -> Span {
     match item {
-        Item::Import(i) => i.span,
-        Item::Definition(d) => d.span,
+        Item::Import(i) => import_span(i),
+        Item::Definition(d) => Span::new(d.span.source, d.span.start, d.value.span.end),
         Item::Block(b) => b.span,
+    }
+}
+
+/// The text of an import, from `import` to its last name or string (see [`item_span`]).
+fn import_span(i: &Import) -> Span {
+    let last = i.alias.as_ref().map_or(i.target.span, |a| a.span);
+    Span::new(i.span.source, i.span.start, last.end)
+}
+
+/// The text of an entry, from its first token to its last (see [`item_span`]).
+fn entry_span(e: &Entry) -> Span {
+    let span = e.span();
+    match e {
+        Entry::Setting { value, .. }
+        | Entry::Axis { values: value, .. }
+        | Entry::Filter {
+            condition: value, ..
+        } => Span::new(span.source, span.start, value.span.end),
+        Entry::Nested(b) => b.span,
     }
 }
 
@@ -1047,7 +1110,10 @@ mod tests {
     fn empty_and_comment_only_files() {
         assert_eq!(fmt(""), "");
         assert_eq!(fmt("\n\n  \n"), "");
-        assert_eq!(fmt("\u{feff}// only\r\n\r\n\r\n/* two */\r\n"), "// only\n\n/* two */\n");
+        assert_eq!(
+            fmt("\u{feff}// only\r\n\r\n\r\n/* two */\r\n"),
+            "// only\n\n/* two */\n"
+        );
     }
 
     #[test]
@@ -1057,20 +1123,5 @@ mod tests {
             fmt("train { c = every(2\tepochs), s = 25% }"),
             "train {\n  c = every(2 epochs)\n  s = 25%\n}\n"
         );
-    }
-}
-#[cfg(test)]
-mod scratch {
-    #[test]
-    fn scratch() {
-        let src = std::fs::read_to_string(std::env::var("SCRATCH").unwrap()).unwrap();
-        let t = super::normalize(&src);
-        let f = super::parser::parse(crate::source::SourceId(0), &t).unwrap();
-        let out = super::Formatter::new(&t).file(&f);
-        println!("{out}");
-        let a = super::comment_texts(&t);
-        let b = super::comment_texts(&out);
-        for x in &a { if !b.contains(x) { println!("LOST {x:?}"); } }
-        for x in &b { if !a.contains(x) { println!("NEW {x:?}"); } }
     }
 }

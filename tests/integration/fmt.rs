@@ -189,7 +189,12 @@ fn check_idempotent(texts: &[Text]) -> usize {
         );
         let a = lrx::syntax::parse(lrx::source::SourceId(0), &t.text).unwrap();
         let b = lrx::syntax::parse(lrx::source::SourceId(0), &once).unwrap();
-        assert_eq!(syntax_json(&a), syntax_json(&b), "{}: syntax tree changed", t.name);
+        assert_eq!(
+            syntax_json(&a),
+            syntax_json(&b),
+            "{}: syntax tree changed",
+            t.name
+        );
         assert_layout(&t.name, &once);
     }
     texts.len()
@@ -221,11 +226,53 @@ fn fmt_is_idempotent_and_keeps_comments_on_the_repository() {
 #[test]
 fn fmt_is_idempotent_and_keeps_comments_on_generated_specs() {
     let texts = generated();
-    assert!(texts.len() >= 100, "only {} generated specs parse", texts.len());
+    assert!(
+        texts.len() >= 100,
+        "only {} generated specs parse",
+        texts.len()
+    );
     let n = check_idempotent(&texts);
     let commented = texts.iter().filter(|t| t.text.contains("/*")).count();
     oracle::summary(&format!(
         "fmt: {n} generated specs formatted twice ({commented} with block comments)"
+    ));
+}
+
+/// A comment anywhere between two tokens: at runs of whitespace spread over two specs and the
+/// stdlib (`LRX_FUZZ_SCALE` times 60 per file), a `/* */` comment, a `//` comment, a blank line
+/// or a comment spanning lines is inserted; every variant that parses formats without a bug,
+/// idempotently and with its comments.
+#[test]
+fn fmt_handles_a_comment_between_any_two_tokens() {
+    let mut texts = Vec::new();
+    for f in [
+        "specs/quickstart.lrx",
+        "specs/paper.lrx",
+        "stdlib/paper.lrx",
+    ] {
+        let text = std::fs::read_to_string(crate::root().join(f)).unwrap();
+        let b = text.as_bytes();
+        let gaps: Vec<usize> = (1..b.len())
+            .filter(|&i| b[i].is_ascii_whitespace() && !b[i - 1].is_ascii_whitespace())
+            .collect();
+        let per_file = oracle::cases(60) as usize;
+        let step = gaps.len().div_ceil(per_file).max(1);
+        for (n, &at) in gaps.iter().step_by(step).enumerate() {
+            let insert = ["/* c */", "// c\n", "\n\n", " /* a\n  b */ "][n % 4];
+            let variant = format!("{}{insert}{}", &text[..at], &text[at..]);
+            if parses(&variant) {
+                texts.push(Text {
+                    name: format!("{f} with {insert:?} at byte {at}"),
+                    text: variant,
+                    path: None,
+                });
+            }
+        }
+    }
+    assert!(texts.len() > 100, "only {} variants parse", texts.len());
+    let n = check_idempotent(&texts);
+    oracle::summary(&format!(
+        "fmt: {n} variants with a comment between two tokens formatted twice"
     ));
 }
 
@@ -262,7 +309,12 @@ fn fmt_keeps_plan_hashes_and_run_ids() {
         let path = t.path.clone().unwrap();
         if let Some(before) = plan_of(&t.name, &t.text, &path) {
             let after = plan_of(&t.name, &fmt(&t.text), &path);
-            assert_eq!(Some(before), after, "{}: plan changed by formatting", t.name);
+            assert_eq!(
+                Some(before),
+                after,
+                "{}: plan changed by formatting",
+                t.name
+            );
             accepted += 1;
         }
     }
@@ -282,10 +334,11 @@ fn fmt_keeps_the_stdlib_syntax_tree() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Golden cases: input → expected output.
+// Golden cases: input → expected output (each written from the line after `r#"`).
 
 #[track_caller]
 fn golden(input: &str, expected: &str) {
+    let (input, expected) = (&input[1..], &expected[1..]);
     let out = fmt(input);
     assert!(
         out == expected,
@@ -297,65 +350,159 @@ fn golden(input: &str, expected: &str) {
 #[test]
 fn golden_one_line_block_with_commas_becomes_one_entry_per_line() {
     golden(
-        "study probe { output = \"x\", seed = 2, device = cpu }\n",
-        "study probe {\n  output = \"x\"\n  seed   = 2\n  device = cpu\n}\n",
+        r#"
+study probe { output = "x", seed = 2, device = cpu }
+"#,
+        r#"
+study probe {
+  output = "x"
+  seed   = 2
+  device = cpu
+}
+"#,
     );
     // One entry that fits stays on the line; an empty block is `kind {}`.
     golden(
-        "observe   paper.candidates {\n  stimuli=val( 128 )\n}\nreport {\n}\n",
-        "observe paper.candidates { stimuli = val(128) }\nreport {}\n",
+        r#"
+observe   paper.candidates {
+  stimuli=val( 128 )
+}
+report {
+}
+"#,
+        r#"
+observe paper.candidates { stimuli = val(128) }
+report {}
+"#,
     );
 }
 
 #[test]
 fn golden_alignment_of_settings_axes_and_definitions() {
+    // A blank line starts a new group; filters and nested blocks are not padded.
     golden(
-        "train {\n  task = shapes\n  rule in paper.rules\n  where batch == 32\n  \
-         trajectory { period in [1, 2], samples in [2] }\n  model_seed in seeds(2)\n\n  \
-         lr = 0.1\n  weight_decay=1e-5\n}\n",
-        "train {\n  task       = shapes\n  rule       in paper.rules\n  where batch == 32\n  \
-         trajectory {\n    period  in [1, 2]\n    samples in [2]\n  }\n  model_seed in seeds(2)\n\n  \
-         lr           = 0.1\n  weight_decay = 1e-5\n}\n",
+        r#"
+train {
+  task = shapes
+  rule in paper.rules
+  where batch == 32
+  trajectory { period in [1, 2], samples in [2] }
+  // a comment does not end the group
+  model_seed in seeds(2)
+
+  lr = 0.1
+  weight_decay=1e-5
+}
+"#,
+        r#"
+train {
+  task       = shapes
+  rule       in paper.rules
+  where batch == 32
+  trajectory {
+    period  in [1, 2]
+    samples in [2]
+  }
+  // a comment does not end the group
+  model_seed in seeds(2)
+
+  lr           = 0.1
+  weight_decay = 1e-5
+}
+"#,
     );
+    // Definitions on consecutive lines; a blank line or a comment line ends the run.
     golden(
-        "rule sgdm = sgdm(momentum = 0.9)\nrule fa = fa(optimizer = adam)\n\nlet x = 1\n",
-        "rule sgdm = sgdm(momentum = 0.9)\nrule fa   = fa(optimizer = adam)\n\nlet x = 1\n",
+        r#"
+rule sgdm = sgdm(momentum = 0.9) // Nesterov
+rule fa = fa(optimizer = adam)
+// rates
+let lr_a = 1
+let lr_bc = 2
+
+let x = 1
+"#,
+        r#"
+rule sgdm = sgdm(momentum = 0.9)  // Nesterov
+rule fa   = fa(optimizer = adam)
+// rates
+let lr_a  = 1
+let lr_bc = 2
+
+let x = 1
+"#,
     );
 }
 
 #[test]
 fn golden_expressions_are_spaced_and_numbers_kept() {
     golden(
-        "let a = {sgdm:1e-3,_:0.10}\nlet b = f(x=1,y in[2,3],-z)\nlet c = !(a||b)&&c[rule,arch]\n\
-         let d = 12   epochs\nlet e = 25%\nlet f = (a, \"s // t\")\n",
-        "let a = { sgdm: 1e-3, _: 0.10 }\nlet b = f(x = 1, y in [2, 3], -z)\n\
-         let c = !(a || b) && c[rule, arch]\nlet d = 12 epochs\nlet e = 25%\n\
-         let f = (a, \"s // t\")\n",
+        r#"
+let a = {sgdm:1e-3,_:0.10}
+let b = f(x=1,y in[2,3],-z)
+let c = !(a||b)&&c[rule,arch]
+let d = 12   epochs
+let e = 25%
+let f = (a, "s // t")
+let g = ( (1+2) )*3E+2
+"#,
+        r#"
+let a = { sgdm: 1e-3, _: 0.10 }
+let b = f(x = 1, y in [2, 3], -z)
+let c = !(a || b) && c[rule, arch]
+let d = 12 epochs
+let e = 25%
+let f = (a, "s // t")
+let g = ((1 + 2)) * 3E+2
+"#,
     );
 }
 
 #[test]
 fn golden_long_lists_and_calls_wrap_after_commas() {
     golden(
-        "classify {\n  targets = [rule]\n  models = [random_forest(trees in [100], max_features in [sqrt]), \
-         linear_svm(C in [1], pca in [none]), conv1d(kernel = [2], stride = [1], filters = [20], \
-         pool = [max], weight_decay = [1e-4], lr = [1e-3], batch = [64], epochs = 100)]\n}\n",
-        "classify {\n  targets = [rule]\n  models  = [random_forest(trees in [100], max_features in [sqrt]),\n             \
-         linear_svm(C in [1], pca in [none]),\n             \
-         conv1d(kernel = [2], stride = [1], filters = [20], pool = [max], weight_decay = [1e-4],\n                    \
-         lr = [1e-3], batch = [64], epochs = 100)]\n}\n",
+        r#"
+classify {
+  targets = [rule]
+  models = [random_forest(trees in [100], max_features in [sqrt]), linear_svm(C in [1], pca in [none]), conv1d(kernel = [2], stride = [1], filters = [20], pool = [max], weight_decay = [1e-4], lr = [1e-3], batch = [64], epochs = 100)]
+}
+"#,
+        r#"
+classify {
+  targets = [rule]
+  models  = [random_forest(trees in [100], max_features in [sqrt]),
+             linear_svm(C in [1], pca in [none]),
+             conv1d(kernel = [2], stride = [1], filters = [20], pool = [max], weight_decay = [1e-4],
+                    lr = [1e-3], batch = [64], epochs = 100)]
+}
+"#,
     );
     // A chain of `&&` wraps before an operator, aligned with its first operand.
     golden(
-        "realism {\n  where arch == resnet18 && task in [imagenet, simclr] && rule in [fa, ia] && \
-         batch == 256 && model_seed == 0 && data_seed == 0\n}\n",
-        "realism {\n  where arch == resnet18 && task in [imagenet, simclr] && rule in [fa, ia] && batch == 256\n        \
-         && model_seed == 0 && data_seed == 0\n}\n",
+        r#"
+realism {
+  where arch == resnet18 && task in [imagenet, simclr] && rule in [fa, ia] && batch == 256 && model_seed == 0 && data_seed == 0
+}
+"#,
+        r#"
+realism {
+  where arch == resnet18 && task in [imagenet, simclr] && rule in [fa, ia] && batch == 256
+        && model_seed == 0 && data_seed == 0
+}
+"#,
     );
     // A trailing comma keeps one item per line; table keys are aligned.
     golden(
-        "let lr = { sgdm: { resnet: 0.125 }, ia: { resnet: 0.125 }, fa: { _: 0.001 }, }\n",
-        "let lr = {\n  sgdm: { resnet: 0.125 },\n  ia:   { resnet: 0.125 },\n  fa:   { _: 0.001 },\n}\n",
+        r#"
+let lr = { sgdm: { resnet: 0.125 }, ia: { resnet: 0.125 }, fa: { _: 0.001 }, }
+"#,
+        r#"
+let lr = {
+  sgdm: { resnet: 0.125 },
+  ia:   { resnet: 0.125 },
+  fa:   { _: 0.001 },
+}
+"#,
     );
 }
 
@@ -363,26 +510,82 @@ fn golden_long_lists_and_calls_wrap_after_commas() {
 fn golden_comments() {
     // A comment inside a list: the list is kept as written (re-indented with its entry).
     golden(
-        "train {\n    rule in [sgdm, // the baseline\n             fa]\n    batch = 32\n}\n",
-        "train {\n  rule  in [sgdm, // the baseline\n           fa]\n  batch = 32\n}\n",
+        r#"
+train {
+    rule in [sgdm, // the baseline
+             fa]
+    batch = 32
+}
+"#,
+        r#"
+train {
+  rule  in [sgdm, // the baseline
+            fa]
+  batch = 32
+}
+"#,
     );
-    // Trailing comments stay at the end of their line, aligned in a run of lines; a comment
-    // on its own line stays on its own line; blank lines collapse to one.
+    // Trailing comments stay at the end of their line, aligned in a run of lines of one
+    // indentation; a comment on its own line stays on its own line; blank lines collapse.
     golden(
-        "// header\n\n\n\nobserve paper.candidates { // measures\n  stimuli = val() // every stimulus\n  \
-         quantile = tf_nearest    // conventions\n  // own line\n  skew = pearson2\n}   // end\n",
-        "// header\n\nobserve paper.candidates {  // measures\n  stimuli  = val()      // every stimulus\n  \
-         quantile = tf_nearest  // conventions\n  // own line\n  skew     = pearson2\n}  // end\n",
+        r#"
+// header
+
+
+
+observe paper.candidates { // measures
+  stimuli = val() // every stimulus
+  quantile = tf_nearest    // conventions
+  // own line
+  skew = pearson2
+}   // end
+"#,
+        r#"
+// header
+
+observe paper.candidates {  // measures
+  stimuli  = val()       // every stimulus
+  quantile = tf_nearest  // conventions
+  // own line
+  skew     = pearson2
+}  // end
+"#,
     );
-    // Block comments: between entries, inside an expression (kept in place), multi-line.
+    // Block comments: before an entry on its line, trailing, inside an expression (kept in
+    // place), spanning lines (their text untouched).
     golden(
-        "train {\n  /* first */ lr = 1 /* one */\n  batch = f(a /* b */ , c)\n  /* several\n     lines */\n}\n",
-        "train {\n  /* first */\n  lr    = 1  /* one */\n  batch = f(a /* b */ , c)\n  /* several\n     lines */\n}\n",
+        r#"
+train {
+  /* first */ lr = 1 /* one */
+  batch = f(a /* b */ , c)
+      /* several
+     lines */
+}
+"#,
+        r#"
+train {
+  /* first */
+  lr    = 1  /* one */
+  batch = f(a /* b */ , c)
+  /* several
+     lines */
+}
+"#,
     );
     // A comment between the key and the value keeps the entry as written.
     golden(
-        "train {\n   lr /* per rule */ = 0.1\n   batch = 32\n}\n",
-        "train {\n  lr /* per rule */ = 0.1\n  batch = 32\n}\n",
+        r#"
+train {
+   lr /* per rule */ = 0.1
+   batch = 32
+}
+"#,
+        r#"
+train {
+  lr /* per rule */ = 0.1
+  batch = 32
+}
+"#,
     );
 }
 
@@ -403,10 +606,17 @@ fn cli_check_rewrite_and_syntax_errors() {
     let (code, out, err) = run_captured(&["fmt", "--check", &m]);
     assert_eq!(code, 1, "{err}");
     assert!(out.contains(&format!("--- {m}")), "{out}");
-    assert!(out.contains("-study s { output = \"runs/s\", seed = 1 }  // c"), "{out}");
+    assert!(
+        out.contains("-study s { output = \"runs/s\", seed = 1 }  // c"),
+        "{out}"
+    );
     assert!(out.contains("+  seed   = 1"), "{out}");
     assert!(err.contains("1 file not formatted"), "{err}");
-    assert!(std::fs::read_to_string(&messy).unwrap().starts_with("study s { output"));
+    assert!(
+        std::fs::read_to_string(&messy)
+            .unwrap()
+            .starts_with("study s { output")
+    );
     let (code, out, err) = run_captured(&["fmt", "--check", &t]);
     assert_eq!((code, out.as_str()), (0, ""), "{err}");
 
@@ -417,7 +627,10 @@ fn cli_check_rewrite_and_syntax_errors() {
     let (code, _, err) = run_captured(&["fmt", &d]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains(&format!("formatted {m}")), "{err}");
-    assert!(err.contains("formatted 1 file, 1 already formatted"), "{err}");
+    assert!(
+        err.contains("formatted 1 file, 1 already formatted"),
+        "{err}"
+    );
     assert_eq!(
         std::fs::read_to_string(&messy).unwrap(),
         "study s {\n  output = \"runs/s\"\n  seed   = 1\n}  // c\n"
