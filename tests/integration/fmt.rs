@@ -691,3 +691,16 @@ fn cli_stdin_to_stdout() {
     let (code, _) = run(&["fmt", "-"], "let x = [1,");
     assert_eq!(code, Some(1));
 }
+
+#[test]
+fn the_repository_specs_and_stdlib_are_formatted() {
+    // `.ci/run` also runs `lrx fmt --check specs stdlib`; this says which file to format.
+    for t in files("specs").into_iter().chain(files("stdlib")) {
+        assert!(
+            fmt(&t.text) == t.text,
+            "{} is not formatted: run `lrx fmt {}`",
+            t.name,
+            t.name
+        );
+    }
+}

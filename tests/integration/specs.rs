@@ -106,7 +106,11 @@ fn run_ids_are_stable_across_invocations_and_field_order() {
 #[test]
 fn a_changed_field_changes_only_the_affected_ids() {
     let base = std::fs::read_to_string(crate::root().join("specs/quickstart.lrx")).unwrap();
-    let changed = base.replace("epochs     = 10", "epochs     = 11");
+    let line = base
+        .lines()
+        .find(|l| l.trim_start().starts_with("epochs") && l.trim_end().ends_with("= 10"))
+        .expect("quickstart.lrx sets `epochs = 10`");
+    let changed = base.replace(line, &line.replace("= 10", "= 11"));
     assert_ne!(base, changed);
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("q.lrx");
