@@ -2,21 +2,10 @@
 
 use lrx::source::SourceMap;
 
-fn md_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            md_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "md") {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn lrx_blocks_in_docs_check() {
     let mut files = vec![crate::root().join("README.md")];
-    md_files(&crate::root().join("docs"), &mut files);
+    crate::files_below(&crate::root().join("docs"), "md", &mut files);
     let mut n = 0;
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();

@@ -51,21 +51,10 @@ struct Text {
     path: Option<PathBuf>,
 }
 
-fn md_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            md_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "md") {
-            out.push(p);
-        }
-    }
-}
-
 /// Every ```lrx block of README.md and docs/ (as tests/integration/docs.rs reads them).
 fn doc_blocks() -> Vec<Text> {
     let mut files = vec![crate::root().join("README.md")];
-    md_files(&crate::root().join("docs"), &mut files);
+    crate::files_below(&crate::root().join("docs"), "md", &mut files);
     files.sort();
     let mut out = Vec::new();
     for f in files {
@@ -93,20 +82,9 @@ fn doc_blocks() -> Vec<Text> {
     out
 }
 
-fn lrx_files_below(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            lrx_files_below(&p, out);
-        } else if p.extension().is_some_and(|x| x == "lrx") {
-            out.push(p);
-        }
-    }
-}
-
 fn files(dir: &str) -> Vec<Text> {
     let mut paths = Vec::new();
-    lrx_files_below(&crate::root().join(dir), &mut paths);
+    crate::files_below(&crate::root().join(dir), "lrx", &mut paths);
     paths.sort();
     paths
         .into_iter()

@@ -36,3 +36,15 @@ pub fn lrx_files(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// Every file below `dir` (recursively) whose extension is `ext`, in directory order.
+pub fn files_below(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_below(&p, ext, out);
+        } else if p.extension().is_some_and(|x| x == ext) {
+            out.push(p);
+        }
+    }
+}
