@@ -20,7 +20,13 @@ pub const VERSION: i64 = 1;
 /// canonical value of every definition, keyed `module.name`).
 pub const LOCKS: &[(i64, &str)] = &[(1, include_str!("../stdlib/versions/1.json"))];
 
-/// The stdlib module a source file is, from the name the checker gives it (`<stdlib/paper.lrx>`).
+/// The name a stdlib module's source file has in a source map (`<stdlib/paper.lrx>`): what
+/// diagnostics show and what [`module_of_source`] reads back.
+pub fn source_name(module: &str) -> String {
+    format!("<stdlib/{module}.lrx>")
+}
+
+/// The stdlib module a source file is, from its [`source_name`].
 pub fn module_of_source(name: &str) -> Option<&str> {
     name.strip_prefix("<stdlib/")?.strip_suffix(".lrx>")
 }

@@ -255,7 +255,7 @@ impl<'s> Eval<'s> {
     ) -> Option<usize> {
         let (name, path, text) = match &imp.target.node {
             ImportTarget::Stdlib(n) => match stdlib(n) {
-                Some(t) => (format!("<stdlib/{n}.lrx>"), None, t.as_bytes().to_vec()),
+                Some(t) => (crate::stdlib::source_name(n), None, t.as_bytes().to_vec()),
                 None => {
                     let names: Vec<&str> = crate::stdlib::MODULES.iter().map(|(n, _)| *n).collect();
                     self.err(

@@ -104,21 +104,33 @@ pub fn stdlib_values() -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();
     for (name, text) in crate::stdlib::MODULES {
         let mut sources = SourceMap::new();
-        let id = sources.add(format!("<stdlib/{name}.lrx>"), None, text.to_string());
+        let id = sources.add(crate::stdlib::source_name(name), None, text.to_string());
         let mut ev = eval::Eval::new(&mut sources);
-        let mut stack = vec![(id, None::<Span>)];
-        let Some(m) = ev.load(id, crate::stdlib::get, &mut stack, false) else {
-            continue;
-        };
-        let names: Vec<String> = ev.modules[m].defs.keys().cloned().collect();
-        for n in names {
-            let span = Span::new(id, 0, 0);
-            if let Some(v) = ev.path(std::slice::from_ref(&n), span, m, &Vec::new()) {
+        for (n, v) in module_values(&mut ev, id) {
+            if let Some(v) = v {
                 out.insert(format!("{name}.{n}"), v.v.canonical());
             }
         }
     }
     out
+}
+
+/// Loads file `id` as a module (no study) and evaluates every definition in it, in order:
+/// (name, value, `None` where it failed and `ev` holds the error).
+fn module_values(ev: &mut eval::Eval, id: SourceId) -> Vec<(String, Option<val::SVal>)> {
+    let mut stack = vec![(id, None::<Span>)];
+    let Some(m) = ev.load(id, crate::stdlib::get, &mut stack, false) else {
+        return Vec::new();
+    };
+    let names: Vec<String> = ev.modules[m].defs.keys().cloned().collect();
+    let span = Span::new(id, 0, 0);
+    names
+        .into_iter()
+        .map(|n| {
+            let v = ev.path(std::slice::from_ref(&n), span, m, &Vec::new());
+            (n, v)
+        })
+        .collect()
 }
 
 /// The stdlib lock of this build as a JSON document (`lrx doc --stdlib-lock`).
@@ -198,16 +210,7 @@ pub fn stdlib_pin_warnings(
 /// hold definitions but no study).
 pub fn check_module(id: SourceId, sources: &mut SourceMap) -> Result<(), Diags> {
     let mut ev = eval::Eval::new(sources);
-    let mut stack = vec![(id, None::<Span>)];
-    let m = ev.load(id, crate::stdlib::get, &mut stack, false);
-    if let Some(m) = m {
-        let names: Vec<String> = ev.modules[m].defs.keys().cloned().collect();
-        for n in names {
-            let segs = vec![n];
-            let span = Span::new(id, 0, 0);
-            let _ = ev.path(&segs, span, m, &Vec::new());
-        }
-    }
+    module_values(&mut ev, id);
     if ev.diags.has_errors() {
         Err(std::mem::take(&mut ev.diags))
     } else {

@@ -648,33 +648,31 @@ impl<'s> Formatter<'s> {
     /// nested block, holds a comment or does not fit on a line.
     fn entry_flat(&self, e: &Entry) -> Option<String> {
         let span = entry_span(e);
-        let (key, value) = match e {
-            Entry::Setting { targets, value, .. } => {
-                (format!("{} =", targets_text(targets)), value)
-            }
-            Entry::Axis {
-                targets, values, ..
-            } => (format!("{} in", targets_text(targets)), values),
-            Entry::Filter { condition, .. } => ("where".to_string(), condition),
-            Entry::Nested(_) => return None,
-        };
+        let (key, op, value) = entry_parts(e)?;
         if self.has_comment(span.start, value.span.start) {
             return None;
         }
-        Some(format!("{key} {}", self.flat(value)?))
+        let head = if op.is_empty() {
+            key
+        } else {
+            format!("{key} {op}")
+        };
+        Some(format!("{head} {}", self.flat(value)?))
     }
 
     fn entry(&self, out: &mut Lines, e: &Entry, indent: usize, pad: usize) {
         let span = entry_span(e);
-        let (key, value) = match e {
-            Entry::Setting { targets, value, .. } => {
-                (format!("{:<pad$} = ", targets_text(targets)), value)
+        let Some((key, op, value)) = entry_parts(e) else {
+            if let Entry::Nested(b) = e {
+                self.block(out, b, indent);
             }
-            Entry::Axis {
-                targets, values, ..
-            } => (format!("{:<pad$} in ", targets_text(targets)), values),
-            Entry::Filter { condition, .. } => ("where ".to_string(), condition),
-            Entry::Nested(b) => return self.block(out, b, indent),
+            return;
+        };
+        // Settings and axes are padded to their group's widest key; a filter is not.
+        let key = if op.is_empty() {
+            format!("{key} ")
+        } else {
+            format!("{key:<pad$} {op} ")
         };
         if self.has_comment(span.start, value.span.start) {
             let text = self.verbatim(span.start, span.end, indent);
@@ -1068,6 +1066,19 @@ fn import_span(i: &Import) -> Span {
 }
 
 /// The text of an entry, from its first token to its last (see [`item_span`]).
+/// An entry's key, its operator (`=`, `in`, or empty for `where`) and its value; `None` for a
+/// nested block.
+fn entry_parts(e: &Entry) -> Option<(String, &'static str, &Expr)> {
+    Some(match e {
+        Entry::Setting { targets, value, .. } => (targets_text(targets), "=", value),
+        Entry::Axis {
+            targets, values, ..
+        } => (targets_text(targets), "in", values),
+        Entry::Filter { condition, .. } => ("where".to_string(), "", condition),
+        Entry::Nested(_) => return None,
+    })
+}
+
 fn entry_span(e: &Entry) -> Span {
     let span = e.span();
     match e {
