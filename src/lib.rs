@@ -7,6 +7,7 @@ pub mod cochlea;
 pub mod diag;
 pub mod features;
 pub mod idx;
+pub mod lsp;
 pub mod plan;
 pub mod registry;
 pub mod report;

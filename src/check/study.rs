@@ -96,6 +96,30 @@ const CLASSIFY_KEYS: &[&str] = &[
     "matched",
 ];
 const REPORT_KEYS: &[&str] = &["format", "title"];
+/// The keys of `classify { trajectory { ... } }`.
+const TRAJECTORY_KEYS: &[&str] = &["period", "samples"];
+/// The keys of a measure block (`observe { weight { ... } }`).
+const MEASURE_KEYS: &[&str] = &["functions", "statistics"];
+
+/// The keys a block of kind `kind` takes and the blocks it may hold (`None` for a kind that
+/// is not a block): what the language server completes and documents. Top-level blocks are
+/// named by their kind, nested ones by theirs (`trajectory`, and the measures `weight`,
+/// `act`, `gradavg` with their aliases).
+pub fn keys_of_block(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    const MEASURE_BLOCKS: &[&str] = &["weight", "act", "gradavg"];
+    Some(match kind {
+        "study" => (STUDY_KEYS, &[]),
+        "train" => (TRAIN_KEYS, &[]),
+        "observe" => (OBSERVE_KEYS, MEASURE_BLOCKS),
+        "observables" => (&[], MEASURE_BLOCKS),
+        "realism" => (REALISM_KEYS, &[]),
+        "classify" => (CLASSIFY_KEYS, &["trajectory"]),
+        "report" => (REPORT_KEYS, &[]),
+        "trajectory" => (TRAJECTORY_KEYS, &[]),
+        k if registry::measure(k).is_some() => (MEASURE_KEYS, &[]),
+        _ => return None,
+    })
+}
 
 /// Every key of every block (study, train, observe, realism, classify, report), in that order,
 /// each once: the vocabulary the grammar fuzzers draw setting names from, so that a key added
@@ -2242,7 +2266,7 @@ impl Eval<'_> {
             .unwrap_or(0);
         let mut trajectory = None;
         for n in &s.nested {
-            let ts = self.settings(n, module, &["period", "samples"], &[], false);
+            let ts = self.settings(n, module, TRAJECTORY_KEYS, &[], false);
             let periods: Vec<i64> = match self.typed(
                 &ts,
                 "period",

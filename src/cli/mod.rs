@@ -132,6 +132,10 @@ pub enum Command {
     /// if a file is not formatted; `-`: stdin to stdout). The rules:
     /// docs/reference/files-and-imports.md, "Formatting".
     Fmt(fmt::FmtArgs),
+    /// Run the language server on stdin/stdout (for editors): the checker's diagnostics as
+    /// you type, hover documentation, completion, go to definition, formatting
+    /// (docs/editors.md).
+    Lsp,
     /// Print the reference of every builtin (Markdown).
     Doc {
         /// Document the builtins and the stdlib modules.
@@ -156,9 +160,15 @@ pub struct Out<'a> {
 pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     let args: Vec<std::ffi::OsString> = args.into_iter().collect();
     match parse(&args) {
-        Ok(cli) => with_stdio(&cli, |out| run(&cli, out)),
+        Ok(cli) => serve_stdio(&cli).unwrap_or_else(|| with_stdio(&cli, |out| run(&cli, out))),
         Err(code) => code,
     }
+}
+
+/// The commands that own stdin and stdout (`lrx lsp`): run before anything locks them, since
+/// the language server's writer thread would wait forever on a lock held here.
+fn serve_stdio(cli: &Cli) -> Option<i32> {
+    matches!(cli.command, Command::Lsp).then(crate::lsp::run_stdio)
 }
 
 /// Runs a parsed command (the `lrx-engine` binary, tests): [`run_front`]'s commands, and the
@@ -203,6 +213,12 @@ pub fn run_front(cli: &Cli, out: &mut Out) -> Option<i32> {
         Command::Status { target } => run::cmd_status(cli, target, out),
         Command::Report { study_dir } => cmd_report(study_dir, out),
         Command::Fmt(a) => fmt::cmd_fmt(cli, a, out),
+        // The server writes the protocol to stdout from its own thread: [`main`] and
+        // [`front_main`] start it before they lock stdout for `out` ([`serve_stdio`]).
+        Command::Lsp => match crate::lsp::run_stdio() {
+            0 => Ok(()),
+            code => Err(code),
+        },
         Command::Doc {
             stdlib_lock: true, ..
         } => {
@@ -235,6 +251,9 @@ pub fn front_main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Some(code) = serve_stdio(&cli) {
+        return code;
+    }
     if let Some(code) = with_stdio(&cli, |out| run_front(&cli, out)) {
         return code;
     }

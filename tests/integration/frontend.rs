@@ -3,8 +3,9 @@
 //! front end is covered by run.rs, which runs `CARGO_BIN_EXE_lrx`.)
 
 use clap::CommandFactory;
+use std::io::Write;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 const FRONT: &str = env!("CARGO_BIN_EXE_lrx");
 const ENGINE: &str = env!("CARGO_BIN_EXE_lrx-engine");
@@ -17,14 +18,30 @@ fn spec(name: &str) -> String {
 /// `LD_DEBUG=libs`, which covers the NEEDED libraries and any `dlopen` alike); returns the exit
 /// code, the objects' paths and stderr.
 fn loaded_objects(exe: &str, args: &[&str]) -> (Option<i32>, Vec<String>, String) {
+    loaded_objects_with_input(exe, args, b"")
+}
+
+/// [`loaded_objects`] with `input` on the process's stdin.
+fn loaded_objects_with_input(
+    exe: &str,
+    args: &[&str],
+    input: &[u8],
+) -> (Option<i32>, Vec<String>, String) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("ld");
-    let o = Command::new(exe)
+    let mut child = Command::new(exe)
         .args(args)
         .env("LD_DEBUG", "libs")
         .env("LD_DEBUG_OUTPUT", &log)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
     // glibc writes to `<LD_DEBUG_OUTPUT>.<pid>`.
     let mut text = String::new();
     for e in std::fs::read_dir(dir.path()).unwrap() {
@@ -83,6 +100,48 @@ fn the_front_end_loads_no_libtorch() {
         objects.iter().any(|o| o.ends_with("libtorch_cpu.so")),
         "lrx-engine did not load libtorch_cpu: {objects:?}"
     );
+}
+
+/// `lrx lsp` serves a whole session (diagnostics of the paper's spec included) in the front
+/// end.
+#[test]
+fn the_language_server_loads_no_libtorch() {
+    let paper = std::path::PathBuf::from(spec("specs/paper.lrx"));
+    let text = std::fs::read_to_string(&paper).unwrap();
+    let uri = lrx::lsp::position::path_to_uri(&paper);
+    let mut input = Vec::new();
+    for (id, method, params) in [
+        (
+            Some(1),
+            "initialize",
+            serde_json::json!({"capabilities": {}}),
+        ),
+        (None, "initialized", serde_json::json!({})),
+        (
+            None,
+            "textDocument/didOpen",
+            serde_json::json!({"textDocument": {"uri": uri, "languageId": "lrx", "version": 1, "text": text}}),
+        ),
+        (
+            Some(2),
+            "textDocument/hover",
+            serde_json::json!({"textDocument": {"uri": uri}, "position": {"line": 20, "character": 20}}),
+        ),
+        (Some(3), "shutdown", serde_json::Value::Null),
+        (None, "exit", serde_json::Value::Null),
+    ] {
+        let mut m = serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params});
+        if let Some(id) = id {
+            m["id"] = id.into();
+        }
+        let body = m.to_string();
+        input.extend(format!("Content-Length: {}\r\n\r\n{body}", body.len()).bytes());
+    }
+    let (code, objects, err) = loaded_objects_with_input(FRONT, &["lsp"], &input);
+    assert_eq!(code, Some(0), "lrx lsp: {err}");
+    assert!(objects.iter().any(|o| o.contains("libc.so")), "{objects:?}");
+    let torch: Vec<&String> = objects.iter().filter(|o| is_torch(o)).collect();
+    assert!(torch.is_empty(), "lrx lsp loaded libtorch: {torch:?}");
 }
 
 #[test]

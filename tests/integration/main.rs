@@ -5,6 +5,7 @@ mod classify_cli;
 mod cli;
 mod diff;
 mod docs;
+mod editors;
 mod fmt;
 #[cfg(feature = "torch")]
 mod frontend;
@@ -13,6 +14,7 @@ mod fuzz_found;
 mod fuzz_grammar;
 mod fuzz_oracle;
 mod fuzz_schema;
+mod lsp;
 mod numbers;
 #[cfg(feature = "torch")]
 mod reference;

@@ -1,0 +1,758 @@
+//! A forgiving reading of a document for hover, completion and go-to-definition: tokens, the
+//! top-level items, and what encloses a cursor (blocks, calls, lists, the entry's key). It
+//! works on text that does not parse, which is most of what an editor sends while typing.
+
+/// The kind of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tok {
+    Ident,
+    Number,
+    Str,
+    /// An operator or a bracket (`==` and friends are one token).
+    Punct,
+    Comment,
+}
+
+/// A token: its kind, byte range, and whether a line break separates it from the token before.
+#[derive(Debug, Clone, Copy)]
+pub struct Token {
+    pub kind: Tok,
+    pub start: usize,
+    pub end: usize,
+    pub newline_before: bool,
+}
+
+/// The tokens of a text, comments included. Never fails: an unterminated string or comment
+/// runs to the end of its line or of the text, and an unknown character is a `Punct`.
+pub fn tokenize(text: &str) -> Vec<Token> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut newline = true;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\n' {
+            newline = true;
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let kind = if b[i..].starts_with(b"//") {
+            i = text[i..].find('\n').map_or(b.len(), |n| i + n);
+            Tok::Comment
+        } else if b[i..].starts_with(b"/*") {
+            i = text[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+            Tok::Comment
+        } else if c == b'"' {
+            i += 1;
+            while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                i += if b[i] == b'\\' && i + 1 < b.len() && b[i + 1] != b'\n' {
+                    2
+                } else {
+                    1
+                };
+            }
+            if i < b.len() && b[i] == b'"' {
+                i += 1;
+            }
+            Tok::Str
+        } else if c.is_ascii_digit() {
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
+                let exp = (b[i] == b'e' || b[i] == b'E')
+                    && i + 1 < b.len()
+                    && (b[i + 1] == b'-' || b[i + 1] == b'+');
+                i += if exp { 2 } else { 1 };
+            }
+            Tok::Number
+        } else if is_ident_start(c) {
+            while i < b.len() && is_ident_char(b[i]) {
+                i += 1;
+            }
+            Tok::Ident
+        } else {
+            let two = &b[i..(i + 2).min(b.len())];
+            i += if [b"==", b"!=", b"<=", b">=", b"&&", b"||"]
+                .iter()
+                .any(|op| two == *op)
+            {
+                2
+            } else {
+                // One character, however many bytes it has.
+                text[i..].chars().next().map_or(1, char::len_utf8)
+            };
+            Tok::Punct
+        };
+        if kind == Tok::Comment && text[start..i].contains('\n') {
+            // A block comment over several lines: what follows is on a new line.
+            out.push(Token {
+                kind,
+                start,
+                end: i,
+                newline_before: newline,
+            });
+            newline = true;
+            continue;
+        }
+        out.push(Token {
+            kind,
+            start,
+            end: i,
+            newline_before: newline,
+        });
+        newline = false;
+    }
+    out
+}
+
+pub fn is_ident_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+
+pub fn is_ident_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// A document's tokens (comments apart) with its text.
+pub struct Doc<'a> {
+    pub text: &'a str,
+    /// Significant tokens: every token but comments.
+    pub toks: Vec<Token>,
+    pub comments: Vec<Token>,
+}
+
+/// A top-level item, found from the tokens.
+#[derive(Debug, Clone)]
+pub enum TopItem {
+    /// `import paper` / `import "lib.lrx" as lib`: the target (a module name or a path), the
+    /// name it is used by, and the token of the target.
+    Import {
+        target: ImportOf,
+        alias: String,
+        tok: usize,
+        start: usize,
+    },
+    /// `kind name = value` (or `observables name { ... }`): token indices of the kind and the
+    /// name, and the item's byte range.
+    Definition {
+        kind: usize,
+        name: usize,
+        start: usize,
+        end: usize,
+    },
+    /// A block (`study x { ... }`).
+    Block { kind: usize, start: usize },
+}
+
+/// What an import names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOf {
+    Stdlib(String),
+    File(String),
+}
+
+/// What encloses a position: one open bracket, or the top level.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameKind {
+    Top,
+    /// A block: its kind (`train`, `trajectory`, `weight`) and head (`observe paper.candidates`).
+    Block {
+        kind: String,
+        head: Option<String>,
+    },
+    /// A table `{ key: value }`.
+    Map,
+    /// The arguments of a call of `callee` (a name or a dotted path).
+    Call {
+        callee: String,
+    },
+    /// A list `[...]`, or an index `x[...]` when `index`.
+    List {
+        index: bool,
+    },
+    /// Parentheses that are not a call.
+    Paren,
+}
+
+/// How the current entry of a frame relates its key to the value being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rel {
+    /// `key = value` (a setting, a named argument, a definition).
+    Set,
+    /// `key in values` (an axis).
+    Axis,
+    /// `where condition`.
+    Where,
+}
+
+/// One enclosing frame and the entry of it the position is in.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub kind: FrameKind,
+    /// Index of the opening token (`None` for the top level).
+    pub open: Option<usize>,
+    /// The key, argument name or definition kind of the entry being written, and how it is
+    /// related to its value.
+    pub key: Option<(String, Rel)>,
+}
+
+/// Where a position is, as far as completion and hover need.
+#[derive(Debug, Clone)]
+pub struct Cursor {
+    /// The frames enclosing the position, outermost (the top level) first.
+    pub frames: Vec<Frame>,
+    /// The last significant token that ends at or before the word at the position.
+    pub prev: Option<usize>,
+    /// Whether a line break comes between `prev` and the position.
+    pub line_start: bool,
+    /// The name or dotted path ending at the position (`paper.kn`), and where it starts.
+    pub prefix: String,
+    pub prefix_start: usize,
+    /// The position is inside a comment or a string.
+    pub in_comment: bool,
+    pub in_string: bool,
+}
+
+impl<'a> Doc<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let (comments, toks) = tokenize(text)
+            .into_iter()
+            .partition(|t| t.kind == Tok::Comment);
+        Doc {
+            text,
+            toks,
+            comments,
+        }
+    }
+
+    /// The text of a significant token.
+    pub fn t(&self, i: usize) -> &'a str {
+        let t = self.toks[i];
+        &self.text[t.start..t.end]
+    }
+
+    fn is(&self, i: usize, s: &str) -> bool {
+        i < self.toks.len() && self.t(i) == s && self.toks[i].kind != Tok::Str
+    }
+
+    fn is_ident(&self, i: usize) -> bool {
+        i < self.toks.len() && self.toks[i].kind == Tok::Ident
+    }
+
+    /// Whether tokens `i` and `i + 1` touch (no space between).
+    fn adjacent(&self, i: usize) -> bool {
+        i + 1 < self.toks.len() && self.toks[i].end == self.toks[i + 1].start
+    }
+
+    /// The first token of the dotted path that ends at token `end` (an identifier).
+    pub fn path_start(&self, end: usize) -> usize {
+        let mut s = end;
+        while s >= 2 && self.is(s - 1, ".") && self.is_ident(s - 2) && self.adjacent(s - 2) {
+            if !self.adjacent(s - 1) {
+                break;
+            }
+            s -= 2;
+        }
+        s
+    }
+
+    /// The last token of the dotted path that starts at token `start`.
+    pub fn path_end(&self, start: usize) -> usize {
+        let mut e = start;
+        while self.is(e + 1, ".")
+            && self.is_ident(e + 2)
+            && self.adjacent(e)
+            && self.adjacent(e + 1)
+        {
+            e += 2;
+        }
+        e
+    }
+
+    /// The text of the tokens `from..=to`.
+    pub fn span_text(&self, from: usize, to: usize) -> &'a str {
+        &self.text[self.toks[from].start..self.toks[to].end]
+    }
+
+    /// The significant token containing a byte offset, or ending exactly there (so a cursor
+    /// just after a name is on it).
+    pub fn token_at(&self, offset: usize) -> Option<usize> {
+        let i = self.toks.partition_point(|t| t.end < offset);
+        let t = self.toks.get(i)?;
+        (t.start <= offset).then_some(i)
+    }
+
+    /// Index of the first token at or after `offset`.
+    fn first_from(&self, offset: usize) -> usize {
+        self.toks.partition_point(|t| t.start < offset)
+    }
+
+    /// Whether a token can end a value (so that a name after it on a new line starts a new
+    /// entry or item).
+    fn ends_value(&self, i: usize) -> bool {
+        let t = self.toks[i];
+        match t.kind {
+            Tok::Ident => !matches!(self.t(i), "in" | "where" | "import" | "as"),
+            Tok::Number | Tok::Str => true,
+            Tok::Punct => matches!(self.t(i), ")" | "]" | "}" | "%"),
+            Tok::Comment => false,
+        }
+    }
+
+    /// The top-level items, in order.
+    pub fn items(&self) -> Vec<TopItem> {
+        let mut starts = Vec::new();
+        let mut depth = 0i32;
+        for i in 0..self.toks.len() {
+            let s = self.t(i);
+            if depth == 0
+                && self.is_ident(i)
+                && (i == 0 || (self.toks[i].newline_before && self.ends_value(i - 1)))
+            {
+                starts.push(i);
+            }
+            match s {
+                "(" | "[" | "{" if self.toks[i].kind == Tok::Punct => depth += 1,
+                ")" | "]" | "}" if self.toks[i].kind == Tok::Punct => depth = (depth - 1).max(0),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for (n, &i) in starts.iter().enumerate() {
+            let end_tok = starts.get(n + 1).map_or(self.toks.len(), |&e| e) - 1;
+            let start = self.toks[i].start;
+            let end = self.toks[end_tok].end;
+            if self.t(i) == "import" {
+                let Some(t) = self.toks.get(i + 1) else {
+                    continue;
+                };
+                let target = match t.kind {
+                    Tok::Str => ImportOf::File(unquote(self.t(i + 1))),
+                    Tok::Ident => ImportOf::Stdlib(self.t(i + 1).to_string()),
+                    _ => continue,
+                };
+                let alias = if self.is(i + 2, "as") && self.is_ident(i + 3) {
+                    self.t(i + 3).to_string()
+                } else {
+                    match &target {
+                        ImportOf::Stdlib(n) => n.clone(),
+                        ImportOf::File(p) => std::path::Path::new(p)
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    }
+                };
+                out.push(TopItem::Import {
+                    target,
+                    alias,
+                    tok: i + 1,
+                    start,
+                });
+            } else if self.is_ident(i + 1) && (self.is(i + 2, "=") || self.t(i) == "observables") {
+                out.push(TopItem::Definition {
+                    kind: i,
+                    name: i + 1,
+                    start,
+                    end,
+                });
+            } else {
+                out.push(TopItem::Block { kind: i, start });
+            }
+        }
+        out
+    }
+
+    /// The definition of `name` among the top-level items: (kind token, name token, item
+    /// byte range).
+    pub fn definition(&self, name: &str) -> Option<(usize, usize, usize, usize)> {
+        self.items().into_iter().find_map(|it| match it {
+            TopItem::Definition {
+                kind,
+                name: n,
+                start,
+                end,
+            } if self.t(n) == name => Some((kind, n, start, end)),
+            _ => None,
+        })
+    }
+
+    /// The `//` comment lines right above a byte offset (no blank line between), without
+    /// their slashes: the documentation of a definition.
+    pub fn comment_above(&self, offset: usize) -> String {
+        let mut lines = Vec::new();
+        let mut line_start = self.text[..offset].rfind('\n').map_or(0, |n| n + 1);
+        while line_start > 0 {
+            let prev_start = self.text[..line_start - 1].rfind('\n').map_or(0, |n| n + 1);
+            let line = self.text[prev_start..line_start - 1].trim();
+            match line.strip_prefix("//") {
+                Some(c) if !c.trim_start().starts_with("---") => lines.push(c.trim().to_string()),
+                _ => break,
+            }
+            line_start = prev_start;
+        }
+        lines.reverse();
+        lines.join("\n")
+    }
+
+    /// The callee of a definition's value, when the value is a call (`knet4(...)` in
+    /// `arch knet4_lrn = knet4(lrn = true)`).
+    pub fn def_callee(&self, name_tok: usize) -> Option<String> {
+        let first = name_tok + 2;
+        if !self.is(name_tok + 1, "=") || !self.is_ident(first) {
+            return None;
+        }
+        let last = self.path_end(first);
+        (self.is(last + 1, "(") && self.adjacent(last))
+            .then(|| self.span_text(first, last).to_string())
+    }
+
+    /// The key of the entry an `=` or `in` at token `i` belongs to: the name before it, when
+    /// that name starts an entry (after `{`, `(`, `,` or at the start of a line).
+    fn key_before(&self, i: usize) -> Option<String> {
+        if i == 0 || !self.is_ident(i - 1) {
+            return None;
+        }
+        let k = i - 1;
+        let starts =
+            k == 0 || self.toks[k].newline_before || matches!(self.t(k - 1), "{" | "(" | ",");
+        starts.then(|| self.t(k).to_string())
+    }
+
+    /// What encloses byte offset `offset`.
+    pub fn cursor(&self, offset: usize) -> Cursor {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let in_comment = self.comments.iter().any(|c| {
+            c.start < offset
+                && (offset < c.end || (offset == c.end && !self.text[c.start..].starts_with("/*")))
+        });
+        let in_string = self.toks.iter().any(|t| {
+            t.kind == Tok::Str
+                && t.start < offset
+                && (offset < t.end
+                    || (offset == t.end && !closed_string(&self.text[t.start..t.end])))
+        });
+        // The word before the position: letters, digits, `_` and `.`.
+        let bytes = self.text.as_bytes();
+        let mut ps = offset;
+        while ps > 0 && (is_ident_char(bytes[ps - 1]) || bytes[ps - 1] == b'.') {
+            ps -= 1;
+        }
+        // A word that starts with a digit is a number, not a name.
+        if ps < offset && bytes[ps].is_ascii_digit() {
+            ps = offset;
+        }
+        let prefix = self.text[ps..offset].to_string();
+        let upto = self.first_from(ps);
+        let prev = upto.checked_sub(1);
+        // (A token around the position, a string being typed, ends after it.)
+        let line_start = prev.is_none()
+            || self.text[self.toks[prev.unwrap_or(0)].end.min(ps)..ps].contains('\n');
+        let mut frames = vec![Frame {
+            kind: FrameKind::Top,
+            open: None,
+            key: None,
+        }];
+        for i in 0..upto {
+            let s = self.t(i);
+            let punct = self.toks[i].kind == Tok::Punct;
+            let top = frames.len() - 1;
+            if punct && s == "(" {
+                let kind = if i > 0
+                    && self.is_ident(i - 1)
+                    && self.toks[i - 1].end == self.toks[i].start
+                {
+                    FrameKind::Call {
+                        callee: self.span_text(self.path_start(i - 1), i - 1).to_string(),
+                    }
+                } else {
+                    FrameKind::Paren
+                };
+                frames.push(Frame {
+                    kind,
+                    open: Some(i),
+                    key: None,
+                });
+            } else if punct && s == "[" {
+                let index =
+                    i > 0 && self.toks[i - 1].end == self.toks[i].start && self.ends_value(i - 1);
+                frames.push(Frame {
+                    kind: FrameKind::List { index },
+                    open: Some(i),
+                    key: None,
+                });
+            } else if punct && s == "{" {
+                let kind = self.brace_kind(i);
+                frames.push(Frame {
+                    kind,
+                    open: Some(i),
+                    key: None,
+                });
+            } else if punct && matches!(s, ")" | "]" | "}") {
+                let want = match s {
+                    ")" => "(",
+                    "]" => "[",
+                    _ => "{",
+                };
+                // Close the innermost frame opened by the matching bracket (a stray bracket
+                // closes nothing).
+                if let Some(f) = frames
+                    .iter()
+                    .rposition(|f| f.open.is_some_and(|o| self.t(o) == want))
+                {
+                    frames.truncate(f.max(1));
+                }
+            } else if (punct && s == "=") || (s == "in" && self.toks[i].kind == Tok::Ident) {
+                let rel = if s == "=" { Rel::Set } else { Rel::Axis };
+                // After `where`, `x in [...]` is part of the condition unless it starts a line.
+                let in_where = matches!(frames[top].key, Some((_, Rel::Where)))
+                    && !(i > 0 && self.toks[i - 1].newline_before);
+                match &frames[top].kind {
+                    FrameKind::Top if s == "=" => {
+                        if i >= 2 && self.is_ident(i - 2) && self.is_ident(i - 1) {
+                            frames[top].key = Some((self.t(i - 2).to_string(), Rel::Set));
+                        }
+                    }
+                    FrameKind::Block { .. } | FrameKind::Call { .. }
+                        if !(in_where && s == "in") =>
+                    {
+                        if let Some(k) = self.key_before(i) {
+                            frames[top].key = Some((k, rel));
+                        }
+                    }
+                    _ => {}
+                }
+            } else if s == "where" && self.toks[i].kind == Tok::Ident {
+                frames[top].key = Some(("where".to_string(), Rel::Where));
+            } else if self.is_ident(i)
+                && matches!(frames[top].kind, FrameKind::Top)
+                && (i == 0 || (self.toks[i].newline_before && self.ends_value(i - 1)))
+            {
+                // A new top-level item.
+                frames[top].key = None;
+            }
+        }
+        Cursor {
+            frames,
+            prev,
+            line_start,
+            prefix,
+            prefix_start: ps,
+            in_comment,
+            in_string,
+        }
+    }
+
+    /// A `{` opens a block when a name comes before it (`train {`, `observe paper.x {`), and
+    /// a table otherwise (`= {`, `[{`, `: {`).
+    fn brace_kind(&self, i: usize) -> FrameKind {
+        if i == 0 || !self.is_ident(i - 1) || matches!(self.t(i - 1), "in" | "where") {
+            return FrameKind::Map;
+        }
+        let last = i - 1;
+        let first = self.path_start(last);
+        let path = self.span_text(first, last).to_string();
+        // `observe paper.candidates {`: a name before the path on the same line is the kind.
+        if first > 0
+            && self.is_ident(first - 1)
+            && !self.toks[first].newline_before
+            && !matches!(self.t(first - 1), "in" | "where")
+        {
+            return FrameKind::Block {
+                kind: self.t(first - 1).to_string(),
+                head: Some(path),
+            };
+        }
+        FrameKind::Block {
+            kind: path,
+            head: None,
+        }
+    }
+
+    /// Where the key `key` is declared in the block whose `{` is token `open` (`rule in
+    /// paper.rules`): the key's token.
+    pub fn key_in_block(&self, open: usize, key: &str) -> Option<usize> {
+        let mut depth = 0;
+        for i in open + 1..self.toks.len() {
+            let s = self.t(i);
+            if self.toks[i].kind == Tok::Punct {
+                match s {
+                    "(" | "[" | "{" => depth += 1,
+                    ")" | "]" | "}" if depth == 0 => return None,
+                    ")" | "]" | "}" => depth -= 1,
+                    _ => {}
+                }
+            }
+            if depth == 0
+                && s == key
+                && self.is_ident(i)
+                && (self.is(i + 1, "=") || self.is(i + 1, "in"))
+                && self.key_before(i + 1).is_some()
+            {
+                return Some(i);
+            }
+        }
+        None
+    }
+}
+
+fn closed_string(s: &str) -> bool {
+    s.len() >= 2 && s.ends_with('"') && !s.ends_with("\\\"")
+}
+
+/// A string token's text without its quotes (escapes are kept: paths have none).
+pub fn unquote(s: &str) -> String {
+    let s = s.strip_prefix('"').unwrap_or(s);
+    s.strip_suffix('"').unwrap_or(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = r#"import paper
+import "lib/common.lrx" as common
+
+// The rates.
+let lr_quick = { sgdm: 0.01, ia: 0.002 }
+task shapes = synthetic_images(size = 16, classes = 10)
+
+train {
+  task  = shapes
+  arch  in [paper.knet4(width = 0.5), knet5()]
+  rule  in paper.rules
+  lr    = lr_quick[rule] * batch / 64
+  checkpoint = every(2 epochs)
+  where rule in [sgdm]
+}
+
+observe paper.candidates {
+  stimuli = val(128)
+}
+"#;
+
+    fn at(text: &str, needle: &str) -> usize {
+        text.find(needle).unwrap() + needle.len()
+    }
+
+    #[test]
+    fn items_of_a_spec() {
+        let d = Doc::new(SPEC);
+        let items = d.items();
+        assert_eq!(items.len(), 6, "{items:?}");
+        match &items[1] {
+            TopItem::Import { target, alias, .. } => {
+                assert_eq!(target, &ImportOf::File("lib/common.lrx".into()));
+                assert_eq!(alias, "common");
+            }
+            other => panic!("{other:?}"),
+        }
+        let (kind, name, ..) = d.definition("shapes").unwrap();
+        assert_eq!((d.t(kind), d.t(name)), ("task", "shapes"));
+        assert_eq!(d.def_callee(name).as_deref(), Some("synthetic_images"));
+        let (_, _, start, _) = d.definition("lr_quick").unwrap();
+        assert_eq!(d.comment_above(start), "The rates.");
+    }
+
+    #[test]
+    fn cursor_frames_and_keys() {
+        let d = Doc::new(SPEC);
+        // Inside a call in a list in a train block, after `width = `.
+        let c = d.cursor(at(SPEC, "width = "));
+        let kinds: Vec<&FrameKind> = c.frames.iter().map(|f| &f.kind).collect();
+        assert_eq!(kinds.len(), 4, "{kinds:?}");
+        assert_eq!(
+            kinds[1],
+            &FrameKind::Block {
+                kind: "train".into(),
+                head: None
+            }
+        );
+        assert_eq!(kinds[2], &FrameKind::List { index: false });
+        assert_eq!(
+            kinds[3],
+            &FrameKind::Call {
+                callee: "paper.knet4".into()
+            }
+        );
+        assert_eq!(c.frames[1].key, Some(("arch".into(), Rel::Axis)));
+        assert_eq!(c.frames[3].key, Some(("width".into(), Rel::Set)));
+        // An index: `lr_quick[`.
+        let c = d.cursor(at(SPEC, "lr_quick[r"));
+        assert_eq!(c.prefix, "r");
+        assert_eq!(
+            c.frames.last().unwrap().kind,
+            FrameKind::List { index: true }
+        );
+        // After `where`, `rule in` is the condition, not a new axis.
+        let c = d.cursor(at(SPEC, "where rule in ["));
+        assert_eq!(c.frames[1].key, Some(("where".into(), Rel::Where)));
+        // A block with a head.
+        let c = d.cursor(at(SPEC, "stimuli"));
+        assert_eq!(c.prefix, "stimuli");
+        assert!(c.line_start);
+        assert_eq!(
+            c.frames[1].kind,
+            FrameKind::Block {
+                kind: "observe".into(),
+                head: Some("paper.candidates".into())
+            }
+        );
+        // A dotted prefix, a number before the position, comments and strings.
+        assert_eq!(d.cursor(at(SPEC, "paper.kn")).prefix, "paper.kn");
+        let c = d.cursor(at(SPEC, "every(2 "));
+        assert_eq!(d.t(c.prev.unwrap()), "2");
+        assert!(d.cursor(at(SPEC, "// The ")).in_comment);
+        assert!(d.cursor(at(SPEC, "\"lib/")).in_string);
+        assert!(!d.cursor(at(SPEC, "\"lib/common.lrx\"")).in_string);
+        // The top level: a definition's kind is its key.
+        let c = d.cursor(at(SPEC, "task shapes = "));
+        assert_eq!(c.frames.len(), 1);
+        assert_eq!(c.frames[0].key, Some(("task".into(), Rel::Set)));
+    }
+
+    #[test]
+    fn keys_declared_in_a_block() {
+        let d = Doc::new(SPEC);
+        let open = (0..d.toks.len())
+            .find(|&i| d.t(i) == "{" && d.t(i - 1) == "train")
+            .unwrap();
+        let k = d.key_in_block(open, "rule").unwrap();
+        assert_eq!(
+            &SPEC[d.toks[k].start..],
+            &SPEC[SPEC.find("rule  in").unwrap()..]
+        );
+        assert!(d.key_in_block(open, "nope").is_none());
+    }
+
+    #[test]
+    fn broken_text_never_panics() {
+        for text in [
+            "",
+            "(",
+            ")",
+            "}}}",
+            "\"open",
+            "/* open",
+            "a.(",
+            "é(",
+            "x = [1,\n",
+            "1e",
+            "1e-",
+        ] {
+            let d = Doc::new(text);
+            d.items();
+            for o in 0..=text.len() {
+                if text.is_char_boundary(o) {
+                    d.cursor(o);
+                    d.token_at(o);
+                }
+            }
+        }
+    }
+}
