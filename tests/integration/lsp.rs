@@ -2,7 +2,7 @@
 //! stdin and stdout of the `lrx` binary.
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
@@ -306,15 +306,19 @@ fn lsp_session_diagnostics_hover_completion_definition() {
             break d;
         }
     };
-    assert_eq!(d.len(), 1, "{d:?}");
-    assert_eq!(d[0]["code"], "lrx::check::unknown_unit", "{d:?}");
-    assert_eq!(d[0]["severity"], 1);
+    // (The checker may add follow-on errors, such as checkpoints the classifier lacks.)
+    let unit = d
+        .iter()
+        .find(|d| d["code"] == "lrx::check::unknown_unit")
+        .unwrap_or_else(|| panic!("{d:?}"));
+    assert_eq!(unit["severity"], 1);
     let (l, ch) = pos(&broken, "epoks", 0);
     assert_eq!(
-        d[0]["range"],
+        unit["range"],
         json!({"start": {"line": l, "character": ch}, "end": {"line": l, "character": ch + 5}})
     );
-    assert!(d[0]["message"].as_str().unwrap().contains("help:"), "{d:?}");
+    let message = unit["message"].as_str().unwrap();
+    assert!(message.contains("`epoks`") && message.contains("help:"), "{message}");
 
     // Fixed again: the diagnostics are cleared.
     c.change(&u, 4, &text);
@@ -338,7 +342,9 @@ fn lsp_positions_are_utf16_and_imported_errors_show_on_the_import() {
     .unwrap();
     let main = dir.path().join("main.lrx");
     // `𝔁` is two UTF-16 units: the unknown key after it is at character 30, not 29.
-    let text = "import \"lib.lrx\" as lib\nstudy s { description = \"𝔁\", bogus = 1 }\n";
+    let text = "import \"lib.lrx\" as lib\nstudy s { description = \"𝔁\", bogus = 1 }\n\
+                train {\n  task = synthetic_images()\n  arch = knet4()\n  rule = lib.r\n  \
+                lr = 0.1\n  batch = 8\n  epochs = 1\n}\n";
     let u = uri(&main);
     let mut c = Client::start();
     c.initialize();
