@@ -513,10 +513,10 @@ impl<'a> Doc<'a> {
                 let in_where = matches!(frames[top].key, Some((_, Rel::Where)))
                     && !(i > 0 && self.toks[i - 1].newline_before);
                 match &frames[top].kind {
-                    FrameKind::Top if s == "=" => {
-                        if i >= 2 && self.is_ident(i - 2) && self.is_ident(i - 1) {
-                            frames[top].key = Some((self.t(i - 2).to_string(), Rel::Set));
-                        }
+                    FrameKind::Top
+                        if s == "=" && i >= 2 && self.is_ident(i - 2) && self.is_ident(i - 1) =>
+                    {
+                        frames[top].key = Some((self.t(i - 2).to_string(), Rel::Set));
                     }
                     FrameKind::Block { .. } | FrameKind::Call { .. }
                         if !(in_where && s == "in") =>

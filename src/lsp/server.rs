@@ -16,7 +16,8 @@ use lsp_types::{
     TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
     TextDocumentSyncSaveOptions, TextEdit, Uri,
 };
-use std::collections::{BTreeSet, HashMap};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// An open document.
@@ -30,7 +31,7 @@ struct Document {
 /// The server's state: the open documents, and those whose diagnostics are out of date.
 #[derive(Default)]
 pub struct Server {
-    docs: HashMap<String, Document>,
+    docs: BTreeMap<String, Document>,
     dirty: BTreeSet<String>,
     /// Documents closed since the last publication: their diagnostics are cleared.
     closed: Vec<Uri>,
@@ -288,10 +289,9 @@ impl Server {
                     }
                 }
             }
-            "textDocument/didSave" => {
-                if serde_json::from_value::<DidSaveTextDocumentParams>(n.params).is_ok() {
-                    self.dirty.extend(self.docs.keys().cloned());
-                }
+            // A saved file may be imported by the others: check them all again.
+            "textDocument/didSave" if DidSaveTextDocumentParams::deserialize(&n.params).is_ok() => {
+                self.dirty.extend(self.docs.keys().cloned());
             }
             "textDocument/didClose" => {
                 if let Ok(p) = serde_json::from_value::<DidCloseTextDocumentParams>(n.params) {

@@ -318,7 +318,10 @@ fn lsp_session_diagnostics_hover_completion_definition() {
         json!({"start": {"line": l, "character": ch}, "end": {"line": l, "character": ch + 5}})
     );
     let message = unit["message"].as_str().unwrap();
-    assert!(message.contains("`epoks`") && message.contains("help:"), "{message}");
+    assert!(
+        message.contains("`epoks`") && message.contains("help:"),
+        "{message}"
+    );
 
     // Fixed again: the diagnostics are cleared.
     c.change(&u, 4, &text);
