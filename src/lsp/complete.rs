@@ -26,13 +26,19 @@ pub fn complete(ctx: Ctx, text: &str, offset: usize) -> Vec<CompletionItem> {
         if let Some(m) = symbols::module(&doc, ctx, alias) {
             let inner = Doc::new(&m.text);
             for it in inner.items() {
-                if let TopItem::Definition { kind, name, .. } = it {
-                    let md = symbols::definition_markdown(&inner, inner.t(name), None);
+                if let TopItem::Definition {
+                    kind,
+                    name,
+                    start,
+                    end,
+                } = it
+                {
+                    let md = symbols::item_markdown(&inner, start, end, None);
                     out.add(
                         inner.t(name),
                         CompletionItemKind::VARIABLE,
                         inner.t(kind),
-                        md,
+                        Some(md),
                     );
                 }
             }
@@ -259,14 +265,19 @@ impl Items {
         });
         for it in doc.items() {
             match it {
-                TopItem::Definition { kind: k, name, .. } => {
+                TopItem::Definition {
+                    kind: k,
+                    name,
+                    start,
+                    end,
+                } => {
                     let def = doc.t(k);
                     // A definition of another kind cannot be the value of a typed key.
                     if kind.is_some_and(|want| def != "let" && know::def_kind(def) != Some(want)) {
                         continue;
                     }
-                    let md = symbols::definition_markdown(doc, doc.t(name), None);
-                    self.add(doc.t(name), CompletionItemKind::VARIABLE, def, md);
+                    let md = symbols::item_markdown(doc, start, end, None);
+                    self.add(doc.t(name), CompletionItemKind::VARIABLE, def, Some(md));
                 }
                 TopItem::Import { alias, .. } => {
                     self.add(&alias, CompletionItemKind::MODULE, "module", None);

@@ -41,3 +41,65 @@ pub fn run_stdio() -> i32 {
     }
     code
 }
+
+#[cfg(test)]
+mod tests {
+    use super::symbols::Ctx;
+    use std::path::{Path, PathBuf};
+
+    /// Hover, completion and definition at every token of every spec and stdlib
+    /// module, and of every prefix of one spec (text as it is typed): no panic, and hover
+    /// finds something on most names.
+    #[test]
+    fn every_position_of_every_spec() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<PathBuf> = ["specs", "stdlib"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "lrx"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 8, "{files:?}");
+        let read = |p: &Path| std::fs::read_to_string(p).ok();
+        let (mut names, mut hovered) = (0, 0);
+        for path in &files {
+            let text = std::fs::read_to_string(path).unwrap();
+            let ctx = Ctx {
+                path: Some(path),
+                read: &read,
+            };
+            let doc = super::scan::Doc::new(&text);
+            for t in &doc.toks {
+                super::complete::complete(ctx, &text, t.end);
+                super::definition::definition(ctx, &text, t.start);
+                if t.kind == super::scan::Tok::Ident {
+                    names += 1;
+                    if super::hover::hover(ctx, &text, t.start + 1).is_some() {
+                        hovered += 1;
+                    }
+                }
+            }
+        }
+        // Plain uses of sweep keys and table keys (`sgdm:`) have nothing to show; nearly
+        // everything else does.
+        assert!(
+            hovered * 10 >= names * 6,
+            "hover on {hovered} of {names} names"
+        );
+        eprintln!("hover on {hovered} of {names} names");
+        let text = std::fs::read_to_string(root.join("specs/quickstart.lrx")).unwrap();
+        let ctx = Ctx {
+            path: None,
+            read: &read,
+        };
+        for end in (0..text.len())
+            .step_by(7)
+            .filter(|&e| text.is_char_boundary(e))
+        {
+            let typed = &text[..end];
+            super::complete::complete(ctx, typed, end);
+            super::hover::hover(ctx, typed, end);
+        }
+    }
+}

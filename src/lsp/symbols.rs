@@ -66,6 +66,17 @@ pub fn load(target: &ImportOf, ctx: Ctx) -> Option<Module> {
 /// A stdlib module's text in a file (written once per version and content, under the temp
 /// directory), so that go-to-definition can open the presets lrx resolves against.
 pub fn stdlib_file(name: &str) -> Option<PathBuf> {
+    static WRITTEN: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut written = WRITTEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = written.iter().find(|(n, _)| n == name) {
+        return Some(p.clone());
+    }
+    let p = write_stdlib_file(name)?;
+    written.push((name.to_string(), p.clone()));
+    Some(p)
+}
+
+fn write_stdlib_file(name: &str) -> Option<PathBuf> {
     let text = crate::stdlib::get(name)?;
     let hash = crate::check::hex(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()))[..12]
         .to_string();
@@ -111,6 +122,11 @@ fn resolve(doc: &Doc, ctx: Ctx, callee: &str, depth: usize) -> Option<&'static B
 /// A definition shown in a hover: its code, the comment above it, and where it comes from.
 pub fn definition_markdown(doc: &Doc, name: &str, from: Option<&str>) -> Option<String> {
     let (_, _, start, end) = doc.definition(name)?;
+    Some(item_markdown(doc, start, end, from))
+}
+
+/// [`definition_markdown`] of the item at bytes `start..end`.
+pub fn item_markdown(doc: &Doc, start: usize, end: usize, from: Option<&str>) -> String {
     let code: Vec<&str> = doc.text[start..end].trim_end().lines().collect();
     let shown = if code.len() > 16 {
         format!("{}\n…", code[..16].join("\n"))
@@ -125,7 +141,7 @@ pub fn definition_markdown(doc: &Doc, name: &str, from: Option<&str>) -> Option<
     if let Some(from) = from {
         s.push_str(&format!("\nDefined in {from}.\n"));
     }
-    Some(s)
+    s
 }
 
 #[cfg(test)]

@@ -222,6 +222,12 @@ fn lsp_session_diagnostics_hover_completion_definition() {
     c.open(&u, &text);
     let d = c.diagnostics(&u);
     assert!(d.is_empty(), "quickstart.lrx: {d:?}");
+    // It is formatted: formatting changes nothing.
+    let f = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": u}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(f["result"], json!([]), "{f}");
 
     // Hover: a builtin (the registry's doc), a parameter, a preset of the stdlib.
     let (l, ch) = pos(&text, "synthetic_images(", 3);
@@ -383,6 +389,24 @@ fn lsp_positions_are_utf16_and_imported_errors_show_on_the_import() {
         d["result"]["uri"],
         json!(uri(&dir.path().join("lib.lrx"))),
         "{d}"
+    );
+
+    // Formatting: one edit to `lrx fmt`'s layout (one entry per line).
+    let f = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": u}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    let edits = f["result"].as_array().unwrap_or_else(|| panic!("{f}"));
+    assert_eq!(edits.len(), 1, "{f}");
+    let new = edits[0]["newText"].as_str().unwrap();
+    assert!(
+        new.contains("  description = \"𝔁\"\n  bogus       = 1\n"),
+        "{new}"
+    );
+    assert_eq!(
+        edits[0]["range"]["end"]["line"],
+        json!(text.lines().count()),
+        "{f}"
     );
     assert_eq!(c.shutdown(), Some(0));
 }
