@@ -6,8 +6,8 @@
 //! reaches libtorch. docs/editors.md describes it and the editor set-up.
 //!
 //! The modules: [`server`] (the protocol loop and the open documents), [`diagnostics`],
-//! [`hover`], [`complete`], [`definition`], and what they share: [`scan`] (a forgiving
-//! tokenizer that finds what encloses a cursor in text that does not parse), [`symbols`]
+//! [`hover`], [`complete`], [`definition`], and what they share: [`scan`] (what encloses a
+//! cursor, in text that need not parse, on [`token`]'s forgiving tokenizer), [`symbols`]
 //! (imports, definitions, presets → builtins), [`know`] (the registry and the reference's key
 //! tables) and [`position`] (byte offsets ↔ UTF-16 positions, paths ↔ URIs).
 
@@ -20,6 +20,7 @@ pub mod position;
 pub mod scan;
 pub mod server;
 pub mod symbols;
+pub mod token;
 
 /// Runs the language server on stdin/stdout until the client says `exit`. Returns the process
 /// exit code: 0 after `shutdown` then `exit`, 1 when the client exits without `shutdown` or
