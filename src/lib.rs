@@ -7,6 +7,7 @@ pub mod cochlea;
 pub mod diag;
 pub mod features;
 pub mod idx;
+pub mod pack;
 pub mod plan;
 pub mod registry;
 pub mod report;

@@ -15,6 +15,8 @@ mod fuzz_oracle;
 mod fuzz_schema;
 mod numbers;
 #[cfg(feature = "torch")]
+mod pack;
+#[cfg(feature = "torch")]
 mod reference;
 #[cfg(feature = "torch")]
 mod run;
