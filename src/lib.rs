@@ -8,6 +8,7 @@ pub mod diag;
 pub mod features;
 pub mod idx;
 pub mod lsp;
+pub mod pack;
 pub mod plan;
 pub mod registry;
 pub mod report;

@@ -200,11 +200,14 @@ impl Val {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            // A parameter added later, at the default that keeps the old behaviour, is left
+            // out (as run ids leave it out): adding an option does not change a stdlib value.
             Val::Obj(o) => format!(
                 "{}({})",
                 o.builtin.name,
                 o.params
                     .iter()
+                    .filter(|(k, v)| !crate::plan::at_later_default(k, v))
                     .map(|(k, v)| format!("{k} = {}", serde_json::to_string(v).unwrap_or_default()))
                     .collect::<Vec<_>>()
                     .join(", ")

@@ -6,6 +6,7 @@ mod classify;
 mod doc;
 mod export;
 mod fmt;
+mod pack;
 mod run;
 mod submit;
 
@@ -100,8 +101,14 @@ pub enum Command {
     Submit(submit::SubmitArgs),
     /// Train and observe one run of a manifest (what `lrx run` and Slurm array tasks start).
     RunTask(run::RunTaskArgs),
-    /// Rerun (or re-plan) a shared study and compare run ids and features with its results.
+    /// Rerun (or re-plan) a shared study and compare run ids and features with its results:
+    /// from a spec and the study directory (`--against`), or from a pack, whose checksums are
+    /// verified first.
     Reproduce(run::ReproduceArgs),
+    /// Write a study pack: the spec, its imports, the stdlib it resolved against, a lock
+    /// (versions, run ids, a checksum of every data file) and, from a study directory, its
+    /// features and results, in one `.tar.gz` (docs/run.md).
+    Pack(pack::PackArgs),
     /// Show finished / diverged / failed / pending runs of a study, per factor.
     Status {
         /// A spec (its `output` directory) or a study directory.
@@ -219,6 +226,7 @@ pub fn run_front(cli: &Cli, out: &mut Out) -> Option<i32> {
             0 => Ok(()),
             code => Err(code),
         },
+        Command::Pack(a) => pack::cmd_pack(cli, a, out),
         Command::Doc {
             stdlib_lock: true, ..
         } => {

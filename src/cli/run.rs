@@ -371,14 +371,18 @@ pub fn cmd_status(cli: &Cli, target: &Path, out: &mut Out) -> Result<(), i32> {
 
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
+    /// The spec (with `--against`), or a study pack (`.lrxpack`, from `lrx pack`).
     pub spec: PathBuf,
-    /// The shared study directory (with its manifest.json and features).
+    /// The shared study directory (with its manifest.json and features); a pack made from a
+    /// study directory carries it.
     #[arg(long)]
-    pub against: PathBuf,
-    /// Only compare the plans (run ids, spec hash); train nothing.
+    pub against: Option<PathBuf>,
+    /// Only compare the plans (run ids, spec hash) and, for a pack, verify its checksums and
+    /// the data files'; train nothing.
     #[arg(long)]
     pub plan_only: bool,
-    /// Where to rerun the study (default: `<against>-reproduced`).
+    /// Where to rerun the study (default: `<against>-reproduced`, or `<pack>-reproduced` beside
+    /// the pack; a pack is extracted into its `pack/` folder).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
     /// Largest accepted |difference| / max(1, |value|) between features (default: 0 on CPU,
@@ -389,6 +393,156 @@ pub struct ReproduceArgs {
     pub device: Option<String>,
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
+}
+
+/// Whether `path` is a study pack: a file named `*.lrxpack`, or any file that starts with the
+/// gzip magic bytes (a spec is text).
+pub fn is_pack(path: &std::path::Path) -> bool {
+    if !path.is_file() {
+        return false;
+    }
+    if path.extension().is_some_and(|e| e == "lrxpack") {
+        return true;
+    }
+    let mut magic = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok()
+        && magic == [0x1f, 0x8b]
+}
+
+/// Prints the comparison of the plan's run ids with a shared study's; `Err(1)` when they
+/// differ.
+fn compare_ids(
+    plan: &crate::plan::Plan,
+    theirs: &[String],
+    their_hash: &str,
+    there: &str,
+    out: &mut Out,
+) -> Result<(), i32> {
+    let mine: Vec<&String> = plan.runs.iter().map(|r| &r.id).collect();
+    let missing: Vec<&String> = theirs.iter().filter(|i| !mine.contains(i)).collect();
+    let extra: Vec<&&String> = mine.iter().filter(|i| !theirs.contains(i)).collect();
+    let _ = writeln!(
+        out.out,
+        "plan: {} runs here, {} in {there}; spec hash {} here, {their_hash} there",
+        mine.len(),
+        theirs.len(),
+        plan.spec_hash,
+    );
+    if !missing.is_empty() || !extra.is_empty() {
+        let _ = writeln!(
+            out.out,
+            "run ids differ: {} only there, {} only here (first: {:?} / {:?}); `lrx why` shows what an id is made of",
+            missing.len(),
+            extra.len(),
+            missing.first(),
+            extra.first()
+        );
+        return Err(1);
+    }
+    let _ = writeln!(out.out, "run ids: identical ({} runs)", mine.len());
+    Ok(())
+}
+
+/// `<path>-reproduced` (a pack's extension dropped).
+fn reproduced_dir(path: &std::path::Path) -> PathBuf {
+    let base = if path.extension().is_some_and(|e| e == "lrxpack") {
+        path.with_extension("")
+    } else {
+        path.to_path_buf()
+    };
+    let mut p = base.into_os_string();
+    p.push("-reproduced");
+    PathBuf::from(p)
+}
+
+/// The pack half of `lrx reproduce PACK`: extracts and verifies the pack, checks the spec it
+/// holds, compares run ids and verifies the data files against the pack's lock. Returns the
+/// extracted spec and, when the pack carries a study and training is asked for, the study
+/// directory to compare with (`None`: done).
+#[cfg(feature = "torch")]
+fn open_pack(
+    cli: &Cli,
+    a: &ReproduceArgs,
+    output: &std::path::Path,
+    out: &mut Out,
+) -> Result<Option<(PathBuf, PathBuf)>, i32> {
+    use crate::pack;
+    let dest = output.join("pack");
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest).map_err(|e| {
+            fail(
+                out,
+                format!("cannot clear `{}` to extract the pack: {e}", dest.display()),
+            )
+        })?;
+    }
+    let (m, n) = pack::extract(&a.spec, &dest).map_err(|e| fail(out, e))?;
+    let trained = if m.trained_on.is_empty() {
+        String::new()
+    } else {
+        format!(", trained on {}", m.trained_on.join(", "))
+    };
+    let _ = writeln!(
+        out.out,
+        "pack: {n} files verified (SHA-256), extracted to {}; made by lrx {} with libtorch {} (device {}{trained}); this is lrx {} with libtorch {}",
+        dest.display(),
+        m.lrx_version,
+        m.libtorch_version,
+        m.device,
+        env!("CARGO_PKG_VERSION"),
+        crate::run::libtorch_version()
+    );
+    if m.stdlib_version != crate::stdlib::VERSION {
+        let _ = writeln!(
+            out.out,
+            "note: the pack was made with stdlib version {}, this lrx has version {} (the pack's modules are in {}/stdlib; a spec that pins `stdlib = N` is warned about every changed value it uses)",
+            m.stdlib_version,
+            crate::stdlib::VERSION,
+            dest.display()
+        );
+    }
+    let spec = dest.join(&m.entry);
+    let (_, _, plan) = load(cli, &spec, out)?;
+    compare_ids(&plan, &m.run_ids, &m.spec_hash, "the pack", out)?;
+    let mut checked = 0;
+    let problems = pack::collect::verify_data(&m, &plan, &mut checked);
+    if !problems.is_empty() {
+        for p in &problems {
+            let _ = writeln!(out.err, "error: data: {p}");
+        }
+        let help = if m.with_data {
+            format!(
+                "the pack holds the data it was made with, under {}/data/: copy it to the locations above, or point the tasks' `path` at it (paths are not part of run ids)",
+                dest.display()
+            )
+        } else {
+            "get the data the study was made with (the pack's lrxpack.json lists every file and its SHA-256), or ask for a pack made with `--with-data`".to_string()
+        };
+        let _ = writeln!(out.err, "help: {help}");
+        return Err(fail(
+            out,
+            format!("{} data problem(s): nothing was run", problems.len()),
+        ));
+    }
+    let _ = writeln!(
+        out.out,
+        "data: {checked} file(s) in {} location(s) match the pack's lock",
+        m.data.len()
+    );
+    if a.plan_only {
+        return Ok(None);
+    }
+    if !m.with_study {
+        let _ = writeln!(
+            out.out,
+            "the pack holds no features to compare with (it was made from a spec); `lrx run {}` runs the study",
+            spec.display()
+        );
+        return Ok(None);
+    }
+    Ok(Some((spec, dest.join("study"))))
 }
 
 /// Compares two feature tables of the same runs: (values compared, differing beyond `tol`,
@@ -432,39 +586,34 @@ pub fn cmd_reproduce(_: &Cli, _: &ReproduceArgs, out: &mut Out) -> Result<(), i3
 #[cfg(feature = "torch")]
 pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), i32> {
     use crate::features::reader::{Condition, load_features};
-    let (_, study, plan) = load(cli, &a.spec, out)?;
-    let theirs = Manifest::read(&a.against).map_err(|e| fail(out, e))?;
-    let mine: Vec<&String> = plan.runs.iter().map(|r| &r.id).collect();
-    let missing: Vec<&String> = theirs
-        .run_ids
-        .iter()
-        .filter(|i| !mine.contains(i))
-        .collect();
-    let extra: Vec<&&String> = mine
-        .iter()
-        .filter(|i| !theirs.run_ids.contains(i))
-        .collect();
-    let _ = writeln!(
-        out.out,
-        "plan: {} runs here, {} in {}; spec hash {} here, {} there",
-        mine.len(),
-        theirs.run_ids.len(),
-        a.against.display(),
-        plan.spec_hash,
-        theirs.spec_hash
-    );
-    if !missing.is_empty() || !extra.is_empty() {
-        let _ = writeln!(
-            out.out,
-            "run ids differ: {} only there, {} only here (first: {:?} / {:?}); `lrx why` shows what an id is made of",
-            missing.len(),
-            extra.len(),
-            missing.first(),
-            extra.first()
-        );
-        return Err(1);
-    }
-    let _ = writeln!(out.out, "run ids: identical ({} runs)", mine.len());
+    let (spec, against, output) = if is_pack(&a.spec) {
+        let output = a.output.clone().unwrap_or_else(|| reproduced_dir(&a.spec));
+        match open_pack(cli, a, &output, out)? {
+            None => return Ok(()),
+            Some((spec, against)) => (spec, against, output),
+        }
+    } else {
+        let Some(against) = a.against.clone() else {
+            return Err(fail(
+                out,
+                format!(
+                    "`{}` is a spec: say which study it reproduces with `--against STUDY_DIR` (or give a pack made by `lrx pack`)",
+                    a.spec.display()
+                ),
+            ));
+        };
+        let output = a.output.clone().unwrap_or_else(|| reproduced_dir(&against));
+        (a.spec.clone(), against, output)
+    };
+    let (_, study, plan) = load(cli, &spec, out)?;
+    let theirs = Manifest::read(&against).map_err(|e| fail(out, e))?;
+    compare_ids(
+        &plan,
+        &theirs.run_ids,
+        &theirs.spec_hash,
+        &against.display().to_string(),
+        out,
+    )?;
     if a.plan_only {
         return Ok(());
     }
@@ -473,11 +622,6 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
     let tol = a
         .tolerance
         .unwrap_or(if dev == tch::Device::Cpu { 0.0 } else { 1e-4 });
-    let output = a.output.clone().unwrap_or_else(|| {
-        let mut p = a.against.clone().into_os_string();
-        p.push("-reproduced");
-        PathBuf::from(p)
-    });
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -491,7 +635,7 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
         log: LogMode::Lines,
         threads: 0,
     };
-    orchestrate::write_study_files(&output, &a.spec, &study, &plan).map_err(|e| fail(out, e))?;
+    orchestrate::write_study_files(&output, &spec, &study, &plan).map_err(|e| fail(out, e))?;
     let sum = orchestrate::train_all(&plan, &device, &opts, stop_flag(), out.err)
         .map_err(|e| fail(out, e))?;
     orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail(out, e))?;
@@ -501,7 +645,7 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
             "the rerun did not finish; run the same command again to resume it",
         ));
     }
-    let fa = load_features(&[&a.against], &Condition::Plain, None).map_err(|e| fail(out, e))?;
+    let fa = load_features(&[&against], &Condition::Plain, None).map_err(|e| fail(out, e))?;
     let fb = load_features(&[&output], &Condition::Plain, None).map_err(|e| fail(out, e))?;
     let (n, bad, worst) = compare_features(&fa, &fb, tol).map_err(|e| fail(out, e))?;
     let _ = writeln!(

@@ -670,42 +670,20 @@ pub(super) fn fits_in_memory(
     }
 }
 
-/// The class directories of a data folder (one directory per class), sorted by name.
+/// The class directories of a data folder (one directory per class), sorted by name (the
+/// walk `lrx pack` checksums: `pack::data`).
 fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing data folder", dir, e))?;
-    let mut v = vec![];
-    for e in rd {
-        let e = e.map_err(|e| EngineError::io("listing data folder", dir, e))?;
-        if e.path().is_dir() {
-            v.push((e.file_name().to_string_lossy().into_owned(), e.path()));
-        }
-    }
-    v.sort();
-    Ok(v)
+    crate::pack::data::class_dirs(dir).map_err(|e| EngineError::io("listing data folder", dir, e))
 }
 
 /// Files of a class directory whose extension (any case) is one of `exts`, sorted.
 pub(super) fn files_with(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
-    let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io("listing class folder", dir, e))?;
-    let mut v = vec![];
-    for e in rd {
-        let p = e
-            .map_err(|e| EngineError::io("listing class folder", dir, e))?
-            .path();
-        let ext = p
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase());
-        if ext.is_some_and(|e| exts.contains(&e.as_str())) {
-            v.push(p);
-        }
-    }
-    v.sort();
-    Ok(v)
+    crate::pack::data::files_with(dir, exts)
+        .map_err(|e| EngineError::io("listing class folder", dir, e))
 }
 
 fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    files_with(dir, &["png", "jpg", "jpeg"])
+    files_with(dir, crate::pack::data::IMAGE_EXTS)
 }
 
 fn load_image(p: &Path, size: u32, channels: i64, out: &mut Vec<u8>) -> Result<()> {

@@ -90,6 +90,7 @@ fn learned_b(c: Call) -> Call {
     c.with("b_optimizer", s("same"))
         .with("b_lr_scale", f(1.0))
         .with("alternate", i(0))
+        .with("constrain_b_norm", b(false))
 }
 
 pub use crate::plan::{Later, REGIME_DEFAULTS};

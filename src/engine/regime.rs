@@ -24,6 +24,19 @@ pub fn weight_norms(model: &Model) -> Vec<(usize, f64)> {
     })
 }
 
+/// ‖B‖ (Frobenius) of every layer with backward weights, by layer index: the norms
+/// `constrain_b_norm` holds B to.
+pub fn backward_norms(model: &Model) -> Vec<(usize, f64)> {
+    tch::no_grad(|| {
+        model
+            .aligned_layers()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.bwd.as_ref().map(|b| (i, frobenius(b))))
+            .collect()
+    })
+}
+
 /// `hidden_lr_scale`: every trainable parameter but the last layer's (the classifier: W and
 /// bias) and B steps at `scale` × the rate in `opt`. Nothing to do at 1.
 pub fn scale_hidden_lr(model: &Model, opt: &mut Optimizer, scale: f64) {
@@ -57,14 +70,27 @@ pub(crate) fn frobenius(t: &Tensor) -> f64 {
 /// `constrain_weights`: W ← W·‖W₀‖/‖W‖; the bias is left alone). In place, so the optimizer's
 /// state stays attached to the parameter; on the device, without a synchronisation.
 pub fn constrain_norms(model: &Model, norms: &[(usize, f64)]) {
-    tch::no_grad(|| {
-        for &(i, n0) in norms {
-            let w = &model.aligned_layers()[i].w;
-            let n = w.square().sum(Kind::Double).sqrt();
-            let factor = (Tensor::from(n0).to_device(w.device()) / n).to_kind(w.kind());
-            let mut w = w.shallow_clone();
-            let _ = w.g_mul_(&factor);
+    for &(i, n0) in norms {
+        rescale(&model.aligned_layers()[i].w, n0);
+    }
+}
+
+/// `constrain_b_norm`: [`constrain_norms`] for B (each layer's B ← B·‖B₀‖/‖B‖, in place).
+pub fn constrain_backward_norms(model: &Model, norms: &[(usize, f64)]) {
+    for &(i, n0) in norms {
+        if let Some(b) = &model.aligned_layers()[i].bwd {
+            rescale(b, n0);
         }
+    }
+}
+
+/// t ← t·n0/‖t‖ in place, without a synchronisation.
+fn rescale(t: &Tensor, n0: f64) {
+    tch::no_grad(|| {
+        let n = t.square().sum(Kind::Double).sqrt();
+        let factor = (Tensor::from(n0).to_device(t.device()) / n).to_kind(t.kind());
+        let mut t = t.shallow_clone();
+        let _ = t.g_mul_(&factor);
     })
 }
 
@@ -346,6 +372,52 @@ mod tests {
                 assert!(worst > 1e-2, "norms barely moved ({worst}): test too weak");
             }
         }
+    }
+
+    /// `constrain_b_norm`: IA's B keeps its initial norm while its direction learns; without
+    /// it IA's alignment loss changes ‖B‖ at this rate. W is left alone either way.
+    #[test]
+    fn constrained_backward_norms_stay_at_their_initial_values() {
+        let _rng = crate::engine::test_rng_lock();
+        let rel = |a: &[(usize, f64)], b: &[(usize, f64)]| {
+            a.iter()
+                .zip(b)
+                .map(|((_, x), (_, y))| (x - y).abs() / x)
+                .fold(0.0, f64::max)
+        };
+        for constrain in [true, false] {
+            let rule = Call::new("ia")
+                .with("alpha", Value::Float(0.2))
+                .with("constrain_b_norm", Value::Bool(constrain));
+            let mut tr = trainer(rule, 0.01);
+            let (b0, w0) = (
+                super::backward_norms(&tr.model),
+                super::weight_norms(&tr.model),
+            );
+            assert_eq!(b0.len(), 4);
+            let before = snapshot(&tr);
+            tr.run_epoch(0, &mut |_| {}).unwrap();
+            let (b1, w1) = (
+                super::backward_norms(&tr.model),
+                super::weight_norms(&tr.model),
+            );
+            let (b_moved, _) = moved(&before, &snapshot(&tr));
+            assert!(b_moved, "B did not learn");
+            assert!(rel(&w0, &w1) > 1e-3, "W's norms must stay free");
+            if constrain {
+                assert!(
+                    rel(&b0, &b1) < 1e-5,
+                    "relative ‖B‖ change {}",
+                    rel(&b0, &b1)
+                );
+            } else {
+                assert!(rel(&b0, &b1) > 1e-3, "‖B‖ barely moved: test too weak");
+            }
+        }
+        let e = build_rule(&Call::new("fa").with("constrain_b_norm", Value::Bool(true)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("constrain_b_norm"), "{e}");
     }
 
     /// `hidden_lr_scale`: every parameter but the classifier's and B steps at the factor × the

@@ -113,6 +113,9 @@ pub struct Regime {
     pub alternate: u32,
     /// Rescale each layer's W to its initial Frobenius norm after every step that moves it.
     pub constrain_norm: bool,
+    /// Rescale each layer's B to its initial Frobenius norm after every step that moves it
+    /// (rules whose B learns).
+    pub constrain_b_norm: bool,
     pub top_feedback: TopFeedback,
     /// Learning rate of every parameter but the classifier's W and bias and B, as a multiple
     /// of the run's (any rule; 0 = the readout-only control).
@@ -126,6 +129,7 @@ impl Default for Regime {
             b_lr_scale: 1.0,
             alternate: 0,
             constrain_norm: false,
+            constrain_b_norm: false,
             top_feedback: TopFeedback::Random,
             hidden_lr_scale: 1.0,
         }
@@ -314,6 +318,7 @@ fn regime(call: &Call, alignment: &Alignment) -> Result<Regime> {
         }
     };
     let constrain_norm = call.bool("constrain_norm").unwrap_or(false);
+    let constrain_b_norm = call.bool("constrain_b_norm").unwrap_or(false);
     let hidden_lr_scale = call.f64("hidden_lr_scale").unwrap_or(d.hidden_lr_scale);
     if !(hidden_lr_scale.is_finite() && hidden_lr_scale >= 0.0) {
         return Err(bad(
@@ -327,6 +332,7 @@ fn regime(call: &Call, alignment: &Alignment) -> Result<Regime> {
         ("b_optimizer", b_optimizer != BOptimizer::Same),
         ("b_lr_scale", b_lr_scale != 1.0),
         ("alternate", alternate != 0),
+        ("constrain_b_norm", constrain_b_norm),
     ] {
         if set && !learns_b {
             return Err(bad(
@@ -348,6 +354,7 @@ fn regime(call: &Call, alignment: &Alignment) -> Result<Regime> {
         b_lr_scale,
         alternate,
         constrain_norm,
+        constrain_b_norm,
         top_feedback,
         hidden_lr_scale,
     })

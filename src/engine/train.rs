@@ -289,6 +289,9 @@ pub struct Trainer {
     /// (before any checkpoint is loaded, so a resumed run keeps its true initial norms): the
     /// diagnostics' ‖W‖/‖W₀‖ and, with `constrain_norm`, the norms W is held to.
     pub w0_norms: Vec<(usize, f64)>,
+    /// ‖B₀‖ of each layer with backward weights, taken with `w0_norms`: the norms
+    /// `constrain_b_norm` holds B to.
+    pub b0_norms: Vec<(usize, f64)>,
     pub task: Task,
     pub aug: Augment,
     /// `Some(temperature)` for the contrastive objective.
@@ -363,12 +366,14 @@ impl Trainer {
             Optimizer::named(spec, "bopt")
         });
         let w0_norms = super::regime::weight_norms(&model);
+        let b0_norms = super::regime::backward_norms(&model);
         Ok(Trainer {
             model,
             rule,
             opt,
             b_opt,
             w0_norms,
+            b0_norms,
             task,
             aug,
             temperature,
@@ -575,6 +580,9 @@ impl Trainer {
         }
         if self.rule.regime.constrain_norm && phase != Phase::Alignment {
             super::regime::constrain_norms(&self.model, &self.w0_norms);
+        }
+        if self.rule.regime.constrain_b_norm && phase != Phase::Task {
+            super::regime::constrain_backward_norms(&self.model, &self.b0_norms);
         }
         for p in params.iter().filter(|p| p.trainable()) {
             let mut g = p.tensor.grad();

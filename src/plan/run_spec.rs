@@ -39,6 +39,7 @@ pub const REGIME_DEFAULTS: &[(&str, Later)] = &[
     ("alternate", Later::I(0)),
     ("projection_bias", Later::B(false)),
     ("hidden_lr_scale", Later::F(1.0)),
+    ("constrain_b_norm", Later::B(false)),
 ];
 
 /// The default value of a parameter added later ([`REGIME_DEFAULTS`]).

@@ -675,6 +675,12 @@ const LEARNED_B: &[Param] = &[
         D::I(0),
         "NA's `alternate_step_freq`: 0 = task and alignment in every step; k > 0 = global step s (from 0) is an alignment step (only B moves, by the alignment loss) when s mod (k+1) = 0, else a task step (no alignment loss, B does not move except Kolen-Pollack's tied gradient)",
     ),
+    p(
+        "constrain_b_norm",
+        Ty::Bool,
+        D::B(false),
+        "after every step that moves B, rescale each layer's B to its initial Frobenius norm (B's direction learns, its size stays; for an alignment loss whose amp term grows B without bound); not the paper's protocol",
+    ),
 ];
 const FA: &[Param] = &[p(
     "optimizer",

@@ -17,6 +17,8 @@ mod fuzz_schema;
 mod lsp;
 mod numbers;
 #[cfg(feature = "torch")]
+mod pack;
+#[cfg(feature = "torch")]
 mod reference;
 #[cfg(feature = "torch")]
 mod run;
