@@ -23,7 +23,8 @@ pub struct Interned {
     _pins: [Option<Rc<Obj>>; 2],
 }
 
-const BLOCKS: &[&str] = &[
+/// The top-level blocks of a spec.
+pub const BLOCKS: &[&str] = &[
     "study",
     "train",
     "observe",

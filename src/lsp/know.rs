@@ -21,15 +21,7 @@ pub const DEF_KINDS: &[&str] = &[
 ];
 
 /// The top-level blocks.
-pub const BLOCKS: &[&str] = &[
-    "study",
-    "train",
-    "observe",
-    "observables",
-    "realism",
-    "classify",
-    "report",
-];
+pub use crate::check::study::BLOCKS;
 
 /// Units written after a number (with a space), and what they are for.
 pub const UNITS: &[(&str, &str)] = &[

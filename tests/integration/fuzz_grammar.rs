@@ -30,26 +30,8 @@ use lrx::registry::{self, BUILTINS, Kind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const BLOCK_KINDS: &[&str] = &[
-    "study",
-    "train",
-    "observe",
-    "observables",
-    "realism",
-    "classify",
-    "report",
-];
-const DEF_KINDS: &[&str] = &[
-    "task",
-    "arch",
-    "rule",
-    "schedule",
-    "noise",
-    "classifier",
-    "split",
-    "cv",
-    "let",
-];
+use lrx::check::study::BLOCKS as BLOCK_KINDS;
+use lrx::lsp::know::DEF_KINDS;
 /// Setting names: every block key of the checker (`lrx::check::study::block_keys`) plus the
 /// keys of nested blocks (observables' measures, `trajectory`).
 static KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
