@@ -586,7 +586,8 @@ pub fn cmd_reproduce(_: &Cli, _: &ReproduceArgs, out: &mut Out) -> Result<(), i3
 #[cfg(feature = "torch")]
 pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), i32> {
     use crate::features::reader::{Condition, load_features};
-    let (spec, against, output) = if is_pack(&a.spec) {
+    let from_pack = is_pack(&a.spec);
+    let (spec, against, output) = if from_pack {
         let output = a.output.clone().unwrap_or_else(|| reproduced_dir(&a.spec));
         match open_pack(cli, a, &output, out)? {
             None => return Ok(()),
@@ -606,14 +607,17 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
         (a.spec.clone(), against, output)
     };
     let (_, study, plan) = load(cli, &spec, out)?;
-    let theirs = Manifest::read(&against).map_err(|e| fail(out, e))?;
-    compare_ids(
-        &plan,
-        &theirs.run_ids,
-        &theirs.spec_hash,
-        &against.display().to_string(),
-        out,
-    )?;
+    // A pack's ids were compared when it was opened (its study holds the same manifest).
+    if !from_pack {
+        let theirs = Manifest::read(&against).map_err(|e| fail(out, e))?;
+        compare_ids(
+            &plan,
+            &theirs.run_ids,
+            &theirs.spec_hash,
+            &against.display().to_string(),
+            out,
+        )?;
+    }
     if a.plan_only {
         return Ok(());
     }
