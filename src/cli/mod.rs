@@ -340,6 +340,12 @@ pub fn report(cli: &Cli, diags: &[Diag], sources: &SourceMap, out: &mut Out) {
 }
 
 /// Parse, check and plan a spec, printing diagnostics; `Err(1)` when it is invalid.
+/// Prints `error: msg` and gives exit code 1 (the commands' one way to fail with a message).
+pub(super) fn fail(out: &mut Out, msg: impl std::fmt::Display) -> i32 {
+    let _ = writeln!(out.err, "error: {msg}");
+    1
+}
+
 pub fn load(
     cli: &Cli,
     spec: &std::path::Path,
@@ -551,7 +557,8 @@ pub(crate) fn cmd_report(study_dir: &std::path::Path, out: &mut Out) -> Result<(
     }
 }
 
-fn human_bytes(b: f64) -> String {
+/// `b` bytes in decimal units (`31.1 kB`).
+pub(super) fn human_bytes(b: f64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];
     let mut x = b;
     let mut i = 0;

@@ -2,7 +2,7 @@
 //! imports, the stdlib it resolved against and a lock with a checksum of every data file,
 //! plus a study directory's features and results, in one `.tar.gz`.
 
-use super::{Cli, Out, load};
+use super::{Cli, Out, fail, human_bytes, load};
 use crate::pack::{self, collect};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -18,20 +18,6 @@ pub struct PackArgs {
     /// Copy the data files the tasks read into the pack (default: their checksums only).
     #[arg(long)]
     pub with_data: bool,
-}
-
-fn fail(out: &mut Out, msg: impl std::fmt::Display) -> i32 {
-    let _ = writeln!(out.err, "error: {msg}");
-    1
-}
-
-fn human_bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
 }
 
 /// The spec of a study directory: the manifest's `spec_path`, which must still check to the
@@ -106,7 +92,7 @@ pub fn cmd_pack(cli: &Cli, a: &PackArgs, out: &mut Out) -> Result<(), i32> {
         manifest.run_ids.len(),
         manifest.spec_hash,
         output.display(),
-        human_bytes(size)
+        human_bytes(size as f64)
     );
     let _ = writeln!(
         out.out,
@@ -121,7 +107,7 @@ pub fn cmd_pack(cli: &Cli, a: &PackArgs, out: &mut Out) -> Result<(), i32> {
         "  data: {} location(s), {} file(s), {} checksummed{}",
         manifest.data.len(),
         data_files,
-        human_bytes(data_bytes),
+        human_bytes(data_bytes as f64),
         if a.with_data {
             " and copied in"
         } else {

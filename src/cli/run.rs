@@ -2,7 +2,7 @@
 // Without libtorch only `lrx status` is live here; the training commands print an error.
 #![cfg_attr(not(feature = "torch"), allow(unused_imports, dead_code))]
 
-use super::{Cli, Out, load};
+use super::{Cli, Out, fail, load};
 use crate::run::orchestrate::{self, LogMode, RunOptions};
 use crate::run::{Manifest, status_table};
 use clap::{Args, ValueEnum};
@@ -70,11 +70,6 @@ pub struct RunTaskArgs {
     pub device: String,
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
-}
-
-fn fail(out: &mut Out, msg: impl std::fmt::Display) -> i32 {
-    let _ = writeln!(out.err, "error: {msg}");
-    1
 }
 
 /// SIGINT / SIGTERM raise the returned flag (once per process).

@@ -1,6 +1,6 @@
 //! `lrx submit --slurm spec.lrx`: the study as Slurm job arrays plus a final job (docs/slurm.md).
 
-use super::{Cli, Out, load};
+use super::{Cli, Out, fail, load};
 use crate::run::slurm::{
     self, Jobs, SlurmOptions, Submission, SubmittedArray, array_script, chunks, finalize_script,
 };
@@ -56,11 +56,6 @@ pub struct SubmitArgs {
     /// Submit only the runs that are neither finished nor queued/running in Slurm.
     #[arg(long)]
     pub resume: bool,
-}
-
-fn fail(out: &mut Out, msg: impl std::fmt::Display) -> i32 {
-    let _ = writeln!(out.err, "error: {msg}");
-    1
 }
 
 fn now() -> String {

@@ -2,10 +2,13 @@
 //! machine's files ([`verify_data`]).
 
 use super::data::{self, Location};
-use super::{Content, DataFile, DataLocation, Entry, FORMAT, FORMAT_VERSION, PackManifest};
+use super::{
+    Content, DataFile, DataLocation, Entry, FORMAT, FORMAT_VERSION, PackManifest, PackedFile,
+};
 use crate::check::ir;
 use crate::plan::Plan;
 use crate::source::SourceMap;
+use crate::value::Call;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -18,27 +21,32 @@ pub struct Options {
     pub study_dir: Option<PathBuf>,
 }
 
+/// The plan's task calls, each once (runs share their task's `Arc`), with their labels.
+fn task_calls(plan: &Plan) -> Vec<(&str, &Call)> {
+    let mut seen = std::collections::HashSet::new();
+    plan.runs
+        .iter()
+        .filter(|r| seen.insert((r.task.label.as_str(), std::sync::Arc::as_ptr(&r.task.call))))
+        .map(|r| (r.task.label.as_str(), &*r.task.call))
+        .collect()
+}
+
 /// Every location the plan's tasks read, deduplicated, in plan order, with the labels of the
 /// tasks that read it. An error names the task and what is missing.
 pub fn locations(plan: &Plan) -> Result<Vec<(String, Vec<String>, Location)>, String> {
     let mut out: Vec<(String, Vec<String>, Location)> = vec![];
-    let mut seen_calls = std::collections::HashSet::new();
-    for r in &plan.runs {
-        let call = &r.task.call;
-        if !seen_calls.insert((r.task.label.clone(), std::sync::Arc::as_ptr(call))) {
-            continue;
-        }
-        for loc in data::task_files(call).map_err(|e| format!("{e} (task `{}`)", r.task.label))? {
+    for (label, call) in task_calls(plan) {
+        for loc in data::task_files(call).map_err(|e| format!("{e} (task `{label}`)"))? {
             match out
                 .iter_mut()
                 .find(|(t, _, l)| *t == call.name && l.param == loc.param && l.dir == loc.dir)
             {
                 Some((_, labels, _)) => {
-                    if !labels.contains(&r.task.label) {
-                        labels.push(r.task.label.clone());
+                    if !labels.iter().any(|l| l == label) {
+                        labels.push(label.to_string());
                     }
                 }
-                None => out.push((call.name.clone(), vec![r.task.label.clone()], loc)),
+                None => out.push((call.name.clone(), vec![label.to_string()], loc)),
             }
         }
     }
@@ -75,14 +83,7 @@ fn spec_entries(sources: &SourceMap, main: &Path) -> Result<(Vec<Entry>, String)
             .map(Path::to_path_buf)
             .ok_or("the spec's files share no folder")?;
     }
-    let rel = |p: &Path| -> String {
-        p.strip_prefix(&root)
-            .unwrap_or(p)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/")
-    };
+    let rel = |p: &Path| data::relative(&root, p);
     files.sort_by_key(|(p, _)| (*p != main, rel(p)));
     let entry = format!("spec/{}", rel(&main));
     let entries = files
@@ -166,13 +167,7 @@ fn walk(root: &Path, d: &Path, out: &mut Vec<String>) -> Result<(), String> {
         if p.is_dir() {
             walk(root, &p, out)?;
         } else if p.is_file() {
-            let rel = p
-                .strip_prefix(root)
-                .unwrap_or(&p)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
+            let rel = data::relative(root, &p);
             if super::safe_path(&rel) {
                 out.push(rel);
             }
@@ -209,6 +204,8 @@ pub fn collect(
     let (mut entries, entry) = spec_entries(sources, spec)?;
     entries.extend(stdlib_entries(sources));
     let mut data_locs = vec![];
+    // The checksums of the copied data files, taken once for the lock and the entry list.
+    let mut known: Vec<PackedFile> = vec![];
     let locs = locations(plan)?;
     for (k, (task, labels, loc)) in locs.into_iter().enumerate() {
         progress(&format!(
@@ -224,8 +221,14 @@ pub fn collect(
             let (sha256, bytes) = data::sha256_file(&p)
                 .map_err(|e| format!("cannot read the data file `{}`: {e}", p.display()))?;
             if let Some(dst) = &packed {
+                let path = format!("{dst}/{name}");
+                known.push(PackedFile {
+                    path: path.clone(),
+                    bytes,
+                    sha256: sha256.clone(),
+                });
                 entries.push(Entry {
-                    path: format!("{dst}/{name}"),
+                    path,
                     content: Content::File(p),
                 });
             }
@@ -255,7 +258,10 @@ pub fn collect(
     }
     let mut packed = vec![];
     for e in &entries {
-        packed.push(e.checksum()?);
+        packed.push(match known.iter().position(|k| k.path == e.path) {
+            Some(i) => known.swap_remove(i),
+            None => e.checksum()?,
+        });
     }
     let manifest = PackManifest {
         format: FORMAT.into(),
@@ -328,12 +334,7 @@ pub fn verify_data(manifest: &PackManifest, plan: &Plan, checked: &mut usize) ->
     // The locations the plan reads here, by (task, param, location); a task whose data is
     // missing here reports that instead of a file list.
     let mut here: BTreeMap<(String, String, String), Result<Vec<String>, String>> = BTreeMap::new();
-    let mut seen = std::collections::HashSet::new();
-    for r in &plan.runs {
-        let call = &r.task.call;
-        if !seen.insert(std::sync::Arc::as_ptr(call)) {
-            continue;
-        }
+    for (_, call) in task_calls(plan) {
         match data::task_files(call) {
             Ok(locs) => {
                 for l in locs {

@@ -67,7 +67,8 @@ fn folder_files(dir: &Path, exts: &[&str]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-fn relative(dir: &Path, f: &Path) -> String {
+/// `f` relative to `dir`, `/`-separated (an archive or lock path).
+pub fn relative(dir: &Path, f: &Path) -> String {
     f.strip_prefix(dir)
         .unwrap_or(f)
         .components()
@@ -179,21 +180,31 @@ pub fn task_files(call: &Call) -> Result<Vec<Location>, String> {
     }
 }
 
-/// SHA-256 (lower-case hex) and size in bytes of a file, read in 1 MiB blocks.
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut f = std::fs::File::open(path)?;
+/// Copies `r` to `w` in 1 MiB blocks and returns the SHA-256 (lower-case hex) and size of
+/// what it copied (`std::io::sink()` to only hash).
+pub fn sha256_copy(
+    r: &mut impl Read,
+    w: &mut impl std::io::Write,
+) -> std::io::Result<(String, u64)> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
     loop {
-        let k = f.read(&mut buf)?;
+        let k = r.read(&mut buf)?;
         if k == 0 {
             break;
         }
         h.update(&buf[..k]);
+        w.write_all(&buf[..k])?;
         n += k as u64;
     }
+    w.flush()?;
     Ok((crate::check::hex(&h.finalize()), n))
+}
+
+/// SHA-256 (lower-case hex) and size in bytes of a file.
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    sha256_copy(&mut std::fs::File::open(path)?, &mut std::io::sink())
 }
 
 /// SHA-256 (lower-case hex) of bytes in memory.

@@ -334,22 +334,10 @@ fn entry_path<R: Read>(e: &tar::Entry<R>) -> Result<String, String> {
 
 /// Copies `r` to a new file at `target` and returns the SHA-256 and size of what it copied.
 fn copy_hashing(r: &mut impl Read, target: &Path) -> std::io::Result<(String, u64)> {
-    use sha2::{Digest, Sha256};
-    let mut f = std::io::BufWriter::new(std::fs::File::create(target)?);
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = r.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        f.write_all(&buf[..k])?;
-        n += k as u64;
-    }
-    f.flush()?;
-    Ok((crate::check::hex(&h.finalize()), n))
+    data::sha256_copy(
+        r,
+        &mut std::io::BufWriter::new(std::fs::File::create(target)?),
+    )
 }
 
 #[cfg(test)]
