@@ -51,6 +51,15 @@ pub enum ClassifyError {
     /// Reading or writing a file (npy, json) failed.
     #[error("i/o error on {path}: {reason}")]
     Io { path: String, reason: String },
+    /// An error of linfa's data-set API (the estimators implement linfa's `Fit`), as text.
+    #[error("linfa: {0}")]
+    Linfa(String),
+}
+
+impl From<linfa::Error> for ClassifyError {
+    fn from(e: linfa::Error) -> Self {
+        ClassifyError::Linfa(e.to_string())
+    }
 }
 
 /// Result alias of the classifier stage.

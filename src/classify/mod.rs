@@ -4,7 +4,8 @@
 //!   layouts, trajectory average, time selection, the non-finite drop rule, z-scoring).
 //! - [`splits`]: category-balanced splits, holdouts, scikit-learn `StratifiedKFold`, trajectory
 //!   subsampling and consecutive portions.
-//! - [`forest`], [`svm`], [`pca`]: hand-written estimators (see each file for why not linfa).
+//! - [`forest`], [`svm`], [`pca`]: hand-written estimators (see each file for why not linfa's);
+//!   [`linfa_api`] makes the forest and the SVM linfa estimators (`Fit`, `Predict`).
 //! - [`conv1d`]: the Conv1D classifier (libtorch; an error without the `torch` feature).
 //! - [`grid`]: model specs, the paper grids and the grid search.
 //! - [`metrics`], [`eval`]: metrics and the [`evaluate`] driver.
@@ -17,6 +18,7 @@ pub mod error;
 pub mod eval;
 pub mod forest;
 pub mod grid;
+pub mod linfa_api;
 pub mod metrics;
 pub mod npy;
 pub mod pca;

@@ -3,6 +3,8 @@
 #![cfg_attr(not(feature = "torch"), allow(unused_imports, dead_code))]
 
 use super::{Cli, Out, fail, load};
+#[cfg(feature = "torch")]
+use crate::engine::Device;
 use crate::run::orchestrate::{self, LogMode, RunOptions};
 use crate::run::{Manifest, status_table};
 use clap::{Args, ValueEnum};
@@ -109,9 +111,7 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let jobs = a
-        .jobs
-        .unwrap_or(if dev == tch::Device::Cpu { cores } else { 1 });
+    let jobs = a.jobs.unwrap_or(if dev == Device::Cpu { cores } else { 1 });
     if jobs == 0 {
         return Err(fail(out, "--jobs must be at least 1"));
     }
@@ -300,11 +300,8 @@ pub fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32
         )
     })?;
     let device = crate::engine::parse_device(&a.device).map_err(|e| fail(out, e))?;
-    tch::set_num_threads(a.threads.max(1) as i32);
-    let device_name = match device {
-        tch::Device::Cuda(i) => format!("cuda:{i}"),
-        _ => "cpu".to_string(),
-    };
+    crate::engine::set_threads(a.threads);
+    let device_name = crate::engine::device_name(device);
     let stop = stop_flag();
     let mut emit = |e: &crate::run::Event| {
         let mut so = std::io::stdout().lock();
@@ -620,14 +617,12 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
     let dev = crate::engine::parse_device(&device).map_err(|e| fail(out, e))?;
     let tol = a
         .tolerance
-        .unwrap_or(if dev == tch::Device::Cpu { 0.0 } else { 1e-4 });
+        .unwrap_or(if dev == Device::Cpu { 0.0 } else { 1e-4 });
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
     let opts = RunOptions {
-        jobs: a
-            .jobs
-            .unwrap_or(if dev == tch::Device::Cpu { cores } else { 1 }),
+        jobs: a.jobs.unwrap_or(if dev == Device::Cpu { cores } else { 1 }),
         only: vec![],
         output: output.clone(),
         dry_run: false,

@@ -47,10 +47,10 @@ mod tests {
             rule: Call::new(rule),
             task: Call::new("synthetic_images"),
             objective: Call::new("supervised"),
-            settings: TrainSettings::from_call(
-                &Call::new("train").with("batch", Value::Int(batch)),
-            )
-            .unwrap(),
+            settings: TrainSettings {
+                batch,
+                ..TrainSettings::default()
+            },
         };
         let tr = Trainer::with_task(&job, task, dev).unwrap();
         let xu = tr.task.inputs(tr.task.train.in_memory().unwrap(), dev);
@@ -285,8 +285,10 @@ mod tests {
                 .with("train", Value::Int(512))
                 .with("val", Value::Int(128)),
             objective: Call::new("supervised"),
-            settings: TrainSettings::from_call(&Call::new("train").with("batch", Value::Int(64)))
-                .unwrap(),
+            settings: TrainSettings {
+                batch: 64,
+                ..TrainSettings::default()
+            },
         };
         let mut tr = Trainer::new(&job, Device::Cpu).unwrap();
         let (x, _) = tr.task.val_batch(128, Device::Cpu).unwrap();
@@ -419,8 +421,10 @@ mod tests {
                     rule: Call::new("sgdm"),
                     task: call.clone(),
                     objective: Call::new("supervised"),
-                    settings: TrainSettings::from_call(&Call::new("train").with("batch", i(batch)))
-                        .unwrap(),
+                    settings: TrainSettings {
+                        batch,
+                        ..TrainSettings::default()
+                    },
                 };
                 let dev = bench_device();
                 let mut tr = Trainer::with_task(&job, task, dev).unwrap();
@@ -542,14 +546,13 @@ mod regime_bench {
                 rule,
                 task: Call::new("synthetic_images"),
                 objective: Call::new("supervised"),
-                settings: TrainSettings::from_call(
-                    &Call::new("train")
-                        .with("batch", Value::Int(32))
-                        .with("epochs", Value::Int(1))
-                        .with("checkpoints", Value::List(vec![]))
-                        .with("eval_every", Value::Int(0)),
-                )
-                .unwrap(),
+                settings: TrainSettings {
+                    batch: 32,
+                    epochs: 1,
+                    checkpoints: vec![],
+                    eval_every: 0,
+                    ..TrainSettings::default()
+                },
             };
             let mut tr = Trainer::with_task(&job, task(), Device::Cpu).unwrap();
             let t0 = std::time::Instant::now();

@@ -7,6 +7,7 @@
 
 use super::error::{CallExt, EngineError, Result};
 use super::store::{Decode, Examples, Load};
+use crate::registry::Objective;
 use crate::value::Call;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -56,9 +57,9 @@ impl std::fmt::Debug for Task {
 pub const TASKS: &str = "synthetic_images, cifar10, fashion_mnist, idx_images, image_folder, synthetic_audio, audio_folder";
 
 impl Task {
-    /// Build a task from its call (see `params::defaults` for every parameter).
+    /// Build a task from its call (every parameter it leaves out takes its registry default).
     pub fn from_call(call: &Call) -> Result<Task> {
-        let call = &super::params::complete(call);
+        let call = &crate::registry::complete(call);
         if crate::cochlea::is_audio_task(&call.name) {
             return Self::audio(call);
         }
@@ -189,7 +190,7 @@ impl Task {
     /// (what the checker does).
     pub fn fill_arch(&self, arch: &Call) -> Call {
         use crate::value::Value;
-        let mut a = super::params::complete(arch);
+        let mut a = crate::registry::complete(arch);
         a.params
             .insert("input_size".into(), Value::Int(self.height));
         if self.width != self.height {
@@ -246,32 +247,16 @@ pub struct Augment {
 }
 
 impl Augment {
-    pub fn from_objective(obj: &Call) -> Result<Augment> {
-        let obj = &super::params::complete(obj);
-        let shift = obj.req_i64("shift")?;
-        if shift < 0 {
-            return Err(obj.bad("shift", "must be ≥ 0"));
+    /// The augmentations of a typed objective (checked when it was parsed).
+    pub fn from_objective(obj: &Objective) -> Augment {
+        Augment {
+            flip: obj.flip,
+            shift: obj.shift,
+            color: obj.color,
+            grayscale: obj.grayscale,
+            blur: obj.blur,
+            blur_sigma: obj.blur_sigma,
         }
-        let contrastive = obj.name == "contrastive";
-        let g = |p: &str| if contrastive { obj.req_f64(p) } else { Ok(0.0) };
-        let a = Augment {
-            flip: obj.req_bool("flip")?,
-            shift,
-            color: g("color")?,
-            grayscale: g("grayscale")?,
-            blur: g("blur")?,
-            blur_sigma: if contrastive {
-                obj.req_f64("blur_sigma")?
-            } else {
-                1.0
-            },
-        };
-        for (p, v) in [("grayscale", a.grayscale), ("blur", a.blur)] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(obj.bad(p, "is a probability and must be in [0, 1]"));
-            }
-        }
-        Ok(a)
     }
 
     /// Augment a batch of [0, 1] images [B, C, H, W] (on any device) with randomness from `rng`.
@@ -1180,12 +1165,14 @@ mod tests {
             );
             return;
         }
-        let settings = Call::new("train")
-            .with("epochs", Value::Int(2))
-            .with("batch", Value::Int(32))
-            .with("lr", Value::Float(0.02))
-            .with("scale_lr", Value::Bool(false))
-            .with("checkpoints", Value::List(vec![]));
+        let settings = TrainSettings {
+            epochs: 2,
+            batch: 32,
+            lr: 0.02,
+            scale_lr: false,
+            checkpoints: vec![],
+            ..TrainSettings::default()
+        };
         let job = TrainJob {
             arch: Call::new("knet4")
                 .with("width", Value::Float(0.25))
@@ -1198,7 +1185,7 @@ mod tests {
             objective: Call::new("supervised")
                 .with("flip", Value::Bool(false))
                 .with("shift", Value::Int(0)),
-            settings: TrainSettings::from_call(&settings).unwrap(),
+            settings,
         };
         let d = tempfile::tempdir().unwrap();
         let out = train(
@@ -1311,8 +1298,8 @@ mod tests {
     fn augment_shapes_and_determinism() {
         let _rng = crate::engine::test_rng_lock();
         let x = Tensor::rand([4, 3, 8, 8], (Kind::Float, Device::Cpu));
-        let a = Augment::from_objective(&Call::new("contrastive").with("blur", Value::Float(1.0)))
-            .unwrap();
+        let obj = Objective::from_call(&Call::new("contrastive").with("blur", Value::Float(1.0)));
+        let a = Augment::from_objective(&obj.unwrap());
         let y1 = a.apply(&x, &mut ChaCha8Rng::seed_from_u64(5));
         let y2 = a.apply(&x, &mut ChaCha8Rng::seed_from_u64(5));
         assert!(y1.equal(&y2));

@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error(transparent)]
-    Names(#[from] super::names::NamesError),
     #[error("`{call}`: parameter `{param}` {msg}")]
     BadParam {
         call: String,
@@ -70,7 +68,7 @@ impl EngineError {
     }
 }
 
-/// Typed, erroring parameter access on a [`crate::value::Call`] (after `params::complete`).
+/// Typed, erroring parameter access on a [`crate::value::Call`] (after `registry::complete`).
 pub(crate) trait CallExt {
     fn req_f64(&self, p: &str) -> Result<f64>;
     fn req_i64(&self, p: &str) -> Result<i64>;

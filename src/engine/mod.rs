@@ -1,22 +1,20 @@
 //! Training engine on libtorch (method.md §6–§7): layers with forward and backward weights,
 //! architectures, learning rules, optimizers, tasks and the checkpointed training loop.
 //!
-//! `names` and `params` have no libtorch dependency (the planner and checker can use them).
+//! Builtin defaults and layer names come from the libtorch-free `registry`, the one description
+//! of every builtin.
 
 pub mod error;
 pub mod ext;
 pub mod layers;
 pub mod models;
-pub mod names;
 pub mod optim;
-pub mod params;
 pub mod regime;
 pub mod rules;
 
+pub use crate::registry::complete;
 pub use error::{EngineError, Result};
 pub use models::{Model, Pass};
-pub use names::{Group, layer_count, layer_groups, layer_names};
-pub use params::{complete, defaults};
 pub use rules::{LearningRule, Rule, build_rule};
 
 pub mod bench;
@@ -42,7 +40,9 @@ pub mod store;
 pub mod train;
 
 pub use data::{Augment, Task};
+/// The device a model trains on (libtorch's; the CLI names it through the engine).
+pub use tch::Device;
 pub use train::{
     EpochRecord, LayerAlignment, Progress, Schedule, TrainJob, TrainOutcome, TrainSettings,
-    Trainer, parse_device, train,
+    Trainer, device_name, parse_device, set_threads, train,
 };

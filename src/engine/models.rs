@@ -1,14 +1,15 @@
-//! Architectures of method.md §7 built from their calls, with canonical layer names
-//! (`names.rs`) and the observation accessors the observables need (method.md §1.1).
+//! Architectures of method.md §7 built from their calls, with the canonical layer names of
+//! `registry::arch` (checked at every build) and the observation accessors the observables need (method.md §1.1).
 
 use super::error::{CallExt, EngineError, Result};
 use super::layers::{
     Act, AlignedLayer, BatchNorm, Init, LayerKind, Padding, Param, Role, avg_pool_same, lrn,
     max_pool_same, out_size,
 };
-use super::names;
 use super::rules::{BackwardInit, TopFeedback};
 use crate::observe::ObservableLayer;
+use crate::registry::Objective;
+use crate::registry::arch::{CONTRASTIVE_HEAD, layer_names, mlp_hidden, resnet_blocks};
 use crate::value::Call;
 use tch::{Device, Kind, Tensor};
 
@@ -247,9 +248,9 @@ impl Model {
         model_seed: u64,
         device: Device,
     ) -> Result<Model> {
-        let arch = &super::params::complete(arch);
-        let objective = &super::params::complete(objective);
-        let contrastive = names::is_contrastive(&objective.name)?;
+        let arch = &crate::registry::complete(arch);
+        let objective = Objective::from_call(objective).map_err(EngineError::Invalid)?;
+        let contrastive = objective.contrastive;
         let width = arch.req_f64("width")?;
         if width <= 0.0 {
             return Err(arch.bad("width", "must be positive"));
@@ -340,7 +341,7 @@ impl Model {
                 (Spec::AlexNet { lrn, dropout }, c(4096))
             }
             "resnet18" | "resnet34" => {
-                let blocks = names::resnet_blocks(&arch.name).expect("resnet");
+                let blocks = resnet_blocks(&arch.name).expect("resnet");
                 let version = arch.req_i64("version")?;
                 if version != 1 && version != 2 {
                     return Err(arch.bad("version", &format!("must be 1 or 2, got {version}")));
@@ -416,7 +417,14 @@ impl Model {
                 (Spec::ResNet { blocks, version }, ch)
             }
             "mlp" => {
-                let hidden = names::mlp_hidden(arch)?;
+                let hidden = mlp_hidden(arch);
+                let listed = arch
+                    .get("hidden")
+                    .and_then(|v| v.as_list())
+                    .map_or(0, |l| l.len());
+                if hidden.len() != listed || hidden.iter().any(|h| *h <= 0) {
+                    return Err(arch.bad("hidden", "must be a list of positive integers"));
+                }
                 let mut d = cin * size * size_w;
                 for (i, h) in hidden.iter().enumerate() {
                     let h = c(*h);
@@ -437,7 +445,13 @@ impl Model {
                     d,
                 )
             }
-            other => return Err(names::NamesError::UnknownArch(other.to_string()).into()),
+            other => {
+                return Err(EngineError::Unknown {
+                    family: "architecture",
+                    name: other.to_string(),
+                    known: "knet4, knet5, alexnet, resnet18, resnet34, mlp",
+                });
+            }
         };
         if feat <= 0 {
             return Err(arch.bad(
@@ -447,14 +461,14 @@ impl Model {
         }
         // The final layer(s).
         if contrastive {
-            let hd = objective.req_pos_i64("head_dim")?;
+            let hd = objective.head_dim;
             let n = Init::Normal(0.01);
-            b.dense(names::CONTRASTIVE_HEAD[0], feat, feat, n, None, Act::None);
+            b.dense(CONTRASTIVE_HEAD[0], feat, feat, n, None, Act::None);
             b.bn("head_contrastive/nl_0/bn", feat, 1.0, true, 0.9);
-            b.dense(names::CONTRASTIVE_HEAD[1], feat, hd, n, None, Act::None);
+            b.dense(CONTRASTIVE_HEAD[1], feat, hd, n, None, Act::None);
             b.bn("head_contrastive/nl_1/bn", hd, 1.0, false, 0.9);
         } else {
-            let last = names::base_layer_names(arch)?.pop().expect("non-empty");
+            let last = layer_names(arch, false).pop().expect("non-empty");
             let init = match &spec {
                 Spec::AlexNet { .. } => Init::TruncNormal(0.01),
                 Spec::ResNet { version: 2, .. } | Spec::Mlp { .. } => Init::GlorotUniform,
@@ -511,9 +525,9 @@ impl Model {
             };
             b.layers[p.layer].bwd = Some(bw);
         }
-        let expected = names::layer_names(arch, &objective.name)?;
+        let expected = layer_names(arch, contrastive);
         let got: Vec<String> = b.layers.iter().map(|l| l.name.clone()).collect();
-        debug_assert_eq!(expected, got, "builder order must match names.rs");
+        debug_assert_eq!(expected, got, "builder order must match registry::arch");
         if expected != got {
             return Err(EngineError::Invalid(format!(
                 "internal: layer order {got:?} differs from {expected:?}"
@@ -644,7 +658,7 @@ impl Model {
             .map(|l| l as &dyn ObservableLayer)
             .collect()
     }
-    /// Canonical layer names in forward order (equal to `names::layer_names`).
+    /// Canonical layer names in forward order (equal to `registry::arch::layer_names`).
     pub fn layer_names(&self) -> Vec<String> {
         self.layers.iter().map(|l| l.name.clone()).collect()
     }
@@ -968,7 +982,7 @@ mod tests {
         ] {
             for obj in ["supervised", "contrastive"] {
                 let m = build(a.clone(), obj, size);
-                let want = names::layer_names(&a, obj).unwrap();
+                let want = layer_names(&crate::registry::complete(&a), obj == "contrastive");
                 assert_eq!(m.layer_names(), want);
                 let extra = usize::from(obj == "contrastive");
                 assert_eq!(m.layers().len(), n + extra, "{} {obj}", a.name);

@@ -120,16 +120,15 @@ mod tests {
             rule,
             task: Call::new("synthetic_images"),
             objective: Call::new("supervised"),
-            settings: TrainSettings::from_call(
-                &Call::new("train")
-                    .with("epochs", Value::Int(2))
-                    .with("batch", Value::Int(batch))
-                    .with("lr", Value::Float(lr))
-                    .with("scale_lr", Value::Bool(false))
-                    .with("checkpoints", Value::List(vec![]))
-                    .with("eval_every", Value::Int(0)),
-            )
-            .unwrap(),
+            settings: TrainSettings {
+                epochs: 2,
+                batch,
+                lr,
+                scale_lr: false,
+                checkpoints: vec![],
+                eval_every: 0,
+                ..TrainSettings::default()
+            },
         }
     }
 

@@ -178,9 +178,9 @@ pub struct Rule {
 
 pub const RULES: &str = "sgdm, adam, fa, ia, symmetric, activation, weight_mirror, kolen_pollack";
 
-/// Build a rule from its (complete) call; see `params::defaults` for every parameter.
+/// Build a rule from its call; every parameter it leaves out takes its registry default.
 pub fn build_rule(call: &Call) -> Result<Rule> {
-    let call = &super::params::complete(call);
+    let call = &crate::registry::complete(call);
     let opt = || OptSpec::from_call(call, call.req_str("optimizer")?);
     let rate = || call.req_f64("alignment_rate");
     let (optimizer, alignment, alignment_rate) = match call.name.as_str() {
@@ -980,6 +980,17 @@ mod tests {
                 .tied_backward_gradient()
         );
         assert!(build_rule(&Call::new("hebb")).is_err());
+        // Every rule the language knows builds from its registry defaults alone: the engine
+        // reads no parameter the registry does not describe.
+        for b in crate::registry::BUILTINS
+            .iter()
+            .filter(|b| b.kind == crate::registry::Kind::Rule)
+        {
+            let r = build_rule(&Call::new(b.name));
+            assert!(r.is_ok(), "{}: {:?}", b.name, r.err());
+        }
+        let m = Call::new("weight_mirror").with("input_noise", Value::Str("uniform".into()));
+        assert!(build_rule(&m).is_ok());
         let bad = Call::new("ia").with("optimizer", Value::Str("rmsprop".into()));
         assert!(
             build_rule(&bad)

@@ -412,12 +412,11 @@ mod tests {
             rule: Call::new("sgdm"),
             task: folder_task(dir.path(), load),
             objective: Call::new("supervised"),
-            settings: TrainSettings::from_call(
-                &Call::new("train")
-                    .with("batch", Value::Int(4))
-                    .with("lr", Value::Float(0.01)),
-            )
-            .unwrap(),
+            settings: TrainSettings {
+                batch: 4,
+                lr: 0.01,
+                ..TrainSettings::default()
+            },
         };
         let run = |load: &str| {
             let mut tr = Trainer::new(&job(load), Device::Cpu).unwrap();

@@ -3,11 +3,12 @@
 //! detection, per-epoch loss/accuracy records, and device parsing.
 
 use super::data::{Augment, Task};
-use super::error::{CallExt, EngineError, Result};
+use super::error::{EngineError, Result};
 use super::layers::Role;
 use super::models::{Model, Pass};
 use super::optim::Optimizer;
 use super::rules::{BOptimizer, LearningRule, Phase, Rule, build_rule};
+use crate::registry::Objective;
 use crate::value::Call;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -28,7 +29,8 @@ pub enum Schedule {
     },
 }
 
-/// Training hyperparameters (the `train` builtin; see `params::defaults("train")`).
+/// Training hyperparameters of a job (set from the run's `RunSpec`; [`Default`] for jobs built
+/// without a spec).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainSettings {
     pub epochs: u32,
@@ -51,64 +53,53 @@ pub struct TrainSettings {
     pub keep_checkpoints: bool,
 }
 
-impl TrainSettings {
-    pub fn from_call(call: &Call) -> Result<TrainSettings> {
-        let call = &super::params::complete(call);
-        let list = |p: &str| -> Result<Vec<u32>> {
-            call.get(p)
-                .and_then(|v| v.as_list())
-                .ok_or_else(|| call.bad(p, "must be a list of non-negative integers"))?
-                .iter()
-                .map(|v| {
-                    v.as_i64()
-                        .filter(|x| *x >= 0)
-                        .map(|x| x as u32)
-                        .ok_or_else(|| call.bad(p, "must be a list of non-negative integers"))
-                })
-                .collect()
-        };
-        let epochs = call.req_i64("epochs")?;
-        if epochs < 0 {
-            return Err(call.bad("epochs", "must be ≥ 0"));
+/// The defaults of a job built without a spec (tests, benches): 100 epochs at batch 256, SGD
+/// rate 0.01 rescaled to the batch, a constant schedule, weight decay 1e-5, checkpoints every 5
+/// epochs, seeds 0, validation every epoch. `lrx run` sets every field from the run's
+/// [`crate::plan::RunSpec`] (`run::task::job_of`).
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings {
+            epochs: 100,
+            batch: 256,
+            lr: 0.01,
+            scale_lr: true,
+            lr_base_batch: 256,
+            schedule: Schedule::Constant,
+            weight_decay: 1e-5,
+            checkpoints: (0..=20).map(|e| 5 * e).collect(),
+            model_seed: 0,
+            data_seed: 0,
+            eval_every: 1,
+            keep_checkpoints: false,
         }
-        let schedule = match call.req_str("schedule")? {
-            "constant" => Schedule::Constant,
-            "warmup_steps" => Schedule::WarmupSteps {
-                warmup_epochs: call.req_f64("warmup_epochs")?,
-                milestones: list("milestones")?,
-                gamma: call.req_f64("gamma")?,
-            },
-            o => {
-                return Err(call.bad(
-                    "schedule",
-                    &format!("must be \"constant\" or \"warmup_steps\", got \"{o}\""),
-                ));
-            }
-        };
-        let mut checkpoints = list("checkpoints")?;
-        checkpoints.sort_unstable();
-        checkpoints.dedup();
-        if let Some(&c) = checkpoints.iter().find(|&&c| c > epochs as u32) {
-            return Err(call.bad(
-                "checkpoints",
-                &format!("epoch {c} is after the last epoch {epochs}"),
+    }
+}
+
+impl TrainSettings {
+    /// The settings with their checkpoints sorted and deduplicated, or an error naming the
+    /// field that is out of range (a batch or base batch under 1, a checkpoint after the last
+    /// epoch).
+    pub fn checked(mut self) -> Result<TrainSettings> {
+        let bad = |p: &str, msg: String| EngineError::param("train", p, msg);
+        if self.batch < 1 {
+            return Err(bad("batch", format!("must be ≥ 1, got {}", self.batch)));
+        }
+        if self.lr_base_batch < 1 {
+            return Err(bad(
+                "lr_base_batch",
+                format!("must be ≥ 1, got {}", self.lr_base_batch),
             ));
         }
-        let eval_every = call.req_i64("eval_every")?;
-        Ok(TrainSettings {
-            epochs: epochs as u32,
-            batch: call.req_pos_i64("batch")?,
-            lr: call.req_f64("lr")?,
-            scale_lr: call.req_bool("scale_lr")?,
-            lr_base_batch: call.req_pos_i64("lr_base_batch")?,
-            schedule,
-            weight_decay: call.req_f64("weight_decay")?,
-            checkpoints,
-            model_seed: call.req_seed("model_seed")?,
-            data_seed: call.req_seed("data_seed")?,
-            eval_every: eval_every.max(0) as u32,
-            keep_checkpoints: call.req_bool("keep_checkpoints")?,
-        })
+        self.checkpoints.sort_unstable();
+        self.checkpoints.dedup();
+        if let Some(&c) = self.checkpoints.iter().find(|&&c| c > self.epochs) {
+            return Err(bad(
+                "checkpoints",
+                format!("epoch {c} is after the last epoch {}", self.epochs),
+            ));
+        }
+        Ok(self)
     }
 
     /// Learning rate at a fractional epoch position.
@@ -212,6 +203,19 @@ pub enum Progress<'a> {
     Step { epoch: u32, step: i64, steps: i64 },
     Epoch(&'a EpochRecord),
     Checkpoint { epoch: u32, path: &'a Path },
+}
+
+/// The name of a device as specs and status files write it: `cpu` or `cuda:N`.
+pub fn device_name(device: Device) -> String {
+    match device {
+        Device::Cuda(i) => format!("cuda:{i}"),
+        _ => "cpu".to_string(),
+    }
+}
+
+/// Sets the number of threads libtorch's CPU kernels use (at least 1).
+pub fn set_threads(n: usize) {
+    tch::set_num_threads(n.max(1) as i32);
 }
 
 /// Parse `cpu`, `cuda`, `cuda:N` or `auto`.
@@ -330,28 +334,19 @@ impl Trainer {
     pub fn with_task(job: &TrainJob, mut task: Task, device: Device) -> Result<Trainer> {
         task.to_device(device);
         let rule = build_rule(&job.rule)?;
-        let objective = super::params::complete(&job.objective);
+        let objective = Objective::from_call(&job.objective).map_err(EngineError::Invalid)?;
         let arch = task.fill_arch(&job.arch);
         let model = Model::with_backward(
             &arch,
-            &objective,
+            &job.objective,
             rule.has_backward_weights(),
             rule.backward_init(),
             rule.regime.top_feedback,
             job.settings.model_seed,
             device,
         )?;
-        let temperature = match objective.name.as_str() {
-            "contrastive" => {
-                let t = objective.req_f64("temperature")?;
-                if t <= 0.0 {
-                    return Err(objective.bad("temperature", "must be positive"));
-                }
-                Some(t)
-            }
-            _ => None,
-        };
-        let mut aug = Augment::from_objective(&objective)?;
+        let temperature = objective.contrastive.then_some(objective.temperature);
+        let mut aug = Augment::from_objective(&objective);
         if task.is_audio() {
             // A flipped cochleagram is a time-reversed sound: not a label-preserving view.
             aug.flip = false;
@@ -1001,16 +996,26 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// A stable key of the job (checkpoints refuse to resume a different job). The regime options
-/// at their defaults (`params::REGIME_DEFAULTS`) are left out, so runs checkpointed before
-/// they existed resume.
+/// at their defaults (`plan::REGIME_DEFAULTS`) and the parameters builtins gained later
+/// (`plan::LATER_BUILTIN_PARAMS`) are left out, so runs checkpointed before they existed
+/// resume.
 pub fn job_key(job: &TrainJob) -> String {
     use sha2::{Digest, Sha256};
     let mut job = job.clone();
+    // The keys of earlier versions: the regime options and the parameters a builtin gained
+    // later are left out at their old values, the older `LATER_PARAMS` are not.
+    use crate::plan::{REGIME_DEFAULTS, at_later_builtin_default};
+    let rule = job.rule.name.clone();
     job.rule.params.retain(|k, v| {
-        !super::params::REGIME_DEFAULTS
+        !REGIME_DEFAULTS
             .iter()
             .any(|(p, d)| *p == k.as_str() && d.is(v))
+            && !at_later_builtin_default(&rule, k, v)
     });
+    let task = job.task.name.clone();
+    job.task
+        .params
+        .retain(|k, v| !at_later_builtin_default(&task, k, v));
     let j = serde_json::to_vec(&job).expect("json");
     let h = Sha256::digest(&j);
     h.iter().take(12).map(|b| format!("{b:02x}")).collect()

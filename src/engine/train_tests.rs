@@ -4,16 +4,15 @@ use super::*;
 use crate::value::Value;
 
 fn job(rule: &str, epochs: i64, lr: f64) -> TrainJob {
-    let settings = Call::new("train")
-        .with("epochs", Value::Int(epochs))
-        .with("batch", Value::Int(32))
-        .with("lr", Value::Float(lr))
-        .with("scale_lr", Value::Bool(false))
-        .with(
-            "checkpoints",
-            Value::List((0..=epochs).map(Value::Int).collect()),
-        )
-        .with("keep_checkpoints", Value::Bool(true));
+    let settings = TrainSettings {
+        epochs: epochs as u32,
+        batch: 32,
+        lr,
+        scale_lr: false,
+        checkpoints: (0..=epochs as u32).collect(),
+        keep_checkpoints: true,
+        ..TrainSettings::default()
+    };
     TrainJob {
         arch: Call::new("knet4")
             .with("width", Value::Float(0.5))
@@ -23,7 +22,7 @@ fn job(rule: &str, epochs: i64, lr: f64) -> TrainJob {
             .with("train", Value::Int(256))
             .with("val", Value::Int(64)),
         objective: Call::new("supervised"),
-        settings: TrainSettings::from_call(&settings).unwrap(),
+        settings,
     }
 }
 
@@ -237,7 +236,8 @@ fn knet4_learns_synthetic_with_each_rule() {
         Task::from_call(
             &Call::new("synthetic_images")
                 .with("train", Value::Int(2048))
-                .with("val", Value::Int(512)),
+                .with("val", Value::Int(512))
+                .with("noise", Value::Float(0.25)),
         )
         .unwrap()
     };
@@ -297,12 +297,17 @@ fn contrastive_objective_trains() {
 #[test]
 fn settings_and_devices() {
     let _rng = crate::engine::test_rng_lock();
-    let s = TrainSettings::from_call(
-        &Call::new("train")
-            .with("schedule", Value::Str("warmup_steps".into()))
-            .with("lr", Value::Float(0.1))
-            .with("batch", Value::Int(512)),
-    )
+    let s = TrainSettings {
+        schedule: Schedule::WarmupSteps {
+            warmup_epochs: 6.0,
+            milestones: vec![30, 60, 80],
+            gamma: 0.1,
+        },
+        lr: 0.1,
+        batch: 512,
+        ..TrainSettings::default()
+    }
+    .checked()
     .unwrap();
     assert!((s.lr_at(0.0)).abs() < 1e-12);
     assert!(
@@ -312,9 +317,11 @@ fn settings_and_devices() {
     assert!((s.lr_at(10.0) - 0.2).abs() < 1e-12);
     assert!((s.lr_at(30.0) - 0.02).abs() < 1e-12);
     assert!((s.lr_at(85.0) - 0.0002).abs() < 1e-12);
-    let bad = TrainSettings::from_call(
-        &Call::new("train").with("checkpoints", Value::List(vec![Value::Int(200)])),
-    );
+    let bad = TrainSettings {
+        checkpoints: vec![200],
+        ..TrainSettings::default()
+    }
+    .checked();
     assert!(bad.unwrap_err().to_string().contains("checkpoints"));
     assert_eq!(parse_device("cpu").unwrap(), Device::Cpu);
     assert!(parse_device("tpu").is_err());

@@ -26,6 +26,18 @@ pub const LOCATION_PARAMS: &[&str] = &[
 /// ([`REGIME_DEFAULTS`]) follow these.
 pub const LATER_PARAMS: &[(&str, Later)] = &[("backward_init", Later::S("independent"))];
 
+/// Parameters one builtin gained after run ids were first published, with the value the
+/// engine used before a spec could set them (builtin, parameter, value): left out of run ids,
+/// checkpoint job keys and stdlib locks at that value, as [`LATER_PARAMS`] are. Unlike those,
+/// they are matched per builtin, because the same name is an older parameter of another one
+/// (IA's `batch_center_backward_input`, the other tasks' `seed`).
+pub const LATER_BUILTIN_PARAMS: &[(&str, &str, Later)] = &[
+    ("activation", "batch_center_backward_input", Later::B(false)),
+    ("weight_mirror", "input_noise", Later::S("none")),
+    ("weight_mirror", "input_stddev", Later::F(1.0)),
+    ("image_folder", "seed", Later::I(0)),
+];
+
 /// Rule parameters added after run ids were first published (the regime options of issue 19;
 /// here, not in the engine, so that planning needs no libtorch), with the value that
 /// reproduces the earlier behaviour: run ids ([`LATER_PARAMS`]) and checkpoint job keys
@@ -66,18 +78,27 @@ impl Later {
     }
 }
 
-/// Whether a parameter takes part in run ids.
-fn in_id(k: &str, v: &Value) -> bool {
-    !LOCATION_PARAMS.contains(&k) && !at_later_default(k, v)
+/// Whether a parameter of builtin `call` takes part in run ids.
+fn in_id(call: &str, k: &str, v: &Value) -> bool {
+    !LOCATION_PARAMS.contains(&k) && !at_later_default(call, k, v)
 }
 
-/// Whether `k = v` is a parameter added later, at the default that reproduces the earlier
-/// behaviour ([`LATER_PARAMS`] and [`REGIME_DEFAULTS`]).
-pub fn at_later_default(k: &str, v: &Value) -> bool {
+/// Whether `k = v`, a parameter of builtin `call`, is a parameter added later at the default
+/// that reproduces the earlier behaviour ([`LATER_PARAMS`], [`REGIME_DEFAULTS`] and
+/// [`LATER_BUILTIN_PARAMS`]).
+pub fn at_later_default(call: &str, k: &str, v: &Value) -> bool {
     LATER_PARAMS
         .iter()
         .chain(REGIME_DEFAULTS)
         .any(|(p, d)| *p == k && d.is(v))
+        || at_later_builtin_default(call, k, v)
+}
+
+/// Whether `k = v` of builtin `call` is in [`LATER_BUILTIN_PARAMS`] at its value there.
+pub fn at_later_builtin_default(call: &str, k: &str, v: &Value) -> bool {
+    LATER_BUILTIN_PARAMS
+        .iter()
+        .any(|(b, p, d)| *b == call && *p == k && d.is(v))
 }
 
 /// A realism condition (method.md §5).
@@ -200,7 +221,7 @@ fn call_id(c: &Call) -> CallId<'_> {
         params: c
             .params
             .iter()
-            .filter(|(k, v)| in_id(k, v))
+            .filter(|(k, v)| in_id(&c.name, k, v))
             .map(|(k, v)| (k.as_str(), v))
             .collect(),
     }
@@ -344,7 +365,7 @@ fn identity(c: &Call) -> serde_json::Value {
     let params: serde_json::Map<String, serde_json::Value> = c
         .params
         .iter()
-        .filter(|(k, v)| in_id(k, v))
+        .filter(|(k, v)| in_id(&c.name, k, v))
         .map(|(k, v)| (k.clone(), value_json(v)))
         .collect();
     serde_json::json!({ "name": c.name, "params": params })
@@ -538,6 +559,19 @@ mod tests {
             all = all.with(k, v);
         }
         assert_eq!(id(&base), id(&all));
+        // Per-builtin later parameters leave their builtin's identity alone at their old
+        // value, and only theirs: IA's (older) `batch_center_backward_input` stays in IA's.
+        for (builtin, k, d) in LATER_BUILTIN_PARAMS {
+            let v = match d {
+                Later::B(b) => Value::Bool(*b),
+                Later::I(i) => Value::Int(*i),
+                Later::F(f) => Value::Float(*f),
+                Later::S(s) => Value::Str(s.to_string()),
+            };
+            let c = Call::new(*builtin);
+            assert_eq!(id(&c), id(&c.clone().with(k, v.clone())), "{builtin}.{k}");
+            assert_ne!(id(&base), id(&base.clone().with(k, v)), "ia.{k}");
+        }
         // `b_lr_scale = 1` written as an integer is the default too.
         assert_eq!(
             id(&base),

@@ -78,6 +78,59 @@ fn same(h: i64, stride: i64) -> i64 {
     (h + stride - 1) / stride
 }
 
+/// The value a task-filled architecture parameter (`input_size`, `in_channels`, `classes`)
+/// takes when an architecture is built without a task (tests, benches): the input the
+/// architecture was designed for. KNets and MLPs: 32×32×3 (CIFAR); AlexNet and the ResNets:
+/// 224×224×3 (ImageNet); 10 classes for all. `None` for another parameter or name.
+pub fn native_input(arch: &str, param: &str) -> Option<crate::value::Value> {
+    let size = match arch {
+        "knet4" | "knet5" | "mlp" => 32,
+        "alexnet" | "resnet18" | "resnet34" => 224,
+        _ => return None,
+    };
+    let v = match param {
+        "input_size" => size,
+        "in_channels" => 3,
+        "classes" => 10,
+        _ => return None,
+    };
+    Some(crate::value::Value::Int(v))
+}
+
+/// The two SimCLR head layers (method.md §7), appended after the base network without its
+/// final classifier.
+pub const CONTRASTIVE_HEAD: [&str; 2] = ["head_contrastive/nl_0", "head_contrastive/nl_1"];
+
+/// Residual blocks per group of a ResNet.
+pub fn resnet_blocks(name: &str) -> Option<[usize; 4]> {
+    match name {
+        "resnet18" => Some([2, 2, 2, 2]),
+        "resnet34" => Some([3, 4, 6, 3]),
+        _ => None,
+    }
+}
+
+/// The hidden-layer sizes of an `mlp` call (before the width multiplier); the schema's
+/// default when the call leaves `hidden` out. Items that are not integers are skipped (the
+/// checker refuses them; the engine checks every size is positive).
+pub fn mlp_hidden(arch: &Call) -> Vec<i64> {
+    let arch = super::config::complete(arch);
+    arch.get("hidden")
+        .and_then(|v| v.as_list())
+        .map(|l| l.iter().filter_map(|x| x.as_i64()).collect())
+        .unwrap_or_default()
+}
+
+/// The canonical learnable-layer names of an architecture in forward order (method.md §7); for
+/// the contrastive objective the final classifier is replaced by [`CONTRASTIVE_HEAD`]. Empty
+/// for an unknown name.
+pub fn layer_names(arch: &Call, contrastive: bool) -> Vec<String> {
+    layers(arch, contrastive)
+        .into_iter()
+        .map(|l| l.name)
+        .collect()
+}
+
 /// Whether a task objective is contrastive (SimCLR head instead of the classifier).
 pub fn is_contrastive(task: &Call) -> bool {
     task.str("objective") == Some("contrastive")
@@ -87,6 +140,7 @@ pub fn is_contrastive(task: &Call) -> bool {
 /// groups. `arch` must be a resolved call with `input_size`, `in_channels` and `classes` filled.
 pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
     let width = arch.f64("width").unwrap_or(1.0);
+    let arch = &super::config::complete(arch);
     let size = arch.i64("input_size").unwrap_or(32);
     // Non-square inputs (audio cochleagrams: frequency × time) carry `input_width`.
     let size_w = arch.i64("input_width").unwrap_or(size);
@@ -137,11 +191,7 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
         }
         "resnet18" | "resnet34" => {
             let v2 = arch.i64("version") == Some(2);
-            let blocks: [i64; 4] = if arch.name == "resnet18" {
-                [2, 2, 2, 2]
-            } else {
-                [3, 4, 6, 3]
-            };
+            let blocks = resnet_blocks(&arch.name).expect("a resnet");
             let tag = if v2 { "layer" } else { "group" };
             let (mut h, mut w) = (same(size, 2), same(size_w, 2));
             a.conv("conv0".into(), 7, cin, c(64), h, w);
@@ -189,11 +239,7 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
             }
         }
         "mlp" => {
-            let hidden: Vec<i64> = arch
-                .get("hidden")
-                .and_then(|v| v.as_list())
-                .map(|l| l.iter().filter_map(|x| x.as_i64()).collect())
-                .unwrap_or_else(|| vec![256, 128]);
+            let hidden = mlp_hidden(arch);
             let mut din = size * size_w * cin;
             for (i, hdim) in hidden.iter().enumerate() {
                 let hd = c(*hdim);
@@ -235,7 +281,8 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
         .collect();
     if contrastive {
         let d = feature_dim;
-        for (name, dout) in [("head_contrastive/nl_0", d), ("head_contrastive/nl_1", 128)] {
+        let head = super::config::Objective::HEAD_DIM;
+        for (name, dout) in [(CONTRASTIVE_HEAD[0], d), (CONTRASTIVE_HEAD[1], head)] {
             // nl_0: d → d; nl_1: d → 128 (method.md §7).
             let din = d;
             out.push(LayerInfo {

@@ -4,7 +4,10 @@
 //! The checker resolves names here; `lrx doc --stdlib` renders it (docs/reference/builtins.md).
 
 pub mod arch;
+pub mod config;
 pub mod schema;
+
+pub use config::{Objective, complete};
 
 use schema::{COUNT, NONNEG, SEED};
 use schema::{Default as D, POS, Param, Ty, UNIT, p, pu};
@@ -86,7 +89,7 @@ impl Builtin {
 // ------------------------------------------------------------------------------------------
 // Tasks
 
-const OBJECTIVES: &[&str] = &["supervised", "contrastive"];
+use config::OBJECTIVES;
 /// How folder tasks read their examples (`engine::store::Load`).
 pub const LOAD_MODES: &[&str] = &["auto", "memory", "stream"];
 
@@ -339,6 +342,12 @@ const FOLDER: &[Param] = &[
         NONNEG,
         D::I(0),
         "number of classes (0 = the number of class directories); fixes the output layer for the plan",
+    ),
+    p(
+        "seed",
+        SEED,
+        D::I(0),
+        "seed of the validation hold-out drawn with `val_fraction`",
     ),
 ];
 
@@ -743,11 +752,29 @@ const ACT: &[Param] = &[
     p("optimizer", Ty::Enum(OPTIMIZERS), D::S("sgdm"), "optimizer"),
     p("alpha", POS, D::F(1e-3), "weight of the sparse term"),
     p("beta", POS, D::F(2e-3), "weight of the amp term"),
+    p(
+        "batch_center_backward_input",
+        Ty::Bool,
+        D::B(false),
+        "subtract the batch mean of x before the backward projection",
+    ),
 ];
 const MIRROR: &[Param] = &[
     p("optimizer", Ty::Enum(OPTIMIZERS), D::S("sgdm"), "optimizer"),
     p("alpha", POS, D::F(1e-3), "weight of the decay term"),
     p("beta", POS, D::F(1e-3), "weight of the amp term"),
+    p(
+        "input_noise",
+        Ty::Enum(&["none", "normal", "uniform"]),
+        D::S("none"),
+        "the input of the alignment loss: the layer's input x (`none`), or noise of x's shape drawn at every step, N(0, input_stddev²) (`normal`) or U(−input_stddev, input_stddev) (`uniform`), as Kunin et al. run the weight mirror (NA's `input_distribution`)",
+    ),
+    p(
+        "input_stddev",
+        POS,
+        D::F(1.0),
+        "scale of the noise inputs (`input_noise` `normal` or `uniform`)",
+    ),
 ];
 const KP: &[Param] = &[
     p("optimizer", Ty::Enum(OPTIMIZERS), D::S("sgdm"), "optimizer"),

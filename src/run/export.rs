@@ -120,8 +120,8 @@ pub fn export_reference(run: &RunSpec, out: &Path) -> Result<(), String> {
             "width": task.width, "classes": task.classes, "n_train": task.n_train(),
             "n_val": task.n_val(), "mean": mean, "std": std,
         },
-        "arch": call_json(&crate::engine::params::complete(&task.fill_arch(&job.arch))),
-        "rule": call_json(&crate::engine::params::complete(&job.rule)),
+        "arch": call_json(&crate::registry::complete(&task.fill_arch(&job.arch))),
+        "rule": call_json(&crate::registry::complete(&job.rule)),
         "settings": {
             "lr": s.lr, "batch": s.batch, "epochs": s.epochs, "weight_decay": s.weight_decay,
             "steps_per_epoch": steps, "schedule": format!("{:?}", s.schedule),

@@ -76,7 +76,9 @@ pub fn job_of(run: &RunSpec) -> Result<TrainJob, String> {
         data_seed: run.data_seed,
         eval_every: 1,
         keep_checkpoints: false,
-    };
+    }
+    .checked()
+    .map_err(|e| e.to_string())?;
     Ok(TrainJob {
         arch: run.arch.call.as_ref().clone(),
         rule: run.rule.call.as_ref().clone(),

@@ -374,7 +374,7 @@ fn wav_folder_reader_resamples_and_fits_length() {
 }
 
 fn p_centre(c: &Call, row: usize) -> f64 {
-    CochleaParams::from_call(&crate::engine::params::complete(c)).filterbank()[row].centre_hz
+    CochleaParams::from_call(&crate::registry::complete(c)).filterbank()[row].centre_hz
 }
 
 #[test]

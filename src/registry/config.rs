@@ -1,0 +1,203 @@
+//! From a checked call to what the engine takes: every parameter filled from the builtin's one
+//! schema in [`super::BUILTINS`] ([`complete`]), and the typed objective ([`Objective`]).
+//!
+//! The registry is the only description of a builtin: the checker binds spec calls against
+//! it, `lrx doc` renders it, and the engine fills the calls it is given directly (tests,
+//! benches) from it through [`complete`], so a default cannot differ between the language and
+//! the engine.
+
+use super::schema::Default as D;
+use crate::value::{Call, Value};
+
+/// `call` with every parameter it leaves out filled from its builtin's schema: the value the
+/// checker fills when it binds a spec's call. Parameters set from the task (input size,
+/// channels, classes) take the architecture's native input ([`super::arch::native_input`])
+/// when absent. An unknown name is returned as it is (its builder reports it).
+pub fn complete(call: &Call) -> Call {
+    let Some(b) = super::builtin(&call.name) else {
+        return call.clone();
+    };
+    let mut out = call.clone();
+    for p in b.params() {
+        if out.params.contains_key(p.name) {
+            continue;
+        }
+        let v = match p.default {
+            D::FromTask => super::arch::native_input(&call.name, p.name),
+            d => d.to_value(),
+        };
+        if let Some(v) = v {
+            out.params.insert(p.name.to_string(), v);
+        }
+    }
+    out
+}
+
+/// The objectives a task can train with.
+pub const OBJECTIVES: &[&str] = &["supervised", "contrastive"];
+
+/// A training objective, typed: the engine's view of a task's `objective`, `temperature`,
+/// `flip`, `shift`, `color` and `blur` (method.md §7), with SimCLR's fixed constants.
+///
+/// The engine receives it as a call named after the objective (`supervised` or `contrastive`)
+/// holding the task's objective parameters (`run::task::job_of` moves them out of the task
+/// call); what the call leaves out takes the task schema's default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Objective {
+    /// SimCLR (two augmented views, NT-Xent, a projection head) instead of cross-entropy.
+    pub contrastive: bool,
+    /// NT-Xent temperature (contrastive only).
+    pub temperature: f64,
+    /// Random horizontal flips.
+    pub flip: bool,
+    /// Random translation, in pixels.
+    pub shift: i64,
+    /// Colour-jitter strength of the contrastive views (0 for supervised).
+    pub color: f64,
+    /// Probability of a grayscale view (contrastive only).
+    pub grayscale: f64,
+    /// Probability of a Gaussian blur of a view (contrastive only).
+    pub blur: f64,
+    /// Standard deviation of that blur, in pixels.
+    pub blur_sigma: f64,
+    /// Output width of the SimCLR projection head.
+    pub head_dim: i64,
+}
+
+impl Objective {
+    /// SimCLR's grayscale probability (Chen et al. 2020), not settable from a spec.
+    pub const GRAYSCALE: f64 = 0.2;
+    /// The blur probability of a view when the task's `blur = true` (SimCLR's 0.5).
+    pub const BLUR: f64 = 0.5;
+    /// The blur's standard deviation, in pixels.
+    pub const BLUR_SIGMA: f64 = 1.0;
+    /// The SimCLR projection head's output width.
+    pub const HEAD_DIM: i64 = 128;
+
+    /// The objective of an engine objective call (`supervised` or `contrastive`); every
+    /// parameter left out takes the task schema's default. `blur` is the blur's probability
+    /// (a float), or a bool as the language writes it (`true` = [`Objective::BLUR`]).
+    pub fn from_call(call: &Call) -> Result<Objective, String> {
+        let contrastive = match call.name.as_str() {
+            "supervised" => false,
+            "contrastive" => true,
+            o => {
+                return Err(format!(
+                    "unknown objective `{o}` (known: {})",
+                    OBJECTIVES.join(", ")
+                ));
+            }
+        };
+        let task = super::builtin("synthetic_images").expect("the synthetic task is a builtin");
+        let get = |name: &str| -> Result<Value, String> {
+            call.get(name)
+                .cloned()
+                .or_else(|| task.param(name).and_then(|p| p.default.to_value()))
+                .or(match name {
+                    "grayscale" => Some(Value::Float(Self::GRAYSCALE)),
+                    "blur_sigma" => Some(Value::Float(Self::BLUR_SIGMA)),
+                    "head_dim" => Some(Value::Int(Self::HEAD_DIM)),
+                    _ => None,
+                })
+                .ok_or_else(|| format!("objective `{}` lacks `{name}`", call.name))
+        };
+        let bad = |name: &str, what: &str| format!("objective `{}`: `{name}` {what}", call.name);
+        let float = |name: &str| -> Result<f64, String> {
+            let v = get(name)?;
+            v.as_f64()
+                .or(v.as_bool().map(|b| if b { Self::BLUR } else { 0.0 }))
+                .ok_or_else(|| bad(name, "must be a number"))
+        };
+        let shift = get("shift")?
+            .as_i64()
+            .filter(|s| *s >= 0)
+            .ok_or_else(|| bad("shift", "must be an integer ≥ 0"))?;
+        let flip = get("flip")?
+            .as_bool()
+            .ok_or_else(|| bad("flip", "must be `true` or `false`"))?;
+        let c = |name: &str| {
+            if contrastive { float(name) } else { Ok(0.0) }
+        };
+        let o = Objective {
+            contrastive,
+            temperature: float("temperature")?,
+            flip,
+            shift,
+            color: c("color")?,
+            grayscale: c("grayscale")?,
+            blur: c("blur")?,
+            blur_sigma: if contrastive {
+                float("blur_sigma")?
+            } else {
+                Self::BLUR_SIGMA
+            },
+            head_dim: get("head_dim")?
+                .as_i64()
+                .filter(|d| *d > 0)
+                .ok_or_else(|| bad("head_dim", "must be a positive integer"))?,
+        };
+        for (p, v) in [("grayscale", o.grayscale), ("blur", o.blur)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(bad(p, "is a probability and must be in [0, 1]"));
+            }
+        }
+        if contrastive && (o.temperature <= 0.0 || o.temperature.is_nan()) {
+            return Err(bad("temperature", "must be positive"));
+        }
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complete_fills_every_parameter_from_the_schema() {
+        for b in super::super::BUILTINS {
+            let c = complete(&Call::new(b.name));
+            for p in b.params() {
+                match p.default.to_value() {
+                    Some(v) => assert_eq!(c.get(p.name), Some(&v), "{}.{}", b.name, p.name),
+                    None if p.default == D::FromTask => {
+                        assert!(c.get(p.name).is_some(), "{}.{}", b.name, p.name)
+                    }
+                    None => assert!(c.get(p.name).is_none()),
+                }
+            }
+        }
+        // What a call sets stays.
+        let c = complete(&Call::new("ia").with("alpha", Value::Float(0.5)));
+        assert_eq!(c.f64("alpha"), Some(0.5));
+        assert_eq!(c.f64("beta"), Some(1e-3));
+        assert_eq!(c.str("optimizer"), Some("sgdm"));
+        assert_eq!(complete(&Call::new("nope")), Call::new("nope"));
+        // The task-filled parameters take the architecture's native input.
+        let a = complete(&Call::new("alexnet"));
+        assert_eq!(a.i64("input_size"), Some(224));
+        assert_eq!(a.i64("in_channels"), Some(3));
+        assert_eq!(complete(&Call::new("knet4")).i64("input_size"), Some(32));
+    }
+
+    #[test]
+    fn objectives_take_the_task_schema_defaults() {
+        let s = Objective::from_call(&Call::new("supervised")).unwrap();
+        assert!(!s.contrastive && s.flip && s.shift == 4);
+        assert_eq!((s.color, s.grayscale, s.blur), (0.0, 0.0, 0.0));
+        let c = Objective::from_call(&Call::new("contrastive")).unwrap();
+        assert!(c.contrastive);
+        assert_eq!((c.color, c.blur, c.temperature), (0.5, 0.5, 1.0));
+        assert_eq!((c.grayscale, c.head_dim), (0.2, 128));
+        let off = Objective::from_call(&Call::new("contrastive").with("blur", Value::Bool(false)));
+        assert_eq!(off.unwrap().blur, 0.0);
+        assert!(Objective::from_call(&Call::new("rl")).is_err());
+        let bad = Call::new("contrastive").with("blur", Value::Float(1.5));
+        assert!(
+            Objective::from_call(&bad)
+                .unwrap_err()
+                .contains("probability")
+        );
+        let bad = Call::new("supervised").with("shift", Value::Int(-1));
+        assert!(Objective::from_call(&bad).is_err());
+    }
+}
