@@ -4,6 +4,7 @@ pub mod check;
 pub mod classify;
 pub mod cli;
 pub mod cochlea;
+pub mod datafiles;
 pub mod diag;
 pub mod features;
 pub mod idx;
@@ -22,3 +23,8 @@ pub mod value;
 pub mod engine;
 #[cfg(feature = "torch")]
 pub mod observe;
+
+/// The libtorch this binary links (`unknown` without the torch feature).
+pub fn libtorch_version() -> &'static str {
+    option_env!("LRX_LIBTORCH_VERSION").unwrap_or("unknown")
+}

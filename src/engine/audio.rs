@@ -319,7 +319,7 @@ pub fn synthetic(call: &Call, p: &CochleaParams) -> Result<Waves> {
 // WAV folders
 
 fn wav_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    super::data::files_with(dir, crate::pack::data::AUDIO_EXTS)
+    super::data::files_with(dir, crate::datafiles::AUDIO_EXTS)
 }
 
 /// Read a WAV file as mono f64 in [-1, 1] and its sampling rate.

@@ -658,17 +658,17 @@ pub(super) fn fits_in_memory(
 /// The class directories of a data folder (one directory per class), sorted by name (the
 /// walk `lrx pack` checksums: `pack::data`).
 fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    crate::pack::data::class_dirs(dir).map_err(|e| EngineError::io("listing data folder", dir, e))
+    crate::datafiles::class_dirs(dir).map_err(|e| EngineError::io("listing data folder", dir, e))
 }
 
 /// Files of a class directory whose extension (any case) is one of `exts`, sorted.
 pub(super) fn files_with(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
-    crate::pack::data::files_with(dir, exts)
+    crate::datafiles::files_with(dir, exts)
         .map_err(|e| EngineError::io("listing class folder", dir, e))
 }
 
 fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    files_with(dir, crate::pack::data::IMAGE_EXTS)
+    files_with(dir, crate::datafiles::IMAGE_EXTS)
 }
 
 fn load_image(p: &Path, size: u32, channels: i64, out: &mut Vec<u8>) -> Result<()> {

@@ -528,7 +528,7 @@ pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>, ReadError> {
                     .downcast_ref::<arrow_array::UInt64Array>()
                     .unwrap()
                     .iter()
-                    .map(|v| v.map(crate::run::seed_factor))
+                    .map(|v| v.map(super::schema::seed_factor))
                     .collect(),
                 DataType::Float64 | DataType::Float32 => (0..col.len())
                     .map(|i| {

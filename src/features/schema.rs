@@ -85,6 +85,15 @@ pub enum FactorValue {
     Str(String),
 }
 
+/// A seed in the runs table: an Int64 column, or UInt64 when some seed of the column is above
+/// 2⁶³ − 1, so that every seed reads back as itself (pandas, polars and lrx alike).
+pub fn seed_factor(seed: u64) -> FactorValue {
+    match i64::try_from(seed) {
+        Ok(i) => FactorValue::Int(i),
+        Err(_) => FactorValue::UInt(seed),
+    }
+}
+
 impl FactorValue {
     pub fn data_type(&self) -> DataType {
         match self {

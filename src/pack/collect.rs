@@ -270,7 +270,7 @@ pub fn collect(
         spec_hash: plan.spec_hash.clone(),
         entry,
         lrx_version: env!("CARGO_PKG_VERSION").into(),
-        libtorch_version: crate::run::libtorch_version().into(),
+        libtorch_version: crate::libtorch_version().into(),
         device: study.device.clone(),
         trained_on: devices,
         stdlib_version: crate::stdlib::VERSION,

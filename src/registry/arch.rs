@@ -78,25 +78,6 @@ fn same(h: i64, stride: i64) -> i64 {
     (h + stride - 1) / stride
 }
 
-/// The value a task-filled architecture parameter (`input_size`, `in_channels`, `classes`)
-/// takes when an architecture is built without a task (tests, benches): the input the
-/// architecture was designed for. KNets and MLPs: 32×32×3 (CIFAR); AlexNet and the ResNets:
-/// 224×224×3 (ImageNet); 10 classes for all. `None` for another parameter or name.
-pub fn native_input(arch: &str, param: &str) -> Option<crate::value::Value> {
-    let size = match arch {
-        "knet4" | "knet5" | "mlp" => 32,
-        "alexnet" | "resnet18" | "resnet34" => 224,
-        _ => return None,
-    };
-    let v = match param {
-        "input_size" => size,
-        "in_channels" => 3,
-        "classes" => 10,
-        _ => return None,
-    };
-    Some(crate::value::Value::Int(v))
-}
-
 /// The two SimCLR head layers (method.md §7), appended after the base network without its
 /// final classifier.
 pub const CONTRASTIVE_HEAD: [&str; 2] = ["head_contrastive/nl_0", "head_contrastive/nl_1"];

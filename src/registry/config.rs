@@ -11,7 +11,7 @@ use crate::value::{Call, Value};
 
 /// `call` with every parameter it leaves out filled from its builtin's schema: the value the
 /// checker fills when it binds a spec's call. Parameters set from the task (input size,
-/// channels, classes) take the architecture's native input ([`super::arch::native_input`])
+/// channels, classes) take the architecture's native input ([`native_input`])
 /// when absent. An unknown name is returned as it is (its builder reports it).
 pub fn complete(call: &Call) -> Call {
     let Some(b) = super::builtin(&call.name) else {
@@ -23,7 +23,7 @@ pub fn complete(call: &Call) -> Call {
             continue;
         }
         let v = match p.default {
-            D::FromTask => super::arch::native_input(&call.name, p.name),
+            D::FromTask => native_input(&call.name, p.name),
             d => d.to_value(),
         };
         if let Some(v) = v {
@@ -31,6 +31,25 @@ pub fn complete(call: &Call) -> Call {
         }
     }
     out
+}
+
+/// The value a task-filled architecture parameter (`input_size`, `in_channels`, `classes`)
+/// takes when an architecture is built without a task (tests, benches): the input the
+/// architecture was designed for. KNets and MLPs: 32×32×3 (CIFAR); AlexNet and the ResNets:
+/// 224×224×3 (ImageNet); 10 classes for all. `None` for another parameter or name.
+pub fn native_input(arch: &str, param: &str) -> Option<crate::value::Value> {
+    let size = match arch {
+        "knet4" | "knet5" | "mlp" => 32,
+        "alexnet" | "resnet18" | "resnet34" => 224,
+        _ => return None,
+    };
+    let v = match param {
+        "input_size" => size,
+        "in_channels" => 3,
+        "classes" => 10,
+        _ => return None,
+    };
+    Some(crate::value::Value::Int(v))
 }
 
 /// The objectives a task can train with.

@@ -36,10 +36,7 @@ use std::path::{Path, PathBuf};
 /// Version of the study-directory layout (manifest, status files).
 pub const LAYOUT_VERSION: u32 = 1;
 
-/// The libtorch this binary links (`unknown` without the torch feature).
-pub fn libtorch_version() -> &'static str {
-    option_env!("LRX_LIBTORCH_VERSION").unwrap_or("unknown")
-}
+pub use crate::libtorch_version;
 
 pub fn run_dir(study: &Path, id: &str) -> PathBuf {
     study.join("runs").join(id)
@@ -246,14 +243,7 @@ pub fn run_factors(r: &RunSpec) -> indexmap::IndexMap<String, FactorValue> {
     f
 }
 
-/// A seed in the runs table: an Int64 column, or UInt64 when some seed of the column is above
-/// 2⁶³ − 1, so that every seed reads back as itself (pandas, polars and lrx alike).
-pub fn seed_factor(seed: u64) -> FactorValue {
-    match i64::try_from(seed) {
-        Ok(i) => FactorValue::Int(i),
-        Err(_) => FactorValue::UInt(seed),
-    }
-}
+pub use crate::features::schema::seed_factor;
 
 /// A run's task performance at its checkpoints and at its last evaluated epoch, from its
 /// status history (what `runs.parquet` and the feature file's metadata record).

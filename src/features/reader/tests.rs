@@ -464,9 +464,12 @@ fn huge_seeds_roundtrip_as_uint64() {
         rule: "sgdm".into(),
         status: "done".into(),
         performance: Default::default(),
-        factors: [("model_seed".to_string(), crate::run::seed_factor(seed))]
-            .into_iter()
-            .collect(),
+        factors: [(
+            "model_seed".to_string(),
+            crate::features::schema::seed_factor(seed),
+        )]
+        .into_iter()
+        .collect(),
     };
     let recs = [rec("r0", 3), rec("r1", u64::MAX), rec("r2", 1 << 63)];
     let path = write_runs(dir.path(), &recs, &meta("")).unwrap();
