@@ -207,7 +207,11 @@ impl Val {
                 o.builtin.name,
                 o.params
                     .iter()
-                    .filter(|(k, v)| !crate::plan::at_later_default(o.builtin.name, k, v))
+                    .filter(|(k, v)| !crate::registry::later::at_later_default(
+                        o.builtin.name,
+                        k,
+                        v
+                    ))
                     .map(|(k, v)| format!("{k} = {}", serde_json::to_string(v).unwrap_or_default()))
                     .collect::<Vec<_>>()
                     .join(", ")

@@ -996,15 +996,15 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// A stable key of the job (checkpoints refuse to resume a different job). The regime options
-/// at their defaults (`plan::REGIME_DEFAULTS`) and the parameters builtins gained later
-/// (`plan::LATER_BUILTIN_PARAMS`) are left out, so runs checkpointed before they existed
+/// at their defaults (`registry::later::REGIME_DEFAULTS`) and the parameters builtins gained later
+/// (`registry::later::LATER_BUILTIN_PARAMS`) are left out, so runs checkpointed before they existed
 /// resume.
 pub fn job_key(job: &TrainJob) -> String {
     use sha2::{Digest, Sha256};
     let mut job = job.clone();
     // The keys of earlier versions: the regime options and the parameters a builtin gained
     // later are left out at their old values, the older `LATER_PARAMS` are not.
-    use crate::plan::{REGIME_DEFAULTS, at_later_builtin_default};
+    use crate::registry::later::{REGIME_DEFAULTS, at_later_builtin_default};
     let rule = job.rule.name.clone();
     job.rule.params.retain(|k, v| {
         !REGIME_DEFAULTS

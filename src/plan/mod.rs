@@ -5,10 +5,10 @@ pub mod cost;
 pub mod diff;
 mod run_spec;
 
-pub use run_spec::{
-    Later, REGIME_DEFAULTS, RunSpec, at_later_builtin_default, at_later_default, canonical_json,
-    run_id,
+pub use crate::registry::later::{
+    Later, REGIME_DEFAULTS, at_later_builtin_default, at_later_default,
 };
+pub use run_spec::{RunSpec, canonical_json, run_id};
 
 use crate::check::ir::{self, Study};
 use crate::diag::{Diag, Diags, codes};

@@ -5,6 +5,7 @@
 
 pub mod arch;
 pub mod config;
+pub mod later;
 pub mod schema;
 
 pub use config::{Objective, complete};
