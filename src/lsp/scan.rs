@@ -315,27 +315,8 @@ impl<'a> Doc<'a> {
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let in_comment = self.comments.iter().any(|c| {
-            c.start < offset
-                && (offset < c.end || (offset == c.end && !self.text[c.start..].starts_with("/*")))
-        });
-        let in_string = self.toks.iter().any(|t| {
-            t.kind == Tok::Str
-                && t.start < offset
-                && (offset < t.end
-                    || (offset == t.end && !closed_string(&self.text[t.start..t.end])))
-        });
-        // The word before the position: letters, digits, `_` and `.`.
-        let bytes = self.text.as_bytes();
-        let mut ps = offset;
-        while ps > 0 && (is_ident_char(bytes[ps - 1]) || bytes[ps - 1] == b'.') {
-            ps -= 1;
-        }
-        // A word that starts with a digit is a number, not a name.
-        if ps < offset && bytes[ps].is_ascii_digit() {
-            ps = offset;
-        }
-        let prefix = self.text[ps..offset].to_string();
+        let (in_comment, in_string) = self.in_comment_or_string(offset);
+        let ps = self.prefix_start(offset);
         let upto = self.first_from(ps);
         let prev = upto.checked_sub(1);
         // (A token around the position, a string being typed, ends after it.)
@@ -347,92 +328,124 @@ impl<'a> Doc<'a> {
             key: None,
         }];
         for i in 0..upto {
-            let s = self.t(i);
-            let punct = self.toks[i].kind == Tok::Punct;
-            let top = frames.len() - 1;
-            if punct && s == "(" {
-                let kind = if i > 0
-                    && self.is_ident(i - 1)
-                    && self.toks[i - 1].end == self.toks[i].start
-                {
-                    FrameKind::Call {
-                        callee: self.span_text(self.path_start(i - 1), i - 1).to_string(),
-                    }
-                } else {
-                    FrameKind::Paren
-                };
-                frames.push(Frame {
-                    kind,
-                    open: Some(i),
-                    key: None,
-                });
-            } else if punct && s == "[" {
-                let index =
-                    i > 0 && self.toks[i - 1].end == self.toks[i].start && self.ends_value(i - 1);
-                frames.push(Frame {
-                    kind: FrameKind::List { index },
-                    open: Some(i),
-                    key: None,
-                });
-            } else if punct && s == "{" {
-                let kind = self.brace_kind(i);
-                frames.push(Frame {
-                    kind,
-                    open: Some(i),
-                    key: None,
-                });
-            } else if punct && matches!(s, ")" | "]" | "}") {
-                let want = match s {
-                    ")" => "(",
-                    "]" => "[",
-                    _ => "{",
-                };
-                // Close the innermost frame opened by the matching bracket (a stray bracket
-                // closes nothing).
-                if let Some(f) = frames
-                    .iter()
-                    .rposition(|f| f.open.is_some_and(|o| self.t(o) == want))
-                {
-                    frames.truncate(f.max(1));
-                }
-            } else if (punct && s == "=") || (s == "in" && self.toks[i].kind == Tok::Ident) {
-                let rel = if s == "=" { Rel::Set } else { Rel::Axis };
-                // After `where`, `x in [...]` is part of the condition unless it starts a line.
-                let in_where = matches!(frames[top].key, Some((_, Rel::Where)))
-                    && !(i > 0 && self.toks[i - 1].newline_before);
-                match &frames[top].kind {
-                    FrameKind::Top
-                        if s == "=" && i >= 2 && self.is_ident(i - 2) && self.is_ident(i - 1) =>
-                    {
-                        frames[top].key = Some((self.t(i - 2).to_string(), Rel::Set));
-                    }
-                    FrameKind::Block { .. } | FrameKind::Call { .. }
-                        if !(in_where && s == "in") =>
-                    {
-                        if let Some(k) = self.key_before(i) {
-                            frames[top].key = Some((k, rel));
-                        }
-                    }
-                    _ => {}
-                }
-            } else if s == "where" && self.toks[i].kind == Tok::Ident {
-                frames[top].key = Some(("where".to_string(), Rel::Where));
-            } else if self.is_ident(i)
-                && matches!(frames[top].kind, FrameKind::Top)
-                && (i == 0 || (self.toks[i].newline_before && self.ends_value(i - 1)))
-            {
-                // A new top-level item.
-                frames[top].key = None;
-            }
+            self.step(&mut frames, i);
         }
         Cursor {
             frames,
             prev,
             line_start,
-            prefix,
+            prefix: self.text[ps..offset].to_string(),
             prefix_start: ps,
             in_comment,
             in_string,
+        }
+    }
+
+    /// Whether `offset` lies in a comment, and whether in a string (an unclosed string being
+    /// typed reaches the position).
+    fn in_comment_or_string(&self, offset: usize) -> (bool, bool) {
+        let in_comment = self.comments.iter().any(|c| {
+            c.start < offset
+                && (offset < c.end || (offset == c.end && !self.text[c.start..].starts_with("/*")))
+        });
+        let in_string = self.toks.iter().any(|t| {
+            t.kind == Tok::Str
+                && t.start < offset
+                && (offset < t.end
+                    || (offset == t.end && !closed_string(&self.text[t.start..t.end])))
+        });
+        (in_comment, in_string)
+    }
+
+    /// Where the word before `offset` starts (letters, digits, `_` and `.`); `offset` itself
+    /// when that word is a number, not a name.
+    fn prefix_start(&self, offset: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        let mut ps = offset;
+        while ps > 0 && (is_ident_char(bytes[ps - 1]) || bytes[ps - 1] == b'.') {
+            ps -= 1;
+        }
+        if ps < offset && bytes[ps].is_ascii_digit() {
+            ps = offset;
+        }
+        ps
+    }
+
+    /// Updates the open frames with token `i`: a bracket opens or closes one, `=`, `in` and
+    /// `where` set the innermost frame's key, a new top-level item clears it.
+    fn step(&self, frames: &mut Vec<Frame>, i: usize) {
+        let s = self.t(i);
+        let punct = self.toks[i].kind == Tok::Punct;
+        let top = frames.len() - 1;
+        if punct && matches!(s, "(" | "[" | "{") {
+            let kind = self.opened_kind(i);
+            frames.push(Frame {
+                kind,
+                open: Some(i),
+                key: None,
+            });
+        } else if punct && matches!(s, ")" | "]" | "}") {
+            let want = match s {
+                ")" => "(",
+                "]" => "[",
+                _ => "{",
+            };
+            // Close the innermost frame opened by the matching bracket (a stray bracket
+            // closes nothing).
+            if let Some(f) = frames
+                .iter()
+                .rposition(|f| f.open.is_some_and(|o| self.t(o) == want))
+            {
+                frames.truncate(f.max(1));
+            }
+        } else if (punct && s == "=") || (s == "in" && self.toks[i].kind == Tok::Ident) {
+            self.set_key(&mut frames[top], i);
+        } else if s == "where" && self.toks[i].kind == Tok::Ident {
+            frames[top].key = Some(("where".to_string(), Rel::Where));
+        } else if self.is_ident(i)
+            && matches!(frames[top].kind, FrameKind::Top)
+            && (i == 0 || (self.toks[i].newline_before && self.ends_value(i - 1)))
+        {
+            // A new top-level item.
+            frames[top].key = None;
+        }
+    }
+
+    /// The frame an opening bracket at token `i` starts: a call (a name right before `(`), a
+    /// parenthesis, a list or index (`[`), a block or a table (`{`).
+    fn opened_kind(&self, i: usize) -> FrameKind {
+        let glued = i > 0 && self.toks[i - 1].end == self.toks[i].start;
+        match self.t(i) {
+            "(" if glued && self.is_ident(i - 1) => FrameKind::Call {
+                callee: self.span_text(self.path_start(i - 1), i - 1).to_string(),
+            },
+            "(" => FrameKind::Paren,
+            "[" => FrameKind::List {
+                index: glued && self.ends_value(i - 1),
+            },
+            _ => self.brace_kind(i),
+        }
+    }
+
+    /// The key an `=` or `in` at token `i` gives the frame it is written in.
+    fn set_key(&self, frame: &mut Frame, i: usize) {
+        let s = self.t(i);
+        let rel = if s == "=" { Rel::Set } else { Rel::Axis };
+        // After `where`, `x in [...]` is part of the condition unless it starts a line.
+        let in_where = matches!(frame.key, Some((_, Rel::Where)))
+            && !(i > 0 && self.toks[i - 1].newline_before);
+        match &frame.kind {
+            FrameKind::Top
+                if s == "=" && i >= 2 && self.is_ident(i - 2) && self.is_ident(i - 1) =>
+            {
+                frame.key = Some((self.t(i - 2).to_string(), Rel::Set));
+            }
+            FrameKind::Block { .. } | FrameKind::Call { .. } if !(in_where && s == "in") => {
+                if let Some(k) = self.key_before(i) {
+                    frame.key = Some((k, rel));
+                }
+            }
+            _ => {}
         }
     }
 
