@@ -1,6 +1,7 @@
-//! The training loop (method.md §7 "Training"): settings, one optimisation step per rule,
-//! checkpoints at declared epochs (atomic, resumable bit-identically on CPU), divergence
-//! detection, per-epoch loss/accuracy records, and device parsing.
+//! The training loop (method.md §7 "Training"): one optimisation step per rule, checkpoints
+//! at declared epochs (atomic, resumable bit-identically on CPU), divergence detection and
+//! per-epoch loss/accuracy records. The settings and the job are in `train/settings.rs`,
+//! devices in `train/device.rs`.
 
 use super::data::{Augment, Task};
 use super::error::{EngineError, Result};
@@ -9,135 +10,20 @@ use super::models::{Model, Pass};
 use super::optim::Optimizer;
 use super::rules::{BOptimizer, LearningRule, Phase, Rule, build_rule};
 use crate::registry::Objective;
-use crate::value::Call;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
-/// Learning-rate schedule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Schedule {
-    Constant,
-    /// Linear warmup from 0 over `warmup_epochs` (per step), then × `gamma` at each milestone epoch.
-    WarmupSteps {
-        warmup_epochs: f64,
-        milestones: Vec<u32>,
-        gamma: f64,
-    },
-}
-
-/// Training hyperparameters of a job (set from the run's `RunSpec`; [`Default`] for jobs built
-/// without a spec).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainSettings {
-    pub epochs: u32,
-    pub batch: i64,
-    /// Base learning rate (at `lr_base_batch` when `scale_lr`).
-    pub lr: f64,
-    /// lr · batch / lr_base_batch (method.md §7).
-    pub scale_lr: bool,
-    pub lr_base_batch: i64,
-    pub schedule: Schedule,
-    /// L2 coefficient on kernels and biases (TF `wd · l2_loss(v)` = wd·Σv²/2, gradient wd·v).
-    pub weight_decay: f64,
-    /// Epochs after which to checkpoint and observe (0 = before training).
-    pub checkpoints: Vec<u32>,
-    pub model_seed: u64,
-    pub data_seed: u64,
-    /// Evaluate on the validation split every this many epochs (0 = never).
-    pub eval_every: u32,
-    /// Keep every checkpoint file (otherwise only the latest is kept).
-    pub keep_checkpoints: bool,
-}
-
-/// The defaults of a job built without a spec (tests, benches): 100 epochs at batch 256, SGD
-/// rate 0.01 rescaled to the batch, a constant schedule, weight decay 1e-5, checkpoints every 5
-/// epochs, seeds 0, validation every epoch. `lrx run` sets every field from the run's
-/// [`crate::plan::RunSpec`] (`run::task::job_of`).
-impl Default for TrainSettings {
-    fn default() -> Self {
-        TrainSettings {
-            epochs: 100,
-            batch: 256,
-            lr: 0.01,
-            scale_lr: true,
-            lr_base_batch: 256,
-            schedule: Schedule::Constant,
-            weight_decay: 1e-5,
-            checkpoints: (0..=20).map(|e| 5 * e).collect(),
-            model_seed: 0,
-            data_seed: 0,
-            eval_every: 1,
-            keep_checkpoints: false,
-        }
-    }
-}
-
-impl TrainSettings {
-    /// The settings with their checkpoints sorted and deduplicated, or an error naming the
-    /// field that is out of range (a batch or base batch under 1, a checkpoint after the last
-    /// epoch).
-    pub fn checked(mut self) -> Result<TrainSettings> {
-        let bad = |p: &str, msg: String| EngineError::param("train", p, msg);
-        if self.batch < 1 {
-            return Err(bad("batch", format!("must be ≥ 1, got {}", self.batch)));
-        }
-        if self.lr_base_batch < 1 {
-            return Err(bad(
-                "lr_base_batch",
-                format!("must be ≥ 1, got {}", self.lr_base_batch),
-            ));
-        }
-        self.checkpoints.sort_unstable();
-        self.checkpoints.dedup();
-        if let Some(&c) = self.checkpoints.iter().find(|&&c| c > self.epochs) {
-            return Err(bad(
-                "checkpoints",
-                format!("epoch {c} is after the last epoch {}", self.epochs),
-            ));
-        }
-        Ok(self)
-    }
-
-    /// Learning rate at a fractional epoch position.
-    pub fn lr_at(&self, epoch_pos: f64) -> f64 {
-        let base = if self.scale_lr {
-            self.lr * self.batch as f64 / self.lr_base_batch as f64
-        } else {
-            self.lr
-        };
-        match &self.schedule {
-            Schedule::Constant => base,
-            Schedule::WarmupSteps {
-                warmup_epochs,
-                milestones,
-                gamma,
-            } => {
-                if *warmup_epochs > 0.0 && epoch_pos < *warmup_epochs {
-                    return base * epoch_pos / warmup_epochs;
-                }
-                let k = milestones
-                    .iter()
-                    .filter(|&&m| epoch_pos >= m as f64)
-                    .count();
-                base * gamma.powi(k as i32)
-            }
-        }
-    }
-}
-
-/// Everything that defines one training run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainJob {
-    pub arch: Call,
-    pub rule: Call,
-    pub task: Call,
-    pub objective: Call,
-    pub settings: TrainSettings,
-}
+mod checkpoint;
+mod device;
+mod settings;
+use checkpoint::{ObservedMarker, write_atomic};
+pub use device::{device_name, parse_device, set_threads};
+pub use settings::{Schedule, TrainJob, TrainSettings, job_key};
 
 /// Per-epoch record (`epoch` counts completed epochs, 1-based).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,60 +89,6 @@ pub enum Progress<'a> {
     Step { epoch: u32, step: i64, steps: i64 },
     Epoch(&'a EpochRecord),
     Checkpoint { epoch: u32, path: &'a Path },
-}
-
-/// The name of a device as specs and status files write it: `cpu` or `cuda:N`.
-pub fn device_name(device: Device) -> String {
-    match device {
-        Device::Cuda(i) => format!("cuda:{i}"),
-        _ => "cpu".to_string(),
-    }
-}
-
-/// Sets the number of threads libtorch's CPU kernels use (at least 1).
-pub fn set_threads(n: usize) {
-    tch::set_num_threads(n.max(1) as i32);
-}
-
-/// Parse `cpu`, `cuda`, `cuda:N` or `auto`.
-pub fn parse_device(spec: &str) -> Result<Device> {
-    let err = |msg: String| EngineError::Device {
-        spec: spec.to_string(),
-        msg,
-    };
-    match spec {
-        "cpu" => Ok(Device::Cpu),
-        "auto" => Ok(Device::cuda_if_available()),
-        "cuda" => {
-            if tch::Cuda::is_available() {
-                Ok(Device::Cuda(0))
-            } else {
-                Err(err(
-                    "CUDA was asked for but is not available (no GPU, or libtorch without CUDA)"
-                        .into(),
-                ))
-            }
-        }
-        s if s.starts_with("cuda:") => {
-            let n: usize = s[5..]
-                .parse()
-                .map_err(|_| err("expected cuda:N with N a device index".into()))?;
-            let count = tch::Cuda::device_count() as usize;
-            if !tch::Cuda::is_available() {
-                Err(err(
-                    "CUDA was asked for but is not available (no GPU, or libtorch without CUDA)"
-                        .into(),
-                ))
-            } else if n >= count {
-                Err(err(format!(
-                    "device index {n} out of range: {count} CUDA device(s)"
-                )))
-            } else {
-                Ok(Device::Cuda(n))
-            }
-        }
-        _ => Err(err("expected cpu, cuda, cuda:N or auto".into())),
-    }
 }
 
 /// NT-Xent of SimCLR (method.md §7) on head outputs `z` = [view 1; view 2] (2n rows).
@@ -874,85 +706,6 @@ impl Trainer {
             Ok((lsum / denom.max(1.0), csum / cnt.max(1.0)))
         })
     }
-
-    // -- checkpoints -------------------------------------------------------------------------
-
-    fn ckpt_paths(dir: &Path, epoch: u32) -> (PathBuf, PathBuf) {
-        (
-            dir.join(format!("ckpt_{epoch:04}.pt")),
-            dir.join(format!("ckpt_{epoch:04}.json")),
-        )
-    }
-
-    /// Save model + optimizer state + history at `epoch` (temp file + rename).
-    pub fn save_checkpoint(
-        &self,
-        dir: &Path,
-        epoch: u32,
-        job_key: &str,
-        history: &[EpochRecord],
-    ) -> Result<PathBuf> {
-        let (pt, js) = Self::ckpt_paths(dir, epoch);
-        let mut named = self.model.named_tensors();
-        named.extend(self.opt.state_tensors());
-        if let Some(b) = &self.b_opt {
-            named.extend(b.state_tensors());
-        }
-        let keys: Vec<String> = named.iter().map(|(k, _)| k.clone()).collect();
-        let slots: Vec<(String, Tensor)> = named
-            .into_iter()
-            .enumerate()
-            .map(|(i, (_, t))| (format!("t{i}"), t.to_device(Device::Cpu)))
-            .collect();
-        let tmp = pt.with_extension("pt.tmp");
-        Tensor::save_multi(&slots, &tmp)
-            .map_err(|e| EngineError::torch(format!("saving checkpoint {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, &pt).map_err(|e| EngineError::io("renaming checkpoint", &tmp, e))?;
-        let meta = CkptMeta {
-            epoch,
-            job_key: job_key.to_string(),
-            keys,
-            history: history.to_vec(),
-        };
-        write_atomic(&js, &serde_json::to_vec_pretty(&meta).expect("json"))?;
-        Ok(pt)
-    }
-
-    /// Load a checkpoint written by [`Trainer::save_checkpoint`]; returns its history.
-    pub fn load_checkpoint(
-        &mut self,
-        dir: &Path,
-        epoch: u32,
-        job_key: &str,
-    ) -> Result<Vec<EpochRecord>> {
-        let (pt, js) = Self::ckpt_paths(dir, epoch);
-        let bad = |msg: String| EngineError::Checkpoint {
-            path: js.clone(),
-            msg,
-        };
-        let text = std::fs::read(&js)
-            .map_err(|e| EngineError::io("reading checkpoint metadata", &js, e))?;
-        let meta: CkptMeta = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
-        if meta.job_key != job_key {
-            return Err(bad("was written by a different job (arch/rule/task/objective/settings changed); remove the run directory to start over".into()));
-        }
-        let slots = Tensor::load_multi(&pt)
-            .map_err(|e| EngineError::torch(format!("loading checkpoint {}", pt.display()), e))?;
-        let by_slot: BTreeMap<String, Tensor> = slots.into_iter().collect();
-        let mut named = BTreeMap::new();
-        for (i, k) in meta.keys.iter().enumerate() {
-            let t = by_slot
-                .get(&format!("t{i}"))
-                .ok_or_else(|| bad(format!("tensor file lacks slot t{i} ({k})")))?;
-            named.insert(k.clone(), t.to_device(self.device));
-        }
-        self.model.load_named(&named)?;
-        self.opt.load_state(&named, self.device)?;
-        if let Some(b) = &mut self.b_opt {
-            b.load_state(&named, self.device)?;
-        }
-        Ok(meta.history)
-    }
 }
 
 /// The angle in degrees between two tensors seen as vectors; `None` when either is zero or
@@ -976,49 +729,6 @@ fn angle_degrees(a: &Tensor, b: &Tensor) -> Option<f64> {
                 .to_degrees(),
         )
     })
-}
-
-#[derive(Serialize, Deserialize)]
-struct CkptMeta {
-    epoch: u32,
-    job_key: String,
-    keys: Vec<String>,
-    history: Vec<EpochRecord>,
-}
-
-#[derive(Serialize, Deserialize, Default)]
-struct ObservedMarker {
-    last_observed: Option<u32>,
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::run::write_atomic(path, bytes).map_err(|e| EngineError::io("writing", path, e))
-}
-
-/// A stable key of the job (checkpoints refuse to resume a different job). The regime options
-/// at their defaults (`registry::later::REGIME_DEFAULTS`) and the parameters builtins gained later
-/// (`registry::later::LATER_BUILTIN_PARAMS`) are left out, so runs checkpointed before they existed
-/// resume.
-pub fn job_key(job: &TrainJob) -> String {
-    use sha2::{Digest, Sha256};
-    let mut job = job.clone();
-    // The keys of earlier versions: the regime options and the parameters a builtin gained
-    // later are left out at their old values, the older `LATER_PARAMS` are not.
-    use crate::registry::later::{REGIME_DEFAULTS, at_later_builtin_default};
-    let rule = job.rule.name.clone();
-    job.rule.params.retain(|k, v| {
-        !REGIME_DEFAULTS
-            .iter()
-            .any(|(p, d)| *p == k.as_str() && d.is(v))
-            && !at_later_builtin_default(&rule, k, v)
-    });
-    let task = job.task.name.clone();
-    job.task
-        .params
-        .retain(|k, v| !at_later_builtin_default(&task, k, v));
-    let j = serde_json::to_vec(&job).expect("json");
-    let h = Sha256::digest(&j);
-    h.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The observer: called at each declared checkpoint epoch with the model (after the checkpoint

@@ -1,6 +1,7 @@
 //! Tests of the trainer (`train.rs`).
 
 use super::*;
+use crate::value::Call;
 use crate::value::Value;
 
 fn job(rule: &str, epochs: i64, lr: f64) -> TrainJob {
