@@ -62,57 +62,12 @@ impl Eval<'_> {
                 Val::Num { unit: Some(u), .. } => self.bad_unit(span, u, &ty.describe()),
                 o => self.type_err(span, &ty.describe(), o),
             },
-            Ty::Fraction => match &v.v {
-                Val::Num { n, unit } => {
-                    let f = match unit.as_deref() {
-                        None => n.f64(),
-                        Some("%") => n.f64() / 100.0,
-                        Some(u) => return self.bad_unit(span, u, "a fraction or a percentage"),
-                    };
-                    if !ty.admits(&Value::Float(f)) {
-                        let shown = match unit.as_deref() {
-                            Some("%") => format!("{}%", n.key()),
-                            _ => n.key(),
-                        };
-                        self.range_err(
-                            span,
-                            &format!("`{what}` = {shown}"),
-                            "a fraction in [0, 1] (0% to 100%)",
-                        );
-                        return None;
-                    }
-                    Some(Value::Float(f))
-                }
-                o => self.type_err(span, "a fraction or a percentage", o),
-            },
+            Ty::Fraction => self.fraction(v, what),
             Ty::Str => match &v.v {
                 Val::Str(s) => Some(Value::Str(s.clone())),
                 o => self.type_err(span, "a string in double quotes", o),
             },
-            Ty::Enum(vals) => match &v.v {
-                Val::Sym(s) | Val::Str(s) if vals.contains(&s.as_str()) => {
-                    Some(Value::Str(s.clone()))
-                }
-                Val::None if vals.contains(&"none") => Some(Value::Str("none".into())),
-                Val::Sym(s) | Val::Str(s) => {
-                    self.err(
-                        Diag::error(
-                            codes::UNKNOWN_NAME,
-                            format!("`{s}` is not a valid `{what}`"),
-                        )
-                        .at(span, "unknown value")
-                        .help(suggest(s, vals)),
-                    );
-                    None
-                }
-                Val::Obj(o) if vals.contains(&o.label.as_str()) => {
-                    Some(Value::Str(o.label.clone()))
-                }
-                Val::Obj(o) if vals.contains(&o.builtin.name) => {
-                    Some(Value::Str(o.builtin.name.into()))
-                }
-                o => self.type_err(span, &one_of(vals), o),
-            },
+            Ty::Enum(vals) => self.enum_value(v, vals, what),
             Ty::IntList { min, max } => self.list(
                 v,
                 &Ty::Int {
@@ -147,7 +102,61 @@ impl Eval<'_> {
         }
     }
 
-    pub(super) fn list(&mut self, v: &SVal, item: &Ty, what: &str) -> Option<Value> {
+    /// A fraction, written as a number in [0, 1] or a percentage.
+    fn fraction(&mut self, v: &SVal, what: &str) -> Option<Value> {
+        let span = v.span;
+        match &v.v {
+            Val::Num { n, unit } => {
+                let f = match unit.as_deref() {
+                    None => n.f64(),
+                    Some("%") => n.f64() / 100.0,
+                    Some(u) => return self.bad_unit(span, u, "a fraction or a percentage"),
+                };
+                if !Ty::Fraction.admits(&Value::Float(f)) {
+                    let shown = match unit.as_deref() {
+                        Some("%") => format!("{}%", n.key()),
+                        _ => n.key(),
+                    };
+                    self.range_err(
+                        span,
+                        &format!("`{what}` = {shown}"),
+                        "a fraction in [0, 1] (0% to 100%)",
+                    );
+                    return None;
+                }
+                Some(Value::Float(f))
+            }
+            o => self.type_err(span, "a fraction or a percentage", o),
+        }
+    }
+
+    /// One of the allowed names `vals` (a bare name, a string, or a builtin named by its label
+    /// or name).
+    fn enum_value(&mut self, v: &SVal, vals: &[&str], what: &str) -> Option<Value> {
+        let span = v.span;
+        match &v.v {
+            Val::Sym(s) | Val::Str(s) if vals.contains(&s.as_str()) => Some(Value::Str(s.clone())),
+            Val::None if vals.contains(&"none") => Some(Value::Str("none".into())),
+            Val::Sym(s) | Val::Str(s) => {
+                self.err(
+                    Diag::error(
+                        codes::UNKNOWN_NAME,
+                        format!("`{s}` is not a valid `{what}`"),
+                    )
+                    .at(span, "unknown value")
+                    .help(suggest(s, vals)),
+                );
+                None
+            }
+            Val::Obj(o) if vals.contains(&o.label.as_str()) => Some(Value::Str(o.label.clone())),
+            Val::Obj(o) if vals.contains(&o.builtin.name) => {
+                Some(Value::Str(o.builtin.name.into()))
+            }
+            o => self.type_err(span, &one_of(vals), o),
+        }
+    }
+
+    fn list(&mut self, v: &SVal, item: &Ty, what: &str) -> Option<Value> {
         let items = match &v.v {
             Val::List(l) => l.clone(),
             _ => vec![v.clone()],

@@ -89,17 +89,12 @@ impl Eval<'_> {
         Some(SVal::new(v, span))
     }
 
-    pub(super) fn eval_all(
-        &mut self,
-        items: &[Expr],
-        module: usize,
-        vars: &Bindings,
-    ) -> Option<Vec<SVal>> {
+    fn eval_all(&mut self, items: &[Expr], module: usize, vars: &Bindings) -> Option<Vec<SVal>> {
         let vs: Vec<Option<SVal>> = items.iter().map(|i| self.eval(i, module, vars)).collect();
         vs.into_iter().collect()
     }
 
-    pub(super) fn unit(&mut self, u: &Spanned<String>) -> Option<String> {
+    fn unit(&mut self, u: &Spanned<String>) -> Option<String> {
         const UNITS: &[&str] = &[
             "%",
             "epochs",
@@ -131,7 +126,7 @@ impl Eval<'_> {
         None
     }
 
-    pub(super) fn binary(&mut self, op: BinOp, a: SVal, b: SVal, span: Span) -> Option<SVal> {
+    fn binary(&mut self, op: BinOp, a: SVal, b: SVal, span: Span) -> Option<SVal> {
         let v = match op {
             BinOp::And | BinOp::Or => match (&a.v, &b.v) {
                 (Val::Bool(x), Val::Bool(y)) => {
@@ -231,7 +226,7 @@ impl Eval<'_> {
         Some(SVal::new(v, span))
     }
 
-    pub(super) fn index(&mut self, base: SVal, keys: Vec<SVal>, span: Span) -> Option<SVal> {
+    fn index(&mut self, base: SVal, keys: Vec<SVal>, span: Span) -> Option<SVal> {
         let Val::Map(entries) = &base.v else {
             return self.type_err(base.span, "a table `{ key: value }` to index", &base.v);
         };
@@ -251,7 +246,7 @@ impl Eval<'_> {
         Some(cur)
     }
 
-    pub(super) fn lookup(
+    fn lookup(
         &mut self,
         entries: &[(SVal, SVal)],
         key: &SVal,

@@ -96,7 +96,7 @@ impl Eval<'_> {
         Some(idx)
     }
 
-    pub(super) fn add_def(&mut self, defs: &mut IndexMap<String, Def>, def: Def) {
+    fn add_def(&mut self, defs: &mut IndexMap<String, Def>, def: Def) {
         if let Some(first) = defs.get(&def.name.node) {
             self.err(
                 Diag::error(
@@ -112,7 +112,7 @@ impl Eval<'_> {
         defs.insert(def.name.node.clone(), def);
     }
 
-    pub(super) fn import(
+    fn import(
         &mut self,
         from: SourceId,
         imp: &Import,

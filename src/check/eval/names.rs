@@ -1,14 +1,14 @@
 //! Names: definitions (evaluated lazily and memoised, cycles reported), paths through sweep
 //! variables, definitions and imports, and attributes of builtin objects.
 
-use super::{Bindings, DefBody, Eval, value_to_val};
+use super::{Bindings, BlockKey, DefBody, Eval, value_to_val};
 use crate::check::val::{SVal, Val};
 use crate::diag::{Diag, codes, did_you_mean, suggest};
 use crate::registry::Kind;
 use crate::source::{Span, Spanned};
 
 impl Eval<'_> {
-    pub(super) fn def_names(&self, module: usize) -> Vec<&str> {
+    fn def_names(&self, module: usize) -> Vec<&str> {
         let m = &self.modules[module];
         m.defs
             .keys()
@@ -18,7 +18,7 @@ impl Eval<'_> {
     }
 
     /// Evaluates a definition (memoised; cycles are errors).
-    pub(super) fn def_value(&mut self, module: usize, name: &str) -> Option<SVal> {
+    fn def_value(&mut self, module: usize, name: &str) -> Option<SVal> {
         let key = (module, name.to_string());
         if let Some(v) = self.memo.get(&key) {
             return v.clone();
@@ -54,7 +54,7 @@ impl Eval<'_> {
 
     /// `rule x = ...` must be a rule, `let x = ...` anything; an object takes the definition's
     /// name as its label.
-    pub(super) fn check_def_kind(
+    fn check_def_kind(
         &mut self,
         kind: &Spanned<String>,
         name: &Spanned<String>,
@@ -99,74 +99,9 @@ impl Eval<'_> {
             cur = self.def_value(module, head)?;
             cur.span = span;
         } else if let Some(&(m, _)) = self.modules[module].imports.get(head) {
-            // Walk into the imported module.
-            let Some(next) = rest.first() else {
-                self.err(
-                    Diag::error(
-                        codes::TYPE_MISMATCH,
-                        format!("`{head}` is a module, not a value"),
-                    )
-                    .at(span, "a module")
-                    .help(format!(
-                        "use one of its definitions, e.g. `{head}.{}`",
-                        self.def_names(m).first().copied().unwrap_or("name")
-                    )),
-                );
-                return None;
-            };
-            if !self.modules[m].defs.contains_key(next)
-                && !self.modules[m].imports.contains_key(next)
-            {
-                let names = self.def_names(m);
-                let help = match did_you_mean(next, names.iter().copied()) {
-                    Some(c) => format!("did you mean `{head}.{c}`?"),
-                    None => format!("`{head}` defines: {}", names.join(", ")),
-                };
-                self.err(
-                    Diag::error(
-                        codes::UNKNOWN_NAME,
-                        format!("`{head}` has no definition `{next}`"),
-                    )
-                    .at(span, "not defined in this module")
-                    .help(help),
-                );
-                return None;
-            }
-            if let Some(module) = self.modules[m]
-                .source
-                .and_then(|id| crate::stdlib::module_of_source(&self.sources.get(id).name))
-            {
-                self.stdlib_used.insert(format!("{module}.{next}"));
-            }
-            return self.path(rest, span, m, &Vec::new());
+            return self.import_path(head, rest, span, m);
         } else if let Some(k) = self.block_keys.get(head).copied() {
-            if k.poisoned {
-                return None;
-            }
-            let own = k.entry.source == span.source
-                && k.entry.start <= span.start
-                && span.end <= k.entry.end;
-            let d = if own {
-                Diag::error(
-                    codes::USED_BEFORE_DECLARED,
-                    format!("`{head}` is used in its own declaration"),
-                )
-                .at(span, "not defined yet here")
-                .help(format!(
-                    "give `{head}` a value that does not refer to `{head}`"
-                ))
-            } else {
-                Diag::error(
-                    codes::USED_BEFORE_DECLARED,
-                    format!("`{head}` is used before it is declared"),
-                )
-                .at(span, "used here")
-                .related(k.declared, "declared later here")
-                .help(format!(
-                    "move `{head}` above this line: axes are bound in the order written, and settings after every axis, each seeing the settings above it"
-                ))
-            };
-            self.err(d);
+            self.used_before_declared(head, k, span);
             return None;
         } else {
             match head.as_str() {
@@ -199,7 +134,81 @@ impl Eval<'_> {
         Some(cur)
     }
 
-    pub(super) fn attr(&mut self, v: SVal, attr: &str, span: Span) -> Option<SVal> {
+    /// A path into an imported module `head` (module index `m`): the rest of the path names
+    /// one of its definitions.
+    fn import_path(&mut self, head: &str, rest: &[String], span: Span, m: usize) -> Option<SVal> {
+        // Walk into the imported module.
+        let Some(next) = rest.first() else {
+            self.err(
+                Diag::error(
+                    codes::TYPE_MISMATCH,
+                    format!("`{head}` is a module, not a value"),
+                )
+                .at(span, "a module")
+                .help(format!(
+                    "use one of its definitions, e.g. `{head}.{}`",
+                    self.def_names(m).first().copied().unwrap_or("name")
+                )),
+            );
+            return None;
+        };
+        if !self.modules[m].defs.contains_key(next) && !self.modules[m].imports.contains_key(next) {
+            let names = self.def_names(m);
+            let help = match did_you_mean(next, names.iter().copied()) {
+                Some(c) => format!("did you mean `{head}.{c}`?"),
+                None => format!("`{head}` defines: {}", names.join(", ")),
+            };
+            self.err(
+                Diag::error(
+                    codes::UNKNOWN_NAME,
+                    format!("`{head}` has no definition `{next}`"),
+                )
+                .at(span, "not defined in this module")
+                .help(help),
+            );
+            return None;
+        }
+        if let Some(module) = self.modules[m]
+            .source
+            .and_then(|id| crate::stdlib::module_of_source(&self.sources.get(id).name))
+        {
+            self.stdlib_used.insert(format!("{module}.{next}"));
+        }
+        self.path(rest, span, m, &Vec::new())
+    }
+
+    /// Reports the use of a key of the `train` block before (or in) its declaration, unless
+    /// the key is poisoned (its own expression failed: the use is a follow-on).
+    fn used_before_declared(&mut self, head: &str, k: BlockKey, span: Span) {
+        if k.poisoned {
+            return;
+        }
+        let own =
+            k.entry.source == span.source && k.entry.start <= span.start && span.end <= k.entry.end;
+        let d = if own {
+            Diag::error(
+                codes::USED_BEFORE_DECLARED,
+                format!("`{head}` is used in its own declaration"),
+            )
+            .at(span, "not defined yet here")
+            .help(format!(
+                "give `{head}` a value that does not refer to `{head}`"
+            ))
+        } else {
+            Diag::error(
+                codes::USED_BEFORE_DECLARED,
+                format!("`{head}` is used before it is declared"),
+            )
+            .at(span, "used here")
+            .related(k.declared, "declared later here")
+            .help(format!(
+                "move `{head}` above this line: axes are bound in the order written, and settings after every axis, each seeing the settings above it"
+            ))
+        };
+        self.err(d);
+    }
+
+    fn attr(&mut self, v: SVal, attr: &str, span: Span) -> Option<SVal> {
         let out = match &v.v {
             Val::Obj(o) => match attr {
                 "family" => Some(Val::Sym(o.builtin.family.to_string())),
