@@ -82,7 +82,7 @@ impl Eval<'_> {
 
     /// The span of a named argument of a definition's call, e.g. `path = ...` in
     /// `task cifar = cifar10(path = ...)`, looked up in every loaded module.
-    pub(super) fn def_arg_span(&self, def: &str, arg: &str) -> Option<Span> {
+    fn def_arg_span(&self, def: &str, arg: &str) -> Option<Span> {
         for m in &self.modules {
             let Some(d) = m.defs.get(def) else {
                 continue;

@@ -130,59 +130,7 @@ impl Eval<'_> {
         }
         let module = x.module;
         if i == x.axes.len() {
-            if x.visited >= x.limit {
-                x.overflow = true;
-                return;
-            }
-            x.visited += 1;
-            let mut vars = bindings.clone();
-            let mut ok = true;
-            for ((k, e), pre) in x.settings.iter().zip(x.pre_settings) {
-                if let Some(v) = pre {
-                    vars.push((k.node.clone(), v.clone()));
-                    continue;
-                }
-                match self.eval(e, module, &vars) {
-                    Some(v) => vars.push((k.node.clone(), v)),
-                    None => {
-                        self.poison(&k.node);
-                        ok = false;
-                    }
-                }
-            }
-            if !ok {
-                // Report errors of the settings that did evaluate (e.g. a wrong kind).
-                for (k, v) in vars.iter().skip(bindings.len()) {
-                    let kind = match k.as_str() {
-                        "task" => Kind::Task,
-                        "arch" => Kind::Arch,
-                        "rule" => Kind::Rule,
-                        "schedule" => Kind::Schedule,
-                        _ => continue,
-                    };
-                    let _ = self.to_obj(v.clone(), kind);
-                }
-                x.failed += 1;
-                return;
-            }
-            let Some(point) = self.point(&vars) else {
-                x.failed += 1;
-                return;
-            };
-            if !x.filters.is_empty() {
-                x.objects.add(&point);
-                // Filters see the resolved point (objects with labels, numbers).
-                let fvars =
-                    point_vars_cached(&point, vars.first().map(|v| v.1.span), &mut x.filter_objs);
-                // Filters see the point's factors, not the block's declarations.
-                let keys = std::mem::take(&mut self.block_keys);
-                let pass = x.filters.iter().all(|f| self.filter(f, module, &fvars));
-                self.block_keys = keys;
-                if !pass {
-                    return;
-                }
-            }
-            x.out.push(point);
+            self.expand_point(x, bindings);
             return;
         }
         let (targets, expr, span) = &x.axes[i];
@@ -235,40 +183,8 @@ impl Eval<'_> {
         }
         for item in items {
             let n = bindings.len();
-            if targets.len() == 1 {
-                bindings.push((targets[0].node.clone(), item.clone()));
-            } else {
-                match &item.v {
-                    Val::Tuple(parts) if parts.len() == targets.len() => {
-                        for (t, p) in targets.iter().zip(parts) {
-                            bindings.push((t.node.clone(), p.clone()));
-                        }
-                    }
-                    other => {
-                        self.err(
-                            Diag::error(
-                                codes::TYPE_MISMATCH,
-                                format!(
-                                    "expected tuples of {} values, found {}",
-                                    targets.len(),
-                                    other.describe()
-                                ),
-                            )
-                            .at(
-                                item.span,
-                                format!(
-                                    "expected ({})",
-                                    targets
-                                        .iter()
-                                        .map(|t| t.node.as_str())
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                ),
-                            ),
-                        );
-                        return;
-                    }
-                }
+            if !self.bind_item(targets, item, bindings) {
+                return;
             }
             self.expand(x, i + 1, bindings);
             bindings.truncate(n);
@@ -278,8 +194,113 @@ impl Eval<'_> {
         }
     }
 
+    /// The end of one path through the axes: the settings evaluated with the axes' bindings,
+    /// the point built and, if it passes the `where` filters, kept.
+    fn expand_point(&mut self, x: &mut Expansion, bindings: &Bindings) {
+        let module = x.module;
+        if x.visited >= x.limit {
+            x.overflow = true;
+            return;
+        }
+        x.visited += 1;
+        let mut vars = bindings.clone();
+        let mut ok = true;
+        for ((k, e), pre) in x.settings.iter().zip(x.pre_settings) {
+            if let Some(v) = pre {
+                vars.push((k.node.clone(), v.clone()));
+                continue;
+            }
+            match self.eval(e, module, &vars) {
+                Some(v) => vars.push((k.node.clone(), v)),
+                None => {
+                    self.poison(&k.node);
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            // Report errors of the settings that did evaluate (e.g. a wrong kind).
+            for (k, v) in vars.iter().skip(bindings.len()) {
+                let kind = match k.as_str() {
+                    "task" => Kind::Task,
+                    "arch" => Kind::Arch,
+                    "rule" => Kind::Rule,
+                    "schedule" => Kind::Schedule,
+                    _ => continue,
+                };
+                let _ = self.to_obj(v.clone(), kind);
+            }
+            x.failed += 1;
+            return;
+        }
+        let Some(point) = self.point(&vars) else {
+            x.failed += 1;
+            return;
+        };
+        if !x.filters.is_empty() {
+            x.objects.add(&point);
+            // Filters see the resolved point (objects with labels, numbers).
+            let fvars =
+                point_vars_cached(&point, vars.first().map(|v| v.1.span), &mut x.filter_objs);
+            // Filters see the point's factors, not the block's declarations.
+            let keys = std::mem::take(&mut self.block_keys);
+            let pass = x.filters.iter().all(|f| self.filter(f, module, &fvars));
+            self.block_keys = keys;
+            if !pass {
+                return;
+            }
+        }
+        x.out.push(point);
+    }
+
+    /// Binds the keys of an axis to one of its items (a tuple of values for several keys).
+    /// Returns false (reported) when the item does not fit.
+    fn bind_item(
+        &mut self,
+        targets: &[Spanned<String>],
+        item: &SVal,
+        bindings: &mut Bindings,
+    ) -> bool {
+        if targets.len() == 1 {
+            bindings.push((targets[0].node.clone(), item.clone()));
+        } else {
+            match &item.v {
+                Val::Tuple(parts) if parts.len() == targets.len() => {
+                    for (t, p) in targets.iter().zip(parts) {
+                        bindings.push((t.node.clone(), p.clone()));
+                    }
+                }
+                other => {
+                    self.err(
+                        Diag::error(
+                            codes::TYPE_MISMATCH,
+                            format!(
+                                "expected tuples of {} values, found {}",
+                                targets.len(),
+                                other.describe()
+                            ),
+                        )
+                        .at(
+                            item.span,
+                            format!(
+                                "expected ({})",
+                                targets
+                                    .iter()
+                                    .map(|t| t.node.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ),
+                    );
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     /// Evaluates an axis for its errors only: the list and, for object keys, each item.
-    pub(super) fn probe_axis(
+    fn probe_axis(
         &mut self,
         targets: &[Spanned<String>],
         e: &Expr,
@@ -319,7 +340,7 @@ impl Eval<'_> {
     }
 
     /// Whether a point passes one `where` filter (a non-boolean condition is reported).
-    pub(super) fn filter(&mut self, f: &Expr, module: usize, fvars: &Bindings) -> bool {
+    fn filter(&mut self, f: &Expr, module: usize, fvars: &Bindings) -> bool {
         match self.eval(f, module, fvars) {
             Some(SVal {
                 v: Val::Bool(b), ..
@@ -333,7 +354,7 @@ impl Eval<'_> {
     }
 
     /// Marks a key of the `train` block whose expression failed: uses of it are follow-ons.
-    pub(super) fn poison(&mut self, key: &str) {
+    fn poison(&mut self, key: &str) {
         if let Some(k) = self.block_keys.get_mut(key) {
             k.poisoned = true;
         }
@@ -341,7 +362,7 @@ impl Eval<'_> {
 }
 
 /// The text a sweep value is compared by (for repeated values), if it has one.
-pub(super) fn value_key(v: &Val) -> Option<String> {
+fn value_key(v: &Val) -> Option<String> {
     match v {
         Val::Tuple(items) => {
             let parts: Option<Vec<String>> = items.iter().map(|i| value_key(&i.v)).collect();

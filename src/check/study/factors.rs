@@ -25,7 +25,7 @@ pub(super) fn varies(points: &[&ir::Point], factors: &[String]) -> bool {
         .any(|p| factors.iter().any(|f| !same_factor(first, p, f)))
 }
 
-pub(super) fn same_factor(a: &ir::Point, b: &ir::Point, f: &str) -> bool {
+fn same_factor(a: &ir::Point, b: &ir::Point, f: &str) -> bool {
     match f {
         "task" => a.task.label == b.task.label,
         "arch" => a.arch.label == b.arch.label,
@@ -72,7 +72,7 @@ impl FactorObjects {
     }
 
     /// The names a factor (or one of its attributes) is matched by, over the objects.
-    pub(super) fn values(&self, factor: &str, attr: Option<&str>) -> BTreeSet<String> {
+    fn values(&self, factor: &str, attr: Option<&str>) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         for (f, n) in &self.objs {
             if *f != factor {
@@ -105,7 +105,7 @@ impl FactorObjects {
     }
 }
 
-pub(super) fn factor_kind(factor: &str) -> Option<Kind> {
+fn factor_kind(factor: &str) -> Option<Kind> {
     match factor {
         "task" => Some(Kind::Task),
         "arch" => Some(Kind::Arch),
@@ -115,7 +115,7 @@ pub(super) fn factor_kind(factor: &str) -> Option<Kind> {
 }
 
 /// `factor` or `factor.attr` in a `where`: the factor and its attributes.
-pub(super) fn factor_path(e: &Expr) -> Option<(&str, &[String])> {
+fn factor_path(e: &Expr) -> Option<(&str, &[String])> {
     match &e.kind {
         ExprKind::Path { segments } if FACTORS.contains(&segments[0].as_str()) => {
             Some((segments[0].as_str(), &segments[1..]))
@@ -126,7 +126,7 @@ pub(super) fn factor_path(e: &Expr) -> Option<(&str, &[String])> {
 
 /// Whether a bare name is something lrx knows outside this spec: a builtin, a builtin family,
 /// or (for an attribute that is a parameter) one of the parameter's allowed values.
-pub(super) fn known_name(name: &str, factor: Option<&str>, attr: Option<&str>) -> bool {
+fn known_name(name: &str, factor: Option<&str>, attr: Option<&str>) -> bool {
     let kinds: Vec<Kind> = match factor.and_then(factor_kind) {
         Some(k) => vec![k],
         None => vec![Kind::Task, Kind::Arch, Kind::Rule],
@@ -173,7 +173,7 @@ impl Eval<'_> {
         self.diags.errors().count() == errors
     }
 
-    pub(super) fn filter_names(
+    fn filter_names(
         &mut self,
         e: &Expr,
         module: usize,
@@ -217,7 +217,7 @@ impl Eval<'_> {
         }
     }
 
-    pub(super) fn filter_name(
+    fn filter_name(
         &mut self,
         name: &str,
         span: Span,
@@ -225,30 +225,8 @@ impl Eval<'_> {
         objects: &FactorObjects,
         scope: &str,
     ) {
-        let all: BTreeSet<String> = ["task", "arch", "rule"]
-            .iter()
-            .flat_map(|f| objects.values(f, None))
-            .collect();
         let Some((factor, attrs)) = ctx else {
-            if all.contains(name) || known_name(name, None, None) {
-                return;
-            }
-            let mut cands: Vec<&str> = FACTORS.to_vec();
-            cands.extend(all.iter().map(String::as_str));
-            self.err(
-                Diag::error(
-                    codes::UNKNOWN_NAME,
-                    format!("unknown name `{name}` in `where`"),
-                )
-                .at(span, "not a run factor, nor a value of one")
-                .help(match did_you_mean(name, cands.iter().copied()) {
-                    Some(c) => format!("did you mean `{c}`?"),
-                    None => format!(
-                        "a `where` compares run factors ({}) with their values",
-                        FACTORS.join(", ")
-                    ),
-                }),
-            );
+            self.where_name(name, span, objects);
             return;
         };
         let what = if attrs.is_empty() {
@@ -335,6 +313,34 @@ impl Eval<'_> {
             }),
         );
     }
+
+    /// A bare name in a `where` compared with no factor: it must be a value some factor takes
+    /// (or a builtin lrx knows).
+    fn where_name(&mut self, name: &str, span: Span, objects: &FactorObjects) {
+        let all: BTreeSet<String> = ["task", "arch", "rule"]
+            .iter()
+            .flat_map(|f| objects.values(f, None))
+            .collect();
+        if all.contains(name) || known_name(name, None, None) {
+            return;
+        }
+        let mut cands: Vec<&str> = FACTORS.to_vec();
+        cands.extend(all.iter().map(String::as_str));
+        self.err(
+            Diag::error(
+                codes::UNKNOWN_NAME,
+                format!("unknown name `{name}` in `where`"),
+            )
+            .at(span, "not a run factor, nor a value of one")
+            .help(match did_you_mean(name, cands.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => format!(
+                    "a `where` compares run factors ({}) with their values",
+                    FACTORS.join(", ")
+                ),
+            }),
+        );
+    }
 }
 
 /// Variables a `where` filter sees for a point: the factors as values (the objects of shared
@@ -364,7 +370,7 @@ pub(super) fn point_vars_cached(
     vars
 }
 
-pub(super) fn obj_of(n: &Named) -> Val {
+fn obj_of(n: &Named) -> Val {
     let b = registry::builtin(&n.call.name).expect("resolved builtin");
     Val::Obj(Rc::new(Obj {
         builtin: b,
@@ -374,7 +380,7 @@ pub(super) fn obj_of(n: &Named) -> Val {
     }))
 }
 
-pub(super) fn number_vars(p: &ir::Point, span: Span) -> Bindings {
+fn number_vars(p: &ir::Point, span: Span) -> Bindings {
     vec![
         ("lr".into(), SVal::new(Val::float(p.lr), span)),
         ("batch".into(), SVal::new(Val::int(p.batch.into()), span)),

@@ -3,6 +3,7 @@
 
 use super::factors::{FactorObjects, point_vars_cached};
 use super::keys::REALISM_KEYS;
+use super::settings::Settings;
 use crate::check::eval::Eval;
 use crate::check::ir;
 use crate::check::val::{SVal, Val};
@@ -50,6 +51,21 @@ impl Eval<'_> {
                 return None;
             }
         }
+        let seeds = self.realism_seeds(&s, &fractions)?;
+        if !self.check_filter_names(&s.filters, module, objects, "study") {
+            return None;
+        }
+        let runs = self.realism_runs(&s, b, module, points)?;
+        Some(ir::Realism {
+            sigmas,
+            fractions,
+            seeds,
+            runs,
+        })
+    }
+
+    /// The seeds of each unit fraction (`seeds`: one count for all, or a table by fraction).
+    fn realism_seeds(&mut self, s: &Settings, fractions: &[f64]) -> Option<Vec<i64>> {
         let mut seeds = Vec::new();
         match s.values.get("seeds").map(|x| x.0.clone()) {
             None => seeds = vec![1; fractions.len()],
@@ -59,7 +75,7 @@ impl Eval<'_> {
                     seeds = vec![n; fractions.len()];
                 }
                 Val::Map(entries) => {
-                    for f in &fractions {
+                    for f in fractions {
                         let key = Val::float(*f);
                         let hit = entries
                             .iter()
@@ -102,9 +118,18 @@ impl Eval<'_> {
                 }
             },
         }
-        if !self.check_filter_names(&s.filters, module, objects, "study") {
-            return None;
-        }
+        Some(seeds)
+    }
+
+    /// The runs (indices into `points`) the realism grid applies to: those that pass the
+    /// block's `where` filters.
+    fn realism_runs(
+        &mut self,
+        s: &Settings,
+        b: &Block,
+        module: usize,
+        points: &[&ir::Point],
+    ) -> Option<Vec<usize>> {
         let mut runs = Vec::new();
         let mut cache = HashMap::new();
         for (i, p) in points.iter().enumerate() {
@@ -137,11 +162,6 @@ impl Eval<'_> {
             );
             return None;
         }
-        Some(ir::Realism {
-            sigmas,
-            fractions,
-            seeds,
-            runs,
-        })
+        Some(runs)
     }
 }

@@ -39,35 +39,7 @@ impl Eval<'_> {
         let mut first: BTreeMap<String, Span> = BTreeMap::new();
         for e in &b.entries {
             match e {
-                Entry::Nested(n) => {
-                    if nested_ok.contains(&n.kind.node.as_str())
-                        || (nested_ok.contains(&"*measure")
-                            && registry::measure(&n.kind.node).is_some())
-                    {
-                        out.nested.push(n.clone());
-                    } else {
-                        let mut allowed: Vec<&str> = nested_ok
-                            .iter()
-                            .copied()
-                            .filter(|s| !s.starts_with('*'))
-                            .collect();
-                        if nested_ok.contains(&"*measure") {
-                            allowed.extend(["weight", "act", "gradavg"]);
-                        }
-                        self.err(
-                            Diag::error(
-                                codes::UNKNOWN_KEY,
-                                format!("unknown block `{}` in `{}`", n.kind.node, b.kind.node),
-                            )
-                            .at(n.kind.span, "not allowed here")
-                            .help(if allowed.is_empty() {
-                                format!("`{}` has no nested blocks", b.kind.node)
-                            } else {
-                                suggest(&n.kind.node, &allowed)
-                            }),
-                        );
-                    }
-                }
+                Entry::Nested(n) => self.nested_block(b, n, nested_ok, &mut out),
                 Entry::Filter { condition, span } => {
                     if filter_ok {
                         out.filters.push(condition.clone());
@@ -123,6 +95,37 @@ impl Eval<'_> {
             }
         }
         out
+    }
+
+    /// A block nested in a simple block: kept if the block takes it (`*measure` stands for
+    /// every measure block), reported if not.
+    fn nested_block(&mut self, b: &Block, n: &Block, nested_ok: &[&str], out: &mut Settings) {
+        if nested_ok.contains(&n.kind.node.as_str())
+            || (nested_ok.contains(&"*measure") && registry::measure(&n.kind.node).is_some())
+        {
+            out.nested.push(n.clone());
+        } else {
+            let mut allowed: Vec<&str> = nested_ok
+                .iter()
+                .copied()
+                .filter(|s| !s.starts_with('*'))
+                .collect();
+            if nested_ok.contains(&"*measure") {
+                allowed.extend(["weight", "act", "gradavg"]);
+            }
+            self.err(
+                Diag::error(
+                    codes::UNKNOWN_KEY,
+                    format!("unknown block `{}` in `{}`", n.kind.node, b.kind.node),
+                )
+                .at(n.kind.span, "not allowed here")
+                .help(if allowed.is_empty() {
+                    format!("`{}` has no nested blocks", b.kind.node)
+                } else {
+                    suggest(&n.kind.node, &allowed)
+                }),
+            );
+        }
     }
 
     pub(super) fn known_key(&mut self, key: &Spanned<String>, keys: &[&str], block: &str) -> bool {
