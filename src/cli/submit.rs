@@ -1,8 +1,11 @@
 //! `lrx submit --slurm spec.lrx`: the study as Slurm job arrays plus a final job (docs/slurm.md).
 
 use super::{Cli, Out, fail, load};
+use crate::check::ir;
+use crate::plan::Plan;
 use crate::run::slurm::{
-    self, Jobs, SlurmOptions, Submission, SubmittedArray, array_script, chunks, finalize_script,
+    self, Chunk, Jobs, SlurmOptions, Submission, SubmittedArray, array_script, chunks,
+    finalize_script,
 };
 use crate::run::{is_finished, orchestrate};
 use clap::Args;
@@ -83,6 +86,64 @@ pub fn cmd_submit(cli: &Cli, a: &SubmitArgs, out: &mut Out) -> Result<(), i32> {
     // Absolute paths: the scripts run on other machines, from another directory.
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let spec = std::fs::canonicalize(&a.spec).unwrap_or_else(|_| a.spec.clone());
+    let opts = slurm_options(a, &study, out)?;
+    orchestrate::write_study_files(&dir, &spec, &study, &plan).map_err(|e| fail(out, e))?;
+    let mut jobs = Jobs::read(&dir).map_err(|e| fail(out, e))?;
+    let Some(todo) = to_submit(a, &study, &plan, &dir, &jobs, out)? else {
+        return Ok(());
+    };
+    let max = max_array_size(a, out)?;
+    let sub_no = jobs.submissions.len() + 1;
+    let sdir = dir.join("slurm");
+    std::fs::create_dir_all(sdir.join("logs"))
+        .map_err(|e| fail(out, format!("cannot create {}: {e}", sdir.display())))?;
+    let mut scripts = Vec::new();
+    for (k, c) in chunks(&todo, max).iter().enumerate() {
+        let p = sdir.join(format!("submit{sub_no}-array{k}.sbatch"));
+        let text = array_script(&study.name, &dir, c, k, &opts);
+        crate::run::write_atomic(&p, text.as_bytes())
+            .map_err(|e| fail(out, format!("cannot write {}: {e}", p.display())))?;
+        scripts.push((p, text, c.clone()));
+    }
+    let fpath = sdir.join(format!("submit{sub_no}-finalize.sbatch"));
+    let ftext = finalize_script(&study.name, &dir, &spec, &opts);
+    crate::run::write_atomic(&fpath, ftext.as_bytes())
+        .map_err(|e| fail(out, format!("cannot write {}: {e}", fpath.display())))?;
+    if a.dry_run {
+        print_dry_run(&scripts, &fpath, &ftext, todo.len(), max, &sdir, out);
+        return Ok(());
+    }
+    let (sub, err) = sbatch_all(&scripts, &fpath, &plan.spec_hash, out);
+    // Record what was submitted, even on a partial failure, so status and --resume know it.
+    let submitted = !sub.arrays.is_empty() || sub.finalize.is_some();
+    if submitted {
+        jobs.submissions.push(sub);
+        jobs.write(&dir).map_err(|e| fail(out, e))?;
+    }
+    if let Some(e) = err {
+        return Err(fail(
+            out,
+            format!(
+                "{e}{}",
+                if submitted {
+                    " (the jobs submitted before it are recorded in slurm/jobs.json; fix the cause and run `lrx submit --slurm --resume`)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    let _ = writeln!(
+        out.err,
+        "follow with `lrx status {}`; logs in {}",
+        dir.display(),
+        sdir.join("logs").display()
+    );
+    Ok(())
+}
+
+/// The sbatch options of the array and final jobs, from the flags and the study's device.
+fn slurm_options(a: &SubmitArgs, study: &ir::Study, out: &mut Out) -> Result<SlurmOptions, i32> {
     let device = a.device.clone().unwrap_or_else(|| study.device.clone());
     let gpus = a
         .gpus_per_task
@@ -105,7 +166,7 @@ pub fn cmd_submit(cli: &Cli, a: &SubmitArgs, out: &mut Out) -> Result<(), i32> {
                 .map_err(|e| format!("cannot locate the lrx engine {}: {e}", p.display()))
         })
         .map_err(|e| fail(out, e))?;
-    let opts = SlurmOptions {
+    Ok(SlurmOptions {
         partition: a.partition.clone(),
         gpus_per_task: gpus,
         cpus_per_task: a.cpus_per_task,
@@ -117,16 +178,27 @@ pub fn cmd_submit(cli: &Cli, a: &SubmitArgs, out: &mut Out) -> Result<(), i32> {
         device,
         finalize_cpus: a.finalize_cpus,
         lrx,
-    };
-    orchestrate::write_study_files(&dir, &spec, &study, &plan).map_err(|e| fail(out, e))?;
-    let mut jobs = Jobs::read(&dir).map_err(|e| fail(out, e))?;
+    })
+}
+
+/// The manifest indices of the runs to submit: unfinished and not queued or running in Slurm.
+/// `None` when there is nothing to submit (said on stderr); an error when runs are still live
+/// and neither `--resume` nor `--dry-run` was given.
+fn to_submit(
+    a: &SubmitArgs,
+    study: &ir::Study,
+    plan: &Plan,
+    dir: &Path,
+    jobs: &Jobs,
+    out: &mut Out,
+) -> Result<Option<Vec<usize>>, i32> {
     // What Slurm still runs for this study.
     let (states, notes) = if jobs.submissions.is_empty() {
         (Default::default(), vec![])
     } else {
-        slurm::query(&jobs)
+        slurm::query(jobs)
     };
-    let by_index = slurm::states_by_index(&jobs, &states);
+    let by_index = slurm::states_by_index(jobs, &states);
     let live: Vec<usize> = by_index
         .iter()
         .filter(|(_, (_, s))| slurm::is_live(&s.state))
@@ -136,7 +208,7 @@ pub fn cmd_submit(cli: &Cli, a: &SubmitArgs, out: &mut Out) -> Result<(), i32> {
         .runs
         .iter()
         .enumerate()
-        .filter(|(_, r)| !is_finished(&dir, r))
+        .filter(|(_, r)| !is_finished(dir, r))
         .map(|(i, _)| i)
         .collect();
     let live_unfinished: Vec<usize> = unfinished
@@ -183,80 +255,82 @@ pub fn cmd_submit(cli: &Cli, a: &SubmitArgs, out: &mut Out) -> Result<(), i32> {
                 ""
             }
         );
-        return Ok(());
+        return Ok(None);
     }
-    let max = match a.max_array_size {
-        Some(m) if m >= 1 => m,
-        Some(_) => return Err(fail(out, "--max-array-size must be at least 1")),
+    Ok(Some(todo))
+}
+
+/// The largest array: `--max-array-size`, or the cluster's `MaxArraySize` (Slurm's default
+/// 1001 for a dry run that cannot read it).
+fn max_array_size(a: &SubmitArgs, out: &mut Out) -> Result<usize, i32> {
+    match a.max_array_size {
+        Some(m) if m >= 1 => Ok(m),
+        Some(_) => Err(fail(out, "--max-array-size must be at least 1")),
         None => match slurm::cluster_max_array_size() {
-            Ok(m) => m,
+            Ok(m) => Ok(m),
             Err(e) if a.dry_run => {
                 let _ = writeln!(
                     out.err,
                     "note: cannot read MaxArraySize ({e}); the dry run assumes Slurm's default 1001"
                 );
-                1001
+                Ok(1001)
             }
-            Err(e) => {
-                return Err(fail(
-                    out,
-                    format!(
-                        "cannot read the cluster's MaxArraySize: {e} (or pass --max-array-size)"
-                    ),
-                ));
-            }
+            Err(e) => Err(fail(
+                out,
+                format!("cannot read the cluster's MaxArraySize: {e} (or pass --max-array-size)"),
+            )),
         },
-    };
-    let sub_no = jobs.submissions.len() + 1;
-    let sdir = dir.join("slurm");
-    std::fs::create_dir_all(sdir.join("logs"))
-        .map_err(|e| fail(out, format!("cannot create {}: {e}", sdir.display())))?;
-    let cs = chunks(&todo, max);
-    let mut scripts = Vec::new();
-    for (k, c) in cs.iter().enumerate() {
-        let p = sdir.join(format!("submit{sub_no}-array{k}.sbatch"));
-        let text = array_script(&study.name, &dir, c, k, &opts);
-        crate::run::write_atomic(&p, text.as_bytes())
-            .map_err(|e| fail(out, format!("cannot write {}: {e}", p.display())))?;
-        scripts.push((p, text, c.clone()));
     }
-    let fpath = sdir.join(format!("submit{sub_no}-finalize.sbatch"));
-    let ftext = finalize_script(&study.name, &dir, &spec, &opts);
-    crate::run::write_atomic(&fpath, ftext.as_bytes())
-        .map_err(|e| fail(out, format!("cannot write {}: {e}", fpath.display())))?;
-    if a.dry_run {
-        for (p, text, c) in &scripts {
-            let _ = writeln!(
-                out.out,
-                "# {} ({} runs, manifest indices {}..={})\n{text}",
-                p.display(),
-                c.array_ids.len(),
-                c.offset + c.array_ids.first().copied().unwrap_or(0),
-                c.offset + c.array_ids.last().copied().unwrap_or(0)
-            );
-        }
+}
+
+/// `--dry-run`: the scripts on stdout, a summary on stderr.
+fn print_dry_run(
+    scripts: &[(PathBuf, String, Chunk)],
+    fpath: &Path,
+    ftext: &str,
+    runs: usize,
+    max: usize,
+    sdir: &Path,
+    out: &mut Out,
+) {
+    for (p, text, c) in scripts {
         let _ = writeln!(
             out.out,
-            "# {} (after the arrays: --dependency=afterany:<their job ids>)\n{ftext}",
-            fpath.display()
+            "# {} ({} runs, manifest indices {}..={})\n{text}",
+            p.display(),
+            c.array_ids.len(),
+            c.offset + c.array_ids.first().copied().unwrap_or(0),
+            c.offset + c.array_ids.last().copied().unwrap_or(0)
         );
-        let _ = writeln!(
-            out.err,
-            "dry run: {} run(s) in {} array(s) (MaxArraySize {max}); scripts in {}; nothing submitted",
-            todo.len(),
-            scripts.len(),
-            sdir.display()
-        );
-        return Ok(());
     }
+    let _ = writeln!(
+        out.out,
+        "# {} (after the arrays: --dependency=afterany:<their job ids>)\n{ftext}",
+        fpath.display()
+    );
+    let _ = writeln!(
+        out.err,
+        "dry run: {runs} run(s) in {} array(s) (MaxArraySize {max}); scripts in {}; nothing submitted",
+        scripts.len(),
+        sdir.display()
+    );
+}
+
+/// Submits the array scripts, then the final job after them; stops at the first refusal.
+/// Returns what was submitted and that refusal.
+fn sbatch_all(
+    scripts: &[(PathBuf, String, Chunk)],
+    fpath: &Path,
+    spec_hash: &str,
+    out: &mut Out,
+) -> (Submission, Option<String>) {
     let mut sub = Submission {
         submitted_at: now(),
-        spec_hash: plan.spec_hash.clone(),
+        spec_hash: spec_hash.to_string(),
         arrays: vec![],
         finalize: None,
     };
-    let mut err = None;
-    for (p, _, c) in &scripts {
+    for (p, _, c) in scripts {
         match slurm::sbatch(p, &[]) {
             Ok(id) => {
                 let _ = writeln!(
@@ -271,62 +345,32 @@ pub fn cmd_submit(cli: &Cli, a: &SubmitArgs, out: &mut Out) -> Result<(), i32> {
                     chunk: c.clone(),
                 });
             }
-            Err(e) => {
-                err = Some(e);
-                break;
-            }
+            Err(e) => return (sub, Some(e)),
         }
     }
-    if err.is_none() {
-        let dep: Vec<String> = if sub.arrays.is_empty() {
-            vec![]
-        } else {
-            vec![format!(
-                "--dependency=afterany:{}",
-                sub.arrays
-                    .iter()
-                    .map(|a| a.job_id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(":")
-            )]
-        };
-        match slurm::sbatch(&fpath, &dep) {
-            Ok(id) => {
-                let _ = writeln!(
-                    out.err,
-                    "submitted final job {id} (features, classifier stage, report; runs after the arrays end)"
-                );
-                sub.finalize = Some((id, fpath.clone()));
-            }
-            Err(e) => err = Some(e),
+    let dep: Vec<String> = if sub.arrays.is_empty() {
+        vec![]
+    } else {
+        vec![format!(
+            "--dependency=afterany:{}",
+            sub.arrays
+                .iter()
+                .map(|a| a.job_id.as_str())
+                .collect::<Vec<_>>()
+                .join(":")
+        )]
+    };
+    match slurm::sbatch(fpath, &dep) {
+        Ok(id) => {
+            let _ = writeln!(
+                out.err,
+                "submitted final job {id} (features, classifier stage, report; runs after the arrays end)"
+            );
+            sub.finalize = Some((id, fpath.to_path_buf()));
+            (sub, None)
         }
+        Err(e) => (sub, Some(e)),
     }
-    // Record what was submitted, even on a partial failure, so status and --resume know it.
-    let submitted = !sub.arrays.is_empty() || sub.finalize.is_some();
-    if submitted {
-        jobs.submissions.push(sub);
-        jobs.write(&dir).map_err(|e| fail(out, e))?;
-    }
-    if let Some(e) = err {
-        return Err(fail(
-            out,
-            format!(
-                "{e}{}",
-                if submitted {
-                    " (the jobs submitted before it are recorded in slurm/jobs.json; fix the cause and run `lrx submit --slurm --resume`)"
-                } else {
-                    ""
-                }
-            ),
-        ));
-    }
-    let _ = writeln!(
-        out.err,
-        "follow with `lrx status {}`; logs in {}",
-        dir.display(),
-        sdir.join("logs").display()
-    );
-    Ok(())
 }
 
 /// The Slurm part of `lrx status`: per-state counts of the study's unfinished runs, failed
