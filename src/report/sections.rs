@@ -240,7 +240,7 @@ pub fn accuracy(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError
                     } else {
                         "flat".into()
                     },
-                    ms(&e.accuracy),
+                    ms(&e.accuracy.into()),
                     f3(e.chance),
                     format!("`{}`", e.id),
                 ]);
@@ -351,7 +351,7 @@ pub fn pairwise(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError
                 format!("{a} vs {b}"),
                 m.clone(),
                 classifier_label(&e.classifier),
-                ms(&e.accuracy),
+                ms(&e.accuracy.into()),
             ]);
         }
     }
@@ -405,7 +405,9 @@ pub fn confusion(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportErro
                  confusion matrix cannot be shown.",
                 e.measure,
                 e.id,
-                e.result_file.as_deref().unwrap_or("no `result_file`")
+                Some(e.result_file.as_str())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or("no `result_file`")
             )));
             continue;
         };
@@ -455,7 +457,7 @@ pub fn confusion(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportErro
             e.measure,
             classifier_label(&e.classifier),
             e.id,
-            ms(&e.accuracy)
+            ms(&e.accuracy.into())
         )));
         s.blocks.push(doc.figure(
             &format!("confusion-{}", e.measure),
@@ -706,8 +708,8 @@ pub fn holdout(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError>
                         val.clone(),
                         m.clone(),
                         classifier_label(c),
-                        ms(&e.accuracy),
-                        base.as_ref().map(ms).unwrap_or("–".into()),
+                        ms(&e.accuracy.into()),
+                        base.map(|a| ms(&a.into())).unwrap_or("–".into()),
                     ]);
                 }
             }
@@ -792,7 +794,7 @@ pub fn trajectory(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportErr
                         m.clone(),
                         p.to_string(),
                         n.to_string(),
-                        ms(&e.accuracy),
+                        ms(&e.accuracy.into()),
                     ]);
                 }
                 Line {
@@ -937,7 +939,7 @@ pub fn realism(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError>
                         classifier_label(c),
                         format!("{sg}"),
                         format!("{fr}"),
-                        ms(&e.accuracy),
+                        ms(&e.accuracy.into()),
                     ]);
                 }
             }
@@ -1679,6 +1681,8 @@ fn setting(e: &EvalEntry) -> String {
         parts.push("trajectory average".into());
     }
     if let Some(p) = &e.portion {
+        // The JSON object as the stage writes it.
+        let p = serde_json::to_value(p).unwrap_or_default();
         parts.push(format!("portion {p}"));
     }
     if let Some(r) = e.realism {
@@ -1735,7 +1739,7 @@ pub fn all_evaluations(inp: &StudyInputs) -> Section {
                     e.measure.clone(),
                     classifier_label(&e.classifier),
                     setting(e),
-                    ms(&e.accuracy),
+                    ms(&e.accuracy.into()),
                     f3(e.chance),
                 ]
             })
@@ -1775,7 +1779,7 @@ pub fn overview(inp: &StudyInputs) -> Section {
     {
         s.blocks.push(Block::Para(format!(
             "Best 4-way accuracy: {} with {} on measure `{}` (chance {}).",
-            ms(&top.accuracy),
+            ms(&top.accuracy.into()),
             classifier_label(&top.classifier),
             top.measure,
             f3(top.chance)
@@ -1784,7 +1788,7 @@ pub fn overview(inp: &StudyInputs) -> Section {
     if let Some(p) = best.iter().find(|e| e.measure == "perf") {
         s.blocks.push(Block::Para(format!(
             "Task performance alone (measure `perf`, the control of \"Task-performance controls\"): {} with {}.",
-            ms(&p.accuracy),
+            ms(&p.accuracy.into()),
             classifier_label(&p.classifier)
         )));
     }

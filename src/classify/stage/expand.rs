@@ -40,21 +40,24 @@ pub struct StudyShape {
 }
 
 /// `"holdout": {"factor": .., "value": ..}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HoldoutRef {
     pub factor: String,
     pub value: String,
 }
 
 /// `"trajectory": {"period": .., "samples": ..}`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrajectoryRef {
     pub period: usize,
     pub samples: usize,
 }
 
 /// `"portion": {"name": "thirds", "train": a, "test": b}` (0-based portion indices).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PortionRef {
     pub name: String,
     pub train: usize,
@@ -62,7 +65,8 @@ pub struct PortionRef {
 }
 
 /// `"realism": {"sigma": .., "fraction": .., "seed": ..}`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RealismRef {
     pub sigma: f64,
     pub fraction: f64,

@@ -17,14 +17,17 @@ use crate::features;
 pub const RESULTS_SCHEMA_VERSION: u32 = 1;
 
 /// The accuracy of one entry.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Accuracy {
     pub mean: f64,
     pub sem: f64,
 }
 
-/// One entry of `results/evaluations.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One entry of `results/evaluations.json`. Read tolerantly (a missing field takes its
+/// default; unknown keys are ignored): the report reads these files with this type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Entry {
     pub id: String,
     pub target: String,
@@ -55,14 +58,17 @@ pub struct Entry {
 /// `"matched": {"tolerance": 0.02, "per_class": {"sgdm": {"runs": 3, "runs_total": 4,
 /// "examples": 12}, …}}`: runs of each class kept by the matched-performance control, of those
 /// in the table, and their examples (network × layer; one per run for `perf`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MatchedInfo {
     pub tolerance: f64,
     pub per_class: BTreeMap<String, MatchedCount>,
 }
 
-/// `results/evaluations.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `results/evaluations.json` (written by the stage, read by the report; read tolerantly like
+/// [`Entry`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Evaluations {
     pub schema_version: u32,
     pub study: String,
