@@ -332,6 +332,20 @@ pub fn load(dir: &Path) -> Result<StudyInputs, ReportError> {
         inp.missing
             .push("`runs.parquet` (one row per run: rule, status, factors)".into());
     }
+    read_statuses(dir, &mut inp)?;
+    if inp.statuses.is_empty() {
+        inp.missing.push(
+            "`runs/<run_id>/status.json` (wall times, devices, training histories): no run has one"
+                .into(),
+        );
+    }
+    read_evaluations(dir, &mut inp)?;
+    Ok(inp)
+}
+
+/// Reads `runs/<run_id>/status.json` of every run directory (sorted by run id); directories
+/// without one are listed in `runs_without_status`.
+fn read_statuses(dir: &Path, inp: &mut StudyInputs) -> Result<(), ReportError> {
     let runs_dir = dir.join("runs");
     if runs_dir.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&runs_dir)
@@ -366,12 +380,11 @@ pub fn load(dir: &Path) -> Result<StudyInputs, ReportError> {
         }
         inp.statuses.sort_by(|a, b| a.run_id.cmp(&b.run_id));
     }
-    if inp.statuses.is_empty() {
-        inp.missing.push(
-            "`runs/<run_id>/status.json` (wall times, devices, training histories): no run has one"
-                .into(),
-        );
-    }
+    Ok(())
+}
+
+/// Reads `results/evaluations.json` and the result files it lists (absent ones are noted).
+fn read_evaluations(dir: &Path, inp: &mut StudyInputs) -> Result<(), ReportError> {
     let evals = dir.join("results").join("evaluations.json");
     if evals.is_file() {
         let e: Evaluations = read_json(&evals, "the classifier results index")?;
@@ -403,5 +416,5 @@ pub fn load(dir: &Path) -> Result<StudyInputs, ReportError> {
         inp.missing
             .push("`results/evaluations.json` (classifier results: `lrx classify`)".into());
     }
-    Ok(inp)
+    Ok(())
 }
