@@ -5,6 +5,8 @@
 //! - [`expand`]: the pure expansion, `ir::Classify` × the study's shape → the list of
 //!   evaluations ([`evaluation_specs`]; the plan counts them with the same functions, so
 //!   `lrx plan` and the stage agree).
+//! - [`grids`]: the model grids of the block's models ([`model_grid`]; pure, used by the
+//!   expansion).
 //! - [`run`]: [`to_classify_table`] (the Parquet reader's table → the classifier's
 //!   [`FeatureTable`](crate::classify::FeatureTable)) and [`classify_study`]: load, check, run,
 //!   write.
@@ -18,6 +20,7 @@ use crate::features;
 
 pub mod cache;
 pub mod expand;
+pub mod grids;
 pub mod results;
 pub mod run;
 
