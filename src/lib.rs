@@ -7,6 +7,7 @@ pub mod cochlea;
 pub mod datafiles;
 pub mod diag;
 pub mod features;
+pub mod fsx;
 pub mod idx;
 pub mod lsp;
 pub mod pack;

@@ -133,7 +133,7 @@ fn evaluation_ids(study: &Study, plan: &Plan) -> BTreeSet<String> {
     else {
         return BTreeSet::new();
     };
-    crate::classify::stage::evaluation_specs(c, &shape)
+    crate::classify::stage::expand::evaluation_specs(c, &shape)
         .0
         .into_iter()
         .map(|s| s.id)

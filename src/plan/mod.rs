@@ -227,11 +227,11 @@ fn summarize(study: &Study, runs: &[RunSpec], costs: &[cost::Cost], duplicates: 
 
 /// Number of classifier evaluations (entries of `results/evaluations.json`: a classifier ×
 /// target × measure × split scheme or setting, each over its outer splits) and of model fits
-/// the classifier stage will make, counted by [`crate::classify::stage::evaluation_counts`] over
+/// the classifier stage will make, counted by [`crate::classify::stage::expand::evaluation_counts`] over
 /// the expansion the stage runs, so the two agree.
 fn classifier_counts(study: &Study, runs: &[RunSpec], t: usize) -> (usize, usize) {
     match (&study.classify, study_shape(study, runs, t)) {
-        (Some(c), Some(shape)) => crate::classify::stage::evaluation_counts(c, &shape),
+        (Some(c), Some(shape)) => crate::classify::stage::expand::evaluation_counts(c, &shape),
         _ => (0, 0),
     }
 }
@@ -243,8 +243,8 @@ pub(crate) fn study_shape(
     study: &Study,
     runs: &[RunSpec],
     t: usize,
-) -> Option<crate::classify::stage::StudyShape> {
-    use crate::classify::stage;
+) -> Option<crate::classify::stage::expand::StudyShape> {
+    use crate::classify::stage::expand as stage;
     let c = study.classify.as_ref()?;
     let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut distinct = |key: String, f: &dyn Fn(&RunSpec) -> String| {

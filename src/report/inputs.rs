@@ -2,7 +2,10 @@
 //! note in the report), but a file that exists and cannot be parsed is an error naming the file.
 //!
 //! The serde types here are deliberately tolerant (`#[serde(default)]`, unknown keys ignored): the
-//! report reads what the training and classifier stages write without depending on their types.
+//! report reads what the training stage writes and the classifier's per-evaluation result files
+//! without depending on their types. The classifier's index, `results/evaluations.json`, is read
+//! with the stage's own types ([`Evaluations`], [`EvalEntry`]), which are tolerant in the same
+//! way; the report's views of an entry (main setting, holdout, …) are derived after reading.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +14,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::ReportError;
+use crate::classify::stage::Accuracy;
 use crate::features::RunRecord;
 use crate::features::reader::read_runs;
 
@@ -95,73 +99,18 @@ pub struct RunStatus {
     pub history: Vec<Epoch>,
 }
 
-/// `holdout` of an evaluation entry.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct Holdout {
-    pub factor: String,
-    pub value: String,
-}
+/// `results/evaluations.json` and its entries: the classifier stage's own types (one
+/// definition of the format; read tolerantly), with the report's derived views below.
+pub use crate::classify::stage::{Entry as EvalEntry, Evaluations};
 
-/// `trajectory` of an evaluation entry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct Trajectory {
-    pub period: usize,
-    pub samples: usize,
-}
-
-/// `realism` of an evaluation entry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct Realism {
-    pub sigma: f64,
-    pub fraction: f64,
-}
-
-/// One entry of `results/evaluations.json`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct EvalEntry {
-    pub id: String,
-    /// `rule` (the 4-way task) or `pair:<a>-<b>`.
-    pub target: String,
-    pub classes: Vec<String>,
-    /// `all`, `weight`, `act`, `gradavg`.
-    pub measure: String,
-    /// `random_forest`, `linear_svm`.
-    pub classifier: String,
-    /// `balanced`, `holdout`.
-    pub split: String,
-    pub holdout: Option<Holdout>,
-    pub trajectory: Option<Trajectory>,
-    /// `flat`, `trajectory_average`.
-    pub layout: String,
-    pub portion: Option<serde_json::Value>,
-    pub realism: Option<Realism>,
-    /// The matched-performance control (`classify { matched = … }`).
-    pub matched: Option<Matched>,
-    pub accuracy: MeanSem,
-    pub chance: f64,
-    pub result_file: Option<String>,
-}
-
-/// `"matched"` of an evaluation: the tolerance and, per class, the runs kept of those present
-/// and their examples.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Matched {
-    pub tolerance: f64,
-    pub per_class: BTreeMap<String, MatchedCount>,
-}
-
-/// One class of [`Matched`].
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(default)]
-pub struct MatchedCount {
-    pub runs: usize,
-    pub runs_total: usize,
-    pub examples: usize,
+impl From<Accuracy> for MeanSem {
+    fn from(a: Accuracy) -> MeanSem {
+        MeanSem {
+            mean: a.mean,
+            sem: a.sem,
+            n: 0,
+        }
+    }
 }
 
 impl EvalEntry {
@@ -225,18 +174,6 @@ impl EvalEntry {
             && self.trajectory.is_none()
             && self.portion.is_none()
     }
-}
-
-/// `results/evaluations.json`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Evaluations {
-    pub schema_version: u32,
-    pub study: String,
-    pub spec_hash: String,
-    pub dropped_stats: Vec<String>,
-    pub notes: Vec<String>,
-    pub evaluations: Vec<EvalEntry>,
 }
 
 /// `summary` of a classifier result (`crate::classify::eval::Summary`, read tolerantly).
@@ -395,6 +332,20 @@ pub fn load(dir: &Path) -> Result<StudyInputs, ReportError> {
         inp.missing
             .push("`runs.parquet` (one row per run: rule, status, factors)".into());
     }
+    read_statuses(dir, &mut inp)?;
+    if inp.statuses.is_empty() {
+        inp.missing.push(
+            "`runs/<run_id>/status.json` (wall times, devices, training histories): no run has one"
+                .into(),
+        );
+    }
+    read_evaluations(dir, &mut inp)?;
+    Ok(inp)
+}
+
+/// Reads `runs/<run_id>/status.json` of every run directory (sorted by run id); directories
+/// without one are listed in `runs_without_status`.
+fn read_statuses(dir: &Path, inp: &mut StudyInputs) -> Result<(), ReportError> {
     let runs_dir = dir.join("runs");
     if runs_dir.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&runs_dir)
@@ -429,18 +380,17 @@ pub fn load(dir: &Path) -> Result<StudyInputs, ReportError> {
         }
         inp.statuses.sort_by(|a, b| a.run_id.cmp(&b.run_id));
     }
-    if inp.statuses.is_empty() {
-        inp.missing.push(
-            "`runs/<run_id>/status.json` (wall times, devices, training histories): no run has one"
-                .into(),
-        );
-    }
+    Ok(())
+}
+
+/// Reads `results/evaluations.json` and the result files it lists (absent ones are noted).
+fn read_evaluations(dir: &Path, inp: &mut StudyInputs) -> Result<(), ReportError> {
     let evals = dir.join("results").join("evaluations.json");
     if evals.is_file() {
         let e: Evaluations = read_json(&evals, "the classifier results index")?;
         let mut absent = Vec::new();
         for entry in &e.evaluations {
-            let Some(rf) = entry.result_file.as_deref().filter(|s| !s.is_empty()) else {
+            let Some(rf) = Some(entry.result_file.as_str()).filter(|s| !s.is_empty()) else {
                 continue;
             };
             let p = dir.join("results").join(rf);
@@ -466,5 +416,5 @@ pub fn load(dir: &Path) -> Result<StudyInputs, ReportError> {
         inp.missing
             .push("`results/evaluations.json` (classifier results: `lrx classify`)".into());
     }
-    Ok(inp)
+    Ok(())
 }

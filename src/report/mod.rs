@@ -137,9 +137,9 @@ pub fn build(inp: &StudyInputs) -> Result<Doc, ReportError> {
     Ok(doc)
 }
 
-/// Writes `bytes` to `path` atomically ([`crate::run::write_atomic`]).
+/// Writes `bytes` to `path` atomically ([`crate::fsx::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    crate::run::write_atomic(path, bytes).map_err(|source| ReportError::Write {
+    crate::fsx::write_atomic(path, bytes).map_err(|source| ReportError::Write {
         path: path.to_path_buf(),
         source,
     })

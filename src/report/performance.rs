@@ -84,7 +84,7 @@ pub fn section(inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
                             m.to_string()
                         },
                         classifier_label(&b.classifier),
-                        ms(&b.accuracy),
+                        ms(&b.accuracy.into()),
                         f3(b.chance),
                     ]);
                 }
@@ -119,8 +119,8 @@ pub fn section(inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
                     m.target.clone(),
                     m.measure.clone(),
                     classifier_label(&m.classifier),
-                    main_of(all, m).map_or_else(|| "–".into(), |e| ms(&e.accuracy)),
-                    ms(&m.accuracy),
+                    main_of(all, m).map_or_else(|| "–".into(), |e| ms(&e.accuracy.into())),
+                    ms(&m.accuracy.into()),
                     format!("{}", info.tolerance),
                     kept,
                 ]
