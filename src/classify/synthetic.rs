@@ -164,8 +164,14 @@ pub fn write_synthetic_study(
         factors.insert("batch".into(), FactorValue::Int(run.batch));
         factors.insert("epochs".into(), FactorValue::Int(run.epochs));
         factors.insert("weight_decay".into(), FactorValue::Float(run.weight_decay));
-        factors.insert("model_seed".into(), crate::run::seed_factor(run.model_seed));
-        factors.insert("data_seed".into(), crate::run::seed_factor(run.data_seed));
+        factors.insert(
+            "model_seed".into(),
+            crate::features::schema::seed_factor(run.model_seed),
+        );
+        factors.insert(
+            "data_seed".into(),
+            crate::features::schema::seed_factor(run.data_seed),
+        );
         records.push(RunRecord {
             run_id: run.id.clone(),
             rule: rule.clone(),

@@ -101,13 +101,13 @@ pub fn cmd_submit(cli: &Cli, a: &SubmitArgs, out: &mut Out) -> Result<(), i32> {
     for (k, c) in chunks(&todo, max).iter().enumerate() {
         let p = sdir.join(format!("submit{sub_no}-array{k}.sbatch"));
         let text = array_script(&study.name, &dir, c, k, &opts);
-        crate::run::write_atomic(&p, text.as_bytes())
+        crate::fsx::write_atomic(&p, text.as_bytes())
             .map_err(|e| fail(out, format!("cannot write {}: {e}", p.display())))?;
         scripts.push((p, text, c.clone()));
     }
     let fpath = sdir.join(format!("submit{sub_no}-finalize.sbatch"));
     let ftext = finalize_script(&study.name, &dir, &spec, &opts);
-    crate::run::write_atomic(&fpath, ftext.as_bytes())
+    crate::fsx::write_atomic(&fpath, ftext.as_bytes())
         .map_err(|e| fail(out, format!("cannot write {}: {e}", fpath.display())))?;
     if a.dry_run {
         print_dry_run(&scripts, &fpath, &ftext, todo.len(), max, &sdir, out);

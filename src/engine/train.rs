@@ -47,7 +47,7 @@ pub struct EpochRecord {
 
 /// One layer's W against B ([`EpochRecord::alignment`]); a plain record, defined beside the
 /// status files that store it so that builds without libtorch read them too.
-pub use crate::run::LayerAlignment;
+pub use crate::features::schema::LayerAlignment;
 
 /// How many validation images the per-epoch update-angle diagnostic uses.
 pub const DIAG_STIMULI: i64 = 128;

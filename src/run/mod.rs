@@ -75,25 +75,7 @@ pub struct EpochLog {
     pub alignment: Vec<LayerAlignment>,
 }
 
-/// One layer's W against B at an epoch's end (the engine's `EpochRecord::alignment`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LayerAlignment {
-    pub layer: String,
-    /// Angle between W and B in W's layout, degrees (0 = backprop).
-    pub angle: f64,
-    /// ‖B‖ / ‖W‖.
-    pub norm_ratio: f64,
-    /// Angle in degrees between the rule's gradient signal for W (dW with the error sent down
-    /// through B) and backprop's dW on the same fixed batch (the first `DIAG_STIMULI`
-    /// validation images, eval mode): Lillicrap et al.'s "ΔW_FA ∠ ΔW_BP". Below 90° means the
-    /// rule's update descends the task loss in this layer. `None` in records written before
-    /// session 9, or when either gradient is zero or not finite.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub update_angle: Option<f64>,
-    /// ‖W‖ / ‖W₀‖ (W₀: the initial weights of the run).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub w_growth: Option<f64>,
-}
+pub use crate::features::schema::LayerAlignment;
 
 /// `runs/<id>/status.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

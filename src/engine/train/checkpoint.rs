@@ -101,5 +101,5 @@ pub(super) struct ObservedMarker {
 }
 
 pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::run::write_atomic(path, bytes).map_err(|e| EngineError::io("writing", path, e))
+    crate::fsx::write_atomic(path, bytes).map_err(|e| EngineError::io("writing", path, e))
 }
