@@ -9,6 +9,7 @@ pub mod diag;
 pub mod features;
 pub mod fsx;
 pub mod idx;
+pub mod ir;
 pub mod lsp;
 pub mod pack;
 pub mod plan;
@@ -18,6 +19,7 @@ pub mod run;
 pub mod source;
 pub mod stdlib;
 pub mod syntax;
+pub mod synthetic;
 pub mod value;
 
 #[cfg(feature = "torch")]

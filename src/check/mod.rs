@@ -3,7 +3,8 @@
 //! expands the sweeps into concrete points, and collects every error in one pass.
 
 pub mod eval;
-pub mod ir;
+/// The checked study (the IR), at the crate root since every later stage reads it.
+pub use crate::ir;
 pub mod study;
 pub mod val;
 
@@ -246,12 +247,4 @@ fn sources_get(sources: &SourceMap, id: SourceId) -> Option<&crate::source::Sour
     sources.try_get(id)
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
+pub use crate::value::hex;

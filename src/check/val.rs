@@ -1,7 +1,7 @@
 //! Values during checking: what an expression evaluates to before it is coerced to the type a
 //! key or parameter expects.
 
-use super::ir::Observable;
+use crate::ir::Observable;
 use crate::registry::Builtin;
 use crate::source::Span;
 use crate::value::Value;
@@ -86,7 +86,7 @@ impl Num {
     pub fn key(self) -> String {
         match self {
             Num::Int(i) => i.to_string(),
-            Num::Float(x) => super::ir::fmt_num(x),
+            Num::Float(x) => crate::ir::fmt_num(x),
         }
     }
 }

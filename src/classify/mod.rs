@@ -26,7 +26,6 @@ pub mod performance;
 pub mod splits;
 pub mod stage;
 pub mod svm;
-pub mod synthetic;
 
 #[cfg(test)]
 mod testutil;

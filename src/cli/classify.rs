@@ -1,8 +1,8 @@
 //! `lrx classify <spec.lrx | study dir>`: the classifier stage of a trained study.
 
 use super::{Cli, Out, load};
-use crate::check::ir;
 use crate::classify::stage::{self, StageEvent, StageOptions};
+use crate::ir;
 use std::path::{Path, PathBuf};
 
 pub(super) fn cmd_classify(

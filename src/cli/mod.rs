@@ -10,8 +10,9 @@ mod pack;
 mod run;
 mod submit;
 
-use crate::check::{self, ir};
+use crate::check;
 use crate::diag::{self, Diag, Diags};
+use crate::ir;
 use crate::plan::{self, Plan};
 use crate::source::SourceMap;
 use clap::{Parser, Subcommand, ValueEnum};

@@ -219,7 +219,7 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
 #[cfg(feature = "torch")]
 fn post_training(
     _cli: &Cli,
-    study: &crate::check::ir::Study,
+    study: &crate::ir::Study,
     output: &Path,
     log: LogMode,
     out: &mut Out,

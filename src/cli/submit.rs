@@ -1,7 +1,7 @@
 //! `lrx submit --slurm spec.lrx`: the study as Slurm job arrays plus a final job (docs/slurm.md).
 
 use super::{Cli, Out, fail, load};
-use crate::check::ir;
+use crate::ir;
 use crate::plan::Plan;
 use crate::run::slurm::{
     self, Chunk, Jobs, SlurmOptions, Submission, SubmittedArray, array_script, chunks,

@@ -482,7 +482,7 @@ mod regime_bench {
                 h.update(x.to_bits().to_le_bytes());
             }
         }
-        crate::check::hex(&h.finalize())[..16].to_string()
+        crate::value::hex(&h.finalize())[..16].to_string()
     }
 
     #[test]

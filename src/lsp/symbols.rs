@@ -78,7 +78,7 @@ pub fn stdlib_file(name: &str) -> Option<PathBuf> {
 
 fn write_stdlib_file(name: &str) -> Option<PathBuf> {
     let text = crate::stdlib::get(name)?;
-    let hash = crate::check::hex(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()))[..12]
+    let hash = crate::value::hex(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()))[..12]
         .to_string();
     let dir = std::env::temp_dir().join(format!("lrx-stdlib-{}-{hash}", crate::stdlib::VERSION));
     let path = dir.join(format!("{name}.lrx"));

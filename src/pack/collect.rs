@@ -5,7 +5,7 @@ use super::data::{self, Location};
 use super::{
     Content, DataFile, DataLocation, Entry, FORMAT, FORMAT_VERSION, PackManifest, PackedFile,
 };
-use crate::check::ir;
+use crate::ir;
 use crate::plan::Plan;
 use crate::source::SourceMap;
 use crate::value::Call;

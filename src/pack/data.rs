@@ -27,7 +27,7 @@ pub fn sha256_copy(
         n += k as u64;
     }
     w.flush()?;
-    Ok((crate::check::hex(&h.finalize()), n))
+    Ok((crate::value::hex(&h.finalize()), n))
 }
 
 /// SHA-256 (lower-case hex) and size in bytes of a file.
@@ -37,5 +37,5 @@ pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
 
 /// SHA-256 (lower-case hex) of bytes in memory.
 pub fn sha256(bytes: &[u8]) -> String {
-    crate::check::hex(&Sha256::digest(bytes))
+    crate::value::hex(&Sha256::digest(bytes))
 }

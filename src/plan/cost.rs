@@ -26,21 +26,7 @@ impl Cost {
     }
 }
 
-/// Training and validation set sizes the model assumes for a task.
-pub fn task_sizes(task: &crate::value::Call) -> (f64, f64) {
-    let get = |k: &str, d: f64| task.i64(k).filter(|&n| n > 0).map_or(d, |n| n as f64);
-    match task.name.as_str() {
-        "synthetic_images" => (get("train", 5000.0), get("val", 1000.0)),
-        "cifar10" => (get("train", 50_000.0), get("val", 10_000.0)),
-        // `idx_images` is assumed to be MNIST-sized until it is read.
-        "fashion_mnist" | "idx_images" => (get("train", 60_000.0), get("val", 10_000.0)),
-        "synthetic_audio" => (get("train", 2000.0), get("val", 400.0)),
-        // An audio folder's size is unknown until it is read: assume WSN's (method.md §7).
-        "audio_folder" => (5_810_600.0, 369_864.0),
-        // An image folder's size is unknown until it is read: assume ImageNet's.
-        _ => (1_281_167.0, 50_000.0),
-    }
-}
+pub use crate::registry::config::task_sizes;
 
 /// Relative step cost of a learning rule (forward weights plus backward weights and their
 /// alignment losses).
@@ -84,13 +70,13 @@ impl TaskArch {
     }
 }
 
-pub fn run_cost(study: &crate::check::ir::Study, r: &RunSpec) -> Cost {
+pub fn run_cost(study: &crate::ir::Study, r: &RunSpec) -> Cost {
     run_cost_with(study, r, &TaskArch::new(&r.task.call, &r.arch.call))
 }
 
 /// [`run_cost`] with the task and architecture parts computed already (the plan computes
 /// them once per distinct pair).
-pub fn run_cost_with(study: &crate::check::ir::Study, r: &RunSpec, ta: &TaskArch) -> Cost {
+pub fn run_cost_with(study: &crate::ir::Study, r: &RunSpec, ta: &TaskArch) -> Cost {
     let TaskArch {
         fwd,
         front,

@@ -15,13 +15,13 @@
 //! side.
 
 use super::{Plan, RunSpec};
-use crate::check::ir::Study;
+use crate::ir::Study;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 // The run factors compared between two plans, in the order they are shown: the factors a
 // filter, holdout or target may name.
-use crate::check::eval::FACTORS;
+use crate::ir::FACTORS;
 
 /// The difference between two plans.
 #[derive(Debug, Clone, Serialize)]

@@ -10,8 +10,8 @@ pub use crate::registry::later::{
 };
 pub use run_spec::{RunSpec, canonical_json, run_id};
 
-use crate::check::ir::{self, Study};
 use crate::diag::{Diag, Diags, codes};
+use crate::ir::{self, Study};
 use crate::registry::arch;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -203,7 +203,7 @@ fn summarize(study: &Study, runs: &[RunSpec], costs: &[cost::Cost], duplicates: 
             h.update(id.as_bytes());
             h.update(b"\n");
         }
-        crate::check::hex(&h.finalize())[..16].to_string()
+        crate::value::hex(&h.finalize())[..16].to_string()
     };
     Summary {
         training_runs: runs.len(),

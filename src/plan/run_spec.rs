@@ -1,7 +1,7 @@
 //! [`RunSpec`]: one fully concrete training run, and its id.
 
 use super::FEATURE_SCHEMA_VERSION;
-use crate::check::ir::{self, Named, Observe, Point, Study};
+use crate::ir::{self, Named, Observe, Point, Study};
 use crate::value::{Call, Value};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -130,7 +130,7 @@ impl Identity<'_> {
         s(&mut h, "task", self.task);
         h.update(b"weight_decay\0");
         h.update(self.weight_decay.to_bits().to_le_bytes());
-        crate::check::hex(&h.finalize()[..8])
+        crate::value::hex(&h.finalize()[..8])
     }
 }
 
@@ -230,7 +230,7 @@ impl Shared {
         }
         let mut w = HashWriter(Sha256::new());
         serde_json::to_writer(&mut w, &call_id(c)).expect("serialising to a hasher cannot fail");
-        let d: Arc<str> = crate::check::hex(&w.0.finalize()).into();
+        let d: Arc<str> = crate::value::hex(&w.0.finalize()).into();
         self.digests.borrow_mut().insert(c.clone(), d.clone());
         d
     }
@@ -283,7 +283,7 @@ impl Shared {
 }
 
 fn hash_hex(b: &[u8]) -> String {
-    crate::check::hex(&Sha256::digest(b))
+    crate::value::hex(&Sha256::digest(b))
 }
 
 /// The identity-bearing content of a call: name and parameters, minus data locations.

@@ -3,8 +3,8 @@
 //! table.
 
 use super::{Event, Manifest, is_finished, read_status, run_dir, run_records};
-use crate::check::ir;
 use crate::features::writer::{FileMetadata, write_runs};
+use crate::ir;
 use crate::plan::{Plan, RunSpec};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;

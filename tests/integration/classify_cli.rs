@@ -1,7 +1,7 @@
 //! `lrx classify` end to end on a synthetic study directory (no training).
 
-use lrx::classify::synthetic::{SyntheticStudy, write_synthetic_study};
 use lrx::cli::run_captured;
+use lrx::synthetic::{SyntheticStudy, write_synthetic_study};
 
 fn spec(output: &str) -> String {
     format!(

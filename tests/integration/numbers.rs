@@ -5,7 +5,7 @@ use lrx::source::SourceMap;
 
 const MAX: u64 = u64::MAX; // 18446744073709551615
 
-fn plan_text(text: &str) -> (lrx::check::ir::Study, lrx::plan::Plan) {
+fn plan_text(text: &str) -> (lrx::ir::Study, lrx::plan::Plan) {
     let mut sources = SourceMap::new();
     let id = sources.add("<numbers>", None, text.to_string());
     let study = match lrx::check::check_source(id, &mut sources) {

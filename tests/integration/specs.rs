@@ -3,7 +3,7 @@
 
 use lrx::source::SourceMap;
 
-fn plan_of(path: &std::path::Path) -> (lrx::check::ir::Study, lrx::plan::Plan) {
+fn plan_of(path: &std::path::Path) -> (lrx::ir::Study, lrx::plan::Plan) {
     let mut sources = SourceMap::new();
     let study = match lrx::check::check_path(path, &mut sources) {
         Ok(w) => w.value,

@@ -259,7 +259,7 @@ impl Eval<'_> {
                 let (a, b, st) = (a.f64(), b.f64(), step.f64());
                 let n = ((b - a) / st).ceil().max(0.0);
                 if n > 10_000_000.0 {
-                    too_long(self, crate::check::ir::fmt_num(n));
+                    too_long(self, crate::ir::fmt_num(n));
                     return None;
                 }
                 Val::List(

@@ -170,18 +170,7 @@ pub struct Interned {
     pub(crate) _pins: [Option<Rc<Obj>>; 2],
 }
 
-/// The run factors a filter, holdout or target may name.
-pub const FACTORS: &[&str] = &[
-    "task",
-    "arch",
-    "rule",
-    "lr",
-    "batch",
-    "epochs",
-    "weight_decay",
-    "model_seed",
-    "data_seed",
-];
+pub use crate::ir::FACTORS;
 
 pub fn value_to_val(v: &Value) -> Val {
     match v {

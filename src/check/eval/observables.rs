@@ -2,8 +2,8 @@
 //! `observe` holds inline.
 
 use super::Eval;
-use crate::check::ir::Observable;
 use crate::diag::{Diag, codes, suggest};
+use crate::ir::Observable;
 use crate::registry::{self, schema::Ty};
 use crate::syntax::ast::{Block, Entry};
 use crate::value::Value;

@@ -4,9 +4,9 @@
 
 use super::factors::{FactorObjects, point_vars_cached};
 use crate::check::eval::{Bindings, Eval};
-use crate::check::ir;
 use crate::check::val::{SVal, Val};
 use crate::diag::{Diag, codes};
+use crate::ir;
 use crate::registry::Kind;
 use crate::source::{Span, Spanned};
 use crate::syntax::ast::Expr;

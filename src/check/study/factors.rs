@@ -3,9 +3,9 @@
 //! variables a filter sees for a point.
 
 use crate::check::eval::{Bindings, Eval, FACTORS, a, value_to_val};
-use crate::check::ir::{self, Named};
 use crate::check::val::{Obj, SVal, Val};
 use crate::diag::{Diag, codes, did_you_mean};
+use crate::ir::{self, Named};
 use crate::registry::{self, Kind, schema::Ty};
 use crate::source::Span;
 use crate::syntax::ast::{BinOp, Expr, ExprKind};

@@ -24,8 +24,8 @@ pub use point::MAX_EPOCHS;
 pub use sweep::{DEFAULT_MAX_RUNS, RunLimits};
 
 use super::eval::Eval;
-use super::ir;
 use crate::diag::{Diag, codes, suggest};
+use crate::ir;
 use crate::registry::Kind;
 use crate::source::Span;
 use crate::syntax::ast::Block;

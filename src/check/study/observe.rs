@@ -3,9 +3,9 @@
 use super::factors::FactorObjects;
 use super::keys::OBSERVE_KEYS;
 use crate::check::eval::Eval;
-use crate::check::ir::{self, Observable};
 use crate::check::val::{SVal, Val};
 use crate::diag::{Diag, codes};
+use crate::ir::{self, Observable};
 use crate::registry::{self, schema::Ty};
 use crate::syntax::ast::Block;
 use crate::value::Value;

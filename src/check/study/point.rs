@@ -2,9 +2,9 @@
 //! (resolved once per shared object), numbers, schedule and checkpoints.
 
 use crate::check::eval::{Bindings, Eval, Interned};
-use crate::check::ir::{self, Named};
 use crate::check::val::{Obj, SVal, Val};
 use crate::diag::{Diag, codes};
+use crate::ir::{self, Named};
 use crate::registry::{self, Kind, schema::Ty};
 use crate::source::Span;
 use crate::value::{Call, Value};

@@ -2,7 +2,7 @@
 
 use super::keys::REPORT_KEYS;
 use crate::check::eval::Eval;
-use crate::check::ir;
+use crate::ir;
 use crate::registry::{self, schema::Ty};
 use crate::syntax::ast::Block;
 use crate::value::Value;

@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 
 pub use super::grids::model_grid;
 
-use crate::check::ir;
 use crate::classify::data::MeasureSubset;
 use crate::classify::eval::{Classifier, EvalConfig, FeatureLayout, SplitScheme, TimeSpec};
 use crate::classify::grid::ModelSpec;
 use crate::classify::performance::{PERF_STATS, matched_factor};
 use crate::classify::splits::{FactorFilter, SplitSize, portions};
+use crate::ir;
 
 /// The name of the table factor a holdout uses (a composite gets its own combined factor).
 pub fn holdout_factor(h: &ir::Holdout) -> String {

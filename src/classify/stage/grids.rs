@@ -2,11 +2,11 @@
 //! the spec's parameter lists → the [`ModelSpec`]s the grid search tries (pure; part of the
 //! expansion, [`super::expand`]).
 
-use crate::check::ir;
 use crate::classify::conv1d::{Conv1dParams, Pool};
 use crate::classify::eval::Classifier;
 use crate::classify::forest::MaxFeatures;
 use crate::classify::grid::ModelSpec;
+use crate::ir;
 use crate::value::Value;
 
 /// A parameter's values: its list, a single value, or none.

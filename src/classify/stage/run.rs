@@ -15,7 +15,6 @@ use super::results::{
     write_summary_parquet,
 };
 use super::{Result, StageError};
-use crate::check::ir;
 use crate::classify::data::FeatureTable;
 use crate::classify::error::ClassifyError;
 use crate::classify::eval::{EvalResult, SplitScheme, evaluate, make_splits};
@@ -24,6 +23,7 @@ use crate::classify::performance::{
 };
 use crate::classify::splits::{SplitSize, factor_values};
 use crate::features;
+use crate::ir;
 
 // ------------------------------------------------------------------------------------------
 // Table conversion

@@ -2,13 +2,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::*;
-use crate::check::ir;
 use crate::classify::data::MeasureSubset;
 use crate::classify::eval::{EvalResult, TimeSpec, make_splits};
 use crate::classify::performance::matched_runs;
 use crate::classify::performance::perf_table;
-use crate::classify::synthetic::{SyntheticStudy, write_synthetic_study};
+use crate::ir;
 use crate::source::SourceMap;
+use crate::synthetic::{SyntheticStudy, write_synthetic_study};
 use crate::value::Value;
 
 const OBS: [&str; 6] = [

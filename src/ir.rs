@@ -7,6 +7,19 @@ use crate::value::{Call, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The run factors a filter, holdout or target may name.
+pub const FACTORS: &[&str] = &[
+    "task",
+    "arch",
+    "rule",
+    "lr",
+    "batch",
+    "epochs",
+    "weight_decay",
+    "model_seed",
+    "data_seed",
+];
+
 /// A resolved builtin instance with the label it is known by (the definition name, e.g.
 /// `knet4_lrn`, or for an inline call the builtin name plus its explicit arguments).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
