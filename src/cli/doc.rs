@@ -3,6 +3,33 @@
 
 use crate::registry::{self, Kind};
 
+/// The committed editor grammar, the template of [`textmate_grammar`].
+const TEXTMATE: &str = include_str!("../../editors/vscode/syntaxes/lrx.tmLanguage.json");
+
+/// The editor grammar with the name list of its builtin-call rule (`\\b(name|...)(\\()`)
+/// regenerated from the registry, in the registry's order: `lrx doc --textmate` prints it and a
+/// test checks the committed file equals it, so a new builtin needs no hand edit there.
+pub fn textmate_grammar() -> String {
+    const OPEN: &str = "\"begin\": \"\\\\b(";
+    const CLOSE: &str = ")(\\\\()\"";
+    let names: Vec<&str> = registry::BUILTINS.iter().map(|b| b.name).collect();
+    // The first call rule whose list starts with a builtin is the builtins' one.
+    let first = registry::BUILTINS[0].name;
+    let Some(start) = TEXTMATE.find(&format!("{OPEN}{first}")) else {
+        return TEXTMATE.to_string();
+    };
+    let from = start + OPEN.len();
+    let Some(len) = TEXTMATE[from..].find(CLOSE) else {
+        return TEXTMATE.to_string();
+    };
+    format!(
+        "{}{}{}",
+        &TEXTMATE[..from],
+        names.join("|"),
+        &TEXTMATE[from + len..]
+    )
+}
+
 pub fn builtins_markdown() -> String {
     let mut s = String::new();
     s.push_str("# Builtins\n\n");

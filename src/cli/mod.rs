@@ -153,6 +153,10 @@ pub enum Command {
         /// `stdlib/versions/<version>.json` holds it (for pinned specs, `study { stdlib = N }`).
         #[arg(long)]
         stdlib_lock: bool,
+        /// Print the editor grammar (editors/vscode/syntaxes/lrx.tmLanguage.json) with its
+        /// list of builtins taken from the registry, for `> editors/vscode/syntaxes/...`.
+        #[arg(long)]
+        textmate: bool,
     },
 }
 
@@ -232,6 +236,10 @@ pub fn run_front(cli: &Cli, out: &mut Out) -> Option<i32> {
             stdlib_lock: true, ..
         } => {
             let _ = write!(out.out, "{}", crate::check::stdlib_lock_json());
+            Ok(())
+        }
+        Command::Doc { textmate: true, .. } => {
+            let _ = write!(out.out, "{}", doc::textmate_grammar());
             Ok(())
         }
         Command::Doc { .. } => {

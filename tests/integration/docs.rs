@@ -62,6 +62,29 @@ fn builtins_reference_is_current() {
     );
 }
 
+/// The editor grammar's builtin list is the registry's (`lrx doc --textmate`), so adding a
+/// builtin edits no grammar by hand.
+#[test]
+fn editor_grammar_builtins_are_current() {
+    let (code, out, _) = lrx::cli::run_captured(&["doc", "--textmate"]);
+    assert_eq!(code, 0);
+    let path = "editors/vscode/syntaxes/lrx.tmLanguage.json";
+    let committed = std::fs::read_to_string(crate::root().join(path)).unwrap_or_default();
+    assert!(
+        committed == out,
+        "{path} is stale: run `cargo run -- doc --textmate > {path}`"
+    );
+    for b in lrx::registry::BUILTINS {
+        assert!(
+            out.contains(&format!("|{}|", b.name))
+                || out.contains(&format!("({}|", b.name))
+                || out.contains(&format!("|{})", b.name)),
+            "{}",
+            b.name
+        );
+    }
+}
+
 #[test]
 fn grammar_reference_includes_the_grammar() {
     let g = std::fs::read_to_string(crate::root().join("grammar/lrx.pest")).unwrap();
