@@ -20,7 +20,9 @@ pub const RESULTS_SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Accuracy {
+    /// Mean test accuracy over the splits.
     pub mean: f64,
+    /// Its standard error over the splits (ddof = 1; 0 for one split).
     pub sem: f64,
 }
 
@@ -29,17 +31,29 @@ pub struct Accuracy {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Entry {
+    /// The evaluation's id (its result file is `results/eval/<id>.json`).
     pub id: String,
+    /// The target (`rule`, `pair:a-b`, `pair(<factor>):a-b`).
     pub target: String,
+    /// The classes, in label order.
     pub classes: Vec<String>,
+    /// The measure subset (`weight`, `act`, `gradavg`, `all`, `perf`).
     pub measure: String,
+    /// The classifier builtin.
     pub classifier: String,
+    /// The classifier's label in the spec (with its grid).
     pub model: String,
+    /// The split: `balanced` or `holdout`.
     pub split: String,
+    /// The held-out factor and value, for a holdout.
     pub holdout: Option<HoldoutRef>,
+    /// The trajectory subsampling, if any.
     pub trajectory: Option<TrajectoryRef>,
+    /// The feature layout: `flat` or `trajectory_average`.
     pub layout: String,
+    /// The portion pair (train on one, test on another), if any.
     pub portion: Option<PortionRef>,
+    /// The realism condition, if any.
     pub realism: Option<RealismRef>,
     /// The matched-performance control: its tolerance and what survived per class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,11 +61,17 @@ pub struct Entry {
     pub accuracy: Accuracy,
     /// Trace/total of the split-averaged confusion matrix.
     pub mean_accuracy: f64,
+    /// Chance accuracy (1 / classes).
     pub chance: f64,
+    /// Number of splits.
     pub n_splits: usize,
+    /// Training examples per split.
     pub n_train: usize,
+    /// Test examples per split.
     pub n_test: usize,
+    /// `"<measure>:<statistic>"` dropped by the non-finite rule in this evaluation.
     pub dropped_stats: Vec<String>,
+    /// The per-evaluation result file, relative to `results/`.
     pub result_file: String,
 }
 
@@ -61,7 +81,9 @@ pub struct Entry {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MatchedInfo {
+    /// The accuracy tolerance of the match.
     pub tolerance: f64,
+    /// What survived, per class.
     pub per_class: BTreeMap<String, MatchedCount>,
 }
 
@@ -70,20 +92,28 @@ pub struct MatchedInfo {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Evaluations {
+    /// [`RESULTS_SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
+    /// The study's name.
     pub study: String,
+    /// The spec hash of the study's plan.
     pub spec_hash: String,
     /// `"<measure>:<statistic>"` for every statistic dropped by the non-finite rule.
     pub dropped_stats: Vec<String>,
+    /// Notes for the reader (too few runs for a control, …).
     pub notes: Vec<String>,
+    /// Every evaluation.
     pub evaluations: Vec<Entry>,
 }
 
 /// What [`classify_study`] did.
 #[derive(Debug, Clone)]
 pub struct StageOutcome {
+    /// The `results/` directory.
     pub results_dir: PathBuf,
+    /// What `evaluations.json` now holds.
     pub evaluations: Evaluations,
+    /// The files written.
     pub files: Vec<PathBuf>,
 }
 
