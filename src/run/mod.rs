@@ -38,15 +38,19 @@ pub const LAYOUT_VERSION: u32 = 1;
 
 pub use crate::libtorch_version;
 
+/// `<study>/runs/<id>`: a run's checkpoints, observations and status.
 pub fn run_dir(study: &Path, id: &str) -> PathBuf {
     study.join("runs").join(id)
 }
+/// `<study>/runs/<id>/status.json`.
 pub fn status_path(study: &Path, id: &str) -> PathBuf {
     run_dir(study, id).join("status.json")
 }
+/// `<study>/manifest.json`.
 pub fn manifest_path(study: &Path) -> PathBuf {
     study.join("manifest.json")
 }
+/// `<study>/study.json` (the checked study, for the classifier stage and the report).
 pub fn study_json_path(study: &Path) -> PathBuf {
     study.join("study.json")
 }
@@ -59,16 +63,24 @@ fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> 
 /// One epoch of training, as the engine records it (non-finite values are `null` in JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochLog {
+    /// Epochs completed (1-based).
     pub epoch: u32,
+    /// The learning rate at the epoch's last step.
     pub lr: f64,
+    /// Mean training loss over the epoch's steps.
     #[serde(deserialize_with = "nan_if_null")]
     pub train_loss: f64,
+    /// Training accuracy over the epoch's steps.
     #[serde(deserialize_with = "nan_if_null")]
     pub train_acc: f64,
+    /// Mean alignment loss (rules whose B learns; 0 otherwise).
     #[serde(deserialize_with = "nan_if_null")]
     pub alignment_loss: f64,
+    /// Validation loss, when the epoch was evaluated.
     pub val_loss: Option<f64>,
+    /// Validation accuracy, when the epoch was evaluated.
     pub val_acc: Option<f64>,
+    /// Wall time of the epoch, seconds.
     pub seconds: f64,
     /// W against B per layer with backward weights (FA, IA, ...) at the epoch's end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -80,19 +92,28 @@ pub use crate::features::schema::LayerAlignment;
 /// `runs/<id>/status.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunStatus {
+    /// The run's id.
     pub run_id: String,
     /// `done`, `diverged`, `failed` or `interrupted`.
     pub status: String,
+    /// The rule's label.
     pub rule: String,
+    /// The device it trained on (`cpu`, `cuda:N`).
     pub device: String,
+    /// The libtorch of the process that wrote it.
     pub libtorch_version: String,
+    /// The lrx of the process that wrote it.
     pub lrx_version: String,
     /// Wall time of the last attempt, seconds.
     #[serde(deserialize_with = "nan_if_null")]
     pub seconds: f64,
+    /// What failed, for a failed run.
     pub error: Option<String>,
+    /// The epoch whose loss became non-finite, for a diverged run.
     pub diverged_epoch: Option<u32>,
+    /// The checkpoint epoch the last attempt resumed from.
     pub resumed_from: Option<u32>,
+    /// Every epoch's record.
     pub history: Vec<EpochLog>,
     /// Wall time of each observation (all observables and realism conditions of a checkpoint,
     /// written to `obs/`) made by the process that finished the run.
@@ -103,7 +124,9 @@ pub struct RunStatus {
 /// The cost of observing one checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ObserveLog {
+    /// The checkpoint epoch.
     pub epoch: u32,
+    /// Wall time, seconds.
     pub seconds: f64,
 }
 
@@ -139,14 +162,19 @@ pub use crate::fsx::write_atomic;
 /// `manifest.json`: what `lrx run-task` and `lrx status` read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
+    /// [`LAYOUT_VERSION`] of the writer.
     pub layout_version: u32,
+    /// The study's name.
     pub study: String,
+    /// The hash of the spec and its imports the plan was made from.
     pub spec_hash: String,
     /// Absolute path of the spec (children re-check it and verify the hash).
     pub spec_path: PathBuf,
     /// The study directory the runs write to.
     pub output: PathBuf,
+    /// The lrx that planned the study.
     pub lrx_version: String,
+    /// The libtorch of that lrx.
     pub libtorch_version: String,
     /// Run ids in plan order (`--index N` refers to this list).
     pub run_ids: Vec<String>,
@@ -155,6 +183,7 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The manifest of `plan`, made from `spec`, writing to `output`.
     pub fn new(plan: &Plan, spec: &Path, output: &Path) -> Manifest {
         Manifest {
             layout_version: LAYOUT_VERSION,
@@ -173,6 +202,7 @@ impl Manifest {
         }
     }
 
+    /// Reads a study's manifest; the error names the file.
     pub fn read(study: &Path) -> Result<Manifest, String> {
         let p = manifest_path(study);
         let bytes = std::fs::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
