@@ -467,7 +467,7 @@ pub fn run_id(body: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::later::{LATER_BUILTIN_PARAMS, LATER_PARAMS, Later, REGIME_DEFAULTS};
+    use crate::registry::later::{LATER_BUILTIN_PARAMS, LATER_PARAMS, REGIME_DEFAULTS};
 
     /// Options added later leave a call's identity alone at their defaults (so existing
     /// studies keep their run ids) and enter it at any other value.
@@ -477,24 +477,20 @@ mod tests {
         let id = |c: &Call| canonical_json(&identity(c));
         let mut all = base.clone();
         for (k, d) in LATER_PARAMS.iter().chain(REGIME_DEFAULTS) {
-            let v = match d {
-                Later::B(b) => Value::Bool(*b),
-                Later::I(i) => Value::Int(*i),
-                Later::F(f) => Value::Float(*f),
-                Later::S(s) => Value::Str(s.to_string()),
-            };
-            all = all.with(k, v);
+            all = all.with(k, d.value());
         }
         assert_eq!(id(&base), id(&all));
         // Per-builtin later parameters leave their builtin's identity alone at their old
         // value, and only theirs: IA's (older) `batch_center_backward_input` stays in IA's.
         for (builtin, k, d) in LATER_BUILTIN_PARAMS {
-            let v = match d {
-                Later::B(b) => Value::Bool(*b),
-                Later::I(i) => Value::Int(*i),
-                Later::F(f) => Value::Float(*f),
-                Later::S(s) => Value::Str(s.to_string()),
-            };
+            let v = d.value();
+            // The schema's default is the old value, so a spec that leaves it out keeps its id.
+            let schema = crate::registry::builtin(builtin).and_then(|b| b.param(k));
+            assert_eq!(
+                schema.and_then(|p| p.default.to_value()),
+                Some(v.clone()),
+                "{builtin}.{k}"
+            );
             let c = Call::new(*builtin);
             assert_eq!(id(&c), id(&c.clone().with(k, v.clone())), "{builtin}.{k}");
             assert_ne!(id(&base), id(&base.clone().with(k, v)), "ia.{k}");

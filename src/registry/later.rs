@@ -49,6 +49,15 @@ pub enum Later {
 }
 
 impl Later {
+    /// The value itself.
+    pub fn value(self) -> Value {
+        match self {
+            Later::B(b) => Value::Bool(b),
+            Later::I(i) => Value::Int(i),
+            Later::F(f) => Value::Float(f),
+            Later::S(s) => Value::Str(s.to_string()),
+        }
+    }
     /// Whether `v` is this default (numbers compare by value: `1` is `1.0`).
     pub fn is(self, v: &Value) -> bool {
         match (self, v) {
