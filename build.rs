@@ -4,17 +4,17 @@
 //! would silently be unavailable on a GPU machine). See ../shared/toolchain.md.
 //!
 //! The front end `lrx` (src/main.rs) must not load libtorch (it starts in milliseconds, see
-//! src/run/exe.rs). Its code never reaches tch, so the linker (`--gc-sections`, `--as-needed`)
+//! src/exec/exe.rs). Its code never reaches tch, so the linker (`--gc-sections`, `--as-needed`)
 //! drops the libtorch libraries that torch-sys names, given two things:
 //! - nothing names one with `--no-as-needed` for it: the `-ltorch_cuda` arguments go to
 //!   `lrx-engine` and the integration tests only; the library's unit-test binary keeps
-//!   `libtorch_cuda` by referring to one of its symbols (cfg `lrx_cuda`, src/run/exe.rs);
+//!   `libtorch_cuda` by referring to one of its symbols (cfg `lrx_cuda`, src/exec/exe.rs);
 //! - `lrx` exports no symbol (`--exclude-libs ALL`). The C++ objects that the link pulls in
 //!   with dead engine code (torch-sys's `torch_api.cpp`, our `decoupled.cpp`) define inline
 //!   template functions that libtorch also refers to; exported, they would "interpose" libtorch's
 //!   copies, count as live, and keep libtorch on the NEEDED list.
 //!
-//! It also compiles `src/engine/ext/decoupled.cpp` (custom autograd functions that tch cannot
+//! It also compiles `src/exec/engine/ext/decoupled.cpp` (custom autograd functions that tch cannot
 //! express, see that file) against the libtorch that torch-sys links.
 use std::path::PathBuf;
 
@@ -30,14 +30,14 @@ fn libtorch_root() -> PathBuf {
     match std::env::var_os("LIBTORCH") {
         Some(l) => PathBuf::from(l),
         None => panic!(
-            "lrx: cannot find libtorch for src/engine/ext/decoupled.cpp: set LIBTORCH \
+            "lrx: cannot find libtorch for src/exec/engine/ext/decoupled.cpp: set LIBTORCH \
              (scripts/setup.sh --print-env does), see ../shared/toolchain.md"
         ),
     }
 }
 
 fn compile_ext() {
-    let src = "src/engine/ext/decoupled.cpp";
+    let src = "src/exec/engine/ext/decoupled.cpp";
     println!("cargo:rerun-if-changed={src}");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let root = libtorch_root();

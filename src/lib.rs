@@ -3,9 +3,9 @@
 pub mod check;
 pub mod classify;
 pub mod cli;
-pub mod cochlea;
 pub mod datafiles;
 pub mod diag;
+pub mod exec;
 pub mod features;
 pub mod fsx;
 pub mod idx;
@@ -15,17 +15,11 @@ pub mod pack;
 pub mod plan;
 pub mod registry;
 pub mod report;
-pub mod run;
 pub mod source;
 pub mod stdlib;
 pub mod syntax;
 pub mod synthetic;
 pub mod value;
-
-#[cfg(feature = "torch")]
-pub mod engine;
-#[cfg(feature = "torch")]
-pub mod observe;
 
 /// The libtorch this binary links (`unknown` without the torch feature).
 pub fn libtorch_version() -> &'static str {

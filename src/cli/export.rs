@@ -1,5 +1,5 @@
 //! `lrx export-reference`: one run's data, initial weights and batch order for an independent
-//! implementation (src/run/export.rs, docs/learning.md "Reference export").
+//! implementation (src/exec/export.rs, docs/learning.md "Reference export").
 #![cfg_attr(not(feature = "torch"), allow(unused_imports, dead_code))]
 
 use super::{Cli, Out, load};
@@ -56,7 +56,7 @@ pub fn cmd_export(cli: &Cli, a: &ExportArgs, out: &mut Out) -> Result<(), i32> {
             return Err(1);
         }
     };
-    match crate::run::export::export_reference(run, &a.out) {
+    match crate::exec::export::export_reference(run, &a.out) {
         Ok(()) => {
             let _ = writeln!(out.err, "exported run {} to {}", run.id, a.out.display());
             Ok(())

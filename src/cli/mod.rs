@@ -274,8 +274,8 @@ pub fn front_main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     if let Some(code) = with_stdio(&cli, |out| run_front(&cli, out)) {
         return code;
     }
-    let err = crate::run::exe::exec_engine(&args);
-    let _ = writeln!(std::io::stderr(), "error[lrx::engine]: {err}");
+    let err = crate::exec::exe::exec_engine(&args);
+    let _ = writeln!(std::io::stderr(), "error[lrx::exec::engine]: {err}");
     2
 }
 

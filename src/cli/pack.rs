@@ -23,12 +23,12 @@ pub struct PackArgs {
 /// The spec of a study directory: the manifest's `spec_path`, which must still check to the
 /// hash the study ran with.
 fn study_spec(dir: &Path) -> Result<PathBuf, String> {
-    let m = crate::run::Manifest::read(dir)?;
+    let m = crate::exec::Manifest::read(dir)?;
     if !m.spec_path.is_file() {
         return Err(format!(
             "the study's spec `{}` (from {}) is gone: pack the spec itself with `lrx pack SPEC`, and the study with it once the spec is back",
             m.spec_path.display(),
-            crate::run::manifest_path(dir).display()
+            crate::exec::manifest_path(dir).display()
         ));
     }
     Ok(m.spec_path)
@@ -42,7 +42,7 @@ pub fn cmd_pack(cli: &Cli, a: &PackArgs, out: &mut Out) -> Result<(), i32> {
     };
     let (sources, study, plan) = load(cli, &spec, out)?;
     if let Some(d) = &study_dir {
-        let m = crate::run::Manifest::read(d).map_err(|e| fail(out, e))?;
+        let m = crate::exec::Manifest::read(d).map_err(|e| fail(out, e))?;
         if m.spec_hash != plan.spec_hash {
             return Err(fail(
                 out,

@@ -4,9 +4,9 @@
 
 use super::{Cli, Out, fail, load};
 #[cfg(feature = "torch")]
-use crate::engine::Device;
-use crate::run::orchestrate::{self, LogMode, RunOptions};
-use crate::run::{Manifest, status_table};
+use crate::exec::engine::Device;
+use crate::exec::orchestrate::{self, LogMode, RunOptions};
+use crate::exec::{Manifest, status_table};
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -106,7 +106,7 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(&study.output));
     let device = a.device.clone().unwrap_or_else(|| study.device.clone());
-    let dev = crate::engine::parse_device(&device).map_err(|e| fail(out, e))?;
+    let dev = crate::exec::engine::parse_device(&device).map_err(|e| fail(out, e))?;
     orchestrate::check_filters(&a.only).map_err(|e| fail(out, e))?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -140,7 +140,7 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
         let missing: Vec<&str> = plan
             .runs
             .iter()
-            .filter(|r| !crate::run::is_finished(&output, r))
+            .filter(|r| !crate::exec::is_finished(&output, r))
             .map(|r| r.id.as_str())
             .collect();
         if !missing.is_empty() {
@@ -241,7 +241,7 @@ fn post_training(
 
 #[cfg(feature = "torch")]
 pub fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32> {
-    use crate::run::task::{TaskOptions, execute};
+    use crate::exec::task::{TaskOptions, execute};
     // Die with the parent: a killed `lrx run` must not leave trainings behind (SIGTERM lets
     // this process stop cleanly; its checkpoints stay).
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
@@ -299,11 +299,11 @@ pub fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32
             format!("run {id} is not in the plan of {}", m.spec_path.display()),
         )
     })?;
-    let device = crate::engine::parse_device(&a.device).map_err(|e| fail(out, e))?;
-    crate::engine::set_threads(a.threads);
-    let device_name = crate::engine::device_name(device);
+    let device = crate::exec::engine::parse_device(&a.device).map_err(|e| fail(out, e))?;
+    crate::exec::engine::set_threads(a.threads);
+    let device_name = crate::exec::engine::device_name(device);
     let stop = stop_flag();
-    let mut emit = |e: &crate::run::Event| {
+    let mut emit = |e: &crate::exec::Event| {
         let mut so = std::io::stdout().lock();
         let _ = writeln!(so, "{}", serde_json::to_string(e).unwrap_or_default());
         let _ = so.flush();
@@ -484,7 +484,7 @@ fn open_pack(
         m.libtorch_version,
         m.device,
         env!("CARGO_PKG_VERSION"),
-        crate::run::libtorch_version()
+        crate::exec::libtorch_version()
     );
     if m.stdlib_version != crate::stdlib::VERSION {
         let _ = writeln!(
@@ -614,7 +614,7 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
         return Ok(());
     }
     let device = a.device.clone().unwrap_or_else(|| study.device.clone());
-    let dev = crate::engine::parse_device(&device).map_err(|e| fail(out, e))?;
+    let dev = crate::exec::engine::parse_device(&device).map_err(|e| fail(out, e))?;
     let tol = a
         .tolerance
         .unwrap_or(if dev == Device::Cpu { 0.0 } else { 1e-4 });

@@ -1,13 +1,13 @@
 //! `lrx submit --slurm spec.lrx`: the study as Slurm job arrays plus a final job (docs/slurm.md).
 
 use super::{Cli, Out, fail, load};
-use crate::ir;
-use crate::plan::Plan;
-use crate::run::slurm::{
+use crate::exec::slurm::{
     self, Chunk, Jobs, SlurmOptions, Submission, SubmittedArray, array_script, chunks,
     finalize_script,
 };
-use crate::run::{is_finished, orchestrate};
+use crate::exec::{is_finished, orchestrate};
+use crate::ir;
+use crate::plan::Plan;
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -159,8 +159,8 @@ fn slurm_options(a: &SubmitArgs, study: &ir::Study, out: &mut Out) -> Result<Slu
     if a.cpus_per_task == 0 {
         return Err(fail(out, "--cpus-per-task must be at least 1"));
     }
-    // The array tasks train, so the scripts run the engine (crate::run::exe).
-    let lrx = crate::run::exe::engine_exe()
+    // The array tasks train, so the scripts run the engine (crate::exec::exe).
+    let lrx = crate::exec::exe::engine_exe()
         .and_then(|p| {
             std::fs::canonicalize(&p)
                 .map_err(|e| format!("cannot locate the lrx engine {}: {e}", p.display()))
@@ -386,7 +386,7 @@ pub fn slurm_status(dir: &Path, plan_ids: &[String]) -> Result<String, String> {
     let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
     let mut bad = Vec::new();
     for (i, id) in plan_ids.iter().enumerate() {
-        let finished = crate::run::read_status(dir, id).is_some_and(|st| st.finished());
+        let finished = crate::exec::read_status(dir, id).is_some_and(|st| st.finished());
         if finished {
             continue;
         }

@@ -55,8 +55,8 @@ impl TaskArch {
         let contrastive = arch::is_contrastive(task);
         let (train_n, val_n) = task_sizes(task);
         // Audio tasks compute a cochleagram per example on the device.
-        let front = if crate::cochlea::is_audio_task(&task.name) {
-            crate::cochlea::CochleaParams::from_call(task).flops()
+        let front = if crate::registry::cochlea::is_audio_task(&task.name) {
+            crate::registry::cochlea::CochleaParams::from_call(task).flops()
         } else {
             0.0
         };

@@ -4,6 +4,7 @@
 //! The checker resolves names here; `lrx doc --stdlib` renders it (docs/reference/builtins.md).
 
 pub mod arch;
+pub mod cochlea;
 pub mod config;
 pub mod later;
 pub mod schema;
@@ -418,7 +419,7 @@ const COCHLEA: &[Param] = &[
     ),
     p(
         "envelope",
-        Ty::Enum(crate::cochlea::Envelope::NAMES),
+        Ty::Enum(crate::registry::cochlea::Envelope::NAMES),
         D::S("exact"),
         "sub-band envelopes at the full sampling rate (`exact`, as pycochleagram), or `fast`: each band at 8× its width, about 5× faster and within 2 % of exact on the tests' clips, more at single points of long clips (docs/audio.md)",
     ),

@@ -1,4 +1,4 @@
-//! The two executables (src/run/exe.rs): `lrx` checks, plans and explains without loading
+//! The two executables (src/exec/exe.rs): `lrx` checks, plans and explains without loading
 //! libtorch, and hands the commands that train to `lrx-engine` beside it. (`lrx run` through the
 //! front end is covered by run.rs, which runs `CARGO_BIN_EXE_lrx`.)
 
@@ -224,7 +224,7 @@ fn a_missing_engine_is_named_with_its_fix() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("error[lrx::engine]"), "{err}");
+    assert!(err.contains("error[lrx::exec::engine]"), "{err}");
     assert!(
         err.contains(&format!("{}", dir.path().join("lrx-engine").display())),
         "{err}"

@@ -356,7 +356,7 @@ impl ValueGen<'_> {
             let v = self.value_in(p);
             args.push((p, v));
         }
-        if lrx::cochlea::is_audio_task(b.name) {
+        if lrx::registry::cochlea::is_audio_task(b.name) {
             repair_cochlea(b, &mut args);
         }
         repair_rule(&mut args);
@@ -563,7 +563,7 @@ fn trial(
                     args.push((q, v));
                 }
             }
-            if lrx::cochlea::is_audio_task(b.name) {
+            if lrx::registry::cochlea::is_audio_task(b.name) {
                 repair_cochlea(b, &mut args);
                 args.retain(|(q, _)| q.name != p.name);
             }
@@ -750,7 +750,7 @@ fn fuzz_schema_bounds_are_accepted() {
                 }
                 args.push(format!("{} = {v}", p.name));
                 let mut call = format!("{}({})", b.name, args.join(", "));
-                if lrx::cochlea::is_audio_task(b.name) {
+                if lrx::registry::cochlea::is_audio_task(b.name) {
                     // Keep the cochleagram consistent around the bound (see `repair_cochlea`).
                     let mut g = ChaCha8Rng::seed_from_u64(0);
                     let mut vg = ValueGen { rng: &mut g };

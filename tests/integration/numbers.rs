@@ -76,7 +76,7 @@ fn the_largest_seed_reaches_the_run_spec_and_its_identity_unchanged() {
 fn the_engine_trains_with_the_exact_seed() {
     let (_, plan) = plan_text(SPEC);
     let r = &plan.runs[1];
-    let job = lrx::run::task::job_of(r).unwrap();
+    let job = lrx::exec::task::job_of(r).unwrap();
     assert_eq!(job.settings.model_seed, MAX);
     assert_eq!(job.settings.data_seed, 9007199254740993);
 }

@@ -1,4 +1,4 @@
-"""numpy/scipy reference for lrx's statistic kernels (src/observe/stats.rs).
+"""numpy/scipy reference for lrx's statistic kernels (src/exec/observe/stats.rs).
 
 Usage: observe_stats_ref.py IN.json OUT.json
 IN:  {"cases": [{"name", "rows", "units", "bits": [u64 IEEE bits, row-major]}],

@@ -263,7 +263,7 @@ impl Eval<'_> {
     /// checks that the architecture takes inputs of that size.
     fn arch_inputs(&mut self, task: &Obj, arch: &mut Obj, tspan: Span, aspan: Span) -> Option<()> {
         // Architecture inputs come from the task.
-        let audio = crate::cochlea::is_audio_task(task.builtin.name);
+        let audio = crate::registry::cochlea::is_audio_task(task.builtin.name);
         let int = |k: &str, d: i64| task.params.get(k).and_then(Value::as_i64).unwrap_or(d);
         let (size, channels, classes) = match task.builtin.name {
             "cifar10" => (32, 3, 10),
@@ -274,7 +274,7 @@ impl Eval<'_> {
                     name: task.builtin.name.to_string(),
                     params: task.params.clone(),
                 };
-                let p = crate::cochlea::CochleaParams::from_call(&call);
+                let p = crate::registry::cochlea::CochleaParams::from_call(&call);
                 if let Some((param, msg)) = p.problems().into_iter().next() {
                     self.err(
                         Diag::error(

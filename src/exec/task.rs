@@ -1,0 +1,437 @@
+//! One run: RunSpec → engine job, training with observation at every checkpoint, features.
+//! What `lrx run-task` executes (in a child of `lrx run`, or a Slurm array task).
+
+use super::{EpochLog, Event, ObserveLog, RunStatus, run_dir, write_atomic};
+use crate::exec::engine::train::{
+    Schedule, TrainJob, TrainOutcome, TrainSettings, Trainer, train_with,
+};
+use crate::exec::engine::{LearningRule, Model, Progress, Task};
+use crate::exec::observe::{CheckpointObserver, JacobianVia, ObserveConfig, RealismCondition};
+use crate::features::observable::{
+    KurtosisConvention, LayerPosition, ObservableId, Precision, QuantileConvention, SkewConvention,
+    StatConventions,
+};
+use crate::features::schema::ObservationRow;
+use crate::features::writer::{FileMetadata, write_features};
+use crate::plan::RunSpec;
+use crate::value::{Call, Value};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use tch::Device;
+
+/// The engine job of a run. The task call carries the objective and augmentation parameters in
+/// the language; the engine takes them as a separate objective call.
+pub fn job_of(run: &RunSpec) -> Result<TrainJob, String> {
+    let t = &run.task.call;
+    let objective_name = t.str("objective").unwrap_or("supervised");
+    let mut objective = Call::new(objective_name);
+    for k in ["flip", "shift", "temperature", "color"] {
+        if let Some(v) = t.get(k) {
+            objective = objective.with(k, v.clone());
+        }
+    }
+    if let Some(b) = t.bool("blur") {
+        // The language's `blur` switches the contrastive blur on (probability 0.5, SimCLR's).
+        objective = objective.with("blur", Value::Float(if b { 0.5 } else { 0.0 }));
+    }
+    if objective_name == "supervised" {
+        objective.params.remove("temperature");
+        objective.params.remove("color");
+        objective.params.remove("blur");
+    }
+    let mut task = Call::new(&t.name);
+    for (k, v) in &t.params {
+        if !["objective", "flip", "shift", "temperature", "color", "blur"].contains(&k.as_str()) {
+            task.params.insert(k.clone(), v.clone());
+        }
+    }
+    let schedule = match run.schedule.name.as_str() {
+        "constant" => Schedule::Constant,
+        "warmup_steps" => Schedule::WarmupSteps {
+            warmup_epochs: run.schedule.f64("warmup").unwrap_or(0.0),
+            milestones: run
+                .schedule
+                .get("milestones")
+                .and_then(|v| v.as_list())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|v| v.as_i64())
+                        .map(|x| x as u32)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            gamma: run.schedule.f64("gamma").unwrap_or(0.1),
+        },
+        o => return Err(format!("schedule `{o}` is not implemented by the engine")),
+    };
+    let settings = TrainSettings {
+        epochs: u32::try_from(run.epochs).map_err(|_| "epochs out of range")?,
+        batch: run.batch,
+        lr: run.lr,
+        scale_lr: false,
+        lr_base_batch: run.batch,
+        schedule,
+        weight_decay: run.weight_decay,
+        checkpoints: run.checkpoints.iter().map(|&c| c as u32).collect(),
+        model_seed: run.model_seed,
+        data_seed: run.data_seed,
+        eval_every: 1,
+        keep_checkpoints: false,
+    }
+    .checked()
+    .map_err(|e| e.to_string())?;
+    Ok(TrainJob {
+        arch: run.arch.call.as_ref().clone(),
+        rule: run.rule.call.as_ref().clone(),
+        task,
+        objective,
+        settings,
+    })
+}
+
+/// The observer configuration of a run (its observables, conventions and realism grid).
+pub fn observe_config(run: &RunSpec, has_backward: bool) -> Result<ObserveConfig, String> {
+    let o = &run.observe;
+    let observables = o
+        .observables
+        .iter()
+        .map(|x| ObservableId::parse(&x.name()).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let conventions = StatConventions {
+        quantile: match o.conventions.quantile.as_str() {
+            "linear" => QuantileConvention::Linear,
+            _ => QuantileConvention::TfNearest,
+        },
+        skew: match o.conventions.skew.as_str() {
+            "fisher" => SkewConvention::Fisher,
+            _ => SkewConvention::Pearson2,
+        },
+        kurtosis: match o.conventions.kurtosis.as_str() {
+            "excess" => KurtosisConvention::Excess,
+            _ => KurtosisConvention::Pearson,
+        },
+        precision: match o.conventions.precision.as_str() {
+            "float32" => Precision::F32,
+            _ => Precision::F64,
+        },
+    };
+    let jacobian_via = match o.jacobian_via.as_str() {
+        "forward" => JacobianVia::Forward,
+        "backward" => JacobianVia::Backward,
+        _ if has_backward => JacobianVia::Backward,
+        _ => JacobianVia::Forward,
+    };
+    let realism = run
+        .realism
+        .iter()
+        .map(|c| RealismCondition {
+            sigma: c.sigma,
+            fraction: c.fraction,
+            seed: c.seed as u64,
+        })
+        .collect();
+    Ok(ObserveConfig {
+        observables,
+        conventions,
+        realism,
+        include_plain: true,
+        jacobian_via,
+    })
+}
+
+fn position(p: &str) -> LayerPosition {
+    match p {
+        "early" => LayerPosition::Early,
+        "middle" => LayerPosition::Middle,
+        _ => LayerPosition::Deep,
+    }
+}
+
+/// Observe a model at a checkpoint on the first `stimuli` validation images, in batches.
+pub fn observe_model(
+    model: &Model,
+    task: &Task,
+    run: &RunSpec,
+    cfg: &ObserveConfig,
+    epoch: u32,
+) -> anyhow::Result<Vec<ObservationRow>> {
+    let names = model.layer_names();
+    let want: Vec<&str> = run.layers.iter().map(|l| l.name.as_str()).collect();
+    if names != want {
+        anyhow::bail!(
+            "internal: the engine's layers {names:?} differ from the plan's {want:?} (a bug in lrx)"
+        );
+    }
+    let positions: Vec<LayerPosition> = run.layers.iter().map(|l| position(&l.position)).collect();
+    let n = if run.observe.stimuli > 0 {
+        run.observe.stimuli.min(task.n_val())
+    } else {
+        task.n_val()
+    };
+    if n == 0 {
+        anyhow::bail!(
+            "task `{}` has no validation images to observe",
+            run.task.label
+        );
+    }
+    let (x, _) = task.val_batch(n, model.device())?;
+    let bs = run.observe.batch.max(1);
+    let layers = model.layers();
+    let mut obs =
+        CheckpointObserver::new(&layers, Some(&positions), i64::from(epoch), cfg.clone())?;
+    // One forward pass per batch gives every layer's input and output (and, for gradavg, the
+    // graph from each output to its own input); memory stays at one batch.
+    let mut i = 0;
+    while i < n {
+        let m = bs.min(n - i);
+        let grad = obs.needs_gradient();
+        let outs = model.observe_outputs(&x.narrow(0, i, m), obs.jacobian_via(), grad);
+        if outs.len() != layers.len() {
+            anyhow::bail!(
+                "internal: the forward pass recorded {} layers, the model has {} (a bug in lrx)",
+                outs.len(),
+                layers.len()
+            );
+        }
+        for (k, xi, y) in &outs {
+            obs.observe_output(*k, grad.then_some(xi), y)?;
+        }
+        i += m;
+    }
+    Ok(obs.finish()?)
+}
+
+/// A checkpoint's observations as JSON. JSON has no NaN or ±inf (serde_json writes them as
+/// `null`), and non-finite observables must reach the features as they are (method.md §1.4's drop
+/// rule is applied later), so every value is also kept as its IEEE-754 bits.
+pub fn encode_observations(rows: &[ObservationRow]) -> serde_json::Result<Vec<u8>> {
+    let bits: Vec<u64> = rows.iter().map(|r| r.value.to_bits()).collect();
+    let clean: Vec<ObservationRow> = rows
+        .iter()
+        .map(|r| ObservationRow {
+            value: 0.0,
+            ..r.clone()
+        })
+        .collect();
+    serde_json::to_vec(&(clean, bits))
+}
+
+/// Inverse of [`encode_observations`].
+pub fn decode_observations(bytes: &[u8]) -> Result<Vec<ObservationRow>, String> {
+    let (mut rows, bits): (Vec<ObservationRow>, Vec<u64>) =
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    if rows.len() != bits.len() {
+        return Err(format!("{} rows but {} values", rows.len(), bits.len()));
+    }
+    for (r, b) in rows.iter_mut().zip(bits) {
+        r.value = f64::from_bits(b);
+    }
+    Ok(rows)
+}
+
+fn obs_path(dir: &Path, epoch: u32) -> std::path::PathBuf {
+    dir.join("obs").join(format!("epoch_{epoch:04}.json"))
+}
+
+/// Options of one run.
+pub struct TaskOptions<'a> {
+    pub device: Device,
+    pub device_name: String,
+    pub stop: Arc<AtomicBool>,
+    pub emit: &'a mut dyn FnMut(&Event),
+}
+
+/// Train, observe and write one run; returns its final status (also written to status.json).
+pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) -> RunStatus {
+    let t0 = std::time::Instant::now();
+    let dir = run_dir(study, &run.id);
+    let emit = opts.emit;
+    let mut status = RunStatus {
+        run_id: run.id.clone(),
+        status: "failed".into(),
+        rule: run.rule.label.clone(),
+        device: opts.device_name.clone(),
+        libtorch_version: super::libtorch_version().into(),
+        lrx_version: env!("CARGO_PKG_VERSION").into(),
+        seconds: 0.0,
+        error: None,
+        diverged_epoch: None,
+        resumed_from: None,
+        history: vec![],
+        observe_seconds: vec![],
+    };
+    let result = (|| -> anyhow::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        write_atomic(
+            &dir.join("spec.json"),
+            &serde_json::to_vec_pretty(run).unwrap_or_default(),
+        )?;
+        let job = job_of(run).map_err(anyhow::Error::msg)?;
+        let mut trainer = Trainer::new(&job, opts.device)
+            .map_err(|e| anyhow::anyhow!("building run `{}` ({}): {e}", run.id, run.task.label))?;
+        trainer.stop = Some(opts.stop.clone());
+        let has_b = trainer.rule.has_backward_weights();
+        let cfg = observe_config(run, has_b).map_err(anyhow::Error::msg)?;
+        let epochs = job.settings.epochs;
+        let id = run.id.clone();
+        emit(&Event::Start {
+            run: id.clone(),
+            epochs,
+            resumed_from: None,
+        });
+        let ckpt_dir = dir.join("checkpoints");
+        let mut observe_times = Vec::new();
+        let mut observer = |epoch: u32, model: &Model, task: &Task| -> anyhow::Result<()> {
+            let t = std::time::Instant::now();
+            let rows = observe_model(model, task, run, &cfg, epoch)?;
+            write_atomic(&obs_path(&dir, epoch), &encode_observations(&rows)?)?;
+            observe_times.push(ObserveLog {
+                epoch,
+                seconds: t.elapsed().as_secs_f64(),
+            });
+            Ok(())
+        };
+        let mut progress = |p: Progress| {
+            let ev = match p {
+                Progress::Step { epoch, step, steps } => Event::Step {
+                    run: id.clone(),
+                    epoch: epoch + 1,
+                    step,
+                    steps,
+                },
+                Progress::Epoch(r) => Event::Epoch {
+                    run: id.clone(),
+                    epoch: r.epoch,
+                    epochs,
+                    train_loss: r.train_loss,
+                    val_acc: r.val_acc,
+                    seconds: r.seconds,
+                },
+                Progress::Checkpoint { epoch, .. } => Event::Checkpoint {
+                    run: id.clone(),
+                    epoch,
+                },
+            };
+            emit(&ev);
+        };
+        let outcome = train_with(trainer, &job, &ckpt_dir, &mut observer, &mut progress)?;
+        status.observe_seconds = observe_times;
+        status.history = outcome
+            .history()
+            .iter()
+            .map(|r| EpochLog {
+                epoch: r.epoch,
+                lr: r.lr,
+                train_loss: r.train_loss,
+                train_acc: r.train_acc,
+                alignment_loss: r.alignment_loss,
+                val_loss: r.val_loss,
+                val_acc: r.val_acc,
+                seconds: r.seconds,
+                alignment: r.alignment.clone(),
+            })
+            .collect();
+        match outcome {
+            TrainOutcome::Completed { resumed_from, .. } => {
+                status.resumed_from = resumed_from;
+                let mut rows = vec![];
+                for &e in &job.settings.checkpoints {
+                    let p = obs_path(&dir, e);
+                    let bytes = std::fs::read(&p).map_err(|err| {
+                        anyhow::anyhow!(
+                            "observations of epoch {e} missing ({}): {err}",
+                            p.display()
+                        )
+                    })?;
+                    let mut r = decode_observations(&bytes).map_err(|err| {
+                        anyhow::anyhow!("observations of epoch {e} ({}) are unreadable: {err}; remove {} to retrain this run", p.display(), dir.display())
+                    })?;
+                    rows.append(&mut r);
+                }
+                let meta = FileMetadata::new(
+                    run.id.clone(),
+                    spec_hash,
+                    super::libtorch_version(),
+                    opts.device_name.clone(),
+                )
+                .with_performance(super::run_performance(&status.history, &run.checkpoints));
+                write_features(study, &run.rule.label, &meta, &rows)?;
+                status.status = "done".into();
+                // The checkpoint is only needed to resume; the features are written.
+                let _ = std::fs::remove_dir_all(&ckpt_dir);
+            }
+            TrainOutcome::Diverged {
+                epoch,
+                resumed_from,
+                ..
+            } => {
+                status.resumed_from = resumed_from;
+                status.status = "diverged".into();
+                status.diverged_epoch = Some(epoch);
+                status.error = Some(format!(
+                    "the loss became non-finite in epoch {epoch} (learning rate {}); the run is recorded as diverged and left out of the features",
+                    run.lr
+                ));
+            }
+            TrainOutcome::Interrupted { resumed_from, .. } => {
+                status.resumed_from = resumed_from;
+                status.status = "interrupted".into();
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        status.status = "failed".into();
+        status.error = Some(format!("{e:#}"));
+    }
+    status.seconds = t0.elapsed().as_secs_f64();
+    if let Err(e) = write_atomic(
+        &super::status_path(study, &run.id),
+        &serde_json::to_vec_pretty(&status).unwrap_or_default(),
+    ) {
+        status.status = "failed".into();
+        status.error = Some(format!("cannot write the status file: {e}"));
+    }
+    emit(&Event::End {
+        run: run.id.clone(),
+        status: status.status.clone(),
+        error: status.error.clone(),
+        seconds: status.seconds,
+    });
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::observable::{LayerPosition, ObservableId};
+
+    /// Non-finite observables survive the per-checkpoint files bit for bit (a realism condition
+    /// can make a statistic NaN or infinite; the features must store it as it is).
+    #[test]
+    fn observation_files_keep_non_finite_values() {
+        let row = |v: f64| ObservationRow {
+            epoch: 3,
+            layer: "conv1".into(),
+            layer_index: 0,
+            layer_position: LayerPosition::Early,
+            observable: ObservableId::parse("actraw_kurtosis").unwrap(),
+            noise_sigma: 0.5,
+            unit_fraction: 0.25,
+            realism_seed: 1,
+            value: v,
+        };
+        let rows: Vec<ObservationRow> =
+            [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 1.5e-300]
+                .into_iter()
+                .map(row)
+                .collect();
+        let back = decode_observations(&encode_observations(&rows).unwrap()).unwrap();
+        assert_eq!(back.len(), rows.len());
+        for (a, b) in rows.iter().zip(&back) {
+            assert_eq!(a.value.to_bits(), b.value.to_bits());
+            assert_eq!(a.observable, b.observable);
+        }
+    }
+}
