@@ -5,7 +5,7 @@
 use crate::check::eval::{Bindings, Eval, FACTORS, a, value_to_val};
 use crate::check::val::{Obj, SVal, Val};
 use crate::diag::{Diag, codes, did_you_mean};
-use crate::ir::{self, Named};
+use crate::ir::{self, Factor, Named};
 use crate::registry::{self, Kind, schema::Ty};
 use crate::source::Span;
 use crate::syntax::ast::{BinOp, Expr, ExprKind};
@@ -16,27 +16,27 @@ use std::sync::Arc;
 
 /// Whether the points take at least two values of the factors (the first point against the
 /// others: no string is built per point).
-pub(super) fn varies(points: &[&ir::Point], factors: &[String]) -> bool {
+pub(super) fn varies(points: &[&ir::Point], factors: &[Factor]) -> bool {
     let Some(first) = points.first() else {
         return false;
     };
     points
         .iter()
-        .any(|p| factors.iter().any(|f| !same_factor(first, p, f)))
+        .any(|p| factors.iter().any(|&f| !same_factor(first, p, f)))
 }
 
-fn same_factor(a: &ir::Point, b: &ir::Point, f: &str) -> bool {
+/// Whether two points take the same value of `f` (compared as values, not as strings).
+fn same_factor(a: &ir::Point, b: &ir::Point, f: Factor) -> bool {
     match f {
-        "task" => a.task.label == b.task.label,
-        "arch" => a.arch.label == b.arch.label,
-        "rule" => a.rule.label == b.rule.label,
-        "lr" => a.lr == b.lr,
-        "batch" => a.batch == b.batch,
-        "epochs" => a.epochs == b.epochs,
-        "weight_decay" => a.weight_decay == b.weight_decay,
-        "model_seed" => a.model_seed == b.model_seed,
-        "data_seed" => a.data_seed == b.data_seed,
-        _ => true,
+        Factor::Task => a.task.label == b.task.label,
+        Factor::Arch => a.arch.label == b.arch.label,
+        Factor::Rule => a.rule.label == b.rule.label,
+        Factor::Lr => a.lr == b.lr,
+        Factor::Batch => a.batch == b.batch,
+        Factor::Epochs => a.epochs == b.epochs,
+        Factor::WeightDecay => a.weight_decay == b.weight_decay,
+        Factor::ModelSeed => a.model_seed == b.model_seed,
+        Factor::DataSeed => a.data_seed == b.data_seed,
     }
 }
 
