@@ -238,9 +238,6 @@ spelled!(Factor {
     DataSeed => "data_seed",
 });
 
-/// The run factors a filter, holdout or target may name ([`Factor::NAMES`]).
-pub const FACTORS: &[&str] = Factor::NAMES;
-
 /// Quantile convention for `median` and `thirdquartile` (`observe { quantile = ... }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,7 +1,7 @@
 //! Calls of builtins and presets, bound against the builtin's schema (positional and named
 //! arguments, defaults, required parameters), and factor names.
 
-use super::{Bindings, Eval, FACTORS, HELPERS, key_display};
+use super::{Bindings, Eval, HELPERS, key_display};
 use crate::check::val::{Obj, SVal, Val};
 use crate::diag::{Diag, codes, did_you_mean, suggest};
 use crate::registry::schema::{Default as D, Param};
@@ -335,7 +335,7 @@ impl Eval<'_> {
             self.err(
                 Diag::error(codes::UNKNOWN_NAME, format!("`{name}` is not a run factor"))
                     .at(v.span, "not a factor")
-                    .help(suggest(&name, FACTORS)),
+                    .help(suggest(&name, crate::ir::Factor::NAMES)),
             );
         }
         f

@@ -2,7 +2,7 @@
 //! the values they take, the names a `where` filter may use (checked against them), and the
 //! variables a filter sees for a point.
 
-use crate::check::eval::{Bindings, Eval, FACTORS, a, value_to_val};
+use crate::check::eval::{Bindings, Eval, a, value_to_val};
 use crate::check::val::{Obj, SVal, Val};
 use crate::diag::{Diag, codes, did_you_mean};
 use crate::ir::{self, Factor, Named};
@@ -105,11 +105,13 @@ impl FactorObjects {
     }
 }
 
+/// The builtin kind whose objects a factor takes (`task`, `arch`, `rule`); `None` for the
+/// numeric factors and for a name that is no factor.
 fn factor_kind(factor: &str) -> Option<Kind> {
-    match factor {
-        "task" => Some(Kind::Task),
-        "arch" => Some(Kind::Arch),
-        "rule" => Some(Kind::Rule),
+    match Factor::parse(factor)? {
+        Factor::Task => Some(Kind::Task),
+        Factor::Arch => Some(Kind::Arch),
+        Factor::Rule => Some(Kind::Rule),
         _ => None,
     }
 }
@@ -117,7 +119,7 @@ fn factor_kind(factor: &str) -> Option<Kind> {
 /// `factor` or `factor.attr` in a `where`: the factor and its attributes.
 fn factor_path(e: &Expr) -> Option<(&str, &[String])> {
     match &e.kind {
-        ExprKind::Path { segments } if FACTORS.contains(&segments[0].as_str()) => {
+        ExprKind::Path { segments } if Factor::parse(&segments[0]).is_some() => {
             Some((segments[0].as_str(), &segments[1..]))
         }
         _ => None,
@@ -204,7 +206,7 @@ impl Eval<'_> {
             ExprKind::Path { segments } if segments.len() == 1 => {
                 let name = segments[0].as_str();
                 let m = &self.modules[module];
-                if FACTORS.contains(&name)
+                if Factor::parse(name).is_some()
                     || m.defs.contains_key(name)
                     || m.imports.contains_key(name)
                     || matches!(name, "true" | "false" | "none")
@@ -324,7 +326,7 @@ impl Eval<'_> {
         if all.contains(name) || known_name(name, None, None) {
             return;
         }
-        let mut cands: Vec<&str> = FACTORS.to_vec();
+        let mut cands: Vec<&str> = Factor::NAMES.to_vec();
         cands.extend(all.iter().map(String::as_str));
         self.err(
             Diag::error(
@@ -336,7 +338,7 @@ impl Eval<'_> {
                 Some(c) => format!("did you mean `{c}`?"),
                 None => format!(
                     "a `where` compares run factors ({}) with their values",
-                    FACTORS.join(", ")
+                    Factor::NAMES.join(", ")
                 ),
             }),
         );
@@ -380,21 +382,28 @@ fn obj_of(n: &Named) -> Val {
     }))
 }
 
+/// The numeric run factors of a point, as a `where` filter sees them.
 fn number_vars(p: &ir::Point, span: Span) -> Bindings {
     vec![
-        ("lr".into(), SVal::new(Val::float(p.lr), span)),
-        ("batch".into(), SVal::new(Val::int(p.batch.into()), span)),
-        ("epochs".into(), SVal::new(Val::int(p.epochs.into()), span)),
+        (Factor::Lr.name().into(), SVal::new(Val::float(p.lr), span)),
         (
-            "weight_decay".into(),
+            Factor::Batch.name().into(),
+            SVal::new(Val::int(p.batch.into()), span),
+        ),
+        (
+            Factor::Epochs.name().into(),
+            SVal::new(Val::int(p.epochs.into()), span),
+        ),
+        (
+            Factor::WeightDecay.name().into(),
             SVal::new(Val::float(p.weight_decay), span),
         ),
         (
-            "model_seed".into(),
+            Factor::ModelSeed.name().into(),
             SVal::new(Val::int(p.model_seed.into()), span),
         ),
         (
-            "data_seed".into(),
+            Factor::DataSeed.name().into(),
             SVal::new(Val::int(p.data_seed.into()), span),
         ),
     ]
