@@ -524,3 +524,118 @@ pub struct Report {
 
 /// A call's parameters by name.
 pub type Params = BTreeMap<String, Value>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serde, the spec language and `registry` spell every closed set the same way.
+    #[test]
+    fn serde_names_are_the_spelled_names() {
+        fn check<
+            T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Copy,
+        >(
+            all: &[T],
+            names: &[&str],
+            name: impl Fn(T) -> &'static str,
+            parse: impl Fn(&str) -> Option<T>,
+        ) {
+            assert_eq!(all.len(), names.len());
+            for (&v, &n) in all.iter().zip(names) {
+                assert_eq!(serde_json::to_value(v).unwrap(), serde_json::json!(n));
+                assert_eq!(
+                    serde_json::from_value::<T>(serde_json::json!(n)).unwrap(),
+                    v
+                );
+                assert_eq!(name(v), n);
+                assert_eq!(parse(n), Some(v));
+            }
+        }
+        check(Factor::ALL, Factor::NAMES, Factor::name, Factor::parse);
+        check(
+            QuantileConvention::ALL,
+            crate::registry::QUANTILE_CONVENTIONS,
+            QuantileConvention::name,
+            QuantileConvention::parse,
+        );
+        check(
+            SkewConvention::ALL,
+            crate::registry::SKEW_CONVENTIONS,
+            SkewConvention::name,
+            SkewConvention::parse,
+        );
+        check(
+            KurtosisConvention::ALL,
+            crate::registry::KURTOSIS_CONVENTIONS,
+            KurtosisConvention::name,
+            KurtosisConvention::parse,
+        );
+        check(
+            Precision::ALL,
+            crate::registry::PRECISIONS,
+            Precision::name,
+            Precision::parse,
+        );
+        check(
+            JacobianMode::ALL,
+            crate::registry::JACOBIAN_VIA,
+            JacobianMode::name,
+            JacobianMode::parse,
+        );
+        assert_eq!(Factor::parse("layer"), None);
+    }
+
+    /// The conventions enter run ids as they did when they were strings: precision only when
+    /// it is not float64.
+    #[test]
+    fn conventions_serialise_as_before() {
+        let d = StatConventions::default();
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"quantile":"tf_nearest","skew":"pearson2","kurtosis":"pearson"}"#
+        );
+        let c = StatConventions {
+            precision: Precision::F32,
+            ..d
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"quantile":"tf_nearest","skew":"pearson2","kurtosis":"pearson","precision":"float32"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<StatConventions>(r#"{"quantile":"linear"}"#).unwrap(),
+            StatConventions {
+                quantile: QuantileConvention::Linear,
+                ..d
+            }
+        );
+    }
+
+    /// Realism conditions come in grid order and serialise as `{"sigma", "fraction", "seed"}`.
+    #[test]
+    fn realism_conditions() {
+        let r = Realism {
+            sigmas: vec![0.0, 0.5],
+            fractions: vec![0.5, 1.0],
+            seeds: vec![2, 1],
+            runs: vec![],
+        };
+        let c = r.conditions();
+        let t: Vec<(f64, f64, u64)> = c.iter().map(|c| (c.sigma, c.fraction, c.seed)).collect();
+        assert_eq!(
+            t,
+            [
+                (0.0, 0.5, 0),
+                (0.0, 0.5, 1),
+                (0.0, 1.0, 0),
+                (0.5, 0.5, 0),
+                (0.5, 0.5, 1),
+                (0.5, 1.0, 0)
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&c[1]).unwrap(),
+            r#"{"sigma":0.0,"fraction":0.5,"seed":1}"#
+        );
+    }
+}
