@@ -30,15 +30,20 @@ fn in_id(call: &str, k: &str, v: &Value) -> bool {
 /// Layer name and position group, for the runs table and the features.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Layer {
+    /// Canonical layer name (`conv1`, `fc4`, `block_group1_0/conv0`).
     pub name: String,
+    /// Its position group: `early`, `middle` or `deep`.
     pub position: String,
 }
 
 /// A fully concrete training run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSpec {
+    /// The run id: 16 hex digits of the hash of its identity (`Identity`, `lrx why`).
     pub id: String,
+    /// The study's name.
     pub study: String,
+    /// The name of the `train` block the run comes from.
     pub sweep: String,
     /// The run's hyperparameters, as its sweep point has them (flattened: `manifest.json`
     /// lists them beside `id`, as before `Hyper` existed). `RunSpec` dereferences to it, so
@@ -49,6 +54,7 @@ pub struct RunSpec {
     pub observe: Arc<Observe>,
     /// Realism conditions observed for this run (empty: plain observables only).
     pub realism: Arc<Vec<RealismCondition>>,
+    /// The network's observed layers, in order (shared by the runs of one architecture).
     pub layers: Arc<Vec<Layer>>,
 }
 

@@ -36,6 +36,7 @@ pub enum RealismError {
 }
 
 impl RealismCondition {
+    /// A condition, checked by [`RealismCondition::validate`].
     pub fn new(sigma: f64, fraction: f64, seed: u64) -> Result<Self, RealismError> {
         let c = RealismCondition {
             sigma,
@@ -45,6 +46,9 @@ impl RealismCondition {
         c.validate()?;
         Ok(c)
     }
+
+    /// Whether the observer can apply it: σ finite and ≥ 0, ρ ∈ (0, 1], the seed below
+    /// 2⁶³ − 1 (stored as int64; `gradavg` uses seed + 1).
     pub fn validate(&self) -> Result<(), RealismError> {
         if !(self.sigma.is_finite() && self.sigma >= 0.0) {
             return Err(RealismError::Sigma(self.sigma));
