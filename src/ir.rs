@@ -83,7 +83,8 @@ pub struct Budget {
 /// builds one per sweep point ([`Point`]); the planner embeds it unchanged in each
 /// `plan::RunSpec`, and the engine's `TrainSettings` is built from it
 /// (`TrainSettings::of_hyper`). Embedded with `#[serde(flatten)]`, so its fields appear at the
-/// top level of `spec.json`'s points and `manifest.json`'s runs, as before it existed.
+/// top level of a point (`lrx plan --emit ir`) and of a run (`manifest.json`, a run's
+/// `spec.json`), as before it existed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hyper {
     /// The task (data set and objective).
@@ -111,8 +112,9 @@ pub struct Hyper {
 }
 
 impl Hyper {
-    /// The value of run factor `f` as the runs table, holdouts, filters and `lrx diff` write it:
-    /// a label for `task`/`arch`/`rule`, [`fmt_num`] for the floats, decimal integers else.
+    /// The value of run factor `f` as a string, as targets, holdouts and `lrx diff` compare
+    /// it: the label for `task`/`arch`/`rule`, [`fmt_num`] for the floats, decimal integers
+    /// else. (The runs table keeps numbers typed: `exec::run_factors`.)
     pub fn factor(&self, f: Factor) -> String {
         match f {
             Factor::Task => self.task.label.clone(),
@@ -147,13 +149,6 @@ impl std::ops::Deref for Point {
 impl std::ops::DerefMut for Point {
     fn deref_mut(&mut self) -> &mut Hyper {
         &mut self.hyper
-    }
-}
-
-impl Point {
-    /// The run factors (for the runs table, holdouts and filters), as strings.
-    pub fn factors(&self) -> BTreeMap<Factor, String> {
-        Factor::ALL.iter().map(|&f| (f, self.factor(f))).collect()
     }
 }
 

@@ -45,7 +45,7 @@ pub struct TrainSettings {
 /// The defaults of a job built without a spec (tests, benches): 100 epochs at batch 256, SGD
 /// rate 0.01 rescaled to the batch, a constant schedule, weight decay 1e-5, checkpoints every 5
 /// epochs, seeds 0, validation every epoch. `lrx run` sets every field from the run's
-/// [`crate::plan::RunSpec`] (`run::task::job_of`).
+/// [`crate::plan::RunSpec`] ([`TrainSettings::of_hyper`]).
 impl Default for TrainSettings {
     fn default() -> Self {
         TrainSettings {
