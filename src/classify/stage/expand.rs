@@ -403,15 +403,15 @@ struct Target {
 fn targets(c: &ir::Classify, shape: &StudyShape) -> Vec<Target> {
     let mut targets = Vec::new();
     for t in &c.targets {
-        match t {
-            &ir::Target::All { factor } => targets.push(Target {
+        match *t {
+            ir::Target::All { factor } => targets.push(Target {
                 target: factor.name().to_string(),
                 factor,
                 classes: None,
                 tid: factor.name().to_string(),
                 with_realism: true,
             }),
-            &ir::Target::Pairs { factor } => {
+            ir::Target::Pairs { factor } => {
                 let vals = shape.values.get(factor.name()).cloned().unwrap_or_default();
                 for (i, a) in vals.iter().enumerate() {
                     for b in &vals[i + 1..] {
