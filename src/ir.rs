@@ -7,19 +7,6 @@ use crate::value::{Call, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The run factors a filter, holdout or target may name.
-pub const FACTORS: &[&str] = &[
-    "task",
-    "arch",
-    "rule",
-    "lr",
-    "batch",
-    "epochs",
-    "weight_decay",
-    "model_seed",
-    "data_seed",
-];
-
 /// A resolved builtin instance with the label it is known by (the definition name, e.g.
 /// `knet4_lrn`, or for an inline call the builtin name plus its explicit arguments).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,9 +78,15 @@ pub struct Budget {
     pub origin: Option<Span>,
 }
 
-/// One training run as the sweep defines it (before observables are attached).
+/// The hyperparameters of one training run: what it trains (task, architecture, rule) and
+/// how (rate, batch, epochs, schedule, weight decay, seeds, the epochs observed). The checker
+/// builds one per sweep point ([`Point`]); the planner embeds it unchanged in each
+/// `plan::RunSpec`, and the engine's `TrainSettings` is built from it
+/// (`TrainSettings::of_hyper`). Embedded with `#[serde(flatten)]`, so its fields appear at the
+/// top level of a point (`lrx plan --emit ir`) and of a run (`manifest.json`, a run's
+/// `spec.json`), as before it existed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Point {
+pub struct Hyper {
     /// The task (data set and objective).
     pub task: Named,
     /// The architecture.
@@ -118,20 +111,44 @@ pub struct Point {
     pub data_seed: u64,
 }
 
-impl Point {
-    /// The run factors (for the runs table, holdouts and filters), as strings.
-    pub fn factors(&self) -> BTreeMap<&'static str, String> {
-        let mut m = BTreeMap::new();
-        m.insert("task", self.task.label.clone());
-        m.insert("arch", self.arch.label.clone());
-        m.insert("rule", self.rule.label.clone());
-        m.insert("lr", fmt_num(self.lr));
-        m.insert("batch", self.batch.to_string());
-        m.insert("epochs", self.epochs.to_string());
-        m.insert("weight_decay", fmt_num(self.weight_decay));
-        m.insert("model_seed", self.model_seed.to_string());
-        m.insert("data_seed", self.data_seed.to_string());
-        m
+impl Hyper {
+    /// The value of run factor `f` as a string, as targets, holdouts and `lrx diff` compare
+    /// it: the label for `task`/`arch`/`rule`, [`fmt_num`] for the floats, decimal integers
+    /// else. (The runs table keeps numbers typed: `exec::run_factors`.)
+    pub fn factor(&self, f: Factor) -> String {
+        match f {
+            Factor::Task => self.task.label.clone(),
+            Factor::Arch => self.arch.label.clone(),
+            Factor::Rule => self.rule.label.clone(),
+            Factor::Lr => fmt_num(self.lr),
+            Factor::Batch => self.batch.to_string(),
+            Factor::Epochs => self.epochs.to_string(),
+            Factor::WeightDecay => fmt_num(self.weight_decay),
+            Factor::ModelSeed => self.model_seed.to_string(),
+            Factor::DataSeed => self.data_seed.to_string(),
+        }
+    }
+}
+
+/// One training run as the sweep defines it (before observables are attached): its
+/// hyperparameters. Dereferences to [`Hyper`], so `point.lr` reads `point.hyper.lr`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// The run's hyperparameters (flattened: serialised as before `Hyper` existed).
+    #[serde(flatten)]
+    pub hyper: Hyper,
+}
+
+impl std::ops::Deref for Point {
+    type Target = Hyper;
+    fn deref(&self) -> &Hyper {
+        &self.hyper
+    }
+}
+
+impl std::ops::DerefMut for Point {
+    fn deref_mut(&mut self) -> &mut Hyper {
+        &mut self.hyper
     }
 }
 
@@ -144,28 +161,191 @@ pub fn fmt_num(x: f64) -> String {
     }
 }
 
-/// Conventions for statistics (method.md §1.2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Conventions {
-    /// `tf_nearest` (the paper's code) or `linear` (numpy's default).
-    pub quantile: String,
-    /// `pearson2` or `fisher`.
-    pub skew: String,
-    /// `pearson` or `excess`.
-    pub kurtosis: String,
-    /// `float64` (default) or `float32`: the type statistics are reduced in. Left out of the
-    /// serialised form (and so of run ids) at its default.
-    #[serde(default = "float64", skip_serializing_if = "is_float64")]
-    pub precision: String,
+/// The spelling of a closed set of values in the spec language, JSON and Parquet: `NAMES` lists
+/// them in declaration order (what `registry` offers the checker, completion and `lrx doc`),
+/// `name` and `parse` convert. Serde's names (`rename_all`/`rename`) must equal these (a test
+/// checks every such enum).
+macro_rules! spelled {
+    ($t:ident { $($v:ident => $n:literal),+ $(,)? }) => {
+        impl $t {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$t] = &[$($t::$v),+];
+            /// Their names as the spec writes them, in the order of `ALL`.
+            pub const NAMES: &'static [&'static str] = &[$($n),+];
+            /// The name the spec, JSON and tables use.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($t::$v => $n),+
+                }
+            }
+            /// The value named `s`, if any (exact match).
+            pub fn parse(s: &str) -> Option<$t> {
+                match s {
+                    $($n => Some($t::$v),)+
+                    _ => None,
+                }
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
 }
 
-fn float64() -> String {
-    "float64".into()
+/// A run factor: what a `where` filter, a classification target or a holdout may name, and a
+/// column of the runs table and of the feature files. Strings remain only at the boundaries
+/// (spec text, Parquet column names, JSON), spelled by [`Factor::name`]; the order of
+/// [`Factor::ALL`] is the order `lrx diff` and `lrx doc` list factors in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    /// The task's label.
+    Task,
+    /// The architecture's label.
+    Arch,
+    /// The learning rule's label.
+    Rule,
+    /// The base learning rate.
+    Lr,
+    /// The batch size.
+    Batch,
+    /// Training epochs.
+    Epochs,
+    /// The weight-decay coefficient.
+    WeightDecay,
+    /// The seed of the initial weights.
+    ModelSeed,
+    /// The seed of the batch order and augmentations.
+    DataSeed,
 }
 
-fn is_float64(s: &str) -> bool {
-    s == "float64"
+spelled!(Factor {
+    Task => "task",
+    Arch => "arch",
+    Rule => "rule",
+    Lr => "lr",
+    Batch => "batch",
+    Epochs => "epochs",
+    WeightDecay => "weight_decay",
+    ModelSeed => "model_seed",
+    DataSeed => "data_seed",
+});
+
+/// Quantile convention for `median` and `thirdquartile` (`observe { quantile = ... }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuantileConvention {
+    /// TF `percentile(interpolation='nearest')` (method.md §1.2, the default): sort descending,
+    /// idx = round_half_even((n−1)(1−q/100)), value z_desc[idx].
+    #[default]
+    TfNearest,
+    /// numpy's default `method='linear'`: z_asc at (n−1)q/100, linearly interpolated.
+    Linear,
 }
+
+spelled!(QuantileConvention {
+    TfNearest => "tf_nearest",
+    Linear => "linear",
+});
+
+/// Skewness convention (`observe { skew = ... }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkewConvention {
+    /// Pearson's second coefficient 3(mean − median)/std, population std, median by the quantile
+    /// convention (method.md §1.2, the default).
+    #[default]
+    Pearson2,
+    /// Moment skewness m3/m2^1.5 (scipy.stats.skew, bias=True).
+    Fisher,
+}
+
+spelled!(SkewConvention {
+    Pearson2 => "pearson2",
+    Fisher => "fisher",
+});
+
+/// Kurtosis convention (`observe { kurtosis = ... }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KurtosisConvention {
+    /// m4/m2² (method.md §1.2, the default).
+    #[default]
+    Pearson,
+    /// m4/m2² − 3 (scipy.stats.kurtosis, fisher=True, bias=True).
+    Excess,
+}
+
+spelled!(KurtosisConvention {
+    Pearson => "pearson",
+    Excess => "excess",
+});
+
+/// Floating-point type the statistics are computed in, on the device
+/// (`observe { precision = ... }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Precision {
+    /// Cast to float64 before reducing (default): exact enough for 10⁸-element sums.
+    #[default]
+    #[serde(rename = "float64")]
+    F64,
+    /// Reduce in float32 (as TF did on TPU); faster on GPUs with slow float64.
+    #[serde(rename = "float32")]
+    F32,
+}
+
+spelled!(Precision {
+    F64 => "float64",
+    F32 => "float32",
+});
+
+impl Precision {
+    /// Whether it is the default, float64 (then left out of run ids).
+    pub fn is_default(&self) -> bool {
+        *self == Precision::F64
+    }
+}
+
+/// All statistic conventions (method.md §1.2); `Default` is method.md's. The IR's
+/// `observe` block carries them and the observer reads them unchanged. Serialised into the
+/// run id's `observe` digest as `{"quantile", "skew", "kurtosis"}`, plus `precision` only when
+/// it is not float64 (so ids from before it existed stay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StatConventions {
+    /// The quantile convention (`median`, `thirdquartile`, and Pearson's skew).
+    pub quantile: QuantileConvention,
+    /// The skewness convention.
+    pub skew: SkewConvention,
+    /// The kurtosis convention.
+    pub kurtosis: KurtosisConvention,
+    /// The type statistics are reduced in.
+    #[serde(skip_serializing_if = "Precision::is_default")]
+    pub precision: Precision,
+}
+
+/// Which kernel `gradavg`'s Jacobian flows through in layers with backward weights
+/// (`observe { jacobian_via = ... }`, method.md §1.1). The engine resolves `Auto` per run into
+/// its own two-valued `exec::observe::JacobianVia`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JacobianMode {
+    /// Backward for rules with backward weights B, forward otherwise (the default).
+    #[default]
+    Auto,
+    /// Always the forward kernels.
+    Forward,
+    /// The backward weights where a layer has them.
+    Backward,
+}
+
+spelled!(JacobianMode {
+    Auto => "auto",
+    Forward => "forward",
+    Backward => "backward",
+});
 
 /// One observable: `{measure}{function}_{statistic}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -195,9 +375,10 @@ pub struct Observe {
     /// Stimuli per forward pass while observing.
     pub batch: i64,
     /// The statistics' conventions.
-    pub conventions: Conventions,
-    /// `auto` (backward for rules with B, method.md §1.1), `forward` or `backward`.
-    pub jacobian_via: String,
+    pub conventions: StatConventions,
+    /// Which kernel `gradavg`'s Jacobian flows through (`auto`: backward for rules with B,
+    /// method.md §1.1).
+    pub jacobian_via: JacobianMode,
     /// Apply the non-finite drop rule to features (docs/reference/observe.md).
     pub drop_nonfinite: bool,
 }
@@ -216,18 +397,43 @@ pub struct Realism {
 }
 
 impl Realism {
-    /// Every (σ, ρ, seed) condition.
-    pub fn conditions(&self) -> Vec<(f64, f64, i64)> {
+    /// Every (σ, ρ, seed) condition: σ outermost, then ρ, then seeds `0..count`.
+    pub fn conditions(&self) -> Vec<RealismCondition> {
         let mut v = Vec::new();
-        for &s in &self.sigmas {
-            for (f, &n) in self.fractions.iter().zip(&self.seeds) {
-                for seed in 0..n {
-                    v.push((s, *f, seed));
+        for &sigma in &self.sigmas {
+            for (&fraction, &n) in self.fractions.iter().zip(&self.seeds) {
+                for seed in 0..n.max(0) as u64 {
+                    v.push(RealismCondition {
+                        sigma,
+                        fraction,
+                        seed,
+                    });
                 }
             }
         }
         v
     }
+}
+
+/// One measurement-realism condition (method.md §5): additive Gaussian noise of standard
+/// deviation σ, then ceil(ρ·n) of a layer's n units kept by a seeded permutation. The one type
+/// for a condition everywhere: the plan's runs (`RunSpec::realism`, hashed into run ids as
+/// JSON `{"sigma", "fraction", "seed"}`), the observer (`exec::observe`, which adds `new` and
+/// `validate`), the feature reader (`features::Condition::Realism`) and the classifier's
+/// evaluations (`EvalSpec::realism`, `results/evaluations.json`). In the feature files its
+/// fields are the columns `noise_sigma`, `unit_fraction` and `realism_seed` (int64; −1 there
+/// marks the plain observables, which are no condition). Deserialises tolerantly (missing
+/// fields are 0), as the report reads `evaluations.json`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RealismCondition {
+    /// Standard deviation σ ≥ 0 of the additive white Gaussian noise, in the tensor's own units.
+    pub sigma: f64,
+    /// Unit fraction ρ ∈ (0, 1]; ceil(ρ·n) units are kept.
+    pub fraction: f64,
+    /// Seed of the unit permutation and of the noise (the same seed drives both; below
+    /// 2⁶³ − 1, as the feature files store it as int64).
+    pub seed: u64,
 }
 
 /// A classification target: 4-way over a factor, or every pair of its values.
@@ -237,12 +443,12 @@ pub enum Target {
     /// One classifier over every value of the factor.
     All {
         /// The factor (`rule`, …).
-        factor: String,
+        factor: Factor,
     },
     /// One classifier per pair of the factor's values.
     Pairs {
         /// The factor.
-        factor: String,
+        factor: Factor,
     },
 }
 
@@ -252,7 +458,7 @@ pub struct Holdout {
     /// Its name (the factor, or the composite's name).
     pub name: String,
     /// The factors whose values are held out together.
-    pub factors: Vec<String>,
+    pub factors: Vec<Factor>,
 }
 
 /// Trajectory subsampling grid (method.md §4).
@@ -313,3 +519,118 @@ pub struct Report {
 
 /// A call's parameters by name.
 pub type Params = BTreeMap<String, Value>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serde, the spec language and `registry` spell every closed set the same way.
+    #[test]
+    fn serde_names_are_the_spelled_names() {
+        fn check<
+            T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Copy,
+        >(
+            all: &[T],
+            names: &[&str],
+            name: impl Fn(T) -> &'static str,
+            parse: impl Fn(&str) -> Option<T>,
+        ) {
+            assert_eq!(all.len(), names.len());
+            for (&v, &n) in all.iter().zip(names) {
+                assert_eq!(serde_json::to_value(v).unwrap(), serde_json::json!(n));
+                assert_eq!(
+                    serde_json::from_value::<T>(serde_json::json!(n)).unwrap(),
+                    v
+                );
+                assert_eq!(name(v), n);
+                assert_eq!(parse(n), Some(v));
+            }
+        }
+        check(Factor::ALL, Factor::NAMES, Factor::name, Factor::parse);
+        check(
+            QuantileConvention::ALL,
+            crate::registry::QUANTILE_CONVENTIONS,
+            QuantileConvention::name,
+            QuantileConvention::parse,
+        );
+        check(
+            SkewConvention::ALL,
+            crate::registry::SKEW_CONVENTIONS,
+            SkewConvention::name,
+            SkewConvention::parse,
+        );
+        check(
+            KurtosisConvention::ALL,
+            crate::registry::KURTOSIS_CONVENTIONS,
+            KurtosisConvention::name,
+            KurtosisConvention::parse,
+        );
+        check(
+            Precision::ALL,
+            crate::registry::PRECISIONS,
+            Precision::name,
+            Precision::parse,
+        );
+        check(
+            JacobianMode::ALL,
+            crate::registry::JACOBIAN_VIA,
+            JacobianMode::name,
+            JacobianMode::parse,
+        );
+        assert_eq!(Factor::parse("layer"), None);
+    }
+
+    /// The conventions enter run ids as they did when they were strings: precision only when
+    /// it is not float64.
+    #[test]
+    fn conventions_serialise_as_before() {
+        let d = StatConventions::default();
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"quantile":"tf_nearest","skew":"pearson2","kurtosis":"pearson"}"#
+        );
+        let c = StatConventions {
+            precision: Precision::F32,
+            ..d
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"quantile":"tf_nearest","skew":"pearson2","kurtosis":"pearson","precision":"float32"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<StatConventions>(r#"{"quantile":"linear"}"#).unwrap(),
+            StatConventions {
+                quantile: QuantileConvention::Linear,
+                ..d
+            }
+        );
+    }
+
+    /// Realism conditions come in grid order and serialise as `{"sigma", "fraction", "seed"}`.
+    #[test]
+    fn realism_conditions() {
+        let r = Realism {
+            sigmas: vec![0.0, 0.5],
+            fractions: vec![0.5, 1.0],
+            seeds: vec![2, 1],
+            runs: vec![],
+        };
+        let c = r.conditions();
+        let t: Vec<(f64, f64, u64)> = c.iter().map(|c| (c.sigma, c.fraction, c.seed)).collect();
+        assert_eq!(
+            t,
+            [
+                (0.0, 0.5, 0),
+                (0.0, 0.5, 1),
+                (0.0, 1.0, 0),
+                (0.5, 0.5, 0),
+                (0.5, 0.5, 1),
+                (0.5, 1.0, 0)
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&c[1]).unwrap(),
+            r#"{"sigma":0.0,"fraction":0.5,"seed":1}"#
+        );
+    }
+}

@@ -100,7 +100,11 @@ pub fn write_synthetic_study(
         let t_max = run.checkpoints.last().copied().unwrap_or(1).max(1) as f64;
         let mut rows = Vec::new();
         let mut conditions = vec![(0.0, 1.0, PLAIN_SEED)];
-        conditions.extend(run.realism.iter().map(|c| (c.sigma, c.fraction, c.seed)));
+        conditions.extend(
+            run.realism
+                .iter()
+                .map(|c| (c.sigma, c.fraction, c.seed as i64)),
+        );
         for &epoch in &run.checkpoints {
             for (li, layer) in run.layers.iter().enumerate() {
                 let position: LayerPosition = layer.position.parse().unwrap_or(LayerPosition::Deep);

@@ -114,9 +114,9 @@ pub enum Val {
     /// `val(n)`: the first n validation stimuli (0 = all).
     Stimuli(i64),
     /// `pairs(factor)`.
-    Pairs(String),
+    Pairs(crate::ir::Factor),
     /// `curriculum(a, b)`: a composite factor.
-    Composite(String, Vec<String>),
+    Composite(String, Vec<crate::ir::Factor>),
     /// An `observables` block.
     Observables(Vec<Observable>),
 }
@@ -219,7 +219,10 @@ impl Val {
             Val::Every(k) => format!("every({k} epochs)"),
             Val::Stimuli(n) => format!("val({n})"),
             Val::Pairs(f) => format!("pairs({f})"),
-            Val::Composite(name, fs) => format!("{name}({})", fs.join(", ")),
+            Val::Composite(name, fs) => {
+                let fs: Vec<&str> = fs.iter().map(|f| f.name()).collect();
+                format!("{name}({})", fs.join(", "))
+            }
             Val::Observables(os) => format!(
                 "observables[{}]",
                 os.iter().map(|o| o.name()).collect::<Vec<_>>().join(", ")

@@ -114,7 +114,7 @@ pub fn builtins_markdown() -> String {
     );
     v(&mut s, "trajectory portions", registry::PORTIONS);
     v(&mut s, "report formats", registry::REPORT_FORMATS);
-    v(&mut s, "run factors", crate::ir::FACTORS);
+    v(&mut s, "run factors", crate::ir::Factor::NAMES);
     s.push_str("\n## Stdlib modules\n\n");
     for (name, src) in crate::stdlib::MODULES {
         s.push_str(&format!(

@@ -33,6 +33,7 @@ pub mod slurm;
 pub mod task;
 
 use crate::features::schema::{FactorValue, RunRecord};
+use crate::ir::{Factor, Hyper};
 use crate::plan::{Plan, RunSpec};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -215,19 +216,43 @@ impl Manifest {
     }
 }
 
-/// The factor columns of a run in the runs table (and the holdout factors of the classifier).
+/// The run factors that are columns of the runs table, in column order (`rule` is a column
+/// of its own; `sweep` comes first).
+pub const RUN_TABLE_FACTORS: [Factor; 8] = [
+    Factor::Task,
+    Factor::Arch,
+    Factor::Batch,
+    Factor::Lr,
+    Factor::Epochs,
+    Factor::WeightDecay,
+    Factor::ModelSeed,
+    Factor::DataSeed,
+];
+
+/// The factor columns of a run in the runs table (and the holdout factors of the classifier):
+/// `sweep`, then [`RUN_TABLE_FACTORS`], typed (labels as strings, seeds by `seed_factor`).
 pub fn run_factors(r: &RunSpec) -> indexmap::IndexMap<String, FactorValue> {
     let mut f = indexmap::IndexMap::new();
     f.insert("sweep".into(), FactorValue::Str(r.sweep.clone()));
-    f.insert("task".into(), FactorValue::Str(r.task.label.clone()));
-    f.insert("arch".into(), FactorValue::Str(r.arch.label.clone()));
-    f.insert("batch".into(), FactorValue::Int(r.batch));
-    f.insert("lr".into(), FactorValue::Float(r.lr));
-    f.insert("epochs".into(), FactorValue::Int(r.epochs));
-    f.insert("weight_decay".into(), FactorValue::Float(r.weight_decay));
-    f.insert("model_seed".into(), seed_factor(r.model_seed));
-    f.insert("data_seed".into(), seed_factor(r.data_seed));
+    for factor in RUN_TABLE_FACTORS {
+        f.insert(factor.name().into(), factor_value(&r.hyper, factor));
+    }
     f
+}
+
+/// A run factor's value as the runs table types it.
+fn factor_value(h: &Hyper, f: Factor) -> FactorValue {
+    match f {
+        Factor::Task => FactorValue::Str(h.task.label.clone()),
+        Factor::Arch => FactorValue::Str(h.arch.label.clone()),
+        Factor::Rule => FactorValue::Str(h.rule.label.clone()),
+        Factor::Lr => FactorValue::Float(h.lr),
+        Factor::Batch => FactorValue::Int(h.batch),
+        Factor::Epochs => FactorValue::Int(h.epochs),
+        Factor::WeightDecay => FactorValue::Float(h.weight_decay),
+        Factor::ModelSeed => seed_factor(h.model_seed),
+        Factor::DataSeed => seed_factor(h.data_seed),
+    }
 }
 
 pub use crate::features::schema::seed_factor;

@@ -4,7 +4,7 @@
 
 use super::{Event, Manifest, is_finished, read_status, run_dir, run_records};
 use crate::features::writer::{FileMetadata, write_runs};
-use crate::ir;
+use crate::ir::{self, Factor};
 use crate::plan::{Plan, RunSpec};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -64,27 +64,16 @@ fn matches(run: &RunSpec, filters: &[String]) -> bool {
     })
 }
 
-/// Checks `--only` filters name known factors.
+/// Checks `--only` filters name known factors (a run factor, or `sweep`).
 pub fn check_filters(filters: &[String]) -> Result<(), String> {
-    const KNOWN: [&str; 10] = [
-        "rule",
-        "arch",
-        "task",
-        "sweep",
-        "batch",
-        "lr",
-        "epochs",
-        "weight_decay",
-        "model_seed",
-        "data_seed",
-    ];
     for f in filters {
         if let Some((k, _)) = f.split_once('=')
-            && !KNOWN.contains(&k)
+            && k != "sweep"
+            && Factor::parse(k).is_none()
         {
             return Err(format!(
-                "--only `{f}`: unknown factor `{k}` (known: {})",
-                KNOWN.join(", ")
+                "--only `{f}`: unknown factor `{k}` (known: sweep, {})",
+                Factor::NAMES.join(", ")
             ));
         }
     }

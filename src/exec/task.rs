@@ -2,17 +2,13 @@
 //! What `lrx run-task` executes (in a child of `lrx run`, or a Slurm array task).
 
 use super::{EpochLog, Event, ObserveLog, RunStatus, run_dir, write_atomic};
-use crate::exec::engine::train::{
-    Schedule, TrainJob, TrainOutcome, TrainSettings, Trainer, train_with,
-};
+use crate::exec::engine::train::{TrainJob, TrainOutcome, TrainSettings, Trainer, train_with};
 use crate::exec::engine::{LearningRule, Model, Progress, Task};
-use crate::exec::observe::{CheckpointObserver, JacobianVia, ObserveConfig, RealismCondition};
-use crate::features::observable::{
-    KurtosisConvention, LayerPosition, ObservableId, Precision, QuantileConvention, SkewConvention,
-    StatConventions,
-};
+use crate::exec::observe::{CheckpointObserver, JacobianVia, ObserveConfig};
+use crate::features::observable::{LayerPosition, ObservableId};
 use crate::features::schema::ObservationRow;
 use crate::features::writer::{FileMetadata, write_features};
+use crate::ir::JacobianMode;
 use crate::plan::RunSpec;
 use crate::value::{Call, Value};
 use std::path::Path;
@@ -46,41 +42,7 @@ pub fn job_of(run: &RunSpec) -> Result<TrainJob, String> {
             task.params.insert(k.clone(), v.clone());
         }
     }
-    let schedule = match run.schedule.name.as_str() {
-        "constant" => Schedule::Constant,
-        "warmup_steps" => Schedule::WarmupSteps {
-            warmup_epochs: run.schedule.f64("warmup").unwrap_or(0.0),
-            milestones: run
-                .schedule
-                .get("milestones")
-                .and_then(|v| v.as_list())
-                .map(|l| {
-                    l.iter()
-                        .filter_map(|v| v.as_i64())
-                        .map(|x| x as u32)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            gamma: run.schedule.f64("gamma").unwrap_or(0.1),
-        },
-        o => return Err(format!("schedule `{o}` is not implemented by the engine")),
-    };
-    let settings = TrainSettings {
-        epochs: u32::try_from(run.epochs).map_err(|_| "epochs out of range")?,
-        batch: run.batch,
-        lr: run.lr,
-        scale_lr: false,
-        lr_base_batch: run.batch,
-        schedule,
-        weight_decay: run.weight_decay,
-        checkpoints: run.checkpoints.iter().map(|&c| c as u32).collect(),
-        model_seed: run.model_seed,
-        data_seed: run.data_seed,
-        eval_every: 1,
-        keep_checkpoints: false,
-    }
-    .checked()
-    .map_err(|e| e.to_string())?;
+    let settings = TrainSettings::of_hyper(&run.hyper)?;
     Ok(TrainJob {
         arch: run.arch.call.as_ref().clone(),
         rule: run.rule.call.as_ref().clone(),
@@ -98,43 +60,16 @@ pub fn observe_config(run: &RunSpec, has_backward: bool) -> Result<ObserveConfig
         .iter()
         .map(|x| ObservableId::parse(&x.name()).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
-    let conventions = StatConventions {
-        quantile: match o.conventions.quantile.as_str() {
-            "linear" => QuantileConvention::Linear,
-            _ => QuantileConvention::TfNearest,
-        },
-        skew: match o.conventions.skew.as_str() {
-            "fisher" => SkewConvention::Fisher,
-            _ => SkewConvention::Pearson2,
-        },
-        kurtosis: match o.conventions.kurtosis.as_str() {
-            "excess" => KurtosisConvention::Excess,
-            _ => KurtosisConvention::Pearson,
-        },
-        precision: match o.conventions.precision.as_str() {
-            "float32" => Precision::F32,
-            _ => Precision::F64,
-        },
+    let jacobian_via = match o.jacobian_via {
+        JacobianMode::Forward => JacobianVia::Forward,
+        JacobianMode::Backward => JacobianVia::Backward,
+        JacobianMode::Auto if has_backward => JacobianVia::Backward,
+        JacobianMode::Auto => JacobianVia::Forward,
     };
-    let jacobian_via = match o.jacobian_via.as_str() {
-        "forward" => JacobianVia::Forward,
-        "backward" => JacobianVia::Backward,
-        _ if has_backward => JacobianVia::Backward,
-        _ => JacobianVia::Forward,
-    };
-    let realism = run
-        .realism
-        .iter()
-        .map(|c| RealismCondition {
-            sigma: c.sigma,
-            fraction: c.fraction,
-            seed: c.seed as u64,
-        })
-        .collect();
     Ok(ObserveConfig {
         observables,
-        conventions,
-        realism,
+        conventions: o.conventions,
+        realism: run.realism.to_vec(),
         include_plain: true,
         jacobian_via,
     })

@@ -299,61 +299,11 @@ pub const ADMISSIBLE: [&str; 24] = [
     "gradavgsq_id",
 ];
 
-/// Quantile convention for `median` and `thirdquartile`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QuantileConvention {
-    /// TF `percentile(interpolation='nearest')` (method.md §1.2, the default): sort descending,
-    /// idx = round_half_even((n−1)(1−q/100)), value z_desc[idx].
-    #[default]
-    TfNearest,
-    /// numpy's default `method='linear'`: z_asc at (n−1)q/100, linearly interpolated.
-    Linear,
-}
-
-/// Skewness convention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkewConvention {
-    /// Pearson's second coefficient 3(mean − median)/std, population std, median by the quantile
-    /// convention (method.md §1.2, the default).
-    #[default]
-    Pearson2,
-    /// Moment skewness m3/m2^1.5 (scipy.stats.skew, bias=True).
-    Fisher,
-}
-
-/// Kurtosis convention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KurtosisConvention {
-    /// m4/m2² (method.md §1.2, the default).
-    #[default]
-    Pearson,
-    /// m4/m2² − 3 (scipy.stats.kurtosis, fisher=True, bias=True).
-    Excess,
-}
-
-/// Floating-point type the statistics are computed in, on the device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Precision {
-    /// Cast to float64 before reducing (default): exact enough for 10⁸-element sums.
-    #[default]
-    F64,
-    /// Reduce in float32 (as TF did on TPU); faster on GPUs with slow float64.
-    F32,
-}
-
-/// All statistic conventions; `Default` is method.md's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct StatConventions {
-    pub quantile: QuantileConvention,
-    pub skew: SkewConvention,
-    pub kurtosis: KurtosisConvention,
-    pub precision: Precision,
-}
+/// The statistics' conventions: plain data of the IR (`observe { quantile = ... }`), read by
+/// the observer as they are.
+pub use crate::ir::{
+    KurtosisConvention, Precision, QuantileConvention, SkewConvention, StatConventions,
+};
 
 #[cfg(test)]
 mod tests {

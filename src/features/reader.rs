@@ -34,23 +34,19 @@ use std::path::{Path, PathBuf};
 pub enum Condition {
     /// No noise, no subsampling (`realism_seed = -1`).
     Plain,
-    /// One realism condition, matched exactly.
-    Realism {
-        sigma: f64,
-        fraction: f64,
-        seed: i64,
-    },
+    /// One realism condition, matched exactly (σ and ρ bit for bit, the seed as stored).
+    Realism(crate::ir::RealismCondition),
 }
 
 impl Condition {
+    /// Whether a row with these `noise_sigma`, `unit_fraction` and `realism_seed` columns
+    /// belongs to the condition.
     fn matches(&self, sigma: f64, fraction: f64, seed: i64) -> bool {
         match *self {
             Condition::Plain => seed == PLAIN_SEED,
-            Condition::Realism {
-                sigma: s,
-                fraction: f,
-                seed: k,
-            } => seed == k && sigma == s && fraction == f,
+            Condition::Realism(c) => {
+                u64::try_from(seed) == Ok(c.seed) && sigma == c.sigma && fraction == c.fraction
+            }
         }
     }
 }

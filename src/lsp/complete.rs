@@ -8,7 +8,8 @@
 use super::know::{self, Values};
 use super::scan::{Doc, FrameKind, Rel, Tok, TopItem};
 use super::symbols::{self, Ctx};
-use crate::check::eval::{FACTORS, HELPERS};
+use crate::check::eval::HELPERS;
+use crate::ir::Factor;
 use crate::registry::{self, Kind};
 use lsp_types::{CompletionItem, CompletionItemKind, Documentation, MarkupContent, MarkupKind};
 
@@ -42,7 +43,7 @@ pub fn complete(ctx: Ctx, text: &str, offset: usize) -> Vec<CompletionItem> {
                     );
                 }
             }
-        } else if FACTORS.contains(&alias) {
+        } else if Factor::parse(alias).is_some() {
             for a in ["family", "builtin", "label"] {
                 out.add(a, CompletionItemKind::FIELD, "attribute", None);
             }
@@ -238,7 +239,7 @@ impl Items {
                     }
                 }
                 Values::Factors => {
-                    for f in FACTORS {
+                    for f in Factor::NAMES {
                         self.add(
                             f,
                             CompletionItemKind::ENUM_MEMBER,

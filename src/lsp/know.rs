@@ -3,7 +3,8 @@
 //! docs/reference, embedded, so hover says what the reference says), the values each key
 //! takes, units, factors and keywords.
 
-use crate::check::eval::{FACTORS, HELPERS};
+use crate::check::eval::HELPERS;
+use crate::ir::Factor;
 use crate::registry::schema::{Param, Ty};
 use crate::registry::{self, Builtin, Kind};
 
@@ -193,7 +194,7 @@ pub fn def_kind(keyword: &str) -> Option<Kind> {
 
 /// A factor's description, for hover in conditions and indices.
 pub fn factor_doc(name: &str) -> Option<String> {
-    FACTORS.contains(&name).then(|| {
+    Factor::parse(name).is_some().then(|| {
         format!(
             "**`{name}`**: a run factor: in a `where` condition, an index (`paper.lr[rule]`), \
              `targets` and `holdout`, it stands for the run's `{name}`"

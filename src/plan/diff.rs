@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 // The run factors compared between two plans, in the order they are shown: the factors a
 // filter, holdout or target may name.
-use crate::ir::FACTORS;
+use crate::ir::Factor;
 
 /// The difference between two plans.
 #[derive(Debug, Clone, Serialize)]
@@ -108,7 +108,7 @@ fn side(plan: &Plan) -> Side {
 }
 
 fn factors_of(r: &RunSpec) -> Vec<String> {
-    FACTORS.iter().map(|f| r.factor(f)).collect()
+    Factor::ALL.iter().map(|&f| r.factor(f)).collect()
 }
 
 /// The identity fields of two runs' documents (`lrx why`) that differ, in document order.
@@ -141,20 +141,20 @@ fn evaluation_ids(study: &Study, plan: &Plan) -> BTreeSet<String> {
 }
 
 /// Groups `runs` by the factor values that only their side has (`exclusive`: factor → values
-/// absent from the other plan), in [`FACTORS`] order: a run of A at `batch = 16` when B has no
+/// absent from the other plan), in [`Factor::ALL`] order: a run of A at `batch = 16` when B has no
 /// batch 16 goes to the group `batch = 16`. Runs without such a value form the group with no
 /// values (new combinations of values both plans have).
-fn group(runs: &[&RunSpec], exclusive: &BTreeMap<&str, BTreeSet<String>>) -> Vec<RunGroup> {
+fn group(runs: &[&RunSpec], exclusive: &BTreeMap<Factor, BTreeSet<String>>) -> Vec<RunGroup> {
     let mut groups: BTreeMap<Vec<(String, String)>, usize> = BTreeMap::new();
     for r in runs {
-        let key = FACTORS
+        let key = Factor::ALL
             .iter()
-            .filter_map(|f| {
+            .filter_map(|&f| {
                 let v = r.factor(f);
                 exclusive
-                    .get(f)
+                    .get(&f)
                     .is_some_and(|e| e.contains(&v))
-                    .then(|| (f.to_string(), v))
+                    .then(|| (f.name().to_string(), v))
             })
             .collect();
         *groups.entry(key).or_default() += 1;
@@ -213,7 +213,7 @@ pub fn diff(a: &Study, pa: &Plan, b: &Study, pb: &Plan) -> PlanDiff {
     // Factors whose value sets differ between the two plans, and the values only one side has.
     let mut factors = BTreeMap::new();
     let (mut excl_a, mut excl_b) = (BTreeMap::new(), BTreeMap::new());
-    for &f in FACTORS {
+    for &f in Factor::ALL {
         let va: BTreeSet<String> = pa.runs.iter().map(|r| r.factor(f)).collect();
         let vb: BTreeSet<String> = pb.runs.iter().map(|r| r.factor(f)).collect();
         if va != vb {
@@ -222,7 +222,7 @@ pub fn diff(a: &Study, pa: &Plan, b: &Study, pb: &Plan) -> PlanDiff {
                 vb.difference(&va).cloned().collect(),
             );
             factors.insert(
-                f.to_string(),
+                f.name().to_string(),
                 (oa.iter().cloned().collect(), ob.iter().cloned().collect()),
             );
             excl_a.insert(f, oa);
@@ -342,12 +342,15 @@ pub fn render_text(d: &PlanDiff) -> String {
             let mut per_value: BTreeMap<(usize, &str), usize> = BTreeMap::new();
             for g in groups {
                 for (f, v) in &g.values {
-                    let i = FACTORS.iter().position(|x| x == f).unwrap_or(FACTORS.len());
+                    let i = Factor::NAMES
+                        .iter()
+                        .position(|x| x == f)
+                        .unwrap_or(Factor::ALL.len());
                     *per_value.entry((i, v.as_str())).or_default() += g.runs;
                 }
             }
             for ((i, v), runs) in per_value {
-                let f = FACTORS.get(i).copied().unwrap_or("?");
+                let f = Factor::NAMES.get(i).copied().unwrap_or("?");
                 t.push_str(&format!(
                     "{runs:>6} run{}  {f} = {v}\n",
                     if runs == 1 { " " } else { "s" }

@@ -253,14 +253,14 @@ pub(crate) fn study_shape(
     };
     for tg in &c.targets {
         let (ir::Target::All { factor } | ir::Target::Pairs { factor }) = tg;
-        distinct(factor.clone(), &|r| r.factor(factor));
+        distinct(factor.name().to_string(), &|r| r.factor(*factor));
     }
     for h in &c.holdouts {
         // Composite values are joined with `|`, as `FeatureTable::add_combined_factor` does.
         distinct(stage::holdout_factor(h), &|r| {
             h.factors
                 .iter()
-                .map(|f| r.factor(f))
+                .map(|&f| r.factor(f))
                 .collect::<Vec<_>>()
                 .join("|")
         });

@@ -1,7 +1,7 @@
 //! [`RunSpec`]: one fully concrete training run, and its id.
 
 use super::FEATURE_SCHEMA_VERSION;
-use crate::ir::{self, Named, Observe, Point, Study};
+use crate::ir::{Factor, Hyper, Observe, Point, RealismCondition, Study};
 use crate::value::{Call, Value};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -27,44 +27,42 @@ fn in_id(call: &str, k: &str, v: &Value) -> bool {
     !LOCATION_PARAMS.contains(&k) && !at_later_default(call, k, v)
 }
 
-/// A realism condition (method.md §5).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
-pub struct Condition {
-    pub sigma: f64,
-    pub fraction: f64,
-    pub seed: i64,
-}
-
 /// Layer name and position group, for the runs table and the features.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Layer {
+    /// Canonical layer name (`conv1`, `fc4`, `block_group1_0/conv0`).
     pub name: String,
+    /// Its position group: `early`, `middle` or `deep`.
     pub position: String,
 }
 
 /// A fully concrete training run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSpec {
+    /// The run id: 16 hex digits of the hash of its identity (`Identity`, `lrx why`).
     pub id: String,
+    /// The study's name.
     pub study: String,
+    /// The name of the `train` block the run comes from.
     pub sweep: String,
-    pub task: Named,
-    pub arch: Named,
-    pub rule: Named,
-    pub lr: f64,
-    pub batch: i64,
-    pub epochs: i64,
-    pub checkpoints: Vec<i64>,
-    pub weight_decay: f64,
-    pub schedule: Arc<Call>,
-    /// Exact up to 2⁶⁴ − 1.
-    pub model_seed: u64,
-    pub data_seed: u64,
+    /// The run's hyperparameters, as its sweep point has them (flattened: `manifest.json`
+    /// lists them beside `id`, as before `Hyper` existed). `RunSpec` dereferences to it, so
+    /// `run.lr` reads `run.hyper.lr`.
+    #[serde(flatten)]
+    pub hyper: Hyper,
     /// Shared by every run of the study (an `Arc`: a 100,000-run plan must not copy it).
     pub observe: Arc<Observe>,
     /// Realism conditions observed for this run (empty: plain observables only).
-    pub realism: Arc<Vec<Condition>>,
+    pub realism: Arc<Vec<RealismCondition>>,
+    /// The network's observed layers, in order (shared by the runs of one architecture).
     pub layers: Arc<Vec<Layer>>,
+}
+
+impl std::ops::Deref for RunSpec {
+    type Target = Hyper;
+    fn deref(&self) -> &Hyper {
+        &self.hyper
+    }
 }
 
 /// The identity of a run: the fields hashed into its id, in sorted order.
@@ -171,8 +169,8 @@ pub(super) struct Shared {
     observe_hash: String,
     realism_hash: String,
     observe: Arc<Observe>,
-    conditions: Arc<Vec<Condition>>,
-    no_conditions: Arc<Vec<Condition>>,
+    conditions: Arc<Vec<RealismCondition>>,
+    no_conditions: Arc<Vec<RealismCondition>>,
     /// Layers per (architecture call, contrastive), computed once.
     layers: std::cell::RefCell<[std::collections::HashMap<Call, Arc<Vec<Layer>>>; 2]>,
     /// Layers and cost terms per (task, architecture) pair of shared calls, by address (the
@@ -186,19 +184,10 @@ pub(super) struct Shared {
 
 impl Shared {
     pub(super) fn new(study: &Study) -> Self {
-        let conditions: Vec<Condition> = study
+        let conditions: Vec<RealismCondition> = study
             .realism
             .as_ref()
-            .map(|r| {
-                r.conditions()
-                    .into_iter()
-                    .map(|(sigma, fraction, seed)| Condition {
-                        sigma,
-                        fraction,
-                        seed,
-                    })
-                    .collect()
-            })
+            .map(|r| r.conditions())
             .unwrap_or_default();
         let h = |v: serde_json::Value| hash_hex(canonical_json(&v).as_bytes());
         Shared {
@@ -347,17 +336,7 @@ impl RunSpec {
             id,
             study: study.name.clone(),
             sweep: sweep.to_string(),
-            task: p.task.clone(),
-            arch: p.arch.clone(),
-            rule: p.rule.clone(),
-            lr: p.lr,
-            batch: p.batch,
-            epochs: p.epochs,
-            checkpoints: p.checkpoints.clone(),
-            weight_decay: p.weight_decay,
-            schedule: p.schedule.clone(),
-            model_seed: p.model_seed,
-            data_seed: p.data_seed,
+            hyper: p.hyper.clone(),
             observe: shared.observe.clone(),
             realism,
             layers: pair.layers,
@@ -421,20 +400,9 @@ impl RunSpec {
         })
     }
 
-    /// A run factor as a string (`rule`, `arch`, `batch`, ...).
-    pub fn factor(&self, name: &str) -> String {
-        match name {
-            "task" => self.task.label.clone(),
-            "arch" => self.arch.label.clone(),
-            "rule" => self.rule.label.clone(),
-            "lr" => ir::fmt_num(self.lr),
-            "batch" => self.batch.to_string(),
-            "epochs" => self.epochs.to_string(),
-            "weight_decay" => ir::fmt_num(self.weight_decay),
-            "model_seed" => self.model_seed.to_string(),
-            "data_seed" => self.data_seed.to_string(),
-            _ => String::new(),
-        }
+    /// A run factor as a string (`rule`, `arch`, `batch`, ...): [`Hyper::factor`].
+    pub fn factor(&self, f: Factor) -> String {
+        self.hyper.factor(f)
     }
 }
 

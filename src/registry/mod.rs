@@ -1237,12 +1237,16 @@ pub const STATISTICS: &[&str] = &[
 ];
 /// The only statistic of `gradavg` (one value per stimulus).
 pub const GRADAVG_STATISTICS: &[&str] = &["id"];
-pub const QUANTILE_CONVENTIONS: &[&str] = &["tf_nearest", "linear"];
-pub const SKEW_CONVENTIONS: &[&str] = &["pearson2", "fisher"];
-pub const KURTOSIS_CONVENTIONS: &[&str] = &["pearson", "excess"];
-pub const JACOBIAN_VIA: &[&str] = &["auto", "forward", "backward"];
-/// Floating-point type of the statistics (`observe { precision = ... }`).
-pub const PRECISIONS: &[&str] = &["float64", "float32"];
+/// Quantile conventions (`observe { quantile = ... }`): [`crate::ir::QuantileConvention`]'s names.
+pub const QUANTILE_CONVENTIONS: &[&str] = crate::ir::QuantileConvention::NAMES;
+/// Skewness conventions (`observe { skew = ... }`): [`crate::ir::SkewConvention`]'s names.
+pub const SKEW_CONVENTIONS: &[&str] = crate::ir::SkewConvention::NAMES;
+/// Kurtosis conventions (`observe { kurtosis = ... }`): [`crate::ir::KurtosisConvention`]'s names.
+pub const KURTOSIS_CONVENTIONS: &[&str] = crate::ir::KurtosisConvention::NAMES;
+/// Paths of `gradavg`'s Jacobian (`observe { jacobian_via = ... }`): [`crate::ir::JacobianMode`]'s names.
+pub const JACOBIAN_VIA: &[&str] = crate::ir::JacobianMode::NAMES;
+/// Floating-point type of the statistics (`observe { precision = ... }`): [`crate::ir::Precision`]'s names.
+pub const PRECISIONS: &[&str] = crate::ir::Precision::NAMES;
 pub const DEVICES: &[&str] = &["cpu", "cuda", "auto"];
 pub const MEASURE_SUBSETS: &[&str] = &["weight", "act", "gradavg", "all"];
 pub const PORTIONS: &[&str] = &["thirds", "sevenths"];

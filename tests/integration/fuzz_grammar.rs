@@ -87,7 +87,7 @@ const UNITS: &[&str] = &[
     "hz",
     "ms",
 ];
-const FACTORS: &[&str] = lrx::check::eval::FACTORS;
+const FACTORS: &[&str] = lrx::ir::Factor::NAMES;
 
 /// The random source plus the per-spec noise level (probability that a slot is replaced by a
 /// random expression).

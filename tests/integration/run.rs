@@ -2,6 +2,7 @@
 //! parent, SIGINT) at any moment loses nothing and changes nothing in the final features.
 
 use lrx::features::reader::{Condition, load_features};
+use lrx::ir::RealismCondition;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -221,15 +222,21 @@ fn killed_runs_resume_to_identical_features() {
     let conds = lrx::classify::stage::realism_conditions(&a).unwrap();
     assert_eq!(
         conds,
-        vec![(0.0, 1.0, 0), (0.0, 0.5, 0), (1.0, 1.0, 0), (1.0, 0.5, 0)]
+        [(0.0, 1.0), (0.0, 0.5), (1.0, 1.0), (1.0, 0.5)]
+            .map(|(sigma, fraction)| RealismCondition {
+                sigma,
+                fraction,
+                seed: 0
+            })
+            .to_vec()
     );
     let identity = load_features(
         &[&a],
-        &Condition::Realism {
+        &Condition::Realism(RealismCondition {
             sigma: 0.0,
             fraction: 1.0,
             seed: 0,
-        },
+        }),
         Some(&fa.observables),
     )
     .unwrap();
@@ -264,11 +271,11 @@ fn killed_runs_resume_to_identical_features() {
     assert!(compared > 0);
     let noisy = load_features(
         &[&a],
-        &Condition::Realism {
+        &Condition::Realism(RealismCondition {
             sigma: 1.0,
             fraction: 0.5,
             seed: 0,
-        },
+        }),
         Some(&fa.observables),
     )
     .unwrap();

@@ -1,7 +1,7 @@
 //! Calls of builtins and presets, bound against the builtin's schema (positional and named
 //! arguments, defaults, required parameters), and factor names.
 
-use super::{Bindings, Eval, FACTORS, HELPERS, key_display};
+use super::{Bindings, Eval, HELPERS, key_display};
 use crate::check::val::{Obj, SVal, Val};
 use crate::diag::{Diag, codes, did_you_mean, suggest};
 use crate::registry::schema::{Default as D, Param};
@@ -321,7 +321,7 @@ impl Eval<'_> {
     }
 
     /// A factor name: a bare name among the run factors.
-    pub fn factor_name(&mut self, v: &SVal) -> Option<String> {
+    pub fn factor_name(&mut self, v: &SVal) -> Option<crate::ir::Factor> {
         let name = match &v.v {
             Val::Sym(s) => s.clone(),
             Val::Obj(o) => {
@@ -330,14 +330,14 @@ impl Eval<'_> {
             }
             o => return self.type_err(v.span, "a factor name", o),
         };
-        if !FACTORS.contains(&name.as_str()) {
+        let f = crate::ir::Factor::parse(&name);
+        if f.is_none() {
             self.err(
                 Diag::error(codes::UNKNOWN_NAME, format!("`{name}` is not a run factor"))
                     .at(v.span, "not a factor")
-                    .help(suggest(&name, FACTORS)),
+                    .help(suggest(&name, crate::ir::Factor::NAMES)),
             );
-            return None;
         }
-        Some(name)
+        f
     }
 }

@@ -170,8 +170,6 @@ pub struct Interned {
     pub(crate) _pins: [Option<Rc<Obj>>; 2],
 }
 
-pub use crate::ir::FACTORS;
-
 pub fn value_to_val(v: &Value) -> Val {
     match v {
         Value::Bool(b) => Val::Bool(*b),

@@ -114,7 +114,7 @@ impl Eval<'_> {
         match s.values.get("targets").map(|x| x.0.clone()) {
             None => {
                 targets.push(ir::Target::All {
-                    factor: "rule".into(),
+                    factor: ir::Factor::Rule,
                 });
                 target_spans.push(b.kind.span);
             }
@@ -127,7 +127,7 @@ impl Eval<'_> {
                 for i in items {
                     match &i.v {
                         Val::Pairs(f) => {
-                            targets.push(ir::Target::Pairs { factor: f.clone() });
+                            targets.push(ir::Target::Pairs { factor: *f });
                             target_spans.push(i.span);
                         }
                         _ => match self.factor_name(&i) {
@@ -147,11 +147,7 @@ impl Eval<'_> {
             if points.is_empty() || varies(points, std::slice::from_ref(factor)) {
                 continue;
             }
-            let value = points[0]
-                .factors()
-                .get(factor.as_str())
-                .cloned()
-                .unwrap_or_default();
+            let value = points[0].factor(*factor);
             self.err(
                 Diag::error(
                     codes::TARGET_NOT_VARIED,
@@ -294,11 +290,14 @@ impl Eval<'_> {
             for i in items {
                 let h = match &i.v {
                     Val::Composite(n, fs) => Some(ir::Holdout {
-                        name: format!("{n}({})", fs.join(",")),
+                        name: format!(
+                            "{n}({})",
+                            fs.iter().map(|f| f.name()).collect::<Vec<_>>().join(",")
+                        ),
                         factors: fs.clone(),
                     }),
                     _ => self.factor_name(&i).map(|f| ir::Holdout {
-                        name: f.clone(),
+                        name: f.name().to_string(),
                         factors: vec![f],
                     }),
                 };

@@ -2,10 +2,10 @@
 //! the values they take, the names a `where` filter may use (checked against them), and the
 //! variables a filter sees for a point.
 
-use crate::check::eval::{Bindings, Eval, FACTORS, a, value_to_val};
+use crate::check::eval::{Bindings, Eval, a, value_to_val};
 use crate::check::val::{Obj, SVal, Val};
 use crate::diag::{Diag, codes, did_you_mean};
-use crate::ir::{self, Named};
+use crate::ir::{self, Factor, Named};
 use crate::registry::{self, Kind, schema::Ty};
 use crate::source::Span;
 use crate::syntax::ast::{BinOp, Expr, ExprKind};
@@ -16,27 +16,27 @@ use std::sync::Arc;
 
 /// Whether the points take at least two values of the factors (the first point against the
 /// others: no string is built per point).
-pub(super) fn varies(points: &[&ir::Point], factors: &[String]) -> bool {
+pub(super) fn varies(points: &[&ir::Point], factors: &[Factor]) -> bool {
     let Some(first) = points.first() else {
         return false;
     };
     points
         .iter()
-        .any(|p| factors.iter().any(|f| !same_factor(first, p, f)))
+        .any(|p| factors.iter().any(|&f| !same_factor(first, p, f)))
 }
 
-fn same_factor(a: &ir::Point, b: &ir::Point, f: &str) -> bool {
+/// Whether two points take the same value of `f` (compared as values, not as strings).
+fn same_factor(a: &ir::Point, b: &ir::Point, f: Factor) -> bool {
     match f {
-        "task" => a.task.label == b.task.label,
-        "arch" => a.arch.label == b.arch.label,
-        "rule" => a.rule.label == b.rule.label,
-        "lr" => a.lr == b.lr,
-        "batch" => a.batch == b.batch,
-        "epochs" => a.epochs == b.epochs,
-        "weight_decay" => a.weight_decay == b.weight_decay,
-        "model_seed" => a.model_seed == b.model_seed,
-        "data_seed" => a.data_seed == b.data_seed,
-        _ => true,
+        Factor::Task => a.task.label == b.task.label,
+        Factor::Arch => a.arch.label == b.arch.label,
+        Factor::Rule => a.rule.label == b.rule.label,
+        Factor::Lr => a.lr == b.lr,
+        Factor::Batch => a.batch == b.batch,
+        Factor::Epochs => a.epochs == b.epochs,
+        Factor::WeightDecay => a.weight_decay == b.weight_decay,
+        Factor::ModelSeed => a.model_seed == b.model_seed,
+        Factor::DataSeed => a.data_seed == b.data_seed,
     }
 }
 
@@ -105,11 +105,13 @@ impl FactorObjects {
     }
 }
 
+/// The builtin kind whose objects a factor takes (`task`, `arch`, `rule`); `None` for the
+/// numeric factors and for a name that is no factor.
 fn factor_kind(factor: &str) -> Option<Kind> {
-    match factor {
-        "task" => Some(Kind::Task),
-        "arch" => Some(Kind::Arch),
-        "rule" => Some(Kind::Rule),
+    match Factor::parse(factor)? {
+        Factor::Task => Some(Kind::Task),
+        Factor::Arch => Some(Kind::Arch),
+        Factor::Rule => Some(Kind::Rule),
         _ => None,
     }
 }
@@ -117,7 +119,7 @@ fn factor_kind(factor: &str) -> Option<Kind> {
 /// `factor` or `factor.attr` in a `where`: the factor and its attributes.
 fn factor_path(e: &Expr) -> Option<(&str, &[String])> {
     match &e.kind {
-        ExprKind::Path { segments } if FACTORS.contains(&segments[0].as_str()) => {
+        ExprKind::Path { segments } if Factor::parse(&segments[0]).is_some() => {
             Some((segments[0].as_str(), &segments[1..]))
         }
         _ => None,
@@ -204,7 +206,7 @@ impl Eval<'_> {
             ExprKind::Path { segments } if segments.len() == 1 => {
                 let name = segments[0].as_str();
                 let m = &self.modules[module];
-                if FACTORS.contains(&name)
+                if Factor::parse(name).is_some()
                     || m.defs.contains_key(name)
                     || m.imports.contains_key(name)
                     || matches!(name, "true" | "false" | "none")
@@ -324,7 +326,7 @@ impl Eval<'_> {
         if all.contains(name) || known_name(name, None, None) {
             return;
         }
-        let mut cands: Vec<&str> = FACTORS.to_vec();
+        let mut cands: Vec<&str> = Factor::NAMES.to_vec();
         cands.extend(all.iter().map(String::as_str));
         self.err(
             Diag::error(
@@ -336,7 +338,7 @@ impl Eval<'_> {
                 Some(c) => format!("did you mean `{c}`?"),
                 None => format!(
                     "a `where` compares run factors ({}) with their values",
-                    FACTORS.join(", ")
+                    Factor::NAMES.join(", ")
                 ),
             }),
         );
@@ -380,21 +382,28 @@ fn obj_of(n: &Named) -> Val {
     }))
 }
 
+/// The numeric run factors of a point, as a `where` filter sees them.
 fn number_vars(p: &ir::Point, span: Span) -> Bindings {
     vec![
-        ("lr".into(), SVal::new(Val::float(p.lr), span)),
-        ("batch".into(), SVal::new(Val::int(p.batch.into()), span)),
-        ("epochs".into(), SVal::new(Val::int(p.epochs.into()), span)),
+        (Factor::Lr.name().into(), SVal::new(Val::float(p.lr), span)),
         (
-            "weight_decay".into(),
+            Factor::Batch.name().into(),
+            SVal::new(Val::int(p.batch.into()), span),
+        ),
+        (
+            Factor::Epochs.name().into(),
+            SVal::new(Val::int(p.epochs.into()), span),
+        ),
+        (
+            Factor::WeightDecay.name().into(),
             SVal::new(Val::float(p.weight_decay), span),
         ),
         (
-            "model_seed".into(),
+            Factor::ModelSeed.name().into(),
             SVal::new(Val::int(p.model_seed.into()), span),
         ),
         (
-            "data_seed".into(),
+            Factor::DataSeed.name().into(),
             SVal::new(Val::int(p.data_seed.into()), span),
         ),
     ]

@@ -23,13 +23,8 @@ impl Eval<'_> {
             observables: Vec::new(),
             stimuli: 0,
             batch: 256,
-            conventions: ir::Conventions {
-                quantile: "tf_nearest".into(),
-                skew: "pearson2".into(),
-                kurtosis: "pearson".into(),
-                precision: "float64".into(),
-            },
-            jacobian_via: "auto".into(),
+            conventions: ir::StatConventions::default(),
+            jacobian_via: ir::JacobianMode::default(),
             drop_nonfinite: true,
         };
         let Some(b) = b else {
@@ -90,14 +85,18 @@ impl Eval<'_> {
             ("jacobian_via", registry::JACOBIAN_VIA),
             ("precision", registry::PRECISIONS),
         ] {
+            // `Ty::Enum` admitted only the enum's own names (`vals` is its `NAMES`), so each
+            // `parse` below succeeds.
             if let Some(Value::Str(x)) = self.typed(&s, key, Ty::Enum(vals)) {
-                match key {
-                    "quantile" => o.conventions.quantile = x,
-                    "skew" => o.conventions.skew = x,
-                    "kurtosis" => o.conventions.kurtosis = x,
-                    "precision" => o.conventions.precision = x,
-                    _ => o.jacobian_via = x,
-                }
+                let c = &mut o.conventions;
+                let set = match key {
+                    "quantile" => ir::QuantileConvention::parse(&x).map(|v| c.quantile = v),
+                    "skew" => ir::SkewConvention::parse(&x).map(|v| c.skew = v),
+                    "kurtosis" => ir::KurtosisConvention::parse(&x).map(|v| c.kurtosis = v),
+                    "precision" => ir::Precision::parse(&x).map(|v| c.precision = v),
+                    _ => ir::JacobianMode::parse(&x).map(|v| o.jacobian_via = v),
+                };
+                debug_assert!(set.is_some(), "`{x}` is a registry name of `{key}`");
             }
         }
         if let Some(Value::Bool(x)) = self.typed(&s, "drop_nonfinite", Ty::Bool) {

@@ -134,17 +134,19 @@ impl Eval<'_> {
             }
         };
         Some(ir::Point {
-            task,
-            arch,
-            rule,
-            lr,
-            batch,
-            epochs,
-            checkpoints,
-            weight_decay,
-            schedule,
-            model_seed,
-            data_seed,
+            hyper: ir::Hyper {
+                task,
+                arch,
+                rule,
+                lr,
+                batch,
+                epochs,
+                checkpoints,
+                weight_decay,
+                schedule,
+                model_seed,
+                data_seed,
+            },
         })
     }
 

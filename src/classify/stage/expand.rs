@@ -14,12 +14,12 @@ use crate::classify::eval::{Classifier, EvalConfig, FeatureLayout, SplitScheme, 
 use crate::classify::grid::ModelSpec;
 use crate::classify::performance::{PERF_STATS, matched_factor};
 use crate::classify::splits::{FactorFilter, SplitSize, portions};
-use crate::ir;
+use crate::ir::{self, Factor, RealismCondition};
 
 /// The name of the table factor a holdout uses (a composite gets its own combined factor).
 pub fn holdout_factor(h: &ir::Holdout) -> String {
     if h.factors.len() == 1 {
-        h.factors[0].clone()
+        h.factors[0].name().to_string()
     } else {
         h.name.clone()
     }
@@ -35,7 +35,7 @@ pub struct StudyShape {
     /// Checkpoints per example (T).
     pub n_times: usize,
     /// Realism conditions (σ, ρ, seed) present.
-    pub realism: Vec<(f64, f64, i64)>,
+    pub realism: Vec<RealismCondition>,
 }
 
 /// `"holdout": {"factor": .., "value": ..}`.
@@ -63,15 +63,6 @@ pub struct PortionRef {
     pub test: usize,
 }
 
-/// `"realism": {"sigma": .., "fraction": .., "seed": ..}`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RealismRef {
-    pub sigma: f64,
-    pub fraction: f64,
-    pub seed: i64,
-}
-
 /// One evaluation of the stage (a classifier × setting, all its outer splits).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EvalSpec {
@@ -93,7 +84,8 @@ pub struct EvalSpec {
     /// `flat` | `trajectory_average`.
     pub layout: String,
     pub portion: Option<PortionRef>,
-    pub realism: Option<RealismRef>,
+    /// The realism condition classified (`"realism": {"sigma": .., "fraction": .., "seed": ..}`).
+    pub realism: Option<RealismCondition>,
     /// The matched-performance control's tolerance (`classify { matched = … }`).
     pub matched: Option<f64>,
     pub config: EvalConfig,
@@ -237,7 +229,7 @@ struct Variant {
     sid: String,
     split: SplitScheme,
     holdout: Option<HoldoutRef>,
-    holdout_factors: Vec<String>,
+    holdout_factors: Vec<Factor>,
     trajectory: Option<TrajectoryRef>,
     layout: FeatureLayout,
     portion: Option<PortionRef>,
@@ -397,7 +389,8 @@ fn portion_variants(
 struct Target {
     /// The target string (`rule`, `pair:a-b`, `pair(<factor>):a-b`).
     target: String,
-    factor: String,
+    /// The factor whose values are the classes.
+    factor: Factor,
     /// The classes restriction of a pairwise target.
     classes: Option<Vec<String>>,
     /// The id part.
@@ -410,31 +403,31 @@ struct Target {
 fn targets(c: &ir::Classify, shape: &StudyShape) -> Vec<Target> {
     let mut targets = Vec::new();
     for t in &c.targets {
-        match t {
+        match *t {
             ir::Target::All { factor } => targets.push(Target {
-                target: factor.clone(),
-                factor: factor.clone(),
+                target: factor.name().to_string(),
+                factor,
                 classes: None,
-                tid: factor.clone(),
+                tid: factor.name().to_string(),
                 with_realism: true,
             }),
             ir::Target::Pairs { factor } => {
-                let vals = shape.values.get(factor).cloned().unwrap_or_default();
+                let vals = shape.values.get(factor.name()).cloned().unwrap_or_default();
                 for (i, a) in vals.iter().enumerate() {
                     for b in &vals[i + 1..] {
-                        let target = if factor == "rule" {
+                        let target = if factor == Factor::Rule {
                             format!("pair:{a}-{b}")
                         } else {
                             format!("pair({factor}):{a}-{b}")
                         };
-                        let tid = if factor == "rule" {
+                        let tid = if factor == Factor::Rule {
                             format!("pair-{a}-{b}")
                         } else {
                             format!("pair-{factor}-{a}-{b}")
                         };
                         targets.push(Target {
                             target,
-                            factor: factor.clone(),
+                            factor,
                             classes: Some(vec![a.clone(), b.clone()]),
                             tid,
                             with_realism: false,
@@ -546,7 +539,7 @@ impl One<'_> {
             emit(n_fits, &|| EvalSpec {
                 id: format!("{}.{}.{}.{}", t.tid, self.meas, m.mid, v.sid),
                 target: t.target.clone(),
-                target_factor: t.factor.clone(),
+                target_factor: t.factor.name().to_string(),
                 measure: self.meas.clone(),
                 classifier: m.named.call.name.clone(),
                 model: m.named.label.clone(),
@@ -574,14 +567,14 @@ impl One<'_> {
     fn balanced_flat(
         &self,
         sid: String,
-        realism: Option<RealismRef>,
+        realism: Option<RealismCondition>,
         matched: Option<f64>,
         config: EvalConfig,
     ) -> EvalSpec {
         EvalSpec {
             id: format!("{}.{}.{}.{sid}", self.t.tid, self.meas, self.m.mid),
             target: self.t.target.clone(),
-            target_factor: self.t.factor.clone(),
+            target_factor: self.t.factor.name().to_string(),
             measure: self.meas.clone(),
             classifier: self.m.named.call.name.clone(),
             model: self.m.named.label.clone(),
@@ -631,16 +624,13 @@ impl One<'_> {
             return;
         }
         let sp = self.sp;
-        for &(sigma, fraction, rseed) in &shape.realism {
+        for &c in &shape.realism {
             let n_fits = fits(sp.n_splits, self.m.grid.len(), sp.cv_folds);
+            let (sigma, fraction, rseed) = (c.sigma, c.fraction, c.seed);
             emit(n_fits, &|| {
                 self.balanced_flat(
                     format!("realism-s{sigma}-f{fraction}-r{rseed}"),
-                    Some(RealismRef {
-                        sigma,
-                        fraction,
-                        seed: rseed,
-                    }),
+                    Some(c),
                     None,
                     self.cfg(&base(String::new(), sp.balanced.clone())),
                 )

@@ -25,7 +25,7 @@ pub mod results;
 pub mod run;
 
 pub use expand::{
-    EvalSpec, HoldoutRef, PortionRef, RealismRef, StudyShape, TrajectoryRef, evaluation_counts,
+    EvalSpec, HoldoutRef, PortionRef, StudyShape, TrajectoryRef, evaluation_counts,
     evaluation_specs, fits_of, holdout_factor, model_grid,
 };
 pub use results::{

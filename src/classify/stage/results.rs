@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::expand::{HoldoutRef, PortionRef, RealismRef, TrajectoryRef};
+use super::expand::{HoldoutRef, PortionRef, TrajectoryRef};
 use super::{Result, StageError};
 use crate::classify::performance::MatchedCount;
 use crate::features;
+use crate::ir::RealismCondition;
 
 /// Version of the `results/` files.
 pub const RESULTS_SCHEMA_VERSION: u32 = 1;
@@ -54,7 +55,7 @@ pub struct Entry {
     /// The portion pair (train on one, test on another), if any.
     pub portion: Option<PortionRef>,
     /// The realism condition, if any.
-    pub realism: Option<RealismRef>,
+    pub realism: Option<RealismCondition>,
     /// The matched-performance control: its tolerance and what survived per class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matched: Option<MatchedInfo>,
@@ -226,7 +227,7 @@ fn summary_columns(e: &[Entry]) -> Vec<(&'static str, arrow_array::ArrayRef)> {
         ),
         ("realism_sigma", x(&|r| r.realism.map(|p| p.sigma))),
         ("realism_fraction", x(&|r| r.realism.map(|p| p.fraction))),
-        ("realism_seed", i(&|r| r.realism.map(|p| p.seed))),
+        ("realism_seed", i(&|r| r.realism.map(|p| p.seed as i64))),
         (
             "matched_tolerance",
             x(&|r| r.matched.as_ref().map(|m| m.tolerance)),

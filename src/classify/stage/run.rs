@@ -23,7 +23,7 @@ use crate::classify::performance::{
 };
 use crate::classify::splits::{SplitSize, factor_values};
 use crate::features;
-use crate::ir;
+use crate::ir::{self, RealismCondition};
 
 // ------------------------------------------------------------------------------------------
 // Table conversion
@@ -67,9 +67,6 @@ pub fn to_classify_table(
         factors,
     )
 }
-
-/// Factors that vary within a run (a holdout on them would put one network on both sides).
-const PER_EXAMPLE_FACTORS: [&str; 2] = ["layer", "layer_position"];
 
 // ------------------------------------------------------------------------------------------
 // Running
@@ -146,9 +143,9 @@ pub fn classify_study(
 }
 
 /// Distinct realism conditions (σ, ρ, seed ≠ −1) in a study's feature files, sorted.
-pub fn realism_conditions(study_dir: &Path) -> Result<Vec<(f64, f64, i64)>> {
+pub fn realism_conditions(study_dir: &Path) -> Result<Vec<RealismCondition>> {
     use arrow_array::{Float64Array, Int64Array};
-    let mut set: BTreeSet<(u64, u64, i64)> = BTreeSet::new();
+    let mut set: BTreeSet<(u64, u64, u64)> = BTreeSet::new();
     for path in features::reader::feature_files(study_dir)? {
         let (batches, _) = features::reader::read_parquet(&path)?;
         for b in &batches {
@@ -168,38 +165,32 @@ pub fn realism_conditions(study_dir: &Path) -> Result<Vec<(f64, f64, i64)>> {
                 continue;
             };
             for i in 0..b.num_rows() {
-                if k.value(i) != features::schema::PLAIN_SEED {
-                    set.insert((s.value(i).to_bits(), f.value(i).to_bits(), k.value(i)));
+                // −1 marks the plain observables; seeds are never otherwise negative.
+                if let Ok(seed) = u64::try_from(k.value(i)) {
+                    set.insert((s.value(i).to_bits(), f.value(i).to_bits(), seed));
                 }
             }
         }
     }
-    let mut v: Vec<(f64, f64, i64)> = set
+    let mut v: Vec<RealismCondition> = set
         .into_iter()
-        .map(|(s, f, k)| (f64::from_bits(s), f64::from_bits(f), k))
+        .map(|(s, f, seed)| RealismCondition {
+            sigma: f64::from_bits(s),
+            fraction: f64::from_bits(f),
+            seed,
+        })
         .collect();
-    v.sort_by(|a, b| {
-        a.0.total_cmp(&b.0)
-            .then(b.1.total_cmp(&a.1))
-            .then(a.2.cmp(&b.2))
-    });
+    v.sort_by(grid_order);
     Ok(v)
 }
 
 /// Adds the composite holdout factors and checks that every holdout is a run-level factor of
-/// the table (one value per run) and not a layer-level one.
+/// the table (one value per run). A layer-level factor (`layer`, `layer_position`) cannot be
+/// held out at all: it is no [`ir::Factor`].
 pub(super) fn prepare_holdouts(table: &mut FeatureTable, c: &ir::Classify) -> Result<()> {
     for h in &c.holdouts {
         for f in &h.factors {
-            if PER_EXAMPLE_FACTORS.contains(&f.as_str()) {
-                return Err(StageError::Leak {
-                    holdout: h.name.clone(),
-                    message: format!(
-                        "`{f}` varies within a run, so one network's layers would be on both sides of the split"
-                    ),
-                });
-            }
-            if !table.factors.contains_key(f) {
+            if !table.factors.contains_key(f.name()) {
                 return Err(StageError::Setting {
                     setting: format!("holdout {}", h.name),
                     message: format!(
@@ -211,7 +202,7 @@ pub(super) fn prepare_holdouts(table: &mut FeatureTable, c: &ir::Classify) -> Re
         }
         let name = holdout_factor(h);
         if h.factors.len() > 1 && !table.factors.contains_key(&name) {
-            let parts: Vec<&str> = h.factors.iter().map(String::as_str).collect();
+            let parts: Vec<&str> = h.factors.iter().map(|f| f.name()).collect();
             table
                 .add_combined_factor(&name, &parts)
                 .map_err(|e| StageError::Setting {
@@ -350,12 +341,12 @@ fn relabel(table: &FeatureTable, factor: &str) -> Result<FeatureTable> {
     Ok(t)
 }
 
-fn shape_of(table: &FeatureTable, c: &ir::Classify, realism: Vec<(f64, f64, i64)>) -> StudyShape {
+fn shape_of(table: &FeatureTable, c: &ir::Classify, realism: Vec<RealismCondition>) -> StudyShape {
     let mut values = BTreeMap::new();
     for t in &c.targets {
         let (ir::Target::All { factor } | ir::Target::Pairs { factor }) = t;
-        if let Ok(v) = factor_values(table, factor) {
-            values.insert(factor.clone(), v);
+        if let Ok(v) = factor_values(table, factor.name()) {
+            values.insert(factor.name().to_string(), v);
         }
     }
     for h in &c.holdouts {
@@ -418,7 +409,10 @@ fn load_plain(dirs: &[&Path], study_dir: &Path) -> Result<Plain> {
 }
 
 /// The realism conditions of all `dirs` (none unless the block asks for realism), sorted.
-fn all_realism_conditions(dirs: &[&Path], classify: &ir::Classify) -> Result<Vec<(f64, f64, i64)>> {
+fn all_realism_conditions(
+    dirs: &[&Path],
+    classify: &ir::Classify,
+) -> Result<Vec<RealismCondition>> {
     if !classify.realism {
         return Ok(vec![]);
     }
@@ -430,12 +424,16 @@ fn all_realism_conditions(dirs: &[&Path], classify: &ir::Classify) -> Result<Vec
             }
         }
     }
-    all.sort_by(|a, b| {
-        a.0.total_cmp(&b.0)
-            .then(b.1.total_cmp(&a.1))
-            .then(a.2.cmp(&b.2))
-    });
+    all.sort_by(grid_order);
     Ok(all)
+}
+
+/// The order realism conditions are listed in: σ ascending, then ρ descending, then seed.
+fn grid_order(a: &RealismCondition, b: &RealismCondition) -> std::cmp::Ordering {
+    a.sigma
+        .total_cmp(&b.sigma)
+        .then(b.fraction.total_cmp(&a.fraction))
+        .then(a.seed.cmp(&b.seed))
 }
 
 /// Without recorded task performance, the `perf` measure and the matched control cannot run:
@@ -462,16 +460,17 @@ fn drop_without_perf(
 /// Loads the classifier table of each realism condition.
 fn load_realism_tables(
     dirs: &[&Path],
-    realism: &[(f64, f64, i64)],
+    realism: &[RealismCondition],
     observables: &[String],
 ) -> Result<BTreeMap<usize, FeatureTable>> {
     let mut realism_tables = BTreeMap::new();
-    for (ri, &(sigma, fraction, seed)) in realism.iter().enumerate() {
-        let cond = features::Condition::Realism {
+    for (ri, &c) in realism.iter().enumerate() {
+        let RealismCondition {
             sigma,
             fraction,
             seed,
-        };
+        } = c;
+        let cond = features::Condition::Realism(c);
         let rt = features::load_features(dirs, &cond, Some(observables))?;
         let t = to_classify_table(&rt).map_err(|source| StageError::Table {
             what: format!("the realism condition σ = {sigma}, ρ = {fraction}, seed {seed}"),
@@ -487,19 +486,16 @@ fn load_realism_tables(
 fn spec_tables(
     specs: &[EvalSpec],
     plain: &Plain,
-    realism: &[(f64, f64, i64)],
+    realism: &[RealismCondition],
     realism_tables: &BTreeMap<usize, FeatureTable>,
 ) -> Result<Vec<Arc<FeatureTable>>> {
     type TableKey = (String, Option<usize>, bool, Option<String>);
     let mut tables: BTreeMap<TableKey, Arc<FeatureTable>> = BTreeMap::new();
     let mut spec_table = Vec::with_capacity(specs.len());
     for s in specs {
-        let ri = s.realism.map(|r| {
-            realism
-                .iter()
-                .position(|&(a, b, k)| a == r.sigma && b == r.fraction && k == r.seed)
-                .unwrap_or(0)
-        });
+        let ri = s
+            .realism
+            .map(|r| realism.iter().position(|&c| c == r).unwrap_or(0));
         let is_perf = s.measure == "perf";
         let mfactor = s.matched.and_then(|_| matched_filter_factor(s));
         let key: TableKey = (s.target_factor.clone(), ri, is_perf, mfactor.clone());

@@ -377,7 +377,11 @@ fn spec_expansion_pairs_conv1d_and_portions() {
     let shape = StudyShape {
         values,
         n_times: 5,
-        realism: vec![(0.5, 1.0, 0)],
+        realism: vec![crate::ir::RealismCondition {
+            sigma: 0.5,
+            fraction: 1.0,
+            seed: 0,
+        }],
     };
     let (specs, notes) = evaluation_specs(&c, &shape);
     // Random forest (in `analysis_models`): the 4-way target × (balanced + 3 × 3 portions +
@@ -449,15 +453,9 @@ fn errors_name_the_file_or_setting() {
     std::fs::remove_file(tmp.path().join("runs.parquet")).unwrap();
     let e = classify_study_with(tmp.path(), &c, &opts(), &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("runs.parquet"), "{e}");
-    // A holdout on a layer-level factor leaks.
+    // A holdout on a layer-level factor cannot be written: `ir::Holdout` holds `ir::Factor`s,
+    // which are all run-level.
     synth(tmp.path(), &plan, false);
-    let mut c2 = c.clone();
-    c2.holdouts = vec![ir::Holdout {
-        name: "layer".into(),
-        factors: vec!["layer".into()],
-    }];
-    let e = classify_study_with(tmp.path(), &c2, &opts(), &mut |_| {}).unwrap_err();
-    assert!(matches!(e, StageError::Leak { .. }), "{e}");
     // Too few examples for the splits: the evaluation is named.
     let mut c3 = c.clone();
     c3.holdouts.clear();

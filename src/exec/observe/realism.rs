@@ -17,20 +17,12 @@ use crate::features::observable::Measure;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tch::{Device, Kind, Tensor};
 
-/// One realism condition of the grid (method.md §5).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RealismCondition {
-    /// Standard deviation of the additive white Gaussian noise, in the tensor's own units.
-    pub sigma: f64,
-    /// Unit fraction ρ ∈ (0, 1]; ceil(ρ·n) units are kept.
-    pub fraction: f64,
-    /// Seed of the unit permutation and of the noise (the same seed drives both).
-    pub seed: u64,
-}
+/// One realism condition of the grid (method.md §5): the IR's plain-data type, given its
+/// checked constructor and the paper's grid here.
+pub use crate::ir::RealismCondition;
 
 /// A realism condition outside its domain.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -44,6 +36,7 @@ pub enum RealismError {
 }
 
 impl RealismCondition {
+    /// A condition, checked by [`RealismCondition::validate`].
     pub fn new(sigma: f64, fraction: f64, seed: u64) -> Result<Self, RealismError> {
         let c = RealismCondition {
             sigma,
@@ -53,6 +46,9 @@ impl RealismCondition {
         c.validate()?;
         Ok(c)
     }
+
+    /// Whether the observer can apply it: σ finite and ≥ 0, ρ ∈ (0, 1], the seed below
+    /// 2⁶³ − 1 (stored as int64; `gradavg` uses seed + 1).
     pub fn validate(&self) -> Result<(), RealismError> {
         if !(self.sigma.is_finite() && self.sigma >= 0.0) {
             return Err(RealismError::Sigma(self.sigma));

@@ -3,6 +3,7 @@ use crate::features::observable::ObservableId;
 use crate::features::pyref;
 use crate::features::schema::ObservationRow;
 use crate::features::writer::{FileMetadata, feature_path, write_features, write_runs};
+use crate::ir::RealismCondition;
 
 const OBS: [&str; 4] = [
     "weightabs_median",
@@ -120,22 +121,22 @@ fn roundtrip_and_pivot() {
         }
     }
     // Another condition, a chosen subset and order of observables.
-    let cond = Condition::Realism {
+    let cond = Condition::Realism(RealismCondition {
         sigma: 0.5,
         fraction: 0.25,
         seed: 3,
-    };
+    });
     let pick = vec!["gradavgsq_id".to_string(), "weightabs_median".to_string()];
     let t = load_features(&[dir.path()], &cond, Some(&pick)).unwrap();
     assert_eq!(t.x.shape(), &[6, 3, 2]);
     assert_eq!(t.x[[3, 2, 0]], cell(1, 1, 10, 2, 3));
     assert_eq!(t.x[[3, 2, 1]], cell(1, 1, 10, 0, 3));
     // A condition nobody recorded.
-    let none = Condition::Realism {
+    let none = Condition::Realism(RealismCondition {
         sigma: 9.0,
         fraction: 0.25,
         seed: 3,
-    };
+    });
     assert!(matches!(
         load_features(&[dir.path()], &none, None),
         Err(ReadError::NoRows { .. })

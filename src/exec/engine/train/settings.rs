@@ -45,7 +45,7 @@ pub struct TrainSettings {
 /// The defaults of a job built without a spec (tests, benches): 100 epochs at batch 256, SGD
 /// rate 0.01 rescaled to the batch, a constant schedule, weight decay 1e-5, checkpoints every 5
 /// epochs, seeds 0, validation every epoch. `lrx run` sets every field from the run's
-/// [`crate::plan::RunSpec`] (`run::task::job_of`).
+/// [`crate::plan::RunSpec`] ([`TrainSettings::of_hyper`]).
 impl Default for TrainSettings {
     fn default() -> Self {
         TrainSettings {
@@ -115,6 +115,50 @@ impl TrainSettings {
                 base * gamma.powi(k as i32)
             }
         }
+    }
+}
+
+impl TrainSettings {
+    /// The settings of a planned run: its hyperparameters as the plan has them, the learning
+    /// rate as written (`scale_lr` off), validation every epoch, only the latest checkpoint
+    /// file kept; checked ([`TrainSettings::checked`]). An error names what the engine cannot
+    /// run: a schedule it does not implement, or epochs or a batch out of range.
+    pub fn of_hyper(h: &crate::ir::Hyper) -> std::result::Result<TrainSettings, String> {
+        let s = &h.schedule;
+        let schedule = match s.name.as_str() {
+            "constant" => Schedule::Constant,
+            "warmup_steps" => Schedule::WarmupSteps {
+                warmup_epochs: s.f64("warmup").unwrap_or(0.0),
+                milestones: s
+                    .get("milestones")
+                    .and_then(|v| v.as_list())
+                    .map(|l| {
+                        l.iter()
+                            .filter_map(|v| v.as_i64())
+                            .map(|x| x as u32)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                gamma: s.f64("gamma").unwrap_or(0.1),
+            },
+            o => return Err(format!("schedule `{o}` is not implemented by the engine")),
+        };
+        TrainSettings {
+            epochs: u32::try_from(h.epochs).map_err(|_| "epochs out of range")?,
+            batch: h.batch,
+            lr: h.lr,
+            scale_lr: false,
+            lr_base_batch: h.batch,
+            schedule,
+            weight_decay: h.weight_decay,
+            checkpoints: h.checkpoints.iter().map(|&c| c as u32).collect(),
+            model_seed: h.model_seed,
+            data_seed: h.data_seed,
+            eval_every: 1,
+            keep_checkpoints: false,
+        }
+        .checked()
+        .map_err(|e| e.to_string())
     }
 }
 
