@@ -6,7 +6,7 @@ pub mod eval;
 /// The checked study (the IR), at the crate root since every later stage reads it.
 pub use crate::ir;
 pub mod study;
-pub mod val;
+pub(crate) mod val;
 
 pub use study::all_candidates;
 

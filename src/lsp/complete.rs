@@ -282,7 +282,7 @@ impl Items {
                 TopItem::Import { alias, .. } => {
                     self.add(&alias, CompletionItemKind::MODULE, "module", None);
                 }
-                TopItem::Block { .. } => {}
+                TopItem::Block => {}
             }
         }
         let _ = ctx;

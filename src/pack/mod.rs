@@ -19,8 +19,8 @@
 //! to stay a plain archive a person can open with `tar`. Packs are byte-for-byte reproducible
 //! (entries in a fixed order, zero mtimes and owners).
 
-pub mod collect;
-pub mod data;
+pub(crate) mod collect;
+pub(crate) mod data;
 
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@
 //! estimate and a disk estimate. Pure: no disk, no devices.
 
 pub mod cost;
-pub mod diff;
+pub(crate) mod diff;
 mod run_spec;
 
 pub use crate::registry::later::{

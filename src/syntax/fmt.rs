@@ -1,6 +1,6 @@
 //! FORMAT: the canonical layout of a `.lrx` file (`lrx fmt`).
 //!
-//! The formatter prints the syntax tree ([`ast`](super::ast)) again, in one layout whatever
+//! The formatter prints the syntax tree (`ast`) again, in one layout whatever
 //! the input's; the rules are in docs/reference/files-and-imports.md, "Formatting (`lrx fmt`)":
 //!
 //! - items in source order, at most one blank line between them, one newline at the end;
