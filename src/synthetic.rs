@@ -26,12 +26,15 @@ pub struct SyntheticStudy {
     /// Generate the signal from a random rule per run instead of the run's own (labels then
     /// carry no information: accuracy must be at chance).
     pub shuffle_labels: bool,
+    /// Seed of every random stream (each is derived from it and a name, so the values are the
+    /// same whatever the order of writing).
     pub seed: u64,
     /// Task performance: a run's final validation accuracy is 0.6 + `perf_signal` × (index of
     /// its signal rule) + N(0, `perf_noise`²), clipped to [0.05, 0.99]; at checkpoint e ≥ 1 it is
     /// that × (0.5 + 0.5 e / last epoch), the loss −ln of it; epoch 0 has none (as in `lrx
     /// run`). Drawn from its own stream, so the observables do not depend on these settings.
     pub perf_signal: f64,
+    /// Standard deviation of the accuracy's noise (see `perf_signal`).
     pub perf_noise: f64,
 }
 

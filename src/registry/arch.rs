@@ -8,12 +8,16 @@ use crate::value::Call;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Position {
+    /// The first ⌊n/3⌋ of the n layers (n counts the supervised classifier, also for SimCLR).
     Early,
+    /// The next ⌊n/3⌋ layers.
     Middle,
+    /// The remaining layers, the contrastive head included.
     Deep,
 }
 
 impl Position {
+    /// The name used in features and plans (`early`, `middle`, `deep`).
     pub fn as_str(self) -> &'static str {
         match self {
             Position::Early => "early",
@@ -21,6 +25,7 @@ impl Position {
             Position::Deep => "deep",
         }
     }
+    /// 0, 1 or 2, in depth order.
     pub fn index(self) -> u8 {
         self as u8
     }
@@ -29,7 +34,9 @@ impl Position {
 /// A learnable layer as the planner sees it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LayerInfo {
+    /// The canonical layer name (method.md §7), shared with the engine and the features.
     pub name: String,
+    /// The depth group of the layer.
     pub position: Position,
     /// Forward multiply-adds ×2 for one example.
     pub flops: f64,
