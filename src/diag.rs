@@ -225,27 +225,86 @@ fn shown_char(c: char) -> char {
     }
 }
 
+/// `o` clamped to `text` and moved back to a character boundary.
+fn floor_boundary(text: &str, o: usize) -> usize {
+    let mut o = o.min(text.len());
+    while !text.is_char_boundary(o) {
+        o -= 1;
+    }
+    o
+}
+
+/// The end of line `l` (before `\r\n` or `\n`), given the line starts.
+fn line_end(text: &str, starts: &[usize], l: usize) -> usize {
+    let e = starts.get(l + 1).map_or(text.len(), |s| s - 1);
+    if e > starts[l] && text.as_bytes()[e - 1] == b'\r' {
+        e - 1
+    } else {
+        e
+    }
+}
+
+/// The lines an excerpt of `f` shows: those of each span and one on either side. (The empty
+/// "line" after a final newline is not context.)
+fn shown_lines(
+    f: &crate::source::SourceFile,
+    spans: &[(usize, usize)],
+) -> std::collections::BTreeSet<usize> {
+    let starts = f.line_starts();
+    let mut last = starts.len() - 1;
+    if last > 0 && starts[last] == f.text.len() {
+        last -= 1;
+    }
+    let mut lines = std::collections::BTreeSet::new();
+    for &(a, b) in spans {
+        let (la, _) = f.line_of(a);
+        let (lb, _) = f.line_of(b);
+        for l in la.saturating_sub(1)..=(lb + 1).min(last).max(lb) {
+            lines.insert(l);
+        }
+    }
+    lines
+}
+
+/// The labelled part of each shown line as (line, from, to, labelled): the whole line when it
+/// has no label, else the bytes its labels cover (the caller widens a long line's window around
+/// it). The primary label (`spans[0]`) comes first: a cut line always shows it; other labels on
+/// the same line are shown when they fit in the window (else they point at its `…`).
+fn windows(
+    lines: &std::collections::BTreeSet<usize>,
+    spans: &[(usize, usize)],
+    starts: &[usize],
+    end_of: &dyn Fn(usize) -> usize,
+) -> Vec<(usize, usize, usize, bool)> {
+    let mut windows = Vec::new();
+    for &l in lines {
+        let (ls, le) = (starts[l], end_of(l));
+        let on_line = |&&(a, b): &&(usize, usize)| a <= le && b >= ls;
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        let primary = spans.first().filter(|s| on_line(s));
+        for &(a, b) in primary.into_iter().chain(spans.iter().filter(on_line)) {
+            let (a, b) = (a.max(ls), b.min(le));
+            let (nlo, nhi) = (lo.min(a), hi.max(b));
+            if primary.is_none() || lo == usize::MAX || nhi - nlo <= MAX_SHOWN - 2 * CUT_CONTEXT {
+                (lo, hi) = (nlo, nhi);
+            }
+        }
+        windows.push(if lo == usize::MAX {
+            (l, ls, le, false)
+        } else {
+            (l, lo, hi, true)
+        });
+    }
+    windows
+}
+
 impl Excerpt {
     /// The excerpt showing `spans` (all in `f`), and the spans moved into it.
     fn new(f: &crate::source::SourceFile, spans: &[Span]) -> (Excerpt, Vec<(usize, usize)>) {
         let text = f.text.as_str();
         let starts = f.line_starts();
-        let floor = |mut o: usize| {
-            o = o.min(text.len());
-            while !text.is_char_boundary(o) {
-                o -= 1;
-            }
-            o
-        };
-        // The end of line `l` (before `\r\n` or `\n`).
-        let line_end = |l: usize| {
-            let e = starts.get(l + 1).map_or(text.len(), |s| s - 1);
-            if e > starts[l] && text.as_bytes()[e - 1] == b'\r' {
-                e - 1
-            } else {
-                e
-            }
-        };
+        let floor = |o: usize| floor_boundary(text, o);
+        let end_of = |l: usize| line_end(text, starts, l);
         // Clamp the spans to the file and shorten very long multi-line ones.
         let spans: Vec<(usize, usize)> = spans
             .iter()
@@ -255,50 +314,14 @@ impl Excerpt {
                 let (la, _) = f.line_of(a);
                 let (lb, _) = f.line_of(b);
                 if lb > la + MAX_LABEL_LINES {
-                    (a, line_end(la).max(a))
+                    (a, end_of(la).max(a))
                 } else {
                     (a, b)
                 }
             })
             .collect();
-        // Lines to show: those of each label and one on either side.
-        // (The empty "line" after a final newline is not context.)
-        let mut last = starts.len() - 1;
-        if last > 0 && starts[last] == text.len() {
-            last -= 1;
-        }
-        let mut lines = std::collections::BTreeSet::new();
-        for &(a, b) in &spans {
-            let (la, _) = f.line_of(a);
-            let (lb, _) = f.line_of(b);
-            for l in la.saturating_sub(1)..=(lb + 1).min(last).max(lb) {
-                lines.insert(l);
-            }
-        }
-        // The window of each line: all of a short line, else the part around its labels (for
-        // a line without labels, the columns of the nearest line with labels).
-        let mut windows: Vec<(usize, usize, usize, bool)> = Vec::new(); // line, from, to, labelled
-        for &l in &lines {
-            let (ls, le) = (starts[l], line_end(l));
-            let on_line = |&&(a, b): &&(usize, usize)| a <= le && b >= ls;
-            let (mut lo, mut hi) = (usize::MAX, 0);
-            // The primary label first: a cut line always shows it; other labels on the same
-            // line are shown when they fit in the window (else they point at its `…`).
-            let primary = spans.first().filter(|s| on_line(s));
-            for &(a, b) in primary.into_iter().chain(spans.iter().filter(on_line)) {
-                let (a, b) = (a.max(ls), b.min(le));
-                let (nlo, nhi) = (lo.min(a), hi.max(b));
-                if primary.is_none() || lo == usize::MAX || nhi - nlo <= MAX_SHOWN - 2 * CUT_CONTEXT
-                {
-                    (lo, hi) = (nlo, nhi);
-                }
-            }
-            windows.push(if lo == usize::MAX {
-                (l, ls, le, false)
-            } else {
-                (l, lo, hi, true)
-            });
-        }
+        let lines = shown_lines(f, &spans);
+        let windows = windows(&lines, &spans, starts, &end_of);
         let labelled: Vec<(usize, usize, usize)> = windows
             .iter()
             .filter(|w| w.3)
@@ -310,8 +333,8 @@ impl Excerpt {
             lines: Vec::new(),
         };
         for &(l, lo, hi, has_label) in &windows {
-            let (ls, le) = (starts[l], line_end(l));
-            let (mut from, mut to) = if le - ls <= MAX_SHOWN {
+            let (ls, le) = (starts[l], end_of(l));
+            let (from, to) = if le - ls <= MAX_SHOWN {
                 (ls, le)
             } else {
                 let (lo, hi) = if has_label {
@@ -329,39 +352,7 @@ impl Excerpt {
                     .min(from + MAX_SHOWN);
                 (from, to.min(le))
             };
-            // A byte-order mark is not shown (nor counted as a column).
-            let first = if l == 0 && text.starts_with(crate::source::BOM) {
-                crate::source::BOM.len_utf8().min(le)
-            } else {
-                ls
-            };
-            from = floor(from.max(first));
-            to = to.max(from);
-            while !text.is_char_boundary(to) {
-                to += 1;
-            }
-            let at = out.text.len();
-            let prefix = if from > first {
-                out.text.push_str(ELLIPSIS);
-                ELLIPSIS.len()
-            } else {
-                0
-            };
-            out.text.extend(text[from..to].chars().map(shown_char));
-            if to < le {
-                out.text.push_str(ELLIPSIS);
-            }
-            let col = f.line_col(from).1 - 1;
-            out.lines.push(ExLine {
-                at,
-                len: out.text.len() - at,
-                line: l,
-                col,
-                prefix,
-                from,
-                to,
-            });
-            out.text.push('\n');
+            out.push_line(f, l, from, to);
         }
         let mapped = spans
             .iter()
@@ -371,6 +362,47 @@ impl Excerpt {
             })
             .collect();
         (out, mapped)
+    }
+
+    /// Appends line `l` of `f`, bytes `from..to` of it (moved to character boundaries), with
+    /// `…` where the line is cut.
+    fn push_line(&mut self, f: &crate::source::SourceFile, l: usize, from: usize, to: usize) {
+        let text = f.text.as_str();
+        let starts = f.line_starts();
+        let (ls, le) = (starts[l], line_end(text, starts, l));
+        // A byte-order mark is not shown (nor counted as a column).
+        let first = if l == 0 && text.starts_with(crate::source::BOM) {
+            crate::source::BOM.len_utf8().min(le)
+        } else {
+            ls
+        };
+        let from = floor_boundary(text, from.max(first));
+        let mut to = to.max(from);
+        while !text.is_char_boundary(to) {
+            to += 1;
+        }
+        let at = self.text.len();
+        let prefix = if from > first {
+            self.text.push_str(ELLIPSIS);
+            ELLIPSIS.len()
+        } else {
+            0
+        };
+        self.text.extend(text[from..to].chars().map(shown_char));
+        if to < le {
+            self.text.push_str(ELLIPSIS);
+        }
+        let col = f.line_col(from).1 - 1;
+        self.lines.push(ExLine {
+            at,
+            len: self.text.len() - at,
+            line: l,
+            col,
+            prefix,
+            from,
+            to,
+        });
+        self.text.push('\n');
     }
 
     /// The excerpt offset showing file offset `o` (on a line of the excerpt).
