@@ -7,8 +7,9 @@ pub(crate) mod datafiles;
 pub mod diag;
 pub mod exec;
 pub mod features;
-pub(crate) mod fsx;
-// Most of `idx` is the engine's (feature `torch`); the checker reads only the data paths.
+pub mod fsx;
+// Most of `idx` is the engine's (feature `torch`); the checker and packs read only its file
+// names and data paths.
 #[cfg_attr(not(feature = "torch"), allow(dead_code))]
 pub(crate) mod idx;
 pub mod ir;

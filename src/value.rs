@@ -32,7 +32,8 @@ pub enum Value {
     Float(f64),
     /// A string, or a name from a parameter's list of allowed values.
     Str(String),
-    /// A list (`checkpoints`, layer lists of some builtins).
+    /// A list: the value of a list parameter (`hidden` of `mlp`, `milestones`, a classifier's
+    /// grid).
     List(Vec<Value>),
 }
 

@@ -59,10 +59,12 @@ pub struct Summary {
     pub checkpoints_per_run: (usize, usize),
     /// Number of observables, over every measure.
     pub observables: usize,
-    /// Feature columns of a matrix per measure (`weight`, `act`, `gradavg`, `all`, `perf`): 3
-    /// identifying columns plus one per observable and checkpoint that every run has.
+    /// Feature columns of a matrix per measure (`weight`, `act`, `gradavg`, `all`; `perf` when
+    /// classified): 3 identifying columns plus one per observable and checkpoint every run has
+    /// (for `perf`, accuracy and loss at each such checkpoint after epoch 0).
     pub feature_columns: BTreeMap<String, usize>,
-    /// Number of realism conditions (noise and ablation settings), 0 without `realism`.
+    /// Number of realism conditions (each a noise σ, a fraction of units and a seed), 0 without
+    /// `realism`.
     pub realism_conditions: usize,
     /// Runs observed under the realism conditions too.
     pub realism_runs: usize,

@@ -29,7 +29,8 @@ pub struct CochleaParams {
     pub low_hz: f64,
     /// Upper end of the filterbank in Hz (at most `sample_rate / 2`).
     pub high_hz: f64,
-    /// Filters per ERB band (overcompleteness): the bank has `sample_factor·(filters + 1) − 1`.
+    /// Filters per ERB band (overcompleteness): the bank has `sample_factor·(filters + 1) − 1`
+    /// filters.
     pub sample_factor: usize,
     /// Envelope sampling rate in Hz: the cochleagram's time resolution.
     pub env_rate: f64,

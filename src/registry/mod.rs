@@ -1268,7 +1268,8 @@ pub const JACOBIAN_VIA: &[&str] = &["auto", "forward", "backward"];
 pub const PRECISIONS: &[&str] = &["float64", "float32"];
 /// Device names of `study { device = ... }` (`"cuda:N"` picks a GPU too).
 pub const DEVICES: &[&str] = &["cpu", "cuda", "auto"];
-/// The measures a classifier may read (`classify { measures = ... }`); `all` joins them.
+/// The measure subsets a classifier reads, as `lrx doc` lists them (`all`: every observable;
+/// `classify { measures = ... }` also takes `perf` and the measures' aliases).
 pub const MEASURE_SUBSETS: &[&str] = &["weight", "act", "gradavg", "all"];
 /// Portions of training a trajectory can be cut into (`classify { portions = ... }`).
 pub const PORTIONS: &[&str] = &["thirds", "sevenths"];

@@ -1,4 +1,4 @@
-//! Expression evaluation and name resolution for the checker: the evaluator's state ([`Eval`]),
+//! Expression evaluation and name resolution for the checker: the evaluator's state (`Eval`),
 //! modules and their definitions, and the small helpers the blocks share. The evaluation itself
 //! is spread by concern: loading files and imports (`load`), names and definitions (`names`),
 //! expressions and operators (`expr`), builtin calls (`call`) and helper functions (`helper`),
