@@ -258,7 +258,7 @@ fn exit_code(r: Result<(), i32>) -> i32 {
     }
 }
 
-/// The `lrx` binary: runs the front-end commands ([`run_front`]) in this process, which has no
+/// The `lrx` binary: runs the front-end commands (`run_front`) in this process, which has no
 /// libtorch loaded, and replaces itself with `lrx-engine` (beside it) for the others, with the
 /// same arguments. Returns the exit code, or does not return.
 #[cfg(feature = "torch")]

@@ -5,9 +5,9 @@
 //! definition, and formatting (`lrx fmt`'s layout). It is part of the front end: nothing here
 //! reaches libtorch. docs/editors.md describes it and the editor set-up.
 //!
-//! The modules: [`server`] (the protocol loop and the open documents), [`diagnostics`],
-//! [`hover`], [`complete`], [`definition`], and what they share: [`scan`] (what encloses a
-//! cursor, in text that need not parse, on [`token`]'s forgiving tokenizer), [`symbols`]
+//! The modules: `server` (the protocol loop and the open documents), `diagnostics`,
+//! `hover`, `complete`, `definition`, and what they share: `scan` (what encloses a
+//! cursor, in text that need not parse, on `token`'s forgiving tokenizer), `symbols`
 //! (imports, definitions, presets → builtins), [`know`] (the registry and the reference's key
 //! tables) and [`position`] (byte offsets ↔ UTF-16 positions, paths ↔ URIs).
 

@@ -33,7 +33,7 @@
 //! Spans: the parser's spans of expressions, names and blocks cover their tokens exactly, but
 //! the span of an import, definition or entry can run on over the whitespace and comments
 //! after its last token (a pest rule that ends with an optional or repeated part), so their
-//! ends are taken from their last part ([`item_span`], [`entry_span`]).
+//! ends are taken from their last part (`item_span`, `entry_span`).
 //!
 //! Formatting is checked before it is returned: the output must parse to the same tree as the
 //! input (spans aside) and hold the same comments, or [`format_file`] returns a bug diagnostic
