@@ -3,12 +3,15 @@
 pub mod check;
 pub mod classify;
 pub mod cli;
-pub mod datafiles;
+pub(crate) mod datafiles;
 pub mod diag;
 pub mod exec;
 pub mod features;
 pub mod fsx;
-pub mod idx;
+// Most of `idx` is the engine's (feature `torch`); the checker and packs read only its file
+// names and data paths.
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+pub(crate) mod idx;
 pub mod ir;
 pub mod lsp;
 pub mod pack;

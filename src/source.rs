@@ -12,12 +12,16 @@ pub struct SourceId(pub u32);
 /// A byte range in one source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Span {
+    /// The file the range is in.
     pub source: SourceId,
+    /// Byte offset of the first byte.
     pub start: usize,
+    /// Byte offset one past the last byte (`start` for an empty span).
     pub end: usize,
 }
 
 impl Span {
+    /// The bytes `start..end` of file `source`.
     pub fn new(source: SourceId, start: usize, end: usize) -> Self {
         Span { source, start, end }
     }
@@ -29,9 +33,11 @@ impl Span {
             end: self.end.max(other.end),
         }
     }
+    /// Length in bytes.
     pub fn len(&self) -> usize {
         self.end - self.start
     }
+    /// Whether the span covers no byte (a position, such as the end of a file).
     pub fn is_empty(&self) -> bool {
         self.start == self.end
     }
@@ -40,11 +46,14 @@ impl Span {
 /// A value with the span of the text it came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Spanned<T> {
+    /// The value.
     pub node: T,
+    /// Where its text is.
     pub span: Span,
 }
 
 impl<T> Spanned<T> {
+    /// Pairs `node` with the span of its text.
     pub fn new(node: T, span: Span) -> Self {
         Spanned { node, span }
     }
@@ -61,9 +70,13 @@ impl<T> Spanned<T> {
 /// grammar skips it and [`SourceMap::line_col`] does not count it as a column.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
+    /// The name shown in diagnostics.
     pub name: String,
+    /// The file on disk; `None` for embedded stdlib files and text given in memory.
     pub path: Option<PathBuf>,
+    /// The text (shared, so that later stages can hold it without copying).
     pub text: Arc<String>,
+    /// Where the text stops being UTF-8, when it does.
     pub invalid_utf8: Option<InvalidUtf8>,
     /// Line starts and whether the text is ASCII (computed on first use).
     index: Arc<std::sync::OnceLock<LineIndex>>,
@@ -72,7 +85,9 @@ pub struct SourceFile {
 /// Where a file stops being UTF-8: the byte offset and the offending bytes (at most 4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidUtf8 {
+    /// Byte offset of the first invalid byte (everything before it is valid UTF-8).
     pub offset: usize,
+    /// The invalid sequence (1 to 4 bytes), shown in the diagnostic.
     pub bytes: Vec<u8>,
 }
 
@@ -104,9 +119,11 @@ pub struct SourceMap {
 }
 
 impl SourceMap {
+    /// An empty map.
     pub fn new() -> Self {
         Self::default()
     }
+    /// Adds a file from its text and returns its id (ids are given in order from 0).
     pub fn add(
         &mut self,
         name: impl Into<String>,
@@ -141,15 +158,19 @@ impl SourceMap {
         let bytes = std::fs::read(path)?;
         Ok(self.add_bytes(path.display().to_string(), Some(path.to_path_buf()), bytes))
     }
+    /// The file `id`; panics when `id` is not of this map.
     pub fn get(&self, id: SourceId) -> &SourceFile {
         &self.files[id.0 as usize]
     }
+    /// The file `id`, or `None` when `id` is not of this map.
     pub fn try_get(&self, id: SourceId) -> Option<&SourceFile> {
         self.files.get(id.0 as usize)
     }
+    /// Number of files.
     pub fn len(&self) -> usize {
         self.files.len()
     }
+    /// Whether no file was added yet.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
@@ -164,12 +185,14 @@ impl SourceMap {
             })
             .map(|i| SourceId(i as u32))
     }
+    /// The file with display name `name` (`<stdlib/paper.lrx>` for a stdlib module).
     pub fn find_name(&self, name: &str) -> Option<SourceId> {
         self.files
             .iter()
             .position(|f| f.name == name)
             .map(|i| SourceId(i as u32))
     }
+    /// The text a span covers; panics when the span is not in the file.
     pub fn text(&self, span: Span) -> &str {
         &self.get(span.source).text[span.start..span.end]
     }

@@ -26,12 +26,15 @@ pub struct SyntheticStudy {
     /// Generate the signal from a random rule per run instead of the run's own (labels then
     /// carry no information: accuracy must be at chance).
     pub shuffle_labels: bool,
+    /// Seed of every random stream (each is derived from it and a name, so the values are the
+    /// same whatever the order of writing).
     pub seed: u64,
     /// Task performance: a run's final validation accuracy is 0.6 + `perf_signal` × (index of
     /// its signal rule) + N(0, `perf_noise`²), clipped to [0.05, 0.99]; at checkpoint e ≥ 1 it is
     /// that × (0.5 + 0.5 e / last epoch), the loss −ln of it; epoch 0 has none (as in `lrx
     /// run`). Drawn from its own stream, so the observables do not depend on these settings.
     pub perf_signal: f64,
+    /// Standard deviation of the accuracy's noise (see `perf_signal`).
     pub perf_noise: f64,
 }
 
@@ -147,44 +150,62 @@ pub fn write_synthetic_study(
                 }
             }
         }
-        let mut rp = stream(opts.seed, &["perf", &run.id]);
-        let z: f64 = StandardNormal.sample(&mut rp);
-        let last =
-            (0.6 + opts.perf_signal * signal_rule as f64 + opts.perf_noise * z).clamp(0.05, 0.99);
-        let history: Vec<(i64, Option<f64>, Option<f64>)> = (1..=run.epochs)
-            .map(|e| {
-                let a = last * (0.5 + 0.5 * e as f64 / t_max);
-                (e, Some(a), Some(-a.ln()))
-            })
-            .collect();
-        let perf = RunPerformance::from_history(history, &run.checkpoints);
+        let perf = performance(opts, run, signal_rule, t_max);
         let meta = FileMetadata::new(&run.id, &plan.spec_hash, "none", "synthetic")
             .with_performance(perf.clone());
         write_features(dir, rule, &meta, &rows)?;
-        let mut factors = IndexMap::new();
-        factors.insert("task".into(), FactorValue::from(run.task.label.clone()));
-        factors.insert("arch".into(), FactorValue::from(run.arch.label.clone()));
-        factors.insert("lr".into(), FactorValue::Float(run.lr));
-        factors.insert("batch".into(), FactorValue::Int(run.batch));
-        factors.insert("epochs".into(), FactorValue::Int(run.epochs));
-        factors.insert("weight_decay".into(), FactorValue::Float(run.weight_decay));
-        factors.insert(
-            "model_seed".into(),
-            crate::features::schema::seed_factor(run.model_seed),
-        );
-        factors.insert(
-            "data_seed".into(),
-            crate::features::schema::seed_factor(run.data_seed),
-        );
         records.push(RunRecord {
             run_id: run.id.clone(),
             rule: rule.clone(),
             status: "done".into(),
-            factors,
+            factors: factors(run),
             performance: perf.clone(),
         });
     }
     let meta = FileMetadata::new("", &plan.spec_hash, "none", "synthetic");
     write_runs(dir, &records, &meta)?;
     Ok(())
+}
+
+/// A run's task performance: its final validation accuracy is 0.6 + `perf_signal` × (index of
+/// its signal rule) + noise (see [`SyntheticStudy::perf_signal`]), from the run's own `perf`
+/// stream.
+fn performance(
+    opts: &SyntheticStudy,
+    run: &crate::plan::RunSpec,
+    signal_rule: usize,
+    t_max: f64,
+) -> RunPerformance {
+    let mut rp = stream(opts.seed, &["perf", &run.id]);
+    let z: f64 = StandardNormal.sample(&mut rp);
+    let last =
+        (0.6 + opts.perf_signal * signal_rule as f64 + opts.perf_noise * z).clamp(0.05, 0.99);
+    let history: Vec<(i64, Option<f64>, Option<f64>)> = (1..=run.epochs)
+        .map(|e| {
+            let a = last * (0.5 + 0.5 * e as f64 / t_max);
+            (e, Some(a), Some(-a.ln()))
+        })
+        .collect();
+    RunPerformance::from_history(history, &run.checkpoints)
+}
+
+/// The factor columns of a run in the synthetic runs table: task, architecture,
+/// hyperparameters and seeds (`lrx run` also records the sweep).
+fn factors(run: &crate::plan::RunSpec) -> IndexMap<String, FactorValue> {
+    let mut factors = IndexMap::new();
+    factors.insert("task".into(), FactorValue::from(run.task.label.clone()));
+    factors.insert("arch".into(), FactorValue::from(run.arch.label.clone()));
+    factors.insert("lr".into(), FactorValue::Float(run.lr));
+    factors.insert("batch".into(), FactorValue::Int(run.batch));
+    factors.insert("epochs".into(), FactorValue::Int(run.epochs));
+    factors.insert("weight_decay".into(), FactorValue::Float(run.weight_decay));
+    factors.insert(
+        "model_seed".into(),
+        crate::features::schema::seed_factor(run.model_seed),
+    );
+    factors.insert(
+        "data_seed".into(),
+        crate::features::schema::seed_factor(run.data_seed),
+    );
+    factors
 }

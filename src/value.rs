@@ -22,11 +22,18 @@ pub const EXACT_FLOAT_INT: f64 = 9_007_199_254_740_992.0;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
+    /// `true` or `false`.
     Bool(bool),
+    /// An integer that fits an `i64`.
     Int(i64),
+    /// An integer above `i64::MAX` (never one that fits an `i64`).
     UInt(u64),
+    /// A float (finite after checking); percentages are already fractions (`25%` is 0.25).
     Float(f64),
+    /// A string, or a name from a parameter's list of allowed values.
     Str(String),
+    /// A list: the value of a list parameter (`hidden` of `mlp`, `milestones`, a classifier's
+    /// grid).
     List(Vec<Value>),
 }
 
@@ -46,6 +53,8 @@ impl Value {
             u64::try_from(i).ok().map(Value::UInt)
         }
     }
+    /// The value as an `f64`, when it is a number (integers are converted, possibly rounded
+    /// above 2⁵³).
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Int(i) => Some(*i as f64),
@@ -74,18 +83,21 @@ impl Value {
             _ => None,
         }
     }
+    /// The value, when it is a `Bool`.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
             _ => None,
         }
     }
+    /// The value, when it is a `Str`.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
             _ => None,
         }
     }
+    /// The items, when it is a `List`.
     pub fn as_list(&self) -> Option<&[Value]> {
         match self {
             Value::List(l) => Some(l),
@@ -138,11 +150,14 @@ impl std::hash::Hash for Value {
 /// `BTreeMap` keeps the parameter order canonical, which the run id hash relies on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Call {
+    /// The builtin's name in [`crate::registry::BUILTINS`] (`knet4`).
     pub name: String,
+    /// Every parameter of the builtin's schema, by name, with its value.
     pub params: BTreeMap<String, Value>,
 }
 
 impl Call {
+    /// A call of `name` with no parameters yet (add them with [`Call::with`]).
     pub fn new(name: impl Into<String>) -> Self {
         Call {
             name: name.into(),
@@ -154,6 +169,7 @@ impl Call {
         self.params.insert(key.to_string(), v);
         self
     }
+    /// The value of parameter `key`, `None` when the call has no such parameter.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.params.get(key)
     }
@@ -162,6 +178,7 @@ impl Call {
     pub fn f64(&self, key: &str) -> Option<f64> {
         self.get(key).and_then(Value::as_f64)
     }
+    /// Parameter `key` as an `i64` (see [`Value::as_i64`]).
     pub fn i64(&self, key: &str) -> Option<i64> {
         self.get(key).and_then(Value::as_i64)
     }
@@ -169,9 +186,11 @@ impl Call {
     pub fn u64(&self, key: &str) -> Option<u64> {
         self.get(key).and_then(Value::as_u64)
     }
+    /// Parameter `key`, when it is a `Bool`.
     pub fn bool(&self, key: &str) -> Option<bool> {
         self.get(key).and_then(Value::as_bool)
     }
+    /// Parameter `key`, when it is a `Str`.
     pub fn str(&self, key: &str) -> Option<&str> {
         self.get(key).and_then(Value::as_str)
     }

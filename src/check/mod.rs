@@ -6,7 +6,7 @@ pub mod eval;
 /// The checked study (the IR), at the crate root since every later stage reads it.
 pub use crate::ir;
 pub mod study;
-pub mod val;
+pub(crate) mod val;
 
 pub use study::all_candidates;
 
@@ -99,7 +99,7 @@ fn finish_check(
     })
 }
 
-/// The canonical value (see [`val::Val::canonical`]) of every definition of every stdlib
+/// The canonical value (see `val::Val::canonical`) of every definition of every stdlib
 /// module of this build, keyed `module.name`: the stdlib's lock (`lrx doc --stdlib-lock`).
 pub fn stdlib_values() -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();

@@ -44,9 +44,6 @@ impl Num {
             Num::Float(x) => x,
         }
     }
-    pub fn is_int(self) -> bool {
-        matches!(self, Num::Int(_))
-    }
     /// The number as an exact integer: an integer, or a whole float within ±2⁵³ (where a
     /// float is exact). `None` for a fraction or a larger float.
     pub fn exact_int(self) -> Option<i128> {

@@ -1,6 +1,6 @@
 //! The command line. The two binaries only call in here: `lrx` (src/main.rs) calls
 //! [`front_main`], `lrx-engine` (src/bin/lrx-engine.rs) calls [`main`]. Every subcommand lives
-//! here and writes through [`Out`], so tests can capture output.
+//! here and writes through `Out`, so tests can capture output.
 
 mod classify;
 mod doc;
@@ -24,52 +24,52 @@ use std::path::PathBuf;
 #[command(name = "lrx", version, about, long_about = None, disable_help_subcommand = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
     /// How diagnostics are printed.
     #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Human)]
-    pub message_format: MessageFormat,
+    pub(crate) message_format: MessageFormat,
     /// Colour in diagnostics: auto (on a terminal), always, never.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
-    pub color: Color,
+    pub(crate) color: Color,
     /// Turn a class of diagnostics into errors: `--deny warnings` fails (exit 1) on any
     /// warning of the check (for CI and editors).
     #[arg(long, global = true, value_enum)]
-    pub deny: Vec<Deny>,
+    pub(crate) deny: Vec<Deny>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Deny {
+pub(crate) enum Deny {
     Warnings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MessageFormat {
+pub(crate) enum MessageFormat {
     Human,
     Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Color {
+pub(crate) enum Color {
     Auto,
     Always,
     Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Text,
     Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Emit {
+pub(crate) enum Emit {
     Ast,
     Ir,
     Plan,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Parse and check a spec; exit 0 when it is valid, 1 with every error otherwise.
     Check { spec: PathBuf },
     /// Expand a spec into its plan: runs, examples, features, classifier fits, cost, disk.
@@ -161,7 +161,7 @@ pub enum Command {
 }
 
 /// Where output goes (stdout/stderr in the binary, buffers in tests).
-pub struct Out<'a> {
+pub(crate) struct Out<'a> {
     pub out: &'a mut dyn Write,
     pub err: &'a mut dyn Write,
     pub color: bool,
@@ -185,7 +185,7 @@ fn serve_stdio(cli: &Cli) -> Option<i32> {
 
 /// Runs a parsed command (the `lrx-engine` binary, tests): [`run_front`]'s commands, and the
 /// ones that need libtorch.
-pub fn run(cli: &Cli, out: &mut Out) -> i32 {
+pub(crate) fn run(cli: &Cli, out: &mut Out) -> i32 {
     if let Some(code) = run_front(cli, out) {
         return code;
     }
@@ -210,7 +210,7 @@ pub fn run(cli: &Cli, out: &mut Out) -> i32 {
 /// `lrx` binary does not link it, see docs/architecture.md). `None` for the commands that
 /// train or use the Conv1D classifier, which `lrx` hands to `lrx-engine` ([`front_main`]).
 /// A command added to [`Command`] goes to the engine unless it is listed here.
-pub fn run_front(cli: &Cli, out: &mut Out) -> Option<i32> {
+pub(crate) fn run_front(cli: &Cli, out: &mut Out) -> Option<i32> {
     let r = match &cli.command {
         Command::Check { spec } => cmd_check(cli, spec, out),
         Command::Plan { spec, format, emit } => cmd_plan(cli, spec, *format, *emit, out),
@@ -258,7 +258,7 @@ fn exit_code(r: Result<(), i32>) -> i32 {
     }
 }
 
-/// The `lrx` binary: runs the front-end commands ([`run_front`]) in this process, which has no
+/// The `lrx` binary: runs the front-end commands (`run_front`) in this process, which has no
 /// libtorch loaded, and replaces itself with `lrx-engine` (beside it) for the others, with the
 /// same arguments. Returns the exit code, or does not return.
 #[cfg(feature = "torch")]
@@ -312,7 +312,7 @@ fn with_stdio<T>(cli: &Cli, f: impl FnOnce(&mut Out) -> T) -> T {
 }
 
 /// Prints diagnostics in the chosen format.
-pub fn report(cli: &Cli, diags: &[Diag], sources: &SourceMap, out: &mut Out) {
+pub(crate) fn report(cli: &Cli, diags: &[Diag], sources: &SourceMap, out: &mut Out) {
     match cli.message_format {
         MessageFormat::Json => {
             let _ = writeln!(out.err, "{}", diag::render_json(diags, sources));
@@ -355,7 +355,7 @@ pub(super) fn fail(out: &mut Out, msg: impl std::fmt::Display) -> i32 {
     1
 }
 
-pub fn load(
+pub(crate) fn load(
     cli: &Cli,
     spec: &std::path::Path,
     out: &mut Out,

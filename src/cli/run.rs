@@ -115,15 +115,7 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
     if jobs == 0 {
         return Err(fail(out, "--jobs must be at least 1"));
     }
-    let log = if a.quiet {
-        LogMode::Quiet
-    } else if a.log_format == LogFormat::Json {
-        LogMode::Json
-    } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        LogMode::Bars
-    } else {
-        LogMode::Lines
-    };
+    let log = log_mode(a);
     let opts = RunOptions {
         jobs,
         only: a.only.clone(),
@@ -137,34 +129,7 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
             .map_err(|e| fail(out, e))?;
     }
     if a.no_train {
-        let missing: Vec<&str> = plan
-            .runs
-            .iter()
-            .filter(|r| !crate::exec::is_finished(&output, r))
-            .map(|r| r.id.as_str())
-            .collect();
-        if !missing.is_empty() {
-            let _ = writeln!(
-                out.err,
-                "warning: {} of {} runs are not finished and are left out (`lrx status {}`): {}{}",
-                missing.len(),
-                plan.runs.len(),
-                output.display(),
-                missing
-                    .iter()
-                    .take(5)
-                    .map(|s| &s[..12.min(s.len())])
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if missing.len() > 5 { ", …" } else { "" }
-            );
-        }
-        let table =
-            orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail(out, e))?;
-        if log != LogMode::Quiet {
-            let _ = writeln!(out.err, "runs table {}", table.display());
-        }
-        return post_training(cli, &study, &output, log, out);
+        return without_training(cli, &study, &plan, &output, &device, log, out);
     }
     let stop = stop_flag();
     let sum =
@@ -213,6 +178,61 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
         return Ok(());
     }
     post_training(cli, &study, &output, log, out)
+}
+
+/// How `lrx run` shows progress: `--quiet`, `--log-format json`, bars on a terminal, else lines.
+#[cfg(feature = "torch")]
+fn log_mode(a: &RunArgs) -> LogMode {
+    if a.quiet {
+        LogMode::Quiet
+    } else if a.log_format == LogFormat::Json {
+        LogMode::Json
+    } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        LogMode::Bars
+    } else {
+        LogMode::Lines
+    }
+}
+
+/// `lrx run --no-train`: the stages after training on the runs already finished (a warning
+/// names those that are not).
+#[cfg(feature = "torch")]
+fn without_training(
+    cli: &Cli,
+    study: &crate::ir::Study,
+    plan: &crate::plan::Plan,
+    output: &Path,
+    device: &str,
+    log: LogMode,
+    out: &mut Out,
+) -> Result<(), i32> {
+    let missing: Vec<&str> = plan
+        .runs
+        .iter()
+        .filter(|r| !crate::exec::is_finished(output, r))
+        .map(|r| r.id.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out.err,
+            "warning: {} of {} runs are not finished and are left out (`lrx status {}`): {}{}",
+            missing.len(),
+            plan.runs.len(),
+            output.display(),
+            missing
+                .iter()
+                .take(5)
+                .map(|s| &s[..12.min(s.len())])
+                .collect::<Vec<_>>()
+                .join(", "),
+            if missing.len() > 5 { ", …" } else { "" }
+        );
+    }
+    let table = orchestrate::write_runs_table(output, plan, device).map_err(|e| fail(out, e))?;
+    if log != LogMode::Quiet {
+        let _ = writeln!(out.err, "runs table {}", table.display());
+    }
+    post_training(cli, study, output, log, out)
 }
 
 /// The stages after training: features are already on disk; classify, then report.

@@ -6,7 +6,7 @@
 //! and stdlib modules after `import`.
 
 use super::know::{self, Values};
-use super::scan::{Doc, FrameKind, Rel, Tok, TopItem};
+use super::scan::{Cursor, Doc, Frame, FrameKind, Rel, Tok, TopItem};
 use super::symbols::{self, Ctx};
 use crate::check::eval::HELPERS;
 use crate::ir::Factor;
@@ -24,30 +24,7 @@ pub fn complete(ctx: Ctx, text: &str, offset: usize) -> Vec<CompletionItem> {
     let prev = cur.prev.map(|p| doc.t(p));
     // `alias.`: the definitions of a module; `factor.`: attributes.
     if let Some((alias, _)) = cur.prefix.rsplit_once('.') {
-        if let Some(m) = symbols::module(&doc, ctx, alias) {
-            let inner = Doc::new(&m.text);
-            for it in inner.items() {
-                if let TopItem::Definition {
-                    kind,
-                    name,
-                    start,
-                    end,
-                } = it
-                {
-                    let md = symbols::item_markdown(&inner, start, end, None);
-                    out.add(
-                        inner.t(name),
-                        CompletionItemKind::VARIABLE,
-                        inner.t(kind),
-                        Some(md),
-                    );
-                }
-            }
-        } else if Factor::parse(alias).is_some() {
-            for a in ["family", "builtin", "label"] {
-                out.add(a, CompletionItemKind::FIELD, "attribute", None);
-            }
-        }
+        after_dot(&mut out, &doc, ctx, alias);
         return out.0;
     }
     if prev == Some("import") {
@@ -71,117 +48,179 @@ pub fn complete(ctx: Ctx, text: &str, offset: usize) -> Vec<CompletionItem> {
     };
     let entry_start = cur.line_start || matches!(prev, Some("{" | ","));
     match &frame.kind {
-        FrameKind::Top => {
-            if cur.line_start || cur.prev.is_none() {
-                out.add(
-                    "import",
-                    CompletionItemKind::KEYWORD,
-                    "import a module",
-                    None,
-                );
-                for k in know::DEF_KINDS {
-                    out.add(
-                        k,
-                        CompletionItemKind::KEYWORD,
-                        "definition",
-                        know::keyword_doc(k),
-                    );
-                }
-                for b in know::BLOCKS {
-                    out.add(b, CompletionItemKind::KEYWORD, "block", know::block_doc(b));
-                }
-            } else if let Some((kind, Rel::Set)) = &frame.key
-                && matches!(prev, Some("=") | Some("[") | Some(","))
-            {
-                match know::def_kind(kind) {
-                    Some(k) => out.values(&doc, ctx, &[Values::Kind(k)]),
-                    None => out.values(&doc, ctx, &[]),
-                }
-            }
-        }
+        FrameKind::Top => top_level(&mut out, &doc, ctx, &cur, frame, prev),
         FrameKind::Block { kind, .. } => {
-            if entry_start && !matches!(frame.key, Some((_, Rel::Where))) || prev == Some("{") {
-                if let Some((keys, nested)) = crate::check::study::keys_of_block(kind) {
-                    for k in keys {
-                        out.add(
-                            k,
-                            CompletionItemKind::PROPERTY,
-                            "key",
-                            know::key_doc(kind, k),
-                        );
-                    }
-                    for n in nested {
-                        out.add(
-                            n,
-                            CompletionItemKind::MODULE,
-                            "block",
-                            know::key_doc(kind, n),
-                        );
-                    }
-                    if matches!(kind.as_str(), "train" | "realism") {
-                        out.add(
-                            "where",
-                            CompletionItemKind::KEYWORD,
-                            "filter",
-                            know::keyword_doc("where"),
-                        );
-                    }
-                }
-            } else if let Some((key, _)) = &frame.key {
-                out.values(&doc, ctx, &know::key_values(kind, key));
-            }
+            in_block(&mut out, &doc, ctx, frame, kind, prev, entry_start)
         }
-        FrameKind::Call { callee } => {
-            if matches!(callee.as_str(), "pairs" | "curriculum") {
-                out.values(&doc, ctx, &[Values::Factors]);
-            } else if matches!(prev, Some("(" | ",")) {
-                if let Some(b) = symbols::callee_builtin(&doc, ctx, callee) {
-                    for p in b.params() {
-                        let mut item = item(
-                            p.name,
-                            CompletionItemKind::FIELD,
-                            &p.ty.describe(),
-                            Some(know::param_markdown(b, p)),
-                        );
-                        item.insert_text = Some(format!("{} = ", p.name));
-                        out.0.push(item);
-                    }
-                }
-                out.values(&doc, ctx, &[]);
-            } else if let Some((param, _)) = &frame.key
-                && let Some(b) = symbols::callee_builtin(&doc, ctx, callee)
-                && let Some(p) = b.param(param)
-            {
-                for w in know::ty_words(&p.ty) {
-                    out.add(w, CompletionItemKind::ENUM_MEMBER, &p.ty.describe(), None);
-                }
-            }
-        }
+        FrameKind::Call { callee } => in_call(&mut out, &doc, ctx, frame, callee, prev),
         FrameKind::List { index: true } => out.values(&doc, ctx, &[Values::Factors]),
         FrameKind::List { index: false } | FrameKind::Paren | FrameKind::Map => {
-            // The value of the nearest key outside (`arch in [`, `models = [`, `where (`).
-            let outer = cur
-                .frames
-                .iter()
-                .rev()
-                .find_map(|f| match (&f.kind, &f.key) {
-                    (FrameKind::List { index: true }, _) => Some(vec![Values::Factors]),
-                    (FrameKind::Block { kind, .. }, Some((k, _))) => {
-                        Some(know::key_values(kind, k))
-                    }
-                    (FrameKind::Call { callee }, Some((param, _))) => {
-                        let b = symbols::callee_builtin(&doc, ctx, callee)?;
-                        Some(vec![Values::Words(know::ty_words(&b.param(param)?.ty))])
-                    }
-                    (FrameKind::Top, Some((k, Rel::Set))) => {
-                        Some(know::def_kind(k).map(Values::Kind).into_iter().collect())
-                    }
-                    _ => None,
-                });
-            out.values(&doc, ctx, &outer.unwrap_or_default());
+            in_value(&mut out, &doc, ctx, &cur)
         }
     }
     out.0
+}
+
+/// After `alias.`: the definitions of the imported module `alias`; after `factor.`, the
+/// factor's attributes.
+fn after_dot(out: &mut Items, doc: &Doc, ctx: Ctx, alias: &str) {
+    if let Some(m) = symbols::module(doc, ctx, alias) {
+        let inner = Doc::new(&m.text);
+        for it in inner.items() {
+            if let TopItem::Definition {
+                kind,
+                name,
+                start,
+                end,
+            } = it
+            {
+                let md = symbols::item_markdown(&inner, start, end, None);
+                out.add(
+                    inner.t(name),
+                    CompletionItemKind::VARIABLE,
+                    inner.t(kind),
+                    Some(md),
+                );
+            }
+        }
+    } else if Factor::parse(alias).is_some() {
+        for a in ["family", "builtin", "label"] {
+            out.add(a, CompletionItemKind::FIELD, "attribute", None);
+        }
+    }
+}
+
+/// At the top level: item keywords at the start of a line, else the values of the definition
+/// being written.
+fn top_level(
+    out: &mut Items,
+    doc: &Doc,
+    ctx: Ctx,
+    cur: &Cursor,
+    frame: &Frame,
+    prev: Option<&str>,
+) {
+    if cur.line_start || cur.prev.is_none() {
+        out.add(
+            "import",
+            CompletionItemKind::KEYWORD,
+            "import a module",
+            None,
+        );
+        for k in know::DEF_KINDS {
+            out.add(
+                k,
+                CompletionItemKind::KEYWORD,
+                "definition",
+                know::keyword_doc(k),
+            );
+        }
+        for b in know::BLOCKS {
+            out.add(b, CompletionItemKind::KEYWORD, "block", know::block_doc(b));
+        }
+    } else if let Some((kind, Rel::Set)) = &frame.key
+        && matches!(prev, Some("=") | Some("[") | Some(","))
+    {
+        match know::def_kind(kind) {
+            Some(k) => out.values(doc, ctx, &[Values::Kind(k)]),
+            None => out.values(doc, ctx, &[]),
+        }
+    }
+}
+
+/// In a block `kind`: its keys and nested blocks at the start of an entry, else the values of
+/// the entry's key.
+fn in_block(
+    out: &mut Items,
+    doc: &Doc,
+    ctx: Ctx,
+    frame: &Frame,
+    kind: &str,
+    prev: Option<&str>,
+    entry_start: bool,
+) {
+    if entry_start && !matches!(frame.key, Some((_, Rel::Where))) || prev == Some("{") {
+        if let Some((keys, nested)) = crate::check::study::keys_of_block(kind) {
+            for k in keys {
+                out.add(
+                    k,
+                    CompletionItemKind::PROPERTY,
+                    "key",
+                    know::key_doc(kind, k),
+                );
+            }
+            for n in nested {
+                out.add(
+                    n,
+                    CompletionItemKind::MODULE,
+                    "block",
+                    know::key_doc(kind, n),
+                );
+            }
+            if matches!(kind, "train" | "realism") {
+                out.add(
+                    "where",
+                    CompletionItemKind::KEYWORD,
+                    "filter",
+                    know::keyword_doc("where"),
+                );
+            }
+        }
+    } else if let Some((key, _)) = &frame.key {
+        out.values(doc, ctx, &know::key_values(kind, key));
+    }
+}
+
+/// In the arguments of a call of `callee`: its parameters at the start of an argument, else
+/// the values of the parameter being set.
+fn in_call(out: &mut Items, doc: &Doc, ctx: Ctx, frame: &Frame, callee: &str, prev: Option<&str>) {
+    if matches!(callee, "pairs" | "curriculum") {
+        out.values(doc, ctx, &[Values::Factors]);
+    } else if matches!(prev, Some("(" | ",")) {
+        if let Some(b) = symbols::callee_builtin(doc, ctx, callee) {
+            for p in b.params() {
+                let mut item = item(
+                    p.name,
+                    CompletionItemKind::FIELD,
+                    &p.ty.describe(),
+                    Some(know::param_markdown(b, p)),
+                );
+                item.insert_text = Some(format!("{} = ", p.name));
+                out.0.push(item);
+            }
+        }
+        out.values(doc, ctx, &[]);
+    } else if let Some((param, _)) = &frame.key
+        && let Some(b) = symbols::callee_builtin(doc, ctx, callee)
+        && let Some(p) = b.param(param)
+    {
+        for w in know::ty_words(&p.ty) {
+            out.add(w, CompletionItemKind::ENUM_MEMBER, &p.ty.describe(), None);
+        }
+    }
+}
+
+/// In a list, parentheses or a table: the values of the nearest key outside (`arch in [`,
+/// `models = [`, `where (`).
+fn in_value(out: &mut Items, doc: &Doc, ctx: Ctx, cur: &Cursor) {
+    // The value of the nearest key outside (`arch in [`, `models = [`, `where (`).
+    let outer = cur
+        .frames
+        .iter()
+        .rev()
+        .find_map(|f| match (&f.kind, &f.key) {
+            (FrameKind::List { index: true }, _) => Some(vec![Values::Factors]),
+            (FrameKind::Block { kind, .. }, Some((k, _))) => Some(know::key_values(kind, k)),
+            (FrameKind::Call { callee }, Some((param, _))) => {
+                let b = symbols::callee_builtin(doc, ctx, callee)?;
+                Some(vec![Values::Words(know::ty_words(&b.param(param)?.ty))])
+            }
+            (FrameKind::Top, Some((k, Rel::Set))) => {
+                Some(know::def_kind(k).map(Values::Kind).into_iter().collect())
+            }
+            _ => None,
+        });
+    out.values(doc, ctx, &outer.unwrap_or_default());
 }
 
 fn item(
@@ -283,7 +322,7 @@ impl Items {
                 TopItem::Import { alias, .. } => {
                     self.add(&alias, CompletionItemKind::MODULE, "module", None);
                 }
-                TopItem::Block { .. } => {}
+                TopItem::Block => {}
             }
         }
         let _ = ctx;

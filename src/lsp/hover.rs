@@ -5,7 +5,7 @@
 //! helper function or a keyword.
 
 use super::know;
-use super::scan::{Doc, FrameKind, Tok, TopItem};
+use super::scan::{Cursor, Doc, FrameKind, Tok, TopItem};
 use super::symbols::{self, Ctx};
 use crate::registry;
 
@@ -118,38 +118,49 @@ fn ident(doc: &Doc, ctx: Ctx, i: usize) -> Option<String> {
     {
         return know::keyword_doc(word);
     }
-    // `alias.name`: a definition of an imported module.
+    // `alias.name`: a definition of an imported module, or an attribute of a factor.
     if pe > ps {
-        let alias = doc.t(ps);
-        if let Some(m) = symbols::module(doc, ctx, alias) {
-            let inner = Doc::new(&m.text);
-            if seg == 0 {
-                return Some(module_markdown(&m));
-            }
-            let name = doc.t(ps + 2);
-            let mut md = symbols::definition_markdown(&inner, name, Some(&m.name))?;
-            let mctx = Ctx {
-                path: m.path.as_deref(),
-                read: ctx.read,
-            };
-            if let Some((_, n, _, _)) = inner.definition(name)
-                && let Some(callee) = inner.def_callee(n)
-                && let Some(b) = symbols::callee_builtin(&inner, mctx, &callee)
-            {
-                md.push_str(&format!("\n---\n{}", know::builtin_markdown(b)));
-            }
-            return Some(md);
-        }
-        // `arch.family`, `rule.momentum`: an attribute of a factor.
-        if seg == 1 && know::factor_doc(alias).is_some() {
-            return Some(format!(
-                "**`{alias}.{word}`**: the `{word}` of the run's `{alias}` (`family`, `builtin`, `label`, or any parameter)"
-            ));
-        }
-        return None;
+        return dotted(doc, ctx, ps, seg, word);
     }
-    // A name: a definition here (shadows a builtin of the same name), an import, a builtin,
-    // a helper, a key of the enclosing block, a factor.
+    name(doc, ctx, &cur, word)
+}
+
+/// The hover of segment `seg` of a dotted path starting at token `ps` (`word` is the
+/// segment's text): the module for `alias`, a definition for `alias.name`, an attribute for
+/// `factor.attribute`.
+fn dotted(doc: &Doc, ctx: Ctx, ps: usize, seg: usize, word: &str) -> Option<String> {
+    let alias = doc.t(ps);
+    if let Some(m) = symbols::module(doc, ctx, alias) {
+        let inner = Doc::new(&m.text);
+        if seg == 0 {
+            return Some(module_markdown(&m));
+        }
+        let name = doc.t(ps + 2);
+        let mut md = symbols::definition_markdown(&inner, name, Some(&m.name))?;
+        let mctx = Ctx {
+            path: m.path.as_deref(),
+            read: ctx.read,
+        };
+        if let Some((_, n, _, _)) = inner.definition(name)
+            && let Some(callee) = inner.def_callee(n)
+            && let Some(b) = symbols::callee_builtin(&inner, mctx, &callee)
+        {
+            md.push_str(&format!("\n---\n{}", know::builtin_markdown(b)));
+        }
+        return Some(md);
+    }
+    // `arch.family`, `rule.momentum`: an attribute of a factor.
+    if seg == 1 && know::factor_doc(alias).is_some() {
+        return Some(format!(
+            "**`{alias}.{word}`**: the `{word}` of the run's `{alias}` (`family`, `builtin`, `label`, or any parameter)"
+        ));
+    }
+    None
+}
+
+/// The hover of a plain name `word`: a definition here (shadows a builtin of the same name),
+/// an import, a builtin, a helper, a key of the enclosing block, a factor.
+fn name(doc: &Doc, ctx: Ctx, cur: &Cursor, word: &str) -> Option<String> {
     if let Some(mut md) = symbols::definition_markdown(doc, word, None) {
         if let Some((_, n, _, _)) = doc.definition(word)
             && let Some(callee) = doc.def_callee(n)

@@ -5,22 +5,22 @@
 //! definition, and formatting (`lrx fmt`'s layout). It is part of the front end: nothing here
 //! reaches libtorch. docs/editors.md describes it and the editor set-up.
 //!
-//! The modules: [`server`] (the protocol loop and the open documents), [`diagnostics`],
-//! [`hover`], [`complete`], [`definition`], and what they share: [`scan`] (what encloses a
-//! cursor, in text that need not parse, on [`token`]'s forgiving tokenizer), [`symbols`]
+//! The modules: `server` (the protocol loop and the open documents), `diagnostics`,
+//! `hover`, `complete`, `definition`, and what they share: `scan` (what encloses a
+//! cursor, in text that need not parse, on `token`'s forgiving tokenizer), `symbols`
 //! (imports, definitions, presets → builtins), [`know`] (the registry and the reference's key
 //! tables) and [`position`] (byte offsets ↔ UTF-16 positions, paths ↔ URIs).
 
-pub mod complete;
-pub mod definition;
-pub mod diagnostics;
-pub mod hover;
+pub(crate) mod complete;
+pub(crate) mod definition;
+pub(crate) mod diagnostics;
+pub(crate) mod hover;
 pub mod know;
 pub mod position;
-pub mod scan;
-pub mod server;
-pub mod symbols;
-pub mod token;
+pub(crate) mod scan;
+pub(crate) mod server;
+pub(crate) mod symbols;
+pub(crate) mod token;
 
 /// Runs the language server on stdin/stdout until the client says `exit`. Returns the process
 /// exit code: 0 after `shutdown` then `exit`, 1 when the client exits without `shutdown` or

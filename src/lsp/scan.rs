@@ -21,7 +21,6 @@ pub enum TopItem {
         target: ImportOf,
         alias: String,
         tok: usize,
-        start: usize,
     },
     /// `kind name = value` (or `observables name { ... }`): token indices of the kind and the
     /// name, and the item's byte range.
@@ -32,7 +31,7 @@ pub enum TopItem {
         end: usize,
     },
     /// A block (`study x { ... }`).
-    Block { kind: usize, start: usize },
+    Block,
 }
 
 /// What an import names.
@@ -96,9 +95,8 @@ pub struct Cursor {
     pub prev: Option<usize>,
     /// Whether a line break comes between `prev` and the position.
     pub line_start: bool,
-    /// The name or dotted path ending at the position (`paper.kn`), and where it starts.
+    /// The name or dotted path ending at the position (`paper.kn`).
     pub prefix: String,
-    pub prefix_start: usize,
     /// The position is inside a comment or a string.
     pub in_comment: bool,
     pub in_string: bool,
@@ -237,7 +235,6 @@ impl<'a> Doc<'a> {
                     target,
                     alias,
                     tok: i + 1,
-                    start,
                 });
             } else if self.is_ident(i + 1) && (self.is(i + 2, "=") || self.t(i) == "observables") {
                 out.push(TopItem::Definition {
@@ -247,7 +244,7 @@ impl<'a> Doc<'a> {
                     end,
                 });
             } else {
-                out.push(TopItem::Block { kind: i, start });
+                out.push(TopItem::Block);
             }
         }
         out
@@ -335,7 +332,6 @@ impl<'a> Doc<'a> {
             prev,
             line_start,
             prefix: self.text[ps..offset].to_string(),
-            prefix_start: ps,
             in_comment,
             in_string,
         }

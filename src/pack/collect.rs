@@ -284,6 +284,7 @@ pub fn collect(
 }
 
 /// One difference between a pack's data lock and this machine's files.
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // read by `lrx run` only
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataProblem {
     /// A location of the lock that the plan here does not read, or reads no more.
@@ -329,6 +330,7 @@ impl std::fmt::Display for DataProblem {
 /// Checks the data the plan's tasks read here against a pack's lock: every file present with
 /// the locked checksum, no file added to a folder. Empty when everything matches. `checked`
 /// receives the number of files hashed.
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // read by `lrx run` only
 pub fn verify_data(manifest: &PackManifest, plan: &Plan, checked: &mut usize) -> Vec<DataProblem> {
     let mut problems = vec![];
     // The locations the plan reads here, by (task, param, location); a task whose data is

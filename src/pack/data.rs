@@ -1,9 +1,7 @@
 //! Checksums of a study pack's files (SHA-256), and the files a task reads (from
 //! [`crate::datafiles`], re-exported here).
 
-pub use crate::datafiles::{
-    AUDIO_EXTS, IMAGE_EXTS, Location, class_dirs, files_with, relative, task_files,
-};
+pub use crate::datafiles::{Location, relative, task_files};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;

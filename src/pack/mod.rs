@@ -19,8 +19,8 @@
 //! to stay a plain archive a person can open with `tar`. Packs are byte-for-byte reproducible
 //! (entries in a fixed order, zero mtimes and owners).
 
-pub mod collect;
-pub mod data;
+pub(crate) mod collect;
+pub(crate) mod data;
 
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
@@ -46,6 +46,7 @@ pub struct PackManifest {
     pub spec_hash: String,
     /// The spec to check, relative to the top folder (`spec/…`).
     pub entry: String,
+    /// The version of the lrx that packed (`CARGO_PKG_VERSION`).
     pub lrx_version: String,
     /// libtorch of the lrx that packed ("unknown" in a build without it).
     pub libtorch_version: String,
@@ -73,7 +74,9 @@ pub struct PackManifest {
 pub struct PackedFile {
     /// Relative to the top folder, `/`-separated.
     pub path: String,
+    /// Size in bytes.
     pub bytes: u64,
+    /// SHA-256 of the content, lower-case hex.
     pub sha256: String,
 }
 
@@ -89,6 +92,7 @@ pub struct DataLocation {
     /// The location as the spec gives it (resolved on the packing machine; relative paths are
     /// relative to the directory lrx ran in).
     pub location: String,
+    /// Every file the tasks read there, sorted by path.
     pub files: Vec<DataFile>,
     /// Where the files are in the archive (`data/<k>-<task>`), with `--with-data`.
     pub packed: Option<String>,
@@ -97,22 +101,29 @@ pub struct DataLocation {
 /// A data file: its path relative to the location, size and checksum.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataFile {
+    /// Relative to the location, `/`-separated.
     pub name: String,
+    /// Size in bytes.
     pub bytes: u64,
+    /// SHA-256 of the content, lower-case hex.
     pub sha256: String,
 }
 
 /// Where an archive entry's bytes come from.
 #[derive(Debug, Clone)]
 pub enum Content {
+    /// Bytes made in memory (the manifest, documents written for the pack).
     Bytes(Vec<u8>),
+    /// A file on disk, streamed into the archive.
     File(PathBuf),
 }
 
 /// An archive entry to write: its path under the top folder and its content.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// Relative to the top folder, `/`-separated.
     pub path: String,
+    /// What the entry holds.
     pub content: Content,
 }
 

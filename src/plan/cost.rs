@@ -11,13 +11,18 @@ use serde::Serialize;
 /// Estimated cost of runs.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Cost {
+    /// FLOPs of training (forward and backward passes over every epoch).
     pub train_flops: f64,
+    /// FLOPs of observation (every checkpoint, stimulus and realism condition).
     pub observe_flops: f64,
+    /// Hours of one CPU process at the study's `cpu_gflops`.
     pub cpu_hours: f64,
+    /// Hours of one GPU at the study's `gpu_gflops`.
     pub gpu_hours: f64,
 }
 
 impl Cost {
+    /// Adds the cost of `o` (costs of runs add up).
     pub fn add(&mut self, o: &Cost) {
         self.train_flops += o.train_flops;
         self.observe_flops += o.observe_flops;
@@ -45,12 +50,16 @@ pub struct TaskArch {
     pub fwd: f64,
     /// FLOPs of the audio front end (cochleagram) per example; 0 for images.
     pub front: f64,
+    /// Training examples per epoch ([`task_sizes`]).
     pub train_n: f64,
+    /// Validation examples, the most stimuli an observation can use.
     pub val_n: f64,
+    /// Whether the run trains on two views of each example (contrastive objective).
     pub contrastive: bool,
 }
 
 impl TaskArch {
+    /// The parts for a run of `task` on the architecture `arch_call`.
     pub fn new(task: &crate::value::Call, arch_call: &crate::value::Call) -> Self {
         let contrastive = arch::is_contrastive(task);
         let (train_n, val_n) = task_sizes(task);
@@ -70,6 +79,7 @@ impl TaskArch {
     }
 }
 
+/// The estimated cost of training and observing run `r` of `study`.
 pub fn run_cost(study: &crate::ir::Study, r: &RunSpec) -> Cost {
     run_cost_with(study, r, &TaskArch::new(&r.task.call, &r.arch.call))
 }

@@ -333,35 +333,8 @@ pub fn render_text(d: &PlanDiff) -> String {
         }
     }
     for (side, groups, n) in [("A", &d.only_a, only_a), ("B", &d.only_b, only_b)] {
-        if groups.is_empty() {
-            continue;
-        }
-        t.push_str(&format!("\nonly in {side} ({n}):\n"));
-        if groups.len() > SHOW {
-            // Too many groups to list: how many runs carry each value the other plan lacks.
-            let mut per_value: BTreeMap<(usize, &str), usize> = BTreeMap::new();
-            for g in groups {
-                for (f, v) in &g.values {
-                    let i = Factor::NAMES
-                        .iter()
-                        .position(|x| x == f)
-                        .unwrap_or(Factor::ALL.len());
-                    *per_value.entry((i, v.as_str())).or_default() += g.runs;
-                }
-            }
-            for ((i, v), runs) in per_value {
-                let f = Factor::NAMES.get(i).copied().unwrap_or("?");
-                t.push_str(&format!(
-                    "{runs:>6} run{}  {f} = {v}\n",
-                    if runs == 1 { " " } else { "s" }
-                ));
-            }
-            t.push_str(&format!(
-                "  ({} groups of runs by these values: `--format json` lists them)\n",
-                groups.len()
-            ));
-        } else {
-            list_more(&mut t, &groups_text(groups), "");
+        if !groups.is_empty() {
+            only_in(&mut t, side, groups, n);
         }
     }
     t.push_str(&format!(
@@ -380,6 +353,44 @@ pub fn render_text(d: &PlanDiff) -> String {
         t.push_str("  only in B:\n");
         list_more(&mut t, &d.evaluations_only_b, "    ");
     }
+    size_and_cost(&mut t, d);
+    t
+}
+
+/// The runs only in plan `side` (`n` of them), in `groups`: listed by group, or counted by
+/// factor value when there are more than `SHOW` groups.
+fn only_in(t: &mut String, side: &str, groups: &[RunGroup], n: usize) {
+    t.push_str(&format!("\nonly in {side} ({n}):\n"));
+    if groups.len() > SHOW {
+        // Too many groups to list: how many runs carry each value the other plan lacks.
+        let mut per_value: BTreeMap<(usize, &str), usize> = BTreeMap::new();
+        for g in groups {
+            for (f, v) in &g.values {
+                let i = Factor::NAMES
+                    .iter()
+                    .position(|x| x == f)
+                    .unwrap_or(Factor::ALL.len());
+                *per_value.entry((i, v.as_str())).or_default() += g.runs;
+            }
+        }
+        for ((i, v), runs) in per_value {
+            let f = Factor::NAMES.get(i).copied().unwrap_or("?");
+            t.push_str(&format!(
+                "{runs:>6} run{}  {f} = {v}\n",
+                if runs == 1 { " " } else { "s" }
+            ));
+        }
+        t.push_str(&format!(
+            "  ({} groups of runs by these values: `--format json` lists them)\n",
+            groups.len()
+        ));
+    } else {
+        list_more(t, &groups_text(groups), "");
+    }
+}
+
+/// The table of sizes and costs of both plans with their differences.
+fn size_and_cost(t: &mut String, d: &PlanDiff) {
     t.push_str("\nsize and cost (A → B):\n");
     let count = |a: usize, b: usize| {
         let d = b as i64 - a as i64;
@@ -392,7 +403,7 @@ pub fn render_text(d: &PlanDiff) -> String {
         ("classifier fits", d.a.classifier_fits, d.b.classifier_fits),
     ] {
         let (x, y, z) = count(a, b);
-        delta(&mut t, what, x, y, z);
+        delta(t, what, x, y, z);
     }
     for (what, a, b, scale, digits) in [
         ("cpu_hours", d.a.cpu_hours, d.b.cpu_hours, 1.0, 2),
@@ -408,7 +419,6 @@ pub fn render_text(d: &PlanDiff) -> String {
             format!("{:.digits$}", a / scale),
             format!("{:.digits$}", b / scale),
         );
-        delta(&mut t, what, x, y, ratio);
+        delta(t, what, x, y, ratio);
     }
-    t
 }

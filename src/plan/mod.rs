@@ -2,7 +2,7 @@
 //! estimate and a disk estimate. Pure: no disk, no devices.
 
 pub mod cost;
-pub mod diff;
+pub(crate) mod diff;
 mod run_spec;
 
 pub use crate::registry::later::{
@@ -26,11 +26,18 @@ pub const DEFAULT_MAX_ARRAY: usize = 1000;
 /// The expanded plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
+    /// The study's name (`study <name> { ... }`).
     pub study: String,
+    /// SHA-256 (hex) of the spec and everything it imports, as in [`crate::ir::Study::spec_hash`].
     pub spec_hash: String,
+    /// The version of lrx that made the plan (`CARGO_PKG_VERSION`).
     pub lrx_version: String,
+    /// [`FEATURE_SCHEMA_VERSION`] at planning time.
     pub schema_version: u32,
+    /// The distinct runs, in sweep order (depth-first, declaration order); a point whose run id
+    /// an earlier point already has is left out.
     pub runs: Vec<RunSpec>,
+    /// Counts and estimates over `runs`.
     pub summary: Summary,
     /// Warnings of the planner (the spec can run, but likely not as meant).
     #[serde(skip)]
@@ -40,20 +47,38 @@ pub struct Plan {
 /// Counts and estimates printed by `lrx plan`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
+    /// Number of distinct runs to train.
     pub training_runs: usize,
+    /// Runs by the label of their rule (`sgd`, `paper.sgdm`).
     pub runs_per_rule: BTreeMap<String, usize>,
+    /// Examples for the classifiers: one per (run, layer).
     pub examples: usize,
+    /// Examples by the label of their run's rule (the classes of a `rule` target).
     pub examples_per_class: BTreeMap<String, usize>,
+    /// Fewest and most checkpoints of a run (0 and 0 for an empty plan).
     pub checkpoints_per_run: (usize, usize),
+    /// Number of observables, over every measure.
     pub observables: usize,
+    /// Feature columns of a matrix per measure (`weight`, `act`, `gradavg`, `all`; `perf` when
+    /// classified): 3 identifying columns plus one per observable and checkpoint every run has
+    /// (for `perf`, accuracy and loss at each such checkpoint after epoch 0).
     pub feature_columns: BTreeMap<String, usize>,
+    /// Number of realism conditions (each a noise σ, a fraction of units and a seed), 0 without
+    /// `realism`.
     pub realism_conditions: usize,
+    /// Runs observed under the realism conditions too.
     pub realism_runs: usize,
+    /// Classifier evaluations (entries of `results/evaluations.json`).
     pub classifier_evaluations: usize,
+    /// Model fits the classifier stage will make over all evaluations.
     pub classifier_fits: usize,
+    /// Training and observation cost of all runs.
     pub cost: cost::Cost,
+    /// Estimated size in bytes of the runs' feature tables (see [`cost::run_disk_bytes`]).
     pub disk_bytes: f64,
+    /// Slurm job arrays needed at [`DEFAULT_MAX_ARRAY`] tasks each.
     pub slurm_array_chunks: usize,
+    /// Sweep points left out because an earlier point has the same run id.
     pub duplicates_removed: usize,
     /// Hash of the sorted run ids: two plans with the same value run the same study.
     pub plan_hash: String,

@@ -8,12 +8,16 @@ use crate::value::Call;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Position {
+    /// The first ⌊n/3⌋ of the n layers (n counts the supervised classifier, also for SimCLR).
     Early,
+    /// The next ⌊n/3⌋ layers.
     Middle,
+    /// The remaining layers, the contrastive head included.
     Deep,
 }
 
 impl Position {
+    /// The name used in features and plans (`early`, `middle`, `deep`).
     pub fn as_str(self) -> &'static str {
         match self {
             Position::Early => "early",
@@ -21,6 +25,7 @@ impl Position {
             Position::Deep => "deep",
         }
     }
+    /// 0, 1 or 2, in depth order.
     pub fn index(self) -> u8 {
         self as u8
     }
@@ -29,7 +34,9 @@ impl Position {
 /// A learnable layer as the planner sees it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LayerInfo {
+    /// The canonical layer name (method.md §7), shared with the engine and the features.
     pub name: String,
+    /// The depth group of the layer.
     pub position: Position,
     /// Forward multiply-adds ×2 for one example.
     pub flops: f64,
@@ -171,49 +178,7 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
             }
         }
         "resnet18" | "resnet34" => {
-            let v2 = arch.i64("version") == Some(2);
-            let blocks = resnet_blocks(&arch.name).expect("a resnet");
-            let tag = if v2 { "layer" } else { "group" };
-            let (mut h, mut w) = (same(size, 2), same(size_w, 2));
-            a.conv("conv0".into(), 7, cin, c(64), h, w);
-            (h, w) = (same(h, 2), same(w, 2));
-            let mut ch = c(64);
-            for (g, (&nb, filters)) in blocks.iter().zip([64, 128, 256, 512]).enumerate() {
-                let stride = if g == 0 { 1 } else { 2 };
-                let out = c(filters);
-                for b in 0..nb {
-                    let s = if b == 0 { stride } else { 1 };
-                    let (hout, wout) = (same(h, s), same(w, s));
-                    if b == 0 {
-                        a.conv(
-                            format!("block_{tag}{}_{b}/conv0", g + 1),
-                            1,
-                            ch,
-                            out,
-                            hout,
-                            wout,
-                        );
-                    }
-                    a.conv(
-                        format!("block_{tag}{}_{b}/conv1", g + 1),
-                        3,
-                        ch,
-                        out,
-                        hout,
-                        wout,
-                    );
-                    a.conv(
-                        format!("block_{tag}{}_{b}/conv2", g + 1),
-                        3,
-                        out,
-                        out,
-                        hout,
-                        wout,
-                    );
-                    (h, w) = (hout, wout);
-                    ch = out;
-                }
-            }
+            let ch = a.resnet(arch, width, size, size_w, cin);
             feature_dim = ch;
             if !contrastive {
                 a.dense("dense".into(), ch, classes);
@@ -234,48 +199,106 @@ pub fn layers(arch: &Call, contrastive: bool) -> Vec<LayerInfo> {
         }
         _ => feature_dim = 0,
     }
-    // Position groups (method.md §1.5) are computed on the supervised list (with the final
-    // classifier layer) even for SimCLR, whose head layers are always deep.
-    let full_len = if contrastive {
-        a.layers.len() + 1
-    } else {
-        a.layers.len()
-    };
-    let g = full_len / 3;
-    let mut out: Vec<LayerInfo> = a
-        .layers
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, flops, weights, units))| LayerInfo {
-            name,
-            position: if i < g {
-                Position::Early
-            } else if i < 2 * g {
-                Position::Middle
-            } else {
-                Position::Deep
-            },
-            flops,
-            weights,
-            units,
-        })
-        .collect();
-    if contrastive {
-        let d = feature_dim;
-        let head = super::config::Objective::HEAD_DIM;
-        for (name, dout) in [(CONTRASTIVE_HEAD[0], d), (CONTRASTIVE_HEAD[1], head)] {
-            // nl_0: d → d; nl_1: d → 128 (method.md §7).
-            let din = d;
-            out.push(LayerInfo {
-                name: name.into(),
-                position: Position::Deep,
-                flops: 2.0 * prod_f(&[din, dout]),
-                weights: prod(&[din, dout]),
-                units: dout as u64,
-            });
+    a.grouped(contrastive, feature_dim)
+}
+
+impl Acc {
+    /// The convolutions of a ResNet (`arch` is `resnet18` or `resnet34`, version 1 or 2
+    /// names), from an input of `size` × `size_w` × `cin`; returns the channels of its output.
+    fn resnet(&mut self, arch: &Call, width: f64, size: i64, size_w: i64, cin: i64) -> i64 {
+        let c = |n: i64| scaled(n, width);
+        let v2 = arch.i64("version") == Some(2);
+        let blocks = resnet_blocks(&arch.name).expect("a resnet");
+        let tag = if v2 { "layer" } else { "group" };
+        let (mut h, mut w) = (same(size, 2), same(size_w, 2));
+        self.conv("conv0".into(), 7, cin, c(64), h, w);
+        (h, w) = (same(h, 2), same(w, 2));
+        let mut ch = c(64);
+        for (g, (&nb, filters)) in blocks.iter().zip([64, 128, 256, 512]).enumerate() {
+            let stride = if g == 0 { 1 } else { 2 };
+            let out = c(filters);
+            for b in 0..nb {
+                let s = if b == 0 { stride } else { 1 };
+                let (hout, wout) = (same(h, s), same(w, s));
+                if b == 0 {
+                    self.conv(
+                        format!("block_{tag}{}_{b}/conv0", g + 1),
+                        1,
+                        ch,
+                        out,
+                        hout,
+                        wout,
+                    );
+                }
+                self.conv(
+                    format!("block_{tag}{}_{b}/conv1", g + 1),
+                    3,
+                    ch,
+                    out,
+                    hout,
+                    wout,
+                );
+                self.conv(
+                    format!("block_{tag}{}_{b}/conv2", g + 1),
+                    3,
+                    out,
+                    out,
+                    hout,
+                    wout,
+                );
+                (h, w) = (hout, wout);
+                ch = out;
+            }
         }
+        ch
     }
-    out
+
+    /// The layers with their position groups, and the contrastive head after them (the
+    /// encoder's output has `feature_dim` units).
+    fn grouped(self, contrastive: bool, feature_dim: i64) -> Vec<LayerInfo> {
+        // Position groups (method.md §1.5) are computed on the supervised list (with the final
+        // classifier layer) even for SimCLR, whose head layers are always deep.
+        let full_len = if contrastive {
+            self.layers.len() + 1
+        } else {
+            self.layers.len()
+        };
+        let g = full_len / 3;
+        let mut out: Vec<LayerInfo> = self
+            .layers
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, flops, weights, units))| LayerInfo {
+                name,
+                position: if i < g {
+                    Position::Early
+                } else if i < 2 * g {
+                    Position::Middle
+                } else {
+                    Position::Deep
+                },
+                flops,
+                weights,
+                units,
+            })
+            .collect();
+        if contrastive {
+            let d = feature_dim;
+            let head = super::config::Objective::HEAD_DIM;
+            for (name, dout) in [(CONTRASTIVE_HEAD[0], d), (CONTRASTIVE_HEAD[1], head)] {
+                // nl_0: d → d; nl_1: d → 128 (method.md §7).
+                let din = d;
+                out.push(LayerInfo {
+                    name: name.into(),
+                    position: Position::Deep,
+                    flops: 2.0 * prod_f(&[din, dout]),
+                    weights: prod(&[din, dout]),
+                    units: dout as u64,
+                });
+            }
+        }
+        out
+    }
 }
 
 /// Forward FLOPs of one example through the whole network.

@@ -25,8 +25,12 @@ pub struct CochleaParams {
     pub duration: f64,
     /// Number of filters at sample factor 1.
     pub filters: usize,
+    /// Lower end of the filterbank in Hz (a filter edge, not a centre).
     pub low_hz: f64,
+    /// Upper end of the filterbank in Hz (at most `sample_rate / 2`).
     pub high_hz: f64,
+    /// Filters per ERB band (overcompleteness): the bank has `sample_factor·(filters + 1) − 1`
+    /// filters.
     pub sample_factor: usize,
     /// Envelope sampling rate in Hz: the cochleagram's time resolution.
     pub env_rate: f64,
@@ -49,6 +53,7 @@ pub enum Envelope {
 }
 
 impl Envelope {
+    /// The names of the variants as the `envelope` parameter takes them.
     pub const NAMES: &'static [&'static str] = &["exact", "fast"];
 }
 
@@ -76,10 +81,12 @@ pub fn is_audio_task(name: &str) -> bool {
     AUDIO_TASKS.contains(&name)
 }
 
+/// The ERB-number of frequency `f` (Hz): `9.265·ln(1 + f / (24.7·9.265))`.
 pub fn freq2erb(f: f64) -> f64 {
     9.265 * (1.0 + f / (24.7 * 9.265)).ln()
 }
 
+/// The frequency (Hz) of ERB-number `e`, the inverse of [`freq2erb`].
 pub fn erb2freq(e: f64) -> f64 {
     24.7 * 9.265 * ((e / 9.265).exp() - 1.0)
 }
@@ -232,8 +239,11 @@ impl CochleaParams {
 /// One filter of the bank on the rFFT bins of a clip.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
+    /// The rFFT bin of the first non-zero gain.
     pub first: usize,
+    /// The gains on the bins from `first` on.
     pub gains: Vec<f64>,
+    /// The centre frequency in Hz.
     pub centre_hz: f64,
 }
 

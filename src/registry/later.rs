@@ -42,9 +42,13 @@ pub const REGIME_DEFAULTS: &[(&str, Later)] = &[
 /// The default value of a parameter added later ([`REGIME_DEFAULTS`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Later {
+    /// A boolean default.
     B(bool),
+    /// An integer default.
     I(i64),
+    /// A float default.
     F(f64),
+    /// A name (string) default.
     S(&'static str),
 }
 

@@ -18,17 +18,26 @@ use schema::{Default as D, POS, Param, Ty, UNIT, p, pu};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// A data set and its objective (`fashion_mnist`, `image_folder`).
     Task,
+    /// A network architecture (`knet4`, `alexnet`).
     Arch,
+    /// A learning rule (`sgdm`, `fa`, `ia`).
     Rule,
+    /// A learning-rate schedule (`constant`, `warmup_steps`).
     Schedule,
+    /// A noise model of the realism conditions (`awgn`).
     Noise,
+    /// A classifier of the classify stage (`random_forest`, `linear_svm`, `conv1d`).
     Classifier,
+    /// A scheme of train/test splits of the classify stage (`balanced`).
     Split,
+    /// A cross-validation scheme of the classifiers' hyperparameter search (`stratified_kfold`).
     Cv,
 }
 
 impl Kind {
+    /// The kind in words, for messages and docs (`learning rule`).
     pub fn name(self) -> &'static str {
         match self {
             Kind::Task => "task",
@@ -54,6 +63,7 @@ impl Kind {
             Kind::Cv => "cv",
         }
     }
+    /// Every kind, in the order the docs list them.
     pub const ALL: [Kind; 8] = [
         Kind::Task,
         Kind::Arch,
@@ -69,20 +79,25 @@ impl Kind {
 /// One builtin.
 #[derive(Debug)]
 pub struct Builtin {
+    /// The name a spec calls it by (`knet4`).
     pub name: &'static str,
+    /// What it produces.
     pub kind: Kind,
     /// Family used in tables (`arch.family`): `knet`, `alexnet`, `resnet`, `mlp`; for rules,
     /// `backprop` or `alignment` (rules with backward weights B).
     pub family: &'static str,
+    /// One paragraph of Markdown for `lrx doc` and hover.
     pub doc: &'static str,
     /// Parameter groups (shared groups are listed once in the source).
     pub params: &'static [&'static [Param]],
 }
 
 impl Builtin {
+    /// Every parameter, in schema order.
     pub fn params(&self) -> impl Iterator<Item = &'static Param> {
         self.params.iter().flat_map(|g| g.iter())
     }
+    /// The parameter `name`, when the builtin has one.
     pub fn param(&self, name: &str) -> Option<&'static Param> {
         self.params().find(|p| p.name == name)
     }
@@ -1220,12 +1235,15 @@ pub fn names_of(kind: Kind) -> Vec<&'static str> {
 
 /// Measures, with accepted aliases.
 pub const MEASURES: &[&str] = &["weight", "act", "gradavg"];
+/// Other names accepted for a measure, as (alias, measure).
 pub const MEASURE_ALIASES: &[(&str, &str)] = &[
     ("activation", "act"),
     ("activity_change", "gradavg"),
     ("weights", "weight"),
 ];
+/// Functions applied to a measure before its statistic (`raw`, `abs`, `sq`).
 pub const FUNCTIONS: &[&str] = &["raw", "abs", "sq"];
+/// Statistics of `weight` and `act` over a layer's values (`method.md` §1).
 pub const STATISTICS: &[&str] = &[
     "norm",
     "mean",
@@ -1247,9 +1265,14 @@ pub const KURTOSIS_CONVENTIONS: &[&str] = crate::ir::KurtosisConvention::NAMES;
 pub const JACOBIAN_VIA: &[&str] = crate::ir::JacobianMode::NAMES;
 /// Floating-point type of the statistics (`observe { precision = ... }`): [`crate::ir::Precision`]'s names.
 pub const PRECISIONS: &[&str] = crate::ir::Precision::NAMES;
+/// Device names of `study { device = ... }` (`"cuda:N"` picks a GPU too).
 pub const DEVICES: &[&str] = &["cpu", "cuda", "auto"];
+/// The measure subsets a classifier reads, as `lrx doc` lists them (`all`: every observable;
+/// `classify { measures = ... }` also takes `perf` and the measures' aliases).
 pub const MEASURE_SUBSETS: &[&str] = &["weight", "act", "gradavg", "all"];
+/// Portions of training a trajectory can be cut into (`classify { portions = ... }`).
 pub const PORTIONS: &[&str] = &["thirds", "sevenths"];
+/// Formats of the report (`report { format = ... }`).
 pub const REPORT_FORMATS: &[&str] = &["html", "markdown"];
 
 /// Canonical measure name for a name or alias.

@@ -7,10 +7,13 @@ use crate::value::Value;
 /// The type of a parameter.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Ty {
+    /// `true` or `false`.
     Bool,
     /// An integer in `[min, max]`.
     Int {
+        /// Smallest value allowed.
         min: i64,
+        /// Largest value allowed (`i64::MAX`: no bound).
         max: i64,
     },
     /// A seed: an integer in [0, 2⁶⁴ − 1], kept exact (a `Value::Int`, or a `Value::UInt`
@@ -18,17 +21,21 @@ pub enum Ty {
     Seed,
     /// A float in `[min, max]`.
     Float {
+        /// Smallest value allowed.
         min: f64,
+        /// Largest value allowed (infinite: no bound).
         max: f64,
     },
     /// A float in `(0, max]`: positive, zero refused (a learning rate).
     PosFloat {
+        /// Largest value allowed (infinite: no bound).
         max: f64,
     },
     /// A fraction in `[0, 1]`; `25%` is accepted and means 0.25.
     Fraction,
     /// A whole number of epochs ≥ `min`; `5 epochs` or `5`.
     Epochs {
+        /// Fewest epochs allowed.
         min: i64,
     },
     /// A string (a path, an environment-variable-derived path, a label).
@@ -37,12 +44,16 @@ pub enum Ty {
     Enum(&'static [&'static str]),
     /// A list of integers in `[min, max]`.
     IntList {
+        /// Smallest item allowed.
         min: i64,
+        /// Largest item allowed.
         max: i64,
     },
     /// A list of floats in `[min, max]`.
     FloatList {
+        /// Smallest item allowed.
         min: f64,
+        /// Largest item allowed.
         max: f64,
     },
     /// A list of names from a fixed set.
@@ -127,18 +138,26 @@ pub enum Default {
     Required,
     /// Filled in by the plan from the task (input size, channels, classes).
     FromTask,
+    /// A `Bool`.
     B(bool),
+    /// An `Int`.
     I(i64),
+    /// A `Float`.
     F(f64),
+    /// A `Str` (a name of an `Enum` too).
     S(&'static str),
+    /// A list of integers.
     IL(&'static [i64]),
+    /// A list of floats.
     FL(&'static [f64]),
+    /// A list of strings (names of an `EnumList`).
     SL(&'static [&'static str]),
     /// For `OptIntList`: `None` items are written as -1 here.
     OIL(&'static [i64]),
 }
 
 impl Default {
+    /// The default as a value; `None` for `Required` and `FromTask`, which have none.
     pub fn to_value(self) -> Option<Value> {
         Some(match self {
             Default::Required | Default::FromTask => return None,
@@ -162,6 +181,7 @@ impl Default {
             ),
         })
     }
+    /// The default in words for docs and hover (`required`, `from the task`, `` `0.9` ``).
     pub fn describe(self) -> String {
         match self {
             Default::Required => "required".into(),
@@ -174,10 +194,15 @@ impl Default {
 /// One parameter of a builtin.
 #[derive(Debug, Clone, Copy)]
 pub struct Param {
+    /// The name used in calls (`width`).
     pub name: &'static str,
+    /// The type and range of its values.
     pub ty: Ty,
+    /// Its value when a call leaves it out.
     pub default: Default,
+    /// The unit shown after the type in docs (`pixels`, `epochs`).
     pub unit: Option<&'static str>,
+    /// One line of Markdown for `lrx doc` and hover.
     pub doc: &'static str,
 }
 
@@ -209,15 +234,19 @@ pub const fn pu(
     }
 }
 
+/// A float ≥ 0.
 pub const POS: Ty = Ty::Float {
     min: 0.0,
     max: f64::INFINITY,
 };
+/// A float in [0, 1].
 pub const UNIT: Ty = Ty::Float { min: 0.0, max: 1.0 };
+/// An integer ≥ 1.
 pub const COUNT: Ty = Ty::Int {
     min: 1,
     max: i64::MAX,
 };
+/// An integer ≥ 0.
 pub const NONNEG: Ty = Ty::Int {
     min: 0,
     max: i64::MAX,

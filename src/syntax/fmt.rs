@@ -1,6 +1,6 @@
 //! FORMAT: the canonical layout of a `.lrx` file (`lrx fmt`).
 //!
-//! The formatter prints the syntax tree ([`ast`](super::ast)) again, in one layout whatever
+//! The formatter prints the syntax tree (`ast`) again, in one layout whatever
 //! the input's; the rules are in docs/reference/files-and-imports.md, "Formatting (`lrx fmt`)":
 //!
 //! - items in source order, at most one blank line between them, one newline at the end;
@@ -33,7 +33,7 @@
 //! Spans: the parser's spans of expressions, names and blocks cover their tokens exactly, but
 //! the span of an import, definition or entry can run on over the whitespace and comments
 //! after its last token (a pest rule that ends with an optional or repeated part), so their
-//! ends are taken from their last part ([`item_span`], [`entry_span`]).
+//! ends are taken from their last part (`item_span`, `entry_span`).
 //!
 //! Formatting is checked before it is returned: the output must parse to the same tree as the
 //! input (spans aside) and hold the same comments, or [`format_file`] returns a bug diagnostic

@@ -1,7 +1,7 @@
-//! PARSE stage: `.lrx` text → syntax tree ([`ast`]), and back to text in the canonical
+//! PARSE stage: `.lrx` text → syntax tree (`ast`), and back to text in the canonical
 //! layout ([`fmt`], `lrx fmt`).
 
-pub mod ast;
+pub(crate) mod ast;
 pub mod fmt;
 mod parser;
 

@@ -386,35 +386,7 @@ impl Lower {
     fn primary(&self, p: Pair<Rule>) -> R<Expr> {
         let span = self.span(&p);
         let kind = match p.as_rule() {
-            Rule::quantity => {
-                let mut value = 0.0;
-                let mut text = String::new();
-                let mut unit = None;
-                for c in p.into_inner() {
-                    match c.as_rule() {
-                        Rule::number => {
-                            text = c.as_str().to_string();
-                            value = text.parse::<f64>().map_err(|_| {
-                                Diag::error(
-                                    codes::PARSE_BAD_NUMBER,
-                                    format!("`{text}` is not a number"),
-                                )
-                                .at(self.span(&c), "not a number")
-                            })?;
-                            if !value.is_finite() {
-                                return Err(Diag::error(
-                                    codes::PARSE_BAD_NUMBER,
-                                    format!("`{text}` is too large"),
-                                )
-                                .at(self.span(&c), "does not fit a 64-bit float"));
-                            }
-                        }
-                        Rule::percent | Rule::unit => unit = Some(self.ident(c)),
-                        r => return Err(self.unexpected(&c, r)),
-                    }
-                }
-                ExprKind::Number { value, text, unit }
-            }
+            Rule::quantity => self.quantity(p)?,
             Rule::string => ExprKind::Str {
                 value: unescape(&p),
             },
@@ -452,44 +424,75 @@ impl Lower {
                 }
                 ExprKind::Map { entries }
             }
-            Rule::call => {
-                let mut it = p.into_inner();
-                let callee = self.expect(it.next(), Rule::callee, span)?;
-                let path = callee
-                    .into_inner()
-                    .next()
-                    .ok_or_else(|| bug(self.source, "call without name"))?;
-                let callee = self.path(path);
-                let mut args = Vec::new();
-                for a in it {
-                    args.push(match a.as_rule() {
-                        Rule::named_arg | Rule::axis_arg => {
-                            let axis = a.as_rule() == Rule::axis_arg;
-                            let mut ai = a.into_inner().filter(|c| c.as_rule() != Rule::kw_in);
-                            let name =
-                                self.ident(ai.next().ok_or_else(|| bug(self.source, "arg name"))?);
-                            let value =
-                                self.expr(ai.next().ok_or_else(|| bug(self.source, "arg value"))?)?;
-                            if axis {
-                                Arg::Axis {
-                                    name,
-                                    values: value,
-                                }
-                            } else {
-                                Arg::Named { name, value }
-                            }
-                        }
-                        Rule::expr => Arg::Positional {
-                            value: self.expr(a)?,
-                        },
-                        r => return Err(self.unexpected(&a, r)),
-                    });
-                }
-                ExprKind::Call { callee, args }
-            }
+            Rule::call => self.call(p, span)?,
             r => return Err(self.unexpected(&p, r)),
         };
         Ok(Expr { kind, span })
+    }
+
+    /// A number with its unit (`0.01`, `25%`, `5 epochs`); a number that does not fit a
+    /// 64-bit float is an error.
+    fn quantity(&self, p: Pair<Rule>) -> R<ExprKind> {
+        let mut value = 0.0;
+        let mut text = String::new();
+        let mut unit = None;
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::number => {
+                    text = c.as_str().to_string();
+                    value = text.parse::<f64>().map_err(|_| {
+                        Diag::error(codes::PARSE_BAD_NUMBER, format!("`{text}` is not a number"))
+                            .at(self.span(&c), "not a number")
+                    })?;
+                    if !value.is_finite() {
+                        return Err(Diag::error(
+                            codes::PARSE_BAD_NUMBER,
+                            format!("`{text}` is too large"),
+                        )
+                        .at(self.span(&c), "does not fit a 64-bit float"));
+                    }
+                }
+                Rule::percent | Rule::unit => unit = Some(self.ident(c)),
+                r => return Err(self.unexpected(&c, r)),
+            }
+        }
+        Ok(ExprKind::Number { value, text, unit })
+    }
+
+    /// A call `callee(args)`: positional, named (`k = v`) and axis (`k in values`) arguments.
+    fn call(&self, p: Pair<Rule>, span: Span) -> R<ExprKind> {
+        let mut it = p.into_inner();
+        let callee = self.expect(it.next(), Rule::callee, span)?;
+        let path = callee
+            .into_inner()
+            .next()
+            .ok_or_else(|| bug(self.source, "call without name"))?;
+        let callee = self.path(path);
+        let mut args = Vec::new();
+        for a in it {
+            args.push(match a.as_rule() {
+                Rule::named_arg | Rule::axis_arg => {
+                    let axis = a.as_rule() == Rule::axis_arg;
+                    let mut ai = a.into_inner().filter(|c| c.as_rule() != Rule::kw_in);
+                    let name = self.ident(ai.next().ok_or_else(|| bug(self.source, "arg name"))?);
+                    let value =
+                        self.expr(ai.next().ok_or_else(|| bug(self.source, "arg value"))?)?;
+                    if axis {
+                        Arg::Axis {
+                            name,
+                            values: value,
+                        }
+                    } else {
+                        Arg::Named { name, value }
+                    }
+                }
+                Rule::expr => Arg::Positional {
+                    value: self.expr(a)?,
+                },
+                r => return Err(self.unexpected(&a, r)),
+            });
+        }
+        Ok(ExprKind::Call { callee, args })
     }
 
     fn exprs(&self, p: Pair<Rule>) -> R<Vec<Expr>> {
@@ -921,20 +924,36 @@ fn syntax_error(source: SourceId, text: &str, e: &pest::error::Error<Rule>, scan
     expected.dedup();
     let span = Span::new(source, start, end);
 
-    if at_eof {
-        if let Some((open_at, '{')) = unclosed_before(text, start) {
-            // A block that starts at column 0 inside the unclosed one is where `}` is missing.
-            let mut off = text[open_at..]
-                .find('\n')
-                .map_or(text.len(), |i| open_at + i + 1);
-            while off < text.len() {
-                let line_end = text[off..].find('\n').map_or(text.len(), |i| off + i);
-                let line = &text[off..line_end];
-                let starts_block = line.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                    && line.trim_end().ends_with('{');
-                if starts_block {
-                    let (l, _) = line_col(text, open_at);
-                    return Diag::error(
+    if at_eof && let Some(d) = unclosed_at_eof(source, text, span) {
+        return d;
+    }
+    if let Some(d) = mismatched_close(source, text, span, &found) {
+        return d;
+    }
+    if let Some(d) = unit_as_entry(source, text, span, &found) {
+        return d;
+    }
+    unexpected(span, &found, at_eof, &expected)
+}
+
+/// The file ends inside a bracket: the `{` of a block where a new block starts before it is
+/// closed (at column 0), else the innermost unclosed bracket. `span` is the end of the file.
+fn unclosed_at_eof(source: SourceId, text: &str, span: Span) -> Option<Diag> {
+    let start = span.start;
+    if let Some((open_at, '{')) = unclosed_before(text, start) {
+        // A block that starts at column 0 inside the unclosed one is where `}` is missing.
+        let mut off = text[open_at..]
+            .find('\n')
+            .map_or(text.len(), |i| open_at + i + 1);
+        while off < text.len() {
+            let line_end = text[off..].find('\n').map_or(text.len(), |i| off + i);
+            let line = &text[off..line_end];
+            let starts_block = line.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && line.trim_end().ends_with('{');
+            if starts_block {
+                let (l, _) = line_col(text, open_at);
+                return Some(
+                    Diag::error(
                         codes::PARSE_UNCLOSED,
                         "unclosed `{`: a new block starts before the previous one is closed",
                     )
@@ -943,68 +962,85 @@ fn syntax_error(source: SourceId, text: &str, e: &pest::error::Error<Rule>, scan
                         Span::new(source, open_at, open_at + 1),
                         "this `{` is never closed",
                     )
-                    .help(format!("add `}}` to close the block opened on line {l}"));
-                }
-                off = line_end + 1;
+                    .help(format!("add `}}` to close the block opened on line {l}")),
+                );
             }
-        }
-        if let Some((open_at, c)) = unclosed_before(text, start) {
-            let close = match c {
-                '{' => '}',
-                '[' => ']',
-                _ => ')',
-            };
-            return Diag::error(
-                codes::PARSE_UNCLOSED,
-                format!("unclosed `{c}`: expected `{close}` before the end of the file"),
-            )
-            .at(span, format!("the file ends here, expected `{close}`"))
-            .related(Span::new(source, open_at, open_at + 1), "opened here")
-            .help(format!("add the missing `{close}`"));
+            off = line_end + 1;
         }
     }
-    // A `[` or `(` opened earlier and a different closing bracket appears.
-    if let Some((open_at, c)) = unclosed_before(text, start) {
-        let close = match c {
-            '{' => '}',
-            '[' => ']',
-            _ => ')',
-        };
-        if c != '{' && (found == "}" || found == "]" || found == ")") && found != close.to_string()
-        {
-            return Diag::error(
+    let (open_at, c) = unclosed_before(text, start)?;
+    let close = closing(c);
+    Some(
+        Diag::error(
+            codes::PARSE_UNCLOSED,
+            format!("unclosed `{c}`: expected `{close}` before the end of the file"),
+        )
+        .at(span, format!("the file ends here, expected `{close}`"))
+        .related(Span::new(source, open_at, open_at + 1), "opened here")
+        .help(format!("add the missing `{close}`")),
+    )
+}
+
+/// The bracket that closes `open` (`{`, `[` or `(`).
+fn closing(open: char) -> char {
+    match open {
+        '{' => '}',
+        '[' => ']',
+        _ => ')',
+    }
+}
+
+/// A `[` or `(` opened earlier and a different closing bracket (`found`, at `span`) appears.
+fn mismatched_close(source: SourceId, text: &str, span: Span, found: &str) -> Option<Diag> {
+    let (open_at, c) = unclosed_before(text, span.start)?;
+    let close = closing(c);
+    if c != '{' && (found == "}" || found == "]" || found == ")") && found != close.to_string() {
+        return Some(
+            Diag::error(
                 codes::PARSE_UNCLOSED,
                 format!("unclosed `{c}`: expected `{close}`, found `{found}`"),
             )
             .at(span, format!("expected `{close}` before this"))
             .related(Span::new(source, open_at, open_at + 1), "opened here")
-            .help(format!("add the missing `{close}`"));
-        }
+            .help(format!("add the missing `{close}`")),
+        );
     }
-    // `lr = 0.01 batch = 16`: `batch` was read as the unit of `0.01`.
-    if found == "=" || found == ":" {
-        if let Some(((ns, ne), (us, ue))) = unit_read_as_entry(text, start) {
-            let (number, unit) = (&text[ns..ne], &text[us..ue]);
-            let sep = if found == "=" { " " } else { "" };
-            return Diag::error(
-                codes::PARSE_SYNTAX,
-                format!("unknown unit `{unit}` after `{number}`: missing comma before `{unit}`?"),
-            )
-            .at(
-                Span::new(source, us, ue),
-                format!("read as the unit of `{number}`"),
-            )
-            .related(span, format!("so this `{found}` is unexpected"))
-            .help(format!(
-                "a name after a number on the same line is its unit (`12 epochs`); to start a new \
-                 entry, add a comma or a line break: `{number}, {unit}{sep}{found} ...`"
-            ));
-        }
+    None
+}
+
+/// `lr = 0.01 batch = 16`: `batch` was read as the unit of `0.01`, so the `=` or `:` found at
+/// `span` is unexpected.
+fn unit_as_entry(source: SourceId, text: &str, span: Span, found: &str) -> Option<Diag> {
+    if found != "=" && found != ":" {
+        return None;
     }
+    let ((ns, ne), (us, ue)) = unit_read_as_entry(text, span.start)?;
+    let (number, unit) = (&text[ns..ne], &text[us..ue]);
+    let sep = if found == "=" { " " } else { "" };
+    Some(
+        Diag::error(
+            codes::PARSE_SYNTAX,
+            format!("unknown unit `{unit}` after `{number}`: missing comma before `{unit}`?"),
+        )
+        .at(
+            Span::new(source, us, ue),
+            format!("read as the unit of `{number}`"),
+        )
+        .related(span, format!("so this `{found}` is unexpected"))
+        .help(format!(
+            "a name after a number on the same line is its unit (`12 epochs`); to start a new \
+             entry, add a comma or a line break: `{number}, {unit}{sep}{found} ...`"
+        )),
+    )
+}
+
+/// The general syntax error: what the grammar expected and the token `found` instead, with a
+/// help line for the usual slips (quotes, `#` comments, invisible characters).
+fn unexpected(span: Span, found: &str, at_eof: bool, expected: &[&str]) -> Diag {
     let what = if found.is_empty() || at_eof {
         "end of file".to_string()
     } else {
-        quote_token(&found)
+        quote_token(found)
     };
     let message = if expected.is_empty() {
         format!("unexpected {what}")

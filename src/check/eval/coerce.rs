@@ -182,7 +182,7 @@ impl Eval<'_> {
 
     /// Converts a value to a builtin object of a kind (a bare name means the builtin with its
     /// default parameters).
-    pub fn to_obj(&mut self, v: SVal, kind: Kind) -> Option<Obj> {
+    pub fn coerce_obj(&mut self, v: SVal, kind: Kind) -> Option<Obj> {
         match v.v {
             Val::Obj(o) if o.builtin.kind == kind => Some(std::rc::Rc::unwrap_or_clone(o)),
             Val::Obj(o) => {

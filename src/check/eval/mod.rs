@@ -1,4 +1,4 @@
-//! Expression evaluation and name resolution for the checker: the evaluator's state ([`Eval`]),
+//! Expression evaluation and name resolution for the checker: the evaluator's state (`Eval`),
 //! modules and their definitions, and the small helpers the blocks share. The evaluation itself
 //! is spread by concern: loading files and imports (`load`), names and definitions (`names`),
 //! expressions and operators (`expr`), builtin calls (`call`) and helper functions (`helper`),
@@ -62,20 +62,20 @@ pub const HELPERS: &[(&str, &str)] = &[
 
 /// A definition in a module.
 #[derive(Debug, Clone)]
-pub enum DefBody {
+pub(crate) enum DefBody {
     Value { kind: Spanned<String>, expr: Expr },
     Observables(Block),
 }
 
 #[derive(Debug, Clone)]
-pub struct Def {
+pub(crate) struct Def {
     pub name: Spanned<String>,
     pub body: DefBody,
 }
 
 /// A loaded file: its definitions, its imports, and (for the main file) its blocks.
 #[derive(Debug, Default)]
-pub struct Module {
+pub(crate) struct Module {
     pub source: Option<SourceId>,
     pub defs: IndexMap<String, Def>,
     pub imports: IndexMap<String, (usize, Span)>,
@@ -83,10 +83,10 @@ pub struct Module {
 }
 
 /// A sweep variable bound while expanding a sweep.
-pub type Bindings = Vec<(String, SVal)>;
+pub(crate) type Bindings = Vec<(String, SVal)>;
 
 /// The evaluator's state.
-pub struct Eval<'s> {
+pub(crate) struct Eval<'s> {
     pub sources: &'s mut SourceMap,
     pub modules: Vec<Module>,
     pub diags: Diags,
@@ -121,7 +121,7 @@ pub(crate) struct BlockKey {
     pub poisoned: bool,
 }
 
-pub type Stdlib = fn(&str) -> Option<&'static str>;
+pub(crate) type Stdlib = fn(&str) -> Option<&'static str>;
 
 impl<'s> Eval<'s> {
     pub fn new(sources: &'s mut SourceMap) -> Self {
@@ -163,14 +163,14 @@ impl<'s> Eval<'s> {
 
 /// A resolved call shared by every point that uses the same object (keyed by the object's
 /// address, which `_pins` keeps alive so it cannot be reused).
-pub struct Interned {
+pub(crate) struct Interned {
     pub(crate) label: String,
     pub(crate) call: Arc<Call>,
     pub(crate) span: Option<Span>,
     pub(crate) _pins: [Option<Rc<Obj>>; 2],
 }
 
-pub fn value_to_val(v: &Value) -> Val {
+pub(crate) fn value_to_val(v: &Value) -> Val {
     match v {
         Value::Bool(b) => Val::Bool(*b),
         Value::Int(i) => Val::int((*i).into()),
@@ -208,7 +208,7 @@ fn key_display(v: &Val) -> String {
 }
 
 /// "a rule", "an architecture".
-pub fn a(noun: &str) -> String {
+pub(crate) fn a(noun: &str) -> String {
     if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
         format!("an {noun}")
     } else {

@@ -76,7 +76,7 @@ impl Eval<'_> {
             );
             return None;
         };
-        let obj = self.to_obj(v, k)?;
+        let obj = self.coerce_obj(v, k)?;
         let mut o = obj;
         o.label = name.node.clone();
         Some(SVal::new(Val::Obj(std::rc::Rc::new(o)), name.span))

@@ -9,10 +9,6 @@ use crate::source::Span;
 use crate::syntax::ast::BinOp;
 
 impl Eval<'_> {
-    pub fn num(&mut self, v: &SVal) -> Option<f64> {
-        self.number(v).map(Num::f64)
-    }
-
     /// A number without a unit.
     pub fn number(&mut self, v: &SVal) -> Option<Num> {
         match &v.v {

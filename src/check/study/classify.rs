@@ -31,7 +31,7 @@ impl Eval<'_> {
             let v = s2
                 .scalar(&s, key)
                 .unwrap_or_else(|| SVal::new(Val::Sym(default.into()), b.kind.span));
-            s2.to_obj(v, kind).map(|o| Call {
+            s2.coerce_obj(v, kind).map(|o| Call {
                 name: o.builtin.name.into(),
                 params: o.params,
             })
@@ -229,8 +229,8 @@ impl Eval<'_> {
         match s.values.get("models").map(|x| x.0.clone()) {
             None => {
                 for n in ["random_forest", "linear_svm"] {
-                    if let Some(o) =
-                        self.to_obj(SVal::new(Val::Sym(n.into()), b.kind.span), Kind::Classifier)
+                    if let Some(o) = self
+                        .coerce_obj(SVal::new(Val::Sym(n.into()), b.kind.span), Kind::Classifier)
                     {
                         models.push(Named {
                             label: o.label.clone(),
@@ -256,7 +256,7 @@ impl Eval<'_> {
                 );
                 for i in items {
                     let span = i.span;
-                    match self.to_obj(i, Kind::Classifier) {
+                    match self.coerce_obj(i, Kind::Classifier) {
                         Some(o) => models.push(Named {
                             label: o.label.clone(),
                             call: std::sync::Arc::new(Call {

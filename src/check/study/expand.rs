@@ -60,7 +60,7 @@ impl Eval<'_> {
         let one = |s: &mut Self, k: Option<Kind>, v: SVal| -> SVal {
             match (k, &v.v) {
                 // A name that is not a builtin of this kind is reported here, once.
-                (Some(k), Val::Sym(_)) => match s.to_obj(v.clone(), k) {
+                (Some(k), Val::Sym(_)) => match s.coerce_obj(v.clone(), k) {
                     Some(o) => SVal::new(Val::Obj(Rc::new(o)), v.span),
                     None => v,
                 },
@@ -228,7 +228,7 @@ impl Eval<'_> {
                     "schedule" => Kind::Schedule,
                     _ => continue,
                 };
-                let _ = self.to_obj(v.clone(), kind);
+                let _ = self.coerce_obj(v.clone(), kind);
             }
             x.failed += 1;
             return;
@@ -334,7 +334,7 @@ impl Eval<'_> {
                     "schedule" => Kind::Schedule,
                     _ => continue,
                 };
-                let _ = self.to_obj(p, kind);
+                let _ = self.coerce_obj(p, kind);
             }
         }
     }

@@ -23,7 +23,7 @@ impl Eval<'_> {
     fn named(&mut self, vars: &Bindings, key: &str, kind: Kind) -> Option<(Obj, Span)> {
         let v = Self::get(vars, key)?.clone();
         let span = v.span;
-        self.to_obj(v, kind).map(|o| (o, span))
+        self.coerce_obj(v, kind).map(|o| (o, span))
     }
 
     /// A point's schedule, resolved once per schedule object (and once for the default,
@@ -46,7 +46,7 @@ impl Eval<'_> {
                 params: BTreeMap::new(),
                 explicit: BTreeSet::new(),
             },
-            Some(v) => self.to_obj(v.clone(), Kind::Schedule)?,
+            Some(v) => self.coerce_obj(v.clone(), Kind::Schedule)?,
         };
         let call = Arc::new(Call {
             name: obj.builtin.name.into(),

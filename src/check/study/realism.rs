@@ -25,7 +25,7 @@ impl Eval<'_> {
         let sigmas = match self.scalar(&s, "noise") {
             None => vec![0.0],
             Some(v) => {
-                let obj = self.to_obj(v, Kind::Noise)?;
+                let obj = self.coerce_obj(v, Kind::Noise)?;
                 obj.params
                     .get("sigma")
                     .and_then(Value::as_list)
