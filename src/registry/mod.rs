@@ -8,8 +8,10 @@ pub mod cochlea;
 pub mod config;
 pub mod later;
 pub mod schema;
+pub mod typed;
 
 pub use config::{Objective, complete};
+pub use typed::{ArchConfig, ConfigError, RuleConfig};
 
 use schema::{COUNT, NONNEG, SEED};
 use schema::{Default as D, POS, Param, Ty, UNIT, p, pu};

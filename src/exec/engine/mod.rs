@@ -46,3 +46,24 @@ pub use train::{
     EpochRecord, LayerAlignment, Progress, Schedule, TrainJob, TrainOutcome, TrainSettings,
     Trainer, device_name, parse_device, set_threads, train,
 };
+
+/// A typed config's error is the engine's: an unknown builtin or a bad parameter, with the
+/// same message.
+impl From<crate::registry::ConfigError> for EngineError {
+    fn from(e: crate::registry::ConfigError) -> Self {
+        match e {
+            crate::registry::ConfigError::Unknown {
+                family,
+                name,
+                known,
+            } => EngineError::Unknown {
+                family,
+                name,
+                known,
+            },
+            crate::registry::ConfigError::Param { call, param, msg } => {
+                EngineError::BadParam { call, param, msg }
+            }
+        }
+    }
+}

@@ -8,8 +8,9 @@ use super::error::{EngineError, Result};
 use super::layers::Role;
 use super::models::{Model, Pass};
 use super::optim::Optimizer;
-use super::rules::{BOptimizer, LearningRule, Phase, Rule, build_rule};
+use super::rules::{BOptimizer, LearningRule, Phase, Rule};
 use crate::registry::Objective;
+use crate::registry::{ArchConfig, RuleConfig, complete};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -165,12 +166,13 @@ impl Trainer {
 
     pub fn with_task(job: &TrainJob, mut task: Task, device: Device) -> Result<Trainer> {
         task.to_device(device);
-        let rule = build_rule(&job.rule)?;
+        // Every call becomes its typed config once, here.
+        let rule = Rule::new(&RuleConfig::from_call(&complete(&job.rule))?);
         let objective = Objective::from_call(&job.objective).map_err(EngineError::Invalid)?;
-        let arch = task.fill_arch(&job.arch);
-        let model = Model::with_backward(
+        let arch = ArchConfig::from_call(&task.fill_arch(&job.arch))?;
+        let model = Model::build(
             &arch,
-            &job.objective,
+            &objective,
             rule.has_backward_weights(),
             rule.backward_init(),
             rule.regime.top_feedback,

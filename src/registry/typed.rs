@@ -1,0 +1,647 @@
+//! Typed configs: a completed builtin call ([`super::complete`]) parsed once into plain data
+//! that the engine builds from ([`RuleConfig`], [`ArchConfig`], [`TaskConfig`]).
+//!
+//! Each config's `from_call` is the one place that reads its builtin's parameters by name;
+//! the engine (`exec::engine::{rules, models, data, audio}`) reads fields. A call that leaves
+//! a parameter out is completed first (`from_call` expects what [`super::complete`] returns),
+//! so a default lives only in the registry's schema. Adding a builtin of one of these kinds
+//! means a variant here, read in `from_call`, and its engine code.
+
+use super::Kind;
+use super::cochlea::CochleaParams;
+use crate::value::{Call, Value};
+use std::path::PathBuf;
+
+/// Why a completed call does not convert to its typed config. The engine reports it as an
+/// `EngineError` with the same message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigError {
+    /// The call names no builtin of this kind.
+    Unknown {
+        /// The kind, as [`Kind::name`] words it (`learning rule`, `architecture`, `task`).
+        family: &'static str,
+        /// The name the call has.
+        name: String,
+        /// The names of the builtins of this kind, comma-separated, in registry order.
+        known: &'static str,
+    },
+    /// A parameter is missing, of the wrong type, or out of range.
+    Param {
+        /// The call's name.
+        call: String,
+        /// The parameter's name.
+        param: String,
+        /// What is wrong, worded to follow the parameter's name.
+        msg: String,
+    },
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Unknown {
+                family,
+                name,
+                known,
+            } => write!(f, "unknown {family} `{name}` (known: {known})"),
+            ConfigError::Param { call, param, msg } => {
+                write!(f, "`{call}`: parameter `{param}` {msg}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The names of the builtins of `kind`, comma-separated in registry order (for "unknown"
+/// errors).
+pub fn known(kind: Kind) -> &'static str {
+    use std::sync::OnceLock;
+    static KNOWN: [OnceLock<String>; Kind::ALL.len()] = [const { OnceLock::new() }; 8];
+    let i = Kind::ALL.iter().position(|k| *k == kind).expect("a kind");
+    KNOWN[i].get_or_init(|| {
+        super::BUILTINS
+            .iter()
+            .filter(|b| b.kind == kind)
+            .map(|b| b.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+fn unknown(kind: Kind, name: &str) -> ConfigError {
+    ConfigError::Unknown {
+        family: kind.name(),
+        name: name.into(),
+        known: known(kind),
+    }
+}
+
+type Result<T> = std::result::Result<T, ConfigError>;
+
+/// Erroring, typed access to a completed call's parameters.
+struct Params<'a>(&'a Call);
+
+impl Params<'_> {
+    fn bad(&self, p: &str, msg: impl Into<String>) -> ConfigError {
+        ConfigError::Param {
+            call: self.0.name.clone(),
+            param: p.into(),
+            msg: msg.into(),
+        }
+    }
+    fn f64(&self, p: &str) -> Result<f64> {
+        self.0
+            .f64(p)
+            .ok_or_else(|| self.bad(p, "is missing or not a number"))
+    }
+    fn i64(&self, p: &str) -> Result<i64> {
+        self.0
+            .i64(p)
+            .ok_or_else(|| self.bad(p, "is missing or not an integer"))
+    }
+    fn pos_i64(&self, p: &str) -> Result<i64> {
+        let v = self.i64(p)?;
+        if v <= 0 {
+            return Err(self.bad(p, format!("must be positive, got {v}")));
+        }
+        Ok(v)
+    }
+    fn seed(&self, p: &str) -> Result<u64> {
+        self.0
+            .u64(p)
+            .ok_or_else(|| self.bad(p, "is missing or not an integer in [0, 2^64 - 1]"))
+    }
+    fn bool(&self, p: &str) -> Result<bool> {
+        self.0
+            .bool(p)
+            .ok_or_else(|| self.bad(p, "is missing or not a boolean"))
+    }
+    fn str(&self, p: &str) -> Result<&str> {
+        self.0
+            .str(p)
+            .ok_or_else(|| self.bad(p, "is missing or not a string"))
+    }
+    /// An enum parameter: the index of its value in `names`; `default` when absent.
+    fn choice<T: Copy>(&self, p: &str, default: T, names: &[(&str, T)]) -> Result<T> {
+        let Some(v) = self.0.str(p) else {
+            return Ok(default);
+        };
+        names
+            .iter()
+            .find(|(n, _)| *n == v)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let list: Vec<String> = names.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                let list = match list.split_last() {
+                    Some((last, rest)) if !rest.is_empty() => {
+                        format!("{} or {last}", rest.join(", "))
+                    }
+                    _ => list.join(""),
+                };
+                self.bad(p, format!("must be {list}, got \"{v}\""))
+            })
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Learning rules (method.md §6)
+
+/// An optimizer and its hyperparameters (the `SGDM` and `ADAM` parameter groups).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Optimizer {
+    /// SGD with momentum, as `torch.optim.SGD(momentum, nesterov)`.
+    Sgdm {
+        /// Momentum coefficient.
+        momentum: f64,
+        /// Nesterov momentum (TF `use_nesterov=True`).
+        nesterov: bool,
+    },
+    /// Adam, as `torch.optim.Adam`.
+    Adam {
+        /// First-moment decay β1.
+        beta1: f64,
+        /// Second-moment decay β2.
+        beta2: f64,
+        /// ε added to the second moment's square root.
+        eps: f64,
+    },
+}
+
+impl Optimizer {
+    /// The optimizer named `which` (`sgdm` | `adam`) with its hyperparameters from `call`.
+    fn read(p: &Params, which: &str) -> Result<Optimizer> {
+        match which {
+            "sgdm" => Ok(Optimizer::Sgdm {
+                momentum: p.f64("momentum")?,
+                nesterov: p.bool("nesterov")?,
+            }),
+            "adam" => Ok(Optimizer::Adam {
+                beta1: p.f64("beta1")?,
+                beta2: p.f64("beta2")?,
+                eps: p.f64("eps")?,
+            }),
+            o => Err(p.bad(
+                "optimizer",
+                format!("must be \"sgdm\" or \"adam\", got \"{o}\""),
+            )),
+        }
+    }
+}
+
+/// The alignment loss R_l of a rule (method.md §6 table): which rule family it is and its
+/// term weights.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Alignment {
+    /// Backprop rules (sgdm, adam): no B at all.
+    None,
+    /// Feedback alignment: B random and fixed, R ≡ 0.
+    Feedback,
+    /// IA: α·amp + β·null + γ·decay (or sparse), with the variant flags.
+    Information {
+        /// Weight of the amp term.
+        alpha: f64,
+        /// Weight of the null term.
+        beta: f64,
+        /// Weight of the decay (or sparse) term.
+        gamma: f64,
+        /// amp(x, R_f) instead of amp(P_f, P_b).
+        reconstruction_amp: bool,
+        /// null(0, R_b) instead of null(R_f, 0).
+        reconstruction_reversal: bool,
+        /// sparse instead of decay.
+        use_sparse: bool,
+        /// Subtract the batch mean of x before the backward projection.
+        batch_center: bool,
+        /// P_f = op(x, W) + b and P_b = op(x_b, B) + b (NA's `use_bias_forward/backward`).
+        projection_bias: bool,
+    },
+    /// α·decay + β·self.
+    Symmetric {
+        /// Weight of the decay term.
+        alpha: f64,
+        /// Weight of the self term.
+        beta: f64,
+    },
+    /// α·sparse + β·amp.
+    Activation {
+        /// Weight of the sparse term.
+        alpha: f64,
+        /// Weight of the amp term.
+        beta: f64,
+        /// Subtract the batch mean of x before the backward projection.
+        batch_center: bool,
+    },
+    /// α·decay + β·amp, optionally on noise inputs.
+    Mirror {
+        /// Weight of the decay term.
+        alpha: f64,
+        /// Weight of the amp term.
+        beta: f64,
+        /// The alignment loss's input: x or noise of x's shape.
+        noise: InputNoise,
+        /// Scale of the noise inputs.
+        stddev: f64,
+    },
+    /// α·decay plus the tied gradient dB = dWᵀ.
+    KolenPollack {
+        /// Weight of the decay term.
+        alpha: f64,
+    },
+}
+
+/// The weight mirror's alignment input (`input_noise`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputNoise {
+    /// The layer's input x.
+    None,
+    /// N(0, input_stddev²) of x's shape, drawn every step.
+    Normal,
+    /// U(−input_stddev, input_stddev) of x's shape, drawn every step.
+    Uniform,
+}
+
+/// Initial backward weights (method.md §6, "seeding quirk").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackwardInit {
+    /// B drawn from W's initialiser, independently of W (the default).
+    Independent,
+    /// B takes W's own draws, as the paper's code did with a seeded initialiser object: conv
+    /// B = W; dense B = W's draws in B's shape.
+    SameDraws,
+}
+
+/// The classifier's backward weights (`top_feedback`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopFeedback {
+    /// As every other layer's B (the paper).
+    Random,
+    /// Constant over the spatial positions of each channel of the flattened map it reads.
+    Shared,
+}
+
+/// Which optimizer updates B (`b_optimizer`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BOptimizer {
+    /// The rule's optimizer, at the run's learning rate (the paper).
+    Same,
+    /// A separate optimizer state of this kind.
+    Separate(Optimizer),
+}
+
+/// The options of every rule with backward weights B (the registry's `BACKWARD_INIT`
+/// group; docs/engine.md "Regime options").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackwardOptions {
+    /// How B is initialised (`backward_init`).
+    pub init: BackwardInit,
+    /// Rescale each layer's W to its initial Frobenius norm after every step that moves it.
+    pub constrain_norm: bool,
+    /// The classifier's B (`top_feedback`).
+    pub top_feedback: TopFeedback,
+}
+
+/// The options of the rules whose B learns (the registry's `LEARNED_B` group).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LearnedB {
+    /// B's optimizer.
+    pub b_optimizer: BOptimizer,
+    /// B's learning rate = `b_lr_scale` × the run's learning rate.
+    pub b_lr_scale: f64,
+    /// 0: task and alignment every step; k > 0: step s is alignment-only when s mod (k+1) = 0,
+    /// else task-only.
+    pub alternate: u32,
+    /// Rescale each layer's B to its initial Frobenius norm after every step that moves it.
+    pub constrain_b_norm: bool,
+}
+
+/// A learning rule's completed call, typed: what `exec::engine::rules::Rule` is built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleConfig {
+    /// The builtin's name (`sgdm`, `fa`, `ia`, ...).
+    pub name: String,
+    /// The optimizer of the total loss: the `sgdm` and `adam` rules' own, else the rule's
+    /// `optimizer`.
+    pub optimizer: Optimizer,
+    /// The alignment loss: the rule's family and its term weights.
+    pub alignment: Alignment,
+    /// Multiplier of Σ_l R_l in the total loss (`alignment_rate`; 0 for rules without an
+    /// alignment loss).
+    pub alignment_rate: f64,
+    /// The `BACKWARD_INIT` options (their defaults for rules without them).
+    pub backward: BackwardOptions,
+    /// The `LEARNED_B` options (their defaults for rules without them).
+    pub learned_b: LearnedB,
+    /// Learning rate of every parameter but the classifier's W and bias and B, as a multiple
+    /// of the run's (`hidden_lr_scale`, the `LAYER_RATE` group of every rule; 0 = the
+    /// readout-only control).
+    pub hidden_lr_scale: f64,
+}
+
+impl RuleConfig {
+    /// The config of a completed rule call. Options of a group the rule lacks are an error
+    /// when set to anything but their default (B's options on a rule without B).
+    pub fn from_call(call: &Call) -> Result<RuleConfig> {
+        let p = &Params(call);
+        let opt = || Optimizer::read(p, p.str("optimizer")?);
+        let rate = || p.f64("alignment_rate");
+        let (optimizer, alignment, alignment_rate) = match call.name.as_str() {
+            "sgdm" => (Optimizer::read(p, "sgdm")?, Alignment::None, 0.0),
+            "adam" => (Optimizer::read(p, "adam")?, Alignment::None, 0.0),
+            "fa" => (opt()?, Alignment::Feedback, 0.0),
+            "ia" => (
+                opt()?,
+                Alignment::Information {
+                    alpha: p.f64("alpha")?,
+                    beta: p.f64("beta")?,
+                    gamma: p.f64("gamma")?,
+                    reconstruction_amp: p.bool("reconstruction_amp")?,
+                    reconstruction_reversal: p.bool("reconstruction_reversal")?,
+                    use_sparse: p.bool("use_sparse")?,
+                    batch_center: p.bool("batch_center_backward_input")?,
+                    projection_bias: call.bool("projection_bias").unwrap_or(false),
+                },
+                rate()?,
+            ),
+            "symmetric" => (
+                opt()?,
+                Alignment::Symmetric {
+                    alpha: p.f64("alpha")?,
+                    beta: p.f64("beta")?,
+                },
+                rate()?,
+            ),
+            "activation" => (
+                opt()?,
+                Alignment::Activation {
+                    alpha: p.f64("alpha")?,
+                    beta: p.f64("beta")?,
+                    batch_center: p.bool("batch_center_backward_input")?,
+                },
+                rate()?,
+            ),
+            "weight_mirror" => {
+                let noise = p.str("input_noise")?;
+                let noise = match noise {
+                    "none" => InputNoise::None,
+                    "normal" => InputNoise::Normal,
+                    "uniform" => InputNoise::Uniform,
+                    o => {
+                        return Err(p.bad(
+                            "input_noise",
+                            format!("must be \"none\", \"normal\" or \"uniform\", got \"{o}\""),
+                        ));
+                    }
+                };
+                (
+                    opt()?,
+                    Alignment::Mirror {
+                        alpha: p.f64("alpha")?,
+                        beta: p.f64("beta")?,
+                        noise,
+                        stddev: p.f64("input_stddev")?,
+                    },
+                    rate()?,
+                )
+            }
+            "kolen_pollack" => (
+                opt()?,
+                Alignment::KolenPollack {
+                    alpha: p.f64("alpha")?,
+                },
+                rate()?,
+            ),
+            other => return Err(unknown(Kind::Rule, other)),
+        };
+        let init = p.choice(
+            "backward_init",
+            BackwardInit::Independent,
+            &[
+                ("independent", BackwardInit::Independent),
+                ("same_draws", BackwardInit::SameDraws),
+            ],
+        )?;
+        let b_optimizer = match call.str("b_optimizer") {
+            None | Some("same") => BOptimizer::Same,
+            Some(k @ ("sgdm" | "adam")) => BOptimizer::Separate(Optimizer::read(p, k)?),
+            Some(o) => {
+                return Err(p.bad(
+                    "b_optimizer",
+                    format!("must be \"same\", \"sgdm\" or \"adam\", got \"{o}\""),
+                ));
+            }
+        };
+        let b_lr_scale = call.f64("b_lr_scale").unwrap_or(1.0);
+        if !(b_lr_scale.is_finite() && b_lr_scale >= 0.0) {
+            return Err(p.bad(
+                "b_lr_scale",
+                format!("must be a finite number ≥ 0, got {b_lr_scale}"),
+            ));
+        }
+        let alternate = match call.get("alternate") {
+            None => 0,
+            Some(v) => v
+                .as_i64()
+                .and_then(|k| u32::try_from(k).ok())
+                .ok_or_else(|| p.bad("alternate", format!("must be an integer ≥ 0, got {v}")))?,
+        };
+        let top_feedback = p.choice(
+            "top_feedback",
+            TopFeedback::Random,
+            &[
+                ("random", TopFeedback::Random),
+                ("shared", TopFeedback::Shared),
+            ],
+        )?;
+        let constrain_norm = call.bool("constrain_norm").unwrap_or(false);
+        let constrain_b_norm = call.bool("constrain_b_norm").unwrap_or(false);
+        let hidden_lr_scale = call.f64("hidden_lr_scale").unwrap_or(1.0);
+        if !(hidden_lr_scale.is_finite() && hidden_lr_scale >= 0.0) {
+            return Err(p.bad(
+                "hidden_lr_scale",
+                format!("must be a finite number ≥ 0, got {hidden_lr_scale}"),
+            ));
+        }
+        let has_b = !matches!(alignment, Alignment::None);
+        let learns_b = has_b && !matches!(alignment, Alignment::Feedback);
+        for (name, set) in [
+            ("b_optimizer", b_optimizer != BOptimizer::Same),
+            ("b_lr_scale", b_lr_scale != 1.0),
+            ("alternate", alternate != 0),
+            ("constrain_b_norm", constrain_b_norm),
+        ] {
+            if set && !learns_b {
+                return Err(p.bad(
+                    name,
+                    "applies only to rules whose backward weights learn (ia, symmetric, activation, weight_mirror, kolen_pollack)",
+                ));
+            }
+        }
+        for (name, set) in [
+            ("constrain_norm", constrain_norm),
+            ("top_feedback", top_feedback != TopFeedback::Random),
+        ] {
+            if set && !has_b {
+                return Err(p.bad(name, "applies only to rules with backward weights"));
+            }
+        }
+        Ok(RuleConfig {
+            name: call.name.clone(),
+            optimizer,
+            alignment,
+            alignment_rate,
+            backward: BackwardOptions {
+                init,
+                constrain_norm,
+                top_feedback,
+            },
+            learned_b: LearnedB {
+                b_optimizer,
+                b_lr_scale,
+                alternate,
+                constrain_b_norm,
+            },
+            hidden_lr_scale,
+        })
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Architectures (method.md §7)
+
+/// The base network of an architecture and its own options.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Net {
+    /// KNet4 (conv1–conv3, fc4) or KNet5 (with conv4).
+    KNet {
+        /// KNet5's conv4 (128 filters) before the classifier.
+        conv4: bool,
+        /// The local response normalisation variant (`lrn`).
+        lrn: bool,
+        /// `init = he`: N(0, 2/fan_in) for ReLU layers and N(0, 1/fan_in) for conv1 and the
+        /// classifier, instead of the paper's fixed standard deviations.
+        he: bool,
+    },
+    /// AlexNet: conv1–conv5, fc6–fc8.
+    AlexNet {
+        /// The local response normalisation variant (`lrn`).
+        lrn: bool,
+        /// Dropout probability on fc6 and fc7 during training, in [0, 1).
+        dropout: f64,
+    },
+    /// ResNet-18 or ResNet-34.
+    ResNet {
+        /// Residual blocks per group (`registry::arch::resnet_blocks`).
+        blocks: [usize; 4],
+        /// 1 = original (post-activation), 2 = pre-activation.
+        version: i64,
+    },
+    /// A multilayer perceptron on flattened inputs.
+    Mlp {
+        /// Hidden layer sizes before the width multiplier, each positive.
+        hidden: Vec<i64>,
+    },
+}
+
+/// An architecture's completed call, typed: what `exec::engine::models::Model` is built
+/// from. The input fields are set from the task (`Task::fill_arch`) or, without one, to the
+/// architecture's native input ([`super::config::native_input`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchConfig {
+    /// The builtin's name (`knet4`, `resnet18`, ...).
+    pub name: String,
+    /// The base network and its options.
+    pub net: Net,
+    /// Multiplier on every channel and hidden-unit count (`width`), positive.
+    pub width: f64,
+    /// Input height in pixels (`input_size`; cochleagram filters for audio).
+    pub input_size: i64,
+    /// Input width in pixels: `input_width` for non-square inputs (audio frames), else
+    /// `input_size`.
+    pub input_width: i64,
+    /// Input channels (`in_channels`).
+    pub in_channels: i64,
+    /// Output classes of the classifier (`classes`).
+    pub classes: i64,
+    /// The completed call, for the layer plan of [`super::arch`] (which the planner reads
+    /// from calls).
+    call: Call,
+}
+
+impl ArchConfig {
+    /// The config of a completed architecture call.
+    pub fn from_call(call: &Call) -> Result<ArchConfig> {
+        let p = &Params(call);
+        let net = match call.name.as_str() {
+            "knet4" | "knet5" | "alexnet" | "resnet18" | "resnet34" | "mlp" => None,
+            other => return Err(unknown(Kind::Arch, other)),
+        };
+        let width = p.f64("width")?;
+        if width <= 0.0 {
+            return Err(p.bad("width", "must be positive"));
+        }
+        let input_size = p.pos_i64("input_size")?;
+        let input_width = call.i64("input_width").unwrap_or(input_size);
+        if input_width <= 0 {
+            return Err(p.bad("input_width", "must be positive"));
+        }
+        let in_channels = p.pos_i64("in_channels")?;
+        let classes = p.pos_i64("classes")?;
+        let net = match net.unwrap_or(call.name.as_str()) {
+            n @ ("knet4" | "knet5") => Net::KNet {
+                conv4: n == "knet5",
+                lrn: p.bool("lrn")?,
+                he: p.choice("init", false, &[("paper", false), ("he", true)])?,
+            },
+            "alexnet" => {
+                let lrn = p.bool("lrn")?;
+                let dropout = p.f64("dropout")?;
+                if !(0.0..1.0).contains(&dropout) {
+                    return Err(p.bad("dropout", "must be in [0, 1)"));
+                }
+                if input_size.min(input_width) < 11 {
+                    return Err(p.bad(
+                        "input_size",
+                        "must be at least 11 for AlexNet's 11×11 stride-4 conv1",
+                    ));
+                }
+                Net::AlexNet { lrn, dropout }
+            }
+            n @ ("resnet18" | "resnet34") => {
+                let version = p.i64("version")?;
+                if version != 1 && version != 2 {
+                    return Err(p.bad("version", format!("must be 1 or 2, got {version}")));
+                }
+                let blocks = super::arch::resnet_blocks(n).expect("a resnet");
+                Net::ResNet { blocks, version }
+            }
+            _ => {
+                let hidden = super::arch::mlp_hidden(call);
+                let listed = call
+                    .get("hidden")
+                    .and_then(|v| v.as_list())
+                    .map_or(0, |l| l.len());
+                if hidden.len() != listed || hidden.iter().any(|h| *h <= 0) {
+                    return Err(p.bad("hidden", "must be a list of positive integers"));
+                }
+                Net::Mlp { hidden }
+            }
+        };
+        Ok(ArchConfig {
+            name: call.name.clone(),
+            net,
+            width,
+            input_size,
+            input_width,
+            in_channels,
+            classes,
+            call: call.clone(),
+        })
+    }
+
+    /// The canonical learnable-layer names in forward order ([`super::arch::layer_names`]):
+    /// what the engine's builder must produce.
+    pub fn layer_names(&self, contrastive: bool) -> Vec<String> {
+        super::arch::layer_names(&self.call, contrastive)
+    }
+}
