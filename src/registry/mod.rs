@@ -11,7 +11,7 @@ pub mod schema;
 pub mod typed;
 
 pub use config::{Objective, complete};
-pub use typed::{ArchConfig, ConfigError, RuleConfig};
+pub use typed::{ArchConfig, ConfigError, RuleConfig, TaskConfig};
 
 use schema::{COUNT, NONNEG, SEED};
 use schema::{Default as D, POS, Param, Ty, UNIT, p, pu};

@@ -9,7 +9,7 @@
 
 use super::Kind;
 use super::cochlea::CochleaParams;
-use crate::value::{Call, Value};
+use crate::value::Call;
 use std::path::PathBuf;
 
 /// Why a completed call does not convert to its typed config. The engine reports it as an
@@ -643,5 +643,375 @@ impl ArchConfig {
     /// what the engine's builder must produce.
     pub fn layer_names(&self, contrastive: bool) -> Vec<String> {
         super::arch::layer_names(&self.call, contrastive)
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Tasks (method.md §7)
+
+/// `synthetic_images`: procedural images generated from a seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntheticImages {
+    /// Image side in pixels.
+    pub size: i64,
+    /// Colour channels.
+    pub channels: i64,
+    /// Classes (shape × texture combinations).
+    pub classes: i64,
+    /// Training images.
+    pub train: i64,
+    /// Validation images.
+    pub val: i64,
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Standard deviation of the pixel noise (in [0, 1] intensity units).
+    pub noise: f64,
+}
+
+/// `cifar10`: CIFAR-10's binary batches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cifar10 {
+    /// The directory holding `data_batch_1.bin` … `data_batch_5.bin` and `test_batch.bin`.
+    pub path: PathBuf,
+    /// Use only the first `train` training images (0 = all).
+    pub train: i64,
+    /// Use only the first `val` test images (0 = all).
+    pub val: i64,
+}
+
+/// `fashion_mnist` and `idx_images`: unsigned-byte images and labels in the IDX format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdxImages {
+    /// Fashion-MNIST (fixed file names, 10 classes) rather than `idx_images`.
+    pub fashion: bool,
+    /// The directory holding the four files (plain or gzip).
+    pub path: PathBuf,
+    /// The four file names (Fashion-MNIST's: the MNIST names).
+    pub files: crate::idx::Files,
+    /// Classes: labels are in [0, classes).
+    pub classes: i64,
+    /// Side the images are zero-padded to, centred, in pixels.
+    pub size: i64,
+    /// Training images drawn from `seed` (0 = all, in file order).
+    pub train: i64,
+    /// Validation images drawn from `seed` (0 = all, in file order).
+    pub val: i64,
+    /// Seed of those draws.
+    pub seed: u64,
+}
+
+/// Where a folder task's examples are and how it reads them (`image_folder`,
+/// `audio_folder`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Folder {
+    /// The directory of class directories (or, for images, of `train/` and `val/`).
+    pub path: PathBuf,
+    /// The validation directory (`val_path`; `None` when empty).
+    pub val_path: Option<PathBuf>,
+    /// Without a validation directory, this fraction of each class validates.
+    pub val_fraction: f64,
+    /// `auto`, `memory` or `stream` (`registry::LOAD_MODES`; the engine's `store::Load`).
+    pub load: String,
+    /// Seed of the per-class shuffle that picks the validation fraction.
+    pub seed: u64,
+}
+
+/// `image_folder`: images in one directory per class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageFolder {
+    /// The files and how they are read.
+    pub folder: Folder,
+    /// Side the images are resized to, in pixels.
+    pub size: i64,
+    /// 1 (grayscale) or 3 (RGB).
+    pub channels: i64,
+}
+
+/// `synthetic_audio`: procedural word-like sounds as cochleagrams.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntheticAudio {
+    /// The cochleagram front end (also the clips' rate and duration).
+    pub cochlea: CochleaParams,
+    /// Classes (vowel × temporal pattern).
+    pub classes: i64,
+    /// Training clips.
+    pub train: i64,
+    /// Validation clips.
+    pub val: i64,
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Standard deviation of the added noise, relative to the clip's amplitude.
+    pub noise: f64,
+}
+
+/// `audio_folder`: WAV files in one directory per class, as cochleagrams.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioFolder {
+    /// The files and how they are read.
+    pub folder: Folder,
+    /// The cochleagram front end (also the clips' rate and duration).
+    pub cochlea: CochleaParams,
+}
+
+/// A task's completed call, typed: what `exec::engine::data::Task` reads its examples from.
+/// The objective's parameters (`objective`, `flip`, ...) are not part of it
+/// ([`super::Objective`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskConfig {
+    /// `synthetic_images`.
+    SyntheticImages(SyntheticImages),
+    /// `cifar10`.
+    Cifar10(Cifar10),
+    /// `fashion_mnist` or `idx_images`.
+    Idx(IdxImages),
+    /// `image_folder`.
+    ImageFolder(ImageFolder),
+    /// `synthetic_audio`.
+    SyntheticAudio(SyntheticAudio),
+    /// `audio_folder`.
+    AudioFolder(AudioFolder),
+}
+
+impl TaskConfig {
+    /// The config of a completed task call.
+    pub fn from_call(call: &Call) -> Result<TaskConfig> {
+        let p = &Params(call);
+        let path = || p.str("path").map(PathBuf::from);
+        let folder = || -> Result<Folder> {
+            let val_path = call.str("val_path").unwrap_or("");
+            Ok(Folder {
+                path: path()?,
+                val_path: (!val_path.is_empty()).then(|| PathBuf::from(val_path)),
+                val_fraction: p.f64("val_fraction")?,
+                load: call.str("load").unwrap_or("auto").to_string(),
+                seed: p.seed("seed")?,
+            })
+        };
+        let cochlea = || -> Result<CochleaParams> {
+            let c = CochleaParams::from_call(call);
+            match c.problems().into_iter().next() {
+                Some((param, msg)) => Err(p.bad(param, msg)),
+                None => Ok(c),
+            }
+        };
+        Ok(match call.name.as_str() {
+            "synthetic_images" => TaskConfig::SyntheticImages(SyntheticImages {
+                size: p.pos_i64("size")?,
+                channels: p.pos_i64("channels")?,
+                classes: p.pos_i64("classes")?,
+                train: p.pos_i64("train")?,
+                val: p.pos_i64("val")?,
+                seed: p.seed("seed")?,
+                noise: p.f64("noise")?,
+            }),
+            "cifar10" => TaskConfig::Cifar10(Cifar10 {
+                path: path()?,
+                train: call.i64("train").unwrap_or(0),
+                val: call.i64("val").unwrap_or(0),
+            }),
+            n @ ("fashion_mnist" | "idx_images") => {
+                let fashion = n == "fashion_mnist";
+                let path = path()?;
+                let files = if fashion {
+                    crate::idx::Files::default()
+                } else {
+                    crate::idx::Files::of(&call.params)
+                };
+                let classes = if fashion { 10 } else { p.pos_i64("classes")? };
+                if !(2..=256).contains(&classes) {
+                    return Err(p.bad("classes", "must be in [2, 256] (IDX labels are bytes)"));
+                }
+                TaskConfig::Idx(IdxImages {
+                    fashion,
+                    path,
+                    files,
+                    classes,
+                    size: p.pos_i64("size")?,
+                    train: p.i64("train")?,
+                    val: p.i64("val")?,
+                    seed: p.seed("seed")?,
+                })
+            }
+            "image_folder" => {
+                let folder = folder()?;
+                let size = p.pos_i64("size")?;
+                let channels = p.pos_i64("channels")?;
+                if channels != 1 && channels != 3 {
+                    return Err(p.bad("channels", "must be 1 or 3"));
+                }
+                TaskConfig::ImageFolder(ImageFolder {
+                    folder,
+                    size,
+                    channels,
+                })
+            }
+            "synthetic_audio" => TaskConfig::SyntheticAudio(SyntheticAudio {
+                cochlea: cochlea()?,
+                classes: p.pos_i64("classes")?,
+                train: p.pos_i64("train")?,
+                val: p.pos_i64("val")?,
+                seed: p.seed("seed")?,
+                noise: p.f64("noise")?,
+            }),
+            "audio_folder" => {
+                let cochlea = cochlea()?;
+                TaskConfig::AudioFolder(AudioFolder {
+                    folder: folder()?,
+                    cochlea,
+                })
+            }
+            other => return Err(unknown(Kind::Task, other)),
+        })
+    }
+
+    /// The builtin's name (`cifar10`, `audio_folder`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            TaskConfig::SyntheticImages(_) => "synthetic_images",
+            TaskConfig::Cifar10(_) => "cifar10",
+            TaskConfig::Idx(i) if i.fashion => "fashion_mnist",
+            TaskConfig::Idx(_) => "idx_images",
+            TaskConfig::ImageFolder(_) => "image_folder",
+            TaskConfig::SyntheticAudio(_) => "synthetic_audio",
+            TaskConfig::AudioFolder(_) => "audio_folder",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::schema::Default as D;
+    use crate::registry::{BUILTINS, complete};
+
+    /// A builtin's call with only its required parameters set (a data location).
+    fn defaults(b: &super::super::Builtin) -> Call {
+        let mut c = Call::new(b.name);
+        for p in b.params() {
+            if p.default == D::Required {
+                c = c.with(p.name, Value::Str("/data".into()));
+            }
+        }
+        complete(&c)
+    }
+    use crate::value::Value;
+
+    #[test]
+    fn every_rule_architecture_and_task_converts_from_its_defaults() {
+        let mut n = 0;
+        for b in BUILTINS {
+            let c = defaults(b);
+            let name = match b.kind {
+                Kind::Rule => RuleConfig::from_call(&c).map(|r| r.name),
+                Kind::Arch => ArchConfig::from_call(&c).map(|a| a.name),
+                Kind::Task => TaskConfig::from_call(&c).map(|t| t.name().to_string()),
+                _ => continue,
+            };
+            assert_eq!(name.as_deref(), Ok(b.name), "{}", b.name);
+            n += 1;
+        }
+        assert_eq!(n, 8 + 6 + 7);
+        for k in [Kind::Rule, Kind::Arch, Kind::Task] {
+            assert_eq!(
+                known(k).split(", ").count(),
+                BUILTINS.iter().filter(|b| b.kind == k).count()
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_schema_values() {
+        let ia = RuleConfig::from_call(&complete(&Call::new("ia"))).unwrap();
+        assert_eq!(
+            ia.optimizer,
+            Optimizer::Sgdm {
+                momentum: 0.9,
+                nesterov: true
+            }
+        );
+        assert!(matches!(
+            ia.alignment,
+            Alignment::Information {
+                alpha: 2e-3,
+                beta: 1e-3,
+                gamma: 1e-3,
+                ..
+            }
+        ));
+        assert_eq!((ia.alignment_rate, ia.hidden_lr_scale), (1.0, 1.0));
+        assert_eq!(ia.learned_b.b_optimizer, BOptimizer::Same);
+        assert_eq!(ia.backward.init, BackwardInit::Independent);
+        let fa = RuleConfig::from_call(&complete(&Call::new("fa"))).unwrap();
+        assert!(matches!(fa.optimizer, Optimizer::Adam { .. }));
+        assert_eq!(fa.alignment_rate, 0.0);
+        let k = ArchConfig::from_call(&complete(&Call::new("knet5"))).unwrap();
+        assert_eq!(
+            k.net,
+            Net::KNet {
+                conv4: true,
+                lrn: false,
+                he: false
+            }
+        );
+        assert_eq!(
+            (k.input_size, k.input_width, k.in_channels, k.classes),
+            (32, 32, 3, 10)
+        );
+        let t = TaskConfig::from_call(&complete(&Call::new("synthetic_images"))).unwrap();
+        assert!(matches!(
+            t,
+            TaskConfig::SyntheticImages(SyntheticImages {
+                size: 32,
+                channels: 3,
+                classes: 10,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn bad_calls_name_the_parameter() {
+        let e = |c: Call, kind: Kind| match kind {
+            Kind::Rule => RuleConfig::from_call(&complete(&c)).unwrap_err(),
+            Kind::Arch => ArchConfig::from_call(&complete(&c)).unwrap_err(),
+            _ => TaskConfig::from_call(&complete(&c)).unwrap_err(),
+        };
+        let s = |v: &str| Value::Str(v.into());
+        let msg = e(Call::new("fa").with("backward_init", s("x")), Kind::Rule).to_string();
+        assert_eq!(
+            msg,
+            "`fa`: parameter `backward_init` must be \"independent\" or \"same_draws\", got \"x\""
+        );
+        let msg = e(
+            Call::new("sgdm").with("top_feedback", s("shared")),
+            Kind::Rule,
+        )
+        .to_string();
+        assert!(
+            msg.contains("applies only to rules with backward weights"),
+            "{msg}"
+        );
+        let msg = e(Call::new("knet4").with("init", s("x")), Kind::Arch).to_string();
+        assert_eq!(
+            msg,
+            "`knet4`: parameter `init` must be \"paper\" or \"he\", got \"x\""
+        );
+        let msg = e(Call::new("hebb"), Kind::Rule).to_string();
+        assert!(
+            msg.starts_with("unknown learning rule `hebb` (known: sgdm, adam, fa"),
+            "{msg}"
+        );
+        let msg = e(Call::new("mnist"), Kind::Task).to_string();
+        assert!(msg.contains("(known: synthetic_images, cifar10,"), "{msg}");
+        let msg = e(
+            Call::new("image_folder")
+                .with("path", s("/d"))
+                .with("channels", Value::Int(2)),
+            Kind::Task,
+        );
+        assert_eq!(
+            msg.to_string(),
+            "`image_folder`: parameter `channels` must be 1 or 3"
+        );
     }
 }

@@ -10,7 +10,7 @@ use super::models::{Model, Pass};
 use super::optim::Optimizer;
 use super::rules::{BOptimizer, LearningRule, Phase, Rule};
 use crate::registry::Objective;
-use crate::registry::{ArchConfig, RuleConfig, complete};
+use crate::registry::{ArchConfig, RuleConfig, TaskConfig, complete};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -160,7 +160,7 @@ impl Trainer {
     /// Build model, rule, optimizer and task from a job. The task's size, channels and classes
     /// fill the architecture call.
     pub fn new(job: &TrainJob, device: Device) -> Result<Trainer> {
-        let task = Task::from_call(&job.task)?;
+        let task = Task::new(&TaskConfig::from_call(&complete(&job.task))?)?;
         Self::with_task(job, task, device)
     }
 
