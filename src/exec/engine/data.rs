@@ -18,14 +18,19 @@ use tch::{Device, Kind, Tensor};
 
 /// A labelled image dataset with a train and a validation split.
 pub struct Task {
+    /// The task builtin's name (`synthetic_images`, `audio_folder`, ...).
     pub name: String,
     /// Training and validation examples, in memory or streamed from files (`store`).
     pub train: Examples,
+    /// The validation examples (the observation stimuli are their first ones).
     pub val: Examples,
+    /// Number of classes; labels are in [0, classes).
     pub classes: i64,
+    /// Input channels of the networks (1 for audio).
     pub channels: i64,
     /// Input height and width of the networks (equal for images; filters × frames for audio).
     pub height: i64,
+    /// Input width of the networks (see `height`).
     pub width: i64,
     /// How stored examples become network inputs.
     front: Front,
@@ -182,9 +187,11 @@ impl Task {
         (&self.mean, &self.std)
     }
 
+    /// Number of training examples.
     pub fn n_train(&self) -> i64 {
         self.train.len()
     }
+    /// Number of validation examples.
     pub fn n_val(&self) -> i64 {
         self.val.len()
     }

@@ -21,6 +21,7 @@ enum Spec {
 
 /// A network: learnable layers in canonical order, BN layers, and every parameter by name.
 pub struct Model {
+    /// The architecture builtin's name (`knet4`, `resnet18`, ...).
     pub arch: String,
     spec: Spec,
     layers: Vec<AlignedLayer>,
@@ -293,6 +294,7 @@ impl Model {
         }
     }
 
+    /// The device the parameters live on.
     pub fn device(&self) -> Device {
         self.device
     }
@@ -304,6 +306,7 @@ impl Model {
     pub fn input_shape(&self) -> [i64; 3] {
         self.in_shape
     }
+    /// Whether the model ends in the SimCLR head instead of the classifier.
     pub fn is_contrastive(&self) -> bool {
         self.contrastive
     }

@@ -1,19 +1,15 @@
 //! Learning rules (method.md §6): the optimizer, whether layers own backward weights B, the
 //! per-layer alignment loss R_l (trains only B), and Kolen-Pollack's tied gradient.
 
-use super::error::Result;
 use super::layers::AlignedLayer;
 use super::optim::OptSpec;
 use crate::registry::RuleConfig;
-use crate::value::Call;
 use tch::Tensor;
 
 pub use crate::registry::typed::{Alignment, BOptimizer, BackwardInit, InputNoise, TopFeedback};
 
 /// A learning rule as the training loop sees it.
 pub trait LearningRule: Send + Sync {
-    /// The rule's call name (`sgdm`, `fa`, ...).
-    fn name(&self) -> &str;
     /// The optimizer that minimises the total loss.
     fn optimizer(&self) -> OptSpec;
     /// Whether every learnable layer owns backward weights B (dx = dy·B).
@@ -98,7 +94,6 @@ pub enum Phase {
 /// The one implementation of [`LearningRule`], configured from a rule call.
 #[derive(Debug, Clone)]
 pub struct Rule {
-    pub name: String,
     pub optimizer: OptSpec,
     pub alignment: Alignment,
     pub alignment_rate: f64,
@@ -111,7 +106,6 @@ impl Rule {
     pub fn new(c: &RuleConfig) -> Rule {
         let (b, l) = (&c.backward, &c.learned_b);
         Rule {
-            name: c.name.clone(),
             optimizer: c.optimizer,
             alignment: c.alignment.clone(),
             alignment_rate: c.alignment_rate,
@@ -129,8 +123,10 @@ impl Rule {
     }
 }
 
-/// Build a rule from its call; every parameter it leaves out takes its registry default.
-pub fn build_rule(call: &Call) -> Result<Rule> {
+/// Build a rule from its call; every parameter it leaves out takes its registry default
+/// (tests; the trainer builds from the [`RuleConfig`] it makes once).
+#[cfg(test)]
+pub fn build_rule(call: &crate::value::Call) -> super::error::Result<Rule> {
     let c = RuleConfig::from_call(&crate::registry::complete(call))?;
     Ok(Rule::new(&c))
 }
@@ -376,9 +372,6 @@ impl Rule {
 }
 
 impl LearningRule for Rule {
-    fn name(&self) -> &str {
-        &self.name
-    }
     fn optimizer(&self) -> OptSpec {
         self.optimizer
     }

@@ -89,7 +89,7 @@ impl TrainOutcome {
 pub enum Progress<'a> {
     Step { epoch: u32, step: i64, steps: i64 },
     Epoch(&'a EpochRecord),
-    Checkpoint { epoch: u32, path: &'a Path },
+    Checkpoint { epoch: u32 },
 }
 
 /// NT-Xent of SimCLR (method.md §7) on head outputs `z` = [view 1; view 2] (2n rows).
@@ -214,6 +214,7 @@ impl Trainer {
 
     /// One optimisation step on a preprocessed batch. Returns (task loss, correct count,
     /// alignment loss) as tensors (no device sync).
+    #[cfg(test)]
     pub fn step(&mut self, x: &Tensor, y: &Tensor, lr: f64) -> (Tensor, Tensor, Tensor) {
         self.step_phase(x, y, lr, Phase::Both)
     }
@@ -737,7 +738,9 @@ fn angle_degrees(a: &Tensor, b: &Tensor) -> Option<f64> {
 /// is written) and the task. Resuming re-calls it for the resumed epoch if it had not returned.
 pub type Observer<'a> = dyn FnMut(u32, &Model, &Task) -> anyhow::Result<()> + 'a;
 
-/// Train `job` in `run_dir` on `device`, resuming from the latest complete checkpoint there.
+/// Train `job` in `run_dir` on `device`, resuming from the latest complete checkpoint there
+/// (tests; `exec::task` loads the task itself and calls [`train_with`]).
+#[cfg(test)]
 pub fn train(
     job: &TrainJob,
     run_dir: &Path,
@@ -792,8 +795,8 @@ pub fn train_with(
                       history: &[EpochRecord],
                       progress: &mut dyn FnMut(Progress)|
      -> Result<()> {
-        let p = tr.save_checkpoint(run_dir, epoch, &key, history)?;
-        progress(Progress::Checkpoint { epoch, path: &p });
+        tr.save_checkpoint(run_dir, epoch, &key, history)?;
+        progress(Progress::Checkpoint { epoch });
         if !s.keep_checkpoints {
             for &old in s.checkpoints.iter().filter(|&&o| o < epoch) {
                 let (a, b) = Trainer::ckpt_paths(run_dir, old);
