@@ -8,10 +8,9 @@ pub mod cochlea;
 pub mod config;
 pub mod later;
 pub mod schema;
-pub mod typed;
 
-pub use config::{Objective, complete};
-pub use typed::{ArchConfig, ConfigError, RuleConfig, TaskConfig};
+pub use arch::ArchConfig;
+pub use config::{ConfigError, Objective, RuleConfig, TaskConfig, complete};
 
 use schema::{COUNT, NONNEG, SEED};
 use schema::{Default as D, POS, Param, Ty, UNIT, p, pu};

@@ -2,7 +2,10 @@
 //! architectures, learning rules, optimizers, tasks and the checkpointed training loop.
 //!
 //! Builtin defaults and layer names come from the libtorch-free `registry`, the one description
-//! of every builtin.
+//! of every builtin. The engine builds rules, models and tasks from typed configs
+//! (`registry::config`, `registry::arch::ArchConfig`), made once from a job's calls in `Trainer::with_task`; the
+//! `from_call` constructors (`Task::from_call`, `Model::new`, `build_rule`) do the same for
+//! tests and benches.
 
 pub mod error;
 pub(crate) mod ext;

@@ -7,7 +7,7 @@ use crate::exec::engine::error::{EngineError, Result};
 use crate::exec::engine::layers::*;
 use crate::exec::engine::rules::BackwardInit;
 use crate::registry::arch::CONTRASTIVE_HEAD;
-use crate::registry::typed::Net;
+use crate::registry::arch::Net;
 use crate::registry::{ArchConfig, Objective};
 use tch::{Device, Kind, Tensor};
 
