@@ -352,10 +352,13 @@ impl ArchConfig {
     /// The config of a completed architecture call.
     pub fn from_call(call: &Call) -> Result<ArchConfig, ConfigError> {
         let p = &Params(call);
-        let net = match call.name.as_str() {
-            "knet4" | "knet5" | "alexnet" | "resnet18" | "resnet34" | "mlp" => None,
-            other => return Err(unknown(Kind::Arch, other)),
-        };
+        let name = call.name.as_str();
+        if !matches!(
+            name,
+            "knet4" | "knet5" | "alexnet" | "resnet18" | "resnet34" | "mlp"
+        ) {
+            return Err(unknown(Kind::Arch, name));
+        }
         let width = p.f64("width")?;
         if width <= 0.0 {
             return Err(p.bad("width", "must be positive"));
@@ -367,7 +370,7 @@ impl ArchConfig {
         }
         let in_channels = p.pos_i64("in_channels")?;
         let classes = p.pos_i64("classes")?;
-        let net = match net.unwrap_or(call.name.as_str()) {
+        let net = match name {
             n @ ("knet4" | "knet5") => Net::KNet {
                 conv4: n == "knet5",
                 lrn: p.bool("lrn")?,
@@ -395,6 +398,7 @@ impl ArchConfig {
                 let blocks = resnet_blocks(n).expect("a resnet");
                 Net::ResNet { blocks, version }
             }
+            // `mlp`, the only name left.
             _ => {
                 let hidden = mlp_hidden(call);
                 let listed = call

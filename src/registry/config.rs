@@ -306,7 +306,7 @@ impl Params<'_> {
             .str(p)
             .ok_or_else(|| self.bad(p, "is missing or not a string"))
     }
-    /// An enum parameter: the index of its value in `names`; `default` when absent.
+    /// An enum parameter: the value `names` pairs with its string; `default` when absent.
     pub(super) fn choice<T: Copy>(&self, p: &str, default: T, names: &[(&str, T)]) -> Result<T> {
         let Some(v) = self.0.str(p) else {
             return Ok(default);
@@ -353,7 +353,7 @@ pub enum Optimizer {
 }
 
 impl Optimizer {
-    /// The optimizer named `which` (`sgdm` | `adam`) with its hyperparameters from `call`.
+    /// The optimizer named `which` (`sgdm` | `adam`) with its hyperparameters from `p`.
     fn read(p: &Params, which: &str) -> Result<Optimizer> {
         match which {
             "sgdm" => Ok(Optimizer::Sgdm {
