@@ -328,7 +328,12 @@ pub fn data_path_problem(task: &str, params: &BTreeMap<String, Value>) -> Option
         return None;
     }
     let dir = params.get("path").and_then(Value::as_str)?;
-    let files = Files::of(params);
+    files_problem(task, dir, &Files::of(params))
+}
+
+/// [`data_path_problem`] of an IDX task (`fashion_mnist` or `idx_images`) whose files `files`
+/// are in the directory `dir`.
+pub fn files_problem(task: &str, dir: &str, files: &Files) -> Option<DataProblem> {
     let missing: Vec<String> = files
         .names()
         .iter()

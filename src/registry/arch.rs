@@ -2,6 +2,8 @@
 //! layer-position groups (§1.5) and a FLOP model for the cost estimate. The engine builds the
 //! same layers with libtorch and must agree on names (a test in the engine checks it).
 
+use super::Kind;
+use super::config::{ConfigError, Params, unknown};
 use crate::value::Call;
 
 /// Layer-position group of method.md §1.5.
@@ -304,6 +306,151 @@ impl Acc {
 /// Forward FLOPs of one example through the whole network.
 pub fn forward_flops(arch: &Call, contrastive: bool) -> f64 {
     layers(arch, contrastive).iter().map(|l| l.flops).sum()
+}
+
+// ------------------------------------------------------------------------------------------
+// The typed architecture config (method.md §7)
+
+/// The base network of an architecture and its own options.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Net {
+    /// KNet4 (conv1–conv3, fc4) or KNet5 (with conv4).
+    KNet {
+        /// KNet5's conv4 (128 filters) before the classifier.
+        conv4: bool,
+        /// The local response normalisation variant (`lrn`).
+        lrn: bool,
+        /// `init = he`: N(0, 2/fan_in) for ReLU layers and N(0, 1/fan_in) for conv1 and the
+        /// classifier, instead of the paper's fixed standard deviations.
+        he: bool,
+    },
+    /// AlexNet: conv1–conv5, fc6–fc8.
+    AlexNet {
+        /// The local response normalisation variant (`lrn`).
+        lrn: bool,
+        /// Dropout probability on fc6 and fc7 during training, in [0, 1).
+        dropout: f64,
+    },
+    /// ResNet-18 or ResNet-34.
+    ResNet {
+        /// Residual blocks per group (`registry::arch::resnet_blocks`).
+        blocks: [usize; 4],
+        /// 1 = original (post-activation), 2 = pre-activation.
+        version: i64,
+    },
+    /// A multilayer perceptron on flattened inputs.
+    Mlp {
+        /// Hidden layer sizes before the width multiplier, each positive.
+        hidden: Vec<i64>,
+    },
+}
+
+/// An architecture's completed call, typed: what `exec::engine::models::Model` is built
+/// from. The input fields are set from the task (`Task::fill_arch`) or, without one, to the
+/// architecture's native input ([`super::config::native_input`]). Built by `from_call`, the
+/// only reader of an architecture's parameters besides the layer plan ([`layers`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchConfig {
+    /// The builtin's name (`knet4`, `resnet18`, ...).
+    pub name: String,
+    /// The base network and its options.
+    pub net: Net,
+    /// Multiplier on every channel and hidden-unit count (`width`), positive.
+    pub width: f64,
+    /// Input height in pixels (`input_size`; cochleagram filters for audio).
+    pub input_size: i64,
+    /// Input width in pixels: `input_width` for non-square inputs (audio frames), else
+    /// `input_size`.
+    pub input_width: i64,
+    /// Input channels (`in_channels`).
+    pub in_channels: i64,
+    /// Output classes of the classifier (`classes`).
+    pub classes: i64,
+    /// The completed call, for the layer plan ([`layers`], which the planner reads from
+    /// calls).
+    call: Call,
+}
+
+impl ArchConfig {
+    /// The config of a completed architecture call.
+    pub fn from_call(call: &Call) -> Result<ArchConfig, ConfigError> {
+        let p = &Params(call);
+        let name = call.name.as_str();
+        if !matches!(
+            name,
+            "knet4" | "knet5" | "alexnet" | "resnet18" | "resnet34" | "mlp"
+        ) {
+            return Err(unknown(Kind::Arch, name));
+        }
+        let width = p.f64("width")?;
+        if width <= 0.0 {
+            return Err(p.bad("width", "must be positive"));
+        }
+        let input_size = p.pos_i64("input_size")?;
+        let input_width = call.i64("input_width").unwrap_or(input_size);
+        if input_width <= 0 {
+            return Err(p.bad("input_width", "must be positive"));
+        }
+        let in_channels = p.pos_i64("in_channels")?;
+        let classes = p.pos_i64("classes")?;
+        let net = match name {
+            n @ ("knet4" | "knet5") => Net::KNet {
+                conv4: n == "knet5",
+                lrn: p.bool("lrn")?,
+                he: p.choice("init", false, &[("paper", false), ("he", true)])?,
+            },
+            "alexnet" => {
+                let lrn = p.bool("lrn")?;
+                let dropout = p.f64("dropout")?;
+                if !(0.0..1.0).contains(&dropout) {
+                    return Err(p.bad("dropout", "must be in [0, 1)"));
+                }
+                if input_size.min(input_width) < 11 {
+                    return Err(p.bad(
+                        "input_size",
+                        "must be at least 11 for AlexNet's 11×11 stride-4 conv1",
+                    ));
+                }
+                Net::AlexNet { lrn, dropout }
+            }
+            n @ ("resnet18" | "resnet34") => {
+                let version = p.i64("version")?;
+                if version != 1 && version != 2 {
+                    return Err(p.bad("version", format!("must be 1 or 2, got {version}")));
+                }
+                let blocks = resnet_blocks(n).expect("a resnet");
+                Net::ResNet { blocks, version }
+            }
+            // `mlp`, the only name left.
+            _ => {
+                let hidden = mlp_hidden(call);
+                let listed = call
+                    .get("hidden")
+                    .and_then(|v| v.as_list())
+                    .map_or(0, |l| l.len());
+                if hidden.len() != listed || hidden.iter().any(|h| *h <= 0) {
+                    return Err(p.bad("hidden", "must be a list of positive integers"));
+                }
+                Net::Mlp { hidden }
+            }
+        };
+        Ok(ArchConfig {
+            name: call.name.clone(),
+            net,
+            width,
+            input_size,
+            input_width,
+            in_channels,
+            classes,
+            call: call.clone(),
+        })
+    }
+
+    /// The canonical learnable-layer names in forward order ([`layer_names`]):
+    /// what the engine's builder must produce.
+    pub fn layer_names(&self, contrastive: bool) -> Vec<String> {
+        layer_names(&self.call, contrastive)
+    }
 }
 
 #[cfg(test)]

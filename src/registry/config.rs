@@ -1,13 +1,21 @@
 //! From a checked call to what the engine takes: every parameter filled from the builtin's one
-//! schema in [`super::BUILTINS`] ([`complete`]), and the typed objective ([`Objective`]).
+//! schema in [`super::BUILTINS`] ([`complete`]), then parsed once into plain data, the typed
+//! configs: the objective ([`Objective`]), rules ([`RuleConfig`]) and tasks ([`TaskConfig`]);
+//! architectures' is [`super::arch::ArchConfig`], beside their layer plan.
 //!
 //! The registry is the only description of a builtin: the checker binds spec calls against
 //! it, `lrx doc` renders it, and the engine fills the calls it is given directly (tests,
 //! benches) from it through [`complete`], so a default cannot differ between the language and
-//! the engine.
+//! the engine. Each config's `from_call` is the one place that reads its builtin's parameters
+//! by name (it expects what [`complete`] returns); the engine (`exec::engine::{rules, models,
+//! data, audio}`) reads fields. Adding a rule or a task means a variant here, read in its
+//! `from_call`, and its engine code.
 
+use super::Kind;
+use super::cochlea::CochleaParams;
 use super::schema::Default as D;
 use crate::value::{Call, Value};
+use std::path::PathBuf;
 
 /// `call` with every parameter it leaves out filled from its builtin's schema: the value the
 /// checker fills when it binds a spec's call. Parameters set from the task (input size,
@@ -185,6 +193,736 @@ impl Objective {
     }
 }
 
+// ------------------------------------------------------------------------------------------
+// Typed configs
+
+/// Why a completed call does not convert to its typed config. The engine reports it as an
+/// `EngineError` with the same message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigError {
+    /// The call names no builtin of this kind.
+    Unknown {
+        /// The kind, as [`Kind::name`] words it (`learning rule`, `architecture`, `task`).
+        family: &'static str,
+        /// The name the call has.
+        name: String,
+        /// The names of the builtins of this kind, comma-separated, in registry order.
+        known: &'static str,
+    },
+    /// A parameter is missing, of the wrong type, or out of range.
+    Param {
+        /// The call's name.
+        call: String,
+        /// The parameter's name.
+        param: String,
+        /// What is wrong, worded to follow the parameter's name.
+        msg: String,
+    },
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Unknown {
+                family,
+                name,
+                known,
+            } => write!(f, "unknown {family} `{name}` (known: {known})"),
+            ConfigError::Param { call, param, msg } => {
+                write!(f, "`{call}`: parameter `{param}` {msg}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The names of the builtins of `kind`, comma-separated in registry order (for "unknown"
+/// errors).
+pub fn known(kind: Kind) -> &'static str {
+    use std::sync::OnceLock;
+    static KNOWN: [OnceLock<String>; Kind::ALL.len()] = [const { OnceLock::new() }; 8];
+    let i = Kind::ALL.iter().position(|k| *k == kind).expect("a kind");
+    KNOWN[i].get_or_init(|| {
+        super::BUILTINS
+            .iter()
+            .filter(|b| b.kind == kind)
+            .map(|b| b.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+pub(super) fn unknown(kind: Kind, name: &str) -> ConfigError {
+    ConfigError::Unknown {
+        family: kind.name(),
+        name: name.into(),
+        known: known(kind),
+    }
+}
+
+pub(super) type Result<T, E = ConfigError> = std::result::Result<T, E>;
+
+/// Erroring, typed access to a completed call's parameters (the typed configs' only reader).
+pub(super) struct Params<'a>(pub(super) &'a Call);
+
+impl Params<'_> {
+    pub(super) fn bad(&self, p: &str, msg: impl Into<String>) -> ConfigError {
+        ConfigError::Param {
+            call: self.0.name.clone(),
+            param: p.into(),
+            msg: msg.into(),
+        }
+    }
+    pub(super) fn f64(&self, p: &str) -> Result<f64> {
+        self.0
+            .f64(p)
+            .ok_or_else(|| self.bad(p, "is missing or not a number"))
+    }
+    pub(super) fn i64(&self, p: &str) -> Result<i64> {
+        self.0
+            .i64(p)
+            .ok_or_else(|| self.bad(p, "is missing or not an integer"))
+    }
+    pub(super) fn pos_i64(&self, p: &str) -> Result<i64> {
+        let v = self.i64(p)?;
+        if v <= 0 {
+            return Err(self.bad(p, format!("must be positive, got {v}")));
+        }
+        Ok(v)
+    }
+    pub(super) fn seed(&self, p: &str) -> Result<u64> {
+        self.0
+            .u64(p)
+            .ok_or_else(|| self.bad(p, "is missing or not an integer in [0, 2^64 - 1]"))
+    }
+    pub(super) fn bool(&self, p: &str) -> Result<bool> {
+        self.0
+            .bool(p)
+            .ok_or_else(|| self.bad(p, "is missing or not a boolean"))
+    }
+    pub(super) fn str(&self, p: &str) -> Result<&str> {
+        self.0
+            .str(p)
+            .ok_or_else(|| self.bad(p, "is missing or not a string"))
+    }
+    /// An enum parameter: the value `names` pairs with its string; `default` when absent.
+    pub(super) fn choice<T: Copy>(&self, p: &str, default: T, names: &[(&str, T)]) -> Result<T> {
+        let Some(v) = self.0.str(p) else {
+            return Ok(default);
+        };
+        names
+            .iter()
+            .find(|(n, _)| *n == v)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let list: Vec<String> = names.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                let list = match list.split_last() {
+                    Some((last, rest)) if !rest.is_empty() => {
+                        format!("{} or {last}", rest.join(", "))
+                    }
+                    _ => list.join(""),
+                };
+                self.bad(p, format!("must be {list}, got \"{v}\""))
+            })
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Learning rules (method.md §6)
+
+/// An optimizer and its hyperparameters (the `SGDM` and `ADAM` parameter groups).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Optimizer {
+    /// SGD with momentum, as `torch.optim.SGD(momentum, nesterov)`.
+    Sgdm {
+        /// Momentum coefficient.
+        momentum: f64,
+        /// Nesterov momentum (TF `use_nesterov=True`).
+        nesterov: bool,
+    },
+    /// Adam, as `torch.optim.Adam`.
+    Adam {
+        /// First-moment decay β1.
+        beta1: f64,
+        /// Second-moment decay β2.
+        beta2: f64,
+        /// ε added to the second moment's square root.
+        eps: f64,
+    },
+}
+
+impl Optimizer {
+    /// The optimizer named `which` (`sgdm` | `adam`) with its hyperparameters from `p`.
+    fn read(p: &Params, which: &str) -> Result<Optimizer> {
+        match which {
+            "sgdm" => Ok(Optimizer::Sgdm {
+                momentum: p.f64("momentum")?,
+                nesterov: p.bool("nesterov")?,
+            }),
+            "adam" => Ok(Optimizer::Adam {
+                beta1: p.f64("beta1")?,
+                beta2: p.f64("beta2")?,
+                eps: p.f64("eps")?,
+            }),
+            o => Err(p.bad(
+                "optimizer",
+                format!("must be \"sgdm\" or \"adam\", got \"{o}\""),
+            )),
+        }
+    }
+}
+
+/// The alignment loss R_l of a rule (method.md §6 table): which rule family it is and its
+/// term weights.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Alignment {
+    /// Backprop rules (sgdm, adam): no B at all.
+    None,
+    /// Feedback alignment: B random and fixed, R ≡ 0.
+    Feedback,
+    /// IA: α·amp + β·null + γ·decay (or sparse), with the variant flags.
+    Information {
+        /// Weight of the amp term.
+        alpha: f64,
+        /// Weight of the null term.
+        beta: f64,
+        /// Weight of the decay (or sparse) term.
+        gamma: f64,
+        /// amp(x, R_f) instead of amp(P_f, P_b).
+        reconstruction_amp: bool,
+        /// null(0, R_b) instead of null(R_f, 0).
+        reconstruction_reversal: bool,
+        /// sparse instead of decay.
+        use_sparse: bool,
+        /// Subtract the batch mean of x before the backward projection.
+        batch_center: bool,
+        /// P_f = op(x, W) + b and P_b = op(x_b, B) + b (NA's `use_bias_forward/backward`).
+        projection_bias: bool,
+    },
+    /// α·decay + β·self.
+    Symmetric {
+        /// Weight of the decay term.
+        alpha: f64,
+        /// Weight of the self term.
+        beta: f64,
+    },
+    /// α·sparse + β·amp.
+    Activation {
+        /// Weight of the sparse term.
+        alpha: f64,
+        /// Weight of the amp term.
+        beta: f64,
+        /// Subtract the batch mean of x before the backward projection.
+        batch_center: bool,
+    },
+    /// α·decay + β·amp, optionally on noise inputs.
+    Mirror {
+        /// Weight of the decay term.
+        alpha: f64,
+        /// Weight of the amp term.
+        beta: f64,
+        /// The alignment loss's input: x or noise of x's shape.
+        noise: InputNoise,
+        /// Scale of the noise inputs.
+        stddev: f64,
+    },
+    /// α·decay plus the tied gradient dB = dWᵀ.
+    KolenPollack {
+        /// Weight of the decay term.
+        alpha: f64,
+    },
+}
+
+/// The weight mirror's alignment input (`input_noise`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputNoise {
+    /// The layer's input x.
+    None,
+    /// N(0, input_stddev²) of x's shape, drawn every step.
+    Normal,
+    /// U(−input_stddev, input_stddev) of x's shape, drawn every step.
+    Uniform,
+}
+
+/// Initial backward weights (method.md §6, "seeding quirk").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackwardInit {
+    /// B drawn from W's initialiser, independently of W (the default).
+    Independent,
+    /// B takes W's own draws, as the paper's code did with a seeded initialiser object: conv
+    /// B = W; dense B = W's draws in B's shape.
+    SameDraws,
+}
+
+/// The classifier's backward weights (`top_feedback`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopFeedback {
+    /// As every other layer's B (the paper).
+    Random,
+    /// Constant over the spatial positions of each channel of the flattened map it reads.
+    Shared,
+}
+
+/// Which optimizer updates B (`b_optimizer`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BOptimizer {
+    /// The rule's optimizer, at the run's learning rate (the paper).
+    Same,
+    /// A separate optimizer state of this kind.
+    Separate(Optimizer),
+}
+
+/// The options of every rule with backward weights B (the registry's `BACKWARD_INIT`
+/// group; docs/engine.md "Regime options").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackwardOptions {
+    /// How B is initialised (`backward_init`).
+    pub init: BackwardInit,
+    /// Rescale each layer's W to its initial Frobenius norm after every step that moves it.
+    pub constrain_norm: bool,
+    /// The classifier's B (`top_feedback`).
+    pub top_feedback: TopFeedback,
+}
+
+/// The options of the rules whose B learns (the registry's `LEARNED_B` group).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LearnedB {
+    /// B's optimizer.
+    pub b_optimizer: BOptimizer,
+    /// B's learning rate = `b_lr_scale` × the run's learning rate.
+    pub b_lr_scale: f64,
+    /// 0: task and alignment every step; k > 0: step s is alignment-only when s mod (k+1) = 0,
+    /// else task-only.
+    pub alternate: u32,
+    /// Rescale each layer's B to its initial Frobenius norm after every step that moves it.
+    pub constrain_b_norm: bool,
+}
+
+/// A learning rule's completed call, typed: what `exec::engine::rules::Rule` is built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleConfig {
+    /// The builtin's name (`sgdm`, `fa`, `ia`, ...).
+    pub name: String,
+    /// The optimizer of the total loss: the `sgdm` and `adam` rules' own, else the rule's
+    /// `optimizer`.
+    pub optimizer: Optimizer,
+    /// The alignment loss: the rule's family and its term weights.
+    pub alignment: Alignment,
+    /// Multiplier of Σ_l R_l in the total loss (`alignment_rate`; 0 for rules without an
+    /// alignment loss).
+    pub alignment_rate: f64,
+    /// The `BACKWARD_INIT` options (their defaults for rules without them).
+    pub backward: BackwardOptions,
+    /// The `LEARNED_B` options (their defaults for rules without them).
+    pub learned_b: LearnedB,
+    /// Learning rate of every parameter but the classifier's W and bias and B, as a multiple
+    /// of the run's (`hidden_lr_scale`, the `LAYER_RATE` group of every rule; 0 = the
+    /// readout-only control).
+    pub hidden_lr_scale: f64,
+}
+
+impl RuleConfig {
+    /// The config of a completed rule call. A regime option of a group the rule lacks is an
+    /// error when set to anything but its default: `b_optimizer`, `b_lr_scale`, `alternate`
+    /// and `constrain_b_norm` need a B that learns, `constrain_norm` and `top_feedback` a B.
+    pub fn from_call(call: &Call) -> Result<RuleConfig> {
+        let p = &Params(call);
+        let opt = || Optimizer::read(p, p.str("optimizer")?);
+        let rate = || p.f64("alignment_rate");
+        let (optimizer, alignment, alignment_rate) = match call.name.as_str() {
+            "sgdm" => (Optimizer::read(p, "sgdm")?, Alignment::None, 0.0),
+            "adam" => (Optimizer::read(p, "adam")?, Alignment::None, 0.0),
+            "fa" => (opt()?, Alignment::Feedback, 0.0),
+            "ia" => (
+                opt()?,
+                Alignment::Information {
+                    alpha: p.f64("alpha")?,
+                    beta: p.f64("beta")?,
+                    gamma: p.f64("gamma")?,
+                    reconstruction_amp: p.bool("reconstruction_amp")?,
+                    reconstruction_reversal: p.bool("reconstruction_reversal")?,
+                    use_sparse: p.bool("use_sparse")?,
+                    batch_center: p.bool("batch_center_backward_input")?,
+                    projection_bias: call.bool("projection_bias").unwrap_or(false),
+                },
+                rate()?,
+            ),
+            "symmetric" => (
+                opt()?,
+                Alignment::Symmetric {
+                    alpha: p.f64("alpha")?,
+                    beta: p.f64("beta")?,
+                },
+                rate()?,
+            ),
+            "activation" => (
+                opt()?,
+                Alignment::Activation {
+                    alpha: p.f64("alpha")?,
+                    beta: p.f64("beta")?,
+                    batch_center: p.bool("batch_center_backward_input")?,
+                },
+                rate()?,
+            ),
+            "weight_mirror" => {
+                let noise = p.str("input_noise")?;
+                let noise = match noise {
+                    "none" => InputNoise::None,
+                    "normal" => InputNoise::Normal,
+                    "uniform" => InputNoise::Uniform,
+                    o => {
+                        return Err(p.bad(
+                            "input_noise",
+                            format!("must be \"none\", \"normal\" or \"uniform\", got \"{o}\""),
+                        ));
+                    }
+                };
+                (
+                    opt()?,
+                    Alignment::Mirror {
+                        alpha: p.f64("alpha")?,
+                        beta: p.f64("beta")?,
+                        noise,
+                        stddev: p.f64("input_stddev")?,
+                    },
+                    rate()?,
+                )
+            }
+            "kolen_pollack" => (
+                opt()?,
+                Alignment::KolenPollack {
+                    alpha: p.f64("alpha")?,
+                },
+                rate()?,
+            ),
+            other => return Err(unknown(Kind::Rule, other)),
+        };
+        let init = p.choice(
+            "backward_init",
+            BackwardInit::Independent,
+            &[
+                ("independent", BackwardInit::Independent),
+                ("same_draws", BackwardInit::SameDraws),
+            ],
+        )?;
+        let b_optimizer = match call.str("b_optimizer") {
+            None | Some("same") => BOptimizer::Same,
+            Some(k @ ("sgdm" | "adam")) => BOptimizer::Separate(Optimizer::read(p, k)?),
+            Some(o) => {
+                return Err(p.bad(
+                    "b_optimizer",
+                    format!("must be \"same\", \"sgdm\" or \"adam\", got \"{o}\""),
+                ));
+            }
+        };
+        let b_lr_scale = call.f64("b_lr_scale").unwrap_or(1.0);
+        if !(b_lr_scale.is_finite() && b_lr_scale >= 0.0) {
+            return Err(p.bad(
+                "b_lr_scale",
+                format!("must be a finite number ≥ 0, got {b_lr_scale}"),
+            ));
+        }
+        let alternate = match call.get("alternate") {
+            None => 0,
+            Some(v) => v
+                .as_i64()
+                .and_then(|k| u32::try_from(k).ok())
+                .ok_or_else(|| p.bad("alternate", format!("must be an integer ≥ 0, got {v}")))?,
+        };
+        let top_feedback = p.choice(
+            "top_feedback",
+            TopFeedback::Random,
+            &[
+                ("random", TopFeedback::Random),
+                ("shared", TopFeedback::Shared),
+            ],
+        )?;
+        let constrain_norm = call.bool("constrain_norm").unwrap_or(false);
+        let constrain_b_norm = call.bool("constrain_b_norm").unwrap_or(false);
+        let hidden_lr_scale = call.f64("hidden_lr_scale").unwrap_or(1.0);
+        if !(hidden_lr_scale.is_finite() && hidden_lr_scale >= 0.0) {
+            return Err(p.bad(
+                "hidden_lr_scale",
+                format!("must be a finite number ≥ 0, got {hidden_lr_scale}"),
+            ));
+        }
+        let has_b = !matches!(alignment, Alignment::None);
+        let learns_b = has_b && !matches!(alignment, Alignment::Feedback);
+        for (name, set) in [
+            ("b_optimizer", b_optimizer != BOptimizer::Same),
+            ("b_lr_scale", b_lr_scale != 1.0),
+            ("alternate", alternate != 0),
+            ("constrain_b_norm", constrain_b_norm),
+        ] {
+            if set && !learns_b {
+                return Err(p.bad(
+                    name,
+                    "applies only to rules whose backward weights learn (ia, symmetric, activation, weight_mirror, kolen_pollack)",
+                ));
+            }
+        }
+        for (name, set) in [
+            ("constrain_norm", constrain_norm),
+            ("top_feedback", top_feedback != TopFeedback::Random),
+        ] {
+            if set && !has_b {
+                return Err(p.bad(name, "applies only to rules with backward weights"));
+            }
+        }
+        Ok(RuleConfig {
+            name: call.name.clone(),
+            optimizer,
+            alignment,
+            alignment_rate,
+            backward: BackwardOptions {
+                init,
+                constrain_norm,
+                top_feedback,
+            },
+            learned_b: LearnedB {
+                b_optimizer,
+                b_lr_scale,
+                alternate,
+                constrain_b_norm,
+            },
+            hidden_lr_scale,
+        })
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Tasks (method.md §7)
+
+/// `synthetic_images`: procedural images generated from a seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntheticImages {
+    /// Image side in pixels.
+    pub size: i64,
+    /// Colour channels.
+    pub channels: i64,
+    /// Classes (shape × texture combinations).
+    pub classes: i64,
+    /// Training images.
+    pub train: i64,
+    /// Validation images.
+    pub val: i64,
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Standard deviation of the pixel noise (in [0, 1] intensity units).
+    pub noise: f64,
+}
+
+/// `cifar10`: CIFAR-10's binary batches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cifar10 {
+    /// The directory holding `data_batch_1.bin` … `data_batch_5.bin` and `test_batch.bin`.
+    pub path: PathBuf,
+    /// Use only the first `train` training images (0 = all).
+    pub train: i64,
+    /// Use only the first `val` test images (0 = all).
+    pub val: i64,
+}
+
+/// `fashion_mnist` and `idx_images`: unsigned-byte images and labels in the IDX format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdxImages {
+    /// Fashion-MNIST (fixed file names, 10 classes) rather than `idx_images`.
+    pub fashion: bool,
+    /// The directory holding the four files (plain or gzip).
+    pub path: PathBuf,
+    /// The four file names (Fashion-MNIST's: the MNIST names).
+    pub files: crate::idx::Files,
+    /// Classes: labels are in [0, classes).
+    pub classes: i64,
+    /// Side the images are zero-padded to, centred, in pixels.
+    pub size: i64,
+    /// Training images drawn from `seed` (0 = all, in file order).
+    pub train: i64,
+    /// Validation images drawn from `seed` (0 = all, in file order).
+    pub val: i64,
+    /// Seed of those draws.
+    pub seed: u64,
+}
+
+/// Where a folder task's examples are and how it reads them (`image_folder`,
+/// `audio_folder`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Folder {
+    /// The directory of class directories (or, for images, of `train/` and `val/`).
+    pub path: PathBuf,
+    /// The validation directory (`val_path`; `None` when empty).
+    pub val_path: Option<PathBuf>,
+    /// Without a validation directory, this fraction of each class validates.
+    pub val_fraction: f64,
+    /// `auto`, `memory` or `stream` (`registry::LOAD_MODES`; the engine's `store::Load`).
+    pub load: String,
+    /// Seed of the per-class shuffle that picks the validation fraction.
+    pub seed: u64,
+}
+
+/// `image_folder`: images in one directory per class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageFolder {
+    /// The files and how they are read.
+    pub folder: Folder,
+    /// Side the images are resized to, in pixels.
+    pub size: i64,
+    /// 1 (grayscale) or 3 (RGB).
+    pub channels: i64,
+}
+
+/// `synthetic_audio`: procedural word-like sounds as cochleagrams.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntheticAudio {
+    /// The cochleagram front end (also the clips' rate and duration).
+    pub cochlea: CochleaParams,
+    /// Classes (vowel × temporal pattern).
+    pub classes: i64,
+    /// Training clips.
+    pub train: i64,
+    /// Validation clips.
+    pub val: i64,
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Standard deviation of the added noise, relative to the clip's amplitude.
+    pub noise: f64,
+}
+
+/// `audio_folder`: WAV files in one directory per class, as cochleagrams.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioFolder {
+    /// The files and how they are read.
+    pub folder: Folder,
+    /// The cochleagram front end (also the clips' rate and duration).
+    pub cochlea: CochleaParams,
+}
+
+/// A task's completed call, typed: what `exec::engine::data::Task` reads its examples from.
+/// The objective's parameters (`objective`, `flip`, ...) are not part of it
+/// ([`super::Objective`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskConfig {
+    /// `synthetic_images`.
+    SyntheticImages(SyntheticImages),
+    /// `cifar10`.
+    Cifar10(Cifar10),
+    /// `fashion_mnist` or `idx_images`.
+    Idx(IdxImages),
+    /// `image_folder`.
+    ImageFolder(ImageFolder),
+    /// `synthetic_audio`.
+    SyntheticAudio(SyntheticAudio),
+    /// `audio_folder`.
+    AudioFolder(AudioFolder),
+}
+
+impl TaskConfig {
+    /// The config of a completed task call.
+    pub fn from_call(call: &Call) -> Result<TaskConfig> {
+        let p = &Params(call);
+        let path = || p.str("path").map(PathBuf::from);
+        let folder = || -> Result<Folder> {
+            let val_path = call.str("val_path").unwrap_or("");
+            Ok(Folder {
+                path: path()?,
+                val_path: (!val_path.is_empty()).then(|| PathBuf::from(val_path)),
+                val_fraction: p.f64("val_fraction")?,
+                load: call.str("load").unwrap_or("auto").to_string(),
+                seed: p.seed("seed")?,
+            })
+        };
+        let cochlea = || -> Result<CochleaParams> {
+            let c = CochleaParams::from_call(call);
+            match c.problems().into_iter().next() {
+                Some((param, msg)) => Err(p.bad(param, msg)),
+                None => Ok(c),
+            }
+        };
+        Ok(match call.name.as_str() {
+            "synthetic_images" => TaskConfig::SyntheticImages(SyntheticImages {
+                size: p.pos_i64("size")?,
+                channels: p.pos_i64("channels")?,
+                classes: p.pos_i64("classes")?,
+                train: p.pos_i64("train")?,
+                val: p.pos_i64("val")?,
+                seed: p.seed("seed")?,
+                noise: p.f64("noise")?,
+            }),
+            "cifar10" => TaskConfig::Cifar10(Cifar10 {
+                path: path()?,
+                train: call.i64("train").unwrap_or(0),
+                val: call.i64("val").unwrap_or(0),
+            }),
+            n @ ("fashion_mnist" | "idx_images") => {
+                let fashion = n == "fashion_mnist";
+                let path = path()?;
+                let files = if fashion {
+                    crate::idx::Files::default()
+                } else {
+                    crate::idx::Files::of(&call.params)
+                };
+                let classes = if fashion { 10 } else { p.pos_i64("classes")? };
+                if !(2..=256).contains(&classes) {
+                    return Err(p.bad("classes", "must be in [2, 256] (IDX labels are bytes)"));
+                }
+                TaskConfig::Idx(IdxImages {
+                    fashion,
+                    path,
+                    files,
+                    classes,
+                    size: p.pos_i64("size")?,
+                    train: p.i64("train")?,
+                    val: p.i64("val")?,
+                    seed: p.seed("seed")?,
+                })
+            }
+            "image_folder" => {
+                let folder = folder()?;
+                let size = p.pos_i64("size")?;
+                let channels = p.pos_i64("channels")?;
+                if channels != 1 && channels != 3 {
+                    return Err(p.bad("channels", "must be 1 or 3"));
+                }
+                TaskConfig::ImageFolder(ImageFolder {
+                    folder,
+                    size,
+                    channels,
+                })
+            }
+            "synthetic_audio" => TaskConfig::SyntheticAudio(SyntheticAudio {
+                cochlea: cochlea()?,
+                classes: p.pos_i64("classes")?,
+                train: p.pos_i64("train")?,
+                val: p.pos_i64("val")?,
+                seed: p.seed("seed")?,
+                noise: p.f64("noise")?,
+            }),
+            "audio_folder" => {
+                let cochlea = cochlea()?;
+                TaskConfig::AudioFolder(AudioFolder {
+                    folder: folder()?,
+                    cochlea,
+                })
+            }
+            other => return Err(unknown(Kind::Task, other)),
+        })
+    }
+
+    /// The builtin's name (`cifar10`, `audio_folder`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            TaskConfig::SyntheticImages(_) => "synthetic_images",
+            TaskConfig::Cifar10(_) => "cifar10",
+            TaskConfig::Idx(i) if i.fashion => "fashion_mnist",
+            TaskConfig::Idx(_) => "idx_images",
+            TaskConfig::ImageFolder(_) => "image_folder",
+            TaskConfig::SyntheticAudio(_) => "synthetic_audio",
+            TaskConfig::AudioFolder(_) => "audio_folder",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,5 +974,143 @@ mod tests {
         );
         let bad = Call::new("supervised").with("shift", Value::Int(-1));
         assert!(Objective::from_call(&bad).is_err());
+    }
+}
+
+#[cfg(test)]
+mod typed_tests {
+    use super::*;
+    use crate::registry::BUILTINS;
+    use crate::registry::arch::{ArchConfig, Net};
+
+    /// A builtin's call with only its required parameters set (a data location).
+    fn defaults(b: &super::super::Builtin) -> Call {
+        let mut c = Call::new(b.name);
+        for p in b.params() {
+            if p.default == D::Required {
+                c = c.with(p.name, Value::Str("/data".into()));
+            }
+        }
+        complete(&c)
+    }
+    use crate::value::Value;
+
+    #[test]
+    fn every_rule_architecture_and_task_converts_from_its_defaults() {
+        let mut n = 0;
+        for b in BUILTINS {
+            let c = defaults(b);
+            let name = match b.kind {
+                Kind::Rule => RuleConfig::from_call(&c).map(|r| r.name),
+                Kind::Arch => ArchConfig::from_call(&c).map(|a| a.name),
+                Kind::Task => TaskConfig::from_call(&c).map(|t| t.name().to_string()),
+                _ => continue,
+            };
+            assert_eq!(name.as_deref(), Ok(b.name), "{}", b.name);
+            n += 1;
+        }
+        assert_eq!(n, 8 + 6 + 7);
+        for k in [Kind::Rule, Kind::Arch, Kind::Task] {
+            assert_eq!(
+                known(k).split(", ").count(),
+                BUILTINS.iter().filter(|b| b.kind == k).count()
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_schema_values() {
+        let ia = RuleConfig::from_call(&complete(&Call::new("ia"))).unwrap();
+        assert_eq!(
+            ia.optimizer,
+            Optimizer::Sgdm {
+                momentum: 0.9,
+                nesterov: true
+            }
+        );
+        assert!(matches!(
+            ia.alignment,
+            Alignment::Information {
+                alpha: 2e-3,
+                beta: 1e-3,
+                gamma: 1e-3,
+                ..
+            }
+        ));
+        assert_eq!((ia.alignment_rate, ia.hidden_lr_scale), (1.0, 1.0));
+        assert_eq!(ia.learned_b.b_optimizer, BOptimizer::Same);
+        assert_eq!(ia.backward.init, BackwardInit::Independent);
+        let fa = RuleConfig::from_call(&complete(&Call::new("fa"))).unwrap();
+        assert!(matches!(fa.optimizer, Optimizer::Adam { .. }));
+        assert_eq!(fa.alignment_rate, 0.0);
+        let k = ArchConfig::from_call(&complete(&Call::new("knet5"))).unwrap();
+        assert_eq!(
+            k.net,
+            Net::KNet {
+                conv4: true,
+                lrn: false,
+                he: false
+            }
+        );
+        assert_eq!(
+            (k.input_size, k.input_width, k.in_channels, k.classes),
+            (32, 32, 3, 10)
+        );
+        let t = TaskConfig::from_call(&complete(&Call::new("synthetic_images"))).unwrap();
+        assert!(matches!(
+            t,
+            TaskConfig::SyntheticImages(SyntheticImages {
+                size: 32,
+                channels: 3,
+                classes: 10,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn bad_calls_name_the_parameter() {
+        let e = |c: Call, kind: Kind| match kind {
+            Kind::Rule => RuleConfig::from_call(&complete(&c)).unwrap_err(),
+            Kind::Arch => ArchConfig::from_call(&complete(&c)).unwrap_err(),
+            _ => TaskConfig::from_call(&complete(&c)).unwrap_err(),
+        };
+        let s = |v: &str| Value::Str(v.into());
+        let msg = e(Call::new("fa").with("backward_init", s("x")), Kind::Rule).to_string();
+        assert_eq!(
+            msg,
+            "`fa`: parameter `backward_init` must be \"independent\" or \"same_draws\", got \"x\""
+        );
+        let msg = e(
+            Call::new("sgdm").with("top_feedback", s("shared")),
+            Kind::Rule,
+        )
+        .to_string();
+        assert!(
+            msg.contains("applies only to rules with backward weights"),
+            "{msg}"
+        );
+        let msg = e(Call::new("knet4").with("init", s("x")), Kind::Arch).to_string();
+        assert_eq!(
+            msg,
+            "`knet4`: parameter `init` must be \"paper\" or \"he\", got \"x\""
+        );
+        let msg = e(Call::new("hebb"), Kind::Rule).to_string();
+        assert!(
+            msg.starts_with("unknown learning rule `hebb` (known: sgdm, adam, fa"),
+            "{msg}"
+        );
+        let msg = e(Call::new("mnist"), Kind::Task).to_string();
+        assert!(msg.contains("(known: synthetic_images, cifar10,"), "{msg}");
+        let msg = e(
+            Call::new("image_folder")
+                .with("path", s("/d"))
+                .with("channels", Value::Int(2)),
+            Kind::Task,
+        );
+        assert_eq!(
+            msg.to_string(),
+            "`image_folder`: parameter `channels` must be 1 or 3"
+        );
     }
 }

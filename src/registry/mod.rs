@@ -9,7 +9,8 @@ pub mod config;
 pub mod later;
 pub mod schema;
 
-pub use config::{Objective, complete};
+pub use arch::ArchConfig;
+pub use config::{ConfigError, Objective, RuleConfig, TaskConfig, complete};
 
 use schema::{COUNT, NONNEG, SEED};
 use schema::{Default as D, POS, Param, Ty, UNIT, p, pu};

@@ -6,9 +6,9 @@
 //! same normalisation and networks as images. The filterbank and parameters live in
 //! `crate::registry::cochlea` (no libtorch); docs/audio.md describes the algorithm.
 
-use super::error::{CallExt, EngineError, Result};
+use super::error::{EngineError, Result};
 use crate::registry::cochlea::CochleaParams;
-use crate::value::Call;
+use crate::registry::config::{AudioFolder, SyntheticAudio};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -269,23 +269,21 @@ fn draw_clip(k: usize, sr: f64, high: f64, noise: f64, rng: &mut ChaCha8Rng, out
 type Waves = (Tensor, Tensor, Tensor, Tensor, i64);
 
 /// The synthetic audio task: `classes` = vowel × temporal pattern, deterministic from `seed`.
-pub fn synthetic(call: &Call, p: &CochleaParams) -> Result<Waves> {
-    let k = call.req_pos_i64("classes")?;
-    let ntr = call.req_pos_i64("train")?;
-    let nva = call.req_pos_i64("val")?;
-    let seed = call.req_seed("seed")?;
-    let noise = call.req_f64("noise")?;
+pub fn synthetic(t: &SyntheticAudio) -> Result<Waves> {
+    let p = &t.cochlea;
+    let (k, ntr, nva, seed, noise) = (t.classes, t.train, t.val, t.seed, t.noise);
+    let bad = |p: &str, msg: String| EngineError::param("synthetic_audio", p, msg);
     if !(2..=MAX_SYNTHETIC_AUDIO_CLASSES).contains(&k) {
-        return Err(call.bad(
+        return Err(bad(
             "classes",
-            &format!(
+            format!(
                 "must be in 2..={MAX_SYNTHETIC_AUDIO_CLASSES} ({} vowels × {PATTERNS} temporal patterns)",
                 VOWELS.len()
             ),
         ));
     }
     if noise.is_nan() || noise < 0.0 {
-        return Err(call.bad("noise", "must be ≥ 0"));
+        return Err(bad("noise", "must be ≥ 0".into()));
     }
     let s = p.samples();
     let make = |n: i64, stream: u64| {
@@ -372,20 +370,22 @@ fn fit_clip(x: Vec<f64>, rate: u32, p: &CochleaParams, out: &mut Vec<f32>) {
 
 /// WAV files in one folder per class; validation from `val_path` (same class folders) or a
 /// seeded `val_fraction` of each class.
-pub fn folder(
-    call: &Call,
-    p: &CochleaParams,
-) -> Result<(super::store::Examples, super::store::Examples, i64)> {
-    let dir = PathBuf::from(call.req_str("path")?);
-    let val_path = call.str("val_path").unwrap_or("");
+pub fn folder(t: &AudioFolder) -> Result<(super::store::Examples, super::store::Examples, i64)> {
+    let p = &t.cochlea;
+    let dir = t.folder.path.clone();
     let data_err = |msg: String| EngineError::Data {
         task: "audio_folder".into(),
         path: dir.clone(),
         msg,
     };
-    let val_dir = (!val_path.is_empty()).then(|| PathBuf::from(val_path));
-    let (tr, va, classes) =
-        super::data::folder_listing(call, &dir, val_dir.as_deref(), &wav_files, &data_err)?;
+    let (tr, va, classes) = super::data::folder_listing(
+        "audio_folder",
+        &t.folder,
+        &dir,
+        t.folder.val_path.as_deref(),
+        &wav_files,
+        &data_err,
+    )?;
     if classes.len() < 2 {
         return Err(data_err(
             "needs at least two class folders (one folder of .wav files per class)".into(),
@@ -401,8 +401,15 @@ pub fn folder(
             fit_clip(x, rate, &q, buf);
             Ok(())
         }));
-    let (train, val) =
-        super::data::folder_examples(call, &tr, &va, &[p.samples() as i64], decode, &data_err)?;
+    let (train, val) = super::data::folder_examples(
+        "audio_folder",
+        &t.folder,
+        &tr,
+        &va,
+        &[p.samples() as i64],
+        decode,
+        &data_err,
+    )?;
     Ok((train, val, classes.len() as i64))
 }
 

@@ -5,9 +5,10 @@
 //! All augmentation randomness comes from a ChaCha generator the training loop seeds from
 //! (data seed, epoch), never from global state.
 
-use super::error::{CallExt, EngineError, Result};
+use super::error::{EngineError, Result};
 use super::store::Examples;
 use crate::registry::Objective;
+use crate::registry::config::TaskConfig;
 use crate::value::Call;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -17,14 +18,19 @@ use tch::{Device, Kind, Tensor};
 
 /// A labelled image dataset with a train and a validation split.
 pub struct Task {
+    /// The task builtin's name (`synthetic_images`, `audio_folder`, ...).
     pub name: String,
     /// Training and validation examples, in memory or streamed from files (`store`).
     pub train: Examples,
+    /// The validation examples (the observation stimuli are their first ones).
     pub val: Examples,
+    /// Number of classes; labels are in [0, classes).
     pub classes: i64,
+    /// Input channels of the networks (1 for audio).
     pub channels: i64,
     /// Input height and width of the networks (equal for images; filters × frames for audio).
     pub height: i64,
+    /// Input width of the networks (see `height`).
     pub width: i64,
     /// How stored examples become network inputs.
     front: Front,
@@ -55,50 +61,50 @@ impl std::fmt::Debug for Task {
     }
 }
 
-pub const TASKS: &str = "synthetic_images, cifar10, fashion_mnist, idx_images, image_folder, synthetic_audio, audio_folder";
-
 impl Task {
     /// Build a task from its call (every parameter it leaves out takes its registry default).
     pub fn from_call(call: &Call) -> Result<Task> {
-        let call = &crate::registry::complete(call);
-        if crate::registry::cochlea::is_audio_task(&call.name) {
-            return Self::audio(call);
-        }
+        Self::new(&TaskConfig::from_call(&crate::registry::complete(call))?)
+    }
+
+    /// Read the task of a typed task config.
+    pub fn new(config: &TaskConfig) -> Result<Task> {
         let memory =
             |(tx, ty, vx, vy, k): Split| (Examples::memory(tx, ty), Examples::memory(vx, vy), k);
         // Statistics a reader computed exactly from the bytes (one channel).
         let mut known_stats: Option<(f64, f64)> = None;
-        let (train, val, classes) = match call.name.as_str() {
-            "synthetic_images" => memory(synthetic(call)?),
-            "cifar10" => memory(cifar10(call)?),
-            "fashion_mnist" | "idx_images" => {
-                let (split, stats) = idx_task(call)?;
+        // The seed of the sampled statistics of streamed examples.
+        let mut sample_seed = None;
+        let (train, val, classes) = match config {
+            TaskConfig::SyntheticImages(t) => memory(synthetic(t)?),
+            TaskConfig::Cifar10(t) => memory(cifar10(t)?),
+            TaskConfig::Idx(t) => {
+                let (split, stats) = idx_task(t)?;
                 known_stats = Some(stats);
                 memory(split)
             }
-            "image_folder" => image_folder(call)?,
-            o => {
-                return Err(EngineError::Unknown {
-                    family: "task",
-                    name: o.into(),
-                    known: TASKS,
-                });
+            TaskConfig::ImageFolder(t) => {
+                sample_seed = Some(t.folder.seed);
+                image_folder(t)?
+            }
+            TaskConfig::SyntheticAudio(_) | TaskConfig::AudioFolder(_) => {
+                return Self::audio(config);
             }
         };
+        let name = config.name();
         if train.is_empty() {
             return Err(EngineError::Invalid(format!(
-                "task `{}` has no training images",
-                call.name
+                "task `{name}` has no training images"
             )));
         }
         let sz = train.range(0, 1)?.size();
-        let (mean, std) = match (known_stats, train.in_memory()) {
-            (Some((m, s)), _) => (vec![m], vec![s.max(1e-3)]),
-            (None, Some(tx)) if call.name != "image_folder" => tensor_stats(tx),
-            _ => sampled_stats(&train, call.u64("seed").unwrap_or(0))?,
+        let (mean, std) = match (known_stats, train.in_memory(), sample_seed) {
+            (Some((m, s)), _, _) => (vec![m], vec![s.max(1e-3)]),
+            (None, Some(tx), None) => tensor_stats(tx),
+            (_, _, seed) => sampled_stats(&train, seed.unwrap_or(0))?,
         };
         Ok(Task {
-            name: call.name.clone(),
+            name: name.to_string(),
             train,
             val,
             classes,
@@ -113,25 +119,26 @@ impl Task {
 
     /// An audio task: waveforms, the cochleagram front end (built for the CPU; the trainer
     /// moves it to its device) and the per-channel statistics of the training cochleagrams.
-    fn audio(call: &Call) -> Result<Task> {
-        let p = crate::registry::cochlea::CochleaParams::from_call(call);
-        if let Some((param, msg)) = p.problems().into_iter().next() {
-            return Err(call.bad(param, &msg));
-        }
-        let (train, val, classes) = match call.name.as_str() {
-            "synthetic_audio" => {
-                let (tx, ty, vx, vy, k) = super::audio::synthetic(call, &p)?;
-                (Examples::memory(tx, ty), Examples::memory(vx, vy), k)
+    fn audio(config: &TaskConfig) -> Result<Task> {
+        let (train, val, classes, p) = match config {
+            TaskConfig::SyntheticAudio(t) => {
+                let (tx, ty, vx, vy, k) = super::audio::synthetic(t)?;
+                let (train, val) = (Examples::memory(tx, ty), Examples::memory(vx, vy));
+                (train, val, k, &t.cochlea)
             }
-            _ => super::audio::folder(call, &p)?,
+            TaskConfig::AudioFolder(t) => {
+                let (train, val, k) = super::audio::folder(t)?;
+                (train, val, k, &t.cochlea)
+            }
+            _ => unreachable!("an audio task"),
         };
+        let name = config.name();
         if train.is_empty() {
             return Err(EngineError::Invalid(format!(
-                "task `{}` has no training clips",
-                call.name
+                "task `{name}` has no training clips"
             )));
         }
-        let coch = super::audio::Cochleagram::new(&p, Device::Cpu);
+        let coch = super::audio::Cochleagram::new(p, Device::Cpu);
         let (height, width) = coch.shape();
         // Normalisation statistics from (at most) the first 512 training clips.
         let n = train.len().min(512);
@@ -139,7 +146,7 @@ impl Task {
         let mean = vec![c.mean(Kind::Float).double_value(&[])];
         let std = vec![c.std(false).double_value(&[]).max(1e-6)];
         Ok(Task {
-            name: call.name.clone(),
+            name: name.to_string(),
             train,
             val,
             classes,
@@ -180,9 +187,11 @@ impl Task {
         (&self.mean, &self.std)
     }
 
+    /// Number of training examples.
     pub fn n_train(&self) -> i64 {
         self.train.len()
     }
+    /// Number of validation examples.
     pub fn n_val(&self) -> i64 {
         self.val.len()
     }

@@ -2,22 +2,26 @@
 //! architectures, learning rules, optimizers, tasks and the checkpointed training loop.
 //!
 //! Builtin defaults and layer names come from the libtorch-free `registry`, the one description
-//! of every builtin.
+//! of every builtin. The engine builds rules, models and tasks from typed configs
+//! (`registry::config`, `registry::arch::ArchConfig`), made once from a job's calls in `Trainer::with_task`; the
+//! `from_call` constructors (`Task::from_call`, `Model::new`, `build_rule`) do the same for
+//! tests and benches.
 
 pub mod error;
-pub mod ext;
-pub mod layers;
-pub mod models;
-pub mod optim;
-pub mod regime;
-pub mod rules;
+pub(crate) mod ext;
+pub(crate) mod layers;
+pub(crate) mod models;
+pub(crate) mod optim;
+pub(crate) mod regime;
+pub(crate) mod rules;
 
-pub use crate::registry::complete;
 pub use error::{EngineError, Result};
-pub use models::{Model, Pass};
-pub use rules::{LearningRule, Rule, build_rule};
+pub use models::Model;
+#[cfg(test)]
+pub(crate) use models::Pass;
+pub(crate) use rules::LearningRule;
 
-pub mod bench;
+pub(crate) mod bench;
 
 /// Tests that seed or draw from libtorch's global generator hold this lock, so parallel tests
 /// do not interleave their draws (libtorch has one global CPU generator per process).
@@ -34,15 +38,34 @@ pub(crate) fn test_params_of(m: &Model) -> Vec<(String, tch::Tensor)> {
         .map(|(k, t)| (k, t.detach().copy()))
         .collect()
 }
-pub mod audio;
-pub mod data;
-pub mod store;
-pub mod train;
+pub(crate) mod audio;
+pub(crate) mod data;
+pub(crate) mod store;
+pub(crate) mod train;
 
-pub use data::{Augment, Task};
+pub use data::Task;
 /// The device a model trains on (libtorch's; the CLI names it through the engine).
 pub use tch::Device;
-pub use train::{
-    EpochRecord, LayerAlignment, Progress, Schedule, TrainJob, TrainOutcome, TrainSettings,
-    Trainer, device_name, parse_device, set_threads, train,
-};
+pub(crate) use train::{Progress, device_name, parse_device, set_threads};
+pub use train::{Schedule, TrainJob, TrainSettings};
+
+/// A typed config's error is the engine's: an unknown builtin or a bad parameter, with the
+/// same message.
+impl From<crate::registry::ConfigError> for EngineError {
+    fn from(e: crate::registry::ConfigError) -> Self {
+        match e {
+            crate::registry::ConfigError::Unknown {
+                family,
+                name,
+                known,
+            } => EngineError::Unknown {
+                family,
+                name,
+                known,
+            },
+            crate::registry::ConfigError::Param { call, param, msg } => {
+                EngineError::BadParam { call, param, msg }
+            }
+        }
+    }
+}

@@ -2,12 +2,11 @@
 //! canonical layer names of `registry::arch` (checked at every build) and the observation
 //! accessors the observables need (method.md §1.1).
 
-use super::error::{CallExt, EngineError, Result};
+use super::error::{EngineError, Result};
 use super::layers::{AlignedLayer, BatchNorm, Param, Role, avg_pool_same, lrn, max_pool_same};
 use super::rules::{BackwardInit, TopFeedback};
 use crate::exec::observe::ObservableLayer;
-use crate::registry::Objective;
-use crate::registry::arch::layer_names;
+use crate::registry::{ArchConfig, Objective};
 use crate::value::Call;
 use build::{Builder, Input};
 use tch::{Device, Kind, Tensor};
@@ -22,6 +21,7 @@ enum Spec {
 
 /// A network: learnable layers in canonical order, BN layers, and every parameter by name.
 pub struct Model {
+    /// The architecture builtin's name (`knet4`, `resnet18`, ...).
     pub arch: String,
     spec: Spec,
     layers: Vec<AlignedLayer>,
@@ -148,8 +148,26 @@ impl Model {
     ) -> Result<Model> {
         let arch = &crate::registry::complete(arch);
         let objective = Objective::from_call(objective).map_err(EngineError::Invalid)?;
+        let arch = ArchConfig::from_call(arch)?;
+        Self::build(&arch, &objective, backward, b_init, top, model_seed, device)
+    }
+
+    /// Build the network of a typed architecture config for `objective` (its `head_dim` sets
+    /// the SimCLR output width), with backward weights when `backward` (initialised by
+    /// `b_init`, the classifier's as `top` says). Parameters are drawn on the CPU from
+    /// `model_seed` (W and biases first, then every B from a derived seed, so W is the same
+    /// for every rule) and moved to `device`. [`Model::with_backward`] builds from calls.
+    pub fn build(
+        arch: &ArchConfig,
+        objective: &Objective,
+        backward: bool,
+        b_init: BackwardInit,
+        top: TopFeedback,
+        model_seed: u64,
+        device: Device,
+    ) -> Result<Model> {
         let contrastive = objective.contrastive;
-        let inp = Input::of(arch)?;
+        let inp = Input::of(arch);
         tch::manual_seed(model_seed as i64);
         let mut b = Builder {
             layers: vec![],
@@ -160,19 +178,20 @@ impl Model {
         };
         let (spec, feat, top_map) = b.base(arch, &inp)?;
         if feat <= 0 {
-            return Err(arch.bad(
+            return Err(EngineError::param(
+                &arch.name,
                 "input_size",
-                &format!("{} is too small for {}", inp.size, arch.name),
+                format!("{} is too small for {}", inp.size, arch.name),
             ));
         }
-        b.head(arch, &objective, &spec, feat, inp.classes)?;
+        b.head(arch, objective, &spec, feat, inp.classes);
         let top_shared = if backward && top == TopFeedback::Shared {
             Some(b.top_shared(arch, contrastive, top_map, b_init)?)
         } else {
             None
         };
         b.draw_backward(b_init, top_shared, model_seed);
-        let expected = layer_names(arch, contrastive);
+        let expected = arch.layer_names(contrastive);
         let got: Vec<String> = b.layers.iter().map(|l| l.name.clone()).collect();
         debug_assert_eq!(expected, got, "builder order must match registry::arch");
         if expected != got {
@@ -275,6 +294,7 @@ impl Model {
         }
     }
 
+    /// The device the parameters live on.
     pub fn device(&self) -> Device {
         self.device
     }
@@ -286,6 +306,7 @@ impl Model {
     pub fn input_shape(&self) -> [i64; 3] {
         self.in_shape
     }
+    /// Whether the model ends in the SimCLR head instead of the classifier.
     pub fn is_contrastive(&self) -> bool {
         self.contrastive
     }

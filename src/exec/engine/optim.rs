@@ -7,40 +7,11 @@
 //! this step (PyTorch skips parameters whose `.grad` is `None`).
 
 use super::error::{EngineError, Result};
-use crate::value::Call;
 use std::collections::BTreeMap;
 use tch::{Kind, Tensor};
 
-/// Which optimizer and its hyperparameters.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum OptSpec {
-    Sgdm { momentum: f64, nesterov: bool },
-    Adam { beta1: f64, beta2: f64, eps: f64 },
-}
-
-impl OptSpec {
-    /// Read `optimizer` ("sgdm" | "adam") and its hyperparameters from a rule call. For the
-    /// `sgdm`/`adam` rules themselves pass `name_override`.
-    pub fn from_call(call: &Call, which: &str) -> Result<OptSpec> {
-        use super::error::CallExt;
-        match which {
-            "sgdm" => Ok(OptSpec::Sgdm {
-                momentum: call.req_f64("momentum")?,
-                nesterov: call.req_bool("nesterov")?,
-            }),
-            "adam" => Ok(OptSpec::Adam {
-                beta1: call.req_f64("beta1")?,
-                beta2: call.req_f64("beta2")?,
-                eps: call.req_f64("eps")?,
-            }),
-            o => Err(EngineError::param(
-                &call.name,
-                "optimizer",
-                format!("must be \"sgdm\" or \"adam\", got \"{o}\""),
-            )),
-        }
-    }
-}
+/// Which optimizer and its hyperparameters (the registry's typed optimizer).
+pub use crate::registry::config::Optimizer as OptSpec;
 
 /// Per-parameter optimizer state.
 enum Slot {

@@ -1,61 +1,15 @@
 //! Learning rules (method.md §6): the optimizer, whether layers own backward weights B, the
 //! per-layer alignment loss R_l (trains only B), and Kolen-Pollack's tied gradient.
 
-use super::error::{CallExt, EngineError, Result};
 use super::layers::AlignedLayer;
 use super::optim::OptSpec;
-use crate::value::Call;
+use crate::registry::RuleConfig;
 use tch::Tensor;
 
-/// Alignment-loss configuration per rule (method.md §6 table).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Alignment {
-    /// Backprop rules (sgdm, adam): no B at all.
-    None,
-    /// Feedback alignment: B random and fixed, R ≡ 0.
-    Feedback,
-    /// IA: α·amp + β·null + γ·decay (or sparse), with the variant flags.
-    Information {
-        alpha: f64,
-        beta: f64,
-        gamma: f64,
-        reconstruction_amp: bool,
-        reconstruction_reversal: bool,
-        use_sparse: bool,
-        batch_center: bool,
-        /// P_f = op(x, W) + b and P_b = op(x_b, B) + b (NA's `use_bias_forward/backward`).
-        projection_bias: bool,
-    },
-    /// α·decay + β·self.
-    Symmetric { alpha: f64, beta: f64 },
-    /// α·sparse + β·amp.
-    Activation {
-        alpha: f64,
-        beta: f64,
-        batch_center: bool,
-    },
-    /// α·decay + β·amp, optionally on noise inputs.
-    Mirror {
-        alpha: f64,
-        beta: f64,
-        noise: InputNoise,
-        stddev: f64,
-    },
-    /// α·decay plus the tied gradient dB = dWᵀ.
-    KolenPollack { alpha: f64 },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputNoise {
-    None,
-    Normal,
-    Uniform,
-}
+pub use crate::registry::config::{Alignment, BOptimizer, BackwardInit, InputNoise, TopFeedback};
 
 /// A learning rule as the training loop sees it.
 pub trait LearningRule: Send + Sync {
-    /// The rule's call name (`sgdm`, `fa`, ...).
-    fn name(&self) -> &str;
     /// The optimizer that minimises the total loss.
     fn optimizer(&self) -> OptSpec;
     /// Whether every learnable layer owns backward weights B (dx = dy·B).
@@ -71,34 +25,6 @@ pub trait LearningRule: Send + Sync {
     fn backward_init(&self) -> BackwardInit {
         BackwardInit::Independent
     }
-}
-
-/// Initial backward weights (method.md §6, "seeding quirk").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackwardInit {
-    /// B drawn from W's initialiser, independently of W (the default).
-    Independent,
-    /// B takes W's own draws, as the paper's code did with a seeded initialiser object: conv
-    /// B = W; dense B = W's draws in B's shape.
-    SameDraws,
-}
-
-/// The classifier's backward weights (`top_feedback`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TopFeedback {
-    /// As every other layer's B (the paper).
-    Random,
-    /// Constant over the spatial positions of each channel of the flattened map it reads.
-    Shared,
-}
-
-/// Which optimizer updates B (`b_optimizer`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum BOptimizer {
-    /// The rule's optimizer, at the run's learning rate (the paper).
-    Same,
-    /// A separate optimizer state of this kind.
-    Separate(OptSpec),
 }
 
 /// The training-regime options of a rule with backward weights (docs/engine.md "Regime
@@ -168,7 +94,6 @@ pub enum Phase {
 /// The one implementation of [`LearningRule`], configured from a rule call.
 #[derive(Debug, Clone)]
 pub struct Rule {
-    pub name: String,
     pub optimizer: OptSpec,
     pub alignment: Alignment,
     pub alignment_rate: f64,
@@ -176,188 +101,34 @@ pub struct Rule {
     pub regime: Regime,
 }
 
-pub const RULES: &str = "sgdm, adam, fa, ia, symmetric, activation, weight_mirror, kolen_pollack";
-
-/// Build a rule from its call; every parameter it leaves out takes its registry default.
-pub fn build_rule(call: &Call) -> Result<Rule> {
-    let call = &crate::registry::complete(call);
-    let opt = || OptSpec::from_call(call, call.req_str("optimizer")?);
-    let rate = || call.req_f64("alignment_rate");
-    let (optimizer, alignment, alignment_rate) = match call.name.as_str() {
-        "sgdm" => (OptSpec::from_call(call, "sgdm")?, Alignment::None, 0.0),
-        "adam" => (OptSpec::from_call(call, "adam")?, Alignment::None, 0.0),
-        "fa" => (opt()?, Alignment::Feedback, 0.0),
-        "ia" => (
-            opt()?,
-            Alignment::Information {
-                alpha: call.req_f64("alpha")?,
-                beta: call.req_f64("beta")?,
-                gamma: call.req_f64("gamma")?,
-                reconstruction_amp: call.req_bool("reconstruction_amp")?,
-                reconstruction_reversal: call.req_bool("reconstruction_reversal")?,
-                use_sparse: call.req_bool("use_sparse")?,
-                batch_center: call.req_bool("batch_center_backward_input")?,
-                projection_bias: call.bool("projection_bias").unwrap_or(false),
+impl Rule {
+    /// The rule of a typed rule config.
+    pub fn new(c: &RuleConfig) -> Rule {
+        let (b, l) = (&c.backward, &c.learned_b);
+        Rule {
+            optimizer: c.optimizer,
+            alignment: c.alignment.clone(),
+            alignment_rate: c.alignment_rate,
+            backward_init: b.init,
+            regime: Regime {
+                b_optimizer: l.b_optimizer,
+                b_lr_scale: l.b_lr_scale,
+                alternate: l.alternate,
+                constrain_norm: b.constrain_norm,
+                constrain_b_norm: l.constrain_b_norm,
+                top_feedback: b.top_feedback,
+                hidden_lr_scale: c.hidden_lr_scale,
             },
-            rate()?,
-        ),
-        "symmetric" => (
-            opt()?,
-            Alignment::Symmetric {
-                alpha: call.req_f64("alpha")?,
-                beta: call.req_f64("beta")?,
-            },
-            rate()?,
-        ),
-        "activation" => (
-            opt()?,
-            Alignment::Activation {
-                alpha: call.req_f64("alpha")?,
-                beta: call.req_f64("beta")?,
-                batch_center: call.req_bool("batch_center_backward_input")?,
-            },
-            rate()?,
-        ),
-        "weight_mirror" => {
-            let noise = match call.req_str("input_noise")? {
-                "none" => InputNoise::None,
-                "normal" => InputNoise::Normal,
-                "uniform" => InputNoise::Uniform,
-                o => {
-                    return Err(EngineError::param(
-                        &call.name,
-                        "input_noise",
-                        format!("must be \"none\", \"normal\" or \"uniform\", got \"{o}\""),
-                    ));
-                }
-            };
-            (
-                opt()?,
-                Alignment::Mirror {
-                    alpha: call.req_f64("alpha")?,
-                    beta: call.req_f64("beta")?,
-                    noise,
-                    stddev: call.req_f64("input_stddev")?,
-                },
-                rate()?,
-            )
         }
-        "kolen_pollack" => (
-            opt()?,
-            Alignment::KolenPollack {
-                alpha: call.req_f64("alpha")?,
-            },
-            rate()?,
-        ),
-        other => {
-            return Err(EngineError::Unknown {
-                family: "learning rule",
-                name: other.into(),
-                known: RULES,
-            });
-        }
-    };
-    let backward_init = match call.str("backward_init") {
-        None | Some("independent") => BackwardInit::Independent,
-        Some("same_draws") => BackwardInit::SameDraws,
-        Some(o) => {
-            return Err(EngineError::param(
-                &call.name,
-                "backward_init",
-                format!("must be \"independent\" or \"same_draws\", got \"{o}\""),
-            ));
-        }
-    };
-    let regime = regime(call, &alignment)?;
-    Ok(Rule {
-        name: call.name.clone(),
-        optimizer,
-        alignment,
-        alignment_rate,
-        backward_init,
-        regime,
-    })
+    }
 }
 
-/// The regime options of a (complete) rule call; absent ones take the paper's behaviour.
-fn regime(call: &Call, alignment: &Alignment) -> Result<Regime> {
-    let d = Regime::default();
-    let bad = |p: &str, msg: String| EngineError::param(&call.name, p, msg);
-    let b_optimizer = match call.str("b_optimizer") {
-        None | Some("same") => BOptimizer::Same,
-        Some(k @ ("sgdm" | "adam")) => BOptimizer::Separate(OptSpec::from_call(call, k)?),
-        Some(o) => {
-            return Err(bad(
-                "b_optimizer",
-                format!("must be \"same\", \"sgdm\" or \"adam\", got \"{o}\""),
-            ));
-        }
-    };
-    let b_lr_scale = call.f64("b_lr_scale").unwrap_or(d.b_lr_scale);
-    if !(b_lr_scale.is_finite() && b_lr_scale >= 0.0) {
-        return Err(bad(
-            "b_lr_scale",
-            format!("must be a finite number ≥ 0, got {b_lr_scale}"),
-        ));
-    }
-    let alternate = match call.get("alternate") {
-        None => 0,
-        Some(v) => v
-            .as_i64()
-            .and_then(|k| u32::try_from(k).ok())
-            .ok_or_else(|| bad("alternate", format!("must be an integer ≥ 0, got {v}")))?,
-    };
-    let top_feedback = match call.str("top_feedback") {
-        None | Some("random") => TopFeedback::Random,
-        Some("shared") => TopFeedback::Shared,
-        Some(o) => {
-            return Err(bad(
-                "top_feedback",
-                format!("must be \"random\" or \"shared\", got \"{o}\""),
-            ));
-        }
-    };
-    let constrain_norm = call.bool("constrain_norm").unwrap_or(false);
-    let constrain_b_norm = call.bool("constrain_b_norm").unwrap_or(false);
-    let hidden_lr_scale = call.f64("hidden_lr_scale").unwrap_or(d.hidden_lr_scale);
-    if !(hidden_lr_scale.is_finite() && hidden_lr_scale >= 0.0) {
-        return Err(bad(
-            "hidden_lr_scale",
-            format!("must be a finite number ≥ 0, got {hidden_lr_scale}"),
-        ));
-    }
-    let has_b = !matches!(alignment, Alignment::None);
-    let learns_b = has_b && !matches!(alignment, Alignment::Feedback);
-    for (p, set) in [
-        ("b_optimizer", b_optimizer != BOptimizer::Same),
-        ("b_lr_scale", b_lr_scale != 1.0),
-        ("alternate", alternate != 0),
-        ("constrain_b_norm", constrain_b_norm),
-    ] {
-        if set && !learns_b {
-            return Err(bad(
-                p,
-                "applies only to rules whose backward weights learn (ia, symmetric, activation, weight_mirror, kolen_pollack)".into(),
-            ));
-        }
-    }
-    for (p, set) in [
-        ("constrain_norm", constrain_norm),
-        ("top_feedback", top_feedback != TopFeedback::Random),
-    ] {
-        if set && !has_b {
-            return Err(bad(p, "applies only to rules with backward weights".into()));
-        }
-    }
-    Ok(Regime {
-        b_optimizer,
-        b_lr_scale,
-        alternate,
-        constrain_norm,
-        constrain_b_norm,
-        top_feedback,
-        hidden_lr_scale,
-    })
+/// Build a rule from its call; every parameter it leaves out takes its registry default
+/// (tests; the trainer builds from the [`RuleConfig`] it makes once).
+#[cfg(test)]
+pub fn build_rule(call: &crate::value::Call) -> super::error::Result<Rule> {
+    let c = RuleConfig::from_call(&crate::registry::complete(call))?;
+    Ok(Rule::new(&c))
 }
 
 /// Σ_units mean_batch(a ⊙ b).
@@ -601,9 +372,6 @@ impl Rule {
 }
 
 impl LearningRule for Rule {
-    fn name(&self) -> &str {
-        &self.name
-    }
     fn optimizer(&self) -> OptSpec {
         self.optimizer
     }

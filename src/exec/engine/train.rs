@@ -8,8 +8,9 @@ use super::error::{EngineError, Result};
 use super::layers::Role;
 use super::models::{Model, Pass};
 use super::optim::Optimizer;
-use super::rules::{BOptimizer, LearningRule, Phase, Rule, build_rule};
+use super::rules::{BOptimizer, LearningRule, Phase, Rule};
 use crate::registry::Objective;
+use crate::registry::{ArchConfig, RuleConfig, TaskConfig, complete};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -88,7 +89,7 @@ impl TrainOutcome {
 pub enum Progress<'a> {
     Step { epoch: u32, step: i64, steps: i64 },
     Epoch(&'a EpochRecord),
-    Checkpoint { epoch: u32, path: &'a Path },
+    Checkpoint { epoch: u32 },
 }
 
 /// NT-Xent of SimCLR (method.md §7) on head outputs `z` = [view 1; view 2] (2n rows).
@@ -159,18 +160,19 @@ impl Trainer {
     /// Build model, rule, optimizer and task from a job. The task's size, channels and classes
     /// fill the architecture call.
     pub fn new(job: &TrainJob, device: Device) -> Result<Trainer> {
-        let task = Task::from_call(&job.task)?;
+        let task = Task::new(&TaskConfig::from_call(&complete(&job.task))?)?;
         Self::with_task(job, task, device)
     }
 
     pub fn with_task(job: &TrainJob, mut task: Task, device: Device) -> Result<Trainer> {
         task.to_device(device);
-        let rule = build_rule(&job.rule)?;
+        // Every call becomes its typed config once, here.
+        let rule = Rule::new(&RuleConfig::from_call(&complete(&job.rule))?);
         let objective = Objective::from_call(&job.objective).map_err(EngineError::Invalid)?;
-        let arch = task.fill_arch(&job.arch);
-        let model = Model::with_backward(
+        let arch = ArchConfig::from_call(&task.fill_arch(&job.arch))?;
+        let model = Model::build(
             &arch,
-            &job.objective,
+            &objective,
             rule.has_backward_weights(),
             rule.backward_init(),
             rule.regime.top_feedback,
@@ -212,6 +214,7 @@ impl Trainer {
 
     /// One optimisation step on a preprocessed batch. Returns (task loss, correct count,
     /// alignment loss) as tensors (no device sync).
+    #[cfg(test)]
     pub fn step(&mut self, x: &Tensor, y: &Tensor, lr: f64) -> (Tensor, Tensor, Tensor) {
         self.step_phase(x, y, lr, Phase::Both)
     }
@@ -735,7 +738,9 @@ fn angle_degrees(a: &Tensor, b: &Tensor) -> Option<f64> {
 /// is written) and the task. Resuming re-calls it for the resumed epoch if it had not returned.
 pub type Observer<'a> = dyn FnMut(u32, &Model, &Task) -> anyhow::Result<()> + 'a;
 
-/// Train `job` in `run_dir` on `device`, resuming from the latest complete checkpoint there.
+/// Train `job` in `run_dir` on `device`, resuming from the latest complete checkpoint there
+/// (tests; `exec::task` loads the task itself and calls [`train_with`]).
+#[cfg(test)]
 pub fn train(
     job: &TrainJob,
     run_dir: &Path,
@@ -790,8 +795,8 @@ pub fn train_with(
                       history: &[EpochRecord],
                       progress: &mut dyn FnMut(Progress)|
      -> Result<()> {
-        let p = tr.save_checkpoint(run_dir, epoch, &key, history)?;
-        progress(Progress::Checkpoint { epoch, path: &p });
+        tr.save_checkpoint(run_dir, epoch, &key, history)?;
+        progress(Progress::Checkpoint { epoch });
         if !s.keep_checkpoints {
             for &old in s.checkpoints.iter().filter(|&&o| o < epoch) {
                 let (a, b) = Trainer::ckpt_paths(run_dir, old);

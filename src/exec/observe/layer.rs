@@ -9,7 +9,10 @@ use tch::Tensor;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JacobianVia {
+    /// Through the forward weights W (the true Jacobian).
     Forward,
+    /// Through the backward weights B, as the rule's backward pass does (the default for
+    /// rules with B).
     Backward,
 }
 

@@ -3,12 +3,12 @@
 //! The engine's learnable layers implement [`ObservableLayer`]; observation code never needs to
 //! know the architecture.
 
-pub mod layer;
+pub(crate) mod layer;
 pub use layer::{JacobianVia, ObservableLayer};
 
-pub mod checkpoint;
-pub mod realism;
-pub mod stats;
+pub(crate) mod checkpoint;
+pub(crate) mod realism;
+pub(crate) mod stats;
 
 pub use checkpoint::{CheckpointObserver, ObserveConfig, ObserveError, observe_checkpoint};
 pub use realism::RealismCondition;

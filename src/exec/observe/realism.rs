@@ -109,7 +109,9 @@ pub fn units_kept(n: usize, fraction: f64) -> usize {
 /// The purpose of a random stream, part of its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
+    /// The draw of the units a condition keeps (`units_kept` of them).
     Units,
+    /// The draw of the additive noise on the kept units.
     Noise,
 }
 

@@ -511,7 +511,8 @@ pub fn tensor_statistics(
     Ok(to_host(&r.reshape([-1]))?)
 }
 
-/// One statistic over all elements of `x`.
+/// One statistic over all elements of `x` (tests).
+#[cfg(test)]
 pub fn statistic(
     x: &Tensor,
     f: Function,

@@ -1,6 +1,6 @@
 use super::*;
 use crate::registry::cochlea::Envelope;
-use crate::value::Value;
+use crate::value::{Call, Value};
 
 fn small() -> CochleaParams {
     CochleaParams {

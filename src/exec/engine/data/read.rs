@@ -2,9 +2,9 @@
 //! binary batches, IDX files (Fashion-MNIST, MNIST-format sets) and image folders. Each gives
 //! u8 images [N, C, H, W] and labels for the train and validation splits.
 
-use crate::exec::engine::error::{CallExt, EngineError, Result};
+use crate::exec::engine::error::{EngineError, Result};
 use crate::exec::engine::store::{Decode, Examples, Load};
-use crate::value::Call;
+use crate::registry::config::{Cifar10, Folder, IdxImages, ImageFolder, SyntheticImages};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
@@ -86,25 +86,28 @@ fn draw_synthetic(k: i64, s: usize, c: usize, noise: f64, rng: &mut ChaCha8Rng, 
     }
 }
 
-pub(super) fn synthetic(call: &Call) -> Result<Split> {
-    let s = call.req_pos_i64("size")?;
-    let c = call.req_pos_i64("channels")?;
-    let k = call.req_pos_i64("classes")?;
-    let ntr = call.req_pos_i64("train")?;
-    let nva = call.req_pos_i64("val")?;
-    let seed = call.req_seed("seed")?;
-    let noise = call.req_f64("noise")?;
+pub(super) fn synthetic(t: &SyntheticImages) -> Result<Split> {
+    let &SyntheticImages {
+        size: s,
+        channels: c,
+        classes: k,
+        train: ntr,
+        val: nva,
+        seed,
+        noise,
+    } = t;
+    let bad = |p: &str, msg: String| EngineError::param("synthetic_images", p, msg);
     if s < 8 {
-        return Err(call.bad("size", "must be at least 8"));
+        return Err(bad("size", "must be at least 8".into()));
     }
     if k > N_SHAPES * N_TEXTURES {
-        return Err(call.bad(
+        return Err(bad(
             "classes",
-            &format!("at most {} (5 shapes × 3 textures)", N_SHAPES * N_TEXTURES),
+            format!("at most {} (5 shapes × 3 textures)", N_SHAPES * N_TEXTURES),
         ));
     }
     if noise < 0.0 {
-        return Err(call.bad("noise", "must be ≥ 0"));
+        return Err(bad("noise", "must be ≥ 0".into()));
     }
     let make = |n: i64, stream: u64| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -168,8 +171,8 @@ fn read_cifar_file(path: &Path) -> Result<(Vec<u8>, Vec<i64>)> {
     Ok((x, y))
 }
 
-pub(super) fn cifar10(call: &Call) -> Result<Split> {
-    let dir = PathBuf::from(call.req_str("path")?);
+pub(super) fn cifar10(t: &Cifar10) -> Result<Split> {
+    let dir = t.path.clone();
     let load = |files: &[String]| -> Result<(Tensor, Tensor)> {
         let (mut xs, mut ys) = (vec![], vec![]);
         for f in files {
@@ -195,14 +198,15 @@ pub(super) fn cifar10(call: &Call) -> Result<Split> {
     let (tx, ty) = load(&train)?;
     let (vx, vy) = load(&["test_batch.bin".to_string()])?;
     // `train` / `val`: use only the first N images (0 or absent = all).
-    let first = |x: Tensor, y: Tensor, p: &str| -> (Tensor, Tensor) {
-        match call.i64(p) {
-            Some(n) if n > 0 && n < y.size()[0] => (x.narrow(0, 0, n), y.narrow(0, 0, n)),
-            _ => (x, y),
+    let first = |x: Tensor, y: Tensor, n: i64| -> (Tensor, Tensor) {
+        if n > 0 && n < y.size()[0] {
+            (x.narrow(0, 0, n), y.narrow(0, 0, n))
+        } else {
+            (x, y)
         }
     };
-    let (tx, ty) = first(tx, ty, "train");
-    let (vx, vy) = first(vx, vy, "val");
+    let (tx, ty) = first(tx, ty, t.train);
+    let (vx, vy) = first(vx, vy, t.val);
     Ok((tx, ty, vx, vy, 10))
 }
 
@@ -210,26 +214,18 @@ pub(super) fn cifar10(call: &Call) -> Result<Split> {
 // IDX (MNIST format): `fashion_mnist` and `idx_images`
 
 /// The split of an IDX task and the exact per-pixel mean/std of its (padded) training images.
-pub(super) fn idx_task(call: &Call) -> Result<(Split, (f64, f64))> {
+pub(super) fn idx_task(t: &IdxImages) -> Result<(Split, (f64, f64))> {
     use crate::idx;
-    let task = call.name.as_str();
-    let fashion = task == "fashion_mnist";
-    let dir = PathBuf::from(call.req_str("path")?);
-    let files = if fashion {
-        idx::Files::default()
+    let task = if t.fashion {
+        "fashion_mnist"
     } else {
-        idx::Files::of(&call.params)
+        "idx_images"
     };
-    let classes = if fashion {
-        10
-    } else {
-        call.req_pos_i64("classes")?
-    };
-    if !(2..=256).contains(&classes) {
-        return Err(call.bad("classes", "must be in [2, 256] (IDX labels are bytes)"));
-    }
-    let size = call.req_pos_i64("size")?;
-    if let Some(p) = idx::data_path_problem(task, &call.params) {
+    let dir = t.path.clone();
+    let files = &t.files;
+    let (classes, size) = (t.classes, t.size);
+    let bad = |p: &str, msg: String| EngineError::param(task, p, msg);
+    if let Some(p) = idx::files_problem(task, &dir.to_string_lossy(), files) {
         return Err(EngineError::Data {
             task: task.into(),
             path: dir,
@@ -262,22 +258,21 @@ pub(super) fn idx_task(call: &Call) -> Result<(Split, (f64, f64))> {
         });
     }
     if (size as usize) < tx.rows.max(tx.cols) {
-        return Err(call.bad(
+        return Err(bad(
             "size",
-            &format!(
+            format!(
                 "is {size}, smaller than the images ({} × {}); images are zero-padded to `size`, never cropped or resized",
                 tx.rows, tx.cols
             ),
         ));
     }
     // `train` / `val`: that many images drawn from `seed` (0 = all, in file order).
-    let seed = call.req_seed("seed")?;
-    let pick = |im: idx::Images, lab: Vec<u8>, p: &str, stream: u64| -> Result<_> {
-        let n = call.req_i64(p)?;
+    let seed = t.seed;
+    let pick = |im: idx::Images, lab: Vec<u8>, p: &str, n: i64, stream: u64| -> Result<_> {
         if n < 0 || n as usize > im.n {
-            return Err(call.bad(
+            return Err(bad(
                 p,
-                &format!("asks for {n} images; the data set has {}", im.n),
+                format!("asks for {n} images; the data set has {}", im.n),
             ));
         }
         if n == 0 || n as usize == im.n {
@@ -286,8 +281,8 @@ pub(super) fn idx_task(call: &Call) -> Result<(Split, (f64, f64))> {
         let idx = idx::subset(im.n, n as usize, seed, stream);
         Ok(idx::select(&im, &lab, &idx))
     };
-    let (tx, ty) = pick(tx, ty, "train", 0)?;
-    let (vx, vy) = pick(vx, vy, "val", 1)?;
+    let (tx, ty) = pick(tx, ty, "train", t.train, 0)?;
+    let (vx, vy) = pick(vx, vy, "val", t.val, 1)?;
     let s = size as usize;
     let tensors = |im: idx::Images, lab: Vec<u8>| {
         let n = im.n as i64;
@@ -360,13 +355,9 @@ fn load_image(p: &Path, size: u32, channels: i64, out: &mut Vec<u8>) -> Result<(
     Ok(())
 }
 
-pub(super) fn image_folder(call: &Call) -> Result<(Examples, Examples, i64)> {
-    let dir = PathBuf::from(call.req_str("path")?);
-    let size = call.req_pos_i64("size")?;
-    let channels = call.req_pos_i64("channels")?;
-    if channels != 1 && channels != 3 {
-        return Err(call.bad("channels", "must be 1 or 3"));
-    }
+pub(super) fn image_folder(t: &ImageFolder) -> Result<(Examples, Examples, i64)> {
+    let dir = t.folder.path.clone();
+    let (size, channels) = (t.size, t.channels);
     let data_err = |msg: String| EngineError::Data {
         task: "image_folder".into(),
         path: dir.clone(),
@@ -374,16 +365,16 @@ pub(super) fn image_folder(call: &Call) -> Result<(Examples, Examples, i64)> {
     };
     // `val_path` (the language's parameter) names the validation folder; else train/ and val/
     // folders with the same class folders, or class folders split by val_fraction.
-    let val_path = call.str("val_path").unwrap_or("");
-    let (train_dir, val_dir) = if !val_path.is_empty() {
-        (dir.clone(), Some(PathBuf::from(val_path)))
+    let (train_dir, val_dir) = if let Some(val_path) = &t.folder.val_path {
+        (dir.clone(), Some(val_path.clone()))
     } else if dir.join("train").is_dir() && dir.join("val").is_dir() {
         (dir.join("train"), Some(dir.join("val")))
     } else {
         (dir.clone(), None)
     };
     let (tr_list, va_list, classes) = folder_listing(
-        call,
+        "image_folder",
+        &t.folder,
         &train_dir,
         val_dir.as_deref(),
         &image_files,
@@ -399,7 +390,8 @@ pub(super) fn image_folder(call: &Call) -> Result<(Examples, Examples, i64)> {
         load_image(p, size as u32, channels, buf)
     }));
     let (train, val) = folder_examples(
-        call,
+        "image_folder",
+        &t.folder,
         &tr_list,
         &va_list,
         &[channels, size, size],
@@ -415,9 +407,10 @@ pub(super) type Listing = (Vec<(PathBuf, i64)>, Vec<(PathBuf, i64)>, Vec<String>
 /// The listing of a folder task whose classes are the directories of `train_dir`. With
 /// `val_dir`, all of `train_dir` trains and `val_dir`'s class directories (each a training
 /// class) validate; without, each class's files are shuffled from `seed` and its first
-/// `val_fraction` validates.
+/// `val_fraction` validates. `task` names the task in errors.
 pub(crate) fn folder_listing(
-    call: &Call,
+    task: &str,
+    folder: &Folder,
     train_dir: &Path,
     val_dir: Option<&Path>,
     files: &dyn Fn(&Path) -> Result<Vec<PathBuf>>,
@@ -442,11 +435,15 @@ pub(crate) fn folder_listing(
             }
         }
         None => {
-            let frac = call.req_f64("val_fraction")?;
+            let frac = folder.val_fraction;
             if !(0.0..1.0).contains(&frac) {
-                return Err(call.bad("val_fraction", "must be in [0, 1)"));
+                return Err(EngineError::param(
+                    task,
+                    "val_fraction",
+                    "must be in [0, 1)",
+                ));
             }
-            let mut rng = ChaCha8Rng::seed_from_u64(call.req_seed("seed")?);
+            let mut rng = ChaCha8Rng::seed_from_u64(folder.seed);
             for (i, (_, d)) in classes.iter().enumerate() {
                 let mut fs = files(d)?;
                 // deterministic shuffle
@@ -468,20 +465,22 @@ pub(crate) fn folder_listing(
 }
 
 /// The training and validation examples of a folder task's listing, each of shape `shape`:
-/// decoded now, or streamed from the files, as the task's `load` parameter says.
+/// decoded now, or streamed from the files, as the task's `load` parameter says. `task` names
+/// the task in errors.
 pub(crate) fn folder_examples(
-    call: &Call,
+    task: &str,
+    folder: &Folder,
     tr: &[(PathBuf, i64)],
     va: &[(PathBuf, i64)],
     shape: &[i64],
     decode: Decode,
     data_err: &dyn Fn(String) -> EngineError,
 ) -> Result<(Examples, Examples)> {
-    let load = call.str("load").unwrap_or("auto");
-    let load = Load::parse(load).ok_or_else(|| {
-        call.bad(
+    let load = Load::parse(&folder.load).ok_or_else(|| {
+        EngineError::param(
+            task,
             "load",
-            &format!("must be one of {}", Load::NAMES.join(", ")),
+            format!("must be one of {}", Load::NAMES.join(", ")),
         )
     })?;
     let elem = match decode {

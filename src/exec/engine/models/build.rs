@@ -3,12 +3,12 @@
 //! weights' draws. Layer order and names match `registry::arch` (checked after every build).
 
 use super::{Spec, TopShared};
-use crate::exec::engine::error::{CallExt, EngineError, Result};
+use crate::exec::engine::error::{EngineError, Result};
 use crate::exec::engine::layers::*;
 use crate::exec::engine::rules::BackwardInit;
-use crate::registry::Objective;
-use crate::registry::arch::{CONTRASTIVE_HEAD, layer_names, mlp_hidden, resnet_blocks};
-use crate::value::Call;
+use crate::registry::arch::CONTRASTIVE_HEAD;
+use crate::registry::arch::Net;
+use crate::registry::{ArchConfig, Objective};
 use tch::{Device, Kind, Tensor};
 
 pub(super) struct Pending {
@@ -112,7 +112,7 @@ pub(super) fn scaled(n: i64, width: f64) -> i64 {
     ((n as f64 * width).round() as i64).max(1)
 }
 
-/// The input an architecture call declares (after `registry::complete`).
+/// The input an architecture config declares.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Input {
     pub(super) width: f64,
@@ -124,23 +124,14 @@ pub(super) struct Input {
 }
 
 impl Input {
-    pub(super) fn of(arch: &Call) -> Result<Input> {
-        let width = arch.req_f64("width")?;
-        if width <= 0.0 {
-            return Err(arch.bad("width", "must be positive"));
+    pub(super) fn of(arch: &ArchConfig) -> Input {
+        Input {
+            width: arch.width,
+            size: arch.input_size,
+            size_w: arch.input_width,
+            cin: arch.in_channels,
+            classes: arch.classes,
         }
-        let size = arch.req_pos_i64("input_size")?;
-        let size_w = arch.i64("input_width").unwrap_or(size);
-        if size_w <= 0 {
-            return Err(arch.bad("input_width", "must be positive"));
-        }
-        Ok(Input {
-            width,
-            size,
-            size_w,
-            cin: arch.req_pos_i64("in_channels")?,
-            classes: arch.req_pos_i64("classes")?,
-        })
     }
 }
 
@@ -151,31 +142,23 @@ pub(super) type Base = (Spec, i64, Option<(i64, i64)>);
 
 impl Builder {
     /// The base network of `arch`.
-    pub(super) fn base(&mut self, arch: &Call, inp: &Input) -> Result<Base> {
-        match arch.name.as_str() {
-            "knet4" | "knet5" => self.knet(arch, inp),
-            "alexnet" => self.alexnet(arch, inp),
-            "resnet18" | "resnet34" => self.resnet(arch, inp),
-            "mlp" => self.mlp(arch, inp),
-            other => Err(EngineError::Unknown {
-                family: "architecture",
-                name: other.to_string(),
-                known: "knet4, knet5, alexnet, resnet18, resnet34, mlp",
-            }),
+    pub(super) fn base(&mut self, arch: &ArchConfig, inp: &Input) -> Result<Base> {
+        match &arch.net {
+            &Net::KNet { conv4, lrn, he } => Ok(self.knet(conv4, lrn, he, inp)),
+            &Net::AlexNet { lrn, dropout } => Ok(self.alexnet(lrn, dropout, inp)),
+            &Net::ResNet { blocks, version } => Ok(self.resnet(blocks, version, inp)),
+            Net::Mlp { hidden } => Ok(self.mlp(hidden, inp)),
         }
     }
 
     /// KNet4 / KNet5 (method.md §7).
-    fn knet(&mut self, arch: &Call, inp: &Input) -> Result<Base> {
+    fn knet(&mut self, conv4: bool, lrn: bool, he: bool, inp: &Input) -> Base {
         let b = self;
         let Input {
             cin, size, size_w, ..
         } = *inp;
         let c = |n: i64| scaled(n, inp.width);
-        let conv4 = arch.name == "knet5";
-        let lrn = arch.req_bool("lrn")?;
         let sp = Padding::Same;
-        let he = knet_he(arch)?;
         let (i1, i2) = if he {
             (Init::FanIn(1.0), Init::FanIn(2.0))
         } else {
@@ -194,27 +177,16 @@ impl Builder {
             (s, sw) = (out_size(s, 3, 2, sp), out_size(sw, 3, 2, sp));
             ch = c(128);
         }
-        Ok((Spec::KNet { conv4, lrn }, ch * s * sw, Some((ch, s * sw))))
+        (Spec::KNet { conv4, lrn }, ch * s * sw, Some((ch, s * sw)))
     }
 
     /// AlexNet (method.md §7).
-    fn alexnet(&mut self, arch: &Call, inp: &Input) -> Result<Base> {
+    fn alexnet(&mut self, lrn: bool, dropout: f64, inp: &Input) -> Base {
         let b = self;
         let Input {
             cin, size, size_w, ..
         } = *inp;
         let c = |n: i64| scaled(n, inp.width);
-        let lrn = arch.req_bool("lrn")?;
-        let dropout = arch.req_f64("dropout")?;
-        if !(0.0..1.0).contains(&dropout) {
-            return Err(arch.bad("dropout", "must be in [0, 1)"));
-        }
-        if size.min(size_w) < 11 {
-            return Err(arch.bad(
-                "input_size",
-                "must be at least 11 for AlexNet's 11×11 stride-4 conv1",
-            ));
-        }
         let (sp, g) = (Padding::Same, Init::GlorotUniform);
         b.conv(
             "conv1",
@@ -240,19 +212,14 @@ impl Builder {
         let t = Init::TruncNormal(0.01);
         b.dense("fc6", flat, c(4096), t, Some(0.1), Act::Relu);
         b.dense("fc7", c(4096), c(4096), t, Some(0.1), Act::Relu);
-        Ok((Spec::AlexNet { lrn, dropout }, c(4096), None))
+        (Spec::AlexNet { lrn, dropout }, c(4096), None)
     }
 
     /// ResNet-18 / ResNet-34, v1 (post-activation) or v2 (pre-activation).
-    fn resnet(&mut self, arch: &Call, inp: &Input) -> Result<Base> {
+    fn resnet(&mut self, blocks: [usize; 4], version: i64, inp: &Input) -> Base {
         let b = self;
         let Input { cin, .. } = *inp;
         let c = |n: i64| scaled(n, inp.width);
-        let blocks = resnet_blocks(&arch.name).expect("resnet");
-        let version = arch.req_i64("version")?;
-        if version != 1 && version != 2 {
-            return Err(arch.bad("version", &format!("must be 1 or 2, got {version}")));
-        }
         let (word, decay) = if version == 1 {
             ("group", 0.9)
         } else {
@@ -321,24 +288,16 @@ impl Builder {
         if version == 2 {
             b.bn("final_bn", ch, 1.0, true, decay);
         }
-        Ok((Spec::ResNet { blocks, version }, ch, None))
+        (Spec::ResNet { blocks, version }, ch, None)
     }
 
     /// The MLP on flattened inputs.
-    fn mlp(&mut self, arch: &Call, inp: &Input) -> Result<Base> {
+    fn mlp(&mut self, hidden: &[i64], inp: &Input) -> Base {
         let b = self;
         let Input {
             cin, size, size_w, ..
         } = *inp;
         let c = |n: i64| scaled(n, inp.width);
-        let hidden = mlp_hidden(arch);
-        let listed = arch
-            .get("hidden")
-            .and_then(|v| v.as_list())
-            .map_or(0, |l| l.len());
-        if hidden.len() != listed || hidden.iter().any(|h| *h <= 0) {
-            return Err(arch.bad("hidden", "must be a list of positive integers"));
-        }
         let mut d = cin * size * size_w;
         for (i, h) in hidden.iter().enumerate() {
             let h = c(*h);
@@ -352,24 +311,24 @@ impl Builder {
             );
             d = h;
         }
-        Ok((
+        (
             Spec::Mlp {
                 hidden: hidden.len(),
             },
             d,
             None,
-        ))
+        )
     }
 
     /// The classifier, or the SimCLR head for the contrastive objective.
     pub(super) fn head(
         &mut self,
-        arch: &Call,
+        arch: &ArchConfig,
         objective: &Objective,
         spec: &Spec,
         feat: i64,
         classes: i64,
-    ) -> Result<()> {
+    ) {
         let b = self;
         if objective.contrastive {
             let hd = objective.head_dim;
@@ -379,23 +338,24 @@ impl Builder {
             b.dense(CONTRASTIVE_HEAD[1], feat, hd, n, None, Act::None);
             b.bn("head_contrastive/nl_1/bn", hd, 1.0, false, 0.9);
         } else {
-            let last = layer_names(arch, false).pop().expect("non-empty");
+            let last = arch.layer_names(false).pop().expect("non-empty");
             let init = match spec {
                 Spec::AlexNet { .. } => Init::TruncNormal(0.01),
                 Spec::ResNet { version: 2, .. } | Spec::Mlp { .. } => Init::GlorotUniform,
-                Spec::KNet { .. } if knet_he(arch)? => Init::FanIn(1.0),
+                Spec::KNet { .. } if matches!(arch.net, Net::KNet { he: true, .. }) => {
+                    Init::FanIn(1.0)
+                }
                 _ => Init::Normal(0.01),
             };
             b.dense(&last, feat, classes, init, Some(0.0), Act::None);
         }
-        Ok(())
     }
 
     /// The shared top feedback's shape, when `top_feedback = shared` is asked for and can be
     /// used; an error saying why it cannot otherwise.
     pub(super) fn top_shared(
         &self,
-        arch: &Call,
+        arch: &ArchConfig,
         contrastive: bool,
         top_map: Option<(i64, i64)>,
         b_init: BackwardInit,
@@ -451,13 +411,5 @@ impl Builder {
             };
             self.layers[p.layer].bwd = Some(bw);
         }
-    }
-}
-
-pub(super) fn knet_he(arch: &Call) -> Result<bool> {
-    match arch.str("init").unwrap_or("paper") {
-        "paper" => Ok(false),
-        "he" => Ok(true),
-        o => Err(arch.bad("init", &format!("must be \"paper\" or \"he\", got \"{o}\""))),
     }
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::exec::engine::layers::Act;
+use crate::registry::arch::layer_names;
 use crate::value::Value;
 
 /// One forward pass with outputs (`observe_outputs` + `observe_output`) gives the same

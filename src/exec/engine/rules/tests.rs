@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::exec::engine::layers::{Act, LayerKind, Padding};
-use crate::value::Value;
+use crate::value::{Call, Value};
 use tch::{Device, Kind};
 
 fn layer(conv: bool) -> AlignedLayer {

@@ -9,11 +9,15 @@ use serde::{Deserialize, Serialize};
 /// Learning-rate schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Schedule {
+    /// The base rate at every step.
     Constant,
     /// Linear warmup from 0 over `warmup_epochs` (per step), then × `gamma` at each milestone epoch.
     WarmupSteps {
+        /// Epochs of the linear warm-up (fractional positions count).
         warmup_epochs: f64,
+        /// Epochs at which the rate is multiplied by `gamma`.
         milestones: Vec<u32>,
+        /// The factor at each milestone.
         gamma: f64,
     },
 }
@@ -165,10 +169,16 @@ impl TrainSettings {
 /// Everything that defines one training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainJob {
+    /// The architecture's call (completed, and its input filled from the task, by the trainer).
     pub arch: Call,
+    /// The learning rule's call.
     pub rule: Call,
+    /// The task's call without its objective parameters.
     pub task: Call,
+    /// The objective's call (`supervised` or `contrastive`, with the task's objective
+    /// parameters: [`crate::registry::Objective`]).
     pub objective: Call,
+    /// Epochs, batch, learning rate, seeds, checkpoints.
     pub settings: TrainSettings,
 }
 
