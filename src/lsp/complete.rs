@@ -335,7 +335,7 @@ impl Items {
                     Some(d.to_string()),
                 );
             }
-            for b in registry::BUILTINS {
+            for b in registry::BUILTINS.iter().copied() {
                 self.add(
                     b.name,
                     CompletionItemKind::FUNCTION,

@@ -223,7 +223,10 @@ pub fn keyword_doc(word: &str) -> Option<String> {
 
 /// Every builtin of a kind.
 pub fn builtins_of(kind: Kind) -> impl Iterator<Item = &'static Builtin> {
-    registry::BUILTINS.iter().filter(move |b| b.kind == kind)
+    registry::BUILTINS
+        .iter()
+        .copied()
+        .filter(move |b| b.kind == kind)
 }
 
 #[cfg(test)]

@@ -2,9 +2,120 @@
 //! layer-position groups (§1.5) and a FLOP model for the cost estimate. The engine builds the
 //! same layers with libtorch and must agree on names (a test in the engine checks it).
 
+use super::Builtin;
 use super::Kind;
 use super::config::{ConfigError, Params, unknown};
+use super::schema::{COUNT, Default as D, Param, Ty, p, pu};
 use crate::value::Call;
+
+const ARCH_COMMON: &[Param] = &[
+    p(
+        "width",
+        Ty::Float {
+            min: 0.01,
+            max: 16.0,
+        },
+        D::F(1.0),
+        "multiplier on every channel and hidden-unit count (1 = the paper's size)",
+    ),
+    pu(
+        "input_size",
+        Ty::Int { min: 1, max: 4096 },
+        D::FromTask,
+        "pixels",
+        "set from the task",
+    ),
+    p(
+        "in_channels",
+        Ty::Int { min: 1, max: 64 },
+        D::FromTask,
+        "set from the task",
+    ),
+    p("classes", COUNT, D::FromTask, "set from the task"),
+];
+const LRN: &[Param] = &[p(
+    "lrn",
+    Ty::Bool,
+    D::B(false),
+    "local response normalisation variant (method.md §7)",
+)];
+const KNET_INITS: &[&str] = &["paper", "he"];
+const KNET_INIT: &[Param] = &[p(
+    "init",
+    Ty::Enum(KNET_INITS),
+    D::S("paper"),
+    "weight initialisation: `paper` = method.md §7 (conv1 N(0, 1e-4²), the rest N(0, 0.01²); SGD needs hundreds of epochs to leave the initial plateau), `he` = N(0, 2/fan_in) for ReLU layers and N(0, 1/fan_in) for conv1 and the classifier (learns in a few epochs: laptop-scale studies)",
+)];
+const ALEX: &[Param] = &[p(
+    "dropout",
+    Ty::Float {
+        min: 0.0,
+        max: 0.99,
+    },
+    D::F(0.5),
+    "dropout on fc6 and fc7 during training",
+)];
+const RESNET: &[Param] = &[p(
+    "version",
+    Ty::Int { min: 1, max: 2 },
+    D::I(1),
+    "1 = original (post-activation), 2 = pre-activation",
+)];
+const MLP: &[Param] = &[p(
+    "hidden",
+    Ty::IntList {
+        min: 1,
+        max: 1 << 20,
+    },
+    D::IL(&[256, 128]),
+    "hidden layer sizes (before the width multiplier)",
+)];
+
+/// The architectures' builtins, in documentation order.
+pub(super) const ARCHS: &[Builtin] = &[
+    b!(
+        "knet4",
+        Arch,
+        "knet",
+        "KNet4: conv1–conv3 (5×5) and fc4, CIFAR-sized (method.md §7)",
+        [LRN, KNET_INIT, ARCH_COMMON]
+    ),
+    b!(
+        "knet5",
+        Arch,
+        "knet",
+        "KNet5: KNet4 with conv4 (128 filters) before the classifier",
+        [LRN, KNET_INIT, ARCH_COMMON]
+    ),
+    b!(
+        "alexnet",
+        Arch,
+        "alexnet",
+        "AlexNet: conv1–conv5, fc6–fc8",
+        [LRN, ALEX, ARCH_COMMON]
+    ),
+    b!(
+        "resnet18",
+        Arch,
+        "resnet",
+        "ResNet-18 (v1 or v2), 22 learnable layers",
+        [RESNET, ARCH_COMMON]
+    ),
+    b!(
+        "resnet34",
+        Arch,
+        "resnet",
+        "ResNet-34 (v1 or v2), 38 learnable layers",
+        [RESNET, ARCH_COMMON]
+    ),
+    b!(
+        "mlp",
+        Arch,
+        "mlp",
+        "a multilayer perceptron on flattened inputs",
+        [MLP, ARCH_COMMON]
+    ),
+];
 
 /// Layer-position group of method.md §1.5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]

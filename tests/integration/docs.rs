@@ -74,7 +74,7 @@ fn editor_grammar_builtins_are_current() {
         committed == out,
         "{path} is stale: run `cargo run -- doc --textmate > {path}`"
     );
-    for b in lrx::registry::BUILTINS {
+    for b in lrx::registry::BUILTINS.iter().copied() {
         assert!(
             out.contains(&format!("|{}|", b.name))
                 || out.contains(&format!("({}|", b.name))

@@ -67,7 +67,7 @@ fn fuzz_found_huge_epochs_are_refused_at_the_value() {
 #[test]
 fn fuzz_found_bad_required_argument_is_not_also_missing() {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
-    for b in BUILTINS {
+    for b in BUILTINS.iter().copied() {
         for p in b
             .params()
             .filter(|p| p.default == registry::schema::Default::Required)
@@ -201,7 +201,7 @@ fn fuzz_found_non_finite_and_huge_numbers_are_refused() {
         ) && p.default != registry::schema::Default::FromTask
     };
     let mut failures = Vec::new();
-    for b in BUILTINS {
+    for b in BUILTINS.iter().copied() {
         for p in b.params().filter(|p| numeric(p)) {
             for v in BAD {
                 let mut call = format!("{}(", b.name);

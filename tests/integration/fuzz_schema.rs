@@ -643,7 +643,7 @@ fn run(name: &str, seed: u64, per_param: u64, bad: Option<Bad>) {
     let mut failures = Failures::default();
     let mut n = 0u64;
     let reps = oracle::cases(per_param);
-    for b in BUILTINS {
+    for b in BUILTINS.iter().copied() {
         let params: Vec<Option<&'static Param>> = match bad {
             None => vec![None],
             Some(_) => b
@@ -717,7 +717,7 @@ fn fuzz_schema_bounds_are_accepted() {
     let t0 = std::time::Instant::now();
     let mut failures = Vec::new();
     let mut n = 0;
-    for b in BUILTINS {
+    for b in BUILTINS.iter().copied() {
         for p in b.params().filter(|p| p.default != D::FromTask) {
             let bounds: Vec<String> = match p.ty {
                 Ty::Int { min, max } | Ty::IntList { min, max } => {

@@ -8,7 +8,7 @@
 
 use super::error::{EngineError, Result};
 use crate::registry::cochlea::CochleaParams;
-use crate::registry::config::{AudioFolder, SyntheticAudio};
+use crate::registry::tasks::{AudioFolder, SyntheticAudio};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};

@@ -8,7 +8,7 @@
 use super::error::{EngineError, Result};
 use super::store::Examples;
 use crate::registry::Objective;
-use crate::registry::config::TaskConfig;
+use crate::registry::tasks::TaskConfig;
 use crate::value::Call;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use tch::{Kind, Tensor};
 
 /// Which optimizer and its hyperparameters (the registry's typed optimizer).
-pub use crate::registry::config::Optimizer as OptSpec;
+pub use crate::registry::rules::Optimizer as OptSpec;
 
 /// Per-parameter optimizer state.
 enum Slot {

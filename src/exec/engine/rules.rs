@@ -6,7 +6,7 @@ use super::optim::OptSpec;
 use crate::registry::RuleConfig;
 use tch::Tensor;
 
-pub use crate::registry::config::{Alignment, BOptimizer, BackwardInit, InputNoise, TopFeedback};
+pub use crate::registry::rules::{Alignment, BOptimizer, BackwardInit, InputNoise, TopFeedback};
 
 /// A learning rule as the training loop sees it.
 pub trait LearningRule: Send + Sync {

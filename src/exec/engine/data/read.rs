@@ -4,7 +4,7 @@
 
 use crate::exec::engine::error::{EngineError, Result};
 use crate::exec::engine::store::{Decode, Examples, Load};
-use crate::registry::config::{Cifar10, Folder, IdxImages, ImageFolder, SyntheticImages};
+use crate::registry::tasks::{Cifar10, Folder, IdxImages, ImageFolder, SyntheticImages};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
