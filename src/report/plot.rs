@@ -56,8 +56,6 @@ pub trait Plot {
 pub struct Rendered {
     pub svg: String,
     pub png: Vec<u8>,
-    pub width: u32,
-    pub height: u32,
 }
 
 /// Draws `p` as SVG and as PNG.
@@ -82,12 +80,7 @@ pub fn render<P: Plot>(p: &P) -> Result<Rendered, String> {
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(|e| format!("PNG encoding failed: {e}"))?;
-    Ok(Rendered {
-        svg,
-        png,
-        width: w,
-        height: h,
-    })
+    Ok(Rendered { svg, png })
 }
 
 /// Shortens a label for an axis (the tables carry the full text).
