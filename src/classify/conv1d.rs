@@ -6,7 +6,7 @@
 //!
 //! Input: the flat statistic-major features `[one-hot | K·T]` of [`super::data::flat_features`],
 //! rearranged into `[N, one-hot + K channels, T]` with the one-hot repeated at every time step (the
-//! layout of [`super::data::conv_features`]).
+//! layout of `data::conv_features`, which the tests compare it with).
 //!
 //! Choices where the method leaves room (also in docs/classify.md):
 //! - a kernel longer than the trajectory (trajectory subsampling, the trajectory average) is

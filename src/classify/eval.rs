@@ -376,7 +376,9 @@ pub fn evaluate(table: &FeatureTable, cfg: &EvalConfig) -> Result<EvalResult> {
 
 /// Runs [`evaluate`] once per value of `factor` (sorted), holding that value out each time
 /// (method.md §4: architecture, curriculum, task holdouts); `base.split` is replaced by a
-/// [`SplitScheme::Holdout`] with `n_splits`. Returns (value, result) pairs.
+/// [`SplitScheme::Holdout`] with `n_splits`. Returns (value, result) pairs. (The stage runs
+/// holdouts as evaluations of their own; this is the tests' reference.)
+#[cfg(test)]
 pub fn evaluate_holdouts(
     table: &FeatureTable,
     base: &EvalConfig,

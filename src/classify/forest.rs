@@ -57,7 +57,9 @@ impl MaxFeatures {
 /// Parameters of [`RandomForest`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForestParams {
+    /// Number of trees (scikit-learn's `n_estimators`).
     pub n_trees: usize,
+    /// Features considered at each split.
     pub max_features: MaxFeatures,
     /// Bootstrap resampling of the rows of every tree (scikit-learn default: true).
     #[serde(default = "default_true")]
@@ -147,8 +149,11 @@ impl Tree {
 /// A fitted random forest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RandomForest {
+    /// The parameters it was fitted with.
     pub params: ForestParams,
+    /// Number of feature columns of the training data (prediction needs the same).
     pub n_features: usize,
+    /// Number of classes (labels 0..n_classes).
     pub n_classes: usize,
     trees: Vec<Tree>,
     /// per-tree normalized Gini importances, n_trees × n_features, row-major
