@@ -167,12 +167,17 @@ pub struct FeatureTable {
     pub observables: Vec<String>,
     /// T epochs, ascending.
     pub epochs: Vec<i64>,
+    /// Run id of each example (N entries, like every per-example field below).
     pub run_ids: Vec<String>,
     /// Learning rule of each example's run (the label).
     pub rules: Vec<String>,
+    /// Status of each example's run in `runs.parquet` (`done`, `diverged`, ...).
     pub status: Vec<String>,
+    /// Layer name of each example.
     pub layers: Vec<String>,
+    /// Index of each example's layer in its network's layer plan (the sort key within a run).
     pub layer_index: Vec<i32>,
+    /// Depth group of each example's layer (early, middle, deep; the classifier's one-hot).
     pub positions: Vec<LayerPosition>,
     /// Run factors joined from `runs.parquet`: column → one value per example (`None` where the
     /// run lacks that factor).
@@ -187,7 +192,7 @@ pub struct FeatureTable {
 
 /// Feature files under a study directory: `features/**/*.parquet`, hidden (`.`/`_`) names
 /// skipped, sorted.
-pub fn feature_files(study_dir: &Path) -> Result<Vec<PathBuf>, ReadError> {
+pub(crate) fn feature_files(study_dir: &Path) -> Result<Vec<PathBuf>, ReadError> {
     let mut out = Vec::new();
     let root = study_dir.join("features");
     if !root.exists() {
@@ -359,7 +364,7 @@ fn column<'a>(b: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a ArrayRe
 }
 
 /// A Parquet file's batches and key-value metadata.
-pub fn read_parquet(
+pub(crate) fn read_parquet(
     path: &Path,
 ) -> Result<(Vec<RecordBatch>, BTreeMap<String, String>), ReadError> {
     let file = File::open(path).map_err(|source| ReadError::Io {
@@ -406,7 +411,7 @@ fn check_schema_version(path: &Path, kv: &BTreeMap<String, String>) -> Result<()
 
 /// Rows of one observations file, already filtered to one condition.
 #[derive(Debug, Clone, Default)]
-pub struct FileRows {
+pub(crate) struct FileRows {
     pub run_id: String,
     pub epoch: Vec<i64>,
     pub layer: Vec<String>,
@@ -419,7 +424,7 @@ pub struct FileRows {
 
 /// Read one observations file, keeping the rows of `condition`. The file must hold exactly one
 /// run (its metadata `run_id`, when present, must match).
-pub fn read_observations(path: &Path, condition: &Condition) -> Result<FileRows, ReadError> {
+pub(crate) fn read_observations(path: &Path, condition: &Condition) -> Result<FileRows, ReadError> {
     let (batches, kv) = read_parquet(path)?;
     check_schema_version(path, &kv)?;
     let mut out = FileRows {
