@@ -114,6 +114,16 @@ struct Node {
     threshold: f64,
 }
 
+impl Node {
+    /// A node slot not yet filled (its subtree is still on the build stack).
+    const PENDING: Node = Node {
+        feature: LEAF,
+        left: 0,
+        right: 0,
+        threshold: 0.0,
+    };
+}
+
 /// One fitted decision tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
@@ -217,6 +227,83 @@ fn key_f32(k: u32) -> f32 {
     })
 }
 
+/// Row weights of one tree: bootstrap counts (n draws with replacement from `rng`) or all 1.
+fn bootstrap_weights(n: usize, bootstrap: bool, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let mut weight = vec![0.0f64; n];
+    if bootstrap {
+        for _ in 0..n {
+            weight[rng.random_range(0..n)] += 1.0;
+        }
+    } else {
+        weight.iter_mut().for_each(|w| *w = 1.0);
+    }
+    weight
+}
+
+/// Partitions a node's rows `seg` in place: rows with `col[row] <= threshold` first. Returns
+/// their count.
+fn partition(seg: &mut [u32], col: &[f32], threshold: f64) -> usize {
+    let (mut i, mut j) = (0usize, seg.len());
+    while i < j {
+        if (col[seg[i] as usize] as f64) <= threshold {
+            i += 1;
+        } else {
+            j -= 1;
+            seg.swap(i, j);
+        }
+    }
+    i
+}
+
+/// Splits the node's part of every feature's presorted order like [`partition`] split its rows
+/// (`seg[..i]` left), keeping each side's order: the node holds positions `start..end` of each
+/// feature's block of `m_all` entries in `sorted`. `flag` (one per row) and `tmp` (`m_all`) are
+/// scratch space.
+fn partition_presorted(
+    sorted: &mut [u32],
+    (start, end, m_all): (usize, usize, usize),
+    p: usize,
+    seg: &[u32],
+    i: usize,
+    flag: &mut [bool],
+    tmp: &mut [u32],
+) {
+    for &r in &seg[..i] {
+        flag[r as usize] = true;
+    }
+    for &r in &seg[i..] {
+        flag[r as usize] = false;
+    }
+    for f in 0..p {
+        let part = &mut sorted[f * m_all + start..f * m_all + end];
+        // stable partition: lefts compacted in place, rights via tmp
+        let (mut a, mut z) = (0usize, 0usize);
+        for q in 0..part.len() {
+            let r = part[q];
+            if flag[r as usize] {
+                part[a] = r;
+                a += 1;
+            } else {
+                tmp[z] = r;
+                z += 1;
+            }
+        }
+        part[a..].copy_from_slice(&tmp[..z]);
+    }
+}
+
+/// Scales a tree's impurity decreases to scikit-learn's `feature_importances_`: divided by the
+/// root's weight, then normalised to sum 1 (left as is when all zero).
+fn normalize_importances(imp: &mut [f64], w_root: f64) {
+    if w_root > 0.0 {
+        imp.iter_mut().for_each(|v| *v /= w_root);
+    }
+    let s: f64 = imp.iter().sum();
+    if s > 0.0 {
+        imp.iter_mut().for_each(|v| *v /= s);
+    }
+}
+
 struct Builder<'a> {
     /// column-major f32 data, n rows per column
     cols: &'a [f32],
@@ -247,17 +334,21 @@ impl Builder<'_> {
         1.0 - counts.iter().map(|c| (c / w) * (c / w)).sum::<f64>()
     }
 
+    /// `out[c]`: the summed `weight` of the rows of class c among `rows`.
+    fn class_weights(&self, rows: &[u32], weight: &[f64], out: &mut [f64]) {
+        out.iter_mut().for_each(|c| *c = 0.0);
+        for &s in rows {
+            out[self.y[s as usize]] += weight[s as usize];
+        }
+    }
+
+    /// Grows one tree from `seed` (the bootstrap draw, then the features tried at each node):
+    /// depth first, a node becomes a leaf when it is pure, has one row, is at `max_depth` or
+    /// has no valid split. Returns the tree and its normalised Gini importances.
     fn build(&self, seed: u64, bootstrap: bool) -> (Tree, Vec<f64>) {
         let (n, k) = (self.n, self.k);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut weight = vec![0.0f64; n];
-        if bootstrap {
-            for _ in 0..n {
-                weight[rng.random_range(0..n)] += 1.0;
-            }
-        } else {
-            weight.iter_mut().for_each(|w| *w = 1.0);
-        }
+        let weight = bootstrap_weights(n, bootstrap, &mut rng);
         let mut samples: Vec<u32> = (0..n as u32)
             .filter(|&i| weight[i as usize] > 0.0)
             .collect();
@@ -268,15 +359,7 @@ impl Builder<'_> {
         let mut flag: Vec<bool> = Vec::new();
         let mut tmp: Vec<u32> = Vec::new();
         if self.presort {
-            sorted.reserve_exact(self.p * m_all);
-            for f in 0..self.p {
-                let col = &self.cols[f * n..(f + 1) * n];
-                for (kk, &r) in keys.iter_mut().zip(&samples) {
-                    *kk = ((f32_key(col[r as usize]) as u64) << 32) | r as u64;
-                }
-                keys.sort_unstable();
-                sorted.extend(keys.iter().map(|&kk| (kk & 0xffff_ffff) as u32));
-            }
+            sorted = self.presorted(&samples, &mut keys);
             flag = vec![false; n];
             tmp = vec![0; m_all];
         }
@@ -290,18 +373,10 @@ impl Builder<'_> {
         let mut w_root = 0.0;
         // (start, end, depth, slot)
         let mut stack: Vec<(usize, usize, usize, usize)> = vec![(0, m_all, 0, 0)];
-        nodes.push(Node {
-            feature: LEAF,
-            left: 0,
-            right: 0,
-            threshold: 0.0,
-        });
+        nodes.push(Node::PENDING);
         while let Some((start, end, depth, slot)) = stack.pop() {
             let m = end - start;
-            counts.iter_mut().for_each(|c| *c = 0.0);
-            for &s in &samples[start..end] {
-                counts[self.y[s as usize]] += weight[s as usize];
-            }
+            self.class_weights(&samples[start..end], &weight, &mut counts);
             let wt: f64 = counts.iter().sum();
             if slot == 0 {
                 w_root = wt;
@@ -337,62 +412,21 @@ impl Builder<'_> {
                     // partition samples[start..end] by the threshold
                     let col = &self.cols[b.feature * n..(b.feature + 1) * n];
                     let seg = &mut samples[start..end];
-                    let (mut i, mut j) = (0usize, m);
-                    while i < j {
-                        if (col[seg[i] as usize] as f64) <= b.threshold {
-                            i += 1;
-                        } else {
-                            j -= 1;
-                            seg.swap(i, j);
-                        }
-                    }
+                    let i = partition(seg, col, b.threshold);
                     debug_assert_eq!(i, b.pos);
                     if self.presort {
-                        for &r in &seg[..i] {
-                            flag[r as usize] = true;
-                        }
-                        for &r in &seg[i..] {
-                            flag[r as usize] = false;
-                        }
-                        for f in 0..self.p {
-                            let part = &mut sorted[f * m_all + start..f * m_all + end];
-                            // stable partition: lefts compacted in place, rights via tmp
-                            let (mut a, mut z) = (0usize, 0usize);
-                            for q in 0..part.len() {
-                                let r = part[q];
-                                if flag[r as usize] {
-                                    part[a] = r;
-                                    a += 1;
-                                } else {
-                                    tmp[z] = r;
-                                    z += 1;
-                                }
-                            }
-                            part[a..].copy_from_slice(&tmp[..z]);
-                        }
+                        let (rows, p) = ((start, end, m_all), self.p);
+                        partition_presorted(&mut sorted, rows, p, seg, i, &mut flag, &mut tmp);
                     }
-                    lc.iter_mut().for_each(|c| *c = 0.0);
-                    for &s in &seg[..i] {
-                        lc[self.y[s as usize]] += weight[s as usize];
-                    }
+                    self.class_weights(&seg[..i], &weight, &mut lc);
                     let wl: f64 = lc.iter().sum();
                     let rc: Vec<f64> = counts.iter().zip(&lc).map(|(a, b)| a - b).collect();
                     let wr = wt - wl;
                     imp[b.feature] +=
                         wt * impurity - wl * Self::gini(&lc, wl) - wr * Self::gini(&rc, wr);
                     let l = nodes.len();
-                    nodes.push(Node {
-                        feature: LEAF,
-                        left: 0,
-                        right: 0,
-                        threshold: 0.0,
-                    });
-                    nodes.push(Node {
-                        feature: LEAF,
-                        left: 0,
-                        right: 0,
-                        threshold: 0.0,
-                    });
+                    nodes.push(Node::PENDING);
+                    nodes.push(Node::PENDING);
                     nodes[slot] = Node {
                         feature: b.feature as u32,
                         left: l as u32,
@@ -404,13 +438,7 @@ impl Builder<'_> {
                 }
             }
         }
-        if w_root > 0.0 {
-            imp.iter_mut().for_each(|v| *v /= w_root);
-        }
-        let s: f64 = imp.iter().sum();
-        if s > 0.0 {
-            imp.iter_mut().for_each(|v| *v /= s);
-        }
+        normalize_importances(&mut imp, w_root);
         (
             Tree {
                 nodes,
@@ -419,6 +447,24 @@ impl Builder<'_> {
             },
             imp,
         )
+    }
+
+    /// Presorted mode's index: per feature, the bootstrap's distinct rows `samples` ordered by
+    /// (value, row), concatenated (`p × samples.len()` entries). `keys` is scratch space of
+    /// `samples.len()` entries.
+    fn presorted(&self, samples: &[u32], keys: &mut [u64]) -> Vec<u32> {
+        let n = self.n;
+        let mut sorted = Vec::new();
+        sorted.reserve_exact(self.p * samples.len());
+        for f in 0..self.p {
+            let col = &self.cols[f * n..(f + 1) * n];
+            for (kk, &r) in keys.iter_mut().zip(samples) {
+                *kk = ((f32_key(col[r as usize]) as u64) << 32) | r as u64;
+            }
+            keys.sort_unstable();
+            sorted.extend(keys.iter().map(|&kk| (kk & 0xffff_ffff) as u32));
+        }
+        sorted
     }
 
     #[allow(clippy::too_many_arguments)]
