@@ -1,8 +1,8 @@
 //! Parquet storage of observations and runs (design.md, storage; docs/storage.md).
 //!
-//! - [`observable`]: the observable vocabulary (no libtorch), shared with `observe`.
-//! - [`schema`]: the Arrow schemas of the tidy observation table and the runs table.
-//! - [`writer`]: atomic Parquet writers (Zstd, dictionary strings, bounded row groups, metadata).
+//! - `observable`: the observable vocabulary (no libtorch), shared with `observe`.
+//! - `schema`: the Arrow schemas of the tidy observation table and the runs table.
+//! - `writer`: atomic Parquet writers (Zstd, dictionary strings, bounded row groups, metadata).
 //! - [`reader`]: read a study's feature files and pivot them into `[N, T, K]` arrays.
 
 pub(crate) mod observable;

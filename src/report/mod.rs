@@ -2,11 +2,11 @@
 //! every plot inline as SVG) and `results/report.md` (plots as PNG and SVG files in
 //! `results/plots/`). No libtorch. See `docs/report.md` for what each section shows.
 //!
-//! - [`inputs`]: tolerant readers of `study.json`, `manifest.json`, `runs.parquet`,
+//! - `inputs`: tolerant readers of `study.json`, `manifest.json`, `runs.parquet`,
 //!   `runs/<id>/status.json`, `results/evaluations.json` and `results/eval/<id>.json`.
-//! - [`sections`]: the sections (tables and figures) built from them.
-//! - [`plot`]: the figures (plotters; SVG and PNG; embedded DejaVu Sans font).
-//! - [`doc`]: the document model and its HTML and Markdown renderers.
+//! - `sections`: the sections (tables and figures) built from them.
+//! - `plot`: the figures (plotters; SVG and PNG; embedded DejaVu Sans font).
+//! - `doc`: the document model and its HTML and Markdown renderers.
 //!
 //! Missing inputs give a report that says what is missing; a file that exists but cannot be
 //! parsed is a [`ReportError`] naming it.

@@ -2,16 +2,16 @@
 //! table, expands the spec's `classify` block into evaluations, runs them and writes
 //! `results/evaluations.json`, `results/eval/<id>.json` and `results/summary.parquet`.
 //!
-//! - [`expand`]: the pure expansion, `ir::Classify` × the study's shape → the list of
-//!   evaluations ([`evaluation_specs`](expand::evaluation_specs); the plan counts them with the same functions, so
+//! - `expand`: the pure expansion, `ir::Classify` × the study's shape → the list of
+//!   evaluations (`evaluation_specs`; the plan counts them with the same functions, so
 //!   `lrx plan` and the stage agree).
-//! - [`grids`]: the model grids of the block's models ([`model_grid`](grids::model_grid); pure, used by the
+//! - `grids`: the model grids of the block's models (`model_grid`; pure, used by the
 //!   expansion).
-//! - [`run`]: [`to_classify_table`](run::to_classify_table) (the Parquet reader's table → the classifier's
-//!   [`FeatureTable`](crate::classify::FeatureTable)) and [`classify_study_with`](run::classify_study_with): load, check, run,
+//! - `run`: `to_classify_table` (the Parquet reader's table → the classifier's
+//!   `FeatureTable`) and `classify_study_with`: load, check, run,
 //!   write.
-//! - [`cache`]: the resume cache of `results/eval/`.
-//! - [`results`]: the types of `results/evaluations.json` and the `summary.parquet` writer.
+//! - `cache`: the resume cache of `results/eval/`.
+//! - `results`: the types of `results/evaluations.json` and the `summary.parquet` writer.
 
 use std::path::PathBuf;
 
