@@ -78,6 +78,7 @@ impl Conv1dParams {
     }
 
     /// The kernel actually used on `t` time steps.
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
     pub fn effective_kernel(&self, t: usize) -> usize {
         self.kernel.min(t).max(1)
     }
@@ -135,6 +136,7 @@ pub struct Conv1dNet {
 
 /// What a traced fit records for the reference comparison (tests).
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub struct Trace {
     /// Initial w1, b1, w2, b2.
     pub init: Vec<Vec<f32>>,
@@ -143,6 +145,7 @@ pub struct Trace {
 }
 
 /// Shape of the input: (channels, statistics) for `p` flat columns over `n_times` steps.
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub fn layout(p: usize, n_onehot: usize, n_times: usize) -> Result<(usize, usize)> {
     if n_times == 0 {
         return Err(param("n_times", "the number of time steps is not set"));
@@ -159,6 +162,7 @@ pub fn layout(p: usize, n_onehot: usize, n_times: usize) -> Result<(usize, usize
 }
 
 /// Flat rows `[one-hot | K·T]` (statistic-major) → `[N, C, T]` f32, one-hot repeated over time.
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub fn to_channels(
     x: ndarray::ArrayView2<f64>,
     n_onehot: usize,

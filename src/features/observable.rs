@@ -67,6 +67,7 @@ macro_rules! named_enum {
     ($ty:ident, $kind:literal, [$(($var:ident, $name:literal)),* $(,)?]) => {
         impl $ty {
             /// Every variant, in canonical order.
+            #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
             pub const ALL: &'static [$ty] = &[$($ty::$var),*];
             /// The name used in observable names, Parquet columns and specs.
             pub fn as_str(self) -> &'static str {
@@ -126,6 +127,7 @@ named_enum!(
 
 impl Statistic {
     /// The seven statistics of weight and act, in config order (method.md §1.2).
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
     pub const TENSOR_STATS: [Statistic; 7] = [
         Statistic::Norm,
         Statistic::Mean,
@@ -139,6 +141,7 @@ impl Statistic {
 
 impl Function {
     /// The order of `FUNCTIONS` in the reference config (method.md §1.2).
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
     pub const CONFIG_ORDER: [Function; 3] = [Function::Raw, Function::Sq, Function::Abs];
 }
 
@@ -232,6 +235,7 @@ impl ObservableId {
 
     /// The 45 candidates of method.md §1.4, in config order: weight (functions in config order
     /// raw, sq, abs; statistics in config order), act likewise, then `gradavg{raw,sq,abs}_id`.
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
     pub fn candidates() -> Vec<ObservableId> {
         let mut out = Vec::with_capacity(45);
         for measure in [Measure::Weight, Measure::Act] {
@@ -257,6 +261,7 @@ impl ObservableId {
 
     /// The 24 retained observables (ADMISSIBLE_OBS), in their canonical feature order
     /// (method.md §1.4).
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
     pub fn admissible() -> Vec<ObservableId> {
         ADMISSIBLE
             .iter()
@@ -272,6 +277,7 @@ impl fmt::Display for ObservableId {
 }
 
 /// The 24 admissible observable names in canonical order (method.md §1.4).
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub const ADMISSIBLE: [&str; 24] = [
     "weightabs_mean",
     "weightabs_median",
@@ -302,6 +308,7 @@ pub const ADMISSIBLE: [&str; 24] = [
 /// Quantile convention for `median` and `thirdquartile`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub enum QuantileConvention {
     /// TF `percentile(interpolation='nearest')` (method.md §1.2, the default): sort descending,
     /// idx = round_half_even((n−1)(1−q/100)), value z_desc[idx].
@@ -314,6 +321,7 @@ pub enum QuantileConvention {
 /// Skewness convention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub enum SkewConvention {
     /// Pearson's second coefficient 3(mean − median)/std, population std, median by the quantile
     /// convention (method.md §1.2, the default).
@@ -326,6 +334,7 @@ pub enum SkewConvention {
 /// Kurtosis convention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub enum KurtosisConvention {
     /// m4/m2² (method.md §1.2, the default).
     #[default]
@@ -337,6 +346,7 @@ pub enum KurtosisConvention {
 /// Floating-point type the statistics are computed in, on the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub enum Precision {
     /// Cast to float64 before reducing (default): exact enough for 10⁸-element sums.
     #[default]
@@ -348,6 +358,7 @@ pub enum Precision {
 /// All statistic conventions; `Default` is method.md's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub struct StatConventions {
     pub quantile: QuantileConvention,
     pub skew: SkewConvention,
