@@ -6,7 +6,7 @@
 //!
 //! Input: the flat statistic-major features `[one-hot | K·T]` of [`super::data::flat_features`],
 //! rearranged into `[N, one-hot + K channels, T]` with the one-hot repeated at every time step (the
-//! layout of [`super::data::conv_features`]).
+//! layout of `data::conv_features`, which the tests compare it with).
 //!
 //! Choices where the method leaves room (also in docs/classify.md):
 //! - a kernel longer than the trajectory (trajectory subsampling, the trajectory average) is
@@ -78,6 +78,7 @@ impl Conv1dParams {
     }
 
     /// The kernel actually used on `t` time steps.
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
     pub fn effective_kernel(&self, t: usize) -> usize {
         self.kernel.min(t).max(1)
     }
@@ -135,6 +136,7 @@ pub struct Conv1dNet {
 
 /// What a traced fit records for the reference comparison (tests).
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub struct Trace {
     /// Initial w1, b1, w2, b2.
     pub init: Vec<Vec<f32>>,
@@ -143,6 +145,7 @@ pub struct Trace {
 }
 
 /// Shape of the input: (channels, statistics) for `p` flat columns over `n_times` steps.
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub fn layout(p: usize, n_onehot: usize, n_times: usize) -> Result<(usize, usize)> {
     if n_times == 0 {
         return Err(param("n_times", "the number of time steps is not set"));
@@ -159,6 +162,7 @@ pub fn layout(p: usize, n_onehot: usize, n_times: usize) -> Result<(usize, usize
 }
 
 /// Flat rows `[one-hot | K·T]` (statistic-major) → `[N, C, T]` f32, one-hot repeated over time.
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub fn to_channels(
     x: ndarray::ArrayView2<f64>,
     n_onehot: usize,
@@ -256,6 +260,61 @@ mod imp {
         h.matmul(&w2.tr()) + b2
     }
 
+    /// `n` rows need `n > 0` labels, each below `n_classes`.
+    fn check_labels(n: usize, y: &[usize], n_classes: usize) -> Result<()> {
+        if n == 0 || y.len() != n {
+            return Err(ClassifyError::Shape {
+                context: "Conv1D fit".into(),
+                expected: format!("{n} labels for {n} rows (n > 0)"),
+                got: y.len().to_string(),
+            });
+        }
+        if y.iter().any(|&c| c >= n_classes) {
+            return Err(param("y", format!("labels must be < {n_classes}")));
+        }
+        Ok(())
+    }
+
+    /// Initial w1, b1, w2, b2 (flat, row-major): Glorot-uniform kernels drawn from `rng` (w1
+    /// first), zero biases.
+    fn initial_weights(
+        rng: &mut ChaCha8Rng,
+        f: usize,
+        dm: &Dims,
+        n_classes: usize,
+    ) -> Vec<Vec<f32>> {
+        vec![
+            glorot(rng, f * dm.c * dm.ke, dm.ke * dm.c, dm.ke * f),
+            vec![0f32; f],
+            glorot(rng, n_classes * dm.d, dm.d, n_classes),
+            vec![0f32; n_classes],
+        ]
+    }
+
+    /// The training loss on the rows `idx` of `xs`/`ys`: softmax cross-entropy plus
+    /// wd·½‖w‖² over the weights `[w1, b1, w2, b2]`.
+    fn batch_loss(
+        xs: &Tensor,
+        ys: &Tensor,
+        idx: &[usize],
+        [w1, b1, w2, b2]: [&Tensor; 4],
+        p: &Conv1dParams,
+    ) -> Tensor {
+        let it = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
+        let xb = xs.index_select(0, &it);
+        let yb = ys.index_select(0, &it);
+        let logits = forward(&xb, w1, b1, w2, b2, p);
+        let mut loss = logits.cross_entropy_for_logits(&yb);
+        if p.weight_decay > 0.0 {
+            let l2 = w1.square().sum(Kind::Float)
+                + b1.square().sum(Kind::Float)
+                + w2.square().sum(Kind::Float)
+                + b2.square().sum(Kind::Float);
+            loss += l2 * (0.5 * p.weight_decay);
+        }
+        loss
+    }
+
     pub fn fit(
         x: ArrayView2<f64>,
         y: &[usize],
@@ -272,25 +331,11 @@ mod imp {
             reason,
         };
         let n = x.nrows();
-        if n == 0 || y.len() != n {
-            return Err(ClassifyError::Shape {
-                context: "Conv1D fit".into(),
-                expected: format!("{n} labels for {n} rows (n > 0)"),
-                got: y.len().to_string(),
-            });
-        }
-        if y.iter().any(|&c| c >= n_classes) {
-            return Err(param("y", format!("labels must be < {n_classes}")));
-        }
+        check_labels(n, y, n_classes)?;
         let dm = dims(p, x.ncols(), n_onehot)?;
         let f = p.filters;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let init = vec![
-            glorot(&mut rng, f * dm.c * dm.ke, dm.ke * dm.c, dm.ke * f),
-            vec![0f32; f],
-            glorot(&mut rng, n_classes * dm.d, dm.d, n_classes),
-            vec![0f32; n_classes],
-        ];
+        let init = initial_weights(&mut rng, f, &dm, n_classes);
         if let Some(t) = trace.as_deref_mut() {
             t.init = init.clone();
         }
@@ -329,18 +374,7 @@ mod imp {
                 if let Some(t) = trace.as_deref_mut() {
                     t.batches.push(idx.to_vec());
                 }
-                let it = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
-                let xb = xs.index_select(0, &it);
-                let yb = ys.index_select(0, &it);
-                let logits = forward(&xb, &w1, &b1, &w2, &b2, p);
-                let mut loss = logits.cross_entropy_for_logits(&yb);
-                if p.weight_decay > 0.0 {
-                    let l2 = w1.square().sum(Kind::Float)
-                        + b1.square().sum(Kind::Float)
-                        + w2.square().sum(Kind::Float)
-                        + b2.square().sum(Kind::Float);
-                    loss += l2 * (0.5 * p.weight_decay);
-                }
+                let loss = batch_loss(&xs, &ys, idx, [&w1, &b1, &w2, &b2], p);
                 let lv = loss.double_value(&[]);
                 if !lv.is_finite() {
                     return Err(fail(format!(

@@ -3,7 +3,8 @@
 //! A [`FeatureTable`] holds one example per (trained network, layer): a trajectory of K observable
 //! statistics over T checkpoints, the layer position (early/middle/deep), the learning-rule label and
 //! per-example run factors. [`select_stats`] applies the measure subset and the non-finite drop rule;
-//! [`flat_features`], [`average_features`] and [`conv_features`] build the classifier inputs.
+//! [`flat_features`] and [`average_features`] build the classifier inputs (`conv_features`, the
+//! Conv1D's 3-D layout, is the tests' reference for what the Conv1D builds itself).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -469,7 +470,9 @@ pub fn average_features(
 }
 
 /// The 3-D layout for a Conv1D (method.md §2): [N, T', 3 + K], the one-hot repeated at every time
-/// step and placed before the statistic channels. Returns the array and the channel names.
+/// step and placed before the statistic channels. Returns the array and the channel names. The
+/// Conv1D builds the same layout from the flat features itself; the tests compare the two.
+#[cfg(test)]
 pub fn conv_features(
     table: &FeatureTable,
     sel: &StatSelection,

@@ -305,61 +305,7 @@ pub fn evaluate(table: &FeatureTable, cfg: &EvalConfig) -> Result<EvalResult> {
     let splits = make_splits(table, &y, &classes, &cfg.split, cfg.seed)?;
     let mut results = Vec::with_capacity(splits.len());
     for (si, sp) in splits.iter().enumerate() {
-        let fit_seed = cfg.seed.wrapping_add(1 + si as u64);
-        let mut xtr: Array2<f64> = fa.x.select(Axis(0), &sp.train);
-        let mut xte: Array2<f64> = fb.as_ref().unwrap_or(&fa).x.select(Axis(0), &sp.test);
-        let ytr: Vec<usize> = sp.train.iter().map(|&i| y[i]).collect();
-        let yte: Vec<usize> = sp.test.iter().map(|&i| y[i]).collect();
-        if cfg.zscore {
-            let z = ZScore::fit(xtr.view(), fa.n_onehot)?;
-            z.transform(&mut xtr)?;
-            z.transform(&mut xte)?;
-        }
-        let gs = grid_search(
-            xtr.view(),
-            &ytr,
-            k,
-            fa.n_onehot,
-            &grid,
-            cfg.cv_folds,
-            fit_seed,
-        )?;
-        let model = gs.best.fit(xtr.view(), &ytr, k, fa.n_onehot, fit_seed)?;
-        let ptr = model.predict(xtr.view())?;
-        let pte = model.predict(xte.view())?;
-        let tree_group_importances = match (model.forest(), cfg.keep_tree_importances) {
-            (Some(f), true) => {
-                let g = group_importances(f.tree_importances().view(), &fa.groups)?;
-                Some(g.rows().into_iter().map(|r| r.to_vec()).collect())
-            }
-            _ => None,
-        };
-        let permutation_importance = if cfg.permutation_repeats > 0 {
-            let pred = |x: ndarray::ArrayView2<f64>| model.predict(x);
-            Some(permutation_importance(
-                &pred,
-                xte.view(),
-                &yte,
-                &fa.groups,
-                cfg.permutation_repeats,
-                fit_seed,
-            )?)
-        } else {
-            None
-        };
-        results.push(SplitResult {
-            n_train: ytr.len(),
-            n_test: yte.len(),
-            best: gs.best.clone(),
-            best_index: gs.best_index,
-            cv_scores: gs.cv_scores,
-            train_confusion: confusion_matrix(&ytr, &ptr, k)?,
-            test_confusion: confusion_matrix(&yte, &pte, k)?,
-            train_accuracy: accuracy(&ytr, &ptr)?,
-            test_accuracy: accuracy(&yte, &pte)?,
-            tree_group_importances,
-            permutation_importance,
-        });
+        results.push(evaluate_split(cfg, &fa, fb.as_ref(), &y, k, &grid, si, sp)?);
     }
     let summary = summarize(&results, k, fa.groups.len());
     Ok(EvalResult {
@@ -374,9 +320,83 @@ pub fn evaluate(table: &FeatureTable, cfg: &EvalConfig) -> Result<EvalResult> {
     })
 }
 
+/// One outer split of [`evaluate`] (the `si`-th, `sp`): z-scoring fitted on its training rows,
+/// the grid search, the refit of the best model (seed `cfg.seed + 1 + si`), its train and test
+/// metrics and the importances asked for. Test rows come from `fb` (the test-time features)
+/// when given, else from `fa`.
+#[allow(clippy::too_many_arguments)]
+fn evaluate_split(
+    cfg: &EvalConfig,
+    fa: &FlatFeatures,
+    fb: Option<&FlatFeatures>,
+    y: &[usize],
+    k: usize,
+    grid: &[ModelSpec],
+    si: usize,
+    sp: &Split,
+) -> Result<SplitResult> {
+    let fit_seed = cfg.seed.wrapping_add(1 + si as u64);
+    let mut xtr: Array2<f64> = fa.x.select(Axis(0), &sp.train);
+    let mut xte: Array2<f64> = fb.unwrap_or(fa).x.select(Axis(0), &sp.test);
+    let ytr: Vec<usize> = sp.train.iter().map(|&i| y[i]).collect();
+    let yte: Vec<usize> = sp.test.iter().map(|&i| y[i]).collect();
+    if cfg.zscore {
+        let z = ZScore::fit(xtr.view(), fa.n_onehot)?;
+        z.transform(&mut xtr)?;
+        z.transform(&mut xte)?;
+    }
+    let gs = grid_search(
+        xtr.view(),
+        &ytr,
+        k,
+        fa.n_onehot,
+        grid,
+        cfg.cv_folds,
+        fit_seed,
+    )?;
+    let model = gs.best.fit(xtr.view(), &ytr, k, fa.n_onehot, fit_seed)?;
+    let ptr = model.predict(xtr.view())?;
+    let pte = model.predict(xte.view())?;
+    let tree_group_importances = match (model.forest(), cfg.keep_tree_importances) {
+        (Some(f), true) => {
+            let g = group_importances(f.tree_importances().view(), &fa.groups)?;
+            Some(g.rows().into_iter().map(|r| r.to_vec()).collect())
+        }
+        _ => None,
+    };
+    let permutation_importance = if cfg.permutation_repeats > 0 {
+        let pred = |x: ndarray::ArrayView2<f64>| model.predict(x);
+        Some(permutation_importance(
+            &pred,
+            xte.view(),
+            &yte,
+            &fa.groups,
+            cfg.permutation_repeats,
+            fit_seed,
+        )?)
+    } else {
+        None
+    };
+    Ok(SplitResult {
+        n_train: ytr.len(),
+        n_test: yte.len(),
+        best: gs.best.clone(),
+        best_index: gs.best_index,
+        cv_scores: gs.cv_scores,
+        train_confusion: confusion_matrix(&ytr, &ptr, k)?,
+        test_confusion: confusion_matrix(&yte, &pte, k)?,
+        train_accuracy: accuracy(&ytr, &ptr)?,
+        test_accuracy: accuracy(&yte, &pte)?,
+        tree_group_importances,
+        permutation_importance,
+    })
+}
+
 /// Runs [`evaluate`] once per value of `factor` (sorted), holding that value out each time
 /// (method.md §4: architecture, curriculum, task holdouts); `base.split` is replaced by a
-/// [`SplitScheme::Holdout`] with `n_splits`. Returns (value, result) pairs.
+/// [`SplitScheme::Holdout`] with `n_splits`. Returns (value, result) pairs. (The stage runs
+/// holdouts as evaluations of their own; this is the tests' reference.)
+#[cfg(test)]
 pub fn evaluate_holdouts(
     table: &FeatureTable,
     base: &EvalConfig,

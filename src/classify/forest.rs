@@ -57,7 +57,9 @@ impl MaxFeatures {
 /// Parameters of [`RandomForest`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForestParams {
+    /// Number of trees (scikit-learn's `n_estimators`).
     pub n_trees: usize,
+    /// Features considered at each split.
     pub max_features: MaxFeatures,
     /// Bootstrap resampling of the rows of every tree (scikit-learn default: true).
     #[serde(default = "default_true")]
@@ -112,6 +114,16 @@ struct Node {
     threshold: f64,
 }
 
+impl Node {
+    /// A node slot not yet filled (its subtree is still on the build stack).
+    const PENDING: Node = Node {
+        feature: LEAF,
+        left: 0,
+        right: 0,
+        threshold: 0.0,
+    };
+}
+
 /// One fitted decision tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
@@ -147,8 +159,11 @@ impl Tree {
 /// A fitted random forest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RandomForest {
+    /// The parameters it was fitted with.
     pub params: ForestParams,
+    /// Number of feature columns of the training data (prediction needs the same).
     pub n_features: usize,
+    /// Number of classes (labels 0..n_classes).
     pub n_classes: usize,
     trees: Vec<Tree>,
     /// per-tree normalized Gini importances, n_trees × n_features, row-major
@@ -212,6 +227,83 @@ fn key_f32(k: u32) -> f32 {
     })
 }
 
+/// Row weights of one tree: bootstrap counts (n draws with replacement from `rng`) or all 1.
+fn bootstrap_weights(n: usize, bootstrap: bool, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let mut weight = vec![0.0f64; n];
+    if bootstrap {
+        for _ in 0..n {
+            weight[rng.random_range(0..n)] += 1.0;
+        }
+    } else {
+        weight.iter_mut().for_each(|w| *w = 1.0);
+    }
+    weight
+}
+
+/// Partitions a node's rows `seg` in place: rows with `col[row] <= threshold` first. Returns
+/// their count.
+fn partition(seg: &mut [u32], col: &[f32], threshold: f64) -> usize {
+    let (mut i, mut j) = (0usize, seg.len());
+    while i < j {
+        if (col[seg[i] as usize] as f64) <= threshold {
+            i += 1;
+        } else {
+            j -= 1;
+            seg.swap(i, j);
+        }
+    }
+    i
+}
+
+/// Splits the node's part of every feature's presorted order like [`partition`] split its rows
+/// (`seg[..i]` left), keeping each side's order: the node holds positions `start..end` of each
+/// feature's block of `m_all` entries in `sorted`. `flag` (one per row) and `tmp` (`m_all`) are
+/// scratch space.
+fn partition_presorted(
+    sorted: &mut [u32],
+    (start, end, m_all): (usize, usize, usize),
+    p: usize,
+    seg: &[u32],
+    i: usize,
+    flag: &mut [bool],
+    tmp: &mut [u32],
+) {
+    for &r in &seg[..i] {
+        flag[r as usize] = true;
+    }
+    for &r in &seg[i..] {
+        flag[r as usize] = false;
+    }
+    for f in 0..p {
+        let part = &mut sorted[f * m_all + start..f * m_all + end];
+        // stable partition: lefts compacted in place, rights via tmp
+        let (mut a, mut z) = (0usize, 0usize);
+        for q in 0..part.len() {
+            let r = part[q];
+            if flag[r as usize] {
+                part[a] = r;
+                a += 1;
+            } else {
+                tmp[z] = r;
+                z += 1;
+            }
+        }
+        part[a..].copy_from_slice(&tmp[..z]);
+    }
+}
+
+/// Scales a tree's impurity decreases to scikit-learn's `feature_importances_`: divided by the
+/// root's weight, then normalised to sum 1 (left as is when all zero).
+fn normalize_importances(imp: &mut [f64], w_root: f64) {
+    if w_root > 0.0 {
+        imp.iter_mut().for_each(|v| *v /= w_root);
+    }
+    let s: f64 = imp.iter().sum();
+    if s > 0.0 {
+        imp.iter_mut().for_each(|v| *v /= s);
+    }
+}
+
 struct Builder<'a> {
     /// column-major f32 data, n rows per column
     cols: &'a [f32],
@@ -242,17 +334,21 @@ impl Builder<'_> {
         1.0 - counts.iter().map(|c| (c / w) * (c / w)).sum::<f64>()
     }
 
+    /// `out[c]`: the summed `weight` of the rows of class c among `rows`.
+    fn class_weights(&self, rows: &[u32], weight: &[f64], out: &mut [f64]) {
+        out.iter_mut().for_each(|c| *c = 0.0);
+        for &s in rows {
+            out[self.y[s as usize]] += weight[s as usize];
+        }
+    }
+
+    /// Grows one tree from `seed` (the bootstrap draw, then the features tried at each node):
+    /// depth first, a node becomes a leaf when it is pure, has one row, is at `max_depth` or
+    /// has no valid split. Returns the tree and its normalised Gini importances.
     fn build(&self, seed: u64, bootstrap: bool) -> (Tree, Vec<f64>) {
         let (n, k) = (self.n, self.k);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut weight = vec![0.0f64; n];
-        if bootstrap {
-            for _ in 0..n {
-                weight[rng.random_range(0..n)] += 1.0;
-            }
-        } else {
-            weight.iter_mut().for_each(|w| *w = 1.0);
-        }
+        let weight = bootstrap_weights(n, bootstrap, &mut rng);
         let mut samples: Vec<u32> = (0..n as u32)
             .filter(|&i| weight[i as usize] > 0.0)
             .collect();
@@ -263,15 +359,7 @@ impl Builder<'_> {
         let mut flag: Vec<bool> = Vec::new();
         let mut tmp: Vec<u32> = Vec::new();
         if self.presort {
-            sorted.reserve_exact(self.p * m_all);
-            for f in 0..self.p {
-                let col = &self.cols[f * n..(f + 1) * n];
-                for (kk, &r) in keys.iter_mut().zip(&samples) {
-                    *kk = ((f32_key(col[r as usize]) as u64) << 32) | r as u64;
-                }
-                keys.sort_unstable();
-                sorted.extend(keys.iter().map(|&kk| (kk & 0xffff_ffff) as u32));
-            }
+            sorted = self.presorted(&samples, &mut keys);
             flag = vec![false; n];
             tmp = vec![0; m_all];
         }
@@ -285,18 +373,10 @@ impl Builder<'_> {
         let mut w_root = 0.0;
         // (start, end, depth, slot)
         let mut stack: Vec<(usize, usize, usize, usize)> = vec![(0, m_all, 0, 0)];
-        nodes.push(Node {
-            feature: LEAF,
-            left: 0,
-            right: 0,
-            threshold: 0.0,
-        });
+        nodes.push(Node::PENDING);
         while let Some((start, end, depth, slot)) = stack.pop() {
             let m = end - start;
-            counts.iter_mut().for_each(|c| *c = 0.0);
-            for &s in &samples[start..end] {
-                counts[self.y[s as usize]] += weight[s as usize];
-            }
+            self.class_weights(&samples[start..end], &weight, &mut counts);
             let wt: f64 = counts.iter().sum();
             if slot == 0 {
                 w_root = wt;
@@ -332,62 +412,21 @@ impl Builder<'_> {
                     // partition samples[start..end] by the threshold
                     let col = &self.cols[b.feature * n..(b.feature + 1) * n];
                     let seg = &mut samples[start..end];
-                    let (mut i, mut j) = (0usize, m);
-                    while i < j {
-                        if (col[seg[i] as usize] as f64) <= b.threshold {
-                            i += 1;
-                        } else {
-                            j -= 1;
-                            seg.swap(i, j);
-                        }
-                    }
+                    let i = partition(seg, col, b.threshold);
                     debug_assert_eq!(i, b.pos);
                     if self.presort {
-                        for &r in &seg[..i] {
-                            flag[r as usize] = true;
-                        }
-                        for &r in &seg[i..] {
-                            flag[r as usize] = false;
-                        }
-                        for f in 0..self.p {
-                            let part = &mut sorted[f * m_all + start..f * m_all + end];
-                            // stable partition: lefts compacted in place, rights via tmp
-                            let (mut a, mut z) = (0usize, 0usize);
-                            for q in 0..part.len() {
-                                let r = part[q];
-                                if flag[r as usize] {
-                                    part[a] = r;
-                                    a += 1;
-                                } else {
-                                    tmp[z] = r;
-                                    z += 1;
-                                }
-                            }
-                            part[a..].copy_from_slice(&tmp[..z]);
-                        }
+                        let (rows, p) = ((start, end, m_all), self.p);
+                        partition_presorted(&mut sorted, rows, p, seg, i, &mut flag, &mut tmp);
                     }
-                    lc.iter_mut().for_each(|c| *c = 0.0);
-                    for &s in &seg[..i] {
-                        lc[self.y[s as usize]] += weight[s as usize];
-                    }
+                    self.class_weights(&seg[..i], &weight, &mut lc);
                     let wl: f64 = lc.iter().sum();
                     let rc: Vec<f64> = counts.iter().zip(&lc).map(|(a, b)| a - b).collect();
                     let wr = wt - wl;
                     imp[b.feature] +=
                         wt * impurity - wl * Self::gini(&lc, wl) - wr * Self::gini(&rc, wr);
                     let l = nodes.len();
-                    nodes.push(Node {
-                        feature: LEAF,
-                        left: 0,
-                        right: 0,
-                        threshold: 0.0,
-                    });
-                    nodes.push(Node {
-                        feature: LEAF,
-                        left: 0,
-                        right: 0,
-                        threshold: 0.0,
-                    });
+                    nodes.push(Node::PENDING);
+                    nodes.push(Node::PENDING);
                     nodes[slot] = Node {
                         feature: b.feature as u32,
                         left: l as u32,
@@ -399,13 +438,7 @@ impl Builder<'_> {
                 }
             }
         }
-        if w_root > 0.0 {
-            imp.iter_mut().for_each(|v| *v /= w_root);
-        }
-        let s: f64 = imp.iter().sum();
-        if s > 0.0 {
-            imp.iter_mut().for_each(|v| *v /= s);
-        }
+        normalize_importances(&mut imp, w_root);
         (
             Tree {
                 nodes,
@@ -414,6 +447,24 @@ impl Builder<'_> {
             },
             imp,
         )
+    }
+
+    /// Presorted mode's index: per feature, the bootstrap's distinct rows `samples` ordered by
+    /// (value, row), concatenated (`p × samples.len()` entries). `keys` is scratch space of
+    /// `samples.len()` entries.
+    fn presorted(&self, samples: &[u32], keys: &mut [u64]) -> Vec<u32> {
+        let n = self.n;
+        let mut sorted = Vec::new();
+        sorted.reserve_exact(self.p * samples.len());
+        for f in 0..self.p {
+            let col = &self.cols[f * n..(f + 1) * n];
+            for (kk, &r) in keys.iter_mut().zip(samples) {
+                *kk = ((f32_key(col[r as usize]) as u64) << 32) | r as u64;
+            }
+            keys.sort_unstable();
+            sorted.extend(keys.iter().map(|&kk| (kk & 0xffff_ffff) as u32));
+        }
+        sorted
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -656,139 +707,4 @@ pub(crate) fn argmax(v: &[f64]) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::classify::testutil::synthetic;
-
-    #[test]
-    fn max_features_resolve_like_sklearn() {
-        assert_eq!(MaxFeatures::Sqrt.resolve(507).unwrap(), 22);
-        assert_eq!(MaxFeatures::Log2.resolve(507).unwrap(), 8);
-        assert_eq!(MaxFeatures::All.resolve(507).unwrap(), 507);
-        assert_eq!(MaxFeatures::Sqrt.resolve(1).unwrap(), 1);
-        assert!(MaxFeatures::Count(600).resolve(507).is_err());
-    }
-
-    #[test]
-    fn fits_seeded_with_normalized_tree_importances() {
-        let (x, y) = synthetic(300, 12, 3, 5);
-        let p = ForestParams {
-            n_trees: 12,
-            seed: 4,
-            ..Default::default()
-        };
-        let f = RandomForest::fit(x.view(), &y, 3, &p).unwrap();
-        let imp = f.tree_importances();
-        assert_eq!(imp.dim(), (12, 12));
-        for r in imp.rows() {
-            assert!((r.sum() - 1.0).abs() < 1e-9);
-            assert!(r.iter().all(|&v| v >= 0.0));
-        }
-        let fi = f.feature_importances();
-        assert!((fi.iter().sum::<f64>() - 1.0).abs() < 1e-9);
-        // unlimited depth on distinct rows: (almost) perfect on the training data
-        let pred = f.predict(x.view()).unwrap();
-        let acc = pred.iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / 300.0;
-        assert!(acc > 0.97, "train accuracy {acc}");
-        let g = RandomForest::fit(x.view(), &y, 3, &p).unwrap();
-        assert_eq!(f, g);
-        let h = RandomForest::fit(
-            x.view(),
-            &y,
-            3,
-            &ForestParams {
-                seed: 5,
-                ..p.clone()
-            },
-        )
-        .unwrap();
-        assert_ne!(f.tree_importances(), h.tree_importances());
-        let pr = f.predict_proba(x.view()).unwrap();
-        assert!(pr.rows().into_iter().all(|r| (r.sum() - 1.0).abs() < 1e-9));
-    }
-
-    #[test]
-    fn single_tree_without_bootstrap_separates_a_threshold() {
-        // class 1 iff x0 > 0.5; x1 is noise, x2 constant
-        let x = ndarray::Array2::from_shape_fn((40, 3), |(i, j)| match j {
-            0 => i as f64 / 40.0,
-            1 => ((i * 7) % 11) as f64,
-            _ => 1.0,
-        });
-        let y: Vec<usize> = (0..40)
-            .map(|i| usize::from(i as f64 / 40.0 > 0.5))
-            .collect();
-        let p = ForestParams {
-            n_trees: 1,
-            max_features: MaxFeatures::All,
-            bootstrap: false,
-            ..Default::default()
-        };
-        let f = RandomForest::fit(x.view(), &y, 2, &p).unwrap();
-        assert_eq!(f.trees()[0].n_nodes(), 3);
-        let imp = f.tree_importances();
-        assert_eq!(imp.row(0).to_vec(), vec![1.0, 0.0, 0.0]);
-        let t = ndarray::array![[0.49, 0.0, 1.0], [0.52, 3.0, 1.0]];
-        assert_eq!(f.predict(t.view()).unwrap(), vec![0, 1]);
-        let depth1 = ForestParams {
-            max_depth: Some(1),
-            ..p
-        };
-        assert_eq!(
-            RandomForest::fit(x.view(), &y, 2, &depth1).unwrap().trees()[0].n_nodes(),
-            3
-        );
-    }
-
-    #[test]
-    fn invalid_inputs_give_errors() {
-        let (x, y) = synthetic(20, 4, 2, 1);
-        let bad = ForestParams {
-            n_trees: 0,
-            ..Default::default()
-        };
-        assert!(matches!(
-            RandomForest::fit(x.view(), &y, 2, &bad),
-            Err(ClassifyError::InvalidParam { .. })
-        ));
-        assert!(RandomForest::fit(x.view(), &y[..10], 2, &ForestParams::default()).is_err());
-        assert!(RandomForest::fit(x.view(), &y, 1, &ForestParams::default()).is_err());
-        let mut xn = x.clone();
-        xn[[0, 0]] = f64::NAN;
-        assert!(matches!(
-            RandomForest::fit(xn.view(), &y, 2, &ForestParams::default()),
-            Err(ClassifyError::NonFinite(_))
-        ));
-        let f = RandomForest::fit(x.view(), &y, 2, &ForestParams::default()).unwrap();
-        assert!(f.predict(x.slice(ndarray::s![.., ..3])).is_err());
-    }
-
-    #[test]
-    fn presorted_and_per_node_sorting_grow_identical_trees() {
-        let (x, y) = synthetic(250, 9, 3, 6);
-        // duplicated values exercise ties
-        let x = x.mapv(|v| (v * 3.0).round() / 3.0);
-        for mf in [MaxFeatures::All, MaxFeatures::Count(3), MaxFeatures::Sqrt] {
-            let p = ForestParams {
-                n_trees: 6,
-                max_features: mf,
-                seed: 2,
-                ..Default::default()
-            };
-            let a = RandomForest::fit_impl(x.view(), &y, 3, &p, Some(true)).unwrap();
-            let b = RandomForest::fit_impl(x.view(), &y, 3, &p, Some(false)).unwrap();
-            assert_eq!(a, b, "{mf:?}");
-        }
-    }
-
-    #[test]
-    fn f32_keys_preserve_order() {
-        let v = [-3.5f32, -1e-30, -0.0, 0.0, 1e-30, 2.0, f32::MAX];
-        for w in v.windows(2) {
-            assert!(f32_key(w[0]) <= f32_key(w[1]));
-        }
-        for &a in &v {
-            assert_eq!(key_f32(f32_key(a)).to_bits(), a.to_bits());
-        }
-    }
-}
+mod tests;

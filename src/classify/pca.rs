@@ -112,11 +112,6 @@ impl Pca {
         })
     }
 
-    /// Number of components.
-    pub fn n_components(&self) -> usize {
-        self.components.nrows()
-    }
-
     /// Projects (x − mean) onto the components: [n, n_components].
     pub fn transform(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
         if x.ncols() != self.mean.len() {

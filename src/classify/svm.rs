@@ -21,9 +21,13 @@ use super::forest::{argmax, check_xy};
 /// Parameters of [`LinearSvc`] (scikit-learn defaults except C, which has none here).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SvcParams {
+    /// Inverse regularisation strength C (> 0; larger fits the training data more closely).
     pub c: f64,
+    /// Stopping tolerance of the dual coordinate descent, on liblinear's projected-gradient gap
+    /// (default 1e-4).
     #[serde(default = "default_tol")]
     pub tol: f64,
+    /// Maximum passes over the coordinates per binary problem (default 1000).
     #[serde(default = "default_max_iter")]
     pub max_iter: usize,
     /// The value of the constant feature that carries the intercept (0 = no intercept).
@@ -86,13 +90,18 @@ impl SvcParams {
 /// A fitted one-vs-rest linear SVM.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinearSvc {
+    /// The parameters it was fitted with.
     pub params: SvcParams,
+    /// Number of classes (labels 0..n_classes).
     pub n_classes: usize,
     /// [n_models, p]: one row per class, or a single row (positive = class 1) for two classes.
     pub coef: Array2<f64>,
+    /// One intercept per row of `coef` (`intercept_scaling` × the weight of the constant
+    /// feature; all zero when `intercept_scaling` is 0).
     pub intercept: Vec<f64>,
     /// Passes made by each binary problem, and whether it met the tolerance before max_iter.
     pub n_iter: Vec<usize>,
+    /// Per binary problem: whether it met `tol` before `max_iter` passes.
     pub converged: Vec<bool>,
 }
 

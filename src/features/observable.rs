@@ -67,6 +67,7 @@ macro_rules! named_enum {
     ($ty:ident, $kind:literal, [$(($var:ident, $name:literal)),* $(,)?]) => {
         impl $ty {
             /// Every variant, in canonical order.
+            #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
             pub const ALL: &'static [$ty] = &[$($ty::$var),*];
             /// The name used in observable names, Parquet columns and specs.
             pub fn as_str(self) -> &'static str {
@@ -126,6 +127,7 @@ named_enum!(
 
 impl Statistic {
     /// The seven statistics of weight and act, in config order (method.md §1.2).
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
     pub const TENSOR_STATS: [Statistic; 7] = [
         Statistic::Norm,
         Statistic::Mean,
@@ -139,6 +141,7 @@ impl Statistic {
 
 impl Function {
     /// The order of `FUNCTIONS` in the reference config (method.md §1.2).
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
     pub const CONFIG_ORDER: [Function; 3] = [Function::Raw, Function::Sq, Function::Abs];
 }
 
@@ -232,6 +235,7 @@ impl ObservableId {
 
     /// The 45 candidates of method.md §1.4, in config order: weight (functions in config order
     /// raw, sq, abs; statistics in config order), act likewise, then `gradavg{raw,sq,abs}_id`.
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
     pub fn candidates() -> Vec<ObservableId> {
         let mut out = Vec::with_capacity(45);
         for measure in [Measure::Weight, Measure::Act] {
@@ -257,6 +261,7 @@ impl ObservableId {
 
     /// The 24 retained observables (ADMISSIBLE_OBS), in their canonical feature order
     /// (method.md §1.4).
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
     pub fn admissible() -> Vec<ObservableId> {
         ADMISSIBLE
             .iter()
@@ -272,6 +277,7 @@ impl fmt::Display for ObservableId {
 }
 
 /// The 24 admissible observable names in canonical order (method.md §1.4).
+#[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
 pub const ADMISSIBLE: [&str; 24] = [
     "weightabs_mean",
     "weightabs_median",
@@ -298,12 +304,6 @@ pub const ADMISSIBLE: [&str; 24] = [
     "gradavgraw_id",
     "gradavgsq_id",
 ];
-
-/// The statistics' conventions: plain data of the IR (`observe { quantile = ... }`), read by
-/// the observer as they are.
-pub use crate::ir::{
-    KurtosisConvention, Precision, QuantileConvention, SkewConvention, StatConventions,
-};
 
 #[cfg(test)]
 mod tests {

@@ -163,12 +163,17 @@ pub struct FeatureTable {
     pub observables: Vec<String>,
     /// T epochs, ascending.
     pub epochs: Vec<i64>,
+    /// Run id of each example (N entries, like every per-example field below).
     pub run_ids: Vec<String>,
     /// Learning rule of each example's run (the label).
     pub rules: Vec<String>,
+    /// Status of each example's run in `runs.parquet` (`done`, `diverged`, ...).
     pub status: Vec<String>,
+    /// Layer name of each example.
     pub layers: Vec<String>,
+    /// Index of each example's layer in its network's layer plan (the sort key within a run).
     pub layer_index: Vec<i32>,
+    /// Depth group of each example's layer (early, middle, deep; the classifier's one-hot).
     pub positions: Vec<LayerPosition>,
     /// Run factors joined from `runs.parquet`: column → one value per example (`None` where the
     /// run lacks that factor).
@@ -183,7 +188,7 @@ pub struct FeatureTable {
 
 /// Feature files under a study directory: `features/**/*.parquet`, hidden (`.`/`_`) names
 /// skipped, sorted.
-pub fn feature_files(study_dir: &Path) -> Result<Vec<PathBuf>, ReadError> {
+pub(crate) fn feature_files(study_dir: &Path) -> Result<Vec<PathBuf>, ReadError> {
     let mut out = Vec::new();
     let root = study_dir.join("features");
     if !root.exists() {
@@ -355,7 +360,7 @@ fn column<'a>(b: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a ArrayRe
 }
 
 /// A Parquet file's batches and key-value metadata.
-pub fn read_parquet(
+pub(crate) fn read_parquet(
     path: &Path,
 ) -> Result<(Vec<RecordBatch>, BTreeMap<String, String>), ReadError> {
     let file = File::open(path).map_err(|source| ReadError::Io {
@@ -402,7 +407,7 @@ fn check_schema_version(path: &Path, kv: &BTreeMap<String, String>) -> Result<()
 
 /// Rows of one observations file, already filtered to one condition.
 #[derive(Debug, Clone, Default)]
-pub struct FileRows {
+pub(crate) struct FileRows {
     pub run_id: String,
     pub epoch: Vec<i64>,
     pub layer: Vec<String>,
@@ -415,7 +420,7 @@ pub struct FileRows {
 
 /// Read one observations file, keeping the rows of `condition`. The file must hold exactly one
 /// run (its metadata `run_id`, when present, must match).
-pub fn read_observations(path: &Path, condition: &Condition) -> Result<FileRows, ReadError> {
+pub(crate) fn read_observations(path: &Path, condition: &Condition) -> Result<FileRows, ReadError> {
     let (batches, kv) = read_parquet(path)?;
     check_schema_version(path, &kv)?;
     let mut out = FileRows {
@@ -606,19 +611,57 @@ pub fn load_features<P: AsRef<Path>>(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut examples: BTreeMap<(String, i32), Example> = BTreeMap::new();
-    let mut run_file: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut run_info: BTreeMap<String, RunRecord> = BTreeMap::new();
-    let mut run_perf: BTreeMap<String, RunPerformance> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    let mut n_files = 0;
+    let mut c = Collected::default();
     for dir in dirs {
-        let dir = dir.as_ref();
+        c.add_dir(dir.as_ref(), condition, observables.is_none())?;
+    }
+    if c.n_files == 0 {
+        return Err(ReadError::NoFiles { dirs: dir_list() });
+    }
+    if c.examples.is_empty() {
+        return Err(ReadError::NoRows {
+            condition: *condition,
+            dirs: dir_list(),
+        });
+    }
+    let obs: Vec<String> = match observables {
+        Some(o) => o.to_vec(),
+        None => c.order,
+    };
+    pivot(&c.examples, &c.run_info, &c.run_perf, obs)
+}
+
+/// What [`load_features`] gathers from the feature files before pivoting.
+#[derive(Default)]
+struct Collected {
+    /// (run, layer index) → that layer's values.
+    examples: BTreeMap<(String, i32), Example>,
+    /// Run → the feature file holding it (a run in two files is an error).
+    run_file: BTreeMap<String, PathBuf>,
+    /// Run → its `runs.parquet` record.
+    run_info: BTreeMap<String, RunRecord>,
+    /// Run → its task performance (the file's `performance` metadata, else the runs table's).
+    run_perf: BTreeMap<String, RunPerformance>,
+    /// Observables in order of first appearance (kept only when the caller gives none).
+    order: Vec<String>,
+    /// Feature files seen.
+    n_files: usize,
+}
+
+impl Collected {
+    /// Adds the feature files of one study directory (none: nothing to do; files without a
+    /// runs table: an error).
+    fn add_dir(
+        &mut self,
+        dir: &Path,
+        condition: &Condition,
+        record_order: bool,
+    ) -> Result<(), ReadError> {
         let files = feature_files(dir)?;
         if files.is_empty() {
-            continue;
+            return Ok(());
         }
-        n_files += files.len();
+        self.n_files += files.len();
         let rp = runs_path(dir);
         if !rp.exists() {
             return Err(ReadError::MissingRunsTable {
@@ -631,98 +674,122 @@ pub fn load_features<P: AsRef<Path>>(
             .map(|r| (r.run_id.clone(), r))
             .collect();
         for path in files {
-            let rows = read_observations(&path, condition)?;
-            let run = rows.run_id.clone();
-            if let Some(first) = run_file.insert(run.clone(), path.clone()) {
-                return Err(ReadError::RunInTwoFiles {
-                    run,
-                    first,
-                    second: path,
+            self.add_file(path, condition, &runs, &rp, record_order)?;
+        }
+        Ok(())
+    }
+
+    /// Adds one feature file (one run), checked against the runs table `runs` read from `rp`.
+    fn add_file(
+        &mut self,
+        path: PathBuf,
+        condition: &Condition,
+        runs: &BTreeMap<String, RunRecord>,
+        rp: &Path,
+        record_order: bool,
+    ) -> Result<(), ReadError> {
+        let rows = read_observations(&path, condition)?;
+        let run = rows.run_id.clone();
+        if let Some(first) = self.run_file.insert(run.clone(), path.clone()) {
+            return Err(ReadError::RunInTwoFiles {
+                run,
+                first,
+                second: path,
+            });
+        }
+        let rec = runs.get(&run).ok_or_else(|| ReadError::RunNotInRunsTable {
+            run: run.clone(),
+            path: path.clone(),
+            runs: rp.to_path_buf(),
+        })?;
+        if let Some(r) = partition_rule(&path)
+            && r != rec.rule
+        {
+            return Err(ReadError::RuleMismatch {
+                run,
+                path,
+                partition: r,
+                table: rec.rule.clone(),
+            });
+        }
+        let perf = match rows.metadata.get("performance") {
+            Some(j) => {
+                serde_json::from_str::<RunPerformance>(j).map_err(|e| ReadError::Inconsistent {
+                    path: path.clone(),
+                    message: format!("the `performance` metadata is not valid: {e}"),
+                })?
+            }
+            None => rec.performance.clone(),
+        };
+        self.run_perf.insert(run.clone(), perf);
+        self.run_info.insert(run.clone(), rec.clone());
+        self.add_rows(&rows, &run, &path, record_order)
+    }
+
+    /// Files the rows of run `run` (read from `path`) under their examples: a layer index must
+    /// keep its name and position, and each (epoch, observable) appears once per layer.
+    fn add_rows(
+        &mut self,
+        rows: &FileRows,
+        run: &str,
+        path: &Path,
+        record_order: bool,
+    ) -> Result<(), ReadError> {
+        for i in 0..rows.value.len() {
+            let li = rows.layer_index[i] as i32;
+            let position: LayerPosition =
+                rows.layer_position[i]
+                    .parse()
+                    .map_err(|e| ReadError::Inconsistent {
+                        path: path.to_path_buf(),
+                        message: format!("{e}"),
+                    })?;
+            let ex = self
+                .examples
+                .entry((run.to_string(), li))
+                .or_insert_with(|| Example {
+                    run: run.to_string(),
+                    layer: rows.layer[i].clone(),
+                    layer_index: li,
+                    position,
+                    file: path.to_path_buf(),
+                    values: BTreeMap::new(),
+                });
+            if ex.layer != rows.layer[i] || ex.position != position {
+                return Err(ReadError::Inconsistent {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "run `{run}`: layer index {li} is `{}` ({}) in one row and `{}` ({}) in another",
+                        ex.layer, ex.position, rows.layer[i], position
+                    ),
                 });
             }
-            let rec = runs.get(&run).ok_or_else(|| ReadError::RunNotInRunsTable {
-                run: run.clone(),
-                path: path.clone(),
-                runs: rp.clone(),
-            })?;
-            if let Some(r) = partition_rule(&path)
-                && r != rec.rule
-            {
-                return Err(ReadError::RuleMismatch {
-                    run,
-                    path,
-                    partition: r,
-                    table: rec.rule.clone(),
+            let key = (rows.epoch[i], rows.observable[i].clone());
+            if ex.values.insert(key, rows.value[i]).is_some() {
+                return Err(ReadError::Duplicate {
+                    path: path.to_path_buf(),
+                    run: run.to_string(),
+                    layer: ex.layer.clone(),
+                    epoch: rows.epoch[i],
+                    observable: rows.observable[i].clone(),
                 });
             }
-            let perf = match rows.metadata.get("performance") {
-                Some(j) => serde_json::from_str::<RunPerformance>(j).map_err(|e| {
-                    ReadError::Inconsistent {
-                        path: path.clone(),
-                        message: format!("the `performance` metadata is not valid: {e}"),
-                    }
-                })?,
-                None => rec.performance.clone(),
-            };
-            run_perf.insert(run.clone(), perf);
-            run_info.insert(run.clone(), rec.clone());
-            for i in 0..rows.value.len() {
-                let li = rows.layer_index[i] as i32;
-                let position: LayerPosition =
-                    rows.layer_position[i]
-                        .parse()
-                        .map_err(|e| ReadError::Inconsistent {
-                            path: path.clone(),
-                            message: format!("{e}"),
-                        })?;
-                let ex = examples
-                    .entry((run.clone(), li))
-                    .or_insert_with(|| Example {
-                        run: run.clone(),
-                        layer: rows.layer[i].clone(),
-                        layer_index: li,
-                        position,
-                        file: path.clone(),
-                        values: BTreeMap::new(),
-                    });
-                if ex.layer != rows.layer[i] || ex.position != position {
-                    return Err(ReadError::Inconsistent {
-                        path: path.clone(),
-                        message: format!(
-                            "run `{run}`: layer index {li} is `{}` ({}) in one row and `{}` ({}) in another",
-                            ex.layer, ex.position, rows.layer[i], position
-                        ),
-                    });
-                }
-                let key = (rows.epoch[i], rows.observable[i].clone());
-                if ex.values.insert(key, rows.value[i]).is_some() {
-                    return Err(ReadError::Duplicate {
-                        path: path.clone(),
-                        run: run.clone(),
-                        layer: ex.layer.clone(),
-                        epoch: rows.epoch[i],
-                        observable: rows.observable[i].clone(),
-                    });
-                }
-                if observables.is_none() && !order.contains(&rows.observable[i]) {
-                    order.push(rows.observable[i].clone());
-                }
+            if record_order && !self.order.contains(&rows.observable[i]) {
+                self.order.push(rows.observable[i].clone());
             }
         }
+        Ok(())
     }
-    if n_files == 0 {
-        return Err(ReadError::NoFiles { dirs: dir_list() });
-    }
-    if examples.is_empty() {
-        return Err(ReadError::NoRows {
-            condition: *condition,
-            dirs: dir_list(),
-        });
-    }
-    let obs: Vec<String> = match observables {
-        Some(o) => o.to_vec(),
-        None => order,
-    };
+}
+
+/// The pivot of [`load_features`]: one example per (run, layer) in key order, every example at
+/// every epoch any example has (a missing checkpoint or observable is an error).
+fn pivot(
+    examples: &BTreeMap<(String, i32), Example>,
+    run_info: &BTreeMap<String, RunRecord>,
+    run_perf: &BTreeMap<String, RunPerformance>,
+    obs: Vec<String>,
+) -> Result<FeatureTable, ReadError> {
     let mut epochs: Vec<i64> = examples
         .values()
         .flat_map(|e| e.values.keys().map(|k| k.0))

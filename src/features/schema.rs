@@ -18,7 +18,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// `noise_sigma = 0` and `unit_fraction = 1`.
 pub const PLAIN_SEED: i64 = -1;
 
-/// Column names of the observations table, in order.
+/// Column names of the observations table, in order (the tests check
+/// [`observations_schema`] and the written files against it).
+#[cfg(test)]
 pub const OBSERVATION_COLUMNS: [&str; 13] = [
     "run_id",
     "epoch",
@@ -88,6 +90,7 @@ pub enum FactorValue {
 /// One layer's W against B at an epoch's end (the engine's `EpochRecord::alignment`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerAlignment {
+    /// The layer's name (as in the features' `layer` column).
     pub layer: String,
     /// Angle between W and B in W's layout, degrees (0 = backprop).
     pub angle: f64,

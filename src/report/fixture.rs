@@ -1,7 +1,7 @@
 //! A small but complete demo study directory (for the report's tests and for trying `lrx report`
 //! without training anything): `study.json`, `manifest.json`, `runs.parquet`, run statuses with
 //! histories (one diverged run, one failed run), and classifier results. The main-setting and
-//! pairwise results are real [`crate::classify::evaluate`] outputs on a synthetic feature table;
+//! pairwise results are real `crate::classify::evaluate` outputs on a synthetic feature table;
 //! holdout, trajectory and realism entries carry plausible numbers in `evaluations.json` only.
 
 use std::collections::BTreeMap;

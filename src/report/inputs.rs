@@ -101,7 +101,7 @@ pub struct RunStatus {
 
 /// `results/evaluations.json` and its entries: the classifier stage's own types (one
 /// definition of the format; read tolerantly), with the report's derived views below.
-pub use crate::classify::stage::{Entry as EvalEntry, Evaluations};
+pub(crate) use crate::classify::stage::{Entry as EvalEntry, Evaluations};
 
 impl From<Accuracy> for MeanSem {
     fn from(a: Accuracy) -> MeanSem {

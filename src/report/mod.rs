@@ -2,30 +2,30 @@
 //! every plot inline as SVG) and `results/report.md` (plots as PNG and SVG files in
 //! `results/plots/`). No libtorch. See `docs/report.md` for what each section shows.
 //!
-//! - [`inputs`]: tolerant readers of `study.json`, `manifest.json`, `runs.parquet`,
+//! - `inputs`: tolerant readers of `study.json`, `manifest.json`, `runs.parquet`,
 //!   `runs/<id>/status.json`, `results/evaluations.json` and `results/eval/<id>.json`.
-//! - [`sections`]: the sections (tables and figures) built from them.
-//! - [`plot`]: the figures (plotters; SVG and PNG; embedded DejaVu Sans font).
-//! - [`doc`]: the document model and its HTML and Markdown renderers.
+//! - `sections`: the sections (tables and figures) built from them.
+//! - `plot`: the figures (plotters; SVG and PNG; embedded DejaVu Sans font).
+//! - `doc`: the document model and its HTML and Markdown renderers.
 //!
 //! Missing inputs give a report that says what is missing; a file that exists but cannot be
 //! parsed is a [`ReportError`] naming it.
 
-pub mod doc;
+pub(crate) mod doc;
 #[doc(hidden)]
 pub mod fixture;
-pub mod inputs;
-pub mod performance;
-pub mod plot;
-pub mod sections;
+pub(crate) mod inputs;
+pub(crate) mod performance;
+pub(crate) mod plot;
+pub(crate) mod sections;
 
 #[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
 
-pub use doc::Doc;
-pub use inputs::{StudyInputs, load};
+pub(crate) use doc::Doc;
+pub(crate) use inputs::StudyInputs;
 
 /// What went wrong, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +99,7 @@ impl ReportFiles {
 }
 
 /// Builds the report document of a study directory (no files written).
-pub fn build(inp: &StudyInputs) -> Result<Doc, ReportError> {
+pub(crate) fn build(inp: &StudyInputs) -> Result<Doc, ReportError> {
     let mut doc = Doc {
         title: inp.title(),
         ..Default::default()
@@ -138,7 +138,7 @@ pub fn build(inp: &StudyInputs) -> Result<Doc, ReportError> {
 }
 
 /// Writes `bytes` to `path` atomically ([`crate::fsx::write_atomic`]).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     crate::fsx::write_atomic(path, bytes).map_err(|source| ReportError::Write {
         path: path.to_path_buf(),
         source,

@@ -53,96 +53,10 @@ pub fn section(inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
             .into(),
     ));
     if !perf.is_empty() {
-        // Per target: the best main accuracy of every measure, perf included.
-        let targets: BTreeSet<&str> = perf.iter().map(|e| e.target.as_str()).collect();
-        let mut rows = Vec::new();
-        for t in targets {
-            let mut measures: Vec<&str> = all
-                .iter()
-                .filter(|e| e.is_main() && e.target == t)
-                .map(|e| e.measure.as_str())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            measures.sort_by_key(|m| (*m == "perf", m.to_string()));
-            for m in measures {
-                let best = all
-                    .iter()
-                    .filter(|e| {
-                        e.is_main()
-                            && e.target == t
-                            && e.measure == m
-                            && e.accuracy.mean.is_finite()
-                    })
-                    .max_by(|a, b| a.accuracy.mean.total_cmp(&b.accuracy.mean));
-                if let Some(b) = best {
-                    rows.push(vec![
-                        t.to_string(),
-                        if m == "perf" {
-                            "perf (task performance only)".into()
-                        } else {
-                            m.to_string()
-                        },
-                        classifier_label(&b.classifier),
-                        ms(&b.accuracy.into()),
-                        f3(b.chance),
-                    ]);
-                }
-            }
-        }
-        s.blocks.push(Block::Para(
-            "Best accuracy per measure (main setting), the performance-only baseline last:".into(),
-        ));
-        s.blocks.push(Block::Table(Table {
-            header: vec![
-                "target".into(),
-                "measure".into(),
-                "best classifier".into(),
-                "accuracy (mean ± s.e.m.)".into(),
-                "chance".into(),
-            ],
-            rows,
-        }));
+        perf_table(&mut s.blocks, all, &perf);
     }
     if !matched.is_empty() {
-        let rows = matched
-            .iter()
-            .map(|m| {
-                let info = m.matched.as_ref().expect("filtered on matched");
-                let kept = info
-                    .per_class
-                    .iter()
-                    .map(|(c, k)| format!("{c} {}/{}", k.runs, k.runs_total))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                vec![
-                    m.target.clone(),
-                    m.measure.clone(),
-                    classifier_label(&m.classifier),
-                    main_of(all, m).map_or_else(|| "–".into(), |e| ms(&e.accuracy.into())),
-                    ms(&m.accuracy.into()),
-                    format!("{}", info.tolerance),
-                    kept,
-                ]
-            })
-            .collect();
-        s.blocks.push(Block::Para(
-            "The matched control beside the same classifier on every run (runs kept of those \
-             present, per class):"
-                .into(),
-        ));
-        s.blocks.push(Block::Table(Table {
-            header: vec![
-                "target".into(),
-                "measure".into(),
-                "classifier".into(),
-                "all runs".into(),
-                "matched runs".into(),
-                "tolerance".into(),
-                "runs kept per class".into(),
-            ],
-            rows,
-        }));
+        matched_table(&mut s.blocks, all, &matched);
     }
     let skipped: Vec<&String> = inp
         .evaluations
@@ -158,6 +72,100 @@ pub fn section(inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
         s.blocks.push(Block::Note(n.clone()));
     }
     Ok(Some(s))
+}
+
+/// The `perf` control: per target of a `perf` evaluation, the best main accuracy of every
+/// measure, `perf` last.
+fn perf_table(blocks: &mut Vec<Block>, all: &[EvalEntry], perf: &[&EvalEntry]) {
+    // Per target: the best main accuracy of every measure, perf included.
+    let targets: BTreeSet<&str> = perf.iter().map(|e| e.target.as_str()).collect();
+    let mut rows = Vec::new();
+    for t in targets {
+        let mut measures: Vec<&str> = all
+            .iter()
+            .filter(|e| e.is_main() && e.target == t)
+            .map(|e| e.measure.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        measures.sort_by_key(|m| (*m == "perf", m.to_string()));
+        for m in measures {
+            let best = all
+                .iter()
+                .filter(|e| {
+                    e.is_main() && e.target == t && e.measure == m && e.accuracy.mean.is_finite()
+                })
+                .max_by(|a, b| a.accuracy.mean.total_cmp(&b.accuracy.mean));
+            if let Some(b) = best {
+                rows.push(vec![
+                    t.to_string(),
+                    if m == "perf" {
+                        "perf (task performance only)".into()
+                    } else {
+                        m.to_string()
+                    },
+                    classifier_label(&b.classifier),
+                    ms(&b.accuracy.into()),
+                    f3(b.chance),
+                ]);
+            }
+        }
+    }
+    blocks.push(Block::Para(
+        "Best accuracy per measure (main setting), the performance-only baseline last:".into(),
+    ));
+    blocks.push(Block::Table(Table {
+        header: vec![
+            "target".into(),
+            "measure".into(),
+            "best classifier".into(),
+            "accuracy (mean ± s.e.m.)".into(),
+            "chance".into(),
+        ],
+        rows,
+    }));
+}
+
+/// The matched control: each matched evaluation beside the same classifier on every run.
+fn matched_table(blocks: &mut Vec<Block>, all: &[EvalEntry], matched: &[&EvalEntry]) {
+    let rows = matched
+        .iter()
+        .map(|m| {
+            let info = m.matched.as_ref().expect("filtered on matched");
+            let kept = info
+                .per_class
+                .iter()
+                .map(|(c, k)| format!("{c} {}/{}", k.runs, k.runs_total))
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                m.target.clone(),
+                m.measure.clone(),
+                classifier_label(&m.classifier),
+                main_of(all, m).map_or_else(|| "–".into(), |e| ms(&e.accuracy.into())),
+                ms(&m.accuracy.into()),
+                format!("{}", info.tolerance),
+                kept,
+            ]
+        })
+        .collect();
+    blocks.push(Block::Para(
+        "The matched control beside the same classifier on every run (runs kept of those \
+         present, per class):"
+            .into(),
+    ));
+    blocks.push(Block::Table(Table {
+        header: vec![
+            "target".into(),
+            "measure".into(),
+            "classifier".into(),
+            "all runs".into(),
+            "matched runs".into(),
+            "tolerance".into(),
+            "runs kept per class".into(),
+        ],
+        rows,
+    }));
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! is used. In the SVG the text stays text (`font-family="sans-serif"`); the browser renders it.
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::sync::OnceLock;
@@ -56,8 +57,6 @@ pub trait Plot {
 pub struct Rendered {
     pub svg: String,
     pub png: Vec<u8>,
-    pub width: u32,
-    pub height: u32,
 }
 
 /// Draws `p` as SVG and as PNG.
@@ -82,12 +81,7 @@ pub fn render<P: Plot>(p: &P) -> Result<Rendered, String> {
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(|e| format!("PNG encoding failed: {e}"))?;
-    Ok(Rendered {
-        svg,
-        png,
-        width: w,
-        height: h,
-    })
+    Ok(Rendered { svg, png })
 }
 
 /// Shortens a label for an axis (the tables carry the full text).
@@ -182,51 +176,7 @@ impl Plot for Bars {
         let width = 0.8 / m as f64;
         let show_values = n * m <= 24;
         for (si, s) in self.series.iter().enumerate() {
-            let c = color(si);
-            let x0 = move |i: usize| i as f64 - 0.4 + si as f64 * width;
-            let bars: Vec<_> = s
-                .values
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.and_then(|(mean, _)| finite(mean)).map(|mean| (i, mean)))
-                .collect();
-            chart
-                .draw_series(bars.iter().map(|&(i, mean)| {
-                    Rectangle::new(
-                        [(x0(i) + width * 0.04, 0.0), (x0(i) + width * 0.96, mean)],
-                        c.filled(),
-                    )
-                }))?
-                .label(short(&s.name, 40))
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
-            chart.draw_series(s.values.iter().enumerate().filter_map(|(i, v)| {
-                let (mean, sem) = (*v)?;
-                (mean.is_finite() && sem.is_finite() && sem > 0.0).then(|| {
-                    ErrorBar::new_vertical(
-                        x0(i) + width * 0.5,
-                        mean - sem,
-                        mean,
-                        mean + sem,
-                        BLACK.stroke_width(1),
-                        6,
-                    )
-                })
-            }))?;
-            if show_values {
-                chart.draw_series(s.values.iter().enumerate().filter_map(|(i, v)| {
-                    let (mean, sem) = (*v)?;
-                    let mean = finite(mean)?;
-                    let y = mean + if sem.is_finite() { sem.max(0.0) } else { 0.0 };
-                    Some(Text::new(
-                        format!("{mean:.2}"),
-                        (x0(i) + width * 0.5, y + y_axis_max * 0.035),
-                        (FAMILY, 10)
-                            .into_font()
-                            .color(&BLACK)
-                            .pos(Pos::new(HPos::Center, VPos::Center)),
-                    ))
-                }))?;
-            }
+            draw_bar_series(&mut chart, si, s, width, show_values, y_axis_max)?;
         }
         if let Some((y, label)) = &self.hline {
             chart
@@ -248,6 +198,67 @@ impl Plot for Bars {
             .draw()?;
         Ok(())
     }
+}
+
+/// The chart type of every figure: f64 × f64 coordinates.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Series `si` of a bar chart: its bars (legend entry), s.e.m. error bars and, with
+/// `show_values`, each mean above its bar. Bars are `width` wide, side by side per category.
+fn draw_bar_series<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    si: usize,
+    s: &BarSeries,
+    width: f64,
+    show_values: bool,
+    y_axis_max: f64,
+) -> DResult<DB> {
+    let c = color(si);
+    let x0 = move |i: usize| i as f64 - 0.4 + si as f64 * width;
+    let bars: Vec<_> = s
+        .values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.and_then(|(mean, _)| finite(mean)).map(|mean| (i, mean)))
+        .collect();
+    chart
+        .draw_series(bars.iter().map(|&(i, mean)| {
+            Rectangle::new(
+                [(x0(i) + width * 0.04, 0.0), (x0(i) + width * 0.96, mean)],
+                c.filled(),
+            )
+        }))?
+        .label(short(&s.name, 40))
+        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+    chart.draw_series(s.values.iter().enumerate().filter_map(|(i, v)| {
+        let (mean, sem) = (*v)?;
+        (mean.is_finite() && sem.is_finite() && sem > 0.0).then(|| {
+            ErrorBar::new_vertical(
+                x0(i) + width * 0.5,
+                mean - sem,
+                mean,
+                mean + sem,
+                BLACK.stroke_width(1),
+                6,
+            )
+        })
+    }))?;
+    if show_values {
+        chart.draw_series(s.values.iter().enumerate().filter_map(|(i, v)| {
+            let (mean, sem) = (*v)?;
+            let mean = finite(mean)?;
+            let y = mean + if sem.is_finite() { sem.max(0.0) } else { 0.0 };
+            Some(Text::new(
+                format!("{mean:.2}"),
+                (x0(i) + width * 0.5, y + y_axis_max * 0.035),
+                (FAMILY, 10)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Center, VPos::Center)),
+            ))
+        }))?;
+    }
+    Ok(())
 }
 
 /// Horizontal bars with s.e.m. error bars, first label at the top (importance rankings).
@@ -475,16 +486,21 @@ impl Plot for Lines {
     }
 }
 
-fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> DResult<DB> {
-    let pts = || {
-        p.lines
-            .iter()
-            .flat_map(|l| l.points.iter())
-            .filter(|(x, y, _)| x.is_finite() && y.is_finite())
-    };
-    let (mut x0, mut x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(x, _, _)| {
-        (a.min(x), b.max(x))
-    });
+/// A panel's finite points, every line's.
+fn panel_points(p: &Panel) -> impl Iterator<Item = &(f64, f64, Option<f64>)> {
+    p.lines
+        .iter()
+        .flat_map(|l| l.points.iter())
+        .filter(|(x, y, _)| x.is_finite() && y.is_finite())
+}
+
+/// A panel's x extent (before padding): its points' range, at least 1 wide when they share one
+/// x, 0..1 without points.
+fn panel_x_range(p: &Panel) -> (f64, f64) {
+    let (mut x0, mut x1) = panel_points(p)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(x, _, _)| {
+            (a.min(x), b.max(x))
+        });
     if !x0.is_finite() {
         (x0, x1) = (0.0, 1.0);
     }
@@ -492,12 +508,17 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> D
         x0 -= 0.5;
         x1 += 0.5;
     }
-    let pad = (x1 - x0) * 0.04;
-    let (y0, y1) = match p.y_range {
+    (x0, x1)
+}
+
+/// A panel's y range: the fixed one, else the points ± their s.e.m. and the reference line,
+/// with room above for the legend.
+fn panel_y_range(p: &Panel) -> (f64, f64) {
+    match p.y_range {
         Some(r) => r,
         None => {
             let (mut a, mut b) =
-                pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(_, y, s)| {
+                panel_points(p).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(_, y, s)| {
                     let s = s.filter(|s| s.is_finite()).unwrap_or(0.0);
                     (a.min(y - s), b.max(y + s))
                 });
@@ -512,7 +533,47 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> D
             // Room above the data for the legend.
             (a - 0.06 * d, b + 0.5 * d)
         }
-    };
+    }
+}
+
+/// Line `li` of a panel: the line (legend entry), its points and their s.e.m. error bars.
+fn draw_line<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, li: usize, l: &Line) -> DResult<DB> {
+    let c = color(li);
+    let good: Vec<(f64, f64, Option<f64>)> = l
+        .points
+        .iter()
+        .copied()
+        .filter(|(x, y, _)| x.is_finite() && y.is_finite())
+        .collect();
+    chart
+        .draw_series(LineSeries::new(
+            good.iter().map(|&(x, y, _)| (x, y)),
+            c.stroke_width(2),
+        ))?
+        .label(short(&l.name, 30))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
+    chart.draw_series(
+        good.iter()
+            .map(|&(x, y, _)| Circle::new((x, y), 3, c.filled())),
+    )?;
+    chart.draw_series(good.iter().filter_map(|&(x, y, s)| {
+        let s = s.filter(|s| s.is_finite() && *s > 0.0)?;
+        Some(ErrorBar::new_vertical(
+            x,
+            y - s,
+            y,
+            y + s,
+            c.stroke_width(1),
+            6,
+        ))
+    }))?;
+    Ok(())
+}
+
+fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> DResult<DB> {
+    let (x0, x1) = panel_x_range(p);
+    let pad = (x1 - x0) * 0.04;
+    let (y0, y1) = panel_y_range(p);
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, (FAMILY, 14))
         .margin(10)
@@ -520,7 +581,7 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> D
         .y_label_area_size(54)
         .build_cartesian_2d((x0 - pad)..(x1 + pad), y0..y1)?;
     // Integer x (epochs, sample counts): integer ticks only.
-    let integer_x = pts().all(|&(x, _, _)| (x - x.round()).abs() < 1e-9);
+    let integer_x = panel_points(p).all(|&(x, _, _)| (x - x.round()).abs() < 1e-9);
     let x_ticks = if integer_x {
         ((x1 - x0).round() as usize + 1).clamp(2, 11)
     } else {
@@ -553,35 +614,7 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> D
         .axis_desc_style((FAMILY, 12))
         .draw()?;
     for (li, l) in p.lines.iter().enumerate() {
-        let c = color(li);
-        let good: Vec<(f64, f64, Option<f64>)> = l
-            .points
-            .iter()
-            .copied()
-            .filter(|(x, y, _)| x.is_finite() && y.is_finite())
-            .collect();
-        chart
-            .draw_series(LineSeries::new(
-                good.iter().map(|&(x, y, _)| (x, y)),
-                c.stroke_width(2),
-            ))?
-            .label(short(&l.name, 30))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
-        chart.draw_series(
-            good.iter()
-                .map(|&(x, y, _)| Circle::new((x, y), 3, c.filled())),
-        )?;
-        chart.draw_series(good.iter().filter_map(|&(x, y, s)| {
-            let s = s.filter(|s| s.is_finite() && *s > 0.0)?;
-            Some(ErrorBar::new_vertical(
-                x,
-                y - s,
-                y,
-                y + s,
-                c.stroke_width(1),
-                6,
-            ))
-        }))?;
+        draw_line(&mut chart, li, l)?;
     }
     if let Some(h) = p.hline {
         chart

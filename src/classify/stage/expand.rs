@@ -138,7 +138,7 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
 }
 
 /// The number of evaluations [`evaluation_specs`] makes and of the model fits they need
-/// ([`fits_of`] summed), counted without building them: `lrx check`/`lrx plan` report these for
+/// (`fits_of` summed), counted without building them: `lrx check`/`lrx plan` report these for
 /// studies with thousands of evaluations, and building each one's config (grid, time indices,
 /// strings) cost a front-end process most of its memory (55 of 67 MB on specs/paper.lrx).
 pub fn evaluation_counts(c: &ir::Classify, shape: &StudyShape) -> (usize, usize) {
@@ -640,7 +640,8 @@ impl One<'_> {
 }
 
 /// Model fits of an evaluation: per outer split, the grid × CV folds (skipped for a single grid
-/// point) plus the refit.
+/// point) plus the refit. (The tests' reference for [`evaluation_counts`].)
+#[cfg(test)]
 pub fn fits_of(spec: &EvalSpec) -> usize {
     let g = spec.config.grid.as_ref().map_or(1, Vec::len);
     fits(split_count(&spec.config.split), g, spec.config.cv_folds)

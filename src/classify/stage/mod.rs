@@ -2,40 +2,32 @@
 //! table, expands the spec's `classify` block into evaluations, runs them and writes
 //! `results/evaluations.json`, `results/eval/<id>.json` and `results/summary.parquet`.
 //!
-//! - [`expand`]: the pure expansion, `ir::Classify` × the study's shape → the list of
-//!   evaluations ([`evaluation_specs`]; the plan counts them with the same functions, so
+//! - `expand`: the pure expansion, `ir::Classify` × the study's shape → the list of
+//!   evaluations (`evaluation_specs`; the plan counts them with the same functions, so
 //!   `lrx plan` and the stage agree).
-//! - [`grids`]: the model grids of the block's models ([`model_grid`]; pure, used by the
+//! - `grids`: the model grids of the block's models (`model_grid`; pure, used by the
 //!   expansion).
-//! - [`run`]: [`to_classify_table`] (the Parquet reader's table → the classifier's
-//!   [`FeatureTable`](crate::classify::FeatureTable)) and [`classify_study`]: load, check, run,
+//! - `run`: `to_classify_table` (the Parquet reader's table → the classifier's
+//!   `FeatureTable`) and `classify_study_with`: load, check, run,
 //!   write.
-//! - [`cache`]: the resume cache of `results/eval/`.
-//! - [`results`]: the types of `results/evaluations.json` and the `summary.parquet` writer.
+//! - `cache`: the resume cache of `results/eval/`.
+//! - `results`: the types of `results/evaluations.json` and the `summary.parquet` writer.
 
 use std::path::PathBuf;
 
 use crate::classify::error::ClassifyError;
 use crate::features;
 
-pub mod cache;
-pub mod expand;
-pub mod grids;
-pub mod results;
-pub mod run;
+pub(crate) mod cache;
+pub(crate) mod expand;
+pub(crate) mod grids;
+pub(crate) mod results;
+pub(crate) mod run;
 
-pub use expand::{
-    EvalSpec, HoldoutRef, PortionRef, StudyShape, TrajectoryRef, evaluation_counts,
-    evaluation_specs, fits_of, holdout_factor, model_grid,
-};
-pub use results::{
-    Accuracy, Entry, Evaluations, MatchedInfo, RESULTS_SCHEMA_VERSION, StageOutcome,
-    write_summary_parquet,
-};
-pub use run::{
-    StageEvent, StageOptions, classify_study, classify_study_with, read_study_json,
-    realism_conditions, to_classify_table,
-};
+pub(crate) use expand::EvalSpec;
+pub(crate) use results::{Accuracy, Entry, Evaluations};
+pub use run::realism_conditions;
+pub(crate) use run::{StageEvent, StageOptions, classify_study_with, read_study_json};
 
 /// Errors of the stage, each naming the file or the setting.
 #[derive(Debug, thiserror::Error)]

@@ -107,15 +107,13 @@ pub struct Evaluations {
     pub evaluations: Vec<Entry>,
 }
 
-/// What [`classify_study`] did.
+/// What [`classify_study_with`](super::run::classify_study_with) did.
 #[derive(Debug, Clone)]
 pub struct StageOutcome {
     /// The `results/` directory.
     pub results_dir: PathBuf,
     /// What `evaluations.json` now holds.
     pub evaluations: Evaluations,
-    /// The files written.
-    pub files: Vec<PathBuf>,
 }
 
 /// Pretty JSON with a final newline (the results files' format).

@@ -71,7 +71,7 @@ pub fn to_classify_table(
 // ------------------------------------------------------------------------------------------
 // Running
 
-/// Progress of [`classify_study`].
+/// Progress of [`classify_study_with`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum StageEvent {
     /// The plain features are loaded.
@@ -115,31 +115,6 @@ pub fn read_study_json(dir: &Path) -> Result<ir::Study> {
         path,
         message: e.to_string(),
     })
-}
-
-/// Runs the classifier stage of a study directory (provenance from `<dir>/study.json` when it
-/// exists, else the directory name). See [`classify_study_with`].
-pub fn classify_study(
-    study_dir: &Path,
-    classify: &ir::Classify,
-    on_event: &mut dyn FnMut(StageEvent),
-) -> Result<StageOutcome> {
-    let opts = match read_study_json(study_dir) {
-        Ok(s) => StageOptions {
-            study: s.name,
-            spec_hash: s.spec_hash,
-            extra_dirs: vec![],
-        },
-        Err(_) => StageOptions {
-            study: study_dir
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            spec_hash: String::new(),
-            extra_dirs: vec![],
-        },
-    };
-    classify_study_with(study_dir, classify, &opts, on_event)
 }
 
 /// Distinct realism conditions (σ, ρ, seed ≠ −1) in a study's feature files, sorted.
@@ -741,7 +716,6 @@ pub fn classify_study_with(
     }
     let results = run_all(&specs, &spec_table, cached, &keys, &edir, on_event)?;
     // Write.
-    let mut files = Vec::new();
     let mut entries = Vec::with_capacity(specs.len());
     let mut dropped: BTreeSet<String> = BTreeSet::new();
     for ((s, r), t) in specs.iter().zip(results.iter()).zip(&spec_table) {
@@ -749,7 +723,6 @@ pub fn classify_study_with(
             dropped.insert(format!("{}:{d}", s.measure));
         }
         let rel = format!("eval/{}.json", s.id);
-        files.push(rdir.join(&rel));
         entries.push(entry_of(s, r, t, rel)?);
     }
     remove_stale(&edir, &specs);
@@ -765,13 +738,10 @@ pub fn classify_study_with(
     write_summary_parquet(&sp, &evaluations)?;
     let ej = rdir.join("evaluations.json");
     write_atomic(&ej, &to_json(&evaluations))?;
-    on_event(StageEvent::Wrote(ej.clone()));
-    on_event(StageEvent::Wrote(sp.clone()));
-    files.push(sp);
-    files.push(ej);
+    on_event(StageEvent::Wrote(ej));
+    on_event(StageEvent::Wrote(sp));
     Ok(StageOutcome {
         results_dir: rdir,
         evaluations,
-        files,
     })
 }

@@ -1,6 +1,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use super::expand::{StudyShape, evaluation_counts, evaluation_specs, fits_of};
+use super::run::to_classify_table;
 use super::*;
 use crate::classify::data::MeasureSubset;
 use crate::classify::eval::{EvalResult, TimeSpec, make_splits};

@@ -22,10 +22,9 @@ use super::realism::{
     stream_key, units_kept,
 };
 use super::stats::{StatsError, compute_kind, row_statistics, tensor_statistics, to_host};
-use crate::features::observable::{
-    Function, LayerPosition, Measure, ObservableId, StatConventions, Statistic,
-};
+use crate::features::observable::{Function, LayerPosition, Measure, ObservableId, Statistic};
 use crate::features::schema::{ObservationRow, PLAIN_SEED};
+use crate::ir::StatConventions;
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
 use tch::{Kind, Tensor};

@@ -15,9 +15,9 @@
 //! propagate through the moments as IEEE arithmetic does). Constant rows give NaN skew and
 //! kurtosis (0/0), as scipy does.
 
-use crate::features::observable::{
-    Function, KurtosisConvention, Precision, QuantileConvention, SkewConvention, StatConventions,
-    Statistic,
+use crate::features::observable::{Function, Statistic};
+use crate::ir::{
+    KurtosisConvention, Precision, QuantileConvention, SkewConvention, StatConventions,
 };
 use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};

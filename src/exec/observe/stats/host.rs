@@ -19,7 +19,8 @@ use super::{
     QuantileConvention, SkewConvention, StatsError, key_bits, planned_ranks, quantiles_needed,
     select_ranks, sort_key, tf_nearest_ascending_index,
 };
-use crate::features::observable::{Function, KurtosisConvention, StatConventions, Statistic};
+use crate::features::observable::{Function, Statistic};
+use crate::ir::{KurtosisConvention, StatConventions};
 use rayon::prelude::*;
 use tch::{Kind, Tensor};
 
