@@ -31,7 +31,7 @@ impl Cost {
     }
 }
 
-pub use crate::registry::config::task_sizes;
+pub use crate::registry::tasks::task_sizes;
 
 /// Relative step cost of a learning rule (forward weights plus backward weights and their
 /// alignment losses).

@@ -58,24 +58,6 @@ pub fn native_input(arch: &str, param: &str) -> Option<crate::value::Value> {
     Some(crate::value::Value::Int(v))
 }
 
-/// Training and validation set sizes a task is assumed to have before it is read (the cost
-/// model's and the checker's stimulus checks): its `train`/`val` when set, else the data
-/// set's own size (or, for folders, ImageNet's and Word-Speaker-Noise's).
-pub fn task_sizes(task: &crate::value::Call) -> (f64, f64) {
-    let get = |k: &str, d: f64| task.i64(k).filter(|&n| n > 0).map_or(d, |n| n as f64);
-    match task.name.as_str() {
-        "synthetic_images" => (get("train", 5000.0), get("val", 1000.0)),
-        "cifar10" => (get("train", 50_000.0), get("val", 10_000.0)),
-        // `idx_images` is assumed to be MNIST-sized until it is read.
-        "fashion_mnist" | "idx_images" => (get("train", 60_000.0), get("val", 10_000.0)),
-        "synthetic_audio" => (get("train", 2000.0), get("val", 400.0)),
-        // An audio folder's size is unknown until it is read: assume WSN's (method.md §7).
-        "audio_folder" => (5_810_600.0, 369_864.0),
-        // An image folder's size is unknown until it is read: assume ImageNet's.
-        _ => (1_281_167.0, 50_000.0),
-    }
-}
-
 /// The objectives a task can train with.
 pub const OBJECTIVES: &[&str] = &["supervised", "contrastive"];
 

@@ -25,7 +25,7 @@ impl Eval<'_> {
             {
                 continue;
             }
-            let (_, val) = crate::registry::config::task_sizes(&n.call);
+            let (_, val) = crate::registry::tasks::task_sizes(&n.call);
             if (stimuli as f64) > val {
                 let val = val as i64;
                 let mut d = Diag::warning(
