@@ -560,7 +560,7 @@ pub(crate) fn cmd_report(study_dir: &std::path::Path, out: &mut Out) -> Result<(
             Ok(())
         }
         Err(e) => {
-            let _ = writeln!(out.err, "error[lrx::report::{}]: {e}", e.code());
+            let _ = writeln!(out.err, "{}", diag::Coded::coded(&e));
             Err(1)
         }
     }
