@@ -2,7 +2,8 @@
 // Without libtorch only `lrx status` is live here; the training commands print an error.
 #![cfg_attr(not(feature = "torch"), allow(unused_imports, dead_code))]
 
-use super::{Cli, Out, fail, load};
+use super::{Cli, Out, fail, fail_code, fail_coded, load};
+use crate::diag::Coded;
 #[cfg(feature = "torch")]
 use crate::exec::engine::Device;
 use crate::exec::orchestrate::{self, LogMode, RunOptions};
@@ -106,8 +107,8 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(&study.output));
     let device = a.device.clone().unwrap_or_else(|| study.device.clone());
-    let dev = crate::exec::engine::parse_device(&device).map_err(|e| fail(out, e))?;
-    orchestrate::check_filters(&a.only).map_err(|e| fail(out, e))?;
+    let dev = crate::exec::engine::parse_device(&device).map_err(|e| fail_coded(out, &e))?;
+    orchestrate::check_filters(&a.only).map_err(|e| fail_coded(out, &e))?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -134,7 +135,7 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
     };
     if !a.dry_run {
         orchestrate::write_study_files(&output, &a.spec, &study, &plan)
-            .map_err(|e| fail(out, e))?;
+            .map_err(|e| fail_coded(out, &e))?;
     }
     if a.no_train {
         let missing: Vec<&str> = plan
@@ -159,20 +160,21 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
                 if missing.len() > 5 { ", …" } else { "" }
             );
         }
-        let table =
-            orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail(out, e))?;
+        let table = orchestrate::write_runs_table(&output, &plan, &device)
+            .map_err(|e| fail_coded(out, &e))?;
         if log != LogMode::Quiet {
             let _ = writeln!(out.err, "runs table {}", table.display());
         }
         return post_training(cli, &study, &output, log, out);
     }
     let stop = stop_flag();
-    let sum =
-        orchestrate::train_all(&plan, &device, &opts, stop, out.err).map_err(|e| fail(out, e))?;
+    let sum = orchestrate::train_all(&plan, &device, &opts, stop, out.err)
+        .map_err(|e| fail_coded(out, &e))?;
     if a.dry_run {
         return Ok(());
     }
-    let table = orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail(out, e))?;
+    let table =
+        orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail_coded(out, &e))?;
     let say = |out: &mut Out, s: String| {
         if log != LogMode::Quiet {
             let _ = writeln!(out.err, "{s}");
@@ -250,7 +252,7 @@ pub fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let m = Manifest::read(&study_dir).map_err(|e| fail(out, e))?;
+    let m = Manifest::read(&study_dir).map_err(|e| fail_coded(out, &e))?;
     let (_, _, plan) = load(cli, &m.spec_path, out)?;
     if plan.spec_hash != m.spec_hash {
         return Err(fail(
@@ -299,7 +301,7 @@ pub fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32
             format!("run {id} is not in the plan of {}", m.spec_path.display()),
         )
     })?;
-    let device = crate::exec::engine::parse_device(&a.device).map_err(|e| fail(out, e))?;
+    let device = crate::exec::engine::parse_device(&a.device).map_err(|e| fail_coded(out, &e))?;
     crate::exec::engine::set_threads(a.threads);
     let device_name = crate::exec::engine::device_name(device);
     let stop = stop_flag();
@@ -341,8 +343,9 @@ pub fn cmd_status(cli: &Cli, target: &Path, out: &mut Out) -> Result<(), i32> {
         PathBuf::from(study.output)
     };
     let m = Manifest::read(&dir).map_err(|e| {
-        fail(
+        fail_code(
             out,
+            e.code(),
             format!(
                 "{e} (has `lrx run` started this study in {}?)",
                 dir.display()
@@ -601,7 +604,7 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
     let (_, study, plan) = load(cli, &spec, out)?;
     // A pack's ids were compared when it was opened (its study holds the same manifest).
     if !from_pack {
-        let theirs = Manifest::read(&against).map_err(|e| fail(out, e))?;
+        let theirs = Manifest::read(&against).map_err(|e| fail_coded(out, &e))?;
         compare_ids(
             &plan,
             &theirs.run_ids,
@@ -614,7 +617,7 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
         return Ok(());
     }
     let device = a.device.clone().unwrap_or_else(|| study.device.clone());
-    let dev = crate::exec::engine::parse_device(&device).map_err(|e| fail(out, e))?;
+    let dev = crate::exec::engine::parse_device(&device).map_err(|e| fail_coded(out, &e))?;
     let tol = a
         .tolerance
         .unwrap_or(if dev == Device::Cpu { 0.0 } else { 1e-4 });
@@ -629,18 +632,20 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
         log: LogMode::Lines,
         threads: 0,
     };
-    orchestrate::write_study_files(&output, &spec, &study, &plan).map_err(|e| fail(out, e))?;
+    orchestrate::write_study_files(&output, &spec, &study, &plan)
+        .map_err(|e| fail_coded(out, &e))?;
     let sum = orchestrate::train_all(&plan, &device, &opts, stop_flag(), out.err)
-        .map_err(|e| fail(out, e))?;
-    orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail(out, e))?;
+        .map_err(|e| fail_coded(out, &e))?;
+    orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail_coded(out, &e))?;
     if sum.interrupted || !sum.failed.is_empty() {
         return Err(fail(
             out,
             "the rerun did not finish; run the same command again to resume it",
         ));
     }
-    let fa = load_features(&[&against], &Condition::Plain, None).map_err(|e| fail(out, e))?;
-    let fb = load_features(&[&output], &Condition::Plain, None).map_err(|e| fail(out, e))?;
+    let fa =
+        load_features(&[&against], &Condition::Plain, None).map_err(|e| fail_coded(out, &e))?;
+    let fb = load_features(&[&output], &Condition::Plain, None).map_err(|e| fail_coded(out, &e))?;
     let (n, bad, worst) = compare_features(&fa, &fb, tol).map_err(|e| fail(out, e))?;
     let _ = writeln!(
         out.out,

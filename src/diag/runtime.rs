@@ -28,7 +28,6 @@ pub trait Coded: Display {
 pub const ALL: &[&str] = &[
     // exec::ExecError: the study directory, child processes, Slurm, exports.
     "lrx::exec::engine",
-    "lrx::exec::engine_missing",
     "lrx::exec::current_exe",
     "lrx::exec::read",
     "lrx::exec::write",
@@ -44,8 +43,7 @@ pub const ALL: &[&str] = &[
     "lrx::exec::sbatch_no_job_id",
     "lrx::exec::no_max_array_size",
     "lrx::exec::unsupported_schedule",
-    "lrx::exec::bad_settings",
-    "lrx::exec::bad_observable",
+    "lrx::exec::epochs_out_of_range",
     "lrx::exec::bad_observations",
     "lrx::exec::export_unsupported",
     // exec::engine::EngineError: building and training a network.

@@ -22,6 +22,7 @@
 
 #[cfg(feature = "torch")]
 pub mod engine;
+mod error;
 pub mod exe;
 #[cfg(feature = "torch")]
 pub mod export;
@@ -31,6 +32,8 @@ pub mod orchestrate;
 pub mod slurm;
 #[cfg(feature = "torch")]
 pub mod task;
+
+pub use error::ExecError;
 
 use crate::features::schema::{FactorValue, RunRecord};
 use crate::plan::{Plan, RunSpec};
@@ -206,12 +209,16 @@ impl Manifest {
         }
     }
 
-    /// Reads a study's manifest; the error names the file.
-    pub fn read(study: &Path) -> Result<Manifest, String> {
+    /// Reads a study's manifest. Fails with [`ExecError::Read`] when `study/manifest.json`
+    /// cannot be read (`study` is not a study directory, or `lrx run` has not written it yet)
+    /// and [`ExecError::BadManifest`] when it is not a manifest; both name the file.
+    pub fn read(study: &Path) -> Result<Manifest, ExecError> {
         let p = manifest_path(study);
-        let bytes = std::fs::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{} is not a manifest: {e}", p.display()))
+        let bytes = std::fs::read(&p).map_err(|source| ExecError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| ExecError::BadManifest { path: p, source })
     }
 }
 

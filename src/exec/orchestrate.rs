@@ -2,7 +2,7 @@
 //! (`--jobs` at once), show their progress, stop cleanly on SIGINT/SIGTERM, and write the runs
 //! table.
 
-use super::{Event, Manifest, is_finished, read_status, run_dir, run_records};
+use super::{Event, ExecError, Manifest, is_finished, read_status, run_dir, run_records};
 use crate::features::writer::{FileMetadata, write_runs};
 use crate::ir;
 use crate::plan::{Plan, RunSpec};
@@ -64,8 +64,10 @@ fn matches(run: &RunSpec, filters: &[String]) -> bool {
     })
 }
 
-/// Checks `--only` filters name known factors.
-pub fn check_filters(filters: &[String]) -> Result<(), String> {
+/// Checks `--only` filters name known factors: [`ExecError::UnknownFilter`] names the first
+/// `factor=value` filter whose factor is not one of the run factors (a filter without `=` is a
+/// run-id prefix and always accepted).
+pub fn check_filters(filters: &[String]) -> Result<(), ExecError> {
     const KNOWN: [&str; 10] = [
         "rule",
         "arch",
@@ -82,24 +84,27 @@ pub fn check_filters(filters: &[String]) -> Result<(), String> {
         if let Some((k, _)) = f.split_once('=')
             && !KNOWN.contains(&k)
         {
-            return Err(format!(
-                "--only `{f}`: unknown factor `{k}` (known: {})",
-                KNOWN.join(", ")
-            ));
+            return Err(ExecError::UnknownFilter {
+                filter: f.clone(),
+                factor: k.to_string(),
+                known: KNOWN.join(", "),
+            });
         }
     }
     Ok(())
 }
 
-/// Writes `manifest.json` and `study.json` into the study directory.
+/// Writes `manifest.json` and `study.json` into the study directory `dir` (atomically, each
+/// replacing the one there): the plan of `spec` and the checked study. Fails with
+/// [`ExecError::Write`] naming the file.
 pub fn write_study_files(
     dir: &Path,
     spec: &Path,
     study: &ir::Study,
     plan: &Plan,
-) -> Result<(), String> {
+) -> Result<(), ExecError> {
     let m = Manifest::new(plan, spec, dir);
-    let io = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
+    let io = |p: &Path, e: std::io::Error| ExecError::write(p, e);
     let mp = super::manifest_path(dir);
     super::write_atomic(&mp, &serde_json::to_vec_pretty(&m).unwrap_or_default())
         .map_err(|e| io(&mp, e))?;
@@ -108,8 +113,9 @@ pub fn write_study_files(
         .map_err(|e| io(&sp, e))
 }
 
-/// Writes `runs.parquet` with every run's current status.
-pub fn write_runs_table(dir: &Path, plan: &Plan, device: &str) -> Result<PathBuf, String> {
+/// Writes `dir/runs.parquet` with every run's factors and current status (`device` goes into its
+/// metadata) and returns its path. Fails with [`ExecError::RunsTable`].
+pub fn write_runs_table(dir: &Path, plan: &Plan, device: &str) -> Result<PathBuf, ExecError> {
     let recs = run_records(dir, plan);
     let meta = FileMetadata::new(
         "",
@@ -117,7 +123,7 @@ pub fn write_runs_table(dir: &Path, plan: &Plan, device: &str) -> Result<PathBuf
         super::libtorch_version(),
         device,
     );
-    write_runs(dir, &recs, &meta).map_err(|e| format!("writing the runs table: {e}"))
+    write_runs(dir, &recs, &meta).map_err(ExecError::RunsTable)
 }
 
 fn describe(r: &RunSpec) -> String {
@@ -138,14 +144,20 @@ struct Running {
     bar: Option<ProgressBar>,
 }
 
-/// Train and observe every selected run not yet finished.
+/// Train and observe every run of `plan` selected by `opts.only` and not yet finished, on
+/// `device`, in `opts.jobs` `lrx-engine run-task` children at once, with progress on `err` (or
+/// stdout, in JSON mode). Setting `stop` (SIGINT, SIGTERM) interrupts the children, which save
+/// their checkpoint. A run that fails is counted in the summary, not returned as an error; the
+/// error is for what stops the whole stage: no engine executable
+/// ([`super::exe::engine_exe`]'s errors), a run directory or log that cannot be created
+/// ([`ExecError::Write`]), a child that cannot be started ([`ExecError::Spawn`]).
 pub fn train_all(
     plan: &Plan,
     device: &str,
     opts: &RunOptions,
     stop: Arc<AtomicBool>,
     err: &mut dyn Write,
-) -> Result<TrainSummary, String> {
+) -> Result<TrainSummary, ExecError> {
     let t0 = std::time::Instant::now();
     let dir = &opts.output;
     let selected: Vec<usize> = (0..plan.runs.len())
@@ -216,10 +228,10 @@ pub fn train_all(
             let Some(i) = queue.pop_front() else { break };
             let r = &plan.runs[i];
             std::fs::create_dir_all(run_dir(dir, &r.id))
-                .map_err(|e| format!("cannot create {}: {e}", run_dir(dir, &r.id).display()))?;
+                .map_err(|e| ExecError::create(run_dir(dir, &r.id), e))?;
             let stderr_path = run_dir(dir, &r.id).join("stderr.log");
             let stderr = std::fs::File::create(&stderr_path)
-                .map_err(|e| format!("cannot create {}: {e}", stderr_path.display()))?;
+                .map_err(|e| ExecError::create(&stderr_path, e))?;
             let mut child = Command::new(&exe)
                 .arg("run-task")
                 .arg(&manifest)
@@ -228,7 +240,10 @@ pub fn train_all(
                 .stdout(Stdio::piped())
                 .stderr(Stdio::from(stderr))
                 .spawn()
-                .map_err(|e| format!("cannot start `{} run-task`: {e}", exe.display()))?;
+                .map_err(|source| ExecError::Spawn {
+                    exe: exe.clone(),
+                    source,
+                })?;
             let out = child.stdout.take().expect("piped");
             slot += 1;
             let key = slot;

@@ -1,7 +1,7 @@
 //! One run: RunSpec → engine job, training with observation at every checkpoint, features.
 //! What `lrx run-task` executes (in a child of `lrx run`, or a Slurm array task).
 
-use super::{EpochLog, Event, ObserveLog, RunStatus, run_dir, write_atomic};
+use super::{EpochLog, Event, ExecError, ObserveLog, RunStatus, run_dir, write_atomic};
 use crate::exec::engine::train::{
     Schedule, TrainJob, TrainOutcome, TrainSettings, Trainer, train_with,
 };
@@ -21,8 +21,11 @@ use std::sync::atomic::AtomicBool;
 use tch::Device;
 
 /// The engine job of a run. The task call carries the objective and augmentation parameters in
-/// the language; the engine takes them as a separate objective call.
-pub fn job_of(run: &RunSpec) -> Result<TrainJob, String> {
+/// the language; the engine takes them as a separate objective call. Fails with
+/// [`ExecError::UnsupportedSchedule`], [`ExecError::EpochsOutOfRange`], or
+/// [`ExecError::Engine`] when the engine refuses the training settings (batch, learning rate,
+/// checkpoints, ...).
+pub fn job_of(run: &RunSpec) -> Result<TrainJob, ExecError> {
     let t = &run.task.call;
     let objective_name = t.str("objective").unwrap_or("supervised");
     let mut objective = Call::new(objective_name);
@@ -63,10 +66,10 @@ pub fn job_of(run: &RunSpec) -> Result<TrainJob, String> {
                 .unwrap_or_default(),
             gamma: run.schedule.f64("gamma").unwrap_or(0.1),
         },
-        o => return Err(format!("schedule `{o}` is not implemented by the engine")),
+        o => return Err(ExecError::UnsupportedSchedule(o.to_string())),
     };
     let settings = TrainSettings {
-        epochs: u32::try_from(run.epochs).map_err(|_| "epochs out of range")?,
+        epochs: u32::try_from(run.epochs).map_err(|_| ExecError::EpochsOutOfRange(run.epochs))?,
         batch: run.batch,
         lr: run.lr,
         scale_lr: false,
@@ -79,8 +82,7 @@ pub fn job_of(run: &RunSpec) -> Result<TrainJob, String> {
         eval_every: 1,
         keep_checkpoints: false,
     }
-    .checked()
-    .map_err(|e| e.to_string())?;
+    .checked()?;
     Ok(TrainJob {
         arch: run.arch.call.as_ref().clone(),
         rule: run.rule.call.as_ref().clone(),
@@ -90,13 +92,16 @@ pub fn job_of(run: &RunSpec) -> Result<TrainJob, String> {
     })
 }
 
-/// The observer configuration of a run (its observables, conventions and realism grid).
-pub fn observe_config(run: &RunSpec, has_backward: bool) -> Result<ObserveConfig, String> {
+/// The observer configuration of a run (its observables, conventions and realism grid);
+/// `has_backward` (the rule has backward weights) picks the Jacobian's direction when the plan
+/// leaves it to the engine. Fails with [`ExecError::Observable`] when the plan names an
+/// observable the observer does not know.
+pub fn observe_config(run: &RunSpec, has_backward: bool) -> Result<ObserveConfig, ExecError> {
     let o = &run.observe;
     let observables = o
         .observables
         .iter()
-        .map(|x| ObservableId::parse(&x.name()).map_err(|e| e.to_string()))
+        .map(|x| ObservableId::parse(&x.name()).map_err(ExecError::Observable))
         .collect::<Result<Vec<_>, _>>()?;
     let conventions = StatConventions {
         quantile: match o.conventions.quantile.as_str() {
@@ -217,12 +222,17 @@ pub fn encode_observations(rows: &[ObservationRow]) -> serde_json::Result<Vec<u8
     serde_json::to_vec(&(clean, bits))
 }
 
-/// Inverse of [`encode_observations`].
-pub fn decode_observations(bytes: &[u8]) -> Result<Vec<ObservationRow>, String> {
+/// Inverse of [`encode_observations`]. Fails with [`ExecError::BadObservations`] when `bytes`
+/// is not such a file (truncated, or rows and values of different lengths).
+pub fn decode_observations(bytes: &[u8]) -> Result<Vec<ObservationRow>, ExecError> {
     let (mut rows, bits): (Vec<ObservationRow>, Vec<u64>) =
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        serde_json::from_slice(bytes).map_err(|e| ExecError::BadObservations(e.to_string()))?;
     if rows.len() != bits.len() {
-        return Err(format!("{} rows but {} values", rows.len(), bits.len()));
+        return Err(ExecError::BadObservations(format!(
+            "{} rows but {} values",
+            rows.len(),
+            bits.len()
+        )));
     }
     for (r, b) in rows.iter_mut().zip(bits) {
         r.value = f64::from_bits(b);
@@ -267,12 +277,12 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
             &dir.join("spec.json"),
             &serde_json::to_vec_pretty(run).unwrap_or_default(),
         )?;
-        let job = job_of(run).map_err(anyhow::Error::msg)?;
+        let job = job_of(run)?;
         let mut trainer = Trainer::new(&job, opts.device)
             .map_err(|e| anyhow::anyhow!("building run `{}` ({}): {e}", run.id, run.task.label))?;
         trainer.stop = Some(opts.stop.clone());
         let has_b = trainer.rule.has_backward_weights();
-        let cfg = observe_config(run, has_b).map_err(anyhow::Error::msg)?;
+        let cfg = observe_config(run, has_b)?;
         let epochs = job.settings.epochs;
         let id = run.id.clone();
         emit(&Event::Start {
