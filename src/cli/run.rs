@@ -200,8 +200,14 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
         return Err(130);
     }
     if !sum.failed.is_empty() {
-        for (id, msg) in &sum.failed {
-            let _ = writeln!(out.err, "error: run {id} failed: {msg}");
+        for f in &sum.failed {
+            let _ = writeln!(
+                out.err,
+                "{}: run {} failed: {}",
+                error_tag(f.code.as_deref()),
+                f.id,
+                f.error
+            );
         }
         let _ = writeln!(
             out.err,
@@ -215,6 +221,16 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
         return Ok(());
     }
     post_training(cli, &study, &output, log, out)
+}
+
+/// `error[<code>]` for a failed run's error with a code, else `error` (a status file of an
+/// older lrx, or an error without one).
+#[cfg(feature = "torch")]
+fn error_tag(code: Option<&str>) -> String {
+    match code {
+        Some(c) => format!("error[{c}]"),
+        None => "error".into(),
+    }
 }
 
 /// The stages after training: features are already on disk; classify, then report.
@@ -327,7 +343,8 @@ pub fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32
         _ => {
             let _ = writeln!(
                 out.err,
-                "error: run {id} failed: {}",
+                "{}: run {id} failed: {}",
+                error_tag(st.error_code.as_deref()),
                 st.error.unwrap_or_default()
             );
             Err(1)

@@ -36,6 +36,7 @@ pub const ALL: &[&str] = &[
     "lrx::exec::unknown_filter",
     "lrx::exec::runs_table",
     "lrx::exec::spawn",
+    "lrx::exec::no_status",
     "lrx::exec::slurm_missing",
     "lrx::exec::slurm_timeout",
     "lrx::exec::slurm_failed",

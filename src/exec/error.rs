@@ -112,6 +112,15 @@ pub enum ExecError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A `run-task` child ended without writing its status file: it crashed (a segfault, the
+    /// out-of-memory killer) or was killed (`lrx::exec::no_status`).
+    #[error("the run-task process ended (exit {exit:?}) without a status file; see {}", .log.display())]
+    NoStatus {
+        /// Its exit status (`None` when a signal ended it).
+        exit: Option<i32>,
+        /// Its `stderr.log`.
+        log: PathBuf,
+    },
     /// A Slurm client (`sbatch`, `scontrol`, ...) cannot be run (`lrx::exec::slurm_missing`).
     #[error("cannot run `{prog}`: {source} (is Slurm installed and on PATH on this machine?)")]
     SlurmMissing {
@@ -208,6 +217,7 @@ impl crate::diag::Coded for ExecError {
             ExecError::UnknownFilter { .. } => "lrx::exec::unknown_filter",
             ExecError::RunsTable(_) => "lrx::exec::runs_table",
             ExecError::Spawn { .. } => "lrx::exec::spawn",
+            ExecError::NoStatus { .. } => "lrx::exec::no_status",
             ExecError::SlurmMissing { .. } => "lrx::exec::slurm_missing",
             ExecError::SlurmTimeout { .. } => "lrx::exec::slurm_timeout",
             ExecError::SlurmFailed { .. } => "lrx::exec::slurm_failed",
@@ -243,3 +253,53 @@ impl ExecError {
         }
     }
 }
+
+/// The code of the first coded error in `e`'s chain (outermost first): how a run's failure,
+/// carried through `anyhow` by `lrx run-task`, keeps its code for `status.json` and the CLI.
+/// `None` when no error of the chain has one (a bare I/O error).
+#[cfg(feature = "torch")]
+pub(crate) fn code_of(e: &anyhow::Error) -> Option<&'static str> {
+    use crate::diag::Coded;
+    use crate::exec::{engine::EngineError, observe};
+    e.chain().find_map(|c| {
+        None.or_else(|| c.downcast_ref::<Tagged>().map(|t| t.code))
+            .or_else(|| c.downcast_ref::<ExecError>().map(Coded::code))
+            .or_else(|| c.downcast_ref::<EngineError>().map(Coded::code))
+            .or_else(|| c.downcast_ref::<observe::ObserveError>().map(Coded::code))
+            .or_else(|| {
+                c.downcast_ref::<observe::stats::StatsError>()
+                    .map(Coded::code)
+            })
+            .or_else(|| {
+                c.downcast_ref::<observe::realism::RealismError>()
+                    .map(Coded::code)
+            })
+            .or_else(|| c.downcast_ref::<WriteError>().map(Coded::code))
+            .or_else(|| {
+                c.downcast_ref::<crate::features::ReadError>()
+                    .map(Coded::code)
+            })
+            .or_else(|| c.downcast_ref::<ObservableError>().map(Coded::code))
+    })
+}
+
+/// A message with a code, for an error whose message is built around another one (`building
+/// run ...: <engine error>`) and must keep that error's code through `anyhow` ([`code_of`]).
+#[cfg(feature = "torch")]
+#[derive(Debug)]
+pub(crate) struct Tagged {
+    /// The code, from [`crate::diag::runtime::ALL`].
+    pub(crate) code: &'static str,
+    /// The whole message.
+    pub(crate) message: String,
+}
+
+#[cfg(feature = "torch")]
+impl std::fmt::Display for Tagged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[cfg(feature = "torch")]
+impl std::error::Error for Tagged {}

@@ -116,6 +116,10 @@ pub struct RunStatus {
     pub seconds: f64,
     /// What failed, for a failed run.
     pub error: Option<String>,
+    /// The stable code of what failed (`lrx::engine::data`, ...; docs/diagnostics.md), for a
+    /// failed run whose error has one. Absent from status files of older lrx versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     /// The epoch whose loss became non-finite, for a diverged run.
     pub diverged_epoch: Option<u32>,
     /// The checkpoint epoch the last attempt resumed from.
@@ -273,37 +277,64 @@ pub fn run_records(study: &Path, plan: &Plan) -> Vec<RunRecord> {
         .collect()
 }
 
-/// A child's progress message (one JSON object per stdout line).
+/// A child's progress message (one JSON object per stdout line, tagged by `event`): what
+/// `lrx run-task` prints and `lrx run` reads (and repeats with `--log-format json`). `run` is
+/// always the run's id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// Training starts.
     Start {
+        /// The run's id.
         run: String,
+        /// Epochs the run trains in all.
         epochs: u32,
+        /// Not filled by the engine today (`null`); the run's `status.json` has the epoch it
+        /// resumed from.
         resumed_from: Option<u32>,
     },
+    /// A training step ended.
     Step {
+        /// The run's id.
         run: String,
+        /// The epoch under way (1-based).
         epoch: u32,
+        /// Steps done in this epoch.
         step: i64,
+        /// Steps per epoch.
         steps: i64,
     },
+    /// An epoch ended.
     Epoch {
+        /// The run's id.
         run: String,
+        /// Epochs completed (1-based).
         epoch: u32,
+        /// Epochs the run trains in all.
         epochs: u32,
+        /// Mean training loss over the epoch's steps.
         train_loss: f64,
+        /// Validation accuracy, when the epoch was evaluated.
         val_acc: Option<f64>,
+        /// Wall time of the epoch, seconds.
         seconds: f64,
     },
+    /// A checkpoint was observed and saved.
     Checkpoint {
+        /// The run's id.
         run: String,
+        /// The checkpoint's epoch (0: before training).
         epoch: u32,
     },
+    /// The run ended (its `status.json` is written).
     End {
+        /// The run's id.
         run: String,
+        /// `done`, `diverged`, `failed` or `interrupted`.
         status: String,
+        /// What failed, or why the run diverged.
         error: Option<String>,
+        /// Wall time of the attempt, seconds.
         seconds: f64,
     },
 }
@@ -390,6 +421,7 @@ mod tests {
             lrx_version: "y".into(),
             seconds: 1.0,
             error: None,
+            error_code: None,
             diverged_epoch: Some(2),
             resumed_from: None,
             history: vec![EpochLog {

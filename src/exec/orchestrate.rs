@@ -3,6 +3,7 @@
 //! table.
 
 use super::{Event, ExecError, Manifest, is_finished, read_status, run_dir, run_records};
+use crate::diag::Coded;
 use crate::features::writer::{FileMetadata, write_runs};
 use crate::ir;
 use crate::plan::{Plan, RunSpec};
@@ -24,32 +25,55 @@ pub enum LogMode {
     Lines,
     /// JSON lines on stdout, for tools.
     Json,
+    /// Nothing (`--quiet`).
     Quiet,
 }
 
 /// Options of `lrx run` that concern training.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Children training at once (`--jobs`; 0 counts as 1).
     pub jobs: usize,
     /// Keep only runs matching every `factor=value` (or a run-id prefix).
     pub only: Vec<String>,
+    /// The study directory.
     pub output: PathBuf,
+    /// Only list the runs that would train (`--dry-run`).
     pub dry_run: bool,
+    /// How progress is shown.
     pub log: LogMode,
     /// libtorch intra-op threads per child (0: 1 on CPU, so features do not depend on --jobs).
     pub threads: usize,
 }
 
-/// What happened to the training stage.
+/// What happened to the training stage ([`train_all`]).
 #[derive(Debug, Default)]
 pub struct TrainSummary {
+    /// Runs of the plan that `--only` selects (all without filters).
     pub selected: usize,
+    /// Selected runs already finished before this call (done or diverged), not trained again.
     pub already_finished: usize,
+    /// Runs trained, observed and written in this call.
     pub done: usize,
+    /// Runs whose loss became non-finite in this call.
     pub diverged: usize,
-    pub failed: Vec<(String, String)>,
+    /// Runs that failed in this call, in the order they ended.
+    pub failed: Vec<FailedRun>,
+    /// Whether the stage was stopped (SIGINT, SIGTERM) or a child reported itself interrupted.
     pub interrupted: bool,
+    /// Wall time of the call, seconds.
     pub seconds: f64,
+}
+
+/// A run that failed, as its status file (or the lack of one) says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedRun {
+    /// The run's id.
+    pub id: String,
+    /// What failed: the status file's `error`.
+    pub error: String,
+    /// Its stable code (docs/diagnostics.md), when it has one.
+    pub code: Option<String>,
 }
 
 /// The factor values a `--only` filter can name.
@@ -332,21 +356,29 @@ pub fn train_all(
                 }
                 finished += 1;
                 let st = read_status(dir, &r.id);
-                let (state, msg) = match (&st, code) {
-                    (Some(s), _) => (s.status.clone(), s.error.clone().unwrap_or_default()),
-                    (None, c) => (
-                        "failed".to_string(),
-                        format!(
-                            "the run-task process ended (exit {c:?}) without a status file; see {}",
-                            run_dir(dir, &r.id).join("stderr.log").display()
-                        ),
+                let (state, msg, error_code) = match (&st, code) {
+                    (Some(s), _) => (
+                        s.status.clone(),
+                        s.error.clone().unwrap_or_default(),
+                        s.error_code.clone(),
                     ),
+                    (None, exit) => {
+                        let e = ExecError::NoStatus {
+                            exit,
+                            log: run_dir(dir, &r.id).join("stderr.log"),
+                        };
+                        ("failed".to_string(), e.to_string(), Some(e.code().into()))
+                    }
                 };
                 match state.as_str() {
                     "done" => sum.done += 1,
                     "diverged" => sum.diverged += 1,
                     "interrupted" => sum.interrupted = true,
-                    _ => sum.failed.push((r.id.clone(), msg.clone())),
+                    _ => sum.failed.push(FailedRun {
+                        id: r.id.clone(),
+                        error: msg.clone(),
+                        code: error_code,
+                    }),
                 }
                 let secs = st.as_ref().map(|s| s.seconds).unwrap_or(0.0);
                 let note = if msg.is_empty() {

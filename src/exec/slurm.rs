@@ -21,10 +21,15 @@ use std::process::Command;
 /// Options of `lrx submit --slurm`.
 #[derive(Debug, Clone)]
 pub struct SlurmOptions {
+    /// `#SBATCH --partition` (none: the cluster's default).
     pub partition: Option<String>,
+    /// GPUs of each array task (`#SBATCH --gres=gpu:N`; 0 writes no line).
     pub gpus_per_task: u32,
+    /// CPUs of each array task (`#SBATCH --cpus-per-task`).
     pub cpus_per_task: u32,
+    /// `#SBATCH --mem` of every job, in Slurm's syntax (`16G`).
     pub mem: Option<String>,
+    /// `#SBATCH --time` of every job, in Slurm's syntax (`2:00:00`).
     pub time: Option<String>,
     /// `%K`: at most K array tasks at once.
     pub max_running: Option<usize>,
@@ -43,7 +48,9 @@ pub struct SlurmOptions {
 /// One job array: manifest indices `offset + id` for each array id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chunk {
+    /// The manifest index of array id 0 (a multiple of the largest array size).
     pub offset: usize,
+    /// The array ids submitted, ascending (each below the largest array size).
     pub array_ids: Vec<usize>,
 }
 
@@ -206,26 +213,36 @@ pub fn finalize_script(study: &str, dir: &Path, spec: &Path, o: &SlurmOptions) -
 /// One submitted array.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubmittedArray {
+    /// Slurm's job id of the array.
     pub job_id: String,
+    /// The job script submitted.
     pub script: PathBuf,
+    /// The runs it covers.
     pub chunk: Chunk,
 }
 
 /// One `lrx submit` invocation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
+    /// When, in seconds since the Unix epoch (as a string).
     pub submitted_at: String,
+    /// The spec hash of the plan submitted.
     pub spec_hash: String,
+    /// The arrays submitted, in order.
     pub arrays: Vec<SubmittedArray>,
+    /// The final job (features, classifier stage, report): its job id and script; `None` when
+    /// its submission failed.
     pub finalize: Option<(String, PathBuf)>,
 }
 
 /// `<dir>/slurm/jobs.json`: every submission of the study, oldest first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Jobs {
+    /// Every `lrx submit` of the study, oldest first.
     pub submissions: Vec<Submission>,
 }
 
+/// `<dir>/slurm/jobs.json`, the jobs file of the study directory `dir`.
 pub fn jobs_path(dir: &Path) -> PathBuf {
     dir.join("slurm").join("jobs.json")
 }
@@ -312,6 +329,8 @@ pub fn cluster_max_array_size() -> Result<usize, ExecError> {
     parse_max_array_size(&text).ok_or(ExecError::NoMaxArraySize)
 }
 
+/// The `MaxArraySize` of `scontrol show config`'s output `text`; `None` when it has no such
+/// line or its value is not a number.
 pub fn parse_max_array_size(text: &str) -> Option<usize> {
     text.lines().find_map(|l| {
         let (k, v) = l.split_once('=')?;
@@ -350,6 +369,7 @@ pub fn sbatch(script: &Path, args: &[String]) -> Result<String, ExecError> {
 /// The state of one Slurm job or array task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskState {
+    /// Slurm's state (`PENDING`, `RUNNING`, `COMPLETED`, `FAILED`, ...).
     pub state: String,
     /// squeue's reason (`Priority`, `Dependency`, ...) or scontrol's exit code.
     pub detail: String,

@@ -1,6 +1,7 @@
 //! One run: RunSpec → engine job, training with observation at every checkpoint, features.
 //! What `lrx run-task` executes (in a child of `lrx run`, or a Slurm array task).
 
+use super::error::Tagged;
 use super::{EpochLog, Event, ExecError, ObserveLog, RunStatus, run_dir, write_atomic};
 use crate::exec::engine::train::{
     Schedule, TrainJob, TrainOutcome, TrainSettings, Trainer, train_with,
@@ -246,9 +247,14 @@ fn obs_path(dir: &Path, epoch: u32) -> std::path::PathBuf {
 
 /// Options of one run.
 pub struct TaskOptions<'a> {
+    /// The device to train and observe on.
     pub device: Device,
+    /// Its name as recorded in `status.json` and the feature file (`cpu`, `cuda:0`).
     pub device_name: String,
+    /// Set (by SIGINT, SIGTERM) to stop training at the next step; the run is then recorded
+    /// as `interrupted` and resumes from its last checkpoint.
     pub stop: Arc<AtomicBool>,
+    /// Receives every progress event (`lrx run-task` prints them as JSON lines).
     pub emit: &'a mut dyn FnMut(&Event),
 }
 
@@ -266,20 +272,29 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
         lrx_version: env!("CARGO_PKG_VERSION").into(),
         seconds: 0.0,
         error: None,
+        error_code: None,
         diverged_epoch: None,
         resumed_from: None,
         history: vec![],
         observe_seconds: vec![],
     };
     let result = (|| -> anyhow::Result<()> {
-        std::fs::create_dir_all(&dir)?;
+        // The message of a bare I/O error, as before codes, with the code of a write.
+        let write = |e: std::io::Error| Tagged {
+            code: "lrx::exec::write",
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(&dir).map_err(write)?;
         write_atomic(
             &dir.join("spec.json"),
             &serde_json::to_vec_pretty(run).unwrap_or_default(),
-        )?;
+        )
+        .map_err(write)?;
         let job = job_of(run)?;
-        let mut trainer = Trainer::new(&job, opts.device)
-            .map_err(|e| anyhow::anyhow!("building run `{}` ({}): {e}", run.id, run.task.label))?;
+        let mut trainer = Trainer::new(&job, opts.device).map_err(|e| Tagged {
+            code: crate::diag::Coded::code(&e),
+            message: format!("building run `{}` ({}): {e}", run.id, run.task.label),
+        })?;
         trainer.stop = Some(opts.stop.clone());
         let has_b = trainer.rule.has_backward_weights();
         let cfg = observe_config(run, has_b)?;
@@ -348,14 +363,16 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
                 let mut rows = vec![];
                 for &e in &job.settings.checkpoints {
                     let p = obs_path(&dir, e);
-                    let bytes = std::fs::read(&p).map_err(|err| {
-                        anyhow::anyhow!(
+                    let bytes = std::fs::read(&p).map_err(|err| Tagged {
+                        code: "lrx::exec::read",
+                        message: format!(
                             "observations of epoch {e} missing ({}): {err}",
                             p.display()
-                        )
+                        ),
                     })?;
-                    let mut r = decode_observations(&bytes).map_err(|err| {
-                        anyhow::anyhow!("observations of epoch {e} ({}) are unreadable: {err}; remove {} to retrain this run", p.display(), dir.display())
+                    let mut r = decode_observations(&bytes).map_err(|err| Tagged {
+                        code: crate::diag::Coded::code(&err),
+                        message: format!("observations of epoch {e} ({}) are unreadable: {err}; remove {} to retrain this run", p.display(), dir.display()),
                     })?;
                     rows.append(&mut r);
                 }
@@ -394,6 +411,7 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
     if let Err(e) = result {
         status.status = "failed".into();
         status.error = Some(format!("{e:#}"));
+        status.error_code = super::error::code_of(&e).map(str::to_string);
     }
     status.seconds = t0.elapsed().as_secs_f64();
     if let Err(e) = write_atomic(
@@ -402,6 +420,7 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
     ) {
         status.status = "failed".into();
         status.error = Some(format!("cannot write the status file: {e}"));
+        status.error_code = Some("lrx::exec::write".into());
     }
     emit(&Event::End {
         run: run.id.clone(),

@@ -76,13 +76,16 @@ pub enum EngineError {
         /// libtorch's error.
         source: tch::TchError,
     },
-    /// The observer run at a checkpoint failed (`lrx::engine::observer`).
+    /// The observer run at a checkpoint failed: the code of the observer's error (an
+    /// `lrx::observe::...` code, ...), or `lrx::engine::observer` when it has none.
     #[error("observer callback failed at epoch {epoch}: {msg}")]
     Observer {
         /// The checkpoint epoch.
         epoch: u32,
         /// The observer's error, with its context.
         msg: String,
+        /// The observer's error's code, when it has one.
+        code: Option<&'static str>,
     },
     /// Any other inconsistency the engine detects (a bad optimizer state key, an objective the
     /// task cannot serve); the message says what (`lrx::engine::invalid`).
@@ -100,7 +103,7 @@ impl crate::diag::Coded for EngineError {
             EngineError::Io { .. } => "lrx::engine::io",
             EngineError::Checkpoint { .. } => "lrx::engine::checkpoint",
             EngineError::Torch { .. } => "lrx::engine::torch",
-            EngineError::Observer { .. } => "lrx::engine::observer",
+            EngineError::Observer { code, .. } => code.unwrap_or("lrx::engine::observer"),
             EngineError::Invalid(_) => "lrx::engine::invalid",
         }
     }
