@@ -21,7 +21,7 @@ fn is_engine(exe: &Path) -> bool {
 /// directory of the running executable. Fails with [`ExecError::CurrentExe`] when the running
 /// executable's path is unknown, and [`ExecError::EngineMissing`] (whose message says how to
 /// build it) when there is no engine beside it.
-pub fn engine_exe() -> Result<PathBuf, ExecError> {
+pub(crate) fn engine_exe() -> Result<PathBuf, ExecError> {
     let me = std::env::current_exe().map_err(|source| ExecError::CurrentExe {
         what: "running lrx executable".into(),
         source,
@@ -45,7 +45,7 @@ pub(crate) fn engine_beside(me: &Path) -> Result<PathBuf, ExecError> {
 /// Replaces this process with the engine, run with `args` (`args[0]` is kept as its argv[0],
 /// so messages still say `lrx`). Returns only on failure, with the reason: an error of
 /// [`engine_exe`], or [`ExecError::EngineStart`] when `exec` fails.
-pub fn exec_engine(args: &[OsString]) -> ExecError {
+pub(crate) fn exec_engine(args: &[OsString]) -> ExecError {
     use std::os::unix::process::CommandExt;
     let engine = match engine_exe() {
         Ok(e) => e,

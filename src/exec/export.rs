@@ -39,7 +39,7 @@ fn npy(t: &Tensor, path: &Path) -> Result<(), ExecError> {
 /// [`ExecError::ExportUnsupported`] for a run the reference cannot replay (contrastive
 /// training, augmentation), the errors of [`super::task::job_of`] and of building the network
 /// ([`ExecError::Engine`]), and [`ExecError::Write`] naming a file that cannot be written.
-pub fn export_reference(run: &RunSpec, out: &Path) -> Result<(), ExecError> {
+pub(crate) fn export_reference(run: &RunSpec, out: &Path) -> Result<(), ExecError> {
     let job = super::task::job_of(run)?;
     let tr = Trainer::new(&job, Device::Cpu)?;
     if tr.temperature.is_some() {

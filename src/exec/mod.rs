@@ -216,7 +216,7 @@ impl Manifest {
     /// Reads a study's manifest. Fails with [`ExecError::Read`] when `study/manifest.json`
     /// cannot be read (`study` is not a study directory, or `lrx run` has not written it yet)
     /// and [`ExecError::BadManifest`] when it is not a manifest; both name the file.
-    pub fn read(study: &Path) -> Result<Manifest, ExecError> {
+    pub(crate) fn read(study: &Path) -> Result<Manifest, ExecError> {
         let p = manifest_path(study);
         let bytes = std::fs::read(&p).map_err(|source| ExecError::Read {
             path: p.clone(),

@@ -46,7 +46,7 @@ pub struct RunOptions {
     pub threads: usize,
 }
 
-/// What happened to the training stage ([`train_all`]).
+/// What happened to the training stage (`train_all`).
 #[derive(Debug, Default)]
 pub struct TrainSummary {
     /// Runs of the plan that `--only` selects (all without filters).
@@ -91,7 +91,7 @@ fn matches(run: &RunSpec, filters: &[String]) -> bool {
 /// Checks `--only` filters name known factors: [`ExecError::UnknownFilter`] names the first
 /// `factor=value` filter whose factor is not one of the run factors (a filter without `=` is a
 /// run-id prefix and always accepted).
-pub fn check_filters(filters: &[String]) -> Result<(), ExecError> {
+pub(crate) fn check_filters(filters: &[String]) -> Result<(), ExecError> {
     const KNOWN: [&str; 10] = [
         "rule",
         "arch",
@@ -121,7 +121,7 @@ pub fn check_filters(filters: &[String]) -> Result<(), ExecError> {
 /// Writes `manifest.json` and `study.json` into the study directory `dir` (atomically, each
 /// replacing the one there): the plan of `spec` and the checked study. Fails with
 /// [`ExecError::Write`] naming the file.
-pub fn write_study_files(
+pub(crate) fn write_study_files(
     dir: &Path,
     spec: &Path,
     study: &ir::Study,
@@ -139,7 +139,11 @@ pub fn write_study_files(
 
 /// Writes `dir/runs.parquet` with every run's factors and current status (`device` goes into its
 /// metadata) and returns its path. Fails with [`ExecError::RunsTable`].
-pub fn write_runs_table(dir: &Path, plan: &Plan, device: &str) -> Result<PathBuf, ExecError> {
+pub(crate) fn write_runs_table(
+    dir: &Path,
+    plan: &Plan,
+    device: &str,
+) -> Result<PathBuf, ExecError> {
     let recs = run_records(dir, plan);
     let meta = FileMetadata::new(
         "",
@@ -175,7 +179,7 @@ struct Running {
 /// error is for what stops the whole stage: no engine executable
 /// ([`super::exe::engine_exe`]'s errors), a run directory or log that cannot be created
 /// ([`ExecError::Write`]), a child that cannot be started ([`ExecError::Spawn`]).
-pub fn train_all(
+pub(crate) fn train_all(
     plan: &Plan,
     device: &str,
     opts: &RunOptions,

@@ -250,7 +250,7 @@ pub fn jobs_path(dir: &Path) -> PathBuf {
 impl Jobs {
     /// Reads the study directory `dir`'s jobs file; no submissions when it has none. Fails
     /// with [`ExecError::Read`] or [`ExecError::BadJobsFile`], naming the file.
-    pub fn read(dir: &Path) -> Result<Jobs, ExecError> {
+    pub(crate) fn read(dir: &Path) -> Result<Jobs, ExecError> {
         let p = jobs_path(dir);
         match std::fs::read(&p) {
             Ok(b) => serde_json::from_slice(&b)
@@ -262,7 +262,7 @@ impl Jobs {
 
     /// Writes the jobs file of the study directory `dir` (atomically). Fails with
     /// [`ExecError::Write`].
-    pub fn write(&self, dir: &Path) -> Result<(), ExecError> {
+    pub(crate) fn write(&self, dir: &Path) -> Result<(), ExecError> {
         let p = jobs_path(dir);
         super::write_atomic(&p, &serde_json::to_vec_pretty(self).unwrap_or_default())
             .map_err(|e| ExecError::write(p, e))
@@ -294,7 +294,7 @@ impl Jobs {
 /// Returns its stdout. Fails with [`ExecError::SlurmMissing`] when it cannot be run,
 /// [`ExecError::SlurmTimeout`] after 30 s, and [`ExecError::SlurmFailed`] (whose message is
 /// the command's own) when it exits with an error.
-pub fn slurm_cmd(prog: &str, args: &[&str]) -> Result<String, ExecError> {
+pub(crate) fn slurm_cmd(prog: &str, args: &[&str]) -> Result<String, ExecError> {
     let out = Command::new("timeout")
         .arg("30")
         .arg(prog)
@@ -324,7 +324,7 @@ pub fn slurm_cmd(prog: &str, args: &[&str]) -> Result<String, ExecError> {
 
 /// MaxArraySize from `scontrol show config` (Slurm's default is 1001). Fails with
 /// [`slurm_cmd`]'s errors, or [`ExecError::NoMaxArraySize`] when the configuration lacks it.
-pub fn cluster_max_array_size() -> Result<usize, ExecError> {
+pub(crate) fn cluster_max_array_size() -> Result<usize, ExecError> {
     let text = slurm_cmd("scontrol", &["show", "config"])?;
     parse_max_array_size(&text).ok_or(ExecError::NoMaxArraySize)
 }
@@ -341,7 +341,7 @@ pub fn parse_max_array_size(text: &str) -> Option<usize> {
 /// `sbatch --parsable [extra args] script` → the job id. Fails with
 /// [`ExecError::SbatchRefused`] (with sbatch's message) when sbatch cannot run or refuses the
 /// script, and [`ExecError::SbatchNoJobId`] when its output has no job id.
-pub fn sbatch(script: &Path, args: &[String]) -> Result<String, ExecError> {
+pub(crate) fn sbatch(script: &Path, args: &[String]) -> Result<String, ExecError> {
     let mut a: Vec<&str> = vec!["--parsable"];
     a.extend(args.iter().map(String::as_str));
     let s = script.display().to_string();

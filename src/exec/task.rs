@@ -97,7 +97,10 @@ pub fn job_of(run: &RunSpec) -> Result<TrainJob, ExecError> {
 /// `has_backward` (the rule has backward weights) picks the Jacobian's direction when the plan
 /// leaves it to the engine. Fails with [`ExecError::Observable`] when the plan names an
 /// observable the observer does not know.
-pub fn observe_config(run: &RunSpec, has_backward: bool) -> Result<ObserveConfig, ExecError> {
+pub(crate) fn observe_config(
+    run: &RunSpec,
+    has_backward: bool,
+) -> Result<ObserveConfig, ExecError> {
     let o = &run.observe;
     let observables = o
         .observables
@@ -225,7 +228,7 @@ pub fn encode_observations(rows: &[ObservationRow]) -> serde_json::Result<Vec<u8
 
 /// Inverse of [`encode_observations`]. Fails with [`ExecError::BadObservations`] when `bytes`
 /// is not such a file (truncated, or rows and values of different lengths).
-pub fn decode_observations(bytes: &[u8]) -> Result<Vec<ObservationRow>, ExecError> {
+pub(crate) fn decode_observations(bytes: &[u8]) -> Result<Vec<ObservationRow>, ExecError> {
     let (mut rows, bits): (Vec<ObservationRow>, Vec<u64>) =
         serde_json::from_slice(bytes).map_err(|e| ExecError::BadObservations(e.to_string()))?;
     if rows.len() != bits.len() {
