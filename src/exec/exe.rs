@@ -45,7 +45,7 @@ pub(crate) fn engine_beside(me: &Path) -> Result<PathBuf, ExecError> {
 /// Replaces this process with the engine, run with `args` (`args[0]` is kept as its argv[0],
 /// so messages still say `lrx`). Returns only on failure, with the reason: an error of
 /// [`engine_exe`], or [`ExecError::EngineStart`] when `exec` fails.
-pub(crate) fn exec_engine(args: &[OsString]) -> ExecError {
+pub fn exec_engine(args: &[OsString]) -> ExecError {
     use std::os::unix::process::CommandExt;
     let engine = match engine_exe() {
         Ok(e) => e,

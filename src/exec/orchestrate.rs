@@ -46,7 +46,7 @@ pub struct RunOptions {
     pub threads: usize,
 }
 
-/// What happened to the training stage (`train_all`).
+/// What happened to the training stage ([`train_all`]).
 #[derive(Debug, Default)]
 pub struct TrainSummary {
     /// Runs of the plan that `--only` selects (all without filters).
@@ -91,7 +91,7 @@ fn matches(run: &RunSpec, filters: &[String]) -> bool {
 /// Checks `--only` filters name known factors: [`ExecError::UnknownFilter`] names the first
 /// `factor=value` filter whose factor is not one of the run factors (a filter without `=` is a
 /// run-id prefix and always accepted).
-pub(crate) fn check_filters(filters: &[String]) -> Result<(), ExecError> {
+pub fn check_filters(filters: &[String]) -> Result<(), ExecError> {
     const KNOWN: [&str; 10] = [
         "rule",
         "arch",
@@ -139,11 +139,7 @@ pub(crate) fn write_study_files(
 
 /// Writes `dir/runs.parquet` with every run's factors and current status (`device` goes into its
 /// metadata) and returns its path. Fails with [`ExecError::RunsTable`].
-pub(crate) fn write_runs_table(
-    dir: &Path,
-    plan: &Plan,
-    device: &str,
-) -> Result<PathBuf, ExecError> {
+pub fn write_runs_table(dir: &Path, plan: &Plan, device: &str) -> Result<PathBuf, ExecError> {
     let recs = run_records(dir, plan);
     let meta = FileMetadata::new(
         "",
@@ -179,7 +175,7 @@ struct Running {
 /// error is for what stops the whole stage: no engine executable
 /// ([`super::exe::engine_exe`]'s errors), a run directory or log that cannot be created
 /// ([`ExecError::Write`]), a child that cannot be started ([`ExecError::Spawn`]).
-pub(crate) fn train_all(
+pub fn train_all(
     plan: &Plan,
     device: &str,
     opts: &RunOptions,
