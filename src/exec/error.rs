@@ -303,3 +303,90 @@ impl std::fmt::Display for Tagged {
 
 #[cfg(feature = "torch")]
 impl std::error::Error for Tagged {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Coded;
+
+    /// The messages are those of the strings the functions returned before the enum, and
+    /// every code is one of `diag::runtime::ALL`.
+    #[test]
+    fn messages_are_kept_and_codes_are_listed() {
+        let failed = |stderr: &str| ExecError::SlurmFailed {
+            command: "sbatch --parsable a.sbatch".into(),
+            status: 1,
+            stderr: stderr.into(),
+        };
+        assert_eq!(
+            failed("").to_string(),
+            "`sbatch --parsable a.sbatch` exited with 1"
+        );
+        assert_eq!(
+            failed("sbatch: error: bad partition").to_string(),
+            "sbatch: error: bad partition"
+        );
+        let refused = ExecError::SbatchRefused {
+            script: "a.sbatch".into(),
+            source: Box::new(ExecError::SlurmTimeout {
+                command: "sbatch --parsable a.sbatch".into(),
+            }),
+        };
+        assert_eq!(
+            refused.to_string(),
+            "sbatch refused a.sbatch: `sbatch --parsable a.sbatch` did not answer within 30 s"
+        );
+        let filter = ExecError::UnknownFilter {
+            filter: "optimizer=sgdm".into(),
+            factor: "optimizer".into(),
+            known: "rule, arch".into(),
+        };
+        assert_eq!(
+            filter.to_string(),
+            "--only `optimizer=sgdm`: unknown factor `optimizer` (known: rule, arch)"
+        );
+        let io = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(
+            ExecError::create("/s/runs/x", io())
+                .to_string()
+                .starts_with("cannot create /s/runs/x: ")
+        );
+        for e in [
+            failed(""),
+            refused,
+            filter,
+            ExecError::write("/s/manifest.json", io()),
+            ExecError::NoMaxArraySize,
+            ExecError::EpochsOutOfRange(-1),
+            ExecError::NoStatus {
+                exit: None,
+                log: "/s/runs/x/stderr.log".into(),
+            },
+            ExecError::EngineMissing {
+                path: "/bin/lrx-engine".into(),
+            },
+        ] {
+            assert!(
+                crate::diag::runtime::ALL.contains(&e.code()),
+                "{}",
+                e.code()
+            );
+        }
+    }
+
+    /// A run's failure keeps the code of the error under its context.
+    #[cfg(feature = "torch")]
+    #[test]
+    fn a_chain_gives_its_first_code() {
+        use anyhow::Context;
+        let e = anyhow::Error::new(ExecError::NoMaxArraySize).context("submitting");
+        assert_eq!(code_of(&e), Some("lrx::exec::no_max_array_size"));
+        let e = anyhow::Error::new(Tagged {
+            code: "lrx::engine::data",
+            message: "building run `x` (t): dataset ...".into(),
+        });
+        assert_eq!(code_of(&e), Some("lrx::engine::data"));
+        assert_eq!(format!("{e:#}"), "building run `x` (t): dataset ...");
+        assert_eq!(code_of(&anyhow::anyhow!("no code")), None);
+    }
+}
