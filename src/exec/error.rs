@@ -378,7 +378,6 @@ mod tests {
     #[cfg(feature = "torch")]
     #[test]
     fn a_chain_gives_its_first_code() {
-        use anyhow::Context;
         let e = anyhow::Error::new(ExecError::NoMaxArraySize).context("submitting");
         assert_eq!(code_of(&e), Some("lrx::exec::no_max_array_size"));
         let e = anyhow::Error::new(Tagged {
