@@ -12,6 +12,9 @@ use miette::{LabeledSpan, SourceSpan};
 use serde::Serialize;
 use std::fmt;
 
+pub mod runtime;
+pub use runtime::Coded;
+
 /// Error or warning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

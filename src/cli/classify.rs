@@ -13,15 +13,12 @@ pub(super) fn cmd_classify(
     quiet: bool,
     out: &mut Out,
 ) -> Result<(), i32> {
-    let fail = |out: &mut Out, msg: String| {
-        let _ = writeln!(out.err, "error: {msg}");
-        1
-    };
     // The study: checked from the spec, or `<dir>/study.json` (written by `lrx run`).
     let (study, dir): (ir::Study, PathBuf) = if target.is_dir() {
         let s = stage::read_study_json(target).map_err(|e| {
-            fail(
+            super::fail_code(
                 out,
+                crate::diag::Coded::code(&e),
                 format!("{e} (a study directory needs the `study.json` that `lrx run` writes; or pass the spec)"),
             )
         })?;
@@ -93,7 +90,7 @@ pub(super) fn run_stage(
         }
     };
     let outcome = stage::classify_study_with(dir, classify, &opts, &mut on_event)
-        .map_err(|e| fail(out, e.to_string()))?;
+        .map_err(|e| super::fail_coded(out, &e))?;
     let _ = write!(out.out, "{}", summary_table(&outcome.evaluations));
     let _ = writeln!(
         out.out,

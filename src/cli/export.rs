@@ -62,7 +62,12 @@ pub fn cmd_export(cli: &Cli, a: &ExportArgs, out: &mut Out) -> Result<(), i32> {
             Ok(())
         }
         Err(e) => {
-            let _ = writeln!(out.err, "error: exporting run {}: {e}", run.id);
+            let _ = writeln!(
+                out.err,
+                "error[{}]: exporting run {}: {e}",
+                crate::diag::Coded::code(&e),
+                run.id
+            );
             Err(1)
         }
     }

@@ -275,7 +275,7 @@ pub fn front_main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         return code;
     }
     let err = crate::exec::exe::exec_engine(&args);
-    let _ = writeln!(std::io::stderr(), "error[lrx::exec::engine]: {err}");
+    let _ = writeln!(std::io::stderr(), "{}", diag::Coded::coded(&err));
     2
 }
 
@@ -352,6 +352,19 @@ pub(crate) fn report(cli: &Cli, diags: &[Diag], sources: &SourceMap, out: &mut O
 /// Prints `error: msg` and gives exit code 1 (the commands' one way to fail with a message).
 pub(super) fn fail(out: &mut Out, msg: impl std::fmt::Display) -> i32 {
     let _ = writeln!(out.err, "error: {msg}");
+    1
+}
+
+/// Prints a back-end error as `error[<code>]: <message>` and gives exit code 1 ([`fail`] for
+/// errors with a stable code, [`diag::Coded`]).
+pub(super) fn fail_coded(out: &mut Out, e: &impl diag::Coded) -> i32 {
+    fail_code(out, e.code(), e)
+}
+
+/// Prints `error[<code>]: msg` and gives exit code 1: [`fail_coded`] for a message that adds
+/// to a coded error's (a hint, the file it came from).
+pub(super) fn fail_code(out: &mut Out, code: &str, msg: impl std::fmt::Display) -> i32 {
+    let _ = writeln!(out.err, "error[{code}]: {msg}");
     1
 }
 
@@ -560,7 +573,7 @@ pub(crate) fn cmd_report(study_dir: &std::path::Path, out: &mut Out) -> Result<(
             Ok(())
         }
         Err(e) => {
-            let _ = writeln!(out.err, "error[lrx::report::{}]: {e}", e.code());
+            let _ = writeln!(out.err, "{}", diag::Coded::coded(&e));
             Err(1)
         }
     }

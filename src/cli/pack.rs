@@ -2,7 +2,7 @@
 //! imports, the stdlib it resolved against and a lock with a checksum of every data file,
 //! plus a study directory's features and results, in one `.tar.gz`.
 
-use super::{Cli, Out, fail, human_bytes, load};
+use super::{Cli, Out, fail, fail_coded, human_bytes, load};
 use crate::pack::{self, collect};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -21,14 +21,17 @@ pub struct PackArgs {
 }
 
 /// The spec of a study directory: the manifest's `spec_path`, which must still check to the
-/// hash the study ran with.
-fn study_spec(dir: &Path) -> Result<PathBuf, String> {
-    let m = crate::exec::Manifest::read(dir)?;
+/// hash the study ran with. Prints the error and gives the exit code when there is none.
+fn study_spec(dir: &Path, out: &mut Out) -> Result<PathBuf, i32> {
+    let m = crate::exec::Manifest::read(dir).map_err(|e| fail_coded(out, &e))?;
     if !m.spec_path.is_file() {
-        return Err(format!(
-            "the study's spec `{}` (from {}) is gone: pack the spec itself with `lrx pack SPEC`, and the study with it once the spec is back",
-            m.spec_path.display(),
-            crate::exec::manifest_path(dir).display()
+        return Err(fail(
+            out,
+            format!(
+                "the study's spec `{}` (from {}) is gone: pack the spec itself with `lrx pack SPEC`, and the study with it once the spec is back",
+                m.spec_path.display(),
+                crate::exec::manifest_path(dir).display()
+            ),
         ));
     }
     Ok(m.spec_path)
@@ -37,12 +40,12 @@ fn study_spec(dir: &Path) -> Result<PathBuf, String> {
 pub fn cmd_pack(cli: &Cli, a: &PackArgs, out: &mut Out) -> Result<(), i32> {
     let study_dir = a.target.is_dir().then(|| a.target.clone());
     let spec = match &study_dir {
-        Some(d) => study_spec(d).map_err(|e| fail(out, e))?,
+        Some(d) => study_spec(d, out)?,
         None => a.target.clone(),
     };
     let (sources, study, plan) = load(cli, &spec, out)?;
     if let Some(d) = &study_dir {
-        let m = crate::exec::Manifest::read(d).map_err(|e| fail(out, e))?;
+        let m = crate::exec::Manifest::read(d).map_err(|e| fail_coded(out, &e))?;
         if m.spec_hash != plan.spec_hash {
             return Err(fail(
                 out,

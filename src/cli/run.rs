@@ -2,7 +2,8 @@
 // Without libtorch only `lrx status` is live here; the training commands print an error.
 #![cfg_attr(not(feature = "torch"), allow(unused_imports, dead_code))]
 
-use super::{Cli, Out, fail, load};
+use super::{Cli, Out, fail, fail_code, fail_coded, load};
+use crate::diag::Coded;
 #[cfg(feature = "torch")]
 use crate::exec::engine::Device;
 use crate::exec::orchestrate::{self, LogMode, RunOptions};
@@ -106,8 +107,8 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(&study.output));
     let device = a.device.clone().unwrap_or_else(|| study.device.clone());
-    let dev = crate::exec::engine::parse_device(&device).map_err(|e| fail(out, e))?;
-    orchestrate::check_filters(&a.only).map_err(|e| fail(out, e))?;
+    let dev = crate::exec::engine::parse_device(&device).map_err(|e| fail_coded(out, &e))?;
+    orchestrate::check_filters(&a.only).map_err(|e| fail_coded(out, &e))?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -126,18 +127,19 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
     };
     if !a.dry_run {
         orchestrate::write_study_files(&output, &a.spec, &study, &plan)
-            .map_err(|e| fail(out, e))?;
+            .map_err(|e| fail_coded(out, &e))?;
     }
     if a.no_train {
         return without_training(cli, &study, &plan, &output, &device, log, out);
     }
     let stop = stop_flag();
-    let sum =
-        orchestrate::train_all(&plan, &device, &opts, stop, out.err).map_err(|e| fail(out, e))?;
+    let sum = orchestrate::train_all(&plan, &device, &opts, stop, out.err)
+        .map_err(|e| fail_coded(out, &e))?;
     if a.dry_run {
         return Ok(());
     }
-    let table = orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail(out, e))?;
+    let table =
+        orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail_coded(out, &e))?;
     let say = |out: &mut Out, s: String| {
         if log != LogMode::Quiet {
             let _ = writeln!(out.err, "{s}");
@@ -163,8 +165,14 @@ pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
         return Err(130);
     }
     if !sum.failed.is_empty() {
-        for (id, msg) in &sum.failed {
-            let _ = writeln!(out.err, "error: run {id} failed: {msg}");
+        for f in &sum.failed {
+            let _ = writeln!(
+                out.err,
+                "{}: run {} failed: {}",
+                error_tag(f.code.as_deref()),
+                f.id,
+                f.error
+            );
         }
         let _ = writeln!(
             out.err,
@@ -228,11 +236,22 @@ fn without_training(
             if missing.len() > 5 { ", …" } else { "" }
         );
     }
-    let table = orchestrate::write_runs_table(output, plan, device).map_err(|e| fail(out, e))?;
+    let table =
+        orchestrate::write_runs_table(output, plan, device).map_err(|e| fail_coded(out, &e))?;
     if log != LogMode::Quiet {
         let _ = writeln!(out.err, "runs table {}", table.display());
     }
     post_training(cli, study, output, log, out)
+}
+
+/// `error[<code>]` for a failed run's error with a code, else `error` (a status file of an
+/// older lrx, or an error without one).
+#[cfg(feature = "torch")]
+fn error_tag(code: Option<&str>) -> String {
+    match code {
+        Some(c) => format!("error[{c}]"),
+        None => "error".into(),
+    }
 }
 
 /// The stages after training: features are already on disk; classify, then report.
@@ -270,7 +289,7 @@ pub fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let m = Manifest::read(&study_dir).map_err(|e| fail(out, e))?;
+    let m = Manifest::read(&study_dir).map_err(|e| fail_coded(out, &e))?;
     let (_, _, plan) = load(cli, &m.spec_path, out)?;
     if plan.spec_hash != m.spec_hash {
         return Err(fail(
@@ -319,7 +338,7 @@ pub fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32
             format!("run {id} is not in the plan of {}", m.spec_path.display()),
         )
     })?;
-    let device = crate::exec::engine::parse_device(&a.device).map_err(|e| fail(out, e))?;
+    let device = crate::exec::engine::parse_device(&a.device).map_err(|e| fail_coded(out, &e))?;
     crate::exec::engine::set_threads(a.threads);
     let device_name = crate::exec::engine::device_name(device);
     let stop = stop_flag();
@@ -345,7 +364,8 @@ pub fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32
         _ => {
             let _ = writeln!(
                 out.err,
-                "error: run {id} failed: {}",
+                "{}: run {id} failed: {}",
+                error_tag(st.error_code.as_deref()),
                 st.error.unwrap_or_default()
             );
             Err(1)
@@ -361,8 +381,9 @@ pub fn cmd_status(cli: &Cli, target: &Path, out: &mut Out) -> Result<(), i32> {
         PathBuf::from(study.output)
     };
     let m = Manifest::read(&dir).map_err(|e| {
-        fail(
+        fail_code(
             out,
+            e.code(),
             format!(
                 "{e} (has `lrx run` started this study in {}?)",
                 dir.display()
@@ -621,7 +642,7 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
     let (_, study, plan) = load(cli, &spec, out)?;
     // A pack's ids were compared when it was opened (its study holds the same manifest).
     if !from_pack {
-        let theirs = Manifest::read(&against).map_err(|e| fail(out, e))?;
+        let theirs = Manifest::read(&against).map_err(|e| fail_coded(out, &e))?;
         compare_ids(
             &plan,
             &theirs.run_ids,
@@ -634,7 +655,7 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
         return Ok(());
     }
     let device = a.device.clone().unwrap_or_else(|| study.device.clone());
-    let dev = crate::exec::engine::parse_device(&device).map_err(|e| fail(out, e))?;
+    let dev = crate::exec::engine::parse_device(&device).map_err(|e| fail_coded(out, &e))?;
     let tol = a
         .tolerance
         .unwrap_or(if dev == Device::Cpu { 0.0 } else { 1e-4 });
@@ -649,18 +670,20 @@ pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), 
         log: LogMode::Lines,
         threads: 0,
     };
-    orchestrate::write_study_files(&output, &spec, &study, &plan).map_err(|e| fail(out, e))?;
+    orchestrate::write_study_files(&output, &spec, &study, &plan)
+        .map_err(|e| fail_coded(out, &e))?;
     let sum = orchestrate::train_all(&plan, &device, &opts, stop_flag(), out.err)
-        .map_err(|e| fail(out, e))?;
-    orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail(out, e))?;
+        .map_err(|e| fail_coded(out, &e))?;
+    orchestrate::write_runs_table(&output, &plan, &device).map_err(|e| fail_coded(out, &e))?;
     if sum.interrupted || !sum.failed.is_empty() {
         return Err(fail(
             out,
             "the rerun did not finish; run the same command again to resume it",
         ));
     }
-    let fa = load_features(&[&against], &Condition::Plain, None).map_err(|e| fail(out, e))?;
-    let fb = load_features(&[&output], &Condition::Plain, None).map_err(|e| fail(out, e))?;
+    let fa =
+        load_features(&[&against], &Condition::Plain, None).map_err(|e| fail_coded(out, &e))?;
+    let fb = load_features(&[&output], &Condition::Plain, None).map_err(|e| fail_coded(out, &e))?;
     let (n, bad, worst) = compare_features(&fa, &fb, tol).map_err(|e| fail(out, e))?;
     let _ = writeln!(
         out.out,

@@ -1,11 +1,12 @@
 //! `lrx submit --slurm spec.lrx`: the study as Slurm job arrays plus a final job (docs/slurm.md).
 
-use super::{Cli, Out, fail, load};
+use super::{Cli, Out, fail, fail_code, fail_coded, load};
+use crate::diag::Coded;
 use crate::exec::slurm::{
     self, Chunk, Jobs, SlurmOptions, Submission, SubmittedArray, array_script, chunks,
     finalize_script,
 };
-use crate::exec::{is_finished, orchestrate};
+use crate::exec::{ExecError, is_finished, orchestrate};
 use crate::ir;
 use crate::plan::Plan;
 use clap::Args;
@@ -87,8 +88,8 @@ pub fn cmd_submit(cli: &Cli, a: &SubmitArgs, out: &mut Out) -> Result<(), i32> {
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let spec = std::fs::canonicalize(&a.spec).unwrap_or_else(|_| a.spec.clone());
     let opts = slurm_options(a, &study, out)?;
-    orchestrate::write_study_files(&dir, &spec, &study, &plan).map_err(|e| fail(out, e))?;
-    let mut jobs = Jobs::read(&dir).map_err(|e| fail(out, e))?;
+    orchestrate::write_study_files(&dir, &spec, &study, &plan).map_err(|e| fail_coded(out, &e))?;
+    let mut jobs = Jobs::read(&dir).map_err(|e| fail_coded(out, &e))?;
     let Some(todo) = to_submit(a, &study, &plan, &dir, &jobs, out)? else {
         return Ok(());
     };
@@ -118,11 +119,12 @@ pub fn cmd_submit(cli: &Cli, a: &SubmitArgs, out: &mut Out) -> Result<(), i32> {
     let submitted = !sub.arrays.is_empty() || sub.finalize.is_some();
     if submitted {
         jobs.submissions.push(sub);
-        jobs.write(&dir).map_err(|e| fail(out, e))?;
+        jobs.write(&dir).map_err(|e| fail_coded(out, &e))?;
     }
     if let Some(e) = err {
-        return Err(fail(
+        return Err(fail_code(
             out,
+            e.code(),
             format!(
                 "{e}{}",
                 if submitted {
@@ -162,10 +164,12 @@ fn slurm_options(a: &SubmitArgs, study: &ir::Study, out: &mut Out) -> Result<Slu
     // The array tasks train, so the scripts run the engine (crate::exec::exe).
     let lrx = crate::exec::exe::engine_exe()
         .and_then(|p| {
-            std::fs::canonicalize(&p)
-                .map_err(|e| format!("cannot locate the lrx engine {}: {e}", p.display()))
+            std::fs::canonicalize(&p).map_err(|source| ExecError::CurrentExe {
+                what: format!("lrx engine {}", p.display()),
+                source,
+            })
         })
-        .map_err(|e| fail(out, e))?;
+        .map_err(|e| fail_coded(out, &e))?;
     Ok(SlurmOptions {
         partition: a.partition.clone(),
         gpus_per_task: gpus,
@@ -275,8 +279,9 @@ fn max_array_size(a: &SubmitArgs, out: &mut Out) -> Result<usize, i32> {
                 );
                 Ok(1001)
             }
-            Err(e) => Err(fail(
+            Err(e) => Err(fail_code(
                 out,
+                e.code(),
                 format!("cannot read the cluster's MaxArraySize: {e} (or pass --max-array-size)"),
             )),
         },
@@ -323,7 +328,7 @@ fn sbatch_all(
     fpath: &Path,
     spec_hash: &str,
     out: &mut Out,
-) -> (Submission, Option<String>) {
+) -> (Submission, Option<ExecError>) {
     let mut sub = Submission {
         submitted_at: now(),
         spec_hash: spec_hash.to_string(),
@@ -376,7 +381,7 @@ fn sbatch_all(
 /// The Slurm part of `lrx status`: per-state counts of the study's unfinished runs, failed
 /// tasks with their logs, the final job. Empty when the study was never submitted.
 pub fn slurm_status(dir: &Path, plan_ids: &[String]) -> Result<String, String> {
-    let jobs = Jobs::read(dir)?;
+    let jobs = Jobs::read(dir).map_err(|e| e.to_string())?;
     if jobs.submissions.is_empty() {
         return Ok(String::new());
     }

@@ -5,6 +5,7 @@
 //! `lrx run` and Slurm's array tasks are `lrx-engine run-task`. The engine is found beside the
 //! running executable, as `cargo build` and `cargo install` place it. See docs/architecture.md.
 
+use super::ExecError;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -17,15 +18,19 @@ fn is_engine(exe: &Path) -> bool {
 }
 
 /// The engine executable: this process's own when it is the engine, else `lrx-engine` in the
-/// directory of the running executable. The error says how to get it.
-pub fn engine_exe() -> Result<PathBuf, String> {
-    let me = std::env::current_exe()
-        .map_err(|e| format!("cannot locate the running lrx executable: {e}"))?;
+/// directory of the running executable. Fails with [`ExecError::CurrentExe`] when the running
+/// executable's path is unknown, and [`ExecError::EngineMissing`] (whose message says how to
+/// build it) when there is no engine beside it.
+pub(crate) fn engine_exe() -> Result<PathBuf, ExecError> {
+    let me = std::env::current_exe().map_err(|source| ExecError::CurrentExe {
+        what: "running lrx executable".into(),
+        source,
+    })?;
     engine_beside(&me)
 }
 
 /// [`engine_exe`] for the executable `me`.
-pub fn engine_beside(me: &Path) -> Result<PathBuf, String> {
+pub(crate) fn engine_beside(me: &Path) -> Result<PathBuf, ExecError> {
     if is_engine(me) {
         return Ok(me.to_path_buf());
     }
@@ -34,18 +39,13 @@ pub fn engine_beside(me: &Path) -> Result<PathBuf, String> {
     if engine.is_file() {
         return Ok(engine);
     }
-    Err(format!(
-        "`{ENGINE_BIN}`, the lrx executable that links libtorch (training, observing, the \
-         Conv1D classifier), is missing: there is no `{}`; build both executables with \
-         `cargo build` (or `cargo build --release`) without `--bin lrx`, or install both with \
-         `cargo install --path .`",
-        engine.display()
-    ))
+    Err(ExecError::EngineMissing { path: engine })
 }
 
 /// Replaces this process with the engine, run with `args` (`args[0]` is kept as its argv[0],
-/// so messages still say `lrx`). Returns only on failure, with the reason.
-pub fn exec_engine(args: &[OsString]) -> String {
+/// so messages still say `lrx`). Returns only on failure, with the reason: an error of
+/// [`engine_exe`], or [`ExecError::EngineStart`] when `exec` fails.
+pub fn exec_engine(args: &[OsString]) -> ExecError {
     use std::os::unix::process::CommandExt;
     let engine = match engine_exe() {
         Ok(e) => e,
@@ -55,8 +55,11 @@ pub fn exec_engine(args: &[OsString]) -> String {
     if let Some(arg0) = args.first() {
         cmd.arg0(arg0);
     }
-    let err = cmd.args(args.iter().skip(1)).exec();
-    format!("cannot start {}: {err}", engine.display())
+    let source = cmd.args(args.iter().skip(1)).exec();
+    ExecError::EngineStart {
+        path: engine,
+        source,
+    }
 }
 
 #[cfg(test)]
@@ -73,7 +76,7 @@ mod tests {
     fn a_missing_engine_says_how_to_build_it() {
         let dir = tempfile::tempdir().unwrap();
         let front = dir.path().join("lrx");
-        let e = engine_beside(&front).unwrap_err();
+        let e = engine_beside(&front).unwrap_err().to_string();
         assert!(e.contains("lrx-engine"), "{e}");
         assert!(e.contains("cargo build"), "{e}");
         std::fs::write(dir.path().join("lrx-engine"), "").unwrap();

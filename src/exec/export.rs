@@ -3,6 +3,7 @@
 //! batch order (issue 19; the consumer is `scripts/ref/knet_ref.py`). The format is written up
 //! in docs/learning.md "Reference export".
 
+use super::ExecError;
 use crate::exec::engine::layers::Role;
 use crate::exec::engine::train::Trainer;
 use crate::plan::RunSpec;
@@ -27,28 +28,34 @@ fn value_json(v: &Value) -> Json {
     serde_json::to_value(v).unwrap_or(Json::Null)
 }
 
-fn npy(t: &Tensor, path: &Path) -> Result<(), String> {
-    t.write_npy(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+fn npy(t: &Tensor, path: &Path) -> Result<(), ExecError> {
+    t.write_npy(path).map_err(|source| ExecError::WriteTensor {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
-/// Write the export of `run` to `out` (created; existing files are overwritten).
-pub fn export_reference(run: &RunSpec, out: &Path) -> Result<(), String> {
+/// Write the export of `run` to `out` (created; existing files are overwritten). Fails with
+/// [`ExecError::ExportUnsupported`] for a run the reference cannot replay (contrastive
+/// training, augmentation), the errors of [`super::task::job_of`] and of building the network
+/// ([`ExecError::Engine`]), and [`ExecError::Write`] naming a file that cannot be written.
+pub(crate) fn export_reference(run: &RunSpec, out: &Path) -> Result<(), ExecError> {
     let job = super::task::job_of(run)?;
-    let tr = Trainer::new(&job, Device::Cpu).map_err(|e| e.to_string())?;
+    let tr = Trainer::new(&job, Device::Cpu)?;
     if tr.temperature.is_some() {
-        return Err("the reference export covers supervised training only".into());
+        return Err(ExecError::ExportUnsupported(
+            "the reference export covers supervised training only".into(),
+        ));
     }
     let (flip, shift) = (tr.aug.flip, tr.aug.shift);
     if flip || shift != 0 {
-        return Err(format!(
+        return Err(ExecError::ExportUnsupported(format!(
             "run {} augments its inputs (flip = {flip}, shift = {shift}): the reference \
              cannot replay augmentation draws; set `flip = false, shift = 0` in the task",
             run.id
-        ));
+        )));
     }
-    std::fs::create_dir_all(out.join("init"))
-        .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    std::fs::create_dir_all(out.join("init")).map_err(|e| ExecError::create(out, e))?;
     // Parameters in PyTorch's layout: conv [out, in, kh, kw] for W and B; dense W [out, in]
     // (lrx stores dense W as [in, out]) and B [out, in] (dx = dy · B).
     let dense: std::collections::BTreeSet<String> = tr
@@ -99,9 +106,11 @@ pub fn export_reference(run: &RunSpec, out: &Path) -> Result<(), String> {
         ("train", &task.train, task.n_train()),
         ("val", &task.val, task.n_val()),
     ] {
-        let x = ex.range(0, n).map_err(|e| e.to_string())?;
+        let x = ex.range(0, n)?;
         if x.kind() != Kind::Uint8 {
-            return Err("the reference export covers image tasks (u8 pixels) only".into());
+            return Err(ExecError::ExportUnsupported(
+                "the reference export covers image tasks (u8 pixels) only".into(),
+            ));
         }
         npy(&x.contiguous(), &out.join(format!("{name}_x.npy")))?;
         npy(
@@ -129,7 +138,8 @@ pub fn export_reference(run: &RunSpec, out: &Path) -> Result<(), String> {
         },
         "params": params,
     });
-    let text = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+    // A `serde_json::Value` always serializes.
+    let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     super::write_atomic(&out.join("manifest.json"), &text)
-        .map_err(|e| format!("cannot write manifest.json: {e}"))
+        .map_err(|e| ExecError::write("manifest.json", e))
 }

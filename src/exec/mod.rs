@@ -22,6 +22,7 @@
 
 #[cfg(feature = "torch")]
 pub mod engine;
+mod error;
 pub mod exe;
 #[cfg(feature = "torch")]
 pub mod export;
@@ -31,6 +32,8 @@ pub mod orchestrate;
 pub mod slurm;
 #[cfg(feature = "torch")]
 pub mod task;
+
+pub use error::ExecError;
 
 use crate::features::schema::{FactorValue, RunRecord};
 use crate::ir::{Factor, Hyper};
@@ -114,6 +117,10 @@ pub struct RunStatus {
     pub seconds: f64,
     /// What failed, for a failed run.
     pub error: Option<String>,
+    /// The stable code of what failed (`lrx::engine::data`, ...; docs/diagnostics.md), for a
+    /// failed run whose error has one. Absent from status files of older lrx versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     /// The epoch whose loss became non-finite, for a diverged run.
     pub diverged_epoch: Option<u32>,
     /// The checkpoint epoch the last attempt resumed from.
@@ -207,12 +214,16 @@ impl Manifest {
         }
     }
 
-    /// Reads a study's manifest; the error names the file.
-    pub fn read(study: &Path) -> Result<Manifest, String> {
+    /// Reads a study's manifest. Fails with [`ExecError::Read`] when `study/manifest.json`
+    /// cannot be read (`study` is not a study directory, or `lrx run` has not written it yet)
+    /// and [`ExecError::BadManifest`] when it is not a manifest; both name the file.
+    pub(crate) fn read(study: &Path) -> Result<Manifest, ExecError> {
         let p = manifest_path(study);
-        let bytes = std::fs::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{} is not a manifest: {e}", p.display()))
+        let bytes = std::fs::read(&p).map_err(|source| ExecError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| ExecError::BadManifest { path: p, source })
     }
 }
 
@@ -291,37 +302,64 @@ pub fn run_records(study: &Path, plan: &Plan) -> Vec<RunRecord> {
         .collect()
 }
 
-/// A child's progress message (one JSON object per stdout line).
+/// A child's progress message (one JSON object per stdout line, tagged by `event`): what
+/// `lrx run-task` prints and `lrx run` reads (and repeats with `--log-format json`). `run` is
+/// always the run's id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// Training starts.
     Start {
+        /// The run's id.
         run: String,
+        /// Epochs the run trains in all.
         epochs: u32,
+        /// Not filled by the engine today (`null`); the run's `status.json` has the epoch it
+        /// resumed from.
         resumed_from: Option<u32>,
     },
+    /// A training step ended.
     Step {
+        /// The run's id.
         run: String,
+        /// The epoch under way (1-based).
         epoch: u32,
+        /// Steps done in this epoch.
         step: i64,
+        /// Steps per epoch.
         steps: i64,
     },
+    /// An epoch ended.
     Epoch {
+        /// The run's id.
         run: String,
+        /// Epochs completed (1-based).
         epoch: u32,
+        /// Epochs the run trains in all.
         epochs: u32,
+        /// Mean training loss over the epoch's steps.
         train_loss: f64,
+        /// Validation accuracy, when the epoch was evaluated.
         val_acc: Option<f64>,
+        /// Wall time of the epoch, seconds.
         seconds: f64,
     },
+    /// A checkpoint was observed and saved.
     Checkpoint {
+        /// The run's id.
         run: String,
+        /// The checkpoint's epoch (0: before training).
         epoch: u32,
     },
+    /// The run ended (its `status.json` is written).
     End {
+        /// The run's id.
         run: String,
+        /// `done`, `diverged`, `failed` or `interrupted`.
         status: String,
+        /// What failed, or why the run diverged.
         error: Option<String>,
+        /// Wall time of the attempt, seconds.
         seconds: f64,
     },
 }
@@ -408,6 +446,7 @@ mod tests {
             lrx_version: "y".into(),
             seconds: 1.0,
             error: None,
+            error_code: None,
             diverged_epoch: Some(2),
             resumed_from: None,
             history: vec![EpochLog {

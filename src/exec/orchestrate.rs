@@ -2,7 +2,8 @@
 //! (`--jobs` at once), show their progress, stop cleanly on SIGINT/SIGTERM, and write the runs
 //! table.
 
-use super::{Event, Manifest, is_finished, read_status, run_dir, run_records};
+use super::{Event, ExecError, Manifest, is_finished, read_status, run_dir, run_records};
+use crate::diag::Coded;
 use crate::features::writer::{FileMetadata, write_runs};
 use crate::ir::{self, Factor};
 use crate::plan::{Plan, RunSpec};
@@ -24,32 +25,55 @@ pub enum LogMode {
     Lines,
     /// JSON lines on stdout, for tools.
     Json,
+    /// Nothing (`--quiet`).
     Quiet,
 }
 
 /// Options of `lrx run` that concern training.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Children training at once (`--jobs`; 0 counts as 1).
     pub jobs: usize,
     /// Keep only runs matching every `factor=value` (or a run-id prefix).
     pub only: Vec<String>,
+    /// The study directory.
     pub output: PathBuf,
+    /// Only list the runs that would train (`--dry-run`).
     pub dry_run: bool,
+    /// How progress is shown.
     pub log: LogMode,
     /// libtorch intra-op threads per child (0: 1 on CPU, so features do not depend on --jobs).
     pub threads: usize,
 }
 
-/// What happened to the training stage.
+/// What happened to the training stage ([`train_all`]).
 #[derive(Debug, Default)]
 pub struct TrainSummary {
+    /// Runs of the plan that `--only` selects (all without filters).
     pub selected: usize,
+    /// Selected runs already finished before this call (done or diverged), not trained again.
     pub already_finished: usize,
+    /// Runs trained, observed and written in this call.
     pub done: usize,
+    /// Runs whose loss became non-finite in this call.
     pub diverged: usize,
-    pub failed: Vec<(String, String)>,
+    /// Runs that failed in this call, in the order they ended.
+    pub failed: Vec<FailedRun>,
+    /// Whether the stage was stopped (SIGINT, SIGTERM) or a child reported itself interrupted.
     pub interrupted: bool,
+    /// Wall time of the call, seconds.
     pub seconds: f64,
+}
+
+/// A run that failed, as its status file (or the lack of one) says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedRun {
+    /// The run's id.
+    pub id: String,
+    /// What failed: the status file's `error`.
+    pub error: String,
+    /// Its stable code (docs/diagnostics.md), when it has one.
+    pub code: Option<String>,
 }
 
 /// The factor values a `--only` filter can name.
@@ -64,31 +88,36 @@ fn matches(run: &RunSpec, filters: &[String]) -> bool {
     })
 }
 
-/// Checks `--only` filters name known factors (a run factor, or `sweep`).
-pub fn check_filters(filters: &[String]) -> Result<(), String> {
+/// Checks `--only` filters name known factors: [`ExecError::UnknownFilter`] names the first
+/// `factor=value` filter whose factor is neither a run factor nor `sweep` (a filter without `=`
+/// is a run-id prefix and always accepted).
+pub fn check_filters(filters: &[String]) -> Result<(), ExecError> {
     for f in filters {
         if let Some((k, _)) = f.split_once('=')
             && k != "sweep"
             && Factor::parse(k).is_none()
         {
-            return Err(format!(
-                "--only `{f}`: unknown factor `{k}` (known: sweep, {})",
-                Factor::NAMES.join(", ")
-            ));
+            return Err(ExecError::UnknownFilter {
+                filter: f.clone(),
+                factor: k.to_string(),
+                known: format!("sweep, {}", Factor::NAMES.join(", ")),
+            });
         }
     }
     Ok(())
 }
 
-/// Writes `manifest.json` and `study.json` into the study directory.
-pub fn write_study_files(
+/// Writes `manifest.json` and `study.json` into the study directory `dir` (atomically, each
+/// replacing the one there): the plan of `spec` and the checked study. Fails with
+/// [`ExecError::Write`] naming the file.
+pub(crate) fn write_study_files(
     dir: &Path,
     spec: &Path,
     study: &ir::Study,
     plan: &Plan,
-) -> Result<(), String> {
+) -> Result<(), ExecError> {
     let m = Manifest::new(plan, spec, dir);
-    let io = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
+    let io = |p: &Path, e: std::io::Error| ExecError::write(p, e);
     let mp = super::manifest_path(dir);
     super::write_atomic(&mp, &serde_json::to_vec_pretty(&m).unwrap_or_default())
         .map_err(|e| io(&mp, e))?;
@@ -97,8 +126,9 @@ pub fn write_study_files(
         .map_err(|e| io(&sp, e))
 }
 
-/// Writes `runs.parquet` with every run's current status.
-pub fn write_runs_table(dir: &Path, plan: &Plan, device: &str) -> Result<PathBuf, String> {
+/// Writes `dir/runs.parquet` with every run's factors and current status (`device` goes into its
+/// metadata) and returns its path. Fails with [`ExecError::RunsTable`].
+pub fn write_runs_table(dir: &Path, plan: &Plan, device: &str) -> Result<PathBuf, ExecError> {
     let recs = run_records(dir, plan);
     let meta = FileMetadata::new(
         "",
@@ -106,7 +136,7 @@ pub fn write_runs_table(dir: &Path, plan: &Plan, device: &str) -> Result<PathBuf
         super::libtorch_version(),
         device,
     );
-    write_runs(dir, &recs, &meta).map_err(|e| format!("writing the runs table: {e}"))
+    write_runs(dir, &recs, &meta).map_err(ExecError::RunsTable)
 }
 
 fn describe(r: &RunSpec) -> String {
@@ -127,14 +157,20 @@ struct Running {
     bar: Option<ProgressBar>,
 }
 
-/// Train and observe every selected run not yet finished.
+/// Train and observe every run of `plan` selected by `opts.only` and not yet finished, on
+/// `device`, in `opts.jobs` `lrx-engine run-task` children at once, with progress on `err` (or
+/// stdout, in JSON mode). Setting `stop` (SIGINT, SIGTERM) interrupts the children, which save
+/// their checkpoint. A run that fails is counted in the summary, not returned as an error; the
+/// error is for what stops the whole stage: no engine executable
+/// ([`super::exe::engine_exe`]'s errors), a run directory or log that cannot be created
+/// ([`ExecError::Write`]), a child that cannot be started ([`ExecError::Spawn`]).
 pub fn train_all(
     plan: &Plan,
     device: &str,
     opts: &RunOptions,
     stop: Arc<AtomicBool>,
     err: &mut dyn Write,
-) -> Result<TrainSummary, String> {
+) -> Result<TrainSummary, ExecError> {
     let t0 = std::time::Instant::now();
     let dir = &opts.output;
     let selected: Vec<usize> = (0..plan.runs.len())
@@ -205,10 +241,10 @@ pub fn train_all(
             let Some(i) = queue.pop_front() else { break };
             let r = &plan.runs[i];
             std::fs::create_dir_all(run_dir(dir, &r.id))
-                .map_err(|e| format!("cannot create {}: {e}", run_dir(dir, &r.id).display()))?;
+                .map_err(|e| ExecError::create(run_dir(dir, &r.id), e))?;
             let stderr_path = run_dir(dir, &r.id).join("stderr.log");
             let stderr = std::fs::File::create(&stderr_path)
-                .map_err(|e| format!("cannot create {}: {e}", stderr_path.display()))?;
+                .map_err(|e| ExecError::create(&stderr_path, e))?;
             let mut child = Command::new(&exe)
                 .arg("run-task")
                 .arg(&manifest)
@@ -217,7 +253,10 @@ pub fn train_all(
                 .stdout(Stdio::piped())
                 .stderr(Stdio::from(stderr))
                 .spawn()
-                .map_err(|e| format!("cannot start `{} run-task`: {e}", exe.display()))?;
+                .map_err(|source| ExecError::Spawn {
+                    exe: exe.clone(),
+                    source,
+                })?;
             let out = child.stdout.take().expect("piped");
             slot += 1;
             let key = slot;
@@ -306,21 +345,29 @@ pub fn train_all(
                 }
                 finished += 1;
                 let st = read_status(dir, &r.id);
-                let (state, msg) = match (&st, code) {
-                    (Some(s), _) => (s.status.clone(), s.error.clone().unwrap_or_default()),
-                    (None, c) => (
-                        "failed".to_string(),
-                        format!(
-                            "the run-task process ended (exit {c:?}) without a status file; see {}",
-                            run_dir(dir, &r.id).join("stderr.log").display()
-                        ),
+                let (state, msg, error_code) = match (&st, code) {
+                    (Some(s), _) => (
+                        s.status.clone(),
+                        s.error.clone().unwrap_or_default(),
+                        s.error_code.clone(),
                     ),
+                    (None, exit) => {
+                        let e = ExecError::NoStatus {
+                            exit,
+                            log: run_dir(dir, &r.id).join("stderr.log"),
+                        };
+                        ("failed".to_string(), e.to_string(), Some(e.code().into()))
+                    }
                 };
                 match state.as_str() {
                     "done" => sum.done += 1,
                     "diverged" => sum.diverged += 1,
                     "interrupted" => sum.interrupted = true,
-                    _ => sum.failed.push((r.id.clone(), msg.clone())),
+                    _ => sum.failed.push(FailedRun {
+                        id: r.id.clone(),
+                        error: msg.clone(),
+                        code: error_code,
+                    }),
                 }
                 let secs = st.as_ref().map(|s| s.seconds).unwrap_or(0.0);
                 let note = if msg.is_empty() {

@@ -12,6 +12,7 @@
 //! checkpoint; a requeued or resubmitted task resumes from it, and a finished run is skipped
 //! (idempotent by run id).
 
+use super::ExecError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,10 +21,15 @@ use std::process::Command;
 /// Options of `lrx submit --slurm`.
 #[derive(Debug, Clone)]
 pub struct SlurmOptions {
+    /// `#SBATCH --partition` (none: the cluster's default).
     pub partition: Option<String>,
+    /// GPUs of each array task (`#SBATCH --gres=gpu:N`; 0 writes no line).
     pub gpus_per_task: u32,
+    /// CPUs of each array task (`#SBATCH --cpus-per-task`).
     pub cpus_per_task: u32,
+    /// `#SBATCH --mem` of every job, in Slurm's syntax (`16G`).
     pub mem: Option<String>,
+    /// `#SBATCH --time` of every job, in Slurm's syntax (`2:00:00`).
     pub time: Option<String>,
     /// `%K`: at most K array tasks at once.
     pub max_running: Option<usize>,
@@ -42,7 +48,9 @@ pub struct SlurmOptions {
 /// One job array: manifest indices `offset + id` for each array id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chunk {
+    /// The manifest index of array id 0 (a multiple of the largest array size).
     pub offset: usize,
+    /// The array ids submitted, ascending (each below the largest array size).
     pub array_ids: Vec<usize>,
 }
 
@@ -205,45 +213,59 @@ pub fn finalize_script(study: &str, dir: &Path, spec: &Path, o: &SlurmOptions) -
 /// One submitted array.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubmittedArray {
+    /// Slurm's job id of the array.
     pub job_id: String,
+    /// The job script submitted.
     pub script: PathBuf,
+    /// The runs it covers.
     pub chunk: Chunk,
 }
 
 /// One `lrx submit` invocation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
+    /// When, in seconds since the Unix epoch (as a string).
     pub submitted_at: String,
+    /// The spec hash of the plan submitted.
     pub spec_hash: String,
+    /// The arrays submitted, in order.
     pub arrays: Vec<SubmittedArray>,
+    /// The final job (features, classifier stage, report): its job id and script; `None` when
+    /// its submission failed.
     pub finalize: Option<(String, PathBuf)>,
 }
 
 /// `<dir>/slurm/jobs.json`: every submission of the study, oldest first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Jobs {
+    /// Every `lrx submit` of the study, oldest first.
     pub submissions: Vec<Submission>,
 }
 
+/// `<dir>/slurm/jobs.json`, the jobs file of the study directory `dir`.
 pub fn jobs_path(dir: &Path) -> PathBuf {
     dir.join("slurm").join("jobs.json")
 }
 
 impl Jobs {
-    pub fn read(dir: &Path) -> Result<Jobs, String> {
+    /// Reads the study directory `dir`'s jobs file; no submissions when it has none. Fails
+    /// with [`ExecError::Read`] or [`ExecError::BadJobsFile`], naming the file.
+    pub(crate) fn read(dir: &Path) -> Result<Jobs, ExecError> {
         let p = jobs_path(dir);
         match std::fs::read(&p) {
             Ok(b) => serde_json::from_slice(&b)
-                .map_err(|e| format!("{} is not an lrx jobs file: {e}", p.display())),
+                .map_err(|source| ExecError::BadJobsFile { path: p, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Jobs::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", p.display())),
+            Err(source) => Err(ExecError::Read { path: p, source }),
         }
     }
 
-    pub fn write(&self, dir: &Path) -> Result<(), String> {
+    /// Writes the jobs file of the study directory `dir` (atomically). Fails with
+    /// [`ExecError::Write`].
+    pub(crate) fn write(&self, dir: &Path) -> Result<(), ExecError> {
         let p = jobs_path(dir);
         super::write_atomic(&p, &serde_json::to_vec_pretty(self).unwrap_or_default())
-            .map_err(|e| format!("cannot write {}: {e}", p.display()))
+            .map_err(|e| ExecError::write(p, e))
     }
 
     /// Maps an array job id to its chunk's offset.
@@ -269,38 +291,46 @@ impl Jobs {
 }
 
 /// Runs a Slurm client with a time limit (a missing slurm.conf makes them retry for 60 s).
-/// `Err` carries the command's own message.
-pub fn slurm_cmd(prog: &str, args: &[&str]) -> Result<String, String> {
+/// Returns its stdout. Fails with [`ExecError::SlurmMissing`] when it cannot be run,
+/// [`ExecError::SlurmTimeout`] after 30 s, and [`ExecError::SlurmFailed`] (whose message is
+/// the command's own) when it exits with an error.
+pub(crate) fn slurm_cmd(prog: &str, args: &[&str]) -> Result<String, ExecError> {
     let out = Command::new("timeout")
         .arg("30")
         .arg(prog)
         .args(args)
         .output()
-        .map_err(|e| {
-            format!("cannot run `{prog}`: {e} (is Slurm installed and on PATH on this machine?)")
+        .map_err(|source| ExecError::SlurmMissing {
+            prog: prog.to_string(),
+            source,
         })?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        let code = out.status.code().unwrap_or(-1);
-        Err(if code == 124 {
-            format!("`{prog} {}` did not answer within 30 s", args.join(" "))
-        } else if err.is_empty() {
-            format!("`{prog} {}` exited with {code}", args.join(" "))
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let status = out.status.code().unwrap_or(-1);
+        let command = format!("{prog} {}", args.join(" "));
+        Err(if status == 124 {
+            ExecError::SlurmTimeout { command }
         } else {
-            err
+            ExecError::SlurmFailed {
+                command,
+                status,
+                stderr,
+            }
         })
     }
 }
 
-/// MaxArraySize from `scontrol show config` (Slurm's default is 1001).
-pub fn cluster_max_array_size() -> Result<usize, String> {
+/// MaxArraySize from `scontrol show config` (Slurm's default is 1001). Fails with
+/// [`slurm_cmd`]'s errors, or [`ExecError::NoMaxArraySize`] when the configuration lacks it.
+pub(crate) fn cluster_max_array_size() -> Result<usize, ExecError> {
     let text = slurm_cmd("scontrol", &["show", "config"])?;
-    parse_max_array_size(&text)
-        .ok_or_else(|| "`scontrol show config` has no MaxArraySize line".to_string())
+    parse_max_array_size(&text).ok_or(ExecError::NoMaxArraySize)
 }
 
+/// The `MaxArraySize` of `scontrol show config`'s output `text`; `None` when it has no such
+/// line or its value is not a number.
 pub fn parse_max_array_size(text: &str) -> Option<usize> {
     text.lines().find_map(|l| {
         let (k, v) = l.split_once('=')?;
@@ -308,13 +338,18 @@ pub fn parse_max_array_size(text: &str) -> Option<usize> {
     })
 }
 
-/// `sbatch --parsable [extra args] script` → the job id (sbatch's message on refusal).
-pub fn sbatch(script: &Path, args: &[String]) -> Result<String, String> {
+/// `sbatch --parsable [extra args] script` → the job id. Fails with
+/// [`ExecError::SbatchRefused`] (with sbatch's message) when sbatch cannot run or refuses the
+/// script, and [`ExecError::SbatchNoJobId`] when its output has no job id.
+pub(crate) fn sbatch(script: &Path, args: &[String]) -> Result<String, ExecError> {
     let mut a: Vec<&str> = vec!["--parsable"];
     a.extend(args.iter().map(String::as_str));
     let s = script.display().to_string();
     a.push(&s);
-    let out = slurm_cmd("sbatch", &a).map_err(|e| format!("sbatch refused {s}: {e}"))?;
+    let out = slurm_cmd("sbatch", &a).map_err(|e| ExecError::SbatchRefused {
+        script: s.clone(),
+        source: Box::new(e),
+    })?;
     let id = out
         .trim()
         .split(';')
@@ -323,10 +358,10 @@ pub fn sbatch(script: &Path, args: &[String]) -> Result<String, String> {
         .trim()
         .to_string();
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!(
-            "sbatch gave no job id for {s} (output: {:?})",
-            out.trim()
-        ));
+        return Err(ExecError::SbatchNoJobId {
+            script: s,
+            output: out.trim().to_string(),
+        });
     }
     Ok(id)
 }
@@ -334,6 +369,7 @@ pub fn sbatch(script: &Path, args: &[String]) -> Result<String, String> {
 /// The state of one Slurm job or array task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskState {
+    /// Slurm's state (`PENDING`, `RUNNING`, `COMPLETED`, `FAILED`, ...).
     pub state: String,
     /// squeue's reason (`Priority`, `Dependency`, ...) or scontrol's exit code.
     pub detail: String,
@@ -428,7 +464,7 @@ pub fn query(jobs: &Jobs) -> (BTreeMap<String, TaskState>, Vec<String>) {
     ) {
         Ok(t) => states.extend(parse_sacct(&t)),
         // Without slurmdbd, scontrol's records (kept MinJobAge) are what there is.
-        Err(e) if e.contains("accounting storage is disabled") => {}
+        Err(e) if e.to_string().contains("accounting storage is disabled") => {}
         Err(e) => notes.push(format!("sacct: {e}")),
     }
     for id in &ids {
@@ -439,7 +475,7 @@ pub fn query(jobs: &Jobs) -> (BTreeMap<String, TaskState>, Vec<String>) {
     match slurm_cmd("squeue", &["-h", "-r", "-j", &list, "-o", "%i|%T|%r"]) {
         Ok(t) => states.extend(parse_squeue(&t)),
         // squeue errors on job ids it no longer knows; that means none is queued.
-        Err(e) if e.contains("Invalid job id") => {}
+        Err(e) if e.to_string().contains("Invalid job id") => {}
         Err(e) => notes.push(format!("squeue: {e}")),
     }
     (states, notes)

@@ -1,7 +1,8 @@
 //! One run: RunSpec → engine job, training with observation at every checkpoint, features.
 //! What `lrx run-task` executes (in a child of `lrx run`, or a Slurm array task).
 
-use super::{EpochLog, Event, ObserveLog, RunStatus, run_dir, write_atomic};
+use super::error::Tagged;
+use super::{EpochLog, Event, ExecError, ObserveLog, RunStatus, run_dir, write_atomic};
 use crate::exec::engine::train::{TrainJob, TrainOutcome, TrainSettings, Trainer, train_with};
 use crate::exec::engine::{LearningRule, Model, Progress, Task};
 use crate::exec::observe::{CheckpointObserver, JacobianVia, ObserveConfig};
@@ -17,8 +18,11 @@ use std::sync::atomic::AtomicBool;
 use tch::Device;
 
 /// The engine job of a run. The task call carries the objective and augmentation parameters in
-/// the language; the engine takes them as a separate objective call.
-pub fn job_of(run: &RunSpec) -> Result<TrainJob, String> {
+/// the language; the engine takes them as a separate objective call. Fails with
+/// [`ExecError::UnsupportedSchedule`], [`ExecError::EpochsOutOfRange`], or
+/// [`ExecError::Engine`] when the engine refuses the training settings (batch, learning rate,
+/// checkpoints, ...).
+pub fn job_of(run: &RunSpec) -> Result<TrainJob, ExecError> {
     let t = &run.task.call;
     let objective_name = t.str("objective").unwrap_or("supervised");
     let mut objective = Call::new(objective_name);
@@ -42,7 +46,12 @@ pub fn job_of(run: &RunSpec) -> Result<TrainJob, String> {
             task.params.insert(k.clone(), v.clone());
         }
     }
-    let settings = TrainSettings::of_hyper(&run.hyper)?;
+    let h = &run.hyper;
+    if !TrainSettings::SCHEDULES.contains(&h.schedule.name.as_str()) {
+        return Err(ExecError::UnsupportedSchedule(h.schedule.name.clone()));
+    }
+    u32::try_from(h.epochs).map_err(|_| ExecError::EpochsOutOfRange(h.epochs))?;
+    let settings = TrainSettings::of_hyper(h)?;
     Ok(TrainJob {
         arch: run.arch.call.as_ref().clone(),
         rule: run.rule.call.as_ref().clone(),
@@ -52,13 +61,19 @@ pub fn job_of(run: &RunSpec) -> Result<TrainJob, String> {
     })
 }
 
-/// The observer configuration of a run (its observables, conventions and realism grid).
-pub fn observe_config(run: &RunSpec, has_backward: bool) -> Result<ObserveConfig, String> {
+/// The observer configuration of a run (its observables, conventions and realism grid);
+/// `has_backward` (the rule has backward weights) picks the Jacobian's direction when the plan
+/// leaves it to the engine. Fails with [`ExecError::Observable`] when the plan names an
+/// observable the observer does not know.
+pub(crate) fn observe_config(
+    run: &RunSpec,
+    has_backward: bool,
+) -> Result<ObserveConfig, ExecError> {
     let o = &run.observe;
     let observables = o
         .observables
         .iter()
-        .map(|x| ObservableId::parse(&x.name()).map_err(|e| e.to_string()))
+        .map(|x| ObservableId::parse(&x.name()).map_err(ExecError::Observable))
         .collect::<Result<Vec<_>, _>>()?;
     let jacobian_via = match o.jacobian_via {
         JacobianMode::Forward => JacobianVia::Forward,
@@ -152,12 +167,17 @@ pub fn encode_observations(rows: &[ObservationRow]) -> serde_json::Result<Vec<u8
     serde_json::to_vec(&(clean, bits))
 }
 
-/// Inverse of [`encode_observations`].
-pub fn decode_observations(bytes: &[u8]) -> Result<Vec<ObservationRow>, String> {
+/// Inverse of [`encode_observations`]. Fails with [`ExecError::BadObservations`] when `bytes`
+/// is not such a file (truncated, or rows and values of different lengths).
+pub(crate) fn decode_observations(bytes: &[u8]) -> Result<Vec<ObservationRow>, ExecError> {
     let (mut rows, bits): (Vec<ObservationRow>, Vec<u64>) =
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        serde_json::from_slice(bytes).map_err(|e| ExecError::BadObservations(e.to_string()))?;
     if rows.len() != bits.len() {
-        return Err(format!("{} rows but {} values", rows.len(), bits.len()));
+        return Err(ExecError::BadObservations(format!(
+            "{} rows but {} values",
+            rows.len(),
+            bits.len()
+        )));
     }
     for (r, b) in rows.iter_mut().zip(bits) {
         r.value = f64::from_bits(b);
@@ -171,9 +191,14 @@ fn obs_path(dir: &Path, epoch: u32) -> std::path::PathBuf {
 
 /// Options of one run.
 pub struct TaskOptions<'a> {
+    /// The device to train and observe on.
     pub device: Device,
+    /// Its name as recorded in `status.json` and the feature file (`cpu`, `cuda:0`).
     pub device_name: String,
+    /// Set (by SIGINT, SIGTERM) to stop training at the next step; the run is then recorded
+    /// as `interrupted` and resumes from its last checkpoint.
     pub stop: Arc<AtomicBool>,
+    /// Receives every progress event (`lrx run-task` prints them as JSON lines).
     pub emit: &'a mut dyn FnMut(&Event),
 }
 
@@ -191,23 +216,32 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
         lrx_version: env!("CARGO_PKG_VERSION").into(),
         seconds: 0.0,
         error: None,
+        error_code: None,
         diverged_epoch: None,
         resumed_from: None,
         history: vec![],
         observe_seconds: vec![],
     };
     let result = (|| -> anyhow::Result<()> {
-        std::fs::create_dir_all(&dir)?;
+        // The message of a bare I/O error, as before codes, with the code of a write.
+        let write = |e: std::io::Error| Tagged {
+            code: "lrx::exec::write",
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(&dir).map_err(write)?;
         write_atomic(
             &dir.join("spec.json"),
             &serde_json::to_vec_pretty(run).unwrap_or_default(),
-        )?;
-        let job = job_of(run).map_err(anyhow::Error::msg)?;
-        let mut trainer = Trainer::new(&job, opts.device)
-            .map_err(|e| anyhow::anyhow!("building run `{}` ({}): {e}", run.id, run.task.label))?;
+        )
+        .map_err(write)?;
+        let job = job_of(run)?;
+        let mut trainer = Trainer::new(&job, opts.device).map_err(|e| Tagged {
+            code: crate::diag::Coded::code(&e),
+            message: format!("building run `{}` ({}): {e}", run.id, run.task.label),
+        })?;
         trainer.stop = Some(opts.stop.clone());
         let has_b = trainer.rule.has_backward_weights();
-        let cfg = observe_config(run, has_b).map_err(anyhow::Error::msg)?;
+        let cfg = observe_config(run, has_b)?;
         let epochs = job.settings.epochs;
         let id = run.id.clone();
         emit(&Event::Start {
@@ -273,14 +307,16 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
                 let mut rows = vec![];
                 for &e in &job.settings.checkpoints {
                     let p = obs_path(&dir, e);
-                    let bytes = std::fs::read(&p).map_err(|err| {
-                        anyhow::anyhow!(
+                    let bytes = std::fs::read(&p).map_err(|err| Tagged {
+                        code: "lrx::exec::read",
+                        message: format!(
                             "observations of epoch {e} missing ({}): {err}",
                             p.display()
-                        )
+                        ),
                     })?;
-                    let mut r = decode_observations(&bytes).map_err(|err| {
-                        anyhow::anyhow!("observations of epoch {e} ({}) are unreadable: {err}; remove {} to retrain this run", p.display(), dir.display())
+                    let mut r = decode_observations(&bytes).map_err(|err| Tagged {
+                        code: crate::diag::Coded::code(&err),
+                        message: format!("observations of epoch {e} ({}) are unreadable: {err}; remove {} to retrain this run", p.display(), dir.display()),
                     })?;
                     rows.append(&mut r);
                 }
@@ -319,6 +355,7 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
     if let Err(e) = result {
         status.status = "failed".into();
         status.error = Some(format!("{e:#}"));
+        status.error_code = super::error::code_of(&e).map(str::to_string);
     }
     status.seconds = t0.elapsed().as_secs_f64();
     if let Err(e) = write_atomic(
@@ -327,6 +364,7 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
     ) {
         status.status = "failed".into();
         status.error = Some(format!("cannot write the status file: {e}"));
+        status.error_code = Some("lrx::exec::write".into());
     }
     emit(&Event::End {
         run: run.id.clone(),

@@ -182,17 +182,45 @@ pub struct ObservableId {
 }
 
 /// An observable triple that method.md does not define (gradavg only has `id`; weight and act
-/// never have `id`).
+/// never have `id`), or a name that is not an observable. Each variant has a stable code
+/// `lrx::features::observable::...` ([`crate::diag::Coded`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ObservableError {
+    /// `gradavg` with a statistic other than `id`
+    /// (`lrx::features::observable::gradavg_statistic`).
     #[error("`{0}` is not an observable: `gradavg` only has the statistic `id`")]
-    GradavgStatistic(String),
+    GradavgStatistic(
+        /// The name (`gradavgraw_mean`).
+        String,
+    ),
+    /// The statistic `id` on `weight` or `act` (`lrx::features::observable::id_on_tensor`).
     #[error("`{0}` is not an observable: the statistic `id` exists only for `gradavg`")]
-    IdOnTensor(String),
+    IdOnTensor(
+        /// The name (`weightraw_id`).
+        String,
+    ),
+    /// A name not of the form `{measure}{function}_{statistic}`
+    /// (`lrx::features::observable::malformed`).
     #[error("`{name}` is not an observable name of the form {{measure}}{{function}}_{{statistic}}")]
-    Malformed { name: String },
+    Malformed {
+        /// The name given.
+        name: String,
+    },
+    /// A measure, function or statistic name that does not exist
+    /// (`lrx::features::observable::unknown`).
     #[error(transparent)]
     Unknown(#[from] UnknownName),
+}
+
+impl crate::diag::Coded for ObservableError {
+    fn code(&self) -> &'static str {
+        match self {
+            ObservableError::GradavgStatistic(_) => "lrx::features::observable::gradavg_statistic",
+            ObservableError::IdOnTensor(_) => "lrx::features::observable::id_on_tensor",
+            ObservableError::Malformed { .. } => "lrx::features::observable::malformed",
+            ObservableError::Unknown(_) => "lrx::features::observable::unknown",
+        }
+    }
 }
 
 impl ObservableId {

@@ -366,21 +366,43 @@ pub fn is_perf_column(name: &str) -> bool {
     parse_perf_column(name).is_some()
 }
 
-/// A runs table whose factor columns cannot be reconciled.
+/// A runs table whose factor columns cannot be reconciled. Each variant has a stable code
+/// `lrx::features::runs::...` ([`crate::diag::Coded`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RunsSchemaError {
+    /// A factor column has two types that do not widen to one (`lrx::features::runs::type_conflict`).
     #[error(
         "factor column `{column}` has type {first} in run `{first_run}` but {other} in run `{other_run}`"
     )]
     TypeConflict {
+        /// The column's name.
         column: String,
+        /// Its type in the first run that has it.
         first: DataType,
+        /// That run's id.
         first_run: String,
+        /// The conflicting type.
         other: DataType,
+        /// The run with the conflicting type.
         other_run: String,
     },
+    /// A factor named like a fixed or performance column (`lrx::features::runs::reserved`).
     #[error("run `{run}` uses the reserved column name `{column}` as a factor")]
-    Reserved { run: String, column: String },
+    Reserved {
+        /// The run's id.
+        run: String,
+        /// The column's name.
+        column: String,
+    },
+}
+
+impl crate::diag::Coded for RunsSchemaError {
+    fn code(&self) -> &'static str {
+        match self {
+            RunsSchemaError::TypeConflict { .. } => "lrx::features::runs::type_conflict",
+            RunsSchemaError::Reserved { .. } => "lrx::features::runs::reserved",
+        }
+    }
 }
 
 /// The runs schema: `run_id, rule, status` then the union of factor columns in order of first

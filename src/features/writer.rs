@@ -32,31 +32,62 @@ pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// Zstd level: a good ratio at a negligible cost next to training.
 pub const ZSTD_LEVEL: i32 = 3;
 
-/// Errors while writing, naming the file.
+/// Errors while writing feature files and the runs table, naming the file. Each has a stable
+/// code ([`crate::diag::Coded`]): `lrx::features::write::...`, or the code of the
+/// [`RunsSchemaError`] it wraps.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// A file or directory cannot be created or written (`lrx::features::write::io`).
     #[error("cannot write `{path}`: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// The Parquet writer failed (`lrx::features::write::parquet`).
     #[error("cannot encode `{path}` as Parquet: {source}")]
     Parquet {
+        /// The file.
         path: PathBuf,
+        /// The Parquet writer's error.
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// The rows do not make an Arrow batch of the schema (`lrx::features::write::arrow`).
     #[error("cannot build the Arrow batch for `{path}`: {source}")]
     Arrow {
+        /// The file.
         path: PathBuf,
+        /// Arrow's error.
         #[source]
         source: arrow_schema::ArrowError,
     },
+    /// The runs' factor columns cannot be reconciled (the [`RunsSchemaError`]'s code).
     #[error(transparent)]
     RunsSchema(#[from] RunsSchemaError),
+    /// A rule label or run id is empty, so it cannot name its `rule=`/`run=` directory
+    /// (`lrx::features::write::empty_name`).
     #[error("empty {what}: `{value}` cannot name a partition directory")]
-    EmptyName { what: &'static str, value: String },
+    EmptyName {
+        /// Which name (`rule`, `run id`).
+        what: &'static str,
+        /// The value given.
+        value: String,
+    },
+}
+
+impl crate::diag::Coded for WriteError {
+    fn code(&self) -> &'static str {
+        match self {
+            WriteError::Io { .. } => "lrx::features::write::io",
+            WriteError::Parquet { .. } => "lrx::features::write::parquet",
+            WriteError::Arrow { .. } => "lrx::features::write::arrow",
+            WriteError::RunsSchema(e) => e.code(),
+            WriteError::EmptyName { .. } => "lrx::features::write::empty_name",
+        }
+    }
 }
 
 /// Provenance written into every feature file's key-value metadata.

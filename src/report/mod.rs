@@ -27,48 +27,77 @@ use std::path::{Path, PathBuf};
 pub(crate) use doc::Doc;
 pub(crate) use inputs::StudyInputs;
 
-/// What went wrong, naming the file.
+/// What went wrong while writing a report (`lrx report`, the end of `lrx run`), naming the file.
+/// Each variant has a stable code `lrx::report::...` ([`crate::diag::Coded`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// The directory given is not a study directory (`lrx::report::not_a_directory`).
     #[error("`{path}` is not a study directory (it does not exist or is not a directory)")]
-    NotADirectory { path: PathBuf },
+    NotADirectory {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// An input file exists but cannot be read (`lrx::report::read`).
     #[error("cannot read `{path}`: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// An input file is not the JSON it should be (`lrx::report::bad_json`).
     #[error("`{path}` is not valid JSON for {what}: {source}")]
     Json {
+        /// The file.
         path: PathBuf,
+        /// What it should hold (`a study`, `a run status`, ...).
         what: &'static str,
+        /// serde_json's error, with line and column.
         source: serde_json::Error,
     },
+    /// An input file parses but its content is inconsistent (`lrx::report::bad_json`).
     #[error("`{path}`: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// `runs.parquet` cannot be read (`lrx::report::bad_parquet`).
     #[error("cannot read the runs table `{path}`: {source}")]
     Parquet {
+        /// The runs table.
         path: PathBuf,
+        /// The reader's error.
         source: Box<crate::features::ReadError>,
     },
+    /// A figure cannot be drawn (`lrx::report::plot`).
     #[error("cannot draw the figure `{name}`: {message}")]
-    Plot { name: String, message: String },
+    Plot {
+        /// The figure's file name.
+        name: String,
+        /// The plotting library's error.
+        message: String,
+    },
+    /// An output file cannot be written (`lrx::report::write`).
     #[error("cannot write `{path}`: {source}")]
     Write {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
 }
 
-impl ReportError {
-    /// A stable code for the CLI (`error[lrx::report::<code>]`).
-    pub fn code(&self) -> &'static str {
+impl crate::diag::Coded for ReportError {
+    fn code(&self) -> &'static str {
         match self {
-            ReportError::NotADirectory { .. } => "not_a_directory",
-            ReportError::Read { .. } => "read",
-            ReportError::Json { .. } | ReportError::Invalid { .. } => "bad_json",
-            ReportError::Parquet { .. } => "bad_parquet",
-            ReportError::Plot { .. } => "plot",
-            ReportError::Write { .. } => "write",
+            ReportError::NotADirectory { .. } => "lrx::report::not_a_directory",
+            ReportError::Read { .. } => "lrx::report::read",
+            ReportError::Json { .. } | ReportError::Invalid { .. } => "lrx::report::bad_json",
+            ReportError::Parquet { .. } => "lrx::report::bad_parquet",
+            ReportError::Plot { .. } => "lrx::report::plot",
+            ReportError::Write { .. } => "lrx::report::write",
         }
     }
 }

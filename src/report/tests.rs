@@ -226,7 +226,7 @@ fn bad_files_are_errors_naming_the_file() {
         msg.contains("manifest.json") && msg.contains("not valid JSON"),
         "{msg}"
     );
-    assert_eq!(e.code(), "bad_json");
+    assert_eq!(crate::diag::Coded::code(&e), "lrx::report::bad_json");
 
     std::fs::remove_file(dir.join("manifest.json")).unwrap();
     std::fs::write(dir.join("runs.parquet"), b"PAR1 garbage").unwrap();
@@ -240,7 +240,7 @@ fn bad_files_are_errors_naming_the_file() {
     assert!(e.to_string().contains("runs/abc/status.json"), "{e}");
 
     let e = write_report(&dir.join("nope")).unwrap_err();
-    assert_eq!(e.code(), "not_a_directory");
+    assert_eq!(crate::diag::Coded::code(&e), "lrx::report::not_a_directory");
 }
 
 #[test]

@@ -145,7 +145,7 @@ fn valid_cases_check_and_plan() {
 #[test]
 fn every_error_has_a_span_and_a_documented_code() {
     let docs = std::fs::read_to_string(crate::root().join("docs/diagnostics.md")).unwrap();
-    for code in lrx::diag::codes::ALL {
+    for code in lrx::diag::codes::ALL.iter().chain(lrx::diag::runtime::ALL) {
         assert!(
             docs.contains(&format!("## `{code}`")),
             "docs/diagnostics.md lacks a section for `{code}`"
@@ -180,4 +180,68 @@ fn an_output_path_with_a_nul_byte_is_refused() {
     let codes: Vec<&str> = d.0.iter().map(|d| d.code).collect();
     assert_eq!(codes, ["lrx::check::bad_path"], "{:?}", d.0);
     assert!(d.0[0].message.contains("NUL"), "{}", d.0[0].message);
+}
+
+/// Every code written in the source (a string literal `"lrx::..."`, or `error[lrx::...]` in a
+/// message) is listed in `diag::codes::ALL` (the front end) or `diag::runtime::ALL` (the back
+/// end), so that the docs test above covers it; each is listed once, and every section of
+/// docs/diagnostics.md is a listed code.
+#[test]
+fn every_code_in_the_source_is_listed() {
+    use std::collections::BTreeSet;
+    let listed: Vec<&str> = lrx::diag::codes::ALL
+        .iter()
+        .chain(lrx::diag::runtime::ALL)
+        .copied()
+        .collect();
+    let unique: BTreeSet<&str> = listed.iter().copied().collect();
+    assert_eq!(unique.len(), listed.len(), "a code is listed twice");
+    let mut files = vec![crate::root().join("src")];
+    let mut found = BTreeSet::new();
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if p.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for (i, _) in text.match_indices("lrx::") {
+            let open = text[..i].chars().next_back();
+            let rest = &text[i..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_lowercase() || c == '_' || c == ':'))
+                .unwrap_or(rest.len());
+            let close = rest[end..].chars().next();
+            // A whole code, not a prefix that a test matches (`starts_with("lrx::parse")`).
+            let whole = matches!(
+                (open, close),
+                (Some('"'), Some('"')) | (Some('['), Some(']'))
+            ) && !text[..i].ends_with("starts_with(\"");
+            if whole {
+                found.insert((rest[..end].to_string(), p.display().to_string()));
+            }
+        }
+    }
+    assert!(
+        found.len() > 100,
+        "the scan found only {} codes",
+        found.len()
+    );
+    for (code, file) in &found {
+        assert!(
+            unique.contains(code.as_str()),
+            "{file}: code `{code}` is in neither diag::codes::ALL nor diag::runtime::ALL"
+        );
+    }
+    let docs = std::fs::read_to_string(crate::root().join("docs/diagnostics.md")).unwrap();
+    for line in docs.lines() {
+        if let Some(code) = line.strip_prefix("## `").and_then(|l| l.strip_suffix('`')) {
+            assert!(
+                unique.contains(code),
+                "docs/diagnostics.md documents `{code}`, which lrx does not list"
+            );
+        }
+    }
 }

@@ -786,6 +786,7 @@ pub fn train_with(
         observer(epoch, &tr.model, &tr.task).map_err(|e| EngineError::Observer {
             epoch,
             msg: format!("{e:#}"),
+            code: crate::exec::error::code_of(&e),
         })?;
         marker.last_observed = Some(epoch);
         write_atomic(&marker_path, &serde_json::to_vec(marker).expect("json"))

@@ -58,57 +58,128 @@ impl Default for ObserveConfig {
     }
 }
 
-/// Errors of observation, naming the layer.
+/// Errors of observation (the statistics of a checkpoint, in `lrx run-task`), naming the layer.
+/// Each has a stable code ([`crate::diag::Coded`]): its own `lrx::observe::...`, or the code of
+/// the error it wraps.
 #[derive(Debug, thiserror::Error)]
 pub enum ObserveError {
+    /// A statistic cannot be computed on a layer's tensor (the [`StatsError`]'s code).
     #[error("layer `{layer}`, {measure}: {source}")]
     Stats {
+        /// The layer's name.
         layer: String,
+        /// The tensor measured (`weight`, `act`, `gradavg`).
         measure: Measure,
+        /// What failed.
         #[source]
         source: StatsError,
     },
+    /// libtorch raised an error while observing a layer (`lrx::observe::torch`).
     #[error("layer `{layer}`: libtorch failed while {what}: {source}")]
     Torch {
+        /// The layer's name.
         layer: String,
+        /// What the observer was doing.
         what: &'static str,
+        /// libtorch's error.
         #[source]
         source: tch::TchError,
     },
+    /// The observables or conventions asked for do not fit together
+    /// (`lrx::observe::config`).
     #[error("invalid observable configuration: {0}")]
-    Config(String),
+    Config(
+        /// What does not fit.
+        String,
+    ),
+    /// A realism condition is outside its domain (the [`RealismError`]'s code).
     #[error(transparent)]
     Realism(#[from] RealismError),
+    /// A layer differs from the one the observer was built for (`lrx::observe::layer_mismatch`).
     #[error("layer {index} is `{got}`, but the observer was created with `{expected}` there")]
     LayerMismatch {
+        /// The layer's index (0-based).
         index: usize,
+        /// The layer the observer was created with.
         expected: String,
+        /// The layer given now.
         got: String,
     },
+    /// A layer index past the observer's layers (`lrx::observe::layer_index`).
     #[error("layer index {index} is out of range: the observer has {n} layers")]
-    LayerIndex { index: usize, n: usize },
+    LayerIndex {
+        /// The index given (0-based).
+        index: usize,
+        /// The number of layers.
+        n: usize,
+    },
+    /// A batch with not one input per layer (`lrx::observe::batch_arity`).
     #[error("a batch has {got} layer inputs, expected one per layer ({expected})")]
-    BatchArity { expected: usize, got: usize },
+    BatchArity {
+        /// The number of layers.
+        expected: usize,
+        /// The number of inputs given.
+        got: usize,
+    },
+    /// Not one position (early, middle, deep) per layer (`lrx::observe::positions`).
     #[error("{n} layer positions given for {layers} layers")]
-    Positions { n: usize, layers: usize },
+    Positions {
+        /// The number of positions given.
+        n: usize,
+        /// The number of layers.
+        layers: usize,
+    },
+    /// A checkpoint finished without any stimulus batch (`lrx::observe::no_stimuli`).
     #[error("layer `{layer}` saw no stimuli: act and gradavg need at least one batch")]
-    NoStimuli { layer: String },
+    NoStimuli {
+        /// The first layer without observations.
+        layer: String,
+    },
+    /// A layer's activation or gradient has no batch axis of the batch's size
+    /// (`lrx::observe::shape`).
     #[error("layer `{layer}`: {what} has shape {shape:?}, expected a batch axis of size {batch}")]
     Shape {
+        /// The layer's name.
         layer: String,
+        /// Which tensor (`input`, `output`).
         what: &'static str,
+        /// Its shape.
         shape: Vec<i64>,
+        /// The batch size expected on axis 0.
         batch: i64,
     },
+    /// A layer's number of units changed between batches (`lrx::observe::unit_count`).
     #[error(
         "layer `{layer}`: the {what} has {got} units in this batch but {expected} in an earlier one"
     )]
     UnitCount {
+        /// The layer's name.
         layer: String,
+        /// Which tensor (`input`, `output`).
         what: &'static str,
+        /// The units in the earlier batches.
         expected: i64,
+        /// The units in this batch.
         got: i64,
     },
+}
+
+impl crate::diag::Coded for ObserveError {
+    fn code(&self) -> &'static str {
+        match self {
+            ObserveError::Stats { source, .. } => source.code(),
+            ObserveError::Torch { .. } => "lrx::observe::torch",
+            ObserveError::Config(_) => "lrx::observe::config",
+            ObserveError::Realism(e) => e.code(),
+            ObserveError::LayerMismatch { .. } => "lrx::observe::layer_mismatch",
+            ObserveError::LayerIndex { .. } => "lrx::observe::layer_index",
+            ObserveError::BatchArity { .. } => "lrx::observe::batch_arity",
+            ObserveError::Positions { .. } => "lrx::observe::positions",
+            ObserveError::NoStimuli { .. } => "lrx::observe::no_stimuli",
+            ObserveError::Shape { .. } => "lrx::observe::shape",
+            ObserveError::UnitCount { .. } => "lrx::observe::unit_count",
+        }
+    }
 }
 
 /// A measurement condition: plain, or one realism condition of the grid.

@@ -24,15 +24,38 @@ use tch::{Device, Kind, Tensor};
 /// checked constructor and the paper's grid here.
 pub use crate::ir::RealismCondition;
 
-/// A realism condition outside its domain.
+/// A realism condition outside its domain. Each variant has a stable code `lrx::realism::...`
+/// ([`crate::diag::Coded`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RealismError {
+    /// The noise's standard deviation is negative or not finite (`lrx::realism::sigma`).
     #[error("noise sigma must be finite and ≥ 0, got {0}")]
-    Sigma(f64),
+    Sigma(
+        /// The σ given.
+        f64,
+    ),
+    /// The unit fraction is outside (0, 1] (`lrx::realism::fraction`).
     #[error("unit fraction must be in (0, 1], got {0}")]
-    Fraction(f64),
+    Fraction(
+        /// The ρ given.
+        f64,
+    ),
+    /// The seed does not fit the features' int64 column (`lrx::realism::seed`).
     #[error("realism seed {0} is too large (seeds are stored as int64 and gradavg uses seed+1)")]
-    Seed(u64),
+    Seed(
+        /// The seed given.
+        u64,
+    ),
+}
+
+impl crate::diag::Coded for RealismError {
+    fn code(&self) -> &'static str {
+        match self {
+            RealismError::Sigma(_) => "lrx::realism::sigma",
+            RealismError::Fraction(_) => "lrx::realism::fraction",
+            RealismError::Seed(_) => "lrx::realism::seed",
+        }
+    }
 }
 
 impl RealismCondition {

@@ -22,17 +22,42 @@ use crate::ir::{
 use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
-/// A statistic kernel that cannot run on the given tensor.
+/// A statistic kernel that cannot run on the given tensor. Each variant has a stable code
+/// `lrx::stats::...` ([`crate::diag::Coded`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StatsError {
+    /// The tensor is not 2-D `[rows, units]` (`lrx::stats::shape`).
     #[error("statistics need a 2-D [rows, units] tensor, got shape {0:?}")]
-    Shape(Vec<i64>),
+    Shape(
+        /// The tensor's shape.
+        Vec<i64>,
+    ),
+    /// The tensor has no units (`lrx::stats::empty`).
     #[error("statistics of an empty set: the tensor of shape {0:?} has no units")]
-    Empty(Vec<i64>),
+    Empty(
+        /// The tensor's shape.
+        Vec<i64>,
+    ),
+    /// The statistic `id` got more than one value per row (`lrx::stats::id_needs_scalar`).
     #[error("the statistic `id` needs exactly one value per row, got {0} units")]
-    IdNeedsScalar(i64),
+    IdNeedsScalar(
+        /// The units per row.
+        i64,
+    ),
+    /// libtorch raised an error (`lrx::stats::torch`).
     #[error("libtorch failed while computing statistics: {0}")]
     Torch(#[from] tch::TchError),
+}
+
+impl crate::diag::Coded for StatsError {
+    fn code(&self) -> &'static str {
+        match self {
+            StatsError::Shape(_) => "lrx::stats::shape",
+            StatsError::Empty(_) => "lrx::stats::empty",
+            StatsError::IdNeedsScalar(_) => "lrx::stats::id_needs_scalar",
+            StatsError::Torch(_) => "lrx::stats::torch",
+        }
+    }
 }
 
 /// The float kind the statistics are computed in.

@@ -123,11 +123,14 @@ impl TrainSettings {
 }
 
 impl TrainSettings {
+    /// The schedules [`TrainSettings::of_hyper`] translates (the registry's `Schedule` builtins).
+    pub const SCHEDULES: &[&str] = &["constant", "warmup_steps"];
+
     /// The settings of a planned run: its hyperparameters as the plan has them, the learning
     /// rate as written (`scale_lr` off), validation every epoch, only the latest checkpoint
     /// file kept; checked ([`TrainSettings::checked`]). An error names what the engine cannot
     /// run: a schedule it does not implement, or epochs or a batch out of range.
-    pub fn of_hyper(h: &crate::ir::Hyper) -> std::result::Result<TrainSettings, String> {
+    pub fn of_hyper(h: &crate::ir::Hyper) -> Result<TrainSettings> {
         let s = &h.schedule;
         let schedule = match s.name.as_str() {
             "constant" => Schedule::Constant,
@@ -145,10 +148,15 @@ impl TrainSettings {
                     .unwrap_or_default(),
                 gamma: s.f64("gamma").unwrap_or(0.1),
             },
-            o => return Err(format!("schedule `{o}` is not implemented by the engine")),
+            o => {
+                return Err(EngineError::Invalid(format!(
+                    "schedule `{o}` is not implemented by the engine"
+                )));
+            }
         };
         TrainSettings {
-            epochs: u32::try_from(h.epochs).map_err(|_| "epochs out of range")?,
+            epochs: u32::try_from(h.epochs)
+                .map_err(|_| EngineError::Invalid("epochs out of range".into()))?,
             batch: h.batch,
             lr: h.lr,
             scale_lr: false,
@@ -162,7 +170,6 @@ impl TrainSettings {
             keep_checkpoints: false,
         }
         .checked()
-        .map_err(|e| e.to_string())
     }
 }
 
