@@ -238,7 +238,7 @@ spelled!(Factor {
 #[serde(rename_all = "snake_case")]
 pub enum QuantileConvention {
     /// TF `percentile(interpolation='nearest')` (method.md §1.2, the default): sort descending,
-    /// idx = round_half_even((n−1)(1−q/100)), value z_desc[idx].
+    /// idx = round_half_even((n−1)(1−q/100)), value `z_desc[idx]`.
     #[default]
     TfNearest,
     /// numpy's default `method='linear'`: z_asc at (n−1)q/100, linearly interpolated.

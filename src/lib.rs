@@ -1,4 +1,5 @@
 #![doc = include_str!("../docs/architecture.md")]
+#![warn(missing_docs)]
 
 pub mod check;
 pub mod classify;

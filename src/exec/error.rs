@@ -180,7 +180,7 @@ pub enum ExecError {
         i64,
     ),
     /// An observable of the run's plan is not one the observer knows (the
-    /// [`ObservableError`]'s code).
+    /// `ObservableError`'s code).
     #[error(transparent)]
     Observable(#[from] ObservableError),
     /// A checkpoint's observation file cannot be decoded (`lrx::exec::bad_observations`).

@@ -42,9 +42,9 @@ pub(crate) fn engine_beside(me: &Path) -> Result<PathBuf, ExecError> {
     Err(ExecError::EngineMissing { path: engine })
 }
 
-/// Replaces this process with the engine, run with `args` (`args[0]` is kept as its argv[0],
+/// Replaces this process with the engine, run with `args` (`args[0]` is kept as its `argv[0]`,
 /// so messages still say `lrx`). Returns only on failure, with the reason: an error of
-/// [`engine_exe`], or [`ExecError::EngineStart`] when `exec` fails.
+/// `engine_exe`, or [`ExecError::EngineStart`] when `exec` fails.
 pub fn exec_engine(args: &[OsString]) -> ExecError {
     use std::os::unix::process::CommandExt;
     let engine = match engine_exe() {

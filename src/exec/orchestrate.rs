@@ -162,7 +162,7 @@ struct Running {
 /// stdout, in JSON mode). Setting `stop` (SIGINT, SIGTERM) interrupts the children, which save
 /// their checkpoint. A run that fails is counted in the summary, not returned as an error; the
 /// error is for what stops the whole stage: no engine executable
-/// ([`super::exe::engine_exe`]'s errors), a run directory or log that cannot be created
+/// (`exe::engine_exe`'s errors), a run directory or log that cannot be created
 /// ([`ExecError::Write`]), a child that cannot be started ([`ExecError::Spawn`]).
 pub fn train_all(
     plan: &Plan,

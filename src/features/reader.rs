@@ -123,7 +123,7 @@ pub enum ReadError {
         path: PathBuf,
         /// The `schema_version` in the file's metadata.
         found: String,
-        /// The version this lrx reads ([`crate::features::schema::SCHEMA_VERSION`]).
+        /// The version this lrx reads (`features::schema::SCHEMA_VERSION`).
         expected: u32,
     },
     /// A file's content contradicts itself or the other files (`lrx::features::read::inconsistent`).

@@ -1,6 +1,6 @@
 //! From a checked call to what the engine takes: every parameter filled from the builtin's one
 //! schema in [`super::BUILTINS`] ([`complete`]), then parsed once into plain data, the typed
-//! configs: the objective ([`Objective`]), rules ([`RuleConfig`]) and tasks ([`TaskConfig`]);
+//! configs: the objective ([`Objective`]), rules ([`super::RuleConfig`]) and tasks ([`super::TaskConfig`]);
 //! architectures' is [`super::arch::ArchConfig`], beside their layer plan.
 //!
 //! The registry is the only description of a builtin: the checker binds spec calls against

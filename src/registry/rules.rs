@@ -1,5 +1,5 @@
 //! The learning rules (method.md §6), one place per rule: its parameter schema, its entry in
-//! [`super::BUILTINS`] ([`RULES`]) and its typed form [`RuleConfig`], parsed once from a completed
+//! [`super::BUILTINS`] (`RULES`) and its typed form [`RuleConfig`], parsed once from a completed
 //! call and taken by the engine. A new rule touches this file and its math in
 //! `src/exec/engine/rules.rs` (docs/architecture.md "Where to add things").
 

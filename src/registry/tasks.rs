@@ -1,5 +1,5 @@
 //! The tasks (method.md §7): each task's parameter schema, its entry in [`super::BUILTINS`]
-//! ([`TASKS`]) and its typed form [`TaskConfig`], parsed once from a completed call and taken
+//! (`TASKS`) and its typed form [`TaskConfig`], parsed once from a completed call and taken
 //! by the engine's readers (docs/architecture.md "Where to add things").
 
 use super::cochlea::CochleaParams;

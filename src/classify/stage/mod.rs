@@ -100,7 +100,7 @@ pub enum StageError {
         #[source]
         source: std::io::Error,
     },
-    /// A Parquet result file cannot be written (the [`features::WriteError`]'s code).
+    /// A Parquet result file cannot be written (the features writer's error code).
     #[error(transparent)]
     Write(#[from] features::WriteError),
 }

@@ -63,7 +63,7 @@ impl Default for ObserveConfig {
 /// the error it wraps.
 #[derive(Debug, thiserror::Error)]
 pub enum ObserveError {
-    /// A statistic cannot be computed on a layer's tensor (the [`StatsError`]'s code).
+    /// A statistic cannot be computed on a layer's tensor (the `StatsError`'s code).
     #[error("layer `{layer}`, {measure}: {source}")]
     Stats {
         /// The layer's name.
@@ -92,7 +92,7 @@ pub enum ObserveError {
         /// What does not fit.
         String,
     ),
-    /// A realism condition is outside its domain (the [`RealismError`]'s code).
+    /// A realism condition is outside its domain (the `RealismError`'s code).
     #[error(transparent)]
     Realism(#[from] RealismError),
     /// A layer differs from the one the observer was built for (`lrx::observe::layer_mismatch`).

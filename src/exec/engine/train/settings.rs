@@ -26,19 +26,25 @@ pub enum Schedule {
 /// without a spec).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainSettings {
+    /// Training epochs (the run's `epochs`).
     pub epochs: u32,
+    /// Examples per step (the run's `batch`).
     pub batch: i64,
     /// Base learning rate (at `lr_base_batch` when `scale_lr`).
     pub lr: f64,
     /// lr · batch / lr_base_batch (method.md §7).
     pub scale_lr: bool,
+    /// The batch size at which `lr` is the rate, when `scale_lr`.
     pub lr_base_batch: i64,
+    /// The learning-rate schedule over epochs.
     pub schedule: Schedule,
     /// L2 coefficient on kernels and biases (TF `wd · l2_loss(v)` = wd·Σv²/2, gradient wd·v).
     pub weight_decay: f64,
     /// Epochs after which to checkpoint and observe (0 = before training).
     pub checkpoints: Vec<u32>,
+    /// Seed of the initial weights (W and B).
     pub model_seed: u64,
+    /// Seed of the batch order and augmentations.
     pub data_seed: u64,
     /// Evaluate on the validation split every this many epochs (0 = never).
     pub eval_every: u32,
