@@ -12,7 +12,7 @@ Prints, for the Rust files under SRC_DIR (default: src/ next to this script):
   (`src/<m>.rs` or `src/<m>/`), an edge m → n for every `crate::n` path in m's non-test code
   (`use` lines and inline paths), and between sibling files of one folder (`super::x` paths).
 
-The counts are text-based (no Rust parser): braces inside strings or comments can shift a
+The counts are text-based (no Rust parser): braces inside raw strings or block comments can shift a
 function's end. They are meant for before/after comparisons of the same code base.
 """
 import json
@@ -32,16 +32,44 @@ def is_test_file(p: Path) -> bool:
     return p.name.endswith("_tests.rs") or p.name == "tests.rs" or "tests" in p.parts[:-1]
 
 
-def strip_strings(line: str) -> str:
-    line = re.sub(r'"(\\.|[^"\\])*"', '""', line)
-    line = re.sub(r"'(\\.|[^'\\])'", "' '", line)
-    i = line.find("//")
-    return line if i < 0 else line[:i]
+def code_lines(lines):
+    """The lines with string and char literals and `//` comments removed. A string may continue
+    onto the next lines (a `\\` line continuation or a multi-line literal), so the state carries
+    over; raw strings (`r#"…"#`) are not recognised."""
+    out, in_str = [], False
+    for line in lines:
+        res, i, n = [], 0, len(line)
+        while i < n:
+            c = line[i]
+            if in_str:
+                if c == "\\":
+                    i += 2
+                    continue
+                if c == '"':
+                    in_str = False
+                i += 1
+                continue
+            if c == "/" and line[i + 1 : i + 2] == "/":
+                break
+            if c == '"':
+                in_str = True
+                i += 1
+                continue
+            if c == "'":
+                m = re.match(r"'(\\.|[^'\\])'", line[i:])
+                if m:
+                    i += len(m.group(0))
+                    continue
+            res.append(c)
+            i += 1
+        out.append("".join(res))
+    return out
 
 
 def functions(lines):
     """(name, start line, length) of every fn with a body."""
     out = []
+    code = code_lines(lines)
     i = 0
     n = len(lines)
     while i < n:
@@ -53,7 +81,7 @@ def functions(lines):
         opened = False
         j = i
         while j < n:
-            s = strip_strings(lines[j])
+            s = code[j]
             if not opened and ";" in s and "{" not in s:
                 break  # a declaration without a body (trait method)
             for ch in s:
@@ -74,11 +102,12 @@ def functions(lines):
 def test_ranges(lines):
     """Line ranges of `#[cfg(test)] mod … { … }` blocks."""
     ranges = []
+    code = code_lines(lines)
     for i, l in enumerate(lines):
         if l.strip() == "#[cfg(test)]" and i + 1 < len(lines) and re.match(r"^\s*(pub\s+)?mod\s+\w+\s*\{", lines[i + 1]):
             depth = 0
             for j in range(i + 1, len(lines)):
-                s = strip_strings(lines[j])
+                s = code[j]
                 depth += s.count("{") - s.count("}")
                 if depth <= 0 and "{" in "".join(lines[i + 1 : j + 1]):
                     ranges.append((i, j))
@@ -182,9 +211,8 @@ def main():
         if is_test_file(p):
             continue  # dependencies count non-test code only
         tests = test_ranges(lines)
-        code = "\n".join(
-            strip_strings(l) for k, l in enumerate(lines) if not any(a <= k <= b for a, b in tests)
-        )
+        cl = code_lines(lines)
+        code = "\n".join(l for k, l in enumerate(cl) if not any(a <= k <= b for a, b in tests))
         for n in set(CRATE_PATH.findall(code)):
             if n != m and n in mod_names:
                 top[m].add(n)

@@ -317,7 +317,7 @@ pub fn synthetic(t: &SyntheticAudio) -> Result<Waves> {
 // WAV folders
 
 fn wav_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    super::data::files_with(dir, crate::datafiles::AUDIO_EXTS)
+    super::store::files_with(dir, crate::datafiles::AUDIO_EXTS)
 }
 
 /// Read a WAV file as mono f64 in [-1, 1] and its sampling rate.
@@ -378,7 +378,7 @@ pub fn folder(t: &AudioFolder) -> Result<(super::store::Examples, super::store::
         path: dir.clone(),
         msg,
     };
-    let (tr, va, classes) = super::data::folder_listing(
+    let (tr, va, classes) = super::store::folder_listing(
         "audio_folder",
         &t.folder,
         &dir,
@@ -401,7 +401,7 @@ pub fn folder(t: &AudioFolder) -> Result<(super::store::Examples, super::store::
             fit_clip(x, rate, &q, buf);
             Ok(())
         }));
-    let (train, val) = super::data::folder_examples(
+    let (train, val) = super::store::folder_examples(
         "audio_folder",
         &t.folder,
         &tr,

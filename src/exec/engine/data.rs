@@ -13,7 +13,6 @@ use crate::value::Call;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use read::{Split, cifar10, idx_task, image_folder, synthetic};
-pub(crate) use read::{files_with, fits_in_memory, folder_examples, folder_listing};
 use tch::{Device, Kind, Tensor};
 
 /// A labelled image dataset with a train and a validation split.

@@ -12,6 +12,9 @@
 //! their own tensor types; this is a file list, a decoder and a bounded channel.
 
 use super::error::{EngineError, Result};
+use crate::registry::tasks::Folder;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -297,7 +300,7 @@ pub fn keep_in_memory(
 ) -> std::result::Result<bool, String> {
     match load {
         Load::Stream => Ok(false),
-        Load::Memory => super::data::fits_in_memory(bytes, available).map(|_| true),
+        Load::Memory => fits_in_memory(bytes, available).map(|_| true),
         Load::Auto => Ok(available.is_none_or(|a| bytes <= a / 2)),
     }
 }
@@ -308,6 +311,140 @@ pub fn available_memory() -> Option<u64> {
     let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Folder tasks: listing class directories and building their stored examples (read by the
+// image folder task in `data/read.rs` and the audio folder task in `audio.rs`).
+
+/// With `load = "memory"`, refuse a data set whose examples need more than the memory
+/// available now (`MemAvailable` in /proc/meminfo), with a clear message, instead of being
+/// killed by the kernel part-way through loading.
+pub(crate) fn fits_in_memory(
+    bytes: u64,
+    available: Option<u64>,
+) -> std::result::Result<(), String> {
+    match available {
+        Some(limit) if bytes > limit => Err(format!(
+            "the examples need {:.1} GB in memory and {:.1} GB are available: set the task's \
+             `load = \"stream\"` (or `auto`) to decode them from disk batch by batch",
+            bytes as f64 / 1e9,
+            limit as f64 / 1e9
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The class directories of a data folder (one directory per class), sorted by name (the
+/// walk `lrx pack` checksums: `pack::data`).
+fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    crate::datafiles::class_dirs(dir).map_err(|e| EngineError::io("listing data folder", dir, e))
+}
+
+/// Files of a class directory whose extension (any case) is one of `exts`, sorted.
+pub(crate) fn files_with(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
+    crate::datafiles::files_with(dir, exts)
+        .map_err(|e| EngineError::io("listing class folder", dir, e))
+}
+
+/// Training and validation (file, class index) lists of a folder task, and its class names.
+pub(crate) type Listing = (Vec<(PathBuf, i64)>, Vec<(PathBuf, i64)>, Vec<String>);
+
+/// The listing of a folder task whose classes are the directories of `train_dir`. With
+/// `val_dir`, all of `train_dir` trains and `val_dir`'s class directories (each a training
+/// class) validate; without, each class's files are shuffled from `seed` and its first
+/// `val_fraction` validates. `task` names the task in errors.
+pub(crate) fn folder_listing(
+    task: &str,
+    folder: &Folder,
+    train_dir: &Path,
+    val_dir: Option<&Path>,
+    files: &dyn Fn(&Path) -> Result<Vec<PathBuf>>,
+    data_err: &dyn Fn(String) -> EngineError,
+) -> Result<Listing> {
+    let classes = class_dirs(train_dir)?;
+    let names: Vec<String> = classes.iter().map(|(n, _)| n.clone()).collect();
+    let (mut tr, mut va) = (vec![], vec![]);
+    match val_dir {
+        Some(vd) => {
+            for (i, (_, d)) in classes.iter().enumerate() {
+                tr.extend(files(d)?.into_iter().map(|f| (f, i as i64)));
+            }
+            for (n, d) in class_dirs(vd)? {
+                let i = names.iter().position(|x| *x == n).ok_or_else(|| {
+                    data_err(format!(
+                        "validation class `{n}` (in {}) is not a training class",
+                        vd.display()
+                    ))
+                })?;
+                va.extend(files(&d)?.into_iter().map(|f| (f, i as i64)));
+            }
+        }
+        None => {
+            let frac = folder.val_fraction;
+            if !(0.0..1.0).contains(&frac) {
+                return Err(EngineError::param(
+                    task,
+                    "val_fraction",
+                    "must be in [0, 1)",
+                ));
+            }
+            let mut rng = ChaCha8Rng::seed_from_u64(folder.seed);
+            for (i, (_, d)) in classes.iter().enumerate() {
+                let mut fs = files(d)?;
+                // deterministic shuffle
+                for j in (1..fs.len()).rev() {
+                    fs.swap(j, rng.random_range(0..=j));
+                }
+                let nv = (fs.len() as f64 * frac).round() as usize;
+                for (j, f) in fs.into_iter().enumerate() {
+                    if j < nv {
+                        va.push((f, i as i64))
+                    } else {
+                        tr.push((f, i as i64))
+                    }
+                }
+            }
+        }
+    }
+    Ok((tr, va, names))
+}
+
+/// The training and validation examples of a folder task's listing, each of shape `shape`:
+/// decoded now, or streamed from the files, as the task's `load` parameter says. `task` names
+/// the task in errors.
+pub(crate) fn folder_examples(
+    task: &str,
+    folder: &Folder,
+    tr: &[(PathBuf, i64)],
+    va: &[(PathBuf, i64)],
+    shape: &[i64],
+    decode: Decode,
+    data_err: &dyn Fn(String) -> EngineError,
+) -> Result<(Examples, Examples)> {
+    let load = Load::parse(&folder.load).ok_or_else(|| {
+        EngineError::param(
+            task,
+            "load",
+            format!("must be one of {}", Load::NAMES.join(", ")),
+        )
+    })?;
+    let elem = match decode {
+        Decode::U8(_) => 1,
+        Decode::F32(_) => 4,
+    };
+    let per: i64 = shape.iter().product();
+    let bytes = (tr.len() + va.len()) as u64 * per as u64 * elem;
+    let in_memory = crate::exec::engine::store::keep_in_memory(
+        load,
+        bytes,
+        crate::exec::engine::store::available_memory(),
+    )
+    .map_err(data_err)?;
+    Ok((
+        Examples::from_files(tr, shape, decode.clone(), in_memory)?,
+        Examples::from_files(va, shape, decode, in_memory)?,
+    ))
 }
 
 #[cfg(test)]
