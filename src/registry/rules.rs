@@ -509,76 +509,7 @@ impl RuleConfig {
     /// and `constrain_b_norm` need a B that learns, `constrain_norm` and `top_feedback` a B.
     pub fn from_call(call: &Call) -> Result<RuleConfig> {
         let p = &Params(call);
-        let opt = || Optimizer::read(p, p.str("optimizer")?);
-        let rate = || p.f64("alignment_rate");
-        let (optimizer, alignment, alignment_rate) = match call.name.as_str() {
-            "sgdm" => (Optimizer::read(p, "sgdm")?, Alignment::None, 0.0),
-            "adam" => (Optimizer::read(p, "adam")?, Alignment::None, 0.0),
-            "fa" => (opt()?, Alignment::Feedback, 0.0),
-            "ia" => (
-                opt()?,
-                Alignment::Information {
-                    alpha: p.f64("alpha")?,
-                    beta: p.f64("beta")?,
-                    gamma: p.f64("gamma")?,
-                    reconstruction_amp: p.bool("reconstruction_amp")?,
-                    reconstruction_reversal: p.bool("reconstruction_reversal")?,
-                    use_sparse: p.bool("use_sparse")?,
-                    batch_center: p.bool("batch_center_backward_input")?,
-                    projection_bias: call.bool("projection_bias").unwrap_or(false),
-                },
-                rate()?,
-            ),
-            "symmetric" => (
-                opt()?,
-                Alignment::Symmetric {
-                    alpha: p.f64("alpha")?,
-                    beta: p.f64("beta")?,
-                },
-                rate()?,
-            ),
-            "activation" => (
-                opt()?,
-                Alignment::Activation {
-                    alpha: p.f64("alpha")?,
-                    beta: p.f64("beta")?,
-                    batch_center: p.bool("batch_center_backward_input")?,
-                },
-                rate()?,
-            ),
-            "weight_mirror" => {
-                let noise = p.str("input_noise")?;
-                let noise = match noise {
-                    "none" => InputNoise::None,
-                    "normal" => InputNoise::Normal,
-                    "uniform" => InputNoise::Uniform,
-                    o => {
-                        return Err(p.bad(
-                            "input_noise",
-                            format!("must be \"none\", \"normal\" or \"uniform\", got \"{o}\""),
-                        ));
-                    }
-                };
-                (
-                    opt()?,
-                    Alignment::Mirror {
-                        alpha: p.f64("alpha")?,
-                        beta: p.f64("beta")?,
-                        noise,
-                        stddev: p.f64("input_stddev")?,
-                    },
-                    rate()?,
-                )
-            }
-            "kolen_pollack" => (
-                opt()?,
-                Alignment::KolenPollack {
-                    alpha: p.f64("alpha")?,
-                },
-                rate()?,
-            ),
-            other => return Err(unknown(Kind::Rule, other)),
-        };
+        let (optimizer, alignment, alignment_rate) = Self::learning(call, p)?;
         let init = p.choice(
             "backward_init",
             BackwardInit::Independent,
@@ -668,6 +599,77 @@ impl RuleConfig {
                 constrain_b_norm,
             },
             hidden_lr_scale,
+        })
+    }
+    /// The rule's optimizer, its alignment rule with the term weights, and the weight of the
+    /// alignment loss (0 for the rules whose B does not learn by a loss).
+    fn learning(call: &Call, p: &Params) -> Result<(Optimizer, Alignment, f64)> {
+        let opt = || Optimizer::read(p, p.str("optimizer")?);
+        let rate = || p.f64("alignment_rate");
+        Ok(match call.name.as_str() {
+            "sgdm" => (Optimizer::read(p, "sgdm")?, Alignment::None, 0.0),
+            "adam" => (Optimizer::read(p, "adam")?, Alignment::None, 0.0),
+            "fa" => (opt()?, Alignment::Feedback, 0.0),
+            "ia" => (
+                opt()?,
+                Alignment::Information {
+                    alpha: p.f64("alpha")?,
+                    beta: p.f64("beta")?,
+                    gamma: p.f64("gamma")?,
+                    reconstruction_amp: p.bool("reconstruction_amp")?,
+                    reconstruction_reversal: p.bool("reconstruction_reversal")?,
+                    use_sparse: p.bool("use_sparse")?,
+                    batch_center: p.bool("batch_center_backward_input")?,
+                    projection_bias: call.bool("projection_bias").unwrap_or(false),
+                },
+                rate()?,
+            ),
+            "symmetric" => (
+                opt()?,
+                Alignment::Symmetric {
+                    alpha: p.f64("alpha")?,
+                    beta: p.f64("beta")?,
+                },
+                rate()?,
+            ),
+            "activation" => (
+                opt()?,
+                Alignment::Activation {
+                    alpha: p.f64("alpha")?,
+                    beta: p.f64("beta")?,
+                    batch_center: p.bool("batch_center_backward_input")?,
+                },
+                rate()?,
+            ),
+            "weight_mirror" => {
+                let noise = p.choice(
+                    "input_noise",
+                    InputNoise::None,
+                    &[
+                        ("none", InputNoise::None),
+                        ("normal", InputNoise::Normal),
+                        ("uniform", InputNoise::Uniform),
+                    ],
+                )?;
+                (
+                    opt()?,
+                    Alignment::Mirror {
+                        alpha: p.f64("alpha")?,
+                        beta: p.f64("beta")?,
+                        noise,
+                        stddev: p.f64("input_stddev")?,
+                    },
+                    rate()?,
+                )
+            }
+            "kolen_pollack" => (
+                opt()?,
+                Alignment::KolenPollack {
+                    alpha: p.f64("alpha")?,
+                },
+                rate()?,
+            ),
+            other => return Err(unknown(Kind::Rule, other)),
         })
     }
 }
