@@ -405,7 +405,7 @@ pub fn write_runs(
                     })
                     .collect::<Int64Array>(),
             ),
-            // Seeds, when one is above i64::MAX (`run::seed_factor`); never negative.
+            // Seeds, when one is above i64::MAX (`exec::seed_factor`); never negative.
             DataType::UInt64 => Arc::new(
                 runs.iter()
                     .map(|r| match get(r, name) {

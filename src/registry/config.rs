@@ -65,7 +65,7 @@ pub const OBJECTIVES: &[&str] = &["supervised", "contrastive"];
 /// `flip`, `shift`, `color` and `blur` (method.md §7), with SimCLR's fixed constants.
 ///
 /// The engine receives it as a call named after the objective (`supervised` or `contrastive`)
-/// holding the task's objective parameters (`run::task::job_of` moves them out of the task
+/// holding the task's objective parameters (`exec::task::job_of` moves them out of the task
 /// call); what the call leaves out takes the task schema's default.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Objective {
