@@ -127,7 +127,7 @@ def avg_pool_same(x, k=3, s=2):
     ph, pw = same_pads(x.shape[2], k, s), same_pads(x.shape[3], k, s)
     pads = (pw[0], pw[1], ph[0], ph[1])
     num = F.avg_pool2d(F.pad(x, pads), k, s)
-    ones = torch.ones(1, 1, x.shape[2], x.shape[3], dtype=x.dtype)
+    ones = torch.ones(1, 1, x.shape[2], x.shape[3], dtype=x.dtype, device=x.device)
     den = F.avg_pool2d(F.pad(ones, pads), k, s)
     return num / den
 
@@ -417,7 +417,7 @@ def train(model, data, cfg, order_fn, emit=print, on_step=None):
             idx = order[s * bs : (s + 1) * bs]
             if on_step is not None:
                 on_step(epoch - 1, s, idx)
-            idx_t = torch.from_numpy(np.asarray(idx, dtype=np.int64))
+            idx_t = torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(data["train_x"].device)
             xb, yb = data["train_x"][idx_t], data["train_y"][idx_t]
             rec = {} if model.rule == "ia" else None
             out = model.forward(xb, record=rec)
@@ -591,6 +591,7 @@ def parse(argv):
     p.add_argument("--data-seed", type=int, default=0, help="standalone: subset and order seed")
     p.add_argument("--diag-batch", type=int, default=256, help="fixed batch for the gradient angles")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (the init is drawn on the CPU, then moved)")
     return p.parse_args(argv)
 
 
@@ -711,6 +712,14 @@ def setup(a):
     data["diag_x"] = data["train_x"][: a.diag_batch]
     data["diag_y"] = data["train_y"][: a.diag_batch]
     cfg["source"] = source
+    if a.device != "cpu":  # everything drawn and read on the CPU above, then moved: same init and order
+        dev = torch.device(a.device)
+        for d in (model.W, model.b, model.B):
+            for l in list(d):
+                d[l] = d[l].detach().to(dev).requires_grad_(d[l].requires_grad)
+        for k in list(data):
+            data[k] = data[k].to(dev)
+        cfg["device"] = a.device
     return model, data, cfg, order_fn
 
 

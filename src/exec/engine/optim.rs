@@ -339,13 +339,16 @@ mod tests {
                 .map(|_| vec![Tensor::randn([7, 5], o), Tensor::randn([5], o)])
                 .collect();
             let run = |dev: Device| {
-                let ps: Vec<Tensor> = p0.iter().map(|p| p.to_device(dev)).collect();
+                // A copy: `to_device` to the tensor's own device returns the tensor itself, and
+                // the fused steps update in place, so the CPU run would move `p0` under the
+                // CUDA run's feet.
+                let ps: Vec<Tensor> = p0.iter().map(|p| p.to_device(dev).copy()).collect();
                 let mut opt = Optimizer::new(spec);
                 for (k, g) in gs.iter().enumerate() {
                     let grads: Vec<Option<Tensor>> = g
                         .iter()
                         .enumerate()
-                        .map(|(i, g)| (k != 2 || i == 0).then(|| g.to_device(dev)))
+                        .map(|(i, g)| (k != 2 || i == 0).then(|| g.to_device(dev).copy()))
                         .collect();
                     opt.step(&[("W", &ps[0]), ("b", &ps[1])], &grads, &[0.01, 0.0], 0.1);
                 }
