@@ -7,13 +7,13 @@ use crate::value::Call;
 use std::path::{Path, PathBuf};
 
 /// Image extensions `image_folder` reads (any case).
-pub const IMAGE_EXTS: &[&str] = &["png", "jpg", "jpeg"];
+pub(crate) const IMAGE_EXTS: &[&str] = &["png", "jpg", "jpeg"];
 /// Audio extensions `audio_folder` reads (any case).
-pub const AUDIO_EXTS: &[&str] = &["wav"];
+pub(crate) const AUDIO_EXTS: &[&str] = &["wav"];
 
 /// One location a task reads (a `path` or `val_path` parameter) and the files under it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Location {
+pub(crate) struct Location {
     /// The parameter that names it.
     pub param: &'static str,
     /// Its value, as the spec resolved it.
@@ -23,7 +23,7 @@ pub struct Location {
 }
 
 /// The class directories of a data folder (one directory per class), sorted by name.
-pub fn class_dirs(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+pub(crate) fn class_dirs(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     let mut v = vec![];
     for e in std::fs::read_dir(dir)? {
         let e = e?;
@@ -36,7 +36,7 @@ pub fn class_dirs(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
 }
 
 /// Files of a class directory whose extension (any case) is one of `exts`, sorted.
-pub fn files_with(dir: &Path, exts: &[&str]) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn files_with(dir: &Path, exts: &[&str]) -> std::io::Result<Vec<PathBuf>> {
     let mut v = vec![];
     for e in std::fs::read_dir(dir)? {
         let p = e?.path();
@@ -65,7 +65,7 @@ fn folder_files(dir: &Path, exts: &[&str]) -> Result<Vec<String>, String> {
 }
 
 /// `f` relative to `dir`, `/`-separated (an archive or lock path).
-pub fn relative(dir: &Path, f: &Path) -> String {
+pub(crate) fn relative(dir: &Path, f: &Path) -> String {
     f.strip_prefix(dir)
         .unwrap_or(f)
         .components()
@@ -76,7 +76,7 @@ pub fn relative(dir: &Path, f: &Path) -> String {
 
 /// The locations a task call reads and their files: empty for the tasks that generate their
 /// data. An error names the task, the location and what is missing.
-pub fn task_files(call: &Call) -> Result<Vec<Location>, String> {
+pub(crate) fn task_files(call: &Call) -> Result<Vec<Location>, String> {
     let name = call.name.as_str();
     let path = |key: &str| {
         call.params

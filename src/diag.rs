@@ -141,7 +141,7 @@ struct Rendered {
 impl Rendered {
     /// Binds `diag` to an excerpt of its primary file. Related labels in other files cannot be
     /// shown by miette, so they move to the help text as `label: file:line:col`.
-    pub fn new(diag: &Diag, sources: &SourceMap) -> Self {
+    pub(crate) fn new(diag: &Diag, sources: &SourceMap) -> Self {
         // miette labels must be in one source: keep related labels of the primary file only,
         // and mention the others in the help text.
         let mut diag = diag.clone();

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 /// A malformed, truncated or unreadable IDX file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{}: {msg}", path.display())]
-pub struct IdxError {
+pub(crate) struct IdxError {
     pub path: PathBuf,
     pub msg: String,
 }
@@ -30,7 +30,7 @@ fn err<T>(path: &Path, msg: impl Into<String>) -> Result<T, IdxError> {
 
 /// Unsigned-byte images, `n` × `rows` × `cols`, row-major.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Images {
+pub(crate) struct Images {
     pub n: usize,
     pub rows: usize,
     pub cols: usize,
@@ -38,12 +38,12 @@ pub struct Images {
 }
 
 /// Magic numbers of the two kinds of file lrx reads.
-pub const IMAGES_MAGIC: u32 = 0x0000_0803;
-pub const LABELS_MAGIC: u32 = 0x0000_0801;
+pub(crate) const IMAGES_MAGIC: u32 = 0x0000_0803;
+pub(crate) const LABELS_MAGIC: u32 = 0x0000_0801;
 
 /// The whole content of an IDX file, decompressed when it is gzip (recognised by its magic
 /// bytes `1f 8b`, whatever the file is called).
-pub fn read_bytes(path: &Path) -> Result<Vec<u8>, IdxError> {
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, IdxError> {
     let raw = std::fs::read(path).or_else(|e| err(path, format!("cannot read: {e}")))?;
     if raw.starts_with(&[0x1f, 0x8b]) {
         // The gzip trailer's ISIZE (size mod 2³²) sizes the buffer for files under 4 GB.
@@ -175,7 +175,7 @@ fn header(path: &Path, b: &[u8], magic: u32, what: &str) -> Result<Vec<usize>, I
 }
 
 /// Parses the bytes of an IDX image file (`path` only names it in errors).
-pub fn parse_images(path: &Path, b: Vec<u8>) -> Result<Images, IdxError> {
+pub(crate) fn parse_images(path: &Path, b: Vec<u8>) -> Result<Images, IdxError> {
     let d = header(path, &b, IMAGES_MAGIC, "image")?;
     let (n, rows, cols) = (d[0], d[1], d[2]);
     if rows == 0 || cols == 0 {
@@ -192,7 +192,7 @@ pub fn parse_images(path: &Path, b: Vec<u8>) -> Result<Images, IdxError> {
 }
 
 /// Parses the bytes of an IDX label file, checking every label is below `classes`.
-pub fn parse_labels(path: &Path, b: Vec<u8>, classes: usize) -> Result<Vec<u8>, IdxError> {
+pub(crate) fn parse_labels(path: &Path, b: Vec<u8>, classes: usize) -> Result<Vec<u8>, IdxError> {
     header(path, &b, LABELS_MAGIC, "label")?;
     let mut labels = b;
     labels.drain(..8);
@@ -212,16 +212,16 @@ pub fn parse_labels(path: &Path, b: Vec<u8>, classes: usize) -> Result<Vec<u8>, 
     Ok(labels)
 }
 
-pub fn read_images(path: &Path) -> Result<Images, IdxError> {
+pub(crate) fn read_images(path: &Path) -> Result<Images, IdxError> {
     parse_images(path, read_bytes(path)?)
 }
 
-pub fn read_labels(path: &Path, classes: usize) -> Result<Vec<u8>, IdxError> {
+pub(crate) fn read_labels(path: &Path, classes: usize) -> Result<Vec<u8>, IdxError> {
     parse_labels(path, read_bytes(path)?, classes)
 }
 
 /// Images and their labels, checked to be as many.
-pub fn read_pair(
+pub(crate) fn read_pair(
     images: &Path,
     labels: &Path,
     classes: usize,
@@ -244,7 +244,7 @@ pub fn read_pair(
 
 /// The file `name` in `dir`: `dir/name` when it exists, else `dir/name.gz`; `None` when neither
 /// does. (`name` may be absolute.)
-pub fn locate(dir: &Path, name: &str) -> Option<PathBuf> {
+pub(crate) fn locate(dir: &Path, name: &str) -> Option<PathBuf> {
     let p = dir.join(name);
     if p.is_file() {
         return Some(p);
@@ -302,13 +302,13 @@ impl Files {
 }
 
 /// Where the Debian package `dataset-fashion-mnist` installs Fashion-MNIST.
-pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+pub(crate) const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 /// How to install it.
-pub const FASHION_MNIST_INSTALL: &str = "sudo apt-get install dataset-fashion-mnist";
+pub(crate) const FASHION_MNIST_INSTALL: &str = "sudo apt-get install dataset-fashion-mnist";
 
 /// A task's data that is not where its call says.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DataProblem {
+pub(crate) struct DataProblem {
     /// The parameter that names the location.
     pub param: &'static str,
     /// The checker's message: "the data of task `T` is missing: <what>".
@@ -323,7 +323,10 @@ pub struct DataProblem {
 /// `None` when it is there, or for tasks this does not know how to look for (the ones that
 /// generate their data, and for now `cifar10`, `image_folder` and `audio_folder`). Cheap (file
 /// existence only), so the checker calls it for every task.
-pub fn data_path_problem(task: &str, params: &BTreeMap<String, Value>) -> Option<DataProblem> {
+pub(crate) fn data_path_problem(
+    task: &str,
+    params: &BTreeMap<String, Value>,
+) -> Option<DataProblem> {
     if task != "fashion_mnist" && task != "idx_images" {
         return None;
     }
@@ -333,7 +336,7 @@ pub fn data_path_problem(task: &str, params: &BTreeMap<String, Value>) -> Option
 
 /// [`data_path_problem`] of an IDX task (`fashion_mnist` or `idx_images`) whose files `files`
 /// are in the directory `dir`.
-pub fn files_problem(task: &str, dir: &str, files: &Files) -> Option<DataProblem> {
+pub(crate) fn files_problem(task: &str, dir: &str, files: &Files) -> Option<DataProblem> {
     let missing: Vec<String> = files
         .names()
         .iter()
@@ -369,7 +372,7 @@ pub fn files_problem(task: &str, dir: &str, files: &Files) -> Option<DataProblem
 /// Pads `images` with zeros, centred, to `size` × `size` (an odd margin puts the extra row or
 /// column at the bottom or right). `size` must be at least the images' rows and columns;
 /// images already of that size are returned as they are (no copy).
-pub fn pad_centred(images: Images, size: usize) -> Vec<u8> {
+pub(crate) fn pad_centred(images: Images, size: usize) -> Vec<u8> {
     assert!(
         size >= images.rows && size >= images.cols,
         "pad to a smaller size"
@@ -392,7 +395,7 @@ pub fn pad_centred(images: Images, size: usize) -> Vec<u8> {
 
 /// Mean and population standard deviation of u8 pixels scaled to [0, 1], from exact integer
 /// sums (independent of order and chunking).
-pub fn pixel_stats(pixels: &[u8]) -> (f64, f64) {
+pub(crate) fn pixel_stats(pixels: &[u8]) -> (f64, f64) {
     let mut hist = [0u64; 256];
     for &p in pixels {
         hist[usize::from(p)] += 1;
@@ -412,7 +415,7 @@ pub fn pixel_stats(pixels: &[u8]) -> (f64, f64) {
 
 /// `n` of `0..total` drawn uniformly without replacement from `seed` (and the generator's
 /// `stream`: one per split), in increasing order (all of them when `n == total`).
-pub fn subset(total: usize, n: usize, seed: u64, stream: u64) -> Vec<usize> {
+pub(crate) fn subset(total: usize, n: usize, seed: u64, stream: u64) -> Vec<usize> {
     use rand::{Rng, SeedableRng};
     assert!(n <= total);
     let mut idx: Vec<usize> = (0..total).collect();
@@ -430,7 +433,7 @@ pub fn subset(total: usize, n: usize, seed: u64, stream: u64) -> Vec<usize> {
 }
 
 /// The images at `idx` (and their labels).
-pub fn select(images: &Images, labels: &[u8], idx: &[usize]) -> (Images, Vec<u8>) {
+pub(crate) fn select(images: &Images, labels: &[u8], idx: &[usize]) -> (Images, Vec<u8>) {
     let per = images.rows * images.cols;
     let mut pixels = Vec::with_capacity(idx.len() * per);
     for &i in idx {

@@ -1,5 +1,7 @@
 #![doc = include_str!("../docs/architecture.md")]
 #![warn(missing_docs)]
+// Only with libtorch: without it, items that the engine's public paths re-export look unreachable.
+#![cfg_attr(feature = "torch", warn(unreachable_pub))]
 
 pub mod check;
 pub mod classify;

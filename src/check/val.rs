@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// A resolved builtin instance (task, arch, rule, classifier, ...).
 #[derive(Debug, Clone)]
-pub struct Obj {
+pub(crate) struct Obj {
     pub builtin: &'static Builtin,
     pub label: String,
     pub params: BTreeMap<String, Value>,
@@ -23,14 +23,14 @@ impl PartialEq for Obj {
 }
 
 /// The smallest and largest integer the language holds: `i64::MIN` and 2⁶⁴ − 1 (seeds).
-pub const INT_MIN: i128 = i64::MIN as i128;
-pub const INT_MAX: i128 = u64::MAX as i128;
+pub(crate) const INT_MIN: i128 = i64::MIN as i128;
+pub(crate) const INT_MAX: i128 = u64::MAX as i128;
 
 /// A number during checking: an exact integer (written without `.` or an exponent, or the
 /// result of integer arithmetic) or a finite float. Integers never pass through `f64`, so a
 /// seed such as 2⁶⁴ − 1 reaches the plan unchanged.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Num {
+pub(crate) enum Num {
     /// In [`INT_MIN`, `INT_MAX`].
     Int(i128),
     /// Finite.
@@ -38,7 +38,7 @@ pub enum Num {
 }
 
 impl Num {
-    pub fn f64(self) -> f64 {
+    pub(crate) fn f64(self) -> f64 {
         match self {
             Num::Int(i) => i as f64,
             Num::Float(x) => x,
@@ -46,7 +46,7 @@ impl Num {
     }
     /// The number as an exact integer: an integer, or a whole float within ±2⁵³ (where a
     /// float is exact). `None` for a fraction or a larger float.
-    pub fn exact_int(self) -> Option<i128> {
+    pub(crate) fn exact_int(self) -> Option<i128> {
         match self {
             Num::Int(i) => Some(i),
             Num::Float(x) if x.fract() == 0.0 && x.abs() <= crate::value::EXACT_FLOAT_INT => {
@@ -56,7 +56,7 @@ impl Num {
         }
     }
     /// Exact numeric comparison (an integer against a float without rounding the integer).
-    pub fn cmp_exact(self, other: Num) -> std::cmp::Ordering {
+    pub(crate) fn cmp_exact(self, other: Num) -> std::cmp::Ordering {
         use std::cmp::Ordering;
         fn int_float(i: i128, f: f64) -> Ordering {
             let fl = f.floor();
@@ -80,7 +80,7 @@ impl Num {
         }
     }
     /// The canonical text: integers in full, floats in their shortest round-trip form.
-    pub fn key(self) -> String {
+    pub(crate) fn key(self) -> String {
         match self {
             Num::Int(i) => i.to_string(),
             Num::Float(x) => crate::ir::fmt_num(x),
@@ -90,7 +90,7 @@ impl Num {
 
 /// A checked-time value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Val {
+pub(crate) enum Val {
     Num {
         n: Num,
         unit: Option<String>,
@@ -120,27 +120,27 @@ pub enum Val {
 
 /// A value and the span of the expression that produced it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SVal {
+pub(crate) struct SVal {
     pub v: Val,
     pub span: Span,
 }
 
 impl SVal {
-    pub fn new(v: Val, span: Span) -> Self {
+    pub(crate) fn new(v: Val, span: Span) -> Self {
         SVal { v, span }
     }
 }
 
 impl Val {
     /// An integer without a unit.
-    pub fn int(i: i128) -> Val {
+    pub(crate) fn int(i: i128) -> Val {
         Val::Num {
             n: Num::Int(i),
             unit: None,
         }
     }
     /// A float without a unit.
-    pub fn float(x: f64) -> Val {
+    pub(crate) fn float(x: f64) -> Val {
         Val::Num {
             n: Num::Float(x),
             unit: None,
@@ -148,7 +148,7 @@ impl Val {
     }
 
     /// What the value is, for "expected X, found Y" messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Val::Num { unit: Some(u), .. } => format!("a number in `{u}`"),
             Val::Num { n: Num::Int(_), .. } => "an integer".into(),
@@ -172,7 +172,7 @@ impl Val {
     /// The value written out in full, the same on every machine and in every lrx version
     /// that resolves it the same way: the stdlib lock ([`crate::stdlib`]) compares presets by
     /// this text. Presets are their builtin and every parameter (defaults included).
-    pub fn canonical(&self) -> String {
+    pub(crate) fn canonical(&self) -> String {
         let join = |items: &[SVal]| {
             items
                 .iter()
@@ -228,7 +228,7 @@ impl Val {
     }
 
     /// The string a value is matched by in tables, `==` and `in`.
-    pub fn key(&self) -> Option<String> {
+    pub(crate) fn key(&self) -> Option<String> {
         Some(match self {
             Val::Num { n, .. } => n.key(),
             Val::Str(s) | Val::Sym(s) => s.clone(),
@@ -243,7 +243,7 @@ impl Val {
     /// find matching values without comparing every pair. (One exception: an integer of 10^15
     /// or more and an integral float equal to it whose shortest decimal form differs from the
     /// integer's digits.)
-    pub fn match_bucket(&self) -> String {
+    pub(crate) fn match_bucket(&self) -> String {
         match self {
             Val::Tuple(items) => format!("({})", items.len()),
             v => v.key().map_or_else(String::new, |k| {
@@ -255,7 +255,7 @@ impl Val {
     /// Whether two values are equal for `==`, `in` and table lookups. Objects match by label
     /// or, for a call with arguments, by the name it was called as, so `paper.lr[rule]` finds
     /// `sgdm` for an inline `sgdm(momentum = 0.5)`.
-    pub fn matches(&self, other: &Val) -> bool {
+    pub(crate) fn matches(&self, other: &Val) -> bool {
         match (self, other) {
             (Val::Num { n: a, .. }, Val::Num { n: b, .. }) => {
                 a.cmp_exact(*b) == std::cmp::Ordering::Equal

@@ -24,7 +24,7 @@ use super::error::{ClassifyError, Result, param};
 /// Pooling over time before the dense layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Pool {
+pub(crate) enum Pool {
     /// Flatten `[T', F]` (no pooling).
     None,
     Max,
@@ -33,7 +33,7 @@ pub enum Pool {
 
 /// One Conv1D grid point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Conv1dParams {
+pub(crate) struct Conv1dParams {
     pub kernel: usize,
     pub stride: usize,
     pub filters: usize,
@@ -49,7 +49,7 @@ pub struct Conv1dParams {
 
 impl Conv1dParams {
     /// Checks the parameters (n_times is checked at fit time).
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.kernel == 0 {
             return Err(param("kernel", "must be at least 1"));
         }
@@ -79,7 +79,7 @@ impl Conv1dParams {
 
     /// The kernel actually used on `t` time steps.
     #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
-    pub fn effective_kernel(&self, t: usize) -> usize {
+    pub(crate) fn effective_kernel(&self, t: usize) -> usize {
         self.kernel.min(t).max(1)
     }
 }
@@ -87,7 +87,7 @@ impl Conv1dParams {
 /// The paper's 720-point grid (method.md §3.3): kernel {1, 2, 6, 11, 21} × stride {1, 2, 4} ×
 /// filters {20, 40} × pool {none, max, mean} × wd {1e-4, 0} × lr {1e-3, 1e-4} × batch {512, 1024},
 /// 400 epochs.
-pub fn paper_grid() -> Vec<Conv1dParams> {
+pub(crate) fn paper_grid() -> Vec<Conv1dParams> {
     let mut g = Vec::new();
     for kernel in [1, 2, 6, 11, 21] {
         for stride in [1, 2, 4] {
@@ -119,7 +119,7 @@ pub fn paper_grid() -> Vec<Conv1dParams> {
 
 /// A fitted Conv1D (weights kept as plain vectors so the model is serialisable).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Conv1dNet {
+pub(crate) struct Conv1dNet {
     pub params: Conv1dParams,
     pub n_onehot: usize,
     pub n_stats: usize,
@@ -137,7 +137,7 @@ pub struct Conv1dNet {
 /// What a traced fit records for the reference comparison (tests).
 #[derive(Debug, Clone, Default)]
 #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
-pub struct Trace {
+pub(crate) struct Trace {
     /// Initial w1, b1, w2, b2.
     pub init: Vec<Vec<f32>>,
     /// Row indices of every optimizer step, in order.
@@ -146,7 +146,7 @@ pub struct Trace {
 
 /// Shape of the input: (channels, statistics) for `p` flat columns over `n_times` steps.
 #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
-pub fn layout(p: usize, n_onehot: usize, n_times: usize) -> Result<(usize, usize)> {
+pub(crate) fn layout(p: usize, n_onehot: usize, n_times: usize) -> Result<(usize, usize)> {
     if n_times == 0 {
         return Err(param("n_times", "the number of time steps is not set"));
     }
@@ -163,7 +163,7 @@ pub fn layout(p: usize, n_onehot: usize, n_times: usize) -> Result<(usize, usize
 
 /// Flat rows `[one-hot | K·T]` (statistic-major) → `[N, C, T]` f32, one-hot repeated over time.
 #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
-pub fn to_channels(
+pub(crate) fn to_channels(
     x: ndarray::ArrayView2<f64>,
     n_onehot: usize,
     n_times: usize,
@@ -315,7 +315,7 @@ mod imp {
         loss
     }
 
-    pub fn fit(
+    pub(super) fn fit(
         x: ArrayView2<f64>,
         y: &[usize],
         n_classes: usize,
@@ -402,7 +402,7 @@ mod imp {
         })
     }
 
-    pub fn predict(net: &Conv1dNet, x: ArrayView2<f64>) -> Result<Vec<usize>> {
+    pub(super) fn predict(net: &Conv1dNet, x: ArrayView2<f64>) -> Result<Vec<usize>> {
         threads_once();
         let p = &net.params;
         let dm = dims(
@@ -452,7 +452,7 @@ mod imp {
 }
 
 /// Fits a Conv1D on flat features (first `n_onehot` columns one-hot); `p.n_times` must be set.
-pub fn fit(
+pub(crate) fn fit(
     x: ndarray::ArrayView2<f64>,
     y: &[usize],
     n_classes: usize,
@@ -464,7 +464,7 @@ pub fn fit(
 }
 
 /// [`fit`] that also records the initial weights and the batch order.
-pub fn fit_traced(
+pub(crate) fn fit_traced(
     x: ndarray::ArrayView2<f64>,
     y: &[usize],
     n_classes: usize,
@@ -485,7 +485,7 @@ pub fn fit_traced(
 }
 
 /// Predicted class indices.
-pub fn predict(net: &Conv1dNet, x: ndarray::ArrayView2<f64>) -> Result<Vec<usize>> {
+pub(crate) fn predict(net: &Conv1dNet, x: ndarray::ArrayView2<f64>) -> Result<Vec<usize>> {
     #[cfg(feature = "torch")]
     {
         imp::predict(net, x)

@@ -15,14 +15,14 @@ use super::error::{ClassifyError, Result, param};
 use crate::features::{Measure, ObservableId};
 
 /// Number of layer-position one-hot columns (early, middle, deep).
-pub const N_POSITIONS: usize = 3;
+pub(crate) const N_POSITIONS: usize = 3;
 
 /// Names of the one-hot columns, in order.
-pub const POSITION_NAMES: [&str; N_POSITIONS] = ["grp_id0", "grp_id1", "grp_id2"];
+pub(crate) const POSITION_NAMES: [&str; N_POSITIONS] = ["grp_id0", "grp_id1", "grp_id2"];
 
 /// One example per (network, layer): trajectories of statistics and their metadata.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FeatureTable {
+pub(crate) struct FeatureTable {
     /// K observable names, e.g. `weightabs_median`, aligned with the last axis of `x`.
     pub stats: Vec<String>,
     /// Trajectories, shape [N examples, T checkpoints, K statistics].
@@ -37,7 +37,7 @@ pub struct FeatureTable {
 
 impl FeatureTable {
     /// Builds a table and checks that its parts agree.
-    pub fn new(
+    pub(crate) fn new(
         stats: Vec<String>,
         x: Array3<f64>,
         position: Vec<u8>,
@@ -56,7 +56,7 @@ impl FeatureTable {
     }
 
     /// Checks shapes, lengths, positions and unique statistic names.
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let (n, t, k) = self.x.dim();
         let bad = |m: String| Err(ClassifyError::InvalidTable(m));
         if self.stats.len() != k {
@@ -103,23 +103,23 @@ impl FeatureTable {
     }
 
     /// Number of examples N.
-    pub fn n_examples(&self) -> usize {
+    pub(crate) fn n_examples(&self) -> usize {
         self.x.dim().0
     }
 
     /// Number of checkpoints T.
-    pub fn n_times(&self) -> usize {
+    pub(crate) fn n_times(&self) -> usize {
         self.x.dim().1
     }
 
     /// Sorted unique learning-rule labels (the class order of every classifier).
-    pub fn classes(&self) -> Vec<String> {
+    pub(crate) fn classes(&self) -> Vec<String> {
         let s: BTreeSet<&String> = self.label.iter().collect();
         s.into_iter().cloned().collect()
     }
 
     /// The values of one factor, or an error naming the factors that exist.
-    pub fn factor(&self, name: &str) -> Result<&[String]> {
+    pub(crate) fn factor(&self, name: &str) -> Result<&[String]> {
         self.factors.get(name).map(|v| v.as_slice()).ok_or_else(|| {
             ClassifyError::UnknownFactor(
                 name.to_string(),
@@ -130,7 +130,7 @@ impl FeatureTable {
 
     /// Adds a factor whose value is the `|`-joined values of `parts` (e.g. curriculum =
     /// batch × data_seed, method.md §4).
-    pub fn add_combined_factor(&mut self, name: &str, parts: &[&str]) -> Result<()> {
+    pub(crate) fn add_combined_factor(&mut self, name: &str, parts: &[&str]) -> Result<()> {
         if parts.is_empty() {
             return Err(param("parts", "a combined factor needs at least one part"));
         }
@@ -151,7 +151,7 @@ impl FeatureTable {
     }
 
     /// The table restricted to the given rows (in that order).
-    pub fn select_rows(&self, rows: &[usize]) -> Result<FeatureTable> {
+    pub(crate) fn select_rows(&self, rows: &[usize]) -> Result<FeatureTable> {
         let n = self.n_examples();
         if let Some(&r) = rows.iter().find(|&&r| r >= n) {
             return Err(param("rows", format!("row {r} out of range (N = {n})")));
@@ -170,7 +170,7 @@ impl FeatureTable {
     }
 
     /// The table restricted to examples of the given classes (pairwise tasks, method.md §3.5).
-    pub fn restrict_classes(&self, keep: &[String]) -> Result<FeatureTable> {
+    pub(crate) fn restrict_classes(&self, keep: &[String]) -> Result<FeatureTable> {
         let have = self.classes();
         for c in keep {
             if !have.contains(c) {
@@ -184,7 +184,7 @@ impl FeatureTable {
     }
 
     /// Class index (into [`FeatureTable::classes`]) of every example.
-    pub fn class_indices(&self, classes: &[String]) -> Result<Vec<usize>> {
+    pub(crate) fn class_indices(&self, classes: &[String]) -> Result<Vec<usize>> {
         self.label
             .iter()
             .map(|l| {
@@ -200,7 +200,7 @@ impl FeatureTable {
 /// Which observable measures feed the classifier (method.md §1.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum MeasureSubset {
+pub(crate) enum MeasureSubset {
     /// Observables of measure `weight`.
     Weight,
     /// Observables of measure `act`.
@@ -229,7 +229,7 @@ impl MeasureSubset {
 
 /// The statistics kept after the measure subset and the non-finite drop rule.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StatSelection {
+pub(crate) struct StatSelection {
     /// Kept statistic names, in table order (or the order of `MeasureSubset::Stats`).
     pub stats: Vec<String>,
     /// Their indices into the table's last axis.
@@ -240,7 +240,7 @@ pub struct StatSelection {
 
 /// Applies the measure subset, then drops every statistic that is non-finite for any example at any
 /// checkpoint (method.md §1.4). Errors if nothing is left.
-pub fn select_stats(table: &FeatureTable, subset: &MeasureSubset) -> Result<StatSelection> {
+pub(crate) fn select_stats(table: &FeatureTable, subset: &MeasureSubset) -> Result<StatSelection> {
     table.validate()?;
     let candidates: Vec<usize> = match subset {
         MeasureSubset::All => (0..table.stats.len()).collect(),
@@ -300,7 +300,7 @@ type ResolvedTimes = (Vec<usize>, Option<Vec<Vec<usize>>>);
 /// Which checkpoints enter the features.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum TimeSelection {
+pub(crate) enum TimeSelection {
     /// All T checkpoints.
     #[default]
     All,
@@ -354,14 +354,14 @@ impl TimeSelection {
 
 /// A named group of feature columns (one statistic over time, or one one-hot column).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FeatureGroup {
+pub(crate) struct FeatureGroup {
     pub name: String,
     pub columns: Vec<usize>,
 }
 
 /// A flat feature matrix: `n_onehot` one-hot columns first, then the continuous columns.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FlatFeatures {
+pub(crate) struct FlatFeatures {
     /// [N, n_onehot + K·T'] (statistic-major: column = n_onehot + k·T' + t).
     pub x: Array2<f64>,
     pub feature_names: Vec<String>,
@@ -383,7 +383,7 @@ fn onehot_groups() -> Vec<FeatureGroup> {
 
 /// The flat layout of method.md §2: one-hot [early, middle, deep] then, statistic-major, each
 /// selected statistic's trajectory over the selected checkpoints (507 columns for the paper).
-pub fn flat_features(
+pub(crate) fn flat_features(
     table: &FeatureTable,
     sel: &StatSelection,
     time: &TimeSelection,
@@ -429,7 +429,7 @@ pub fn flat_features(
 
 /// The trajectory-average control (Fig. S2b): one-hot then each statistic's mean over the
 /// selected checkpoints.
-pub fn average_features(
+pub(crate) fn average_features(
     table: &FeatureTable,
     sel: &StatSelection,
     time: &TimeSelection,
@@ -473,7 +473,7 @@ pub fn average_features(
 /// step and placed before the statistic channels. Returns the array and the channel names. The
 /// Conv1D builds the same layout from the flat features itself; the tests compare the two.
 #[cfg(test)]
-pub fn conv_features(
+pub(crate) fn conv_features(
     table: &FeatureTable,
     sel: &StatSelection,
     time: &TimeSelection,
@@ -500,18 +500,18 @@ pub fn conv_features(
 /// Feature-wise z-scoring (`featurewise_norm`): mean and std fitted on the training rows only, std
 /// floored at 1e-5. The first `skip` columns (the one-hot) are left as they are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ZScore {
+pub(crate) struct ZScore {
     pub mean: Vec<f64>,
     pub std: Vec<f64>,
     pub skip: usize,
 }
 
 /// The floor of the z-scoring standard deviation.
-pub const ZSCORE_STD_FLOOR: f64 = 1e-5;
+pub(crate) const ZSCORE_STD_FLOOR: f64 = 1e-5;
 
 impl ZScore {
     /// Fits on `x` (the training rows), leaving the first `skip` columns untouched.
-    pub fn fit(x: ArrayView2<f64>, skip: usize) -> Result<Self> {
+    pub(crate) fn fit(x: ArrayView2<f64>, skip: usize) -> Result<Self> {
         let (n, p) = x.dim();
         if n == 0 {
             return Err(param("zscore", "cannot fit on zero rows"));
@@ -532,7 +532,7 @@ impl ZScore {
     }
 
     /// Applies (x − mean)/std column-wise in place.
-    pub fn transform(&self, x: &mut Array2<f64>) -> Result<()> {
+    pub(crate) fn transform(&self, x: &mut Array2<f64>) -> Result<()> {
         if x.ncols() != self.mean.len() {
             return Err(ClassifyError::Shape {
                 context: "ZScore::transform".into(),

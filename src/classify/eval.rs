@@ -23,7 +23,7 @@ use super::splits::{
 /// Which classifier family (its default grid is the paper's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Classifier {
+pub(crate) enum Classifier {
     RandomForest,
     LinearSvm,
     Conv1d,
@@ -32,7 +32,7 @@ pub enum Classifier {
 /// Flat trajectories, or the trajectory-average control (Fig. S2b).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum FeatureLayout {
+pub(crate) enum FeatureLayout {
     #[default]
     Flat,
     TrajectoryAverage,
@@ -41,7 +41,7 @@ pub enum FeatureLayout {
 /// Which checkpoints enter the features.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum TimeSpec {
+pub(crate) enum TimeSpec {
     #[default]
     All,
     /// The same indices for every example (a consecutive portion, for instance).
@@ -65,7 +65,7 @@ impl TimeSpec {
 /// How the outer splits are formed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SplitScheme {
+pub(crate) enum SplitScheme {
     /// Category-balanced splits (method.md §3.1).
     Balanced {
         n_splits: usize,
@@ -99,7 +99,7 @@ impl Default for SplitScheme {
 /// Everything one evaluation needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct EvalConfig {
+pub(crate) struct EvalConfig {
     pub classifier: Classifier,
     /// Overrides the paper grid of `classifier` (it may mix model kinds).
     pub grid: Option<Vec<ModelSpec>>,
@@ -145,7 +145,7 @@ impl Default for EvalConfig {
 
 impl EvalConfig {
     /// The grid in force.
-    pub fn effective_grid(&self) -> Vec<ModelSpec> {
+    pub(crate) fn effective_grid(&self) -> Vec<ModelSpec> {
         self.grid.clone().unwrap_or_else(|| match self.classifier {
             Classifier::RandomForest => rf_paper_grid(),
             Classifier::LinearSvm => svm_paper_grid(),
@@ -159,7 +159,7 @@ impl EvalConfig {
 
 /// The outcome of one outer split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SplitResult {
+pub(crate) struct SplitResult {
     pub n_train: usize,
     pub n_test: usize,
     pub best: ModelSpec,
@@ -177,7 +177,7 @@ pub struct SplitResult {
 
 /// Summaries over splits (method.md §3.5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Trace / total of the split-averaged test confusion matrix.
     pub mean_accuracy: f64,
     /// Test accuracy mean ± s.e.m. over splits.
@@ -198,7 +198,7 @@ pub struct Summary {
 
 /// The result of [`evaluate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvalResult {
+pub(crate) struct EvalResult {
     pub config: EvalConfig,
     pub classes: Vec<String>,
     pub feature_names: Vec<String>,
@@ -220,7 +220,7 @@ fn build(table: &FeatureTable, cfg: &EvalConfig, time: &TimeSpec) -> Result<Flat
 }
 
 /// Outer splits for a table and scheme.
-pub fn make_splits(
+pub(crate) fn make_splits(
     table: &FeatureTable,
     y: &[usize],
     classes: &[String],
@@ -252,7 +252,7 @@ pub fn make_splits(
 
 /// Runs one evaluation: measure subset → features → splits → grid search (inner stratified CV)
 /// → refit → test metrics and importances.
-pub fn evaluate(table: &FeatureTable, cfg: &EvalConfig) -> Result<EvalResult> {
+pub(crate) fn evaluate(table: &FeatureTable, cfg: &EvalConfig) -> Result<EvalResult> {
     table.validate()?;
     if cfg.cv_folds < 2 {
         return Err(param("cv_folds", "must be at least 2"));
@@ -397,7 +397,7 @@ fn evaluate_split(
 /// [`SplitScheme::Holdout`] with `n_splits`. Returns (value, result) pairs. (The stage runs
 /// holdouts as evaluations of their own; this is the tests' reference.)
 #[cfg(test)]
-pub fn evaluate_holdouts(
+pub(crate) fn evaluate_holdouts(
     table: &FeatureTable,
     base: &EvalConfig,
     factor: &str,
@@ -420,7 +420,7 @@ pub fn evaluate_holdouts(
 }
 
 /// Summaries over split results (method.md §3.5).
-pub fn summarize(results: &[SplitResult], k: usize, n_groups: usize) -> Summary {
+pub(crate) fn summarize(results: &[SplitResult], k: usize, n_groups: usize) -> Summary {
     let ns = results.len().max(1) as f64;
     let mut cm_mean = vec![vec![0.0; k]; k];
     for r in results {

@@ -16,7 +16,7 @@ use super::svm::{LinearSvc, SvcParams};
 /// One grid point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case")]
-pub enum ModelSpec {
+pub(crate) enum ModelSpec {
     /// `RandomForestClassifier(n_estimators, max_features)`, other settings at their defaults.
     RandomForest {
         n_trees: usize,
@@ -34,15 +34,15 @@ pub enum ModelSpec {
 }
 
 /// The paper's C grid.
-pub const SVM_C_GRID: [f64; 7] = [1.0, 50.0, 500.0, 5e3, 5e4, 5e5, 5e6];
+pub(crate) const SVM_C_GRID: [f64; 7] = [1.0, 50.0, 500.0, 5e3, 5e4, 5e5, 5e6];
 /// The paper's PCA component grid.
-pub const PCA_GRID: [usize; 11] = [10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 600];
+pub(crate) const PCA_GRID: [usize; 11] = [10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 600];
 /// The paper's forest sizes.
-pub const RF_TREES_GRID: [usize; 5] = [20, 50, 100, 500, 1000];
+pub(crate) const RF_TREES_GRID: [usize; 5] = [20, 50, 100, 500, 1000];
 
 /// The 15 random-forest configurations: max_features ∈ {sqrt, log2, all} × n_trees ∈
 /// {20, 50, 100, 500, 1000} (scikit-learn `ParameterGrid` order: the last key varies fastest).
-pub fn rf_paper_grid() -> Vec<ModelSpec> {
+pub(crate) fn rf_paper_grid() -> Vec<ModelSpec> {
     let mut g = Vec::new();
     for mf in [MaxFeatures::Sqrt, MaxFeatures::Log2, MaxFeatures::All] {
         for n in RF_TREES_GRID {
@@ -56,7 +56,7 @@ pub fn rf_paper_grid() -> Vec<ModelSpec> {
 }
 
 /// The 84 linear-SVM configurations: 7 without PCA, then 11 PCA sizes × 7 C values.
-pub fn svm_paper_grid() -> Vec<ModelSpec> {
+pub(crate) fn svm_paper_grid() -> Vec<ModelSpec> {
     let mut g: Vec<ModelSpec> = SVM_C_GRID
         .iter()
         .map(|&c| ModelSpec::LinearSvm {
@@ -79,7 +79,7 @@ pub fn svm_paper_grid() -> Vec<ModelSpec> {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case")]
-pub enum FittedModel {
+pub(crate) enum FittedModel {
     RandomForest(RandomForest),
     LinearSvm {
         pca: Option<Pca>,
@@ -108,7 +108,7 @@ fn project(pca: &Pca, x: ArrayView2<f64>, n_onehot: usize) -> Result<Array2<f64>
 
 impl FittedModel {
     /// Predicted class indices.
-    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Vec<usize>> {
+    pub(crate) fn predict(&self, x: ArrayView2<f64>) -> Result<Vec<usize>> {
         match self {
             FittedModel::RandomForest(f) => f.predict(x),
             FittedModel::LinearSvm { pca: None, svc, .. } => svc.predict(x),
@@ -122,7 +122,7 @@ impl FittedModel {
     }
 
     /// The forest, when this is one.
-    pub fn forest(&self) -> Option<&RandomForest> {
+    pub(crate) fn forest(&self) -> Option<&RandomForest> {
         match self {
             FittedModel::RandomForest(f) => Some(f),
             _ => None,
@@ -132,7 +132,7 @@ impl FittedModel {
 
 impl ModelSpec {
     /// Checks the spec's parameters.
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         match self {
             ModelSpec::RandomForest {
                 n_trees,
@@ -155,7 +155,7 @@ impl ModelSpec {
     }
 
     /// Fits the spec on `x` (whose first `n_onehot` columns are the one-hot).
-    pub fn fit(
+    pub(crate) fn fit(
         &self,
         x: ArrayView2<f64>,
         y: &[usize],
@@ -240,7 +240,7 @@ type FoldData = (
 
 /// Outcome of a grid search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GridSearchResult {
+pub(crate) struct GridSearchResult {
     /// Index of the chosen grid point.
     pub best_index: usize,
     pub best: ModelSpec,
@@ -254,7 +254,7 @@ pub struct GridSearchResult {
 /// mean fold accuracy over the folds that fit (failed fits are skipped); argmax, ties → first.
 /// With a single grid point the cross-validation is skipped (it cannot change the choice). Every
 /// fit uses `seed`. PCA is fitted once per fold and truncated for each component count.
-pub fn grid_search(
+pub(crate) fn grid_search(
     x: ArrayView2<f64>,
     y: &[usize],
     n_classes: usize,

@@ -11,7 +11,7 @@ use super::data::FeatureGroup;
 use super::error::{ClassifyError, Result, param};
 
 /// Fraction of equal entries.
-pub fn accuracy(y_true: &[usize], y_pred: &[usize]) -> Result<f64> {
+pub(crate) fn accuracy(y_true: &[usize], y_pred: &[usize]) -> Result<f64> {
     if y_true.len() != y_pred.len() || y_true.is_empty() {
         return Err(ClassifyError::Shape {
             context: "accuracy".into(),
@@ -24,7 +24,7 @@ pub fn accuracy(y_true: &[usize], y_pred: &[usize]) -> Result<f64> {
 }
 
 /// Confusion matrix [n_classes, n_classes]: rows actual, columns predicted.
-pub fn confusion_matrix(
+pub(crate) fn confusion_matrix(
     y_true: &[usize],
     y_pred: &[usize],
     n_classes: usize,
@@ -51,14 +51,14 @@ pub fn confusion_matrix(
 
 /// A mean and its standard error (sample std with ddof = 1 over √n; 0 for n < 2).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct MeanSem {
+pub(crate) struct MeanSem {
     pub mean: f64,
     pub sem: f64,
     pub n: usize,
 }
 
 /// Mean ± s.e.m. of the values (NaN mean for an empty slice is avoided: returns 0 with n = 0).
-pub fn mean_sem(v: &[f64]) -> MeanSem {
+pub(crate) fn mean_sem(v: &[f64]) -> MeanSem {
     let n = v.len();
     if n == 0 {
         return MeanSem {
@@ -78,19 +78,19 @@ pub fn mean_sem(v: &[f64]) -> MeanSem {
 }
 
 /// Chance accuracy for balanced classes: 1 / n_classes.
-pub fn chance_level(n_classes: usize) -> f64 {
+pub(crate) fn chance_level(n_classes: usize) -> f64 {
     1.0 / n_classes.max(1) as f64
 }
 
 /// Trace over total of a (possibly averaged) confusion matrix.
-pub fn confusion_accuracy(cm: &[Vec<f64>]) -> f64 {
+pub(crate) fn confusion_accuracy(cm: &[Vec<f64>]) -> f64 {
     let tot: f64 = cm.iter().flatten().sum();
     let tr: f64 = (0..cm.len()).map(|i| cm[i][i]).sum();
     if tot > 0.0 { tr / tot } else { 0.0 }
 }
 
 /// Per-class (TPR, FPR) of a confusion matrix (rows actual, columns predicted).
-pub fn rates(cm: &[Vec<f64>]) -> Vec<(f64, f64)> {
+pub(crate) fn rates(cm: &[Vec<f64>]) -> Vec<(f64, f64)> {
     let k = cm.len();
     let tot: f64 = cm.iter().flatten().sum();
     (0..k)
@@ -107,7 +107,7 @@ pub fn rates(cm: &[Vec<f64>]) -> Vec<(f64, f64)> {
 }
 
 /// Per-class balanced accuracy (TPR + TNR) / 2.
-pub fn balanced_accuracy_per_class(cm: &[Vec<f64>]) -> Vec<f64> {
+pub(crate) fn balanced_accuracy_per_class(cm: &[Vec<f64>]) -> Vec<f64> {
     rates(cm)
         .into_iter()
         .map(|(tpr, fpr)| (tpr + 1.0 - fpr) / 2.0)
@@ -115,7 +115,7 @@ pub fn balanced_accuracy_per_class(cm: &[Vec<f64>]) -> Vec<f64> {
 }
 
 /// Per-class d′ = Φ⁻¹(TPR) − Φ⁻¹(FPR), each Φ⁻¹ term clipped to ±5.
-pub fn dprime_per_class(cm: &[Vec<f64>]) -> Vec<f64> {
+pub(crate) fn dprime_per_class(cm: &[Vec<f64>]) -> Vec<f64> {
     let z = |p: f64| norm_ppf(p).clamp(-5.0, 5.0);
     rates(cm)
         .into_iter()
@@ -124,7 +124,7 @@ pub fn dprime_per_class(cm: &[Vec<f64>]) -> Vec<f64> {
 }
 
 /// Converts an integer confusion matrix to f64.
-pub fn to_f64(cm: &[Vec<u64>]) -> Vec<Vec<f64>> {
+pub(crate) fn to_f64(cm: &[Vec<u64>]) -> Vec<Vec<f64>> {
     cm.iter()
         .map(|r| r.iter().map(|&v| v as f64).collect())
         .collect()
@@ -132,7 +132,7 @@ pub fn to_f64(cm: &[Vec<u64>]) -> Vec<Vec<f64>> {
 
 #[allow(clippy::excessive_precision)] // AS241 coefficients as published
 /// The standard normal quantile Φ⁻¹(p) (Wichura's AS241, about 1e-16 relative); ±∞ at 0 and 1.
-pub fn norm_ppf(p: f64) -> f64 {
+pub(crate) fn norm_ppf(p: f64) -> f64 {
     if p.is_nan() {
         return f64::NAN;
     }
@@ -222,7 +222,10 @@ pub fn norm_ppf(p: f64) -> f64 {
 
 /// Sums per-feature importances [n_rows, n_features] into groups: [n_rows, n_groups]
 /// (Fig. 3: a statistic's Gini importance summed over its time steps).
-pub fn group_importances(imp: ArrayView2<f64>, groups: &[FeatureGroup]) -> Result<Array2<f64>> {
+pub(crate) fn group_importances(
+    imp: ArrayView2<f64>,
+    groups: &[FeatureGroup],
+) -> Result<Array2<f64>> {
     let p = imp.ncols();
     let mut out = Array2::<f64>::zeros((imp.nrows(), groups.len()));
     for (g, grp) in groups.iter().enumerate() {
@@ -242,7 +245,7 @@ pub fn group_importances(imp: ArrayView2<f64>, groups: &[FeatureGroup]) -> Resul
 /// Permutation importance on held-out data: for each group, the rows of its columns are permuted
 /// jointly (seeded), and the importance is the baseline accuracy minus the permuted accuracy,
 /// averaged over `n_repeats`. Returns one value per group.
-pub fn permutation_importance(
+pub(crate) fn permutation_importance(
     predict: &(dyn Fn(ArrayView2<f64>) -> Result<Vec<usize>> + Sync),
     x: ArrayView2<f64>,
     y: &[usize],

@@ -42,13 +42,13 @@ fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Result<(
 }
 
 /// Writes a 2-D f64 array.
-pub fn write_f64_2d(path: &Path, a: ArrayView2<f64>) -> Result<()> {
+pub(super) fn write_f64_2d(path: &Path, a: ArrayView2<f64>) -> Result<()> {
     let data: Vec<u8> = a.iter().flat_map(|v| v.to_le_bytes()).collect();
     write_npy(path, "<f8", &[a.nrows(), a.ncols()], &data)
 }
 
 /// Writes a 1-D i64 array.
-pub fn write_i64_1d(path: &Path, v: &[i64]) -> Result<()> {
+pub(super) fn write_i64_1d(path: &Path, v: &[i64]) -> Result<()> {
     let data: Vec<u8> = v.iter().flat_map(|v| v.to_le_bytes()).collect();
     write_npy(path, "<i8", &[v.len()], &data)
 }
@@ -92,7 +92,7 @@ fn read_npy(path: &Path) -> Result<(String, Vec<usize>, Vec<u8>)> {
 }
 
 /// Reads a 2-D `<f8` array (a 1-D one becomes one column).
-pub fn read_f64_2d(path: &Path) -> Result<Array2<f64>> {
+pub(super) fn read_f64_2d(path: &Path) -> Result<Array2<f64>> {
     let (descr, shape, data) = read_npy(path)?;
     if descr != "<f8" {
         return Err(io_err(path, format!("dtype {descr}, expected <f8")));
@@ -110,7 +110,7 @@ pub fn read_f64_2d(path: &Path) -> Result<Array2<f64>> {
 }
 
 /// Reads a 1-D `<i8` array.
-pub fn read_i64_1d(path: &Path) -> Result<Vec<i64>> {
+pub(super) fn read_i64_1d(path: &Path) -> Result<Vec<i64>> {
     let (descr, shape, data) = read_npy(path)?;
     if descr != "<i8" || shape.len() != 1 {
         return Err(io_err(

@@ -15,7 +15,7 @@ use super::error::{ClassifyError, Result};
 
 /// A fitted PCA.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Pca {
+pub(crate) struct Pca {
     pub mean: Array1<f64>,
     /// [n_components, p], rows are unit principal axes.
     pub components: Array2<f64>,
@@ -36,7 +36,7 @@ fn fit_err(reason: String) -> ClassifyError {
 impl Pca {
     /// Fits `n_components` components; errors (a failed fit) when n_components is 0 or exceeds
     /// min(n_samples, n_features), like scikit-learn.
-    pub fn fit(x: ArrayView2<f64>, n_components: usize) -> Result<Pca> {
+    pub(crate) fn fit(x: ArrayView2<f64>, n_components: usize) -> Result<Pca> {
         let (n, p) = x.dim();
         if n_components == 0 || n_components > n.min(p) {
             return Err(fit_err(format!(
@@ -48,7 +48,7 @@ impl Pca {
     }
 
     /// Fits all min(n_samples, n_features) components (truncate with [`Pca::truncated`]).
-    pub fn fit_full(x: ArrayView2<f64>) -> Result<Pca> {
+    pub(crate) fn fit_full(x: ArrayView2<f64>) -> Result<Pca> {
         let (n, p) = x.dim();
         if n < 2 || p == 0 {
             return Err(fit_err(format!(
@@ -92,7 +92,7 @@ impl Pca {
     }
 
     /// The first `k` components of this fit (errors when k is 0 or more than it has).
-    pub fn truncated(&self, k: usize) -> Result<Pca> {
+    pub(crate) fn truncated(&self, k: usize) -> Result<Pca> {
         let have = self.components.nrows();
         let p = self.components.ncols();
         if k == 0 || k > have {
@@ -113,7 +113,7 @@ impl Pca {
     }
 
     /// Projects (x − mean) onto the components: [n, n_components].
-    pub fn transform(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+    pub(crate) fn transform(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
         if x.ncols() != self.mean.len() {
             return Err(ClassifyError::Shape {
                 context: "PCA transform".into(),
@@ -128,7 +128,7 @@ impl Pca {
 
 /// Eigen-decomposition of a symmetric matrix: (eigenvalues, eigenvectors as rows of a flat
 /// row-major n × n buffer, row i belonging to eigenvalue i). Unsorted.
-pub fn symmetric_eigen(a: &Array2<f64>) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn symmetric_eigen(a: &Array2<f64>) -> (Vec<f64>, Vec<f64>) {
     let n = a.nrows();
     // v row-major: v[r*n + c]
     let mut v: Vec<f64> = a.iter().copied().collect();

@@ -14,11 +14,11 @@ use crate::features;
 
 /// The statistics of the `perf` measure (the performance-only baseline): validation accuracy
 /// and loss at each checkpoint after epoch 0, one example per run (see [`perf_table`]).
-pub const PERF_STATS: [&str; 2] = ["perf_val_acc", "perf_val_loss"];
+pub(crate) const PERF_STATS: [&str; 2] = ["perf_val_acc", "perf_val_loss"];
 
 /// The table factor marking (`yes`/`no`) the examples the matched-performance control keeps for
 /// the target with id part `tid`.
-pub fn matched_factor(tid: &str) -> String {
+pub(crate) fn matched_factor(tid: &str) -> String {
     format!("matched:{tid}")
 }
 
@@ -27,7 +27,7 @@ pub fn matched_factor(tid: &str) -> String {
 /// survive this rule, applied until nothing changes: a run is kept when, for every other class,
 /// some kept run of that class has a final validation accuracy within `tolerance` of its own.
 /// Runs without a final accuracy are never kept. Returns the kept run ids.
-pub fn matched_runs(
+pub(crate) fn matched_runs(
     runs: &[(String, String, Option<f64>)],
     classes: &[String],
     tolerance: f64,
@@ -58,7 +58,7 @@ pub fn matched_runs(
 
 /// One class of [`MatchedInfo`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MatchedCount {
+pub(crate) struct MatchedCount {
     pub runs: usize,
     pub runs_total: usize,
     pub examples: usize,

@@ -11,7 +11,7 @@ use super::error::{ClassifyError, Result, param};
 
 /// One outer split: sorted, disjoint example indices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Split {
+pub(crate) struct Split {
     pub train: Vec<usize>,
     pub test: Vec<usize>,
 }
@@ -19,7 +19,7 @@ pub struct Split {
 /// A per-class sample size: an absolute count, or a fraction of the smallest class's pool.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SplitSize {
+pub(crate) enum SplitSize {
     Count(usize),
     /// ⌊f · m⌋ with m the smallest per-class candidate count of the pool (0 < f ≤ 1).
     Fraction(f64),
@@ -38,7 +38,7 @@ impl SplitSize {
 /// A predicate on run factors: the example's `factor` value is (or, with `exclude`, is not) one of
 /// `values`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FactorFilter {
+pub(crate) struct FactorFilter {
     pub factor: String,
     pub values: Vec<String>,
     #[serde(default)]
@@ -47,7 +47,7 @@ pub struct FactorFilter {
 
 impl FactorFilter {
     /// Whether each example passes.
-    pub fn mask(&self, table: &FeatureTable) -> Result<Vec<bool>> {
+    pub(crate) fn mask(&self, table: &FeatureTable) -> Result<Vec<bool>> {
         let f = table.factor(&self.factor)?;
         Ok(f.iter()
             .map(|v| self.values.contains(v) != self.exclude)
@@ -56,7 +56,7 @@ impl FactorFilter {
 }
 
 /// The conjunction of filters as a mask (all true for no filters).
-pub fn filters_mask(table: &FeatureTable, filters: &[FactorFilter]) -> Result<Vec<bool>> {
+pub(crate) fn filters_mask(table: &FeatureTable, filters: &[FactorFilter]) -> Result<Vec<bool>> {
     let mut m = vec![true; table.n_examples()];
     for f in filters {
         for (a, b) in m.iter_mut().zip(f.mask(table)?) {
@@ -103,7 +103,7 @@ fn check_inputs(y: &[usize], n_classes: usize, masks: &[&[bool]]) -> Result<()> 
 /// from the train pool; for each class, permute its remaining train candidates (`train_ok`) and take
 /// the first `n_train`; sort both lists. `class_names` only serves error messages.
 #[allow(clippy::too_many_arguments)]
-pub fn balanced_splits(
+pub(crate) fn balanced_splits(
     y: &[usize],
     class_names: &[String],
     n_splits: usize,
@@ -178,7 +178,7 @@ pub fn balanced_splits(
 /// count. `eligible` restricts both pools (e.g. to two classes). Errors when the value does not
 /// occur, when some class is absent from a side, or if a held-out value would reach training.
 #[allow(clippy::too_many_arguments)]
-pub fn holdout_splits(
+pub(crate) fn holdout_splits(
     table: &FeatureTable,
     y: &[usize],
     class_names: &[String],
@@ -248,7 +248,7 @@ pub fn holdout_splits(
 }
 
 /// Distinct values of a factor, sorted (the holdout values to loop over).
-pub fn factor_values(table: &FeatureTable, factor: &str) -> Result<Vec<String>> {
+pub(crate) fn factor_values(table: &FeatureTable, factor: &str) -> Result<Vec<String>> {
     let s: std::collections::BTreeSet<&String> = table.factor(factor)?.iter().collect();
     Ok(s.into_iter().cloned().collect())
 }
@@ -257,7 +257,10 @@ pub fn factor_values(table: &FeatureTable, factor: &str) -> Result<Vec<String>> 
 /// classes are encoded by order of first appearance, the sorted encoded labels are dealt round-robin
 /// to the folds to get per-fold class allocations, and each class's examples (in index order) fill
 /// the folds in order. Returns (train, test) positions into `y`, both sorted.
-pub fn stratified_kfold(y: &[usize], n_splits: usize) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
+pub(crate) fn stratified_kfold(
+    y: &[usize],
+    n_splits: usize,
+) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
     if n_splits < 2 {
         return Err(param(
             "n_splits",
@@ -323,7 +326,7 @@ pub fn stratified_kfold(y: &[usize], n_splits: usize) -> Result<Vec<(Vec<usize>,
 
 /// Trajectory subsampling (method.md §4): each example gets its own start a, uniform over
 /// [0, T − 1 − (n − 1)·stride], and the indices a, a + stride, …, a + (n − 1)·stride.
-pub fn subsample_trajectories(
+pub(crate) fn subsample_trajectories(
     n_examples: usize,
     t: usize,
     stride: usize,
@@ -357,7 +360,7 @@ pub fn subsample_trajectories(
 
 /// Consecutive portions of 0..T (thirds: n_parts = 3 gives [0–6], [7–13], [14–20] for T = 21);
 /// like `numpy.array_split`, the first T mod n_parts portions get one extra index.
-pub fn portions(t: usize, n_parts: usize) -> Result<Vec<Vec<usize>>> {
+pub(crate) fn portions(t: usize, n_parts: usize) -> Result<Vec<Vec<usize>>> {
     if n_parts == 0 || n_parts > t {
         return Err(param("portions", format!("{n_parts} portions of T = {t}")));
     }

@@ -13,7 +13,7 @@ use super::data::FeatureTable;
 
 /// The Python interpreter with scikit-learn, or None when `LRX_SKIP_PYTHON=1`. Panics with a clear
 /// message when the interpreter (env `LRX_PYTHON`, else `python3`) cannot import scikit-learn.
-pub fn python() -> Option<String> {
+pub(super) fn python() -> Option<String> {
     if std::env::var("LRX_SKIP_PYTHON").is_ok_and(|v| v == "1") {
         eprintln!("LRX_SKIP_PYTHON=1: skipping the scikit-learn comparison");
         return None;
@@ -34,7 +34,7 @@ pub fn python() -> Option<String> {
 }
 
 /// Runs `tests/python/classify_ref.py` with the arguments; panics with its stderr on failure.
-pub fn run_ref(py: &str, args: &[&str]) {
+pub(super) fn run_ref(py: &str, args: &[&str]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/classify_ref.py");
     let out = Command::new(py)
         .arg(&script)
@@ -53,7 +53,7 @@ pub fn run_ref(py: &str, args: &[&str]) {
 /// A synthetic classification table with known structure: `k` classes whose means differ in a
 /// 6-dimensional latent space, linear and nonlinear read-outs of the latent, noise, and column
 /// scales 10^U(−3, 3). Returns (x [n, p], y).
-pub fn synthetic(n: usize, p: usize, k: usize, seed: u64) -> (Array2<f64>, Vec<usize>) {
+pub(super) fn synthetic(n: usize, p: usize, k: usize, seed: u64) -> (Array2<f64>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let dim = 6;
     let normal = |r: &mut ChaCha8Rng| -> f64 { r.sample(StandardNormal) };
@@ -83,7 +83,7 @@ pub fn synthetic(n: usize, p: usize, k: usize, seed: u64) -> (Array2<f64>, Vec<u
 
 /// A synthetic feature table: `n_per` examples per rule for 4 rules, T checkpoints, statistics of
 /// the three measures (one of them non-finite for one example), factors arch/task/batch.
-pub fn synthetic_table(n_per: usize, t: usize, seed: u64) -> FeatureTable {
+pub(super) fn synthetic_table(n_per: usize, t: usize, seed: u64) -> FeatureTable {
     let rules = ["adam", "feedback", "information", "sgdm"];
     let stats = [
         "weightabs_mean",

@@ -105,7 +105,7 @@ pub(super) fn run_stage(
 
 /// Accuracy ± s.e.m. per model × measure of the all-class targets, balanced splits, full
 /// trajectories (the paper's main setting).
-pub fn summary_table(ev: &stage::Evaluations) -> String {
+pub(super) fn summary_table(ev: &stage::Evaluations) -> String {
     let main: Vec<&stage::Entry> = ev
         .evaluations
         .iter()

@@ -7,7 +7,7 @@ use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     pub spec: PathBuf,
     /// The run id (or a unique prefix; `lrx plan SPEC --emit plan` lists them).
     #[arg(long)]
@@ -18,7 +18,7 @@ pub struct ExportArgs {
 }
 
 #[cfg(not(feature = "torch"))]
-pub fn cmd_export(_: &Cli, _: &ExportArgs, out: &mut Out) -> Result<(), i32> {
+pub(super) fn cmd_export(_: &Cli, _: &ExportArgs, out: &mut Out) -> Result<(), i32> {
     let _ = writeln!(
         out.err,
         "error: this lrx was built without libtorch (feature `torch`); export needs it"
@@ -27,7 +27,7 @@ pub fn cmd_export(_: &Cli, _: &ExportArgs, out: &mut Out) -> Result<(), i32> {
 }
 
 #[cfg(feature = "torch")]
-pub fn cmd_export(cli: &Cli, a: &ExportArgs, out: &mut Out) -> Result<(), i32> {
+pub(super) fn cmd_export(cli: &Cli, a: &ExportArgs, out: &mut Out) -> Result<(), i32> {
     let (_, _, plan) = load(cli, &a.spec, out)?;
     let hits: Vec<_> = plan
         .runs

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
-pub struct FmtArgs {
+pub(crate) struct FmtArgs {
     /// Files and directories to format (in a directory: every `*.lrx` file below it, hidden
     /// directories aside); `-` reads a spec from stdin and writes it formatted to stdout.
     #[arg(required_unless_present = "stdin")]
@@ -32,7 +32,7 @@ enum Outcome {
     Failed,
 }
 
-pub fn cmd_fmt(cli: &Cli, a: &FmtArgs, out: &mut Out) -> Result<(), i32> {
+pub(super) fn cmd_fmt(cli: &Cli, a: &FmtArgs, out: &mut Out) -> Result<(), i32> {
     let dash = a.paths.iter().any(|p| p.as_os_str() == "-");
     if a.stdin || dash {
         if a.paths.iter().any(|p| p.as_os_str() != "-") || (a.stdin && dash) {

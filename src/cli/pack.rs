@@ -8,7 +8,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
-pub struct PackArgs {
+pub(crate) struct PackArgs {
     /// A spec (`.lrx`), or a study directory (`lrx run`'s output: its spec, features and
     /// results are packed).
     pub target: PathBuf,
@@ -37,7 +37,7 @@ fn study_spec(dir: &Path, out: &mut Out) -> Result<PathBuf, i32> {
     Ok(m.spec_path)
 }
 
-pub fn cmd_pack(cli: &Cli, a: &PackArgs, out: &mut Out) -> Result<(), i32> {
+pub(super) fn cmd_pack(cli: &Cli, a: &PackArgs, out: &mut Out) -> Result<(), i32> {
     let study_dir = a.target.is_dir().then(|| a.target.clone());
     let spec = match &study_dir {
         Some(d) => study_spec(d, out)?,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Progress bars on a terminal, one line per event otherwise.
     Human,
     /// One JSON object per event on stdout.
@@ -23,7 +23,7 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     pub spec: PathBuf,
     /// Show what would be trained, then stop.
     #[arg(long)]
@@ -60,7 +60,7 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RunTaskArgs {
+pub(crate) struct RunTaskArgs {
     /// The study's manifest.json (written by `lrx run` / `lrx submit`).
     pub manifest: PathBuf,
     /// The run id (or a unique prefix).
@@ -84,7 +84,7 @@ fn stop_flag() -> Arc<AtomicBool> {
 }
 
 #[cfg(not(feature = "torch"))]
-pub fn cmd_run(_: &Cli, _: &RunArgs, out: &mut Out) -> Result<(), i32> {
+pub(super) fn cmd_run(_: &Cli, _: &RunArgs, out: &mut Out) -> Result<(), i32> {
     Err(fail(
         out,
         "this lrx was built without libtorch (feature `torch`): it cannot train",
@@ -92,7 +92,7 @@ pub fn cmd_run(_: &Cli, _: &RunArgs, out: &mut Out) -> Result<(), i32> {
 }
 
 #[cfg(not(feature = "torch"))]
-pub fn cmd_run_task(_: &Cli, _: &RunTaskArgs, out: &mut Out) -> Result<(), i32> {
+pub(super) fn cmd_run_task(_: &Cli, _: &RunTaskArgs, out: &mut Out) -> Result<(), i32> {
     Err(fail(
         out,
         "this lrx was built without libtorch (feature `torch`): it cannot train",
@@ -100,7 +100,7 @@ pub fn cmd_run_task(_: &Cli, _: &RunTaskArgs, out: &mut Out) -> Result<(), i32> 
 }
 
 #[cfg(feature = "torch")]
-pub fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
+pub(super) fn cmd_run(cli: &Cli, a: &RunArgs, out: &mut Out) -> Result<(), i32> {
     let (_, study, plan) = load(cli, &a.spec, out)?;
     let output = a
         .output
@@ -279,7 +279,7 @@ fn post_training(
 }
 
 #[cfg(feature = "torch")]
-pub fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32> {
+pub(super) fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32> {
     use crate::exec::task::{TaskOptions, execute};
     // Die with the parent: a killed `lrx run` must not leave trainings behind (SIGTERM lets
     // this process stop cleanly; its checkpoints stay).
@@ -373,7 +373,7 @@ pub fn cmd_run_task(cli: &Cli, a: &RunTaskArgs, out: &mut Out) -> Result<(), i32
     }
 }
 
-pub fn cmd_status(cli: &Cli, target: &Path, out: &mut Out) -> Result<(), i32> {
+pub(super) fn cmd_status(cli: &Cli, target: &Path, out: &mut Out) -> Result<(), i32> {
     let dir = if target.is_dir() {
         target.to_path_buf()
     } else {
@@ -403,7 +403,7 @@ pub fn cmd_status(cli: &Cli, target: &Path, out: &mut Out) -> Result<(), i32> {
 }
 
 #[derive(Debug, Args)]
-pub struct ReproduceArgs {
+pub(crate) struct ReproduceArgs {
     /// The spec (with `--against`), or a study pack (`.lrxpack`, from `lrx pack`).
     pub spec: PathBuf,
     /// The shared study directory (with its manifest.json and features); a pack made from a
@@ -430,7 +430,7 @@ pub struct ReproduceArgs {
 
 /// Whether `path` is a study pack: a file named `*.lrxpack`, or any file that starts with the
 /// gzip magic bytes (a spec is text).
-pub fn is_pack(path: &std::path::Path) -> bool {
+pub(super) fn is_pack(path: &std::path::Path) -> bool {
     if !path.is_file() {
         return false;
     }
@@ -580,7 +580,7 @@ fn open_pack(
 
 /// Compares two feature tables of the same runs: (values compared, differing beyond `tol`,
 /// largest relative difference).
-pub fn compare_features(
+pub(super) fn compare_features(
     a: &crate::features::reader::FeatureTable,
     b: &crate::features::reader::FeatureTable,
     tol: f64,
@@ -609,7 +609,7 @@ pub fn compare_features(
 }
 
 #[cfg(not(feature = "torch"))]
-pub fn cmd_reproduce(_: &Cli, _: &ReproduceArgs, out: &mut Out) -> Result<(), i32> {
+pub(super) fn cmd_reproduce(_: &Cli, _: &ReproduceArgs, out: &mut Out) -> Result<(), i32> {
     Err(fail(
         out,
         "this lrx was built without libtorch (feature `torch`): it cannot train",
@@ -617,7 +617,7 @@ pub fn cmd_reproduce(_: &Cli, _: &ReproduceArgs, out: &mut Out) -> Result<(), i3
 }
 
 #[cfg(feature = "torch")]
-pub fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), i32> {
+pub(super) fn cmd_reproduce(cli: &Cli, a: &ReproduceArgs, out: &mut Out) -> Result<(), i32> {
     use crate::features::reader::{Condition, load_features};
     let from_pack = is_pack(&a.spec);
     let (spec, against, output) = if from_pack {

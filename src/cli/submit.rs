@@ -13,7 +13,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
-pub struct SubmitArgs {
+pub(crate) struct SubmitArgs {
     pub spec: PathBuf,
     /// Submit to Slurm (the only scheduler lrx drives).
     #[arg(long)]
@@ -70,7 +70,7 @@ fn now() -> String {
     format!("{s}")
 }
 
-pub fn cmd_submit(cli: &Cli, a: &SubmitArgs, out: &mut Out) -> Result<(), i32> {
+pub(super) fn cmd_submit(cli: &Cli, a: &SubmitArgs, out: &mut Out) -> Result<(), i32> {
     if !a.slurm {
         return Err(fail(
             out,
@@ -380,7 +380,7 @@ fn sbatch_all(
 
 /// The Slurm part of `lrx status`: per-state counts of the study's unfinished runs, failed
 /// tasks with their logs, the final job. Empty when the study was never submitted.
-pub fn slurm_status(dir: &Path, plan_ids: &[String]) -> Result<String, String> {
+pub(super) fn slurm_status(dir: &Path, plan_ids: &[String]) -> Result<String, String> {
     let jobs = Jobs::read(dir).map_err(|e| e.to_string())?;
     if jobs.submissions.is_empty() {
         return Ok(String::new());

@@ -306,7 +306,7 @@ impl fmt::Display for ObservableId {
 
 /// The 24 admissible observable names in canonical order (method.md §1.4).
 #[cfg_attr(not(feature = "torch"), allow(dead_code))] // used with the torch feature only
-pub const ADMISSIBLE: [&str; 24] = [
+pub(crate) const ADMISSIBLE: [&str; 24] = [
     "weightabs_mean",
     "weightabs_median",
     "weightabs_norm",

@@ -12,16 +12,16 @@ use std::sync::Arc;
 
 /// Version of the feature schema; bump on any change to column names, types or meaning.
 /// Part of every file's metadata (`schema_version`) and of run ids.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// `realism_seed` of the plain condition (no noise, no subsampling). Plain rows also carry
 /// `noise_sigma = 0` and `unit_fraction = 1`.
-pub const PLAIN_SEED: i64 = -1;
+pub(crate) const PLAIN_SEED: i64 = -1;
 
 /// Column names of the observations table, in order (the tests check
 /// [`observations_schema`] and the written files against it).
 #[cfg(test)]
-pub const OBSERVATION_COLUMNS: [&str; 13] = [
+pub(crate) const OBSERVATION_COLUMNS: [&str; 13] = [
     "run_id",
     "epoch",
     "layer",
@@ -39,7 +39,7 @@ pub const OBSERVATION_COLUMNS: [&str; 13] = [
 
 /// The observations schema. Strings are Utf8 in Arrow and dictionary-encoded in Parquet
 /// (readers see plain strings); nothing is nullable.
-pub fn observations_schema() -> Schema {
+pub(crate) fn observations_schema() -> Schema {
     use DataType::*;
     let f = |name: &str, t: DataType| Field::new(name, t, false);
     Schema::new(vec![
@@ -183,7 +183,7 @@ pub struct RunRecord {
 }
 
 /// Fixed leading columns of the runs table.
-pub const RUNS_FIXED_COLUMNS: [&str; 3] = ["run_id", "rule", "status"];
+pub(crate) const RUNS_FIXED_COLUMNS: [&str; 3] = ["run_id", "rule", "status"];
 
 /// Validation accuracy and loss after one epoch of training (`None` where the run did not
 /// evaluate: epoch 0, the initialization, is never evaluated; `eval_every` > 1 skips epochs).
@@ -267,7 +267,7 @@ impl RunPerformance {
 /// The task-performance columns of a runs table, after the factors: `val_epoch` (int64, the last
 /// evaluated epoch), `val_acc`, `val_loss` (there), then `val_acc_e<E>`, `val_loss_e<E>` for every checkpoint epoch E ≥ 1
 /// of any run, ascending (epoch 0 is never evaluated).
-pub fn perf_columns(runs: &[RunRecord]) -> Vec<String> {
+pub(crate) fn perf_columns(runs: &[RunRecord]) -> Vec<String> {
     let epochs: std::collections::BTreeSet<i64> = runs
         .iter()
         .flat_map(|r| r.performance.checkpoints.iter().map(|c| c.epoch))
@@ -283,7 +283,7 @@ pub fn perf_columns(runs: &[RunRecord]) -> Vec<String> {
 }
 
 /// The value of task-performance column `name` for one run (see [`perf_columns`]).
-pub fn perf_value(p: &RunPerformance, name: &str) -> Option<f64> {
+pub(crate) fn perf_value(p: &RunPerformance, name: &str) -> Option<f64> {
     match parse_perf_column(name)? {
         ("val_epoch", _) => p.last.map(|c| c.epoch as f64),
         (q, None) => p.last.and_then(|c| quantity(&c, q)),
@@ -292,7 +292,7 @@ pub fn perf_value(p: &RunPerformance, name: &str) -> Option<f64> {
 }
 
 /// Sets task-performance column `name` of a run read back from a runs table.
-pub fn set_perf_value(p: &mut RunPerformance, name: &str, v: Option<f64>) {
+pub(crate) fn set_perf_value(p: &mut RunPerformance, name: &str, v: Option<f64>) {
     let blank = |epoch| CheckpointPerformance {
         epoch,
         val_acc: None,
@@ -351,18 +351,18 @@ fn parse_perf_column(name: &str) -> Option<(&'static str, Option<i64>)> {
 }
 
 /// The runs table's columns of the final task performance (nullable float64, after `status`).
-pub const PERF_FINAL_COLUMNS: [&str; 3] = ["val_epoch", "val_acc", "val_loss"];
+pub(crate) const PERF_FINAL_COLUMNS: [&str; 3] = ["val_epoch", "val_acc", "val_loss"];
 
 /// The per-checkpoint task-performance quantities of the runs table.
 const PERF_CHECKPOINT: [&str; 2] = ["val_acc", "val_loss"];
 
 /// The runs table's column of `what` (`val_acc` or `val_loss`) at checkpoint `epoch`.
-pub fn perf_column(what: &str, epoch: i64) -> String {
+pub(crate) fn perf_column(what: &str, epoch: i64) -> String {
     format!("{what}_e{epoch}")
 }
 
 /// Whether `name` is a task-performance column of the runs table (not a factor).
-pub fn is_perf_column(name: &str) -> bool {
+pub(crate) fn is_perf_column(name: &str) -> bool {
     parse_perf_column(name).is_some()
 }
 
@@ -408,7 +408,7 @@ impl crate::diag::Coded for RunsSchemaError {
 /// The runs schema: `run_id, rule, status` then the union of factor columns in order of first
 /// appearance. A column absent from some run is nullable; an Int column that meets Float values
 /// becomes Float64. Other type conflicts are errors.
-pub fn runs_schema(runs: &[RunRecord]) -> Result<Schema, RunsSchemaError> {
+pub(crate) fn runs_schema(runs: &[RunRecord]) -> Result<Schema, RunsSchemaError> {
     let mut cols: IndexMap<String, (DataType, String, usize)> = IndexMap::new();
     for r in runs {
         for (name, v) in &r.factors {
@@ -468,7 +468,7 @@ pub fn runs_schema(runs: &[RunRecord]) -> Result<Schema, RunsSchemaError> {
 }
 
 /// Shared pointer form used by arrow writers.
-pub fn observations_schema_ref() -> Arc<Schema> {
+pub(crate) fn observations_schema_ref() -> Arc<Schema> {
     Arc::new(observations_schema())
 }
 

@@ -28,9 +28,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Maximum rows per Parquet row group (bounded memory for writers and readers).
-pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// Zstd level: a good ratio at a negligible cost next to training.
-pub const ZSTD_LEVEL: i32 = 3;
+pub(crate) const ZSTD_LEVEL: i32 = 3;
 
 /// Errors while writing feature files and the runs table, naming the file. Each has a stable
 /// code ([`crate::diag::Coded`]): `lrx::features::write::...`, or the code of the
@@ -92,7 +92,7 @@ impl crate::diag::Coded for WriteError {
 
 /// Provenance written into every feature file's key-value metadata.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FileMetadata {
+pub(crate) struct FileMetadata {
     pub run_id: String,
     pub spec_hash: String,
     pub libtorch_version: String,
@@ -105,7 +105,7 @@ pub struct FileMetadata {
 }
 
 impl FileMetadata {
-    pub fn new(
+    pub(crate) fn new(
         run_id: impl Into<String>,
         spec_hash: impl Into<String>,
         libtorch_version: impl Into<String>,
@@ -122,7 +122,7 @@ impl FileMetadata {
     }
 
     /// The same, with the run's task performance (written under the key `performance`).
-    pub fn with_performance(mut self, p: RunPerformance) -> Self {
+    pub(crate) fn with_performance(mut self, p: RunPerformance) -> Self {
         self.performance = Some(p);
         self
     }
@@ -150,7 +150,7 @@ impl FileMetadata {
 
 /// Hive partition value encoding: bytes outside `[A-Za-z0-9._-]` become `%XX` (pyarrow and polars
 /// URI-decode partition values).
-pub fn encode_partition_value(s: &str) -> String {
+pub(crate) fn encode_partition_value(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-' {
@@ -163,7 +163,7 @@ pub fn encode_partition_value(s: &str) -> String {
 }
 
 /// Inverse of [`encode_partition_value`] (invalid escapes are kept literally).
-pub fn decode_partition_value(s: &str) -> String {
+pub(crate) fn decode_partition_value(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -184,7 +184,7 @@ pub fn decode_partition_value(s: &str) -> String {
 }
 
 /// `<study>/features/rule=<rule>/run=<run_id>/part-0.parquet`.
-pub fn feature_path(study_dir: &Path, rule: &str, run_id: &str) -> PathBuf {
+pub(crate) fn feature_path(study_dir: &Path, rule: &str, run_id: &str) -> PathBuf {
     study_dir
         .join("features")
         .join(format!("rule={}", encode_partition_value(rule)))
@@ -193,7 +193,7 @@ pub fn feature_path(study_dir: &Path, rule: &str, run_id: &str) -> PathBuf {
 }
 
 /// `<study>/runs.parquet`.
-pub fn runs_path(study_dir: &Path) -> PathBuf {
+pub(crate) fn runs_path(study_dir: &Path) -> PathBuf {
     study_dir.join("runs.parquet")
 }
 
@@ -213,7 +213,7 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Write `batches` to `path` atomically (temp file in the same directory, fsync, rename, fsync
 /// of the directory).
-pub fn write_parquet_atomic(
+pub(crate) fn write_parquet_atomic(
     path: &Path,
     schema: Arc<Schema>,
     batches: &[RecordBatch],
@@ -258,7 +258,7 @@ pub fn write_parquet_atomic(
 }
 
 /// Arrow record batches (of at most [`ROW_GROUP_ROWS`] rows) of observation rows.
-pub fn observation_batches(
+pub(crate) fn observation_batches(
     run_id: &str,
     rows: &[ObservationRow],
     path: &Path,
@@ -308,7 +308,7 @@ pub fn observation_batches(
 }
 
 /// Write one run's observations (all checkpoints) to `path`, atomically.
-pub fn write_observations(
+pub(crate) fn write_observations(
     path: &Path,
     meta: &FileMetadata,
     rows: &[ObservationRow],
@@ -324,7 +324,7 @@ pub fn write_observations(
 
 /// Write one run's observations to `<study>/features/rule=<rule>/run=<id>/part-0.parquet`
 /// (replacing any previous file atomically). Returns the path.
-pub fn write_features(
+pub(crate) fn write_features(
     study_dir: &Path,
     rule: &str,
     meta: &FileMetadata,
@@ -349,7 +349,7 @@ pub fn write_features(
 
 /// Write the runs table to `<study>/runs.parquet` atomically: `run_id, rule, status`, then one
 /// column per factor (see [`runs_schema`]). `meta.run_id` is ignored (written empty).
-pub fn write_runs(
+pub(crate) fn write_runs(
     study_dir: &Path,
     runs: &[RunRecord],
     meta: &FileMetadata,

@@ -14,7 +14,7 @@ use crate::registry::{self, Kind};
 use lsp_types::{CompletionItem, CompletionItemKind, Documentation, MarkupContent, MarkupKind};
 
 /// The completions at byte `offset`.
-pub fn complete(ctx: Ctx, text: &str, offset: usize) -> Vec<CompletionItem> {
+pub(crate) fn complete(ctx: Ctx, text: &str, offset: usize) -> Vec<CompletionItem> {
     let doc = Doc::new(text);
     let cur = doc.cursor(offset);
     if cur.in_comment || cur.in_string {

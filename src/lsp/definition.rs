@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 /// Where a definition is.
 #[derive(Debug, PartialEq)]
-pub enum Target {
+pub(crate) enum Target {
     /// In the document itself: a byte range.
     Here(usize, usize),
     /// In another file: its path, text (to convert the range) and a byte range.
@@ -18,7 +18,7 @@ pub enum Target {
 }
 
 /// The definition of what is at byte `offset`.
-pub fn definition(ctx: Ctx, text: &str, offset: usize) -> Option<Target> {
+pub(crate) fn definition(ctx: Ctx, text: &str, offset: usize) -> Option<Target> {
     let doc = Doc::new(text);
     if doc.cursor(offset).in_comment {
         return None;

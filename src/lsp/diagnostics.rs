@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// Checks a document's text and returns its diagnostics. `path` is where the document lives
 /// (imports are relative to it); `None` for an unsaved buffer without a file.
-pub fn check_text(path: Option<&Path>, text: &str) -> Vec<Diagnostic> {
+pub(crate) fn check_text(path: Option<&Path>, text: &str) -> Vec<Diagnostic> {
     let name = path.map_or_else(|| "<buffer>".to_string(), |p| p.display().to_string());
     let mut sources = SourceMap::new();
     let id = sources.add(name, path.map(Path::to_path_buf), text.to_string());

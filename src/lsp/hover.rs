@@ -10,7 +10,7 @@ use super::symbols::{self, Ctx};
 use crate::registry;
 
 /// The hover text (Markdown) at byte `offset`, and the byte range it is about.
-pub fn hover(ctx: Ctx, text: &str, offset: usize) -> Option<(String, usize, usize)> {
+pub(crate) fn hover(ctx: Ctx, text: &str, offset: usize) -> Option<(String, usize, usize)> {
     let doc = Doc::new(text);
     if doc.cursor(offset).in_comment {
         return None;

@@ -2,10 +2,10 @@
 //! top-level items, and what encloses a cursor (blocks, calls, lists, the entry's key). It
 //! works on text that does not parse, which is most of what an editor sends while typing.
 
-pub use super::token::{Tok, Token, is_ident_char, tokenize};
+pub(crate) use super::token::{Tok, Token, is_ident_char, tokenize};
 
 /// A document's tokens (comments apart) with its text.
-pub struct Doc<'a> {
+pub(crate) struct Doc<'a> {
     pub text: &'a str,
     /// Significant tokens: every token but comments.
     pub toks: Vec<Token>,
@@ -14,7 +14,7 @@ pub struct Doc<'a> {
 
 /// A top-level item, found from the tokens.
 #[derive(Debug, Clone)]
-pub enum TopItem {
+pub(crate) enum TopItem {
     /// `import paper` / `import "lib.lrx" as lib`: the target (a module name or a path), the
     /// name it is used by, and the token of the target.
     Import {
@@ -36,14 +36,14 @@ pub enum TopItem {
 
 /// What an import names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImportOf {
+pub(crate) enum ImportOf {
     Stdlib(String),
     File(String),
 }
 
 /// What encloses a position: one open bracket, or the top level.
 #[derive(Debug, Clone, PartialEq)]
-pub enum FrameKind {
+pub(crate) enum FrameKind {
     Top,
     /// A block: its kind (`train`, `trajectory`, `weight`) and head (`observe paper.candidates`).
     Block {
@@ -66,7 +66,7 @@ pub enum FrameKind {
 
 /// How the current entry of a frame relates its key to the value being written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rel {
+pub(crate) enum Rel {
     /// `key = value` (a setting, a named argument, a definition).
     Set,
     /// `key in values` (an axis).
@@ -77,7 +77,7 @@ pub enum Rel {
 
 /// One enclosing frame and the entry of it the position is in.
 #[derive(Debug, Clone)]
-pub struct Frame {
+pub(crate) struct Frame {
     pub kind: FrameKind,
     /// Index of the opening token (`None` for the top level).
     pub open: Option<usize>,
@@ -88,7 +88,7 @@ pub struct Frame {
 
 /// Where a position is, as far as completion and hover need.
 #[derive(Debug, Clone)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     /// The frames enclosing the position, outermost (the top level) first.
     pub frames: Vec<Frame>,
     /// The last significant token that ends at or before the word at the position.
@@ -103,7 +103,7 @@ pub struct Cursor {
 }
 
 impl<'a> Doc<'a> {
-    pub fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str) -> Self {
         let (comments, toks) = tokenize(text)
             .into_iter()
             .partition(|t| t.kind == Tok::Comment);
@@ -115,7 +115,7 @@ impl<'a> Doc<'a> {
     }
 
     /// The text of a significant token.
-    pub fn t(&self, i: usize) -> &'a str {
+    pub(crate) fn t(&self, i: usize) -> &'a str {
         let t = self.toks[i];
         &self.text[t.start..t.end]
     }
@@ -134,7 +134,7 @@ impl<'a> Doc<'a> {
     }
 
     /// The first token of the dotted path that ends at token `end` (an identifier).
-    pub fn path_start(&self, end: usize) -> usize {
+    pub(crate) fn path_start(&self, end: usize) -> usize {
         let mut s = end;
         while s >= 2 && self.is(s - 1, ".") && self.is_ident(s - 2) && self.adjacent(s - 2) {
             if !self.adjacent(s - 1) {
@@ -146,7 +146,7 @@ impl<'a> Doc<'a> {
     }
 
     /// The last token of the dotted path that starts at token `start`.
-    pub fn path_end(&self, start: usize) -> usize {
+    pub(crate) fn path_end(&self, start: usize) -> usize {
         let mut e = start;
         while self.is(e + 1, ".")
             && self.is_ident(e + 2)
@@ -159,13 +159,13 @@ impl<'a> Doc<'a> {
     }
 
     /// The text of the tokens `from..=to`.
-    pub fn span_text(&self, from: usize, to: usize) -> &'a str {
+    pub(crate) fn span_text(&self, from: usize, to: usize) -> &'a str {
         &self.text[self.toks[from].start..self.toks[to].end]
     }
 
     /// The significant token containing a byte offset, or ending exactly there (so a cursor
     /// just after a name is on it).
-    pub fn token_at(&self, offset: usize) -> Option<usize> {
+    pub(crate) fn token_at(&self, offset: usize) -> Option<usize> {
         let i = self.toks.partition_point(|t| t.end < offset);
         let t = self.toks.get(i)?;
         (t.start <= offset).then_some(i)
@@ -189,7 +189,7 @@ impl<'a> Doc<'a> {
     }
 
     /// The top-level items, in order.
-    pub fn items(&self) -> Vec<TopItem> {
+    pub(crate) fn items(&self) -> Vec<TopItem> {
         let mut starts = Vec::new();
         let mut depth = 0i32;
         for i in 0..self.toks.len() {
@@ -252,7 +252,7 @@ impl<'a> Doc<'a> {
 
     /// The definition of `name` among the top-level items: (kind token, name token, item
     /// byte range).
-    pub fn definition(&self, name: &str) -> Option<(usize, usize, usize, usize)> {
+    pub(crate) fn definition(&self, name: &str) -> Option<(usize, usize, usize, usize)> {
         self.items().into_iter().find_map(|it| match it {
             TopItem::Definition {
                 kind,
@@ -266,7 +266,7 @@ impl<'a> Doc<'a> {
 
     /// The `//` comment lines right above a byte offset (no blank line between), without
     /// their slashes: the documentation of a definition.
-    pub fn comment_above(&self, offset: usize) -> String {
+    pub(crate) fn comment_above(&self, offset: usize) -> String {
         let mut lines = Vec::new();
         let mut line_start = self.text[..offset].rfind('\n').map_or(0, |n| n + 1);
         while line_start > 0 {
@@ -284,7 +284,7 @@ impl<'a> Doc<'a> {
 
     /// The callee of a definition's value, when the value is a call (`knet4(...)` in
     /// `arch knet4_lrn = knet4(lrn = true)`).
-    pub fn def_callee(&self, name_tok: usize) -> Option<String> {
+    pub(crate) fn def_callee(&self, name_tok: usize) -> Option<String> {
         let first = name_tok + 2;
         if !self.is(name_tok + 1, "=") || !self.is_ident(first) {
             return None;
@@ -307,7 +307,7 @@ impl<'a> Doc<'a> {
     }
 
     /// What encloses byte offset `offset`.
-    pub fn cursor(&self, offset: usize) -> Cursor {
+    pub(crate) fn cursor(&self, offset: usize) -> Cursor {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
@@ -473,7 +473,7 @@ impl<'a> Doc<'a> {
 
     /// Where the key `key` is declared in the block whose `{` is token `open` (`rule in
     /// paper.rules`): the key's token.
-    pub fn key_in_block(&self, open: usize, key: &str) -> Option<usize> {
+    pub(crate) fn key_in_block(&self, open: usize, key: &str) -> Option<usize> {
         let mut depth = 0;
         for i in open + 1..self.toks.len() {
             let s = self.t(i);
@@ -503,7 +503,7 @@ fn closed_string(s: &str) -> bool {
 }
 
 /// A string token's text without its quotes (escapes are kept: paths have none).
-pub fn unquote(s: &str) -> String {
+pub(crate) fn unquote(s: &str) -> String {
     let s = s.strip_prefix('"').unwrap_or(s);
     s.strip_suffix('"').unwrap_or(s).to_string()
 }

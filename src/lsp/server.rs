@@ -30,7 +30,7 @@ struct Document {
 
 /// The server's state: the open documents, and those whose diagnostics are out of date.
 #[derive(Default)]
-pub struct Server {
+pub(crate) struct Server {
     docs: BTreeMap<String, Document>,
     dirty: BTreeSet<String>,
     /// Documents closed since the last publication: their diagnostics are cleared.
@@ -39,7 +39,7 @@ pub struct Server {
 }
 
 /// What the server offers.
-pub fn capabilities() -> ServerCapabilities {
+pub(crate) fn capabilities() -> ServerCapabilities {
     ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Options(
             TextDocumentSyncOptions {
@@ -63,7 +63,7 @@ pub fn capabilities() -> ServerCapabilities {
 }
 
 /// Serves one client on `conn` until `exit`; the exit code (see [`super::run_stdio`]).
-pub fn serve(conn: &Connection) -> Result<i32, String> {
+pub(crate) fn serve(conn: &Connection) -> Result<i32, String> {
     let (id, _params) = conn.initialize_start().map_err(|e| e.to_string())?;
     let init = InitializeResult {
         capabilities: capabilities(),
@@ -124,7 +124,7 @@ fn ok<R: serde::Serialize>(id: RequestId, r: R) -> Response {
 impl Server {
     /// Answers a request. A request that fails (bad parameters, or a bug caught as a panic)
     /// gets an error response; the server keeps going.
-    pub fn request(&mut self, req: Request) -> Response {
+    pub(crate) fn request(&mut self, req: Request) -> Response {
         if req.method == "shutdown" {
             self.shutdown = true;
             return ok(req.id, ());
@@ -246,7 +246,7 @@ impl Server {
     }
 
     /// Applies a notification (document sync; others are ignored).
-    pub fn notification(&mut self, n: Notification) {
+    pub(crate) fn notification(&mut self, n: Notification) {
         match n.method.as_str() {
             "textDocument/didOpen" => {
                 if let Ok(p) = serde_json::from_value::<DidOpenTextDocumentParams>(n.params) {
@@ -308,7 +308,7 @@ impl Server {
 
     /// The diagnostics of every document whose diagnostics are out of date (an empty list
     /// for a closed one).
-    pub fn publish(&mut self) -> Vec<PublishDiagnosticsParams> {
+    pub(crate) fn publish(&mut self) -> Vec<PublishDiagnosticsParams> {
         let mut out: Vec<PublishDiagnosticsParams> = std::mem::take(&mut self.closed)
             .into_iter()
             .map(|uri| PublishDiagnosticsParams::new(uri, Vec::new(), None))

@@ -7,18 +7,18 @@ use crate::registry::{self, Builtin};
 use std::path::{Path, PathBuf};
 
 /// Reads a file: the editor's unsaved text when the file is open, the disk otherwise.
-pub type Reader<'a> = &'a dyn Fn(&Path) -> Option<String>;
+pub(crate) type Reader<'a> = &'a dyn Fn(&Path) -> Option<String>;
 
 /// The document a request is about: where it lives and how to read the files it imports.
 #[derive(Clone, Copy)]
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub path: Option<&'a Path>,
     pub read: Reader<'a>,
 }
 
 impl Ctx<'_> {
     /// The directory imports are relative to.
-    pub fn base(&self) -> PathBuf {
+    pub(crate) fn base(&self) -> PathBuf {
         self.path
             .and_then(Path::parent)
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
@@ -27,14 +27,14 @@ impl Ctx<'_> {
 
 /// An imported module: its text and where it lives (for a stdlib module, the copy that
 /// [`stdlib_file`] writes, so an editor can open it).
-pub struct Module {
+pub(crate) struct Module {
     pub name: String,
     pub path: Option<PathBuf>,
     pub text: String,
 }
 
 /// The module a document imports under `alias`, read.
-pub fn module(doc: &Doc, ctx: Ctx, alias: &str) -> Option<Module> {
+pub(crate) fn module(doc: &Doc, ctx: Ctx, alias: &str) -> Option<Module> {
     doc.items().into_iter().find_map(|it| match it {
         TopItem::Import {
             target, alias: a, ..
@@ -44,7 +44,7 @@ pub fn module(doc: &Doc, ctx: Ctx, alias: &str) -> Option<Module> {
 }
 
 /// Reads an import target.
-pub fn load(target: &ImportOf, ctx: Ctx) -> Option<Module> {
+pub(crate) fn load(target: &ImportOf, ctx: Ctx) -> Option<Module> {
     match target {
         ImportOf::Stdlib(n) => Some(Module {
             name: format!("stdlib module `{n}`"),
@@ -65,7 +65,7 @@ pub fn load(target: &ImportOf, ctx: Ctx) -> Option<Module> {
 
 /// A stdlib module's text in a file (written once per version and content, under the temp
 /// directory), so that go-to-definition can open the presets lrx resolves against.
-pub fn stdlib_file(name: &str) -> Option<PathBuf> {
+pub(crate) fn stdlib_file(name: &str) -> Option<PathBuf> {
     static WRITTEN: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
     let mut written = WRITTEN.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, p)) = written.iter().find(|(n, _)| n == name) {
@@ -94,7 +94,7 @@ fn write_stdlib_file(name: &str) -> Option<PathBuf> {
 
 /// The builtin a call of `callee` (a name or dotted path) in `doc` binds against: the builtin
 /// of that name, or the one a preset's value calls, followed through definitions and imports.
-pub fn callee_builtin(doc: &Doc, ctx: Ctx, callee: &str) -> Option<&'static Builtin> {
+pub(crate) fn callee_builtin(doc: &Doc, ctx: Ctx, callee: &str) -> Option<&'static Builtin> {
     resolve(doc, ctx, callee, 0)
 }
 
@@ -120,13 +120,13 @@ fn resolve(doc: &Doc, ctx: Ctx, callee: &str, depth: usize) -> Option<&'static B
 }
 
 /// A definition shown in a hover: its code, the comment above it, and where it comes from.
-pub fn definition_markdown(doc: &Doc, name: &str, from: Option<&str>) -> Option<String> {
+pub(crate) fn definition_markdown(doc: &Doc, name: &str, from: Option<&str>) -> Option<String> {
     let (_, _, start, end) = doc.definition(name)?;
     Some(item_markdown(doc, start, end, from))
 }
 
 /// [`definition_markdown`] of the item at bytes `start..end`.
-pub fn item_markdown(doc: &Doc, start: usize, end: usize, from: Option<&str>) -> String {
+pub(crate) fn item_markdown(doc: &Doc, start: usize, end: usize, from: Option<&str>) -> String {
     let code: Vec<&str> = doc.text[start..end].trim_end().lines().collect();
     let shown = if code.len() > 16 {
         format!("{}\n…", code[..16].join("\n"))

@@ -3,7 +3,7 @@
 
 /// The kind of a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tok {
+pub(crate) enum Tok {
     Ident,
     Number,
     Str,
@@ -14,7 +14,7 @@ pub enum Tok {
 
 /// A token: its kind, byte range, and whether a line break separates it from the token before.
 #[derive(Debug, Clone, Copy)]
-pub struct Token {
+pub(crate) struct Token {
     pub kind: Tok,
     pub start: usize,
     pub end: usize,
@@ -23,7 +23,7 @@ pub struct Token {
 
 /// The tokens of a text, comments included. Never fails: an unterminated string or comment
 /// runs to the end of its line or of the text, and an unknown character is a `Punct`.
-pub fn tokenize(text: &str) -> Vec<Token> {
+pub(crate) fn tokenize(text: &str) -> Vec<Token> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -108,11 +108,11 @@ pub fn tokenize(text: &str) -> Vec<Token> {
 }
 
 /// Whether a byte can start a name (a letter or `_`).
-pub fn is_ident_start(c: u8) -> bool {
+pub(crate) fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_'
 }
 
 /// Whether a byte can continue a name (a letter, a digit or `_`).
-pub fn is_ident_char(c: u8) -> bool {
+pub(crate) fn is_ident_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// What to pack besides the spec.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// Copy the data files into the pack (else only their checksums).
     pub with_data: bool,
     /// A study directory whose features and results go in (`study/`).
@@ -33,7 +33,7 @@ fn task_calls(plan: &Plan) -> Vec<(&str, &Call)> {
 
 /// Every location the plan's tasks read, deduplicated, in plan order, with the labels of the
 /// tasks that read it. An error names the task and what is missing.
-pub fn locations(plan: &Plan) -> Result<Vec<(String, Vec<String>, Location)>, String> {
+pub(crate) fn locations(plan: &Plan) -> Result<Vec<(String, Vec<String>, Location)>, String> {
     let mut out: Vec<(String, Vec<String>, Location)> = vec![];
     for (label, call) in task_calls(plan) {
         for loc in data::task_files(call).map_err(|e| format!("{e} (task `{label}`)"))? {
@@ -117,7 +117,7 @@ fn stdlib_entries(sources: &SourceMap) -> Vec<Entry> {
 /// The files of a study directory a pack carries, relative to it, sorted: the manifest, the
 /// checked study, the runs table and status files, the features and the results (not the
 /// checkpoints, logs or temporary files).
-pub fn study_files(dir: &Path) -> Result<Vec<String>, String> {
+pub(crate) fn study_files(dir: &Path) -> Result<Vec<String>, String> {
     let mut out = vec![];
     for f in ["manifest.json", "study.json", "runs.parquet"] {
         if dir.join(f).is_file() {
@@ -193,7 +193,7 @@ fn trained_on(dir: &Path, files: &[String]) -> Vec<String> {
 
 /// The manifest and entries of a pack of the checked spec at `spec` (its sources, study and
 /// plan as `lrx plan` made them). Reads and checksums every data file the tasks read.
-pub fn collect(
+pub(crate) fn collect(
     spec: &Path,
     sources: &SourceMap,
     study: &ir::Study,
@@ -286,7 +286,7 @@ pub fn collect(
 /// One difference between a pack's data lock and this machine's files.
 #[cfg_attr(not(feature = "torch"), allow(dead_code))] // read by `lrx run` only
 #[derive(Debug, Clone, PartialEq)]
-pub enum DataProblem {
+pub(crate) enum DataProblem {
     /// A location of the lock that the plan here does not read, or reads no more.
     Unread { location: String },
     /// The location or a file cannot be read here.
@@ -331,7 +331,11 @@ impl std::fmt::Display for DataProblem {
 /// the locked checksum, no file added to a folder. Empty when everything matches. `checked`
 /// receives the number of files hashed.
 #[cfg_attr(not(feature = "torch"), allow(dead_code))] // read by `lrx run` only
-pub fn verify_data(manifest: &PackManifest, plan: &Plan, checked: &mut usize) -> Vec<DataProblem> {
+pub(crate) fn verify_data(
+    manifest: &PackManifest,
+    plan: &Plan,
+    checked: &mut usize,
+) -> Vec<DataProblem> {
     let mut problems = vec![];
     // The locations the plan reads here, by (task, param, location); a task whose data is
     // missing here reports that instead of a file list.

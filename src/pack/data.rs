@@ -1,14 +1,14 @@
 //! Checksums of a study pack's files (SHA-256), and the files a task reads (from
 //! [`crate::datafiles`], re-exported here).
 
-pub use crate::datafiles::{Location, relative, task_files};
+pub(crate) use crate::datafiles::{Location, relative, task_files};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
 
 /// Copies `r` to `w` in 1 MiB blocks and returns the SHA-256 (lower-case hex) and size of
 /// what it copied (`std::io::sink()` to only hash).
-pub fn sha256_copy(
+pub(crate) fn sha256_copy(
     r: &mut impl Read,
     w: &mut impl std::io::Write,
 ) -> std::io::Result<(String, u64)> {
@@ -29,11 +29,11 @@ pub fn sha256_copy(
 }
 
 /// SHA-256 (lower-case hex) and size in bytes of a file.
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
     sha256_copy(&mut std::fs::File::open(path)?, &mut std::io::sink())
 }
 
 /// SHA-256 (lower-case hex) of bytes in memory.
-pub fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     crate::value::hex(&Sha256::digest(bytes))
 }

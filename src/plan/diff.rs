@@ -25,7 +25,7 @@ use crate::ir::Factor;
 
 /// The difference between two plans.
 #[derive(Debug, Clone, Serialize)]
-pub struct PlanDiff {
+pub(crate) struct PlanDiff {
     pub a: Side,
     pub b: Side,
     /// Runs with the same id in both plans.
@@ -47,7 +47,7 @@ pub struct PlanDiff {
 
 /// One plan's side of a [`PlanDiff`].
 #[derive(Debug, Clone, Serialize)]
-pub struct Side {
+pub(crate) struct Side {
     pub study: String,
     pub spec_hash: String,
     pub plan_hash: String,
@@ -62,7 +62,7 @@ pub struct Side {
 
 /// Runs of A and B that agree on every factor but not on their ids.
 #[derive(Debug, Clone, Serialize)]
-pub struct Changed {
+pub(crate) struct Changed {
     /// Identity fields (as in `lrx why`) that differ.
     pub fields: Vec<String>,
     /// Number of (A run, B run) pairs.
@@ -73,7 +73,7 @@ pub struct Changed {
 
 /// Runs of one side grouped by their values of the differing factors.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunGroup {
+pub(crate) struct RunGroup {
     /// (factor, value) for each differing factor; empty when the runs differ from the other
     /// plan's only in how existing values are combined.
     pub values: Vec<(String, String)>,
@@ -82,7 +82,7 @@ pub struct RunGroup {
 
 impl PlanDiff {
     /// True when the two plans train the same runs and make the same evaluations.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.changed.is_empty()
             && self.only_a.is_empty()
             && self.only_b.is_empty()
@@ -166,7 +166,7 @@ fn group(runs: &[&RunSpec], exclusive: &BTreeMap<Factor, BTreeSet<String>>) -> V
 }
 
 /// The plan-level difference between study `a` (plan `pa`) and study `b` (plan `pb`).
-pub fn diff(a: &Study, pa: &Plan, b: &Study, pb: &Plan) -> PlanDiff {
+pub(crate) fn diff(a: &Study, pa: &Plan, b: &Study, pb: &Plan) -> PlanDiff {
     let ids_b: BTreeSet<&str> = pb.runs.iter().map(|r| r.id.as_str()).collect();
     let ids_a: BTreeSet<&str> = pa.runs.iter().map(|r| r.id.as_str()).collect();
     let shared_runs = ids_a.intersection(&ids_b).count();
@@ -290,7 +290,7 @@ fn delta(t: &mut String, what: &str, a: String, b: String, d: String) {
 }
 
 /// The text form of `lrx diff`.
-pub fn render_text(d: &PlanDiff) -> String {
+pub(crate) fn render_text(d: &PlanDiff) -> String {
     let mut t = String::new();
     t.push_str(&format!(
         "A: study `{}` (spec {}, plan {})\nB: study `{}` (spec {}, plan {})\n",

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 /// Parameters that say where data lives, not what it is: excluded from run ids so the same
 /// study has the same ids in every lab.
-pub const LOCATION_PARAMS: &[&str] = &[
+pub(super) const LOCATION_PARAMS: &[&str] = &[
     "path",
     "val_path",
     "load",

@@ -4,16 +4,16 @@
 use super::plot::Rendered;
 
 /// Text with `code` spans in backticks (no other markup).
-pub type Text = String;
+pub(crate) type Text = String;
 
 #[derive(Debug, Clone)]
-pub struct Table {
+pub(crate) struct Table {
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
-pub enum Block {
+pub(crate) enum Block {
     Para(Text),
     /// A remark about missing or partial inputs.
     Note(Text),
@@ -24,7 +24,7 @@ pub enum Block {
 }
 
 #[derive(Debug, Clone)]
-pub struct Section {
+pub(crate) struct Section {
     /// Anchor (also the HTML id).
     pub id: String,
     pub title: String,
@@ -34,7 +34,7 @@ pub struct Section {
 }
 
 #[derive(Debug, Clone)]
-pub struct Figure {
+pub(crate) struct Figure {
     /// File stem under `results/plots/` (unique, `[a-z0-9_-]`).
     pub name: String,
     pub caption: Text,
@@ -42,7 +42,7 @@ pub struct Figure {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Doc {
+pub(crate) struct Doc {
     pub title: String,
     pub subtitle: Option<Text>,
     pub sections: Vec<Section>,
@@ -50,7 +50,7 @@ pub struct Doc {
 }
 
 /// `[a-z0-9_-]` file stem from any text.
-pub fn slug(s: &str) -> String {
+pub(crate) fn slug(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
         let c = c.to_ascii_lowercase();
@@ -66,7 +66,12 @@ pub fn slug(s: &str) -> String {
 
 impl Doc {
     /// Adds a figure with a unique name; returns the block that shows it.
-    pub fn figure(&mut self, name: &str, caption: impl Into<String>, rendered: Rendered) -> Block {
+    pub(crate) fn figure(
+        &mut self,
+        name: &str,
+        caption: impl Into<String>,
+        rendered: Rendered,
+    ) -> Block {
         let base = slug(name);
         let mut n = base.clone();
         let mut k = 2;
@@ -83,7 +88,7 @@ impl Doc {
     }
 }
 
-pub fn escape_html(s: &str) -> String {
+pub(crate) fn escape_html(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -162,7 +167,7 @@ svg.plot{max-width:100%;height:auto;border:1px solid #eee}\
 .reads{color:#666;font-size:.88em}nav ol{columns:2}";
 
 impl Doc {
-    pub fn to_html(&self) -> String {
+    pub(crate) fn to_html(&self) -> String {
         let mut h = String::new();
         h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
         h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
@@ -239,7 +244,7 @@ impl Doc {
     }
 
     /// Markdown; figures are `![caption](<plots_rel>/<name>.png)` with a link to the SVG.
-    pub fn to_markdown(&self, plots_rel: &str) -> String {
+    pub(crate) fn to_markdown(&self, plots_rel: &str) -> String {
         let mut m = String::new();
         m.push_str(&format!("# {}\n\n", inline_md(&self.title)));
         if let Some(s) = &self.subtitle {

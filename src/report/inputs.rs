@@ -21,7 +21,7 @@ use crate::features::reader::read_runs;
 /// Mean ± s.e.m. as the classifier stage writes it (`n` is optional).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct MeanSem {
+pub(crate) struct MeanSem {
     pub mean: f64,
     pub sem: f64,
     pub n: usize,
@@ -30,7 +30,7 @@ pub struct MeanSem {
 /// `manifest.json`: the plan the study was run from.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub study: String,
     pub spec_hash: String,
     pub spec_path: String,
@@ -44,7 +44,7 @@ pub struct Manifest {
 
 impl Manifest {
     /// The planned run ids.
-    pub fn run_ids(&self) -> Vec<String> {
+    pub(crate) fn run_ids(&self) -> Vec<String> {
         if !self.run_ids.is_empty() {
             return self.run_ids.clone();
         }
@@ -58,7 +58,7 @@ impl Manifest {
 /// One epoch of a run's training history (`status.json` → `history`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct Epoch {
+pub(crate) struct Epoch {
     pub epoch: u32,
     pub lr: Option<f64>,
     pub train_loss: Option<f64>,
@@ -74,7 +74,7 @@ pub struct Epoch {
 /// One layer's alignment diagnostics in an epoch record (`engine::train::LayerAlignment`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct LayerAlign {
+pub(crate) struct LayerAlign {
     pub layer: String,
     pub angle: Option<f64>,
     pub norm_ratio: Option<f64>,
@@ -85,7 +85,7 @@ pub struct LayerAlign {
 /// `runs/<run_id>/status.json`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct RunStatus {
+pub(crate) struct RunStatus {
     pub run_id: String,
     pub status: String,
     pub rule: String,
@@ -115,11 +115,11 @@ impl From<Accuracy> for MeanSem {
 
 impl EvalEntry {
     /// The 4-way (all rules) task.
-    pub fn is_rule_target(&self) -> bool {
+    pub(crate) fn is_rule_target(&self) -> bool {
         self.target == "rule"
     }
     /// A pairwise task: the two classes (from `classes`, else parsed from `pair:a-b`).
-    pub fn pair(&self) -> Option<(String, String)> {
+    pub(crate) fn pair(&self) -> Option<(String, String)> {
         let rest = self.target.strip_prefix("pair:")?;
         if self.classes.len() == 2 {
             return Some((self.classes[0].clone(), self.classes[1].clone()));
@@ -135,7 +135,7 @@ impl EvalEntry {
     }
     /// Plain setting: balanced splits, flat layout, whole trajectories, no portion, no realism,
     /// every run (not the matched control).
-    pub fn is_plain(&self) -> bool {
+    pub(crate) fn is_plain(&self) -> bool {
         self.is_balanced()
             && self.matched.is_none()
             && self.holdout.is_none()
@@ -144,21 +144,21 @@ impl EvalEntry {
             && self.realism.is_none()
     }
     /// The main setting of Fig. 2: plain and flat.
-    pub fn is_main(&self) -> bool {
+    pub(crate) fn is_main(&self) -> bool {
         self.is_plain() && self.is_flat()
     }
     /// The trajectory-average control (plain otherwise).
-    pub fn is_average(&self) -> bool {
+    pub(crate) fn is_average(&self) -> bool {
         self.is_plain() && self.layout == "trajectory_average"
     }
-    pub fn is_holdout(&self) -> bool {
+    pub(crate) fn is_holdout(&self) -> bool {
         self.holdout.is_some()
             && self.is_flat()
             && self.trajectory.is_none()
             && self.portion.is_none()
             && self.realism.is_none()
     }
-    pub fn is_trajectory(&self) -> bool {
+    pub(crate) fn is_trajectory(&self) -> bool {
         self.trajectory.is_some()
             && self.is_balanced()
             && self.holdout.is_none()
@@ -166,7 +166,7 @@ impl EvalEntry {
             && self.portion.is_none()
             && self.realism.is_none()
     }
-    pub fn is_realism(&self) -> bool {
+    pub(crate) fn is_realism(&self) -> bool {
         self.realism.is_some()
             && self.is_balanced()
             && self.holdout.is_none()
@@ -179,7 +179,7 @@ impl EvalEntry {
 /// `summary` of a classifier result (`crate::classify::eval::Summary`, read tolerantly).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct EvalSummary {
+pub(crate) struct EvalSummary {
     pub mean_accuracy: Option<f64>,
     pub accuracy: MeanSem,
     pub chance: f64,
@@ -193,7 +193,7 @@ pub struct EvalSummary {
 /// `results/eval/<id>.json` (a serialised `crate::classify::EvalResult`, read tolerantly).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct EvalFile {
+pub(crate) struct EvalFile {
     pub classes: Vec<String>,
     pub groups: Vec<String>,
     pub stats: Vec<String>,
@@ -203,7 +203,7 @@ pub struct EvalFile {
 
 /// Everything read from a study directory.
 #[derive(Debug, Default)]
-pub struct StudyInputs {
+pub(crate) struct StudyInputs {
     pub dir: PathBuf,
     pub study: Option<serde_json::Value>,
     pub manifest: Option<Manifest>,
@@ -221,11 +221,11 @@ pub struct StudyInputs {
 
 impl StudyInputs {
     /// A string field of `study.json`.
-    pub fn study_str(&self, key: &str) -> Option<&str> {
+    pub(crate) fn study_str(&self, key: &str) -> Option<&str> {
         self.study.as_ref()?.get(key)?.as_str()
     }
     /// The report title: `report.title`, else the study name, else the directory name.
-    pub fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         self.study
             .as_ref()
             .and_then(|s| s.pointer("/report/title"))
@@ -240,7 +240,7 @@ impl StudyInputs {
                     .unwrap_or_else(|| "study".to_string())
             })
     }
-    pub fn study_name(&self) -> Option<String> {
+    pub(crate) fn study_name(&self) -> Option<String> {
         self.study_str("name")
             .map(str::to_string)
             .or_else(|| {
@@ -257,7 +257,7 @@ impl StudyInputs {
             })
     }
     /// `report.formats` of `study.json` (default html and markdown).
-    pub fn formats(&self) -> Vec<String> {
+    pub(crate) fn formats(&self) -> Vec<String> {
         let f: Vec<String> = self
             .study
             .as_ref()
@@ -291,7 +291,7 @@ fn read_json<T: DeserializeOwned>(path: &Path, what: &'static str) -> Result<T, 
 
 /// Reads what exists of a study directory. Errors only for a missing directory or a file that
 /// exists but cannot be read or parsed.
-pub fn load(dir: &Path) -> Result<StudyInputs, ReportError> {
+pub(crate) fn load(dir: &Path) -> Result<StudyInputs, ReportError> {
     if !dir.is_dir() {
         return Err(ReportError::NotADirectory {
             path: dir.to_path_buf(),

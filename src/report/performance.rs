@@ -23,7 +23,7 @@ fn main_of<'a>(all: &'a [EvalEntry], m: &EvalEntry) -> Option<&'a EvalEntry> {
 }
 
 /// The section, or `None` when the study has neither control.
-pub fn section(inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
+pub(crate) fn section(inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
     let all: &[EvalEntry] = inp
         .evaluations
         .as_ref()

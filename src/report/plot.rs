@@ -29,7 +29,7 @@ fn register_font() -> Result<(), String> {
 }
 
 /// Series colours (colour-blind friendly: Okabe–Ito).
-pub const COLORS: [RGBColor; 8] = [
+pub(crate) const COLORS: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(230, 159, 0),
     RGBColor(0, 158, 115),
@@ -47,20 +47,20 @@ fn color(i: usize) -> RGBColor {
 type DResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// A figure that can draw itself on any plotters backend.
-pub trait Plot {
+pub(crate) trait Plot {
     fn size(&self) -> (u32, u32);
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult<DB>;
 }
 
 /// A rendered figure: SVG text and PNG bytes.
 #[derive(Debug, Clone)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub svg: String,
     pub png: Vec<u8>,
 }
 
 /// Draws `p` as SVG and as PNG.
-pub fn render<P: Plot>(p: &P) -> Result<Rendered, String> {
+pub(crate) fn render<P: Plot>(p: &P) -> Result<Rendered, String> {
     register_font()?;
     let (w, h) = p.size();
     let mut svg = String::new();
@@ -85,7 +85,7 @@ pub fn render<P: Plot>(p: &P) -> Result<Rendered, String> {
 }
 
 /// Shortens a label for an axis (the tables carry the full text).
-pub fn short(s: &str, max: usize) -> String {
+pub(crate) fn short(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {
@@ -113,14 +113,14 @@ fn finite(v: f64) -> Option<f64> {
 
 /// One named series of a bar chart: `(mean, sem)` per category, `None` where absent.
 #[derive(Debug, Clone)]
-pub struct BarSeries {
+pub(crate) struct BarSeries {
     pub name: String,
     pub values: Vec<Option<(f64, f64)>>,
 }
 
 /// Grouped vertical bars with s.e.m. error bars and an optional dashed reference line.
 #[derive(Debug, Clone)]
-pub struct Bars {
+pub(crate) struct Bars {
     pub title: String,
     pub x_label: String,
     pub y_label: String,
@@ -263,7 +263,7 @@ fn draw_bar_series<DB: DrawingBackend>(
 
 /// Horizontal bars with s.e.m. error bars, first label at the top (importance rankings).
 #[derive(Debug, Clone)]
-pub struct HBars {
+pub(crate) struct HBars {
     pub title: String,
     pub x_label: String,
     pub labels: Vec<String>,
@@ -320,7 +320,7 @@ impl Plot for HBars {
 
 /// A heatmap with the value written in each cell (confusion and accuracy matrices).
 #[derive(Debug, Clone)]
-pub struct Heatmap {
+pub(crate) struct Heatmap {
     pub title: String,
     pub x_label: String,
     pub y_label: String,
@@ -433,14 +433,14 @@ impl Heatmap {
 
 /// One line: points `(x, y, sem)`.
 #[derive(Debug, Clone)]
-pub struct Line {
+pub(crate) struct Line {
     pub name: String,
     pub points: Vec<(f64, f64, Option<f64>)>,
 }
 
 /// One panel of a line figure.
 #[derive(Debug, Clone)]
-pub struct Panel {
+pub(crate) struct Panel {
     pub title: String,
     pub x_label: String,
     pub y_label: String,
@@ -457,7 +457,7 @@ pub struct Panel {
 
 /// Line panels in a grid (training curves, trajectory subsampling).
 #[derive(Debug, Clone)]
-pub struct Lines {
+pub(crate) struct Lines {
     pub title: String,
     pub panels: Vec<Panel>,
     pub cols: usize,

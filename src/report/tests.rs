@@ -18,7 +18,7 @@ const SECTIONS: [&str; 11] = [
 ];
 
 /// References that would make the HTML depend on something outside the file.
-pub fn external_references(html: &str) -> Vec<String> {
+pub(super) fn external_references(html: &str) -> Vec<String> {
     let lower = html.to_ascii_lowercase();
     let mut bad = Vec::new();
     for pat in [

@@ -321,7 +321,7 @@ impl Eval<'_> {
     }
 
     /// A factor name: a bare name among the run factors.
-    pub fn factor_name(&mut self, v: &SVal) -> Option<crate::ir::Factor> {
+    pub(crate) fn factor_name(&mut self, v: &SVal) -> Option<crate::ir::Factor> {
         let name = match &v.v {
             Val::Sym(s) => s.clone(),
             Val::Obj(o) => {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 impl Eval<'_> {
     /// Converts a value to a parameter of type `ty` (checking type, unit and range).
-    pub fn coerce(&mut self, v: &SVal, ty: &Ty, what: &str) -> Option<Value> {
+    pub(crate) fn coerce(&mut self, v: &SVal, ty: &Ty, what: &str) -> Option<Value> {
         let span = v.span;
         match ty {
             Ty::Bool => match &v.v {
@@ -182,7 +182,7 @@ impl Eval<'_> {
 
     /// Converts a value to a builtin object of a kind (a bare name means the builtin with its
     /// default parameters).
-    pub fn coerce_obj(&mut self, v: SVal, kind: Kind) -> Option<Obj> {
+    pub(crate) fn coerce_obj(&mut self, v: SVal, kind: Kind) -> Option<Obj> {
         match v.v {
             Val::Obj(o) if o.builtin.kind == kind => Some(std::rc::Rc::unwrap_or_clone(o)),
             Val::Obj(o) => {

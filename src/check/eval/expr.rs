@@ -8,7 +8,7 @@ use crate::syntax::ast::*;
 use std::collections::HashMap;
 
 impl Eval<'_> {
-    pub fn eval(&mut self, e: &Expr, module: usize, vars: &Bindings) -> Option<SVal> {
+    pub(crate) fn eval(&mut self, e: &Expr, module: usize, vars: &Bindings) -> Option<SVal> {
         let span = e.span;
         let v = match &e.kind {
             ExprKind::Number { value, text, unit } => {

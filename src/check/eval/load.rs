@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 impl Eval<'_> {
     /// Loads a file and, recursively, its imports. Returns the module index.
-    pub fn load(
+    pub(crate) fn load(
         &mut self,
         source: SourceId,
         stdlib: Stdlib,

@@ -124,7 +124,7 @@ pub(crate) struct BlockKey {
 pub(crate) type Stdlib = fn(&str) -> Option<&'static str>;
 
 impl<'s> Eval<'s> {
-    pub fn new(sources: &'s mut SourceMap) -> Self {
+    pub(crate) fn new(sources: &'s mut SourceMap) -> Self {
         Eval {
             sources,
             modules: Vec::new(),
@@ -140,7 +140,7 @@ impl<'s> Eval<'s> {
         }
     }
 
-    pub fn err(&mut self, d: Diag) {
+    pub(crate) fn err(&mut self, d: Diag) {
         if let Some(s) = d.span {
             if !self.reported.insert((d.code, s.start, s.end, s.source.0)) {
                 return;

@@ -83,7 +83,7 @@ impl Eval<'_> {
     }
 
     /// Resolves a path: sweep variable, definition, import, literal or bare name.
-    pub fn path(
+    pub(crate) fn path(
         &mut self,
         segs: &[String],
         span: Span,

@@ -10,14 +10,14 @@ use crate::syntax::ast::BinOp;
 
 impl Eval<'_> {
     /// A number without a unit.
-    pub fn number(&mut self, v: &SVal) -> Option<Num> {
+    pub(crate) fn number(&mut self, v: &SVal) -> Option<Num> {
         match &v.v {
             Val::Num { n, unit: None } => Some(*n),
             o => self.type_err(v.span, "a number", o),
         }
     }
 
-    pub fn int(&mut self, v: &SVal, min: i64, max: i64) -> Option<i64> {
+    pub(crate) fn int(&mut self, v: &SVal, min: i64, max: i64) -> Option<i64> {
         let ty = Ty::Int { min, max };
         let i = self.exact_int(v, min.into(), max.into(), "", &ty.describe())?;
         Some(i64::try_from(i).expect("checked against i64 bounds"))
@@ -26,7 +26,7 @@ impl Eval<'_> {
     /// An exact integer in `[min, max]` (`what` names the parameter in the message, `expected`
     /// says the range). A unit other than `epochs` or `pixels` is refused; a float is accepted
     /// when whole and exact (|x| ≤ 2⁵³): a larger one may not be the integer that was written.
-    pub fn exact_int(
+    pub(crate) fn exact_int(
         &mut self,
         v: &SVal,
         min: i128,

@@ -11,7 +11,11 @@ use crate::value::Value;
 impl Eval<'_> {
     /// `observables name { weight { functions = [...], statistics = [...] } ... }` or the
     /// same entries inline in `observe`.
-    pub fn observables_block(&mut self, b: &Block, module: usize) -> Option<Vec<Observable>> {
+    pub(crate) fn observables_block(
+        &mut self,
+        b: &Block,
+        module: usize,
+    ) -> Option<Vec<Observable>> {
         let mut out = Vec::new();
         let mut ok = true;
         for e in &b.entries {
@@ -38,7 +42,7 @@ impl Eval<'_> {
         ok.then_some(out)
     }
 
-    pub fn measure_block(&mut self, m: &Block, module: usize) -> Option<Vec<Observable>> {
+    pub(crate) fn measure_block(&mut self, m: &Block, module: usize) -> Option<Vec<Observable>> {
         let Some(measure) = registry::measure(&m.kind.node) else {
             self.err(
                 Diag::error(

@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 
 impl Eval<'_> {
     /// Checks the main module's blocks and builds the study.
-    pub fn study(&mut self, module: usize) -> Option<ir::Study> {
+    pub(crate) fn study(&mut self, module: usize) -> Option<ir::Study> {
         // Check every definition of the study file, used or not.
         let names: Vec<(String, Span)> = self.modules[module]
             .defs

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-pub use super::grids::model_grid;
+pub(crate) use super::grids::model_grid;
 
 use crate::classify::data::MeasureSubset;
 use crate::classify::eval::{Classifier, EvalConfig, FeatureLayout, SplitScheme, TimeSpec};
@@ -17,7 +17,7 @@ use crate::classify::splits::{FactorFilter, SplitSize, portions};
 use crate::ir::{self, Factor, RealismCondition};
 
 /// The name of the table factor a holdout uses (a composite gets its own combined factor).
-pub fn holdout_factor(h: &ir::Holdout) -> String {
+pub(crate) fn holdout_factor(h: &ir::Holdout) -> String {
     if h.factors.len() == 1 {
         h.factors[0].name().to_string()
     } else {
@@ -28,7 +28,7 @@ pub fn holdout_factor(h: &ir::Holdout) -> String {
 /// What the evaluation list depends on besides the spec: the values of the factors (for targets
 /// and holdouts), the number of checkpoints and the realism conditions.
 #[derive(Debug, Clone, Default)]
-pub struct StudyShape {
+pub(crate) struct StudyShape {
     /// Sorted distinct values of each target factor and of each holdout (keyed by the holdout's
     /// table factor: the factor itself, or the composite's name with values joined by `|`).
     pub values: BTreeMap<String, Vec<String>>,
@@ -41,7 +41,7 @@ pub struct StudyShape {
 /// `"holdout": {"factor": .., "value": ..}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct HoldoutRef {
+pub(crate) struct HoldoutRef {
     pub factor: String,
     pub value: String,
 }
@@ -49,7 +49,7 @@ pub struct HoldoutRef {
 /// `"trajectory": {"period": .., "samples": ..}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct TrajectoryRef {
+pub(crate) struct TrajectoryRef {
     pub period: usize,
     pub samples: usize,
 }
@@ -57,7 +57,7 @@ pub struct TrajectoryRef {
 /// `"portion": {"name": "thirds", "train": a, "test": b}` (0-based portion indices).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct PortionRef {
+pub(crate) struct PortionRef {
     pub name: String,
     pub train: usize,
     pub test: usize,
@@ -65,7 +65,7 @@ pub struct PortionRef {
 
 /// One evaluation of the stage (a classifier × setting, all its outer splits).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EvalSpec {
+pub(crate) struct EvalSpec {
     pub id: String,
     /// `rule` (all classes of the factor) or `pair:adam-sgdm` (`pair(<factor>):a-b` for a factor
     /// other than `rule`).
@@ -119,7 +119,10 @@ fn sanitize(s: &str) -> String {
 /// (balanced; each holdout value; each fitting trajectory setting; the trajectory average; each
 /// portion pair) plus, for the 4-way targets, each realism condition with balanced splits.
 /// Returns the evaluations (ids unique and stable) and notes on what was skipped.
-pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>, Vec<String>) {
+pub(crate) fn evaluation_specs(
+    c: &ir::Classify,
+    shape: &StudyShape,
+) -> (Vec<EvalSpec>, Vec<String>) {
     let mut out = Vec::new();
     let notes = visit_evaluations(c, shape, &mut |_, make| out.push(make()));
     // Unique, file-safe ids.
@@ -141,7 +144,7 @@ pub fn evaluation_specs(c: &ir::Classify, shape: &StudyShape) -> (Vec<EvalSpec>,
 /// (`fits_of` summed), counted without building them: `lrx check`/`lrx plan` report these for
 /// studies with thousands of evaluations, and building each one's config (grid, time indices,
 /// strings) cost a front-end process most of its memory (55 of 67 MB on specs/paper.lrx).
-pub fn evaluation_counts(c: &ir::Classify, shape: &StudyShape) -> (usize, usize) {
+pub(crate) fn evaluation_counts(c: &ir::Classify, shape: &StudyShape) -> (usize, usize) {
     let (mut n, mut fits) = (0usize, 0usize);
     visit_evaluations(c, shape, &mut |f, _| {
         n += 1;
@@ -642,7 +645,7 @@ impl One<'_> {
 /// Model fits of an evaluation: per outer split, the grid × CV folds (skipped for a single grid
 /// point) plus the refit. (The tests' reference for [`evaluation_counts`].)
 #[cfg(test)]
-pub fn fits_of(spec: &EvalSpec) -> usize {
+pub(crate) fn fits_of(spec: &EvalSpec) -> usize {
     let g = spec.config.grid.as_ref().map_or(1, Vec::len);
     fits(split_count(&spec.config.split), g, spec.config.cv_folds)
 }

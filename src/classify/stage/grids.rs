@@ -21,7 +21,9 @@ fn list(v: Option<&Value>) -> Vec<Value> {
 /// The grid of a `random_forest` or `linear_svm` model (spec order: outer parameter first as
 /// in the paper grids: max_features × trees, pca × C). `Err(reason)` for a model this build
 /// cannot run.
-pub fn model_grid(m: &ir::Named) -> std::result::Result<(Classifier, Vec<ModelSpec>), String> {
+pub(crate) fn model_grid(
+    m: &ir::Named,
+) -> std::result::Result<(Classifier, Vec<ModelSpec>), String> {
     match m.call.name.as_str() {
         "random_forest" => Ok((Classifier::RandomForest, forest_grid(m)?)),
         "linear_svm" => Ok((Classifier::LinearSvm, svm_grid(m)?)),

@@ -15,12 +15,12 @@ use crate::features;
 use crate::ir::RealismCondition;
 
 /// Version of the `results/` files.
-pub const RESULTS_SCHEMA_VERSION: u32 = 1;
+pub(crate) const RESULTS_SCHEMA_VERSION: u32 = 1;
 
 /// The accuracy of one entry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Accuracy {
+pub(crate) struct Accuracy {
     /// Mean test accuracy over the splits.
     pub mean: f64,
     /// Its standard error over the splits (ddof = 1; 0 for one split).
@@ -31,7 +31,7 @@ pub struct Accuracy {
 /// default; unknown keys are ignored): the report reads these files with this type.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The evaluation's id (its result file is `results/eval/<id>.json`).
     pub id: String,
     /// The target (`rule`, `pair:a-b`, `pair(<factor>):a-b`).
@@ -81,7 +81,7 @@ pub struct Entry {
 /// in the table, and their examples (network × layer; one per run for `perf`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct MatchedInfo {
+pub(crate) struct MatchedInfo {
     /// The accuracy tolerance of the match.
     pub tolerance: f64,
     /// What survived, per class.
@@ -92,7 +92,7 @@ pub struct MatchedInfo {
 /// [`Entry`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Evaluations {
+pub(crate) struct Evaluations {
     /// [`RESULTS_SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
     /// The study's name.
@@ -109,7 +109,7 @@ pub struct Evaluations {
 
 /// What [`classify_study_with`](super::run::classify_study_with) did.
 #[derive(Debug, Clone)]
-pub struct StageOutcome {
+pub(crate) struct StageOutcome {
     /// The `results/` directory.
     pub results_dir: PathBuf,
     /// What `evaluations.json` now holds.
@@ -125,7 +125,7 @@ pub(super) fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
 
 /// `results/summary.parquet`: one row per evaluation with the scalar columns of
 /// `evaluations.json` (nested objects flattened: `holdout_factor`, `trajectory_period`, …).
-pub fn write_summary_parquet(path: &Path, ev: &Evaluations) -> Result<()> {
+pub(crate) fn write_summary_parquet(path: &Path, ev: &Evaluations) -> Result<()> {
     use arrow_array::{Array, RecordBatch};
     use arrow_schema::{DataType, Field, Schema};
     let cols = summary_columns(&ev.evaluations);

@@ -31,7 +31,7 @@ use crate::ir::{self, RealismCondition};
 /// Converts the reader's table into the classifier's: label = rule, positions from the layer
 /// position, factors as strings: `run_id`, `layer`, `layer_position`, `rule`, `status` and every
 /// column of `runs.parquet` (a run lacking a factor gets `none`).
-pub fn to_classify_table(
+pub(crate) fn to_classify_table(
     ft: &features::FeatureTable,
 ) -> std::result::Result<FeatureTable, ClassifyError> {
     let mut factors: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -73,7 +73,7 @@ pub fn to_classify_table(
 
 /// Progress of [`classify_study_with`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum StageEvent {
+pub(crate) enum StageEvent {
     /// The plain features are loaded.
     Loaded {
         examples: usize,
@@ -96,7 +96,7 @@ pub enum StageEvent {
 
 /// Provenance recorded in `evaluations.json`.
 #[derive(Debug, Clone, Default)]
-pub struct StageOptions {
+pub(crate) struct StageOptions {
     pub study: String,
     pub spec_hash: String,
     /// More study directories whose features join the study's own (e.g. another lab's runs of
@@ -105,7 +105,7 @@ pub struct StageOptions {
 }
 
 /// Reads `<dir>/study.json` (written by `lrx run`), if present.
-pub fn read_study_json(dir: &Path) -> Result<ir::Study> {
+pub(crate) fn read_study_json(dir: &Path) -> Result<ir::Study> {
     let path = dir.join("study.json");
     let text = std::fs::read_to_string(&path).map_err(|e| StageError::Study {
         path: path.clone(),
@@ -676,7 +676,7 @@ fn remove_stale(edir: &Path, specs: &[EvalSpec]) {
 /// Loads the plain features of `study_dir`, runs every evaluation of `classify` and writes
 /// `results/evaluations.json`, `results/eval/<id>.json` and `results/summary.parquet`
 /// (each atomically; eval files of ids no longer listed are removed).
-pub fn classify_study_with(
+pub(crate) fn classify_study_with(
     study_dir: &Path,
     classify: &ir::Classify,
     opts: &StageOptions,

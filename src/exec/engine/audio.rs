@@ -25,7 +25,7 @@ struct DeviceFilter {
 
 /// The cochleagram front end for clips of one length, with its filterbank on one device. On
 /// the CPU it runs `host::HostCochleagram` (rustfft); elsewhere libtorch ([`Self::apply_torch`]).
-pub struct Cochleagram {
+pub(crate) struct Cochleagram {
     pub params: CochleaParams,
     filters: Vec<DeviceFilter>,
     host: Option<host::HostCochleagram>,
@@ -60,7 +60,7 @@ fn analytic_filters(params: &CochleaParams) -> Vec<host::HostFilter> {
 }
 
 impl Cochleagram {
-    pub fn new(params: &CochleaParams, device: Device) -> Cochleagram {
+    pub(crate) fn new(params: &CochleaParams, device: Device) -> Cochleagram {
         let analytic = analytic_filters(params);
         let filters = analytic
             .iter()
@@ -82,18 +82,18 @@ impl Cochleagram {
     }
 
     /// Output height (filters) and width (frames).
-    pub fn shape(&self) -> (i64, i64) {
+    pub(crate) fn shape(&self) -> (i64, i64) {
         (self.filters.len() as i64, self.params.frames() as i64)
     }
 
     /// The same front end on another device.
-    pub fn to_device(&self, device: Device) -> Cochleagram {
+    pub(crate) fn to_device(&self, device: Device) -> Cochleagram {
         Cochleagram::new(&self.params, device)
     }
 
     /// Waveforms [B, samples] (any float kind, any device) → cochleagrams [B, 1, F, T] (f32) on
     /// this front end's device. No gradient flows through it.
-    pub fn apply(&self, wav: &Tensor) -> Tensor {
+    pub(crate) fn apply(&self, wav: &Tensor) -> Tensor {
         let Some(host) = &self.host else {
             return self.apply_torch(wav);
         };
@@ -108,7 +108,7 @@ impl Cochleagram {
 
     /// [`Self::apply`] through libtorch's FFTs, on this front end's device (the CUDA path; on the
     /// CPU the tests compare it with the host path and the numpy reference).
-    pub fn apply_torch(&self, wav: &Tensor) -> Tensor {
+    pub(crate) fn apply_torch(&self, wav: &Tensor) -> Tensor {
         let _g = tch::no_grad_guard();
         let wav = wav.to_device(self.device).to_kind(Kind::Float);
         let (samples, frames) = (self.params.samples() as i64, self.params.frames() as i64);
@@ -139,7 +139,7 @@ impl Cochleagram {
     }
 
     /// Cochleagrams of many clips in chunks (bounded memory), on the CPU.
-    pub fn apply_chunked(&self, wav: &Tensor, chunk: i64) -> Tensor {
+    pub(crate) fn apply_chunked(&self, wav: &Tensor, chunk: i64) -> Tensor {
         let n = wav.size()[0];
         let parts: Vec<Tensor> = (0..n)
             .step_by(chunk.max(1) as usize)
@@ -155,7 +155,7 @@ impl Cochleagram {
 /// Fourier resampling of real signals along the last axis to `num` samples, as
 /// `scipy.signal.resample` does (the unpaired bin at m/2 of an even m = min(num, n) is doubled
 /// when down-sampling and halved when up-sampling).
-pub fn resample(x: &Tensor, num: i64) -> Tensor {
+pub(crate) fn resample(x: &Tensor, num: i64) -> Tensor {
     let n = *x.size().last().expect("1-D at least");
     if n == num {
         return x.shallow_clone();
@@ -187,7 +187,7 @@ const VOWELS: [(f64, f64); 6] = [
 ];
 /// Temporal patterns: one long syllable, two short ones, one with a rising pitch glide.
 const PATTERNS: usize = 3;
-pub const MAX_SYNTHETIC_AUDIO_CLASSES: i64 = (VOWELS.len() * PATTERNS) as i64;
+pub(crate) const MAX_SYNTHETIC_AUDIO_CLASSES: i64 = (VOWELS.len() * PATTERNS) as i64;
 
 /// Raised-cosine syllable gate: 1 inside [on, off], 10 ms ramps.
 fn gate(t: f64, on: f64, off: f64) -> f64 {
@@ -269,7 +269,7 @@ fn draw_clip(k: usize, sr: f64, high: f64, noise: f64, rng: &mut ChaCha8Rng, out
 type Waves = (Tensor, Tensor, Tensor, Tensor, i64);
 
 /// The synthetic audio task: `classes` = vowel × temporal pattern, deterministic from `seed`.
-pub fn synthetic(t: &SyntheticAudio) -> Result<Waves> {
+pub(crate) fn synthetic(t: &SyntheticAudio) -> Result<Waves> {
     let p = &t.cochlea;
     let (k, ntr, nva, seed, noise) = (t.classes, t.train, t.val, t.seed, t.noise);
     let bad = |p: &str, msg: String| EngineError::param("synthetic_audio", p, msg);
@@ -321,7 +321,7 @@ fn wav_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Read a WAV file as mono f64 in [-1, 1] and its sampling rate.
-pub fn read_wav(path: &Path) -> Result<(Vec<f64>, u32)> {
+pub(crate) fn read_wav(path: &Path) -> Result<(Vec<f64>, u32)> {
     let bad = |msg: String| EngineError::Data {
         task: "audio_folder".into(),
         path: path.into(),
@@ -370,7 +370,9 @@ fn fit_clip(x: Vec<f64>, rate: u32, p: &CochleaParams, out: &mut Vec<f32>) {
 
 /// WAV files in one folder per class; validation from `val_path` (same class folders) or a
 /// seeded `val_fraction` of each class.
-pub fn folder(t: &AudioFolder) -> Result<(super::store::Examples, super::store::Examples, i64)> {
+pub(crate) fn folder(
+    t: &AudioFolder,
+) -> Result<(super::store::Examples, super::store::Examples, i64)> {
     let p = &t.cochlea;
     let dir = t.folder.path.clone();
     let data_err = |msg: String| EngineError::Data {

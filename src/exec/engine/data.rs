@@ -246,7 +246,7 @@ impl Task {
 /// Augmentations of an objective: flip/shift for both; colour, grayscale and blur for the
 /// contrastive views.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Augment {
+pub(crate) struct Augment {
     pub flip: bool,
     pub shift: i64,
     pub color: f64,
@@ -257,7 +257,7 @@ pub struct Augment {
 
 impl Augment {
     /// The augmentations of a typed objective (checked when it was parsed).
-    pub fn from_objective(obj: &Objective) -> Augment {
+    pub(crate) fn from_objective(obj: &Objective) -> Augment {
         Augment {
             flip: obj.flip,
             shift: obj.shift,
@@ -269,7 +269,7 @@ impl Augment {
     }
 
     /// Augment a batch of [0, 1] images [B, C, H, W] (on any device) with randomness from `rng`.
-    pub fn apply(&self, x: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
+    pub(crate) fn apply(&self, x: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
         let sz = x.size();
         let (b, c, h, w) = (sz[0], sz[1], sz[2], sz[3]);
         let dev = x.device();
@@ -362,7 +362,7 @@ fn tensor_stats(tx: &Tensor) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// At most this many training images give a folder task's normalisation statistics.
-pub const STATS_SAMPLE: i64 = 50_000;
+pub(crate) const STATS_SAMPLE: i64 = 50_000;
 
 /// Per-channel mean and (population) std of a folder task's training images in [0, 1]: over
 /// every image when there are at most `STATS_SAMPLE`, else over a sample of that many drawn

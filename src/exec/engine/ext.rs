@@ -116,7 +116,13 @@ fn ptrs(ts: &[&Tensor]) -> Vec<*const C_tensor> {
 
 /// conv2d(x, W) (no bias, dilation 1, groups 1) whose backward sends dx = conv_transpose(dy, B)
 /// and gives W its filter gradient; B gets none. `x` is already padded beyond `pad`.
-pub fn decoupled_conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: i64, pad: [i64; 2]) -> Tensor {
+pub(crate) fn decoupled_conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    stride: i64,
+    pad: [i64; 2],
+) -> Tensor {
     call("decoupled conv2d", |err| unsafe {
         lrx_decoupled_conv2d(
             x.as_ptr(),
@@ -132,7 +138,7 @@ pub fn decoupled_conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: i64, pad: [i
 
 /// x·W (x [n, in], W [in, out]) whose backward sends dx = dy·B (B [out, in]) and gives W its
 /// gradient xᵀ·dy; B gets none.
-pub fn decoupled_linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
+pub(crate) fn decoupled_linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
     call("decoupled linear", |err| unsafe {
         lrx_decoupled_linear(x.as_ptr(), w.as_ptr(), b.as_ptr(), err)
     })
@@ -140,7 +146,7 @@ pub fn decoupled_linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
 
 /// The filter gradient ∂⟨conv2d(x, W), g⟩/∂W, without computing the convolution (W gives only
 /// the shape). `x` is already padded beyond `pad`.
-pub fn conv2d_weight_grad(
+pub(crate) fn conv2d_weight_grad(
     g: &Tensor,
     x: &Tensor,
     w: &Tensor,
@@ -163,7 +169,7 @@ pub fn conv2d_weight_grad(
 /// The input gradient ∂⟨conv2d(x, W), g⟩/∂x for an input of `x_sizes` (x itself is not
 /// needed): conv_transpose(g, W) cropped to x, as autograd's conv backward computes it. Not
 /// differentiable (used without autograd).
-pub fn conv2d_input_grad(
+pub(crate) fn conv2d_input_grad(
     g: &Tensor,
     x_sizes: &[i64],
     w: &Tensor,
@@ -190,7 +196,7 @@ pub fn conv2d_input_grad(
 /// the buffers are set to the (decayed) gradients instead of updated. All slices have the same
 /// length; tensors are contiguous, on one device.
 #[allow(clippy::too_many_arguments)]
-pub fn fused_sgd(
+pub(crate) fn fused_sgd(
     params: &[&Tensor],
     grads: &[&Tensor],
     bufs: &[&Tensor],
@@ -223,7 +229,7 @@ pub fn fused_sgd(
 /// place on `params`, `ms` (first moments) and `vs` (second moments). `steps[i]`: parameter i's
 /// step count including this step, a float scalar tensor on its device.
 #[allow(clippy::too_many_arguments)]
-pub fn fused_adam(
+pub(crate) fn fused_adam(
     params: &[&Tensor],
     grads: &[&Tensor],
     ms: &[&Tensor],

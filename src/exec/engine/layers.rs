@@ -40,7 +40,7 @@ impl Param {
 
 /// Weight initialisers of method.md §7 (all zero-mean).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Init {
+pub(crate) enum Init {
     Normal(f64),
     TruncNormal(f64),
     GlorotUniform,
@@ -52,7 +52,7 @@ pub enum Init {
 }
 
 /// TF truncated normal: N(0, std²) resampled outside ±2 std.
-pub fn trunc_normal(shape: &[i64], std: f64) -> Tensor {
+pub(crate) fn trunc_normal(shape: &[i64], std: f64) -> Tensor {
     let mut t = Tensor::randn(shape, (Kind::Float, tch::Device::Cpu)) * std;
     loop {
         let mask = t.abs().gt(2.0 * std);
@@ -67,7 +67,7 @@ pub fn trunc_normal(shape: &[i64], std: f64) -> Tensor {
 impl Init {
     /// Draw a tensor of `shape` on the CPU from the global (seeded) torch generator.
     /// `fans` = (fan_in, fan_out).
-    pub fn draw(self, shape: &[i64], fans: (i64, i64)) -> Tensor {
+    pub(crate) fn draw(self, shape: &[i64], fans: (i64, i64)) -> Tensor {
         let cpu = (Kind::Float, tch::Device::Cpu);
         match self {
             Init::Normal(std) => Tensor::randn(shape, cpu) * std,
@@ -114,7 +114,7 @@ pub enum Padding {
 }
 
 /// TF SAME padding (before, after) along one axis.
-pub fn same_pads(n: i64, k: i64, s: i64) -> (i64, i64) {
+pub(crate) fn same_pads(n: i64, k: i64, s: i64) -> (i64, i64) {
     let out = (n + s - 1) / s;
     let total = ((out - 1) * s + k - n).max(0);
     (total / 2, total - total / 2)
@@ -178,7 +178,7 @@ impl PhaseAxis {
 /// speed of the forward convolution of the same size; with C·f² output channels the convolution
 /// is efficient again. For a KNet or ResNet first layer this is IA's R_f (docs/engine.md
 /// "Speed").
-pub fn reconstruct_polyphase(
+pub(crate) fn reconstruct_polyphase(
     p: &Tensor,
     k: &Tensor,
     x_shape: &[i64],
@@ -234,7 +234,7 @@ pub fn reconstruct_polyphase(
 }
 
 /// Output size along one axis.
-pub fn out_size(n: i64, k: i64, s: i64, p: Padding) -> i64 {
+pub(crate) fn out_size(n: i64, k: i64, s: i64, p: Padding) -> i64 {
     match p {
         Padding::Same => (n + s - 1) / s,
         Padding::Valid => (n - k + s) / s,
@@ -501,7 +501,7 @@ impl ObservableLayer for AlignedLayer {
 }
 
 /// Batch normalisation (TF semantics: `decay` d ↔ PyTorch momentum 1 − d).
-pub struct BatchNorm {
+pub(crate) struct BatchNorm {
     pub gamma: Option<Tensor>,
     pub beta: Option<Tensor>,
     pub running_mean: Tensor,
@@ -511,7 +511,7 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
-    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+    pub(crate) fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         x.batch_norm(
             self.gamma.as_ref(),
             self.beta.as_ref(),
@@ -526,7 +526,7 @@ impl BatchNorm {
 }
 
 /// Max pool with TF SAME padding (padding never wins the max).
-pub fn max_pool_same(x: &Tensor, k: i64, s: i64) -> Tensor {
+pub(crate) fn max_pool_same(x: &Tensor, k: i64, s: i64) -> Tensor {
     let sz = x.size();
     let (ph, pw) = (same_pads(sz[2], k, s), same_pads(sz[3], k, s));
     let xp = if ph == (0, 0) && pw == (0, 0) {
@@ -565,7 +565,7 @@ fn max_pool_by_gather(x: &Tensor, k: i64, s: i64) -> Tensor {
 }
 
 /// Average pool with TF SAME padding (padded cells are not counted).
-pub fn avg_pool_same(x: &Tensor, k: i64, s: i64) -> Tensor {
+pub(crate) fn avg_pool_same(x: &Tensor, k: i64, s: i64) -> Tensor {
     let sz = x.size();
     let (ph, pw) = (same_pads(sz[2], k, s), same_pads(sz[3], k, s));
     if ph == (0, 0) && pw == (0, 0) {
@@ -583,7 +583,7 @@ pub fn avg_pool_same(x: &Tensor, k: i64, s: i64) -> Tensor {
 }
 
 /// TF across-channel LRN: x / (bias + α·Σ_{|c'−c|≤r} x_{c'}²)^β (α not divided by the window).
-pub fn lrn(x: &Tensor, depth_radius: i64, bias: f64, alpha: f64, beta: f64) -> Tensor {
+pub(crate) fn lrn(x: &Tensor, depth_radius: i64, bias: f64, alpha: f64, beta: f64) -> Tensor {
     let sq = x.square().unsqueeze(1); // [N,1,C,H,W]
     let win = 2 * depth_radius + 1;
     let summed = sq

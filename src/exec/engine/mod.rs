@@ -47,7 +47,6 @@ pub use data::Task;
 /// The device a model trains on (libtorch's; the CLI names it through the engine).
 pub use tch::Device;
 pub(crate) use train::{Progress, device_name, parse_device, set_threads};
-pub use train::{Schedule, TrainJob, TrainSettings};
 
 /// A typed config's error is the engine's: an unknown builtin or a bad parameter, with the
 /// same message.

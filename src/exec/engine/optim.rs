@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use tch::{Kind, Tensor};
 
 /// Which optimizer and its hyperparameters (the registry's typed optimizer).
-pub use crate::registry::rules::Optimizer as OptSpec;
+pub(crate) use crate::registry::rules::Optimizer as OptSpec;
 
 /// Per-parameter optimizer state.
 enum Slot {
@@ -20,7 +20,7 @@ enum Slot {
 }
 
 /// A manual optimizer over a fixed, ordered list of parameters (by name).
-pub struct Optimizer {
+pub(crate) struct Optimizer {
     pub spec: OptSpec,
     state: BTreeMap<String, Slot>,
     /// Prefix of its state's names in checkpoints (`opt`; B's own optimizer: `bopt`).
@@ -35,13 +35,13 @@ fn refs(v: &[Tensor]) -> Vec<&Tensor> {
 }
 
 impl Optimizer {
-    pub fn new(spec: OptSpec) -> Self {
+    pub(crate) fn new(spec: OptSpec) -> Self {
         Self::named(spec, "opt")
     }
 
     /// An optimizer whose checkpointed state is named `<prefix>/<param>/<slot>`, so two
     /// optimizers (the rule's and B's own, `b_optimizer`) share a checkpoint.
-    pub fn named(spec: OptSpec, prefix: &'static str) -> Self {
+    pub(crate) fn named(spec: OptSpec, prefix: &'static str) -> Self {
         Optimizer {
             spec,
             state: BTreeMap::new(),
@@ -51,7 +51,7 @@ impl Optimizer {
     }
 
     /// Step the named parameter at `factor` × the step's learning rate from now on.
-    pub fn scale_lr(&mut self, param: &str, factor: f64) {
+    pub(crate) fn scale_lr(&mut self, param: &str, factor: f64) {
         self.lr_scale.insert(param.to_string(), factor);
     }
 
@@ -60,7 +60,7 @@ impl Optimizer {
     /// `weight_decay` does. Parameters that share their decay (and, for SGDM, whether this is
     /// their first step; for Adam, their step count) are updated in one call of libtorch's fused
     /// multi-tensor kernel (`ext::fused_sgd`, `ext::fused_adam`).
-    pub fn step(
+    pub(crate) fn step(
         &mut self,
         params: &[(&str, &Tensor)],
         grads: &[Option<Tensor>],
@@ -148,7 +148,7 @@ impl Optimizer {
     }
 
     /// The state as named tensors (`opt/<param>/<slot>`), for checkpoints.
-    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
+    pub(crate) fn state_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = vec![];
         let pre = self.prefix;
         for (name, s) in &self.state {
@@ -167,7 +167,7 @@ impl Optimizer {
     }
 
     /// Restore the state written by [`Optimizer::state_tensors`] (tensors moved to `device`).
-    pub fn load_state(
+    pub(crate) fn load_state(
         &mut self,
         named: &BTreeMap<String, Tensor>,
         device: tch::Device,

@@ -12,7 +12,7 @@ use tch::{Kind, Tensor};
 
 /// ‖W‖ (Frobenius) of every layer with backward weights, by layer index: the norms
 /// `constrain_norm` holds W to.
-pub fn weight_norms(model: &Model) -> Vec<(usize, f64)> {
+pub(crate) fn weight_norms(model: &Model) -> Vec<(usize, f64)> {
     tch::no_grad(|| {
         model
             .aligned_layers()
@@ -26,7 +26,7 @@ pub fn weight_norms(model: &Model) -> Vec<(usize, f64)> {
 
 /// ‖B‖ (Frobenius) of every layer with backward weights, by layer index: the norms
 /// `constrain_b_norm` holds B to.
-pub fn backward_norms(model: &Model) -> Vec<(usize, f64)> {
+pub(crate) fn backward_norms(model: &Model) -> Vec<(usize, f64)> {
     tch::no_grad(|| {
         model
             .aligned_layers()
@@ -39,7 +39,7 @@ pub fn backward_norms(model: &Model) -> Vec<(usize, f64)> {
 
 /// `hidden_lr_scale`: every trainable parameter but the last layer's (the classifier: W and
 /// bias) and B steps at `scale` × the rate in `opt`. Nothing to do at 1.
-pub fn scale_hidden_lr(model: &Model, opt: &mut Optimizer, scale: f64) {
+pub(crate) fn scale_hidden_lr(model: &Model, opt: &mut Optimizer, scale: f64) {
     if scale == 1.0 {
         return;
     }
@@ -69,14 +69,14 @@ pub(crate) fn frobenius(t: &Tensor) -> f64 {
 /// Rescale each listed layer's W in place to its norm in `norms` (BioTorch's
 /// `constrain_weights`: W ← W·‖W₀‖/‖W‖; the bias is left alone). In place, so the optimizer's
 /// state stays attached to the parameter; on the device, without a synchronisation.
-pub fn constrain_norms(model: &Model, norms: &[(usize, f64)]) {
+pub(crate) fn constrain_norms(model: &Model, norms: &[(usize, f64)]) {
     for &(i, n0) in norms {
         rescale(&model.aligned_layers()[i].w, n0);
     }
 }
 
 /// `constrain_b_norm`: [`constrain_norms`] for B (each layer's B ← B·‖B₀‖/‖B‖, in place).
-pub fn constrain_backward_norms(model: &Model, norms: &[(usize, f64)]) {
+pub(crate) fn constrain_backward_norms(model: &Model, norms: &[(usize, f64)]) {
     for &(i, n0) in norms {
         if let Some(b) = &model.aligned_layers()[i].bwd {
             rescale(b, n0);

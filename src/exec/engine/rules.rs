@@ -6,10 +6,12 @@ use super::optim::OptSpec;
 use crate::registry::RuleConfig;
 use tch::Tensor;
 
-pub use crate::registry::rules::{Alignment, BOptimizer, BackwardInit, InputNoise, TopFeedback};
+pub(crate) use crate::registry::rules::{
+    Alignment, BOptimizer, BackwardInit, InputNoise, TopFeedback,
+};
 
 /// A learning rule as the training loop sees it.
-pub trait LearningRule: Send + Sync {
+pub(crate) trait LearningRule: Send + Sync {
     /// The optimizer that minimises the total loss.
     fn optimizer(&self) -> OptSpec;
     /// Whether every learnable layer owns backward weights B (dx = dy·B).
@@ -30,7 +32,7 @@ pub trait LearningRule: Send + Sync {
 /// The training-regime options of a rule with backward weights (docs/engine.md "Regime
 /// options"); [`Regime::default`] is the paper's behaviour.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Regime {
+pub(crate) struct Regime {
     pub b_optimizer: BOptimizer,
     /// B's learning rate = `b_lr_scale` × the run's learning rate.
     pub b_lr_scale: f64,
@@ -64,11 +66,11 @@ impl Default for Regime {
 
 impl Regime {
     /// Whether B is stepped apart from W (its own optimizer or learning rate).
-    pub fn separate_b(&self) -> bool {
+    pub(crate) fn separate_b(&self) -> bool {
         self.b_optimizer != BOptimizer::Same || self.b_lr_scale != 1.0
     }
     /// What global step `s` (0-based, counted over the whole training) does.
-    pub fn phase(&self, s: u64) -> Phase {
+    pub(crate) fn phase(&self, s: u64) -> Phase {
         if self.alternate == 0 {
             Phase::Both
         } else if s % (u64::from(self.alternate) + 1) == 0 {
@@ -81,7 +83,7 @@ impl Regime {
 
 /// What one training step optimises (`alternate`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Task loss and alignment loss (the paper).
     Both,
     /// Task loss only: the alignment loss is not computed; B moves only by a tied gradient
@@ -93,7 +95,7 @@ pub enum Phase {
 
 /// The one implementation of [`LearningRule`], configured from a rule call.
 #[derive(Debug, Clone)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub optimizer: OptSpec,
     pub alignment: Alignment,
     pub alignment_rate: f64,
@@ -103,7 +105,7 @@ pub struct Rule {
 
 impl Rule {
     /// The rule of a typed rule config.
-    pub fn new(c: &RuleConfig) -> Rule {
+    pub(crate) fn new(c: &RuleConfig) -> Rule {
         let (b, l) = (&c.backward, &c.learned_b);
         Rule {
             optimizer: c.optimizer,
@@ -126,7 +128,7 @@ impl Rule {
 /// Build a rule from its call; every parameter it leaves out takes its registry default
 /// (tests; the trainer builds from the [`RuleConfig`] it makes once).
 #[cfg(test)]
-pub fn build_rule(call: &crate::value::Call) -> super::error::Result<Rule> {
+pub(crate) fn build_rule(call: &crate::value::Call) -> super::error::Result<Rule> {
     let c = RuleConfig::from_call(&crate::registry::complete(call))?;
     Ok(Rule::new(&c))
 }
@@ -138,7 +140,7 @@ fn sum_mean(a: &Tensor, b: &Tensor) -> Tensor {
 }
 
 /// The projections and reconstructions of method.md §6 for one layer.
-pub struct Primitives<'a> {
+pub(crate) struct Primitives<'a> {
     layer: &'a AlignedLayer,
     x: Tensor,
     xb: Tensor,
@@ -151,7 +153,7 @@ pub struct Primitives<'a> {
 }
 
 impl<'a> Primitives<'a> {
-    pub fn new(layer: &'a AlignedLayer, x: &Tensor, batch_center: bool) -> Self {
+    pub(crate) fn new(layer: &'a AlignedLayer, x: &Tensor, batch_center: bool) -> Self {
         let b = layer
             .bwd
             .as_ref()
@@ -176,7 +178,7 @@ impl<'a> Primitives<'a> {
     }
     /// The projections with the layer's bias (stop-gradient) added: P_f = op(x, W) + b,
     /// P_b = op(x_b, B) + b (NA's `use_bias_forward` and `use_bias_backward`).
-    pub fn with_bias(self, bias: bool) -> Self {
+    pub(crate) fn with_bias(self, bias: bool) -> Self {
         Primitives { bias, ..self }
     }
     fn plus_bias(&self, t: Tensor) -> Tensor {
@@ -186,42 +188,42 @@ impl<'a> Primitives<'a> {
         }
     }
     /// P_f = op(x, W) (+ b with `with_bias`).
-    pub fn p_f(&self) -> Tensor {
+    pub(crate) fn p_f(&self) -> Tensor {
         self.plus_bias(self.layer.op_forward(&self.x, &self.w))
     }
     /// P_b = op(x_b, B) (dense x_b·Bᵀ; + b with `with_bias`).
-    pub fn p_b(&self) -> Tensor {
+    pub(crate) fn p_b(&self) -> Tensor {
         self.plus_bias(self.layer.op_backward(&self.xb, &self.b))
     }
     /// R_f = P_f·B (conv: conv_transpose(P_f, B)).
-    pub fn r_f(&self, p_f: &Tensor) -> Tensor {
+    pub(crate) fn r_f(&self, p_f: &Tensor) -> Tensor {
         self.layer.op_transpose(p_f, &self.b_wl, &self.x.size())
     }
     /// R_b = P_b·Wᵀ (conv: conv_transpose(P_b, W)).
-    pub fn r_b(&self, p_b: &Tensor) -> Tensor {
+    pub(crate) fn r_b(&self, p_b: &Tensor) -> Tensor {
         self.layer.op_transpose(p_b, &self.w, &self.x.size())
     }
     /// decay = ‖W‖² + ‖B‖².
-    pub fn decay(&self) -> Tensor {
+    pub(crate) fn decay(&self) -> Tensor {
         self.w.square().sum(self.w.kind()) + self.b.square().sum(self.b.kind())
     }
     /// self = −Σ W ⊙ B.
-    pub fn self_(&self) -> Tensor {
+    pub(crate) fn self_(&self) -> Tensor {
         -(&self.w * &self.b_wl).sum(self.w.kind())
     }
     /// amp(a, b) = −Σ_units mean_batch(a ⊙ b).
-    pub fn amp(a: &Tensor, b: &Tensor) -> Tensor {
+    pub(crate) fn amp(a: &Tensor, b: &Tensor) -> Tensor {
         -sum_mean(a, b)
     }
     /// sparse = Σ mean(P_f²) + Σ mean(P_b²).
-    pub fn sparse(p_f: &Tensor, p_b: &Tensor) -> Tensor {
+    pub(crate) fn sparse(p_f: &Tensor, p_b: &Tensor) -> Tensor {
         sum_mean(p_f, p_f) + sum_mean(p_b, p_b)
     }
     /// Σ mean(r²) (one half of null).
-    pub fn null_one(r: &Tensor) -> Tensor {
+    pub(crate) fn null_one(r: &Tensor) -> Tensor {
         sum_mean(r, r)
     }
-    pub fn input(&self) -> &Tensor {
+    pub(crate) fn input(&self) -> &Tensor {
         &self.x
     }
 }
@@ -237,7 +239,7 @@ pub struct AlignParts {
 impl Rule {
     /// Whether the alignment loss is taken in closed form (IA) rather than by autograd through
     /// [`LearningRule::alignment_loss`].
-    pub fn closed_form_alignment(&self) -> bool {
+    pub(crate) fn closed_form_alignment(&self) -> bool {
         matches!(self.alignment, Alignment::Information { .. })
     }
 
@@ -261,7 +263,7 @@ impl Rule {
     /// `reconstruction_reversal` and `use_sparse`.
     /// `information_gradient_matches_autograd` checks value and gradient against autograd of
     /// `alignment_loss` (itself checked against finite differences) for every flag combination.
-    pub fn information_gradient(
+    pub(crate) fn information_gradient(
         &self,
         layer: &AlignedLayer,
         parts: &AlignParts,

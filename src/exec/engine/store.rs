@@ -25,7 +25,7 @@ use tch::Tensor;
 const GATHER_CHUNK_BYTES: usize = 64 << 20;
 
 /// Decodes one file, appending exactly one example (the store's shape) to the buffer.
-pub type Decoder<T> = Arc<dyn Fn(&Path, &mut Vec<T>) -> Result<()> + Send + Sync>;
+pub(crate) type Decoder<T> = Arc<dyn Fn(&Path, &mut Vec<T>) -> Result<()> + Send + Sync>;
 
 /// A decoder of u8 examples (images) or f32 examples (waveforms).
 #[derive(Clone)]
@@ -36,7 +36,7 @@ pub enum Decode {
 
 /// How a folder task holds its examples (the `load` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Load {
+pub(crate) enum Load {
     /// In memory when the examples need at most half the memory available now, else streamed.
     Auto,
     Memory,
@@ -44,8 +44,8 @@ pub enum Load {
 }
 
 impl Load {
-    pub const NAMES: &'static [&'static str] = crate::registry::LOAD_MODES;
-    pub fn parse(s: &str) -> Option<Load> {
+    pub(crate) const NAMES: &'static [&'static str] = crate::registry::LOAD_MODES;
+    pub(crate) fn parse(s: &str) -> Option<Load> {
         match s {
             "auto" => Some(Load::Auto),
             "memory" => Some(Load::Memory),
@@ -293,7 +293,7 @@ impl Files {
 
 /// Whether `bytes` of examples go in memory under `load`: `memory` always (after checking they
 /// fit), `stream` never, `auto` when they need at most half of `available`.
-pub fn keep_in_memory(
+pub(crate) fn keep_in_memory(
     load: Load,
     bytes: u64,
     available: Option<u64>,
@@ -306,7 +306,7 @@ pub fn keep_in_memory(
 }
 
 /// `MemAvailable` of /proc/meminfo, in bytes (None where it cannot be read).
-pub fn available_memory() -> Option<u64> {
+pub(crate) fn available_memory() -> Option<u64> {
     let m = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

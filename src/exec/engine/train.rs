@@ -23,12 +23,12 @@ mod checkpoint;
 mod device;
 mod settings;
 use checkpoint::{ObservedMarker, write_atomic};
-pub use device::{device_name, parse_device, set_threads};
-pub use settings::{Schedule, TrainJob, TrainSettings, job_key};
+pub(crate) use device::{device_name, parse_device, set_threads};
+pub(crate) use settings::{TrainJob, TrainSettings, job_key};
 
 /// Per-epoch record (`epoch` counts completed epochs, 1-based).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
+pub(crate) struct EpochRecord {
     pub epoch: u32,
     pub lr: f64,
     /// Mean task loss over the epoch's steps (cross-entropy or NT-Xent; no L2, no alignment).
@@ -48,13 +48,13 @@ pub struct EpochRecord {
 
 /// One layer's W against B ([`EpochRecord::alignment`]); a plain record, defined beside the
 /// status files that store it so that builds without libtorch read them too.
-pub use crate::features::schema::LayerAlignment;
+pub(crate) use crate::features::schema::LayerAlignment;
 
 /// How many validation images the per-epoch update-angle diagnostic uses.
-pub const DIAG_STIMULI: i64 = 128;
+pub(crate) const DIAG_STIMULI: i64 = 128;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum TrainOutcome {
+pub(crate) enum TrainOutcome {
     Completed {
         history: Vec<EpochRecord>,
         resumed_from: Option<u32>,
@@ -75,7 +75,7 @@ pub enum TrainOutcome {
 }
 
 impl TrainOutcome {
-    pub fn history(&self) -> &[EpochRecord] {
+    pub(crate) fn history(&self) -> &[EpochRecord] {
         match self {
             TrainOutcome::Completed { history, .. }
             | TrainOutcome::Diverged { history, .. }
@@ -86,7 +86,7 @@ impl TrainOutcome {
 
 /// Progress notifications.
 #[derive(Debug, Clone)]
-pub enum Progress<'a> {
+pub(crate) enum Progress<'a> {
     Step { epoch: u32, step: i64, steps: i64 },
     Epoch(&'a EpochRecord),
     Checkpoint { epoch: u32 },
@@ -94,7 +94,7 @@ pub enum Progress<'a> {
 
 /// NT-Xent of SimCLR (method.md §7) on head outputs `z` = [view 1; view 2] (2n rows).
 /// Returns (loss, number of rows whose positive pair has the highest logit).
-pub fn nt_xent(z: &Tensor, temperature: f64) -> (Tensor, Tensor) {
+pub(crate) fn nt_xent(z: &Tensor, temperature: f64) -> (Tensor, Tensor) {
     let n = z.size()[0] / 2;
     let h = z / z
         .norm_scalaropt_dim(2, [1i64].as_slice(), true)
@@ -116,7 +116,7 @@ pub fn nt_xent(z: &Tensor, temperature: f64) -> (Tensor, Tensor) {
 }
 
 /// A model, its rule, optimizer and task, ready to take steps.
-pub struct Trainer {
+pub(crate) struct Trainer {
     pub model: Model,
     pub rule: Rule,
     pub opt: Optimizer,
@@ -141,7 +141,7 @@ pub struct Trainer {
 
 /// Why an epoch did not finish.
 #[derive(Debug)]
-pub enum Halt {
+pub(crate) enum Halt {
     Diverged,
     Interrupted,
     /// Reading the data failed (a streamed file that cannot be decoded).
@@ -159,12 +159,12 @@ fn epoch_seed(seed: u64, epoch: u32) -> i64 {
 impl Trainer {
     /// Build model, rule, optimizer and task from a job. The task's size, channels and classes
     /// fill the architecture call.
-    pub fn new(job: &TrainJob, device: Device) -> Result<Trainer> {
+    pub(crate) fn new(job: &TrainJob, device: Device) -> Result<Trainer> {
         let task = Task::new(&TaskConfig::from_call(&complete(&job.task))?)?;
         Self::with_task(job, task, device)
     }
 
-    pub fn with_task(job: &TrainJob, mut task: Task, device: Device) -> Result<Trainer> {
+    pub(crate) fn with_task(job: &TrainJob, mut task: Task, device: Device) -> Result<Trainer> {
         task.to_device(device);
         // Every call becomes its typed config once, here.
         let rule = Rule::new(&RuleConfig::from_call(&complete(&job.rule))?);
@@ -215,14 +215,14 @@ impl Trainer {
     /// One optimisation step on a preprocessed batch. Returns (task loss, correct count,
     /// alignment loss) as tensors (no device sync).
     #[cfg(test)]
-    pub fn step(&mut self, x: &Tensor, y: &Tensor, lr: f64) -> (Tensor, Tensor, Tensor) {
+    pub(crate) fn step(&mut self, x: &Tensor, y: &Tensor, lr: f64) -> (Tensor, Tensor, Tensor) {
         self.step_phase(x, y, lr, Phase::Both)
     }
 
     /// [`Self::step`] of one phase (`alternate`, [`Phase`]): a task step leaves out the
     /// alignment loss and does not move B (but for Kolen-Pollack's tied gradient); an alignment
     /// step runs the forward without a graph and moves only B.
-    pub fn step_phase(
+    pub(crate) fn step_phase(
         &mut self,
         x: &Tensor,
         y: &Tensor,
@@ -436,7 +436,7 @@ impl Trainer {
     /// consumed, and the epoch's data generator after the shuffle (the augmentations draw from
     /// it next). A Fisher–Yates shuffle seeded by (data seed, epoch); the last partial batch is
     /// dropped. `lrx export-reference` writes this order for the PyTorch reference.
-    pub fn epoch_order(&self, epoch: u32) -> (Vec<Vec<i64>>, ChaCha8Rng) {
+    pub(crate) fn epoch_order(&self, epoch: u32) -> (Vec<Vec<i64>>, ChaCha8Rng) {
         let mut rng = ChaCha8Rng::seed_from_u64(self.settings.data_seed);
         rng.set_stream(u64::from(epoch) + 1);
         let n = self.task.n_train();
@@ -453,7 +453,7 @@ impl Trainer {
     }
 
     /// Train one epoch (`epoch` is 0-based). Returns the record, or why it stopped.
-    pub fn run_epoch(
+    pub(crate) fn run_epoch(
         &mut self,
         epoch: u32,
         progress: &mut dyn FnMut(Progress),
@@ -553,7 +553,7 @@ impl Trainer {
 
     /// Every layer's W against B, for rules with backward weights: the W–B angle and norm
     /// ratio, the update angle against backprop ([`Trainer::update_angles`]) and ‖W‖/‖W₀‖.
-    pub fn alignment(&self) -> Vec<LayerAlignment> {
+    pub(crate) fn alignment(&self) -> Vec<LayerAlignment> {
         if !self.model.aligned_layers().iter().any(|l| l.has_backward()) {
             return vec![];
         }
@@ -587,7 +587,7 @@ impl Trainer {
     /// (`models::tests::mirrored_backward_weights_give_backprop_gradients`). B is restored
     /// afterwards and every gradient zeroed. `None` for the contrastive objective and without
     /// validation images.
-    pub fn update_angles(&self) -> Option<BTreeMap<String, f64>> {
+    pub(crate) fn update_angles(&self) -> Option<BTreeMap<String, f64>> {
         if self.temperature.is_some() || self.task.n_val() == 0 {
             return None;
         }
@@ -652,7 +652,7 @@ impl Trainer {
 
     /// Validation loss and accuracy (eval mode, no augmentation; contrastive: two identical
     /// views are not informative, so flip-only views with a fixed seed are used).
-    pub fn evaluate(&self) -> Result<(f64, f64)> {
+    pub(crate) fn evaluate(&self) -> Result<(f64, f64)> {
         tch::no_grad(|| {
             let n = self.task.n_val();
             let bs = self.settings.batch.clamp(1, 512);
@@ -736,12 +736,12 @@ fn angle_degrees(a: &Tensor, b: &Tensor) -> Option<f64> {
 
 /// The observer: called at each declared checkpoint epoch with the model (after the checkpoint
 /// is written) and the task. Resuming re-calls it for the resumed epoch if it had not returned.
-pub type Observer<'a> = dyn FnMut(u32, &Model, &Task) -> anyhow::Result<()> + 'a;
+pub(crate) type Observer<'a> = dyn FnMut(u32, &Model, &Task) -> anyhow::Result<()> + 'a;
 
 /// Train `job` in `run_dir` on `device`, resuming from the latest complete checkpoint there
 /// (tests; `exec::task` loads the task itself and calls [`train_with`]).
 #[cfg(test)]
-pub fn train(
+pub(crate) fn train(
     job: &TrainJob,
     run_dir: &Path,
     device: Device,
@@ -753,7 +753,7 @@ pub fn train(
 }
 
 /// [`train`] with a prepared trainer (e.g. a task already loaded).
-pub fn train_with(
+pub(crate) fn train_with(
     mut tr: Trainer,
     job: &TrainJob,
     run_dir: &Path,

@@ -1,5 +1,6 @@
 //! Tests of the trainer (`train.rs`).
 
+use super::settings::Schedule;
 use super::*;
 use crate::value::Call;
 use crate::value::Value;

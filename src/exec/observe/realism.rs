@@ -118,7 +118,7 @@ impl RealismCondition {
 /// Number of units kept: ceil(ρ·n), at least 1 and at most n. A product within 1e-9 (relative)
 /// of an integer counts as that integer, so that e.g. 0.7·10 (= 7.000000000000001 in f64) keeps
 /// 7 units, not 8.
-pub fn units_kept(n: usize, fraction: f64) -> usize {
+pub(crate) fn units_kept(n: usize, fraction: f64) -> usize {
     let p = fraction * n as f64;
     let r = p.round();
     let k = if (p - r).abs() <= 1e-9 * p.max(1.0) {
@@ -131,7 +131,7 @@ pub fn units_kept(n: usize, fraction: f64) -> usize {
 
 /// The purpose of a random stream, part of its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     /// The draw of the units a condition keeps (`units_kept` of them).
     Units,
     /// The draw of the additive noise on the kept units.
@@ -139,7 +139,7 @@ pub enum Purpose {
 }
 
 /// The 32-byte ChaCha8 key of (seed, layer, measure, purpose).
-pub fn stream_key(seed: u64, layer: &str, measure: Measure, purpose: Purpose) -> [u8; 32] {
+pub(crate) fn stream_key(seed: u64, layer: &str, measure: Measure, purpose: Purpose) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"lrx-realism-v1\0");
     h.update(seed.to_le_bytes());
@@ -171,7 +171,7 @@ fn below(rng: &mut ChaCha8Rng, bound: u64) -> u64 {
 /// The first `k` entries of a seeded uniform random permutation of `0..n` (partial
 /// Fisher–Yates), returned sorted ascending (the kept set; its order does not matter to any
 /// statistic).
-pub fn kept_units(key: [u8; 32], n: usize, k: usize) -> Vec<i64> {
+pub(crate) fn kept_units(key: [u8; 32], n: usize, k: usize) -> Vec<i64> {
     let k = k.min(n);
     let mut rng = ChaCha8Rng::from_seed(key);
     if k == n {
@@ -191,7 +191,11 @@ const CHUNK: usize = 1 << 15;
 
 /// Standard normal noise at (row, unit) for `rows` × `units` (units sorted ascending), row-major.
 /// Pure function of (key, row, unit); generated in parallel over (row, chunk of units).
-pub fn standard_normal_at(key: [u8; 32], rows: std::ops::Range<u64>, units: &[i64]) -> Vec<f64> {
+pub(crate) fn standard_normal_at(
+    key: [u8; 32],
+    rows: std::ops::Range<u64>,
+    units: &[i64],
+) -> Vec<f64> {
     let n_units = units.len();
     let mut out = vec![0.0f64; (rows.end - rows.start) as usize * n_units];
     if n_units == 0 {
@@ -235,7 +239,7 @@ pub fn standard_normal_at(key: [u8; 32], rows: std::ops::Range<u64>, units: &[i6
 }
 
 /// [`standard_normal_at`] as a `[rows, units]` tensor of `kind` on `device`.
-pub fn standard_normal_tensor(
+pub(crate) fn standard_normal_tensor(
     key: [u8; 32],
     rows: std::ops::Range<u64>,
     units: &[i64],
@@ -251,7 +255,7 @@ pub fn standard_normal_tensor(
 }
 
 /// Kept unit indices as an int64 tensor on `device`.
-pub fn index_tensor(kept: &[i64], device: Device) -> Tensor {
+pub(crate) fn index_tensor(kept: &[i64], device: Device) -> Tensor {
     Tensor::from_slice(kept).to_device(device)
 }
 

@@ -61,7 +61,7 @@ impl crate::diag::Coded for StatsError {
 }
 
 /// The float kind the statistics are computed in.
-pub fn compute_kind(precision: Precision) -> Kind {
+pub(crate) fn compute_kind(precision: Precision) -> Kind {
     match precision {
         Precision::F64 => Kind::Double,
         Precision::F32 => Kind::Float,
@@ -69,7 +69,7 @@ pub fn compute_kind(precision: Precision) -> Kind {
 }
 
 /// Apply a function elementwise (method.md §1.2): raw = identity, abs = |x|, sq = x².
-pub fn apply_function(x: &Tensor, f: Function) -> Tensor {
+pub(crate) fn apply_function(x: &Tensor, f: Function) -> Tensor {
     match f {
         Function::Raw => x.shallow_clone(),
         Function::Abs => x.abs(),
@@ -79,7 +79,7 @@ pub fn apply_function(x: &Tensor, f: Function) -> Tensor {
 
 /// Index (0-based, ascending order) of the TF-nearest `q`-th percentile of `n` sorted values:
 /// z_desc[idx] with idx = round_half_even((n−1)(1−q/100)) clipped to [0, n−1] is z_asc[n−1−idx].
-pub fn tf_nearest_ascending_index(n: i64, q: f64) -> i64 {
+pub(crate) fn tf_nearest_ascending_index(n: i64, q: f64) -> i64 {
     let idx = ((n - 1) as f64 * (1.0 - q / 100.0)).round_ties_even();
     let idx = (idx as i64).clamp(0, n - 1);
     n - 1 - idx
@@ -235,7 +235,7 @@ fn select_sampled(row: &[i64], k: usize) -> Option<i64> {
 /// On the CPU the row is copied once and the ranks are selected from the largest down with
 /// `select_nth_unstable` (introselect), each on the prefix left of the previous one: O(U) per row,
 /// rows in parallel, no index bookkeeping. On accelerators, `kthvalue` (radix select).
-pub fn order_statistics(z: &Tensor, ranks: &[i64]) -> Result<Tensor, StatsError> {
+pub(crate) fn order_statistics(z: &Tensor, ranks: &[i64]) -> Result<Tensor, StatsError> {
     let size = z.size();
     let (r, u) = (size[0], size[1]);
     let kk = ranks.len();
@@ -449,7 +449,7 @@ impl FunctionCache {
 /// device. Returns an `[R, K]` float64 tensor, column k = `requests[k]`. A CPU tensor in float64
 /// precision with rows shorter than 65,536 is reduced by the fused host kernel (`host`),
 /// anything else by libtorch ops on its device.
-pub fn row_statistics(
+pub(crate) fn row_statistics(
     x: &Tensor,
     requests: &[(Function, Statistic)],
     conv: &StatConventions,
@@ -526,7 +526,7 @@ pub(crate) fn row_statistics_torch(
 
 /// Statistics over all elements of `x` (e.g. a weight kernel): the tensor is flattened to one row
 /// and reduced on its device; only the K scalars come back to the host.
-pub fn tensor_statistics(
+pub(crate) fn tensor_statistics(
     x: &Tensor,
     requests: &[(Function, Statistic)],
     conv: &StatConventions,
@@ -538,7 +538,7 @@ pub fn tensor_statistics(
 
 /// One statistic over all elements of `x` (tests).
 #[cfg(test)]
-pub fn statistic(
+pub(crate) fn statistic(
     x: &Tensor,
     f: Function,
     s: Statistic,
@@ -548,7 +548,7 @@ pub fn statistic(
 }
 
 /// Copy a 1-D float tensor to a host vector of f64.
-pub fn to_host(t: &Tensor) -> Result<Vec<f64>, tch::TchError> {
+pub(crate) fn to_host(t: &Tensor) -> Result<Vec<f64>, tch::TchError> {
     let t = t
         .f_to_kind(Kind::Double)?
         .f_to_device(tch::Device::Cpu)?

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Accuracy bars of the 4-way task: classifier × measure (plus the trajectory-average control).
-pub fn accuracy(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
+pub(crate) fn accuracy(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
     let mut s = Section {
         id: "accuracy".into(),
         title: "Learning-rule classification: classifier × measure".into(),

@@ -7,7 +7,7 @@ use crate::report::inputs::LayerAlign;
 /// weight update and backprop's gradient on a fixed batch (Lillicrap et al.), the W–B angle and
 /// ‖W‖/‖W₀‖ per epoch, mean ± s.e.m. over each rule's finished runs. `None` when no run
 /// recorded them (backprop-only studies).
-pub fn alignment(doc: &mut Doc, inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
+pub(crate) fn alignment(doc: &mut Doc, inp: &StudyInputs) -> Result<Option<Section>, ReportError> {
     let runs: Vec<&RunStatus> = inp
         .statuses
         .iter()

@@ -30,7 +30,7 @@ fn setting(e: &EvalEntry) -> String {
 }
 
 /// Every evaluation in one table.
-pub fn all_evaluations(inp: &StudyInputs) -> Section {
+pub(crate) fn all_evaluations(inp: &StudyInputs) -> Section {
     let mut s = Section {
         id: "evaluations".into(),
         title: "All evaluations".into(),

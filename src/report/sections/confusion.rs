@@ -3,7 +3,7 @@
 use super::*;
 
 /// Confusion matrices of the best classifier per measure.
-pub fn confusion(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
+pub(crate) fn confusion(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
     let mut s = Section {
         id: "confusion".into(),
         title: "Confusion matrices (best classifier per measure)".into(),

@@ -4,7 +4,7 @@ use super::*;
 use crate::classify::stage::Accuracy;
 
 /// Holdout accuracies per factor value against the balanced baseline.
-pub fn holdout(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
+pub(crate) fn holdout(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
     let mut s = Section {
         id: "holdout".into(),
         title: "Generalisation to held-out conditions".into(),

@@ -21,7 +21,7 @@ fn importance_source(inp: &StudyInputs) -> Option<(&EvalEntry, &EvalFile)> {
 }
 
 /// Gini importance of the feature groups (the top statistics).
-pub fn importance(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
+pub(crate) fn importance(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
     let mut s = Section {
         id: "importance".into(),
         title: "Which statistics matter: Gini importance".into(),

@@ -15,18 +15,18 @@ mod realism;
 mod training;
 mod trajectory;
 
-pub use accuracy::accuracy;
-pub use alignment::alignment;
-pub use all_evaluations::all_evaluations;
-pub use confusion::confusion;
-pub use holdout::holdout;
-pub use importance::importance;
-pub use overview::overview;
-pub use pairwise::pairwise;
-pub use provenance::provenance;
-pub use realism::realism;
-pub use training::training;
-pub use trajectory::trajectory;
+pub(crate) use accuracy::accuracy;
+pub(crate) use alignment::alignment;
+pub(crate) use all_evaluations::all_evaluations;
+pub(crate) use confusion::confusion;
+pub(crate) use holdout::holdout;
+pub(crate) use importance::importance;
+pub(crate) use overview::overview;
+pub(crate) use pairwise::pairwise;
+pub(crate) use provenance::provenance;
+pub(crate) use realism::realism;
+pub(crate) use training::training;
+pub(crate) use trajectory::trajectory;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,7 +65,7 @@ pub(super) fn f3(x: f64) -> String {
     }
 }
 
-pub fn secs(s: f64) -> String {
+pub(crate) fn secs(s: f64) -> String {
     if !s.is_finite() {
         "–".to_string()
     } else if s < 120.0 {

@@ -3,7 +3,7 @@
 use super::*;
 
 /// The overview: headline numbers and what is missing.
-pub fn overview(inp: &StudyInputs) -> Section {
+pub(crate) fn overview(inp: &StudyInputs) -> Section {
     let mut s = Section {
         id: "overview".into(),
         title: "Overview".into(),

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Pairwise tasks: a rule × rule matrix of the best accuracy per pair, per measure.
-pub fn pairwise(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
+pub(crate) fn pairwise(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
     let mut s = Section {
         id: "pairwise".into(),
         title: "Pairwise rule classification".into(),

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Provenance: versions, devices, wall times, run outcomes, dropped statistics.
-pub fn provenance(inp: &StudyInputs) -> Section {
+pub(crate) fn provenance(inp: &StudyInputs) -> Section {
     let mut s = Section {
         id: "provenance".into(),
         title: "Provenance and run outcomes".into(),

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Accuracy under measurement noise × unit subsampling.
-pub fn realism(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
+pub(crate) fn realism(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
     let mut s = Section {
         id: "realism".into(),
         title: "Realistic measurements: noise × unit subsampling".into(),

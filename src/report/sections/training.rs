@@ -3,7 +3,7 @@
 use super::*;
 
 /// Training curves per rule from the runs' histories.
-pub fn training(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
+pub(crate) fn training(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
     let mut s = Section {
         id: "training".into(),
         title: "Training curves per learning rule".into(),

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Accuracy against the number of subsampled checkpoints, one line per period.
-pub fn trajectory(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
+pub(crate) fn trajectory(doc: &mut Doc, inp: &StudyInputs) -> Result<Section, ReportError> {
     let mut s = Section {
         id: "trajectory".into(),
         title: "Trajectory subsampling".into(),

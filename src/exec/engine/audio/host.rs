@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 /// One filter: its first rFFT bin, gains (×2 off DC and Nyquist: the analytic signal) and the
 /// length its envelope is computed at.
-pub struct HostFilter {
+pub(super) struct HostFilter {
     pub first: usize,
     pub gains: Vec<f32>,
     pub len: usize,
@@ -29,7 +29,7 @@ struct LenPlans {
     forward_real: Arc<dyn RealToComplex<f32>>,
 }
 
-pub struct HostCochleagram {
+pub(super) struct HostCochleagram {
     samples: usize,
     frames: usize,
     power: f32,
@@ -51,7 +51,7 @@ struct Scratch {
 }
 
 impl HostCochleagram {
-    pub fn new(samples: usize, frames: usize, power: f64, filters: Vec<HostFilter>) -> Self {
+    pub(super) fn new(samples: usize, frames: usize, power: f64, filters: Vec<HostFilter>) -> Self {
         let mut real = RealFftPlanner::<f32>::new();
         let mut complex = FftPlanner::<f32>::new();
         let mut plans = BTreeMap::new();
@@ -116,7 +116,7 @@ impl HostCochleagram {
 
     /// Clips [B × samples] (row-major) → cochleagrams [B × filters × frames], on `threads`
     /// threads.
-    pub fn apply(&self, wav: &[f32], threads: usize) -> Vec<f32> {
+    pub(super) fn apply(&self, wav: &[f32], threads: usize) -> Vec<f32> {
         let (s, t, nf) = (self.samples, self.frames, self.filters.len());
         assert_eq!(wav.len() % s, 0, "cochleagram expects clips of {s} samples");
         let b = wav.len() / s;

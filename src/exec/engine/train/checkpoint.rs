@@ -17,7 +17,7 @@ impl Trainer {
     }
 
     /// Save model + optimizer state + history at `epoch` (temp file + rename).
-    pub fn save_checkpoint(
+    pub(crate) fn save_checkpoint(
         &self,
         dir: &Path,
         epoch: u32,
@@ -51,7 +51,7 @@ impl Trainer {
     }
 
     /// Load a checkpoint written by [`Trainer::save_checkpoint`]; returns its history.
-    pub fn load_checkpoint(
+    pub(crate) fn load_checkpoint(
         &mut self,
         dir: &Path,
         epoch: u32,

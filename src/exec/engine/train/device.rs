@@ -5,7 +5,7 @@ use crate::exec::engine::error::{EngineError, Result};
 use tch::Device;
 
 /// The name of a device as specs and status files write it: `cpu` or `cuda:N`.
-pub fn device_name(device: Device) -> String {
+pub(crate) fn device_name(device: Device) -> String {
     match device {
         Device::Cuda(i) => format!("cuda:{i}"),
         _ => "cpu".to_string(),
@@ -13,12 +13,12 @@ pub fn device_name(device: Device) -> String {
 }
 
 /// Sets the number of threads libtorch's CPU kernels use (at least 1).
-pub fn set_threads(n: usize) {
+pub(crate) fn set_threads(n: usize) {
     tch::set_num_threads(n.max(1) as i32);
 }
 
 /// Parse `cpu`, `cuda`, `cuda:N` or `auto`.
-pub fn parse_device(spec: &str) -> Result<Device> {
+pub(crate) fn parse_device(spec: &str) -> Result<Device> {
     let err = |msg: String| EngineError::Device {
         spec: spec.to_string(),
         msg,

@@ -199,7 +199,7 @@ pub struct TrainJob {
 /// at their defaults (`registry::later::REGIME_DEFAULTS`) and the parameters builtins gained later
 /// (`registry::later::LATER_BUILTIN_PARAMS`) are left out, so runs checkpointed before they existed
 /// resume.
-pub fn job_key(job: &TrainJob) -> String {
+pub(crate) fn job_key(job: &TrainJob) -> String {
     use sha2::{Digest, Sha256};
     let mut job = job.clone();
     // The keys of earlier versions: the regime options and the parameters a builtin gained
