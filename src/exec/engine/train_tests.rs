@@ -1,5 +1,6 @@
 //! Tests of the trainer (`train.rs`).
 
+use super::diagnostics::angle_degrees;
 use super::settings::Schedule;
 use super::*;
 use crate::value::Call;
