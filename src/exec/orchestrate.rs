@@ -151,6 +151,101 @@ fn describe(r: &RunSpec) -> String {
     )
 }
 
+/// What every child of one [`train_all`] shares: the engine, the manifest, the study directory,
+/// the device and the threads per child.
+struct Launch<'a> {
+    exe: &'a Path,
+    manifest: &'a Path,
+    dir: &'a Path,
+    device: &'a str,
+    threads: usize,
+}
+
+/// Start `lrx-engine run-task` for run `r` (its stderr to the run's `stderr.log`) and a thread
+/// that forwards its JSON events to `tx` under `key`, then `(key, None)` when its stdout closes.
+fn spawn_run(
+    c: &Launch,
+    r: &RunSpec,
+    key: usize,
+    tx: mpsc::Sender<(usize, Option<Event>)>,
+) -> Result<Child, ExecError> {
+    let rd = run_dir(c.dir, &r.id);
+    std::fs::create_dir_all(&rd).map_err(|e| ExecError::create(&rd, e))?;
+    let stderr_path = rd.join("stderr.log");
+    let stderr =
+        std::fs::File::create(&stderr_path).map_err(|e| ExecError::create(&stderr_path, e))?;
+    let mut child = Command::new(c.exe)
+        .arg("run-task")
+        .arg(c.manifest)
+        .args(["--run", &r.id, "--device", c.device])
+        .args(["--threads", &c.threads.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .map_err(|source| ExecError::Spawn {
+            exe: c.exe.to_path_buf(),
+            source,
+        })?;
+    let out = child.stdout.take().expect("piped");
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(ev) = serde_json::from_str::<Event>(&l) {
+                let _ = tx.send((key, Some(ev)));
+            }
+        }
+        let _ = tx.send((key, None));
+    });
+    Ok(child)
+}
+
+/// The progress bar of one run's epochs.
+fn run_bar(m: &MultiProgress, r: &RunSpec) -> ProgressBar {
+    let b = m.add(ProgressBar::new(r.epochs.max(1) as u64));
+    b.set_style(
+        ProgressStyle::with_template("  {prefix:.bold} {bar:20} epoch {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    b.set_prefix(describe(r));
+    b
+}
+
+/// A child of run `r` has exited with `code`: count the outcome its status file records (or a
+/// failure, [`ExecError::NoStatus`], when it wrote none) in `sum`, and return the line to print.
+fn record_finished(dir: &Path, r: &RunSpec, code: Option<i32>, sum: &mut TrainSummary) -> String {
+    let st = read_status(dir, &r.id);
+    let (state, msg, error_code) = match (&st, code) {
+        (Some(s), _) => (
+            s.status.clone(),
+            s.error.clone().unwrap_or_default(),
+            s.error_code.clone(),
+        ),
+        (None, exit) => {
+            let e = ExecError::NoStatus {
+                exit,
+                log: run_dir(dir, &r.id).join("stderr.log"),
+            };
+            ("failed".to_string(), e.to_string(), Some(e.code().into()))
+        }
+    };
+    match state.as_str() {
+        "done" => sum.done += 1,
+        "diverged" => sum.diverged += 1,
+        "interrupted" => sum.interrupted = true,
+        _ => sum.failed.push(FailedRun {
+            id: r.id.clone(),
+            error: msg.clone(),
+            code: error_code,
+        }),
+    }
+    let secs = st.as_ref().map(|s| s.seconds).unwrap_or(0.0);
+    let note = if msg.is_empty() {
+        String::new()
+    } else {
+        format!(": {msg}")
+    };
+    format!("{state:>8} {} ({secs:.1} s){note}", describe(r))
+}
+
 struct Running {
     child: Child,
     run: usize,
@@ -240,46 +335,21 @@ pub fn train_all(
         while !stopping && running.len() < opts.jobs.max(1) {
             let Some(i) = queue.pop_front() else { break };
             let r = &plan.runs[i];
-            std::fs::create_dir_all(run_dir(dir, &r.id))
-                .map_err(|e| ExecError::create(run_dir(dir, &r.id), e))?;
-            let stderr_path = run_dir(dir, &r.id).join("stderr.log");
-            let stderr = std::fs::File::create(&stderr_path)
-                .map_err(|e| ExecError::create(&stderr_path, e))?;
-            let mut child = Command::new(&exe)
-                .arg("run-task")
-                .arg(&manifest)
-                .args(["--run", &r.id, "--device", device])
-                .args(["--threads", &threads.to_string()])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::from(stderr))
-                .spawn()
-                .map_err(|source| ExecError::Spawn {
-                    exe: exe.clone(),
-                    source,
-                })?;
-            let out = child.stdout.take().expect("piped");
             slot += 1;
             let key = slot;
-            let txc = tx.clone();
-            std::thread::spawn(move || {
-                for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                    if let Ok(ev) = serde_json::from_str::<Event>(&l) {
-                        let _ = txc.send((key, Some(ev)));
-                    }
-                }
-                let _ = txc.send((key, None));
-            });
-            let bar = multi.as_ref().map(|m| {
-                let b = m.add(ProgressBar::new(r.epochs.max(1) as u64));
-                b.set_style(
-                    ProgressStyle::with_template(
-                        "  {prefix:.bold} {bar:20} epoch {pos}/{len} {msg}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-                b.set_prefix(describe(r));
-                b
-            });
+            let child = spawn_run(
+                &Launch {
+                    exe: &exe,
+                    manifest: &manifest,
+                    dir,
+                    device,
+                    threads,
+                },
+                r,
+                key,
+                tx.clone(),
+            )?;
+            let bar = multi.as_ref().map(|m| run_bar(m, r));
             line(err, &format!("start {}", describe(r)));
             running.insert(key, Running { child, run: i, bar });
         }
@@ -344,38 +414,7 @@ pub fn train_all(
                     b.finish_and_clear();
                 }
                 finished += 1;
-                let st = read_status(dir, &r.id);
-                let (state, msg, error_code) = match (&st, code) {
-                    (Some(s), _) => (
-                        s.status.clone(),
-                        s.error.clone().unwrap_or_default(),
-                        s.error_code.clone(),
-                    ),
-                    (None, exit) => {
-                        let e = ExecError::NoStatus {
-                            exit,
-                            log: run_dir(dir, &r.id).join("stderr.log"),
-                        };
-                        ("failed".to_string(), e.to_string(), Some(e.code().into()))
-                    }
-                };
-                match state.as_str() {
-                    "done" => sum.done += 1,
-                    "diverged" => sum.diverged += 1,
-                    "interrupted" => sum.interrupted = true,
-                    _ => sum.failed.push(FailedRun {
-                        id: r.id.clone(),
-                        error: msg.clone(),
-                        code: error_code,
-                    }),
-                }
-                let secs = st.as_ref().map(|s| s.seconds).unwrap_or(0.0);
-                let note = if msg.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {msg}")
-                };
-                let text = format!("{state:>8} {} ({secs:.1} s){note}", describe(r));
+                let text = record_finished(dir, r, code, &mut sum);
                 match &multi {
                     Some(m) => {
                         let _ = m.println(text);
