@@ -381,6 +381,10 @@ pub struct Observe {
     pub jacobian_via: JacobianMode,
     /// Apply the non-finite drop rule to features (docs/reference/observe.md).
     pub drop_nonfinite: bool,
+    /// Also write every layer's plain activations at every checkpoint as `.npy` files in the
+    /// run's directory (docs/reference/observe.md). Not part of run ids when off (the default).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub save_activations: bool,
 }
 
 /// The `realism` block (method.md §5).

@@ -17,6 +17,8 @@ pub mod fsx;
 pub(crate) mod idx;
 pub mod ir;
 pub mod lsp;
+#[cfg(any(feature = "torch", test))]
+pub(crate) mod npy;
 pub mod pack;
 pub mod plan;
 pub mod registry;

@@ -21,7 +21,7 @@ pub(crate) mod grid;
 pub mod linfa_api;
 pub(crate) mod metrics;
 #[cfg(test)]
-mod npy;
+pub(crate) mod npy;
 pub(crate) mod pca;
 pub(crate) mod performance;
 pub(crate) mod splits;

@@ -16,29 +16,9 @@ fn io_err(path: &Path, e: impl ToString) -> ClassifyError {
 }
 
 fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Result<()> {
-    let shape_s = match shape {
-        [n] => format!("({n},)"),
-        _ => format!(
-            "({})",
-            shape
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_s}, }}");
-    let total = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - total % 64) % 64));
-    header.push('\n');
     let mut f = std::fs::File::create(path).map_err(|e| io_err(path, e))?;
-    let mut out = Vec::with_capacity(10 + header.len() + data.len());
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(data);
-    f.write_all(&out).map_err(|e| io_err(path, e))
+    f.write_all(&crate::npy::npy_bytes(descr, shape, data))
+        .map_err(|e| io_err(path, e))
 }
 
 /// Writes a 2-D f64 array.

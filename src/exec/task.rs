@@ -15,7 +15,7 @@ use crate::value::{Call, Value};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use tch::Device;
+use tch::{Device, Tensor};
 
 /// The engine job of a run. The task call carries the objective and augmentation parameters in
 /// the language; the engine takes them as a separate objective call. Fails with
@@ -98,13 +98,16 @@ fn position(p: &str) -> LayerPosition {
     }
 }
 
-/// Observe a model at a checkpoint on the first `stimuli` validation images, in batches.
+/// Observe a model at a checkpoint on the first `stimuli` validation images, in batches. With
+/// `save` (the run's directory, when `observe { save_activations = true }`), also write every
+/// layer's plain activations there ([`activations_path`]).
 pub fn observe_model(
     model: &Model,
     task: &Task,
     run: &RunSpec,
     cfg: &ObserveConfig,
     epoch: u32,
+    save: Option<&Path>,
 ) -> anyhow::Result<Vec<ObservationRow>> {
     let names = model.layer_names();
     let want: Vec<&str> = run.layers.iter().map(|l| l.name.as_str()).collect();
@@ -133,6 +136,7 @@ pub fn observe_model(
     // One forward pass per batch gives every layer's input and output (and, for gradavg, the
     // graph from each output to its own input); memory stays at one batch.
     let mut i = 0;
+    let mut saved: Vec<Vec<Tensor>> = (0..layers.len()).map(|_| Vec::new()).collect();
     while i < n {
         let m = bs.min(n - i);
         let grad = obs.needs_gradient();
@@ -146,10 +150,44 @@ pub fn observe_model(
         }
         for (k, xi, y) in &outs {
             obs.observe_output(*k, grad.then_some(xi), y)?;
+            if save.is_some() {
+                saved[*k].push(tch::no_grad(|| {
+                    y.detach()
+                        .reshape([m, -1])
+                        .to_kind(tch::Kind::Float)
+                        .to_device(tch::Device::Cpu)
+                }));
+            }
         }
         i += m;
     }
+    if let Some(dir) = save {
+        for (name, parts) in names.iter().zip(&saved) {
+            let a = Tensor::cat(parts, 0).contiguous();
+            let (rows, cols) = (a.size()[0] as usize, a.size()[1] as usize);
+            let mut v = vec![0f32; rows * cols];
+            a.copy_data(&mut v, rows * cols);
+            let data: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            let path = activations_path(dir, epoch, name);
+            if let Some(p) = path.parent() {
+                std::fs::create_dir_all(p).map_err(|e| ExecError::create(p, e))?;
+            }
+            write_atomic(&path, &crate::npy::npy_bytes("<f4", &[rows, cols], &data))
+                .map_err(|e| ExecError::create(&path, e))?;
+        }
+    }
     Ok(obs.finish()?)
+}
+
+/// Where `observe { save_activations = true }` writes layer `layer`'s plain activations at
+/// checkpoint `epoch`: `<run dir>/activations/epoch_<epoch, 4 digits>/<layer>.npy`, float32
+/// [stimuli, units] in C order, the stimuli being the observed validation images in order and
+/// the units the layer's output flattened in (channel, height, width) order.
+pub fn activations_path(run_dir: &Path, epoch: u32, layer: &str) -> std::path::PathBuf {
+    run_dir
+        .join("activations")
+        .join(format!("epoch_{epoch:04}"))
+        .join(format!("{layer}.npy"))
 }
 
 /// A checkpoint's observations as JSON. JSON has no NaN or ±inf (serde_json writes them as
@@ -253,7 +291,8 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
         let mut observe_times = Vec::new();
         let mut observer = |epoch: u32, model: &Model, task: &Task| -> anyhow::Result<()> {
             let t = std::time::Instant::now();
-            let rows = observe_model(model, task, run, &cfg, epoch)?;
+            let save = run.observe.save_activations.then_some(dir.as_path());
+            let rows = observe_model(model, task, run, &cfg, epoch, save)?;
             write_atomic(&obs_path(&dir, epoch), &encode_observations(&rows)?)?;
             observe_times.push(ObserveLog {
                 epoch,

@@ -165,7 +165,7 @@ pub fn key_values(block: &str, key: &str) -> Vec<Values> {
         ("observe", "skew") => vec![Words(registry::SKEW_CONVENTIONS)],
         ("observe", "kurtosis") => vec![Words(registry::KURTOSIS_CONVENTIONS)],
         ("observe", "jacobian_via") => vec![Words(registry::JACOBIAN_VIA)],
-        ("observe", "drop_nonfinite")
+        ("observe", "drop_nonfinite" | "save_activations")
         | ("classify", "average" | "zscore" | "realism")
         | ("report", "title") => vec![Words(&["true", "false"])],
         ("realism", "noise") => vec![Kind(registry::Kind::Noise)],

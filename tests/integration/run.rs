@@ -400,3 +400,61 @@ observe paper.candidates { stimuli = val(16) }
         "{err}"
     );
 }
+
+/// `observe { save_activations = true }` writes each layer's plain activations at every
+/// checkpoint as `.npy` (float32 [stimuli, units]); numpy's statistics of those arrays give the
+/// run's `act` features (mean, squared mean, L2 norm per stimulus, then the mean over stimuli).
+#[test]
+fn saved_activations_give_the_act_features() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("acts.lrx");
+    std::fs::write(
+        &spec,
+        r#"
+import paper
+study acts { output = "out", seed = 3, device = cpu }
+task shapes = synthetic_images(size = 16, channels = 3, classes = 4, train = 64, val = 32, seed = 0)
+train {
+  task = shapes, arch = paper.knet4(width = 0.25, init = he), rule in [sgdm, fa]
+  lr = 0.01, batch = 16, epochs = 2, checkpoint = every(1 epochs)
+}
+observe paper.candidates { stimuli = val(24), save_activations = true }
+"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    run_to_end(&spec, &out);
+    let py = std::env::var("LRX_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = r#"
+import sys, os, glob, numpy as np, pyarrow.dataset as ds
+out = sys.argv[1]
+t = ds.dataset(os.path.join(out, "features"), partitioning="hive").to_table().to_pylist()
+feat = {(r["run_id"], r["epoch"], r["layer"], r["observable"]): r["value"] for r in t if r["realism_seed"] == -1}
+n = 0
+for f in sorted(glob.glob(os.path.join(out, "runs", "*", "activations", "epoch_*", "*.npy"))):
+    run = f.split(os.sep)[-4]
+    epoch = int(f.split(os.sep)[-2][len("epoch_"):])
+    layer = os.path.basename(f)[:-4]
+    a = np.load(f).astype(np.float64)
+    assert a.dtype == np.float64 and a.shape[0] == 24, (f, a.shape)
+    ref = {"actraw_mean": a.mean(1).mean(), "actsq_mean": (a * a).mean(1).mean(),
+           "actraw_norm": np.linalg.norm(a, axis=1).mean(), "actabs_mean": np.abs(a).mean(1).mean()}
+    for k, v in ref.items():
+        got = feat[(run, epoch, layer, k)]
+        assert abs(got - v) <= 1e-5 * max(1.0, abs(v)), (f, k, got, v)
+        n += 1
+print(n)
+"#;
+    let o = Command::new(&py)
+        .args(["-c", script])
+        .arg(&out)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {py} (set LRX_PYTHON): {e}"));
+    assert!(
+        o.status.success(),
+        "numpy check failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // 2 runs × 3 checkpoints (0, 1, 2) × 4 layers × 4 statistics.
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "96");
+}

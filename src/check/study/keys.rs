@@ -49,6 +49,7 @@ pub(super) const OBSERVE_KEYS: &[&str] = &[
     "kurtosis",
     "jacobian_via",
     "drop_nonfinite",
+    "save_activations",
 ];
 pub(super) const REALISM_KEYS: &[&str] = &["noise", "units", "seeds"];
 pub(super) const CLASSIFY_KEYS: &[&str] = &[

@@ -26,6 +26,7 @@ impl Eval<'_> {
             conventions: ir::StatConventions::default(),
             jacobian_via: ir::JacobianMode::default(),
             drop_nonfinite: true,
+            save_activations: false,
         };
         let Some(b) = b else {
             o.observables = all_candidates();
@@ -101,6 +102,9 @@ impl Eval<'_> {
         }
         if let Some(Value::Bool(x)) = self.typed(&s, "drop_nonfinite", Ty::Bool) {
             o.drop_nonfinite = x;
+        }
+        if let Some(Value::Bool(x)) = self.typed(&s, "save_activations", Ty::Bool) {
+            o.save_activations = x;
         }
         if o.observables.is_empty() {
             self.err(Diag::error(codes::EMPTY_SWEEP, "no observables to record").at(b.kind.span, "empty").help("name an observables set (`observe paper.candidates { }`) or add measure blocks"));
