@@ -40,9 +40,12 @@ pub struct Recording {
     /// A known learning-rule label (simulated recordings); default `unknown`.
     #[serde(default)]
     pub rule: Option<String>,
-    /// The source format; only `plain` (`.npy` per session).
+    /// The source format: `plain` (`.npy` per session) or `nwb` (NWB 2.x file per session).
     #[serde(default = "plain_format")]
     pub format: String,
+    /// Where an `nwb` recording's responses come from (required for `nwb`).
+    #[serde(default)]
+    pub nwb: Option<NwbSource>,
     /// The layers, in order (their `layer_index`).
     pub layers: Vec<RecordedLayer>,
     /// The sessions, in trajectory order.
@@ -53,6 +56,21 @@ fn plain_format() -> String {
     "plain".into()
 }
 
+/// The responses of an NWB session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NwbSource {
+    /// `units` (spike times of `/units`) or the path of a `RoiResponseSeries`, e.g.
+    /// `processing/ophys/Fluorescence/RoiResponseSeries`.
+    pub responses: String,
+    /// The `TimeIntervals` table of the presentations, under `/intervals/` (e.g. `trials`).
+    pub intervals: String,
+    /// The column of the intervals table naming the stimulus (presentations of one stimulus
+    /// are averaged); default: every presentation is its own stimulus.
+    #[serde(default)]
+    pub stimulus: Option<String>,
+}
+
 /// Which units of a session form one layer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,9 +79,10 @@ pub struct RecordedLayer {
     pub name: String,
     /// `early`, `middle` or `deep` (the classifier's position feature).
     pub position: LayerPosition,
-    /// Column indices of the session array (0-based); default: every column.
+    /// The layer's units: plain, column indices of the session array (0-based); NWB units,
+    /// `/units/id` values; NWB ophys, ROI indices (columns of `data`). Default: every unit.
     #[serde(default)]
-    pub units: Option<Vec<usize>>,
+    pub units: Option<Vec<i64>>,
 }
 
 /// One session: a `[stimuli × units]` `.npy` file and the epoch it stands for.
@@ -103,18 +122,28 @@ pub enum ImportError {
         /// What is wrong.
         message: String,
     },
-    /// A layer names a unit column the session array does not have.
+    /// An NWB file lacks a group or dataset lrx reads, or it is malformed.
+    #[error("NWB file `{path}`, `/{object}`: {message}")]
+    Nwb {
+        /// The NWB file.
+        path: PathBuf,
+        /// The HDF5 group or dataset.
+        object: String,
+        /// What is missing or wrong.
+        message: String,
+    },
+    /// A layer names a unit the session does not have.
     #[error(
-        "session file `{path}`: layer `{layer}` names unit column {unit}, but the array has {units} units"
+        "session file `{path}`: layer `{layer}` names unit {unit}, not among the session's {units} units"
     )]
     UnitNotFound {
         /// The `.npy` file.
         path: PathBuf,
         /// The layer.
         layer: String,
-        /// The missing column.
-        unit: usize,
-        /// The array's number of columns.
+        /// The missing unit (column index or unit id).
+        unit: i64,
+        /// The session's number of units.
         units: usize,
     },
     /// The observer failed on a session (its statistics).
@@ -136,6 +165,7 @@ impl crate::diag::Coded for ImportError {
             ImportError::Io { .. } => "lrx::import::io",
             ImportError::Manifest { .. } => "lrx::import::manifest",
             ImportError::BadArray { .. } => "lrx::import::bad_array",
+            ImportError::Nwb { .. } => "lrx::import::nwb",
             ImportError::UnitNotFound { .. } => "lrx::import::unit_not_found",
             ImportError::Observe { source, .. } => source.code(),
             ImportError::Write(e) => e.code(),
@@ -315,6 +345,7 @@ pub(crate) fn observe_session(
     layers: &[RecordedLayer],
     observables: &[ObservableId],
     (rows, cols, x): (usize, usize, &[f64]),
+    ids: &[i64],
     path: &Path,
 ) -> Result<Vec<ObservationRow>, ImportError> {
     let names: Vec<Recorded> = layers.iter().map(|l| Recorded(&l.name)).collect();
@@ -328,22 +359,24 @@ pub(crate) fn observe_session(
         path: path.to_path_buf(),
         source,
     };
-    let mut obs =
-        CheckpointObserver::new(&dyns, Some(&positions), epoch, cfg).map_err(obs_err)?;
+    let mut obs = CheckpointObserver::new(&dyns, Some(&positions), epoch, cfg).map_err(obs_err)?;
     let all = Tensor::from_slice(x).reshape([rows as i64, cols as i64]);
     for (i, l) in layers.iter().enumerate() {
         let y = match &l.units {
             None => all.shallow_clone(),
             Some(units) => {
-                if let Some(&u) = units.iter().find(|&&u| u >= cols) {
-                    return Err(ImportError::UnitNotFound {
-                        path: path.to_path_buf(),
-                        layer: l.name.clone(),
-                        unit: u,
-                        units: cols,
-                    });
-                }
-                let idx: Vec<i64> = units.iter().map(|&u| u as i64).collect();
+                let idx = units
+                    .iter()
+                    .map(|&u| match ids.iter().position(|&i| i == u) {
+                        Some(c) => Ok(c as i64),
+                        None => Err(ImportError::UnitNotFound {
+                            path: path.to_path_buf(),
+                            layer: l.name.clone(),
+                            unit: u,
+                            units: cols,
+                        }),
+                    })
+                    .collect::<Result<Vec<i64>, _>>()?;
                 all.index_select(1, &Tensor::from_slice(&idx))
             }
         };
@@ -372,18 +405,33 @@ fn validate(file: &RecordingsFile, path: &Path) -> Result<(), ImportError> {
         if !ids.insert(r.id.as_str()) {
             return Err(manifest(format!("{at} is declared twice")));
         }
-        if r.format != "plain" {
-            return Err(manifest(format!(
-                "{at}: format `{}` is not supported (only `plain`: one .npy per session)",
-                r.format
-            )));
+        match (r.format.as_str(), &r.nwb) {
+            ("plain", None) | ("nwb", Some(_)) => {}
+            ("plain", Some(_)) => {
+                return Err(manifest(format!(
+                    "{at}: `nwb` is given but the format is `plain`"
+                )));
+            }
+            ("nwb", None) => {
+                return Err(manifest(format!(
+                    "{at}: format `nwb` needs `nwb`: {{\"responses\": \"units\" or a RoiResponseSeries path, \"intervals\": TABLE}}"
+                )));
+            }
+            (f, _) => {
+                return Err(manifest(format!(
+                    "{at}: format `{f}` is not supported (`plain`: one .npy per session; `nwb`: one NWB 2.x file per session)"
+                )));
+            }
         }
         if r.layers.is_empty() {
             return Err(manifest(format!("{at} has no layers")));
         }
         for (i, l) in r.layers.iter().enumerate() {
             if r.layers[..i].iter().any(|m| m.name == l.name) {
-                return Err(manifest(format!("{at}: layer `{}` is declared twice", l.name)));
+                return Err(manifest(format!(
+                    "{at}: layer `{}` is declared twice",
+                    l.name
+                )));
             }
             if l.units.as_ref().is_some_and(|u| u.is_empty()) {
                 return Err(manifest(format!("{at}: layer `{}` has no units", l.name)));
@@ -426,8 +474,21 @@ pub fn import(path: &Path, out: &Path) -> Result<ImportManifest, ImportError> {
         for s in &r.sessions {
             let p = base.join(&s.file);
             let bytes = read_bytes(&p)?;
-            let (n, u, x) = parse_npy(&p, &bytes)?;
-            rows.extend(observe_session(s.epoch, &r.layers, &observables, (n, u, &x), &p)?);
+            let (n, u, x, ids) = match &r.nwb {
+                None => {
+                    let (n, u, x) = parse_npy(&p, &bytes)?;
+                    (n, u, x, (0..u as i64).collect::<Vec<_>>())
+                }
+                Some(src) => nwb::read_session(&p, src)?,
+            };
+            rows.extend(observe_session(
+                s.epoch,
+                &r.layers,
+                &observables,
+                (n, u, &x),
+                &ids,
+                &p,
+            )?);
             sources.push(SourceFile {
                 path: p,
                 sha256: sha256_hex(&bytes),
@@ -449,7 +510,12 @@ pub fn import(path: &Path, out: &Path) -> Result<ImportManifest, ImportError> {
             performance: Default::default(),
         });
     }
-    let meta = FileMetadata::new("", spec_hash.clone(), crate::libtorch_version(), "recording");
+    let meta = FileMetadata::new(
+        "",
+        spec_hash.clone(),
+        crate::libtorch_version(),
+        "recording",
+    );
     write_runs(out, &records, &meta)?;
     let manifest = ImportManifest {
         spec_hash,
@@ -469,5 +535,23 @@ pub fn import(path: &Path, out: &Path) -> Result<ImportManifest, ImportError> {
     Ok(manifest)
 }
 
+#[cfg(feature = "nwb")]
+mod nwb;
+/// Without the `nwb` feature: NWB sessions are refused with a clear error.
+#[cfg(not(feature = "nwb"))]
+mod nwb {
+    use super::{ImportError, NwbSource};
+    use std::path::Path;
+    pub(crate) fn read_session(
+        path: &Path,
+        _: &NwbSource,
+    ) -> Result<(usize, usize, Vec<f64>, Vec<i64>), ImportError> {
+        Err(ImportError::Nwb {
+            path: path.to_path_buf(),
+            object: String::new(),
+            message: "this lrx was built without the `nwb` feature (HDF5); rebuild with it".into(),
+        })
+    }
+}
 #[cfg(test)]
 mod tests;

@@ -20,9 +20,8 @@ fn write_json(path: &Path, v: &serde_json::Value) {
 
 /// Write a C-order `<f8` `.npy` (for tests that do not need Python).
 fn write_npy_f64(path: &Path, rows: usize, cols: usize, v: &[f64]) {
-    let mut header = format!(
-        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}"
-    );
+    let mut header =
+        format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
@@ -86,14 +85,21 @@ fn plain_npy_import_matches_numpy_and_reads_as_a_study() {
             rows.layer[i],
             rows.observable[i]
         );
-        let pos = if rows.layer[i] == "a" { "early" } else { "deep" };
+        let pos = if rows.layer[i] == "a" {
+            "early"
+        } else {
+            "deep"
+        };
         assert_eq!(rows.layer_position[i], pos);
         checked += 1;
     }
     assert_eq!(checked, 84);
     let runs = read_runs(&out.join("runs.parquet")).unwrap();
     assert_eq!(runs.len(), 1);
-    assert_eq!((runs[0].run_id.as_str(), runs[0].rule.as_str()), ("mouse1", "bp"));
+    assert_eq!(
+        (runs[0].run_id.as_str(), runs[0].rule.as_str()),
+        ("mouse1", "bp")
+    );
     // The study reader pivots it like a study: one example per layer, T = 2 epochs.
     let t = crate::features::reader::load_features(&[&out], &Condition::Plain, None).unwrap();
     assert_eq!(t.x.shape(), &[2, 2, 21]);
@@ -106,7 +112,9 @@ fn plain_npy_import_matches_numpy_and_reads_as_a_study() {
 fn import_equals_the_observer_fed_in_batches() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let (n, u) = (40usize, 9usize);
-    let x: Vec<f64> = (0..n * u).map(|_| rng.random::<f64>() * 3.0 - 1.0).collect();
+    let x: Vec<f64> = (0..n * u)
+        .map(|_| rng.random::<f64>() * 3.0 - 1.0)
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     write_npy_f64(&dir.path().join("s.npy"), n, u, &x);
     let spec = dir.path().join("r.json");
@@ -136,7 +144,8 @@ fn import_equals_the_observer_fed_in_batches() {
     .unwrap();
     let all = Tensor::from_slice(&x).reshape([n as i64, u as i64]);
     for b in 0..(n / 8) {
-        obs.observe_output(0, None, &all.narrow(0, 8 * b as i64, 8)).unwrap();
+        obs.observe_output(0, None, &all.narrow(0, 8 * b as i64, 8))
+            .unwrap();
     }
     let want = obs.finish().unwrap();
     assert_eq!(want.len(), 21);
@@ -174,7 +183,10 @@ fn import_errors_are_coded_and_name_the_file() {
 
     let e = import_err(rec(layers_ab(), "s.npy"), &[("s.npy", 5, 6)]);
     assert_eq!(e.code(), "lrx::import::unit_not_found");
-    assert!(e.to_string().contains("layer `b`") && e.to_string().contains("unit column 6"), "{e}");
+    assert!(
+        e.to_string().contains("layer `b`") && e.to_string().contains("unit 6"),
+        "{e}"
+    );
 
     let e = import_err(rec(layers_ab(), "s.npy"), &[("s.npy", 5, 0)]);
     assert_eq!(e.code(), "lrx::import::bad_array");
@@ -201,5 +213,158 @@ fn import_errors_are_coded_and_name_the_file() {
     bytes[i..i + 3].copy_from_slice(b"<i8");
     let e = parse_npy(&p, &bytes).unwrap_err();
     assert_eq!(e.code(), "lrx::import::bad_array");
-    assert!(e.to_string().contains("x.npy") && e.to_string().contains("<i8"), "{e}");
+    assert!(
+        e.to_string().contains("x.npy") && e.to_string().contains("<i8"),
+        "{e}"
+    );
+}
+
+#[cfg(feature = "nwb")]
+mod nwb_files {
+    use super::*;
+
+    fn matrix(v: &serde_json::Value) -> (usize, usize, Vec<f64>) {
+        let rows = v.as_array().unwrap();
+        let cols = rows[0].as_array().unwrap().len();
+        let x = rows
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
+            .collect();
+        (rows.len(), cols, x)
+    }
+
+    fn src(responses: &str, intervals: &str, stimulus: Option<&str>) -> NwbSource {
+        NwbSource {
+            responses: responses.into(),
+            intervals: intervals.into(),
+            stimulus: stimulus.map(Into::into),
+        }
+    }
+
+    /// pynwb writes the files; numpy computes the per-stimulus responses.
+    #[test]
+    fn nwb_units_and_ophys_responses_match_numpy_and_import() {
+        let Some(py) = pyref::python_or_skip("nwb_responses_match_numpy") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        pyref::run(&py, "nwb_ref.py", &[dir.path()]);
+        let expected: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("expected.json")).unwrap(),
+        )
+        .unwrap();
+        let cases = [
+            (
+                "units.nwb",
+                src("units", "trials", Some("stimulus")),
+                "units",
+            ),
+            (
+                "ophys.nwb",
+                src(
+                    "processing/ophys/Fluorescence/RoiResponseSeries",
+                    "stims",
+                    Some("image"),
+                ),
+                "ophys",
+            ),
+        ];
+        for (file, s, key) in &cases {
+            let (n, u, x, ids) = nwb::read_session(&dir.path().join(file), s).unwrap();
+            let (wn, wu, wx) = matrix(&expected[key]["rows"]);
+            assert_eq!((n, u), (wn, wu), "{file}");
+            let want_ids: Vec<i64> = expected[key]["ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_i64().unwrap())
+                .collect();
+            assert_eq!(ids, want_ids, "{file}");
+            for (i, (g, w)) in x.iter().zip(&wx).enumerate() {
+                assert!(
+                    pyref::close(*g, *w, 1e-12),
+                    "{file} [{i}]: lrx {g} vs numpy {w}"
+                );
+            }
+        }
+        assert_eq!(matrix(&expected["units"]["rows"]).0, 6);
+        assert_eq!(matrix(&expected["ophys"]["rows"]).0, 4);
+
+        // The whole import: layers by unit id; features = the observer's on numpy's responses.
+        let spec = dir.path().join("r.json");
+        write_json(
+            &spec,
+            &serde_json::json!({"recordings": [{
+                "id": "ephys1", "format": "nwb",
+                "nwb": {"responses": "units", "intervals": "trials", "stimulus": "stimulus"},
+                "layers": [{"name": "ca1", "position": "early", "units": [10, 11, 12]},
+                           {"name": "ctx", "position": "deep", "units": [13, 14]}],
+                "sessions": [{"epoch": 1, "file": "units.nwb"}],
+            }]}),
+        );
+        let out = dir.path().join("out");
+        import(&spec, &out).unwrap();
+        let rows = read_observations(&feature_files(&out).unwrap()[0], &Condition::Plain).unwrap();
+        assert!(
+            feature_files(&out).unwrap()[0].ends_with("rule=unknown/run=ephys1/part-0.parquet")
+        );
+        let (n, u, x) = matrix(&expected["units"]["rows"]);
+        let layers: Vec<RecordedLayer> = serde_json::from_value(serde_json::json!([
+            {"name": "ca1", "position": "early", "units": [0, 1, 2]},
+            {"name": "ctx", "position": "deep", "units": [3, 4]},
+        ]))
+        .unwrap();
+        let obs = act_observables(None, &spec).unwrap();
+        let want = observe_session(1, &layers, &obs, (n, u, &x), &[0, 1, 2, 3, 4], &spec).unwrap();
+        assert_eq!(rows.value.len(), want.len());
+        assert_eq!(want.len(), 42);
+        for (i, w) in want.iter().enumerate() {
+            assert_eq!(rows.layer[i], w.layer);
+            assert_eq!(rows.observable[i], w.observable.name());
+            assert!(
+                pyref::close(rows.value[i], w.value, 1e-10),
+                "{} {}: {} vs {}",
+                w.layer,
+                w.observable.name(),
+                rows.value[i],
+                w.value
+            );
+        }
+
+        // Malformed files and unknown ids: coded errors naming the file and the object.
+        let e = nwb::read_session(&dir.path().join("bad_index.nwb"), &cases[0].1).unwrap_err();
+        assert_eq!(e.code(), "lrx::import::nwb");
+        let m = e.to_string();
+        assert!(
+            m.contains("bad_index.nwb")
+                && m.contains("/units/spike_times_index")
+                && m.contains("missing"),
+            "{m}"
+        );
+        let e = nwb::read_session(&dir.path().join("bad_intervals.nwb"), &cases[0].1).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("bad_intervals.nwb")
+                && m.contains("/intervals/trials")
+                && m.contains("missing group"),
+            "{m}"
+        );
+        let e = nwb::read_session(
+            &dir.path().join("units.nwb"),
+            &src("units", "trials", Some("nope")),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("/intervals/trials/nope"), "{e}");
+        let mut bad =
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&spec).unwrap())
+                .unwrap();
+        bad["recordings"][0]["layers"][0]["units"] = serde_json::json!([10, 99]);
+        write_json(&spec, &bad);
+        let e = import(&spec, &out).unwrap_err();
+        assert_eq!(e.code(), "lrx::import::unit_not_found");
+        assert!(
+            e.to_string().contains("unit 99") && e.to_string().contains("units.nwb"),
+            "{e}"
+        );
+    }
 }
