@@ -29,7 +29,7 @@ if [ ! -x "$PY" ]; then
   log "creating Python venv at $VENV"
   python3 -m venv "$VENV"
 fi
-REQS="numpy==2.3.5 scipy==1.16.3 scikit-learn==1.7.2 pyarrow==22.0.0 polars==1.35.2"
+REQS="numpy==2.3.5 scipy==1.16.3 scikit-learn==1.7.2 pyarrow==22.0.0 polars==1.35.2 pynwb==4.2.0 h5py==3.16.0"
 STAMP="$VENV/.lrx-reqs"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$REQS" ]; then
   log "installing Python test references: $REQS"
@@ -46,6 +46,20 @@ fi
 # The wheel's package directory has the include/ + lib/ layout torch-sys expects.
 LIBTORCH_DIR="$VENV/lib/python3.11/site-packages/torch"
 [ -d "$LIBTORCH_DIR/lib" ] || LIBTORCH_DIR="$("$PY" -c 'import torch, os; print(os.path.dirname(torch.__file__))')"
+
+# HDF5 for `lrx import` of NWB recordings (the default `nwb` feature links the system library,
+# found by pkg-config): Debian's libhdf5-dev. Without apt-get, install HDF5 1.10-1.14 yourself or
+# build with `--no-default-features --features torch`.
+if ! pkg-config --exists hdf5 2>/dev/null && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+  log "installing libhdf5-dev (HDF5, for lrx import of NWB files)"
+  if ! { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libhdf5-dev pkg-config >&2 \
+         || { $SUDO apt-get update -q >&2 \
+              && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libhdf5-dev pkg-config >&2; }; }; then
+    log "could not install libhdf5-dev: build with --no-default-features --features torch (no NWB import)"
+  fi
+fi
 
 # Optional: headless Chromium for the HTML report's browser test (tests/report_browser.rs).
 # Skipped when it is already there, when LRX_SKIP_BROWSER=1, or without apt-get; a failed

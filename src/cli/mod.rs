@@ -6,6 +6,7 @@ mod classify;
 mod doc;
 mod export;
 mod fmt;
+mod import;
 mod pack;
 mod run;
 mod submit;
@@ -136,6 +137,9 @@ pub(crate) enum Command {
     /// Write one run's data, initial weights and batch order for an independent
     /// implementation to replay (docs/learning.md "Reference export").
     ExportReference(export::ExportArgs),
+    /// Import recorded neural activity (a recordings file, docs/reference/recordings.md) as
+    /// `act` features in the study layout: `<out>/features/`, `runs.parquet`, `import.json`.
+    Import(import::ImportArgs),
     /// Rewrite `.lrx` files in the canonical layout (`--check`: only print the diff, exit 1
     /// if a file is not formatted; `-`: stdin to stdout). The rules:
     /// docs/reference/files-and-imports.md, "Formatting".
@@ -200,6 +204,7 @@ pub(crate) fn run(cli: &Cli, out: &mut Out) -> i32 {
             quiet,
         } => classify::cmd_classify(cli, target, output.as_deref(), features, *quiet, out),
         Command::ExportReference(a) => export::cmd_export(cli, a, out),
+        Command::Import(a) => import::cmd_import(cli, a, out),
         // run_front ran every other command.
         _ => Ok(()),
     };

@@ -47,6 +47,12 @@ pub const ALL: &[&str] = &[
     "lrx::exec::epochs_out_of_range",
     "lrx::exec::bad_observations",
     "lrx::exec::export_unsupported",
+    // exec::import::ImportError: `lrx import` of recordings.
+    "lrx::import::io",
+    "lrx::import::manifest",
+    "lrx::import::bad_array",
+    "lrx::import::unit_not_found",
+    "lrx::import::nwb",
     // exec::engine::EngineError: building and training a network.
     "lrx::engine::bad_param",
     "lrx::engine::unknown",

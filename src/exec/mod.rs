@@ -27,6 +27,8 @@ pub mod exe;
 #[cfg(feature = "torch")]
 pub mod export;
 #[cfg(feature = "torch")]
+pub mod import;
+#[cfg(feature = "torch")]
 pub mod observe;
 pub mod orchestrate;
 pub mod slurm;

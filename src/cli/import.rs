@@ -1,0 +1,52 @@
+//! `lrx import`: recorded neural activity as `act` features in the study layout
+//! (src/exec/import.rs, docs/reference/recordings.md).
+#![cfg_attr(not(feature = "torch"), allow(unused_imports, dead_code))]
+
+use super::{Cli, Out};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The recordings file (JSON): recordings, their sessions (`.npy`, one per epoch), layers.
+    pub recordings: PathBuf,
+    /// Output directory (created): `features/rule=<rule>/run=<id>/part-0.parquet`,
+    /// `runs.parquet`, `import.json`.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+}
+
+#[cfg(not(feature = "torch"))]
+pub(super) fn cmd_import(_: &Cli, _: &ImportArgs, out: &mut Out) -> Result<(), i32> {
+    let _ = writeln!(
+        out.err,
+        "error: this lrx was built without libtorch (feature `torch`); import needs it"
+    );
+    Err(2)
+}
+
+#[cfg(feature = "torch")]
+pub(super) fn cmd_import(_: &Cli, a: &ImportArgs, out: &mut Out) -> Result<(), i32> {
+    match crate::exec::import::import(&a.recordings, &a.out) {
+        Ok(m) => {
+            let _ = writeln!(
+                out.err,
+                "imported {} recording(s) from {} ({} source files) to {}",
+                m.runs.len(),
+                a.recordings.display(),
+                m.sources.len(),
+                a.out.display()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            let _ = writeln!(
+                out.err,
+                "error[{}]: importing {}: {e}",
+                crate::diag::Coded::code(&e),
+                a.recordings.display()
+            );
+            Err(1)
+        }
+    }
+}
