@@ -266,7 +266,7 @@ fn post_training(
     let quiet = matches!(log, LogMode::Quiet | LogMode::Json);
     let t0 = std::time::Instant::now();
     if study.classify.is_some() {
-        super::classify::run_stage(study, output, &[], quiet, out)?;
+        super::classify::run_stage(study, output, &[], quiet, false, out)?;
         if !quiet {
             let _ = writeln!(
                 out.err,

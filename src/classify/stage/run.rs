@@ -102,6 +102,9 @@ pub(crate) struct StageOptions {
     /// More study directories whose features join the study's own (e.g. another lab's runs of
     /// the same design); results are written under the study directory only.
     pub extra_dirs: Vec<PathBuf>,
+    /// Save the classifiers of the saveable evaluations under `results/models/`
+    /// ([`super::save`]).
+    pub save_models: bool,
 }
 
 /// Reads `<dir>/study.json` (written by `lrx run`), if present.
@@ -734,6 +737,11 @@ pub(crate) fn classify_study_with(
         notes,
         evaluations: entries,
     };
+    if opts.save_models {
+        for path in super::save::save_models(&specs, &spec_table, &results, &rdir, opts)? {
+            on_event(StageEvent::Wrote(path));
+        }
+    }
     let sp = rdir.join("summary.parquet");
     write_summary_parquet(&sp, &evaluations)?;
     let ej = rdir.join("evaluations.json");
