@@ -503,8 +503,8 @@ mod tests {
             realism: Some(serde_json::json!({"sigma": 0.5, "fraction": 0.2, "seed": 3})),
             ..Default::default()
         };
-        let tr: Vec<usize> = (0..y.len()).filter(|i| i % 4 != 0).collect();
-        let te: Vec<usize> = (0..y.len()).filter(|i| i % 4 == 0).collect();
+        let tr: Vec<usize> = (0..y.len()).filter(|i| i / 4 % 4 != 0).collect();
+        let te: Vec<usize> = (0..y.len()).filter(|i| i / 4 % 4 == 0).collect();
         let m = SavedClassifier::fit(
             &fa,
             &y,
@@ -530,8 +530,9 @@ mod tests {
             .zip(&y)
             .filter(|(p, c)| p.class_index == **c)
             .count();
+        // Chance is 0.25 (4 classes).
         assert!(
-            acc as f64 / y.len() as f64 > 0.6,
+            acc as f64 / y.len() as f64 > 0.45,
             "train accuracy {acc}/{}",
             y.len()
         );
@@ -541,6 +542,13 @@ mod tests {
             assert_eq!(am, p.class_index, "calibration keeps the predicted class");
         }
         let rel = m.heldout_calibration.as_ref().unwrap();
+        eprintln!(
+            "{spec:?}: T = {}, held-out ECE = {} on {} examples, train accuracy {acc}/{}",
+            m.calibration.temperature,
+            rel.ece,
+            rel.n,
+            y.len()
+        );
         assert_eq!(rel.n, te.len());
         assert!(rel.ece >= 0.0 && rel.ece < 0.5, "ECE {}", rel.ece);
         // Training data is not flagged; shifted data is.
