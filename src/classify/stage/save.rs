@@ -215,5 +215,16 @@ mod tests {
         let (code, _, e) = crate::cli::run_captured(&["predict", ds, ds]);
         assert_eq!(code, 1);
         assert!(e.contains("lrx::saved::io"), "{e}");
+        // The report shows every saved classifier's temperature and held-out ECE.
+        std::fs::remove_file(&bad).unwrap();
+        crate::report::write_report(d).unwrap();
+        let md = std::fs::read_to_string(d.join("results/report.md")).unwrap();
+        assert!(md.contains("Saved classifiers: calibration"), "{md}");
+        let m = crate::classify::saved::SavedClassifier::load(&model).unwrap();
+        let ece = m.heldout_calibration.as_ref().unwrap().ece;
+        assert!(
+            md.contains(&format!("| {:.3} |", ece)),
+            "ECE {ece} not in the report"
+        );
     }
 }
