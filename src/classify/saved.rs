@@ -110,8 +110,10 @@ pub(crate) struct FeatureSchema {
     pub measure: MeasureSubset,
     /// Flat trajectories or their average.
     pub layout: FeatureLayout,
-    /// The checkpoints selected.
+    /// The checkpoints selected (indices into `epochs`).
     pub time: TimeSpec,
+    /// The epochs of the training table's checkpoints (None: not recorded).
+    pub epochs: Option<Vec<i64>>,
 }
 
 /// Robust per-column statistics of the training features (before z-scoring).
@@ -394,6 +396,17 @@ impl SavedClassifier {
         self.reorder(&built.feature_names, built.x.view())
     }
 
+    /// Refuses features whose checkpoints' epochs differ from the training table's.
+    pub(crate) fn check_epochs(&self, epochs: &[i64]) -> Result<()> {
+        match &self.schema.epochs {
+            Some(want) if want.as_slice() != epochs => Err(SavedError::Schema(format!(
+                "model expects checkpoints at epochs {want:?}, the features have checkpoints at \
+                 epochs {epochs:?}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Selects the schema's columns from (`names`, `x`); refuses when some are missing.
     pub(crate) fn reorder(&self, names: &[String], x: ArrayView2<f64>) -> Result<Array2<f64>> {
         let want = &self.schema.feature_names;
@@ -489,6 +502,7 @@ mod tests {
             measure: MeasureSubset::All,
             layout: FeatureLayout::Flat,
             time: TimeSpec::All,
+            epochs: None,
         }
     }
 

@@ -35,6 +35,8 @@ fn load(m: &SavedClassifier, a: &PredictArgs) -> Result<FeatureTable, String> {
     };
     let ft = features::load_features(&[&a.features_dir], &cond, None)
         .map_err(|e| format!("error[{}]: {e}", crate::diag::Coded::code(&e)))?;
+    m.check_epochs(&ft.epochs)
+        .map_err(|e| format!("error[{}]: {e}", crate::diag::Coded::code(&e)))?;
     to_classify_table(&ft).map_err(|e| format!("error[{}]: {e}", crate::diag::Coded::code(&e)))
 }
 

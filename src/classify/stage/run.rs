@@ -345,6 +345,8 @@ fn shape_of(table: &FeatureTable, c: &ir::Classify, realism: Vec<RealismConditio
 struct Plain {
     table: FeatureTable,
     observables: Vec<String>,
+    /// The checkpoints' epochs (saved classifiers record them).
+    epochs: Vec<i64>,
     /// Each example's final validation accuracy (the matched control).
     final_acc: Vec<Option<f64>>,
     /// The run-level table of the `perf` measure and, per row, its example in `table`.
@@ -381,6 +383,7 @@ fn load_plain(dirs: &[&Path], study_dir: &Path) -> Result<Plain> {
     Ok(Plain {
         table,
         observables,
+        epochs: ft.epochs.clone(),
         final_acc,
         perf,
     })
@@ -738,7 +741,9 @@ pub(crate) fn classify_study_with(
         evaluations: entries,
     };
     if opts.save_models {
-        for path in super::save::save_models(&specs, &spec_table, &results, &rdir, opts)? {
+        for path in
+            super::save::save_models(&specs, &spec_table, &results, &rdir, &plain.epochs, opts)?
+        {
             on_event(StageEvent::Wrote(path));
         }
     }

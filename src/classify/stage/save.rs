@@ -36,6 +36,7 @@ pub(crate) fn save_models(
     tables: &[std::sync::Arc<FeatureTable>],
     results: &[EvalResult],
     rdir: &Path,
+    epochs: &[i64],
     opts: &StageOptions,
 ) -> Result<Vec<PathBuf>> {
     let mdir = rdir.join("models");
@@ -45,7 +46,7 @@ pub(crate) fn save_models(
             continue;
         }
         let path = mdir.join(format!("{}.lrxc.json", s.id));
-        save_one(s, t, r, opts, &path).map_err(|source| StageError::Saved {
+        save_one(s, t, r, epochs, opts, &path).map_err(|source| StageError::Saved {
             id: s.id.clone(),
             source,
         })?;
@@ -58,6 +59,7 @@ fn save_one(
     s: &EvalSpec,
     table: &FeatureTable,
     r: &EvalResult,
+    epochs: &[i64],
     opts: &StageOptions,
     path: &Path,
 ) -> std::result::Result<(), SavedError> {
@@ -103,6 +105,7 @@ fn save_one(
         measure: cfg.measure.clone(),
         layout: cfg.layout,
         time: cfg.time.clone(),
+        epochs: Some(epochs.to_vec()),
     };
     let info = SaveInfo {
         eval_id: s.id.clone(),
@@ -210,6 +213,16 @@ mod tests {
         assert_eq!(code, 1);
         assert!(
             e.contains("lrx::saved::schema") && e.contains("missing nope@0"),
+            "{e}"
+        );
+        // Features with other checkpoints.
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["schema"]["epochs"][0] = serde_json::json!(-7);
+        std::fs::write(&bad, v.to_string()).unwrap();
+        let (code, _, e) = crate::cli::run_captured(&["predict", bad.to_str().unwrap(), ds]);
+        assert_eq!(code, 1);
+        assert!(
+            e.contains("lrx::saved::schema") && e.contains("checkpoints"),
             "{e}"
         );
         let (code, _, e) = crate::cli::run_captured(&["predict", ds, ds]);
