@@ -211,9 +211,20 @@ pub(crate) struct EvalResult {
 }
 
 fn build(table: &FeatureTable, cfg: &EvalConfig, time: &TimeSpec) -> Result<FlatFeatures> {
-    let sel = select_stats(table, &cfg.measure)?;
+    build_features(table, &cfg.measure, cfg.layout, time)
+}
+
+/// The features of a measure subset, layout and checkpoint selection (as [`evaluate`] builds
+/// them; saved classifiers rebuild them from their schema).
+pub(crate) fn build_features(
+    table: &FeatureTable,
+    measure: &MeasureSubset,
+    layout: FeatureLayout,
+    time: &TimeSpec,
+) -> Result<FlatFeatures> {
+    let sel = select_stats(table, measure)?;
     let t = time.resolve(table)?;
-    match cfg.layout {
+    match layout {
         FeatureLayout::Flat => flat_features(table, &sel, &t),
         FeatureLayout::TrajectoryAverage => average_features(table, &sel, &t),
     }

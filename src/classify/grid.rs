@@ -121,6 +121,22 @@ impl FittedModel {
         }
     }
 
+    /// The linear SVM's decision values (after its PCA); an error for other models.
+    pub(crate) fn decision_function(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        match self {
+            FittedModel::LinearSvm { pca: None, svc, .. } => svc.decision_function(x),
+            FittedModel::LinearSvm {
+                pca: Some(p),
+                svc,
+                n_onehot,
+            } => svc.decision_function(project(p, x, *n_onehot)?.view()),
+            _ => Err(param(
+                "model",
+                "decision values exist for the linear SVM only",
+            )),
+        }
+    }
+
     /// The forest, when this is one.
     pub(crate) fn forest(&self) -> Option<&RandomForest> {
         match self {

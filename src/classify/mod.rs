@@ -12,6 +12,7 @@
 //! - [`stage`]: the study-level stage (`lrx classify`): Parquet features → every evaluation of
 //!   the spec's `classify` block → `results/`.
 
+pub(crate) mod calibrate;
 pub(crate) mod conv1d;
 pub(crate) mod data;
 pub mod error;
@@ -24,6 +25,7 @@ pub(crate) mod metrics;
 pub(crate) mod npy;
 pub(crate) mod pca;
 pub(crate) mod performance;
+pub mod saved;
 pub(crate) mod splits;
 pub mod stage;
 pub mod svm;
@@ -35,6 +37,7 @@ pub(crate) use data::FeatureTable;
 pub use error::{ClassifyError, Result};
 pub(crate) use eval::evaluate;
 pub use forest::{ForestParams, MaxFeatures, RandomForest};
+pub use saved::SavedError;
 pub use svm::{LinearSvc, SvcParams};
 #[cfg(test)]
 mod bench;

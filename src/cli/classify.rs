@@ -11,6 +11,7 @@ pub(super) fn cmd_classify(
     output: Option<&Path>,
     extra: &[PathBuf],
     quiet: bool,
+    save_models: bool,
     out: &mut Out,
 ) -> Result<(), i32> {
     // The study: checked from the spec, or `<dir>/study.json` (written by `lrx run`).
@@ -28,7 +29,7 @@ pub(super) fn cmd_classify(
         let d = output.map_or_else(|| PathBuf::from(&s.output), Path::to_path_buf);
         (s, d)
     };
-    run_stage(&study, &dir, extra, quiet, out)
+    run_stage(&study, &dir, extra, quiet, save_models, out)
 }
 
 /// The classifier stage of `study` on the study directory `dir`, with progress on stderr and the
@@ -38,6 +39,7 @@ pub(super) fn run_stage(
     dir: &Path,
     extra: &[PathBuf],
     quiet: bool,
+    save_models: bool,
     out: &mut Out,
 ) -> Result<(), i32> {
     let fail = |out: &mut Out, msg: String| {
@@ -57,6 +59,7 @@ pub(super) fn run_stage(
         study: study.name.clone(),
         spec_hash: study.spec_hash.clone(),
         extra_dirs: extra.to_vec(),
+        save_models,
     };
     let err = &mut *out.err;
     let mut on_event = |e: StageEvent| {

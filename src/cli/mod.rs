@@ -8,6 +8,7 @@ mod export;
 mod fmt;
 mod import;
 mod pack;
+mod predict;
 mod run;
 mod submit;
 
@@ -131,7 +132,17 @@ pub(crate) enum Command {
         /// Print only the results table.
         #[arg(long)]
         quiet: bool,
+        /// Also refit and save the classifier of every saveable evaluation (balanced split,
+        /// random forest or linear SVM) as `results/models/<eval-id>.lrxc.json`
+        /// (docs/saved-classifiers.md).
+        #[arg(long)]
+        save_models: bool,
     },
+    /// Apply a saved classifier (`results/models/<eval-id>.lrxc.json`) to a features directory
+    /// (`features/rule=*/run=*/part-0.parquet` + `runs.parquet`): per example (run, layer) the
+    /// predicted class, calibrated probabilities and an out-of-distribution warning; accuracy
+    /// when the directory carries true labels (docs/saved-classifiers.md).
+    Predict(predict::PredictArgs),
     /// Write the study's report: `results/report.html` (self-contained) and `results/report.md`.
     Report { study_dir: PathBuf },
     /// Write one run's data, initial weights and batch order for an independent
@@ -202,7 +213,17 @@ pub(crate) fn run(cli: &Cli, out: &mut Out) -> i32 {
             output,
             features,
             quiet,
-        } => classify::cmd_classify(cli, target, output.as_deref(), features, *quiet, out),
+            save_models,
+        } => classify::cmd_classify(
+            cli,
+            target,
+            output.as_deref(),
+            features,
+            *quiet,
+            *save_models,
+            out,
+        ),
+        Command::Predict(a) => predict::cmd_predict(a, out),
         Command::ExportReference(a) => export::cmd_export(cli, a, out),
         Command::Import(a) => import::cmd_import(cli, a, out),
         // run_front ran every other command.

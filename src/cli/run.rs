@@ -57,6 +57,10 @@ pub(crate) struct RunArgs {
     /// final job of `lrx submit` runs this).
     #[arg(long, conflicts_with_all = ["no_classify", "dry_run"])]
     pub no_train: bool,
+    /// Also save the classifiers of the saveable evaluations as
+    /// `results/models/<eval-id>.lrxc.json` (as `lrx classify --save-models`).
+    #[arg(long, conflicts_with = "no_classify")]
+    pub save_models: bool,
 }
 
 #[derive(Debug, Args)]
@@ -257,7 +261,7 @@ fn error_tag(code: Option<&str>) -> String {
 /// The stages after training: features are already on disk; classify, then report.
 #[cfg(feature = "torch")]
 fn post_training(
-    _cli: &Cli,
+    cli: &Cli,
     study: &crate::ir::Study,
     output: &Path,
     log: LogMode,
@@ -266,7 +270,8 @@ fn post_training(
     let quiet = matches!(log, LogMode::Quiet | LogMode::Json);
     let t0 = std::time::Instant::now();
     if study.classify.is_some() {
-        super::classify::run_stage(study, output, &[], quiet, out)?;
+        let save = matches!(&cli.command, super::Command::Run(a) if a.save_models);
+        super::classify::run_stage(study, output, &[], quiet, save, out)?;
         if !quiet {
             let _ = writeln!(
                 out.err,

@@ -130,6 +130,12 @@ pub const ALL: &[&str] = &[
     "lrx::classify::no_valid_grid_point",
     "lrx::classify::io",
     "lrx::classify::linfa",
+    // classify::saved::SavedError: saved classifiers and `lrx predict`.
+    "lrx::saved::io",
+    "lrx::saved::not_classifier",
+    "lrx::saved::version",
+    "lrx::saved::schema",
+    "lrx::saved::not_saveable",
     // report::ReportError: `lrx report`.
     "lrx::report::not_a_directory",
     "lrx::report::read",

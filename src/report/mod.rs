@@ -156,6 +156,9 @@ pub(crate) fn build(inp: &StudyInputs) -> Result<Doc, ReportError> {
     if let Some(p) = performance::section(inp)? {
         secs.push(p);
     }
+    if let Some(c) = sections::calibration(&mut doc, inp)? {
+        secs.push(c);
+    }
     secs.push(sections::training(&mut doc, inp)?);
     if let Some(a) = sections::alignment(&mut doc, inp)? {
         secs.push(a);

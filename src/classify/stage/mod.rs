@@ -23,6 +23,7 @@ pub(crate) mod expand;
 pub(crate) mod grids;
 pub(crate) mod results;
 pub(crate) mod run;
+pub(crate) mod save;
 
 pub(crate) use expand::EvalSpec;
 pub(crate) use results::{Accuracy, Entry, Evaluations};
@@ -103,6 +104,15 @@ pub enum StageError {
     /// A Parquet result file cannot be written (the features writer's error code).
     #[error(transparent)]
     Write(#[from] features::WriteError),
+    /// A classifier cannot be saved (`--save-models`; the [`crate::classify::SavedError`]'s code).
+    #[error("saving the classifier of `{id}`: {source}")]
+    Saved {
+        /// The evaluation's id.
+        id: String,
+        /// What failed.
+        #[source]
+        source: crate::classify::SavedError,
+    },
 }
 
 impl crate::diag::Coded for StageError {
@@ -116,6 +126,7 @@ impl crate::diag::Coded for StageError {
             StageError::Eval { source, .. } | StageError::Table { source, .. } => source.code(),
             StageError::Io { .. } => "lrx::classify::write",
             StageError::Write(e) => e.code(),
+            StageError::Saved { source, .. } => source.code(),
         }
     }
 }

@@ -102,6 +102,9 @@ pub(crate) struct StageOptions {
     /// More study directories whose features join the study's own (e.g. another lab's runs of
     /// the same design); results are written under the study directory only.
     pub extra_dirs: Vec<PathBuf>,
+    /// Save the classifiers of the saveable evaluations under `results/models/`
+    /// ([`super::save`]).
+    pub save_models: bool,
 }
 
 /// Reads `<dir>/study.json` (written by `lrx run`), if present.
@@ -342,6 +345,8 @@ fn shape_of(table: &FeatureTable, c: &ir::Classify, realism: Vec<RealismConditio
 struct Plain {
     table: FeatureTable,
     observables: Vec<String>,
+    /// The checkpoints' epochs (saved classifiers record them).
+    epochs: Vec<i64>,
     /// Each example's final validation accuracy (the matched control).
     final_acc: Vec<Option<f64>>,
     /// The run-level table of the `perf` measure and, per row, its example in `table`.
@@ -378,6 +383,7 @@ fn load_plain(dirs: &[&Path], study_dir: &Path) -> Result<Plain> {
     Ok(Plain {
         table,
         observables,
+        epochs: ft.epochs.clone(),
         final_acc,
         perf,
     })
@@ -734,6 +740,13 @@ pub(crate) fn classify_study_with(
         notes,
         evaluations: entries,
     };
+    if opts.save_models {
+        for path in
+            super::save::save_models(&specs, &spec_table, &results, &rdir, &plain.epochs, opts)?
+        {
+            on_event(StageEvent::Wrote(path));
+        }
+    }
     let sp = rdir.join("summary.parquet");
     write_summary_parquet(&sp, &evaluations)?;
     let ej = rdir.join("evaluations.json");

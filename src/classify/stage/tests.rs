@@ -102,6 +102,7 @@ fn opts() -> StageOptions {
         study: "synth".into(),
         spec_hash: "h".into(),
         extra_dirs: vec![],
+        save_models: false,
     }
 }
 

@@ -5,6 +5,7 @@
 mod accuracy;
 mod alignment;
 mod all_evaluations;
+mod calibration;
 mod confusion;
 mod holdout;
 mod importance;
@@ -18,6 +19,7 @@ mod trajectory;
 pub(crate) use accuracy::accuracy;
 pub(crate) use alignment::alignment;
 pub(crate) use all_evaluations::all_evaluations;
+pub(crate) use calibration::calibration;
 pub(crate) use confusion::confusion;
 pub(crate) use holdout::holdout;
 pub(crate) use importance::importance;
