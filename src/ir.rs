@@ -510,6 +510,10 @@ pub struct Classify {
     /// (docs/classify.md "Task performance").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matched: Option<f64>,
+    /// Save the final model of every saveable evaluation (`results/models/`,
+    /// docs/saved-classifiers.md); the same as `lrx classify --save-models`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub save: bool,
 }
 
 /// The `report` block.

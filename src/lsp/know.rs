@@ -166,7 +166,7 @@ pub fn key_values(block: &str, key: &str) -> Vec<Values> {
         ("observe", "kurtosis") => vec![Words(registry::KURTOSIS_CONVENTIONS)],
         ("observe", "jacobian_via") => vec![Words(registry::JACOBIAN_VIA)],
         ("observe", "drop_nonfinite" | "save_activations")
-        | ("classify", "average" | "zscore" | "realism")
+        | ("classify", "average" | "zscore" | "realism" | "save")
         | ("report", "title") => vec![Words(&["true", "false"])],
         ("realism", "noise") => vec![Kind(registry::Kind::Noise)],
         ("classify", "targets") => vec![Factors, Helpers(&["pairs"])],

@@ -71,6 +71,7 @@ impl Eval<'_> {
             Some(Value::Float(x)) => Some(x),
             _ => None,
         };
+        let save = matches!(self.typed(&s, "save", Ty::Bool), Some(Value::Bool(true)));
         let seed = match self.typed(&s, "seed", Ty::Seed).and_then(|v| v.as_u64()) {
             Some(x) => x,
             // Defaults to the study's seed, so `study { seed = ... }` moves the splits.
@@ -98,6 +99,7 @@ impl Eval<'_> {
             zscore,
             seed,
             realism,
+            save,
         })
     }
 

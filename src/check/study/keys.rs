@@ -66,6 +66,7 @@ pub(super) const CLASSIFY_KEYS: &[&str] = &[
     "realism",
     "analysis_models",
     "matched",
+    "save",
 ];
 pub(super) const REPORT_KEYS: &[&str] = &["format", "title"];
 /// The keys of `classify { trajectory { ... } }`.

@@ -740,7 +740,7 @@ pub(crate) fn classify_study_with(
         notes,
         evaluations: entries,
     };
-    if opts.save_models {
+    if opts.save_models || classify.save {
         for path in
             super::save::save_models(&specs, &spec_table, &results, &rdir, &plain.epochs, opts)?
         {
