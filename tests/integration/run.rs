@@ -226,7 +226,8 @@ fn killed_runs_resume_to_identical_features() {
             .map(|(sigma, fraction)| RealismCondition {
                 sigma,
                 fraction,
-                seed: 0
+                seed: 0,
+                model: Default::default(),
             })
             .to_vec()
     );
@@ -236,6 +237,7 @@ fn killed_runs_resume_to_identical_features() {
             sigma: 0.0,
             fraction: 1.0,
             seed: 0,
+            model: Default::default(),
         }),
         Some(&fa.observables),
     )
@@ -275,6 +277,7 @@ fn killed_runs_resume_to_identical_features() {
             sigma: 1.0,
             fraction: 0.5,
             seed: 0,
+            model: Default::default(),
         }),
         Some(&fa.observables),
     )
