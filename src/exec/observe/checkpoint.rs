@@ -556,7 +556,7 @@ impl CheckpointObserver {
                         (_, Measurement::Awgn) => sub.shallow_clone(),
                         (_, m) => {
                             let key = stream_key(g.seed, &name, Measure::Act, Purpose::Model);
-                            let x = to_host(&sub.to_kind(Kind::Double))
+                            let x = to_host(&sub.to_kind(Kind::Double).reshape([-1]))
                                 .map_err(torch_err(&name, "copying activations for a model"))?;
                             let rows = offset..offset + b as u64;
                             let o = match m {
