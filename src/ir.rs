@@ -398,19 +398,30 @@ pub struct Realism {
     pub seeds: Vec<i64>,
     /// Indices (into the concatenated points of all sweeps) of the runs the grid applies to.
     pub runs: Vec<usize>,
+    /// Measurement models other than `awgn` (`poisson`, `calcium`), every point of their
+    /// parameter grids, in spec order. Empty (and then not serialised) for Gaussian-only specs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<Measurement>,
 }
 
 impl Realism {
-    /// Every (σ, ρ, seed) condition: σ outermost, then ρ, then seeds `0..count`.
+    /// Every condition: the Gaussian (σ, ρ, seed) conditions first (σ outermost, then ρ, then
+    /// seeds `0..count`), then for each model of `models` its (ρ, seed) conditions (σ = 0).
     pub fn conditions(&self) -> Vec<RealismCondition> {
         let mut v = Vec::new();
-        for &sigma in &self.sigmas {
+        let grid = self
+            .sigmas
+            .iter()
+            .map(|&s| (s, Measurement::Awgn))
+            .chain(self.models.iter().map(|&m| (0.0, m)));
+        for (sigma, model) in grid {
             for (&fraction, &n) in self.fractions.iter().zip(&self.seeds) {
                 for seed in 0..n.max(0) as u64 {
                     v.push(RealismCondition {
                         sigma,
                         fraction,
                         seed,
+                        model,
                     });
                 }
             }
@@ -438,6 +449,106 @@ pub struct RealismCondition {
     /// Seed of the unit permutation and of the noise (the same seed drives both; below
     /// 2⁶³ − 1, as the feature files store it as int64).
     pub seed: u64,
+    /// The measurement model applied to the kept units' activations (`awgn`, the default,
+    /// adds σ-noise; `poisson` and `calcium` replace the values by simulated recordings, σ is
+    /// then 0). Not serialised for `awgn`, so Gaussian conditions keep their JSON
+    /// `{"sigma", "fraction", "seed"}` and existing run ids.
+    #[serde(default, skip_serializing_if = "Measurement::is_awgn")]
+    pub model: Measurement,
+}
+
+/// A condition's measurement model (docs/reference/realism.md, "Measurement models").
+/// Serialised with a `kind` tag: `{"kind": "poisson", "rate_scale": 20, ...}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Measurement {
+    /// Additive white Gaussian noise of the condition's σ (today's model).
+    #[default]
+    Awgn,
+    /// Poisson spike counts read out as rates.
+    Poisson(crate::measurement::PoissonModel),
+    /// Calcium imaging, ΔF/F per stimulus.
+    Calcium(crate::measurement::CalciumModel),
+}
+
+impl Measurement {
+    /// Whether this is the Gaussian model (then σ is the condition's noise).
+    pub fn is_awgn(&self) -> bool {
+        matches!(self, Measurement::Awgn)
+    }
+
+    /// The canonical text of the feature column `measurement`: `awgn`, or the model with every
+    /// parameter, e.g. `poisson(rate_scale=20,baseline=0,window=0.5,repeats=1)`.
+    pub fn canonical(&self) -> String {
+        match self {
+            Measurement::Awgn => "awgn".into(),
+            Measurement::Poisson(m) => m.canonical(),
+            Measurement::Calcium(m) => m.canonical(),
+        }
+    }
+
+    /// Parse a [`canonical`](Self::canonical) text back (as stored in the feature column
+    /// `measurement`); `None` when it is not one. Parameters left out take their defaults.
+    pub fn parse(text: &str) -> Option<Measurement> {
+        use crate::measurement::{CalciumModel, PoissonModel};
+        let text = text.trim();
+        if text == "awgn" {
+            return Some(Measurement::Awgn);
+        }
+        let (name, rest) = text.split_once('(')?;
+        let body = rest.strip_suffix(')')?;
+        let mut kv = Vec::new();
+        for part in body.split(',').filter(|p| !p.trim().is_empty()) {
+            let (k, v) = part.split_once('=')?;
+            kv.push((k.trim(), v.trim().parse::<f64>().ok()?));
+        }
+        let count =
+            |v: f64| (v >= 0.0 && v.fract() == 0.0 && v <= u32::MAX as f64).then_some(v as u32);
+        match name.trim() {
+            "poisson" => {
+                let mut m = PoissonModel::default();
+                for (k, v) in kv {
+                    match k {
+                        "rate_scale" => m.rate_scale = v,
+                        "baseline" => m.baseline = v,
+                        "window" => m.window = v,
+                        "repeats" => m.repeats = count(v)?,
+                        _ => return None,
+                    }
+                }
+                Some(Measurement::Poisson(m))
+            }
+            "calcium" => {
+                let mut m = CalciumModel::default();
+                for (k, v) in kv {
+                    match k {
+                        "rate_scale" => m.rate_scale = v,
+                        "baseline" => m.baseline = v,
+                        "frame_rate" => m.frame_rate = v,
+                        "rise" => m.rise = v,
+                        "decay" => m.decay = v,
+                        "kd" => m.kd = v,
+                        "hill" => m.hill = v,
+                        "shot" => m.shot = v,
+                        "read" => m.read = v,
+                        "frames_per_stimulus" => m.frames_per_stimulus = count(v)?,
+                        _ => return None,
+                    }
+                }
+                Some(Measurement::Calcium(m))
+            }
+            _ => None,
+        }
+    }
+
+    /// Check the model's parameters.
+    pub fn validate(&self) -> Result<(), crate::measurement::MeasurementError> {
+        match self {
+            Measurement::Awgn => Ok(()),
+            Measurement::Poisson(m) => m.validate(),
+            Measurement::Calcium(m) => m.validate(),
+        }
+    }
 }
 
 /// A classification target: 4-way over a factor, or every pair of its values.
@@ -622,6 +733,7 @@ mod tests {
             fractions: vec![0.5, 1.0],
             seeds: vec![2, 1],
             runs: vec![],
+            models: vec![],
         };
         let c = r.conditions();
         let t: Vec<(f64, f64, u64)> = c.iter().map(|c| (c.sigma, c.fraction, c.seed)).collect();
@@ -640,5 +752,49 @@ mod tests {
             serde_json::to_string(&c[1]).unwrap(),
             r#"{"sigma":0.0,"fraction":0.5,"seed":1}"#
         );
+        assert!(c.iter().all(|c| c.model.is_awgn()));
+        // Models other than awgn come after the Gaussian grid, with σ = 0, and carry a tagged
+        // model in their JSON, which reads back.
+        let p = Measurement::Poisson(crate::measurement::PoissonModel::default());
+        let r2 = Realism {
+            models: vec![p],
+            ..r
+        };
+        let c2 = r2.conditions();
+        assert_eq!(c2.len(), 9);
+        assert_eq!(c2[..6], c[..]);
+        assert_eq!(
+            (c2[6].sigma, c2[6].fraction, c2[6].seed, c2[6].model),
+            (0.0, 0.5, 0, p)
+        );
+        let j = serde_json::to_string(&c2[8]).unwrap();
+        assert_eq!(
+            j,
+            r#"{"sigma":0.0,"fraction":1.0,"seed":0,"model":{"kind":"poisson","rate_scale":20.0,"baseline":0.0,"window":0.5,"repeats":1}}"#
+        );
+        assert_eq!(serde_json::from_str::<RealismCondition>(&j).unwrap(), c2[8]);
+        assert_eq!(
+            serde_json::from_str::<RealismCondition>(r#"{"sigma":0.5,"fraction":1.0,"seed":2}"#)
+                .unwrap()
+                .model,
+            Measurement::Awgn
+        );
+        assert_eq!(
+            p.canonical(),
+            "poisson(rate_scale=20,baseline=0,window=0.5,repeats=1)"
+        );
+        let c = Measurement::Calcium(crate::measurement::CalciumModel {
+            rise: 0.1 + 0.2,
+            ..Default::default()
+        });
+        for m in [Measurement::Awgn, p, c] {
+            assert_eq!(Measurement::parse(&m.canonical()), Some(m));
+        }
+        assert_eq!(
+            Measurement::parse("poisson(window=2)").unwrap().canonical(),
+            "poisson(rate_scale=20,baseline=0,window=2,repeats=1)"
+        );
+        assert_eq!(Measurement::parse("poisson(speed=2)"), None);
+        assert_eq!(Measurement::parse("gauss"), None);
     }
 }

@@ -17,6 +17,7 @@ pub mod fsx;
 pub(crate) mod idx;
 pub mod ir;
 pub mod lsp;
+pub mod measurement;
 #[cfg(any(feature = "torch", test))]
 pub(crate) mod npy;
 pub mod pack;

@@ -145,6 +145,7 @@ pub fn write_synthetic_study(
                             unit_fraction: fraction,
                             realism_seed: seed,
                             value: clean[k] + extra,
+                            measurement: Default::default(),
                         });
                     }
                 }

@@ -685,10 +685,16 @@ pub fn summary_text(study: &ir::Study, plan: &Plan) -> String {
         line(
             &mut t,
             "realism",
-            format!(
-                "{} conditions (σ × units × seeds) on {} runs",
-                s.realism_conditions, s.realism_runs
-            ),
+            match study.realism.as_ref().map_or(0, |r| r.models.len()) {
+                0 => format!(
+                    "{} conditions (σ × units × seeds) on {} runs",
+                    s.realism_conditions, s.realism_runs
+                ),
+                m => format!(
+                    "{} conditions ((σ + {m} measurement models) × units × seeds) on {} runs",
+                    s.realism_conditions, s.realism_runs
+                ),
+            },
         );
     }
     if study.classify.is_some() {

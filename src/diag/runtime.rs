@@ -80,6 +80,9 @@ pub const ALL: &[&str] = &[
     "lrx::realism::sigma",
     "lrx::realism::fraction",
     "lrx::realism::seed",
+    "lrx::measurement::negative",
+    "lrx::measurement::positive",
+    "lrx::measurement::kinetics",
     // features::observable::ObservableError: observable names.
     "lrx::features::observable::gradavg_statistic",
     "lrx::features::observable::id_on_tensor",

@@ -433,6 +433,7 @@ mod tests {
             unit_fraction: 0.25,
             realism_seed: 1,
             value: v,
+            measurement: Default::default(),
         };
         let rows: Vec<ObservationRow> =
             [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 1.5e-300]

@@ -47,11 +47,18 @@ pub enum Condition {
 impl Condition {
     /// Whether a row with these `noise_sigma`, `unit_fraction` and `realism_seed` columns
     /// belongs to the condition.
-    fn matches(&self, sigma: f64, fraction: f64, seed: i64) -> bool {
+    /// `measurement` is the row's model text (`awgn` where the file has no such column).
+    fn matches(&self, sigma: f64, fraction: f64, seed: i64, measurement: &str) -> bool {
         match *self {
             Condition::Plain => seed == PLAIN_SEED,
             Condition::Realism(c) => {
-                u64::try_from(seed) == Ok(c.seed) && sigma == c.sigma && fraction == c.fraction
+                u64::try_from(seed) == Ok(c.seed)
+                    && sigma == c.sigma
+                    && fraction == c.fraction
+                    && match c.model {
+                        crate::ir::Measurement::Awgn => measurement == "awgn",
+                        m => measurement == m.canonical(),
+                    }
             }
         }
     }
@@ -159,6 +166,12 @@ pub(crate) fn read_observations(path: &Path, condition: &Condition) -> Result<Fi
         let pos = strings(column(b, "layer_position", path)?, path, "layer_position")?;
         let obs = strings(column(b, "observable", path)?, path, "observable")?;
         let value = floats(column(b, "value", path)?, path, "value")?;
+        // Files written before measurement models (or with Gaussian conditions only) have no
+        // `measurement` column: every row is `awgn`.
+        let measurement = match b.column_by_name("measurement") {
+            Some(_) => strings(column(b, "measurement", path)?, path, "measurement")?,
+            None => vec!["awgn".to_string(); b.num_rows()],
+        };
         for i in 0..b.num_rows() {
             match &run {
                 None => run = Some(run_ids[i].clone()),
@@ -173,7 +186,7 @@ pub(crate) fn read_observations(path: &Path, condition: &Condition) -> Result<Fi
                 }
                 _ => {}
             }
-            if !condition.matches(sigma[i], frac[i], seed[i]) {
+            if !condition.matches(sigma[i], frac[i], seed[i], &measurement[i]) {
                 continue;
             }
             out.epoch.push(epoch[i]);

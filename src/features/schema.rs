@@ -72,6 +72,11 @@ pub struct ObservationRow {
     /// [`PLAIN_SEED`] (−1) for the plain condition.
     pub realism_seed: i64,
     pub value: f64,
+    /// The condition's measurement model (`awgn` for plain and Gaussian rows). A file holds the
+    /// column `measurement` (Utf8, [`crate::ir::Measurement::canonical`]) only when some row's
+    /// model is not `awgn`, so Gaussian-only feature files are unchanged.
+    #[serde(default, skip_serializing_if = "crate::ir::Measurement::is_awgn")]
+    pub measurement: crate::ir::Measurement,
 }
 
 /// A value of a run factor column.
@@ -470,6 +475,18 @@ pub(crate) fn runs_schema(runs: &[RunRecord]) -> Result<Schema, RunsSchemaError>
 /// Shared pointer form used by arrow writers.
 pub(crate) fn observations_schema_ref() -> Arc<Schema> {
     Arc::new(observations_schema())
+}
+
+/// [`observations_schema`] with the column `measurement` (Utf8) appended, for files with
+/// conditions of a model other than `awgn`.
+pub(crate) fn observations_schema_with_measurement() -> Arc<Schema> {
+    let mut fields: Vec<Field> = observations_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("measurement", DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
 }
 
 #[cfg(test)]

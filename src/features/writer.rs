@@ -11,7 +11,8 @@
 
 use crate::features::schema::{
     FactorValue, ObservationRow, RunPerformance, RunRecord, RunsSchemaError, SCHEMA_VERSION,
-    is_perf_column, observations_schema_ref, perf_value, runs_schema,
+    is_perf_column, observations_schema_ref, observations_schema_with_measurement, perf_value,
+    runs_schema,
 };
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
@@ -263,13 +264,18 @@ pub(crate) fn observation_batches(
     rows: &[ObservationRow],
     path: &Path,
 ) -> Result<Vec<RecordBatch>, WriteError> {
-    let schema = observations_schema_ref();
+    let with_model = rows.iter().any(|r| !r.measurement.is_awgn());
+    let schema = if with_model {
+        observations_schema_with_measurement()
+    } else {
+        observations_schema_ref()
+    };
     let mut out = Vec::new();
     for chunk in rows.chunks(ROW_GROUP_ROWS) {
         let s = |f: &dyn Fn(&ObservationRow) -> String| -> ArrayRef {
             Arc::new(chunk.iter().map(|r| Some(f(r))).collect::<StringArray>())
         };
-        let cols: Vec<ArrayRef> = vec![
+        let mut cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec![run_id; chunk.len()])),
             Arc::new(Int64Array::from_iter_values(chunk.iter().map(|r| r.epoch))),
             s(&|r| r.layer.clone()),
@@ -294,6 +300,9 @@ pub(crate) fn observation_batches(
                 chunk.iter().map(|r| r.value),
             )),
         ];
+        if with_model {
+            cols.push(s(&|r| r.measurement.canonical()));
+        }
         out.push(
             RecordBatch::try_new(schema.clone(), cols).map_err(|source| WriteError::Arrow {
                 path: path.to_path_buf(),
@@ -316,7 +325,7 @@ pub(crate) fn write_observations(
     let batches = observation_batches(&meta.run_id, rows, path)?;
     write_parquet_atomic(
         path,
-        observations_schema_ref(),
+        batches[0].schema(),
         &batches,
         meta.key_values("observations"),
     )

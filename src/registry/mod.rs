@@ -37,7 +37,7 @@ pub enum Kind {
     Rule,
     /// A learning-rate schedule (`constant`, `warmup_steps`).
     Schedule,
-    /// A noise model of the realism conditions (`awgn`).
+    /// A measurement model of the realism conditions (`awgn`, `poisson`, `calcium`).
     Noise,
     /// A classifier of the classify stage (`random_forest`, `linear_svm`, `conv1d`).
     Classifier,
@@ -151,6 +151,111 @@ const AWGN: &[Param] = &[p(
     D::FL(&[0.0]),
     "noise standard deviations, in the tensor's own units (a grid)",
 )];
+
+const NONNEG: Ty = Ty::FloatList {
+    min: 0.0,
+    max: f64::INFINITY,
+};
+const COUNTS: Ty = Ty::IntList {
+    min: 1,
+    max: 1_000_000,
+};
+const POISSON: &[Param] = &[
+    pu(
+        "rate_scale",
+        NONNEG,
+        D::FL(&[20.0]),
+        "Hz",
+        "firing rate per unit of activation: rate = baseline + rate_scale·max(x, 0) (a grid)",
+    ),
+    pu(
+        "baseline",
+        NONNEG,
+        D::FL(&[0.0]),
+        "Hz",
+        "spontaneous firing rate (a grid)",
+    ),
+    pu(
+        "window",
+        NONNEG,
+        D::FL(&[0.5]),
+        "s",
+        "counting window, > 0; the observable is counts / window (a grid)",
+    ),
+    p(
+        "repeats",
+        COUNTS,
+        D::IL(&[1]),
+        "independent trials averaged per stimulus (a grid)",
+    ),
+];
+const CALCIUM: &[Param] = &[
+    pu(
+        "rate_scale",
+        NONNEG,
+        D::FL(&[20.0]),
+        "Hz",
+        "firing rate per unit of activation: rate = baseline + rate_scale·max(x, 0) (a grid)",
+    ),
+    pu(
+        "baseline",
+        NONNEG,
+        D::FL(&[0.0]),
+        "Hz",
+        "spontaneous firing rate (a grid)",
+    ),
+    pu(
+        "frame_rate",
+        NONNEG,
+        D::FL(&[30.0]),
+        "Hz",
+        "imaging frame rate, > 0 (a grid)",
+    ),
+    pu(
+        "rise",
+        NONNEG,
+        D::FL(&[0.05]),
+        "s",
+        "rise time constant of the calcium kernel, > 0 and < decay (a grid)",
+    ),
+    pu(
+        "decay",
+        NONNEG,
+        D::FL(&[0.4]),
+        "s",
+        "decay time constant of the calcium kernel (a grid)",
+    ),
+    p(
+        "kd",
+        NONNEG,
+        D::FL(&[10.0]),
+        "half-saturation of the Hill curve, in peak calcium of one spike, > 0 (a grid)",
+    ),
+    p(
+        "hill",
+        NONNEG,
+        D::FL(&[2.5]),
+        "Hill coefficient, > 0 (a grid)",
+    ),
+    p(
+        "shot",
+        NONNEG,
+        D::FL(&[0.01]),
+        "shot noise: variance shot·F, F in units of the baseline F0 (a grid)",
+    ),
+    p(
+        "read",
+        NONNEG,
+        D::FL(&[0.01]),
+        "read noise standard deviation, in units of F0 (a grid)",
+    ),
+    p(
+        "frames_per_stimulus",
+        COUNTS,
+        D::IL(&[15]),
+        "frames each stimulus is shown; the response is the mean ΔF/F over them (a grid)",
+    ),
+];
 
 const MAX_FEATURES: &[&str] = &["sqrt", "log2", "all"];
 const RF: &[Param] = &[
@@ -301,6 +406,20 @@ const OTHERS: &[Builtin] = &[
         "noise",
         "additive white Gaussian noise, applied before unit subsampling (method.md §5)",
         [AWGN]
+    ),
+    b!(
+        "poisson",
+        Noise,
+        "noise",
+        "Poisson spike counts of rectified activations, read out as rates (issue 23)",
+        [POISSON]
+    ),
+    b!(
+        "calcium",
+        Noise,
+        "noise",
+        "calcium imaging: Poisson spikes, double-exponential kernel, Hill saturation, shot and read noise, mean ΔF/F per stimulus",
+        [CALCIUM]
     ),
     b!(
         "random_forest",

@@ -226,7 +226,8 @@ fn killed_runs_resume_to_identical_features() {
             .map(|(sigma, fraction)| RealismCondition {
                 sigma,
                 fraction,
-                seed: 0
+                seed: 0,
+                model: Default::default(),
             })
             .to_vec()
     );
@@ -236,6 +237,7 @@ fn killed_runs_resume_to_identical_features() {
             sigma: 0.0,
             fraction: 1.0,
             seed: 0,
+            model: Default::default(),
         }),
         Some(&fa.observables),
     )
@@ -275,6 +277,7 @@ fn killed_runs_resume_to_identical_features() {
             sigma: 1.0,
             fraction: 0.5,
             seed: 0,
+            model: Default::default(),
         }),
         Some(&fa.observables),
     )
@@ -457,4 +460,109 @@ print(n)
     );
     // 2 runs × 3 checkpoints (0, 1, 2) × 4 layers × 4 statistics.
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "96");
+}
+
+const MEASUREMENT_SPEC: &str = r#"
+import paper
+
+study models {
+  output = "out"
+  seed   = 2
+  device = cpu
+}
+
+task shapes = synthetic_images(size = 8, channels = 1, classes = 2, train = 64, val = 32, seed = 0)
+
+train {
+  task       = shapes
+  arch       = paper.knet4(width = 0.25, init = he)
+  rule       in paper.rules
+  lr         = 0.01
+  batch      = 32
+  model_seed in seeds(3)
+  epochs     = 2
+  checkpoint = every(1 epoch)
+}
+
+observe paper.candidates { stimuli = val(16) }
+
+realism {
+  noise in [awgn(sigma = 0.5), poisson(), calcium()]
+  units in [50%]
+}
+
+classify {
+  targets  = [rule]
+  measures in [act, weight]
+  models   = [random_forest(trees in [10])]
+  splits   = balanced(2, test = 25%)
+  cv       = stratified_kfold(2)
+  realism  = true
+}
+"#;
+
+/// Measurement models end to end (issue 23): a real `lrx run` with `noise in [awgn, poisson,
+/// calcium]` writes features whose `measurement` column names each model, the act features
+/// of the models differ from the Gaussian ones while the weight features under Poisson and
+/// calcium are the plain subsampled ones, and the classifier's evaluations carry each model.
+#[test]
+fn measurement_models_reach_features_and_evaluations() {
+    use lrx::ir::Measurement;
+    use lrx::measurement::{CalciumModel, PoissonModel};
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("m.lrx");
+    std::fs::write(&spec, MEASUREMENT_SPEC).unwrap();
+    let out = dir.path().join("out");
+    let o = lrx()
+        .arg("run")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&out)
+        .args(["--jobs", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "lrx run failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let conds = lrx::classify::stage::realism_conditions(&out).unwrap();
+    let models: Vec<Measurement> = conds.iter().map(|c| c.model).collect();
+    assert_eq!(
+        models,
+        [
+            Measurement::Awgn,
+            Measurement::Calcium(CalciumModel::default()),
+            Measurement::Poisson(PoissonModel::default()),
+        ]
+    );
+    assert_eq!(conds[0].sigma, 0.5);
+    assert!(conds.iter().all(|c| c.fraction == 0.5 && c.seed == 0));
+    assert!(conds[1..].iter().all(|c| c.sigma == 0.0));
+    let load =
+        |c: &RealismCondition| load_features(&[&out], &Condition::Realism(*c), None).unwrap();
+    let (g, ca, po) = (load(&conds[0]), load(&conds[1]), load(&conds[2]));
+    let col = |t: &lrx::features::reader::FeatureTable, name: &str| {
+        let k = t.observables.iter().position(|o| o == name).unwrap();
+        t.x.index_axis(ndarray::Axis(2), k).to_owned()
+    };
+    // Poisson rates are non-negative multiples of 1/window = 2 Hz.
+    let pm = col(&po, "actraw_mean");
+    assert!(pm.iter().all(|v| *v >= 0.0 && v.is_finite()));
+    let cm = col(&ca, "actraw_mean");
+    assert!(cm.iter().all(|v| v.is_finite()));
+    assert_ne!(pm, col(&g, "actraw_mean"));
+    assert_ne!(cm, pm);
+    // Weights stay plain under Poisson and calcium: both equal the σ = 0 subsampled values,
+    // which differ from the Gaussian σ = 0.5 ones.
+    assert_eq!(col(&po, "weightraw_mean"), col(&ca, "weightraw_mean"));
+    assert_ne!(col(&po, "weightraw_mean"), col(&g, "weightraw_mean"));
+    // Evaluations carry the models.
+    let ev: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("results/evaluations.json")).unwrap(),
+    )
+    .unwrap();
+    let text = ev.to_string();
+    assert!(text.contains(r#""kind":"poisson""#), "{text:.2000}");
+    assert!(text.contains(r#""kind":"calcium""#));
 }

@@ -22,15 +22,42 @@ impl Eval<'_> {
         objects: &FactorObjects,
     ) -> Option<ir::Realism> {
         let s = self.settings(b, module, REALISM_KEYS, &[], true);
-        let sigmas = match self.scalar(&s, "noise") {
-            None => vec![0.0],
+        let (sigmas, models) = match s.values.get("noise").map(|x| x.0.clone()) {
+            None => (vec![0.0], Vec::new()),
             Some(v) => {
-                let obj = self.coerce_obj(v, Kind::Noise)?;
-                obj.params
-                    .get("sigma")
-                    .and_then(Value::as_list)
-                    .map(|l| l.iter().filter_map(Value::as_f64).collect())
-                    .unwrap_or_default()
+                // One model, or a list of models (`noise in [awgn(...), poisson(...)]`).
+                let items = match &v.v {
+                    Val::List(l) => l.clone(),
+                    _ => vec![v.clone()],
+                };
+                let mut sigmas = Vec::new();
+                let mut models = Vec::new();
+                for item in items {
+                    let span = item.span;
+                    let obj = self.coerce_obj(item, Kind::Noise)?;
+                    match obj.builtin.name {
+                        "awgn" => sigmas.extend(floats(&obj, "sigma")),
+                        name => {
+                            for m in model_grid(name, &obj) {
+                                if let Err(e) = m.validate() {
+                                    self.err(
+                                        Diag::error(codes::OUT_OF_RANGE, e.to_string())
+                                            .at(span, "in this measurement model")
+                                            .help(
+                                                "see docs/reference/realism.md, \
+                                                 \"Measurement models\", for each parameter's domain",
+                                            ),
+                                    );
+                                    return None;
+                                }
+                                if !models.contains(&m) {
+                                    models.push(m);
+                                }
+                            }
+                        }
+                    }
+                }
+                (sigmas, models)
             }
         };
         let fractions: Vec<f64> = match s.values.get("units").map(|x| x.0.clone()) {
@@ -61,6 +88,7 @@ impl Eval<'_> {
             fractions,
             seeds,
             runs,
+            models,
         })
     }
 
@@ -164,4 +192,59 @@ impl Eval<'_> {
         }
         Some(runs)
     }
+}
+
+/// The float list of a parameter of a checked builtin object (its schema makes it a list).
+fn floats(obj: &crate::check::val::Obj, name: &str) -> Vec<f64> {
+    obj.params
+        .get(name)
+        .and_then(Value::as_list)
+        .map(|l| l.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default()
+}
+
+/// Every point of a `poisson`/`calcium` object's parameter grid (the cartesian product of its
+/// list parameters, the first parameter outermost).
+fn model_grid(name: &str, obj: &crate::check::val::Obj) -> Vec<ir::Measurement> {
+    use crate::measurement::{CalciumModel, PoissonModel};
+    let names: Vec<&str> = obj.builtin.params().map(|p| p.name).collect();
+    let lists: Vec<Vec<f64>> = names.iter().map(|n| floats(obj, n)).collect();
+    let mut points: Vec<Vec<f64>> = vec![Vec::new()];
+    for l in &lists {
+        points = points
+            .iter()
+            .flat_map(|p| {
+                l.iter().map(move |&x| {
+                    let mut q = p.clone();
+                    q.push(x);
+                    q
+                })
+            })
+            .collect();
+    }
+    let get = |p: &[f64], n: &str| p[names.iter().position(|x| *x == n).expect("a parameter")];
+    points
+        .iter()
+        .map(|p| match name {
+            "poisson" => ir::Measurement::Poisson(PoissonModel {
+                rate_scale: get(p, "rate_scale"),
+                baseline: get(p, "baseline"),
+                window: get(p, "window"),
+                repeats: get(p, "repeats") as u32,
+            }),
+            "calcium" => ir::Measurement::Calcium(CalciumModel {
+                rate_scale: get(p, "rate_scale"),
+                baseline: get(p, "baseline"),
+                frame_rate: get(p, "frame_rate"),
+                rise: get(p, "rise"),
+                decay: get(p, "decay"),
+                kd: get(p, "kd"),
+                hill: get(p, "hill"),
+                shot: get(p, "shot"),
+                read: get(p, "read"),
+                frames_per_stimulus: get(p, "frames_per_stimulus") as u32,
+            }),
+            other => unreachable!("noise builtin `{other}` without a measurement model"),
+        })
+        .collect()
 }

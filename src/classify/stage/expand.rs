@@ -630,9 +630,21 @@ impl One<'_> {
         for &c in &shape.realism {
             let n_fits = fits(sp.n_splits, self.m.grid.len(), sp.cv_folds);
             let (sigma, fraction, rseed) = (c.sigma, c.fraction, c.seed);
+            // Gaussian conditions keep their names; a measurement model's condition is named by
+            // the model's kind and the first 8 hex digits of SHA-256 of its canonical text.
+            let name = if c.model.is_awgn() {
+                format!("realism-s{sigma}-f{fraction}-r{rseed}")
+            } else {
+                use sha2::{Digest, Sha256};
+                let text = c.model.canonical();
+                let kind = text.split('(').next().unwrap_or("model");
+                let h = Sha256::digest(text.as_bytes());
+                let hex: String = h[..4].iter().map(|b| format!("{b:02x}")).collect();
+                format!("realism-{kind}-{hex}-f{fraction}-r{rseed}")
+            };
             emit(n_fits, &|| {
                 self.balanced_flat(
-                    format!("realism-s{sigma}-f{fraction}-r{rseed}"),
+                    name.clone(),
                     Some(c),
                     None,
                     self.cfg(&base(String::new(), sp.balanced.clone())),

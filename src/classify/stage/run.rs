@@ -120,10 +120,11 @@ pub(crate) fn read_study_json(dir: &Path) -> Result<ir::Study> {
     })
 }
 
-/// Distinct realism conditions (σ, ρ, seed ≠ −1) in a study's feature files, sorted.
+/// Distinct realism conditions (σ, ρ, seed ≠ −1, measurement model) in a study's feature
+/// files, sorted: Gaussian conditions first (grid order), then each model's.
 pub fn realism_conditions(study_dir: &Path) -> Result<Vec<RealismCondition>> {
-    use arrow_array::{Float64Array, Int64Array};
-    let mut set: BTreeSet<(u64, u64, u64)> = BTreeSet::new();
+    use arrow_array::{Float64Array, Int64Array, StringArray};
+    let mut set: BTreeSet<(u64, u64, u64, String)> = BTreeSet::new();
     for path in features::reader::feature_files(study_dir)? {
         let (batches, _) = features::reader::read_parquet(&path)?;
         for b in &batches {
@@ -142,20 +143,29 @@ pub fn realism_conditions(study_dir: &Path) -> Result<Vec<RealismCondition>> {
             ) else {
                 continue;
             };
+            let m = col("measurement");
+            let m = m
+                .as_ref()
+                .and_then(|m| m.as_any().downcast_ref::<StringArray>());
             for i in 0..b.num_rows() {
                 // −1 marks the plain observables; seeds are never otherwise negative.
                 if let Ok(seed) = u64::try_from(k.value(i)) {
-                    set.insert((s.value(i).to_bits(), f.value(i).to_bits(), seed));
+                    let model = m.map_or("awgn", |m| m.value(i)).to_string();
+                    set.insert((s.value(i).to_bits(), f.value(i).to_bits(), seed, model));
                 }
             }
         }
     }
     let mut v: Vec<RealismCondition> = set
         .into_iter()
-        .map(|(s, f, seed)| RealismCondition {
-            sigma: f64::from_bits(s),
-            fraction: f64::from_bits(f),
-            seed,
+        .filter_map(|(s, f, seed, model)| {
+            Some(RealismCondition {
+                sigma: f64::from_bits(s),
+                fraction: f64::from_bits(f),
+                seed,
+                // A text no model parses is no condition this version can evaluate.
+                model: ir::Measurement::parse(&model)?,
+            })
         })
         .collect();
     v.sort_by(grid_order);
@@ -409,10 +419,13 @@ fn all_realism_conditions(
     Ok(all)
 }
 
-/// The order realism conditions are listed in: σ ascending, then ρ descending, then seed.
+/// The order realism conditions are listed in: Gaussian conditions first, then by model text;
+/// within one model σ ascending, then ρ descending, then seed.
 fn grid_order(a: &RealismCondition, b: &RealismCondition) -> std::cmp::Ordering {
-    a.sigma
-        .total_cmp(&b.sigma)
+    let model = |c: &RealismCondition| (!c.model.is_awgn(), c.model.canonical());
+    model(a)
+        .cmp(&model(b))
+        .then(a.sigma.total_cmp(&b.sigma))
         .then(b.fraction.total_cmp(&a.fraction))
         .then(a.seed.cmp(&b.seed))
 }
@@ -450,6 +463,7 @@ fn load_realism_tables(
             sigma,
             fraction,
             seed,
+            ..
         } = c;
         let cond = features::Condition::Realism(c);
         let rt = features::load_features(dirs, &cond, Some(observables))?;

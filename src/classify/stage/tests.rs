@@ -384,6 +384,7 @@ fn spec_expansion_pairs_conv1d_and_portions() {
             sigma: 0.5,
             fraction: 1.0,
             seed: 0,
+            model: Default::default(),
         }],
     };
     let (specs, notes) = evaluation_specs(&c, &shape);

@@ -24,7 +24,8 @@ use super::realism::{
 use super::stats::{StatsError, compute_kind, row_statistics, tensor_statistics, to_host};
 use crate::features::observable::{Function, LayerPosition, Measure, ObservableId, Statistic};
 use crate::features::schema::{ObservationRow, PLAIN_SEED};
-use crate::ir::StatConventions;
+use crate::ir::{Measurement, StatConventions};
+use crate::measurement::CalciumState;
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
 use tch::{Kind, Tensor};
@@ -204,8 +205,8 @@ impl Cond {
 struct Group {
     fraction: f64,
     seed: u64,
-    /// (condition index, σ)
-    members: Vec<(usize, f64)>,
+    /// (condition index, σ, measurement model)
+    members: Vec<(usize, f64, Measurement)>,
 }
 
 /// Kept units of one group for one layer and measure, as host indices and device tensor.
@@ -231,6 +232,9 @@ struct LayerState {
     act_kept: Vec<Option<Kept>>,
     out_kept: Vec<Option<Kept>>,
     in_kept: Vec<Option<Kept>>,
+    /// Per condition: the calcium state of each kept act unit, carried across batches (empty
+    /// unless the condition's model is `calcium`).
+    calcium: Vec<Vec<CalciumState>>,
 }
 
 /// Accumulates the observables of one checkpoint, batch by batch.
@@ -325,11 +329,11 @@ impl CheckpointObserver {
                 .iter_mut()
                 .find(|g| g.fraction == c.fraction && g.seed == c.seed)
             {
-                Some(g) => g.members.push((ci, c.sigma)),
+                Some(g) => g.members.push((ci, c.sigma, c.model)),
                 None => groups.push(Group {
                     fraction: c.fraction,
                     seed: c.seed,
-                    members: vec![(ci, c.sigma)],
+                    members: vec![(ci, c.sigma, c.model)],
                 }),
             }
         }
@@ -361,6 +365,7 @@ impl CheckpointObserver {
                 act_kept: (0..ng).map(|_| None).collect(),
                 out_kept: (0..ng).map(|_| None).collect(),
                 in_kept: (0..ng).map(|_| None).collect(),
+                calcium: vec![Vec::new(); nc],
             });
         }
         Ok(obs)
@@ -391,11 +396,12 @@ impl CheckpointObserver {
                 .f_index_select(1, &index_tensor(&idx, flat.device()))
                 .and_then(|t| t.f_to_kind(kind))
                 .map_err(torch_err(name, "subsampling the weights"))?;
-            let noise = g.members.iter().any(|(_, s)| *s > 0.0).then(|| {
+            let noise = g.members.iter().any(|(_, s, _)| *s > 0.0).then(|| {
                 let key = stream_key(g.seed, name, Measure::Weight, Purpose::Noise);
                 standard_normal_tensor(key, 0..1, &idx, kind, flat.device())
             });
-            for &(ci, sigma) in &g.members {
+            // Poisson and calcium models leave weights plain (σ = 0 for them).
+            for &(ci, sigma, _) in &g.members {
                 let v = match &noise {
                     Some(z) if sigma > 0.0 => &sub + z * sigma,
                     _ => sub.shallow_clone(),
@@ -540,14 +546,33 @@ impl CheckpointObserver {
                     .f_index_select(1, &kept.t)
                     .and_then(|t| t.f_to_kind(kind))
                     .map_err(torch_err(&name, "subsampling the activations"))?;
-                let noise = g.members.iter().any(|(_, s)| *s > 0.0).then(|| {
+                let noise = g.members.iter().any(|(_, s, _)| *s > 0.0).then(|| {
                     let key = stream_key(g.seed, &name, Measure::Act, Purpose::Noise);
                     standard_normal_tensor(key, offset..offset + b as u64, &kept.idx, kind, device)
                 });
-                for &(ci, sigma) in &g.members {
-                    let v = match &noise {
-                        Some(z) if sigma > 0.0 => &sub + z * sigma,
-                        _ => sub.shallow_clone(),
+                for &(ci, sigma, model) in &g.members {
+                    let v = match (&noise, model) {
+                        (Some(z), Measurement::Awgn) if sigma > 0.0 => &sub + z * sigma,
+                        (_, Measurement::Awgn) => sub.shallow_clone(),
+                        (_, m) => {
+                            let key = stream_key(g.seed, &name, Measure::Act, Purpose::Model);
+                            let x = to_host(&sub.to_kind(Kind::Double).reshape([-1]))
+                                .map_err(torch_err(&name, "copying activations for a model"))?;
+                            let rows = offset..offset + b as u64;
+                            let o = match m {
+                                Measurement::Poisson(p) => {
+                                    p.observe_block(key, rows, &kept.idx, &x)
+                                }
+                                Measurement::Calcium(c) => {
+                                    c.observe_block(key, rows, &kept.idx, &x, &mut st.calcium[ci])
+                                }
+                                Measurement::Awgn => unreachable!("matched above"),
+                            };
+                            Tensor::from_slice(&o)
+                                .reshape([b, kept.idx.len() as i64])
+                                .to_kind(kind)
+                                .to_device(device)
+                        }
                     };
                     let s = row_statistics(&v, &self.act_req, &conv)
                         .map_err(stats_err(&name, Measure::Act))?;
@@ -619,7 +644,7 @@ impl CheckpointObserver {
                 let jk = j
                     .f_index_select(1, &in_kept.t)
                     .map_err(torch_err(&name, "subsampling the input gradient"))?;
-                let noise = g.members.iter().any(|(_, s)| *s > 0.0).then(|| {
+                let noise = g.members.iter().any(|(_, s, _)| *s > 0.0).then(|| {
                     let key = stream_key(g.seed, &name, Measure::Gradavg, Purpose::Noise);
                     standard_normal_tensor(
                         key,
@@ -629,7 +654,9 @@ impl CheckpointObserver {
                         device,
                     )
                 });
-                for &(ci, sigma) in &g.members {
+                // Poisson and calcium models leave activity change plain (σ = 0 for them):
+                // it is a derivative of the network, not a recorded response.
+                for &(ci, sigma, _) in &g.members {
                     let v = match &noise {
                         Some(z) if sigma > 0.0 => &jk + z * sigma,
                         _ => jk.shallow_clone(),
@@ -689,6 +716,10 @@ impl CheckpointObserver {
                         unit_fraction,
                         realism_seed,
                         value: vals[k],
+                        measurement: match cond {
+                            Cond::Plain => Measurement::Awgn,
+                            Cond::Real(c) => c.model,
+                        },
                     });
                 }
             }

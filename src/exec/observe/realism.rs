@@ -65,6 +65,7 @@ impl RealismCondition {
             sigma,
             fraction,
             seed,
+            model: Default::default(),
         };
         c.validate()?;
         Ok(c)
@@ -107,6 +108,7 @@ impl RealismCondition {
                         sigma,
                         fraction,
                         seed,
+                        model: Default::default(),
                     });
                 }
             }
@@ -136,6 +138,9 @@ pub(crate) enum Purpose {
     Units,
     /// The draw of the additive noise on the kept units.
     Noise,
+    /// The draws of a Poisson or calcium measurement model on the kept units
+    /// (`crate::measurement`: stream = stimulus, words from unit · 2³²).
+    Model,
 }
 
 /// The 32-byte ChaCha8 key of (seed, layer, measure, purpose).
@@ -151,6 +156,7 @@ pub(crate) fn stream_key(seed: u64, layer: &str, measure: Measure, purpose: Purp
     h.update(match purpose {
         Purpose::Units => b"units".as_slice(),
         Purpose::Noise => b"noise".as_slice(),
+        Purpose::Model => b"model".as_slice(),
     });
     h.finalize().into()
 }

@@ -37,6 +37,7 @@ fn rows_for(run: usize, layers: &[&str], epochs: &[i64]) -> Vec<ObservationRow> 
                         unit_fraction: frac,
                         realism_seed: seed,
                         value: cell(run, li, epoch, k, seed),
+                        measurement: Default::default(),
                     });
                 }
             }
@@ -125,6 +126,7 @@ fn roundtrip_and_pivot() {
         sigma: 0.5,
         fraction: 0.25,
         seed: 3,
+        model: Default::default(),
     });
     let pick = vec!["gradavgsq_id".to_string(), "weightabs_median".to_string()];
     let t = load_features(&[dir.path()], &cond, Some(&pick)).unwrap();
@@ -136,6 +138,7 @@ fn roundtrip_and_pivot() {
         sigma: 9.0,
         fraction: 0.25,
         seed: 3,
+        model: Default::default(),
     });
     assert!(matches!(
         load_features(&[dir.path()], &none, None),

@@ -21,7 +21,11 @@ fn setting(e: &EvalEntry) -> String {
         parts.push(format!("portion {p}"));
     }
     if let Some(r) = e.realism {
-        parts.push(format!("σ={} ρ={}", r.sigma, r.fraction));
+        if r.model.is_awgn() {
+            parts.push(format!("σ={} ρ={}", r.sigma, r.fraction));
+        } else {
+            parts.push(format!("{} ρ={}", r.model.canonical(), r.fraction));
+        }
     }
     if let Some(m) = &e.matched {
         parts.push(format!("matched ±{}", m.tolerance));

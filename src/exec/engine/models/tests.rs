@@ -24,11 +24,13 @@ fn single_forward_observation_equals_per_layer_recompute() {
                         sigma: 0.5,
                         fraction: 0.5,
                         seed: 3,
+                        model: Default::default(),
                     },
                     RealismCondition {
                         sigma: 0.0,
                         fraction: 0.1,
                         seed: 1,
+                        model: Default::default(),
                     },
                 ],
                 jacobian_via: via,
