@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use super::expand::EvalSpec;
-use super::run::StageOptions;
+use super::StageOptions;
 use super::{Result, StageError};
 use crate::classify::SavedError;
 use crate::classify::data::FeatureTable;
@@ -125,7 +125,7 @@ fn save_one(
 
 #[cfg(test)]
 mod tests {
-    use super::super::run::{StageOptions, classify_study_with};
+    use super::super::{StageOptions, classify_study_with};
     use super::super::tests::checked;
     use crate::synthetic::{SyntheticStudy, write_synthetic_study};
 
