@@ -192,7 +192,7 @@ impl PoissonModel {
         total as f64 / (self.repeats as f64 * self.window)
     }
 
-    /// [`observe`](Self::observe) for `rows` × `units.len()` activations (row-major, `x`), the
+    /// `observe` for `rows` × `units.len()` activations (row-major, `x`), the
     /// draws of (row, unit) keyed by `key` as the module describes.
     pub fn observe_block(
         &self,

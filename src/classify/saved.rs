@@ -1,6 +1,6 @@
 //! Saved classifiers (docs/saved-classifiers.md): a fitted forest or linear SVM with everything
 //! needed to apply it to new feature tables: the feature schema, the z-scoring, the calibration
-//! map (temperature scaling fitted on out-of-fold scores, [`super::calibrate`]), the training
+//! map (temperature scaling fitted on out-of-fold scores, `classify::calibrate`), the training
 //! statistics of the out-of-distribution check, the realism condition, the target and classes.
 //!
 //! The file is JSON with `format = "lrx-classifier"` and `format_version = 1`; floats are written
@@ -53,7 +53,7 @@ pub enum SavedError {
         /// What was found instead.
         message: String,
     },
-    /// The file was written by a newer lrx (format version above [`FORMAT_VERSION`]).
+    /// The file was written by a newer lrx (format version above `FORMAT_VERSION`).
     #[error(
         "{path} has classifier format version {found}; this lrx reads up to {supported}: update lrx"
     )]

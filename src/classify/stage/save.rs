@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::expand::EvalSpec;
 use super::StageOptions;
+use super::expand::EvalSpec;
 use super::{Result, StageError};
 use crate::classify::SavedError;
 use crate::classify::data::FeatureTable;
@@ -125,8 +125,8 @@ fn save_one(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{StageOptions, classify_study_with};
     use super::super::tests::checked;
+    use super::super::{StageOptions, classify_study_with};
     use crate::synthetic::{SyntheticStudy, write_synthetic_study};
 
     const CLASSIFY: &str = r#"classify {
