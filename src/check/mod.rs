@@ -99,6 +99,63 @@ fn finish_check(
     })
 }
 
+/// Whether the file is a recordings spec: it parses and has a top-level `recording` or
+/// `recordings` block ([`check_recordings_path`] checks it; a study spec has none).
+pub fn is_recordings_spec(sources: &SourceMap, id: SourceId) -> bool {
+    crate::syntax::parse_source(sources, id).is_ok_and(|f| {
+        f.items.iter().any(|i| {
+            matches!(i, crate::syntax::ast::Item::Block(b)
+                if study::RECORDINGS_BLOCKS.contains(&b.kind.node.as_str()))
+        })
+    })
+}
+
+/// Checks the recordings spec at `path` (docs/reference/recordings.md): its `recording` blocks
+/// become the declaration `lrx import` reads, with the spec hash of the file and its imports.
+/// Session files are relative to the spec's directory; one that is not here is a warning.
+pub fn check_recordings_path(
+    path: &Path,
+    sources: &mut SourceMap,
+) -> Result<Warned<ir::recordings::RecordingsFile>, Diags> {
+    let id = match sources.load(path) {
+        Ok(id) => id,
+        Err(e) => {
+            let mut d = Diags::default();
+            d.push(
+                Diag::error(
+                    codes::IO_READ,
+                    format!("cannot read `{}`: {e}", path.display()),
+                )
+                .help("check the path; recordings specs are `.lrx` text files"),
+            );
+            return Err(d);
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new(""));
+    let mut ev = eval::Eval::new(sources);
+    let mut stack = vec![(id, None::<Span>)];
+    let main = ev.load(id, crate::stdlib::get, &mut stack, true);
+    let file = main.and_then(|m| ev.recordings(m, base));
+    let mut diags = std::mem::take(&mut ev.diags);
+    drop(ev);
+    diags.0.sort_by_key(|d| d.span.map(|s| (s.source, s.start)));
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let Some(mut file) = file else {
+        diags.push(Diag::error(
+            codes::BUG,
+            "this is a bug in lrx: the check failed without an error",
+        ));
+        return Err(diags);
+    };
+    file.spec_hash = spec_hash(sources, id);
+    Ok(Warned {
+        value: file,
+        warnings: diags.0,
+    })
+}
+
 /// The canonical value (see `val::Val::canonical`) of every definition of every stdlib
 /// module of this build, keyed `module.name`: the stdlib's lock (`lrx doc --stdlib-lock`).
 pub fn stdlib_values() -> std::collections::BTreeMap<String, String> {

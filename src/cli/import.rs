@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
-    /// The recordings file (JSON): recordings, their sessions (`.npy`, one per epoch), layers.
+    /// The recordings spec (`.lrx`: `recording` blocks, checked like `lrx check` does) or its
+    /// JSON form: recordings, their sessions (one file per epoch), layers.
     pub recordings: PathBuf,
     /// Output directory (created): `features/rule=<rule>/run=<id>/part-0.parquet`,
     /// `runs.parquet`, `import.json`.
@@ -26,8 +27,18 @@ pub(super) fn cmd_import(_: &Cli, _: &ImportArgs, out: &mut Out) -> Result<(), i
 }
 
 #[cfg(feature = "torch")]
-pub(super) fn cmd_import(_: &Cli, a: &ImportArgs, out: &mut Out) -> Result<(), i32> {
-    match crate::exec::import::import(&a.recordings, &a.out) {
+pub(super) fn cmd_import(cli: &Cli, a: &ImportArgs, out: &mut Out) -> Result<(), i32> {
+    let json = a
+        .recordings
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let result = if json {
+        crate::exec::import::import(&a.recordings, &a.out)
+    } else {
+        let file = super::check_recordings(cli, &a.recordings, out)?;
+        crate::exec::import::import_checked(&file, &a.recordings, &a.out)
+    };
+    match result {
         Ok(m) => {
             let _ = writeln!(
                 out.err,

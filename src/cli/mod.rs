@@ -399,6 +399,18 @@ pub(crate) fn load(
     spec: &std::path::Path,
     out: &mut Out,
 ) -> Result<(SourceMap, ir::Study, Plan), i32> {
+    if is_recordings(spec) {
+        return Err(fail_code(
+            out,
+            diag::codes::UNKNOWN_KIND,
+            format_args!(
+                "`{}` is a recordings spec (it has `recording` blocks), not a study: check it with \
+                 `lrx check`, import it with `lrx import {} --out DIR`, then `lrx predict MODEL DIR`",
+                spec.display(),
+                spec.display()
+            ),
+        ));
+    }
     let mut sources = SourceMap::new();
     let checked = check::check_path(spec, &mut sources);
     let deny = cli.deny.contains(&Deny::Warnings);
@@ -428,7 +440,52 @@ pub(crate) fn load(
     }
 }
 
+/// Checks a recordings spec, printing its diagnostics; `Err(1)` when it is invalid (or has
+/// warnings under `--deny warnings`).
+pub(crate) fn check_recordings(
+    cli: &Cli,
+    spec: &std::path::Path,
+    out: &mut Out,
+) -> Result<ir::recordings::RecordingsFile, i32> {
+    let mut sources = SourceMap::new();
+    match check::check_recordings_path(spec, &mut sources) {
+        Ok(w) => {
+            if !w.warnings.is_empty() {
+                report(cli, &w.warnings, &sources, out);
+                if cli.deny.contains(&Deny::Warnings) {
+                    return Err(1);
+                }
+            }
+            Ok(w.value)
+        }
+        Err(d) => {
+            report(cli, &d.0, &sources, out);
+            Err(1)
+        }
+    }
+}
+
+/// Whether `spec` is a recordings spec (a file that cannot be read is left to the study
+/// checker, which says so).
+fn is_recordings(spec: &std::path::Path) -> bool {
+    let mut sources = SourceMap::new();
+    sources
+        .load(spec)
+        .is_ok_and(|id| check::is_recordings_spec(&sources, id))
+}
+
 fn cmd_check(cli: &Cli, spec: &std::path::Path, out: &mut Out) -> Result<(), i32> {
+    if is_recordings(spec) {
+        let file = check_recordings(cli, spec, out)?;
+        let sessions: usize = file.recordings.iter().map(|r| r.sessions.len()).sum();
+        let _ = writeln!(
+            out.err,
+            "ok: recordings spec is valid: {} recording(s), {sessions} session(s); read it with `lrx import {} --out DIR`",
+            file.recordings.len(),
+            spec.display()
+        );
+        return Ok(());
+    }
     let (_, study, plan) = load(cli, spec, out)?;
     let _ = writeln!(
         out.err,

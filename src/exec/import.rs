@@ -13,87 +13,13 @@ use crate::features::observable::{LayerPosition, Measure, ObservableId};
 use crate::features::schema::{ObservationRow, RunRecord};
 use crate::features::writer::{FileMetadata, write_features, write_runs};
 use serde::{Deserialize, Serialize};
+
+pub use crate::ir::recordings::{
+    NwbSource, RecordedLayer, Recording, RecordingsFile, Session, UNKNOWN_RULE,
+};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tch::{Kind, Tensor};
-
-/// The rule label of a recording whose learning rule is not known.
-pub const UNKNOWN_RULE: &str = "unknown";
-
-/// A recordings file: the recordings to import and the observables to compute.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordingsFile {
-    /// `act` observables by name (`actraw_mean`, ...); default: the 21 `act` candidates.
-    #[serde(default)]
-    pub observables: Option<Vec<String>>,
-    /// The recordings, one trajectory each.
-    pub recordings: Vec<Recording>,
-}
-
-/// One recorded trajectory: its sessions in order and the layers its units form.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Recording {
-    /// The recording id (the output's `run_id`).
-    pub id: String,
-    /// A known learning-rule label (simulated recordings); default `unknown`.
-    #[serde(default)]
-    pub rule: Option<String>,
-    /// The source format: `plain` (`.npy` per session) or `nwb` (NWB 2.x file per session).
-    #[serde(default = "plain_format")]
-    pub format: String,
-    /// Where an `nwb` recording's responses come from (required for `nwb`).
-    #[serde(default)]
-    pub nwb: Option<NwbSource>,
-    /// The layers, in order (their `layer_index`).
-    pub layers: Vec<RecordedLayer>,
-    /// The sessions, in trajectory order.
-    pub sessions: Vec<Session>,
-}
-
-fn plain_format() -> String {
-    "plain".into()
-}
-
-/// The responses of an NWB session.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NwbSource {
-    /// `units` (spike times of `/units`) or the path of a `RoiResponseSeries`, e.g.
-    /// `processing/ophys/Fluorescence/RoiResponseSeries`.
-    pub responses: String,
-    /// The `TimeIntervals` table of the presentations, under `/intervals/` (e.g. `trials`).
-    pub intervals: String,
-    /// The column of the intervals table naming the stimulus (presentations of one stimulus
-    /// are averaged); default: every presentation is its own stimulus.
-    #[serde(default)]
-    pub stimulus: Option<String>,
-}
-
-/// Which units of a session form one layer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordedLayer {
-    /// The layer's name in the output (`layer`).
-    pub name: String,
-    /// `early`, `middle` or `deep` (the classifier's position feature).
-    pub position: LayerPosition,
-    /// The layer's units: plain, column indices of the session array (0-based); NWB units,
-    /// `/units/id` values; NWB ophys, ROI indices (columns of `data`). Default: every unit.
-    #[serde(default)]
-    pub units: Option<Vec<i64>>,
-}
-
-/// One session: a `[stimuli × units]` `.npy` file and the epoch it stands for.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Session {
-    /// The checkpoint (epoch) the session stands for; strictly increasing within a recording.
-    pub epoch: i64,
-    /// The `.npy` file (relative to the recordings file's directory).
-    pub file: PathBuf,
-}
 
 /// Errors of `lrx import`, each naming the file and what is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -452,7 +378,9 @@ fn validate(file: &RecordingsFile, path: &Path) -> Result<(), ImportError> {
     Ok(())
 }
 
-/// Import every recording of the recordings file `path` into `out` (the study layout).
+/// Import every recording of the JSON recordings file `path` into `out` (the study layout).
+/// A recordings spec (`.lrx`) is checked first (`check::check_recordings_path`), then
+/// imported with [`import_checked`].
 pub fn import(path: &Path, out: &Path) -> Result<ImportManifest, ImportError> {
     let text = read_bytes(path)?;
     let file: RecordingsFile =
@@ -460,13 +388,35 @@ pub fn import(path: &Path, out: &Path) -> Result<ImportManifest, ImportError> {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-    validate(&file, path)?;
+    let spec_hash = sha256_hex(&text);
+    import_declared(&file, path, spec_hash.clone(), spec_hash, out)
+}
+
+/// Import the recordings of a checked recordings spec at `spec` (its session files are
+/// relative to the spec's directory) into `out`. The manifest's `spec_hash` is the spec's
+/// (as `lrx check` computes it for a study: the file and its imports).
+pub fn import_checked(
+    file: &RecordingsFile,
+    spec: &Path,
+    out: &Path,
+) -> Result<ImportManifest, ImportError> {
+    let sha = sha256_hex(&read_bytes(spec)?);
+    import_declared(file, spec, file.spec_hash.clone(), sha, out)
+}
+
+fn import_declared(
+    file: &RecordingsFile,
+    path: &Path,
+    spec_hash: String,
+    spec_sha256: String,
+    out: &Path,
+) -> Result<ImportManifest, ImportError> {
+    validate(file, path)?;
     let observables = act_observables(file.observables.as_deref(), path)?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let spec_hash = sha256_hex(&text);
     let mut sources = vec![SourceFile {
         path: path.to_path_buf(),
-        sha256: spec_hash.clone(),
+        sha256: spec_sha256,
     }];
     let mut records = Vec::new();
     for r in &file.recordings {

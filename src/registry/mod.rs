@@ -156,6 +156,7 @@ const NONNEG: Ty = Ty::FloatList {
     min: 0.0,
     max: f64::INFINITY,
 };
+const POSITIVE: Ty = Ty::PosFloatList { max: f64::INFINITY };
 const COUNTS: Ty = Ty::IntList {
     min: 1,
     max: 1_000_000,
@@ -177,7 +178,7 @@ const POISSON: &[Param] = &[
     ),
     pu(
         "window",
-        NONNEG,
+        POSITIVE,
         D::FL(&[0.5]),
         "s",
         "counting window, > 0; the observable is counts / window (a grid)",
@@ -206,34 +207,34 @@ const CALCIUM: &[Param] = &[
     ),
     pu(
         "frame_rate",
-        NONNEG,
+        POSITIVE,
         D::FL(&[30.0]),
         "Hz",
         "imaging frame rate, > 0 (a grid)",
     ),
     pu(
         "rise",
-        NONNEG,
+        POSITIVE,
         D::FL(&[0.05]),
         "s",
         "rise time constant of the calcium kernel, > 0 and < decay (a grid)",
     ),
     pu(
         "decay",
-        NONNEG,
+        POSITIVE,
         D::FL(&[0.4]),
         "s",
         "decay time constant of the calcium kernel (a grid)",
     ),
     p(
         "kd",
-        NONNEG,
+        POSITIVE,
         D::FL(&[10.0]),
         "half-saturation of the Hill curve, in peak calcium of one spike, > 0 (a grid)",
     ),
     p(
         "hill",
-        NONNEG,
+        POSITIVE,
         D::FL(&[2.5]),
         "Hill coefficient, > 0 (a grid)",
     ),

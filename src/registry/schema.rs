@@ -56,6 +56,12 @@ pub enum Ty {
         /// Largest item allowed.
         max: f64,
     },
+    /// A list of floats in `(0, max]`: positive, zero refused (time constants, rates of a
+    /// measurement model).
+    PosFloatList {
+        /// Largest item allowed (infinite: no bound).
+        max: f64,
+    },
     /// A list of names from a fixed set.
     EnumList(&'static [&'static str]),
     /// A list whose items are `none` or an integer ≥ 1 (PCA components).
@@ -79,7 +85,12 @@ impl Ty {
             Ty::Str => "a string".into(),
             Ty::Enum(v) => format!("one of {}", names(v)),
             Ty::IntList { .. } => "a list of integers".into(),
-            Ty::FloatList { .. } => "a list of numbers".into(),
+            Ty::FloatList { min, max } if max.is_infinite() => {
+                format!("a list of numbers ≥ {min}")
+            }
+            Ty::FloatList { min, max } => format!("a list of numbers in [{min}, {max}]"),
+            Ty::PosFloatList { max } if max.is_infinite() => "a list of numbers > 0".into(),
+            Ty::PosFloatList { max } => format!("a list of numbers > 0 and ≤ {max}"),
             Ty::EnumList(v) => format!("a list of {}", names(v)),
             Ty::OptIntList => "a list of `none` or integers".into(),
         }
@@ -105,6 +116,10 @@ impl Ty {
                 l.iter()
                     .all(|x| x.as_f64().is_some_and(|f| f >= *min && f <= *max))
             }),
+            Ty::PosFloatList { max } => v.as_list().is_some_and(|l| {
+                l.iter()
+                    .all(|x| x.as_f64().is_some_and(|f| f > 0.0 && f <= *max))
+            }),
             Ty::EnumList(vals) => v.as_list().is_some_and(|l| {
                 l.iter()
                     .all(|x| x.as_str().is_some_and(|s| vals.contains(&s)))
@@ -119,7 +134,11 @@ impl Ty {
     pub fn is_list(&self) -> bool {
         matches!(
             self,
-            Ty::IntList { .. } | Ty::FloatList { .. } | Ty::EnumList(_) | Ty::OptIntList
+            Ty::IntList { .. }
+                | Ty::FloatList { .. }
+                | Ty::PosFloatList { .. }
+                | Ty::EnumList(_)
+                | Ty::OptIntList
         )
     }
 }

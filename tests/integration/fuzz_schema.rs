@@ -158,6 +158,10 @@ impl ValueGen<'_> {
                 let x = g.float_in(min, max);
                 g.float_text(x)
             }),
+            Ty::PosFloatList { max } => self.list(|g| {
+                let x = g.float_in(f64::MIN_POSITIVE, max);
+                g.float_text(x)
+            }),
             Ty::EnumList(vals) => {
                 self.list(|g| vals[g.rng.random_range(0..vals.len())].to_string())
             }
@@ -275,6 +279,14 @@ impl ValueGen<'_> {
                 };
                 Some(in_list(self, bad, &one))
             }
+            Ty::PosFloatList { max } => {
+                let bad = float_out(self, 0.0, max, true)?;
+                let one = Param {
+                    ty: Ty::PosFloat { max },
+                    ..*p
+                };
+                Some(in_list(self, bad, &one))
+            }
             Ty::EnumList(vals) => {
                 let bad = self.non_member(vals);
                 let one = Param {
@@ -329,7 +341,9 @@ impl ValueGen<'_> {
             Ty::Epochs { .. } => &["\"3\"", "true", "3 cpu_hours", "[1]"],
             Ty::Str => &["1", "true", "[\"a\"]", "2 epochs"],
             Ty::Enum(_) => &["1", "true", "[1]", "2.5%"],
-            Ty::IntList { .. } | Ty::FloatList { .. } => &["\"1\"", "true", "[1, \"a\"]", "[true]"],
+            Ty::IntList { .. } | Ty::FloatList { .. } | Ty::PosFloatList { .. } => {
+                &["\"1\"", "true", "[1, \"a\"]", "[true]"]
+            }
             // Integers accept the units `epochs` and `pixels` (docs/reference/expressions.md).
             Ty::OptIntList => &["\"\"", "true", "[[1]]", "2 cpu_hours"],
             Ty::EnumList(_) => &["\"\"", "true", "[[1]]", "2 epochs"],
@@ -358,6 +372,9 @@ impl ValueGen<'_> {
         }
         if lrx::registry::cochlea::is_audio_task(b.name) {
             repair_cochlea(b, &mut args);
+        }
+        if b.name == "calcium" {
+            repair_calcium(b, &mut args, None);
         }
         repair_rule(&mut args);
         self.render(b, args)
@@ -427,6 +444,47 @@ fn repair_rule(args: &mut [(&'static Param, String)]) {
         for a in args.iter_mut().filter(|(p, _)| p.name == "backward_init") {
             a.1 = "independent".into();
         }
+    }
+}
+
+/// Keeps every `rise` of a calcium grid below every `decay` (the kernel is a difference of
+/// exponentials: the checker refuses `rise ≥ decay` with `lrx::measurement::kinetics`), setting
+/// `decay` explicitly to twice the largest rise when the given or default decays are too short.
+/// `keep = Some("decay")` changes `rise` instead.
+fn repair_calcium(
+    b: &'static Builtin,
+    args: &mut Vec<(&'static Param, String)>,
+    keep: Option<&str>,
+) {
+    let items = |s: &str| -> Vec<f64> {
+        s.trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .map(|x| x.trim().parse().unwrap())
+            .collect()
+    };
+    let get = |args: &Vec<(&'static Param, String)>, name: &str| -> Vec<f64> {
+        match args.iter().find(|(p, _)| p.name == name) {
+            Some((_, v)) => items(v),
+            None => match b.param(name).unwrap().default {
+                D::FL(x) => x.to_vec(),
+                d => panic!("unexpected default {d:?} of {name}"),
+            },
+        }
+    };
+    let rise = get(args, "rise").into_iter().fold(0.0, f64::max);
+    let decay = get(args, "decay").into_iter().fold(f64::INFINITY, f64::min);
+    if rise < decay {
+        return;
+    }
+    let (name, x) = if keep != Some("decay") && (2.0 * rise).is_finite() {
+        ("decay", 2.0 * rise)
+    } else {
+        ("rise", decay / 2.0)
+    };
+    let v = format!("{x:e}");
+    match args.iter_mut().find(|(q, _)| q.name == name) {
+        Some(a) => a.1 = v,
+        None => args.push((b.param(name).unwrap(), v)),
     }
 }
 
@@ -725,8 +783,13 @@ fn fuzz_schema_bounds_are_accepted() {
                     vec![min.to_string(), max.to_string()]
                 }
                 Ty::Seed => vec!["0".into(), u64::MAX.to_string()],
-                Ty::PosFloat { max } => {
-                    vec![format!("{:e}", f64::MIN_POSITIVE), format!("{max:e}")]
+                Ty::PosFloat { max } | Ty::PosFloatList { max } => {
+                    let hi = if max.is_finite() {
+                        format!("{max:e}")
+                    } else {
+                        "1e300".into()
+                    };
+                    vec![format!("{:e}", f64::MIN_POSITIVE), hi]
                 }
                 Ty::Float { min, max } | Ty::FloatList { min, max } => {
                     let mut v = vec![format!("{min:e}")];
@@ -750,6 +813,17 @@ fn fuzz_schema_bounds_are_accepted() {
                 }
                 args.push(format!("{} = {v}", p.name));
                 let mut call = format!("{}({})", b.name, args.join(", "));
+                if b.name == "calcium" {
+                    // Keep the calcium kernel's rise below its decay (see `repair_calcium`).
+                    let mut a: Vec<(&'static Param, String)> =
+                        vec![(b.param(p.name).unwrap(), v.clone())];
+                    repair_calcium(b, &mut a, Some(p.name));
+                    if a.iter().any(|(q, x)| q.name == p.name && *x != v) {
+                        continue; // this bound alone cannot make a valid kernel
+                    }
+                    let mut g = ChaCha8Rng::seed_from_u64(0);
+                    call = ValueGen { rng: &mut g }.render(b, a).0;
+                }
                 if lrx::registry::cochlea::is_audio_task(b.name) {
                     // Keep the cochleagram consistent around the bound (see `repair_cochlea`).
                     let mut g = ChaCha8Rng::seed_from_u64(0);

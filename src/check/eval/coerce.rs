@@ -84,6 +84,7 @@ impl Eval<'_> {
                 },
                 what,
             ),
+            Ty::PosFloatList { max } => self.list(v, &Ty::PosFloat { max: *max }, what),
             Ty::EnumList(vals) => self.list(v, &Ty::Enum(vals), what),
             Ty::OptIntList => {
                 let items = match &v.v {

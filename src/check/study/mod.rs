@@ -14,6 +14,7 @@ mod keys;
 mod observe;
 mod point;
 mod realism;
+mod recordings;
 mod report;
 mod settings;
 mod sweep;
@@ -21,6 +22,7 @@ mod sweep;
 pub use keys::{BLOCKS, block_keys, keys_of_block};
 pub use observe::all_candidates;
 pub use point::MAX_EPOCHS;
+pub use recordings::RECORDINGS_BLOCKS;
 pub use sweep::{DEFAULT_MAX_RUNS, RunLimits};
 
 use super::eval::Eval;
@@ -126,7 +128,13 @@ impl Eval<'_> {
                         format!("unknown block `{}`", b.kind.node),
                     )
                     .at(b.kind.span, "not a block kind")
-                    .help(suggest(&b.kind.node, &kws)),
+                    .help(if RECORDINGS_BLOCKS.contains(&b.kind.node.as_str()) {
+                        "`recording` blocks make a recordings spec of their own (docs/reference/recordings.md): \
+                         move them to a file without study blocks, and read it with `lrx import FILE --out DIR`"
+                            .to_string()
+                    } else {
+                        suggest(&b.kind.node, &kws)
+                    }),
                 );
                 continue;
             }
