@@ -131,11 +131,26 @@ pub fn check_recordings_path(
             return Err(d);
         }
     };
-    let base = path.parent().unwrap_or(Path::new(""));
+    check_recordings_source(id, sources)
+}
+
+/// [`check_recordings_path`] for a file already in the source map (the language server's
+/// way). Session files are relative to the file's directory (the working directory for a
+/// file without a path).
+pub fn check_recordings_source(
+    id: SourceId,
+    sources: &mut SourceMap,
+) -> Result<Warned<ir::recordings::RecordingsFile>, Diags> {
+    let base = sources
+        .get(id)
+        .path
+        .as_ref()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
     let mut ev = eval::Eval::new(sources);
     let mut stack = vec![(id, None::<Span>)];
     let main = ev.load(id, crate::stdlib::get, &mut stack, true);
-    let file = main.and_then(|m| ev.recordings(m, base));
+    let file = main.and_then(|m| ev.recordings(m, &base));
     let mut diags = std::mem::take(&mut ev.diags);
     drop(ev);
     diags.0.sort_by_key(|d| d.span.map(|s| (s.source, s.start)));

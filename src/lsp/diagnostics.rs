@@ -38,6 +38,12 @@ fn run_checker(id: SourceId, sources: &mut SourceMap) -> Vec<Diag> {
             .all(|i| !matches!(i, Item::Block(b) if b.kind.node != "observables"))
             && !f.items.is_empty()
     });
+    if crate::check::is_recordings_spec(sources, id) {
+        return match crate::check::check_recordings_source(id, sources) {
+            Ok(w) => w.warnings,
+            Err(d) => d.0,
+        };
+    }
     if library {
         return match crate::check::check_module(id, sources) {
             Ok(()) => Vec::new(),

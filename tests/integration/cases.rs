@@ -46,6 +46,17 @@ fn expected(text: &str, case: &str) -> Expected {
 
 /// Every diagnostic of checking and planning a file: errors, and warnings of both stages.
 fn diagnose(path: &std::path::Path, sources: &mut SourceMap) -> Vec<lrx::diag::Diag> {
+    let mut probe = SourceMap::new();
+    if probe
+        .load(path)
+        .is_ok_and(|id| lrx::check::is_recordings_spec(&probe, id))
+    {
+        // A recordings spec (`recording` blocks): checked, nothing to plan.
+        return match lrx::check::check_recordings_path(path, sources) {
+            Ok(w) => w.warnings,
+            Err(d) => d.0,
+        };
+    }
     match lrx::check::check_path(path, sources) {
         Ok(w) => {
             let mut all = w.warnings;

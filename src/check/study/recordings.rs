@@ -489,6 +489,14 @@ impl Eval<'_> {
             None => None,
             Some((v, _, _)) => {
                 let span = v.span;
+                if matches!(&v.v, Val::List(l) if l.is_empty()) {
+                    self.err(
+                        Diag::error(codes::EMPTY_LIST, format!("layer `{name}` has no units"))
+                            .at(span, "no items")
+                            .help("list its units, or leave `units` out for every unit"),
+                    );
+                    return None;
+                }
                 let Value::List(l) = self.typed(
                     &s,
                     "units",
@@ -501,14 +509,6 @@ impl Eval<'_> {
                     return None;
                 };
                 let units: Vec<i64> = l.iter().filter_map(Value::as_i64).collect();
-                if units.is_empty() {
-                    self.err(
-                        Diag::error(codes::EMPTY_LIST, format!("layer `{name}` has no units"))
-                            .at(span, "no items")
-                            .help("list its units, or leave `units` out for every unit"),
-                    );
-                    return None;
-                }
                 let mut seen = std::collections::BTreeSet::new();
                 if let Some(d) = units.iter().find(|u| !seen.insert(**u)) {
                     self.err(

@@ -368,3 +368,66 @@ mod nwb_files {
         );
     }
 }
+
+/// A recordings spec (`.lrx`) checks to the same declaration as its JSON form and imports to
+/// the same features, and its manifest carries the spec hash `lrx check` computes.
+#[test]
+fn recordings_spec_imports_like_its_json_form() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("m1")).unwrap();
+    for (f, n) in [("m1/day0.npy", 12), ("m1/day5.npy", 12)] {
+        let x: Vec<f64> = (0..n * 7).map(|_| rng.random::<f64>() - 0.3).collect();
+        write_npy_f64(&dir.path().join(f), n, 7, &x);
+    }
+    let lrx = dir.path().join("rec.lrx");
+    std::fs::write(
+        &lrx,
+        r#"// two areas of one mouse
+recordings { observables = [actraw_mean, actsq_median, actabs_kurtosis] }
+recording m { id = "mouse-1", rule = bp
+  sessions = { 5 epochs: "m1/day5.npy", 0: "m1/day0.npy" }
+  layer V1 { position = early, units = [0, 1, 2, 3] }
+  layer LM { position = deep, units = [6, 4, 5] }
+}
+"#,
+    )
+    .unwrap();
+    let json = dir.path().join("rec.json");
+    write_json(
+        &json,
+        &serde_json::json!({
+            "observables": ["actraw_mean", "actsq_median", "actabs_kurtosis"],
+            "recordings": [{
+                "id": "mouse-1", "rule": "bp",
+                "layers": [
+                    {"name": "V1", "position": "early", "units": [0, 1, 2, 3]},
+                    {"name": "LM", "position": "deep", "units": [6, 4, 5]},
+                ],
+                "sessions": [{"epoch": 0, "file": "m1/day0.npy"}, {"epoch": 5, "file": "m1/day5.npy"}],
+            }],
+        }),
+    );
+    let mut sources = crate::source::SourceMap::new();
+    let checked = crate::check::check_recordings_path(&lrx, &mut sources).unwrap();
+    assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
+    let from_json: RecordingsFile = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&checked.value).unwrap(),
+        serde_json::to_value(&from_json).unwrap()
+    );
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let ma = import_checked(&checked.value, &lrx, &a).unwrap();
+    import(&json, &b).unwrap();
+    assert_eq!(ma.spec_hash, checked.value.spec_hash);
+    assert_eq!(ma.spec_hash.len(), 16);
+    let rows = |d: &Path| {
+        let r = read_observations(&feature_files(d).unwrap()[0], &Condition::Plain).unwrap();
+        (r.observable, r.value)
+    };
+    let (ra, rb) = (rows(&a), rows(&b));
+    assert_eq!(ra.0.len(), 2 * 2 * 3);
+    assert_eq!(ra, rb);
+    let runs = |d: &Path| format!("{:?}", read_runs(&d.join("runs.parquet")).unwrap());
+    assert_eq!(runs(&a), runs(&b));
+}
