@@ -22,8 +22,9 @@ echo "[e2e] 2/5 held-out networks (saved activations) -> $W/heldout"
 echo "[e2e] 3/5 simulate two-photon recordings, write NWB -> $W/rec"
 "$PY" scripts/e2e/simulate_recordings.py "$W/heldout" "$W/rec" --model calcium --fraction 0.25 \
   --params '{"frames_per_stimulus": 4}' --seed 7 2> "$W/simulate.err"
-echo "[e2e] 4/5 lrx import -> $W/imported"
-"$LRX" import "$W/rec/recordings.json" --out "$W/imported"
+echo "[e2e] 4/5 lrx check + lrx import (the recordings spec) -> $W/imported"
+"$LRX" check "$W/rec/recordings.lrx" --deny warnings
+"$LRX" import "$W/rec/recordings.lrx" --out "$W/imported"
 echo "[e2e] 5/5 lrx predict"
 "$LRX" predict "$M" "$W/imported" --plain --format json > "$W/pred_recordings.json"
 "$LRX" predict "$M" "$W/heldout" --format json > "$W/pred_lrx.json"

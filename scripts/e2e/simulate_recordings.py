@@ -11,9 +11,11 @@ file per checkpoint plus a recordings file for `lrx import`:
                                 and a `trials` TimeIntervals table (start, stop, stimulus);
                                 poisson -> /units spike times and the same `trials` table
   OUT/<run id>/epoch_NNNN.npy   --format plain: the per-stimulus responses [stimuli, units]
-  OUT/recordings.json           the mapping: one recording per network, its layers (ROI or unit
-                                indices, layer position), its sessions (file, epoch) and, for
-                                evaluation, its true rule
+  OUT/recordings.lrx            the mapping, a recordings spec (`lrx check`, `lrx import`): one
+                                `recording` block per network, its layers (ROI or unit indices,
+                                layer position), its sessions (epoch: file) and, for evaluation,
+                                its true rule
+  OUT/recordings.json           the same mapping in the JSON form
 
 The models follow docs/reference/realism.md "Measurement models" and are written here from those
 equations with numpy (independently of lrx's Rust): calcium = stimuli shown one after another for
@@ -189,7 +191,30 @@ def main(argv=None):
         sys.exit(f"error: {rd}: no run has saved activations (observe {{ save_activations = true }})")
     json.dump({"observables": None, "recordings": recordings}, open(os.path.join(a.out, "recordings.json"), "w"),
               indent=1)
+    with open(os.path.join(a.out, "recordings.lrx"), "w") as f:
+        f.write(recordings_spec(recordings, a))
     print(f"{len(recordings)} recordings, {sum(len(r['sessions']) for r in recordings)} sessions -> {a.out}")
+
+
+def recordings_spec(recordings, a):
+    """The mapping as a recordings spec (docs/reference/recordings.md)."""
+    q = json.dumps  # a JSON string is a valid .lrx string (no escapes beyond \\ and \")
+    out = [f"// Simulated recordings ({a.model}, {a.format}), written by scripts/e2e/simulate_recordings.py.", ""]
+    for i, r in enumerate(recordings):
+        out.append(f"recording net{i} {{")
+        out.append(f"  id = {q(r['id'])}")
+        out.append(f"  rule = {q(r['rule'])}")
+        if "nwb" in r:
+            n = r["nwb"]
+            out.append(f"  nwb {{ responses = {q(n['responses'])}, intervals = {q(n['intervals'])}, "
+                       f"stimulus = {q(n['stimulus'])} }}")
+        sessions = ", ".join(f"{s['epoch']}: {q(s['file'])}" for s in r["sessions"])
+        out.append(f"  sessions = {{ {sessions} }}")
+        for l in r["layers"]:
+            out.append(f"  layer {l['name']} {{ position = {l['position']}, units = {l['units']} }}")
+        out.append("}")
+        out.append("")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
