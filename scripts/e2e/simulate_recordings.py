@@ -211,7 +211,9 @@ def recordings_spec(recordings, a):
         sessions = ", ".join(f"{s['epoch']}: {q(s['file'])}" for s in r["sessions"])
         out.append(f"  sessions = {{ {sessions} }}")
         for l in r["layers"]:
-            out.append(f"  layer {l['name']} {{ position = {l['position']}, units = {l['units']} }}")
+            u = l["units"]
+            units = f"range({u[0]}, {u[-1] + 1})" if u == list(range(u[0], u[-1] + 1)) else str(u)
+            out.append(f"  layer {l['name']} {{ position = {l['position']}, units = {units} }}")
         out.append("}")
         out.append("")
     return "\n".join(out)
