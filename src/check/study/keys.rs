@@ -89,6 +89,10 @@ pub fn keys_of_block(kind: &str) -> Option<(&'static [&'static str], &'static [&
         "classify" => (CLASSIFY_KEYS, &["trajectory"]),
         "report" => (REPORT_KEYS, &[]),
         "trajectory" => (TRAJECTORY_KEYS, &[]),
+        "recordings" => (super::recordings::RECORDINGS_KEYS, &[]),
+        "recording" => (super::recordings::RECORDING_KEYS, &["layer", "nwb"]),
+        "layer" => (super::recordings::LAYER_KEYS, &[]),
+        "nwb" => (super::recordings::NWB_KEYS, &[]),
         k if registry::measure(k).is_some() => (MEASURE_KEYS, &[]),
         _ => return None,
     })
