@@ -18,21 +18,22 @@ use std::path::Path;
 /// Checks the spec at `path`. The source map receives the file and everything it imports, so
 /// the caller can render the diagnostics.
 pub fn check_path(path: &Path, sources: &mut SourceMap) -> Result<Warned<ir::Study>, Diags> {
-    let id = match sources.load(path) {
-        Ok(id) => id,
-        Err(e) => {
-            let mut d = Diags::default();
-            d.push(
-                Diag::error(
-                    codes::IO_READ,
-                    format!("cannot read `{}`: {e}", path.display()),
-                )
-                .help("check the path; specs are `.lrx` text files"),
-            );
-            return Err(d);
-        }
-    };
-    check_source(id, sources)
+    check_source(load_spec(path, sources)?, sources)
+}
+
+/// Loads a spec file into the source map; a file that cannot be read is `lrx::io::read`.
+fn load_spec(path: &Path, sources: &mut SourceMap) -> Result<SourceId, Diags> {
+    sources.load(path).map_err(|e| {
+        let mut d = Diags::default();
+        d.push(
+            Diag::error(
+                codes::IO_READ,
+                format!("cannot read `{}`: {e}", path.display()),
+            )
+            .help("check the path; specs are `.lrx` text files"),
+        );
+        d
+    })
 }
 
 /// Checks a file already in the source map.
@@ -117,20 +118,7 @@ pub fn check_recordings_path(
     path: &Path,
     sources: &mut SourceMap,
 ) -> Result<Warned<ir::recordings::RecordingsFile>, Diags> {
-    let id = match sources.load(path) {
-        Ok(id) => id,
-        Err(e) => {
-            let mut d = Diags::default();
-            d.push(
-                Diag::error(
-                    codes::IO_READ,
-                    format!("cannot read `{}`: {e}", path.display()),
-                )
-                .help("check the path; recordings specs are `.lrx` text files"),
-            );
-            return Err(d);
-        }
-    };
+    let id = load_spec(path, sources)?;
     check_recordings_source(id, sources)
 }
 
