@@ -565,4 +565,28 @@ fn measurement_models_reach_features_and_evaluations() {
     let text = ev.to_string();
     assert!(text.contains(r#""kind":"poisson""#), "{text:.2000}");
     assert!(text.contains(r#""kind":"calcium""#));
+    // summary.parquet names each evaluation's measurement model.
+    let f = std::fs::File::open(out.join("results/summary.parquet")).unwrap();
+    let mut models = std::collections::BTreeSet::new();
+    for b in parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+    {
+        let b = b.unwrap();
+        let c = b.column_by_name("realism_measurement").unwrap();
+        let c = c
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .unwrap();
+        models.extend(
+            c.iter()
+                .flatten()
+                .map(|m| m.split('(').next().unwrap().to_string()),
+        );
+    }
+    assert_eq!(
+        models.into_iter().collect::<Vec<_>>(),
+        ["awgn", "calcium", "poisson"]
+    );
 }

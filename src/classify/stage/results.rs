@@ -145,6 +145,7 @@ pub(crate) fn write_summary_parquet(path: &Path, ev: &Evaluations) -> Result<()>
                         | "realism_sigma"
                         | "realism_fraction"
                         | "realism_seed"
+                        | "realism_measurement"
                         | "matched_tolerance"
                 );
             let dt: DataType = a.data_type().clone();
@@ -226,6 +227,10 @@ fn summary_columns(e: &[Entry]) -> Vec<(&'static str, arrow_array::ArrayRef)> {
         ("realism_sigma", x(&|r| r.realism.map(|p| p.sigma))),
         ("realism_fraction", x(&|r| r.realism.map(|p| p.fraction))),
         ("realism_seed", i(&|r| r.realism.map(|p| p.seed as i64))),
+        (
+            "realism_measurement",
+            s(&|r| r.realism.map(|p| p.model.canonical())),
+        ),
         (
             "matched_tolerance",
             x(&|r| r.matched.as_ref().map(|m| m.tolerance)),
