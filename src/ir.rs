@@ -2,8 +2,6 @@
 //! into concrete points. Nothing after `check` sees an unresolved name. Every value the user
 //! wrote keeps an `origin` span so later stages can point at the spec.
 
-pub mod recordings;
-
 use crate::source::Span;
 use crate::value::{Call, Value};
 use serde::{Deserialize, Serialize};

@@ -117,7 +117,7 @@ pub fn is_recordings_spec(sources: &SourceMap, id: SourceId) -> bool {
 pub fn check_recordings_path(
     path: &Path,
     sources: &mut SourceMap,
-) -> Result<Warned<ir::recordings::RecordingsFile>, Diags> {
+) -> Result<Warned<crate::features::recordings::RecordingsFile>, Diags> {
     let id = load_spec(path, sources)?;
     check_recordings_source(id, sources)
 }
@@ -128,7 +128,7 @@ pub fn check_recordings_path(
 pub fn check_recordings_source(
     id: SourceId,
     sources: &mut SourceMap,
-) -> Result<Warned<ir::recordings::RecordingsFile>, Diags> {
+) -> Result<Warned<crate::features::recordings::RecordingsFile>, Diags> {
     let base = sources
         .get(id)
         .path

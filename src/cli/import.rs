@@ -2,7 +2,9 @@
 //! (src/exec/import.rs, docs/reference/recordings.md).
 #![cfg_attr(not(feature = "torch"), allow(unused_imports, dead_code))]
 
-use super::{Cli, Out};
+use super::{Cli, Deny, Out, report};
+use crate::check;
+use crate::source::SourceMap;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -35,7 +37,7 @@ pub(super) fn cmd_import(cli: &Cli, a: &ImportArgs, out: &mut Out) -> Result<(),
     let result = if json {
         crate::exec::import::import(&a.recordings, &a.out)
     } else {
-        let file = super::check_recordings(cli, &a.recordings, out)?;
+        let file = check_recordings(cli, &a.recordings, out)?;
         crate::exec::import::import_checked(&file, &a.recordings, &a.out)
     };
     match result {
@@ -60,4 +62,38 @@ pub(super) fn cmd_import(cli: &Cli, a: &ImportArgs, out: &mut Out) -> Result<(),
             Err(1)
         }
     }
+}
+
+/// Checks a recordings spec, printing its diagnostics; `Err(1)` when it is invalid (or has
+/// warnings under `--deny warnings`).
+pub(super) fn check_recordings(
+    cli: &Cli,
+    spec: &std::path::Path,
+    out: &mut Out,
+) -> Result<crate::features::recordings::RecordingsFile, i32> {
+    let mut sources = SourceMap::new();
+    match check::check_recordings_path(spec, &mut sources) {
+        Ok(w) => {
+            if !w.warnings.is_empty() {
+                report(cli, &w.warnings, &sources, out);
+                if cli.deny.contains(&Deny::Warnings) {
+                    return Err(1);
+                }
+            }
+            Ok(w.value)
+        }
+        Err(d) => {
+            report(cli, &d.0, &sources, out);
+            Err(1)
+        }
+    }
+}
+
+/// Whether `spec` is a recordings spec (a file that cannot be read is left to the study
+/// checker, which says so).
+pub(super) fn is_recordings(spec: &std::path::Path) -> bool {
+    let mut sources = SourceMap::new();
+    sources
+        .load(spec)
+        .is_ok_and(|id| check::is_recordings_spec(&sources, id))
 }

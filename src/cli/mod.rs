@@ -399,7 +399,7 @@ pub(crate) fn load(
     spec: &std::path::Path,
     out: &mut Out,
 ) -> Result<(SourceMap, ir::Study, Plan), i32> {
-    if is_recordings(spec) {
+    if import::is_recordings(spec) {
         return Err(fail_code(
             out,
             diag::codes::UNKNOWN_KIND,
@@ -440,43 +440,9 @@ pub(crate) fn load(
     }
 }
 
-/// Checks a recordings spec, printing its diagnostics; `Err(1)` when it is invalid (or has
-/// warnings under `--deny warnings`).
-pub(crate) fn check_recordings(
-    cli: &Cli,
-    spec: &std::path::Path,
-    out: &mut Out,
-) -> Result<ir::recordings::RecordingsFile, i32> {
-    let mut sources = SourceMap::new();
-    match check::check_recordings_path(spec, &mut sources) {
-        Ok(w) => {
-            if !w.warnings.is_empty() {
-                report(cli, &w.warnings, &sources, out);
-                if cli.deny.contains(&Deny::Warnings) {
-                    return Err(1);
-                }
-            }
-            Ok(w.value)
-        }
-        Err(d) => {
-            report(cli, &d.0, &sources, out);
-            Err(1)
-        }
-    }
-}
-
-/// Whether `spec` is a recordings spec (a file that cannot be read is left to the study
-/// checker, which says so).
-fn is_recordings(spec: &std::path::Path) -> bool {
-    let mut sources = SourceMap::new();
-    sources
-        .load(spec)
-        .is_ok_and(|id| check::is_recordings_spec(&sources, id))
-}
-
 fn cmd_check(cli: &Cli, spec: &std::path::Path, out: &mut Out) -> Result<(), i32> {
-    if is_recordings(spec) {
-        let file = check_recordings(cli, spec, out)?;
+    if import::is_recordings(spec) {
+        let file = import::check_recordings(cli, spec, out)?;
         let sessions: usize = file.recordings.iter().map(|r| r.sessions.len()).sum();
         let _ = writeln!(
             out.err,

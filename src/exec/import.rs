@@ -14,7 +14,7 @@ use crate::features::schema::{ObservationRow, RunRecord};
 use crate::features::writer::{FileMetadata, write_features, write_runs};
 use serde::{Deserialize, Serialize};
 
-pub use crate::ir::recordings::{
+pub use crate::features::recordings::{
     NwbSource, RecordedLayer, Recording, RecordingsFile, Session, UNKNOWN_RULE,
 };
 use sha2::{Digest, Sha256};

@@ -9,7 +9,7 @@ use crate::check::eval::Eval;
 use crate::check::val::{SVal, Val};
 use crate::diag::{Diag, codes};
 use crate::features::observable::{LayerPosition, Measure, ObservableId};
-use crate::ir::recordings::{NwbSource, RecordedLayer, Recording, RecordingsFile, Session};
+use crate::features::recordings::{NwbSource, RecordedLayer, Recording, RecordingsFile, Session};
 use crate::registry::schema::Ty;
 use crate::source::Span;
 use crate::syntax::ast::Block;

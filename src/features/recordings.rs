@@ -4,7 +4,7 @@
 //! `check::check_recordings_path`) or, for tools that generate it, as the JSON form of these
 //! types (docs/reference/recordings.md).
 
-use crate::features::observable::LayerPosition;
+use super::observable::LayerPosition;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
