@@ -52,6 +52,7 @@ pub const ALL: &[&str] = &[
     "lrx::import::manifest",
     "lrx::import::bad_array",
     "lrx::import::unit_not_found",
+    "lrx::import::location_not_found",
     "lrx::import::nwb",
     // exec::engine::EngineError: building and training a network.
     "lrx::engine::bad_param",

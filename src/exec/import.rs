@@ -72,6 +72,20 @@ pub enum ImportError {
         /// The session's number of units.
         units: usize,
     },
+    /// A layer selects units by a location no unit of the session has.
+    #[error(
+        "session file `{path}`: layer `{layer}` selects location `{location}`, which no unit's electrodes have (locations: {available})"
+    )]
+    LocationNotFound {
+        /// The NWB file.
+        path: PathBuf,
+        /// The layer.
+        layer: String,
+        /// The location asked for.
+        location: String,
+        /// The session's locations, comma-separated.
+        available: String,
+    },
     /// The observer failed on a session (its statistics).
     #[error("session file `{path}`: {source}")]
     Observe {
@@ -93,6 +107,7 @@ impl crate::diag::Coded for ImportError {
             ImportError::BadArray { .. } => "lrx::import::bad_array",
             ImportError::Nwb { .. } => "lrx::import::nwb",
             ImportError::UnitNotFound { .. } => "lrx::import::unit_not_found",
+            ImportError::LocationNotFound { .. } => "lrx::import::location_not_found",
             ImportError::Observe { source, .. } => source.code(),
             ImportError::Write(e) => e.code(),
         }
@@ -311,6 +326,49 @@ pub(crate) fn observe_session(
     obs.finish().map_err(obs_err)
 }
 
+/// The layers with every `location` replaced by the ids of the session's units in it (NWB
+/// units, `nwb::unit_locations`); the layers unchanged when none selects by location.
+fn by_location(
+    layers: &[RecordedLayer],
+    path: &Path,
+    ids: &[i64],
+) -> Result<Vec<RecordedLayer>, ImportError> {
+    if layers.iter().all(|l| l.location.is_none()) {
+        return Ok(layers.to_vec());
+    }
+    let locs = nwb::unit_locations(path)?;
+    layers
+        .iter()
+        .map(|l| {
+            let Some(want) = &l.location else {
+                return Ok(l.clone());
+            };
+            let units: Vec<i64> = ids
+                .iter()
+                .zip(&locs)
+                .filter(|(_, loc)| *loc == want)
+                .map(|(id, _)| *id)
+                .collect();
+            if units.is_empty() {
+                let mut available: Vec<&str> = locs.iter().map(String::as_str).collect();
+                available.sort_unstable();
+                available.dedup();
+                return Err(ImportError::LocationNotFound {
+                    path: path.to_path_buf(),
+                    layer: l.name.clone(),
+                    location: want.clone(),
+                    available: available.join(", "),
+                });
+            }
+            Ok(RecordedLayer {
+                units: Some(units),
+                location: None,
+                ..l.clone()
+            })
+        })
+        .collect()
+}
+
 fn validate(file: &RecordingsFile, path: &Path) -> Result<(), ImportError> {
     let manifest = |message: String| ImportError::Manifest {
         path: path.to_path_buf(),
@@ -361,6 +419,18 @@ fn validate(file: &RecordingsFile, path: &Path) -> Result<(), ImportError> {
             }
             if l.units.as_ref().is_some_and(|u| u.is_empty()) {
                 return Err(manifest(format!("{at}: layer `{}` has no units", l.name)));
+            }
+            if l.location.is_some() && l.units.is_some() {
+                return Err(manifest(format!(
+                    "{at}: layer `{}` gives both `units` and `location`; give one",
+                    l.name
+                )));
+            }
+            if l.location.is_some() && r.nwb.as_ref().is_none_or(|n| n.responses != "units") {
+                return Err(manifest(format!(
+                    "{at}: layer `{}` selects by `location`, which needs NWB units (`\"responses\": \"units\"`)",
+                    l.name
+                )));
             }
         }
         if r.sessions.is_empty() {
@@ -431,9 +501,10 @@ fn import_declared(
                 }
                 Some(src) => nwb::read_session(&p, src)?,
             };
+            let layers = by_location(&r.layers, &p, &ids)?;
             rows.extend(observe_session(
                 s.epoch,
-                &r.layers,
+                &layers,
                 &observables,
                 (n, u, &x),
                 &ids,
@@ -501,6 +572,17 @@ mod nwb {
             object: String::new(),
             message: "this lrx was built without the `nwb` feature (HDF5); rebuild with it".into(),
         })
+    }
+    pub(crate) fn unit_locations(path: &Path) -> Result<Vec<String>, ImportError> {
+        read_session(
+            path,
+            &NwbSource {
+                responses: String::new(),
+                intervals: String::new(),
+                stimulus: None,
+            },
+        )
+        .map(|_| Vec::new())
     }
 }
 #[cfg(test)]

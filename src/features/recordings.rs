@@ -78,6 +78,10 @@ pub struct RecordedLayer {
     /// `/units/id` values; NWB ophys, ROI indices (columns of `data`). Default: every unit.
     #[serde(default)]
     pub units: Option<Vec<i64>>,
+    /// NWB units only: the units whose electrodes lie in this brain area (the `location`
+    /// column of `/general/extracellular_ephys/electrodes`), instead of `units`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 /// One session: a `[stimuli × units]` `.npy` file and the epoch it stands for.

@@ -2,8 +2,10 @@
 
 Usage: nwb_ref.py DIR
 Writes, with pynwb as the independent writer (seed 23):
-  DIR/units.nwb   5 units (ids 10..14) with spike times, a `trials` table of 24 presentations
-                  of 6 stimuli (column `stimulus`, strings), and
+  DIR/units.nwb   5 units (ids 10..14) with spike times and electrodes (10-12 in `CA1`, 13-14
+                  in `VISp`), a `trials` table of 24 presentations of 6 stimuli (column
+                  `stimulus`, strings), and
+  DIR/mixed.nwb   one unit (id 7) on electrodes in two locations, and
   DIR/ophys.nwb   a RoiResponseSeries (processing/ophys/Fluorescence/RoiResponseSeries) of 4 ROIs
                   at 10 Hz (starting_time + rate), and a `stims` TimeIntervals table of 12
                   presentations with an integer `image` column;
@@ -56,13 +58,30 @@ def main():
     for a, b, k in zip(starts, stops, keys):
         f.add_trial(start_time=a, stop_time=b, stimulus=k)
     ids = [10, 11, 12, 13, 14]
+    # Electrodes in two areas: units 10-12 on CA1 electrodes (11 on two of them), 13-14 in VISp.
+    probe = f.create_device(name="probe")
+    shank = f.create_electrode_group(name="shank0", description="one shank", location="brain", device=probe)
+    for loc in ["CA1", "CA1", "VISp"]:
+        f.add_electrode(location=loc, group=shank)
+    unit_electrodes = [[0], [0, 1], [1], [2], [2]]
     spikes = []
     for j, uid in enumerate(ids):
         st = np.sort(rng.uniform(0.0, 25.0, size=40 + 15 * j))
         spikes.append(st)
-        f.add_unit(id=uid, spike_times=st)
+        f.add_unit(id=uid, spike_times=st, electrodes=unit_electrodes[j])
     with NWBHDF5IO(os.path.join(out, "units.nwb"), "w") as io:
         io.write(f)
+    # A unit whose electrodes lie in two areas (CA1 and VISp): selecting by location is refused.
+    g = new_file("mixed")
+    g.add_trial_column(name="stimulus", description="stimulus name")
+    g.add_trial(start_time=0.1, stop_time=0.6, stimulus="img0")
+    probe = g.create_device(name="probe")
+    shank = g.create_electrode_group(name="shank0", description="one shank", location="brain", device=probe)
+    for loc in ["CA1", "VISp"]:
+        g.add_electrode(location=loc, group=shank)
+    g.add_unit(id=7, spike_times=[0.2, 0.3], electrodes=[0, 1])
+    with NWBHDF5IO(os.path.join(out, "mixed.nwb"), "w") as io:
+        io.write(g)
     per_pres = np.array(
         [[np.sum((st >= a) & (st < b)) / (b - a) for st in spikes] for a, b in zip(starts, stops)]
     )

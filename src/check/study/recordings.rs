@@ -24,7 +24,7 @@ pub(super) const RECORDINGS_KEYS: &[&str] = &["observables"];
 /// The keys of `recording ID { ... }` (and its nested blocks `layer NAME { ... }`, `nwb { ... }`).
 pub(super) const RECORDING_KEYS: &[&str] = &["id", "rule", "sessions"];
 /// The keys of `layer NAME { ... }` in a recording.
-pub(super) const LAYER_KEYS: &[&str] = &["position", "units"];
+pub(super) const LAYER_KEYS: &[&str] = &["position", "units", "location"];
 /// The keys of `nwb { ... }` in a recording.
 pub(super) const NWB_KEYS: &[&str] = &["responses", "intervals", "stimulus"];
 
@@ -258,6 +258,23 @@ impl Eval<'_> {
             ok = false;
         }
         let (rule, nwb, sessions) = (rule?, nwb?, sessions?);
+        let units_source = nwb.as_ref().is_some_and(|n| n.responses == "units");
+        for l in layers
+            .iter()
+            .filter(|l| l.location.is_some() && !units_source)
+        {
+            self.err(
+                Diag::error(
+                    codes::OUT_OF_RANGE,
+                    format!("layer `{}` selects units by `location`", l.name),
+                )
+                .at(names[&l.name], "selects by `location`, which needs NWB units")
+                .help(
+                    "`location` picks NWB units by their electrodes' brain area: it needs `nwb { responses = \"units\", ... }`; for other sources list `units`",
+                ),
+            );
+            ok = false;
+        }
         ok.then(|| {
             (
                 Recording {
@@ -524,11 +541,45 @@ impl Eval<'_> {
                 Some(units)
             }
         };
+        let location = match s.values.get("location") {
+            None if s.written.contains("location") => return None,
+            None => None,
+            Some((v, _, _)) => {
+                let span = v.span;
+                let loc = match self.typed(&s, "location", Ty::Str)? {
+                    Value::Str(x) if !x.is_empty() => x,
+                    _ => {
+                        self.err(
+                            Diag::error(codes::OUT_OF_RANGE, "`location` is empty")
+                                .at(span, "empty")
+                                .help(
+                                    "the brain area of the electrodes, e.g. `location = \"CA1\"`",
+                                ),
+                        );
+                        return None;
+                    }
+                };
+                if let Some((u, _, _)) = s.values.get("units") {
+                    self.err(
+                        Diag::error(
+                            codes::DUPLICATE,
+                            format!("layer `{name}` selects its units twice"),
+                        )
+                        .at(span, "by location")
+                        .related(u.span, "and by id")
+                        .help("give `units` or `location`, not both"),
+                    );
+                    return None;
+                }
+                Some(loc)
+            }
+        };
         Some((
             RecordedLayer {
                 name,
                 position,
                 units,
+                location,
             },
             head.span,
         ))

@@ -151,6 +151,83 @@ pub(crate) fn read_session(path: &Path, src: &NwbSource) -> Result<Responses, Im
     Ok((order.len(), u, values, ids))
 }
 
+/// The brain area of every unit, in `/units/id` order: the `location` of its electrodes
+/// (`/units/electrodes` + `electrodes_index`, rows of `/general/extracellular_ephys/electrodes`).
+/// A unit without electrodes, or whose electrodes lie in several locations, is an error.
+pub(crate) fn unit_locations(path: &Path) -> Result<Vec<String>, ImportError> {
+    let c = Ctx { path };
+    let file = h5::File::open(path).map_err(|e| ImportError::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot open as HDF5: {e}"),
+    })?;
+    let g = c.group(&file, "units")?;
+    let ids = c.i64s(&g, "units", "id")?;
+    let rows = c.i64s(&g, "units", "electrodes")?;
+    let index = c.i64s(&g, "units", "electrodes_index")?;
+    let tname = "general/extracellular_ephys/electrodes";
+    let t = c.group(&file, tname)?;
+    let location = stimulus_keys(&c, &t, tname, "location")?;
+    if index.len() != ids.len() {
+        return Err(c.err(
+            "units/electrodes_index",
+            format!("{} entries for {} units", index.len(), ids.len()),
+        ));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    let mut lo = 0usize;
+    for (j, &hi) in index.iter().enumerate() {
+        let hi = usize::try_from(hi)
+            .ok()
+            .filter(|&h| h >= lo && h <= rows.len())
+            .ok_or_else(|| {
+                c.err(
+                    "units/electrodes_index",
+                    format!("entry {j} = {hi} is not a non-decreasing end index into electrodes"),
+                )
+            })?;
+        let mut locs: Vec<&str> = Vec::new();
+        for &r in &rows[lo..hi] {
+            let l = usize::try_from(r)
+                .ok()
+                .and_then(|r| location.get(r))
+                .ok_or_else(|| {
+                    c.err(
+                        "units/electrodes",
+                        format!(
+                            "unit {}: electrode row {r} is not among the {} rows of /{tname}",
+                            ids[j],
+                            location.len()
+                        ),
+                    )
+                })?;
+            if !locs.contains(&l.as_str()) {
+                locs.push(l);
+            }
+        }
+        match locs[..] {
+            [l] => out.push(l.to_string()),
+            [] => {
+                return Err(c.err(
+                    "units/electrodes",
+                    format!("unit {} has no electrode", ids[j]),
+                ));
+            }
+            _ => {
+                return Err(c.err(
+                    "units/electrodes",
+                    format!(
+                        "unit {}'s electrodes lie in several locations ({}): list the layer's units by id instead",
+                        ids[j],
+                        locs.join(", ")
+                    ),
+                ));
+            }
+        }
+        lo = hi;
+    }
+    Ok(out)
+}
+
 fn units_responses(
     c: &Ctx,
     file: &h5::File,

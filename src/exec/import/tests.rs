@@ -331,6 +331,43 @@ mod nwb_files {
             );
         }
 
+        // Layers by the electrodes' location (a recordings spec) = the same units by id.
+        let by_loc = dir.path().join("loc.lrx");
+        std::fs::write(
+            &by_loc,
+            r#"recording ephys1 {
+  nwb { responses = "units", intervals = "trials", stimulus = "stimulus" }
+  sessions = { 1: "units.nwb" }
+  layer ca1 { position = early, location = "CA1" }
+  layer ctx { position = deep, location = "VISp" }
+}
+"#,
+        )
+        .unwrap();
+        let mut sources = crate::source::SourceMap::new();
+        let checked = crate::check::check_recordings_path(&by_loc, &mut sources).unwrap();
+        let out_loc = dir.path().join("out_loc");
+        import_checked(&checked.value, &by_loc, &out_loc).unwrap();
+        let loc_rows =
+            read_observations(&feature_files(&out_loc).unwrap()[0], &Condition::Plain).unwrap();
+        assert_eq!(loc_rows.observable, rows.observable);
+        assert_eq!(loc_rows.layer, rows.layer);
+        assert_eq!(loc_rows.value, rows.value);
+        let mut bad_loc = checked.value.clone();
+        bad_loc.recordings[0].layers[1].location = Some("LM".into());
+        let e = import_checked(&bad_loc, &by_loc, &out_loc).unwrap_err();
+        assert_eq!(e.code(), "lrx::import::location_not_found");
+        assert!(
+            e.to_string().contains("`LM`") && e.to_string().contains("CA1, VISp"),
+            "{e}"
+        );
+        let e = nwb::unit_locations(&dir.path().join("mixed.nwb")).unwrap_err();
+        assert_eq!(e.code(), "lrx::import::nwb");
+        assert!(
+            e.to_string().contains("unit 7") && e.to_string().contains("CA1, VISp"),
+            "{e}"
+        );
+
         // Malformed files and unknown ids: coded errors naming the file and the object.
         let e = nwb::read_session(&dir.path().join("bad_index.nwb"), &cases[0].1).unwrap_err();
         assert_eq!(e.code(), "lrx::import::nwb");
