@@ -47,6 +47,11 @@ print(f"[e2e] accuracy on lrx's calcium features of the same networks {p2:.3f}; 
 acc = cv.get("accuracy") or cv.get("summary", {}).get("accuracy")
 print(f"[e2e] the classifier's cross-validated accuracy (examples of the training networks): {json.dumps(acc)}")
 print(f"[e2e] held-out calibration: {json.dumps(rec.get('calibration'))}")
+assert rec["n_recordings_labelled"] == 8 and len(rec["recordings"]) == 8, rec["recordings"]
+for r in rec["recordings"]:
+    assert r["layers"] == 4 and abs(sum(r["probabilities"].values()) - 1) < 1e-9, r
+print(f"[e2e] per recording (mean of its 4 layers' probabilities): accuracy {rec['recording_accuracy']:.3f} "
+      f"on the recordings, {ref['recording_accuracy']:.3f} on lrx's features (8 networks)")
 assert abs(p1 - p2) <= 2 * se + 1e-12, "recordings and lrx's own features disagree beyond two standard errors"
 print("[e2e] passed")
 PYEOF
