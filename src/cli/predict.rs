@@ -137,9 +137,16 @@ pub(super) fn cmd_predict(a: &PredictArgs, out: &mut Out) -> Result<(), i32> {
         .map(|v| v.iter().map(|s| Some(s.as_str())).collect())
         .unwrap_or_else(|| vec![None; preds.len()]);
     let votes = recording_votes(&m.classes, runs, &truth, &preds);
+    let r = Predicted {
+        m: &m,
+        table: &table,
+        truth: &truth,
+        preds: &preds,
+        votes: &votes,
+    };
     match a.format {
-        Format::Json => print_json(a, &m, &table, &truth, &preds, &votes, out),
-        Format::Text => print_text(&m, &table, &truth, &preds, &votes, out),
+        Format::Json => r.print_json(a, out),
+        Format::Text => r.print_text(out),
     }
     let n_ood = preds.iter().filter(|p| p.out_of_distribution).count();
     if n_ood > 0 {
@@ -155,152 +162,163 @@ pub(super) fn cmd_predict(a: &PredictArgs, out: &mut Out) -> Result<(), i32> {
     Ok(())
 }
 
-fn print_json(
-    a: &PredictArgs,
-    m: &SavedClassifier,
-    table: &FeatureTable,
-    truth: &[Option<&str>],
-    preds: &[Prediction],
-    votes: &[RecordingVote],
-    out: &mut Out,
-) {
-    let probs = |p: &[f64]| {
-        m.classes
-            .iter()
-            .cloned()
-            .zip(p.iter().map(|v| serde_json::json!(v)))
-            .collect::<serde_json::Map<String, serde_json::Value>>()
-    };
-    let (runs, layers) = (&table.factors["run_id"], &table.factors["layer"]);
-    let rows: Vec<serde_json::Value> = preds
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            serde_json::json!({
-                "run_id": runs[i], "layer": layers[i], "true": truth[i],
-                "predicted": p.class,
-                "probabilities": probs(&p.probabilities),
-                "far_share": p.far_share,
-                "out_of_distribution": p.out_of_distribution,
-            })
-        })
-        .collect();
-    let recs: Vec<serde_json::Value> = votes
-        .iter()
-        .map(|v| {
-            serde_json::json!({
-                "run_id": v.run_id, "true": v.truth, "predicted": v.predicted,
-                "probabilities": probs(&v.probabilities),
-                "layers": v.layers, "ood_layers": v.ood_layers,
-            })
-        })
-        .collect();
-    let (acc, _, n) = accuracy(
-        &m.classes,
-        truth.iter().zip(preds).map(|(t, p)| (*t, p.class.as_str())),
-    );
-    let (racc, _, rn) = accuracy(
-        &m.classes,
-        votes
-            .iter()
-            .map(|v| (v.truth.as_deref(), v.predicted.as_str())),
-    );
-    let j = serde_json::json!({
-        "model": a.model, "eval_id": m.eval_id, "target": m.target,
-        "classes": m.classes, "realism": m.realism,
-        "calibration": m.calibration,
-        "ood": {"z_bound": m.ood.z_bound, "share_bound": m.ood.share_bound,
-                "flagged": preds.iter().filter(|p| p.out_of_distribution).count()},
-        "accuracy": acc, "n_labelled": n,
-        "predictions": rows,
-        "recording_accuracy": racc, "n_recordings_labelled": rn,
-        "recordings": recs,
-    });
-    let _ = writeln!(
-        out.out,
-        "{}",
-        serde_json::to_string_pretty(&j).unwrap_or_default()
-    );
+/// What `lrx predict` prints: the classifier, its examples' predictions and the recordings'
+/// votes.
+struct Predicted<'a> {
+    m: &'a SavedClassifier,
+    table: &'a FeatureTable,
+    truth: &'a [Option<&'a str>],
+    preds: &'a [Prediction],
+    votes: &'a [RecordingVote],
 }
 
-fn print_text(
-    m: &SavedClassifier,
-    table: &FeatureTable,
-    truth: &[Option<&str>],
-    preds: &[Prediction],
-    votes: &[RecordingVote],
-    out: &mut Out,
-) {
-    let realism = m.realism.as_ref().map_or_else(
-        || "none (plain observables)".to_string(),
-        ToString::to_string,
-    );
-    let fmt = |p: &[f64]| {
-        p.iter()
-            .map(|v| format!("{v:.3}"))
-            .collect::<Vec<_>>()
-            .join("\t")
-    };
-    let (runs, layers) = (&table.factors["run_id"], &table.factors["layer"]);
-    let _ = writeln!(
-        out.out,
-        "classifier `{}` ({}; target `{}`; classes {}); realism condition: {realism}",
-        m.eval_id,
-        serde_json::to_string(&m.spec).unwrap_or_default(),
-        m.target,
-        m.classes.join(", ")
-    );
-    let heads = m.classes.join(")\tp(");
-    let _ = writeln!(out.out, "run\tlayer\ttrue\tpredicted\tp({heads})\tood");
-    for (i, p) in preds.iter().enumerate() {
-        let _ = writeln!(
-            out.out,
-            "{}\t{}\t{}\t{}\t{}\t{}",
-            runs[i],
-            layers[i],
-            truth[i].unwrap_or("-"),
-            p.class,
-            fmt(&p.probabilities),
-            if p.out_of_distribution { "OOD" } else { "" }
-        );
-    }
-    let (acc, right, n) = accuracy(
-        &m.classes,
-        truth.iter().zip(preds).map(|(t, p)| (*t, p.class.as_str())),
-    );
-    if let Some(acc) = acc {
-        let _ = writeln!(
-            out.out,
-            "accuracy: {acc:.4} ({right} of {n} labelled examples)"
-        );
-    }
-    let _ = writeln!(
-        out.out,
-        "\nper recording (mean of its layers' probabilities):\nrun\ttrue\tpredicted\tp({heads})\tlayers\tood layers"
-    );
-    for v in votes {
-        let _ = writeln!(
-            out.out,
-            "{}\t{}\t{}\t{}\t{}\t{}",
-            v.run_id,
-            v.truth.as_deref().unwrap_or("-"),
-            v.predicted,
-            fmt(&v.probabilities),
-            v.layers,
-            v.ood_layers
-        );
-    }
-    let (racc, right, n) = accuracy(
-        &m.classes,
-        votes
+impl Predicted<'_> {
+    fn print_json(&self, a: &PredictArgs, out: &mut Out) {
+        let Predicted {
+            m,
+            table,
+            truth,
+            preds,
+            votes,
+        } = *self;
+        let probs = |p: &[f64]| {
+            m.classes
+                .iter()
+                .cloned()
+                .zip(p.iter().map(|v| serde_json::json!(v)))
+                .collect::<serde_json::Map<String, serde_json::Value>>()
+        };
+        let (runs, layers) = (&table.factors["run_id"], &table.factors["layer"]);
+        let rows: Vec<serde_json::Value> = preds
             .iter()
-            .map(|v| (v.truth.as_deref(), v.predicted.as_str())),
-    );
-    if let Some(acc) = racc {
+            .enumerate()
+            .map(|(i, p)| {
+                serde_json::json!({
+                    "run_id": runs[i], "layer": layers[i], "true": truth[i],
+                    "predicted": p.class,
+                    "probabilities": probs(&p.probabilities),
+                    "far_share": p.far_share,
+                    "out_of_distribution": p.out_of_distribution,
+                })
+            })
+            .collect();
+        let recs: Vec<serde_json::Value> = votes
+            .iter()
+            .map(|v| {
+                serde_json::json!({
+                    "run_id": v.run_id, "true": v.truth, "predicted": v.predicted,
+                    "probabilities": probs(&v.probabilities),
+                    "layers": v.layers, "ood_layers": v.ood_layers,
+                })
+            })
+            .collect();
+        let (acc, _, n) = accuracy(
+            &m.classes,
+            truth.iter().zip(preds).map(|(t, p)| (*t, p.class.as_str())),
+        );
+        let (racc, _, rn) = accuracy(
+            &m.classes,
+            votes
+                .iter()
+                .map(|v| (v.truth.as_deref(), v.predicted.as_str())),
+        );
+        let j = serde_json::json!({
+            "model": a.model, "eval_id": m.eval_id, "target": m.target,
+            "classes": m.classes, "realism": m.realism,
+            "calibration": m.calibration,
+            "ood": {"z_bound": m.ood.z_bound, "share_bound": m.ood.share_bound,
+                    "flagged": preds.iter().filter(|p| p.out_of_distribution).count()},
+            "accuracy": acc, "n_labelled": n,
+            "predictions": rows,
+            "recording_accuracy": racc, "n_recordings_labelled": rn,
+            "recordings": recs,
+        });
         let _ = writeln!(
             out.out,
-            "recording accuracy: {acc:.4} ({right} of {n} labelled recordings)"
+            "{}",
+            serde_json::to_string_pretty(&j).unwrap_or_default()
         );
+    }
+
+    fn print_text(&self, out: &mut Out) {
+        let Predicted {
+            m,
+            table,
+            truth,
+            preds,
+            votes,
+        } = *self;
+        let realism = m.realism.as_ref().map_or_else(
+            || "none (plain observables)".to_string(),
+            ToString::to_string,
+        );
+        let fmt = |p: &[f64]| {
+            p.iter()
+                .map(|v| format!("{v:.3}"))
+                .collect::<Vec<_>>()
+                .join("\t")
+        };
+        let (runs, layers) = (&table.factors["run_id"], &table.factors["layer"]);
+        let _ = writeln!(
+            out.out,
+            "classifier `{}` ({}; target `{}`; classes {}); realism condition: {realism}",
+            m.eval_id,
+            serde_json::to_string(&m.spec).unwrap_or_default(),
+            m.target,
+            m.classes.join(", ")
+        );
+        let heads = m.classes.join(")\tp(");
+        let _ = writeln!(out.out, "run\tlayer\ttrue\tpredicted\tp({heads})\tood");
+        for (i, p) in preds.iter().enumerate() {
+            let _ = writeln!(
+                out.out,
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                runs[i],
+                layers[i],
+                truth[i].unwrap_or("-"),
+                p.class,
+                fmt(&p.probabilities),
+                if p.out_of_distribution { "OOD" } else { "" }
+            );
+        }
+        let (acc, right, n) = accuracy(
+            &m.classes,
+            truth.iter().zip(preds).map(|(t, p)| (*t, p.class.as_str())),
+        );
+        if let Some(acc) = acc {
+            let _ = writeln!(
+                out.out,
+                "accuracy: {acc:.4} ({right} of {n} labelled examples)"
+            );
+        }
+        let _ = writeln!(
+            out.out,
+            "\nper recording (mean of its layers' probabilities):\nrun\ttrue\tpredicted\tp({heads})\tlayers\tood layers"
+        );
+        for v in votes {
+            let _ = writeln!(
+                out.out,
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                v.run_id,
+                v.truth.as_deref().unwrap_or("-"),
+                v.predicted,
+                fmt(&v.probabilities),
+                v.layers,
+                v.ood_layers
+            );
+        }
+        let (racc, right, n) = accuracy(
+            &m.classes,
+            votes
+                .iter()
+                .map(|v| (v.truth.as_deref(), v.predicted.as_str())),
+        );
+        if let Some(acc) = racc {
+            let _ = writeln!(
+                out.out,
+                "recording accuracy: {acc:.4} ({right} of {n} labelled recordings)"
+            );
+        }
     }
 }
 
