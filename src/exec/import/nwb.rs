@@ -22,6 +22,49 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    fn open(&self) -> Result<h5::File, ImportError> {
+        h5::File::open(self.path).map_err(|e| ImportError::Io {
+            path: self.path.to_path_buf(),
+            message: format!("cannot open as HDF5: {e}"),
+        })
+    }
+    /// The per-unit ranges of a ragged column: `index` (`<data>_index`, one end index per unit
+    /// of `units`) into `len` items of `data`, checked to be non-decreasing and in range.
+    fn ragged(
+        &self,
+        index: &[i64],
+        units: usize,
+        (data, len, noun): (&str, usize, &str),
+    ) -> Result<Vec<std::ops::Range<usize>>, ImportError> {
+        let object = format!("units/{data}_index");
+        if index.len() != units {
+            return Err(self.err(
+                &object,
+                format!("{} entries for {units} units", index.len()),
+            ));
+        }
+        let mut lo = 0usize;
+        index
+            .iter()
+            .enumerate()
+            .map(|(j, &hi)| {
+                let hi = usize::try_from(hi)
+                    .ok()
+                    .filter(|&h| h >= lo && h <= len)
+                    .ok_or_else(|| {
+                        self.err(
+                            &object,
+                            format!(
+                                "entry {j} = {hi} is not a non-decreasing end index into {data} ({len} {noun})"
+                            ),
+                        )
+                    })?;
+                let r = lo..hi;
+                lo = hi;
+                Ok(r)
+            })
+            .collect()
+    }
     fn err(&self, object: &str, message: impl Into<String>) -> ImportError {
         ImportError::Nwb {
             path: self.path.to_path_buf(),
@@ -82,10 +125,7 @@ fn stimulus_keys(
 /// Read one session's per-stimulus responses.
 pub(crate) fn read_session(path: &Path, src: &NwbSource) -> Result<Responses, ImportError> {
     let c = Ctx { path };
-    let file = h5::File::open(path).map_err(|e| ImportError::Io {
-        path: path.to_path_buf(),
-        message: format!("cannot open as HDF5: {e}"),
-    })?;
+    let file = c.open()?;
     // The presentation intervals.
     let iname = format!("intervals/{}", src.intervals);
     let ig = c.group(&file, &iname)?;
@@ -156,10 +196,7 @@ pub(crate) fn read_session(path: &Path, src: &NwbSource) -> Result<Responses, Im
 /// A unit without electrodes, or whose electrodes lie in several locations, is an error.
 pub(crate) fn unit_locations(path: &Path) -> Result<Vec<String>, ImportError> {
     let c = Ctx { path };
-    let file = h5::File::open(path).map_err(|e| ImportError::Io {
-        path: path.to_path_buf(),
-        message: format!("cannot open as HDF5: {e}"),
-    })?;
+    let file = c.open()?;
     let g = c.group(&file, "units")?;
     let ids = c.i64s(&g, "units", "id")?;
     let rows = c.i64s(&g, "units", "electrodes")?;
@@ -167,26 +204,11 @@ pub(crate) fn unit_locations(path: &Path) -> Result<Vec<String>, ImportError> {
     let tname = "general/extracellular_ephys/electrodes";
     let t = c.group(&file, tname)?;
     let location = stimulus_keys(&c, &t, tname, "location")?;
-    if index.len() != ids.len() {
-        return Err(c.err(
-            "units/electrodes_index",
-            format!("{} entries for {} units", index.len(), ids.len()),
-        ));
-    }
+    let ranges = c.ragged(&index, ids.len(), ("electrodes", rows.len(), "rows"))?;
     let mut out = Vec::with_capacity(ids.len());
-    let mut lo = 0usize;
-    for (j, &hi) in index.iter().enumerate() {
-        let hi = usize::try_from(hi)
-            .ok()
-            .filter(|&h| h >= lo && h <= rows.len())
-            .ok_or_else(|| {
-                c.err(
-                    "units/electrodes_index",
-                    format!("entry {j} = {hi} is not a non-decreasing end index into electrodes"),
-                )
-            })?;
+    for (j, range) in ranges.into_iter().enumerate() {
         let mut locs: Vec<&str> = Vec::new();
-        for &r in &rows[lo..hi] {
+        for &r in &rows[range] {
             let l = usize::try_from(r)
                 .ok()
                 .and_then(|r| location.get(r))
@@ -223,7 +245,6 @@ pub(crate) fn unit_locations(path: &Path) -> Result<Vec<String>, ImportError> {
                 ));
             }
         }
-        lo = hi;
     }
     Ok(out)
 }
@@ -238,33 +259,14 @@ fn units_responses(
     let ids = c.i64s(&g, "units", "id")?;
     let times = c.f64s(&g, "units", "spike_times")?;
     let index = c.i64s(&g, "units", "spike_times_index")?;
-    if index.len() != ids.len() {
-        return Err(c.err(
-            "units/spike_times_index",
-            format!("{} entries for {} units", index.len(), ids.len()),
-        ));
-    }
+    let ranges = c.ragged(&index, ids.len(), ("spike_times", times.len(), "spikes"))?;
     let mut per_pres = vec![0.0; start.len() * ids.len()];
-    let mut lo = 0usize;
-    for (j, &hi) in index.iter().enumerate() {
-        let hi = usize::try_from(hi)
-            .ok()
-            .filter(|&h| h >= lo && h <= times.len())
-            .ok_or_else(|| {
-                c.err(
-                    "units/spike_times_index",
-                    format!(
-                        "entry {j} = {hi} is not a non-decreasing end index into spike_times ({} spikes)",
-                        times.len()
-                    ),
-                )
-            })?;
-        let spikes = &times[lo..hi];
+    for (j, range) in ranges.into_iter().enumerate() {
+        let spikes = &times[range];
         for (p, (&a, &b)) in start.iter().zip(stop).enumerate() {
             let n = spikes.iter().filter(|&&t| t >= a && t < b).count();
             per_pres[p * ids.len() + j] = n as f64 / (b - a);
         }
-        lo = hi;
     }
     Ok((per_pres, ids))
 }
