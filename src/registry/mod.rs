@@ -161,21 +161,24 @@ const COUNTS: Ty = Ty::IntList {
     min: 1,
     max: 1_000_000,
 };
+/// The rate map both spiking measurement models share.
+const RATE_SCALE: Param = pu(
+    "rate_scale",
+    NONNEG,
+    D::FL(&[20.0]),
+    "Hz",
+    "firing rate per unit of activation: rate = baseline + rate_scale·max(x, 0) (a grid)",
+);
+const BASELINE: Param = pu(
+    "baseline",
+    NONNEG,
+    D::FL(&[0.0]),
+    "Hz",
+    "spontaneous firing rate (a grid)",
+);
 const POISSON: &[Param] = &[
-    pu(
-        "rate_scale",
-        NONNEG,
-        D::FL(&[20.0]),
-        "Hz",
-        "firing rate per unit of activation: rate = baseline + rate_scale·max(x, 0) (a grid)",
-    ),
-    pu(
-        "baseline",
-        NONNEG,
-        D::FL(&[0.0]),
-        "Hz",
-        "spontaneous firing rate (a grid)",
-    ),
+    RATE_SCALE,
+    BASELINE,
     pu(
         "window",
         POSITIVE,
@@ -191,20 +194,8 @@ const POISSON: &[Param] = &[
     ),
 ];
 const CALCIUM: &[Param] = &[
-    pu(
-        "rate_scale",
-        NONNEG,
-        D::FL(&[20.0]),
-        "Hz",
-        "firing rate per unit of activation: rate = baseline + rate_scale·max(x, 0) (a grid)",
-    ),
-    pu(
-        "baseline",
-        NONNEG,
-        D::FL(&[0.0]),
-        "Hz",
-        "spontaneous firing rate (a grid)",
-    ),
+    RATE_SCALE,
+    BASELINE,
     pu(
         "frame_rate",
         POSITIVE,
