@@ -46,12 +46,18 @@ fn lrx() -> Command {
 }
 
 fn run_to_end(spec: &Path, out: &Path) -> String {
+    run_with(spec, out, &["--no-classify"])
+}
+
+/// `lrx run SPEC -o OUT --jobs 2 EXTRA...`, which must succeed; its stderr.
+fn run_with(spec: &Path, out: &Path, extra: &[&str]) -> String {
     let o = lrx()
         .arg("run")
         .arg(spec)
         .arg("-o")
         .arg(out)
-        .args(["--jobs", "2", "--no-classify"])
+        .args(["--jobs", "2"])
+        .args(extra)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
@@ -513,19 +519,7 @@ fn measurement_models_reach_features_and_evaluations() {
     let spec = dir.path().join("m.lrx");
     std::fs::write(&spec, MEASUREMENT_SPEC).unwrap();
     let out = dir.path().join("out");
-    let o = lrx()
-        .arg("run")
-        .arg(&spec)
-        .arg("-o")
-        .arg(&out)
-        .args(["--jobs", "2"])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "lrx run failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_with(&spec, &out, &[]);
     let conds = lrx::classify::stage::realism_conditions(&out).unwrap();
     let models: Vec<Measurement> = conds.iter().map(|c| c.model).collect();
     assert_eq!(
