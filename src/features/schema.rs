@@ -111,6 +111,13 @@ pub struct LayerAlignment {
     /// ‖W‖ / ‖W₀‖ (W₀: the initial weights of the run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub w_growth: Option<f64>,
+    /// IA with `b_step_cap`: the factor the cap applied to B's learning rate at the epoch's
+    /// last step (1 = not capped), and λ_max(∂²R_l/∂B²) it was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b_step_factor: Option<f64>,
+    /// λ_max(∂²R_l/∂B²) of the last estimate (`b_step_cap`), the alignment rate included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b_curvature: Option<f64>,
 }
 
 /// A seed in the runs table: an Int64 column, or UInt64 when some seed of the column is above

@@ -37,6 +37,7 @@ pub const REGIME_DEFAULTS: &[(&str, Later)] = &[
     ("projection_bias", Later::B(false)),
     ("hidden_lr_scale", Later::F(1.0)),
     ("constrain_b_norm", Later::B(false)),
+    ("b_step_cap", Later::F(0.0)),
 ];
 
 /// The default value of a parameter added later ([`REGIME_DEFAULTS`]).

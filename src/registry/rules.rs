@@ -173,6 +173,15 @@ const IA: &[Param] = &[
         D::B(false),
         "add the layer's bias (stop-gradient) to both projections, P_f = op(x, W) + b and P_b = op(x_b, B) + b (NA's `use_bias_forward` and `use_bias_backward`, on in NA's training script)",
     ),
+    p(
+        "b_step_cap",
+        Ty::Float {
+            min: 0.0,
+            max: 100.0,
+        },
+        D::F(0.0),
+        "0 (the paper): off. κ > 0: each layer's B steps at a learning rate of at most κ/λ, λ the largest eigenvalue of ∂²R_l/∂B² (power iteration every 50 steps), so SGD on R_l cannot pass its stability limit (Nesterov 0.9: lr·λ < 1.36) as the null term's curvature grows with W; R's minimiser is unchanged. Costs about 10 % more per IA step. Not the paper's protocol",
+    ),
 ];
 const SYM: &[Param] = &[
     p("optimizer", Ty::Enum(OPTIMIZERS), D::S("sgdm"), "optimizer"),
@@ -478,6 +487,8 @@ pub struct LearnedB {
     pub alternate: u32,
     /// Rescale each layer's B to its initial Frobenius norm after every step that moves it.
     pub constrain_b_norm: bool,
+    /// IA's `b_step_cap` κ: B's learning rate ≤ κ/λ_max(∂²R_l/∂B²) per layer; 0 = off.
+    pub b_step_cap: f64,
 }
 
 /// A learning rule's completed call, typed: what `exec::engine::rules::Rule` is built from.
@@ -552,6 +563,16 @@ impl RuleConfig {
         )?;
         let constrain_norm = call.bool("constrain_norm").unwrap_or(false);
         let constrain_b_norm = call.bool("constrain_b_norm").unwrap_or(false);
+        let b_step_cap = call.f64("b_step_cap").unwrap_or(0.0);
+        if !(b_step_cap.is_finite() && b_step_cap >= 0.0) {
+            return Err(p.bad(
+                "b_step_cap",
+                format!("must be a finite number ≥ 0, got {b_step_cap}"),
+            ));
+        }
+        if b_step_cap > 0.0 && !matches!(alignment, Alignment::Information { .. }) {
+            return Err(p.bad("b_step_cap", "applies only to ia"));
+        }
         let hidden_lr_scale = call.f64("hidden_lr_scale").unwrap_or(1.0);
         if !(hidden_lr_scale.is_finite() && hidden_lr_scale >= 0.0) {
             return Err(p.bad(
@@ -597,6 +618,7 @@ impl RuleConfig {
                 b_lr_scale,
                 alternate,
                 constrain_b_norm,
+                b_step_cap,
             },
             hidden_lr_scale,
         })

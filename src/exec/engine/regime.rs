@@ -173,6 +173,64 @@ mod tests {
         Value::Str(x.into())
     }
 
+    /// `b_step_cap`: a cap above every layer's lr·λ changes nothing (bit for bit); a binding
+    /// cap scales each layer's first B step by exactly its recorded factor κ/(lr·λ) and leaves
+    /// every W step as it was.
+    #[test]
+    fn b_step_cap_scales_only_b_steps() {
+        let _rng = crate::exec::engine::test_rng_lock();
+        let lr = 0.02;
+        let cap = |k: f64| Call::new("ia").with("b_step_cap", Value::Float(k));
+        let mut a = trainer(Call::new("ia"), lr);
+        let mut loose = trainer(cap(100.0), lr);
+        let (x, y) = batch(&a);
+        let p0 = snapshot(&a);
+        for t in [&mut a, &mut loose] {
+            let _ = t.step(&x, &y, lr);
+        }
+        assert!(same(&snapshot(&a), &snapshot(&loose)));
+        let lambdas: Vec<f64> = loose.b_step.values().map(|s| s.curvature).collect();
+        assert!(loose.b_step.values().all(|s| s.factor == 1.0));
+        assert!(lambdas.iter().all(|l| *l > 0.0));
+        // A cap at half the smallest lr·λ binds in every layer.
+        let k = 0.5 * lr * lambdas.iter().copied().fold(f64::MAX, f64::min);
+        let mut tight = trainer(cap(k), lr);
+        let _ = tight.step(&x, &y, lr);
+        let layers: Vec<String> = a
+            .model
+            .aligned_layers()
+            .iter()
+            .map(|l| l.name.clone())
+            .collect();
+        assert_eq!(tight.b_step.len(), layers.len());
+        let (sa, st) = (snapshot(&a), snapshot(&tight));
+        let mut checked = 0;
+        for (((key, pa), (_, pt)), (_, p)) in sa.iter().zip(&st).zip(&p0) {
+            if let Some(name) = key.strip_suffix("/backward") {
+                let i = layers.iter().position(|l| l == name).unwrap();
+                let f = tight.b_step[&i].factor;
+                let want = k / (tight.b_step[&i].curvature * lr);
+                assert!(
+                    f < 1.0 && (f - want).abs() <= 1e-12,
+                    "{name}: {f} vs {want}"
+                );
+                let (da, dt) = (pa - p, pt - p);
+                let err = (&dt - &da * f).abs().max().double_value(&[]);
+                let scale = (&da * f).abs().max().double_value(&[]);
+                // float32: B + ΔB rounds to ~1e-7 of |B|.
+                let ulp = 2.5e-7 * p.abs().max().double_value(&[]);
+                assert!(
+                    scale > 0.0 && err <= 1e-3 * scale + ulp,
+                    "{name}: {err} vs {scale}"
+                );
+                checked += 1;
+            } else {
+                assert!(pa.equal(pt), "{key} moved differently");
+            }
+        }
+        assert_eq!(checked, layers.len());
+    }
+
     /// B on a separate optimizer of the rule's own kind at the same rate is the default
     /// training, bit for bit (the split optimizer step is the fused one).
     #[test]

@@ -48,6 +48,8 @@ pub(crate) struct Regime {
     /// Learning rate of every parameter but the classifier's W and bias and B, as a multiple
     /// of the run's (any rule; 0 = the readout-only control).
     pub hidden_lr_scale: f64,
+    /// IA's `b_step_cap` κ: each layer's B steps at most at κ/λ_max(∂²R_l/∂B²); 0 = off.
+    pub b_step_cap: f64,
 }
 
 impl Default for Regime {
@@ -60,6 +62,7 @@ impl Default for Regime {
             constrain_b_norm: false,
             top_feedback: TopFeedback::Random,
             hidden_lr_scale: 1.0,
+            b_step_cap: 0.0,
         }
     }
 }
@@ -120,6 +123,7 @@ impl Rule {
                 constrain_b_norm: l.constrain_b_norm,
                 top_feedback: b.top_feedback,
                 hidden_lr_scale: c.hidden_lr_scale,
+                b_step_cap: l.b_step_cap,
             },
         }
     }
@@ -268,6 +272,75 @@ impl Rule {
         layer: &AlignedLayer,
         parts: &AlignParts,
     ) -> Option<(Tensor, Tensor, f64)> {
+        let b = layer.bwd.as_ref()?;
+        self.information_at(layer, parts, &b.detach())
+    }
+
+    /// The largest eigenvalue of ∂²R_l/∂B² (IA; `b_step_cap`): R_l is quadratic in B, so its
+    /// Hessian-vector product is exact as a difference of closed-form gradients,
+    /// H·v = ∇R(v) − ∇R(0) (the linear amp and bias terms cancel), plus the decay term's c·v
+    /// ([`Self::information_hvp`]).
+    /// Power iteration from B itself (no random draw, so a resumed run re-estimates exactly),
+    /// `iters` products; the Rayleigh quotient, which never exceeds λ_max. `None` for rules
+    /// without a closed form. Cost: one closed-form gradient per iteration.
+    pub(crate) fn information_curvature(
+        &self,
+        layer: &AlignedLayer,
+        parts: &AlignParts,
+        iters: usize,
+    ) -> Option<f64> {
+        let b = layer.bwd.as_ref()?.detach();
+        tch::no_grad(|| {
+            let g0 = self.information_grad_at_zero(layer, parts)?;
+            let unit = |t: &Tensor| {
+                let n = t.to_kind(tch::Kind::Double).norm().double_value(&[]);
+                (n > 0.0 && n.is_finite()).then(|| t / n)
+            };
+            // From B, or (B = 0) from a constant tensor.
+            let mut v = unit(&b).or_else(|| unit(&b.ones_like()))?;
+            let mut lambda = 0.0f64;
+            for _ in 0..iters {
+                let hv = self.information_hvp(layer, parts, &v, &g0)?;
+                lambda = (&v * &hv).sum(tch::Kind::Double).double_value(&[]);
+                match unit(&hv) {
+                    Some(u) => v = u,
+                    None => break,
+                }
+            }
+            Some(lambda.max(0.0))
+        })
+    }
+
+    /// H·v, H = ∂²R_l/∂B² (IA), as ∇R(v) − ∇R(0) + c·v; `g0` = ∇R(0) without the decay term
+    /// (`information_at` with B = 0).
+    pub(crate) fn information_hvp(
+        &self,
+        layer: &AlignedLayer,
+        parts: &AlignParts,
+        v: &Tensor,
+        g0: &Tensor,
+    ) -> Option<Tensor> {
+        let (_, gv, c) = self.information_at(layer, parts, v)?;
+        Some(gv - g0 + v * c)
+    }
+
+    /// ∇R_l at B = 0 without the decay term: the `g0` of [`Self::information_hvp`].
+    pub(crate) fn information_grad_at_zero(
+        &self,
+        layer: &AlignedLayer,
+        parts: &AlignParts,
+    ) -> Option<Tensor> {
+        let b = layer.bwd.as_ref()?;
+        Some(self.information_at(layer, parts, &b.zeros_like())?.1)
+    }
+
+    /// [`Self::information_gradient`] with B replaced by `bd` (detached).
+    fn information_at(
+        &self,
+        layer: &AlignedLayer,
+        parts: &AlignParts,
+        bd: &Tensor,
+    ) -> Option<(Tensor, Tensor, f64)> {
         let Alignment::Information {
             alpha,
             beta,
@@ -281,7 +354,6 @@ impl Rule {
         else {
             return None;
         };
-        let b = layer.bwd.as_ref()?;
         let (x, pf) = (&parts.x, &parts.pf);
         let kind = x.kind();
         let n = x.size()[0] as f64;
@@ -301,7 +373,7 @@ impl Rule {
             }
         };
         Some(tch::no_grad(|| {
-            let bd = b.detach();
+            let bd = bd.shallow_clone();
             let w = layer.w.detach();
             let xb = centre(x.shallow_clone());
             // `projection_bias`: P_f = op(x, W) + b and P_b = op(x_b, B) + b. The bias is a

@@ -138,6 +138,27 @@ pub(crate) struct Trainer {
     pub device: Device,
     /// Raised (e.g. by a SIGINT handler) to stop at the next 20-step boundary.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// `b_step_cap`: each aligned layer's curvature estimate and B's last rate factor, by
+    /// layer index.
+    pub b_step: BTreeMap<usize, BStep>,
+    /// Whether the next step re-estimates the curvature (`b_step_cap`): at the first step of
+    /// every epoch and every [`CURVATURE_EVERY`] steps in it, so a run resumed at an epoch
+    /// boundary estimates at the same steps as one that was not interrupted.
+    pub curvature_due: bool,
+}
+
+/// `b_step_cap`: steps between curvature estimates, within an epoch.
+pub(crate) const CURVATURE_EVERY: i64 = 50;
+/// `b_step_cap`: power-iteration products per estimate.
+pub(crate) const CURVATURE_ITERS: usize = 10;
+
+/// One layer's `b_step_cap` state.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BStep {
+    /// λ_max(∂²R_l/∂B²) × the alignment rate, at the last estimate.
+    pub curvature: f64,
+    /// The factor applied to B's learning rate at the last step (≤ 1).
+    pub factor: f64,
 }
 
 /// Why an epoch did not finish.
@@ -210,6 +231,8 @@ impl Trainer {
             settings: job.settings.clone(),
             device,
             stop: None,
+            b_step: BTreeMap::new(),
+            curvature_due: true,
         })
     }
 
@@ -271,8 +294,21 @@ impl Trainer {
             }
         }
         let rate = self.rule.alignment_rate();
+        let cap = self.rule.regime.b_step_cap;
         for p in &parts {
             let layer = &self.model.aligned_layers()[p.index];
+            if cap > 0.0 && (self.curvature_due || !self.b_step.contains_key(&p.index)) {
+                if let Some(l) = self.rule.information_curvature(layer, p, CURVATURE_ITERS) {
+                    let curvature = l * rate;
+                    self.b_step.insert(
+                        p.index,
+                        BStep {
+                            curvature,
+                            factor: 1.0,
+                        },
+                    );
+                }
+            }
             if let Some((v, g, c)) = self.rule.information_gradient(layer, p) {
                 align += v;
                 // ×1 is exact: skip the pass at the default rate.
@@ -312,6 +348,9 @@ impl Trainer {
         extra: BTreeMap<String, (Tensor, f64)>,
         phase: Phase,
     ) {
+        if phase != Phase::Task {
+            self.cap_b_steps(lr);
+        }
         let wd = self.settings.weight_decay;
         let params = self.model.params();
         let mut names = vec![];
@@ -423,6 +462,30 @@ impl Trainer {
         }
     }
 
+    /// `b_step_cap` κ: B's learning rate in each layer with a curvature estimate λ becomes
+    /// min(lr_B, κ/λ), as a factor on B's parameter in the optimizer that steps it.
+    fn cap_b_steps(&mut self, lr: f64) {
+        let cap = self.rule.regime.b_step_cap;
+        if cap <= 0.0 {
+            return;
+        }
+        let lr_b = if self.b_opt.is_some() {
+            lr * self.rule.regime.b_lr_scale
+        } else {
+            lr
+        };
+        let layers = self.model.aligned_layers();
+        for (i, st) in self.b_step.iter_mut() {
+            let step = lr_b * st.curvature;
+            st.factor = if step > cap { cap / step } else { 1.0 };
+            let name = format!("{}/backward", layers[*i].name);
+            match &mut self.b_opt {
+                Some(o) => o.scale_lr(&name, st.factor),
+                None => self.opt.scale_lr(&name, st.factor),
+            }
+        }
+    }
+
     pub(crate) fn n_steps(&self) -> i64 {
         (self.task.n_train() / self.settings.batch).max(1)
     }
@@ -503,6 +566,7 @@ impl Trainer {
                 .lr_at(f64::from(epoch) + s as f64 / steps as f64);
             let global = u64::from(epoch) * steps as u64 + s as u64;
             let phase = self.rule.regime.phase(global);
+            self.curvature_due = s % CURVATURE_EVERY == 0;
             let (l, c, a) = self.step_phase(&x, &y, lr, phase);
             lsum += l;
             csum += c;

@@ -27,6 +27,8 @@ impl Trainer {
                             .iter()
                             .find(|(j, n)| *j == i && *n > 0.0)
                             .map(|(_, n)| crate::exec::engine::regime::frobenius(&l.w) / n),
+                        b_step_factor: self.b_step.get(&i).map(|s| s.factor),
+                        b_curvature: self.b_step.get(&i).map(|s| s.curvature),
                     })
             })
             .collect()
