@@ -121,6 +121,40 @@ fn alignment_gradients_match_finite_differences() {
     }
 }
 
+/// IA with α, β, γ = 0.7, 0.3, 0.2 and the five flags as the bits of `flags`:
+/// reconstruction_amp, reconstruction_reversal, use_sparse, batch_center_backward_input,
+/// projection_bias.
+fn ia_flags(flags: u32) -> Call {
+    let f = |k: u32| Value::Bool(flags >> k & 1 == 1);
+    Call::new("ia")
+        .with("reconstruction_amp", f(0))
+        .with("reconstruction_reversal", f(1))
+        .with("use_sparse", f(2))
+        .with("batch_center_backward_input", f(3))
+        .with("projection_bias", f(4))
+        .with("alpha", Value::Float(0.7))
+        .with("beta", Value::Float(0.3))
+        .with("gamma", Value::Float(0.2))
+}
+
+/// A layer of kind `kind` with random (double) W and B of shapes `ws` and `bs`, both needing a
+/// gradient, and a random bias of its output width.
+fn random_layer(kind: LayerKind, ws: &[i64], bs: &[i64]) -> AlignedLayer {
+    let o = (Kind::Double, Device::Cpu);
+    let out = match kind {
+        LayerKind::Dense => ws[1],
+        _ => ws[0],
+    };
+    AlignedLayer {
+        name: "l".into(),
+        kind,
+        w: Tensor::randn(ws, o).set_requires_grad(true),
+        bwd: Some(Tensor::randn(bs, o).set_requires_grad(true)),
+        bias: Some(Tensor::randn([out], o)),
+        act: Act::Relu,
+    }
+}
+
 /// IA's closed form (value and ∂R/∂B of `information_gradient`) equals autograd of
 /// `alignment_loss` for all 32 flag combinations (`projection_bias` included), on dense and
 /// conv layers (strides, paddings, even kernels), with P_f from a forward whose input needs a
@@ -173,37 +207,11 @@ fn information_gradient_matches_autograd() {
     let mut checked = 0;
     for (kind, ws, bs, xs) in shapes {
         for flags in 0..32u32 {
-            let f = |k: u32| Value::Bool(flags >> k & 1 == 1);
-            let call = Call::new("ia")
-                .with("reconstruction_amp", f(0))
-                .with("reconstruction_reversal", f(1))
-                .with("use_sparse", f(2))
-                .with("batch_center_backward_input", f(3))
-                .with("projection_bias", f(4))
-                .with("alpha", Value::Float(0.7))
-                .with("beta", Value::Float(0.3))
-                .with("gamma", Value::Float(0.2));
+            let call = ia_flags(flags);
             let rule = build_rule(&call).unwrap();
             assert!(rule.closed_form_alignment());
             tch::manual_seed(i64::from(flags) + 17);
-            let l = AlignedLayer {
-                name: "l".into(),
-                kind,
-                w: Tensor::randn(ws.as_slice(), o).set_requires_grad(true),
-                bwd: Some(Tensor::randn(bs.as_slice(), o).set_requires_grad(true)),
-                bias: Some(Tensor::randn([ws[0].min(ws[ws.len() - 1])], o)),
-                act: Act::Relu,
-            };
-            let l = match kind {
-                LayerKind::Dense => AlignedLayer {
-                    bias: Some(Tensor::randn([ws[1]], o)),
-                    ..l
-                },
-                LayerKind::Conv { .. } => AlignedLayer {
-                    bias: Some(Tensor::randn([ws[0]], o)),
-                    ..l
-                },
-            };
+            let l = random_layer(kind, &ws, &bs);
             let x = Tensor::randn(xs.as_slice(), o);
             let b = l.bwd.as_ref().unwrap();
             // Reference: autograd of the alignment loss.
@@ -340,30 +348,9 @@ fn information_curvature_matches_autograd_hessian() {
     let mut checked = 0;
     for (kind, ws, bs, xs) in shapes {
         for flags in 0..32u32 {
-            let f = |k: u32| Value::Bool(flags >> k & 1 == 1);
-            let call = Call::new("ia")
-                .with("reconstruction_amp", f(0))
-                .with("reconstruction_reversal", f(1))
-                .with("use_sparse", f(2))
-                .with("batch_center_backward_input", f(3))
-                .with("projection_bias", f(4))
-                .with("alpha", Value::Float(0.7))
-                .with("beta", Value::Float(0.3))
-                .with("gamma", Value::Float(0.2));
-            let rule = build_rule(&call).unwrap();
+            let rule = build_rule(&ia_flags(flags)).unwrap();
             tch::manual_seed(i64::from(flags) + 101);
-            let bias_len = match kind {
-                LayerKind::Dense => ws[1],
-                _ => ws[0],
-            };
-            let l = AlignedLayer {
-                name: "l".into(),
-                kind,
-                w: Tensor::randn(ws.as_slice(), o).set_requires_grad(true),
-                bwd: Some(Tensor::randn(bs.as_slice(), o).set_requires_grad(true)),
-                bias: Some(Tensor::randn([bias_len], o)),
-                act: Act::Relu,
-            };
+            let l = random_layer(kind, &ws, &bs);
             let x = Tensor::randn(xs.as_slice(), o);
             let b = l.bwd.as_ref().unwrap();
             // Reference: the full Hessian by autograd, row by row.
