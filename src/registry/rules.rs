@@ -174,6 +174,12 @@ const IA: &[Param] = &[
         "add the layer's bias (stop-gradient) to both projections, P_f = op(x, W) + b and P_b = op(x_b, B) + b (NA's `use_bias_forward` and `use_bias_backward`, on in NA's training script)",
     ),
     p(
+        "input_scale",
+        Ty::Enum(&["raw", "rms"]),
+        D::S("raw"),
+        "`raw` (the paper): R on the layer input x. `rms`: R on x/rms(x) (rms over the whole batch, stop-gradient), with its amp, null and sparse terms averaged over the layer's output positions instead of summed, so B's fixed point B* ≈ (α/2γ)·W·E[x̂x̂ᵀ] has W's scale whatever the activations' scale and the layer's size (the role batch normalisation plays in the paper's ResNets). Not the paper's protocol",
+    ),
+    p(
         "b_step_cap",
         Ty::Float {
             min: 0.0,
@@ -389,6 +395,9 @@ pub enum Alignment {
         batch_center: bool,
         /// P_f = op(x, W) + b and P_b = op(x_b, B) + b (NA's `use_bias_forward/backward`).
         projection_bias: bool,
+        /// `input_scale = "rms"`: R on x/rms(x), its amp, null and sparse terms averaged over
+        /// the layer's output positions.
+        rms_input: bool,
     },
     /// α·decay + β·self.
     Symmetric {
@@ -643,6 +652,7 @@ impl RuleConfig {
                     use_sparse: p.bool("use_sparse")?,
                     batch_center: p.bool("batch_center_backward_input")?,
                     projection_bias: call.bool("projection_bias").unwrap_or(false),
+                    rms_input: p.choice("input_scale", false, &[("raw", false), ("rms", true)])?,
                 },
                 rate()?,
             ),

@@ -137,6 +137,22 @@ pub(crate) fn build_rule(call: &crate::value::Call) -> super::error::Result<Rule
     Ok(Rule::new(&c))
 }
 
+/// rms(x) = √mean(x²) over the whole tensor, a 0-d tensor (at least 1e-12) of x's kind.
+fn rms(x: &Tensor) -> Tensor {
+    x.detach().square().mean(x.kind()).sqrt().clamp_min(1e-12)
+}
+
+/// The number of output positions of a projection: H·W of a conv output [n, C, H, W], 1 for a
+/// dense one.
+fn positions(p: &Tensor) -> f64 {
+    let s = p.size();
+    if s.len() == 4 {
+        (s[2] * s[3]) as f64
+    } else {
+        1.0
+    }
+}
+
 /// Σ_units mean_batch(a ⊙ b).
 fn sum_mean(a: &Tensor, b: &Tensor) -> Tensor {
     let n = a.size()[0] as f64;
@@ -350,11 +366,27 @@ impl Rule {
             use_sparse: sparse,
             batch_center,
             projection_bias,
+            rms_input,
         } = self.alignment
         else {
             return None;
         };
         let (x, pf) = (&parts.x, &parts.pf);
+        // `input_scale = "rms"`: R on x/s, so P_f = op(x, W)/s (op is linear; the bias is
+        // added below), its amp, null and sparse terms over the output positions.
+        let scaled = rms_input.then(|| {
+            let s = rms(x);
+            (x / &s, pf / &s)
+        });
+        let (x, pf) = match &scaled {
+            Some((xs, ps)) => (xs, ps),
+            None => (x, pf),
+        };
+        let per = if rms_input { positions(pf) } else { 1.0 };
+        // ÷1 is exact: the default is unchanged bit for bit. γ weighs sparse (per position)
+        // or decay (not).
+        let (alpha, beta) = (alpha / per, beta / per);
+        let gamma = if sparse { gamma / per } else { gamma };
         let kind = x.kind();
         let n = x.size()[0] as f64;
         // Σ a⊙c in one pass (BLAS dot), without the product tensor.
@@ -474,8 +506,14 @@ impl LearningRule for Rule {
                 use_sparse,
                 batch_center,
                 projection_bias,
+                rms_input,
             } => {
-                let pr = P::new(layer, x, *batch_center).with_bias(*projection_bias);
+                let xs = if *rms_input {
+                    x / rms(x)
+                } else {
+                    x.shallow_clone()
+                };
+                let pr = P::new(layer, &xs, *batch_center).with_bias(*projection_bias);
                 let pf = pr.p_f();
                 let pb = pr.p_b();
                 let (amp, null) = if *reconstruction_reversal {
@@ -495,12 +533,13 @@ impl LearningRule for Rule {
                     };
                     (amp, P::null_one(&rf))
                 };
+                let per = if *rms_input { positions(&pf) } else { 1.0 };
                 let reg = if *use_sparse {
-                    P::sparse(&pf, &pb)
+                    P::sparse(&pf, &pb) / per
                 } else {
                     pr.decay()
                 };
-                amp * *alpha + null * *beta + reg * *gamma
+                amp * (*alpha / per) + null * (*beta / per) + reg * *gamma
             }
             Alignment::Symmetric { alpha, beta } => {
                 let pr = P::new(layer, x, false);

@@ -121,9 +121,9 @@ fn alignment_gradients_match_finite_differences() {
     }
 }
 
-/// IA with α, β, γ = 0.7, 0.3, 0.2 and the five flags as the bits of `flags`:
+/// IA with α, β, γ = 0.7, 0.3, 0.2 and the six options as the bits of `flags`:
 /// reconstruction_amp, reconstruction_reversal, use_sparse, batch_center_backward_input,
-/// projection_bias.
+/// projection_bias, `input_scale = "rms"`.
 fn ia_flags(flags: u32) -> Call {
     let f = |k: u32| Value::Bool(flags >> k & 1 == 1);
     Call::new("ia")
@@ -132,6 +132,10 @@ fn ia_flags(flags: u32) -> Call {
         .with("use_sparse", f(2))
         .with("batch_center_backward_input", f(3))
         .with("projection_bias", f(4))
+        .with(
+            "input_scale",
+            Value::Str(if flags >> 5 & 1 == 1 { "rms" } else { "raw" }.into()),
+        )
         .with("alpha", Value::Float(0.7))
         .with("beta", Value::Float(0.3))
         .with("gamma", Value::Float(0.2))
@@ -156,9 +160,9 @@ fn random_layer(kind: LayerKind, ws: &[i64], bs: &[i64]) -> AlignedLayer {
 }
 
 /// IA's closed form (value and ∂R/∂B of `information_gradient`) equals autograd of
-/// `alignment_loss` for all 32 flag combinations (`projection_bias` included), on dense and
-/// conv layers (strides, paddings, even kernels), with P_f from a forward whose input needs a
-/// gradient or not.
+/// `alignment_loss` for all 64 option combinations (`projection_bias` and `input_scale`
+/// included), on dense and conv layers (strides, paddings, even kernels), with P_f from a
+/// forward whose input needs a gradient or not.
 #[test]
 fn information_gradient_matches_autograd() {
     let _rng = crate::exec::engine::test_rng_lock();
@@ -206,7 +210,7 @@ fn information_gradient_matches_autograd() {
     ];
     let mut checked = 0;
     for (kind, ws, bs, xs) in shapes {
-        for flags in 0..32u32 {
+        for flags in 0..64u32 {
             let call = ia_flags(flags);
             let rule = build_rule(&call).unwrap();
             assert!(rule.closed_form_alignment());
@@ -259,7 +263,7 @@ fn information_gradient_matches_autograd() {
             }
         }
     }
-    assert_eq!(checked, 5 * 32 * 2);
+    assert_eq!(checked, 5 * 64 * 2);
 }
 
 #[test]
@@ -315,7 +319,7 @@ fn rule_flags() {
 
 /// `b_step_cap`'s curvature: the closed-form Hessian-vector product (`information_hvp`)
 /// equals the full Hessian ∂²R/∂B² that autograd of `alignment_loss` gives (double backward)
-/// times v, for all 32 flag combinations on a dense and two conv layers; the power iteration
+/// times v, for all 64 option combinations on a dense and two conv layers; the power iteration
 /// (`information_curvature`) converges to the Hessian's largest eigenvalue (`eigvalsh`), and the
 /// 10-product estimate training uses never exceeds it (the Rayleigh quotient) and is within a
 /// factor 2 of it here.
@@ -347,7 +351,7 @@ fn information_curvature_matches_autograd_hessian() {
     ];
     let mut checked = 0;
     for (kind, ws, bs, xs) in shapes {
-        for flags in 0..32u32 {
+        for flags in 0..64u32 {
             let rule = build_rule(&ia_flags(flags)).unwrap();
             tch::manual_seed(i64::from(flags) + 101);
             let l = random_layer(kind, &ws, &bs);
@@ -405,5 +409,5 @@ fn information_curvature_matches_autograd_hessian() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 3 * 32);
+    assert_eq!(checked, 3 * 64);
 }
