@@ -524,9 +524,25 @@ pub struct RuleConfig {
 }
 
 impl RuleConfig {
+    /// IA's `b_step_cap`: a finite number ≥ 0, and 0 for every other rule.
+    fn b_step_cap(call: &Call, p: &Params, alignment: &Alignment) -> Result<f64> {
+        let cap = call.f64("b_step_cap").unwrap_or(0.0);
+        if !(cap.is_finite() && cap >= 0.0) {
+            return Err(p.bad(
+                "b_step_cap",
+                format!("must be a finite number ≥ 0, got {cap}"),
+            ));
+        }
+        if cap > 0.0 && !matches!(alignment, Alignment::Information { .. }) {
+            return Err(p.bad("b_step_cap", "applies only to ia"));
+        }
+        Ok(cap)
+    }
+
     /// The config of a completed rule call. A regime option of a group the rule lacks is an
     /// error when set to anything but its default: `b_optimizer`, `b_lr_scale`, `alternate`
-    /// and `constrain_b_norm` need a B that learns, `constrain_norm` and `top_feedback` a B.
+    /// and `constrain_b_norm` need a B that learns, `constrain_norm` and `top_feedback` a B;
+    /// `b_step_cap` needs IA.
     pub fn from_call(call: &Call) -> Result<RuleConfig> {
         let p = &Params(call);
         let (optimizer, alignment, alignment_rate) = Self::learning(call, p)?;
@@ -572,16 +588,7 @@ impl RuleConfig {
         )?;
         let constrain_norm = call.bool("constrain_norm").unwrap_or(false);
         let constrain_b_norm = call.bool("constrain_b_norm").unwrap_or(false);
-        let b_step_cap = call.f64("b_step_cap").unwrap_or(0.0);
-        if !(b_step_cap.is_finite() && b_step_cap >= 0.0) {
-            return Err(p.bad(
-                "b_step_cap",
-                format!("must be a finite number ≥ 0, got {b_step_cap}"),
-            ));
-        }
-        if b_step_cap > 0.0 && !matches!(alignment, Alignment::Information { .. }) {
-            return Err(p.bad("b_step_cap", "applies only to ia"));
-        }
+        let b_step_cap = Self::b_step_cap(call, p, &alignment)?;
         let hidden_lr_scale = call.f64("hidden_lr_scale").unwrap_or(1.0);
         if !(hidden_lr_scale.is_finite() && hidden_lr_scale >= 0.0) {
             return Err(p.bad(

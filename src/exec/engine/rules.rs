@@ -142,6 +142,14 @@ fn rms(x: &Tensor) -> Tensor {
     x.detach().square().mean(x.kind()).sqrt().clamp_min(1e-12)
 }
 
+/// `input_scale = "rms"`: (x/s, P_f/s, the output positions) with s = rms(x): R on x/s, so
+/// P_f = op(x, W)/s (op is linear; the bias is added after), its amp, null and sparse terms
+/// averaged over the positions.
+fn rms_scaled(x: &Tensor, pf: &Tensor) -> (Tensor, Tensor, f64) {
+    let s = rms(x);
+    (x / &s, pf / &s, positions(pf))
+}
+
 /// The number of output positions of a projection: H·W of a conv output [n, C, H, W], 1 for a
 /// dense one.
 fn positions(p: &Tensor) -> f64 {
@@ -371,18 +379,11 @@ impl Rule {
         else {
             return None;
         };
-        let (x, pf) = (&parts.x, &parts.pf);
-        // `input_scale = "rms"`: R on x/s, so P_f = op(x, W)/s (op is linear; the bias is
-        // added below), its amp, null and sparse terms over the output positions.
-        let scaled = rms_input.then(|| {
-            let s = rms(x);
-            (x / &s, pf / &s)
-        });
-        let (x, pf) = match &scaled {
-            Some((xs, ps)) => (xs, ps),
-            None => (x, pf),
+        let scaled = rms_input.then(|| rms_scaled(&parts.x, &parts.pf));
+        let (x, pf, per) = match &scaled {
+            Some((xs, ps, per)) => (xs, ps, *per),
+            None => (&parts.x, &parts.pf, 1.0),
         };
-        let per = if rms_input { positions(pf) } else { 1.0 };
         // ÷1 is exact: the default is unchanged bit for bit. γ weighs sparse (per position)
         // or decay (not).
         let (alpha, beta) = (alpha / per, beta / per);
