@@ -524,15 +524,18 @@ pub struct RuleConfig {
 }
 
 impl RuleConfig {
+    /// The number parameter `name` (`default` when absent), refused unless finite and ≥ 0.
+    fn nonneg(call: &Call, p: &Params, name: &str, default: f64) -> Result<f64> {
+        let v = call.f64(name).unwrap_or(default);
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(p.bad(name, format!("must be a finite number ≥ 0, got {v}")));
+        }
+        Ok(v)
+    }
+
     /// IA's `b_step_cap`: a finite number ≥ 0, and 0 for every other rule.
     fn b_step_cap(call: &Call, p: &Params, alignment: &Alignment) -> Result<f64> {
-        let cap = call.f64("b_step_cap").unwrap_or(0.0);
-        if !(cap.is_finite() && cap >= 0.0) {
-            return Err(p.bad(
-                "b_step_cap",
-                format!("must be a finite number ≥ 0, got {cap}"),
-            ));
-        }
+        let cap = Self::nonneg(call, p, "b_step_cap", 0.0)?;
         if cap > 0.0 && !matches!(alignment, Alignment::Information { .. }) {
             return Err(p.bad("b_step_cap", "applies only to ia"));
         }
@@ -564,13 +567,7 @@ impl RuleConfig {
                 ));
             }
         };
-        let b_lr_scale = call.f64("b_lr_scale").unwrap_or(1.0);
-        if !(b_lr_scale.is_finite() && b_lr_scale >= 0.0) {
-            return Err(p.bad(
-                "b_lr_scale",
-                format!("must be a finite number ≥ 0, got {b_lr_scale}"),
-            ));
-        }
+        let b_lr_scale = Self::nonneg(call, p, "b_lr_scale", 1.0)?;
         let alternate = match call.get("alternate") {
             None => 0,
             Some(v) => v
@@ -589,13 +586,7 @@ impl RuleConfig {
         let constrain_norm = call.bool("constrain_norm").unwrap_or(false);
         let constrain_b_norm = call.bool("constrain_b_norm").unwrap_or(false);
         let b_step_cap = Self::b_step_cap(call, p, &alignment)?;
-        let hidden_lr_scale = call.f64("hidden_lr_scale").unwrap_or(1.0);
-        if !(hidden_lr_scale.is_finite() && hidden_lr_scale >= 0.0) {
-            return Err(p.bad(
-                "hidden_lr_scale",
-                format!("must be a finite number ≥ 0, got {hidden_lr_scale}"),
-            ));
-        }
+        let hidden_lr_scale = Self::nonneg(call, p, "hidden_lr_scale", 1.0)?;
         let has_b = !matches!(alignment, Alignment::None);
         let learns_b = has_b && !matches!(alignment, Alignment::Feedback);
         for (name, set) in [
