@@ -186,7 +186,7 @@ const IA: &[Param] = &[
             max: 100.0,
         },
         D::F(0.0),
-        "0 (the paper): off. κ > 0: each layer's B steps at a learning rate of at most κ/λ, λ the largest eigenvalue of ∂²R_l/∂B² (power iteration every 50 steps), so SGD on R_l cannot pass its stability limit (Nesterov 0.9: lr·λ < 1.36) as the null term's curvature grows with W; R's minimiser is unchanged. Costs about 10 % more per IA step. Not the paper's protocol",
+        "0 (the paper): off. κ > 0: each layer's B steps at a learning rate of at most κ/λ, λ the largest eigenvalue of ∂²R_l/∂B² (power iteration every 50 steps), so SGD on R_l cannot pass its stability limit (Nesterov 0.9: lr·λ < 1.36) as the null term's curvature grows with W; R's minimiser is unchanged. Costs 11 closed-form alignment gradients per 50 steps (estimated ≈ 10 % of an IA step, not measured). Not the paper's protocol",
     ),
 ];
 const SYM: &[Param] = &[
