@@ -477,6 +477,23 @@ mod typed_tests {
             msg.contains("applies only to rules with backward weights"),
             "{msg}"
         );
+        // `b_step_cap` bounds an SGD step: refused where Adam steps B, accepted where SGDM does.
+        let cap = || Call::new("ia").with("b_step_cap", Value::Float(0.5));
+        for c in [
+            cap().with("optimizer", s("adam")),
+            cap().with("b_optimizer", s("adam")),
+        ] {
+            let msg = e(c, Kind::Rule).to_string();
+            assert!(msg.contains("B here is stepped by Adam"), "{msg}");
+        }
+        for c in [
+            cap(),
+            cap()
+                .with("optimizer", s("adam"))
+                .with("b_optimizer", s("sgdm")),
+        ] {
+            assert!(RuleConfig::from_call(&complete(&c)).is_ok());
+        }
         let msg = e(Call::new("knet4").with("init", s("x")), Kind::Arch).to_string();
         assert_eq!(
             msg,

@@ -586,6 +586,18 @@ impl RuleConfig {
         let constrain_norm = call.bool("constrain_norm").unwrap_or(false);
         let constrain_b_norm = call.bool("constrain_b_norm").unwrap_or(false);
         let b_step_cap = Self::b_step_cap(call, p, &alignment)?;
+        // The cap bounds an SGD step (lr·λ under SGD's stability limit); Adam's step does not
+        // scale with the curvature, so a cap on its rate would be a different, unchecked knob.
+        let b_steps_by = match &b_optimizer {
+            BOptimizer::Separate(o) => o,
+            BOptimizer::Same => &optimizer,
+        };
+        if b_step_cap > 0.0 && matches!(b_steps_by, Optimizer::Adam { .. }) {
+            return Err(p.bad(
+                "b_step_cap",
+                "bounds an SGD step on B, but B here is stepped by Adam (its step does not grow with the curvature); use it with optimizer = sgdm, or b_optimizer = \"sgdm\"",
+            ));
+        }
         let hidden_lr_scale = Self::nonneg(call, p, "hidden_lr_scale", 1.0)?;
         let has_b = !matches!(alignment, Alignment::None);
         let learns_b = has_b && !matches!(alignment, Alignment::Feedback);
