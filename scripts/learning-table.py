@@ -40,7 +40,10 @@ def main():
         params = r["rule"]["call"]["params"]
         task = r["task"]["call"]["params"]
         n_train = task.get("train") or 60000
-        steps = r["epochs"] * math.ceil(n_train / r["batch"])
+        # The trainer takes floor(n_train / batch) steps per epoch (the last partial batch is
+        # dropped); a run that stopped early (diverged, interrupted) spent only its epochs.
+        trained = r["epochs"] if st.get("status") == "done" else len(hist)
+        steps = trained * max(n_train // r["batch"], 1)
         scale = params.get("hidden_lr_scale", 1.0)
         budget = f"{r['lr'] * steps:.3g} / {r['lr'] * steps * scale:.3g}"
         last = hist[-1] if hist else {}
