@@ -35,6 +35,17 @@ mod tests {
         batch: i64,
         dev: Device,
     ) -> (Trainer, tch::Tensor, tch::Tensor) {
+        trainer_with_rule(model, Call::new(rule), size, batch, dev)
+    }
+
+    /// [`trainer_on_batch`] with a rule call that carries options.
+    fn trainer_with_rule(
+        model: &str,
+        rule: Call,
+        size: i64,
+        batch: i64,
+        dev: Device,
+    ) -> (Trainer, tch::Tensor, tch::Tensor) {
         let task = Task::from_call(
             &Call::new("synthetic_images")
                 .with("size", Value::Int(size))
@@ -44,7 +55,7 @@ mod tests {
         .unwrap();
         let job = TrainJob {
             arch: Call::new(model),
-            rule: Call::new(rule),
+            rule,
             task: Call::new("synthetic_images"),
             objective: Call::new("supervised"),
             settings: TrainSettings {
@@ -108,6 +119,79 @@ mod tests {
                     "{{\"impl\":\"lrx\",\"device\":\"{dev:?}\",\"model\":\"{model}\",\"size\":{size},\"batch\":{batch},\"rule\":\"{rule}\",\"threads\":{threads},\"ms_per_step\":{ms:.3}}}"
                 );
             }
+        }
+    }
+
+    /// The cost of IA's `b_step_cap` against IA's plain step, side by side in one run: per
+    /// model, IA without the cap, IA with a cap whose curvature estimate is not due (the 49 of
+    /// every 50 steps that only rescale B's rate), and IA with the estimate due (power iteration,
+    /// `CURVATURE_ITERS` closed-form products per layer). Steps interleave in blocks of 10 so the
+    /// machine's drift falls on all three alike. Prints one JSON object per model with the three
+    /// means and the overhead of the schedule training uses, one estimate per
+    /// `CURVATURE_EVERY` steps: (estimate + (N − 1)·steady) / N / plain − 1. Run through
+    /// `scripts/bench-ia-cap`.
+    #[test]
+    #[ignore = "benchmark; run through scripts/bench-ia-cap"]
+    fn bench_b_step_cap() {
+        use crate::exec::engine::train::CURVATURE_EVERY;
+        let threads = env_i64("LRX_BENCH_THREADS", 2);
+        let steps = env_i64("LRX_BENCH_STEPS", 20);
+        let batch = env_i64("LRX_BENCH_BATCH", 64);
+        tch::set_num_threads(threads as i32);
+        let only = std::env::var("LRX_BENCH_MODELS").unwrap_or_default();
+        let dev = bench_device();
+        for (model, size) in [("knet4", 32i64), ("resnet18", 64)] {
+            if !only.is_empty() && !only.split(',').any(|m| m == model) {
+                continue;
+            }
+            let plain = Call::new("ia");
+            let capped = Call::new("ia").with("b_step_cap", Value::Float(0.5));
+            // (label, trainer, x, y, estimate due at every step, seconds)
+            let mut cells = vec![];
+            for (label, rule, due) in [
+                ("plain", plain, false),
+                ("steady", capped.clone(), false),
+                ("estimate", capped, true),
+            ] {
+                let (tr, x, y) = trainer_with_rule(model, rule, size, batch, dev);
+                cells.push((label, tr, x, y, due, 0.0f64));
+            }
+            let step = |tr: &mut Trainer, x: &tch::Tensor, y: &tch::Tensor, due: bool| {
+                tr.curvature_due = due;
+                let _ = tr.step(x, y, 1e-3).0.double_value(&[]);
+            };
+            // Warm-up: the capped trainers make their first estimate here (a layer without one
+            // is estimated whatever `curvature_due` says).
+            for (_, tr, x, y, due, _) in cells.iter_mut() {
+                for _ in 0..3 {
+                    step(tr, x, y, *due);
+                }
+            }
+            let block = 10.min(steps);
+            let mut done = 0;
+            while done < steps {
+                let n = block.min(steps - done);
+                for (_, tr, x, y, due, total) in cells.iter_mut() {
+                    step(tr, x, y, *due);
+                    let t0 = std::time::Instant::now();
+                    for _ in 0..n {
+                        step(tr, x, y, *due);
+                    }
+                    *total += t0.elapsed().as_secs_f64();
+                }
+                done += n;
+            }
+            let ms: Vec<f64> = cells.iter().map(|c| c.5 * 1000.0 / steps as f64).collect();
+            let every = CURVATURE_EVERY as f64;
+            let amortized = (ms[2] + (every - 1.0) * ms[1]) / every;
+            println!(
+                "{{\"model\":\"{model}\",\"device\":\"{dev:?}\",\"batch\":{batch},\"threads\":{threads},\"plain_ms\":{:.3},\"steady_ms\":{:.3},\"estimate_ms\":{:.3},\"every\":{},\"overhead\":{:.4}}}",
+                ms[0],
+                ms[1],
+                ms[2],
+                CURVATURE_EVERY,
+                amortized / ms[0] - 1.0
+            );
         }
     }
 
