@@ -186,7 +186,7 @@ const IA: &[Param] = &[
             max: 100.0,
         },
         D::F(0.0),
-        "0 (the paper): off. κ > 0: each layer's B steps at a learning rate of at most κ/λ, λ the largest eigenvalue of ∂²R_l/∂B² (power iteration every 50 steps), so SGD on R_l cannot pass its stability limit (Nesterov 0.9: lr·λ < 1.36) as the null term's curvature grows with W; R's minimiser is unchanged. Costs 11 closed-form alignment gradients per 50 steps (estimated ≈ 10 % of an IA step, not measured). Not the paper's protocol",
+        "0 (the paper): off. κ > 0: each layer's B steps at a learning rate of at most κ/λ, λ the largest eigenvalue of ∂²R_l/∂B² (power iteration every 50 steps), so SGD on R_l cannot pass its stability limit (Nesterov 0.9: lr·λ < 1.36) as the null term's curvature grows with W; R's minimiser is unchanged. Refused where Adam steps B. Costs 8–10 % more per IA step (scripts/bench-ia-cap, KNet4 on CPU). Not the paper's protocol",
     ),
 ];
 const SYM: &[Param] = &[
@@ -533,11 +533,25 @@ impl RuleConfig {
         Ok(v)
     }
 
-    /// IA's `b_step_cap`: a finite number ≥ 0, and 0 for every other rule.
-    fn b_step_cap(call: &Call, p: &Params, alignment: &Alignment) -> Result<f64> {
+    /// IA's `b_step_cap`: a finite number ≥ 0, 0 for every other rule, and 0 where Adam steps
+    /// B (`b_steps_by`): the cap bounds an SGD step (lr·λ under SGD's stability limit); Adam's
+    /// step does not scale with the curvature, so a cap on its rate would be a different,
+    /// unchecked knob.
+    fn b_step_cap(
+        call: &Call,
+        p: &Params,
+        alignment: &Alignment,
+        b_steps_by: &Optimizer,
+    ) -> Result<f64> {
         let cap = Self::nonneg(call, p, "b_step_cap", 0.0)?;
         if cap > 0.0 && !matches!(alignment, Alignment::Information { .. }) {
             return Err(p.bad("b_step_cap", "applies only to ia"));
+        }
+        if cap > 0.0 && matches!(b_steps_by, Optimizer::Adam { .. }) {
+            return Err(p.bad(
+                "b_step_cap",
+                "bounds an SGD step on B, but B here is stepped by Adam (its step does not grow with the curvature); use it with optimizer = sgdm, or b_optimizer = \"sgdm\"",
+            ));
         }
         Ok(cap)
     }
@@ -585,19 +599,11 @@ impl RuleConfig {
         )?;
         let constrain_norm = call.bool("constrain_norm").unwrap_or(false);
         let constrain_b_norm = call.bool("constrain_b_norm").unwrap_or(false);
-        let b_step_cap = Self::b_step_cap(call, p, &alignment)?;
-        // The cap bounds an SGD step (lr·λ under SGD's stability limit); Adam's step does not
-        // scale with the curvature, so a cap on its rate would be a different, unchecked knob.
         let b_steps_by = match &b_optimizer {
             BOptimizer::Separate(o) => o,
             BOptimizer::Same => &optimizer,
         };
-        if b_step_cap > 0.0 && matches!(b_steps_by, Optimizer::Adam { .. }) {
-            return Err(p.bad(
-                "b_step_cap",
-                "bounds an SGD step on B, but B here is stepped by Adam (its step does not grow with the curvature); use it with optimizer = sgdm, or b_optimizer = \"sgdm\"",
-            ));
-        }
+        let b_step_cap = Self::b_step_cap(call, p, &alignment, b_steps_by)?;
         let hidden_lr_scale = Self::nonneg(call, p, "hidden_lr_scale", 1.0)?;
         let has_b = !matches!(alignment, Alignment::None);
         let learns_b = has_b && !matches!(alignment, Alignment::Feedback);
