@@ -726,6 +726,8 @@ pub mod codes {
     pub const CHECKPOINT_PERIOD: &str = "lrx::check::checkpoint_period";
     /// A warning: a stdlib definition the spec uses changed since the stdlib version it pins.
     pub const STDLIB_CHANGED: &str = "lrx::check::stdlib_changed";
+    /// A warning: IA's `b_step_cap` with W stepped by Adam and no `b_step_recheck`.
+    pub const CAP_OUTRUN: &str = "lrx::check::cap_outrun";
     /// lrx hit an internal inconsistency (a bug to report).
     pub const BUG: &str = "lrx::bug";
 
@@ -778,6 +780,7 @@ pub mod codes {
         HOLDOUT_ON_TARGET,
         CHECKPOINT_PERIOD,
         STDLIB_CHANGED,
+        CAP_OUTRUN,
         BUG,
     ];
 }

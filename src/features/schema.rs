@@ -118,6 +118,10 @@ pub struct LayerAlignment {
     /// λ_max(∂²R_l/∂B²) of the last estimate (`b_step_cap`), the alignment rate included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub b_curvature: Option<f64>,
+    /// `b_step_recheck`: the curvature estimates in the epoch that the layer's output-energy
+    /// growth triggered, beside the scheduled ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b_rechecks: Option<u64>,
 }
 
 /// A seed in the runs table: an Int64 column, or UInt64 when some seed of the column is above

@@ -494,6 +494,13 @@ mod typed_tests {
         ] {
             assert!(RuleConfig::from_call(&complete(&c)).is_ok());
         }
+        // `b_step_recheck` re-estimates the cap's curvature: a growth factor > 1, with the cap.
+        let recheck = |c: Call, rho: f64| c.with("b_step_recheck", Value::Float(rho));
+        let msg = e(recheck(Call::new("ia"), 2.0), Kind::Rule).to_string();
+        assert!(msg.contains("`b_step_cap`, which is off here"), "{msg}");
+        let msg = e(recheck(cap(), 0.5), Kind::Rule).to_string();
+        assert!(msg.contains("growth factor > 1"), "{msg}");
+        assert!(RuleConfig::from_call(&complete(&recheck(cap(), 2.0))).is_ok());
         let msg = e(Call::new("knet4").with("init", s("x")), Kind::Arch).to_string();
         assert_eq!(
             msg,

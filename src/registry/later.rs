@@ -38,6 +38,7 @@ pub const REGIME_DEFAULTS: &[(&str, Later)] = &[
     ("hidden_lr_scale", Later::F(1.0)),
     ("constrain_b_norm", Later::B(false)),
     ("b_step_cap", Later::F(0.0)),
+    ("b_step_recheck", Later::F(0.0)),
     ("input_scale", Later::S("raw")),
 ];
 

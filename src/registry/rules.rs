@@ -188,6 +188,12 @@ const IA: &[Param] = &[
         D::F(0.0),
         "0 (the paper): off. κ > 0: each layer's B steps at a learning rate of at most κ/λ, λ the largest eigenvalue of ∂²R_l/∂B² (power iteration every 50 steps), so SGD on R_l cannot pass its stability limit (Nesterov 0.9: lr·λ < 1.36) as the null term's curvature grows with W; R's minimiser is unchanged. Refused where Adam steps B. Costs 8–10 % more per IA step (scripts/bench-ia-cap, KNet4 on CPU). Not the paper's protocol",
     ),
+    p(
+        "b_step_recheck",
+        Ty::Float { min: 0.0, max: 1e6 },
+        D::F(0.0),
+        "with `b_step_cap`: 0 (default): λ is re-estimated every 50 steps only. ρ > 1: also at any step where a layer's output energy ‖W·x‖²/n has grown more than ρ-fold since that layer's last estimate (the null term's curvature grows with it), so a W that grows fast between two scheduled estimates (e.g. stepped by Adam from the paper's small init) cannot outrun the cap. Costs one norm per layer per step, and an estimate (≈ 4 IA steps) per trigger",
+    ),
 ];
 const SYM: &[Param] = &[
     p("optimizer", Ty::Enum(OPTIMIZERS), D::S("sgdm"), "optimizer"),
@@ -498,6 +504,9 @@ pub struct LearnedB {
     pub constrain_b_norm: bool,
     /// IA's `b_step_cap` κ: B's learning rate ≤ κ/λ_max(∂²R_l/∂B²) per layer; 0 = off.
     pub b_step_cap: f64,
+    /// `b_step_recheck` ρ: with the cap, re-estimate a layer's λ at any step where its output
+    /// energy has grown more than ρ-fold since its last estimate; 0 = on schedule only.
+    pub b_step_recheck: f64,
 }
 
 /// A learning rule's completed call, typed: what `exec::engine::rules::Rule` is built from.
@@ -556,6 +565,24 @@ impl RuleConfig {
         Ok(cap)
     }
 
+    /// IA's `b_step_recheck`: 0 (off), or a growth factor > 1 that needs `b_step_cap`.
+    fn b_step_recheck(call: &Call, p: &Params, cap: f64) -> Result<f64> {
+        let rho = Self::nonneg(call, p, "b_step_recheck", 0.0)?;
+        if rho > 0.0 && rho <= 1.0 {
+            return Err(p.bad(
+                "b_step_recheck",
+                format!("must be 0 (off) or a growth factor > 1 (e.g. 2), got {rho}"),
+            ));
+        }
+        if rho > 0.0 && cap == 0.0 {
+            return Err(p.bad(
+                "b_step_recheck",
+                "re-estimates the curvature of `b_step_cap`, which is off here; set b_step_cap (e.g. 0.5) as well",
+            ));
+        }
+        Ok(rho)
+    }
+
     /// The config of a completed rule call. A regime option of a group the rule lacks is an
     /// error when set to anything but its default: `b_optimizer`, `b_lr_scale`, `alternate`
     /// and `constrain_b_norm` need a B that learns, `constrain_norm` and `top_feedback` a B;
@@ -604,6 +631,7 @@ impl RuleConfig {
             BOptimizer::Same => &optimizer,
         };
         let b_step_cap = Self::b_step_cap(call, p, &alignment, b_steps_by)?;
+        let b_step_recheck = Self::b_step_recheck(call, p, b_step_cap)?;
         let hidden_lr_scale = Self::nonneg(call, p, "hidden_lr_scale", 1.0)?;
         let has_b = !matches!(alignment, Alignment::None);
         let learns_b = has_b && !matches!(alignment, Alignment::Feedback);
@@ -644,6 +672,7 @@ impl RuleConfig {
                 alternate,
                 constrain_b_norm,
                 b_step_cap,
+                b_step_recheck,
             },
             hidden_lr_scale,
         })

@@ -102,7 +102,8 @@ pub(crate) struct Eval<'s> {
     /// axis below the use), unless it is poisoned: its own expression already failed and was
     /// reported, so a use of it is a follow-on and evaluates to nothing, silently.
     pub(crate) block_keys: HashMap<String, BlockKey>,
-    /// Task calls whose data location was looked up (`study::warn_missing_data`).
+    /// Task calls whose data location was looked up (`study::warn_missing_data`), and rule
+    /// calls checked for `study::warn_cap_outrun` (keys prefixed `rule:`): each warns once.
     pub(crate) data_checked: HashSet<String>,
     /// The stdlib definitions the spec reached, as `module.name` (for the pinned-stdlib check,
     /// [`crate::check::stdlib_pin_warnings`]).

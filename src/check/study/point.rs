@@ -231,6 +231,7 @@ impl Eval<'_> {
         self.warn_missing_data(&task, tspan);
         self.arch_inputs(&task, &mut arch, tspan, aspan)?;
         self.check_top_feedback(&task, &arch, &rule, aspan, rspan)?;
+        self.warn_cap_outrun(&rule, rspan);
         let named = |o: Obj, s: Span| Named {
             label: o.label.clone(),
             call: std::sync::Arc::new(Call {
@@ -346,6 +347,33 @@ impl Eval<'_> {
 
     /// `top_feedback = shared` needs a classifier reading a flattened C×H×W map
     /// (`models::Model::with_backward`).
+    /// A warning when IA's `b_step_cap` runs with W stepped by Adam and without
+    /// `b_step_recheck`: Adam moves W at its own pace whatever the gradient's scale, so from a
+    /// small init W (and the null term's curvature) can grow by orders of magnitude between two
+    /// of the cap's scheduled estimates and B diverge unseen (docs/learning.md "Session 19").
+    fn warn_cap_outrun(&mut self, rule: &Obj, rspan: Span) {
+        let num = |k: &str| rule.params.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+        let adam_w = rule.params.get("optimizer").and_then(Value::as_str) == Some("adam");
+        if rule.builtin.name != "ia"
+            || num("b_step_cap") <= 0.0
+            || num("b_step_recheck") > 0.0
+            || !adam_w
+        {
+            return;
+        }
+        if !self.data_checked.insert(format!("rule:{:?}", rule.params)) {
+            return;
+        }
+        self.err(
+            Diag::warning(
+                codes::CAP_OUTRUN,
+                "`b_step_cap` with W stepped by Adam: W can outgrow the cap's curvature estimate between two of its 50-step re-estimates",
+            )
+            .at(rspan, "this rule")
+            .help("add `b_step_recheck = 2` (re-estimate a layer whose output energy has doubled since its last estimate); without it B diverged in the paper's KNet4 setting (docs/learning.md, session 19)"),
+        );
+    }
+
     fn check_top_feedback(
         &mut self,
         task: &Obj,

@@ -231,6 +231,56 @@ mod tests {
         assert_eq!(checked, layers.len());
     }
 
+    /// `b_step_recheck`: when a layer's output energy grows past ρ × its energy at the last
+    /// estimate between two scheduled estimates (here: the classifier's W scaled by 10, so its
+    /// energy × 100), that layer's curvature is re-estimated at the next step (the null term's
+    /// λ grows with the energy) and counted, while the other layers keep theirs; without it
+    /// the estimate stays stale. A ρ that never triggers changes nothing, bit for bit.
+    #[test]
+    fn b_step_recheck_reestimates_when_energy_grows() {
+        let _rng = crate::exec::engine::test_rng_lock();
+        let lr = 0.02;
+        let ia = |rho: f64| {
+            let c = Call::new("ia").with("b_step_cap", Value::Float(100.0));
+            if rho > 0.0 {
+                c.with("b_step_recheck", Value::Float(rho))
+            } else {
+                c
+            }
+        };
+        let mut plain = trainer(ia(0.0), lr);
+        let mut loose = trainer(ia(1e6), lr);
+        let mut watched = trainer(ia(2.0), lr);
+        let (x, y) = batch(&plain);
+        let top = plain.model.aligned_layers().len() - 1;
+        let mut before = vec![];
+        for t in [&mut plain, &mut loose, &mut watched] {
+            let _ = t.step(&x, &y, lr);
+            before.push(t.b_step.clone());
+            t.curvature_due = false;
+            tch::no_grad(|| {
+                let _ = t.model.aligned_layers()[top]
+                    .w
+                    .shallow_clone()
+                    .g_mul_scalar_(10.0);
+            });
+            let _ = t.step(&x, &y, lr);
+        }
+        assert!(same(&snapshot(&plain), &snapshot(&loose)));
+        assert!(loose.b_step.values().all(|st| st.rechecks == 0));
+        // Without the recheck the top layer's estimate is the first step's.
+        assert_eq!(plain.b_step[&top].curvature, before[0][&top].curvature);
+        let (old, new) = (before[2][&top].curvature, watched.b_step[&top].curvature);
+        assert_eq!(watched.b_step[&top].rechecks, 1);
+        assert!(new > 10.0 * old, "top layer: λ {old} → {new}");
+        for (i, st) in &watched.b_step {
+            if *i != top {
+                assert_eq!(st.rechecks, 0, "layer {i}");
+                assert_eq!(st.curvature, before[2][i].curvature, "layer {i}");
+            }
+        }
+    }
+
     /// B on a separate optimizer of the rule's own kind at the same rate is the default
     /// training, bit for bit (the split optimizer step is the fused one).
     #[test]

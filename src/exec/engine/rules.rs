@@ -50,6 +50,9 @@ pub(crate) struct Regime {
     pub hidden_lr_scale: f64,
     /// IA's `b_step_cap` κ: each layer's B steps at most at κ/λ_max(∂²R_l/∂B²); 0 = off.
     pub b_step_cap: f64,
+    /// `b_step_recheck` ρ: re-estimate a layer's curvature when its output energy has grown
+    /// more than ρ-fold since the last estimate; 0 = every 50 steps only.
+    pub b_step_recheck: f64,
 }
 
 impl Default for Regime {
@@ -63,6 +66,7 @@ impl Default for Regime {
             top_feedback: TopFeedback::Random,
             hidden_lr_scale: 1.0,
             b_step_cap: 0.0,
+            b_step_recheck: 0.0,
         }
     }
 }
@@ -124,6 +128,7 @@ impl Rule {
                 top_feedback: b.top_feedback,
                 hidden_lr_scale: c.hidden_lr_scale,
                 b_step_cap: l.b_step_cap,
+                b_step_recheck: l.b_step_recheck,
             },
         }
     }

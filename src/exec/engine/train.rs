@@ -159,6 +159,20 @@ pub(crate) struct BStep {
     pub curvature: f64,
     /// The factor applied to B's learning rate at the last step (≤ 1).
     pub factor: f64,
+    /// `b_step_recheck`: the layer's output energy ‖P_f‖²/n at the last estimate (0 when off).
+    pub energy: f64,
+    /// `b_step_recheck`: estimates the energy's growth triggered in this epoch (not counting
+    /// the scheduled ones).
+    pub rechecks: u64,
+}
+
+/// A layer's output energy ‖P_f‖²/n (P_f = op(x, W), n the batch size), summed over its
+/// positions: the null term's curvature grows with it (`b_step_recheck`).
+fn output_energy(pf: &Tensor) -> f64 {
+    let n = pf.size().first().copied().unwrap_or(1).max(1) as f64;
+    let e = pf.square().sum(Kind::Double).double_value(&[]) / n;
+    // A non-finite energy always triggers (the comparison with NaN is false).
+    if e.is_finite() { e } else { f64::INFINITY }
 }
 
 /// Why an epoch did not finish.
@@ -295,16 +309,26 @@ impl Trainer {
         }
         let rate = self.rule.alignment_rate();
         let cap = self.rule.regime.b_step_cap;
+        let recheck = self.rule.regime.b_step_recheck;
         for p in &parts {
             let layer = &self.model.aligned_layers()[p.index];
-            if cap > 0.0 && (self.curvature_due || !self.b_step.contains_key(&p.index)) {
+            // `b_step_recheck`: the output energy now, against the last estimate's.
+            let energy = (cap > 0.0 && recheck > 0.0).then(|| output_energy(&p.pf));
+            let grown = match (energy, self.b_step.get(&p.index)) {
+                (Some(e), Some(st)) => e > recheck * st.energy,
+                _ => false,
+            };
+            if cap > 0.0 && (self.curvature_due || grown || !self.b_step.contains_key(&p.index)) {
                 if let Some(l) = self.rule.information_curvature(layer, p, CURVATURE_ITERS) {
                     let curvature = l * rate;
+                    let rechecks = self.b_step.get(&p.index).map_or(0, |st| st.rechecks);
                     self.b_step.insert(
                         p.index,
                         BStep {
                             curvature,
                             factor: 1.0,
+                            energy: energy.unwrap_or(0.0),
+                            rechecks: rechecks + u64::from(grown),
                         },
                     );
                 }
@@ -567,6 +591,12 @@ impl Trainer {
             let global = u64::from(epoch) * steps as u64 + s as u64;
             let phase = self.rule.regime.phase(global);
             self.curvature_due = s % CURVATURE_EVERY == 0;
+            if s == 0 {
+                // `b_step_recheck`'s count is per epoch (a resumed run counts the same).
+                for st in self.b_step.values_mut() {
+                    st.rechecks = 0;
+                }
+            }
             let (l, c, a) = self.step_phase(&x, &y, lr, phase);
             lsum += l;
             csum += c;

@@ -29,6 +29,11 @@ impl Trainer {
                             .map(|(_, n)| crate::exec::engine::regime::frobenius(&l.w) / n),
                         b_step_factor: self.b_step.get(&i).map(|s| s.factor),
                         b_curvature: self.b_step.get(&i).map(|s| s.curvature),
+                        b_rechecks: self
+                            .b_step
+                            .get(&i)
+                            .filter(|_| self.rule.regime.b_step_recheck > 0.0)
+                            .map(|s| s.rechecks),
                     })
             })
             .collect()
