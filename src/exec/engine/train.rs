@@ -510,6 +510,18 @@ impl Trainer {
         }
     }
 
+    /// `b_step_cap`'s schedule at step `s` of an epoch: an estimate at the epoch's first step
+    /// and every [`CURVATURE_EVERY`] steps; `b_step_recheck`'s count restarts with the epoch (so
+    /// a resumed run counts the same).
+    fn curvature_schedule(&mut self, s: i64) {
+        self.curvature_due = s % CURVATURE_EVERY == 0;
+        if s == 0 {
+            for st in self.b_step.values_mut() {
+                st.rechecks = 0;
+            }
+        }
+    }
+
     pub(crate) fn n_steps(&self) -> i64 {
         (self.task.n_train() / self.settings.batch).max(1)
     }
@@ -590,13 +602,7 @@ impl Trainer {
                 .lr_at(f64::from(epoch) + s as f64 / steps as f64);
             let global = u64::from(epoch) * steps as u64 + s as u64;
             let phase = self.rule.regime.phase(global);
-            self.curvature_due = s % CURVATURE_EVERY == 0;
-            if s == 0 {
-                // `b_step_recheck`'s count is per epoch (a resumed run counts the same).
-                for st in self.b_step.values_mut() {
-                    st.rechecks = 0;
-                }
-            }
+            self.curvature_schedule(s);
             let (l, c, a) = self.step_phase(&x, &y, lr, phase);
             lsum += l;
             csum += c;
