@@ -635,6 +635,8 @@ def setup(a):
             ("alignment_rate", 1.0), ("top_feedback", "random")) if k in ru and ru[k] != d]
         if arch.get("lrn"):
             unsupported.append("arch lrn = true")
+        if arch.get("batch_norm"):
+            unsupported.append("arch batch_norm = true")
         if unsupported:
             raise RefError(f"{a.export}/manifest.json: the reference does not implement {', '.join(unsupported)}")
         if ru.get("constrain_norm"):

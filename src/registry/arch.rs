@@ -39,6 +39,12 @@ const LRN: &[Param] = &[p(
     D::B(false),
     "local response normalisation variant (method.md §7)",
 )];
+const KNET_BN: &[Param] = &[p(
+    "batch_norm",
+    Ty::Bool,
+    D::B(false),
+    "batch normalisation of each conv layer's output (after its activation, before pooling; batch statistics in training, running ones at evaluation). Not the paper's KNet: the variant that tests whether a rule needs normalised layer inputs (docs/learning.md, session 20)",
+)];
 const KNET_INITS: &[&str] = &["paper", "he"];
 const KNET_INIT: &[Param] = &[p(
     "init",
@@ -78,14 +84,14 @@ pub(super) const ARCHS: &[Builtin] = &[
         Arch,
         "knet",
         "KNet4: conv1–conv3 (5×5) and fc4, CIFAR-sized (method.md §7)",
-        [LRN, KNET_INIT, ARCH_COMMON]
+        [LRN, KNET_INIT, KNET_BN, ARCH_COMMON]
     ),
     b!(
         "knet5",
         Arch,
         "knet",
         "KNet5: KNet4 with conv4 (128 filters) before the classifier",
-        [LRN, KNET_INIT, ARCH_COMMON]
+        [LRN, KNET_INIT, KNET_BN, ARCH_COMMON]
     ),
     b!(
         "alexnet",
@@ -434,6 +440,8 @@ pub enum Net {
         /// `init = he`: N(0, 2/fan_in) for ReLU layers and N(0, 1/fan_in) for conv1 and the
         /// classifier, instead of the paper's fixed standard deviations.
         he: bool,
+        /// `batch_norm`: batch normalisation of each conv layer's output (not the paper's).
+        batch_norm: bool,
     },
     /// AlexNet: conv1–conv5, fc6–fc8.
     AlexNet {
@@ -509,6 +517,7 @@ impl ArchConfig {
                 conv4: n == "knet5",
                 lrn: p.bool("lrn")?,
                 he: p.choice("init", false, &[("paper", false), ("he", true)])?,
+                batch_norm: p.bool("batch_norm")?,
             },
             "alexnet" => {
                 let lrn = p.bool("lrn")?;

@@ -436,7 +436,8 @@ mod typed_tests {
             Net::KNet {
                 conv4: true,
                 lrn: false,
-                he: false
+                he: false,
+                batch_norm: false
             }
         );
         assert_eq!(

@@ -22,6 +22,8 @@ pub const LATER_BUILTIN_PARAMS: &[(&str, &str, Later)] = &[
     ("weight_mirror", "input_noise", Later::S("none")),
     ("weight_mirror", "input_stddev", Later::F(1.0)),
     ("image_folder", "seed", Later::I(0)),
+    ("knet4", "batch_norm", Later::B(false)),
+    ("knet5", "batch_norm", Later::B(false)),
 ];
 
 /// Rule parameters added after run ids were first published (the regime options of issue 19), with the value that

@@ -13,10 +13,23 @@ use tch::{Device, Kind, Tensor};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Spec {
-    KNet { conv4: bool, lrn: bool },
-    AlexNet { lrn: bool, dropout: f64 },
-    ResNet { blocks: [usize; 4], version: i64 },
-    Mlp { hidden: usize },
+    /// `bn`: BatchNorm on each conv layer's output, before pooling (`batch_norm`).
+    KNet {
+        conv4: bool,
+        lrn: bool,
+        bn: bool,
+    },
+    AlexNet {
+        lrn: bool,
+        dropout: f64,
+    },
+    ResNet {
+        blocks: [usize; 4],
+        version: i64,
+    },
+    Mlp {
+        hidden: usize,
+    },
 }
 
 /// A network: learnable layers in canonical order, BN layers, and every parameter by name.
@@ -431,18 +444,24 @@ impl Model {
             Spec::KNet {
                 conv4,
                 lrn: use_lrn,
+                bn: use_bn,
             } => {
-                let mut h = max_pool_same(&lay(x, pass), 3, 2);
+                // A conv layer and, with `batch_norm`, its BatchNorm.
+                let mut conv = |h: &Tensor, pass: &mut Pass| {
+                    let y = lay(h, pass);
+                    if *use_bn { bn(&y) } else { y }
+                };
+                let mut h = max_pool_same(&conv(x, pass), 3, 2);
                 if *use_lrn {
                     h = lrn(&h.relu(), 3, 1.0, 5e-5, 0.75);
                 }
-                h = avg_pool_same(&lay(&h, pass), 3, 2);
+                h = avg_pool_same(&conv(&h, pass), 3, 2);
                 if *use_lrn {
                     h = lrn(&h, 3, 1.0, 5e-5, 0.75);
                 }
-                h = avg_pool_same(&lay(&h, pass), 3, 2);
+                h = avg_pool_same(&conv(&h, pass), 3, 2);
                 if *conv4 {
-                    h = avg_pool_same(&lay(&h, pass), 3, 2);
+                    h = avg_pool_same(&conv(&h, pass), 3, 2);
                 }
                 h.flatten(1, -1)
             }

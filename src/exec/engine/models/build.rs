@@ -144,7 +144,12 @@ impl Builder {
     /// The base network of `arch`.
     pub(super) fn base(&mut self, arch: &ArchConfig, inp: &Input) -> Result<Base> {
         match &arch.net {
-            &Net::KNet { conv4, lrn, he } => Ok(self.knet(conv4, lrn, he, inp)),
+            &Net::KNet {
+                conv4,
+                lrn,
+                he,
+                batch_norm,
+            } => Ok(self.knet(conv4, lrn, he, batch_norm, inp)),
             &Net::AlexNet { lrn, dropout } => Ok(self.alexnet(lrn, dropout, inp)),
             &Net::ResNet { blocks, version } => Ok(self.resnet(blocks, version, inp)),
             Net::Mlp { hidden } => Ok(self.mlp(hidden, inp)),
@@ -152,7 +157,7 @@ impl Builder {
     }
 
     /// KNet4 / KNet5 (method.md §7).
-    fn knet(&mut self, conv4: bool, lrn: bool, he: bool, inp: &Input) -> Base {
+    fn knet(&mut self, conv4: bool, lrn: bool, he: bool, bn: bool, inp: &Input) -> Base {
         let b = self;
         let Input {
             cin, size, size_w, ..
@@ -164,9 +169,18 @@ impl Builder {
         } else {
             (Init::Normal(1e-4), Init::Normal(0.01))
         };
+        // `batch_norm`: one BatchNorm per conv layer, on its output (ResNet v1's momentum).
+        let norm = |b: &mut Self, name: &str, ch: i64| {
+            if bn {
+                b.bn(&format!("{name}/bn"), ch, 1.0, true, 0.9);
+            }
+        };
         b.conv("conv1", cin, c(32), 5, 1, sp, i1, Some(0.0), Act::None);
+        norm(b, "conv1", c(32));
         b.conv("conv2", c(32), c(32), 5, 1, sp, i2, Some(0.0), Act::Relu);
+        norm(b, "conv2", c(32));
         b.conv("conv3", c(32), c(64), 5, 1, sp, i2, Some(0.0), Act::Relu);
+        norm(b, "conv3", c(64));
         let (mut s, mut sw) = (size, size_w);
         for _ in 0..3 {
             (s, sw) = (out_size(s, 3, 2, sp), out_size(sw, 3, 2, sp));
@@ -174,10 +188,15 @@ impl Builder {
         let mut ch = c(64);
         if conv4 {
             b.conv("conv4", c(64), c(128), 5, 1, sp, i2, Some(0.0), Act::Relu);
+            norm(b, "conv4", c(128));
             (s, sw) = (out_size(s, 3, 2, sp), out_size(sw, 3, 2, sp));
             ch = c(128);
         }
-        (Spec::KNet { conv4, lrn }, ch * s * sw, Some((ch, s * sw)))
+        (
+            Spec::KNet { conv4, lrn, bn },
+            ch * s * sw,
+            Some((ch, s * sw)),
+        )
     }
 
     /// AlexNet (method.md §7).

@@ -90,6 +90,11 @@ fn all_architectures_build_and_run() {
     for (a, size, n) in [
         (Call::new("knet4"), 32, 4),
         (Call::new("knet5").with("lrn", Value::Bool(true)), 32, 5),
+        (
+            Call::new("knet4").with("batch_norm", Value::Bool(true)),
+            32,
+            4,
+        ),
         (Call::new("alexnet").with("lrn", Value::Bool(true)), 64, 8),
         (Call::new("resnet18"), 32, 22),
         (Call::new("resnet34").with("version", Value::Int(2)), 32, 38),
@@ -138,6 +143,11 @@ fn mirrored_backward_weights_give_backprop_gradients() {
             "alexnet-lrn",
             Call::new("alexnet").with("lrn", Value::Bool(true)),
             64,
+        ),
+        (
+            "knet4-bn",
+            Call::new("knet4").with("batch_norm", Value::Bool(true)),
+            16,
         ),
         ("resnet18-v1", Call::new("resnet18"), 32),
         (
@@ -199,6 +209,78 @@ fn mirrored_backward_weights_give_backprop_gradients() {
         let d = f64::try_from((b - f).abs().max()).unwrap();
         assert!(d > 1e-3 * f64::try_from(b.abs().max()).unwrap(), "{name}");
     }
+}
+
+/// `knet4(batch_norm = true)`: the same layers and the same weight draws as the paper's KNet4
+/// (BN is the only difference), and one BatchNorm per conv layer on that layer's output: its
+/// running statistics move in a training pass (conv1's by the momentum towards conv1's batch
+/// mean) and not in an evaluation pass.
+#[test]
+fn knet_batch_norm_variant() {
+    let _rng = crate::exec::engine::test_rng_lock();
+    let a = Call::new("knet4")
+        .with("input_size", Value::Int(16))
+        .with("width", Value::Float(0.25))
+        .with("init", Value::Str("he".into()));
+    let s = Call::new("supervised");
+    let plain = Model::new(&a, &s, false, 5, Device::Cpu).unwrap();
+    let bn = Model::new(
+        &a.with("batch_norm", Value::Bool(true)),
+        &s,
+        false,
+        5,
+        Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(plain.layer_names(), bn.layer_names());
+    let named = |m: &Model| -> Vec<(String, Tensor)> {
+        m.params()
+            .iter()
+            .map(|p| (p.name.clone(), p.tensor.shallow_clone()))
+            .collect()
+    };
+    let (pp, pb) = (named(&plain), named(&bn));
+    for (k, t) in &pp {
+        let (_, u) = pb.iter().find(|(j, _)| j == k).expect("same parameter");
+        assert!(t.equal(u), "{k} drawn differently");
+    }
+    let extra: Vec<&String> = pb
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| !pp.iter().any(|(j, _)| j == *k))
+        .collect();
+    for l in ["conv1", "conv2", "conv3"] {
+        for part in ["gamma", "beta", "running_mean", "running_var"] {
+            let want = format!("{l}/bn/{part}");
+            assert!(extra.contains(&&want), "{want} missing from {extra:?}");
+        }
+    }
+    assert_eq!(extra.len(), 12, "{extra:?}");
+    let rm = |m: &Model| {
+        m.params()
+            .iter()
+            .find(|p| p.name == "conv1/bn/running_mean")
+            .unwrap()
+            .tensor
+            .copy()
+    };
+    tch::manual_seed(3);
+    let x = Tensor::randn([8, 3, 16, 16], (Kind::Float, Device::Cpu)) + 0.5;
+    let r0 = rm(&bn);
+    let _ = tch::no_grad(|| bn.forward(&x, &mut Pass::plain(false)));
+    assert!(
+        rm(&bn).equal(&r0),
+        "an evaluation pass moved the running mean"
+    );
+    let _ = tch::no_grad(|| bn.forward(&x, &mut Pass::plain(true)));
+    assert!(!rm(&bn).equal(&r0), "a training pass left the running mean");
+    // The BN after conv1 saw conv1's output: its running mean moved towards that output's
+    // per-channel batch mean by the BN's momentum (0.1).
+    let y = tch::no_grad(|| bn.aligned_layers()[0].forward(&x));
+    let m = y.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float);
+    let want = &r0 * 0.9 + m * 0.1;
+    let d = f64::try_from((rm(&bn) - want).abs().max()).unwrap();
+    assert!(d < 1e-5, "running mean off by {d}");
 }
 
 #[test]
