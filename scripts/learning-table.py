@@ -43,9 +43,21 @@ def main():
         # The trainer takes floor(n_train / batch) steps per epoch (the last partial batch is
         # dropped); a run that stopped early (diverged, interrupted) spent only its epochs.
         trained = r["epochs"] if st.get("status") == "done" else len(hist)
-        steps = trained * max(n_train // r["batch"], 1)
+        per_epoch = max(n_train // r["batch"], 1)
+        steps = trained * per_epoch
         scale = params.get("hidden_lr_scale", 1.0)
-        budget = f"{r['lr'] * steps:.3g} / {r['lr'] * steps * scale:.3g}"
+        sigma = r["lr"] * steps
+        lrs = [h.get("lr") for h in hist[:trained]]
+        if r.get("schedule") and all(x is not None for x in lrs) and lrs:
+            # A schedule: each epoch's record holds the rate at its last step. A rising rate
+            # (linear warm-up, from 0 before the first epoch) is summed as the trapezoid between
+            # the previous epoch's end and this one's; a fall is a decay at the epoch's start.
+            start = 0.0 if r["schedule"].get("name") == "warmup_steps" else lrs[0]
+            sigma = 0.0
+            for x in lrs:
+                sigma += per_epoch * ((start + x) / 2 if x > start else x)
+                start = x
+        budget = f"{sigma:.3g} / {sigma * scale:.3g}"
         last = hist[-1] if hist else {}
         accs = [v for v in acc.values() if v is not None]
         angles = " ".join(
