@@ -128,7 +128,9 @@ mod tests {
     /// `CURVATURE_ITERS` closed-form products per layer). Steps interleave in blocks of 10 so the
     /// machine's drift falls on all three alike. Prints one JSON object per model with the three
     /// means and the overhead of the schedule training uses, one estimate per
-    /// `CURVATURE_EVERY` steps: (estimate + (N − 1)·steady) / N / plain − 1. Run through
+    /// `CURVATURE_EVERY` steps: (estimate + (N − 1)·steady) / N / plain − 1; and a fourth cell,
+    /// the cap with `b_step_recheck` watching every layer's output energy (a ρ that never
+    /// triggers), whose cost against the cap alone is the recheck's per-step price. Run through
     /// `scripts/bench-ia-cap`.
     #[test]
     #[ignore = "benchmark; run through scripts/bench-ia-cap"]
@@ -148,10 +150,12 @@ mod tests {
             let capped = Call::new("ia").with("b_step_cap", Value::Float(0.5));
             // (label, trainer, x, y, estimate due at every step, seconds)
             let mut cells = vec![];
+            let watched = capped.clone().with("b_step_recheck", Value::Float(1e6));
             for (label, rule, due) in [
                 ("plain", plain, false),
                 ("steady", capped.clone(), false),
                 ("estimate", capped, true),
+                ("watched", watched, false),
             ] {
                 let (tr, x, y) = trainer_with_rule(model, rule, size, batch, dev);
                 cells.push((label, tr, x, y, due, 0.0f64));
@@ -185,10 +189,11 @@ mod tests {
             let every = CURVATURE_EVERY as f64;
             let amortized = (ms[2] + (every - 1.0) * ms[1]) / every;
             println!(
-                "{{\"model\":\"{model}\",\"device\":\"{dev:?}\",\"batch\":{batch},\"threads\":{threads},\"plain_ms\":{:.3},\"steady_ms\":{:.3},\"estimate_ms\":{:.3},\"every\":{},\"overhead\":{:.4}}}",
+                "{{\"model\":\"{model}\",\"device\":\"{dev:?}\",\"batch\":{batch},\"threads\":{threads},\"plain_ms\":{:.3},\"steady_ms\":{:.3},\"estimate_ms\":{:.3},\"watched_ms\":{:.3},\"every\":{},\"overhead\":{:.4}}}",
                 ms[0],
                 ms[1],
                 ms[2],
+                ms[3],
                 CURVATURE_EVERY,
                 amortized / ms[0] - 1.0
             );
