@@ -170,7 +170,14 @@ pub(crate) struct BStep {
 /// positions: the null term's curvature grows with it (`b_step_recheck`).
 fn output_energy(pf: &Tensor) -> f64 {
     let n = pf.size().first().copied().unwrap_or(1).max(1) as f64;
-    let e = pf.square().sum(Kind::Double).double_value(&[]) / n;
+    // One BLAS pass, without the squared (or double) copy of P_f: the trigger compares
+    // energies by factors ≥ 1, which float accumulation serves.
+    let e = if pf.is_contiguous() {
+        let v = pf.view([-1]);
+        v.dot(&v).double_value(&[])
+    } else {
+        pf.square().sum(Kind::Float).double_value(&[])
+    } / n;
     // A non-finite energy always triggers (the comparison with NaN is false).
     if e.is_finite() { e } else { f64::INFINITY }
 }
