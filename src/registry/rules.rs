@@ -192,7 +192,7 @@ const IA: &[Param] = &[
         "b_step_recheck",
         Ty::Float { min: 0.0, max: 1e6 },
         D::F(0.0),
-        "with `b_step_cap`: 0 (default): λ is re-estimated every 50 steps only. ρ > 1: also at any step where a layer's output energy ‖W·x‖²/n has grown more than ρ-fold since that layer's last estimate (the null term's curvature grows with it), so a W that grows fast between two scheduled estimates (e.g. stepped by Adam from the paper's small init) cannot outrun the cap. Costs one norm per layer per step, and an estimate (≈ 4 IA steps) per trigger",
+        "with `b_step_cap`: 0 (default): λ is re-estimated every 50 steps only. ρ > 1: also at any step where a layer's output energy ‖W·x‖²/n has grown more than ρ-fold since that layer's last estimate (the null term's curvature grows with it), so a W that grows fast between two scheduled estimates (e.g. stepped by Adam from the paper's small init) cannot outrun the cap. Costs +3.3 % on the capped IA step (one dot product of P_f per layer; scripts/bench-ia-cap, KNet4, batch 256, CPU), and an estimate (≈ 4.5 IA steps for every layer) per trigger",
     ),
 ];
 const SYM: &[Param] = &[

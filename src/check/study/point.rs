@@ -345,8 +345,6 @@ impl Eval<'_> {
         Some(())
     }
 
-    /// `top_feedback = shared` needs a classifier reading a flattened C×H×W map
-    /// (`models::Model::with_backward`).
     /// A warning when IA's `b_step_cap` runs with W stepped by Adam and without
     /// `b_step_recheck`: Adam moves W at its own pace whatever the gradient's scale, so from a
     /// small init W (and the null term's curvature) can grow by orders of magnitude between two
@@ -374,6 +372,8 @@ impl Eval<'_> {
         );
     }
 
+    /// `top_feedback = shared` needs a classifier reading a flattened C×H×W map
+    /// (`models::Model::with_backward`).
     fn check_top_feedback(
         &mut self,
         task: &Obj,
