@@ -102,9 +102,11 @@ pub(crate) struct Eval<'s> {
     /// axis below the use), unless it is poisoned: its own expression already failed and was
     /// reported, so a use of it is a follow-on and evaluates to nothing, silently.
     pub(crate) block_keys: HashMap<String, BlockKey>,
-    /// Task calls whose data location was looked up (`study::warn_missing_data`), and rule
-    /// calls checked for `study::warn_cap_outrun` (keys prefixed `rule:`): each warns once.
-    pub(crate) data_checked: HashSet<String>,
+    /// Calls a once-per-call warning has already looked at, keyed by the warning's kind: task
+    /// calls whose data location was looked up (`data:`, `study::warn_missing_data`) and rule
+    /// calls checked by `study::warn_cap_outrun` (`rule:`). A sweep evaluates a call once per
+    /// point; each distinct call warns once.
+    pub(crate) warned_once: HashSet<String>,
     /// The stdlib definitions the spec reached, as `module.name` (for the pinned-stdlib check,
     /// [`crate::check::stdlib_pin_warnings`]).
     pub(crate) stdlib_used: std::collections::BTreeSet<String>,
@@ -135,7 +137,7 @@ impl<'s> Eval<'s> {
             reported: HashSet::new(),
             interned: HashMap::new(),
             block_keys: HashMap::new(),
-            data_checked: HashSet::new(),
+            warned_once: HashSet::new(),
             stdlib_used: std::collections::BTreeSet::new(),
             stdlib_pin: None,
         }

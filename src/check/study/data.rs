@@ -107,8 +107,8 @@ impl Eval<'_> {
     /// A warning when a task's data is not where its call says (`idx::data_path_problem`;
     /// looked up once per distinct call, however many sweep points share it).
     pub(super) fn warn_missing_data(&mut self, task: &Obj, span: Span) {
-        let key = format!("{}{:?}", task.builtin.name, task.params);
-        if !self.data_checked.insert(key) {
+        let key = format!("data:{}{:?}", task.builtin.name, task.params);
+        if !self.warned_once.insert(key) {
             return;
         }
         if let Some(p) = crate::idx::data_path_problem(task.builtin.name, &task.params) {

@@ -359,7 +359,7 @@ impl Eval<'_> {
         {
             return;
         }
-        if !self.data_checked.insert(format!("rule:{:?}", rule.params)) {
+        if !self.warned_once.insert(format!("rule:{:?}", rule.params)) {
             return;
         }
         self.err(
