@@ -114,6 +114,11 @@ pub struct RunStatus {
     pub libtorch_version: String,
     /// The lrx of the process that wrote it.
     pub lrx_version: String,
+    /// libtorch's CPU threads in the process that wrote it (`--threads`): CPU results depend on
+    /// it, as a float sum's order follows the threads. Absent from status files of older lrx
+    /// versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
     /// Wall time of the last attempt, seconds.
     #[serde(deserialize_with = "nan_if_null")]
     pub seconds: f64,
@@ -446,6 +451,7 @@ mod tests {
             device: "cpu".into(),
             libtorch_version: "x".into(),
             lrx_version: "y".into(),
+            threads: Some(1),
             seconds: 1.0,
             error: None,
             error_code: None,

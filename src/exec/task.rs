@@ -252,6 +252,7 @@ pub fn execute(study: &Path, spec_hash: &str, run: &RunSpec, opts: TaskOptions) 
         device: opts.device_name.clone(),
         libtorch_version: super::libtorch_version().into(),
         lrx_version: env!("CARGO_PKG_VERSION").into(),
+        threads: u32::try_from(tch::get_num_threads()).ok(),
         seconds: 0.0,
         error: None,
         error_code: None,

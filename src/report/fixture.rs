@@ -201,7 +201,7 @@ pub fn write_demo_study(dir: &Path) {
                 &dir.join("runs").join(&id).join("status.json"),
                 &json!({
                     "run_id": id, "status": status, "rule": rule, "device": "cpu",
-                    "libtorch_version": "2.11.0", "seconds": 6.0 + ri as f64 + k as f64,
+                    "libtorch_version": "2.11.0", "threads": 1, "seconds": 6.0 + ri as f64 + k as f64,
                     "error": if status == "failed" { json!("out of memory (fixture)") } else { Value::Null },
                     "diverged_epoch": if status == "diverged" { json!(3) } else { Value::Null },
                     "history": history,

@@ -92,6 +92,7 @@ pub(crate) struct RunStatus {
     pub device: Option<String>,
     pub libtorch_version: Option<String>,
     pub lrx_version: Option<String>,
+    pub threads: Option<u32>,
     pub seconds: Option<f64>,
     pub error: Option<String>,
     pub diverged_epoch: Option<u32>,

@@ -126,6 +126,7 @@ fn full_study_report_has_every_section_and_image() {
         "0123456789abcdef",
         "2.11.0",
         "cpu (8 runs)",
+        "| libtorch CPU threads per run | 1 (8 runs) |",
         "diverged 1, done 6, failed 1",
         "planned but not recorded",
         "out of memory (fixture)",

@@ -111,6 +111,11 @@ fn killed_runs_resume_to_identical_features() {
     let a = d.path().join("a");
     run_to_end(&spec, &a);
     assert_eq!(statuses(&a).len(), 4);
+    // Each status file records the libtorch CPU thread count it trained with (1 by default).
+    assert!(
+        statuses(&a).iter().all(|s| s.contains("\"threads\": 1")),
+        "status.json lacks the thread count"
+    );
     // Idempotent: nothing is retrained.
     let again = run_to_end(&spec, &a);
     assert!(again.contains("4 already finished"), "{again}");

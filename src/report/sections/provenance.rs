@@ -129,6 +129,16 @@ fn version_facts(inp: &StudyInputs, kv: &mut Vec<Vec<String>>) {
         "devices",
         joined_or_dash(devices.iter().map(|(d, n)| format!("{d} ({n} runs)"))),
     );
+    // CPU results are reproducible at the same thread count (docs/run.md, `threads`).
+    let mut threads: BTreeMap<u32, usize> = BTreeMap::new();
+    for t in inp.statuses.iter().filter_map(|s| s.threads) {
+        *threads.entry(t).or_default() += 1;
+    }
+    add(
+        kv,
+        "libtorch CPU threads per run",
+        joined_or_dash(threads.iter().map(|(t, n)| format!("{t} ({n} runs)"))),
+    );
 }
 
 /// Planned runs, runs by status, runs not recorded and wall times.
