@@ -50,8 +50,9 @@ def main():
         lrs = [h.get("lr") for h in hist[:trained]]
         if r.get("schedule") and all(x is not None for x in lrs) and lrs:
             # A schedule: each epoch's record holds the rate at its last step. A rising rate
-            # (linear warm-up over at least one epoch, from 0 before the first) is summed as the trapezoid between
-            # the previous epoch's end and this one's; a fall is a decay at the epoch's start.
+            # (a linear warm-up of at least one epoch, from 0 before the first) is summed as the
+            # trapezoid between the previous epoch's end and this one's; a fall is a decay at the
+            # epoch's start.
             sched = r["schedule"]
             warm = sched.get("name") == "warmup_steps" and sched.get("params", {}).get("warmup", 0) > 0
             start = 0.0 if warm else lrs[0]

@@ -118,27 +118,23 @@ fn version_facts(inp: &StudyInputs, kv: &mut Vec<Vec<String>>) {
         torch.insert(m.libtorch_version.clone());
     }
     add(kv, "libtorch version", joined_or_dash(torch));
-    let mut devices: BTreeMap<String, usize> = BTreeMap::new();
-    for st in &inp.statuses {
-        if let Some(d) = st.device.as_ref().filter(|d| !d.is_empty()) {
-            *devices.entry(d.clone()).or_default() += 1;
-        }
-    }
-    add(
-        kv,
-        "devices",
-        joined_or_dash(devices.iter().map(|(d, n)| format!("{d} ({n} runs)"))),
-    );
+    let devices = inp
+        .statuses
+        .iter()
+        .filter_map(|s| s.device.clone().filter(|d| !d.is_empty()));
+    add(kv, "devices", with_run_counts(devices));
     // CPU results are reproducible at the same thread count (docs/run.md, `threads`).
-    let mut threads: BTreeMap<u32, usize> = BTreeMap::new();
-    for t in inp.statuses.iter().filter_map(|s| s.threads) {
-        *threads.entry(t).or_default() += 1;
+    let threads = inp.statuses.iter().filter_map(|s| s.threads);
+    add(kv, "libtorch CPU threads per run", with_run_counts(threads));
+}
+
+/// Each distinct value with the number of runs that have it (`cpu (8 runs)`), or `–`.
+fn with_run_counts<T: Ord + std::fmt::Display>(values: impl IntoIterator<Item = T>) -> String {
+    let mut counts: BTreeMap<T, usize> = BTreeMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
     }
-    add(
-        kv,
-        "libtorch CPU threads per run",
-        joined_or_dash(threads.iter().map(|(t, n)| format!("{t} ({n} runs)"))),
-    );
+    joined_or_dash(counts.iter().map(|(v, n)| format!("{v} ({n} runs)")))
 }
 
 /// Planned runs, runs by status, runs not recorded and wall times.
