@@ -1,30 +1,48 @@
 #!/usr/bin/env python3
 """Independent plain-PyTorch reference for lrx's KNet4 with SGDM, Adam, FA and IA (issue 19).
 
-Written from shared/method.md §6 (learning rules) and §7 (KNet), not from lrx's Rust code.
+Written from shared/method.md §6 (learning rules) and §7 (KNet), and for BatchNorm and IA's B-step
+cap from docs/engine.md ("BN", "Regime options": b_step_cap, b_step_recheck), not from lrx's code.
 
 Network (KNet4, method.md §7): conv1 5x5 SAME (no activation) -> max pool 3x3/2 SAME ->
 conv2 5x5 SAME + ReLU -> avg pool 3x3/2 SAME -> conv3 5x5 SAME + ReLU -> avg pool 3x3/2 SAME ->
 flatten (C, H, W order) -> fc4 (no activation). Filters 32/32/64 times `--width`.
 TF SAME pooling: max pads with -inf, avg divides by the number of valid (unpadded) elements.
+--batch-norm (lrx's knet4(batch_norm = true); not the paper's KNet): a BatchNorm on each conv
+layer's output, after its activation and before its pool: decay 0.9 (PyTorch momentum 0.1),
+eps 1e-5, gamma 1, beta 0; training steps normalise with the batch's statistics and update the
+running ones (unbiased variance), evaluation and diagnostics use the running ones. Its backward is
+exact under every rule (B replaces W only in a conv/dense layer's dx); gamma and beta are trained
+by the run's optimizer at the run's rate without weight decay; IA's R reads each layer's own input
+and P_f = op(x, W) as without the BN.
 
 Rules:
   bp       plain autograd; the optimizer is --opt (sgdm: Nesterov 0.9; adam: 0.9/0.999/1e-8).
-  readout  bp on fc4 only; conv1..conv3 stay at their initial values.
+  readout  bp on fc4 only; conv1..conv3 (and their BatchNorms) stay at their initial values.
   fa       every layer owns W and a fixed random B (same init as W, drawn independently);
            dx = dy.B (conv: conv_transpose(dy, B)), dW = the true local gradient, dB = 0.
   ia       fa plus the alignment loss R = a*amp + b*null + g*decay per layer (stop-gradient on
            the layer input and on W, so R trains B only); B is trained by the same optimizer
            unless --b-opt adam gives it its own.
-Weight decay --wd is L2 (gradient += wd*p) on W and biases, never on B.
+           --b-step-cap K (SGD on B only): each layer's B steps at a rate of at most K/lambda,
+           lambda the largest eigenvalue of d2R_l/dB2 on the step's batch, by 10 power-iteration
+           products from B of Hessian-vector products by double backward (torch.autograd), its
+           estimate the last iterate's Rayleigh quotient; estimated at each epoch's first step and
+           every 50 steps in it; the factor min(1, K/(lr_B*lambda)) multiplies B's learning rate
+           (momentum buffer untouched). --b-step-recheck RHO also re-estimates a layer at any step
+           where its output energy |P_f|^2/n exceeds RHO x its energy at its last estimate.
+Weight decay --wd is L2 (gradient += wd*p) on W and biases, never on B or BatchNorm's gamma/beta.
 
 Modes:
   standalone  Fashion-MNIST IDX files (gzip or plain) from --data (default
               /usr/share/datasets/fashion-mnist), own seeded init (--seed) and order (--data-seed).
-  export      --export DIR: an lrx reference export (coord/EXPORT.md): the same bytes, initial
-              parameters and batch order as an lrx run; settings default to the manifest's.
+  export      --export DIR: an lrx reference export (`lrx export-reference`; format in
+              docs/learning.md): the same bytes, initial parameters and batch order as an lrx
+              run; settings default to the manifest's.
 
-Output: one JSON line per epoch on stdout (a first line {"config": ...} records the settings).
+Output: one JSON line per epoch on stdout (a first line {"config": ...} records the settings);
+with --b-step-cap each layer also has b_step_factor (the factor of the epoch's last step),
+b_curvature (lambda at the last estimate) and b_rechecks (the epoch's energy-triggered estimates).
 """
 import argparse
 import gzip
@@ -40,7 +58,15 @@ import torch
 import torch.nn.functional as F
 
 LAYERS = ["conv1", "conv2", "conv3", "fc4"]
+CONVS = LAYERS[:3]
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
+# BatchNorm (docs/engine.md "BN"): TF decay 0.9 <-> PyTorch momentum 1 - 0.9; eps as ResNet v1's.
+BN_MOMENTUM = 0.1
+BN_EPS = 1e-5
+# b_step_cap (docs/engine.md "Regime options"): steps between scheduled curvature estimates
+# within an epoch, and power-iteration products per estimate.
+CURVATURE_EVERY = 50
+CURVATURE_ITERS = 10
 
 
 class RefError(Exception):
@@ -186,11 +212,14 @@ class KNet4:
     shared (fc4's B is one [classes, channels] matrix repeated over each channel's positions),
     centered (fc4's own random B minus its mean over each channel's positions: no feedback along
     the spatially uniform, per-channel-mean feature directions; a diagnostic, not the paper's FA).
+    `batch_norm`: a BatchNorm after each conv layer's activation, before its pool, with gamma
+    bn_g[l] (1), beta bn_b[l] (0) and running statistics bn_mean[l] (0), bn_var[l] (1); it draws
+    nothing, so every other parameter is the plain KNet4's for a generator state.
     """
 
     def __init__(self, channels, size, classes=10, width=1.0, init="he", rule="fa", top="fa", gen=None,
                  top_scale=1.0, b_scale=1.0, freeze=(), center_feedback=False, feedback="random", freeze_bias=(),
-                 center_features=False):
+                 center_features=False, batch_norm=False):
         c = lambda n: max(1, int(round(n * width)))  # noqa: E731
         self.chans = [channels, c(32), c(32), c(64)]
         s = size
@@ -236,9 +265,20 @@ class KNet4:
             with torch.no_grad():
                 self.W["fc4"].mul_(top_scale)
         frozen = set(freeze) | (set(LAYERS[:3]) if rule == "readout" else set())
+        self.batch_norm = batch_norm
+        self.bn_g, self.bn_b, self.bn_mean, self.bn_var = {}, {}, {}, {}
+        if batch_norm:
+            for l, ch in zip(CONVS, self.chans[1:]):
+                self.bn_g[l] = torch.ones(ch, requires_grad=True)
+                self.bn_b[l] = torch.zeros(ch, requires_grad=True)
+                self.bn_mean[l] = torch.zeros(ch)
+                self.bn_var[l] = torch.ones(ch)
         for l in frozen:
             self.W[l].requires_grad_(False)
             self.b[l].requires_grad_(False)
+            if l in self.bn_g:
+                self.bn_g[l].requires_grad_(False)
+                self.bn_b[l].requires_grad_(False)
         for l in freeze_bias:  # the bias alone stays at its initial value (0)
             self.b[l].requires_grad_(False)
 
@@ -261,9 +301,19 @@ class KNet4:
             return F.linear(x, W, b)
         return F.conv2d(x, W, b, padding=2)
 
-    def forward(self, x, mode=None, record=None):
+    def norm(self, l, h, train):
+        """Layer l's BatchNorm (identity without --batch-norm). train: normalise with the batch's
+        statistics and update the running ones; else normalise with the running ones."""
+        if l not in self.bn_g:
+            return h
+        return F.batch_norm(h, self.bn_mean[l], self.bn_var[l], self.bn_g[l], self.bn_b[l],
+                            training=train, momentum=BN_MOMENTUM, eps=BN_EPS)
+
+    def forward(self, x, mode=None, record=None, train=False):
         """Logits. mode: 'fa' (feedback weights) or 'bp' (autograd); default from the rule.
-        record: a dict that receives each layer's input and pre-bias output (P_f)."""
+        record: a dict that receives each layer's input and output before its bias (z; P_f = z - b).
+        train: BatchNorm in training mode (a training step); else evaluation mode. Without
+        --batch-norm the two are the same."""
         mode = mode or ("fa" if self.decoupled else "bp")
         h = x
         for l in LAYERS:
@@ -277,11 +327,11 @@ class KNet4:
             if record is not None:
                 record[l + "/z"] = z
             if l == "conv1":
-                h = max_pool_same(z)
+                h = max_pool_same(self.norm(l, z, train))
             elif l == "conv2":
-                h = avg_pool_same(torch.relu(z))
+                h = avg_pool_same(self.norm(l, torch.relu(z), train))
             elif l == "conv3":
-                h = avg_pool_same(torch.relu(z))
+                h = avg_pool_same(self.norm(l, torch.relu(z), train))
             else:
                 h = z
         return h
@@ -292,6 +342,34 @@ class KNet4:
     def trainable_wb(self):
         return [p for p in self.params() if p.requires_grad]
 
+    def trainable_bn(self, layers=CONVS):
+        """The BatchNorms' trained gamma and beta (of `layers`)."""
+        return [p for l in layers if l in self.bn_g for p in (self.bn_g[l], self.bn_b[l]) if p.requires_grad]
+
+
+def alignment_terms(model, l, x, pf, B, W=None):
+    """Layer l's amp, null and decay (method.md §6) for the layer input x, P_f = op(x, W) (both
+    constants) and the backward weights B (the parameter's shape; the shared top one is expanded
+    over positions). W defaults to the layer's W, detached."""
+    n = x.shape[0]
+    W = model.W[l].detach() if W is None else W
+    Bf = B.repeat_interleave(model.spatial * model.spatial, dim=1) if (l == "fc4" and model.top == "shared") else B
+    if l == "fc4":
+        pb = x @ Bf.t()
+        rf = pf @ Bf
+    else:
+        pb = F.conv2d(x, Bf, padding=2)
+        rf = F.conv_transpose2d(pf, Bf, padding=2)
+    amp = -(pf * pb).sum() / n
+    null = (rf * rf).sum() / n
+    decay = (W * W).sum() + (B * B).sum()
+    return amp, null, decay
+
+
+def projection(model, rec, l):
+    """P_f = op(x, W) of layer l from a forward's record (its output before the bias), detached."""
+    return (rec[l + "/z"] - (model.b[l] if l == "fc4" else model.b[l][:, None, None])).detach()
+
 
 def alignment_loss(model, rec, alpha, beta, gamma):
     """IA's R = alpha*amp + beta*null + gamma*decay summed over the layers with a trained B
@@ -301,22 +379,51 @@ def alignment_loss(model, rec, alpha, beta, gamma):
     for l in LAYERS:
         if l not in model.B:
             continue
-        x = rec[l].detach()
-        n = x.shape[0]
-        W = model.W[l].detach()
-        B = model.feedback(l)
-        pf = (rec[l + "/z"] - (model.b[l] if l == "fc4" else model.b[l][:, None, None])).detach()
-        if l == "fc4":
-            pb = x @ B.t()
-            rf = pf @ B
-        else:
-            pb = F.conv2d(x, B, padding=2)
-            rf = F.conv_transpose2d(pf, B, padding=2)
-        amp = -(pf * pb).sum() / n
-        null = (rf * rf).sum() / n
-        decay = (W * W).sum() + (model.B[l] * model.B[l]).sum()
+        amp, null, decay = alignment_terms(model, l, rec[l].detach(), projection(model, rec, l), model.B[l])
         total = total + alpha * amp + beta * null + gamma * decay
     return total
+
+
+def alignment_curvature(model, rec, l, alpha, beta, gamma, iters=CURVATURE_ITERS):
+    """lambda_max(d2R_l/dB2) of layer l on the batch of `rec` (b_step_cap), in float64: power
+    iteration from B itself (B/|B|; a constant tensor if B = 0), `iters` Hessian-vector products
+    by double backward through R_l, each iterate normalised; returns the last iterate's Rayleigh
+    quotient v.Hv (at least 0). R_l is quadratic in B, so H does not depend on where it is taken."""
+    x = rec[l].detach().double()
+    pf = projection(model, rec, l).double()
+    B = model.B[l].detach().double().clone().requires_grad_(True)
+    amp, null, decay = alignment_terms(model, l, x, pf, B, W=model.W[l].detach().double())
+    (g,) = torch.autograd.grad(alpha * amp + beta * null + gamma * decay, B, create_graph=True)
+    if not g.requires_grad:  # beta = gamma = 0: R is linear in B
+        return 0.0
+
+    def hvp(v):
+        (hv,) = torch.autograd.grad(g, B, grad_outputs=v, retain_graph=True, allow_unused=True)
+        return torch.zeros_like(v) if hv is None else hv
+
+    def unit(t):
+        n = float(t.norm())
+        return t / n if n > 0 and math.isfinite(n) else None
+
+    v = unit(B.detach())
+    if v is None:
+        v = unit(torch.ones_like(B))
+    lam = 0.0
+    for _ in range(iters):
+        hv = hvp(v)
+        lam = float((v * hv).sum())
+        u = unit(hv)
+        if u is None:
+            break
+        v = u
+    return max(lam, 0.0)
+
+
+def output_energy(model, rec, l):
+    """Layer l's output energy |P_f|^2/n (n the batch size, summed over positions; b_step_recheck)."""
+    pf = projection(model, rec, l).double()
+    e = float((pf * pf).sum()) / pf.shape[0]
+    return e if math.isfinite(e) else math.inf
 
 
 # ----------------------------------------------------------------------------------------------
@@ -354,7 +461,7 @@ def diagnostics(model, x, y, w0):
         if l in model.B:
             B = model.feedback(l).detach()
             d["wb_angle"] = angle(model.W[l].detach(), B)
-            d["b_over_w"] = float(B.norm() / model.W[l].norm())
+            d["b_over_w"] = float(B.norm() / model.W[l].detach().norm())
         out[l] = {k: round(v, 5) for k, v in d.items()}
     return out
 
@@ -383,6 +490,31 @@ def evaluate(model, x, y, bs=1000):
     return tot_loss / len(x), correct / len(x)
 
 
+def cap_b_steps(model, rec, cfg, b_group_of, b_step, s, lr_b):
+    """b_step_cap at step s of an epoch, after the forward of `rec` and before the update: re-estimate
+    each layer's curvature where due (the epoch's first step, every CURVATURE_EVERY steps, a layer
+    without an estimate, and with b_step_recheck a layer whose output energy grew past rho x its
+    energy at its last estimate), then set its B's rate to lr_B x min(1, cap/(lr_B x lambda))."""
+    cap, recheck = cfg["b_step_cap"], cfg.get("b_step_recheck", 0.0)
+    scheduled = s % CURVATURE_EVERY == 0
+    if s == 0:  # the per-epoch count of triggered estimates restarts
+        for st in b_step.values():
+            st["rechecks"] = 0
+    for l, group in b_group_of.items():
+        st = b_step.get(l)
+        energy = output_energy(model, rec, l) if recheck > 0 else 0.0
+        grown = recheck > 0 and st is not None and energy > recheck * st["energy"]
+        if scheduled or grown or st is None:
+            lam = alignment_curvature(model, rec, l, cfg["alpha"], cfg["beta"], cfg["gamma"])
+            rechecks = st["rechecks"] if st is not None else 0
+            # docs/engine.md: b_rechecks counts the triggered estimates, scheduled ones not counted
+            st = b_step[l] = {"curvature": lam, "energy": energy, "factor": 1.0,
+                              "rechecks": rechecks + int(grown and not scheduled)}
+        step = lr_b * st["curvature"]
+        st["factor"] = cap / step if step > cap else 1.0
+        group["lr"] = lr_b * st["factor"]
+
+
 def train(model, data, cfg, order_fn, emit=print, on_step=None):
     """data: dict of float tensors train_x, train_y, val_x, val_y (already normalised).
     order_fn(epoch) -> int64 array of S*batch training indices for that epoch.
@@ -392,16 +524,31 @@ def train(model, data, cfg, order_fn, emit=print, on_step=None):
     if scale:  # one group per layer, each at lr x its scale (default 1)
         w_groups = [{"params": [p for p in (model.W[l], model.b[l]) if p.requires_grad], "weight_decay": wd,
                      "lr": cfg["lr"] * scale.get(l, 1.0)} for l in LAYERS]
+        # BatchNorm gamma/beta: the layer's rate, no weight decay
+        w_groups += [{"params": model.trainable_bn([l]), "weight_decay": 0.0, "lr": cfg["lr"] * scale.get(l, 1.0)}
+                     for l in CONVS]
         w_groups = [g for g in w_groups if g["params"]]
     else:
         w_groups = [{"params": [p for p in model.trainable_wb()], "weight_decay": wd}]
-    b_params = [p for p in model.B.values() if p.requires_grad]
+        if model.trainable_bn():  # BatchNorm gamma/beta: no weight decay
+            w_groups.append({"params": model.trainable_bn(), "weight_decay": 0.0})
+    cap = cfg.get("b_step_cap", 0.0)
+    b_layers = [l for l in LAYERS if l in model.B and model.B[l].requires_grad]
+    b_params = [model.B[l] for l in b_layers]
     b_opt = None
+    # with b_step_cap one group per layer's B, so that each gets its own rate factor
+    b_groups = ([{"params": [model.B[l]], "weight_decay": 0.0} for l in b_layers] if cap > 0 else
+                [{"params": b_params, "weight_decay": 0.0}])
     if b_params and cfg["b_opt"] == "none":
-        w_groups.append({"params": b_params, "weight_decay": 0.0})
+        w_groups += b_groups
     elif b_params:
-        b_opt = make_opt(cfg["b_opt"], [{"params": b_params, "weight_decay": 0.0}], cfg["b_lr"], 0.0)
+        b_opt = make_opt(cfg["b_opt"], b_groups, cfg["b_lr"], 0.0)
     opt = make_opt(cfg["opt"], w_groups, cfg["lr"], wd)
+    b_group_of = dict(zip(b_layers, b_groups)) if cap > 0 and b_params else {}
+    lr_b = cfg["b_lr"] if b_opt else cfg["lr"]  # B's rate, which the cap's factor multiplies
+    # b_step_cap state per layer: curvature (lambda at the last estimate), energy (|P_f|^2/n
+    # then), factor (at the last step), rechecks (this epoch's energy-triggered estimates)
+    b_step = {}
     w0 = {l: model.W[l].detach().clone() for l in LAYERS}
     norms0 = {l: w0[l].norm() for l in LAYERS}
     dx, dy = data["diag_x"], data["diag_y"]
@@ -420,11 +567,13 @@ def train(model, data, cfg, order_fn, emit=print, on_step=None):
             idx_t = torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(data["train_x"].device)
             xb, yb = data["train_x"][idx_t], data["train_y"][idx_t]
             rec = {} if model.rule == "ia" else None
-            out = model.forward(xb, record=rec)
+            out = model.forward(xb, record=rec, train=True)
             loss = F.cross_entropy(out, yb)
             total = loss
             if model.rule == "ia":
                 total = loss + alignment_loss(model, rec, cfg["alpha"], cfg["beta"], cfg["gamma"])
+            if b_group_of:
+                cap_b_steps(model, rec, cfg, b_group_of, b_step, s, lr_b)
             opt.zero_grad(set_to_none=True)
             if b_opt:
                 b_opt.zero_grad(set_to_none=True)
@@ -463,6 +612,10 @@ def train(model, data, cfg, order_fn, emit=print, on_step=None):
             rec_e.update({"b_lr": cfg["b_lr"], "b_budget": round(b_budget, 6)})
         if not diverged:
             rec_e["layers"] = diagnostics(model, dx, dy, w0)
+            for l, st in b_step.items():
+                # 7 significant digits: the factor of a tiny init's first layer is ~1e-4
+                rec_e["layers"][l].update(b_step_factor=float(f"{st['factor']:.7g}"),
+                                          b_curvature=float(f"{st['curvature']:.7g}"), b_rechecks=st["rechecks"])
         rec_e["secs"] = round(time.time() - t0, 1)
         records.append(rec_e)
         emit(json.dumps(rec_e))
@@ -472,7 +625,7 @@ def train(model, data, cfg, order_fn, emit=print, on_step=None):
 
 
 # ----------------------------------------------------------------------------------------------
-# export mode (coord/EXPORT.md)
+# export mode (the `lrx export-reference` format, docs/learning.md)
 
 
 def load_export(d):
@@ -509,26 +662,41 @@ def load_export(d):
     return man, arrays, init
 
 
+BN_BUFFERS = {"running_mean": "bn_mean", "running_var": "bn_var"}
+
+
 def apply_init(model, init, where):
+    """Copy the export's initial parameters into the model (by layer prefix and role; a buffer by
+    its name's last part) and check that every parameter of the model got one."""
     seen = set()
     for name, (role, a) in init.items():
         l = name.split("/")[0]
         if l not in LAYERS:
             raise RefError(f"{where}: parameter {name}: unknown layer {l!r} (KNet4 has {LAYERS})")
-        tgt = {"forward": model.W, "bias": model.b, "backward": model.B}.get(role)
+        key = role
+        if role == "buffer":
+            key = BN_BUFFERS.get(name.split("/")[-1])
+            if key is None:
+                raise RefError(f"{where}: buffer {name}: expected a BatchNorm's {' or '.join(BN_BUFFERS)}")
+        tgt = {"forward": model.W, "bias": model.b, "backward": model.B, "bn_scale": model.bn_g,
+               "bn_shift": model.bn_b, "bn_mean": model.bn_mean, "bn_var": model.bn_var}.get(key)
         if tgt is None:
             raise RefError(f"{where}: parameter {name}: unknown role {role!r}")
         if l not in tgt:
+            if key.startswith("bn_"):
+                raise RefError(f"{where}: parameter {name}: the model has no BatchNorm in {l} (arch batch_norm)")
             raise RefError(f"{where}: parameter {name}: this rule/--top has no {role} weights in {l}")
         if tuple(tgt[l].shape) != a.shape:
             raise RefError(f"{where}: parameter {name}: shape {list(a.shape)}, the model has {list(tgt[l].shape)}")
         with torch.no_grad():
             tgt[l].copy_(torch.from_numpy(a))
-        seen.add((l, role))
+        seen.add((l, key))
     for l in LAYERS:
-        for role, tgt in (("forward", model.W), ("bias", model.b), ("backward", model.B)):
+        for role, tgt in (("forward", model.W), ("bias", model.b), ("backward", model.B), ("bn_scale", model.bn_g),
+                          ("bn_shift", model.bn_b), ("bn_mean", model.bn_mean), ("bn_var", model.bn_var)):
             if l in tgt and (l, role) not in seen:
-                raise RefError(f"{where}: no {role} parameter for {l} in the export")
+                what = {"bn_mean": "BatchNorm running_mean", "bn_var": "BatchNorm running_var"}.get(role, role)
+                raise RefError(f"{where}: no {what} parameter for {l} in the export")
 
 
 RULE_OF_EXPORT = {"sgdm": ("bp", "sgdm"), "adam": ("bp", "adam"), "fa": ("fa", None), "ia": ("ia", None)}
@@ -548,7 +716,7 @@ def normalise(x_u8, mean, std):
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--export", metavar="DIR", help="an lrx reference export (coord/EXPORT.md)")
+    p.add_argument("--export", metavar="DIR", help="an lrx reference export (`lrx export-reference`; format in docs/learning.md)")
     p.add_argument("--data", default=DEFAULT_DATA, help="standalone: Fashion-MNIST IDX directory")
     p.add_argument("--size", type=int, default=28, help="standalone: 28, or 32 (zero-padded)")
     p.add_argument("--train-subset", type=int, default=0, help="standalone: N training images (0 = all)")
@@ -584,6 +752,17 @@ def parse(argv):
     p.add_argument("--b-opt", choices=["none", "sgdm", "adam"], default="none",
                    help="separate optimizer for B (IA); none = the main one at --lr")
     p.add_argument("--b-lr", type=float, default=1e-3)
+    p.add_argument("--batch-norm", action="store_true",
+                   help="standalone: KNet4 with a BatchNorm on each conv layer's output, after its activation and "
+                        "before its pool (lrx's knet4(batch_norm = true)); with --export the manifest's arch decides")
+    # "%(default).0s" prints nothing; it only stops the formatter from appending "(default: None)"
+    p.add_argument("--b-step-cap", type=float, default=None, metavar="K",
+                   help="IA with B stepped by SGD: each layer's B steps at a rate of at most K/lambda_max(d2R/dB2) "
+                        "(lrx's b_step_cap; 0 = off; default: the export's, else 0)%(default).0s")
+    p.add_argument("--b-step-recheck", type=float, default=None, metavar="RHO",
+                   help="with --b-step-cap: also re-estimate a layer's lambda when its output energy |P_f|^2/n "
+                        "exceeds RHO (> 1) x its energy at the last estimate (lrx's b_step_recheck; 0 = off; "
+                        "default: the export's, else 0)%(default).0s")
     p.add_argument("--alpha", type=float, default=None)
     p.add_argument("--beta", type=float, default=None)
     p.add_argument("--gamma", type=float, default=None)
@@ -629,14 +808,19 @@ def setup(a):
                    beta=pick(a.beta, man["rule"].get("beta", 1e-3)),
                    gamma=pick(a.gamma, man["rule"].get("gamma", 1e-3)))
         ru = man["rule"]
+        cap = pick(a.b_step_cap, float(ru.get("b_step_cap", 0.0)))
+        recheck = pick(a.b_step_recheck, float(ru.get("b_step_recheck", 0.0)))
+        batch_norm = bool(arch.get("batch_norm", False))
+        if a.batch_norm and not batch_norm:
+            raise RefError(f"--batch-norm: the run of {a.export} has no BatchNorm "
+                           "(with --export the manifest's arch decides)")
         unsupported = [f"{k} = {ru[k]!r}" for k, d in (
             ("alternate", 0), ("projection_bias", False), ("reconstruction_amp", False),
             ("reconstruction_reversal", False), ("use_sparse", False), ("batch_center_backward_input", False),
-            ("alignment_rate", 1.0), ("top_feedback", "random")) if k in ru and ru[k] != d]
+            ("alignment_rate", 1.0), ("top_feedback", "random"), ("input_scale", "raw"),
+            ("constrain_b_norm", False)) if k in ru and ru[k] != d]
         if arch.get("lrn"):
             unsupported.append("arch lrn = true")
-        if arch.get("batch_norm"):
-            unsupported.append("arch batch_norm = true")
         if unsupported:
             raise RefError(f"{a.export}/manifest.json: the reference does not implement {', '.join(unsupported)}")
         if ru.get("constrain_norm"):
@@ -664,7 +848,8 @@ def setup(a):
         if a.top_scale != 1.0 or a.b_scale != 1.0 or a.feedback != "random":
             raise RefError("--top-scale, --b-scale and --feedback cannot be combined with --export (the export fixes the init)")
         model = KNet4(channels, size, classes, cfg["width"], cfg["init"], cfg["rule"], "fa", freeze=freeze,
-                      center_feedback=a.center_feedback, freeze_bias=freeze_bias, center_features=a.center_features)
+                      center_feedback=a.center_feedback, freeze_bias=freeze_bias, center_features=a.center_features,
+                      batch_norm=batch_norm)
         apply_init(model, init, a.export)
         order_fn = lambda e: order[e]  # noqa: E731
         source = {"export": os.path.abspath(a.export), "run_id": man.get("run_id")}
@@ -673,6 +858,7 @@ def setup(a):
                    epochs=pick(a.epochs, 10), batch=pick(a.batch, 32), width=pick(a.width, 1.0),
                    init=pick(a.init, "he"), alpha=pick(a.alpha, 2e-3), beta=pick(a.beta, 1e-3),
                    gamma=pick(a.gamma, 1e-3))
+        cap, recheck, batch_norm = pick(a.b_step_cap, 0.0), pick(a.b_step_recheck, 0.0), a.batch_norm
         raw = load_fashion(a.data, a.size)
         (tx, ty), (vx, vy) = raw["train"], raw["val"]
         rng = np.random.default_rng(a.data_seed)
@@ -689,7 +875,8 @@ def setup(a):
         gen = torch.Generator().manual_seed(a.seed)
         model = KNet4(1, a.size, 10, cfg["width"], cfg["init"], cfg["rule"], a.top, gen,
                       top_scale=a.top_scale, b_scale=a.b_scale, freeze=freeze, center_feedback=a.center_feedback,
-                      feedback=a.feedback, freeze_bias=freeze_bias, center_features=a.center_features)
+                      feedback=a.feedback, freeze_bias=freeze_bias, center_features=a.center_features,
+                      batch_norm=batch_norm)
         n, bs = len(ty), cfg["batch"]
         orders = [rng.permutation(n)[: (n // bs) * bs] for _ in range(cfg["epochs"])]
         order_fn = lambda e: orders[e]  # noqa: E731
@@ -700,10 +887,22 @@ def setup(a):
     if a.center_feedback and (cfg["rule"] not in ("fa", "ia") or a.top == "tied"):
         raise RefError("--center-feedback needs --rule fa|ia and a random top B (not --top tied)")
     cfg.update(top=a.top, constrain=a.constrain, b_opt=a.b_opt, b_lr=a.b_lr)
+    if cap < 0 or not math.isfinite(cap):
+        raise RefError(f"--b-step-cap {cap}: expected a finite value >= 0 (0 = off)")
+    if cap > 0 and cfg["rule"] != "ia":
+        raise RefError(f"--b-step-cap {cap}: applies to --rule ia only (the rule here is {cfg['rule']})")
+    if cap > 0 and (a.b_opt == "adam" or (a.b_opt == "none" and cfg["opt"] == "adam")):
+        raise RefError(f"--b-step-cap {cap}: B is stepped by Adam, whose step does not grow with the curvature; "
+                       "the cap needs B stepped by SGD (--opt sgdm, or --b-opt sgdm)")
+    if recheck != 0 and (recheck <= 1 or not math.isfinite(recheck)):
+        raise RefError(f"--b-step-recheck {recheck}: expected a factor > 1 (0 = off)")
+    if recheck > 0 and cap <= 0:
+        raise RefError(f"--b-step-recheck {recheck}: needs --b-step-cap")
     for k, v, d in (("top_scale", a.top_scale, 1.0), ("b_scale", a.b_scale, 1.0), ("freeze", freeze, []),
                     ("lr_scale", lr_scale, {}), ("center_feedback", a.center_feedback, False),
                     ("feedback", a.feedback, "random"), ("freeze_bias", freeze_bias, []),
-                    ("center_features", a.center_features, False)):
+                    ("center_features", a.center_features, False), ("batch_norm", batch_norm, False),
+                    ("b_step_cap", cap, 0.0), ("b_step_recheck", recheck, 0.0)):
         if v != d:  # recorded only when set, so the default config lines are unchanged
             cfg[k] = v
     if cfg["rule"] != "ia":
@@ -716,7 +915,7 @@ def setup(a):
     cfg["source"] = source
     if a.device != "cpu":  # everything drawn and read on the CPU above, then moved: same init and order
         dev = torch.device(a.device)
-        for d in (model.W, model.b, model.B):
+        for d in (model.W, model.b, model.B, model.bn_g, model.bn_b, model.bn_mean, model.bn_var):
             for l in list(d):
                 d[l] = d[l].detach().to(dev).requires_grad_(d[l].requires_grad)
         for k in list(data):

@@ -74,7 +74,9 @@ pub(crate) fn export_reference(run: &RunSpec, out: &Path) -> Result<(), ExecErro
         } else {
             t
         };
-        let file = format!("init/{}.{}.npy", layer, part);
+        // A BatchNorm's parameters are named `conv1/bn/gamma`: one file per parameter, flat in
+        // `init/` (`conv1.bn.gamma.npy`).
+        let file = format!("init/{}.{}.npy", layer, part.replace('/', "."));
         npy(&t, &out.join(&file))?;
         let role = match p.role {
             Role::Kernel => "forward",

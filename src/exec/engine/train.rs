@@ -335,7 +335,9 @@ impl Trainer {
                             curvature,
                             factor: 1.0,
                             energy: energy.unwrap_or(0.0),
-                            rechecks: rechecks + u64::from(grown),
+                            // A growth found where an estimate is scheduled anyway is not
+                            // a recheck (docs/engine.md: scheduled ones are not counted).
+                            rechecks: rechecks + u64::from(grown && !self.curvature_due),
                         },
                     );
                 }
