@@ -515,6 +515,33 @@ def cap_b_steps(model, rec, cfg, b_group_of, b_step, s, lr_b):
         group["lr"] = lr_b * st["factor"]
 
 
+def schedule_factor(sched, pos):
+    """The learning-rate schedule's factor at the epoch position pos = e + s/S (epoch e and step s
+    from 0, S steps an epoch), as docs/reference/builtins.md defines the schedules: `constant` 1;
+    `warmup_steps` a linear warm-up from 0 over `warmup_epochs`, then x `gamma` for each milestone
+    epoch m with pos >= m."""
+    if sched is None or sched["name"] == "constant":
+        return 1.0
+    w = sched["warmup_epochs"]
+    if w > 0 and pos < w:
+        return pos / w
+    return sched["gamma"] ** sum(1 for m in sched["milestones"] if pos >= m)
+
+
+def parse_schedule(raw, where):
+    """The manifest's `settings.schedule`: {"name": ...} (lrx from session 23 on); an older
+    export's Debug string is read only when it is the constant schedule."""
+    if raw is None or raw == "Constant":
+        return None
+    if isinstance(raw, dict) and raw.get("name") == "constant":
+        return None
+    if isinstance(raw, dict) and raw.get("name") == "warmup_steps":
+        return {"name": "warmup_steps", "warmup_epochs": float(raw["warmup_epochs"]),
+                "milestones": [int(m) for m in raw["milestones"]], "gamma": float(raw["gamma"])}
+    raise RefError(f"{where}: schedule {raw!r}: this script replays `constant` and `warmup_steps` "
+                   "(re-export the run with this lrx if the schedule is a bare name)")
+
+
 def train(model, data, cfg, order_fn, emit=print, on_step=None):
     """data: dict of float tensors train_x, train_y, val_x, val_y (already normalised).
     order_fn(epoch) -> int64 array of S*batch training indices for that epoch.
@@ -545,6 +572,10 @@ def train(model, data, cfg, order_fn, emit=print, on_step=None):
         b_opt = make_opt(cfg["b_opt"], b_groups, cfg["b_lr"], 0.0)
     opt = make_opt(cfg["opt"], w_groups, cfg["lr"], wd)
     b_group_of = dict(zip(b_layers, b_groups)) if cap > 0 and b_params else {}
+    # every group's rate at the schedule's factor 1; each step sets base x factor
+    all_groups = opt.param_groups + (b_opt.param_groups if b_opt else [])
+    for g in all_groups:
+        g["base_lr"] = g["lr"]
     lr_b = cfg["b_lr"] if b_opt else cfg["lr"]  # B's rate, which the cap's factor multiplies
     # b_step_cap state per layer: curvature (lambda at the last estimate), energy (|P_f|^2/n
     # then), factor (at the last step), rechecks (this epoch's energy-triggered estimates)
@@ -552,7 +583,7 @@ def train(model, data, cfg, order_fn, emit=print, on_step=None):
     w0 = {l: model.W[l].detach().clone() for l in LAYERS}
     norms0 = {l: w0[l].norm() for l in LAYERS}
     dx, dy = data["diag_x"], data["diag_y"]
-    bs, lr = cfg["batch"], cfg["lr"]
+    bs, lr, f = cfg["batch"], cfg["lr"], 1.0
     budget, b_budget, steps = 0.0, 0.0, 0
     records = []
     for epoch in range(1, cfg["epochs"] + 1):
@@ -572,8 +603,12 @@ def train(model, data, cfg, order_fn, emit=print, on_step=None):
             total = loss
             if model.rule == "ia":
                 total = loss + alignment_loss(model, rec, cfg["alpha"], cfg["beta"], cfg["gamma"])
+            f = schedule_factor(cfg.get("schedule"), (epoch - 1) + s / nsteps)
+            lr = cfg["lr"] * f
+            for g in all_groups:
+                g["lr"] = g["base_lr"] * f
             if b_group_of:
-                cap_b_steps(model, rec, cfg, b_group_of, b_step, s, lr_b)
+                cap_b_steps(model, rec, cfg, b_group_of, b_step, s, lr_b * f)
             opt.zero_grad(set_to_none=True)
             if b_opt:
                 b_opt.zero_grad(set_to_none=True)
@@ -589,7 +624,7 @@ def train(model, data, cfg, order_fn, emit=print, on_step=None):
             steps += 1
             budget += lr
             if b_opt:
-                b_budget += cfg["b_lr"]
+                b_budget += cfg["b_lr"] * f
             lv = float(loss.detach())
             if not math.isfinite(lv):
                 diverged = True
@@ -609,7 +644,7 @@ def train(model, data, cfg, order_fn, emit=print, on_step=None):
             rec_e.update({"val_loss": round(vl, 5), "val_acc": round(va, 5)})
         rec_e.update({"lr": lr, "steps": steps, "budget": round(budget, 6)})
         if b_opt:
-            rec_e.update({"b_lr": cfg["b_lr"], "b_budget": round(b_budget, 6)})
+            rec_e.update({"b_lr": cfg["b_lr"] * f, "b_budget": round(b_budget, 6)})
         if not diverged:
             rec_e["layers"] = diagnostics(model, dx, dy, w0)
             for l, st in b_step.items():
@@ -800,7 +835,7 @@ def setup(a):
         rule, opt = RULE_OF_EXPORT[rule_name]
         opt = opt or man["rule"].get("optimizer")
         st, task, arch = man["settings"], man["task"], man["arch"]
-        cfg = dict(rule=pick(a.rule, rule), opt=pick(a.opt, opt), lr=pick(a.lr, st["lr"]),
+        cfg = dict(rule=pick(a.rule, rule), opt=pick(a.opt, opt), lr=pick(a.lr, st.get("base_lr", st["lr"])),
                    wd=pick(a.wd, st["weight_decay"]), epochs=pick(a.epochs, st["epochs"]),
                    batch=pick(a.batch, st["batch"]), width=pick(a.width, arch.get("width", 1.0)),
                    init=pick(a.init, arch.get("init", "he")),
@@ -808,6 +843,7 @@ def setup(a):
                    beta=pick(a.beta, man["rule"].get("beta", 1e-3)),
                    gamma=pick(a.gamma, man["rule"].get("gamma", 1e-3)))
         ru = man["rule"]
+        cfg["schedule"] = parse_schedule(st.get("schedule"), f"{a.export}/manifest.json")
         cap = pick(a.b_step_cap, float(ru.get("b_step_cap", 0.0)))
         recheck = pick(a.b_step_recheck, float(ru.get("b_step_recheck", 0.0)))
         batch_norm = bool(arch.get("batch_norm", False))

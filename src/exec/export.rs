@@ -5,7 +5,7 @@
 
 use super::ExecError;
 use crate::exec::engine::layers::Role;
-use crate::exec::engine::train::Trainer;
+use crate::exec::engine::train::{Schedule, Trainer};
 use crate::plan::RunSpec;
 use crate::value::{Call, Value};
 use serde_json::{Map, Value as Json, json};
@@ -22,6 +22,23 @@ fn call_json(c: &Call) -> Json {
         m.insert(k.clone(), value_json(v));
     }
     Json::Object(m)
+}
+
+/// The schedule as the reference reads it: `{"name": "constant"}` or `{"name": "warmup_steps",
+/// "warmup_epochs", "milestones", "gamma"}`; the rate at step s of epoch e (both from 0, S steps
+/// an epoch) is `base_lr` × the schedule's factor at the epoch position e + s/S.
+fn schedule_json(s: &Schedule) -> Json {
+    match s {
+        Schedule::Constant => json!({ "name": "constant" }),
+        Schedule::WarmupSteps {
+            warmup_epochs,
+            milestones,
+            gamma,
+        } => json!({
+            "name": "warmup_steps", "warmup_epochs": warmup_epochs, "milestones": milestones,
+            "gamma": gamma,
+        }),
+    }
 }
 
 fn value_json(v: &Value) -> Json {
@@ -135,7 +152,7 @@ pub(crate) fn export_reference(run: &RunSpec, out: &Path) -> Result<(), ExecErro
         "rule": call_json(&crate::registry::complete(&job.rule)),
         "settings": {
             "lr": s.lr, "batch": s.batch, "epochs": s.epochs, "weight_decay": s.weight_decay,
-            "steps_per_epoch": steps, "schedule": format!("{:?}", s.schedule),
+            "steps_per_epoch": steps, "base_lr": s.base_lr(), "schedule": schedule_json(&s.schedule),
             "model_seed": s.model_seed, "data_seed": s.data_seed,
         },
         "params": params,

@@ -65,7 +65,8 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 /// after each conv layer (the paper's init), `paper.regime_bn`'s rules at `paper.lr_bn`'s rates,
 /// so IA is `paper.ia_capped`; its first layer's W grows by 10³ in epoch 1 from the paper's tiny
 /// init, so the cap binds there (factor ≈ 0.01) and the output energy's growth triggers
-/// re-estimates. Beside it the paper's own IA (no cap) on the same network with He init.
+/// re-estimates. The rate is step-decayed after epoch 2, as in `specs/fashion_bn.lrx`. Beside it
+/// the paper's own IA (no cap) on the same network with He init and a one-epoch linear warm-up.
 const SPEC_BN: &str = r#"
 import paper
 
@@ -79,6 +80,8 @@ train {
   arch         = paper.knet4_bn(width = 0.25)
   rule         in paper.regime_bn
   lr           = paper.lr_bn[rule]
+  // specs/fashion_bn.lrx's kind of schedule: × 0.1 after epoch 2.
+  schedule     = warmup_steps(warmup = 0 epochs, milestones = [2], gamma = 0.1)
   batch        = 32
   epochs       = 3
   checkpoint   = every(3 epochs)
@@ -90,6 +93,8 @@ train ia_he {
   arch         = paper.knet4_bn(width = 0.25, init = he)
   rule         = paper.ia
   lr           = 0.01
+  // A linear warm-up over the first epoch, then constant (the milestone is past the run).
+  schedule     = warmup_steps(warmup = 1 epochs, milestones = [5], gamma = 0.1)
   batch        = 32
   epochs       = 3
   checkpoint   = every(3 epochs)

@@ -25,7 +25,7 @@ mod diagnostics;
 mod settings;
 use checkpoint::{ObservedMarker, write_atomic};
 pub(crate) use device::{device_name, parse_device, set_threads};
-pub(crate) use settings::{TrainJob, TrainSettings, job_key};
+pub(crate) use settings::{Schedule, TrainJob, TrainSettings, job_key};
 
 /// Per-epoch record (`epoch` counts completed epochs, 1-based).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -101,13 +101,18 @@ impl TrainSettings {
         Ok(self)
     }
 
-    /// Learning rate at a fractional epoch position.
-    pub fn lr_at(&self, epoch_pos: f64) -> f64 {
-        let base = if self.scale_lr {
+    /// The schedule's base rate: `lr`, rescaled to the batch when `scale_lr`.
+    pub fn base_lr(&self) -> f64 {
+        if self.scale_lr {
             self.lr * self.batch as f64 / self.lr_base_batch as f64
         } else {
             self.lr
-        };
+        }
+    }
+
+    /// Learning rate at a fractional epoch position.
+    pub fn lr_at(&self, epoch_pos: f64) -> f64 {
+        let base = self.base_lr();
         match &self.schedule {
             Schedule::Constant => base,
             Schedule::WarmupSteps {
