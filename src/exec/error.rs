@@ -114,7 +114,7 @@ pub enum ExecError {
     },
     /// A `run-task` child ended without writing its status file: it crashed (a segfault, the
     /// out-of-memory killer) or was killed (`lrx::exec::no_status`).
-    #[error("the run-task process ended (exit {exit:?}) without a status file; see {}", .log.display())]
+    #[error("the run-task process {} without a status file; see {}", ended_how(.exit), .log.display())]
     NoStatus {
         /// Its exit status (`None` when a signal ended it).
         exit: Option<i32>,
@@ -304,10 +304,36 @@ impl std::fmt::Display for Tagged {
 #[cfg(feature = "torch")]
 impl std::error::Error for Tagged {}
 
+/// How a `run-task` child ended, for [`ExecError::NoStatus`]: its exit status, or a signal
+/// (`kill`, the out-of-memory killer, a crash), which leaves no exit status.
+fn ended_how(exit: &Option<i32>) -> String {
+    match exit {
+        Some(c) => format!("exited with status {c}"),
+        None => "was ended by a signal (killed, out of memory, or crashed)".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::diag::Coded;
+
+    /// A child that wrote no status says how it ended: its exit status, or a signal.
+    #[test]
+    fn no_status_says_how_the_child_ended() {
+        let e = |exit| {
+            ExecError::NoStatus {
+                exit,
+                log: PathBuf::from("runs/x/stderr.log"),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            e(Some(3)),
+            "the run-task process exited with status 3 without a status file; see runs/x/stderr.log"
+        );
+        assert!(e(None).contains("was ended by a signal"), "{}", e(None));
+    }
 
     /// The messages are those of the strings the functions returned before the enum, and
     /// every code is one of `diag::runtime::ALL`.
