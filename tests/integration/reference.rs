@@ -3,7 +3,7 @@
 //! batch order (`lrx export-reference`): for each of the paper's four rules, the per-epoch
 //! validation loss and accuracy and the per-layer W–B angles of the two implementations agree to
 //! float rounding; so do lrx's `hidden_lr_scale` and the reference's `--lr-scale` (a fifth run,
-//! FA). A second study checks the headline network and rule of `specs/fashion_bn.lrx`:
+//! FA). A second study checks the headline network and rule of `specs/fashion.lrx`:
 //! `paper.knet4_bn` (a BatchNorm on each conv layer's output) under SGDM, Adam, FA, the paper's IA
 //! and `paper.ia_capped` (IA with B's step capped by `b_step_cap` and re-estimated by
 //! `b_step_recheck`), including each layer's cap factor and curvature estimate. The full-size
@@ -61,11 +61,11 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
 }
 
-/// The headline presets of `specs/fashion_bn.lrx` at the size of `SPEC`: KNet4 with a BatchNorm
+/// The headline presets of `specs/fashion.lrx` at the size of `SPEC`: KNet4 with a BatchNorm
 /// after each conv layer (the paper's init), `paper.regime_bn`'s rules at `paper.lr_bn`'s rates,
 /// so IA is `paper.ia_capped`; its first layer's W grows by 10³ in epoch 1 from the paper's tiny
 /// init, so the cap binds there (factor ≈ 0.01) and the output energy's growth triggers
-/// re-estimates. The rate is step-decayed after epoch 2, as in `specs/fashion_bn.lrx`. Beside it
+/// re-estimates. The rate is step-decayed after epoch 2, as in `specs/fashion.lrx`. Beside it
 /// the paper's own IA (no cap) on the same network with He init and a one-epoch linear warm-up.
 const SPEC_BN: &str = r#"
 import paper
@@ -80,7 +80,7 @@ train {
   arch         = paper.knet4_bn(width = 0.25)
   rule         in paper.regime_bn
   lr           = paper.lr_bn[rule]
-  // specs/fashion_bn.lrx's kind of schedule: × 0.1 after epoch 2.
+  // specs/fashion.lrx's kind of schedule: × 0.1 after epoch 2.
   schedule     = warmup_steps(warmup = 0 epochs, milestones = [2], gamma = 0.1)
   batch        = 32
   epochs       = 3
