@@ -111,6 +111,30 @@ fn resume_is_bit_identical() {
     }
 }
 
+/// SIGINT / SIGTERM raise the stop flag: training halts before the next step (it once ran on to
+/// the next 20-step boundary, ≈ 25 s of IA on a CPU, past a short Slurm KillWait).
+#[test]
+fn a_raised_stop_flag_halts_before_the_next_step() {
+    let _rng = crate::exec::engine::test_rng_lock();
+    // 256 images at batch 32: 8 steps, all of which the old 20-step check let run.
+    let j = job("sgdm", 1, 0.05);
+    let mut tr = Trainer::new(&j, Device::Cpu).unwrap();
+    let before = crate::exec::engine::test_params_of(&tr.model);
+    tr.stop = Some(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+        true,
+    )));
+    let r = tr.run_epoch(0, &mut |_| {});
+    assert!(matches!(r, Err(Halt::Interrupted)), "{r:?}");
+    let after = crate::exec::engine::test_params_of(&tr.model);
+    assert_eq!(before.len(), after.len());
+    for ((k, a), (_, b)) in before.iter().zip(&after) {
+        assert!(
+            a.equal(b),
+            "`{k}` changed: a step ran after the stop flag was raised"
+        );
+    }
+}
+
 #[test]
 fn divergence_is_detected() {
     let _rng = crate::exec::engine::test_rng_lock();
